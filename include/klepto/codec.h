@@ -1,0 +1,135 @@
+/*
+ * klepto/codec.h — the canonical binary encoding, text rendering and JSON.
+ *
+ * Canonical encoding: deterministic CBOR (RFC 8949 §4.2.1): shortest integer
+ * and float forms, definite lengths, map keys sorted by the bytewise order
+ * of their encodings; typed numeric arrays as RFC 8746 typed-array tags
+ * (multi-dimensional ones as tag 40 [shape, typed array]).  Tuples carry no
+ * tag: a decoded array is a list unless it is a key (keys decode as tuples).
+ *
+ * The streaming encoder (kl_enc) writes into a caller's buffer and never
+ * allocates; like snprintf it keeps counting past the end, so a too-small
+ * buffer tells how much is needed.  This is the hot path of key building.
+ *
+ * Thread-safety: all functions are reentrant; an encoder or buffer belongs
+ * to one thread at a time.
+ */
+#ifndef KLEPTO_CODEC_H
+#define KLEPTO_CODEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- growable byte buffer ------------------------------------------- */
+
+/* A heap byte buffer.  Zero-initialise (KL_BUF_INIT) before first use;
+ * release with kl_buf_free().  data is NUL-terminated after kl_buf_cstr. */
+typedef struct kl_buf {
+    uint8_t *data;
+    size_t len, cap;
+} kl_buf;
+#define KL_BUF_INIT {NULL, 0, 0}
+
+int kl_buf_reserve(kl_buf *b, size_t extra); /* room for extra bytes; KL_ENOMEM */
+int kl_buf_append(kl_buf *b, const void *p, size_t n);
+int kl_buf_append_str(kl_buf *b, const char *s);
+int kl_buf_printf(kl_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Ensures a NUL after the data (not counted in len); returns data as text,
+ * or NULL on KL_ENOMEM. */
+const char *kl_buf_cstr(kl_buf *b);
+void kl_buf_reset(kl_buf *b); /* len = 0, memory kept */
+void kl_buf_free(kl_buf *b);  /* memory released, buffer reusable */
+
+/* ---- streaming encoder (no allocation) ------------------------------ */
+
+/* Encoder flags. */
+#define KL_ENC_NUMERIC_EQ 0x01u /* floats holding an exact int64 value are
+                                   encoded as that integer, so 3 and 3.0
+                                   give one encoding (untyped keys) */
+
+typedef struct kl_enc {
+    uint8_t *buf;
+    size_t cap;
+    size_t len; /* bytes the encoding needs so far (may exceed cap) */
+    unsigned flags;
+    int err;    /* first error (KL_ETYPE, KL_EINVAL ...), or 0 */
+} kl_enc;
+
+static inline void kl_enc_init(kl_enc *e, void *buf, size_t cap, unsigned flags)
+{
+    e->buf = (uint8_t *)buf;
+    e->cap = cap;
+    e->len = 0;
+    e->flags = flags;
+    e->err = 0;
+}
+/* True when the whole encoding fitted in the buffer and nothing failed. */
+static inline int kl_enc_ok(const kl_enc *e) { return e->err == 0 && e->len <= e->cap; }
+
+void kl_enc_null(kl_enc *e);
+void kl_enc_undefined(kl_enc *e); /* the ignored-argument marker */
+void kl_enc_bool(kl_enc *e, bool b);
+void kl_enc_int(kl_enc *e, int64_t i);
+void kl_enc_float(kl_enc *e, double f);   /* shortest exact form; flags apply */
+void kl_enc_text(kl_enc *e, const char *s, size_t len);
+void kl_enc_bytes(kl_enc *e, const void *p, size_t len);
+void kl_enc_array_head(kl_enc *e, size_t n);
+void kl_enc_map_head(kl_enc *e, size_t npairs);
+void kl_enc_tag(kl_enc *e, uint64_t tag);
+/* Any value, canonically (maps sorted).  Sorting map keys may need
+ * scratch space; it uses the unused tail of the buffer, and reports
+ * KL_ETOOBIG in e->err if that is not enough. */
+void kl_enc_value(kl_enc *e, const kl_value *v);
+
+/* Encode a value into a heap buffer (appended to out).  Returns 0,
+ * KL_ETYPE for a value that cannot be encoded, KL_ENOMEM. */
+int kl_encode(kl_buf *out, const kl_value *v, unsigned flags);
+
+/* ---- validating decoder ---------------------------------------------- */
+
+#define KL_DECODE_MAX_DEPTH 256
+
+/* Decode exactly one value spanning all len bytes.  Never reads outside
+ * [p, p+len), nests at most KL_DECODE_MAX_DEPTH deep, and allocates no more
+ * than a small multiple of len.  Returns 0, KL_ECORRUPT (malformed,
+ * truncated, trailing bytes, invalid UTF-8, non-canonical where that
+ * matters), KL_ETOOBIG (nesting too deep), KL_ENOMEM.  *out is owned by the
+ * caller on success and untouched on failure. */
+int kl_decode(const void *p, size_t len, kl_value *out);
+
+/* Fast paths for scalar results: decode a whole buffer that must hold one
+ * float (or integer, converted) / one integer.  KL_ETYPE if it holds
+ * something else, KL_ECORRUPT if malformed. */
+int kl_decode_double(const void *p, size_t len, double *out);
+int kl_decode_int64(const void *p, size_t len, int64_t *out);
+
+/* ---- Python-literal text ---------------------------------------------- */
+
+/* Append the Python repr of v: None, True, 3, 0.1, 1e+16, 'it\'s', b'\x00',
+ * [1, 2], (1,), {'k': 1.5}, inf, nan; ignored markers render as NULL.
+ * Returns 0, KL_ENOMEM, KL_ETYPE. */
+int kl_repr(kl_buf *out, const kl_value *v);
+/* Append Python's repr() of one double (shortest round-trip). */
+int kl_repr_double(kl_buf *out, double f);
+
+/* Parse one Python literal (everything kl_repr produces, plus inf/-inf/nan
+ * and surrounding whitespace).  Returns 0, KL_EINVAL with a message naming
+ * the position, KL_ENOMEM.  *out is the caller's on success. */
+int kl_parse(const char *text, size_t len, kl_value *out);
+
+/* ---- JSON ---------------------------------------------------------------
+ * bytes as {"$bytes": "<base64>"}, nd-arrays as {"$ndarray": {...}},
+ * non-finite floats as the strings "inf", "-inf", "nan", tuples as lists. */
+int kl_json(kl_buf *out, const kl_value *v);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,60 @@
+/*
+ * klepto/sys/policy.h — the eviction-policy plug-in interface.
+ *
+ * The cache owns the table, the entries and the hit/miss/evict loop.  A
+ * policy only orders entries: it is told when an entry is inserted, hit or
+ * removed, and asked for a victim.  Each entry carries `meta_size` bytes of
+ * policy metadata (zeroed before on_insert); the policy identifies entries
+ * by the address of that metadata and never sees keys or values, only the
+ * key's 64-bit hash (for sketches and ghost lists).
+ *
+ * A policy instance is used by one thread at a time (the cache holds the
+ * shard lock around every call), so policies need no locking of their own.
+ * Every operation must be O(1) (amortised).
+ */
+#ifndef KLEPTO_SYS_POLICY_H
+#define KLEPTO_SYS_POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KL_POLICY_VERSION 1
+
+typedef struct kl_policy_ops {
+    unsigned version; /* KL_POLICY_VERSION */
+    const char *name; /* "lru", "lfu", ... */
+    size_t meta_size; /* bytes of per-entry metadata, aligned to 8 by the cache */
+
+    /* Create the policy state for a cache (or shard) holding at most
+     * `capacity` entries; `seed` seeds any randomness.  0 or KL_ENOMEM. */
+    int (*create)(void **state, size_t capacity, uint64_t seed);
+    void (*destroy)(void *state);
+
+    /* A new entry (metadata zeroed) was added.  May be called while the
+     * cache is over capacity; the cache then asks for victims. */
+    void (*on_insert)(void *state, void *meta, uint64_t hash);
+    /* An existing entry was read. */
+    void (*on_hit)(void *state, void *meta);
+    /* The entry is leaving (evicted, deleted, expired); unlink it. */
+    void (*on_remove)(void *state, void *meta);
+    /* The entry to evict next, without removing it (the cache calls
+     * on_remove after).  NULL when the policy holds no entries. */
+    void *(*victim)(void *state);
+} kl_policy_ops;
+
+/* Look up a built-in policy by name ("lru", "lfu", "mru", "rr", "fifo",
+ * "sieve", "s3fifo", "arc", "wtinylfu"; "inf" and "no" are cache modes, not
+ * policies, and are handled by the cache).  NULL if unknown. */
+const kl_policy_ops *kl_policy_find(const char *name);
+
+/* The names of all built-in policies, NULL-terminated. */
+const char *const *kl_policy_names(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
