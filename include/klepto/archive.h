@@ -1,0 +1,115 @@
+/*
+ * klepto/archive.h — dictionary-style persistent stores ("archives").
+ *
+ * An archive maps key bytes to value bytes; both are canonical encoded
+ * values (codec.h) but the archive never looks inside them.  Archives are
+ * opened by URL:
+ *   mem: / mem:NAME      in-process dictionary (NAME shares one store
+ *                        between handles of the same process)
+ *   null:                stores nothing
+ *   dir:PATH             a folder, one file per entry
+ *   (and, as they arrive: file:, sqlite:, postgresql://, hdf5:, redis://)
+ * Options go in the query string (dir:/x?sync=full); unknown options are an
+ * error.
+ *
+ * Thread-safety: one kl_archive handle may be used from many threads at
+ * once (the core serialises calls for backends that are not thread-safe
+ * themselves).  Iterators belong to one thread.  Archives of the file and
+ * server kinds may be shared by many processes.
+ *
+ * Errors: KL_EINVAL (bad URL or option, named in the message), KL_ENOTFOUND
+ * (missing key; or missing archive when not creating), KL_ECORRUPT (a
+ * damaged entry or file, named), KL_EVERSION (written by a newer format),
+ * KL_EPERM, KL_ENOSPC, KL_EIO, KL_EBACKEND (server message included),
+ * KL_ETOOBIG, KL_ENOMEM.
+ */
+#ifndef KLEPTO_ARCHIVE_H
+#define KLEPTO_ARCHIVE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct kl_archive kl_archive;
+typedef struct kl_archive_iter kl_archive_iter;
+
+typedef struct kl_archive_opts {
+    unsigned version; /* KL_ARCHIVE_OPTS_VERSION */
+    bool create;      /* create the storage if missing (default true) */
+    bool read_only;   /* refuse writes with KL_EPERM */
+} kl_archive_opts;
+#define KL_ARCHIVE_OPTS_VERSION 1
+#define KL_ARCHIVE_OPTS_INIT {KL_ARCHIVE_OPTS_VERSION, true, false}
+
+/* Metadata of one stored entry. */
+typedef struct kl_entry_info {
+    int64_t stored_ns; /* wall-clock time it was written (ns since epoch), or 0 */
+    uint64_t size;     /* bytes of key + value as stored */
+} kl_entry_info;
+
+/* Open an archive by URL.  opts may be NULL for the defaults.  Returns 0
+ * and a handle to close with kl_archive_close(), or an error (see above;
+ * an unknown scheme is KL_EINVAL naming it). */
+int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts);
+/* Flush and release.  Returns the first error of the final flush (the
+ * handle is released regardless).  Safe on NULL. */
+int kl_archive_close(kl_archive *ar);
+
+/* The URL the archive was opened with (borrowed, lives as long as ar). */
+const char *kl_archive_url(const kl_archive *ar);
+/* The scheme name ("dir", "mem", ...). */
+const char *kl_archive_scheme(const kl_archive *ar);
+
+/* Read one entry: the value bytes replace val's contents.  KL_ENOTFOUND
+ * when absent; KL_ECORRUPT for a damaged entry (nothing is modified). */
+int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val);
+/* Write one entry (insert or replace).  Atomic: readers see the old or the
+ * new value, never a mix. */
+int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val, size_t vlen);
+/* Delete one entry; KL_ENOTFOUND when absent. */
+int kl_archive_del(kl_archive *ar, const void *key, size_t klen);
+/* 1 if present, 0 if not, or a negative error. */
+int kl_archive_contains(kl_archive *ar, const void *key, size_t klen);
+/* Number of entries. */
+int kl_archive_count(kl_archive *ar, size_t *out);
+/* Entry metadata; KL_ENOTFOUND when absent. */
+int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out);
+/* Remove every entry (the storage itself stays). */
+int kl_archive_clear(kl_archive *ar);
+/* Make everything written so far durable. */
+int kl_archive_sync(kl_archive *ar);
+/* Destroy the storage (folder, file, table) and close the handle.
+ * KL_EUNSUPPORTED for archives that cannot. The handle is released in all
+ * cases. */
+int kl_archive_drop(kl_archive *ar);
+
+/* Batches: n entries in one go (one transaction where the backend has
+ * them).  put_many stops at the first failure and returns it. get_many
+ * fills vals[i] and sets found[i]; a missing key is not an error. */
+int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        const void *const *vals, const size_t *vlens);
+int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        kl_buf *vals, bool *found);
+
+/* Backend facts for `klepto stats`: "name=value" lines appended to out. */
+int kl_archive_describe(kl_archive *ar, kl_buf *out);
+
+/* Iterate over entries in no particular order.  Entries added or removed
+ * during iteration may or may not be seen. */
+int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out);
+/* Next entry: key into key (replaced), value into val when val != NULL.
+ * Returns 1 for an entry, 0 at the end, or a negative error (KL_ECORRUPT
+ * for a damaged entry: iteration may continue after it). */
+int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val);
+void kl_archive_iter_free(kl_archive_iter *it);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

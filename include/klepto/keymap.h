@@ -1,0 +1,106 @@
+/*
+ * klepto/keymap.h — turning a normalised call into key bytes.
+ *
+ * A key is always stored as one canonical encoded value (codec.h), so any
+ * key can be rendered back as a literal:
+ *   raw     the flat call tuple itself (reversible)
+ *   hash    the lowercase hex text of a digest: default "xxh3" (XXH3-128 of
+ *           the canonical encoding); named digests ("md5", "sha1", "sha224",
+ *           "sha256", "sha384", "sha512", "sha3-256", "sha3-512",
+ *           "blake2b512", "blake2s256") hash the Python-literal text of the
+ *           key, as Python klepto's hashmap does
+ *   string  the Python-literal text of the key (stringmap)
+ *   pickle  the serialized key as bytes: "cbor" (default), "json", "repr"
+ *
+ * Flat keys are (*varargs, name1, value1, name2, value2, …) with named
+ * values sorted by name; a flat key of exactly one int/text/bytes/null item
+ * is that item.  Non-flat keys are (varargs, {name: value}).  Typed keys
+ * append the type of every vararg, then of every named value, in the same
+ * order (rendered <class 'int'> in text keys); untyped raw keys encode
+ * integral floats as integers so f(3) and f(3.0) share a key.
+ *
+ * Thread-safety: a keymap is immutable after creation and may be shared by
+ * any number of threads.
+ */
+#ifndef KLEPTO_KEYMAP_H
+#define KLEPTO_KEYMAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "codec.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Keys longer than this (encoded) are refused with KL_ETOOBIG. */
+#define KL_KEY_MAX (1u << 20)
+
+typedef enum kl_keymap_kind {
+    KL_KEYMAP_RAW = 0,
+    KL_KEYMAP_HASH,
+    KL_KEYMAP_STRING,
+    KL_KEYMAP_PICKLE
+} kl_keymap_kind;
+
+typedef struct kl_keymap_opts {
+    unsigned version;        /* KL_KEYMAP_OPTS_VERSION */
+    kl_keymap_kind kind;
+    const char *algorithm;   /* hash: digest name (NULL = "xxh3");
+                                pickle: serializer (NULL = "cbor");
+                                string: text encoding (NULL = "utf-8") */
+    bool typed;              /* record argument types */
+    bool flat;               /* (*args, k1, v1, …) rather than (args, kwds) */
+    const kl_value *sentinel;/* optional marker between parts of a flat key
+                                (copied at creation) */
+} kl_keymap_opts;
+#define KL_KEYMAP_OPTS_VERSION 1
+#define KL_KEYMAP_OPTS_INIT {KL_KEYMAP_OPTS_VERSION, KL_KEYMAP_RAW, NULL, false, true, NULL}
+
+/* A normalised call (see keygen.h): the extra positional arguments
+ * (varargs) and the named values (bound parameters and extra named
+ * arguments), sorted by name.  All memory is borrowed. */
+typedef struct kl_ncall {
+    const kl_value *varargs;
+    size_t nvarargs;
+    const char *const *names; /* NUL-terminated, strictly ascending (strcmp) */
+    const kl_value *values;
+    size_t nnamed;
+} kl_ncall;
+
+typedef struct kl_keymap kl_keymap;
+
+/* Create a keymap.  KL_EINVAL for an unknown kind, digest or serializer
+ * (message names it), KL_ENOMEM.  *out is freed with kl_keymap_free. */
+int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts);
+/* Chain: the key is outer(inner(call)); the inner key value becomes the
+ * single argument of the outer keymap.  Takes ownership of both on
+ * success.  KL_EINVAL on NULLs, KL_ENOMEM. */
+int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner);
+/* The parts of a chained keymap (borrowed; NULL when not chained). */
+const kl_keymap *kl_keymap_outer(const kl_keymap *km);
+const kl_keymap *kl_keymap_inner(const kl_keymap *km);
+/* The options a keymap was built with (borrowed). */
+const kl_keymap_opts *kl_keymap_options(const kl_keymap *km);
+void kl_keymap_free(kl_keymap *km);
+
+/* Build the key of a normalised call into a caller's buffer, without
+ * allocating when the buffer is large enough.  *len receives the key's
+ * length; when *len > cap nothing useful was written and the caller retries
+ * with a buffer of *len bytes.  Returns 0, KL_ETYPE (an argument that
+ * cannot be encoded, message names it), KL_ETOOBIG (key > KL_KEY_MAX). */
+int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, size_t cap,
+                       size_t *len);
+/* The same, appended to a heap buffer. */
+int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out);
+
+/* The key as a value (for "string" this is the text, for "hash" the hex
+ * text, ...): what kl_decode() of the key bytes gives.  Owned by caller. */
+int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,92 @@
+/*
+ * klepto/sys/archive_backend.h — writing an archive backend.
+ *
+ * A backend is a versioned struct of function pointers registered under a
+ * URL scheme.  Required slots: open, close, get, put, del, count, iter_new,
+ * iter_next, iter_free.  Optional slots may be NULL and the core falls
+ * back: contains → get; stat → get (size only); clear → iterate + del;
+ * sync → nothing to do; drop → KL_EUNSUPPORTED; put_many/get_many → loops;
+ * describe → nothing extra.  New slots are only ever appended, and
+ * `version` tells the core how many a backend knows.
+ *
+ * Every slot returns 0 or a negative KL_E* code after setting the thread's
+ * message (internal kl_seterr) naming the URL/file/key at fault.
+ *
+ * Thread-safety: unless `flags` has KL_BACKEND_THREADSAFE, the core holds a
+ * per-handle mutex around every call, so a backend may keep unsynchronised
+ * state per handle.
+ */
+#ifndef KLEPTO_SYS_ARCHIVE_BACKEND_H
+#define KLEPTO_SYS_ARCHIVE_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "../archive.h"
+#include "../codec.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define KL_BACKEND_VERSION 1
+#define KL_BACKEND_THREADSAFE 0x01u
+
+/* One query-string option: ?name=value&... (both NUL-terminated, decoded). */
+typedef struct kl_url_param {
+    const char *name;
+    const char *value;
+} kl_url_param;
+
+/* What open() receives: the URL cut in parts. */
+typedef struct kl_url {
+    const char *full;   /* the whole URL as given */
+    const char *scheme; /* "dir" */
+    const char *rest;   /* after "scheme:" and before "?": "PATH" or "//host/db" */
+    kl_url_param *params;
+    size_t nparams;
+} kl_url;
+
+/* The value of query option `name`, or NULL.  Marks it as used. */
+const char *kl_url_param_get(const kl_url *url, const char *name);
+
+typedef struct kl_archive_backend {
+    unsigned version; /* KL_BACKEND_VERSION */
+    const char *scheme;
+    unsigned flags;   /* KL_BACKEND_* */
+
+    /* Open: must consume (kl_url_param_get) every option it understands;
+     * the core rejects options nobody asked for. */
+    int (*open)(void **state, const kl_url *url, const kl_archive_opts *opts);
+    int (*close)(void *state);
+
+    int (*get)(void *state, const void *key, size_t klen, kl_buf *val);
+    int (*put)(void *state, const void *key, size_t klen, const void *val, size_t vlen);
+    int (*del)(void *state, const void *key, size_t klen);
+    int (*contains)(void *state, const void *key, size_t klen);  /* optional */
+    int (*count)(void *state, size_t *out);
+    int (*stat)(void *state, const void *key, size_t klen, kl_entry_info *out); /* optional */
+    int (*clear)(void *state);                                   /* optional */
+    int (*sync)(void *state);                                    /* optional */
+    int (*drop)(void *state); /* optional: destroy storage; close follows */
+    int (*put_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
+                    const void *const *vals, const size_t *vlens); /* optional */
+    int (*get_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
+                    kl_buf *vals, bool *found);                    /* optional */
+    int (*describe)(void *state, kl_buf *out);                     /* optional */
+
+    int (*iter_new)(void *state, void **cursor);
+    int (*iter_next)(void *cursor, kl_buf *key, kl_buf *val); /* val may be NULL */
+    void (*iter_free)(void *cursor);
+} kl_archive_backend;
+
+/* Register a backend under its scheme (replacing none: KL_EINVAL if the
+ * scheme is taken or the version is newer than this library knows).
+ * Built-in backends are registered automatically.  The struct must outlive
+ * the process's use of the library. Thread-safe. */
+int kl_archive_register(const kl_archive_backend *backend);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

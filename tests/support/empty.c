@@ -1,2 +1,0 @@
-/* Keeps the test-support library non-empty. */
-typedef int kl_testsupport_empty;

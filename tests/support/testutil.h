@@ -1,0 +1,36 @@
+/* Helpers shared by the test programs: temporary folders, test data paths,
+ * child processes.  Every test cleans up what it creates. */
+#ifndef KLEPTO_TESTUTIL_H
+#define KLEPTO_TESTUTIL_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* cmocka needs these first */
+#include <cmocka.h>
+
+/* A fresh temporary folder (mkdtemp under $TMPDIR or /tmp); the returned
+ * string is heap-allocated; remove it with kt_rmrf then free it. */
+char *kt_tmpdir(const char *tag);
+/* Remove a file or folder tree; ignores missing paths. */
+void kt_rmrf(const char *path);
+/* Path of a file in tests/data (static buffer, valid until the next call). */
+const char *kt_data(const char *name);
+/* Path of a built program in the build tree (static buffer). */
+const char *kt_bin(const char *relpath);
+/* Run a shell command, return its exit status (or -1); output captured
+ * into out (heap, NUL-terminated, may be NULL) when out != NULL. */
+int kt_run(const char *cmd, char **out);
+/* Whole file into a heap buffer (NUL-terminated); NULL on error. */
+char *kt_slurp(const char *path, size_t *len);
+
+/* assert a klepto call returned 0, printing kl_errmsg() when not. */
+#define KT_OK(expr)                                                                      \
+    do {                                                                                 \
+        int kt_rc_ = (expr);                                                             \
+        if (kt_rc_ != 0)                                                                 \
+            fail_msg("%s -> %d (%s): %s", #expr, kt_rc_, kl_strerror(kt_rc_), kl_errmsg()); \
+    } while (0)
+
+#endif
