@@ -1,0 +1,10 @@
+/* The built-in eviction policies (private: reach them through
+ * kl_policy_find() in klepto/sys/policy.h). */
+#ifndef KLEPTO_POLICY_POLICIES_H
+#define KLEPTO_POLICY_POLICIES_H
+
+#include "klepto/sys/policy.h"
+
+extern const kl_policy_ops kl_policy_lru;
+
+#endif
