@@ -6,5 +6,12 @@
 #include "klepto/sys/policy.h"
 
 extern const kl_policy_ops kl_policy_lru;
+extern const kl_policy_ops kl_policy_lfu;
+extern const kl_policy_ops kl_policy_mru;
+extern const kl_policy_ops kl_policy_rr;
+extern const kl_policy_ops kl_policy_fifo;
+extern const kl_policy_ops kl_policy_sieve;
+extern const kl_policy_ops kl_policy_s3fifo;
+extern const kl_policy_ops kl_policy_wtinylfu;
 
 #endif

@@ -6,12 +6,26 @@
 
 static const kl_policy_ops *const policies[] = {
     &kl_policy_lru,
+    &kl_policy_lfu,
+    &kl_policy_mru,
+    &kl_policy_rr,
+    &kl_policy_fifo,
+    &kl_policy_sieve,
+    &kl_policy_s3fifo,
+    &kl_policy_wtinylfu,
 };
 
 #define NPOLICIES (sizeof policies / sizeof policies[0])
 
 static const char *const names[] = {
     "lru",
+    "lfu",
+    "mru",
+    "rr",
+    "fifo",
+    "sieve",
+    "s3fifo",
+    "wtinylfu",
     NULL,
 };
 
