@@ -315,6 +315,111 @@ static void layout_free(layout *L)
         free(L->it);
 }
 
+/* ---- the layout as a value tree ------------------------------------------ */
+
+/* The layout as a borrowed value tree (types and names as text), for the
+ * JSON serializer and for kl_encode.  Only what tree_free releases is
+ * allocated here; the call's values are shallow copies marked borrowed. */
+typedef struct tree {
+    kl_value root;
+    kl_value parts[4];
+    kl_value *vals;
+    char (*tn)[48];
+} tree;
+
+static kl_value borrow(const kl_value *v, bool ignored_as_null)
+{
+    if (ignored_as_null && v->type == KL_IGNORED)
+        return kl_value_null();
+    kl_value r = *v;
+    r.flags |= KL_VALUE_BORROWED;
+    return r;
+}
+
+static void tree_free(tree *t)
+{
+    free(t->vals);
+    free(t->tn);
+}
+
+static int layout_tree(const kl_keymap *km, const kl_ncall *c, tree *t, bool ignored_as_null,
+                       bool numeric_eq)
+{
+    int rc = 0;
+    memset(t, 0, sizeof *t);
+    if (km->opts.flat) {
+        layout L;
+        if ((rc = layout_flat(km, c, &L)))
+            return rc;
+        size_t n = L.n;
+        t->vals = calloc(n ? n : 1, sizeof *t->vals);
+        t->tn = calloc(n ? n : 1, sizeof *t->tn);
+        if (!t->vals || !t->tn) {
+            rc = kl_seterr(KL_ENOMEM, "out of memory laying out a key");
+            goto flat_out;
+        }
+        for (size_t i = 0; i < n; i++) {
+            const item *it = &L.it[i];
+            switch (it->kind) {
+            case IT_VALUE:
+            case IT_SENTINEL: t->vals[i] = borrow(it->v, ignored_as_null); break;
+            case IT_NAME: t->vals[i] = kl_value_cstr_ref(it->s); break;
+            case IT_TYPE:
+                snprintf(t->tn[i], sizeof t->tn[i], "<class '%s'>", type_name(it->v));
+                t->vals[i] = kl_value_cstr_ref(t->tn[i]);
+                break;
+            }
+        }
+        if (lone_item(km, L.it, n, numeric_eq))
+            t->root = t->vals[0];
+        else
+            t->root = kl_value_array_ref(t->vals, n, true);
+    flat_out:
+        layout_free(&L);
+        if (rc)
+            tree_free(t);
+        return rc;
+    }
+    /* (varargs, {names: values}[, (types), (types)]) */
+    size_t n = c->nvarargs + 2 * c->nnamed + (km->opts.typed ? c->nvarargs + c->nnamed : 0);
+    t->vals = calloc(n ? n : 1, sizeof *t->vals);
+    t->tn = calloc(n ? n : 1, sizeof *t->tn);
+    if (!t->vals || !t->tn) {
+        tree_free(t);
+        return kl_seterr(KL_ENOMEM, "out of memory laying out a key");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < c->nvarargs; i++)
+        t->vals[k++] = borrow(&c->varargs[i], ignored_as_null);
+    for (size_t i = 0; i < c->nnamed; i++) {
+        t->vals[k++] = kl_value_cstr_ref(c->names[i]);
+        t->vals[k++] = borrow(&c->values[i], ignored_as_null);
+    }
+    t->parts[0] = kl_value_array_ref(t->vals, c->nvarargs, true);
+    t->parts[1] = kl_value_null();
+    t->parts[1].type = KL_MAP;
+    t->parts[1].flags = KL_VALUE_BORROWED;
+    t->parts[1].u.m.items = t->vals + c->nvarargs;
+    t->parts[1].u.m.len = t->parts[1].u.m.cap = c->nnamed;
+    size_t np = 2;
+    if (km->opts.typed) {
+        size_t t0 = k;
+        for (size_t i = 0; i < c->nvarargs; i++, k++) {
+            snprintf(t->tn[k], sizeof t->tn[k], "<class '%s'>", type_name(&c->varargs[i]));
+            t->vals[k] = kl_value_cstr_ref(t->tn[k]);
+        }
+        for (size_t i = 0; i < c->nnamed; i++, k++) {
+            snprintf(t->tn[k], sizeof t->tn[k], "<class '%s'>", type_name(&c->values[i]));
+            t->vals[k] = kl_value_cstr_ref(t->tn[k]);
+        }
+        t->parts[2] = kl_value_array_ref(t->vals + t0, c->nvarargs, true);
+        t->parts[3] = kl_value_array_ref(t->vals + t0 + c->nvarargs, c->nnamed, true);
+        np = 4;
+    }
+    t->root = kl_value_array_ref(t->parts, np, true);
+    return 0;
+}
+
 /* ---- canonical encoding of the layout ----------------------------------- */
 
 static void enc_type(kl_enc *e, const kl_value *v)
@@ -415,9 +520,10 @@ static int encode_layout(const kl_keymap *km, const kl_ncall *c, kl_enc *e)
     return 0;
 }
 
-/* Encodes the layout into buf; when the encoder runs out of scratch room
- * for sorting nested maps in a small buffer, redo it on the heap to learn
- * the real length (and give the caller the bytes if they fit). */
+/* Encodes the layout into buf.  Sorting the keys of nested maps needs
+ * scratch room past the encoding; when a small buffer lacks it, encode the
+ * layout's value tree with kl_encode (which sizes its own buffer) to learn
+ * the real length, and hand the bytes over if they fit. */
 static int encode_into(const kl_keymap *km, const kl_ncall *c, unsigned flags, void *buf,
                        size_t cap, size_t *len)
 {
@@ -426,30 +532,27 @@ static int encode_into(const kl_keymap *km, const kl_ncall *c, unsigned flags, v
     int rc = encode_layout(km, c, &e);
     if (rc)
         return rc;
-    if (e.err == KL_ETOOBIG && e.len <= 2 * (size_t)KL_KEY_MAX) {
-        size_t hcap = e.len > 4096 ? 2 * e.len : 8192;
-        for (;;) {
-            uint8_t *h = malloc(hcap);
-            if (!h)
-                return kl_seterr(KL_ENOMEM, "out of memory encoding a key");
-            kl_enc_init(&e, h, hcap, flags);
-            rc = encode_layout(km, c, &e);
-            if (!rc && e.err == 0 && e.len <= cap)
-                memcpy(buf, h, e.len);
-            free(h);
-            if (rc)
-                return rc;
-            if (e.err != KL_ETOOBIG || hcap >= 4 * (size_t)KL_KEY_MAX)
-                break;
-            hcap *= 2;
-        }
-    }
-    if (e.err)
+    size_t n = e.len;
+    if (e.err == KL_ETOOBIG) {
+        tree t;
+        if ((rc = layout_tree(km, c, &t, false, flags & KL_ENC_NUMERIC_EQ)))
+            return rc;
+        kl_buf h = KL_BUF_INIT;
+        rc = kl_encode(&h, &t.root, flags);
+        tree_free(&t);
+        if (!rc && h.len <= cap)
+            memcpy(buf, h.data, h.len);
+        n = h.len;
+        kl_buf_free(&h);
+        if (rc)
+            return kl_seterr(rc, "key cannot be encoded: %s", kl_errmsg());
+    } else if (e.err) {
         return kl_seterr(e.err, "key cannot be encoded: %s", kl_errmsg());
-    if (e.len > KL_KEY_MAX)
-        return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", e.len,
+    }
+    if (n > KL_KEY_MAX)
+        return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", n,
                          KL_KEY_MAX);
-    *len = e.len;
+    *len = n;
     return 0;
 }
 
@@ -573,107 +676,14 @@ out:
     return rc;
 }
 
-/* ---- JSON of the layout -------------------------------------------------- */
-
-/* The layout as a borrowed value tree (types and names as text), for the
- * JSON serializer.  Only the arrays allocated here are freed. */
 static int json_layout(const kl_keymap *km, const kl_ncall *c, kl_buf *b)
 {
-    int rc;
-    size_t n;
-    kl_value *vals;
-    char(*tn)[48];
-    if (km->opts.flat) {
-        layout L;
-        if ((rc = layout_flat(km, c, &L)))
-            return rc;
-        n = L.n;
-        vals = calloc(n ? n : 1, sizeof *vals);
-        tn = calloc(n ? n : 1, sizeof *tn);
-        if (!vals || !tn) {
-            rc = kl_seterr(KL_ENOMEM, "out of memory serializing a key");
-            goto flat_out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            const item *it = &L.it[i];
-            switch (it->kind) {
-            case IT_VALUE:
-            case IT_SENTINEL:
-                vals[i] = *it->v;
-                vals[i].flags |= KL_VALUE_BORROWED;
-                if (vals[i].type == KL_IGNORED)
-                    vals[i] = kl_value_null();
-                break;
-            case IT_NAME: vals[i] = kl_value_cstr_ref(it->s); break;
-            case IT_TYPE:
-                snprintf(tn[i], sizeof tn[i], "<class '%s'>", type_name(it->v));
-                vals[i] = kl_value_cstr_ref(tn[i]);
-                break;
-            }
-        }
-        if (lone_item(km, L.it, n, false)) {
-            rc = kl_json(b, &vals[0]);
-        } else {
-            kl_value t = kl_value_array_ref(vals, n, true);
-            rc = kl_json(b, &t);
-        }
-    flat_out:
-        free(vals);
-        free(tn);
-        layout_free(&L);
+    tree t;
+    int rc = layout_tree(km, c, &t, true, false);
+    if (rc)
         return rc;
-    }
-    /* [varargs, {names: values}, (types)] */
-    n = c->nvarargs + 2 * c->nnamed + (km->opts.typed ? c->nvarargs + c->nnamed : 0);
-    vals = calloc(n ? n : 1, sizeof *vals);
-    tn = calloc(n ? n : 1, sizeof *tn);
-    if (!vals || !tn) {
-        free(vals);
-        free(tn);
-        return kl_seterr(KL_ENOMEM, "out of memory serializing a key");
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < c->nvarargs; i++) {
-        vals[k] = c->varargs[i];
-        vals[k].flags |= KL_VALUE_BORROWED;
-        if (vals[k].type == KL_IGNORED)
-            vals[k] = kl_value_null();
-        k++;
-    }
-    for (size_t i = 0; i < c->nnamed; i++) {
-        vals[k++] = kl_value_cstr_ref(c->names[i]);
-        vals[k] = c->values[i];
-        vals[k].flags |= KL_VALUE_BORROWED;
-        if (vals[k].type == KL_IGNORED)
-            vals[k] = kl_value_null();
-        k++;
-    }
-    kl_value parts[4];
-    parts[0] = kl_value_array_ref(vals, c->nvarargs, true);
-    parts[1] = kl_value_null();
-    parts[1].type = KL_MAP;
-    parts[1].flags = KL_VALUE_BORROWED;
-    parts[1].u.m.items = vals + c->nvarargs;
-    parts[1].u.m.len = parts[1].u.m.cap = c->nnamed;
-    size_t np = 2;
-    if (km->opts.typed) {
-        size_t t0 = k;
-        for (size_t i = 0; i < c->nvarargs; i++, k++) {
-            snprintf(tn[k], sizeof tn[k], "<class '%s'>", type_name(&c->varargs[i]));
-            vals[k] = kl_value_cstr_ref(tn[k]);
-        }
-        for (size_t i = 0; i < c->nnamed; i++, k++) {
-            snprintf(tn[k], sizeof tn[k], "<class '%s'>", type_name(&c->values[i]));
-            vals[k] = kl_value_cstr_ref(tn[k]);
-        }
-        parts[2] = kl_value_array_ref(vals + t0, c->nvarargs, true);
-        parts[3] = kl_value_array_ref(vals + t0 + c->nvarargs, c->nnamed, true);
-        np = 4;
-    }
-    kl_value t = kl_value_array_ref(parts, np, true);
-    rc = kl_json(b, &t);
-    free(vals);
-    free(tn);
+    rc = kl_json(b, &t.root);
+    tree_free(&t);
     return rc;
 }
 
