@@ -494,7 +494,7 @@ static int encode_layout(const kl_keymap *km, const kl_ncall *c, kl_enc *e)
         layout_free(&L);
         return 0;
     }
-    size_t stack[32], *ix;
+    size_t stack[32] = {0}, *ix = stack;
     int rc = sorted_name_index(c, &ix, stack, 32);
     if (rc)
         return rc;
