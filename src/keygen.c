@@ -141,6 +141,8 @@ static bool is_name(const char *s, size_t n)
 
 static int parse_ignore(kl_keygen *kg, const char *list)
 {
+    if (list[strspn(list, " \t")] == '\0')
+        return 0; /* "" ignores nothing */
     size_t cap = 1;
     for (const char *p = list; *p; p++)
         cap += (*p == ',');

@@ -38,7 +38,7 @@ static char *key_str(const kl_keymap *km, const kl_ncall *c)
     return s;
 }
 
-static void expect_string(const kl_keymap *km, const kl_ncall *c, const char *want)
+static void expect_key(const kl_keymap *km, const kl_ncall *c, const char *want)
 {
     char *got = key_str(km, c);
     if (strcmp(got, want) != 0)
@@ -65,19 +65,19 @@ static void lone_items_follow_python_fasttypes(void **state)
     kl_value i5[] = {kl_value_int(5)}, f5[] = {kl_value_float(5.0)},
              t[] = {kl_value_bool(true)}, txt[] = {kl_value_cstr_ref("abc")},
              by[] = {kl_value_bytes_ref("x", 1)}, nul[] = {kl_value_null()};
-    expect_string(s, &VARARGS(i5), "5");
-    expect_string(s, &VARARGS(f5), "(5.0,)");
-    expect_string(s, &VARARGS(t), "(True,)");
-    expect_string(s, &VARARGS(txt), "abc"); /* str() of a str */
-    expect_string(r, &VARARGS(txt), "'abc'");
-    expect_string(s, &VARARGS(by), "b'x'");
-    expect_string(s, &VARARGS(nul), "None");
+    expect_key(s, &VARARGS(i5), "5");
+    expect_key(s, &VARARGS(f5), "(5.0,)");
+    expect_key(s, &VARARGS(t), "(True,)");
+    expect_key(s, &VARARGS(txt), "abc"); /* str() of a str */
+    expect_key(r, &VARARGS(txt), "'abc'");
+    expect_key(s, &VARARGS(by), "b'x'");
+    expect_key(s, &VARARGS(nul), "None");
     kl_ncall empty = {NULL, 0, NULL, NULL, 0};
-    expect_string(s, &empty, "()");
+    expect_key(s, &empty, "()");
     /* hashmap hashes repr(key): md5("'abc'") */
-    expect_string(md5, &VARARGS(txt), "e41225f8921fffcead7a35a3ddabdeeb");
+    expect_key(md5, &VARARGS(txt), "e41225f8921fffcead7a35a3ddabdeeb");
     /* typed keys never collapse */
-    expect_string(st, &VARARGS(i5), "(5, <class 'int'>)");
+    expect_key(st, &VARARGS(i5), "(5, <class 'int'>)");
     kl_keymap_free(s);
     kl_keymap_free(r);
     kl_keymap_free(md5);
@@ -91,23 +91,23 @@ static void flat_text_rendering_matches_python_repr(void **state)
     const char *xy[] = {"x", "y"};
     kl_value v1[] = {kl_value_int(1), kl_value_float(-0.0)};
     kl_ncall c1 = {NULL, 0, xy, v1, 2};
-    expect_string(s, &c1, "('x', 1, 'y', -0.0)");
+    expect_key(s, &c1, "('x', 1, 'y', -0.0)");
 
     const char *ab[] = {"a", "b"};
     kl_value v2[] = {kl_value_cstr_ref(""), kl_value_bytes_ref("", 0)};
     kl_ncall c2 = {NULL, 0, ab, v2, 2};
-    expect_string(s, &c2, "('a', '', 'b', b'')");
+    expect_key(s, &c2, "('a', '', 'b', b'')");
 
     kl_value v3[] = {kl_value_bool(true), kl_value_int(1)};
-    expect_string(s, &VARARGS(v3), "(True, 1)");
+    expect_key(s, &VARARGS(v3), "(True, 1)");
 
     kl_value v4[] = {kl_value_int(INT64_MAX), kl_value_int(INT64_MIN), kl_value_float(1e16),
                      kl_value_float(1e-05)};
-    expect_string(s, &VARARGS(v4), "(9223372036854775807, -9223372036854775808, 1e+16, 1e-05)");
+    expect_key(s, &VARARGS(v4), "(9223372036854775807, -9223372036854775808, 1e+16, 1e-05)");
 
     const char *uni = "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\x01";
     kl_value v5[] = {kl_value_cstr_ref(uni), kl_value_float(INFINITY)};
-    expect_string(s, &VARARGS(v5), "('\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\\x01', inf)");
+    expect_key(s, &VARARGS(v5), "('\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\\x01', inf)");
 
     /* x={'k': {'n': [1.5, (2,)]}} */
     kl_value inner_t = kl_value_array(true), two = kl_value_int(2);
@@ -122,7 +122,7 @@ static void flat_text_rendering_matches_python_repr(void **state)
     KT_OK(kl_value_map_put(&m2, &k2, &m1));
     const char *x[] = {"x"};
     kl_ncall c6 = {NULL, 0, x, &m2, 1};
-    expect_string(s, &c6, "('x', {'k': {'n': [1.5, (2,)]}})");
+    expect_key(s, &c6, "('x', {'k': {'n': [1.5, (2,)]}})");
     kl_value_free(&m2);
     kl_keymap_free(s);
 }
@@ -138,17 +138,17 @@ static void typed_and_sentinel_layouts(void **state)
     const char *a[] = {"a", "b"};
     kl_value vals[] = {kl_value_float(2.5), kl_value_ignored()};
     kl_ncall c = {va, 1, a, vals, 2};
-    expect_string(ts, &c,
+    expect_key(ts, &c,
                   "(1, None, 'a', 2.5, 'b', NULL, None, <class 'int'>, None, <class 'float'>, "
                   "<class 'klepto._inspect._Null'>)");
-    expect_string(t, &c,
+    expect_key(t, &c,
                   "(1, 'a', 2.5, 'b', NULL, <class 'int'>, <class 'float'>, "
                   "<class 'klepto._inspect._Null'>)");
-    expect_string(us, &c, "(1, None, 'a', 2.5, 'b', NULL)");
+    expect_key(us, &c, "(1, None, 'a', 2.5, 'b', NULL)");
     /* no named values: no sentinel before them, and a lone vararg collapses */
     kl_ncall only = {va, 1, NULL, NULL, 0};
-    expect_string(us, &only, "1");
-    expect_string(ts, &only, "(1, None, <class 'int'>)");
+    expect_key(us, &only, "1");
+    expect_key(ts, &only, "(1, None, <class 'int'>)");
     kl_keymap_free(ts);
     kl_keymap_free(t);
     kl_keymap_free(us);
@@ -163,11 +163,11 @@ static void non_flat_layouts(void **state)
     const char *a[] = {"a"};
     kl_value vals[] = {kl_value_int(3)};
     kl_ncall c = {va, 2, a, vals, 1};
-    expect_string(s, &c, "((1, 2), {'a': 3})");
+    expect_key(s, &c, "((1, 2), {'a': 3})");
     kl_ncall one = {va, 1, a, vals, 1};
-    expect_string(t, &one, "((1,), {'a': 3}, (<class 'int'>,), (<class 'int'>,))");
+    expect_key(t, &one, "((1,), {'a': 3}, (<class 'int'>,), (<class 'int'>,))");
     kl_ncall empty = {NULL, 0, NULL, NULL, 0};
-    expect_string(s, &empty, "((), {})");
+    expect_key(s, &empty, "((), {})");
     /* raw non-flat keys decode to (varargs, {kwds}) */
     kl_keymap *r = make(KL_KEYMAP_RAW, NULL, false, false, NULL);
     kl_value v;
@@ -237,12 +237,12 @@ static void hash_keys(void **state)
     raw_bytes(r, &c, &raw);
     char want[33];
     kl_xxh3_128_hex(kl_xxh3_128(raw.data, raw.len), want);
-    expect_string(x, &c, want);
+    expect_key(x, &c, want);
     kl_xxh3_64_hex(kl_xxh3_64(raw.data, raw.len), want);
-    expect_string(x64, &c, want);
+    expect_key(x64, &c, want);
     char hex[KL_DIGEST_HEX_MAX];
     KT_OK(kl_digest_hex_named("sha256", "(1.5, 'a')", 10, hex, sizeof hex));
-    expect_string(sha, &c, hex);
+    expect_key(sha, &c, hex);
     kl_buf_free(&raw);
     kl_keymap_free(x);
     kl_keymap_free(x64);
@@ -267,7 +267,7 @@ static void pickle_keys(void **state)
     assert_int_equal(inner.u.a.items[0].type, KL_FLOAT); /* serialized as given */
     kl_value_free(&inner);
     kl_value_free(&v);
-    expect_string(pr, &c, "(3.0, NULL)");
+    expect_key(pr, &c, "(3.0, NULL)");
     char *js = key_str(pj, &c);
     assert_true(js[0] == '[');
     assert_non_null(strstr(js, "null"));
@@ -292,7 +292,7 @@ static void chained_keymaps(void **state)
     /* inner: the text "(1, 2)"; outer: md5 of repr of that text */
     char want[KL_DIGEST_HEX_MAX];
     KT_OK(kl_digest_hex_named("md5", "'(1, 2)'", 8, want, sizeof want));
-    expect_string(ch, &c, want);
+    expect_key(ch, &c, want);
     kl_keymap_free(ch);
     assert_int_equal(kl_keymap_chain(&ch, NULL, NULL), KL_EINVAL);
 }
