@@ -141,6 +141,8 @@ static bool is_name(const char *s, size_t n)
 
 static int parse_ignore(kl_keygen *kg, const char *list)
 {
+    if (list[strspn(list, " \t")] == '\0')
+        return 0; /* "" ignores nothing */
     size_t cap = 1;
     for (const char *p = list; *p; p++)
         cap += (*p == ',');
@@ -432,8 +434,9 @@ static int round_float(const kl_keygen *kg, double *f, argref a)
     return kl_seterr(KL_ERANGE, "%s: %.17g rounded to %d places overflows", what, *f, kg->tol);
 }
 
-/* Would rounding at this depth change anything in v (or fail)? */
-static bool has_float(const kl_value *v, int levels)
+/* Would rounding at this depth change anything in v (or fail)?  Map
+ * values count only for deep rounding (shallow is about arrays). */
+static bool has_float(const kl_value *v, int levels, bool maps)
 {
     switch ((kl_type)v->type) {
     case KL_FLOAT: return true;
@@ -442,13 +445,13 @@ static bool has_float(const kl_value *v, int levels)
     case KL_ARRAY:
         if (levels > 0)
             for (size_t i = 0; i < v->u.a.len; i++)
-                if (has_float(&v->u.a.items[i], levels - 1))
+                if (has_float(&v->u.a.items[i], levels - 1, maps))
                     return true;
         return false;
     case KL_MAP:
-        if (levels > 0)
+        if (levels > 0 && maps)
             for (size_t i = 0; i < v->u.m.len; i++)
-                if (has_float(&v->u.m.items[2 * i + 1], levels - 1))
+                if (has_float(&v->u.m.items[2 * i + 1], levels - 1, maps))
                     return true;
         return false;
     default: return false;
@@ -456,7 +459,8 @@ static bool has_float(const kl_value *v, int levels)
 }
 
 /* Rounds the floats of an owned value in place, `levels` containers deep
- * (arrays and map values; map keys are never rounded, as in klepto). */
+ * (arrays, and map values when deep; map keys are never rounded, as in
+ * klepto). */
 static int round_in_place(const kl_keygen *kg, kl_value *v, int levels, argref what)
 {
     switch ((kl_type)v->type) {
@@ -495,7 +499,7 @@ static int round_in_place(const kl_keygen *kg, kl_value *v, int levels, argref w
             }
         return 0;
     case KL_MAP:
-        if (levels > 0)
+        if (levels > 0 && kg->rounding == KL_ROUND_DEEP)
             for (size_t i = 0; i < v->u.m.len; i++) {
                 int rc = round_in_place(kg, &v->u.m.items[2 * i + 1], levels - 1, what);
                 if (rc)
@@ -517,7 +521,7 @@ static int round_arg(const kl_keygen *kg, work *w, kl_value *slot, argref what)
         return round_float(kg, &slot->u.f, what);
     if (slot->type == KL_NDARRAY && levels == 0)
         return 0;
-    if (!has_float(slot, levels))
+    if (!has_float(slot, levels, kg->rounding == KL_ROUND_DEEP))
         return 0;
     kl_value *copy = &w->owned[w->nowned];
     int rc = kl_value_copy(copy, slot);

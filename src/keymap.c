@@ -12,8 +12,22 @@
 #include "klepto/keymap.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+/* kl_seterr() of "PREFIX: previous message".  The previous message lives
+ * in the buffer being written, so it is copied first. */
+static int __attribute__((format(printf, 2, 3))) reerr(int rc, const char *fmt, ...)
+{
+    char prev[512], prefix[256];
+    snprintf(prev, sizeof prev, "%s", kl_errmsg());
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    return kl_seterr(rc, "%s: %s", prefix, prev);
+}
 
 enum { HASH_XXH3_128, HASH_XXH3_64, HASH_NAMED };
 enum { PICKLE_CBOR, PICKLE_JSON, PICKLE_REPR };
@@ -223,7 +237,7 @@ static int check_call(const kl_ncall *c)
             return kl_seterr(KL_EINVAL, "keymap: named argument %zu has a NULL name", i);
         int rc = check_value(&c->values[i], ARG_DEPTH, "named argument", i);
         if (rc)
-            return kl_seterr(rc, "argument '%s': %s", c->names[i], kl_errmsg());
+            return reerr(rc, "argument '%s'", c->names[i]);
     }
     return 0;
 }
@@ -494,7 +508,7 @@ static int encode_layout(const kl_keymap *km, const kl_ncall *c, kl_enc *e)
         layout_free(&L);
         return 0;
     }
-    size_t stack[32], *ix = stack;
+    size_t stack[32] = {0}, *ix = stack;
     int rc = sorted_name_index(c, &ix, stack, 32);
     if (rc)
         return rc;
@@ -545,9 +559,9 @@ static int encode_into(const kl_keymap *km, const kl_ncall *c, unsigned flags, v
         n = h.len;
         kl_buf_free(&h);
         if (rc)
-            return kl_seterr(rc, "key cannot be encoded: %s", kl_errmsg());
+            return reerr(rc, "key cannot be encoded");
     } else if (e.err) {
-        return kl_seterr(e.err, "key cannot be encoded: %s", kl_errmsg());
+        return reerr(e.err, "key cannot be encoded");
     }
     if (n > KL_KEY_MAX)
         return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", n,
@@ -699,7 +713,7 @@ static int put_string(bool text, const void *p, size_t n, void *buf, size_t cap,
     else
         kl_enc_bytes(&e, p, n);
     if (e.err)
-        return kl_seterr(e.err, "key cannot be encoded: %s", kl_errmsg());
+        return reerr(e.err, "key cannot be encoded");
     if (e.len > KL_KEY_MAX)
         return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", e.len,
                          KL_KEY_MAX);
