@@ -71,10 +71,22 @@ static void pg_trim(char *m)
     size_t n = strlen(m);
     while (n && isspace((unsigned char)m[n - 1]))
         m[--n] = '\0';
+    /* one line, single spaces */
+    char *o = m;
     for (char *p = m; *p; p++) {
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
+        char ch = isspace((unsigned char)*p) ? ' ' : *p;
+        if (ch != ' ' || (o > m && o[-1] != ' '))
+            *o++ = ch;
     }
+    *o = '\0';
+}
+
+/* libpq prints notices (e.g. "table does not exist, skipping") to stderr
+ * by default; the library never prints. */
+static void pg_ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
 }
 
 static int pg_err_conn(pg_state *s, const char *what)
@@ -257,6 +269,7 @@ static int pg_connect(pg_state *s)
         return kl_seterr(KL_ENOMEM, "%s: out of memory connecting", s->url);
     if (PQstatus(s->conn) != CONNECTION_OK)
         return pg_err_conn(s, "connect");
+    PQsetNoticeProcessor(s->conn, pg_ignore_notice, NULL);
     return 0;
 }
 
