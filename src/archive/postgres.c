@@ -54,6 +54,7 @@ typedef struct pg_state {
     bool read_only;
     bool prepared; /* the statements exist on this connection */
     bool in_txn;
+    char sqlstate[6]; /* of the last server error */
 } pg_state;
 
 typedef struct pg_key {
@@ -105,6 +106,7 @@ static int pg_err_res(pg_state *s, const PGresult *res, const char *what)
     const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY);
     const char *prim = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
     const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    snprintf(s->sqlstate, sizeof s->sqlstate, "%s", code ? code : "");
     if (!prim) /* no server message: the connection failed */
         return pg_err_conn(s, what);
     return kl_seterr(KL_EBACKEND, "%s: %s: %s: %s (SQLSTATE %s)", s->url, what, sev ? sev : "ERROR",
@@ -360,11 +362,16 @@ static void pg_rollback(pg_state *s)
 
 /* ---- key parameters --------------------------------------------------- */
 
-static void pg_key_init(pg_key *k, const void *key, size_t klen)
+static void pg_kid(uint8_t kid[16], const void *key, size_t klen)
 {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
-    memcpy(k->kid, c.digest, sizeof k->kid);
+    memcpy(kid, c.digest, 16);
+}
+
+static void pg_key_init(pg_key *k, const void *key, size_t klen)
+{
+    pg_kid(k->kid, key, klen);
     k->vals[0] = (const char *)k->kid;
     k->lens[0] = (int)sizeof k->kid;
     /* libpq sends a NULL pointer as SQL NULL */
@@ -911,14 +918,27 @@ static int pg_pipeline_results(pg_state *s, size_t n)
     return r;
 }
 
+/* A batch in digest order: concurrent batches then lock rows in one
+ * order and cannot deadlock each other.  Equal keys keep their order (the
+ * last one wins). */
+typedef struct pg_ord {
+    uint8_t kid[16];
+    size_t i;
+} pg_ord;
+
+static int pg_ord_cmp(const void *a, const void *b)
+{
+    const pg_ord *x = a, *y = b;
+    int c = memcmp(x->kid, y->kid, 16);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 /* sqltable layout: one transaction, the upserts pipelined in chunks (a
  * round trip per chunk instead of per row). */
-static int tb_put_many(pg_state *s, size_t n, const void *const *keys, const size_t *klens,
-                       const void *const *vals, const size_t *vlens)
+static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *const *keys,
+                       const size_t *klens, const void *const *vals, const size_t *vlens)
 {
     static const int fmts[5] = {1, 1, 1, 1, 1};
-    if ((int)PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-        return kl_seterr(KL_EBACKEND, "%s: put_many: connection busy", s->url);
     int r = pg_begin(s);
     if (r)
         return r;
@@ -932,20 +952,15 @@ static int tb_put_many(pg_state *s, size_t n, const void *const *keys, const siz
         size_t m = n - done < PG_PIPELINE_CHUNK ? n - done : PG_PIPELINE_CHUNK;
         size_t sent = 0;
         for (; sent < m; sent++) {
-            size_t i = done + sent;
-            pg_key k;
+            size_t i = ord[done + sent].i;
             uint8_t ts[8], size[8];
-            pg_key_init(&k, keys[i], klens[i]);
             pg_put_int8(ts, now);
             pg_put_int8(size, (int64_t)(klens[i] + vlens[i]));
-            k.vals[2] = vlens[i] ? vals[i] : "";
-            k.lens[2] = (int)vlens[i];
-            k.vals[3] = (const char *)ts;
-            k.lens[3] = 8;
-            k.vals[4] = (const char *)size;
-            k.lens[4] = 8;
+            const char *pv[5] = {(const char *)ord[done + sent].kid, klens[i] ? keys[i] : "",
+                                 vlens[i] ? vals[i] : "", (const char *)ts, (const char *)size};
+            int pl[5] = {16, (int)klens[i], (int)vlens[i], 8, 8};
             /* libpq copies the parameters into its output buffer here */
-            if (!PQsendQueryPrepared(s->conn, st_names[ST_PUT], 5, k.vals, k.lens, fmts, 1))
+            if (!PQsendQueryPrepared(s->conn, st_names[ST_PUT], 5, pv, pl, fmts, 1))
                 break;
         }
         if (sent < m)
@@ -965,6 +980,29 @@ static int tb_put_many(pg_state *s, size_t n, const void *const *keys, const siz
     return r;
 }
 
+/* sql_archive layout: each new entry table holds locks until commit, so
+ * commit every PG_CATALOGUE_TXN entries. */
+static int ca_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *const *keys,
+                       const size_t *klens, const void *const *vals, const size_t *vlens,
+                       size_t *committed)
+{
+    int r = 0;
+    for (size_t done = *committed; !r && done < n; done += PG_CATALOGUE_TXN) {
+        if ((r = pg_begin(s)))
+            break;
+        for (size_t j = done; !r && j < n && j < done + PG_CATALOGUE_TXN; j++) {
+            size_t i = ord[j].i;
+            r = ca_put_in_txn(s, keys[i], klens[i], vals[i], vlens[i]);
+        }
+        if (!r)
+            r = pg_commit(s);
+        pg_rollback(s);
+        if (!r)
+            *committed = done + PG_CATALOGUE_TXN < n ? done + PG_CATALOGUE_TXN : n;
+    }
+    return r;
+}
+
 static int pg_put_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        const void *const *vals, const size_t *vlens)
 {
@@ -974,19 +1012,25 @@ static int pg_put_many(void *state, size_t n, const void *const *keys, const siz
         r = pg_check_size(s, klens[i], vlens[i]);
     if (r || n == 0 || (r = pg_ready(s)))
         return r;
-    if (s->table)
-        return tb_put_many(s, n, keys, klens, vals, vlens);
-    /* sql_archive: each new entry table holds locks until commit, so
-     * commit every PG_CATALOGUE_TXN entries. */
-    for (size_t done = 0; !r && done < n; done += PG_CATALOGUE_TXN) {
-        if ((r = pg_begin(s)))
-            break;
-        for (size_t i = done; !r && i < n && i < done + PG_CATALOGUE_TXN; i++)
-            r = ca_put_in_txn(s, keys[i], klens[i], vals[i], vlens[i]);
-        if (!r)
-            r = pg_commit(s);
-        pg_rollback(s);
+    pg_ord *ord = malloc(n * sizeof *ord);
+    if (!ord)
+        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+    for (size_t i = 0; i < n; i++) {
+        pg_kid(ord[i].kid, keys[i], klens[i]);
+        ord[i].i = i;
     }
+    qsort(ord, n, sizeof *ord, pg_ord_cmp);
+    /* A deadlock or serialisation failure rolled the transaction back:
+     * running it again is safe. */
+    size_t committed = 0;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        s->sqlstate[0] = '\0';
+        r = s->table ? tb_put_many(s, n, ord, keys, klens, vals, vlens)
+                     : ca_put_many(s, n, ord, keys, klens, vals, vlens, &committed);
+        if (!r || (strcmp(s->sqlstate, "40P01") && strcmp(s->sqlstate, "40001")))
+            break;
+    }
+    free(ord);
     return r;
 }
 
