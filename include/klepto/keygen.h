@@ -40,15 +40,21 @@ typedef struct kl_call {
 typedef struct kl_signature kl_signature;
 
 /* Parse a parameter list in Python syntax: "x, y=2.5, *args, **kw"
- * (defaults are literals, codec.h's kl_parse).  KL_EINVAL with the position
- * for a syntax error, a duplicate name, a non-default after a default.
- * Freed with kl_signature_free. */
+ * (defaults are literals, codec.h's kl_parse); parameters after "*" or
+ * "*args" are keyword-only.  KL_EINVAL with the position for a syntax
+ * error, a duplicate name, a non-default after a default, annotations or
+ * the "/" marker (not supported).  Freed with kl_signature_free. */
 int kl_signature_parse(kl_signature **out, const char *spec);
 void kl_signature_free(kl_signature *sig);
 /* Number of named parameters (not counting *args / **kw). */
 size_t kl_signature_nparams(const kl_signature *sig);
 /* Parameter name i (borrowed, lives as long as sig). */
 const char *kl_signature_param(const kl_signature *sig, size_t i);
+/* Number of parameters that can be passed by position (the first ones;
+ * the rest, declared after "*" or "*args", are keyword-only). */
+size_t kl_signature_npositional(const kl_signature *sig);
+/* Default value of parameter i (borrowed), or NULL when it has none. */
+const kl_value *kl_signature_default(const kl_signature *sig, size_t i);
 bool kl_signature_has_varargs(const kl_signature *sig);
 bool kl_signature_has_varkw(const kl_signature *sig);
 
