@@ -1140,6 +1140,52 @@ static void every_policy_handles_empty_single_and_arbitrary_removal(void **state
     }
 }
 
+/* A byte budget can need several victims for one insertion: entries of
+ * weight 1-8, budget 40, at most 30 entries.  Every policy must keep
+ * handing out resident entries until the budget holds, and — W-TinyLFU's
+ * admission aside — never the newcomer while anything else is left. */
+static void every_policy_yields_several_victims_for_one_insertion(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < N(all_policies); p++) {
+        harness h;
+        h_open(&h, all_policies[p], 30, 500, 5);
+        int admission = strcmp(all_policies[p], "wtinylfu") == 0;
+        unsigned weight[500] = {0}, total = 0;
+        rng g = {p + 77};
+        for (int step = 0; step < 20000; step++) {
+            int64_t k = (int64_t)rng_below(&g, 500);
+            if (h.map[k] >= 0) {
+                h.ops->on_hit(h.st, h.e[h.map[k]].meta);
+                continue;
+            }
+            while (h.count == h.cap) { /* entry limit first, as the cache does */
+                hent *v = h_entry_of(&h, h.ops->victim(h.st));
+                total -= weight[v->key];
+                h_drop(&h, v);
+            }
+            hent *e = &h.e[h.freelist[--h.nfree]];
+            memset(e->meta, 0, sizeof e->meta);
+            e->key = k;
+            e->used = 1;
+            h.map[k] = (int32_t)(e - h.e);
+            h.count++;
+            weight[k] = 1 + (unsigned)rng_below(&g, 8);
+            total += weight[k];
+            h.ops->on_insert(h.st, e->meta, key_hash(k));
+            while (total > 40) {
+                hent *v = h_entry_of(&h, h.ops->victim(h.st));
+                if (v == e && !admission && h.count > 1)
+                    fail_msg("%s: the newcomer was chosen while %zu others remained",
+                             all_policies[p], h.count - 1);
+                total -= weight[v->key];
+                h_drop(&h, v);
+            }
+        }
+        h_close(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1149,6 +1195,7 @@ int main(void)
         cmocka_unit_test(scan_does_not_flush_hot_keys_from_scan_resistant_policies),
         cmocka_unit_test(wtinylfu_refuses_one_hit_wonders),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
+        cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),
         cmocka_unit_test(arc_matches_its_reference_model),
         cmocka_unit_test(rr_is_reproducible_per_seed_and_random_across_seeds),
