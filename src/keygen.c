@@ -50,6 +50,10 @@ struct kl_keygen {
     size_t arrhead_len;
     uint8_t *heads;   /* CBOR text heads+names, in sorted order */
     size_t *head_off; /* nparams + 1 offsets into heads */
+    /* when every encoded name fits in 8 bytes: one store per name */
+    bool short_names;
+    uint64_t *head8;  /* nparams encoded names, zero-padded */
+    size_t roomy;     /* a buffer this large takes the unchecked path */
 };
 
 /* ---- creation ---------------------------------------------------------- */
@@ -74,6 +78,7 @@ void kl_keygen_free(kl_keygen *kg)
     free(kg->param_ignored);
     free(kg->heads);
     free(kg->head_off);
+    free(kg->head8);
     free(kg);
 }
 
@@ -230,6 +235,19 @@ static int prepare_fast(kl_keygen *kg)
         kl_enc_text(&e, nm, strlen(nm));
     }
     kg->head_off[kg->nparams] = e.len;
+    /* Scalars encode in at most 9 bytes; 8 more for the padded name
+     * stores, which may write past the end of the key. */
+    kg->roomy = kg->arrhead_len + e.len + 9 * kg->nparams + 8;
+    kg->short_names = true;
+    for (size_t k = 0; k < kg->nparams; k++)
+        if (kg->head_off[k + 1] - kg->head_off[k] > 8)
+            kg->short_names = false;
+    if (kg->short_names) {
+        if (!(kg->head8 = calloc(kg->nparams, sizeof *kg->head8)))
+            return kl_seterr(KL_ENOMEM, "out of memory creating a keygen");
+        for (size_t k = 0; k < kg->nparams; k++)
+            memcpy(&kg->head8[k], kg->heads + kg->head_off[k], kg->head_off[k + 1] - kg->head_off[k]);
+    }
     return 0;
 }
 
@@ -612,6 +630,62 @@ static int normalise(const kl_keygen *kg, const kl_call *c, work *w, kl_ncall *n
 
 /* ---- keys ---------------------------------------------------------------- */
 
+/* A double the canonical encoder writes as a full binary64: not NaN or
+ * infinite, not an integer (untyped keys encode those as ints), not exact
+ * in binary32.  Decided on the bits (cheaper than round-trip conversions);
+ * when unsure it says no, and kl_enc_float decides. */
+static inline bool plain_f64(uint64_t bits)
+{
+    unsigned exp = (unsigned)(bits >> 52) & 0x7ff;
+    uint64_t mant = bits & ((UINT64_C(1) << 52) - 1);
+    if (exp == 0x7ff || (mant & 0x1fffffff) == 0)
+        return false; /* NaN, infinity, or maybe exact in binary32 */
+    int e = (int)exp - 1023;
+    if (e < 0)
+        return true; /* 0 < |f| < 1: not an integer */
+    if (e >= 52)
+        return e >= 63; /* an integer; beyond int64 it stays a float */
+    return (mant & ((UINT64_C(1) << (52 - e)) - 1)) != 0;
+}
+
+/* The hot path with a roomy buffer and short names: no bounds checks and
+ * no calls for names and plain doubles.  Returns 1 when a value is not a
+ * small scalar (the checked path then redoes the key). */
+static int fast_key_roomy(const kl_keygen *kg, const kl_call *c, uint8_t *buf, size_t cap,
+                          size_t *len)
+{
+    uint8_t *p = buf;
+    memcpy(p, kg->arrhead, sizeof kg->arrhead); /* fixed size: inlined; roomy has slack */
+    p += kg->arrhead_len;
+    for (size_t k = 0; k < kg->nparams; k++) {
+        memcpy(p, &kg->head8[k], 8);
+        p += kg->head_off[k + 1] - kg->head_off[k];
+        const kl_value *v = &c->pos[kg->order[k]];
+        uint64_t b;
+        memcpy(&b, &v->u.f, 8);
+        if (KL_LIKELY(v->type == KL_FLOAT && plain_f64(b))) {
+            b = __builtin_bswap64(b);
+            p[0] = 0xfb;
+            memcpy(p + 1, &b, 8);
+            p += 9;
+            continue;
+        }
+        kl_enc e;
+        kl_enc_init(&e, buf, cap, KL_ENC_NUMERIC_EQ);
+        e.len = (size_t)(p - buf);
+        switch ((kl_type)v->type) {
+        case KL_FLOAT: kl_enc_float(&e, v->u.f); break;
+        case KL_INT: kl_enc_int(&e, v->u.i); break;
+        case KL_BOOL: kl_enc_bool(&e, v->u.b); break;
+        case KL_NULL: kl_enc_null(&e); break;
+        default: return 1;
+        }
+        p = buf + e.len;
+    }
+    *len = (size_t)(p - buf);
+    return 0;
+}
+
 /* The hot path (see prepare_fast).  Returns 1 when the call does not
  * qualify, so the general path takes it. */
 static int fast_key(const kl_keygen *kg, const kl_call *c, void *buf, size_t cap, size_t *len)
@@ -619,6 +693,8 @@ static int fast_key(const kl_keygen *kg, const kl_call *c, void *buf, size_t cap
     size_t n = kg->nparams;
     if (c->npos != n || c->nnamed != 0 || !c->pos)
         return 1;
+    if (kg->short_names && cap >= kg->roomy && fast_key_roomy(kg, c, buf, cap, len) == 0)
+        return 0;
     kl_enc e;
     kl_enc_init(&e, buf, cap, KL_ENC_NUMERIC_EQ);
     if (KL_LIKELY(cap >= kg->arrhead_len)) {

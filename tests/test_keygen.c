@@ -433,6 +433,50 @@ static void fast_path_agrees_with_the_general_path(void **state)
     teardown_kg(&f);
 }
 
+/* The hot path writes plain doubles itself: it must agree with the
+ * canonical encoder on every kind of double. */
+static void fast_path_encodes_every_double_canonically(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_kg(&f, "a, b", KL_KEYMAP_RAW, NULL, KL_TOL_NONE, KL_ROUND_SIMPLE);
+    const double special[] = {0.0, -0.0, 1.0, -1.0, 0.5, 1e-300, 5e-324, -5e-324, DBL_MAX,
+                              -DBL_MAX, FLT_MAX, (double)FLT_MAX * 2, FLT_MIN, 65504.0, 65505.0,
+                              4503599627370496.5, 4503599627370497.0, 9007199254740993.0,
+                              9223372036854775808.0, -9223372036854775808.0,
+                              18446744073709551616.0, 0.1, 1.0 / 3, 3.0000001, NAN, -NAN,
+                              INFINITY, -INFINITY, 1e16, 123456789.125, 2.5e-308};
+    uint64_t s = 12345;
+    for (size_t i = 0; i < 20000; i++) {
+        double x;
+        if (i < sizeof special / sizeof special[0]) {
+            x = special[i];
+        } else {
+            s = s * 6364136223846793005u + 1442695040888963407u;
+            uint64_t bits = s;
+            /* bias towards short mantissas and small exponents now and then */
+            if (i % 3 == 0)
+                bits &= ~((UINT64_C(1) << (s % 53)) - 1);
+            if (i % 5 == 0)
+                bits = (bits & ~(UINT64_C(0x7ff) << 52)) | ((UINT64_C(1023) + s % 70) << 52);
+            memcpy(&x, &bits, 8);
+        }
+        kl_value pos[2] = {kl_value_float(x), kl_value_float(-x)};
+        kl_call fast = {pos, 2, NULL, NULL, 0};
+        uint8_t a[64];
+        size_t la;
+        KT_OK(kl_keygen_key_into(f.kg, &fast, a, sizeof a, &la));
+        const char *ab[] = {"a", "b"};
+        kl_ncall nc = {NULL, 0, ab, pos, 2};
+        kl_buf k = KL_BUF_INIT;
+        KT_OK(kl_keymap_key(f.km, &nc, &k));
+        if (k.len != la || memcmp(k.data, a, la) != 0)
+            fail_msg("double %a: fast path and encoder disagree", x);
+        kl_buf_free(&k);
+    }
+    teardown_kg(&f);
+}
+
 /* ---- klepto key --------------------------------------------------------- */
 
 static int run_key(const char *args, char **out)
@@ -513,6 +557,7 @@ int main(void)
         cmocka_unit_test(defaults_are_not_rounded_and_passed_values_are),
         cmocka_unit_test(non_finite_values_under_rounding_are_errors),
         cmocka_unit_test(fast_path_agrees_with_the_general_path),
+        cmocka_unit_test(fast_path_encodes_every_double_canonically),
         cmocka_unit_test(key_command_prints_keys),
         cmocka_unit_test(key_command_rejects_bad_input),
     };
