@@ -7,5 +7,6 @@ const kl_archive_backend *const kl_builtin_backends[] = {
     &kl_backend_null,
     &kl_backend_dir,
     &kl_backend_file,
+    &kl_backend_cached,
     NULL,
 };
