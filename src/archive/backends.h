@@ -38,6 +38,15 @@ int kl_url_double(const kl_url *u, const char *name, double lo, double hi, doubl
 /* Reads a boolean option (true/false/1/0/yes/no). */
 int kl_url_bool(const kl_url *u, const char *name, bool *out);
 
+/* A handle over an already made backend state (the cached front). */
+int kl_archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state, const char *url);
+/* Run fn(state, arg) under ar's lock when ar's backend is be; KL_EINVAL
+ * (naming `what`) otherwise. */
+int kl_archive_locked_call(kl_archive *ar, const kl_archive_backend *be, const char *what,
+                           int (*fn)(void *state, void *arg), void *arg);
+/* true when ar's backend is be. */
+bool kl_archive_has_backend(const kl_archive *ar, const kl_archive_backend *be);
+
 /* Wall-clock now in ns since the epoch. */
 int64_t kl_now_ns(void);
 

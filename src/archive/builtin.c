@@ -6,5 +6,7 @@ const kl_archive_backend *const kl_builtin_backends[] = {
     &kl_backend_mem,
     &kl_backend_null,
     &kl_backend_dir,
+    &kl_backend_file,
+    &kl_backend_cached,
     NULL,
 };

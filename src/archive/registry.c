@@ -4,6 +4,7 @@
  * slots the backend left NULL. */
 #include "backends.h"
 #include "internal.h"
+#include "klepto/cached.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -159,8 +160,8 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
         free(inner);
         if (rc)
             return rc;
-        kl_archive_close(backing);
-        return kl_seterr(KL_EUNSUPPORTED, "%s: cached=true not available yet", url);
+        kl_cached_opts co = KL_CACHED_OPTS_INIT;
+        return kl_cached_new(out, backing, &co);
     }
     const kl_archive_backend *be = rc ? NULL : reg_find(u->scheme);
     if (!rc && !be)
@@ -224,10 +225,36 @@ int kl_archive_close(kl_archive *ar)
 const char *kl_archive_url(const kl_archive *ar) { return ar->url; }
 const char *kl_archive_scheme(const kl_archive *ar) { return ar->be->scheme; }
 
-/* The backend and state behind a handle (the cached front needs them). */
-void *kl_archive_state(kl_archive *ar, const kl_archive_backend *be)
+int kl_archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state, const char *url)
 {
-    return ar && ar->be == be ? ar->state : NULL;
+    kl_archive *ar = calloc(1, sizeof *ar);
+    if (!ar || !(ar->url = strdup(url))) {
+        free(ar);
+        return kl_seterr(KL_ENOMEM, "out of memory opening %s", url);
+    }
+    ar->be = be;
+    ar->state = state;
+    ar->serial = !(be->flags & KL_BACKEND_THREADSAFE);
+    pthread_mutex_init(&ar->mu, NULL);
+    *out = ar;
+    return 0;
+}
+
+bool kl_archive_has_backend(const kl_archive *ar, const kl_archive_backend *be)
+{
+    return ar && ar->be == be;
+}
+
+int kl_archive_locked_call(kl_archive *ar, const kl_archive_backend *be, const char *what,
+                           int (*fn)(void *state, void *arg), void *arg)
+{
+    if (!ar || ar->be != be)
+        return kl_seterr(KL_EINVAL, "%s: %s is not a %s: archive", what,
+                         ar ? ar->url : "(null)", be->scheme);
+    LOCK(ar);
+    int rc = fn(ar->state, arg);
+    UNLOCK(ar);
+    return rc;
 }
 
 int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val)
