@@ -22,8 +22,8 @@
  *    depth, never map keys; float nd-arrays are rounded element-wise by
  *    shallow and deep;
  *  - rounding a NaN or infinity, or a result that overflows (negative tol),
- *    is KL_ERANGE.  (Python's round() keeps inf/nan; the C library refuses
- *    them because such keys would collide or never match.)  Ignored
+ *    is KL_ERANGE (Python's round() keeps inf and nan unchanged; here a
+ *    tolerance never lets a non-finite value through silently).  Ignored
  *    arguments are not rounded, so they never fail.
  *
  * Thread-safety: signatures and keygens are immutable after creation and
