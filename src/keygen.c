@@ -528,6 +528,26 @@ static int round_in_place(const kl_keygen *kg, kl_value *v, int levels, argref w
     }
 }
 
+/* True when v nests no deeper than `room` more levels (walks at most that
+ * deep, so a pathological value cannot exhaust the stack here). */
+static bool shallow_enough(const kl_value *v, int room)
+{
+    if (v->type == KL_ARRAY) {
+        if (room <= 0)
+            return false;
+        for (size_t i = 0; i < v->u.a.len; i++)
+            if (!shallow_enough(&v->u.a.items[i], room - 1))
+                return false;
+    } else if (v->type == KL_MAP) {
+        if (room <= 0)
+            return false;
+        for (size_t i = 0; i < 2 * v->u.m.len; i++)
+            if (!shallow_enough(&v->u.m.items[i], room - 1))
+                return false;
+    }
+    return true;
+}
+
 /* Rounds one argument as passed: floats are rounded in the slot; values
  * with floats inside are deep-copied first (the caller's stay intact). */
 static int round_arg(const kl_keygen *kg, work *w, kl_value *slot, argref what)
@@ -541,6 +561,13 @@ static int round_arg(const kl_keygen *kg, work *w, kl_value *slot, argref what)
         return 0;
     if (!has_float(slot, levels, kg->rounding == KL_ROUND_DEEP))
         return 0;
+    if (!shallow_enough(slot, KL_DECODE_MAX_DEPTH)) {
+        if (what.name)
+            return kl_seterr(KL_ETOOBIG, "argument '%s': nested deeper than %d levels", what.name,
+                             KL_DECODE_MAX_DEPTH);
+        return kl_seterr(KL_ETOOBIG, "positional argument %zu: nested deeper than %d levels",
+                         what.pos, KL_DECODE_MAX_DEPTH);
+    }
     kl_value *copy = &w->owned[w->nowned];
     int rc = kl_value_copy(copy, slot);
     if (rc)

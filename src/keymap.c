@@ -755,11 +755,23 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
         if (km->variant == HASH_NAMED) {
             if (!(rc = repr_layout(km, call, &b, false)))
                 rc = kl_digest_hex(km->digest, b.data, b.len, hex, sizeof hex);
-        } else if (!(rc = encode_heap(km, call, eq, &b))) {
-            if (km->variant == HASH_XXH3_128)
-                kl_xxh3_128_hex(kl_xxh3_128(b.data, b.len), hex);
-            else
-                kl_xxh3_64_hex(kl_xxh3_64(b.data, b.len), hex);
+        } else {
+            /* Most keys fit on the stack: hash them there, no allocation. */
+            uint8_t small[512];
+            const uint8_t *p = small;
+            size_t n = 0;
+            rc = encode_into(km, call, eq, small, sizeof small, &n);
+            if (!rc && n > sizeof small) {
+                rc = encode_heap(km, call, eq, &b);
+                p = b.data;
+                n = b.len;
+            }
+            if (!rc) {
+                if (km->variant == HASH_XXH3_128)
+                    kl_xxh3_128_hex(kl_xxh3_128(p, n), hex);
+                else
+                    kl_xxh3_64_hex(kl_xxh3_64(p, n), hex);
+            }
         }
         if (!rc)
             rc = put_string(true, hex, strlen(hex), buf, cap, len);

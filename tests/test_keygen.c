@@ -374,6 +374,30 @@ static void non_finite_values_under_rounding_are_errors(void **state)
     teardown_kg(&f);
 }
 
+static void over_deep_arguments_are_refused(void **state)
+{
+    (void)state;
+    /* 100000 nested lists with a float at the bottom: refused, no crash */
+    enum { DEPTH = 100000 };
+    kl_value *lv = calloc(DEPTH + 1, sizeof *lv);
+    assert_non_null(lv);
+    for (size_t i = 0; i < DEPTH; i++)
+        lv[i] = kl_value_array_ref(&lv[i + 1], 1, false);
+    lv[DEPTH] = kl_value_float(1.25);
+    kl_rounding modes[] = {KL_ROUND_DEEP, KL_ROUND_SIMPLE};
+    for (size_t m = 0; m < 2; m++) {
+        fixture f;
+        setup_kg(&f, "x", KL_KEYMAP_STRING, NULL, m == 0 ? 1 : KL_TOL_NONE, modes[m]);
+        kl_call c = {lv, 1, NULL, NULL, 0};
+        kl_buf b = KL_BUF_INIT;
+        assert_int_equal(kl_keygen_key(f.kg, &c, &b), KL_ETOOBIG);
+        assert_non_null(strstr(kl_errmsg(), "deeper"));
+        kl_buf_free(&b);
+        teardown_kg(&f);
+    }
+    free(lv);
+}
+
 /* ---- the fast path ----------------------------------------------------------- */
 
 static void fast_path_agrees_with_the_general_path(void **state)
@@ -556,6 +580,7 @@ int main(void)
         cmocka_unit_test(rounding_depths),
         cmocka_unit_test(defaults_are_not_rounded_and_passed_values_are),
         cmocka_unit_test(non_finite_values_under_rounding_are_errors),
+        cmocka_unit_test(over_deep_arguments_are_refused),
         cmocka_unit_test(fast_path_agrees_with_the_general_path),
         cmocka_unit_test(fast_path_encodes_every_double_canonically),
         cmocka_unit_test(key_command_prints_keys),

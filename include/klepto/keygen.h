@@ -11,6 +11,21 @@
  * Rounding matches Python's round(x, tol) exactly.  Defaults filled in from
  * the signature are not rounded (as in klepto).
  *
+ * Details (as Python klepto, unless said otherwise):
+ *  - an ignored index is a position in the call as made: below the number
+ *    of positional parameters it masks that parameter (also when it was
+ *    passed by name or defaulted); past them it masks that vararg.  A name
+ *    masks a parameter or an extra named argument.  Unknown names and
+ *    indices are harmless.  Keyword-only parameters are masked by name;
+ *  - shallow rounding also rounds the floats directly inside top-level
+ *    arrays (not maps); deep rounds inside arrays and map values at any
+ *    depth, never map keys; float nd-arrays are rounded element-wise by
+ *    shallow and deep;
+ *  - rounding a NaN or infinity, or a result that overflows (negative tol),
+ *    is KL_ERANGE (Python's round() keeps inf and nan unchanged; here a
+ *    tolerance never lets a non-finite value through silently).  Ignored
+ *    arguments are not rounded, so they never fail.
+ *
  * Thread-safety: signatures and keygens are immutable after creation and
  * may be shared by any number of threads.
  */
