@@ -285,6 +285,9 @@ static int open_file(fa *s, bool create)
     if (s->fd < 0) {
         if (errno == ENOENT && !create)
             return kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path);
+        if (errno == EISDIR)
+            return kl_seterr(KL_EINVAL, "%s: %s is a folder (dir: archives are folders)",
+                             s->url, s->path);
         return kl_seterr(kl_errno_code(errno), "%s: open %s: %s", s->url, s->path,
                          strerror(errno));
     }
