@@ -1,0 +1,39 @@
+/* Private helpers shared by the codec's files (encoder, decoder, text). */
+#ifndef KLEPTO_CODEC_INTERNAL_H
+#define KLEPTO_CODEC_INTERNAL_H
+
+#include "klepto/codec.h"
+
+/* CBOR major types, pre-shifted into the initial byte. */
+#define KL_CBOR_UINT 0x00u
+#define KL_CBOR_NEGINT 0x20u
+#define KL_CBOR_BYTES 0x40u
+#define KL_CBOR_TEXT 0x60u
+#define KL_CBOR_ARRAY 0x80u
+#define KL_CBOR_MAP 0xa0u
+#define KL_CBOR_TAG 0xc0u
+#define KL_CBOR_SIMPLE 0xe0u
+
+/* RFC 8746 §3.1: a row-major multi-dimensional array. */
+#define KL_CBOR_TAG_NDARRAY 40u
+
+/* The little-endian RFC 8746 typed-array tag of a dtype (0 if none). */
+static inline unsigned kl_cbor_dtype_tag(kl_dtype dt)
+{
+    static const unsigned char tags[] = {
+        [KL_DT_INT8] = 72,   [KL_DT_INT16] = 77,   [KL_DT_INT32] = 78,  [KL_DT_INT64] = 79,
+        [KL_DT_UINT8] = 64,  [KL_DT_UINT16] = 69,  [KL_DT_UINT32] = 70, [KL_DT_UINT64] = 71,
+        [KL_DT_FLOAT32] = 85, [KL_DT_FLOAT64] = 86,
+    };
+    return (unsigned)dt < sizeof tags ? tags[dt] : 0;
+}
+
+/* Python/numpy spelling of a dtype ("float64"), NULL if unknown. */
+const char *kl_dtype_name(kl_dtype dt);
+/* The dtype named `name` (len bytes), or -1. */
+int kl_dtype_from_name(const char *name, size_t len);
+
+/* True when the code point is printable by Python's str.isprintable(). */
+bool kl_unicode_printable(uint32_t cp);
+
+#endif
