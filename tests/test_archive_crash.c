@@ -24,12 +24,16 @@ typedef struct ack {
     int64_t seq;
 } ack;
 
-/* value: seq, then a pattern derived from it, of a size that varies */
+/* value: a CBOR byte string holding seq, then a pattern derived from it,
+ * of a size that varies */
 static size_t make_value(unsigned char *v, int64_t seq)
 {
     size_t n = 16 + (size_t)(seq * 7919 % 3000);
-    memcpy(v, &seq, 8);
-    for (size_t i = 8; i < n; i++)
+    v[0] = 0x59;
+    v[1] = (unsigned char)((n - 3) >> 8);
+    v[2] = (unsigned char)(n - 3);
+    memcpy(v + 3, &seq, 8);
+    for (size_t i = 11; i < n; i++)
         v[i] = (unsigned char)(seq * 131 + (int64_t)i);
     return n;
 }
@@ -39,7 +43,7 @@ static int64_t check_value(const unsigned char *v, size_t len)
     int64_t seq;
     if (len < 16)
         return -1;
-    memcpy(&seq, v, 8);
+    memcpy(&seq, v + 3, 8);
     unsigned char want[3100];
     if (make_value(want, seq) != len || memcmp(want, v, len))
         return -1;

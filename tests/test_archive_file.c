@@ -57,9 +57,13 @@ static void conformance_full(void **st)
 
 enum { NREC = 100, VLEN = 200 };
 
+/* a CBOR byte string (so verify's decoding check passes) of VLEN bytes */
 static void fill_value(unsigned char *v, int i)
 {
-    for (int j = 0; j < VLEN; j++)
+    v[0] = 0x59;
+    v[1] = (unsigned char)((VLEN - 3) >> 8);
+    v[2] = (unsigned char)(VLEN - 3);
+    for (int j = 3; j < VLEN; j++)
         v[j] = (unsigned char)(i * 7 + j);
 }
 
@@ -315,6 +319,9 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
     KT_OK(kl_archive_open(&ar, url, NULL));
     unsigned char k[64], big[5000];
     memset(big, 7, sizeof big);
+    big[0] = 0x59; /* a CBOR byte string */
+    big[1] = (sizeof big - 3) >> 8;
+    big[2] = (sizeof big - 3) & 0xff;
     size_t kl = kt_key(k, 5000, 0);
     kl_fsio_fault_inject(ENOSPC, 1000);
     int rc = kl_archive_put(ar, k, kl, big, sizeof big);

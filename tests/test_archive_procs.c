@@ -21,9 +21,11 @@ static void value_of(unsigned char *v, size_t *vl, const unsigned char *k, size_
 {
     /* deterministic, different per key, a few sizes */
     size_t n = 16 + (k[kl - 1] % 7) * 20;
+    v[0] = 0x58; /* a CBOR byte string of n bytes */
+    v[1] = (unsigned char)n;
     for (size_t i = 0; i < n; i++)
-        v[i] = (unsigned char)(k[i % kl] * 31 + i);
-    *vl = n;
+        v[2 + i] = (unsigned char)(k[i % kl] * 31 + i);
+    *vl = n + 2;
 }
 
 static int child(const char *url, int id)
