@@ -923,7 +923,7 @@ static int dir_describe(void *state, kl_buf *out)
 {
     dir_state *s = state;
     static const char *const modes[] = {"none", "normal", "full"};
-    return kl_buf_printf(out, "format=dir\nformat_version=%d\ncompression=%s\nsync=%s\n",
+    return kl_buf_printf(out, "format_version=%d\ncompression=%s\nsync=%s\n",
                          ENT_VERSION, s->zstd ? "zstd" : "none", modes[s->sync]);
 }
 

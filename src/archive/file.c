@@ -849,7 +849,7 @@ static int fa_describe(void *state, kl_buf *out)
     static const char *const modes[] = {"none", "normal", "full"};
     if (!rc)
         rc = kl_buf_printf(out,
-                           "format=file\nformat_version=%d\nsync=%s\nfile_bytes=%llu\n"
+                           "format_version=%d\nsync=%s\nfile_bytes=%llu\n"
                            "live_bytes=%llu\ngarbage_bytes=%llu\nautocompact=%g\n",
                            FILE_VERSION, modes[s->sync], (unsigned long long)s->end,
                            (unsigned long long)s->live,
