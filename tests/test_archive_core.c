@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void url_parts_and_percent_decoding(void **st)
 {
@@ -59,7 +60,8 @@ static void unknown_scheme_and_option_are_errors(void **st)
 
 /* A minimal backend with only the required slots, over a fixed store of
  * three entries, to exercise every fallback of the core. */
-static const char *fk[3] = {"a", "bb", "ccc"};
+/* keys are canonical encodings: the integers 1, 2, 3 */
+static const char *fk[3] = {"\x01", "\x02", "\x03"};
 static bool fdel[3];
 static int f_open(void **s, const kl_url *u, const kl_archive_opts *o)
 {
@@ -116,6 +118,12 @@ static int f_iter_next(void *c, kl_buf *k, kl_buf *v)
     kl_buf_reset(k);
     kl_buf_append_str(k, fk[*p]);
     ++*p;
+    if (v) {
+        if (*p == 3)
+            return KL_ECORRUPT;
+        kl_buf_reset(v);
+        kl_buf_append(v, "\x83\x01\x02\x03", 4);
+    }
     return 1;
 }
 static void f_iter_free(void *c) { free(c); }
@@ -156,20 +164,20 @@ static void registry_checks_and_fallbacks(void **st)
     KT_OK(kl_archive_open(&ar, "fake:", NULL));
     assert_string_equal(kl_archive_scheme(ar), "fake");
     assert_string_equal(kl_archive_url(ar), "fake:");
-    assert_int_equal(kl_archive_contains(ar, "a", 1), 1);
+    assert_int_equal(kl_archive_contains(ar, "\x01", 1), 1);
     assert_int_equal(kl_archive_contains(ar, "zz", 2), 0);
     kl_entry_info info;
-    KT_OK(kl_archive_stat(ar, "bb", 2, &info));
-    assert_int_equal(info.size, 2 + 4);
+    KT_OK(kl_archive_stat(ar, "\x02", 1, &info));
+    assert_int_equal(info.size, 1 + 4);
     kl_view *v = NULL;
-    assert_int_equal(kl_archive_get_view(ar, "a", 1, &v), KL_ETYPE);
+    assert_int_equal(kl_archive_get_view(ar, "\x01", 1, &v), KL_ETYPE);
     KT_OK(kl_archive_sync(ar));
     KT_OK(kl_archive_compact(ar));
     kl_buf rep = KL_BUF_INIT;
     size_t problems = 0;
     KT_OK(kl_archive_verify(ar, false, &rep, &problems));
     assert_int_equal(problems, 1);
-    assert_non_null(strstr(kl_buf_cstr(&rep), "0x636363"));
+    assert_non_null(strstr(kl_buf_cstr(&rep), "0x03"));
     kl_buf_reset(&rep);
     KT_OK(kl_archive_verify(ar, true, &rep, &problems));
     assert_int_equal(problems, 1);
@@ -301,6 +309,30 @@ static void threads_share_one_handle(void **st)
     free(dir);
 }
 
+static void verify_reports_values_that_do_not_decode(void **st)
+{
+    (void)st;
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, "mem:", NULL));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\xf6", 1));     /* 1: None */
+    KT_OK(kl_archive_put(ar, "\x02", 1, "\x62" "a", 2));    /* 'a' cut short */
+    KT_OK(kl_archive_put(ar, "\x63" "abc", 4, "\x01\x02", 2)); /* trailing byte */
+    kl_buf rep = KL_BUF_INIT;
+    size_t problems = 0;
+    KT_OK(kl_archive_verify(ar, false, &rep, &problems));
+    assert_int_equal(problems, 2);
+    assert_non_null(strstr(kl_buf_cstr(&rep), "key 0x02: the stored value does not decode"));
+    assert_non_null(strstr(kl_buf_cstr(&rep), "key 0x63616263"));
+    KT_OK(kl_archive_verify(ar, true, NULL, &problems));
+    size_t n = 0;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 1);
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 0);
+    kl_buf_free(&rep);
+    KT_OK(kl_archive_close(ar));
+}
+
 static void conformance_mem(void **st)
 {
     (void)st;
@@ -316,6 +348,9 @@ static void conformance_null(void **st)
 
 int main(void)
 {
+    /* many small files: a tmpfs keeps this fast (test_archive_dir checks the disk) */
+    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url_parts_and_percent_decoding),
         cmocka_unit_test(unknown_scheme_and_option_are_errors),
@@ -324,6 +359,7 @@ int main(void)
         cmocka_unit_test(mem_name_is_shared_in_the_process),
         cmocka_unit_test(mem_iterate_while_modifying),
         cmocka_unit_test(threads_share_one_handle),
+        cmocka_unit_test(verify_reports_values_that_do_not_decode),
         cmocka_unit_test(conformance_mem),
         cmocka_unit_test(conformance_null),
     };

@@ -61,6 +61,7 @@ typedef struct fa {
     kl_buf pend;         /* sync=none: records not yet written */
     kl_buf rbuf;
     int locked;          /* depth of our exclusive lock */
+    bool no_cut;         /* verify without repair: leave even a torn tail */
 } fa;
 
 /* ---- the index --------------------------------------------------------- */
@@ -285,6 +286,9 @@ static int open_file(fa *s, bool create)
     if (s->fd < 0) {
         if (errno == ENOENT && !create)
             return kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path);
+        if (errno == EISDIR)
+            return kl_seterr(KL_EINVAL, "%s: %s is a folder (dir: archives are folders)",
+                             s->url, s->path);
         return kl_seterr(kl_errno_code(errno), "%s: open %s: %s", s->url, s->path,
                          strerror(errno));
     }
@@ -442,7 +446,7 @@ static int scan(fa *s)
             pos = q;
         }
         s->end = pos;
-        if (pos < size && s->locked && !s->read_only) {
+        if (pos < size && s->locked && !s->read_only && !s->no_cut) {
             /* the tail is a crashed append: nobody else can be writing */
             if (ftruncate(s->fd, (off_t)pos) < 0)
                 return kl_seterrno(errno, "cut off an incomplete record", s->path);
@@ -846,7 +850,7 @@ static int fa_describe(void *state, kl_buf *out)
     static const char *const modes[] = {"none", "normal", "full"};
     if (!rc)
         rc = kl_buf_printf(out,
-                           "format=file\nformat_version=%d\nsync=%s\nfile_bytes=%llu\n"
+                           "format_version=%d\nsync=%s\nfile_bytes=%llu\n"
                            "live_bytes=%llu\ngarbage_bytes=%llu\nautocompact=%g\n",
                            FILE_VERSION, modes[s->sync], (unsigned long long)s->end,
                            (unsigned long long)s->live,
@@ -862,9 +866,10 @@ static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     int rc = flush(s);
     if (rc || (rc = lock_ex(s)))
         return rc;
-    s->end = FHDR;
     tab_reset(s);
+    s->no_cut = !repair; /* checking alone changes nothing */
     rc = scan(s);
+    s->no_cut = false;
     size_t n = 0, np = 0;
     slot *v = rc ? NULL : live_sorted(s, &n);
     if (!rc && !v)

@@ -178,7 +178,7 @@ static int mem_describe(void *state, kl_buf *out)
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    int rc = kl_buf_printf(out, "format=mem\nshared=%s\nbytes_in_memory=%zu\n",
+    int rc = kl_buf_printf(out, "shared=%s\nbytes_in_memory=%zu\n",
                            s->name ? "yes" : "no", s->t.bytes);
     pthread_mutex_unlock(&s->mu);
     return rc;

@@ -31,7 +31,7 @@ static int null_count(void *state, size_t *out)
 }
 static int null_clear(void *state) { return 0; }
 static int null_drop(void *state) { return 0; }
-static int null_describe(void *state, kl_buf *out) { return kl_buf_append_str(out, "format=null\n"); }
+static int null_describe(void *state, kl_buf *out) { return kl_buf_append_str(out, "stores=nothing\n"); }
 static int null_iter_new(void *state, void **cursor)
 {
     *cursor = NULL;
