@@ -321,7 +321,7 @@ static void sql_archive_tables_are_one_per_key(void **state)
     KT_OK(kl_archive_open(&ar, u, NULL));
     put_all(ar, 0);
     n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
-                       "tablename ~ '^klepto_entry_[0-9]+$'");
+                       "tablename ~ '^e[0-9]+$'");
     assert_string_equal(n, "6");
     free(n);
     n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");

@@ -7,7 +7,7 @@
  *   postgresql://USER@HOST:PORT/DB           sql_archive: a catalogue
  *       klepto_catalogue(id bigint identity PRIMARY KEY, kid bytea UNIQUE,
  *         key bytea, stored_ns bigint, size bigint)
- *     and one table klepto_entry_<id>(value bytea NOT NULL) per key.
+ *     and one table e<id>(value bytea NOT NULL) per key (ids never reused).
  *
  * kid is the XXH3-128 digest of the key: PostgreSQL's btree cannot index
  * values over ~2.7 kB, and keys may be any length.  Every lookup matches

@@ -5,10 +5,13 @@
  *                           T(key BLOB PRIMARY KEY, value BLOB NOT NULL,
  *                             stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)
  *   sqlite:PATH           sql_archive: a catalogue
- *                           klepto_catalogue(id INTEGER PRIMARY KEY AUTOINCREMENT,
+ *                           klepto_catalogue(id INTEGER PRIMARY KEY,
  *                             key BLOB NOT NULL UNIQUE, stored_ns, size)
- *                         and one table klepto_entry_<id>(value BLOB NOT NULL)
- *                         per key, holding one row.
+ *                         and one table e<id>(value BLOB NOT NULL) per key,
+ *                         holding one row (rowid 1).  An id may be reused
+ *                         after its key was deleted (table and catalogue
+ *                         row go in one transaction, so readers never mix
+ *                         them up).
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
  * (PRAGMA synchronous; default normal, with WAL).
@@ -269,7 +272,7 @@ static int ca_entry_sql(sq_state *s, const char *fmt, int64_t id, const void *bl
 
 static int ca_get_in_txn(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    int64_t id;
+    int64_t id = 0;
     int r = ca_find(s, key, klen, &id);
     if (r <= 0)
         return r < 0 ? r : sq_notfound(s);
@@ -295,7 +298,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 /* Inside a write transaction. */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    int64_t id, now = kl_sql_now_ns();
+    int64_t id = 0, now = kl_sql_now_ns();
     int r = ca_find(s, key, klen, &id);
     if (r < 0)
         return r;
@@ -324,7 +327,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
 {
-    int64_t id;
+    int64_t id = 0;
     int r = ca_find(s, key, klen, &id);
     if (r <= 0)
         return r < 0 ? r : sq_notfound(s);
@@ -403,6 +406,11 @@ static int sq_setup(sq_state *s, bool create)
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync_names[s->sync_level]);
     if ((r = sq_exec(s, sql, "set synchronous")))
         return r;
+    /* Reads through a memory map skip a copy and a system call per page:
+     * the sql_archive layout touches one page per table, so its lookups
+     * would otherwise slow down as the table count outgrows the cache. */
+    if (!memory && (r = sq_exec(s, "PRAGMA mmap_size=1073741824", "set mmap_size")))
+        return r;
     const char *want = s->table ? s->table : KL_SQL_CATALOGUE;
     bool exists;
     if ((r = sq_table_exists(s, want, &exists)))
@@ -424,7 +432,7 @@ static int sq_setup(sq_state *s, bool create)
     }
     return sq_exec(s,
                    "CREATE TABLE IF NOT EXISTS " KL_SQL_CATALOGUE
-                   " (id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB NOT NULL UNIQUE,"
+                   " (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,"
                    " stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)",
                    "create catalogue");
 }
@@ -893,7 +901,7 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
          * deleted since the catalogue step is skipped. */
         r = sq_begin(s, false);
         if (!r) {
-            int64_t id;
+            int64_t id = 0;
             r = ca_find(s, key->data ? key->data : (const uint8_t *)"", key->len, &id);
             if (r == 1)
                 r = ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
