@@ -12,6 +12,7 @@
 
 #include "klepto/archive.h"
 #include "klepto/error.h"
+#include "archive_suite.h"
 #include "testutil.h"
 
 typedef struct fx {
@@ -410,6 +411,12 @@ static void wrong_credentials_fail_with_the_servers_message(void **state)
     KT_OK(kl_archive_open(&ar, env, NULL));
     KT_OK(kl_archive_put(ar, "k", 1, "v", 1));
     KT_OK(kl_archive_close(ar));
+    /* options neither klepto nor libpq knows are refused */
+    char *bad;
+    assert_true(asprintf(&bad, "%s&colour=blue", env) > 0);
+    assert_int_equal(kl_archive_open(&ar, bad, NULL), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "colour"));
+    free(bad);
     unsetenv("PGHOST");
     unsetenv("PGPORT");
     unsetenv("PGUSER");
@@ -546,11 +553,23 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
     free(pgdir);
 }
 
+static void conformance_suite(void **state)
+{
+    NEED_SERVER();
+    char *u = url_of(*state, "table=suite");
+    kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
+    free(u);
+    u = url_of(*state, "");
+    kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
+    free(u);
+}
+
 int main(void)
 {
     if (!pg_url())
         printf("# KLEPTO_TEST_PG_URL is not set: the server tests skip\n");
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(conformance_suite, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sqltable_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sql_archive_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sql_archive_tables_are_one_per_key, fx_setup, fx_teardown),

@@ -8,6 +8,7 @@
 
 #include "klepto/archive.h"
 #include "klepto/error.h"
+#include "archive_suite.h"
 #include "testutil.h"
 
 typedef struct fx {
@@ -368,6 +369,10 @@ static void missing_and_read_only(void **state)
     assert_int_equal(kl_archive_open(&ar, u3, NULL), KL_EINVAL);
     char *u4 = url_of(f, "?table=t&sync=sometimes");
     assert_int_equal(kl_archive_open(&ar, u4, NULL), KL_EINVAL);
+    free(u4);
+    u4 = url_of(f, "?table=t&colour=blue");
+    assert_int_equal(kl_archive_open(&ar, u4, NULL), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "colour"));
     kl_buf_free(&got);
     free(u);
     free(u2);
@@ -438,9 +443,23 @@ static void two_handles_share_one_file(void **state)
     }
 }
 
+static void conformance_suite(void **state)
+{
+    char *u = url_of(*state, "?table=suite");
+    kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
+    free(u);
+    u = url_of(*state, "");
+    kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
+    free(u);
+    /* each open of :memory: is a new, empty database */
+    kt_archive_suite("sqlite::memory:?table=suite", KT_ARCH_DROP);
+    kt_archive_suite("sqlite::memory:", KT_ARCH_DROP);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(conformance_suite, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sqltable_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sql_archive_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test(memory_databases_work),

@@ -36,6 +36,7 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "backends.h"
 #include "klepto/sys/archive_backend.h"
 #include "sql_names.h"
 
@@ -409,7 +410,7 @@ static int tb_put(pg_state *s, const void *key, size_t klen, const void *val, si
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_sql_now_ns());
+    pg_put_int8(now, kl_now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = vlen ? val : "";
     k.lens[2] = (int)vlen;
@@ -476,7 +477,7 @@ static int ca_put_in_txn(pg_state *s, const void *key, size_t klen, const void *
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_sql_now_ns());
+    pg_put_int8(now, kl_now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = (const char *)now;
     k.lens[2] = 8;
@@ -947,7 +948,7 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         pg_rollback(s);
         return r;
     }
-    int64_t now = kl_sql_now_ns();
+    int64_t now = kl_now_ns();
     for (size_t done = 0; !r && done < n;) {
         size_t m = n - done < PG_PIPELINE_CHUNK ? n - done : PG_PIPELINE_CHUNK;
         size_t sent = 0;

@@ -32,7 +32,4 @@ int kl_sql_check_table(const char *url, const char *name, size_t maxlen);
  * KL_SQL_ENTRY_NAME_MAX bytes). */
 void kl_sql_entry_table(char *out, int64_t id);
 
-/* Wall-clock time in nanoseconds since the epoch (kl_entry_info.stored_ns). */
-int64_t kl_sql_now_ns(void);
-
 #endif

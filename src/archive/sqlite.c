@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "backends.h"
 #include "klepto/sys/archive_backend.h"
 #include "sql_names.h"
 
@@ -223,7 +224,7 @@ static int tb_put(sq_state *s, const void *key, size_t klen, const void *val, si
     sqlite3_stmt *st = s->st[SQ_PUT];
     sq_bind_blob(st, 1, key, klen);
     sq_bind_blob(st, 2, val, vlen);
-    sqlite3_bind_int64(st, 3, kl_sql_now_ns());
+    sqlite3_bind_int64(st, 3, kl_now_ns());
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(klen + vlen));
     return sq_run(s, st, "put");
 }
@@ -298,7 +299,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 /* Inside a write transaction. */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    int64_t id = 0, now = kl_sql_now_ns();
+    int64_t id = 0, now = kl_now_ns();
     int r = ca_find(s, key, klen, &id);
     if (r < 0)
         return r;
@@ -506,8 +507,6 @@ static int sq_close(void *state)
 static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
 {
     const char *t = kl_url_param_get(url, "table");
-    const char *to = kl_url_param_get(url, "timeout");
-    const char *sy = kl_url_param_get(url, "sync");
     if (t) {
         int r = kl_sql_check_table(url->full, t, 0);
         if (r)
@@ -515,28 +514,13 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
         if (!(s->table = strdup(t)))
             return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     }
-    if (to) {
-        char *end;
-        errno = 0;
-        long v = strtol(to, &end, 10);
-        if (errno || *end || end == to || v < 0 || v > INT_MAX)
-            return kl_seterr(KL_EINVAL, "%s: timeout must be milliseconds, not '%s'", url->full,
-                             to);
-        *timeout_ms = (int)v;
-    }
-    s->sync_level = 1;
-    if (sy) {
-        if (strcmp(sy, "none") == 0)
-            s->sync_level = 0;
-        else if (strcmp(sy, "normal") == 0)
-            s->sync_level = 1;
-        else if (strcmp(sy, "full") == 0)
-            s->sync_level = 2;
-        else
-            return kl_seterr(KL_EINVAL, "%s: sync must be none, normal or full, not '%s'",
-                             url->full, sy);
-    }
-    return 0;
+    uint64_t to = (uint64_t)*timeout_ms;
+    int r = kl_url_uint(url, "timeout", 0, INT_MAX, &to);
+    if (r)
+        return r;
+    *timeout_ms = (int)to;
+    /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
+    return kl_url_sync_mode(url, &s->sync_level);
 }
 
 static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
