@@ -974,7 +974,17 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         r = r ? r : rr;
         done += m;
     }
-    PQexitPipelineMode(s->conn);
+    if (!PQexitPipelineMode(s->conn)) {
+        /* results still pending (the connection failed mid-batch): start
+         * afresh; the server rolls the transaction back */
+        if (!r)
+            r = pg_err_conn(s, "put_many");
+        PQfinish(s->conn);
+        s->conn = NULL;
+        s->in_txn = false;
+        s->prepared = false;
+        return r;
+    }
     if (!r)
         r = pg_commit(s);
     pg_rollback(s); /* nothing of a failed batch stays */

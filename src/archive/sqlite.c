@@ -111,7 +111,11 @@ static int sq_err(sq_state *s, int rc, const char *what)
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_NOTADB)
         return kl_seterr(KL_ECORRUPT, "%s: %s: not an SQLite database (%s)", s->url, what, msg);
-    return kl_seterr(sq_code(rc), "%s: %s: %s", s->url, what, msg);
+    int code = sq_code(rc);
+    int err = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) && err)
+        code = kl_errno_code(err); /* permission denied, no space, ... */
+    return kl_seterr(code, "%s: %s: %s", s->url, what, msg);
 }
 
 static int sq_notfound(sq_state *s) { return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url); }
@@ -494,7 +498,8 @@ static int sq_close(void *state)
     for (int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
     int r = 0;
-    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+    /* _v2: an iterator still open keeps the connection until it is freed */
+    if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
         r = sq_err(s, SQLITE_BUSY, "close");
     free(s->url);
     free(s->path);
