@@ -79,7 +79,7 @@ static const char script[] =
     "for k, v in db.execute('SELECT key, value FROM \"results\"'):\n"
     "    rows.append('table: %r => %r' % (cbor2.loads(k), cbor2.loads(v)))\n"
     "for i, k in db.execute('SELECT id, key FROM klepto_catalogue'):\n"
-    "    (v,) = db.execute('SELECT value FROM klepto_entry_%d' % i).fetchone()\n"
+    "    (v,) = db.execute('SELECT value FROM e%d' % i).fetchone()\n"
     "    rows.append('sql: %r => %r' % (cbor2.loads(k), cbor2.loads(v)))\n"
     "print('\\n'.join(sorted(rows)))\n";
 

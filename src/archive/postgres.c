@@ -7,7 +7,7 @@
  *   postgresql://USER@HOST:PORT/DB           sql_archive: a catalogue
  *       klepto_catalogue(id bigint identity PRIMARY KEY, kid bytea UNIQUE,
  *         key bytea, stored_ns bigint, size bigint)
- *     and one table klepto_entry_<id>(value bytea NOT NULL) per key.
+ *     and one table e<id>(value bytea NOT NULL) per key (ids never reused).
  *
  * kid is the XXH3-128 digest of the key: PostgreSQL's btree cannot index
  * values over ~2.7 kB, and keys may be any length.  Every lookup matches
@@ -36,6 +36,7 @@
 #include <xxhash.h>
 
 #include "internal.h"
+#include "backends.h"
 #include "klepto/sys/archive_backend.h"
 #include "sql_names.h"
 
@@ -409,7 +410,7 @@ static int tb_put(pg_state *s, const void *key, size_t klen, const void *val, si
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_sql_now_ns());
+    pg_put_int8(now, kl_now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = vlen ? val : "";
     k.lens[2] = (int)vlen;
@@ -476,7 +477,7 @@ static int ca_put_in_txn(pg_state *s, const void *key, size_t klen, const void *
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_sql_now_ns());
+    pg_put_int8(now, kl_now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = (const char *)now;
     k.lens[2] = 8;
@@ -947,7 +948,7 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         pg_rollback(s);
         return r;
     }
-    int64_t now = kl_sql_now_ns();
+    int64_t now = kl_now_ns();
     for (size_t done = 0; !r && done < n;) {
         size_t m = n - done < PG_PIPELINE_CHUNK ? n - done : PG_PIPELINE_CHUNK;
         size_t sent = 0;
@@ -973,7 +974,17 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         r = r ? r : rr;
         done += m;
     }
-    PQexitPipelineMode(s->conn);
+    if (!PQexitPipelineMode(s->conn)) {
+        /* results still pending (the connection failed mid-batch): start
+         * afresh; the server rolls the transaction back */
+        if (!r)
+            r = pg_err_conn(s, "put_many");
+        PQfinish(s->conn);
+        s->conn = NULL;
+        s->in_txn = false;
+        s->prepared = false;
+        return r;
+    }
     if (!r)
         r = pg_commit(s);
     pg_rollback(s); /* nothing of a failed batch stays */

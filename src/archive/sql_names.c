@@ -4,7 +4,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
@@ -34,11 +33,4 @@ int kl_sql_check_table(const char *url, const char *name, size_t maxlen)
 void kl_sql_entry_table(char *out, int64_t id)
 {
     snprintf(out, KL_SQL_ENTRY_NAME_MAX, KL_SQL_ENTRY_PREFIX "%" PRId64, id);
-}
-
-int64_t kl_sql_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

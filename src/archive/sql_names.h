@@ -10,10 +10,13 @@
 #include "klepto/codec.h"
 
 /* sql_archive layout: the catalogue maps each key to a numeric id, and the
- * key's value lives in table KL_SQL_ENTRY_PREFIX<id>.  Table names come from
- * those ids only, never from key bytes. */
+ * key's value lives in table KL_SQL_ENTRY_PREFIX<id> ("e42").  Table names
+ * come from those ids only, never from key bytes.  The prefix is short on
+ * purpose: SQLite finds a table by walking a hash chain that grows with the
+ * table count (Debian's build caps the schema hash at 64 buckets), and each
+ * step compares names up to their first difference. */
 #define KL_SQL_CATALOGUE "klepto_catalogue"
-#define KL_SQL_ENTRY_PREFIX "klepto_entry_"
+#define KL_SQL_ENTRY_PREFIX "e"
 /* Room for KL_SQL_ENTRY_PREFIX + a 64-bit decimal id + NUL. */
 #define KL_SQL_ENTRY_NAME_MAX 40
 
@@ -28,8 +31,5 @@ int kl_sql_check_table(const char *url, const char *name, size_t maxlen);
 /* The name of the entry table of catalogue id `id` (out holds
  * KL_SQL_ENTRY_NAME_MAX bytes). */
 void kl_sql_entry_table(char *out, int64_t id);
-
-/* Wall-clock time in nanoseconds since the epoch (kl_entry_info.stored_ns). */
-int64_t kl_sql_now_ns(void);
 
 #endif

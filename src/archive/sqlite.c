@@ -5,10 +5,13 @@
  *                           T(key BLOB PRIMARY KEY, value BLOB NOT NULL,
  *                             stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)
  *   sqlite:PATH           sql_archive: a catalogue
- *                           klepto_catalogue(id INTEGER PRIMARY KEY AUTOINCREMENT,
+ *                           klepto_catalogue(id INTEGER PRIMARY KEY,
  *                             key BLOB NOT NULL UNIQUE, stored_ns, size)
- *                         and one table klepto_entry_<id>(value BLOB NOT NULL)
- *                         per key, holding one row.
+ *                         and one table e<id>(value BLOB NOT NULL) per key,
+ *                         holding one row (rowid 1).  An id may be reused
+ *                         after its key was deleted (table and catalogue
+ *                         row go in one transaction, so readers never mix
+ *                         them up).
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
  * (PRAGMA synchronous; default normal, with WAL).
@@ -35,6 +38,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "backends.h"
 #include "klepto/sys/archive_backend.h"
 #include "sql_names.h"
 
@@ -107,7 +111,11 @@ static int sq_err(sq_state *s, int rc, const char *what)
     const char *msg = s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc);
     if ((rc & 0xff) == SQLITE_NOTADB)
         return kl_seterr(KL_ECORRUPT, "%s: %s: not an SQLite database (%s)", s->url, what, msg);
-    return kl_seterr(sq_code(rc), "%s: %s: %s", s->url, what, msg);
+    int code = sq_code(rc);
+    int err = s->db ? sqlite3_system_errno(s->db) : 0;
+    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) && err)
+        code = kl_errno_code(err); /* permission denied, no space, ... */
+    return kl_seterr(code, "%s: %s: %s", s->url, what, msg);
 }
 
 static int sq_notfound(sq_state *s) { return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url); }
@@ -220,7 +228,7 @@ static int tb_put(sq_state *s, const void *key, size_t klen, const void *val, si
     sqlite3_stmt *st = s->st[SQ_PUT];
     sq_bind_blob(st, 1, key, klen);
     sq_bind_blob(st, 2, val, vlen);
-    sqlite3_bind_int64(st, 3, kl_sql_now_ns());
+    sqlite3_bind_int64(st, 3, kl_now_ns());
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(klen + vlen));
     return sq_run(s, st, "put");
 }
@@ -269,7 +277,7 @@ static int ca_entry_sql(sq_state *s, const char *fmt, int64_t id, const void *bl
 
 static int ca_get_in_txn(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    int64_t id;
+    int64_t id = 0;
     int r = ca_find(s, key, klen, &id);
     if (r <= 0)
         return r < 0 ? r : sq_notfound(s);
@@ -295,7 +303,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 /* Inside a write transaction. */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    int64_t id, now = kl_sql_now_ns();
+    int64_t id = 0, now = kl_now_ns();
     int r = ca_find(s, key, klen, &id);
     if (r < 0)
         return r;
@@ -324,7 +332,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
 {
-    int64_t id;
+    int64_t id = 0;
     int r = ca_find(s, key, klen, &id);
     if (r <= 0)
         return r < 0 ? r : sq_notfound(s);
@@ -403,6 +411,11 @@ static int sq_setup(sq_state *s, bool create)
     snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", sync_names[s->sync_level]);
     if ((r = sq_exec(s, sql, "set synchronous")))
         return r;
+    /* Reads through a memory map skip a copy and a system call per page:
+     * the sql_archive layout touches one page per table, so its lookups
+     * would otherwise slow down as the table count outgrows the cache. */
+    if (!memory && (r = sq_exec(s, "PRAGMA mmap_size=1073741824", "set mmap_size")))
+        return r;
     const char *want = s->table ? s->table : KL_SQL_CATALOGUE;
     bool exists;
     if ((r = sq_table_exists(s, want, &exists)))
@@ -424,7 +437,7 @@ static int sq_setup(sq_state *s, bool create)
     }
     return sq_exec(s,
                    "CREATE TABLE IF NOT EXISTS " KL_SQL_CATALOGUE
-                   " (id INTEGER PRIMARY KEY AUTOINCREMENT, key BLOB NOT NULL UNIQUE,"
+                   " (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,"
                    " stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)",
                    "create catalogue");
 }
@@ -485,7 +498,8 @@ static int sq_close(void *state)
     for (int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
     int r = 0;
-    if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+    /* _v2: an iterator still open keeps the connection until it is freed */
+    if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
         r = sq_err(s, SQLITE_BUSY, "close");
     free(s->url);
     free(s->path);
@@ -498,8 +512,6 @@ static int sq_close(void *state)
 static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
 {
     const char *t = kl_url_param_get(url, "table");
-    const char *to = kl_url_param_get(url, "timeout");
-    const char *sy = kl_url_param_get(url, "sync");
     if (t) {
         int r = kl_sql_check_table(url->full, t, 0);
         if (r)
@@ -507,28 +519,13 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
         if (!(s->table = strdup(t)))
             return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     }
-    if (to) {
-        char *end;
-        errno = 0;
-        long v = strtol(to, &end, 10);
-        if (errno || *end || end == to || v < 0 || v > INT_MAX)
-            return kl_seterr(KL_EINVAL, "%s: timeout must be milliseconds, not '%s'", url->full,
-                             to);
-        *timeout_ms = (int)v;
-    }
-    s->sync_level = 1;
-    if (sy) {
-        if (strcmp(sy, "none") == 0)
-            s->sync_level = 0;
-        else if (strcmp(sy, "normal") == 0)
-            s->sync_level = 1;
-        else if (strcmp(sy, "full") == 0)
-            s->sync_level = 2;
-        else
-            return kl_seterr(KL_EINVAL, "%s: sync must be none, normal or full, not '%s'",
-                             url->full, sy);
-    }
-    return 0;
+    uint64_t to = (uint64_t)*timeout_ms;
+    int r = kl_url_uint(url, "timeout", 0, INT_MAX, &to);
+    if (r)
+        return r;
+    *timeout_ms = (int)to;
+    /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
+    return kl_url_sync_mode(url, &s->sync_level);
 }
 
 static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
@@ -893,7 +890,7 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
          * deleted since the catalogue step is skipped. */
         r = sq_begin(s, false);
         if (!r) {
-            int64_t id;
+            int64_t id = 0;
             r = ca_find(s, key->data ? key->data : (const uint8_t *)"", key->len, &id);
             if (r == 1)
                 r = ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
