@@ -416,9 +416,9 @@ int kl_decode_double(const void *p, size_t len, double *out)
 {
     const uint8_t *b = p;
     if (KL_LIKELY(len == 9 && b[0] == 0xfb)) { /* the common case: a float64 */
-        uint64_t u = 0;
-        for (int i = 1; i < 9; i++)
-            u = u << 8 | b[i];
+        uint64_t u;
+        memcpy(&u, b + 1, sizeof u);
+        u = __builtin_bswap64(u); /* CBOR is big-endian */
         memcpy(out, &u, sizeof *out);
         return 0;
     }

@@ -759,6 +759,22 @@ static int fast_key(const kl_keygen *kg, const kl_call *c, void *buf, size_t cap
     return 0;
 }
 
+/* The general path, kept out of line: its work area is a large stack frame
+ * that the fast path should not pay for. */
+static __attribute__((noinline)) int slow_key(const kl_keygen *kg, const kl_call *call,
+                                              void *buf, size_t cap, size_t *len)
+{
+    work w;
+    kl_ncall nc;
+    int rc = work_init(&w, kg, call);
+    if (rc)
+        return rc;
+    if (!(rc = normalise(kg, call, &w, &nc)))
+        rc = kl_keymap_key_into(kg->km, &nc, buf, cap, len);
+    work_free(&w);
+    return rc;
+}
+
 int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size_t cap,
                        size_t *len)
 {
@@ -769,15 +785,7 @@ int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size
         if (rc <= 0)
             return rc;
     }
-    work w;
-    kl_ncall nc;
-    int rc = work_init(&w, kg, call);
-    if (rc)
-        return rc;
-    if (!(rc = normalise(kg, call, &w, &nc)))
-        rc = kl_keymap_key_into(kg->km, &nc, buf, cap, len);
-    work_free(&w);
-    return rc;
+    return slow_key(kg, call, buf, cap, len);
 }
 
 int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out)
