@@ -456,6 +456,29 @@ static void conformance_suite(void **state)
     kt_archive_suite("sqlite::memory:", KT_ARCH_DROP);
 }
 
+static void entries_over_the_size_limit_are_refused(void **state)
+{
+    fx *f = *state;
+    for (int layout = 0; layout < 2; layout++) {
+        char *u = url_of(f, layout ? "?max_size=4096" : "?table=t&max_size=4096");
+        kl_archive *ar;
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        static char big[5000];
+        memset(big, 'x', sizeof big);
+        assert_int_equal(kl_archive_put(ar, "k", 1, big, sizeof big), KL_ETOOBIG);
+        assert_non_null(strstr(kl_errmsg(), "limit"));
+        KT_OK(kl_archive_put(ar, "k", 1, big, 4000));
+        const void *keys[2] = {"a", "b"}, *vals[2] = {big, big};
+        size_t klens[2] = {1, 1}, vlens[2] = {10, sizeof big};
+        assert_int_equal(kl_archive_put_many(ar, 2, keys, klens, vals, vlens), KL_ETOOBIG);
+        size_t n;
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, 1); /* neither a nor b */
+        KT_OK(kl_archive_drop(ar));
+        free(u);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +494,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_and_read_only, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_failed_batch_leaves_no_rows, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(two_handles_share_one_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(entries_over_the_size_limit_are_refused, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

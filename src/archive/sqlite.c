@@ -14,7 +14,9 @@
  *                         them up).
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
- * (PRAGMA synchronous; default normal, with WAL).
+ * (PRAGMA synchronous; default normal, with WAL), max_size=BYTES (largest
+ * key + value accepted, default and at most SQLite's own limit, 1e9 in
+ * Debian's build; larger entries are KL_ETOOBIG).
  *
  * Keys and values are stored as the canonical bytes we are given, so any
  * SQLite client can read them (and a CBOR decoder can decode them).
@@ -509,7 +511,7 @@ static int sq_close(void *state)
     return r;
 }
 
-static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
+static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64_t *max_size)
 {
     const char *t = kl_url_param_get(url, "table");
     if (t) {
@@ -524,6 +526,8 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
     if (r)
         return r;
     *timeout_ms = (int)to;
+    if ((r = kl_url_uint(url, "max_size", 1024, INT_MAX, max_size)))
+        return r;
     /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
     return kl_url_sync_mode(url, &s->sync_level);
 }
@@ -539,11 +543,12 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     s->read_only = opts->read_only;
     int timeout_ms = 30000, r;
+    uint64_t max_size = 0;
     if (!(s->url = strdup(url->full)) || !(s->path = strdup(url->rest))) {
         r = kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
         goto fail;
     }
-    if ((r = sq_parse_opts(s, url, &timeout_ms)))
+    if ((r = sq_parse_opts(s, url, &timeout_ms, &max_size)))
         goto fail;
     if (s->table && ((r = kl_sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
         r = r ? r : KL_ENOMEM;
@@ -576,6 +581,8 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, timeout_ms);
+    if (max_size) /* only ever lowers SQLite's limit */
+        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, (int)max_size);
     /* WAL switch / recovery may answer SQLITE_BUSY without waiting. */
     struct timespec nap = {0, 2000000};
     for (long waited = 0;; waited += 2) {
