@@ -492,9 +492,9 @@ static char *servers_cmd(const char *verb, const char *dir, char **out)
 static void a_stopped_server_is_reported_then_recovered_from(void **state)
 {
     (void)state;
-    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT")) {
-        print_message("KLEPTO_TEST_SERVERS_SCRIPT is not set (run under "
-                      "scripts/with-servers.sh): skipped\n");
+    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT") || !pg_url()) {
+        print_message("KLEPTO_TEST_SERVERS_SCRIPT or KLEPTO_TEST_PG_URL is not set (run under "
+                      "scripts/with-servers.sh with PostgreSQL installed): skipped\n");
         skip();
     }
     char *dir = kt_tmpdir("pgstop"), *pgdir, *url = NULL;
