@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -50,7 +51,7 @@ typedef struct dir_state {
     ZSTD_CCtx *cctx;
     ZSTD_DCtx *dctx;
     kl_buf file, zbuf;
-    uint64_t tmpctr;
+    pid_t pid; /* cached: getpid() is a system call */
     kl_buf pending; /* names written since the last sync (sync=normal) */
     size_t npending;
     bool overflow;
@@ -67,6 +68,7 @@ typedef struct entry {
 } entry;
 
 static const char hexd[] = "0123456789abcdef";
+static _Atomic unsigned long long tmp_counter;
 
 static void entry_name(const void *key, size_t klen, char out[NAME_LEN + 1])
 {
@@ -321,17 +323,26 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     le64_put(hdr + 56, XXH3_64bits(hdr, 56));
     memset(pad, 0, sizeof pad);
 
+    /* ".tmp.PID.N": unique among live writers, and tells verify whether
+     * the writer of a leftover is gone */
     char tmp[64];
-    snprintf(tmp, sizeof tmp, "%.2s/.tmp.%d.%llu", name, (int)getpid(),
-             (unsigned long long)++s->tmpctr);
-    int fd = openat(s->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     bool new_shard = false;
-    if (fd < 0 && errno == ENOENT) {
-        char shard[3] = {name[0], name[1], '\0'};
-        if (mkdirat(s->rootfd, shard, 0777) < 0 && errno != EEXIST)
-            return kl_seterrno(errno, "create folder", s->root);
-        new_shard = true;
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 64; attempt++) {
+        snprintf(tmp, sizeof tmp, "%.2s/.tmp.%d.%llu", name, (int)s->pid,
+                 (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
         fd = openat(s->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno == ENOENT && !new_shard) {
+            char shard[3] = {name[0], name[1], '\0'};
+            if (mkdirat(s->rootfd, shard, 0777) < 0 && errno != EEXIST)
+                return kl_seterrno(errno, "create folder", s->root);
+            new_shard = true;
+            attempt--;
+        } else if (fd < 0 && errno == EEXIST) {
+            s->pid = getpid(); /* a handle carried over a fork */
+        } else if (fd < 0) {
+            break;
+        }
     }
     if (fd < 0)
         return kl_seterr(kl_errno_code(errno), "%s: create entry %s: %s", s->url, tmp,
@@ -836,6 +847,7 @@ static int dir_open(void **state, const kl_url *url, const kl_archive_opts *opts
         return kl_seterr(KL_ENOMEM, "out of memory");
     s->rootfd = -1;
     s->level = 3;
+    s->pid = getpid();
     int rc = 0;
     if (!(s->url = strdup(url->full)) || !(s->root = strdup(url->rest)))
         rc = kl_seterr(KL_ENOMEM, "out of memory");

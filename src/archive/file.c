@@ -61,6 +61,7 @@ typedef struct fa {
     kl_buf pend;         /* sync=none: records not yet written */
     kl_buf rbuf;
     int locked;          /* depth of our exclusive lock */
+    bool no_cut;         /* verify without repair: leave even a torn tail */
 } fa;
 
 /* ---- the index --------------------------------------------------------- */
@@ -445,7 +446,7 @@ static int scan(fa *s)
             pos = q;
         }
         s->end = pos;
-        if (pos < size && s->locked && !s->read_only) {
+        if (pos < size && s->locked && !s->read_only && !s->no_cut) {
             /* the tail is a crashed append: nobody else can be writing */
             if (ftruncate(s->fd, (off_t)pos) < 0)
                 return kl_seterrno(errno, "cut off an incomplete record", s->path);
@@ -865,9 +866,10 @@ static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     int rc = flush(s);
     if (rc || (rc = lock_ex(s)))
         return rc;
-    s->end = FHDR;
     tab_reset(s);
+    s->no_cut = !repair; /* checking alone changes nothing */
     rc = scan(s);
+    s->no_cut = false;
     size_t n = 0, np = 0;
     slot *v = rc ? NULL : live_sorted(s, &n);
     if (!rc && !v)
