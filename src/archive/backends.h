@@ -16,6 +16,9 @@ extern const kl_archive_backend kl_backend_null;
 extern const kl_archive_backend kl_backend_dir;
 extern const kl_archive_backend kl_backend_file;
 extern const kl_archive_backend kl_backend_cached;
+extern const kl_archive_backend kl_backend_sqlite;     /* sqlite.c */
+extern const kl_archive_backend kl_backend_postgresql; /* postgres.c */
+extern const kl_archive_backend kl_backend_postgres;   /* postgres.c: same, postgres:// */
 /* NULL-terminated list (src/archive/builtin.c): add a line per backend. */
 extern const kl_archive_backend *const kl_builtin_backends[];
 

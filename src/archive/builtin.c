@@ -8,5 +8,8 @@ const kl_archive_backend *const kl_builtin_backends[] = {
     &kl_backend_dir,
     &kl_backend_file,
     &kl_backend_cached,
+    &kl_backend_sqlite,
+    &kl_backend_postgresql,
+    &kl_backend_postgres,
     NULL,
 };
