@@ -225,7 +225,7 @@ static int parse_escape(parser *ps, kl_buf *b, bool bytes, const char *esc)
     if (ps->p >= ps->end)
         return perr(ps, esc, "unterminated string");
     char c = *ps->p++;
-    uint32_t cp;
+    uint32_t cp = 0;
     int rc;
     switch (c) {
     case '\n':

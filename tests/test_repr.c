@@ -107,7 +107,7 @@ static void test_float_repr_matches_python_on_thousands(void **state)
         assert_memory_equal(&v.u.f, &f, 8);
         n++;
     }
-    assert_true(n > 3000);
+    assert_true(n > 10000);
     free(all);
 }
 
