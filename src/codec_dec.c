@@ -209,6 +209,11 @@ static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
             overflow = true;
         prod *= dim;
     }
+    for (uint8_t i = 0; i < ndim; i++)
+        if (shape[i] == 0) { /* empty, however large the other sizes */
+            overflow = false;
+            prod = 0;
+        }
     at = d->p;
     uint64_t tag = 0;
     if ((rc = read_head(d, &major, &ai, &tag)))
