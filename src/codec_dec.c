@@ -145,8 +145,8 @@ static int read_typed(dec *d, const uint8_t *tagat, uint64_t tag, kl_value *out,
     if (dtype_of_tag(tag, &dt, &be))
         return corrupt(d, tagat, "unsupported typed-array tag");
     const uint8_t *at = d->p;
-    unsigned major, ai;
-    uint64_t n;
+    unsigned major = 0, ai = 0;
+    uint64_t n = 0;
     int rc = read_head(d, &major, &ai, &n);
     if (rc)
         return rc;
@@ -180,8 +180,8 @@ static int read_typed(dec *d, const uint8_t *tagat, uint64_t tag, kl_value *out,
 /* Tag 40: [shape, typed array] with the shape's product matching. */
 static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
 {
-    unsigned major, ai;
-    uint64_t n;
+    unsigned major = 0, ai = 0;
+    uint64_t n = 0;
     const uint8_t *at = d->p;
     int rc = read_head(d, &major, &ai, &n);
     if (rc)
@@ -198,7 +198,7 @@ static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
     uint64_t prod = 1;
     bool overflow = false;
     for (uint8_t i = 0; i < ndim; i++) {
-        uint64_t dim;
+        uint64_t dim = 0;
         at = d->p;
         if ((rc = read_head(d, &major, &ai, &dim)))
             return rc;
@@ -210,7 +210,7 @@ static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
         prod *= dim;
     }
     at = d->p;
-    uint64_t tag;
+    uint64_t tag = 0;
     if ((rc = read_head(d, &major, &ai, &tag)))
         return rc;
     if (major != 6)
@@ -253,8 +253,8 @@ static int read_item(dec *d, kl_value *out, unsigned depth)
         return kl_seterr(KL_ETOOBIG, "decode: byte %zu: nested deeper than %d",
                          (size_t)(d->p - d->base), KL_DECODE_MAX_DEPTH);
     const uint8_t *at = d->p;
-    unsigned major, ai;
-    uint64_t arg;
+    unsigned major = 0, ai = 0;
+    uint64_t arg = 0;
     int rc = read_head(d, &major, &ai, &arg);
     if (rc)
         return rc;
@@ -380,8 +380,8 @@ int kl_decode(const void *p, size_t len, kl_value *out)
 static int decode_scalar(const void *p, size_t len, kl_value *out)
 {
     dec d = {p, p, (const uint8_t *)p + len};
-    unsigned major, ai;
-    uint64_t arg;
+    unsigned major = 0, ai = 0;
+    uint64_t arg = 0;
     int rc = read_head(&d, &major, &ai, &arg);
     if (rc)
         return rc;

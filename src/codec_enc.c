@@ -99,17 +99,44 @@ static inline int32_t half_of(float g)
     return -1;
 }
 
+/* Writes a 9-byte float64 item (the common case for real-valued keys). */
+static inline void put_f64(kl_enc *e, uint64_t bits)
+{
+    if (KL_LIKELY(e->cap >= e->len && e->cap - e->len >= 9)) {
+        uint8_t *p = e->buf + e->len;
+        uint64_t be = __builtin_bswap64(bits);
+        p[0] = 0xfb;
+        memcpy(p + 1, &be, 8);
+    }
+    e->len += 9;
+}
+
 void kl_enc_float(kl_enc *e, double f)
 {
-    if ((e->flags & KL_ENC_NUMERIC_EQ) && f >= -9223372036854775808.0 &&
-        f < 9223372036854775808.0) {
-        int64_t i = (int64_t)f;
-        if ((double)i == f) {
-            kl_enc_int(e, i);
+    uint64_t bits;
+    memcpy(&bits, &f, 8);
+    unsigned exp = (unsigned)(bits >> 52) & 0x7ffu;
+    if (e->flags & KL_ENC_NUMERIC_EQ) {
+        /* integral and inside int64: |f| >= 1 with no fraction bits, or
+         * zero; 2^63 itself is out, -2^63 in */
+        if (exp >= 1023 && exp < 1086) {
+            unsigned frac_bits = exp < 1075 ? 1075 - exp : 0;
+            if ((bits & ((UINT64_C(1) << frac_bits) - 1)) == 0) {
+                kl_enc_int(e, (int64_t)f);
+                return;
+            }
+        } else if ((bits << 1) == 0 || bits == UINT64_C(0xc3e0000000000000)) {
+            kl_enc_int(e, (int64_t)f);
             return;
         }
     }
-    uint8_t tmp[9];
+    /* Any of the low 29 mantissa bits set: no float32 holds it (NaN aside,
+     * which is always written as the canonical half NaN). */
+    if (KL_LIKELY((bits & 0x1fffffffu) != 0 && exp != 0x7ff)) {
+        put_f64(e, bits);
+        return;
+    }
+    uint8_t tmp[5];
     size_t n;
     if (isnan(f)) {
         tmp[0] = 0xf9;
@@ -118,37 +145,29 @@ void kl_enc_float(kl_enc *e, double f)
         n = 3;
     } else if (fabs(f) <= FLT_MAX || isinf(f)) {
         float g = (float)f;
-        if ((double)g == f) {
-            int32_t h = half_of(g);
-            if (h >= 0) {
-                tmp[0] = 0xf9;
-                tmp[1] = (uint8_t)(h >> 8);
-                tmp[2] = (uint8_t)h;
-                n = 3;
-            } else {
-                uint32_t b;
-                memcpy(&b, &g, 4);
-                b = __builtin_bswap32(b);
-                tmp[0] = 0xfa;
-                memcpy(tmp + 1, &b, 4);
-                n = 5;
-            }
-        } else
-            goto f64;
+        if ((double)g != f) {
+            put_f64(e, bits);
+            return;
+        }
+        int32_t h = half_of(g);
+        if (h >= 0) {
+            tmp[0] = 0xf9;
+            tmp[1] = (uint8_t)(h >> 8);
+            tmp[2] = (uint8_t)h;
+            n = 3;
+        } else {
+            uint32_t b;
+            memcpy(&b, &g, 4);
+            b = __builtin_bswap32(b);
+            tmp[0] = 0xfa;
+            memcpy(tmp + 1, &b, 4);
+            n = 5;
+        }
     } else {
-    f64:;
-        uint64_t b;
-        memcpy(&b, &f, 8);
-        b = __builtin_bswap64(b);
-        tmp[0] = 0xfb;
-        memcpy(tmp + 1, &b, 8);
-        n = 9;
+        put_f64(e, bits);
+        return;
     }
-    if (KL_LIKELY(e->cap >= e->len && e->cap - e->len >= 9))
-        memcpy(e->buf + e->len, tmp, 9); /* fixed size: one store */
-    else if (e->cap >= e->len && e->cap - e->len >= n)
-        memcpy(e->buf + e->len, tmp, n);
-    e->len += n;
+    put_raw(e, tmp, n);
 }
 
 void kl_enc_text(kl_enc *e, const char *s, size_t len)

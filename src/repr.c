@@ -165,6 +165,79 @@ static int slow_digits(double f, char *d, int *decpt)
     return nd;
 }
 
+/* Exact shortest digits for 2^-16 <= a < 2^53 with 128-bit integers: the
+ * correctly rounded p-digit decimal q * 10^-k is tested against a's
+ * rounding interval exactly, all scaled by 4 * 10^k * 2^s (a = m2 * 2^-s).
+ * Returns false when a is outside the range this arithmetic covers or no
+ * p-digit decimal reads back as a. */
+static bool digits_exact(uint64_t bits, int p, char *d, int *nd, int *decpt)
+{
+    static const uint64_t pow10_u64[] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
+    unsigned exp = (unsigned)(bits >> 52) & 0x7ffu;
+    if (exp < 1075 - 68 || exp > 1074)
+        return false;
+    unsigned s = 1075 - exp;
+    uint64_t m2 = (bits & 0xfffffffffffffull) | (1ull << 52);
+    /* decimal point position estimate from the binary exponent; fixed below */
+    int e2 = (int)exp - 1023;
+    int dp = (int)((e2 >= 0 ? e2 : e2 - 1) * 0.30102999566398120) + 1;
+    unsigned __int128 N = 0, q = 0, p10k = 0;
+    for (int tries = 0; tries < 4; tries++) {
+        int k = p - dp;
+        if (k < 0 || k > 21)
+            return false;
+        p10k = k <= 19 ? pow10_u64[k] : (unsigned __int128)pow10_u64[19] * pow10_u64[k - 19];
+        N = (unsigned __int128)m2 * p10k;
+        q = N >> s;
+        if (q >= pow10_u64[p])
+            dp++;
+        else if (q < pow10_u64[p - 1])
+            dp--;
+        else
+            break;
+        if (tries == 3)
+            return false;
+    }
+    unsigned __int128 r = N & ((((unsigned __int128)1) << s) - 1), half = ((unsigned __int128)1) << (s - 1);
+    if (r > half || (r == half && (q & 1)))
+        q++;
+    bool pow2 = m2 == (1ull << 52) && exp > 1;
+    unsigned __int128 w_hi = 2 * p10k, w_lo = pow2 ? p10k : 2 * p10k, four_n = 4 * N;
+    bool even = (m2 & 1) == 0;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        unsigned __int128 lhs = q << (s + 2);
+        bool ok;
+        if (lhs >= four_n) {
+            unsigned __int128 diff = lhs - four_n;
+            ok = diff < w_hi || (diff == w_hi && even);
+        } else {
+            unsigned __int128 diff = four_n - lhs;
+            ok = diff < w_lo || (diff == w_lo && even);
+        }
+        if (ok) {
+            int n;
+            if (q == pow10_u64[p]) { /* rounded up to the next decade */
+                n = utoa_digits(d, pow10_u64[p - 1]);
+                dp++;
+            } else
+                n = utoa_digits(d, (uint64_t)q);
+            while (n > 1 && d[n - 1] == '0')
+                n--;
+            *nd = n;
+            *decpt = dp;
+            return true;
+        }
+        if (!pow2)
+            return false;
+        q++; /* the narrower interval below: the next decimal up may fit */
+    }
+    return false;
+}
+
 static size_t fmt_double(char *dst, double f)
 {
     if (isnan(f)) {
@@ -210,6 +283,11 @@ static size_t fmt_double(char *dst, double f)
             }
         }
     }
+    uint64_t bits;
+    memcpy(&bits, &a, 8);
+    for (int p = a < 1e15 && a >= 1e-7 ? 16 : 15; p <= 17; p++)
+        if (digits_exact(bits, p, d, &nd, &decpt))
+            return layout(dst, neg, d, nd, decpt);
     nd = slow_digits(a, d, &decpt);
     return layout(dst, neg, d, nd, decpt);
 }
@@ -294,7 +372,7 @@ static int repr_text(kl_buf *out, const char *str, size_t len)
                 *o++ = (char)c;
             continue;
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t n = utf8_next(s, &cp);
         if (kl_unicode_printable(cp)) {
             memcpy(o, s, n);

@@ -353,8 +353,31 @@ bool kl_value_equal(const kl_value *a, const kl_value *b)
         for (uint8_t i = 0; i < a->u.nd.ndim; i++)
             if (a->u.nd.shape[i] != b->u.nd.shape[i])
                 return false;
-        size_t n = kl_value_ndarray_bytes(a);
-        return n == 0 || memcmp(a->u.nd.data, b->u.nd.data, n) == 0;
+        size_t n = kl_value_ndarray_bytes(a), cnt = kl_value_ndarray_count(a);
+        if (n == 0 || memcmp(a->u.nd.data, b->u.nd.data, n) == 0)
+            return true;
+        /* as for scalars: any two NaNs are equal, whatever their bits */
+        if (a->u.nd.dtype == KL_DT_FLOAT64) {
+            for (size_t i = 0; i < cnt; i++) {
+                double x, y;
+                memcpy(&x, (const uint8_t *)a->u.nd.data + 8 * i, 8);
+                memcpy(&y, (const uint8_t *)b->u.nd.data + 8 * i, 8);
+                if (memcmp(&x, &y, 8) != 0 && !(isnan(x) && isnan(y)))
+                    return false;
+            }
+            return true;
+        }
+        if (a->u.nd.dtype == KL_DT_FLOAT32) {
+            for (size_t i = 0; i < cnt; i++) {
+                float x, y;
+                memcpy(&x, (const uint8_t *)a->u.nd.data + 4 * i, 4);
+                memcpy(&y, (const uint8_t *)b->u.nd.data + 4 * i, 4);
+                if (memcmp(&x, &y, 4) != 0 && !(isnan(x) && isnan(y)))
+                    return false;
+            }
+            return true;
+        }
+        return false;
     }
     }
     return false;

@@ -1,0 +1,22 @@
+/* libFuzzer target: the Python-literal parser on arbitrary text. */
+#include "fuzz_common.h"
+
+static int fuzz_parse_one(const uint8_t *data, size_t size)
+{
+    kl_value v;
+    int rc = kl_parse((const char *)data, size, &v);
+    FUZZ_CHECK(rc == 0 || rc == KL_EINVAL);
+    if (rc == 0) {
+        fuzz_check_value(&v);
+        kl_value_free(&v);
+    }
+    return 0;
+}
+
+#ifndef KL_FUZZ_NO_ENTRY
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_parse_one(data, size);
+}
+#endif

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for N
+# seconds on its saved corpus; new inputs found go to build-fuzz/new/<target>
+# (merge the interesting ones into fuzz/corpus/<target> by hand).
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default 60 s, all targets)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz_decode fuzz_parse)
+out=build-fuzz
+mkdir -p "$out"
+srcs=(src/value.c src/codec_enc.c src/codec_dec.c src/repr.c src/parse.c src/json.c
+      src/unicode_printable.c src/buf.c src/error.c)
+for t in "${targets[@]}"; do
+  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        -Iinclude -Isrc "${srcs[@]}" "fuzz/$t.c" -lm -o "$out/$t"
+  mkdir -p "$out/new/$t"
+  echo "== $t: ${secs}s"
+  "$out/$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \
+            "$out/new/$t" "fuzz/corpus/$t"
+done
