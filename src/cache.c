@@ -60,7 +60,6 @@ typedef struct shard {
     size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
     size_t count;
     size_t bytes;
-    size_t cap_entries, cap_bytes;
     size_t sweep_pos;
     void *pstate;
     struct kl_cache_ticket *flights;
@@ -78,6 +77,10 @@ struct kl_cache {
     unsigned nshards, shard_shift;
     kl_archive *archive;
     shard *shards;
+    /* The limits are global: shards fill unevenly, so a shard may hold
+     * more than its share while the whole stays within maxsize/maxbytes. */
+    size_t total_count, total_bytes; /* atomic */
+    size_t limit_bytes;              /* maxbytes, or SIZE_MAX for none */
 };
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -120,6 +123,26 @@ static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
 static inline shard *shard_of(const kl_cache *c, uint64_t h)
 {
     return &c->shards[c->shard_shift >= 64 ? 0 : (h >> c->shard_shift)];
+}
+
+static inline void account(kl_cache *c, shard *sh, entry *e, int sign)
+{
+    size_t b = entry_bytes(c, e);
+    if (sign > 0) {
+        sh->bytes += b;
+        __atomic_add_fetch(&c->total_count, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&c->total_bytes, b, __ATOMIC_RELAXED);
+    } else {
+        sh->bytes -= b;
+        __atomic_sub_fetch(&c->total_count, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&c->total_bytes, b, __ATOMIC_RELAXED);
+    }
+}
+
+static inline bool cache_over(kl_cache *c)
+{
+    return __atomic_load_n(&c->total_count, __ATOMIC_RELAXED) > c->maxsize ||
+           __atomic_load_n(&c->total_bytes, __ATOMIC_RELAXED) > c->limit_bytes;
 }
 
 /* ---- the open-addressing table of one shard ------------------------------------ */
@@ -209,7 +232,7 @@ static void shard_detach(kl_cache *c, shard *sh, entry *e, size_t slot)
     table_remove_slot(sh, slot == SIZE_MAX ? table_find_entry(sh, e) : slot);
     if (c->pol)
         c->pol->on_remove(sh->pstate, entry_meta(c, e));
-    sh->bytes -= entry_bytes(c, e);
+    account(c, sh, e, -1);
 }
 
 /* ---- creation ------------------------------------------------------------------ */
@@ -251,6 +274,7 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->purge = opts->purge;
     c->write_back = opts->write_back;
     c->ttl_ns = (int64_t)(opts->ttl * 1e9);
+    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
     if (opts->ttl > 0 && c->ttl_ns == 0)
         c->ttl_ns = 1;
 
@@ -304,13 +328,14 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
         shard *sh = &c->shards[i];
         pthread_mutex_init(&sh->lock, NULL);
         pthread_cond_init(&sh->flight_done, NULL);
-        if (c->maxsize == KL_CACHE_UNBOUNDED)
-            sh->cap_entries = SIZE_MAX;
-        else
-            sh->cap_entries = c->maxsize / c->nshards + (i < c->maxsize % c->nshards);
-        sh->cap_bytes = c->maxbytes ? c->maxbytes / c->nshards : SIZE_MAX;
         if (c->pol) {
-            size_t pcap = sh->cap_entries == SIZE_MAX ? c->maxbytes / 64 : sh->cap_entries;
+            /* a shard's policy is sized for twice its fair share, the most
+             * it will hold in practice */
+            size_t share = (c->maxsize == KL_CACHE_UNBOUNDED ? c->maxbytes / 64 : c->maxsize) /
+                           c->nshards;
+            size_t pcap = c->nshards == 1 ? share : 2 * share + 64;
+            if (c->maxsize != KL_CACHE_UNBOUNDED && pcap > c->maxsize)
+                pcap = c->maxsize;
             int rc = c->pol->create(&sh->pstate, pcap ? pcap : 1, opts->seed + i);
             if (rc) {
                 c->nshards = i;
@@ -332,6 +357,7 @@ static void shard_free_entries(kl_cache *c, shard *sh)
         if (e) {
             if (c->pol)
                 c->pol->on_remove(sh->pstate, entry_meta(c, e));
+            account(c, sh, e, -1);
             free(e);
         }
     }
@@ -435,47 +461,71 @@ static entry *entry_new(const kl_cache *c, uint64_t h, const void *key, size_t k
     return e;
 }
 
-static inline bool shard_over(const shard *sh)
+/* Evict one entry of a shard (lock held): its policy's victim, written to
+ * the archive first if it is not there yet.  Returns false when nothing
+ * could be evicted (empty shard, only `keep` left, or a failed write). */
+static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
 {
-    return sh->count > sh->cap_entries || sh->bytes > sh->cap_bytes;
+    if (sh->count == 0 || (keep && sh->count == 1))
+        return false;
+    void *m = c->pol->victim(sh->pstate);
+    if (!m)
+        return false;
+    entry *e = meta_entry(c, m);
+    if (entry_dirty(e) && c->archive) {
+        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
+                                entry_vlen(e));
+        if (rc) {
+            sh->errors++;
+            return false; /* keep it rather than lose it */
+        }
+    }
+    shard_detach(c, sh, e, SIZE_MAX);
+    sh->evictions++;
+    free(e);
+    return true;
 }
 
-/* Evict until within limits (lock held).  A victim not yet in the archive
- * is written first; if that fails it stays and eviction stops. */
-static void shard_evict(kl_cache *c, shard *sh)
+/* Empty a shard into the archive (lock held; klepto's purge).  Nothing is
+ * dropped if a write fails. */
+static void shard_purge(kl_cache *c, shard *sh)
 {
-    if (c->purge && c->archive) {
-        /* klepto's purge: everything goes to the archive, memory empties */
-        if (!shard_over(sh) || write_dirty(c, sh))
-            return; /* on a failed write keep everything rather than lose it */
-        for (size_t i = 0; i <= sh->mask; i++) {
-            entry *e = sh->slots[i];
-            if (e) {
-                c->pol->on_remove(sh->pstate, entry_meta(c, e));
-                sh->evictions++;
-                free(e);
-                sh->slots[i] = NULL;
-            }
+    if (!sh->slots || write_dirty(c, sh))
+        return;
+    for (size_t i = 0; i <= sh->mask; i++) {
+        entry *e = sh->slots[i];
+        if (e) {
+            c->pol->on_remove(sh->pstate, entry_meta(c, e));
+            account(c, sh, e, -1);
+            sh->evictions++;
+            free(e);
+            sh->slots[i] = NULL;
         }
-        sh->count = sh->bytes = 0;
+    }
+    sh->count = 0;
+}
+
+/* Bring the cache back within its limits after an insertion into `home`
+ * (whose lock is not held): purge everything (purge mode), or evict from
+ * the other shards in turn while still over. */
+static void cache_rebalance(kl_cache *c, shard *home)
+{
+    unsigned start = (unsigned)(home - c->shards);
+    if (c->purge && c->archive) {
+        for (unsigned k = 0; k < c->nshards; k++) {
+            shard *sh = &c->shards[(start + k) % c->nshards];
+            pthread_mutex_lock(&sh->lock);
+            shard_purge(c, sh);
+            pthread_mutex_unlock(&sh->lock);
+        }
         return;
     }
-    while (shard_over(sh)) {
-        void *m = c->pol->victim(sh->pstate);
-        if (!m)
-            break;
-        entry *e = meta_entry(c, m);
-        if (entry_dirty(e) && c->archive) {
-            int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
-                                    entry_vlen(e));
-            if (rc) {
-                sh->errors++;
-                break;
-            }
-        }
-        shard_detach(c, sh, e, SIZE_MAX);
-        sh->evictions++;
-        free(e);
+    for (unsigned k = 1; k <= c->nshards && cache_over(c); k++) {
+        shard *sh = &c->shards[(start + k) % c->nshards];
+        pthread_mutex_lock(&sh->lock);
+        while (cache_over(c) && shard_evict_one(c, sh, NULL))
+            ;
+        pthread_mutex_unlock(&sh->lock);
     }
 }
 
@@ -489,7 +539,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     if (vlen > ENTRY_MAX_VALUE || klen > UINT32_MAX)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes is too big to keep in memory",
                          klen + vlen);
-    if (c->maxbytes && c->data_off + klen + vlen + 2 * sizeof(entry *) > c->maxbytes / c->nshards)
+    if (c->data_off + klen + vlen + 2 * sizeof(entry *) > c->limit_bytes)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes exceeds the byte budget",
                          klen + vlen);
     entry *e = entry_new(c, h, key, klen, val, vlen);
@@ -512,12 +562,16 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
         free(old);
         return rc;
     }
-    sh->bytes += entry_bytes(c, e);
+    account(c, sh, e, +1);
     if (c->ttl_ns > 0)
         *entry_expiry(c, e) = now_ns() + c->ttl_ns;
+    bool rebalance = false;
     if (c->pol) {
         c->pol->on_insert(sh->pstate, entry_meta(c, e), h);
-        shard_evict(c, sh);
+        if (!(c->purge && c->archive))
+            while (cache_over(c) && shard_evict_one(c, sh, e))
+                ;
+        rebalance = cache_over(c);
     }
     if (c->ttl_ns > 0 && sh->slots) { /* incremental sweep: two slots per insert */
         int64_t now = now_ns();
@@ -533,6 +587,8 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     }
     pthread_mutex_unlock(&sh->lock);
     free(old);
+    if (rebalance)
+        cache_rebalance(c, sh);
     return 0;
 }
 

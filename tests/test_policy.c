@@ -529,6 +529,225 @@ static void deterministic_policies_match_reference_models(void **state)
             }
 }
 
+/* ARC as the paper states it, on arrays (index 0 = LRU), with the ghost
+ * lists kept as the policy keeps them (a FIFO of c slots each). */
+typedef struct {
+    uint64_t *g; /* oldest first; 0 = removed slot */
+    size_t n, cap;
+} rghost;
+
+static uint64_t gnorm(uint64_t h) { return h ? h : 1; }
+
+static int rg_take(rghost *r, uint64_t h)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->g[i] == h) {
+            r->g[i] = 0;
+            return 1;
+        }
+    return 0;
+}
+
+static int rg_has(const rghost *r, uint64_t h)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (r->g[i] == h)
+            return 1;
+    return 0;
+}
+
+static size_t rg_live(const rghost *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++)
+        n += r->g[i] != 0;
+    return n;
+}
+
+static void rg_shift(rghost *r)
+{
+    memmove(r->g, r->g + 1, (r->n - 1) * sizeof *r->g);
+    r->n--;
+}
+
+static void rg_put(rghost *r, uint64_t h)
+{
+    rg_take(r, h);
+    if (r->n == r->cap)
+        rg_shift(r);
+    r->g[r->n++] = h;
+}
+
+static void rg_pop(rghost *r)
+{
+    while (r->n && r->g[0] == 0)
+        rg_shift(r);
+    if (r->n)
+        rg_shift(r);
+}
+
+typedef struct {
+    size_t c, p, n1, n2;
+    int64_t *t1, *t2;
+    rghost b1, b2;
+    int64_t fresh;
+    int fresh_b2, drop_t1;
+    uint64_t hits;
+} arcref;
+
+static void arcref_open(arcref *r, size_t c)
+{
+    memset(r, 0, sizeof *r);
+    r->c = c;
+    r->t1 = calloc(c + 1, sizeof *r->t1);
+    r->t2 = calloc(c + 1, sizeof *r->t2);
+    r->b1 = (rghost){calloc(c, sizeof(uint64_t)), 0, c};
+    r->b2 = (rghost){calloc(c, sizeof(uint64_t)), 0, c};
+    r->fresh = -1;
+}
+
+static void arcref_close(arcref *r)
+{
+    free(r->t1);
+    free(r->t2);
+    free(r->b1.g);
+    free(r->b2.g);
+}
+
+static long kfind(const int64_t *a, size_t n, int64_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == k)
+            return (long)i;
+    return -1;
+}
+
+static void kerase(int64_t *a, size_t *n, size_t i)
+{
+    memmove(&a[i], &a[i + 1], (*n - i - 1) * sizeof *a);
+    (*n)--;
+}
+
+static uint64_t arc_gkey(int64_t k) { return gnorm(key_hash(k) & ~(uint64_t)1); }
+
+/* Remove k; with `ghost`, its hash joins the ghost of its list. */
+static void arcref_remove(arcref *r, int64_t k, int ghost)
+{
+    long i = kfind(r->t1, r->n1, k);
+    if (r->fresh == k)
+        r->fresh = -1;
+    if (i >= 0) {
+        kerase(r->t1, &r->n1, (size_t)i);
+        if (ghost)
+            rg_put(&r->b1, arc_gkey(k));
+        return;
+    }
+    i = kfind(r->t2, r->n2, k);
+    assert_true(i >= 0);
+    kerase(r->t2, &r->n2, (size_t)i);
+    if (ghost)
+        rg_put(&r->b2, arc_gkey(k));
+}
+
+static int arcref_access(arcref *r, int64_t k)
+{
+    long i = kfind(r->t1, r->n1, k);
+    if (i >= 0) {
+        kerase(r->t1, &r->n1, (size_t)i);
+        r->t2[r->n2++] = k;
+        r->hits++;
+        return 1;
+    }
+    i = kfind(r->t2, r->n2, k);
+    if (i >= 0) {
+        kerase(r->t2, &r->n2, (size_t)i);
+        r->t2[r->n2++] = k;
+        r->hits++;
+        return 1;
+    }
+    uint64_t h = arc_gkey(k);
+    size_t l1 = rg_live(&r->b1), l2 = rg_live(&r->b2);
+    r->fresh_b2 = r->drop_t1 = 0;
+    if (rg_has(&r->b1, h)) {
+        size_t d = l1 && l2 / l1 > 1 ? l2 / l1 : 1;
+        r->p = r->p + d < r->c ? r->p + d : r->c;
+        rg_take(&r->b1, h);
+        r->t2[r->n2++] = k;
+    } else if (rg_has(&r->b2, h)) {
+        size_t d = l2 && l1 / l2 > 1 ? l1 / l2 : 1;
+        r->p = r->p > d ? r->p - d : 0;
+        rg_take(&r->b2, h);
+        r->fresh_b2 = 1;
+        r->t2[r->n2++] = k;
+    } else {
+        if (r->n1 + l1 >= r->c) {
+            if (r->n1 < r->c)
+                rg_pop(&r->b1);
+            else
+                r->drop_t1 = 1;
+        } else if (r->n1 + r->n2 + l1 + l2 >= 2 * r->c) {
+            rg_pop(&r->b2);
+        }
+        r->t1[r->n1++] = k;
+    }
+    r->fresh = k;
+    while (r->n1 + r->n2 > r->c) {
+        int fresh_t1 = kfind(r->t1, r->n1, k) >= 0;
+        size_t n1 = r->n1 - (size_t)fresh_t1;
+        int64_t from1 = r->n1 && r->t1[0] != r->fresh ? r->t1[0] : -1;
+        int64_t from2 = r->n2 && r->t2[0] != r->fresh ? r->t2[0] : -1;
+        if (r->drop_t1 && from1 >= 0) {
+            r->drop_t1 = 0;
+            arcref_remove(r, from1, 0);
+        } else if (n1 >= 1 && ((r->fresh_b2 && n1 == r->p) || n1 > r->p)) {
+            arcref_remove(r, from1, 1);
+        } else {
+            int64_t v = from2 >= 0 ? from2 : from1 >= 0 ? from1 : r->fresh;
+            arcref_remove(r, v, 1);
+        }
+    }
+    return 0;
+}
+
+static void arcref_delete(arcref *r, int64_t k)
+{
+    if (kfind(r->t1, r->n1, k) >= 0 || kfind(r->t2, r->n2, k) >= 0)
+        arcref_remove(r, k, 0);
+}
+
+static void arc_matches_its_reference_model(void **state)
+{
+    (void)state;
+    static const size_t caps[] = {1, 2, 3, 7, 20, 64};
+    for (size_t c = 0; c < N(caps); c++)
+        for (uint64_t seed = 1; seed <= 4; seed++) {
+            size_t cap = caps[c], nkeys = 3 * cap + 3;
+            harness h;
+            arcref r;
+            rng g = {seed * 7919 + cap};
+            h_open(&h, "arc", cap, nkeys, seed);
+            arcref_open(&r, cap);
+            for (int step = 0; step < 4000; step++) {
+                double u = rng_unit(&g);
+                int64_t k = (int64_t)(u * u * (double)nkeys);
+                if (rng_below(&g, 20) == 0) {
+                    h_delete(&h, k);
+                    arcref_delete(&r, k);
+                    continue;
+                }
+                int a = h_access(&h, k), b = arcref_access(&r, k);
+                if (a != b)
+                    fail_msg("arc cap=%zu seed=%llu: step %d key %lld: policy %s, reference %s",
+                             cap, (unsigned long long)seed, step, (long long)k, a ? "hit" : "miss",
+                             b ? "hit" : "miss");
+            }
+            assert_int_equal(h.hits, r.hits);
+            assert_int_equal(h.count, r.n1 + r.n2);
+            h_close(&h);
+            arcref_close(&r);
+        }
+}
+
 /* ---------------------------------------------------------------- */
 /* Random replacement                                                */
 
@@ -684,8 +903,8 @@ static double miss_ratio(const char *policy, const int64_t *t, size_t n, size_t 
     return mr;
 }
 
-static const char *const all_policies[] = {"lru",  "lfu",   "mru",    "rr",
-                                           "fifo", "sieve", "s3fifo", "wtinylfu"};
+static const char *const all_policies[] = {"lru",   "lfu",    "mru",      "rr", "fifo",
+                                           "sieve", "s3fifo", "wtinylfu", "arc"};
 
 static void zipf_miss_ratios_are_in_the_expected_order(void **state)
 {
@@ -703,7 +922,7 @@ static void zipf_miss_ratios_are_in_the_expected_order(void **state)
         }
         printf("\n");
         double lru = mr[0], lfu = mr[1], mru = mr[2], rr = mr[3];
-        double sieve = mr[5], s3 = mr[6], wt = mr[7];
+        double sieve = mr[5], s3 = mr[6], wt = mr[7], arc = mr[8];
         for (size_t p = 0; p < N(all_policies); p++) {
             assert_true(opt <= mr[p]);
             if (p != 2)
@@ -717,6 +936,156 @@ static void zipf_miss_ratios_are_in_the_expected_order(void **state)
         assert_true(wt <= lfu);
         assert_true(sieve <= lfu + 0.002);
         assert_true(sieve < lru);
+        assert_true(arc <= lfu);
+    }
+    free(t);
+}
+
+/* ---------------------------------------------------------------- */
+/* Synthetic workloads: scans, loops, shifting popularity            */
+
+enum { W_REQS = 200000 };
+
+/* Zipf(0.9) over 100k keys, with a scan of 2,000 never-seen keys every
+ * 10,000 requests (a batch job walking cold data). */
+static int64_t *trace_zipf_scan(size_t *nkeys)
+{
+    int64_t *z = zipf_trace(0.9, ZIPF_KEYS, W_REQS, 7);
+    int64_t *t = malloc(W_REQS * sizeof *t);
+    assert_non_null(t);
+    int64_t cold = ZIPF_KEYS;
+    for (size_t i = 0, j = 0; i < W_REQS; i++)
+        t[i] = (i % 10000) < 2000 ? cold++ : z[j++];
+    free(z);
+    *nkeys = (size_t)cold;
+    return t;
+}
+
+/* A loop over 1,200 keys (a working set slightly larger than a cache of
+ * 1,000) mixed 50/50 with Zipf(0.9) requests. */
+static int64_t *trace_loop(size_t *nkeys)
+{
+    int64_t *z = zipf_trace(0.9, ZIPF_KEYS, W_REQS, 8);
+    int64_t *t = malloc(W_REQS * sizeof *t);
+    assert_non_null(t);
+    rng g = {8};
+    size_t pos = 0;
+    for (size_t i = 0; i < W_REQS; i++)
+        t[i] = rng_below(&g, 2) ? ZIPF_KEYS + (int64_t)(pos++ % 1200) : z[i];
+    free(z);
+    *nkeys = ZIPF_KEYS + 1200;
+    return t;
+}
+
+/* Zipf(0.9) whose popular keys change every 25,000 requests (the ranks
+ * map to a new set of keys each phase). */
+static int64_t *trace_shift(size_t *nkeys)
+{
+    int64_t *t = zipf_trace(0.9, ZIPF_KEYS, W_REQS, 9);
+    for (size_t i = 0; i < W_REQS; i++)
+        t[i] = (t[i] + (int64_t)(i / 25000) * 7919) % ZIPF_KEYS;
+    *nkeys = ZIPF_KEYS;
+    return t;
+}
+
+/* Zipf(0.9) with one request in four for a key never seen again (the
+ * one-hit wonders of web and CDN traces). */
+static int64_t *trace_onehit(size_t *nkeys)
+{
+    int64_t *z = zipf_trace(0.9, ZIPF_KEYS, W_REQS, 10);
+    int64_t *t = malloc(W_REQS * sizeof *t);
+    assert_non_null(t);
+    rng g = {10};
+    int64_t cold = ZIPF_KEYS;
+    for (size_t i = 0; i < W_REQS; i++)
+        t[i] = rng_below(&g, 4) == 0 ? cold++ : z[i];
+    free(z);
+    *nkeys = (size_t)cold;
+    return t;
+}
+
+enum { NPOL = sizeof all_policies / sizeof all_policies[0] };
+enum { P_LRU, P_LFU, P_MRU, P_RR, P_FIFO, P_SIEVE, P_S3FIFO, P_WTINYLFU, P_ARC };
+
+/* Miss ratios of Belady and every policy; prints a row of the table in
+ * docs/policies.md. */
+static void workload_row(const char *name, const int64_t *t, size_t nkeys, size_t cap,
+                         double *opt, double mr[NPOL])
+{
+    *opt = belady_miss_ratio(t, W_REQS, nkeys, cap);
+    printf("| %s | %zu | %.3f |", name, cap, *opt);
+    for (size_t p = 0; p < NPOL; p++) {
+        mr[p] = miss_ratio(all_policies[p], t, W_REQS, nkeys, cap);
+        printf(" %.3f |", mr[p]);
+    }
+    printf("\n");
+    for (size_t p = 0; p < NPOL; p++)
+        assert_true(*opt <= mr[p]);
+}
+
+static void synthetic_workloads_favour_the_policies_built_for_them(void **state)
+{
+    (void)state;
+    static const size_t caps[] = {100, 1000, 10000};
+    double opt, mr[NPOL];
+    size_t nkeys;
+    printf("| trace | size | belady |");
+    for (size_t p = 0; p < NPOL; p++)
+        printf(" %s |", all_policies[p]);
+    printf("\n");
+
+    int64_t *t = trace_zipf_scan(&nkeys);
+    for (size_t c = 0; c < N(caps); c++) {
+        workload_row("zipf+scan", t, nkeys, caps[c], &opt, mr);
+        /* Scan-resistant policies keep the hot set through the scans. */
+        assert_true(mr[P_S3FIFO] < mr[P_LRU]);
+        assert_true(mr[P_WTINYLFU] < mr[P_LRU]);
+        assert_true(mr[P_ARC] < mr[P_LRU]);
+        assert_true(mr[P_SIEVE] < mr[P_LRU]);
+    }
+    free(t);
+
+    t = trace_loop(&nkeys);
+    for (size_t c = 0; c < N(caps); c++) {
+        workload_row("loop+zipf", t, nkeys, caps[c], &opt, mr);
+        /* Frequency-based admission keeps part of the loop; recency alone
+         * cannot (each loop key's reuse distance exceeds the cache). */
+        if (caps[c] == 1000)
+            assert_true(mr[P_WTINYLFU] < mr[P_LRU]);
+    }
+    free(t);
+
+    /* The pure loop: LRU and FIFO miss always while it does not fit; MRU
+     * is the policy for it. */
+    t = malloc(W_REQS * sizeof *t);
+    assert_non_null(t);
+    for (size_t i = 0; i < W_REQS; i++)
+        t[i] = (int64_t)(i % 1200);
+    for (size_t c = 0; c < N(caps); c++) {
+        workload_row("loop", t, 1200, caps[c], &opt, mr);
+        if (caps[c] == 1000) {
+            assert_true(mr[P_LRU] == 1.0 && mr[P_FIFO] == 1.0);
+            assert_true(mr[P_MRU] < 0.25);
+        }
+    }
+    free(t);
+
+    t = trace_shift(&nkeys);
+    for (size_t c = 0; c < N(caps); c++) {
+        workload_row("shifting", t, nkeys, caps[c], &opt, mr);
+        /* LFU's counts never age, so yesterday's favourites squat; ARC and
+         * S3-FIFO forget through their ghosts and queues. */
+        assert_true(mr[P_LRU] < mr[P_LFU]);
+        assert_true(mr[P_ARC] < mr[P_LFU]);
+        assert_true(mr[P_S3FIFO] < mr[P_LFU]);
+    }
+    free(t);
+
+    t = trace_onehit(&nkeys);
+    for (size_t c = 0; c < N(caps); c++) {
+        workload_row("one-hit", t, nkeys, caps[c], &opt, mr);
+        assert_true(mr[P_S3FIFO] < mr[P_LRU]);
+        assert_true(mr[P_WTINYLFU] < mr[P_LRU]);
     }
     free(t);
 }
@@ -771,6 +1140,52 @@ static void every_policy_handles_empty_single_and_arbitrary_removal(void **state
     }
 }
 
+/* A byte budget can need several victims for one insertion: entries of
+ * weight 1-8, budget 40, at most 30 entries.  Every policy must keep
+ * handing out resident entries until the budget holds, and — W-TinyLFU's
+ * admission aside — never the newcomer while anything else is left. */
+static void every_policy_yields_several_victims_for_one_insertion(void **state)
+{
+    (void)state;
+    for (size_t p = 0; p < N(all_policies); p++) {
+        harness h;
+        h_open(&h, all_policies[p], 30, 500, 5);
+        int admission = strcmp(all_policies[p], "wtinylfu") == 0;
+        unsigned weight[500] = {0}, total = 0;
+        rng g = {p + 77};
+        for (int step = 0; step < 20000; step++) {
+            int64_t k = (int64_t)rng_below(&g, 500);
+            if (h.map[k] >= 0) {
+                h.ops->on_hit(h.st, h.e[h.map[k]].meta);
+                continue;
+            }
+            while (h.count == h.cap) { /* entry limit first, as the cache does */
+                hent *v = h_entry_of(&h, h.ops->victim(h.st));
+                total -= weight[v->key];
+                h_drop(&h, v);
+            }
+            hent *e = &h.e[h.freelist[--h.nfree]];
+            memset(e->meta, 0, sizeof e->meta);
+            e->key = k;
+            e->used = 1;
+            h.map[k] = (int32_t)(e - h.e);
+            h.count++;
+            weight[k] = 1 + (unsigned)rng_below(&g, 8);
+            total += weight[k];
+            h.ops->on_insert(h.st, e->meta, key_hash(k));
+            while (total > 40) {
+                hent *v = h_entry_of(&h, h.ops->victim(h.st));
+                if (v == e && !admission && h.count > 1)
+                    fail_msg("%s: the newcomer was chosen while %zu others remained",
+                             all_policies[p], h.count - 1);
+                total -= weight[v->key];
+                h_drop(&h, v);
+            }
+        }
+        h_close(&h);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -780,9 +1195,12 @@ int main(void)
         cmocka_unit_test(scan_does_not_flush_hot_keys_from_scan_resistant_policies),
         cmocka_unit_test(wtinylfu_refuses_one_hit_wonders),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
+        cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),
+        cmocka_unit_test(arc_matches_its_reference_model),
         cmocka_unit_test(rr_is_reproducible_per_seed_and_random_across_seeds),
         cmocka_unit_test(zipf_miss_ratios_are_in_the_expected_order),
+        cmocka_unit_test(synthetic_workloads_favour_the_policies_built_for_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

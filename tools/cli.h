@@ -35,5 +35,7 @@ int cli_render_value(const void *p, size_t n, kl_buf *out);
 int kl_cmd_ls(int argc, char **argv);
 int kl_cmd_get(int argc, char **argv);
 int kl_cmd_count(int argc, char **argv);
+int kl_cmd_key(int argc, char **argv);
+int kl_cmd_simulate(int argc, char **argv);
 
 #endif

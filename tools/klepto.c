@@ -14,6 +14,9 @@ static const command commands[] = {
     {"ls", kl_cmd_ls, "ls URL [--long] [--json]      list entries"},
     {"get", kl_cmd_get, "get URL KEY                   print one value"},
     {"count", kl_cmd_count, "count URL                     number of entries"},
+    {"key", kl_cmd_key, "key [options] ARG... [NAME=ARG...]   the key a call maps to"},
+    {"simulate", kl_cmd_simulate,
+     "simulate --policy NAME --size N [--trace FILE]   replay a trace through a cache"},
 };
 
 static void usage(FILE *f)

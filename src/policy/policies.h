@@ -13,5 +13,6 @@ extern const kl_policy_ops kl_policy_fifo;
 extern const kl_policy_ops kl_policy_sieve;
 extern const kl_policy_ops kl_policy_s3fifo;
 extern const kl_policy_ops kl_policy_wtinylfu;
+extern const kl_policy_ops kl_policy_arc;
 
 #endif

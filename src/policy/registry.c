@@ -13,6 +13,7 @@ static const kl_policy_ops *const policies[] = {
     &kl_policy_sieve,
     &kl_policy_s3fifo,
     &kl_policy_wtinylfu,
+    &kl_policy_arc,
 };
 
 #define NPOLICIES (sizeof policies / sizeof policies[0])
@@ -26,6 +27,7 @@ static const char *const names[] = {
     "sieve",
     "s3fifo",
     "wtinylfu",
+    "arc",
     NULL,
 };
 
