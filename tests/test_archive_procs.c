@@ -136,7 +136,7 @@ static void eight_processes_file_compacting(void **st)
 {
     (void)st;
     char url[600];
-    snprintf(url, sizeof url, "file:%s/compacting.kle?autocompact=0.2", tmp);
+    snprintf(url, sizeof url, "file:%s/compacting.kle?autocompact=0.05", tmp);
     run(url);
 }
 
