@@ -16,7 +16,9 @@
 #include "internal.h"
 #include "le.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -895,6 +897,32 @@ static int fa_describe(void *state, kl_buf *out)
 
 /* ---- verify ------------------------------------------------------------ */
 
+/* Remove PATH.compact.PID files whose compacting process is gone (killed
+ * mid-compaction: the archive itself was never affected). */
+static void remove_stale_compactions(fa *s, kl_buf *report)
+{
+    char *b = strdup(s->path);
+    DIR *d = b ? opendir(s->dir) : NULL;
+    if (d) {
+        const char *base = basename(b);
+        size_t bl = strlen(base);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".compact.", 9))
+                continue;
+            long pid = strtol(de->d_name + bl + 9, NULL, 10);
+            if (pid <= 0 || !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+                continue;
+            char *p = NULL;
+            if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0 && unlink(p) == 0 && report)
+                kl_buf_printf(report, "%s: removed leftover %s\n", s->url, p);
+            free(p);
+        }
+        closedir(d);
+    }
+    free(b);
+}
+
 static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 {
     fa *s = state;
@@ -943,6 +971,8 @@ static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     }
     if (!rc && repair && np)
         rc = compact_locked(s, false);
+    if (!rc && repair)
+        remove_stale_compactions(s, report);
     unlock(s);
     *problems = np;
     return rc;
