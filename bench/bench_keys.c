@@ -158,6 +158,7 @@ static void key_build_2d(void)
     }
     char note[160];
 #ifdef NO_MALLOC_COUNT
+    (void)allocs;
     snprintf(note, sizeof note, "signature 'x, y', 2 doubles, stack buffer; allocations not counted");
 #else
     snprintf(note, sizeof note, "signature 'x, y', 2 doubles, stack buffer; %zu allocations in %zu keys",
