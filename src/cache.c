@@ -296,9 +296,15 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     if (opts->version == 0 || opts->version > KL_CACHE_OPTS_VERSION)
         return kl_seterr(KL_EINVAL, "cache: options version %u unknown (use KL_CACHE_OPTS_INIT)",
                          opts->version);
-    if (!(opts->ttl >= 0) || opts->ttl > 1e9)
-        return kl_seterr(KL_EINVAL, "cache: ttl %g is not a duration in seconds (0 = forever)",
+    if (!(opts->ttl > 0))
+        return kl_seterr(KL_EINVAL,
+                         "cache: ttl %g is not a positive number of seconds (use "
+                         "KL_CACHE_NO_TTL for entries that never expire)",
                          opts->ttl);
+    if (opts->maxsize > KL_CACHE_MAXSIZE_LIMIT && opts->maxsize != KL_CACHE_UNBOUNDED)
+        return kl_seterr(KL_EINVAL,
+                         "cache: maxsize %zu is absurd (at most 2^40, or KL_CACHE_UNBOUNDED)",
+                         opts->maxsize);
     if (opts->shards & (opts->shards - 1))
         return kl_seterr(KL_EINVAL, "cache: shards=%u is not a power of two", opts->shards);
     if (opts->shards > 1024)
@@ -312,10 +318,11 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->maxbytes = opts->maxbytes;
     c->purge = opts->purge;
     c->write_back = opts->write_back;
-    c->ttl_ns = (int64_t)(opts->ttl * 1e9);
-    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
-    if (opts->ttl > 0 && c->ttl_ns == 0)
+    /* beyond ~30 years a ttl is as good as none */
+    c->ttl_ns = opts->ttl < 1e9 ? (int64_t)(opts->ttl * 1e9) : 0;
+    if (opts->ttl < 1e9 && c->ttl_ns == 0)
         c->ttl_ns = 1;
+    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
 
     if (strcmp(name, "no") == 0 || opts->maxsize == 0) {
         c->mode = MODE_NO;
