@@ -6,7 +6,7 @@
  * eviction policies and single-flight misses.
  *
  * Layout: the table is split into shards (power of two, chosen by the top
- * bits of the key's XXH3-64 hash); each shard has a mutex, an
+ * bits of the key's XXH3-64 hash); each shard has a lock, an
  * open-addressing table of entry pointers (linear probing, backward-shift
  * deletion, load ≤ 3/4), its own policy instance with its share of the
  * limits, its statistics, and the list of keys being computed right now
@@ -22,8 +22,10 @@
 #include "klepto/cache.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <time.h>
+#define XXH_INLINE_ALL /* keys are short: an inlined XXH3 beats a library call */
 #include <xxhash.h>
 
 #include "internal.h"
@@ -53,8 +55,45 @@ struct kl_cache_ticket {
     int refs;     /* the owner + waiters */
 };
 
+/* The shard lock: a test-and-test-and-set spin lock that yields the CPU
+ * when it spins too long.  Critical sections are a table probe and a copy,
+ * so one atomic exchange to lock and a plain store to unlock cost much
+ * less than a mutex on the hit path.  Waiting for another thread's
+ * computation (single-flight) sleeps on a mutex and condition variable
+ * instead. */
+typedef struct spinlock {
+    int held;
+} spinlock;
+
+static void spin_lock_slow(spinlock *l)
+{
+    for (unsigned spins = 0;; spins++) {
+        while (__atomic_load_n(&l->held, __ATOMIC_RELAXED)) {
+            if (spins++ < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                sched_yield();
+            }
+        }
+        if (!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+            return;
+    }
+}
+
+static inline void spin_lock(spinlock *l)
+{
+    if (KL_LIKELY(!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE)))
+        return;
+    spin_lock_slow(l);
+}
+
+static inline void spin_unlock(spinlock *l) { __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE); }
+
 typedef struct shard {
-    pthread_mutex_t lock;
+    spinlock lock;
+    pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
     entry **slots;
     size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
@@ -147,8 +186,8 @@ static inline bool cache_over(kl_cache *c)
 
 /* ---- the open-addressing table of one shard ------------------------------------ */
 
-static size_t table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen,
-                              uint64_t h)
+static inline __attribute__((always_inline)) size_t
+table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h)
 {
     if (!sh->slots)
         return SIZE_MAX;
@@ -326,7 +365,7 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     memset(c->shards, 0, sizeof(shard) * c->nshards);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_init(&sh->lock, NULL);
+        pthread_mutex_init(&sh->flight_mx, NULL);
         pthread_cond_init(&sh->flight_done, NULL);
         if (c->pol) {
             /* a shard's policy is sized for twice its fair share, the most
@@ -375,15 +414,15 @@ int kl_cache_free(kl_cache *c)
     int first = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         int rc = write_dirty(c, sh);
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         if (rc && !first)
             first = rc;
         shard_free_entries(c, sh);
         if (c->pol && sh->pstate)
             c->pol->destroy(sh->pstate);
-        pthread_mutex_destroy(&sh->lock);
+        pthread_mutex_destroy(&sh->flight_mx);
         pthread_cond_destroy(&sh->flight_done);
     }
     free(c->shards);
@@ -421,13 +460,13 @@ int kl_cache_set_archive(kl_cache *c, kl_archive *ar)
     int first = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         int rc = write_dirty(c, sh);
         if (!rc && sh->slots) /* entries are not in the new archive */
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
                     entry_set_dirty(sh->slots[j], ar != NULL);
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         if (rc && !first)
             first = rc;
     }
@@ -514,18 +553,18 @@ static void cache_rebalance(kl_cache *c, shard *home)
     if (c->purge && c->archive) {
         for (unsigned k = 0; k < c->nshards; k++) {
             shard *sh = &c->shards[(start + k) % c->nshards];
-            pthread_mutex_lock(&sh->lock);
+            spin_lock(&sh->lock);
             shard_purge(c, sh);
-            pthread_mutex_unlock(&sh->lock);
+            spin_unlock(&sh->lock);
         }
         return;
     }
     for (unsigned k = 1; k <= c->nshards && cache_over(c); k++) {
         shard *sh = &c->shards[(start + k) % c->nshards];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         while (cache_over(c) && shard_evict_one(c, sh, NULL))
             ;
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
     }
 }
 
@@ -549,7 +588,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     entry_set_dirty(e, dirty);
     shard *sh = shard_of(c, h);
     entry *old = NULL;
-    pthread_mutex_lock(&sh->lock);
+    spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot != SIZE_MAX) {
         old = sh->slots[slot];
@@ -557,7 +596,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     }
     int rc = table_insert(sh, e);
     if (rc) {
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         free(e);
         free(old);
         return rc;
@@ -585,7 +624,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
             }
         }
     }
-    pthread_mutex_unlock(&sh->lock);
+    spin_unlock(&sh->lock);
     free(old);
     if (rebalance)
         cache_rebalance(c, sh);
@@ -605,9 +644,9 @@ static int cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, co
             arc = kl_archive_put(c->archive, key, klen, val, vlen);
             if (arc) {
                 shard *sh = shard_of(c, h);
-                pthread_mutex_lock(&sh->lock);
+                spin_lock(&sh->lock);
                 sh->errors++;
-                pthread_mutex_unlock(&sh->lock);
+                spin_unlock(&sh->lock);
                 dirty = true;
             }
         }
@@ -624,8 +663,9 @@ int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, siz
 /* ---- lookups -------------------------------------------------------------------- */
 
 /* Memory lookup (lock held): 1 found and copied, 0 absent, < 0 error. */
-static int memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h,
-                             kl_buf *val, bool *expired)
+static inline __attribute__((always_inline)) int
+memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h, kl_buf *val,
+                  bool *expired)
 {
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot == SIZE_MAX)
@@ -657,9 +697,9 @@ static int memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t kle
 static void count(kl_cache *c, shard *sh, uint64_t *field)
 {
     (void)c;
-    pthread_mutex_lock(&sh->lock);
+    spin_lock(&sh->lock);
     (*field)++;
-    pthread_mutex_unlock(&sh->lock);
+    spin_unlock(&sh->lock);
 }
 
 int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool count_miss)
@@ -668,9 +708,9 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     shard *sh = shard_of(c, h);
     bool expired = false;
     if (c->mode != MODE_NO) {
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         if (found)
             return found < 0 ? found : 0;
     }
@@ -710,6 +750,73 @@ static void flight_unlink_locked(shard *sh, struct kl_cache_ticket *t)
         }
 }
 
+/* End a flight with a value (val != NULL) or an error: unlink it so no new
+ * waiter finds it, hand the waiters a copy of the value, wake them, and
+ * drop the owner's reference.  `state` is only written under flight_mx so
+ * a waiter cannot miss the wake-up. */
+static void flight_finish(shard *sh, struct kl_cache_ticket *t, const void *val, size_t vlen,
+                          int error)
+{
+    spin_lock(&sh->lock);
+    flight_unlink_locked(sh, t);
+    bool waiters = t->refs > 1;
+    int state = error;
+    if (waiters && !error) {
+        t->val = malloc(vlen ? vlen : 1);
+        if (t->val) {
+            if (vlen)
+                memcpy(t->val, val, vlen);
+            t->vlen = vlen;
+            state = 1;
+        } else {
+            state = KL_ENOMEM;
+        }
+    }
+    if (!waiters) {
+        ticket_release_locked(t);
+        spin_unlock(&sh->lock);
+        return;
+    }
+    spin_unlock(&sh->lock);
+    pthread_mutex_lock(&sh->flight_mx);
+    __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&sh->flight_done);
+    pthread_mutex_unlock(&sh->flight_mx);
+    spin_lock(&sh->lock);
+    ticket_release_locked(t);
+    spin_unlock(&sh->lock);
+}
+
+/* Wait for another thread's flight (registered as a waiter, shard lock
+ * held on entry and released on return) and take its result. */
+static int flight_wait(shard *sh, struct kl_cache_ticket *f, kl_buf *val)
+{
+    f->refs++;
+    spin_unlock(&sh->lock);
+    pthread_mutex_lock(&sh->flight_mx);
+    while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == 0)
+        pthread_cond_wait(&sh->flight_done, &sh->flight_mx);
+    pthread_mutex_unlock(&sh->flight_mx);
+    spin_lock(&sh->lock);
+    int rc = f->state < 0 ? f->state : 0;
+    if (rc == 0) {
+        val->len = 0;
+        rc = kl_buf_reserve(val, f->vlen);
+        if (rc == 0) {
+            if (f->vlen)
+                memcpy(val->data, f->val, f->vlen);
+            val->len = f->vlen;
+            sh->hit++;
+        }
+    } else {
+        kl_seterr(rc, "cache: the computation this call waited for failed: %s",
+                  kl_strerror(rc));
+    }
+    ticket_release_locked(f);
+    spin_unlock(&sh->lock);
+    return rc;
+}
+
 int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
                      kl_cache_ticket **ticket)
 {
@@ -718,43 +825,21 @@ int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
     bool expired = false;
     *ticket = NULL;
 
-    pthread_mutex_lock(&sh->lock);
-    if (c->mode != MODE_NO) {
+    spin_lock(&sh->lock);
+    if (KL_LIKELY(c->mode != MODE_NO)) {
         int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
-        if (found) {
-            pthread_mutex_unlock(&sh->lock);
+        if (KL_LIKELY(found)) {
+            spin_unlock(&sh->lock);
             return found < 0 ? found : 0;
         }
     }
-    for (struct kl_cache_ticket *f = sh->flights; f; f = f->next) {
-        if (f->hash != h || f->klen != klen || memcmp(f->key, key, klen) != 0)
-            continue;
-        /* someone is computing this key: wait for the result */
-        f->refs++;
-        while (f->state == 0)
-            pthread_cond_wait(&sh->flight_done, &sh->lock);
-        int rc = f->state < 0 ? f->state : 0;
-        if (rc == 0) {
-            val->len = 0;
-            rc = kl_buf_reserve(val, f->vlen);
-            if (rc == 0) {
-                if (f->vlen)
-                    memcpy(val->data, f->val, f->vlen);
-                val->len = f->vlen;
-                sh->hit++;
-            }
-        } else {
-            kl_seterr(rc, "cache: the computation this call waited for failed: %s",
-                      kl_strerror(rc));
-        }
-        ticket_release_locked(f);
-        pthread_mutex_unlock(&sh->lock);
-        return rc;
-    }
+    for (struct kl_cache_ticket *f = sh->flights; f; f = f->next)
+        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
+            return flight_wait(sh, f, val); /* someone is computing this key */
     struct kl_cache_ticket *t = calloc(1, sizeof *t);
     uint8_t *kcopy = malloc(klen ? klen : 1);
     if (!t || !kcopy) {
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         free(t);
         free(kcopy);
         return kl_seterr(KL_ENOMEM, "cache: out of memory");
@@ -768,28 +853,14 @@ int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
     t->refs = 1;
     t->next = sh->flights;
     sh->flights = t;
-    pthread_mutex_unlock(&sh->lock);
+    spin_unlock(&sh->lock);
 
     if (c->archive && !expired) {
         int rc = kl_archive_get(c->archive, key, klen, val);
         if (rc == 0) {
             count(c, sh, &sh->load);
             (void)memory_put(c, h, key, klen, val->data, val->len, false);
-            pthread_mutex_lock(&sh->lock);
-            flight_unlink_locked(sh, t);
-            if (t->refs > 1) {
-                t->val = malloc(val->len ? val->len : 1);
-                if (t->val) {
-                    memcpy(t->val, val->data, val->len);
-                    t->vlen = val->len;
-                    t->state = 1;
-                } else {
-                    t->state = KL_ENOMEM;
-                }
-                pthread_cond_broadcast(&sh->flight_done);
-            }
-            ticket_release_locked(t);
-            pthread_mutex_unlock(&sh->lock);
+            flight_finish(sh, t, val->data, val->len, 0);
             return 0;
         }
         if (rc != KL_ENOTFOUND)
@@ -802,37 +873,14 @@ int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
 
 int kl_cache_fulfil(kl_cache_ticket *t, const void *val, size_t vlen)
 {
-    kl_cache *c = t->cache;
-    shard *sh = t->shard;
-    int rc = cache_store(c, t->hash, t->key, t->klen, val, vlen);
-    pthread_mutex_lock(&sh->lock);
-    flight_unlink_locked(sh, t);
-    if (t->refs > 1) {
-        t->val = malloc(vlen ? vlen : 1);
-        if (t->val) {
-            if (vlen)
-                memcpy(t->val, val, vlen);
-            t->vlen = vlen;
-            t->state = 1;
-        } else {
-            t->state = KL_ENOMEM;
-        }
-        pthread_cond_broadcast(&sh->flight_done);
-    }
-    ticket_release_locked(t);
-    pthread_mutex_unlock(&sh->lock);
+    int rc = cache_store(t->cache, t->hash, t->key, t->klen, val, vlen);
+    flight_finish(t->shard, t, val, vlen, 0);
     return rc;
 }
 
 void kl_cache_abandon(kl_cache_ticket *t, int error)
 {
-    shard *sh = t->shard;
-    pthread_mutex_lock(&sh->lock);
-    flight_unlink_locked(sh, t);
-    t->state = error < 0 ? error : KL_EFUNC;
-    pthread_cond_broadcast(&sh->flight_done);
-    ticket_release_locked(t);
-    pthread_mutex_unlock(&sh->lock);
+    flight_finish(t->shard, t, NULL, 0, error < 0 ? error : KL_EFUNC);
 }
 
 int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
@@ -840,7 +888,7 @@ int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
     uint64_t h = key_hash(key, klen);
     shard *sh = shard_of(c, h);
     bool found = false;
-    pthread_mutex_lock(&sh->lock);
+    spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot != SIZE_MAX) {
         entry *e = sh->slots[slot];
@@ -848,7 +896,7 @@ int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
         free(e);
         found = true;
     }
-    pthread_mutex_unlock(&sh->lock);
+    spin_unlock(&sh->lock);
     if (c->archive) {
         int rc = kl_archive_del(c->archive, key, klen);
         if (rc == 0)
@@ -866,14 +914,14 @@ int kl_cache_clear(kl_cache *c, bool keep_stats)
     int first = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         int rc = write_dirty(c, sh);
         if (rc && !first)
             first = rc;
         shard_free_entries(c, sh);
         if (!keep_stats)
             sh->hit = sh->miss = sh->load = sh->evictions = sh->expirations = sh->errors = 0;
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
     }
     return first;
 }
@@ -885,13 +933,13 @@ int kl_cache_dump(kl_cache *c)
     int first = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         if (sh->slots)
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
                     entry_set_dirty(sh->slots[j], true);
         int rc = write_dirty(c, sh);
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
         if (rc && !first)
             first = rc;
     }
@@ -934,7 +982,7 @@ size_t kl_cache_sweep(kl_cache *c)
     int64_t now = now_ns();
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         for (size_t j = 0; sh->slots && j <= sh->mask;) {
             entry *e = sh->slots[j];
             if (e && !entry_dirty(e) && entry_expired(c, e, now)) {
@@ -946,7 +994,7 @@ size_t kl_cache_sweep(kl_cache *c)
                 j++;
             }
         }
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
     }
     return removed;
 }
@@ -956,7 +1004,7 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        pthread_mutex_lock(&sh->lock);
+        spin_lock(&sh->lock);
         out->hit += sh->hit;
         out->miss += sh->miss;
         out->load += sh->load;
@@ -965,7 +1013,7 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
         out->errors += sh->errors;
         out->size += sh->count;
         out->bytes += sh->bytes;
-        pthread_mutex_unlock(&sh->lock);
+        spin_unlock(&sh->lock);
     }
     out->maxsize = c->maxsize;
 }

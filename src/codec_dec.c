@@ -214,6 +214,11 @@ static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
             overflow = true;
         prod *= dim;
     }
+    for (uint8_t i = 0; i < ndim; i++)
+        if (shape[i] == 0) { /* empty, however large the other sizes */
+            overflow = false;
+            prod = 0;
+        }
     at = d->p;
     uint64_t tag = 0;
     if ((rc = read_head(d, &major, &ai, &tag)))
@@ -416,9 +421,9 @@ int kl_decode_double(const void *p, size_t len, double *out)
 {
     const uint8_t *b = p;
     if (KL_LIKELY(len == 9 && b[0] == 0xfb)) { /* the common case: a float64 */
-        uint64_t u = 0;
-        for (int i = 1; i < 9; i++)
-            u = u << 8 | b[i];
+        uint64_t u;
+        memcpy(&u, b + 1, sizeof u);
+        u = __builtin_bswap64(u); /* CBOR is big-endian */
         memcpy(out, &u, sizeof *out);
         return 0;
     }

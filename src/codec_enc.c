@@ -328,13 +328,21 @@ static void enc_ndarray(kl_enc *e, const kl_value *v)
         return;
     }
     size_t count = 1;
+    bool overflow = false;
     for (uint8_t i = 0; i < v->u.nd.ndim; i++) {
         size_t d = v->u.nd.shape[i];
-        if (d && count > SIZE_MAX / 8 / d) {
-            set_err(e, kl_seterr(KL_ETOOBIG, "encode: nd-array shape overflows"));
-            return;
-        }
+        if (d && count > SIZE_MAX / 8 / d)
+            overflow = true;
         count *= d;
+    }
+    for (uint8_t i = 0; i < v->u.nd.ndim; i++)
+        if (v->u.nd.shape[i] == 0) { /* empty, however large the other sizes */
+            overflow = false;
+            count = 0;
+        }
+    if (overflow) {
+        set_err(e, kl_seterr(KL_ETOOBIG, "encode: nd-array shape overflows"));
+        return;
     }
     if (v->u.nd.ndim != 1) {
         kl_enc_tag(e, KL_CBOR_TAG_NDARRAY);

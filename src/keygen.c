@@ -781,16 +781,11 @@ static int fast_key(const kl_keygen *kg, const kl_call *c, void *buf, size_t cap
     return 0;
 }
 
-int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size_t cap,
-                       size_t *len)
+/* The general path, kept out of line: its work area is a large stack frame
+ * that the fast path should not pay for. */
+static __attribute__((noinline)) int slow_key(const kl_keygen *kg, const kl_call *call,
+                                              void *buf, size_t cap, size_t *len)
 {
-    if (KL_UNLIKELY(!kg || !call || !len || (cap && !buf)))
-        return kl_seterr(KL_EINVAL, "kl_keygen_key_into: NULL argument");
-    if (kg->fast) {
-        int rc = fast_key(kg, call, buf, cap, len);
-        if (rc <= 0)
-            return rc;
-    }
     if (kg->direct && call->npos == kg->nparams && call->nnamed == 0 && call->pos) {
         kl_value vals[STACK_SLOTS];
         for (size_t k = 0; k < kg->nparams; k++)
@@ -807,6 +802,19 @@ int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size
         rc = kl_keymap_key_into(kg->km, &nc, buf, cap, len);
     work_free(&w);
     return rc;
+}
+
+int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size_t cap,
+                       size_t *len)
+{
+    if (KL_UNLIKELY(!kg || !call || !len || (cap && !buf)))
+        return kl_seterr(KL_EINVAL, "kl_keygen_key_into: NULL argument");
+    if (kg->fast) {
+        int rc = fast_key(kg, call, buf, cap, len);
+        if (rc <= 0)
+            return rc;
+    }
+    return slow_key(kg, call, buf, cap, len);
 }
 
 int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out)

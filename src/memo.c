@@ -31,28 +31,36 @@ struct kl_memo {
 
 /* ---- per-thread scratch buffer for value bytes ---------------------------------- */
 
+/* The buffer lives in a thread-local pointer (one load on the hot path);
+ * the pthread key only exists to free it when the thread ends. */
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static _Thread_local kl_buf *scratch_buf;
 
 static void scratch_free(void *p)
 {
     kl_buf_free(p);
     free(p);
+    scratch_buf = NULL;
 }
 static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
 
-static kl_buf *scratch(void)
+static kl_buf *scratch_slow(void)
 {
     pthread_once(&scratch_once, scratch_init);
-    kl_buf *b = pthread_getspecific(scratch_key);
-    if (KL_UNLIKELY(!b)) {
-        b = calloc(1, sizeof *b);
-        if (!b || pthread_setspecific(scratch_key, b) != 0) {
-            free(b);
-            return NULL;
-        }
+    kl_buf *b = calloc(1, sizeof *b);
+    if (!b || pthread_setspecific(scratch_key, b) != 0) {
+        free(b);
+        return NULL;
     }
+    scratch_buf = b;
     return b;
+}
+
+static inline kl_buf *scratch(void)
+{
+    kl_buf *b = scratch_buf;
+    return KL_LIKELY(b != NULL) ? b : scratch_slow();
 }
 
 /* ---- construction ---------------------------------------------------------------- */
@@ -199,8 +207,8 @@ const char *kl_memo_name(const kl_memo *m) { return m->name; }
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.
  * *key points at whichever holds it. */
-static int memo_build_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_buf *heap,
-                          const uint8_t **key, size_t *klen)
+static inline int memo_build_key(const kl_memo *m, const kl_call *call, uint8_t *stack,
+                                 kl_buf *heap, const uint8_t **key, size_t *klen)
 {
     size_t len;
     if (m->prefix_len)
@@ -413,7 +421,8 @@ int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_
     }
     slot->val = val;
     rc = kl_cache_acquire(m->cache, key, klen, val, &slot->ticket);
-    kl_buf_free(&heap);
+    if (KL_UNLIKELY(heap.data != NULL))
+        kl_buf_free(&heap);
     if (rc < 0)
         kl_cache_count_error(m->cache);
     return rc;

@@ -619,6 +619,9 @@ static int parse_ndarray(parser *ps, kl_value *out, unsigned depth)
             cnt *= shape[i];
         for (int i = 0; i < given_ndim; i++)
             gcnt = given[i] && gcnt > SIZE_MAX / given[i] ? SIZE_MAX : gcnt * given[i];
+        for (int i = 0; i < given_ndim; i++)
+            if (given[i] == 0)
+                gcnt = 0;
         if (cnt != gcnt || (cnt && given_ndim != ndim))
             rc = perr(ps, at, "nd-array shape= does not match its data");
         ndim = (uint8_t)given_ndim;

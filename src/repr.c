@@ -442,8 +442,8 @@ static int repr_bytes(kl_buf *out, const uint8_t *s, size_t len)
  * Rendered numpy-like but exact: array([[1, 2], [3, 4]], dtype=int32), each
  * element as Python's repr of its value (float32 elements are widened to
  * double, so they read back bit-exactly).  A 0-d array is array(5,
- * dtype=...); an array with an empty dimension below the first adds
- * shape=(...) because the nesting alone cannot tell it. */
+ * dtype=...); an empty array of more than one dimension is
+ * array([], shape=(0, 3), dtype=...) as in numpy. */
 
 static int repr_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
 {
@@ -492,17 +492,21 @@ static int repr_ndarray(kl_buf *out, const kl_value *v)
     int rc = kl_buf_append_str(out, "array(");
     if (rc)
         return rc;
+    /* With no elements the nesting says nothing (and [[], [], ...] could
+     * be unboundedly long): write [] and the shape. */
+    bool empty = false;
+    for (unsigned i = 0; i < v->u.nd.ndim; i++)
+        if (v->u.nd.shape[i] == 0)
+            empty = true;
     if (v->u.nd.ndim == 0)
         rc = repr_elem(out, dt, p);
+    else if (empty)
+        rc = kl_buf_append(out, "[]", 2);
     else
         rc = repr_nd_level(out, v, 0, &p);
     if (rc)
         return rc;
-    bool hidden = false;
-    for (unsigned i = 0; i + 1 < v->u.nd.ndim; i++)
-        if (v->u.nd.shape[i] == 0)
-            hidden = true;
-    if (hidden) {
+    if (empty && v->u.nd.ndim > 1) {
         rc = kl_buf_append_str(out, ", shape=(");
         for (unsigned i = 0; !rc && i < v->u.nd.ndim; i++)
             rc = kl_buf_printf(out, i ? ", %zu" : "%zu", v->u.nd.shape[i]);

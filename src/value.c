@@ -130,9 +130,12 @@ kl_value kl_value_map(void)
 /* Element count of a shape, or SIZE_MAX when it overflows. */
 static size_t shape_count(uint8_t ndim, const size_t *shape)
 {
+    for (uint8_t i = 0; i < ndim; i++)
+        if (shape[i] == 0) /* empty, however large the other sizes */
+            return 0;
     size_t n = 1;
     for (uint8_t i = 0; i < ndim; i++) {
-        if (shape[i] && n > SIZE_MAX / shape[i])
+        if (n > SIZE_MAX / shape[i])
             return SIZE_MAX;
         n *= shape[i];
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -386,6 +387,33 @@ static void other_handles_appends_and_compaction_are_seen(void **st)
     KT_OK(kl_archive_close(b));
 }
 
+static void repair_removes_a_killed_compactions_leftover(void **st)
+{
+    (void)st;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0); /* a pid whose process is gone */
+    char url[600], left[600];
+    snprintf(url, sizeof url, "file:%s/lo.kle", tmp);
+    snprintf(left, sizeof left, "%s/lo.kle.compact.%d", tmp, (int)pid);
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x02", 1));
+    write_bytes(left, "partial", 7);
+    size_t problems = 1;
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 0);
+    assert_int_equal(access(left, F_OK), 0);
+    kl_buf rep = KL_BUF_INIT;
+    KT_OK(kl_archive_verify(ar, true, &rep, &problems));
+    assert_int_equal(problems, 0);
+    assert_int_equal(access(left, F_OK), -1);
+    assert_non_null(strstr(kl_buf_cstr(&rep), "leftover"));
+    kl_buf_free(&rep);
+    KT_OK(kl_archive_close(ar));
+}
+
 static void bad_options(void **st)
 {
     (void)st;
@@ -429,6 +457,7 @@ int main(void)
         cmocka_unit_test(permission_denied),
         cmocka_unit_test(disk_full_is_an_error_and_loses_nothing),
         cmocka_unit_test(other_handles_appends_and_compaction_are_seen),
+        cmocka_unit_test(repair_removes_a_killed_compactions_leftover),
         cmocka_unit_test(bad_options),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

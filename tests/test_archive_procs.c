@@ -122,6 +122,24 @@ static void eight_processes_file(void **st)
     run(url);
 }
 
+/* sync=none buffers puts in each process and appends them in batches */
+static void eight_processes_file_buffered(void **st)
+{
+    (void)st;
+    char url[600];
+    snprintf(url, sizeof url, "file:%s/buffered.kle?sync=none", tmp);
+    run(url);
+}
+
+/* compactions (file replaced under the others' feet) while all append */
+static void eight_processes_file_compacting(void **st)
+{
+    (void)st;
+    char url[600];
+    snprintf(url, sizeof url, "file:%s/compacting.kle?autocompact=0.05", tmp);
+    run(url);
+}
+
 static void eight_processes_dir(void **st)
 {
     (void)st;
@@ -139,6 +157,8 @@ int main(void)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(eight_processes_file),
+        cmocka_unit_test(eight_processes_file_buffered),
+        cmocka_unit_test(eight_processes_file_compacting),
         cmocka_unit_test(eight_processes_dir),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,6 +2,7 @@
  * input.  (The shared archive suite covers the generic contract.) */
 #define _GNU_SOURCE
 #include <sqlite3.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,10 +457,87 @@ static void conformance_suite(void **state)
     kt_archive_suite("sqlite::memory:", KT_ARCH_DROP);
 }
 
+static void entries_over_the_size_limit_are_refused(void **state)
+{
+    fx *f = *state;
+    for (int layout = 0; layout < 2; layout++) {
+        char *u = url_of(f, layout ? "?max_size=4096" : "?table=t&max_size=4096");
+        kl_archive *ar;
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        static char big[5000];
+        memset(big, 'x', sizeof big);
+        assert_int_equal(kl_archive_put(ar, "k", 1, big, sizeof big), KL_ETOOBIG);
+        assert_non_null(strstr(kl_errmsg(), "limit"));
+        KT_OK(kl_archive_put(ar, "k", 1, big, 4000));
+        const void *keys[2] = {"a", "b"}, *vals[2] = {big, big};
+        size_t klens[2] = {1, 1}, vlens[2] = {10, sizeof big};
+        assert_int_equal(kl_archive_put_many(ar, 2, keys, klens, vals, vlens), KL_ETOOBIG);
+        size_t n;
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, 1); /* neither a nor b */
+        KT_OK(kl_archive_drop(ar));
+        free(u);
+    }
+}
+
+/* One handle, four threads (the core serialises calls for backends not
+ * marked thread-safe): every put is readable, none lost. */
+typedef struct thr_arg {
+    kl_archive *ar;
+    int id;
+    int failures;
+} thr_arg;
+
+static void *thr_body(void *p)
+{
+    thr_arg *a = p;
+    kl_buf got = KL_BUF_INIT;
+    for (int i = 0; i < 150; i++) {
+        char k[32];
+        int kn = snprintf(k, sizeof k, "t%d/%d", a->id, i);
+        if (kl_archive_put(a->ar, k, (size_t)kn, k, (size_t)kn) ||
+            kl_archive_get(a->ar, k, (size_t)kn, &got) || got.len != (size_t)kn ||
+            memcmp(got.data, k, (size_t)kn))
+            a->failures++;
+    }
+    kl_buf_free(&got);
+    return NULL;
+}
+
+static void threads_share_one_handle_url(const char *url)
+{
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    pthread_t t[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){ar, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, thr_body, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    size_t n;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 600);
+    KT_OK(kl_archive_drop(ar));
+}
+
+static void threads_share_one_handle(void **state)
+{
+    for (int layout = 0; layout < 2; layout++) {
+        char *u = url_of(*state, layout ? "" : "?table=t");
+        threads_share_one_handle_url(u);
+        free(u);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(conformance_suite, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(threads_share_one_handle, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sqltable_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(sql_archive_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test(memory_databases_work),
@@ -471,6 +549,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(missing_and_read_only, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_failed_batch_leaves_no_rows, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(two_handles_share_one_file, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(entries_over_the_size_limit_are_refused, fx_setup,
+                                        fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

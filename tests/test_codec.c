@@ -322,6 +322,35 @@ static void test_ndarrays_use_rfc8746_typed_arrays(void **state)
     }
 }
 
+static void test_empty_ndarrays_with_huge_sizes_round_trip(void **state)
+{
+    (void)state;
+    /* shape [2^61, 2^61, 0]: the product overflows but the array is empty */
+    uint8_t in[64];
+    size_t n = unhex("d828" "82" "83" "1b2000000000000000" "1b2000000000000000" "00" "d848" "40", in);
+    kl_value v;
+    KT_OK(kl_decode(in, n, &v));
+    assert_int_equal(kl_value_ndarray_count(&v), 0);
+    assert_int_equal(kl_value_ndarray_bytes(&v), 0);
+    kl_buf b = KL_BUF_INIT;
+    KT_OK(kl_encode(&b, &v, 0));
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, in, n);
+    kl_buf_reset(&b);
+    KT_OK(kl_repr(&b, &v));
+    assert_string_equal(kl_buf_cstr(&b),
+                        "array([], shape=(2305843009213693952, 2305843009213693952, 0), dtype=int8)");
+    kl_value back;
+    KT_OK(kl_parse((const char *)b.data, b.len, &back));
+    assert_true(kl_value_equal(&back, &v));
+    kl_value_free(&back);
+    kl_buf_free(&b);
+    kl_value_free(&v);
+    /* non-empty with an overflowing product: refused */
+    n = unhex("d828" "82" "82" "1b2000000000000000" "1b2000000000000000" "d848" "40", in);
+    assert_int_equal(kl_decode(in, n, &v), KL_ECORRUPT);
+}
+
 static void test_decoder_reads_big_endian_typed_arrays(void **state)
 {
     (void)state;
@@ -664,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_encoder_counts_past_a_short_buffer_without_writing),
         cmocka_unit_test(test_map_sort_reports_missing_scratch),
         cmocka_unit_test(test_ndarrays_use_rfc8746_typed_arrays),
+        cmocka_unit_test(test_empty_ndarrays_with_huge_sizes_round_trip),
         cmocka_unit_test(test_decoder_reads_big_endian_typed_arrays),
         cmocka_unit_test(test_decoder_rejects_malformed_input_with_offsets),
         cmocka_unit_test(test_decoder_never_allocates_beyond_its_input),

@@ -231,7 +231,10 @@ static void test_ndarrays_render_and_parse_back(void **state)
     kl_value_free(&nd);
 
     assert_parse_repr("array([[1, 2], [3, 4]], dtype=int8)", "array([[1, 2], [3, 4]], dtype=int8)");
-    assert_parse_repr("array([[], []], dtype=uint16)", "array([[], []], dtype=uint16)");
+    assert_parse_repr("array([[], []], dtype=uint16)", "array([], shape=(2, 0), dtype=uint16)");
+    assert_parse_repr("array([], shape=(90991108629889, 0), dtype=int8)",
+                      "array([], shape=(90991108629889, 0), dtype=int8)");
+    assert_parse_repr("array([], dtype=int8)", "array([], dtype=int8)");
     assert_parse_repr("array([1, 2.5])", "array([1.0, 2.5], dtype=float64)");
     assert_parse_repr("array([1, 2])", "array([1, 2], dtype=int64)");
     assert_parse_repr("array([1, 2], dtype='uint8')", "array([1, 2], dtype=uint8)");

@@ -37,5 +37,13 @@ int kl_cmd_get(int argc, char **argv);
 int kl_cmd_count(int argc, char **argv);
 int kl_cmd_key(int argc, char **argv);
 int kl_cmd_simulate(int argc, char **argv);
+/* tools/cmd_archive.c */
+int kl_cmd_put(int argc, char **argv);
+int kl_cmd_rm(int argc, char **argv);
+int kl_cmd_stats(int argc, char **argv);
+int kl_cmd_verify(int argc, char **argv);
+int kl_cmd_clear(int argc, char **argv);
+int kl_cmd_copy(int argc, char **argv);
+int kl_cmd_compact(int argc, char **argv);
 
 #endif

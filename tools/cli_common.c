@@ -23,7 +23,12 @@ int cli_status(int code)
 int cli_fail(int code, const char *what)
 {
     const char *msg = kl_errmsg();
-    fprintf(stderr, "klepto: %s: %s\n", what, msg[0] ? msg : kl_strerror(code));
+    if (!msg[0])
+        msg = kl_strerror(code);
+    if (strstr(msg, what)) /* the library's message already names it */
+        fprintf(stderr, "klepto: %s\n", msg);
+    else
+        fprintf(stderr, "klepto: %s: %s\n", what, msg);
     return cli_status(code);
 }
 

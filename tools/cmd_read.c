@@ -35,7 +35,9 @@ int kl_cmd_ls(int argc, char **argv)
         return st;
     }
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, line = KL_BUF_INIT;
-    int64_t now = (int64_t)time(NULL) * 1000000000;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     while ((rc = kl_archive_iter_next(it, &k, (lng || json) ? &v : NULL)) != 0) {
         if (rc < 0) {
             st = cli_fail(rc, url);
@@ -71,8 +73,9 @@ int kl_cmd_ls(int argc, char **argv)
             kl_repr(&line, &kv);
             if (lng) {
                 kl_buf_printf(&line, "\t%zu", v.len);
-                if (info.stored_ns)
-                    kl_buf_printf(&line, "\t%.0fs", (now - info.stored_ns) / 1e9);
+                if (info.stored_ns) /* age in seconds; clocks of other hosts may run ahead */
+                    kl_buf_printf(&line, "\t%.0fs",
+                                  now > info.stored_ns ? (now - info.stored_ns) / 1e9 : 0.0);
                 else
                     kl_buf_append_str(&line, "\t-");
             }

@@ -212,11 +212,13 @@ int kl__decode_bool(const kl_buf *b, bool *out);
 
 #define KL_MEMOIZE(ret, name, ...)                                                         \
     static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__));                   \
+    static kl_memo *name##__holder;                                                        \
     kl_memo *name##_memo(void)                                                             \
     {                                                                                      \
-        static kl_memo *holder;                                                            \
-        return kl_memo_typed_get(&holder, #name,                                           \
-                                 KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__));            \
+        kl_memo *kl__m = __atomic_load_n(&name##__holder, __ATOMIC_ACQUIRE);               \
+        return kl__m ? kl__m                                                               \
+                     : kl_memo_typed_get(&name##__holder, #name,                           \
+                                         KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__));    \
     }                                                                                      \
     ret name(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))                                   \
     {                                                                                      \

@@ -146,8 +146,15 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
     }
     size_t want = want_value ? 64 * 1024 : 4096, got = 0;
     int rc = kl_buf_reserve(buf, want);
-    if (!rc)
-        rc = kl_fsio_pread(fd, buf->data, want, 0, &got, name);
+    /* one read: on a regular file a short count means the end of it, and
+     * most entries are smaller than the first read */
+    ssize_t r;
+    while (!rc && (r = pread(fd, buf->data, want, 0)) < 0 && errno == EINTR)
+        ;
+    if (!rc && r < 0)
+        rc = kl_seterrno(errno, "read", name);
+    else if (!rc)
+        got = (size_t)r;
     uint64_t fsize = got;
     if (!rc && got == want) {
         struct stat st;

@@ -16,7 +16,9 @@
 #include "internal.h"
 #include "le.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +136,37 @@ static int tab_apply(fa *s, int type, uint64_t lo, uint64_t hi, uint64_t off, ui
         s->count--;
     }
     return 0;
+}
+
+/* Index updates found by a scan, applied in groups whose slots are
+ * prefetched first: on open, the index's cache misses dominate otherwise. */
+typedef struct op {
+    int type;
+    uint64_t lo, hi, off, len;
+} op;
+typedef struct batch {
+    size_t n;
+    op ops[32];
+} batch;
+
+static int batch_flush(fa *s, batch *b)
+{
+    if (s->cap && (s->used + b->n) * 4 <= s->cap * 3)
+        for (size_t i = 0; i < b->n; i++)
+            __builtin_prefetch(&s->tab[(size_t)b->ops[i].lo & (s->cap - 1)]);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < b->n; i++)
+        rc = tab_apply(s, b->ops[i].type, b->ops[i].lo, b->ops[i].hi, b->ops[i].off,
+                       b->ops[i].len);
+    b->n = 0;
+    return rc;
+}
+
+static int batch_add(fa *s, batch *b, int type, uint64_t lo, uint64_t hi, uint64_t off,
+                     uint64_t len)
+{
+    b->ops[b->n++] = (op){type, lo, hi, off, len};
+    return b->n == sizeof b->ops / sizeof b->ops[0] ? batch_flush(s, b) : 0;
 }
 
 static void tab_reset(fa *s)
@@ -368,6 +401,8 @@ static int scan(fa *s)
         int rc = 0;
         uint64_t cbase = 0;
         size_t clen = 0;
+        batch b;
+        b.n = 0;
         /* read chunks; a record needing more than what is loaded reloads
          * from its start */
         while (pos + RHDR <= size) {
@@ -415,7 +450,7 @@ static int scan(fa *s)
                     pos += r.len;
                     break;
                 }
-                if ((rc = tab_apply(s, r.type, r.lo, r.hi, pos, r.len)))
+                if ((rc = batch_add(s, &b, r.type, r.lo, r.hi, pos, r.len)))
                     return rc;
                 pos += r.len;
                 continue;
@@ -445,6 +480,8 @@ static int scan(fa *s)
             s->damaged += q - pos;
             pos = q;
         }
+        if ((rc = batch_flush(s, &b)))
+            return rc;
         s->end = pos;
         if (pos < size && s->locked && !s->read_only && !s->no_cut) {
             /* the tail is a crashed append: nobody else can be writing */
@@ -860,6 +897,32 @@ static int fa_describe(void *state, kl_buf *out)
 
 /* ---- verify ------------------------------------------------------------ */
 
+/* Remove PATH.compact.PID files whose compacting process is gone (killed
+ * mid-compaction: the archive itself was never affected). */
+static void remove_stale_compactions(fa *s, kl_buf *report)
+{
+    char *b = strdup(s->path);
+    DIR *d = b ? opendir(s->dir) : NULL;
+    if (d) {
+        const char *base = basename(b);
+        size_t bl = strlen(base);
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            if (strncmp(de->d_name, base, bl) || strncmp(de->d_name + bl, ".compact.", 9))
+                continue;
+            long pid = strtol(de->d_name + bl + 9, NULL, 10);
+            if (pid <= 0 || !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+                continue;
+            char *p = NULL;
+            if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0 && unlink(p) == 0 && report)
+                kl_buf_printf(report, "%s: removed leftover %s\n", s->url, p);
+            free(p);
+        }
+        closedir(d);
+    }
+    free(b);
+}
+
 static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 {
     fa *s = state;
@@ -908,6 +971,8 @@ static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     }
     if (!rc && repair && np)
         rc = compact_locked(s, false);
+    if (!rc && repair)
+        remove_stale_compactions(s, report);
     unlock(s);
     *problems = np;
     return rc;

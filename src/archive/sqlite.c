@@ -4,6 +4,8 @@
  *   sqlite:PATH?table=T   sqltable_archive: one table
  *                           T(key BLOB PRIMARY KEY, value BLOB NOT NULL,
  *                             stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)
+ *                           WITHOUT ROWID (a lookup is one b-tree descent,
+ *                           not an index search and then a table search)
  *   sqlite:PATH           sql_archive: a catalogue
  *                           klepto_catalogue(id INTEGER PRIMARY KEY,
  *                             key BLOB NOT NULL UNIQUE, stored_ns, size)
@@ -14,7 +16,9 @@
  *                         them up).
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
- * (PRAGMA synchronous; default normal, with WAL).
+ * (PRAGMA synchronous; default normal, with WAL), max_size=BYTES (largest
+ * key + value accepted, default and at most SQLite's own limit, 1e9 in
+ * Debian's build; larger entries are KL_ETOOBIG).
  *
  * Keys and values are stored as the canonical bytes we are given, so any
  * SQLite client can read them (and a CBOR decoder can decode them).
@@ -428,7 +432,7 @@ static int sq_setup(sq_state *s, bool create)
         kl_buf q = KL_BUF_INIT;
         r = kl_buf_printf(&q,
                           "CREATE TABLE IF NOT EXISTS %s (key BLOB PRIMARY KEY, value BLOB NOT "
-                          "NULL, stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)",
+                          "NULL, stored_ns INTEGER NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID",
                           (const char *)s->qtable.data);
         if (!r)
             r = kl_buf_cstr(&q) ? sq_exec(s, (const char *)q.data, "create table") : KL_ENOMEM;
@@ -509,7 +513,7 @@ static int sq_close(void *state)
     return r;
 }
 
-static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
+static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64_t *max_size)
 {
     const char *t = kl_url_param_get(url, "table");
     if (t) {
@@ -524,6 +528,8 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms)
     if (r)
         return r;
     *timeout_ms = (int)to;
+    if ((r = kl_url_uint(url, "max_size", 1024, INT_MAX, max_size)))
+        return r;
     /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
     return kl_url_sync_mode(url, &s->sync_level);
 }
@@ -539,11 +545,12 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     s->read_only = opts->read_only;
     int timeout_ms = 30000, r;
+    uint64_t max_size = 0;
     if (!(s->url = strdup(url->full)) || !(s->path = strdup(url->rest))) {
         r = kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
         goto fail;
     }
-    if ((r = sq_parse_opts(s, url, &timeout_ms)))
+    if ((r = sq_parse_opts(s, url, &timeout_ms, &max_size)))
         goto fail;
     if (s->table && ((r = kl_sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
         r = r ? r : KL_ENOMEM;
@@ -576,6 +583,8 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         goto fail;
     }
     sqlite3_busy_timeout(s->db, timeout_ms);
+    if (max_size) /* only ever lowers SQLite's limit */
+        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, (int)max_size);
     /* WAL switch / recovery may answer SQLITE_BUSY without waiting. */
     struct timespec nap = {0, 2000000};
     for (long waited = 0;; waited += 2) {
@@ -743,6 +752,25 @@ static int sq_drop(void *state)
     return r;
 }
 
+/* Batch order for the sqltable layout: by key as SQLite compares blobs
+ * (memcmp, then length), ties by position so the last of equal keys wins.
+ * Inserting in key order appends to the b-tree instead of splitting pages
+ * all over it. */
+typedef struct sq_ord {
+    const void *key;
+    size_t klen, i;
+} sq_ord;
+
+static int sq_ord_cmp(const void *a, const void *b)
+{
+    const sq_ord *x = a, *y = b;
+    size_t n = x->klen < y->klen ? x->klen : y->klen;
+    int c = n ? memcmp(x->key, y->key, n) : 0;
+    if (!c)
+        c = (x->klen > y->klen) - (x->klen < y->klen);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
 static int sq_put_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        const void *const *vals, const size_t *vlens)
 {
@@ -750,12 +778,26 @@ static int sq_put_many(void *state, size_t n, const void *const *keys, const siz
     int r = sq_writable(s);
     for (size_t i = 0; !r && i < n; i++)
         r = sq_check_size(s, klens[i], vlens[i]);
-    if (r || (r = sq_begin(s, true)))
+    if (r)
         return r;
-    for (size_t i = 0; !r && i < n; i++) {
+    sq_ord *ord = NULL;
+    if (s->table && n > 1) {
+        if (!(ord = malloc(n * sizeof *ord)))
+            return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+        for (size_t i = 0; i < n; i++)
+            ord[i] = (sq_ord){keys[i], klens[i], i};
+        qsort(ord, n, sizeof *ord, sq_ord_cmp);
+    }
+    if ((r = sq_begin(s, true))) {
+        free(ord);
+        return r;
+    }
+    for (size_t j = 0; !r && j < n; j++) {
+        size_t i = ord ? ord[j].i : j;
         r = s->table ? tb_put(s, keys[i], klens[i], vals[i], vlens[i])
                      : ca_put_in_txn(s, keys[i], klens[i], vals[i], vlens[i]);
     }
+    free(ord);
     if (!r)
         r = sq_commit(s);
     sq_rollback(s); /* nothing of a failed batch stays */
@@ -810,15 +852,26 @@ static int sq_describe(void *state, kl_buf *out)
 
 /* ---- iteration -------------------------------------------------------- */
 
-/* Cursors walk rowids (catalogue ids in the sql_archive layout) upwards,
- * one indexed step per entry, and hold no statement open between calls,
- * so writes, clear and drop are never blocked by an iterator. */
+/* Cursors step upwards from the last entry seen — by key in the sqltable
+ * layout, by catalogue id in the sql_archive layout — one indexed seek per
+ * entry, and hold no statement open between calls, so writes, clear and
+ * drop are never blocked by an iterator. */
 typedef struct sq_cursor {
     sq_state *s;
-    sqlite3_stmt *keys, *items;
-    int64_t last;
-    bool done;
+    /* sqltable: st[2 * values + started]; sql_archive: st[0] */
+    sqlite3_stmt *st[4];
+    int64_t last;    /* sql_archive: last id */
+    kl_buf lastkey; /* sqltable: last key */
+    bool started, done;
 } sq_cursor;
+
+static void sq_cursor_free(sq_cursor *c)
+{
+    for (int i = 0; i < 4; i++)
+        sqlite3_finalize(c->st[i]);
+    kl_buf_free(&c->lastkey);
+    free(c);
+}
 
 static int sq_iter_new(void *state, void **cursor)
 {
@@ -828,45 +881,67 @@ static int sq_iter_new(void *state, void **cursor)
         return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     c->s = s;
     c->last = INT64_MIN;
-    kl_buf q = KL_BUF_INIT;
-    int r;
+    int r = 0;
     if (s->table) {
-        const char *t = (const char *)s->qtable.data;
-        r = kl_buf_printf(&q, "SELECT rowid, key FROM %s WHERE rowid > ?1 ORDER BY rowid LIMIT 1",
-                          t);
-        r = r ? r : kl_buf_cstr(&q) ? sq_prepare(s, (const char *)q.data, &c->keys, true) : KL_ENOMEM;
-        kl_buf_reset(&q);
-        if (!r)
-            r = kl_buf_printf(&q,
-                              "SELECT rowid, key, value FROM %s WHERE rowid > ?1 "
-                              "ORDER BY rowid LIMIT 1",
-                              t);
-        r = r ? r : kl_buf_cstr(&q) ? sq_prepare(s, (const char *)q.data, &c->items, true) : KL_ENOMEM;
+        for (int i = 0; !r && i < 4; i++) {
+            kl_buf q = KL_BUF_INIT;
+            r = kl_buf_printf(&q, "SELECT key%s FROM %s%s ORDER BY key LIMIT 1",
+                              i >= 2 ? ", value" : "", (const char *)s->qtable.data,
+                              i % 2 ? " WHERE key > ?1" : "");
+            r = r ? r : kl_buf_cstr(&q) ? sq_prepare(s, (const char *)q.data, &c->st[i], true)
+                                        : KL_ENOMEM;
+            kl_buf_free(&q);
+        }
     } else {
         r = sq_prepare(s,
                        "SELECT id, key FROM " KL_SQL_CATALOGUE
                        " WHERE id > ?1 ORDER BY id LIMIT 1",
-                       &c->keys, true);
+                       &c->st[0], true);
     }
-    kl_buf_free(&q);
     if (r) {
-        sqlite3_finalize(c->keys);
-        sqlite3_finalize(c->items);
-        free(c);
+        sq_cursor_free(c);
         return r;
     }
     *cursor = c;
     return 0;
 }
 
+/* sqltable: the entry after the last one seen. */
+static int tb_iter_next(sq_cursor *c, kl_buf *key, kl_buf *val)
+{
+    sq_state *s = c->s;
+    sqlite3_stmt *st = c->st[(val ? 2 : 0) + (c->started ? 1 : 0)];
+    if (c->started)
+        sq_bind_blob(st, 1, c->lastkey.data, c->lastkey.len);
+    int rc = sqlite3_step(st), r = 0;
+    if (rc == SQLITE_DONE) {
+        c->done = true;
+    } else if (rc != SQLITE_ROW) {
+        r = sq_err(s, rc, "iterate");
+    } else {
+        c->started = true;
+        r = sq_column_value(s, st, 0, &c->lastkey);
+        if (!r) {
+            kl_buf_reset(key);
+            r = kl_buf_append(key, c->lastkey.data, c->lastkey.len);
+        }
+        if (!r && val)
+            r = sq_column_value(s, st, 1, val);
+    }
+    sqlite3_reset(st);
+    return r ? r : c->done ? 0 : 1;
+}
+
 static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
 {
     sq_cursor *c = cursor;
     sq_state *s = c->s;
+    if (s->table)
+        return c->done ? 0 : tb_iter_next(c, key, val);
     for (;;) {
         if (c->done)
             return 0;
-        sqlite3_stmt *st = val && c->items ? c->items : c->keys;
+        sqlite3_stmt *st = c->st[0];
         sqlite3_bind_int64(st, 1, c->last);
         int rc = sqlite3_step(st), r = 0;
         if (rc == SQLITE_DONE) {
@@ -881,13 +956,11 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
         }
         c->last = sqlite3_column_int64(st, 0);
         r = sq_column_value(s, st, 1, key);
-        if (!r && val && c->items)
-            r = sq_column_value(s, st, 2, val);
         sqlite3_reset(st);
-        if (r || !val || s->table)
+        if (r || !val)
             return r ? r : 1;
-        /* sql_archive: the value lives in the entry's own table; an entry
-         * deleted since the catalogue step is skipped. */
+        /* the value lives in the entry's own table; an entry deleted since
+         * the catalogue step is skipped */
         r = sq_begin(s, false);
         if (!r) {
             int64_t id = 0;
@@ -910,12 +983,8 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
 
 static void sq_iter_free(void *cursor)
 {
-    sq_cursor *c = cursor;
-    if (!c)
-        return;
-    sqlite3_finalize(c->keys);
-    sqlite3_finalize(c->items);
-    free(c);
+    if (cursor)
+        sq_cursor_free(cursor);
 }
 
 const kl_archive_backend kl_backend_sqlite = {
