@@ -606,22 +606,26 @@ static int repr_value(kl_buf *b, const kl_value *v)
     return kl_repr(b, v);
 }
 
-/* repr() of a name: quoted as is when it is a plain ASCII identifier (the
- * usual case, and what Python prints for it), else through kl_repr. */
-static int repr_name(kl_buf *b, const char *s)
+/* Length of s when it is made of ASCII letters, digits and '_' only (what
+ * Python's repr() quotes as is), else 0. */
+static size_t plain_name_len(const char *s)
 {
     size_t n = 0;
-    for (;; n++) {
+    for (; s[n]; n++) {
         unsigned char c = (unsigned char)s[n];
-        if (c == 0)
-            break;
         if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9')))
-            n = SIZE_MAX - 1; /* not plain: leave the loop via the check below */
-        if (n == SIZE_MAX - 1)
-            break;
+            return 0;
     }
-    if (n != SIZE_MAX - 1) {
+    return n;
+}
+
+/* repr() of a name: the usual identifier is quoted directly, anything
+ * else goes through kl_repr. */
+static int repr_name(kl_buf *b, const char *s)
+{
+    size_t n = plain_name_len(s);
+    if (n) {
         int rc = kl_buf_reserve(b, n + 2);
         if (rc)
             return rc;
