@@ -156,6 +156,17 @@ static bool is_name(const char *s, size_t n)
     return true;
 }
 
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int parse_ignore(kl_keygen *kg, const char *list)
 {
     if (list[strspn(list, " \t")] == '\0')
@@ -201,24 +212,22 @@ static int parse_ignore(kl_keygen *kg, const char *list)
             break;
         p = e + 1;
     }
+    qsort(kg->ign_idx, kg->nign_idx, sizeof *kg->ign_idx, cmp_size);
+    qsort(kg->ign_names, kg->nign_names, sizeof *kg->ign_names, cmp_str);
     kg->any_ignore = kg->ign_star || kg->ign_dstar || kg->nign_idx || kg->nign_names;
     return 0;
 }
 
+/* The ignore lists are sorted once (parse_ignore), then searched. */
 static bool index_ignored(const kl_keygen *kg, size_t i)
 {
-    for (size_t k = 0; k < kg->nign_idx; k++)
-        if (kg->ign_idx[k] == i)
-            return true;
-    return false;
+    return kg->nign_idx && bsearch(&i, kg->ign_idx, kg->nign_idx, sizeof i, cmp_size);
 }
 
 static bool name_ignored(const kl_keygen *kg, const char *name)
 {
-    for (size_t k = 0; k < kg->nign_names; k++)
-        if (strcmp(kg->ign_names[k], name) == 0)
-            return true;
-    return false;
+    return kg->nign_names &&
+           bsearch(&name, kg->ign_names, kg->nign_names, sizeof name, cmp_str);
 }
 
 static int prepare_fast(kl_keygen *kg)
