@@ -7,9 +7,11 @@
  * arguments as passed (so an index past the parameters masks a vararg),
  * "*" drops the varargs and "**" the extra named arguments.
  *
- * The common case — a raw flat untyped keymap and a call passing every
- * parameter positionally with scalar values — is encoded straight from
- * name heads prepared at creation: no sorting, no allocation. */
+ * A call passing exactly every parameter by position needs no binding: its
+ * normalised call is the values in name order (the "direct" path, any
+ * keymap).  With a raw flat untyped keymap and scalar values it is even
+ * encoded straight from name heads prepared at creation (the "fast" path):
+ * no sorting, no allocation, no calls for plain doubles. */
 #define _GNU_SOURCE /* qsort_r */
 #include "internal.h"
 #include "klepto/keygen.h"
