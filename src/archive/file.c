@@ -740,6 +740,26 @@ static int fa_get(void *state, const void *key, size_t klen, kl_buf *val)
     return kl_buf_append(val, s->rbuf.data + RHDR + klen, (size_t)r.vlen);
 }
 
+/* One look at the file's tail for the whole batch. */
+static int fa_get_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       kl_buf *vals, bool *found)
+{
+    fa *s = state;
+    int rc = prepare_read(s);
+    for (size_t i = 0; !rc && i < n; i++) {
+        rec r;
+        int g = read_rec(s, keys[i], klens[i], true, &r);
+        found[i] = g == 0;
+        if (g == 0) {
+            kl_buf_reset(&vals[i]);
+            rc = kl_buf_append(&vals[i], s->rbuf.data + RHDR + klens[i], (size_t)r.vlen);
+        } else if (g != KL_ENOTFOUND) {
+            rc = g;
+        }
+    }
+    return rc;
+}
+
 static int fa_contains(void *state, const void *key, size_t klen)
 {
     fa *s = state;
@@ -1141,6 +1161,7 @@ const kl_archive_backend kl_backend_file = {
     .sync = fa_sync,
     .drop = fa_drop,
     .put_many = fa_put_many,
+    .get_many = fa_get_many,
     .describe = fa_describe,
     .iter_new = fa_iter_new,
     .iter_next = fa_iter_next,
