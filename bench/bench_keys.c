@@ -162,10 +162,12 @@ static void key_build_2d(void)
     char note[160];
 #ifdef NO_MALLOC_COUNT
     (void)allocs;
-    snprintf(note, sizeof note, "signature 'x, y', 2 doubles, stack buffer; allocations not counted");
+    snprintf(note, sizeof note,
+             "signature 'x, y', 2 doubles, stack buffer; allocations not counted");
 #else
-    snprintf(note, sizeof note, "signature 'x, y', 2 doubles, stack buffer; %zu allocations in %zu keys",
-             allocs, ops * REPS);
+    snprintf(note, sizeof note,
+             "signature 'x, y', 2 doubles, stack buffer; %zu allocations in %zu keys", allocs,
+             ops * REPS);
 #endif
     bench_report("key_build_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
                  note);
@@ -245,7 +247,7 @@ static void key_md5_2d(void)
         kl_buf_free(&k);
     }
     bench_report("key_md5_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
-                 "signature 'x, y', 2 doubles; baseline: repr text + EVP_Digest(fetched MD5) + hex");
+                 "signature 'x, y', 2 doubles; baseline: repr text + fetched-MD5 EVP_Digest + hex");
     EVP_MD_free(md5);
     kl_buf_free(&text);
     kl_keygen_free(kg);

@@ -7,9 +7,12 @@
  * arguments as passed (so an index past the parameters masks a vararg),
  * "*" drops the varargs and "**" the extra named arguments.
  *
- * The common case — a raw flat untyped keymap and a call passing every
- * parameter positionally with scalar values — is encoded straight from
- * name heads prepared at creation: no sorting, no allocation. */
+ * A call passing exactly every parameter by position needs no binding: its
+ * normalised call is the values in name order (the "direct" path, any
+ * keymap).  With a raw flat untyped keymap and scalar values it is even
+ * encoded straight from name heads prepared at creation (the "fast" path):
+ * no sorting, no allocation, no calls for plain doubles. */
+#define _GNU_SOURCE /* qsort_r */
 #include "internal.h"
 #include "klepto/keygen.h"
 
@@ -18,6 +21,13 @@
 #include <stdlib.h>
 
 #define STACK_SLOTS 32
+
+/* qsort_r comparator: indices into an array of names, by strcmp. */
+static int by_name(const void *a, const void *b, void *names)
+{
+    const char *const *n = names;
+    return strcmp(n[*(const size_t *)a], n[*(const size_t *)b]);
+}
 #define IGNORE_MAX_INDEX 1000000
 
 struct kl_keygen {
@@ -119,14 +129,9 @@ static int copy_signature(kl_keygen *kg, const kl_signature *sig)
         }
     }
     kg->nparams = n;
-    for (size_t i = 0; i < n; i++) {
-        size_t j = i;
-        while (j > 0 && strcmp(kg->names[kg->order[j - 1]], kg->names[i]) > 0) {
-            kg->order[j] = kg->order[j - 1];
-            j--;
-        }
-        kg->order[j] = i;
-    }
+    for (size_t i = 0; i < n; i++)
+        kg->order[i] = i;
+    qsort_r(kg->order, n, sizeof *kg->order, by_name, kg->names);
     return 0;
 }
 
@@ -151,6 +156,17 @@ static bool is_name(const char *s, size_t n)
             return false;
     }
     return true;
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static int parse_ignore(kl_keygen *kg, const char *list)
@@ -198,24 +214,22 @@ static int parse_ignore(kl_keygen *kg, const char *list)
             break;
         p = e + 1;
     }
+    qsort(kg->ign_idx, kg->nign_idx, sizeof *kg->ign_idx, cmp_size);
+    qsort(kg->ign_names, kg->nign_names, sizeof *kg->ign_names, cmp_str);
     kg->any_ignore = kg->ign_star || kg->ign_dstar || kg->nign_idx || kg->nign_names;
     return 0;
 }
 
+/* The ignore lists are sorted once (parse_ignore), then searched. */
 static bool index_ignored(const kl_keygen *kg, size_t i)
 {
-    for (size_t k = 0; k < kg->nign_idx; k++)
-        if (kg->ign_idx[k] == i)
-            return true;
-    return false;
+    return kg->nign_idx && bsearch(&i, kg->ign_idx, kg->nign_idx, sizeof i, cmp_size);
 }
 
 static bool name_ignored(const kl_keygen *kg, const char *name)
 {
-    for (size_t k = 0; k < kg->nign_names; k++)
-        if (strcmp(kg->ign_names[k], name) == 0)
-            return true;
-    return false;
+    return kg->nign_names &&
+           bsearch(&name, kg->ign_names, kg->nign_names, sizeof name, cmp_str);
 }
 
 static int prepare_fast(kl_keygen *kg)
@@ -381,9 +395,17 @@ static void work_free(work *w)
 
 static long find_param(const kl_keygen *kg, const char *name)
 {
-    for (size_t i = 0; i < kg->nparams; i++)
-        if (strcmp(kg->names[i], name) == 0)
-            return (long)i;
+    size_t lo = 0, hi = kg->nparams;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(kg->names[kg->order[mid]], name);
+        if (c == 0)
+            return (long)kg->order[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return -1;
 }
 
@@ -416,11 +438,16 @@ static int bind(const kl_keygen *kg, const kl_call *c, work *w)
         }
         if (kg->has_sig && !kg->varkw)
             return kl_seterr(KL_EINVAL, "call: got an unexpected keyword argument '%s'", nm);
-        for (size_t k = 0; k < w->nextra; k++)
-            if (strcmp(c->names[w->extra[k]], nm) == 0)
-                return kl_seterr(KL_EINVAL, "call: got multiple values for argument '%s'", nm);
         w->extra[w->nextra++] = j;
     }
+    /* the extras in name order (as the key wants them); a repeat is then
+     * next to its twin */
+    if (w->nextra > 1)
+        qsort_r(w->extra, w->nextra, sizeof *w->extra, by_name, (void *)c->names);
+    for (size_t k = 1; k < w->nextra; k++)
+        if (strcmp(c->names[w->extra[k - 1]], c->names[w->extra[k]]) == 0)
+            return kl_seterr(KL_EINVAL, "call: got multiple values for argument '%s'",
+                             c->names[w->extra[k]]);
     for (size_t i = 0; i < kg->nparams; i++) {
         if (w->state[i] != UNSET)
             continue;
@@ -637,15 +664,7 @@ static int normalise(const kl_keygen *kg, const kl_call *c, work *w, kl_ncall *n
             }
         }
     /* named: parameters (already in name order) merged with the extras */
-    size_t ne = kg->ign_dstar ? 0 : w->nextra;
-    for (size_t i = 1; i < ne; i++) { /* extras by name */
-        size_t x = w->extra[i], j = i;
-        while (j > 0 && strcmp(c->names[w->extra[j - 1]], c->names[x]) > 0) {
-            w->extra[j] = w->extra[j - 1];
-            j--;
-        }
-        w->extra[j] = x;
-    }
+    size_t ne = kg->ign_dstar ? 0 : w->nextra; /* extras are sorted by bind */
     size_t a = 0, b = 0;
     while (a < kg->nparams || b < ne) {
         size_t n = w->nnamed++;

@@ -7,6 +7,7 @@
  * either encodes that layout canonically or renders it as Python's repr()
  * would.  The layout is a short list of borrowed items, built on the stack
  * for ordinary calls. */
+#define _GNU_SOURCE /* qsort_r */
 #include "internal.h"
 #include "klepto/digest.h"
 #include "klepto/keymap.h"
@@ -243,8 +244,7 @@ static int check_call(const kl_ncall *c)
     return 0;
 }
 
-/* Lays out a flat key.  Returns the number of items (at most `max`, which
- * the caller sizes with flat_count). */
+/* The number of items in the flat layout of a call. */
 static size_t flat_count(const kl_keymap *km, const kl_ncall *c)
 {
     bool s = km->opts.sentinel != NULL;
@@ -254,6 +254,7 @@ static size_t flat_count(const kl_keymap *km, const kl_ncall *c)
     return n;
 }
 
+/* Lays a call out flat into it[] (flat_count items); returns the count. */
 static size_t flat_items(const kl_keymap *km, const kl_ncall *c, item *it)
 {
     const kl_value *s = km->opts.sentinel;
@@ -471,6 +472,13 @@ static int name_order(const char *a, const char *b)
     return memcmp(a, b, la);
 }
 
+static int by_map_order(const void *a, const void *b, void *names)
+{
+    const char *const *n = names;
+    return name_order(n[*(const size_t *)a], n[*(const size_t *)b]);
+}
+
+/* The named values' indices in canonical map order (stack when small). */
 static int sorted_name_index(const kl_ncall *c, size_t **out, size_t *stack, size_t nstack)
 {
     size_t *ix = stack;
@@ -479,14 +487,9 @@ static int sorted_name_index(const kl_ncall *c, size_t **out, size_t *stack, siz
         if (!ix)
             return kl_seterr(KL_ENOMEM, "out of memory sorting %zu names", c->nnamed);
     }
-    for (size_t i = 0; i < c->nnamed; i++) {
-        size_t j = i;
-        while (j > 0 && name_order(c->names[ix[j - 1]], c->names[i]) > 0) {
-            ix[j] = ix[j - 1];
-            j--;
-        }
-        ix[j] = i;
-    }
+    for (size_t i = 0; i < c->nnamed; i++)
+        ix[i] = i;
+    qsort_r(ix, c->nnamed, sizeof *ix, by_map_order, (void *)c->names);
     *out = ix;
     return 0;
 }

@@ -209,6 +209,41 @@ static void calls_that_do_not_fit_are_refused(void **state)
     teardown_kg(&f);
 }
 
+static void many_named_arguments_are_sorted_and_checked(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    fixture f;
+    setup_kg(&f, NULL, KL_KEYMAP_STRING, NULL, KL_TOL_NONE, KL_ROUND_SIMPLE);
+    char(*names)[8] = calloc(N, sizeof *names);
+    const char **np = calloc(N, sizeof *np);
+    kl_value *vals = calloc(N, sizeof *vals);
+    assert_true(names && np && vals);
+    for (int i = 0; i < N; i++) { /* given in reverse order */
+        snprintf(names[i], sizeof names[i], "n%04d", N - 1 - i);
+        np[i] = names[i];
+        vals[i] = kl_value_int(N - 1 - i);
+    }
+    kl_call c = {NULL, 0, np, vals, N};
+    kl_buf b = KL_BUF_INIT;
+    KT_OK(kl_keygen_key(f.kg, &c, &b));
+    kl_value v;
+    KT_OK(kl_decode(b.data, b.len, &v));
+    assert_int_equal(v.type, KL_TEXT);
+    assert_true(v.u.s.len > 40);
+    assert_memory_equal(v.u.s.ptr, "('n0000', 0, 'n0001', 1, 'n0002', 2, ", 37);
+    kl_value_free(&v);
+    /* one name twice */
+    snprintf(names[N / 2], sizeof names[N / 2], "n%04d", 7);
+    assert_int_equal(kl_keygen_validate(f.kg, &c), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "'n0007'"));
+    kl_buf_free(&b);
+    free(names);
+    free(np);
+    free(vals);
+    teardown_kg(&f);
+}
+
 /* ---- ignore ---------------------------------------------------------------- */
 
 static void ignore_masks_names_indices_and_stars(void **state)
@@ -616,6 +651,7 @@ int main(void)
         cmocka_unit_test(signatures_parse_python_parameter_lists),
         cmocka_unit_test(positional_named_and_default_forms_share_a_key),
         cmocka_unit_test(calls_that_do_not_fit_are_refused),
+        cmocka_unit_test(many_named_arguments_are_sorted_and_checked),
         cmocka_unit_test(ignore_masks_names_indices_and_stars),
         cmocka_unit_test(bad_ignore_lists_are_refused),
         cmocka_unit_test(round_is_pythons_round),

@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +29,14 @@ static const char usage[] =
     "                  [--rounding simple|shallow|deep] [--] ARG... [NAME=ARG...]\n"
     "Each ARG is a Python-style literal; NAME=ARG is a named argument.\n";
 
-static int fail(int code, const char *fmt, const char *a, const char *b)
+static int __attribute__((format(printf, 2, 3))) fail(int code, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     fprintf(stderr, "klepto key: ");
-    fprintf(stderr, fmt, a, b);
+    vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
+    va_end(ap);
     return code;
 }
 
@@ -84,7 +88,7 @@ int kl_cmd_key(int argc, char **argv)
     int nargs = 0;
     char **args = calloc((size_t)(argc > 0 ? argc : 1), sizeof *args);
     if (!args)
-        return fail(3, "out of memory%s%s", "", "");
+        return fail(CLI_IO, "out of memory");
     bool opts_done = false;
     int code = 0;
     for (int i = 0; i < argc; i++) {
@@ -118,8 +122,8 @@ int kl_cmd_key(int argc, char **argv)
             else if (!strcmp(v, "pickle"))
                 mo.kind = KL_KEYMAP_PICKLE;
             else {
-                code = fail(2, "--keymap: unknown keymap '%s' (raw, hash, string, pickle)%s", v,
-                            "");
+                code = fail(CLI_USAGE,
+                            "--keymap: unknown keymap '%s' (raw, hash, string, pickle)", v);
                 goto out;
             }
         } else if ((v = opt_value("--algorithm", argc, argv, &i))) {
@@ -133,7 +137,8 @@ int kl_cmd_key(int argc, char **argv)
             errno = 0;
             long t = strtol(v, &end, 10);
             if (!*v || *end || errno || t < -100000 || t > 100000) {
-                code = fail(2, "--tol: '%s' is not an integer number of decimal places%s", v, "");
+                code = fail(CLI_USAGE,
+                            "--tol: '%s' is not an integer number of decimal places", v);
                 goto out;
             }
             go.tol = (int)t;
@@ -145,11 +150,12 @@ int kl_cmd_key(int argc, char **argv)
             else if (!strcmp(v, "deep"))
                 go.rounding = KL_ROUND_DEEP;
             else {
-                code = fail(2, "--rounding: unknown mode '%s' (simple, shallow, deep)%s", v, "");
+                code = fail(CLI_USAGE,
+                            "--rounding: unknown mode '%s' (simple, shallow, deep)", v);
                 goto out;
             }
         } else {
-            code = fail(2, "unknown option '%s'%s\n", a, "");
+            code = fail(CLI_USAGE, "unknown option '%s'", a);
             fputs(usage, stderr);
             goto out;
         }
@@ -165,7 +171,7 @@ int kl_cmd_key(int argc, char **argv)
     kl_buf key = KL_BUF_INIT;
     int rc;
     if (!pos || !named || !names) {
-        code = fail(3, "out of memory%s%s", "", "");
+        code = fail(CLI_IO, "out of memory");
         goto done;
     }
     for (int i = 0; i < nargs; i++) {
@@ -180,7 +186,7 @@ int kl_cmd_key(int argc, char **argv)
         if (nl) {
             if (!(names[nnamed] = strndup(a, nl))) {
                 kl_value_free(slot);
-                code = fail(3, "out of memory%s%s", "", "");
+                code = fail(CLI_IO, "out of memory");
                 goto done;
             }
             nnamed++;
@@ -208,7 +214,7 @@ int kl_cmd_key(int argc, char **argv)
     if (mo.kind == KL_KEYMAP_RAW) {
         char *hex = malloc(2 * key.len + 1);
         if (!hex) {
-            code = fail(3, "out of memory%s%s", "", "");
+            code = fail(CLI_IO, "out of memory");
             goto done;
         }
         kl_hex(key.data, key.len, hex);
@@ -230,15 +236,15 @@ int kl_cmd_key(int argc, char **argv)
                 printf("%s\n", hex);
                 free(hex);
             } else {
-                code = fail(3, "out of memory%s%s", "", "");
+                code = fail(CLI_IO, "out of memory");
             }
         } else {
-            code = fail(3, "unexpected key type%s%s", "", "");
+            code = fail(CLI_IO, "unexpected key type");
         }
         kl_value_free(&v);
     }
     if (fflush(stdout) != 0)
-        code = fail(3, "cannot write the key: %s%s", strerror(errno), "");
+        code = fail(CLI_IO, "cannot write the key: %s", strerror(errno));
 done:
     for (size_t i = 0; i < npos; i++)
         kl_value_free(&pos[i]);
