@@ -38,10 +38,17 @@ static void demo_second_run_loads_everything_from_dir(void **state)
     run_twice("dir");
 }
 
+static void demo_second_run_loads_everything_from_file(void **state)
+{
+    (void)state;
+    run_twice("file");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(demo_second_run_loads_everything_from_dir),
+        cmocka_unit_test(demo_second_run_loads_everything_from_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
