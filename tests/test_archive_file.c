@@ -506,6 +506,27 @@ static void huge_records_survive_reopen(void **st)
     KT_OK(kl_archive_drop(ar));
 }
 
+/* a relative path names the file in the folder current at open */
+static void relative_path_survives_chdir(void **st)
+{
+    (void)st;
+    char *cwd = getcwd(NULL, 0), path[600];
+    assert_int_equal(chdir(tmp), 0);
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, "file:rel.kle", NULL));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x02", 1));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x03", 1));
+    assert_int_equal(chdir("/"), 0);
+    KT_OK(kl_archive_compact(ar));
+    assert_int_equal(kl_archive_contains(ar, "\x01", 1), 1);
+    snprintf(path, sizeof path, "%s/rel.kle", tmp);
+    assert_int_equal(access(path, F_OK), 0);
+    KT_OK(kl_archive_drop(ar));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+}
+
 static void bad_options(void **st)
 {
     (void)st;
@@ -552,6 +573,7 @@ int main(void)
         cmocka_unit_test(repair_removes_a_killed_compactions_leftover),
         cmocka_unit_test(random_damage_is_never_misread),
         cmocka_unit_test(huge_records_survive_reopen),
+        cmocka_unit_test(relative_path_survives_chdir),
         cmocka_unit_test(bad_options),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
