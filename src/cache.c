@@ -96,6 +96,7 @@ typedef struct shard {
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
     entry **slots;
+    uint16_t *tags; /* one per slot, in the slots' allocation */
     size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
     size_t count;
     size_t bytes;
@@ -186,26 +187,58 @@ static inline bool cache_over(kl_cache *c)
 
 /* ---- the open-addressing table of one shard ------------------------------------ */
 
+/* Each slot has a 16-bit tag (never 0, which marks an empty slot) from
+ * hash bits the slot index does not use: a probe reads the dense tag array
+ * and only visits an entry whose tag matches. */
+static inline uint16_t tag_of(uint64_t h) { return (uint16_t)((h >> 32) | 1u); }
+
+/* Key comparison without a library call for the short keys of the hot path. */
+static inline bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8); /* the tail, overlapping the last word */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 static inline __attribute__((always_inline)) size_t
 table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h)
 {
     if (!sh->slots)
         return SIZE_MAX;
+    uint16_t tag = tag_of(h);
     for (size_t i = h & sh->mask;; i = (i + 1) & sh->mask) {
-        entry *e = sh->slots[i];
-        if (!e)
+        uint16_t t = sh->tags[i];
+        if (!t)
             return SIZE_MAX;
-        if (e->hash == h && e->klen == klen && memcmp(entry_key(c, e), key, klen) == 0)
+        if (t != tag)
+            continue;
+        entry *e = sh->slots[i];
+        if (e->hash == h && e->klen == klen && bytes_equal(entry_key(c, e), key, klen))
             return i;
     }
 }
 
+/* slots and tags live in one allocation: n pointers, then n tags */
 static int table_grow(shard *sh)
 {
     size_t n = sh->slots ? (sh->mask + 1) * 2 : 16;
-    entry **ns = calloc(n, sizeof *ns);
+    entry **ns = calloc(n, sizeof *ns + sizeof(uint16_t));
     if (!ns)
         return kl_seterr(KL_ENOMEM, "cache: out of memory growing a table to %zu slots", n);
+    uint16_t *nt = (uint16_t *)(ns + n);
     if (sh->slots) {
         for (size_t i = 0; i <= sh->mask; i++) {
             entry *e = sh->slots[i];
@@ -215,10 +248,12 @@ static int table_grow(shard *sh)
             while (ns[j])
                 j = (j + 1) & (n - 1);
             ns[j] = e;
+            nt[j] = sh->tags[i];
         }
         free(sh->slots);
     }
     sh->slots = ns;
+    sh->tags = nt;
     sh->mask = n - 1;
     return 0;
 }
@@ -235,6 +270,7 @@ static int table_insert(shard *sh, entry *e)
     while (sh->slots[i])
         i = (i + 1) & sh->mask;
     sh->slots[i] = e;
+    sh->tags[i] = tag_of(e->hash);
     sh->count++;
     return 0;
 }
@@ -245,6 +281,7 @@ static void table_remove_slot(shard *sh, size_t i)
 {
     size_t mask = sh->mask;
     sh->slots[i] = NULL;
+    sh->tags[i] = 0;
     sh->count--;
     for (size_t j = (i + 1) & mask; sh->slots[j]; j = (j + 1) & mask) {
         size_t home = sh->slots[j]->hash & mask;
@@ -252,7 +289,9 @@ static void table_remove_slot(shard *sh, size_t i)
         bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
             sh->slots[i] = sh->slots[j];
+            sh->tags[i] = sh->tags[j];
             sh->slots[j] = NULL;
+            sh->tags[j] = 0;
             i = j;
         }
     }
@@ -296,9 +335,15 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     if (opts->version == 0 || opts->version > KL_CACHE_OPTS_VERSION)
         return kl_seterr(KL_EINVAL, "cache: options version %u unknown (use KL_CACHE_OPTS_INIT)",
                          opts->version);
-    if (!(opts->ttl >= 0) || opts->ttl > 1e9)
-        return kl_seterr(KL_EINVAL, "cache: ttl %g is not a duration in seconds (0 = forever)",
+    if (!(opts->ttl > 0))
+        return kl_seterr(KL_EINVAL,
+                         "cache: ttl %g is not a positive number of seconds (use "
+                         "KL_CACHE_NO_TTL for entries that never expire)",
                          opts->ttl);
+    if (opts->maxsize > KL_CACHE_MAXSIZE_LIMIT && opts->maxsize != KL_CACHE_UNBOUNDED)
+        return kl_seterr(KL_EINVAL,
+                         "cache: maxsize %zu is absurd (at most 2^40, or KL_CACHE_UNBOUNDED)",
+                         opts->maxsize);
     if (opts->shards & (opts->shards - 1))
         return kl_seterr(KL_EINVAL, "cache: shards=%u is not a power of two", opts->shards);
     if (opts->shards > 1024)
@@ -312,10 +357,11 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->maxbytes = opts->maxbytes;
     c->purge = opts->purge;
     c->write_back = opts->write_back;
-    c->ttl_ns = (int64_t)(opts->ttl * 1e9);
-    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
-    if (opts->ttl > 0 && c->ttl_ns == 0)
+    /* beyond ~30 years a ttl is as good as none */
+    c->ttl_ns = opts->ttl < 1e9 ? (int64_t)(opts->ttl * 1e9) : 0;
+    if (opts->ttl < 1e9 && c->ttl_ns == 0)
         c->ttl_ns = 1;
+    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
 
     if (strcmp(name, "no") == 0 || opts->maxsize == 0) {
         c->mode = MODE_NO;
@@ -400,8 +446,9 @@ static void shard_free_entries(kl_cache *c, shard *sh)
             free(e);
         }
     }
-    free(sh->slots);
+    free(sh->slots); /* and the tags */
     sh->slots = NULL;
+    sh->tags = NULL;
     sh->mask = sh->count = sh->bytes = 0;
 }
 
@@ -539,6 +586,7 @@ static void shard_purge(kl_cache *c, shard *sh)
             sh->evictions++;
             free(e);
             sh->slots[i] = NULL;
+            sh->tags[i] = 0;
         }
     }
     sh->count = 0;
@@ -1024,7 +1072,7 @@ const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 
 size_t kl_cache_entry_overhead(const kl_cache *c)
 {
-    /* header + metadata + expiry, plus about 1.5 table slots per entry at
+    /* header + metadata + expiry, plus about 1.5 table slots (and tags) at
      * the table's typical load, plus the allocator's chunk header */
-    return c->data_off + 12 + 8;
+    return c->data_off + 15 + 8;
 }

@@ -43,8 +43,12 @@ struct kl_keygen {
     int tol;
     kl_rounding rounding;
 
-    /* fast path: the whole raw key for a call passing every parameter by
-     * position, minus the values */
+    /* direct path: a call passing exactly every parameter by position needs
+     * no binding; its normalised call is the values in name order */
+    bool direct;
+    const char **sorted_names; /* nparams names in strcmp order */
+
+    /* fast path (raw keys): the whole key for such a call, minus the values */
     bool fast;
     uint8_t arrhead[9];
     size_t arrhead_len;
@@ -52,7 +56,11 @@ struct kl_keygen {
     size_t *head_off; /* nparams + 1 offsets into heads */
     /* when every encoded name fits in 8 bytes: one store per name */
     bool short_names;
-    uint64_t *head8;  /* nparams encoded names, zero-padded */
+    struct fast_item {
+        uint64_t head;    /* the encoded name, zero-padded */
+        uint32_t len;     /* its length */
+        uint32_t param;   /* which positional argument follows it */
+    } *fitems;            /* nparams, in name order */
     size_t roomy;     /* a buffer this large takes the unchecked path */
 };
 
@@ -71,6 +79,7 @@ void kl_keygen_free(kl_keygen *kg)
     free(kg->defaults);
     free(kg->has_default);
     free(kg->order);
+    free(kg->sorted_names);
     free(kg->ign_idx);
     for (size_t i = 0; i < kg->nign_names; i++)
         free(kg->ign_names[i]);
@@ -78,7 +87,7 @@ void kl_keygen_free(kl_keygen *kg)
     free(kg->param_ignored);
     free(kg->heads);
     free(kg->head_off);
-    free(kg->head8);
+    free(kg->fitems);
     free(kg);
 }
 
@@ -212,6 +221,14 @@ static bool name_ignored(const kl_keygen *kg, const char *name)
 static int prepare_fast(kl_keygen *kg)
 {
     const kl_keymap_opts *o = &kg->kmo;
+    kg->direct = kg->has_sig && kg->nparams > 0 && kg->nparams <= STACK_SLOTS &&
+                 kg->npositional == kg->nparams && !kg->any_ignore && kg->tol == KL_TOL_NONE;
+    if (kg->direct) {
+        if (!(kg->sorted_names = calloc(kg->nparams, sizeof *kg->sorted_names)))
+            return kl_seterr(KL_ENOMEM, "out of memory creating a keygen");
+        for (size_t k = 0; k < kg->nparams; k++)
+            kg->sorted_names[k] = kg->names[kg->order[k]];
+    }
     kg->fast = kg->has_sig && kg->nparams > 0 && kg->npositional == kg->nparams &&
                o->kind == KL_KEYMAP_RAW && o->flat && !o->typed && !o->sentinel &&
                !kl_keymap_outer(kg->km) && !kg->any_ignore && kg->tol == KL_TOL_NONE;
@@ -243,10 +260,14 @@ static int prepare_fast(kl_keygen *kg)
         if (kg->head_off[k + 1] - kg->head_off[k] > 8)
             kg->short_names = false;
     if (kg->short_names) {
-        if (!(kg->head8 = calloc(kg->nparams, sizeof *kg->head8)))
+        if (!(kg->fitems = calloc(kg->nparams, sizeof *kg->fitems)))
             return kl_seterr(KL_ENOMEM, "out of memory creating a keygen");
-        for (size_t k = 0; k < kg->nparams; k++)
-            memcpy(&kg->head8[k], kg->heads + kg->head_off[k], kg->head_off[k + 1] - kg->head_off[k]);
+        for (size_t k = 0; k < kg->nparams; k++) {
+            struct fast_item *fi = &kg->fitems[k];
+            fi->len = (uint32_t)(kg->head_off[k + 1] - kg->head_off[k]);
+            fi->param = (uint32_t)kg->order[k];
+            memcpy(&fi->head, kg->heads + kg->head_off[k], fi->len);
+        }
     }
     return 0;
 }
@@ -685,9 +706,10 @@ static int fast_key_roomy(const kl_keygen *kg, const kl_call *c, uint8_t *buf, s
     memcpy(p, kg->arrhead, sizeof kg->arrhead); /* fixed size: inlined; roomy has slack */
     p += kg->arrhead_len;
     for (size_t k = 0; k < kg->nparams; k++) {
-        memcpy(p, &kg->head8[k], 8);
-        p += kg->head_off[k + 1] - kg->head_off[k];
-        const kl_value *v = &c->pos[kg->order[k]];
+        const struct fast_item *fi = &kg->fitems[k];
+        memcpy(p, &fi->head, 8);
+        p += fi->len;
+        const kl_value *v = &c->pos[fi->param];
         uint64_t b;
         memcpy(&b, &v->u.f, 8);
         if (KL_LIKELY(v->type == KL_FLOAT && plain_f64(b))) {
@@ -764,6 +786,13 @@ static int fast_key(const kl_keygen *kg, const kl_call *c, void *buf, size_t cap
 static __attribute__((noinline)) int slow_key(const kl_keygen *kg, const kl_call *call,
                                               void *buf, size_t cap, size_t *len)
 {
+    if (kg->direct && call->npos == kg->nparams && call->nnamed == 0 && call->pos) {
+        kl_value vals[STACK_SLOTS];
+        for (size_t k = 0; k < kg->nparams; k++)
+            vals[k] = call->pos[kg->order[k]];
+        kl_ncall nc = {NULL, 0, kg->sorted_names, vals, kg->nparams};
+        return kl_keymap_key_into(kg->km, &nc, buf, cap, len);
+    }
     work w;
     kl_ncall nc;
     int rc = work_init(&w, kg, call);

@@ -12,6 +12,7 @@
 #include "klepto/keymap.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -598,13 +599,42 @@ static int repr_type(kl_buf *b, const kl_value *v)
 
 static int repr_value(kl_buf *b, const kl_value *v)
 {
+    if (v->type == KL_FLOAT)
+        return kl_repr_double(b, v->u.f);
     if (v->type == KL_IGNORED)
         return kl_buf_append(b, "NULL", 4);
     return kl_repr(b, v);
 }
 
+/* Length of s when it is made of ASCII letters, digits and '_' only (what
+ * Python's repr() quotes as is), else 0. */
+static size_t plain_name_len(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        unsigned char c = (unsigned char)s[n];
+        if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9')))
+            return 0;
+    }
+    return n;
+}
+
+/* repr() of a name: the usual identifier is quoted directly, anything
+ * else goes through kl_repr. */
 static int repr_name(kl_buf *b, const char *s)
 {
+    size_t n = plain_name_len(s);
+    if (n) {
+        int rc = kl_buf_reserve(b, n + 2);
+        if (rc)
+            return rc;
+        b->data[b->len] = '\'';
+        memcpy(b->data + b->len + 1, s, n);
+        b->data[b->len + 1 + n] = '\'';
+        b->len += n + 2;
+        return 0;
+    }
     kl_value t = kl_value_cstr_ref(s);
     return kl_repr(b, &t);
 }
@@ -701,6 +731,72 @@ static int json_layout(const kl_keymap *km, const kl_ncall *c, kl_buf *b)
     return rc;
 }
 
+/* ---- a per-thread scratch buffer -------------------------------------- */
+
+/* Text keys are rendered into a buffer each thread keeps, so building one
+ * costs no allocation once the thread has built a key before.  Freed when
+ * the thread exits (the main thread's at exit), trimmed after a big key. */
+typedef struct scratch {
+    kl_buf b;
+    bool busy;
+} scratch;
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+static bool scratch_ok;
+
+static void scratch_destroy(void *p)
+{
+    scratch *s = p;
+    kl_buf_free(&s->b);
+    free(s);
+}
+
+static void scratch_at_exit(void)
+{
+    scratch *s = pthread_getspecific(scratch_key);
+    if (s) {
+        pthread_setspecific(scratch_key, NULL);
+        scratch_destroy(s);
+    }
+}
+
+static void scratch_init(void)
+{
+    scratch_ok = pthread_key_create(&scratch_key, scratch_destroy) == 0 &&
+                 atexit(scratch_at_exit) == 0;
+}
+
+/* The thread's scratch buffer, emptied; NULL when there is none to be had
+ * (the caller then uses a buffer of its own). */
+static scratch *scratch_take(void)
+{
+    pthread_once(&scratch_once, scratch_init);
+    if (!scratch_ok)
+        return NULL;
+    scratch *s = pthread_getspecific(scratch_key);
+    if (!s) {
+        if (!(s = calloc(1, sizeof *s)))
+            return NULL;
+        if (pthread_setspecific(scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->busy)
+        return NULL;
+    s->busy = true;
+    kl_buf_reset(&s->b);
+    return s;
+}
+
+static void scratch_give(scratch *s)
+{
+    if (s->b.cap > 64 * 1024)
+        kl_buf_free(&s->b);
+    s->busy = false;
+}
+
 /* ---- the key ------------------------------------------------------------- */
 
 /* Writes one CBOR text or bytes item holding p[0..n) into buf. */
@@ -748,13 +844,14 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
     if (km->opts.kind == KL_KEYMAP_RAW)
         return encode_into(km, call, eq, buf, cap, len);
 
-    kl_buf b = KL_BUF_INIT;
+    scratch *sc = scratch_take();
+    kl_buf local = KL_BUF_INIT, *bp = sc ? &sc->b : &local;
     char hex[KL_DIGEST_HEX_MAX];
     switch (km->opts.kind) {
     case KL_KEYMAP_HASH:
         if (km->variant == HASH_NAMED) {
-            if (!(rc = repr_layout(km, call, &b, false)))
-                rc = kl_digest_hex(km->digest, b.data, b.len, hex, sizeof hex);
+            if (!(rc = repr_layout(km, call, bp, false)))
+                rc = kl_digest_hex(km->digest, bp->data, bp->len, hex, sizeof hex);
         } else {
             /* Most keys fit on the stack: hash them there, no allocation. */
             uint8_t small[512];
@@ -762,9 +859,9 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
             size_t n = 0;
             rc = encode_into(km, call, eq, small, sizeof small, &n);
             if (!rc && n > sizeof small) {
-                rc = encode_heap(km, call, eq, &b);
-                p = b.data;
-                n = b.len;
+                rc = encode_heap(km, call, eq, bp);
+                p = bp->data;
+                n = bp->len;
             }
             if (!rc) {
                 if (km->variant == HASH_XXH3_128)
@@ -777,23 +874,25 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
             rc = put_string(true, hex, strlen(hex), buf, cap, len);
         break;
     case KL_KEYMAP_STRING:
-        if (!(rc = repr_layout(km, call, &b, km->variant == STRING_STR)))
-            rc = put_string(true, b.data, b.len, buf, cap, len);
+        if (!(rc = repr_layout(km, call, bp, km->variant == STRING_STR)))
+            rc = put_string(true, bp->data, bp->len, buf, cap, len);
         break;
     case KL_KEYMAP_PICKLE:
         if (km->variant == PICKLE_CBOR)
-            rc = encode_heap(km, call, 0, &b);
+            rc = encode_heap(km, call, 0, bp);
         else if (km->variant == PICKLE_JSON)
-            rc = json_layout(km, call, &b);
+            rc = json_layout(km, call, bp);
         else
-            rc = repr_layout(km, call, &b, false);
+            rc = repr_layout(km, call, bp, false);
         if (!rc)
-            rc = put_string(false, b.data, b.len, buf, cap, len);
+            rc = put_string(false, bp->data, bp->len, buf, cap, len);
         break;
     default:
         rc = kl_seterr(KL_EINVAL, "keymap: unknown kind %d", (int)km->opts.kind);
     }
-    kl_buf_free(&b);
+    if (sc)
+        scratch_give(sc);
+    kl_buf_free(&local);
     return rc;
 }
 

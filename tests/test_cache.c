@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -183,6 +184,15 @@ static void bad_options_are_refused(void **state)
     o = (kl_cache_opts)KL_CACHE_OPTS_INIT;
     o.ttl = -1;
     assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
+    o.ttl = 0; /* zero is a mistake, not "forever" */
+    assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "ttl"));
+    o.ttl = NAN;
+    assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
+    o = (kl_cache_opts)KL_CACHE_OPTS_INIT;
+    o.maxsize = (size_t)1 << 50;
+    assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "maxsize"));
     o = (kl_cache_opts)KL_CACHE_OPTS_INIT;
     o.shards = 3;
     assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);

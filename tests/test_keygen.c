@@ -9,6 +9,7 @@
 #include "klepto/keymap.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -501,6 +502,47 @@ static void fast_path_encodes_every_double_canonically(void **state)
     teardown_kg(&f);
 }
 
+/* One keygen shared by threads: every thread gets the same keys. */
+typedef struct shared_job {
+    const kl_keygen *kg;
+    int bad;
+} shared_job;
+
+static void *build_keys(void *arg)
+{
+    shared_job *j = arg;
+    for (int i = 0; i < 2000; i++) {
+        kl_value pos[2] = {kl_value_float(i + 0.5), kl_value_cstr_ref("t")};
+        kl_call c = {pos, 2, NULL, NULL, 0};
+        kl_buf b = KL_BUF_INIT;
+        char want[64];
+        snprintf(want, sizeof want, "('x', %d.5, 'y', 't')", i);
+        if (kl_keygen_key(j->kg, &c, &b) != 0 || b.len < 2 ||
+            strncmp((const char *)b.data + (b.len - strlen(want)), want, strlen(want)) != 0)
+            j->bad++;
+        kl_buf_free(&b);
+    }
+    return NULL;
+}
+
+static void keygens_are_shared_by_threads(void **state)
+{
+    (void)state;
+    fixture f;
+    setup_kg(&f, "x, y", KL_KEYMAP_STRING, NULL, KL_TOL_NONE, KL_ROUND_SIMPLE);
+    pthread_t t[4];
+    shared_job jobs[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i] = (shared_job){f.kg, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, build_keys, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(jobs[i].bad, 0);
+    }
+    teardown_kg(&f);
+}
+
 /* ---- klepto key --------------------------------------------------------- */
 
 static int run_key(const char *args, char **out)
@@ -583,6 +625,7 @@ int main(void)
         cmocka_unit_test(over_deep_arguments_are_refused),
         cmocka_unit_test(fast_path_agrees_with_the_general_path),
         cmocka_unit_test(fast_path_encodes_every_double_canonically),
+        cmocka_unit_test(keygens_are_shared_by_threads),
         cmocka_unit_test(key_command_prints_keys),
         cmocka_unit_test(key_command_rejects_bad_input),
     };

@@ -137,12 +137,75 @@ static void eight_threads_miss_one_key_and_compute_it_once(void **state)
     kl_memo_free(m);
 }
 
+/* A function that fails: the waiting callers of one flight all receive its
+ * error, and it ran once. */
+static atomic_int failing_calls, entered;
+
+static int fail_slowly(void *ud, const kl_call *call, kl_value *out)
+{
+    (void)ud;
+    (void)call;
+    (void)out;
+    atomic_fetch_add(&failing_calls, 1);
+    /* wait until every thread has entered the memo, then give them ample
+     * time to find this computation and queue behind it */
+    while (atomic_load(&entered) < 8)
+        usleep(100);
+    usleep(200 * 1000);
+    return KL_EFUNC;
+}
+
+typedef struct failer {
+    kl_memo *memo;
+    int rc;
+} failer;
+
+static void *call_failing(void *p)
+{
+    failer *f = p;
+    kl_value a[1] = {kl_value_int(7)};
+    kl_call c = {a, 1, NULL, NULL, 0};
+    kl_value r;
+    atomic_fetch_add(&entered, 1);
+    f->rc = kl_memo_call(f->memo, &c, &r);
+    if (f->rc == 0)
+        kl_value_free(&r);
+    return NULL;
+}
+
+static void waiters_of_a_failing_call_get_its_error(void **state)
+{
+    (void)state;
+    atomic_store(&failing_calls, 0);
+    atomic_store(&entered, 0);
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x";
+    kl_memo *m;
+    KT_OK(kl_memo_new(&m, "failing", fail_slowly, NULL, &o));
+    pthread_t th[8];
+    failer f[8];
+    for (int i = 0; i < 8; i++) {
+        f[i] = (failer){m, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, call_failing, &f[i]), 0);
+    }
+    for (int i = 0; i < 8; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(f[i].rc, KL_EFUNC);
+    }
+    assert_int_equal(atomic_load(&failing_calls), 1);
+    kl_memo_info info;
+    kl_memo_info_get(m, &info);
+    assert_int_equal(info.size, 0); /* a failure is never cached */
+    kl_memo_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(four_threads_on_a_small_lru),
         cmocka_unit_test(four_threads_on_an_unbounded_cache),
         cmocka_unit_test(eight_threads_miss_one_key_and_compute_it_once),
+        cmocka_unit_test(waiters_of_a_failing_call_get_its_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  * or the hex of the key's bytes (raw: the canonical encoding; pickle: the
  * serialized bytes).  Bad input exits 2 with a message on stderr.
  * Like every command, it receives the arguments after its own name. */
+#include "cli.h"
 #include "klepto/codec.h"
 #include "klepto/digest.h"
 #include "klepto/error.h"
@@ -20,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kl_cmd_key(int argc, char **argv);
 
 static const char usage[] =
     "usage: klepto key [--keymap raw|hash|string|pickle] [--algorithm NAME] [--typed]\n"
@@ -40,7 +40,7 @@ static int lib_fail(int rc, const char *what)
 {
     const char *msg = kl_errmsg();
     fprintf(stderr, "klepto key: %s: %s\n", what, *msg ? msg : kl_strerror(rc));
-    return rc == KL_ENOMEM || rc == KL_EIO || rc == KL_EBACKEND ? 3 : 2;
+    return cli_status(rc);
 }
 
 /* NAME=... with NAME an identifier: a named argument. */

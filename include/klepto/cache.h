@@ -25,6 +25,7 @@
 #ifndef KLEPTO_CACHE_H
 #define KLEPTO_CACHE_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,10 @@ extern "C" {
 #endif
 
 #define KL_CACHE_UNBOUNDED SIZE_MAX
+/* The largest entry limit accepted (besides KL_CACHE_UNBOUNDED). */
+#define KL_CACHE_MAXSIZE_LIMIT ((size_t)1 << 40)
+/* ttl value meaning "entries never expire" (the default). */
+#define KL_CACHE_NO_TTL HUGE_VAL
 
 typedef struct kl_cache_opts {
     unsigned version;   /* KL_CACHE_OPTS_VERSION */
@@ -44,7 +49,7 @@ typedef struct kl_cache_opts {
                            or "inf" / "no" */
     size_t maxsize;     /* entry limit; 0 = "no" cache; KL_CACHE_UNBOUNDED = "inf" */
     size_t maxbytes;    /* byte budget (keys + values + overhead); 0 = none */
-    double ttl;         /* seconds an entry stays valid; 0 = forever (<0 invalid) */
+    double ttl;         /* seconds an entry stays valid (> 0); KL_CACHE_NO_TTL = forever */
     bool purge;         /* on overflow: dump everything to the archive and empty */
     bool write_back;    /* write to the archive on eviction/dump/free only */
     unsigned shards;    /* 0 = automatic (1 for small caches, so policies are
@@ -52,7 +57,7 @@ typedef struct kl_cache_opts {
     uint64_t seed;      /* randomness for "rr" and sketches */
 } kl_cache_opts;
 #define KL_CACHE_OPTS_VERSION 1
-#define KL_CACHE_OPTS_INIT {KL_CACHE_OPTS_VERSION, NULL, 100, 0, 0.0, false, false, 0, 0}
+#define KL_CACHE_OPTS_INIT {KL_CACHE_OPTS_VERSION, NULL, 100, 0, KL_CACHE_NO_TTL, false, false, 0, 0}
 
 typedef struct kl_cache_stats {
     uint64_t hit;         /* found in memory */
@@ -69,7 +74,8 @@ typedef struct kl_cache_stats {
 typedef struct kl_cache kl_cache;
 
 /* Create a cache.  Returns 0, KL_EINVAL (unknown policy, shards not a
- * power of two, negative ttl, maxbytes smaller than one entry could be),
+ * power of two, a ttl that is not a positive number of seconds, maxsize
+ * above KL_CACHE_MAXSIZE_LIMIT, maxbytes smaller than one entry could be),
  * KL_ENOMEM.  Free with kl_cache_free. */
 int kl_cache_new(kl_cache **out, const kl_cache_opts *opts);
 /* Writes back pending entries (write_back) and releases the cache; the
