@@ -469,6 +469,64 @@ static void random_damage_is_never_misread(void **st)
     free(odata);
 }
 
+/* records larger than the scanner's read-ahead, between small ones */
+static void huge_records_survive_reopen(void **st)
+{
+    (void)st;
+    char url[600];
+    snprintf(url, sizeof url, "file:%s/huge.kle", tmp);
+    size_t n = 10u << 20;
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    big[0] = 0x5a; /* a CBOR byte string of n - 5 bytes */
+    for (int i = 0; i < 4; i++)
+        big[1 + i] = (unsigned char)((n - 5) >> (24 - 8 * i));
+    for (size_t i = 5; i < n; i++)
+        big[i] = (unsigned char)(i * 31);
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x01", 1));
+    KT_OK(kl_archive_put(ar, "\x02", 1, big, n));
+    KT_OK(kl_archive_put(ar, "\x03", 1, "\x03", 1));
+    KT_OK(kl_archive_close(ar));
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    size_t c = 0, problems = 1;
+    KT_OK(kl_archive_count(ar, &c));
+    assert_int_equal(c, 3);
+    kl_buf v = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, "\x02", 1, &v));
+    assert_int_equal(v.len, n);
+    assert_memory_equal(v.data, big, n);
+    KT_OK(kl_archive_get(ar, "\x03", 1, &v));
+    assert_int_equal(v.len, 1);
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 0);
+    kl_buf_free(&v);
+    free(big);
+    KT_OK(kl_archive_drop(ar));
+}
+
+/* a relative path names the file in the folder current at open */
+static void relative_path_survives_chdir(void **st)
+{
+    (void)st;
+    char *cwd = getcwd(NULL, 0), path[600];
+    assert_int_equal(chdir(tmp), 0);
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, "file:rel.kle", NULL));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x02", 1));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x03", 1));
+    assert_int_equal(chdir("/"), 0);
+    KT_OK(kl_archive_compact(ar));
+    assert_int_equal(kl_archive_contains(ar, "\x01", 1), 1);
+    snprintf(path, sizeof path, "%s/rel.kle", tmp);
+    assert_int_equal(access(path, F_OK), 0);
+    KT_OK(kl_archive_drop(ar));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(chdir(cwd), 0);
+    free(cwd);
+}
+
 static void bad_options(void **st)
 {
     (void)st;
@@ -514,6 +572,8 @@ int main(void)
         cmocka_unit_test(other_handles_appends_and_compaction_are_seen),
         cmocka_unit_test(repair_removes_a_killed_compactions_leftover),
         cmocka_unit_test(random_damage_is_never_misread),
+        cmocka_unit_test(huge_records_survive_reopen),
+        cmocka_unit_test(relative_path_survives_chdir),
         cmocka_unit_test(bad_options),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);

@@ -8,7 +8,7 @@
  *                        between handles of the same process)
  *   null:                stores nothing
  *   dir:PATH             a folder, one file per entry
- *                        (?compression=none|zstd, ?level=1..19)
+ *                        (?compression=none|zstd, ?level=1..22, default 3)
  *   file:PATH            one log-structured file
  *                        (?autocompact=RATIO, 0 disables; default 0.5)
  *   (and, as they arrive: sqlite:, postgresql://, hdf5:, redis://)
@@ -22,7 +22,8 @@
  *   normal  (the default) every put is in the file system before it
  *           returns, so it survives the process crashing; fsync happens at
  *           kl_archive_sync() (and, for file:, at close).  A power loss may
- *           lose puts made since, but never leaves a torn entry visible.
+ *           lose puts made since; an entry torn by it is detected by its
+ *           checksums (ignored or KL_ECORRUPT), never misread.
  *   full    every put is fsynced (file, and folder for dir:) before it
  *           returns.
  * Any archive URL also takes ?cached=true: the handle is then the cached

@@ -50,6 +50,10 @@ int kl_archive_locked_call(kl_archive *ar, const kl_archive_backend *be, const c
 /* true when ar's backend is be. */
 bool kl_archive_has_backend(const kl_archive *ar, const kl_archive_backend *be);
 
+/* An absolute form of a path (relative ones against the current folder,
+ * so a later chdir does not move the archive); heap, NULL on ENOMEM. */
+char *kl_abs_path(const char *path);
+
 /* Wall-clock now in ns since the epoch. */
 int64_t kl_now_ns(void);
 

@@ -856,7 +856,7 @@ static int dir_open(void **state, const kl_url *url, const kl_archive_opts *opts
     s->level = 3;
     s->pid = getpid();
     int rc = 0;
-    if (!(s->url = strdup(url->full)) || !(s->root = strdup(url->rest)))
+    if (!(s->url = strdup(url->full)) || !(s->root = kl_abs_path(url->rest)))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
     if (!rc)
         rc = kl_url_sync_mode(url, &s->sync);

@@ -1095,8 +1095,8 @@ static int fa_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     s->read_only = opts->read_only;
     int rc = 0;
     char *d = NULL;
-    if (!(s->url = strdup(url->full)) || !(s->path = strdup(url->rest)) ||
-        !(d = strdup(url->rest)) || !(s->dir = strdup(dirname(d))))
+    if (!(s->url = strdup(url->full)) || !(s->path = kl_abs_path(url->rest)) ||
+        !(d = strdup(s->path)) || !(s->dir = strdup(dirname(d))))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
     free(d);
     if (!rc)
