@@ -2,10 +2,12 @@
  * klepto.h — persistent memoization for C.  Includes every public header:
  *   value.h    the dynamic value type
  *   codec.h    canonical CBOR encoding, Python-literal text, JSON
+ *   digest.h   XXH3 and named cryptographic digests
  *   keymap.h   call → key bytes (raw, hash, string, pickle)
  *   keygen.h   signatures, normalisation, ignore masks, rounding
  *   cache.h    the concurrent in-memory cache with eviction policies
  *   archive.h  persistent stores opened by URL
+ *   cached.h   an in-memory dictionary in front of an archive
  *   memo.h     memoized functions, generic and typed (KL_MEMOIZE)
  *   error.h    error codes and messages
  */
@@ -14,7 +16,9 @@
 
 #include "klepto/archive.h"
 #include "klepto/cache.h"
+#include "klepto/cached.h"
 #include "klepto/codec.h"
+#include "klepto/digest.h"
 #include "klepto/error.h"
 #include "klepto/keygen.h"
 #include "klepto/keymap.h"
