@@ -35,6 +35,23 @@ int kl_buf_append(kl_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int kl_buf_fill(kl_buf *out, kl_into_fn into, const void *ctx, const void *arg)
+{
+    size_t room = 128, need = 0;
+    for (;;) {
+        int rc = kl_buf_reserve(out, room);
+        if (rc)
+            return rc;
+        if ((rc = into(ctx, arg, out->data + out->len, out->cap - out->len, &need)))
+            return rc;
+        if (need <= out->cap - out->len) {
+            out->len += need;
+            return 0;
+        }
+        room = need;
+    }
+}
+
 int kl_buf_append_str(kl_buf *b, const char *s) { return kl_buf_append(b, s, strlen(s)); }
 
 int kl_buf_printf(kl_buf *b, const char *fmt, ...)

@@ -16,6 +16,12 @@ int kl_errno_code(int err);
 /* Set "PATH: WHAT: strerror(err)" and return the mapped code. */
 int kl_seterrno(int err, const char *what, const char *path);
 
+/* Appends what a "write into a caller's buffer, report the size needed"
+ * function produces to a heap buffer, growing it until the result fits. */
+typedef int (*kl_into_fn)(const void *ctx, const void *arg, void *buf, size_t cap, size_t *need);
+struct kl_buf;
+int kl_buf_fill(struct kl_buf *out, kl_into_fn into, const void *ctx, const void *arg);
+
 #define KL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define KL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

@@ -836,22 +836,14 @@ int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size
     return slow_key(kg, call, buf, cap, len);
 }
 
+static int keygen_into(const void *kg, const void *call, void *buf, size_t cap, size_t *need)
+{
+    return kl_keygen_key_into(kg, call, buf, cap, need);
+}
+
 int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out)
 {
     if (!out)
         return kl_seterr(KL_EINVAL, "kl_keygen_key: NULL out");
-    size_t room = 128, need = 0;
-    for (;;) {
-        int rc = kl_buf_reserve(out, room);
-        if (rc)
-            return rc;
-        rc = kl_keygen_key_into(kg, call, out->data + out->len, out->cap - out->len, &need);
-        if (rc)
-            return rc;
-        if (need <= out->cap - out->len) {
-            out->len += need;
-            return 0;
-        }
-        room = need;
-    }
+    return kl_buf_fill(out, keygen_into, kg, call);
 }

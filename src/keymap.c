@@ -899,24 +899,16 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
     return rc;
 }
 
+static int keymap_into(const void *km, const void *call, void *buf, size_t cap, size_t *need)
+{
+    return kl_keymap_key_into(km, call, buf, cap, need);
+}
+
 int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out)
 {
     if (!out)
         return kl_seterr(KL_EINVAL, "kl_keymap_key: NULL out");
-    size_t room = 128, need = 0;
-    for (;;) {
-        int rc = kl_buf_reserve(out, room);
-        if (rc)
-            return rc;
-        rc = kl_keymap_key_into(km, call, out->data + out->len, out->cap - out->len, &need);
-        if (rc)
-            return rc;
-        if (need <= out->cap - out->len) {
-            out->len += need;
-            return 0;
-        }
-        room = need;
-    }
+    return kl_buf_fill(out, keymap_into, km, call);
 }
 
 int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out)

@@ -538,6 +538,29 @@ static void hexkey(kl_buf *out, const void *key, size_t klen)
         kl_buf_append_str(out, "...");
 }
 
+/* Damaged keys are collected while iterating (as length-prefixed records
+ * in a buffer) and deleted afterwards, so the iteration is not disturbed. */
+static void list_bad(kl_buf *bad, const kl_buf *key)
+{
+    uint64_t n = key->len;
+    kl_buf_append(bad, &n, sizeof n);
+    kl_buf_append(bad, key->data, key->len);
+}
+
+static int drop_listed(kl_archive *ar, const kl_buf *bad)
+{
+    for (size_t off = 0; off < bad->len;) {
+        uint64_t n;
+        memcpy(&n, bad->data + off, sizeof n);
+        off += sizeof n;
+        int r = ar->be->del(ar->state, bad->data + off, (size_t)n);
+        if (r && r != KL_ENOTFOUND)
+            return r;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
 /* Generic check: every entry must come out of the iterator and a get. */
 static int verify_generic(kl_archive *ar, bool repair, kl_buf *report, size_t *problems)
 {
@@ -567,24 +590,15 @@ static int verify_generic(kl_archive *ar, bool repair, kl_buf *report, size_t *p
                 hexkey(report, k.data, k.len);
                 kl_buf_printf(report, ": %s%s\n", kl_errmsg(), repair ? " (dropped)" : "");
             }
-            uint64_t n = k.len;
-            kl_buf_append(&bad, &n, sizeof n);
-            kl_buf_append(&bad, k.data, k.len);
+            list_bad(&bad, &k);
         } else if (r && r != KL_ENOTFOUND) {
             rc = r;
             break;
         }
     }
     ar->be->iter_free(cur);
-    for (size_t off = 0; !rc && repair && off < bad.len;) {
-        uint64_t n;
-        memcpy(&n, bad.data + off, sizeof n);
-        off += sizeof n;
-        int r = ar->be->del(ar->state, bad.data + off, (size_t)n);
-        if (r && r != KL_ENOTFOUND)
-            rc = r;
-        off += (size_t)n;
-    }
+    if (!rc && repair)
+        rc = drop_listed(ar, &bad);
     kl_buf_free(&k);
     kl_buf_free(&v);
     kl_buf_free(&bad);
@@ -633,20 +647,11 @@ static int verify_decoding(kl_archive *ar, bool repair, kl_buf *report, size_t *
             kl_buf_printf(report, ": the stored %s does not decode: %s%s\n", what, msg,
                           repair ? " (dropped)" : "");
         }
-        uint64_t n = k.len;
-        kl_buf_append(&bad, &n, sizeof n);
-        kl_buf_append(&bad, k.data, k.len);
+        list_bad(&bad, &k);
     }
     ar->be->iter_free(cur);
-    for (size_t off = 0; !rc && repair && off < bad.len;) {
-        uint64_t n;
-        memcpy(&n, bad.data + off, sizeof n);
-        off += sizeof n;
-        int r = ar->be->del(ar->state, bad.data + off, (size_t)n);
-        if (r && r != KL_ENOTFOUND)
-            rc = r;
-        off += (size_t)n;
-    }
+    if (!rc && repair)
+        rc = drop_listed(ar, &bad);
     kl_buf_free(&k);
     kl_buf_free(&v);
     kl_buf_free(&bad);
