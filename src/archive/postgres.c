@@ -453,20 +453,32 @@ static int ca_entry_sql(pg_state *s, const char *fmt, int64_t id, const void *bl
     return r;
 }
 
-static int ca_get(pg_state *s, const void *key, size_t klen, kl_buf *val)
+/* Run a catalogue statement taking the key and returning its table id:
+ * *id, or KL_ENOTFOUND when the key has no row. */
+static int ca_key_to_id(pg_state *s, int stmt, bool idempotent, const void *key, size_t klen,
+                        const char *what, int64_t *id)
 {
     pg_key k;
     pg_key_init(&k, key, klen);
     PGresult *res;
-    int r = pg_run(s, ST_CAT_FIND, 2, k.vals, k.lens, true, &res, "get");
+    int r = pg_run(s, stmt, 2, k.vals, k.lens, idempotent, &res, what);
     if (r)
         return r;
     if (PQntuples(res) < 1) {
         PQclear(res);
         return pg_notfound(s);
     }
-    int64_t id = pg_int8(res, 0, 0);
+    *id = pg_int8(res, 0, 0);
     PQclear(res);
+    return 0;
+}
+
+static int ca_get(pg_state *s, const void *key, size_t klen, kl_buf *val)
+{
+    int64_t id;
+    int r = ca_key_to_id(s, ST_CAT_FIND, true, key, klen, "get", &id);
+    if (r)
+        return r;
     /* deleted between the two reads: KL_ENOTFOUND, which is the truth now */
     return ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
 }
@@ -508,18 +520,10 @@ static int ca_put_in_txn(pg_state *s, const void *key, size_t klen, const void *
 
 static int ca_del_in_txn(pg_state *s, const void *key, size_t klen)
 {
-    pg_key k;
-    pg_key_init(&k, key, klen);
-    PGresult *res;
-    int r = pg_run(s, ST_CAT_DEL, 2, k.vals, k.lens, false, &res, "delete");
+    int64_t id;
+    int r = ca_key_to_id(s, ST_CAT_DEL, false, key, klen, "delete", &id);
     if (r)
         return r;
-    if (PQntuples(res) < 1) {
-        PQclear(res);
-        return pg_notfound(s);
-    }
-    int64_t id = pg_int8(res, 0, 0);
-    PQclear(res);
     return ca_entry_sql(s, "DROP TABLE IF EXISTS \"%s\"", id, NULL, 0, NULL, "drop entry table");
 }
 
