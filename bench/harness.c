@@ -60,3 +60,9 @@ void bench_rmrf(const char *path)
     if (system(cmd) != 0)
         fprintf(stderr, "bench: could not remove %s\n", path);
 }
+
+int bench_wants(const char *name)
+{
+    const char *only = getenv("BENCH_ONLY");
+    return !only || !*only || strcmp(only, name) == 0;
+}

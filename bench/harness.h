@@ -17,6 +17,9 @@ void bench_report(const char *name, double value, const char *unit, double basel
 /* A scratch directory for the benchmark (created, removed by bench_rmrf). */
 const char *bench_tmpdir(void);
 void bench_rmrf(const char *path);
+/* True when the figure `name` should be measured (all, unless the
+ * BENCH_ONLY environment variable names another). */
+int bench_wants(const char *name);
 /* Keeps the compiler from optimising a value away. */
 #define BENCH_KEEP(x) __asm__ volatile("" : : "g"(x) : "memory")
 

@@ -158,9 +158,13 @@ static int read_typed(dec *d, const uint8_t *tagat, uint64_t tag, kl_value *out,
     if (n % es)
         return corrupt(d, at, "typed array length is not a whole number of elements");
     uint8_t *mem = malloc(n ? (size_t)n : 1);
-    if (!mem)
+    size_t *shape = malloc(sizeof(size_t) * KL_NDARRAY_MAXDIM);
+    if (!mem || !shape) {
+        free(mem);
+        free(shape);
         return kl_seterr(KL_ENOMEM, "decode: out of memory for a %llu-byte array",
                          (unsigned long long)n);
+    }
     if (n)
         memcpy(mem, d->p, (size_t)n);
     if (be && es > 1)
@@ -171,6 +175,7 @@ static int read_typed(dec *d, const uint8_t *tagat, uint64_t tag, kl_value *out,
     v.u.nd.data = mem;
     v.u.nd.dtype = (uint8_t)dt;
     v.u.nd.ndim = 1;
+    v.u.nd.shape = shape;
     v.u.nd.shape[0] = (size_t)(n / es);
     *count = (size_t)(n / es);
     *out = v;
@@ -229,10 +234,8 @@ static int read_ndarray(dec *d, const uint8_t *tagat, kl_value *out)
         return corrupt(d, tagat, "nd-array shape does not match its element count");
     }
     v.u.nd.ndim = ndim;
-    for (uint8_t i = 0; i < ndim; i++)
+    for (uint8_t i = 0; i < ndim; i++) /* read_typed made room for the most */
         v.u.nd.shape[i] = shape[i];
-    for (uint8_t i = ndim; i < KL_NDARRAY_MAXDIM; i++)
-        v.u.nd.shape[i] = 0;
     *out = v;
     return 0;
 }
@@ -416,6 +419,14 @@ static int decode_scalar(const void *p, size_t len, kl_value *out)
 
 int kl_decode_double(const void *p, size_t len, double *out)
 {
+    const uint8_t *b = p;
+    if (KL_LIKELY(len == 9 && b[0] == 0xfb)) { /* the common case: a float64 */
+        uint64_t u;
+        memcpy(&u, b + 1, sizeof u);
+        u = __builtin_bswap64(u); /* CBOR is big-endian */
+        memcpy(out, &u, sizeof *out);
+        return 0;
+    }
     kl_value v;
     int rc = decode_scalar(p, len, &v);
     if (rc)

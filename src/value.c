@@ -6,6 +6,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+_Static_assert(sizeof(kl_value) == 32, "kl_value must stay small: it is built on every call");
+
 size_t kl_dtype_size(kl_dtype dt)
 {
     switch (dt) {
@@ -154,8 +156,12 @@ int kl_value_ndarray(kl_value *out, kl_dtype dt, uint8_t ndim, const size_t *sha
         return kl_seterr(KL_ETOOBIG, "nd-array: shape too large");
     size_t nbytes = n * es;
     void *mem = data ? malloc(nbytes ? nbytes : 1) : calloc(nbytes ? nbytes : 1, 1);
-    if (!mem)
+    size_t *sh = malloc(sizeof(size_t) * (ndim ? ndim : 1));
+    if (!mem || !sh) {
+        free(mem);
+        free(sh);
         return kl_seterr(KL_ENOMEM, "out of memory for a %zu-byte nd-array", nbytes);
+    }
     if (data && nbytes)
         memcpy(mem, data, nbytes);
     kl_value v = kl_value_null();
@@ -163,8 +169,9 @@ int kl_value_ndarray(kl_value *out, kl_dtype dt, uint8_t ndim, const size_t *sha
     v.u.nd.data = mem;
     v.u.nd.ndim = ndim;
     v.u.nd.dtype = (uint8_t)dt;
+    v.u.nd.shape = sh;
     for (uint8_t i = 0; i < ndim; i++)
-        v.u.nd.shape[i] = shape[i];
+        sh[i] = shape[i];
     *out = v;
     return 0;
 }
@@ -298,6 +305,7 @@ void kl_value_free(kl_value *v)
             break;
         case KL_NDARRAY:
             free(v->u.nd.data);
+            free(v->u.nd.shape);
             break;
         case KL_ARRAY:
             for (size_t i = 0; i < v->u.a.len; i++)

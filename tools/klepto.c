@@ -1,8 +1,54 @@
-/* The klepto command-line tool (commands arrive with the CLI work). */
+/* The klepto command-line tool: dispatch to the commands (CLI.md). */
 #include <stdio.h>
+#include <string.h>
 
-int main(void)
+#include "cli.h"
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *usage;
+} command;
+
+static const command commands[] = {
+    {"ls", kl_cmd_ls, "ls URL [--long] [--json]      list entries"},
+    {"get", kl_cmd_get, "get URL KEY                   print one value"},
+    {"count", kl_cmd_count, "count URL                     number of entries"},
+    {"put", kl_cmd_put, "put URL KEY VALUE             write one entry (creates the archive)"},
+    {"rm", kl_cmd_rm, "rm URL KEY                    delete one entry"},
+    {"stats", kl_cmd_stats, "stats URL                     entries, bytes, format and backend facts"},
+    {"verify", kl_cmd_verify, "verify URL [--repair]         check every entry; drop damaged ones"},
+    {"clear", kl_cmd_clear, "clear URL                     remove every entry"},
+    {"copy", kl_cmd_copy, "copy SRC DST                  copy every entry between archives"},
+    {"compact", kl_cmd_compact, "compact URL                   reclaim the space of old entries"},
+    {"key", kl_cmd_key, "key [options] ARG... [NAME=ARG...]   the key a call maps to"},
+    {"simulate", kl_cmd_simulate,
+     "simulate --policy NAME --size N [--trace FILE]   replay a trace through a cache"},
+};
+
+static void usage(FILE *f)
 {
-    fprintf(stderr, "klepto: no commands yet\n");
-    return 2;
+    fprintf(f, "usage: klepto COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  klepto %s\n", commands[i].usage);
+    fprintf(f, "\nKeys and values are Python-style literals: 1, 2.5, 'text', b'\\x00', None,\n"
+               "(1, 'a'), [1, 2], {'k': 1.5}.  Exit status: 0 ok, 1 not found or failed\n"
+               "check, 2 bad usage or input, 3 I/O, backend or server error.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CLI_USAGE;
+    }
+    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return CLI_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 2, argv + 2);
+    fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", argv[1]);
+    return CLI_USAGE;
 }

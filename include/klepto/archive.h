@@ -8,9 +8,25 @@
  *                        between handles of the same process)
  *   null:                stores nothing
  *   dir:PATH             a folder, one file per entry
- *   (and, as they arrive: file:, sqlite:, postgresql://, hdf5:, redis://)
+ *                        (?compression=none|zstd, ?level=1..19)
+ *   file:PATH            one log-structured file
+ *                        (?autocompact=RATIO, 0 disables; default 0.5)
+ *   (and, as they arrive: sqlite:, postgresql://, hdf5:, redis://)
  * Options go in the query string (dir:/x?sync=full); unknown options are an
- * error.
+ * error.  Values are percent-decoded.
+ *
+ * Durability (dir: and file:), ?sync=
+ *   none    nothing is fsynced.  file: also buffers puts inside the process
+ *           (written at sync, close, when 1 MiB is pending or before any
+ *           read), so a crashed process loses its unflushed puts.
+ *   normal  (the default) every put is in the file system before it
+ *           returns, so it survives the process crashing; fsync happens at
+ *           kl_archive_sync() (and, for file:, at close).  A power loss may
+ *           lose puts made since, but never leaves a torn entry visible.
+ *   full    every put is fsynced (file, and folder for dir:) before it
+ *           returns.
+ * Any archive URL also takes ?cached=true: the handle is then the cached
+ * front (klepto/cached.h) over the archive the rest of the URL names.
  *
  * Thread-safety: one kl_archive handle may be used from many threads at
  * once (the core serialises calls for backends that are not thread-safe
@@ -31,6 +47,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "error.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -108,6 +125,44 @@ int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out);
  * for a damaged entry: iteration may continue after it). */
 int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val);
 void kl_archive_iter_free(kl_archive_iter *it);
+
+/* ---- zero-copy views of typed numeric arrays ------------------------- */
+
+/* A read-only view of a stored typed numeric array (an nd-array value).
+ * dir: maps large arrays (they are stored uncompressed and 64-byte
+ * aligned) so no byte is copied; other archives and small or compressed
+ * entries give a view over a private copy.  A view stays valid until
+ * kl_view_release(), even if the entry is replaced or deleted or the
+ * archive is closed meanwhile.  Thread-safety: a view is immutable. */
+typedef struct kl_view kl_view;
+
+/* Returns 0 and a view to release, KL_ENOTFOUND, KL_ETYPE when the value
+ * is not a typed numeric array, KL_ECORRUPT for a damaged entry.  A mapped
+ * view checks the entry's framing but not the array bytes' checksum (that
+ * would read them all); kl_archive_get and kl_archive_verify do. */
+int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out);
+const void *kl_view_data(const kl_view *v); /* row-major little-endian elements */
+size_t kl_view_bytes(const kl_view *v);
+kl_dtype kl_view_dtype(const kl_view *v);
+unsigned kl_view_ndim(const kl_view *v);
+const size_t *kl_view_shape(const kl_view *v); /* kl_view_ndim() sizes */
+bool kl_view_is_mapped(const kl_view *v);     /* true: no copy was made */
+void kl_view_release(kl_view *v);             /* safe on NULL */
+
+/* ---- maintenance ------------------------------------------------------ */
+
+/* Check every entry: framing, checksums, and that the stored key and value
+ * decode.  Appends one line per problem to report (when not NULL) and sets
+ * *problems (when not NULL) to their number.  With repair, damaged entries
+ * are removed (and leftovers of crashed writers cleaned up); their lines
+ * say "dropped".  Returns 0 even when problems were found (an error only
+ * when the check itself could not run: KL_EIO, KL_EPERM, ...). */
+int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *problems);
+
+/* Reclaim the space of replaced and deleted entries (file: rewrites the
+ * file and renames it into place).  A no-op (0) for archives with nothing
+ * to reclaim. */
+int kl_archive_compact(kl_archive *ar);
 
 #ifdef __cplusplus
 }

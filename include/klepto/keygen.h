@@ -11,6 +11,21 @@
  * Rounding matches Python's round(x, tol) exactly.  Defaults filled in from
  * the signature are not rounded (as in klepto).
  *
+ * Details (as Python klepto, unless said otherwise):
+ *  - an ignored index is a position in the call as made: below the number
+ *    of positional parameters it masks that parameter (also when it was
+ *    passed by name or defaulted); past them it masks that vararg.  A name
+ *    masks a parameter or an extra named argument.  Unknown names and
+ *    indices are harmless.  Keyword-only parameters are masked by name;
+ *  - shallow rounding also rounds the floats directly inside top-level
+ *    arrays (not maps); deep rounds inside arrays and map values at any
+ *    depth, never map keys; float nd-arrays are rounded element-wise by
+ *    shallow and deep;
+ *  - rounding a NaN or infinity, or a result that overflows (negative tol),
+ *    is KL_ERANGE (Python's round() keeps inf and nan unchanged; here a
+ *    tolerance never lets a non-finite value through silently).  Ignored
+ *    arguments are not rounded, so they never fail.
+ *
  * Thread-safety: signatures and keygens are immutable after creation and
  * may be shared by any number of threads.
  */
@@ -40,15 +55,21 @@ typedef struct kl_call {
 typedef struct kl_signature kl_signature;
 
 /* Parse a parameter list in Python syntax: "x, y=2.5, *args, **kw"
- * (defaults are literals, codec.h's kl_parse).  KL_EINVAL with the position
- * for a syntax error, a duplicate name, a non-default after a default.
- * Freed with kl_signature_free. */
+ * (defaults are literals, codec.h's kl_parse); parameters after "*" or
+ * "*args" are keyword-only.  KL_EINVAL with the position for a syntax
+ * error, a duplicate name, a non-default after a default, annotations or
+ * the "/" marker (not supported).  Freed with kl_signature_free. */
 int kl_signature_parse(kl_signature **out, const char *spec);
 void kl_signature_free(kl_signature *sig);
 /* Number of named parameters (not counting *args / **kw). */
 size_t kl_signature_nparams(const kl_signature *sig);
 /* Parameter name i (borrowed, lives as long as sig). */
 const char *kl_signature_param(const kl_signature *sig, size_t i);
+/* Number of parameters that can be passed by position (the first ones;
+ * the rest, declared after "*" or "*args", are keyword-only). */
+size_t kl_signature_npositional(const kl_signature *sig);
+/* Default value of parameter i (borrowed), or NULL when it has none. */
+const kl_value *kl_signature_default(const kl_signature *sig, size_t i);
 bool kl_signature_has_varargs(const kl_signature *sig);
 bool kl_signature_has_varkw(const kl_signature *sig);
 

@@ -19,6 +19,23 @@
  * order (rendered <class 'int'> in text keys); untyped raw keys encode
  * integral floats as integers so f(3) and f(3.0) share a key.
  *
+ * Details, as Python klepto does them unless said otherwise:
+ *  - a sentinel goes before the named part (when there are named values)
+ *    and, in typed keys, before the vararg types and before the named
+ *    types (when there are named values);
+ *  - the lone-item rule applies to untyped keys only; in untyped raw and
+ *    xxh3 keys an integral float counts as the int it encodes as;
+ *  - the ignored marker renders NULL; its type is klepto._inspect._Null;
+ *  - in raw (and xxh3, pickle-cbor) keys the type markers are the text
+ *    "<class 'int'>" and the ignored marker is CBOR undefined;
+ *  - "string" renders str(key) (a lone text item is the bare text, as
+ *    Python's str()); algorithm "repr" always renders repr(key); accepted
+ *    names: NULL/"utf-8"/"utf8"/"str", "repr";
+ *  - hash algorithms: "xxh3" (= "xxh3-128", "xxh128"), "xxh3-64", and the
+ *    named digests (digest.h; hashlib's "sha3_256", "blake2b"… too);
+ *  - non-flat keys list the named values in name order (Python klepto
+ *    uses the order its dict happened to get).
+ *
  * Thread-safety: a keymap is immutable after creation and may be shared by
  * any number of threads.
  */

@@ -88,7 +88,8 @@ struct kl_value {
         } m;                 /* KL_MAP */
         struct {
             void *data;      /* row-major, little-endian elements */
-            size_t shape[KL_NDARRAY_MAXDIM];
+            size_t *shape;   /* ndim sizes (owned; kept out of line so that
+                                every kl_value stays 32 bytes) */
             uint8_t ndim;
             uint8_t dtype;   /* kl_dtype */
         } nd;                /* KL_NDARRAY */

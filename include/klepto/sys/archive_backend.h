@@ -6,7 +6,9 @@
  * iter_next, iter_free.  Optional slots may be NULL and the core falls
  * back: contains → get; stat → get (size only); clear → iterate + del;
  * sync → nothing to do; drop → KL_EUNSUPPORTED; put_many/get_many → loops;
- * describe → nothing extra.  New slots are only ever appended, and
+ * describe → nothing extra; get_view → get + a view over a copy; verify →
+ * iterate and decode every entry (repair deletes those that fail);
+ * compact → nothing to do.  New slots are only ever appended, and
  * `version` tells the core how many a backend knows.
  *
  * Every slot returns 0 or a negative KL_E* code after setting the thread's
@@ -78,7 +80,30 @@ typedef struct kl_archive_backend {
     int (*iter_new)(void *state, void **cursor);
     int (*iter_next)(void *cursor, kl_buf *key, kl_buf *val); /* val may be NULL */
     void (*iter_free)(void *cursor);
+
+    /* optional: a view of a stored typed array (see struct kl_view) */
+    int (*get_view)(void *state, const void *key, size_t klen, kl_view **out);
+    /* optional: check framing/checksums of every entry, one report line per
+     * problem, drop damaged entries when repair (the core then also
+     * decodes every value the backend did not flag) */
+    int (*verify)(void *state, bool repair, kl_buf *report, size_t *problems);
+    /* optional: reclaim space */
+    int (*compact)(void *state);
 } kl_archive_backend;
+
+/* What get_view hands out: filled by the backend, read by the accessors of
+ * archive.h, destroyed by calling release(view) (which frees the struct). */
+struct kl_view {
+    const void *data;
+    size_t nbytes;
+    uint8_t dtype; /* kl_dtype */
+    uint8_t ndim;
+    bool mapped;
+    size_t shape[KL_NDARRAY_MAXDIM];
+    void (*release)(kl_view *v);
+    void *priv;    /* backend's: mapping base, ... */
+    size_t priv_len;
+};
 
 /* Register a backend under its scheme (replacing none: KL_EINVAL if the
  * scheme is taken or the version is newer than this library knows).

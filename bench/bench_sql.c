@@ -1,0 +1,400 @@
+/* SQL archives: sqlite: writes (batched and single), point reads, the
+ * table-per-key layout, and batched PostgreSQL writes — each beside the
+ * same work done with raw sqlite3 / libpq calls in the same run.
+ *
+ * postgres_batch_write needs $KLEPTO_TEST_PG_URL (make bench starts a
+ * server); without it the figure is skipped with a note on stderr. */
+#define _GNU_SOURCE
+#include <libpq-fe.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "klepto/archive.h"
+#include "klepto/error.h"
+
+enum { KEYLEN = 16, VALLEN = 64, REPS = 5 };
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench_sql: %s: %s\n", what, kl_errmsg());
+    exit(1);
+}
+
+#define CHECK(expr)                                                                               \
+    do {                                                                                          \
+        if ((expr) != 0)                                                                          \
+            die(#expr);                                                                           \
+    } while (0)
+
+/* n keys of KEYLEN bytes and values of VALLEN bytes, in one block each. */
+typedef struct data {
+    size_t n;
+    uint8_t *keys, *vals;
+    const void **kp, **vp;
+    size_t *kl, *vl;
+} data;
+
+static data make_data(size_t n, uint32_t seed)
+{
+    data d = {n, malloc(n * KEYLEN), malloc(n * VALLEN), malloc(n * sizeof(void *)),
+              malloc(n * sizeof(void *)), malloc(n * sizeof(size_t)), malloc(n * sizeof(size_t))};
+    uint64_t x = 0x9e3779b97f4a7c15u ^ seed;
+    for (size_t i = 0; i < n * KEYLEN; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        d.keys[i] = (uint8_t)x;
+    }
+    for (size_t i = 0; i < n * VALLEN; i++)
+        d.vals[i] = (uint8_t)(i * 31);
+    for (size_t i = 0; i < n; i++) {
+        d.kp[i] = d.keys + i * KEYLEN;
+        d.vp[i] = d.vals + i * VALLEN;
+        d.kl[i] = KEYLEN;
+        d.vl[i] = VALLEN;
+    }
+    return d;
+}
+
+static void free_data(data *d)
+{
+    free(d->keys);
+    free(d->vals);
+    free(d->kp);
+    free(d->vp);
+    free(d->kl);
+    free(d->vl);
+}
+
+static char *db_path(const char *name)
+{
+    static int n;
+    char *p;
+    if (asprintf(&p, "%s/%s-%d.db", bench_tmpdir(), name, n++) < 0)
+        exit(1);
+    return p;
+}
+
+static void rm_db(char *path)
+{
+    const char *suffix[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        char f[600];
+        snprintf(f, sizeof f, "%s%s", path, suffix[i]);
+        unlink(f);
+    }
+    free(path);
+}
+
+/* ---- raw sqlite3 baselines -------------------------------------------- */
+
+static sqlite3 *raw_open(const char *path, sqlite3_stmt **ins, sqlite3_stmt **sel)
+{
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK ||
+        sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE IF NOT EXISTS t (key BLOB PRIMARY KEY, value BLOB NOT NULL)",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT INTO t (key, value) VALUES (?1, ?2)", -1, ins, NULL) ||
+        sqlite3_prepare_v2(db, "SELECT value FROM t WHERE key = ?1", -1, sel, NULL)) {
+        fprintf(stderr, "bench_sql: raw sqlite3: %s\n", sqlite3_errmsg(db));
+        exit(1);
+    }
+    return db;
+}
+
+static void raw_insert(sqlite3_stmt *ins, const data *d, size_t i)
+{
+    sqlite3_bind_blob(ins, 1, d->kp[i], KEYLEN, SQLITE_STATIC);
+    sqlite3_bind_blob(ins, 2, d->vp[i], VALLEN, SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) {
+        fprintf(stderr, "bench_sql: raw insert failed\n");
+        exit(1);
+    }
+    sqlite3_reset(ins);
+}
+
+static double raw_sqlite_write(const data *d, bool one_txn)
+{
+    char *path = db_path("raw");
+    sqlite3_stmt *ins, *sel;
+    sqlite3 *db = raw_open(path, &ins, &sel);
+    uint64_t t0 = bench_now_ns();
+    if (one_txn)
+        sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < d->n; i++)
+        raw_insert(ins, d, i);
+    if (one_txn)
+        sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sel);
+    sqlite3_close(db);
+    rm_db(path);
+    return rate;
+}
+
+static double kl_sqlite_write(const data *d, bool batch)
+{
+    char *path = db_path("kl"), *url;
+    if (asprintf(&url, "sqlite:%s?table=kl", path) < 0)
+        exit(1);
+    kl_archive *ar;
+    CHECK(kl_archive_open(&ar, url, NULL));
+    uint64_t t0 = bench_now_ns();
+    if (batch) {
+        CHECK(kl_archive_put_many(ar, d->n, d->kp, d->kl, d->vp, d->vl));
+    } else {
+        for (size_t i = 0; i < d->n; i++)
+            CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
+    }
+    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    CHECK(kl_archive_close(ar));
+    free(url);
+    rm_db(path);
+    return rate;
+}
+
+static void bench_sqlite_writes(void)
+{
+    data d = make_data(100000, 1);
+    double ours[REPS], base[REPS];
+    for (int r = 0; r < REPS; r++) {
+        base[r] = raw_sqlite_write(&d, true);
+        ours[r] = kl_sqlite_write(&d, true);
+    }
+    bench_report("sqlite_batch_write", bench_median(ours, REPS), "entries/s",
+                 bench_median(base, REPS), "higher",
+                 "100k entries, 16 B keys, 64 B values, one put_many; baseline: raw sqlite3 "
+                 "prepared inserts in one transaction");
+    free_data(&d);
+
+    d = make_data(20000, 2);
+    for (int r = 0; r < REPS; r++) {
+        base[r] = raw_sqlite_write(&d, false);
+        ours[r] = kl_sqlite_write(&d, false);
+    }
+    bench_report("sqlite_single_write", bench_median(ours, REPS), "entries/s",
+                 bench_median(base, REPS), "higher",
+                 "20k autocommit puts, WAL, synchronous=NORMAL; baseline: raw sqlite3 "
+                 "autocommit prepared inserts");
+    free_data(&d);
+}
+
+static void bench_sqlite_read(void)
+{
+    data d = make_data(100000, 3);
+    char *path = db_path("read"), *url;
+    if (asprintf(&url, "sqlite:%s?table=kl", path) < 0)
+        exit(1);
+    kl_archive *ar;
+    CHECK(kl_archive_open(&ar, url, NULL));
+    CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+    /* the raw baseline reads the same keys from its own table in the file */
+    sqlite3_stmt *ins, *sel;
+    sqlite3 *db = raw_open(path, &ins, &sel);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    for (size_t i = 0; i < d.n; i++)
+        raw_insert(ins, &d, i);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+
+    enum { READS = 100000 };
+    size_t *order = malloc(READS * sizeof *order);
+    uint64_t x = 88172645463325252u;
+    for (size_t i = 0; i < READS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        order[i] = x % d.n;
+    }
+    double ours[REPS], base[REPS];
+    kl_buf v = KL_BUF_INIT;
+    for (int r = 0; r < REPS; r++) {
+        uint64_t t0 = bench_now_ns();
+        for (size_t i = 0; i < READS; i++) {
+            sqlite3_bind_blob(sel, 1, d.kp[order[i]], KEYLEN, SQLITE_STATIC);
+            if (sqlite3_step(sel) != SQLITE_ROW)
+                exit(1);
+            BENCH_KEEP(sqlite3_column_blob(sel, 0));
+            BENCH_KEEP(sqlite3_column_bytes(sel, 0));
+            sqlite3_reset(sel);
+        }
+        base[r] = READS / ((double)(bench_now_ns() - t0) / 1e9);
+        t0 = bench_now_ns();
+        for (size_t i = 0; i < READS; i++)
+            CHECK(kl_archive_get(ar, d.kp[order[i]], KEYLEN, &v));
+        ours[r] = READS / ((double)(bench_now_ns() - t0) / 1e9);
+    }
+    bench_report("sqlite_read", bench_median(ours, REPS), "entries/s", bench_median(base, REPS),
+                 "higher",
+                 "random point reads of 100k entries, value copied out; baseline: raw sqlite3 "
+                 "prepared select");
+    kl_buf_free(&v);
+    free(order);
+    sqlite3_finalize(ins);
+    sqlite3_finalize(sel);
+    sqlite3_close(db);
+    CHECK(kl_archive_close(ar));
+    free(url);
+    rm_db(path);
+    free_data(&d);
+}
+
+/* ---- table-per-key layout --------------------------------------------- */
+
+static double sql_archive_reads(kl_archive *ar, const data *d, size_t nkeys)
+{
+    enum { READS = 5000 };
+    kl_buf v = KL_BUF_INIT;
+    uint64_t x = 0x2545f4914f6cdd1du, t0 = bench_now_ns();
+    for (size_t i = 0; i < READS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        CHECK(kl_archive_get(ar, d->kp[x % nkeys], KEYLEN, &v));
+    }
+    double rate = READS / ((double)(bench_now_ns() - t0) / 1e9);
+    kl_buf_free(&v);
+    return rate;
+}
+
+static void bench_sql_archive(void)
+{
+    enum { NW = 5000, RW = 3, R = 5 };
+    data d = make_data(20000, 4);
+    double w[RW], small[R], large[R];
+    for (int r = 0; r < RW; r++) {
+        char *path = db_path("sqlarch"), *url;
+        if (asprintf(&url, "sqlite:%s", path) < 0)
+            exit(1);
+        kl_archive *ar;
+        CHECK(kl_archive_open(&ar, url, NULL));
+        uint64_t t0 = bench_now_ns();
+        for (size_t i = 0; i < NW; i++)
+            CHECK(kl_archive_put(ar, d.kp[i], KEYLEN, d.vp[i], VALLEN));
+        w[r] = NW / ((double)(bench_now_ns() - t0) / 1e9);
+        CHECK(kl_archive_close(ar));
+        free(url);
+        rm_db(path);
+    }
+    bench_report("sql_archive_write", bench_median(w, RW), "entries/s", -1, "higher",
+                 "sqlite: one table per key, 5k new keys put one by one into an empty database "
+                 "(each CREATE TABLE costs SQLite a scan of its schema: slower as tables grow)");
+
+    /* lookups in a database of 1k tables and one of 20k (built once: that
+     * takes a while), measured in turns so that drift hits both alike */
+    char *paths[2];
+    kl_archive *ars[2];
+    for (int j = 0; j < 2; j++) {
+        char *url;
+        paths[j] = db_path("sqlarch");
+        if (asprintf(&url, "sqlite:%s", paths[j]) < 0)
+            exit(1);
+        CHECK(kl_archive_open(&ars[j], url, NULL));
+        size_t n = j ? d.n : 1000;
+        for (size_t done = 0; done < n; done += 1000)
+            CHECK(kl_archive_put_many(ars[j], 1000, d.kp + done, d.kl + done, d.vp + done,
+                                      d.vl + done));
+        sql_archive_reads(ars[j], &d, n); /* warm up */
+        free(url);
+    }
+    for (int r = 0; r < R; r++) {
+        small[r] = sql_archive_reads(ars[0], &d, 1000);
+        large[r] = sql_archive_reads(ars[1], &d, d.n);
+    }
+    bench_report("sql_archive_read_20k", bench_median(large, R), "entries/s",
+                 bench_median(small, R), "higher",
+                 "sqlite: one table per key, random reads with 20k tables; baseline: the same "
+                 "with 1k tables (ratio >= 0.67: lookups do not slow down with table count)");
+    for (int j = 0; j < 2; j++) {
+        CHECK(kl_archive_close(ars[j]));
+        rm_db(paths[j]);
+    }
+    free_data(&d);
+}
+
+/* ---- PostgreSQL ------------------------------------------------------- */
+
+static double raw_pg_write(const char *conninfo, const data *d)
+{
+    PGconn *c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "bench_sql: %s\n", PQerrorMessage(c));
+        exit(1);
+    }
+    PQclear(PQexec(c, "SET client_min_messages = warning"));
+    PQclear(PQexec(c, "DROP TABLE IF EXISTS kl_bench_raw"));
+    PQclear(PQexec(c, "CREATE TABLE kl_bench_raw (key bytea PRIMARY KEY, value bytea NOT NULL)"));
+    PQclear(PQprepare(c, "ins",
+                      "INSERT INTO kl_bench_raw (key, value) VALUES ($1, $2) ON CONFLICT (key) "
+                      "DO UPDATE SET value = EXCLUDED.value",
+                      2, NULL));
+    static const int fmts[2] = {1, 1};
+    uint64_t t0 = bench_now_ns();
+    PQclear(PQexec(c, "BEGIN"));
+    PQenterPipelineMode(c);
+    for (size_t done = 0; done < d->n; done += 1000) {
+        size_t m = d->n - done < 1000 ? d->n - done : 1000;
+        for (size_t i = done; i < done + m; i++) {
+            const char *pv[2] = {d->kp[i], d->vp[i]};
+            int pl[2] = {KEYLEN, VALLEN};
+            PQsendQueryPrepared(c, "ins", 2, pv, pl, fmts, 1);
+        }
+        PQpipelineSync(c);
+        for (size_t i = 0; i < m; i++) {
+            PGresult *res = PQgetResult(c);
+            if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+                fprintf(stderr, "bench_sql: raw libpq: %s\n", PQerrorMessage(c));
+                exit(1);
+            }
+            PQclear(res);
+            PQclear(PQgetResult(c));
+        }
+        PQclear(PQgetResult(c)); /* the sync */
+    }
+    PQexitPipelineMode(c);
+    PQclear(PQexec(c, "COMMIT"));
+    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    PQclear(PQexec(c, "DROP TABLE kl_bench_raw"));
+    PQfinish(c);
+    return rate;
+}
+
+static void bench_postgres(void)
+{
+    const char *base = getenv("KLEPTO_TEST_PG_URL");
+    if (!base || !*base) {
+        fprintf(stderr, "bench_sql: KLEPTO_TEST_PG_URL is not set: postgres_batch_write "
+                        "skipped\n");
+        return;
+    }
+    data d = make_data(20000, 5);
+    char *url;
+    if (asprintf(&url, "%s%ctable=kl_bench", base, strchr(base, '?') ? '&' : '?') < 0)
+        exit(1);
+    double ours[REPS], raw[REPS];
+    for (int r = 0; r < REPS; r++) {
+        raw[r] = raw_pg_write(base, &d);
+        kl_archive *ar;
+        CHECK(kl_archive_open(&ar, url, NULL));
+        uint64_t t0 = bench_now_ns();
+        CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+        ours[r] = (double)d.n / ((double)(bench_now_ns() - t0) / 1e9);
+        CHECK(kl_archive_drop(ar));
+    }
+    bench_report("postgres_batch_write", bench_median(ours, REPS), "rows/s",
+                 bench_median(raw, REPS), "higher",
+                 "20k rows, 16 B keys, 64 B values, one put_many over loopback TCP; baseline: "
+                 "raw libpq pipelined prepared upserts in one transaction");
+    free(url);
+    free_data(&d);
+}
+
+int main(void)
+{
+    bench_sqlite_writes();
+    bench_sqlite_read();
+    bench_sql_archive();
+    bench_postgres();
+    bench_rmrf(bench_tmpdir());
+    return 0;
+}

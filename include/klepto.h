@@ -1,0 +1,24 @@
+/*
+ * klepto.h — persistent memoization for C.  Includes every public header:
+ *   value.h    the dynamic value type
+ *   codec.h    canonical CBOR encoding, Python-literal text, JSON
+ *   keymap.h   call → key bytes (raw, hash, string, pickle)
+ *   keygen.h   signatures, normalisation, ignore masks, rounding
+ *   cache.h    the concurrent in-memory cache with eviction policies
+ *   archive.h  persistent stores opened by URL
+ *   memo.h     memoized functions, generic and typed (KL_MEMOIZE)
+ *   error.h    error codes and messages
+ */
+#ifndef KLEPTO_H
+#define KLEPTO_H
+
+#include "klepto/archive.h"
+#include "klepto/cache.h"
+#include "klepto/codec.h"
+#include "klepto/error.h"
+#include "klepto/keygen.h"
+#include "klepto/keymap.h"
+#include "klepto/memo.h"
+#include "klepto/value.h"
+
+#endif

@@ -1,0 +1,181 @@
+#!/usr/bin/env bash
+# Runs a command beside throw-away database servers:
+#
+#   bash scripts/with-servers.sh CMD ARGS...
+#
+# starts a PostgreSQL server (initdb into a temporary folder, listening on
+# a socket in that folder and on 127.0.0.1 at a free port) and a Redis
+# server (127.0.0.1, free port, no persistence), exports
+#
+#   KLEPTO_TEST_PG_URL        postgresql://klepto@127.0.0.1:PORT/klepto_test
+#   KLEPTO_TEST_REDIS_URL     redis://127.0.0.1:PORT/0
+#   KLEPTO_TEST_SERVERS_SCRIPT  the absolute path of this script
+#
+# runs CMD, then stops both servers and removes the folder, whatever way
+# CMD ends (failure, Ctrl-C, TERM).  A server whose binaries are missing is
+# skipped with a note (its variable stays unset, and tests needing it skip).
+#
+# Tests that must stop and restart a server of their own use:
+#
+#   bash scripts/with-servers.sh pg-start DIR   # create (first time) + start;
+#                                               # prints the URL
+#   bash scripts/with-servers.sh pg-stop DIR    # stop it (fast shutdown)
+#
+# DIR must be an empty or earlier-used folder (its parent becomes
+# traversable by others when running as root); the caller removes it.
+set -uo pipefail
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+
+pg_bindir() {
+  local d
+  if command -v pg_config >/dev/null 2>&1; then
+    d=$(pg_config --bindir 2>/dev/null)
+    [[ -x "$d/initdb" ]] && { echo "$d"; return 0; }
+  fi
+  # Debian keeps the server binaries out of PATH, one folder per version.
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [[ -x "$d/initdb" && -x "$d/pg_ctl" ]] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+free_port() {
+  local py
+  for py in python3 /usr/bin/python3; do
+    if command -v "$py" >/dev/null 2>&1; then
+      "$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' \
+        2>/dev/null && return 0
+    fi
+  done
+  echo $((20000 + RANDOM % 30000))
+}
+
+# PostgreSQL refuses to run as root: run it as an unprivileged account.
+pg_user=""
+as_pg() {
+  if [[ -n "$pg_user" ]]; then
+    runuser -u "$pg_user" -- "$@"
+  else
+    "$@"
+  fi
+}
+pick_pg_user() {
+  if [[ $(id -u) -eq 0 ]]; then
+    if getent passwd postgres >/dev/null; then pg_user=postgres; else pg_user=nobody; fi
+  fi
+}
+
+# pg_start DIR: initdb DIR/data on first use, start, print the URL.
+pg_start() {
+  local dir=$1 bin port
+  bin=$(pg_bindir) || { echo "with-servers: PostgreSQL server binaries not found (make deps)" >&2; return 1; }
+  pick_pg_user
+  if [[ -n "$pg_user" ]]; then
+    chown "$pg_user" "$dir"
+    # the server's account must be able to reach DIR (temporary folders are
+    # usually private to their creator)
+    chmod o+x "$(dirname "$dir")"
+  fi
+  chmod 755 "$dir"
+  if [[ ! -f "$dir/data/PG_VERSION" ]]; then
+    as_pg "$bin/initdb" -D "$dir/data" -U klepto -A trust --no-sync -E UTF8 --locale=C.UTF-8 \
+      >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; return 1; }
+    cat >>"$dir/data/postgresql.conf" <<EOF
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 60
+shared_buffers = 32MB
+unix_socket_directories = '$dir'
+listen_addresses = '127.0.0.1'
+logging_collector = off
+EOF
+    free_port >"$dir/port"
+  fi
+  port=$(cat "$dir/port")
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -o "-p $port" -w -t 20 start \
+    >/dev/null 2>&1 || { tail -5 "$dir/postgres.log" >&2; return 1; }
+  if [[ ! -f "$dir/created" ]]; then
+    as_pg "$bin/createdb" -h "$dir" -p "$port" -U klepto klepto_test >&2 || return 1
+    touch "$dir/created"
+  fi
+  echo "postgresql://klepto@127.0.0.1:$port/klepto_test"
+}
+
+pg_stop() {
+  local dir=$1 bin
+  bin=$(pg_bindir) || return 1
+  pick_pg_user
+  [[ -f "$dir/data/postmaster.pid" ]] || return 0
+  as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null 2>&1
+}
+
+case "${1:-}" in
+  pg-start) pg_start "$2"; exit ;;
+  pg-stop) pg_stop "$2"; exit ;;
+  "" | -h | --help)
+    sed -n '2,26p' "$self" | sed 's/^# \{0,1\}//'
+    exit 2 ;;
+esac
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/klepto-servers-XXXXXX") || exit 1
+redis_pid=""
+cmd_pid=""
+cleanup() {
+  trap - EXIT INT TERM HUP
+  [[ -n "$cmd_pid" ]] && kill -TERM "$cmd_pid" 2>/dev/null && wait "$cmd_pid" 2>/dev/null
+  [[ -d "$tmp/pg" ]] && pg_stop "$tmp/pg"
+  if [[ -n "$redis_pid" ]]; then
+    kill "$redis_pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.05; done
+  fi
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+started=()
+mkdir "$tmp/pg"
+if url=$(pg_start "$tmp/pg"); then
+  export KLEPTO_TEST_PG_URL=$url
+  started+=("postgres $url")
+else
+  echo "with-servers: PostgreSQL not started; its tests will skip" >&2
+fi
+
+if command -v redis-server >/dev/null 2>&1; then
+  rport=$(free_port)
+  mkdir "$tmp/redis"
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --dir "$tmp/redis" --logfile "$tmp/redis/redis.log" --daemonize no >/dev/null 2>&1 &
+  redis_pid=$!
+  for _ in $(seq 100); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; then ok=1; break; fi
+    kill -0 "$redis_pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if [[ -n "${ok:-}" ]]; then
+    export KLEPTO_TEST_REDIS_URL="redis://127.0.0.1:$rport/0"
+    started+=("redis $KLEPTO_TEST_REDIS_URL")
+  else
+    echo "with-servers: redis-server did not start; its tests will skip" >&2
+    redis_pid=""
+  fi
+else
+  echo "with-servers: redis-server not found (make deps); its tests will skip" >&2
+fi
+
+export KLEPTO_TEST_SERVERS_SCRIPT=$self
+echo "with-servers: ${started[*]:-no servers}" >&2
+
+# In the background so that a TERM sent to this script alone is handled at
+# once (and passed on) instead of after the command finishes.
+"$@" <&0 &
+cmd_pid=$!
+wait "$cmd_pid"
+rc=$?
+cmd_pid=""
+exit $rc

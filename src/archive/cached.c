@@ -1,0 +1,573 @@
+/* The cached front (klepto/cached.h): an in-memory dictionary in front of
+ * a backing archive, itself exposed as an archive backend. */
+#include "backends.h"
+#include "internal.h"
+#include "klepto/cached.h"
+#include "kvtable.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct cstate {
+    kvtable t;
+    kl_archive *backing;
+    bool archived;
+    bool write_through;
+    size_t unsaved;
+} cstate;
+
+static bool use_backing(const cstate *c) { return c->archived && c->backing; }
+
+static void mark(cstate *c, kv_item *it, bool dirty)
+{
+    if (it->dirty != dirty)
+        c->unsaved += dirty ? 1 : (size_t)-1;
+    it->dirty = dirty;
+}
+
+static int c_get(void *state, const void *key, size_t klen, kl_buf *val)
+{
+    cstate *c = state;
+    kv_item *it = kv_find(&c->t, key, klen);
+    if (it) {
+        kl_buf_reset(val);
+        return kl_buf_append(val, it->val, it->vlen);
+    }
+    if (!use_backing(c))
+        return kl_seterr(KL_ENOTFOUND, "cached: key not found");
+    int rc = kl_archive_get(c->backing, key, klen, val);
+    if (rc)
+        return rc;
+    return kv_put(&c->t, key, klen, val->data, val->len, kl_now_ns(), NULL);
+}
+
+static int c_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    cstate *c = state;
+    kv_item *old = kv_find(&c->t, key, klen);
+    bool was_dirty = old && old->dirty;
+    kv_item *it;
+    int rc = kv_put(&c->t, key, klen, val, vlen, kl_now_ns(), &it);
+    if (rc)
+        return rc;
+    it->dirty = was_dirty; /* kv_put resets it; keep the count straight */
+    mark(c, it, true);
+    if (c->write_through && use_backing(c)) {
+        rc = kl_archive_put(c->backing, key, klen, val, vlen);
+        if (!rc)
+            mark(c, it, false);
+    }
+    return rc;
+}
+
+static int c_del(void *state, const void *key, size_t klen)
+{
+    cstate *c = state;
+    kv_item *it = kv_find(&c->t, key, klen);
+    bool had = it != NULL;
+    if (it) {
+        mark(c, it, false);
+        kv_del(&c->t, key, klen);
+    }
+    if (use_backing(c)) {
+        int rc = kl_archive_del(c->backing, key, klen);
+        if (rc == 0)
+            had = true;
+        else if (rc != KL_ENOTFOUND)
+            return rc;
+    }
+    return had ? 0 : kl_seterr(KL_ENOTFOUND, "cached: key not found");
+}
+
+static int c_contains(void *state, const void *key, size_t klen)
+{
+    cstate *c = state;
+    if (kv_find(&c->t, key, klen))
+        return 1;
+    return use_backing(c) ? kl_archive_contains(c->backing, key, klen) : 0;
+}
+
+static int c_count(void *state, size_t *out)
+{
+    cstate *c = state;
+    if (!use_backing(c)) {
+        *out = c->t.live;
+        return 0;
+    }
+    size_t n = 0;
+    int rc = kl_archive_count(c->backing, &n);
+    /* entries loaded from the backing are counted there; unsaved ones may
+     * not be */
+    size_t pos = 0;
+    kv_item *it;
+    while (!rc && (it = kv_next(&c->t, &pos))) {
+        if (!it->dirty)
+            continue;
+        int r = kl_archive_contains(c->backing, it->key, it->klen);
+        if (r < 0)
+            rc = r;
+        else if (r == 0)
+            n++;
+    }
+    *out = n;
+    return rc;
+}
+
+static int c_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
+{
+    cstate *c = state;
+    kv_item *it = kv_find(&c->t, key, klen);
+    if (it) {
+        out->stored_ns = it->stored_ns;
+        out->size = it->klen + it->vlen;
+        return 0;
+    }
+    if (!use_backing(c))
+        return kl_seterr(KL_ENOTFOUND, "cached: key not found");
+    return kl_archive_stat(c->backing, key, klen, out);
+}
+
+static int c_clear(void *state)
+{
+    cstate *c = state;
+    kv_clear(&c->t);
+    c->unsaved = 0;
+    return use_backing(c) ? kl_archive_clear(c->backing) : 0;
+}
+
+/* Write unsaved entries (all of them, or the given keys). */
+static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klens, size_t *count)
+{
+    size_t done = 0;
+    int rc = 0;
+    if (use_backing(c)) {
+        if (keys) {
+            for (size_t i = 0; !rc && i < n; i++) {
+                kv_item *it = kv_find(&c->t, keys[i], klens[i]);
+                if (!it)
+                    continue;
+                rc = kl_archive_put(c->backing, it->key, it->klen, it->val, it->vlen);
+                if (!rc) {
+                    mark(c, it, false);
+                    done++;
+                }
+            }
+        } else {
+            size_t pos = 0;
+            kv_item *it;
+            while (!rc && c->unsaved && (it = kv_next(&c->t, &pos))) {
+                if (!it->dirty)
+                    continue;
+                rc = kl_archive_put(c->backing, it->key, it->klen, it->val, it->vlen);
+                if (!rc) {
+                    mark(c, it, false);
+                    done++;
+                }
+            }
+        }
+    }
+    if (count)
+        *count = done;
+    return rc;
+}
+
+static int c_sync(void *state)
+{
+    cstate *c = state;
+    int rc = dump(c, 0, NULL, NULL, NULL);
+    if (!rc && use_backing(c))
+        rc = kl_archive_sync(c->backing);
+    return rc;
+}
+
+static int c_close(void *state)
+{
+    cstate *c = state;
+    int rc = dump(c, 0, NULL, NULL, NULL);
+    int rc2 = kl_archive_close(c->backing);
+    kv_free(&c->t);
+    free(c);
+    return rc ? rc : rc2;
+}
+
+static int c_drop(void *state)
+{
+    cstate *c = state;
+    kv_clear(&c->t);
+    c->unsaved = 0;
+    int rc = 0;
+    if (c->backing) {
+        rc = kl_archive_drop(c->backing);
+        c->backing = NULL;
+    }
+    return rc;
+}
+
+static int c_describe(void *state, kl_buf *out)
+{
+    cstate *c = state;
+    int rc = kl_buf_printf(out, "cached=yes\narchived=%s\nin_memory=%zu\nunsaved=%zu\n",
+                           c->archived ? "yes" : "no", c->t.live, c->unsaved);
+    if (!rc && c->backing)
+        rc = kl_archive_describe(c->backing, out);
+    return rc;
+}
+
+static int c_get_view(void *state, const void *key, size_t klen, kl_view **out)
+{
+    cstate *c = state;
+    kv_item *it = kv_find(&c->t, key, klen);
+    if (!it) {
+        if (!use_backing(c))
+            return kl_seterr(KL_ENOTFOUND, "cached: key not found");
+        return kl_archive_get_view(c->backing, key, klen, out);
+    }
+    kl_tarray ta;
+    if (!kl_tarray_parse(it->val, it->vlen, &ta))
+        return kl_seterr(KL_ETYPE, "cached: the value is not a typed numeric array");
+    void *mem = malloc(it->vlen ? it->vlen : 1);
+    if (!mem)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    memcpy(mem, it->val, it->vlen);
+    return kl_view_from_copy(out, mem, it->vlen, &ta);
+}
+
+static int c_verify(void *state, bool repair, kl_buf *report, size_t *problems)
+{
+    cstate *c = state;
+    *problems = 0;
+    return c->backing ? kl_archive_verify(c->backing, repair, report, problems) : 0;
+}
+
+static int c_compact(void *state)
+{
+    cstate *c = state;
+    return c->backing ? kl_archive_compact(c->backing) : 0;
+}
+
+/* Iteration: memory first, then the backing entries memory does not hold. */
+typedef struct ccur {
+    cstate *c;
+    size_t pos;
+    kl_archive_iter *bit;
+    bool in_backing;
+} ccur;
+
+static int c_iter_new(void *state, void **out)
+{
+    cstate *c = state;
+    ccur *k = calloc(1, sizeof *k);
+    if (!k)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    k->c = c;
+    c->t.cursors++;
+    *out = k;
+    return 0;
+}
+
+static int c_iter_next(void *cur, kl_buf *key, kl_buf *val)
+{
+    ccur *k = cur;
+    cstate *c = k->c;
+    if (!k->in_backing) {
+        kv_item *it = kv_next(&c->t, &k->pos);
+        if (it) {
+            kl_buf_reset(key);
+            int rc = kl_buf_append(key, it->key, it->klen);
+            if (!rc && val) {
+                kl_buf_reset(val);
+                rc = kl_buf_append(val, it->val, it->vlen);
+            }
+            return rc ? rc : 1;
+        }
+        k->in_backing = true;
+        if (!use_backing(c))
+            return 0;
+        int rc = kl_archive_iter_new(c->backing, &k->bit);
+        if (rc)
+            return rc;
+    }
+    if (!k->bit)
+        return 0;
+    for (;;) {
+        int rc = kl_archive_iter_next(k->bit, key, val);
+        if (rc <= 0)
+            return rc;
+        if (!kv_find(&c->t, key->data, key->len))
+            return 1;
+    }
+}
+
+static void c_iter_free(void *cur)
+{
+    ccur *k = cur;
+    k->c->t.cursors--;
+    kl_archive_iter_free(k->bit);
+    free(k);
+}
+
+static int c_open(void **state, const kl_url *url, const kl_archive_opts *opts)
+{
+    (void)state;
+    (void)opts;
+    return kl_seterr(KL_EINVAL, "%s: open a cached archive with ?cached=true on its URL",
+                     url->full);
+}
+
+const kl_archive_backend kl_backend_cached = {
+    .version = KL_BACKEND_VERSION,
+    .scheme = "cached",
+    .flags = 0,
+    .open = c_open,
+    .close = c_close,
+    .get = c_get,
+    .put = c_put,
+    .del = c_del,
+    .contains = c_contains,
+    .count = c_count,
+    .stat = c_stat,
+    .clear = c_clear,
+    .sync = c_sync,
+    .drop = c_drop,
+    .describe = c_describe,
+    .iter_new = c_iter_new,
+    .iter_next = c_iter_next,
+    .iter_free = c_iter_free,
+    .get_view = c_get_view,
+    .verify = c_verify,
+    .compact = c_compact,
+};
+
+/* ---- the public functions ----------------------------------------------- */
+
+int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *opts)
+{
+    *out = NULL;
+    kl_cached_opts def = KL_CACHED_OPTS_INIT;
+    if (!opts)
+        opts = &def;
+    if (opts->version != KL_CACHED_OPTS_VERSION) {
+        kl_archive_close(backing);
+        return kl_seterr(KL_EINVAL, "kl_cached_opts version %u, expected %d", opts->version,
+                         KL_CACHED_OPTS_VERSION);
+    }
+    cstate *c = calloc(1, sizeof *c);
+    if (!c) {
+        kl_archive_close(backing);
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    }
+    kv_init(&c->t);
+    c->backing = backing;
+    c->archived = opts->archived && backing;
+    c->write_through = opts->write_through;
+    kl_buf url = KL_BUF_INIT;
+    int rc;
+    if (backing) {
+        const char *bu = kl_archive_url(backing);
+        rc = kl_buf_printf(&url, "%s%scached=true", bu, strchr(bu, '?') ? "&" : "?");
+    } else {
+        rc = kl_buf_append_str(&url, "cached:");
+    }
+    const char *u = rc ? NULL : kl_buf_cstr(&url);
+    rc = u ? kl_archive_wrap(out, &kl_backend_cached, c, u) : KL_ENOMEM;
+    kl_buf_free(&url);
+    if (rc) {
+        kl_archive_close(backing);
+        kv_free(&c->t);
+        free(c);
+    }
+    return rc;
+}
+
+bool kl_cached_is(const kl_archive *ar) { return kl_archive_has_backend(ar, &kl_backend_cached); }
+
+typedef struct keys_arg {
+    size_t n;
+    const void *const *keys;
+    const size_t *klens;
+    size_t *count;
+    bool flag;
+    kl_archive *ar;
+    kl_archive **old;
+} keys_arg;
+
+static int load_fn(void *state, void *arg)
+{
+    cstate *c = state;
+    keys_arg *a = arg;
+    size_t done = 0;
+    int rc = 0;
+    if (!c->backing)
+        goto out;
+    kl_buf v = KL_BUF_INIT, k = KL_BUF_INIT;
+    if (a->keys) {
+        for (size_t i = 0; !rc && i < a->n; i++) {
+            kv_item *it = kv_find(&c->t, a->keys[i], a->klens[i]);
+            if (it && it->dirty)
+                continue;
+            int r = kl_archive_get(c->backing, a->keys[i], a->klens[i], &v);
+            if (r == KL_ENOTFOUND)
+                continue;
+            if (r) {
+                rc = r;
+                break;
+            }
+            rc = kv_put(&c->t, a->keys[i], a->klens[i], v.data, v.len, kl_now_ns(), NULL);
+            done += !rc;
+        }
+    } else {
+        kl_archive_iter *it = NULL;
+        rc = kl_archive_iter_new(c->backing, &it);
+        while (!rc) {
+            int r = kl_archive_iter_next(it, &k, &v);
+            if (r <= 0) {
+                rc = r;
+                break;
+            }
+            kv_item *m = kv_find(&c->t, k.data, k.len);
+            if (m && m->dirty)
+                continue;
+            rc = kv_put(&c->t, k.data, k.len, v.data, v.len, kl_now_ns(), NULL);
+            done += !rc;
+        }
+        kl_archive_iter_free(it);
+    }
+    kl_buf_free(&v);
+    kl_buf_free(&k);
+out:
+    if (a->count)
+        *a->count = done;
+    return rc;
+}
+
+int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                   size_t *loaded)
+{
+    keys_arg a = {n, keys, klens, loaded, false, NULL, NULL};
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_load", load_fn, &a);
+}
+
+static int dump_fn(void *state, void *arg)
+{
+    keys_arg *a = arg;
+    return dump(state, a->n, a->keys, a->klens, a->count);
+}
+
+int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                   size_t *dumped)
+{
+    keys_arg a = {n, keys, klens, dumped, false, NULL, NULL};
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_dump", dump_fn, &a);
+}
+
+static int sync_fn(void *state, void *arg)
+{
+    cstate *c = state;
+    keys_arg *a = arg;
+    int rc = c_sync(c);
+    if (!rc && a->flag) {
+        kv_clear(&c->t);
+        c->unsaved = 0;
+    }
+    return rc;
+}
+
+int kl_cached_sync(kl_archive *ar, bool clear)
+{
+    keys_arg a = {0, NULL, NULL, NULL, clear, NULL, NULL};
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_sync", sync_fn, &a);
+}
+
+static int archived_fn(void *state, void *arg)
+{
+    (void)arg;
+    return ((cstate *)state)->archived;
+}
+
+int kl_cached_archived(kl_archive *ar)
+{
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_archived", archived_fn,
+                                  NULL);
+}
+
+static int set_archived_fn(void *state, void *arg)
+{
+    cstate *c = state;
+    keys_arg *a = arg;
+    if (a->flag && !c->backing)
+        return kl_seterr(KL_EINVAL, "kl_cached_set_archived: no backing archive");
+    c->archived = a->flag;
+    return 0;
+}
+
+int kl_cached_set_archived(kl_archive *ar, bool on)
+{
+    keys_arg a = {0, NULL, NULL, NULL, on, NULL, NULL};
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_set_archived",
+                                  set_archived_fn, &a);
+}
+
+static int backing_fn(void *state, void *arg)
+{
+    *(kl_archive **)arg = ((cstate *)state)->backing;
+    return 0;
+}
+
+kl_archive *kl_cached_backing(kl_archive *ar)
+{
+    kl_archive *b = NULL;
+    if (kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_backing", backing_fn, &b))
+        return NULL;
+    return b;
+}
+
+static int set_backing_fn(void *state, void *arg)
+{
+    cstate *c = state;
+    keys_arg *a = arg;
+    kl_archive *prev = c->backing;
+    c->backing = a->ar;
+    c->archived = a->ar != NULL;
+    size_t pos = 0;
+    kv_item *it;
+    while ((it = kv_next(&c->t, &pos)))
+        mark(c, it, true);
+    if (a->old)
+        *a->old = prev;
+    else
+        return kl_archive_close(prev);
+    return 0;
+}
+
+int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old)
+{
+    if (old)
+        *old = NULL;
+    keys_arg a = {0, NULL, NULL, NULL, false, backing, old};
+    int rc = kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_set_backing",
+                                    set_backing_fn, &a);
+    if (rc == KL_EINVAL && !kl_cached_is(ar))
+        kl_archive_close(backing);
+    return rc;
+}
+
+typedef struct counts {
+    size_t *entries, *unsaved;
+} counts;
+
+static int counts_fn(void *state, void *arg)
+{
+    cstate *c = state;
+    counts *k = arg;
+    if (k->entries)
+        *k->entries = c->t.live;
+    if (k->unsaved)
+        *k->unsaved = c->unsaved;
+    return 0;
+}
+
+int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved)
+{
+    counts k = {entries, unsaved};
+    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_mem_count", counts_fn, &k);
+}

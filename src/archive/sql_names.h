@@ -1,0 +1,35 @@
+/* Helpers shared by the SQL archive backends (sqlite.c, postgres.c):
+ * identifier quoting, the names of klepto's own tables, entry metadata.
+ * Not installed. */
+#ifndef KLEPTO_ARCHIVE_SQL_NAMES_H
+#define KLEPTO_ARCHIVE_SQL_NAMES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "klepto/codec.h"
+
+/* sql_archive layout: the catalogue maps each key to a numeric id, and the
+ * key's value lives in table KL_SQL_ENTRY_PREFIX<id> ("e42").  Table names
+ * come from those ids only, never from key bytes.  The prefix is short on
+ * purpose: SQLite finds a table by walking a hash chain that grows with the
+ * table count (Debian's build caps the schema hash at 64 buckets), and each
+ * step compares names up to their first difference. */
+#define KL_SQL_CATALOGUE "klepto_catalogue"
+#define KL_SQL_ENTRY_PREFIX "e"
+/* Room for KL_SQL_ENTRY_PREFIX + a 64-bit decimal id + NUL. */
+#define KL_SQL_ENTRY_NAME_MAX 40
+
+/* Append `name` as a double-quoted SQL identifier (embedded quotes
+ * doubled), so any text is a safe table name.  KL_ENOMEM. */
+int kl_sql_quote_ident(kl_buf *out, const char *name);
+
+/* Check a user-given table name: not empty, at most maxlen bytes (0: no
+ * limit), no control characters.  KL_EINVAL naming `url` otherwise. */
+int kl_sql_check_table(const char *url, const char *name, size_t maxlen);
+
+/* The name of the entry table of catalogue id `id` (out holds
+ * KL_SQL_ENTRY_NAME_MAX bytes). */
+void kl_sql_entry_table(char *out, int64_t id);
+
+#endif

@@ -1,0 +1,213 @@
+/* Archive URLs: "scheme:rest?name=value&..." cut into a kl_url, with the
+ * bookkeeping that lets the core reject options no backend asked for. */
+#include "backends.h"
+#include "internal.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <time.h>
+
+/* kl_url is the first member so the public, const kl_url can be mapped
+ * back to the private flags recording which options were read. */
+typedef struct url_impl {
+    kl_url u;
+    bool *used;
+    char *mem; /* one block holding scheme, rest and the decoded params */
+} url_impl;
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* Decode %XX in place; KL_EINVAL on a broken escape. */
+static int pct_decode(char *s, const char *url)
+{
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        if (*r != '%') {
+            *w++ = *r;
+            continue;
+        }
+        int hi = hexval((unsigned char)r[1]), lo = hi < 0 ? -1 : hexval((unsigned char)r[2]);
+        if (hi < 0 || lo < 0)
+            return kl_seterr(KL_EINVAL, "%s: bad percent escape in the query string", url);
+        *w++ = (char)(hi * 16 + lo);
+        r += 2;
+    }
+    *w = '\0';
+    return 0;
+}
+
+void kl_url_free(kl_url *u)
+{
+    if (!u)
+        return;
+    url_impl *im = (url_impl *)u;
+    free(im->used);
+    free(im->u.params);
+    free(im->mem);
+    free(im);
+}
+
+int kl_url_parse(const char *text, kl_url **out)
+{
+    *out = NULL;
+    if (!text)
+        return kl_seterr(KL_EINVAL, "archive URL is NULL");
+    const char *colon = strchr(text, ':');
+    if (!colon || colon == text)
+        return kl_seterr(KL_EINVAL, "%s: not an archive URL (expected scheme:...)", text);
+    for (const char *c = text; c < colon; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '+' || *c == '-' || *c == '.'))
+            return kl_seterr(KL_EINVAL, "%s: bad character in the URL scheme", text);
+
+    url_impl *im = calloc(1, sizeof *im);
+    size_t n = strlen(text);
+    if (!im || !(im->mem = malloc(2 * n + 2))) {
+        free(im);
+        return kl_seterr(KL_ENOMEM, "out of memory parsing %s", text);
+    }
+    im->u.full = text;
+    char *scheme = im->mem;
+    memcpy(scheme, text, (size_t)(colon - text));
+    scheme[colon - text] = '\0';
+    for (char *c = scheme; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    char *rest = scheme + (colon - text) + 1;
+    strcpy(rest, colon + 1);
+    im->u.scheme = scheme;
+    im->u.rest = rest;
+
+    char *q = strchr(rest, '?');
+    if (q) {
+        *q++ = '\0';
+        size_t np = 1;
+        for (char *c = q; *c; c++)
+            np += *c == '&';
+        im->u.params = calloc(np, sizeof *im->u.params);
+        im->used = calloc(np, sizeof *im->used);
+        if (!im->u.params || !im->used) {
+            kl_url_free(&im->u);
+            return kl_seterr(KL_ENOMEM, "out of memory parsing %s", text);
+        }
+        char *save = NULL;
+        for (char *tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
+            char *eq = strchr(tok, '=');
+            if (eq)
+                *eq++ = '\0';
+            int rc = pct_decode(tok, text);
+            if (!rc && eq)
+                rc = pct_decode(eq, text);
+            if (!rc && !*tok)
+                rc = kl_seterr(KL_EINVAL, "%s: empty option name in the query string", text);
+            for (size_t i = 0; !rc && i < im->u.nparams; i++)
+                if (!strcmp(im->u.params[i].name, tok))
+                    rc = kl_seterr(KL_EINVAL, "%s: option '%s' given twice", text, tok);
+            if (rc) {
+                kl_url_free(&im->u);
+                return rc;
+            }
+            im->u.params[im->u.nparams].name = tok;
+            im->u.params[im->u.nparams].value = eq ? eq : "";
+            im->u.nparams++;
+        }
+    }
+    *out = &im->u;
+    return 0;
+}
+
+const char *kl_url_param_get(const kl_url *url, const char *name)
+{
+    const url_impl *im = (const url_impl *)url;
+    for (size_t i = 0; i < url->nparams; i++)
+        if (!strcmp(url->params[i].name, name)) {
+            im->used[i] = true;
+            return url->params[i].value;
+        }
+    return NULL;
+}
+
+int kl_url_check_used(const kl_url *url)
+{
+    const url_impl *im = (const url_impl *)url;
+    for (size_t i = 0; i < url->nparams; i++)
+        if (!im->used[i])
+            return kl_seterr(KL_EINVAL, "%s: unknown option '%s' for %s: archives", url->full,
+                             url->params[i].name, url->scheme);
+    return 0;
+}
+
+int kl_url_sync_mode(const kl_url *u, int *mode)
+{
+    const char *v = kl_url_param_get(u, "sync");
+    *mode = KL_SYNC_NORMAL;
+    if (!v)
+        return 0;
+    if (!strcmp(v, "none"))
+        *mode = KL_SYNC_NONE;
+    else if (!strcmp(v, "normal"))
+        *mode = KL_SYNC_NORMAL;
+    else if (!strcmp(v, "full"))
+        *mode = KL_SYNC_FULL;
+    else
+        return kl_seterr(KL_EINVAL, "%s: sync=%s: expected none, normal or full", u->full, v);
+    return 0;
+}
+
+int kl_url_uint(const kl_url *u, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    const char *v = kl_url_param_get(u, name);
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (!*v || *end || errno || *v == '-' || x < lo || x > hi)
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected an integer in [%llu, %llu]", u->full,
+                         name, v, (unsigned long long)lo, (unsigned long long)hi);
+    *out = x;
+    return 0;
+}
+
+int kl_url_double(const kl_url *u, const char *name, double lo, double hi, double *out)
+{
+    const char *v = kl_url_param_get(u, name);
+    if (!v)
+        return 0;
+    char *end = NULL;
+    double x = strtod(v, &end);
+    if (!*v || *end || !(x >= lo && x <= hi))
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected a number in [%g, %g]", u->full, name,
+                         v, lo, hi);
+    *out = x;
+    return 0;
+}
+
+int kl_url_bool(const kl_url *u, const char *name, bool *out)
+{
+    const char *v = kl_url_param_get(u, name);
+    if (!v)
+        return 0;
+    if (!*v || !strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes"))
+        *out = true;
+    else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no"))
+        *out = false;
+    else
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected true or false", u->full, name, v);
+    return 0;
+}
+
+int64_t kl_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

@@ -1,0 +1,1078 @@
+/*
+ * The concurrent in-memory cache (cache.h).
+ *
+ * Hand-written because it is the hot path of every memoized call and no
+ * packaged library offers a sharded table with pluggable, intrusive
+ * eviction policies and single-flight misses.
+ *
+ * Layout: the table is split into shards (power of two, chosen by the top
+ * bits of the key's XXH3-64 hash); each shard has a lock, an
+ * open-addressing table of entry pointers (linear probing, backward-shift
+ * deletion, load ≤ 3/4), its own policy instance with its share of the
+ * limits, its statistics, and the list of keys being computed right now
+ * ("flights").  An entry is one allocation: header, policy metadata,
+ * optional expiry time, key bytes, value bytes.
+ *
+ * Archive I/O happens outside shard locks, except writing back a victim
+ * that is not yet in the archive (write_back mode, or after a failed
+ * write-through): that happens under the lock so an entry can never be
+ * dropped before it is stored.
+ */
+#define _GNU_SOURCE
+#include "klepto/cache.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <time.h>
+#define XXH_INLINE_ALL /* keys are short: an inlined XXH3 beats a library call */
+#include <xxhash.h>
+
+#include "internal.h"
+#include "klepto/sys/policy.h"
+
+enum cache_mode { MODE_POLICY, MODE_INF, MODE_NO };
+
+typedef struct entry {
+    uint64_t hash;
+    uint32_t klen;
+    uint32_t vlen_dirty; /* value length << 1 | dirty (not yet in the archive) */
+    /* then: policy metadata, [expiry ns], key, value */
+} entry;
+
+#define ENTRY_MAX_VALUE (UINT32_MAX >> 1)
+
+struct kl_cache_ticket {
+    kl_cache *cache;
+    struct shard *shard;
+    struct kl_cache_ticket *next;
+    uint64_t hash;
+    size_t klen;
+    uint8_t *key;
+    uint8_t *val; /* a copy of the result for waiters */
+    size_t vlen;
+    int state;    /* 0 computing, 1 done, < 0 abandoned with this error */
+    int refs;     /* the owner + waiters */
+};
+
+/* The shard lock: a test-and-test-and-set spin lock that yields the CPU
+ * when it spins too long.  Critical sections are a table probe and a copy,
+ * so one atomic exchange to lock and a plain store to unlock cost much
+ * less than a mutex on the hit path.  Waiting for another thread's
+ * computation (single-flight) sleeps on a mutex and condition variable
+ * instead. */
+typedef struct spinlock {
+    int held;
+} spinlock;
+
+static void spin_lock_slow(spinlock *l)
+{
+    for (unsigned spins = 0;; spins++) {
+        while (__atomic_load_n(&l->held, __ATOMIC_RELAXED)) {
+            if (spins++ < 128) {
+#if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+#endif
+            } else {
+                sched_yield();
+            }
+        }
+        if (!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
+            return;
+    }
+}
+
+static inline void spin_lock(spinlock *l)
+{
+    if (KL_LIKELY(!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE)))
+        return;
+    spin_lock_slow(l);
+}
+
+static inline void spin_unlock(spinlock *l) { __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE); }
+
+typedef struct shard {
+    spinlock lock;
+    pthread_mutex_t flight_mx;
+    pthread_cond_t flight_done;
+    entry **slots;
+    uint16_t *tags; /* one per slot, in the slots' allocation */
+    size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
+    size_t count;
+    size_t bytes;
+    size_t sweep_pos;
+    void *pstate;
+    struct kl_cache_ticket *flights;
+    uint64_t hit, miss, load, evictions, expirations, errors;
+} __attribute__((aligned(64))) shard;
+
+struct kl_cache {
+    enum cache_mode mode;
+    const kl_policy_ops *pol;
+    const char *policy_name;
+    size_t maxsize, maxbytes;
+    int64_t ttl_ns;
+    bool purge, write_back;
+    size_t meta_off, exp_off, data_off; /* entry layout */
+    unsigned nshards, shard_shift;
+    kl_archive *archive;
+    shard *shards;
+    /* The limits are global: shards fill unevenly, so a shard may hold
+     * more than its share while the whole stays within maxsize/maxbytes. */
+    size_t total_count, total_bytes; /* atomic */
+    size_t limit_bytes;              /* maxbytes, or SIZE_MAX for none */
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static inline uint64_t key_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
+
+static inline int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static inline void *entry_meta(const kl_cache *c, entry *e) { return (uint8_t *)e + c->meta_off; }
+static inline entry *meta_entry(const kl_cache *c, void *meta)
+{
+    return (entry *)((uint8_t *)meta - c->meta_off);
+}
+static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
+static inline uint8_t *entry_val(const kl_cache *c, entry *e) { return entry_key(c, e) + e->klen; }
+static inline size_t entry_vlen(const entry *e) { return e->vlen_dirty >> 1; }
+static inline bool entry_dirty(const entry *e) { return e->vlen_dirty & 1u; }
+static inline void entry_set_dirty(entry *e, bool d)
+{
+    e->vlen_dirty = (e->vlen_dirty & ~1u) | (d ? 1u : 0u);
+}
+static inline int64_t *entry_expiry(const kl_cache *c, entry *e)
+{
+    return (int64_t *)((uint8_t *)e + c->exp_off);
+}
+static inline size_t entry_bytes(const kl_cache *c, const entry *e)
+{
+    return c->data_off + e->klen + entry_vlen(e) + 2 * sizeof(entry *);
+}
+static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
+{
+    return c->ttl_ns > 0 && *entry_expiry(c, e) <= now;
+}
+
+static inline shard *shard_of(const kl_cache *c, uint64_t h)
+{
+    return &c->shards[c->shard_shift >= 64 ? 0 : (h >> c->shard_shift)];
+}
+
+static inline void account(kl_cache *c, shard *sh, entry *e, int sign)
+{
+    size_t b = entry_bytes(c, e);
+    if (sign > 0) {
+        sh->bytes += b;
+        __atomic_add_fetch(&c->total_count, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&c->total_bytes, b, __ATOMIC_RELAXED);
+    } else {
+        sh->bytes -= b;
+        __atomic_sub_fetch(&c->total_count, 1, __ATOMIC_RELAXED);
+        __atomic_sub_fetch(&c->total_bytes, b, __ATOMIC_RELAXED);
+    }
+}
+
+static inline bool cache_over(kl_cache *c)
+{
+    return __atomic_load_n(&c->total_count, __ATOMIC_RELAXED) > c->maxsize ||
+           __atomic_load_n(&c->total_bytes, __ATOMIC_RELAXED) > c->limit_bytes;
+}
+
+/* ---- the open-addressing table of one shard ------------------------------------ */
+
+/* Each slot has a 16-bit tag (never 0, which marks an empty slot) from
+ * hash bits the slot index does not use: a probe reads the dense tag array
+ * and only visits an entry whose tag matches. */
+static inline uint16_t tag_of(uint64_t h) { return (uint16_t)((h >> 32) | 1u); }
+
+/* Key comparison without a library call for the short keys of the hot path. */
+static inline bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
+{
+    if (n >= 8) {
+        uint64_t x, y;
+        for (size_t i = 0; i + 8 <= n; i += 8) {
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            if (x != y)
+                return false;
+        }
+        memcpy(&x, a + n - 8, 8); /* the tail, overlapping the last word */
+        memcpy(&y, b + n - 8, 8);
+        return x == y;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+static inline __attribute__((always_inline)) size_t
+table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h)
+{
+    if (!sh->slots)
+        return SIZE_MAX;
+    uint16_t tag = tag_of(h);
+    for (size_t i = h & sh->mask;; i = (i + 1) & sh->mask) {
+        uint16_t t = sh->tags[i];
+        if (!t)
+            return SIZE_MAX;
+        if (t != tag)
+            continue;
+        entry *e = sh->slots[i];
+        if (e->hash == h && e->klen == klen && bytes_equal(entry_key(c, e), key, klen))
+            return i;
+    }
+}
+
+/* slots and tags live in one allocation: n pointers, then n tags */
+static int table_grow(shard *sh)
+{
+    size_t n = sh->slots ? (sh->mask + 1) * 2 : 16;
+    entry **ns = calloc(n, sizeof *ns + sizeof(uint16_t));
+    if (!ns)
+        return kl_seterr(KL_ENOMEM, "cache: out of memory growing a table to %zu slots", n);
+    uint16_t *nt = (uint16_t *)(ns + n);
+    if (sh->slots) {
+        for (size_t i = 0; i <= sh->mask; i++) {
+            entry *e = sh->slots[i];
+            if (!e)
+                continue;
+            size_t j = e->hash & (n - 1);
+            while (ns[j])
+                j = (j + 1) & (n - 1);
+            ns[j] = e;
+            nt[j] = sh->tags[i];
+        }
+        free(sh->slots);
+    }
+    sh->slots = ns;
+    sh->tags = nt;
+    sh->mask = n - 1;
+    return 0;
+}
+
+/* Insert an entry known to be absent. */
+static int table_insert(shard *sh, entry *e)
+{
+    if (!sh->slots || (sh->count + 1) * 4 > (sh->mask + 1) * 3) {
+        int rc = table_grow(sh);
+        if (rc)
+            return rc;
+    }
+    size_t i = e->hash & sh->mask;
+    while (sh->slots[i])
+        i = (i + 1) & sh->mask;
+    sh->slots[i] = e;
+    sh->tags[i] = tag_of(e->hash);
+    sh->count++;
+    return 0;
+}
+
+/* Remove the entry in slot i, shifting later members of its probe run back
+ * so lookups never need tombstones. */
+static void table_remove_slot(shard *sh, size_t i)
+{
+    size_t mask = sh->mask;
+    sh->slots[i] = NULL;
+    sh->tags[i] = 0;
+    sh->count--;
+    for (size_t j = (i + 1) & mask; sh->slots[j]; j = (j + 1) & mask) {
+        size_t home = sh->slots[j]->hash & mask;
+        /* move slots[j] into the hole if its home is not in (i, j] */
+        bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
+        if (!stays) {
+            sh->slots[i] = sh->slots[j];
+            sh->tags[i] = sh->tags[j];
+            sh->slots[j] = NULL;
+            sh->tags[j] = 0;
+            i = j;
+        }
+    }
+}
+
+static size_t table_find_entry(shard *sh, entry *e)
+{
+    for (size_t i = e->hash & sh->mask;; i = (i + 1) & sh->mask)
+        if (sh->slots[i] == e)
+            return i;
+}
+
+/* Unlink an entry from table and policy and account for it; the caller frees. */
+static void shard_detach(kl_cache *c, shard *sh, entry *e, size_t slot)
+{
+    table_remove_slot(sh, slot == SIZE_MAX ? table_find_entry(sh, e) : slot);
+    if (c->pol)
+        c->pol->on_remove(sh->pstate, entry_meta(c, e));
+    account(c, sh, e, -1);
+}
+
+/* ---- creation ------------------------------------------------------------------ */
+
+static unsigned auto_shards(size_t maxsize)
+{
+    /* Small caches get one shard so that their policy is exact (klepto's
+     * semantics); large ones get up to 64 for concurrency, keeping at
+     * least 64 entries per shard. */
+    size_t per = maxsize / 64;
+    unsigned n = 1;
+    while (n < 64 && (size_t)n * 2 <= per)
+        n *= 2;
+    return n;
+}
+
+int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
+{
+    kl_cache_opts def = KL_CACHE_OPTS_INIT;
+    if (!opts)
+        opts = &def;
+    if (opts->version == 0 || opts->version > KL_CACHE_OPTS_VERSION)
+        return kl_seterr(KL_EINVAL, "cache: options version %u unknown (use KL_CACHE_OPTS_INIT)",
+                         opts->version);
+    if (!(opts->ttl > 0))
+        return kl_seterr(KL_EINVAL,
+                         "cache: ttl %g is not a positive number of seconds (use "
+                         "KL_CACHE_NO_TTL for entries that never expire)",
+                         opts->ttl);
+    if (opts->maxsize > KL_CACHE_MAXSIZE_LIMIT && opts->maxsize != KL_CACHE_UNBOUNDED)
+        return kl_seterr(KL_EINVAL,
+                         "cache: maxsize %zu is absurd (at most 2^40, or KL_CACHE_UNBOUNDED)",
+                         opts->maxsize);
+    if (opts->shards & (opts->shards - 1))
+        return kl_seterr(KL_EINVAL, "cache: shards=%u is not a power of two", opts->shards);
+    if (opts->shards > 1024)
+        return kl_seterr(KL_EINVAL, "cache: shards=%u is more than 1024", opts->shards);
+
+    kl_cache *c = calloc(1, sizeof *c);
+    if (!c)
+        return kl_seterr(KL_ENOMEM, "cache: out of memory");
+    const char *name = opts->policy ? opts->policy : "lru";
+    c->maxsize = opts->maxsize;
+    c->maxbytes = opts->maxbytes;
+    c->purge = opts->purge;
+    c->write_back = opts->write_back;
+    /* beyond ~30 years a ttl is as good as none */
+    c->ttl_ns = opts->ttl < 1e9 ? (int64_t)(opts->ttl * 1e9) : 0;
+    if (opts->ttl < 1e9 && c->ttl_ns == 0)
+        c->ttl_ns = 1;
+    c->limit_bytes = opts->maxbytes ? opts->maxbytes : SIZE_MAX;
+
+    if (strcmp(name, "no") == 0 || opts->maxsize == 0) {
+        c->mode = MODE_NO;
+        c->policy_name = "no";
+        c->maxsize = 0;
+    } else if (strcmp(name, "inf") == 0 ||
+               (opts->maxsize == KL_CACHE_UNBOUNDED && opts->maxbytes == 0)) {
+        c->mode = MODE_INF;
+        c->policy_name = "inf";
+        c->maxsize = KL_CACHE_UNBOUNDED;
+    } else {
+        c->pol = kl_policy_find(name);
+        if (!c->pol) {
+            free(c);
+            return kl_seterr(KL_EINVAL, "cache: unknown policy '%s'", name);
+        }
+        c->mode = MODE_POLICY;
+        c->policy_name = c->pol->name;
+    }
+
+    size_t meta = c->pol ? (c->pol->meta_size + 7) & ~(size_t)7 : 0;
+    c->meta_off = sizeof(entry);
+    c->exp_off = c->meta_off + meta;
+    c->data_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
+    if (c->maxbytes && c->maxbytes < c->data_off + 64) {
+        free(c);
+        return kl_seterr(KL_EINVAL, "cache: maxbytes=%zu cannot hold even one entry",
+                         opts->maxbytes);
+    }
+
+    size_t cap_for_shards = c->maxsize;
+    if (c->maxbytes && cap_for_shards == KL_CACHE_UNBOUNDED)
+        cap_for_shards = c->maxbytes / 256;
+    c->nshards = opts->shards ? opts->shards
+                              : (c->mode == MODE_INF ? 16 : auto_shards(cap_for_shards));
+    if (c->mode == MODE_POLICY && c->maxsize != KL_CACHE_UNBOUNDED && c->nshards > c->maxsize)
+        c->nshards = 1;
+    c->shard_shift = 64;
+    for (unsigned n = c->nshards; n > 1; n >>= 1)
+        c->shard_shift--;
+
+    c->shards = aligned_alloc(64, sizeof(shard) * c->nshards);
+    if (!c->shards) {
+        free(c);
+        return kl_seterr(KL_ENOMEM, "cache: out of memory");
+    }
+    memset(c->shards, 0, sizeof(shard) * c->nshards);
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        pthread_mutex_init(&sh->flight_mx, NULL);
+        pthread_cond_init(&sh->flight_done, NULL);
+        if (c->pol) {
+            /* a shard's policy is sized for twice its fair share, the most
+             * it will hold in practice */
+            size_t share = (c->maxsize == KL_CACHE_UNBOUNDED ? c->maxbytes / 64 : c->maxsize) /
+                           c->nshards;
+            size_t pcap = c->nshards == 1 ? share : 2 * share + 64;
+            if (c->maxsize != KL_CACHE_UNBOUNDED && pcap > c->maxsize)
+                pcap = c->maxsize;
+            int rc = c->pol->create(&sh->pstate, pcap ? pcap : 1, opts->seed + i);
+            if (rc) {
+                c->nshards = i;
+                kl_cache_free(c);
+                return kl_seterr(KL_ENOMEM, "cache: policy '%s' could not start", name);
+            }
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+static void shard_free_entries(kl_cache *c, shard *sh)
+{
+    if (!sh->slots)
+        return;
+    for (size_t i = 0; i <= sh->mask; i++) {
+        entry *e = sh->slots[i];
+        if (e) {
+            if (c->pol)
+                c->pol->on_remove(sh->pstate, entry_meta(c, e));
+            account(c, sh, e, -1);
+            free(e);
+        }
+    }
+    free(sh->slots); /* and the tags */
+    sh->slots = NULL;
+    sh->tags = NULL;
+    sh->mask = sh->count = sh->bytes = 0;
+}
+
+static int write_dirty(kl_cache *c, shard *sh);
+
+int kl_cache_free(kl_cache *c)
+{
+    if (!c)
+        return 0;
+    int first = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        int rc = write_dirty(c, sh);
+        spin_unlock(&sh->lock);
+        if (rc && !first)
+            first = rc;
+        shard_free_entries(c, sh);
+        if (c->pol && sh->pstate)
+            c->pol->destroy(sh->pstate);
+        pthread_mutex_destroy(&sh->flight_mx);
+        pthread_cond_destroy(&sh->flight_done);
+    }
+    free(c->shards);
+    free(c);
+    return first;
+}
+
+/* ---- archive -------------------------------------------------------------------- */
+
+/* Write every dirty entry of a shard to the archive (lock held). */
+static int write_dirty(kl_cache *c, shard *sh)
+{
+    if (!c->archive || !sh->slots)
+        return 0;
+    int first = 0;
+    for (size_t i = 0; i <= sh->mask; i++) {
+        entry *e = sh->slots[i];
+        if (!e || !entry_dirty(e))
+            continue;
+        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
+                                entry_vlen(e));
+        if (rc) {
+            sh->errors++;
+            if (!first)
+                first = rc;
+        } else {
+            entry_set_dirty(e, false);
+        }
+    }
+    return first;
+}
+
+int kl_cache_set_archive(kl_cache *c, kl_archive *ar)
+{
+    int first = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        int rc = write_dirty(c, sh);
+        if (!rc && sh->slots) /* entries are not in the new archive */
+            for (size_t j = 0; j <= sh->mask; j++)
+                if (sh->slots[j])
+                    entry_set_dirty(sh->slots[j], ar != NULL);
+        spin_unlock(&sh->lock);
+        if (rc && !first)
+            first = rc;
+    }
+    c->archive = ar;
+    if (ar && !c->write_back) {
+        int rc = kl_cache_dump(c);
+        if (rc && !first)
+            first = rc;
+    }
+    return first;
+}
+
+kl_archive *kl_cache_archive(const kl_cache *c) { return c->archive; }
+
+/* ---- insertion and eviction ----------------------------------------------------- */
+
+static entry *entry_new(const kl_cache *c, uint64_t h, const void *key, size_t klen,
+                        const void *val, size_t vlen)
+{
+    entry *e = malloc(c->data_off + klen + vlen);
+    if (!e)
+        return NULL;
+    e->hash = h;
+    e->klen = (uint32_t)klen;
+    e->vlen_dirty = (uint32_t)(vlen << 1);
+    if (c->data_off > c->meta_off)
+        memset((uint8_t *)e + c->meta_off, 0, c->data_off - c->meta_off);
+    memcpy(entry_key(c, e), key, klen);
+    if (vlen)
+        memcpy(entry_val(c, e), val, vlen);
+    return e;
+}
+
+/* Evict one entry of a shard (lock held): its policy's victim, written to
+ * the archive first if it is not there yet.  Returns false when nothing
+ * could be evicted (empty shard, only `keep` left, or a failed write). */
+static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
+{
+    if (sh->count == 0 || (keep && sh->count == 1))
+        return false;
+    void *m = c->pol->victim(sh->pstate);
+    if (!m)
+        return false;
+    entry *e = meta_entry(c, m);
+    if (entry_dirty(e) && c->archive) {
+        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
+                                entry_vlen(e));
+        if (rc) {
+            sh->errors++;
+            return false; /* keep it rather than lose it */
+        }
+    }
+    shard_detach(c, sh, e, SIZE_MAX);
+    sh->evictions++;
+    free(e);
+    return true;
+}
+
+/* Empty a shard into the archive (lock held; klepto's purge).  Nothing is
+ * dropped if a write fails. */
+static void shard_purge(kl_cache *c, shard *sh)
+{
+    if (!sh->slots || write_dirty(c, sh))
+        return;
+    for (size_t i = 0; i <= sh->mask; i++) {
+        entry *e = sh->slots[i];
+        if (e) {
+            c->pol->on_remove(sh->pstate, entry_meta(c, e));
+            account(c, sh, e, -1);
+            sh->evictions++;
+            free(e);
+            sh->slots[i] = NULL;
+            sh->tags[i] = 0;
+        }
+    }
+    sh->count = 0;
+}
+
+/* Bring the cache back within its limits after an insertion into `home`
+ * (whose lock is not held): purge everything (purge mode), or evict from
+ * the other shards in turn while still over. */
+static void cache_rebalance(kl_cache *c, shard *home)
+{
+    unsigned start = (unsigned)(home - c->shards);
+    if (c->purge && c->archive) {
+        for (unsigned k = 0; k < c->nshards; k++) {
+            shard *sh = &c->shards[(start + k) % c->nshards];
+            spin_lock(&sh->lock);
+            shard_purge(c, sh);
+            spin_unlock(&sh->lock);
+        }
+        return;
+    }
+    for (unsigned k = 1; k <= c->nshards && cache_over(c); k++) {
+        shard *sh = &c->shards[(start + k) % c->nshards];
+        spin_lock(&sh->lock);
+        while (cache_over(c) && shard_evict_one(c, sh, NULL))
+            ;
+        spin_unlock(&sh->lock);
+    }
+}
+
+/* Put an entry into memory (no archive write).  `dirty` marks it as not yet
+ * stored in the archive. */
+static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                      size_t vlen, bool dirty)
+{
+    if (c->mode == MODE_NO)
+        return 0;
+    if (vlen > ENTRY_MAX_VALUE || klen > UINT32_MAX)
+        return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes is too big to keep in memory",
+                         klen + vlen);
+    if (c->data_off + klen + vlen + 2 * sizeof(entry *) > c->limit_bytes)
+        return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes exceeds the byte budget",
+                         klen + vlen);
+    entry *e = entry_new(c, h, key, klen, val, vlen);
+    if (!e)
+        return kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
+                         klen + vlen);
+    entry_set_dirty(e, dirty);
+    shard *sh = shard_of(c, h);
+    entry *old = NULL;
+    spin_lock(&sh->lock);
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (slot != SIZE_MAX) {
+        old = sh->slots[slot];
+        shard_detach(c, sh, old, slot);
+    }
+    int rc = table_insert(sh, e);
+    if (rc) {
+        spin_unlock(&sh->lock);
+        free(e);
+        free(old);
+        return rc;
+    }
+    account(c, sh, e, +1);
+    if (c->ttl_ns > 0)
+        *entry_expiry(c, e) = now_ns() + c->ttl_ns;
+    bool rebalance = false;
+    if (c->pol) {
+        c->pol->on_insert(sh->pstate, entry_meta(c, e), h);
+        if (!(c->purge && c->archive))
+            while (cache_over(c) && shard_evict_one(c, sh, e))
+                ;
+        rebalance = cache_over(c);
+    }
+    if (c->ttl_ns > 0 && sh->slots) { /* incremental sweep: two slots per insert */
+        int64_t now = now_ns();
+        for (int k = 0; k < 2; k++) {
+            size_t i = sh->sweep_pos++ & sh->mask;
+            entry *x = sh->slots[i];
+            if (x && x != e && !entry_dirty(x) && entry_expired(c, x, now)) {
+                shard_detach(c, sh, x, i);
+                sh->expirations++;
+                free(x);
+            }
+        }
+    }
+    spin_unlock(&sh->lock);
+    free(old);
+    if (rebalance)
+        cache_rebalance(c, sh);
+    return 0;
+}
+
+/* Store in the archive (write-through) and in memory. */
+static int cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    int arc = 0;
+    bool dirty = false;
+    if (c->archive) {
+        if (c->write_back && c->mode != MODE_NO) {
+            dirty = true;
+        } else {
+            arc = kl_archive_put(c->archive, key, klen, val, vlen);
+            if (arc) {
+                shard *sh = shard_of(c, h);
+                spin_lock(&sh->lock);
+                sh->errors++;
+                spin_unlock(&sh->lock);
+                dirty = true;
+            }
+        }
+    }
+    int rc = memory_put(c, h, key, klen, val, vlen, dirty);
+    return arc ? arc : rc;
+}
+
+int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return cache_store(c, key_hash(key, klen), key, klen, val, vlen);
+}
+
+/* ---- lookups -------------------------------------------------------------------- */
+
+/* Memory lookup (lock held): 1 found and copied, 0 absent, < 0 error. */
+static inline __attribute__((always_inline)) int
+memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h, kl_buf *val,
+                  bool *expired)
+{
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (slot == SIZE_MAX)
+        return 0;
+    entry *e = sh->slots[slot];
+    if (c->ttl_ns > 0 && !entry_dirty(e) && entry_expired(c, e, now_ns())) {
+        shard_detach(c, sh, e, slot);
+        sh->expirations++;
+        free(e);
+        *expired = true;
+        return 0;
+    }
+    size_t vlen = entry_vlen(e);
+    val->len = 0;
+    if (vlen > val->cap) {
+        int rc = kl_buf_reserve(val, vlen);
+        if (rc)
+            return rc;
+    }
+    if (vlen)
+        memcpy(val->data, entry_val(c, e), vlen);
+    val->len = vlen;
+    if (c->pol)
+        c->pol->on_hit(sh->pstate, entry_meta(c, e));
+    sh->hit++;
+    return 1;
+}
+
+static void count(kl_cache *c, shard *sh, uint64_t *field)
+{
+    (void)c;
+    spin_lock(&sh->lock);
+    (*field)++;
+    spin_unlock(&sh->lock);
+}
+
+int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool count_miss)
+{
+    uint64_t h = key_hash(key, klen);
+    shard *sh = shard_of(c, h);
+    bool expired = false;
+    if (c->mode != MODE_NO) {
+        spin_lock(&sh->lock);
+        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        spin_unlock(&sh->lock);
+        if (found)
+            return found < 0 ? found : 0;
+    }
+    if (c->archive && !expired) {
+        int rc = kl_archive_get(c->archive, key, klen, val);
+        if (rc == 0) {
+            count(c, sh, &sh->load);
+            int mrc = memory_put(c, h, key, klen, val->data, val->len, false);
+            (void)mrc; /* a value too big for memory is still returned */
+            return 0;
+        }
+        if (rc != KL_ENOTFOUND) {
+            count(c, sh, &sh->errors);
+            return rc;
+        }
+    }
+    if (count_miss)
+        count(c, sh, &sh->miss);
+    return kl_seterr(KL_ENOTFOUND, "cache: key not found");
+}
+
+static void ticket_release_locked(struct kl_cache_ticket *t)
+{
+    if (--t->refs == 0) {
+        free(t->key);
+        free(t->val);
+        free(t);
+    }
+}
+
+static void flight_unlink_locked(shard *sh, struct kl_cache_ticket *t)
+{
+    for (struct kl_cache_ticket **p = &sh->flights; *p; p = &(*p)->next)
+        if (*p == t) {
+            *p = t->next;
+            return;
+        }
+}
+
+/* End a flight with a value (val != NULL) or an error: unlink it so no new
+ * waiter finds it, hand the waiters a copy of the value, wake them, and
+ * drop the owner's reference.  `state` is only written under flight_mx so
+ * a waiter cannot miss the wake-up. */
+static void flight_finish(shard *sh, struct kl_cache_ticket *t, const void *val, size_t vlen,
+                          int error)
+{
+    spin_lock(&sh->lock);
+    flight_unlink_locked(sh, t);
+    bool waiters = t->refs > 1;
+    int state = error;
+    if (waiters && !error) {
+        t->val = malloc(vlen ? vlen : 1);
+        if (t->val) {
+            if (vlen)
+                memcpy(t->val, val, vlen);
+            t->vlen = vlen;
+            state = 1;
+        } else {
+            state = KL_ENOMEM;
+        }
+    }
+    if (!waiters) {
+        ticket_release_locked(t);
+        spin_unlock(&sh->lock);
+        return;
+    }
+    spin_unlock(&sh->lock);
+    pthread_mutex_lock(&sh->flight_mx);
+    __atomic_store_n(&t->state, state, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&sh->flight_done);
+    pthread_mutex_unlock(&sh->flight_mx);
+    spin_lock(&sh->lock);
+    ticket_release_locked(t);
+    spin_unlock(&sh->lock);
+}
+
+/* Wait for another thread's flight (registered as a waiter, shard lock
+ * held on entry and released on return) and take its result. */
+static int flight_wait(shard *sh, struct kl_cache_ticket *f, kl_buf *val)
+{
+    f->refs++;
+    spin_unlock(&sh->lock);
+    pthread_mutex_lock(&sh->flight_mx);
+    while (__atomic_load_n(&f->state, __ATOMIC_ACQUIRE) == 0)
+        pthread_cond_wait(&sh->flight_done, &sh->flight_mx);
+    pthread_mutex_unlock(&sh->flight_mx);
+    spin_lock(&sh->lock);
+    int rc = f->state < 0 ? f->state : 0;
+    if (rc == 0) {
+        val->len = 0;
+        rc = kl_buf_reserve(val, f->vlen);
+        if (rc == 0) {
+            if (f->vlen)
+                memcpy(val->data, f->val, f->vlen);
+            val->len = f->vlen;
+            sh->hit++;
+        }
+    } else {
+        kl_seterr(rc, "cache: the computation this call waited for failed: %s",
+                  kl_strerror(rc));
+    }
+    ticket_release_locked(f);
+    spin_unlock(&sh->lock);
+    return rc;
+}
+
+int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
+                     kl_cache_ticket **ticket)
+{
+    uint64_t h = key_hash(key, klen);
+    shard *sh = shard_of(c, h);
+    bool expired = false;
+    *ticket = NULL;
+
+    spin_lock(&sh->lock);
+    if (KL_LIKELY(c->mode != MODE_NO)) {
+        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        if (KL_LIKELY(found)) {
+            spin_unlock(&sh->lock);
+            return found < 0 ? found : 0;
+        }
+    }
+    for (struct kl_cache_ticket *f = sh->flights; f; f = f->next)
+        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
+            return flight_wait(sh, f, val); /* someone is computing this key */
+    struct kl_cache_ticket *t = calloc(1, sizeof *t);
+    uint8_t *kcopy = malloc(klen ? klen : 1);
+    if (!t || !kcopy) {
+        spin_unlock(&sh->lock);
+        free(t);
+        free(kcopy);
+        return kl_seterr(KL_ENOMEM, "cache: out of memory");
+    }
+    memcpy(kcopy, key, klen);
+    t->cache = c;
+    t->shard = sh;
+    t->hash = h;
+    t->key = kcopy;
+    t->klen = klen;
+    t->refs = 1;
+    t->next = sh->flights;
+    sh->flights = t;
+    spin_unlock(&sh->lock);
+
+    if (c->archive && !expired) {
+        int rc = kl_archive_get(c->archive, key, klen, val);
+        if (rc == 0) {
+            count(c, sh, &sh->load);
+            (void)memory_put(c, h, key, klen, val->data, val->len, false);
+            flight_finish(sh, t, val->data, val->len, 0);
+            return 0;
+        }
+        if (rc != KL_ENOTFOUND)
+            count(c, sh, &sh->errors); /* damaged or unreachable: compute afresh */
+    }
+    count(c, sh, &sh->miss);
+    *ticket = t;
+    return 1;
+}
+
+int kl_cache_fulfil(kl_cache_ticket *t, const void *val, size_t vlen)
+{
+    int rc = cache_store(t->cache, t->hash, t->key, t->klen, val, vlen);
+    flight_finish(t->shard, t, val, vlen, 0);
+    return rc;
+}
+
+void kl_cache_abandon(kl_cache_ticket *t, int error)
+{
+    flight_finish(t->shard, t, NULL, 0, error < 0 ? error : KL_EFUNC);
+}
+
+int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
+{
+    uint64_t h = key_hash(key, klen);
+    shard *sh = shard_of(c, h);
+    bool found = false;
+    spin_lock(&sh->lock);
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (slot != SIZE_MAX) {
+        entry *e = sh->slots[slot];
+        shard_detach(c, sh, e, slot);
+        free(e);
+        found = true;
+    }
+    spin_unlock(&sh->lock);
+    if (c->archive) {
+        int rc = kl_archive_del(c->archive, key, klen);
+        if (rc == 0)
+            found = true;
+        else if (rc != KL_ENOTFOUND)
+            return rc;
+    }
+    return found ? 0 : kl_seterr(KL_ENOTFOUND, "cache: key not found");
+}
+
+/* ---- whole-cache operations ----------------------------------------------------- */
+
+int kl_cache_clear(kl_cache *c, bool keep_stats)
+{
+    int first = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        int rc = write_dirty(c, sh);
+        if (rc && !first)
+            first = rc;
+        shard_free_entries(c, sh);
+        if (!keep_stats)
+            sh->hit = sh->miss = sh->load = sh->evictions = sh->expirations = sh->errors = 0;
+        spin_unlock(&sh->lock);
+    }
+    return first;
+}
+
+int kl_cache_dump(kl_cache *c)
+{
+    if (!c->archive)
+        return kl_seterr(KL_EINVAL, "cache: dump needs an archive");
+    int first = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        if (sh->slots)
+            for (size_t j = 0; j <= sh->mask; j++)
+                if (sh->slots[j])
+                    entry_set_dirty(sh->slots[j], true);
+        int rc = write_dirty(c, sh);
+        spin_unlock(&sh->lock);
+        if (rc && !first)
+            first = rc;
+    }
+    return first;
+}
+
+int kl_cache_load(kl_cache *c, size_t *loaded)
+{
+    if (loaded)
+        *loaded = 0;
+    if (!c->archive)
+        return kl_seterr(KL_EINVAL, "cache: load needs an archive");
+    if (c->mode == MODE_NO)
+        return 0;
+    kl_archive_iter *it;
+    int rc = kl_archive_iter_new(c->archive, &it);
+    if (rc)
+        return rc;
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    size_t n = 0;
+    while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
+        rc = memory_put(c, key_hash(k.data, k.len), k.data, k.len, v.data, v.len, false);
+        if (rc)
+            break;
+        n++;
+    }
+    kl_archive_iter_free(it);
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    if (loaded)
+        *loaded = n;
+    return rc < 0 ? rc : 0;
+}
+
+size_t kl_cache_sweep(kl_cache *c)
+{
+    size_t removed = 0;
+    if (c->ttl_ns <= 0)
+        return 0;
+    int64_t now = now_ns();
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        for (size_t j = 0; sh->slots && j <= sh->mask;) {
+            entry *e = sh->slots[j];
+            if (e && !entry_dirty(e) && entry_expired(c, e, now)) {
+                shard_detach(c, sh, e, j); /* shifts a later entry into j: re-check it */
+                sh->expirations++;
+                free(e);
+                removed++;
+            } else {
+                j++;
+            }
+        }
+        spin_unlock(&sh->lock);
+    }
+    return removed;
+}
+
+void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock(&sh->lock);
+        out->hit += sh->hit;
+        out->miss += sh->miss;
+        out->load += sh->load;
+        out->evictions += sh->evictions;
+        out->expirations += sh->expirations;
+        out->errors += sh->errors;
+        out->size += sh->count;
+        out->bytes += sh->bytes;
+        spin_unlock(&sh->lock);
+    }
+    out->maxsize = c->maxsize;
+}
+
+void kl_cache_count_error(kl_cache *c) { count(c, &c->shards[0], &c->shards[0].errors); }
+
+const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
+
+size_t kl_cache_entry_overhead(const kl_cache *c)
+{
+    /* header + metadata + expiry, plus about 1.5 table slots (and tags) at
+     * the table's typical load, plus the allocator's chunk header */
+    return c->data_off + 15 + 8;
+}

@@ -1,0 +1,157 @@
+/* Ghost list: see ghost.h.  Removal from the middle leaves a hole in the
+ * ring (so order stays O(1) to keep) and deletes from the table with
+ * backward-shift deletion (so lookups never walk tombstones). */
+#include <stdlib.h>
+
+#include "klepto/error.h"
+#include "policy/ghost.h"
+
+/* Stored hashes are never 0: 0 marks a removed ring slot. */
+static inline uint64_t ghost_key(uint64_t h) { return h ? h : 1; }
+
+static inline size_t ghost_home(const kl_ghost *g, uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    return (size_t)h & g->mask;
+}
+
+int kl_ghost_init(kl_ghost *g, size_t cap)
+{
+    if (cap == 0)
+        cap = 1;
+    size_t n = 4;
+    while (n < 2 * cap)
+        n <<= 1;
+    g->ring = calloc(cap, sizeof *g->ring);
+    g->slots = calloc(n, sizeof *g->slots);
+    if (!g->ring || !g->slots || cap > UINT32_MAX - 1) {
+        free(g->ring);
+        free(g->slots);
+        g->ring = NULL;
+        g->slots = NULL;
+        return KL_ENOMEM;
+    }
+    g->cap = cap;
+    g->tail = 0;
+    g->used = 0;
+    g->live = 0;
+    g->mask = n - 1;
+    return 0;
+}
+
+void kl_ghost_free(kl_ghost *g)
+{
+    free(g->ring);
+    free(g->slots);
+    g->ring = NULL;
+    g->slots = NULL;
+}
+
+/* Empty table slot i, shifting later members of its probe run back. */
+static void ghost_delete_slot(kl_ghost *g, size_t i)
+{
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & g->mask;
+        uint32_t v = g->slots[j];
+        if (v == 0)
+            break;
+        size_t k = ghost_home(g, g->ring[v - 1]);
+        /* Move j's member into the hole unless its home lies cyclically
+         * in (i, j], where it would no longer be found. */
+        if ((j > i && (k <= i || k > j)) || (j < i && k <= i && k > j)) {
+            g->slots[i] = v;
+            i = j;
+        }
+    }
+    g->slots[i] = 0;
+}
+
+/* The table slot holding ring index r (whose hash is h). */
+static size_t ghost_find_index(const kl_ghost *g, uint64_t h, size_t r)
+{
+    size_t i = ghost_home(g, h);
+    while (g->slots[i] != r + 1)
+        i = (i + 1) & g->mask;
+    return i;
+}
+
+/* Drop the oldest ring slot, live or removed. */
+static void ghost_drop_oldest(kl_ghost *g)
+{
+    uint64_t h = g->ring[g->tail];
+    if (h) {
+        ghost_delete_slot(g, ghost_find_index(g, h, g->tail));
+        g->ring[g->tail] = 0;
+        g->live--;
+    }
+    g->tail = g->tail + 1 == g->cap ? 0 : g->tail + 1;
+    g->used--;
+}
+
+void kl_ghost_push(kl_ghost *g, uint64_t h)
+{
+    h = ghost_key(h);
+    /* One copy per hash, the newest: keeps the order well defined. */
+    kl_ghost_remove(g, h);
+    if (g->used == g->cap)
+        ghost_drop_oldest(g);
+    size_t r = g->tail + g->used;
+    if (r >= g->cap)
+        r -= g->cap;
+    g->ring[r] = h;
+    g->used++;
+    g->live++;
+    size_t i = ghost_home(g, h);
+    while (g->slots[i])
+        i = (i + 1) & g->mask;
+    g->slots[i] = (uint32_t)(r + 1);
+}
+
+static size_t ghost_lookup(const kl_ghost *g, uint64_t h, int *found)
+{
+    size_t i = ghost_home(g, h);
+    for (;;) {
+        uint32_t v = g->slots[i];
+        if (v == 0) {
+            *found = 0;
+            return i;
+        }
+        if (g->ring[v - 1] == h) {
+            *found = 1;
+            return i;
+        }
+        i = (i + 1) & g->mask;
+    }
+}
+
+int kl_ghost_contains(const kl_ghost *g, uint64_t h)
+{
+    int found;
+    ghost_lookup(g, ghost_key(h), &found);
+    return found;
+}
+
+int kl_ghost_remove(kl_ghost *g, uint64_t h)
+{
+    int found;
+    size_t i = ghost_lookup(g, ghost_key(h), &found);
+    if (!found)
+        return 0;
+    g->ring[g->slots[i] - 1] = 0;
+    ghost_delete_slot(g, i);
+    g->live--;
+    return 1;
+}
+
+void kl_ghost_pop(kl_ghost *g)
+{
+    while (g->used && g->ring[g->tail] == 0) {
+        g->tail = g->tail + 1 == g->cap ? 0 : g->tail + 1;
+        g->used--;
+    }
+    if (g->used)
+        ghost_drop_oldest(g);
+}

@@ -1,0 +1,56 @@
+/* LRU: evict the entry read or inserted longest ago.  One intrusive list,
+ * most recent at the front; 16 bytes of metadata per entry. */
+#include <stdlib.h>
+
+#include "klepto/error.h"
+#include "policy/plist.h"
+#include "policy/policies.h"
+
+typedef struct {
+    kl_pnode list;
+} lru_state;
+
+static int lru_create(void **state, size_t capacity, uint64_t seed)
+{
+    (void)capacity;
+    (void)seed;
+    lru_state *s = malloc(sizeof *s);
+    if (!s)
+        return KL_ENOMEM;
+    kl_plist_init(&s->list);
+    *state = s;
+    return 0;
+}
+
+static void lru_destroy(void *state) { free(state); }
+
+static void lru_on_insert(void *state, void *meta, uint64_t hash)
+{
+    (void)hash;
+    kl_plist_push_front(&((lru_state *)state)->list, meta);
+}
+
+static void lru_on_hit(void *state, void *meta)
+{
+    kl_plist_move_front(&((lru_state *)state)->list, meta);
+}
+
+static void lru_on_remove(void *state, void *meta)
+{
+    (void)state;
+    kl_plist_unlink(meta);
+}
+
+static void *lru_victim(void *state) { return kl_plist_back(&((lru_state *)state)->list); }
+
+const kl_policy_ops kl_policy_lru = {
+    .version = KL_POLICY_VERSION,
+    .name = "lru",
+    .meta_size = sizeof(kl_pnode),
+    .create = lru_create,
+    .destroy = lru_destroy,
+    .on_insert = lru_on_insert,
+    .on_hit = lru_on_hit,
+    .on_remove = lru_on_remove,
+    .victim = lru_victim,
+};

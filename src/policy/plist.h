@@ -1,0 +1,44 @@
+/* Intrusive circular doubly linked list shared by the policies (private).
+ * A node is the first bytes of an entry's policy metadata, so a policy can
+ * find an entry's place in O(1) from the metadata address alone. */
+#ifndef KLEPTO_POLICY_PLIST_H
+#define KLEPTO_POLICY_PLIST_H
+
+#include <stddef.h>
+
+typedef struct kl_pnode {
+    struct kl_pnode *prev, *next;
+} kl_pnode;
+
+/* A list is a sentinel node: head.next is the front (most recent push),
+ * head.prev the back (oldest). */
+static inline void kl_plist_init(kl_pnode *h) { h->prev = h->next = h; }
+static inline int kl_plist_empty(const kl_pnode *h) { return h->next == h; }
+
+static inline void kl_plist_push_front(kl_pnode *h, kl_pnode *n)
+{
+    n->prev = h;
+    n->next = h->next;
+    h->next->prev = n;
+    h->next = n;
+}
+
+static inline void kl_plist_unlink(kl_pnode *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+static inline void kl_plist_move_front(kl_pnode *h, kl_pnode *n)
+{
+    kl_plist_unlink(n);
+    kl_plist_push_front(h, n);
+}
+
+/* The oldest node, or NULL when empty. */
+static inline kl_pnode *kl_plist_back(const kl_pnode *h) { return h->prev == h ? NULL : h->prev; }
+/* The newest node, or NULL when empty. */
+static inline kl_pnode *kl_plist_front(const kl_pnode *h) { return h->next == h ? NULL : h->next; }
+
+#endif

@@ -1,0 +1,18 @@
+/* The built-in eviction policies (private: reach them through
+ * kl_policy_find() in klepto/sys/policy.h). */
+#ifndef KLEPTO_POLICY_POLICIES_H
+#define KLEPTO_POLICY_POLICIES_H
+
+#include "klepto/sys/policy.h"
+
+extern const kl_policy_ops kl_policy_lru;
+extern const kl_policy_ops kl_policy_lfu;
+extern const kl_policy_ops kl_policy_mru;
+extern const kl_policy_ops kl_policy_rr;
+extern const kl_policy_ops kl_policy_fifo;
+extern const kl_policy_ops kl_policy_sieve;
+extern const kl_policy_ops kl_policy_s3fifo;
+extern const kl_policy_ops kl_policy_wtinylfu;
+extern const kl_policy_ops kl_policy_arc;
+
+#endif

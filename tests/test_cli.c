@@ -1,0 +1,148 @@
+/* The klepto command: ls, get, count on a dir: archive written through the
+ * library; exit statuses and error messages of the contract (CLI.md). */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "klepto.h"
+
+static char *dir;
+static char url[4200];
+
+static void put_literal(kl_archive *ar, const char *k, const char *v)
+{
+    kl_value kv, vv;
+    KT_OK(kl_parse(k, strlen(k), &kv));
+    KT_OK(kl_parse(v, strlen(v), &vv));
+    kl_buf kb = KL_BUF_INIT, vb = KL_BUF_INIT;
+    KT_OK(kl_encode(&kb, &kv, 0));
+    KT_OK(kl_encode(&vb, &vv, 0));
+    KT_OK(kl_archive_put(ar, kb.data, kb.len, vb.data, vb.len));
+    kl_value_free(&kv);
+    kl_value_free(&vv);
+    kl_buf_free(&kb);
+    kl_buf_free(&vb);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    dir = kt_tmpdir("cli");
+    snprintf(url, sizeof url, "dir:%s/ar", dir);
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    put_literal(ar, "(1, 2.5, 'a')", "{'k': [1, 2], 'z': None}");
+    put_literal(ar, "'solo'", "b'\\x00\\xff'");
+    put_literal(ar, "(3, 4)", "1e+16");
+    KT_OK(kl_archive_close(ar));
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    kt_rmrf(dir);
+    free(dir);
+    return 0;
+}
+
+static int klepto(const char *args, char **out)
+{
+    char cmd[9000];
+    snprintf(cmd, sizeof cmd, "%s %s", kt_bin("klepto"), args);
+    return kt_run(cmd, out);
+}
+
+static void count_prints_the_number_of_entries(void **state)
+{
+    (void)state;
+    char args[4300], *out;
+    snprintf(args, sizeof args, "count %s", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "3\n");
+    free(out);
+}
+
+static void ls_prints_each_key_as_a_literal(void **state)
+{
+    (void)state;
+    char args[4300], *out;
+    snprintf(args, sizeof args, "ls %s", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_non_null(strstr(out, "(1, 2.5, 'a')\n"));
+    assert_non_null(strstr(out, "'solo'\n"));
+    assert_non_null(strstr(out, "(3, 4)\n"));
+    free(out);
+    snprintf(args, sizeof args, "ls %s --json", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_non_null(strstr(out, "{\"key\": \"solo\", \"value\": "));
+    free(out);
+}
+
+static void get_prints_the_value_literal(void **state)
+{
+    (void)state;
+    char args[4300], *out;
+    snprintf(args, sizeof args, "get %s \"(1, 2.5, 'a')\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "{'k': [1, 2], 'z': None}\n");
+    free(out);
+    snprintf(args, sizeof args, "get %s \"'solo'\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "b'\\x00\\xff'\n");
+    free(out);
+    /* an untyped key literal with floats finds the integer-encoded key too */
+    snprintf(args, sizeof args, "get %s \"(3.0, 4.0)\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "1e+16\n");
+    free(out);
+}
+
+static void missing_key_exits_1_and_bad_input_exits_2(void **state)
+{
+    (void)state;
+    char args[4300], *out;
+    snprintf(args, sizeof args, "get %s \"'absent'\" 2>&1", url);
+    assert_int_equal(klepto(args, &out), 1);
+    assert_non_null(strstr(out, "not found"));
+    free(out);
+    snprintf(args, sizeof args, "get %s \"(1, \" 2>&1", url);
+    assert_int_equal(klepto(args, &out), 2);
+    assert_non_null(strstr(out, "klepto: "));
+    free(out);
+    assert_int_equal(klepto("ls nosuch:thing 2>&1", &out), 2);
+    assert_non_null(strstr(out, "nosuch"));
+    free(out);
+    assert_int_equal(klepto("frobnicate 2>&1", &out), 2);
+    free(out);
+    assert_int_equal(klepto("count 2>&1", &out), 2);
+    free(out);
+}
+
+static void missing_archive_is_not_created_by_reading(void **state)
+{
+    (void)state;
+    char args[4300], *out, path[4200];
+    snprintf(path, sizeof path, "%s/never", dir);
+    snprintf(args, sizeof args, "count dir:%s 2>&1", path);
+    assert_int_not_equal(klepto(args, &out), 0);
+    assert_non_null(strstr(out, path));
+    free(out);
+    FILE *f = fopen(path, "r");
+    assert_null(f);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(count_prints_the_number_of_entries),
+        cmocka_unit_test(ls_prints_each_key_as_a_literal),
+        cmocka_unit_test(get_prints_the_value_literal),
+        cmocka_unit_test(missing_key_exits_1_and_bad_input_exits_2),
+        cmocka_unit_test(missing_archive_is_not_created_by_reading),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

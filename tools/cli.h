@@ -1,0 +1,49 @@
+/* Shared pieces of the klepto command-line tool: the commands' entry
+ * points and helpers for literals, archives and exit codes (CLI.md). */
+#ifndef KLEPTO_CLI_H
+#define KLEPTO_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "klepto.h"
+
+/* Exit statuses of the contract. */
+enum { CLI_OK = 0, CLI_NOTFOUND = 1, CLI_FAILED_CHECK = 1, CLI_USAGE = 2, CLI_IO = 3 };
+
+/* Print "klepto: WHAT: kl_errmsg()" to stderr and return the exit status
+ * that fits the error code. */
+int cli_fail(int code, const char *what);
+/* Print "klepto: message" to stderr and return CLI_USAGE. */
+int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Map a KL_E* code to an exit status. */
+int cli_status(int code);
+
+/* Open an archive for a command; prints the error itself. */
+int cli_open(kl_archive **out, const char *url, bool create);
+/* Parse a key literal into canonical key bytes (appended to key).  With
+ * numeric_eq, integral floats encode as integers (untyped keys). */
+int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key);
+/* Find the stored key a literal names: tries the exact encoding, then the
+ * untyped one.  On success key holds the stored key bytes. */
+int cli_find_key(kl_archive *ar, const char *literal, kl_buf *key);
+/* Render key / value bytes as Python literals (keys' outer arrays are tuples). */
+int cli_render_key(const void *p, size_t n, kl_buf *out);
+int cli_render_value(const void *p, size_t n, kl_buf *out);
+
+/* Commands: each takes the arguments after its own name. */
+int kl_cmd_ls(int argc, char **argv);
+int kl_cmd_get(int argc, char **argv);
+int kl_cmd_count(int argc, char **argv);
+int kl_cmd_key(int argc, char **argv);
+int kl_cmd_simulate(int argc, char **argv);
+/* tools/cmd_archive.c */
+int kl_cmd_put(int argc, char **argv);
+int kl_cmd_rm(int argc, char **argv);
+int kl_cmd_stats(int argc, char **argv);
+int kl_cmd_verify(int argc, char **argv);
+int kl_cmd_clear(int argc, char **argv);
+int kl_cmd_copy(int argc, char **argv);
+int kl_cmd_compact(int argc, char **argv);
+
+#endif

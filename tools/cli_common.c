@@ -1,0 +1,102 @@
+/* Helpers shared by the klepto commands: errors, exit codes, literals. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_status(int code)
+{
+    switch (code) {
+    case KL_OK: return CLI_OK;
+    case KL_ENOTFOUND: return CLI_NOTFOUND;
+    case KL_EINVAL:
+    case KL_ETYPE:
+    case KL_ETOOBIG:
+    case KL_ERANGE:
+    case KL_ECORRUPT:
+    case KL_EVERSION: return CLI_USAGE;
+    default: return CLI_IO;
+    }
+}
+
+int cli_fail(int code, const char *what)
+{
+    const char *msg = kl_errmsg();
+    if (!msg[0])
+        msg = kl_strerror(code);
+    if (strstr(msg, what)) /* the library's message already names it */
+        fprintf(stderr, "klepto: %s\n", msg);
+    else
+        fprintf(stderr, "klepto: %s: %s\n", what, msg);
+    return cli_status(code);
+}
+
+int cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("klepto: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_USAGE;
+}
+
+int cli_open(kl_archive **out, const char *url, bool create)
+{
+    kl_archive_opts opts = KL_ARCHIVE_OPTS_INIT;
+    opts.create = create;
+    int rc = kl_archive_open(out, url, &opts);
+    if (rc)
+        return cli_fail(rc, url);
+    return 0;
+}
+
+int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key)
+{
+    kl_value v;
+    int rc = kl_parse(literal, strlen(literal), &v);
+    if (rc)
+        return rc;
+    rc = kl_encode(key, &v, numeric_eq ? KL_ENC_NUMERIC_EQ : 0);
+    kl_value_free(&v);
+    return rc;
+}
+
+int cli_find_key(kl_archive *ar, const char *literal, kl_buf *key)
+{
+    key->len = 0;
+    int rc = cli_key_bytes(literal, false, key);
+    if (rc)
+        return rc;
+    rc = kl_archive_contains(ar, key->data, key->len);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    kl_buf alt = KL_BUF_INIT;
+    rc = cli_key_bytes(literal, true, &alt);
+    if (rc == 0 && (alt.len != key->len || memcmp(alt.data, key->data, alt.len) != 0) &&
+        kl_archive_contains(ar, alt.data, alt.len) == 1) {
+        kl_buf_free(key);
+        *key = alt;
+        return 0;
+    }
+    kl_buf_free(&alt);
+    return 0; /* not stored: callers get KL_ENOTFOUND from the archive */
+}
+
+static int render(const void *p, size_t n, kl_buf *out, bool as_key)
+{
+    kl_value v;
+    int rc = kl_decode(p, n, &v);
+    if (rc)
+        return rc;
+    if (as_key && v.type == KL_ARRAY)
+        v.flags |= KL_VALUE_TUPLE;
+    rc = kl_repr(out, &v);
+    kl_value_free(&v);
+    return rc;
+}
+
+int cli_render_key(const void *p, size_t n, kl_buf *out) { return render(p, n, out, true); }
+int cli_render_value(const void *p, size_t n, kl_buf *out) { return render(p, n, out, false); }
