@@ -16,8 +16,9 @@
  * are only counted, so a short buffer still learns the full length. */
 static inline void put_head(kl_enc *e, unsigned major, uint64_t arg)
 {
-    uint8_t *p = e->buf + e->len;
     size_t room = e->cap > e->len ? e->cap - e->len : 0;
+    /* only formed when there is room: a size query may pass a NULL buffer */
+    uint8_t *p = room ? e->buf + e->len : NULL;
     if (arg < 24) {
         if (KL_LIKELY(room >= 1))
             p[0] = (uint8_t)(major | arg);

@@ -233,6 +233,12 @@ static void test_encoder_counts_past_a_short_buffer_without_writing(void **state
         for (size_t i = cap; i < sizeof buf; i++)
             assert_int_equal(buf[i], 0xaa); /* nothing past cap */
     }
+    /* a size query with no buffer at all */
+    kl_enc q;
+    kl_enc_init(&q, NULL, 0, 0);
+    kl_enc_value(&q, &v);
+    assert_int_equal(q.len, 19);
+    assert_int_equal(q.err, 0);
     /* the streaming calls make the same bytes as the value walk */
     kl_enc e;
     kl_enc_init(&e, buf, sizeof buf, 0);
