@@ -264,6 +264,27 @@ static void test_encoder_counts_past_a_short_buffer_without_writing(void **state
     assert_memory_equal(buf, "\xd8\x28\xa2\xf6\xf7\xf5\x40", 7);
 }
 
+static void test_heads_carry_sizes_beyond_4gib(void **state)
+{
+    (void)state;
+    /* only the head fits: the 5 GiB payload is counted, never read */
+    static const uint8_t fake[1];
+    uint8_t buf[9];
+    kl_enc e;
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    size_t big = (size_t)5 << 30;
+    kl_enc_bytes(&e, fake, big);
+    assert_int_equal(e.len, 9 + big);
+    assert_memory_equal(buf, "\x5b\x00\x00\x00\x01\x40\x00\x00\x00", 9);
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    kl_enc_array_head(&e, (size_t)1 << 32);
+    assert_int_equal(e.len, 9);
+    assert_memory_equal(buf, "\x9b\x00\x00\x00\x01\x00\x00\x00\x00", 9);
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    kl_enc_tag(&e, UINT64_MAX);
+    assert_memory_equal(buf, "\xdb\xff\xff\xff\xff\xff\xff\xff\xff", 9);
+}
+
 static void test_map_sort_reports_missing_scratch(void **state)
 {
     (void)state;
@@ -697,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_other_items_encode_per_rfc8949),
         cmocka_unit_test(test_map_keys_sort_by_their_encoding),
         cmocka_unit_test(test_encoder_counts_past_a_short_buffer_without_writing),
+        cmocka_unit_test(test_heads_carry_sizes_beyond_4gib),
         cmocka_unit_test(test_map_sort_reports_missing_scratch),
         cmocka_unit_test(test_ndarrays_use_rfc8746_typed_arrays),
         cmocka_unit_test(test_empty_ndarrays_with_huge_sizes_round_trip),
