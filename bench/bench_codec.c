@@ -50,7 +50,8 @@ static void bench_decode_f64(void)
         ours[r] = (double)payload * iters / (double)(t2 - t1);
     }
     bench_report("decode_f64_1mib", bench_median(ours, REPS), "GB/s", bench_median(base, REPS),
-                 "higher", "1 MiB float64 typed array, validated, owned copy; baseline: malloc+memcpy");
+                 "higher",
+                 "1 MiB float64 typed array, validated, owned copy; baseline: malloc+memcpy");
     kl_buf_free(&enc);
     kl_value_free(&v);
 }
@@ -100,8 +101,9 @@ static void bench_encode_2d(void)
         base[r] = (double)(t1 - t0) / N;
         ours[r] = (double)(t2 - t1) / N;
     }
-    bench_report("encode_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
-                 "canonical CBOR of (x, y) doubles, numeric-eq; baseline: fixed-width float64 CBOR inline");
+    bench_report(
+        "encode_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
+        "canonical CBOR of (x, y) doubles, numeric-eq; baseline: fixed-width float64 CBOR inline");
     free(xs);
 }
 
@@ -138,8 +140,8 @@ static void bench_repr_double(void)
         base[r] = (double)(t1 - t0) / N;
         ours[r] = (double)(t2 - t1) / N;
     }
-    bench_report("repr_double", bench_median(ours, REPS), "ns", bench_median(base, REPS),
-                 "lower", "Python repr of a double, half short decimals; baseline: snprintf %.17g");
+    bench_report("repr_double", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
+                 "Python repr of a double, half short decimals; baseline: snprintf %.17g");
     kl_buf_free(&b);
     free(xs);
 }

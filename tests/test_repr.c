@@ -254,7 +254,8 @@ static void test_parse_accepts_python_spellings(void **state)
     assert_parse_repr("[]", "[]");
     assert_parse_repr("\"it's\"", "\"it's\"");
     assert_parse_repr("'it\\'s'", "\"it's\"");
-    assert_parse_repr("'\\u00e9\\U0001F600\\x41\\101\\0'", "'\xc3\xa9\xf0\x9f\x98\x80" "AA\\x00'");
+    assert_parse_repr("'\\u00e9\\U0001F600\\x41\\101\\0'", "'\xc3\xa9\xf0\x9f\x98\x80"
+                                                           "AA\\x00'");
     assert_parse_repr("'a\\qb'", "'a\\\\qb'"); /* unknown escape keeps its backslash */
     assert_parse_repr("r'a\\nb'", "'a\\\\nb'");
     assert_parse_repr("b'\\x00\\xffA\\u1234'", "b'\\x00\\xffA\\\\u1234'");
@@ -334,8 +335,9 @@ static void test_json_spells_what_json_lacks(void **state)
     src = "array([[1, 2]], dtype=uint8)";
     KT_OK(kl_parse(src, strlen(src), &v));
     KT_OK(kl_json(&b, &v));
-    assert_string_equal(kl_buf_cstr(&b),
-                        "{\"$ndarray\": {\"dtype\": \"uint8\", \"shape\": [1, 2], \"data\": [1, 2]}}");
+    assert_string_equal(
+        kl_buf_cstr(&b),
+        "{\"$ndarray\": {\"dtype\": \"uint8\", \"shape\": [1, 2], \"data\": [1, 2]}}");
     kl_value_free(&v);
     kl_buf_reset(&b);
     v = kl_value_text_ref("\x01\xc3\xa9", 3);
