@@ -750,7 +750,10 @@ static int parse_value(parser *ps, kl_value *out, unsigned depth)
             return perr(ps, ps->p, "expected ')'");
         }
         if (s.type == KL_INT || s.type == KL_FLOAT) {
-            *out = kl_value_float(s.type == KL_INT ? (double)s.u.i : s.u.f);
+            double x = s.type == KL_FLOAT      ? s.u.f
+                       : (s.flags & PARSE_U64) ? (double)(uint64_t)s.u.i
+                                               : (double)s.u.i;
+            *out = kl_value_float(x);
             return 0;
         }
         if (s.type != KL_TEXT) {

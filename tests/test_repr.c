@@ -238,6 +238,9 @@ static void test_ndarrays_render_and_parse_back(void **state)
     assert_parse_repr("array([1, 2.5])", "array([1.0, 2.5], dtype=float64)");
     assert_parse_repr("array([1, 2])", "array([1, 2], dtype=int64)");
     assert_parse_repr("array([1, 2], dtype='uint8')", "array([1, 2], dtype=uint8)");
+    assert_parse_repr("array([float(18446744073709551615)])",
+                      "array([1.8446744073709552e+19], dtype=float64)");
+    assert_parse_fails("float(18446744073709551615)", "int64 range");
     assert_parse_fails("array([[1, 2], [3]])", "not rectangular");
     assert_parse_fails("array([300], dtype=uint8)", "out of its dtype's range");
     assert_parse_fails("array([1.5], dtype=int32)", "float element");
