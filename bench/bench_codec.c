@@ -11,8 +11,6 @@
 
 #define REPS 15
 
-static volatile double sink_d;
-
 /* GB/s of decoding a 1 MiB float64 typed array (the value is built, owned
  * and freed each time) vs memcpy of the same payload into a fresh heap
  * block (malloc + copy + free: what any owning decode must do). */
@@ -52,7 +50,8 @@ static void bench_decode_f64(void)
         ours[r] = (double)payload * iters / (double)(t2 - t1);
     }
     bench_report("decode_f64_1mib", bench_median(ours, REPS), "GB/s", bench_median(base, REPS),
-                 "higher", "1 MiB float64 typed array, validated, owned copy; baseline: malloc+memcpy");
+                 "higher",
+                 "1 MiB float64 typed array, validated, owned copy; baseline: malloc+memcpy");
     kl_buf_free(&enc);
     kl_value_free(&v);
 }
@@ -102,8 +101,9 @@ static void bench_encode_2d(void)
         base[r] = (double)(t1 - t0) / N;
         ours[r] = (double)(t2 - t1) / N;
     }
-    bench_report("encode_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
-                 "canonical CBOR of (x, y) doubles, numeric-eq; baseline: fixed-width float64 CBOR inline");
+    bench_report(
+        "encode_2d", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
+        "canonical CBOR of (x, y) doubles, numeric-eq; baseline: fixed-width float64 CBOR inline");
     free(xs);
 }
 
@@ -140,8 +140,8 @@ static void bench_repr_double(void)
         base[r] = (double)(t1 - t0) / N;
         ours[r] = (double)(t2 - t1) / N;
     }
-    bench_report("repr_double", bench_median(ours, REPS), "ns", bench_median(base, REPS),
-                 "lower", "Python repr of a double, half short decimals; baseline: snprintf %.17g");
+    bench_report("repr_double", bench_median(ours, REPS), "ns", bench_median(base, REPS), "lower",
+                 "Python repr of a double, half short decimals; baseline: snprintf %.17g");
     kl_buf_free(&b);
     free(xs);
 }
@@ -169,22 +169,17 @@ static void bench_decode_small(void)
     bench_report("decode_small", bench_median(ours, REPS), "ns", -1, "lower",
                  "decode (1.5, 'abc', 7) into an owned value and free it");
     kl_buf_free(&enc);
-    (void)sink_d;
 }
 
-int main(int argc, char **argv)
+int main(void)
 {
-    const char *only = NULL;
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
-            only = argv[++i];
-    if (!only || strcmp(only, "decode_f64_1mib") == 0)
+    if (bench_wants("decode_f64_1mib"))
         bench_decode_f64();
-    if (!only || strcmp(only, "encode_2d") == 0)
+    if (bench_wants("encode_2d"))
         bench_encode_2d();
-    if (!only || strcmp(only, "repr_double") == 0)
+    if (bench_wants("repr_double"))
         bench_repr_double();
-    if (!only || strcmp(only, "decode_small") == 0)
+    if (bench_wants("decode_small"))
         bench_decode_small();
     return 0;
 }

@@ -11,13 +11,13 @@
 #include "klepto/codec.h"
 #include "klepto/error.h"
 
-#define FUZZ_CHECK(cond)                                                                  \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "fuzz check failed: %s (%s:%d): %s\n", #cond, __FILE__,       \
-                    __LINE__, kl_errmsg());                                                \
-            abort();                                                                       \
-        }                                                                                  \
+#define FUZZ_CHECK(cond)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz check failed: %s (%s:%d): %s\n", #cond, __FILE__, __LINE__,      \
+                    kl_errmsg());                                                                  \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 /* The value's canonical encoding is a fixed point: decoding it and

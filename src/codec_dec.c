@@ -112,14 +112,38 @@ static int dtype_of_tag(uint64_t tag, kl_dtype *dt, bool *big_endian)
     case 72:
         *dt = KL_DT_INT8;
         return 0;
-    case 65: case 69: *dt = KL_DT_UINT16; break;
-    case 66: case 70: *dt = KL_DT_UINT32; break;
-    case 67: case 71: *dt = KL_DT_UINT64; break;
-    case 73: case 77: *dt = KL_DT_INT16; break;
-    case 74: case 78: *dt = KL_DT_INT32; break;
-    case 75: case 79: *dt = KL_DT_INT64; break;
-    case 81: case 85: *dt = KL_DT_FLOAT32; break;
-    case 82: case 86: *dt = KL_DT_FLOAT64; break;
+    case 65:
+    case 69:
+        *dt = KL_DT_UINT16;
+        break;
+    case 66:
+    case 70:
+        *dt = KL_DT_UINT32;
+        break;
+    case 67:
+    case 71:
+        *dt = KL_DT_UINT64;
+        break;
+    case 73:
+    case 77:
+        *dt = KL_DT_INT16;
+        break;
+    case 74:
+    case 78:
+        *dt = KL_DT_INT32;
+        break;
+    case 75:
+    case 79:
+        *dt = KL_DT_INT64;
+        break;
+    case 81:
+    case 85:
+        *dt = KL_DT_FLOAT32;
+        break;
+    case 82:
+    case 86:
+        *dt = KL_DT_FLOAT64;
+        break;
     default:
         return -1;
     }
@@ -281,8 +305,9 @@ static int read_item(dec *d, kl_value *out, unsigned depth)
     case 2:
     case 3: {
         if (arg > left)
-            return corrupt(d, at, major == 2 ? "truncated input (byte string)"
-                                             : "truncated input (text string)");
+            return corrupt(d, at,
+                           major == 2 ? "truncated input (byte string)"
+                                      : "truncated input (text string)");
         if (major == 3 && !kl_utf8_valid((const char *)d->p, (size_t)arg))
             return corrupt(d, at, "text string is not valid UTF-8");
         kl_value v;

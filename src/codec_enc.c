@@ -16,8 +16,9 @@
  * are only counted, so a short buffer still learns the full length. */
 static inline void put_head(kl_enc *e, unsigned major, uint64_t arg)
 {
-    uint8_t *p = e->buf + e->len;
     size_t room = e->cap > e->len ? e->cap - e->len : 0;
+    /* only formed when there is room: a size query may pass a NULL buffer */
+    uint8_t *p = room ? e->buf + e->len : NULL;
     if (arg < 24) {
         if (KL_LIKELY(room >= 1))
             p[0] = (uint8_t)(major | arg);
@@ -59,9 +60,18 @@ static inline void put_raw(kl_enc *e, const void *src, size_t n)
     e->len += n;
 }
 
-void kl_enc_null(kl_enc *e) { put_head(e, KL_CBOR_SIMPLE, 22); }
-void kl_enc_undefined(kl_enc *e) { put_head(e, KL_CBOR_SIMPLE, 23); }
-void kl_enc_bool(kl_enc *e, bool b) { put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20); }
+void kl_enc_null(kl_enc *e)
+{
+    put_head(e, KL_CBOR_SIMPLE, 22);
+}
+void kl_enc_undefined(kl_enc *e)
+{
+    put_head(e, KL_CBOR_SIMPLE, 23);
+}
+void kl_enc_bool(kl_enc *e, bool b)
+{
+    put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20);
+}
 
 void kl_enc_int(kl_enc *e, int64_t i)
 {
@@ -182,9 +192,18 @@ void kl_enc_bytes(kl_enc *e, const void *p, size_t len)
     put_raw(e, p, len);
 }
 
-void kl_enc_array_head(kl_enc *e, size_t n) { put_head(e, KL_CBOR_ARRAY, n); }
-void kl_enc_map_head(kl_enc *e, size_t npairs) { put_head(e, KL_CBOR_MAP, npairs); }
-void kl_enc_tag(kl_enc *e, uint64_t tag) { put_head(e, KL_CBOR_TAG, tag); }
+void kl_enc_array_head(kl_enc *e, size_t n)
+{
+    put_head(e, KL_CBOR_ARRAY, n);
+}
+void kl_enc_map_head(kl_enc *e, size_t npairs)
+{
+    put_head(e, KL_CBOR_MAP, npairs);
+}
+void kl_enc_tag(kl_enc *e, uint64_t tag)
+{
+    put_head(e, KL_CBOR_TAG, tag);
+}
 
 static void set_err(kl_enc *e, int code)
 {
@@ -285,10 +304,10 @@ static void sort_pairs(kl_enc *e, size_t start, size_t n)
     uintptr_t aligned = (tail + _Alignof(map_entry) - 1) & ~(uintptr_t)(_Alignof(map_entry) - 1);
     size_t avail = e->cap - e->len;
     size_t pad = (size_t)(aligned - tail);
-    if (n > (SIZE_MAX - total) / sizeof(map_entry) ||
-        pad + n * sizeof(map_entry) + total > avail) {
-        set_err(e, kl_seterr(KL_ETOOBIG, "encode: buffer too small to sort map keys "
-                                         "(%zu bytes of scratch needed)",
+    if (n > (SIZE_MAX - total) / sizeof(map_entry) || pad + n * sizeof(map_entry) + total > avail) {
+        set_err(e, kl_seterr(KL_ETOOBIG,
+                             "encode: buffer too small to sort map keys "
+                             "(%zu bytes of scratch needed)",
                              pad + n * sizeof(map_entry) + total));
         return;
     }
@@ -358,8 +377,8 @@ static void enc_ndarray(kl_enc *e, const kl_value *v)
 static void enc_value(kl_enc *e, const kl_value *v, unsigned depth)
 {
     if (depth > KL_DECODE_MAX_DEPTH) {
-        set_err(e, kl_seterr(KL_ETOOBIG, "encode: value nested deeper than %d",
-                             KL_DECODE_MAX_DEPTH));
+        set_err(e,
+                kl_seterr(KL_ETOOBIG, "encode: value nested deeper than %d", KL_DECODE_MAX_DEPTH));
         return;
     }
     switch ((kl_type)v->type) {
@@ -406,7 +425,10 @@ static void enc_value(kl_enc *e, const kl_value *v, unsigned depth)
     set_err(e, kl_seterr(KL_ETYPE, "encode: unknown value type %d", v->type));
 }
 
-void kl_enc_value(kl_enc *e, const kl_value *v) { enc_value(e, v, 0); }
+void kl_enc_value(kl_enc *e, const kl_value *v)
+{
+    enc_value(e, v, 0);
+}
 
 int kl_encode(kl_buf *out, const kl_value *v, unsigned flags)
 {

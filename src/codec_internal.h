@@ -21,8 +21,8 @@
 static inline unsigned kl_cbor_dtype_tag(kl_dtype dt)
 {
     static const unsigned char tags[] = {
-        [KL_DT_INT8] = 72,   [KL_DT_INT16] = 77,   [KL_DT_INT32] = 78,  [KL_DT_INT64] = 79,
-        [KL_DT_UINT8] = 64,  [KL_DT_UINT16] = 69,  [KL_DT_UINT32] = 70, [KL_DT_UINT64] = 71,
+        [KL_DT_INT8] = 72,    [KL_DT_INT16] = 77,   [KL_DT_INT32] = 78,  [KL_DT_INT64] = 79,
+        [KL_DT_UINT8] = 64,   [KL_DT_UINT16] = 69,  [KL_DT_UINT32] = 70, [KL_DT_UINT64] = 71,
         [KL_DT_FLOAT32] = 85, [KL_DT_FLOAT64] = 86,
     };
     return (unsigned)dt < sizeof tags ? tags[dt] : 0;

@@ -30,11 +30,21 @@ static int json_string(kl_buf *out, const char *s, size_t len)
         } else {
             *o++ = '\\';
             switch (c) {
-            case '\b': *o++ = 'b'; break;
-            case '\f': *o++ = 'f'; break;
-            case '\n': *o++ = 'n'; break;
-            case '\r': *o++ = 'r'; break;
-            case '\t': *o++ = 't'; break;
+            case '\b':
+                *o++ = 'b';
+                break;
+            case '\f':
+                *o++ = 'f';
+                break;
+            case '\n':
+                *o++ = 'n';
+                break;
+            case '\r':
+                *o++ = 'r';
+                break;
+            case '\t':
+                *o++ = 't';
+                break;
             default:
                 memcpy(o, "u00", 3);
                 o += 3;
@@ -59,8 +69,7 @@ static int json_double(kl_buf *out, double f)
 
 static int json_base64(kl_buf *out, const uint8_t *p, size_t n)
 {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     if (n > SIZE_MAX / 2)
         return kl_seterr(KL_ENOMEM, "json: bytes too large");
     int rc = kl_buf_reserve(out, (n + 2) / 3 * 4);
@@ -95,16 +104,50 @@ static int json_base64(kl_buf *out, const uint8_t *p, size_t n)
 static int json_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
 {
     switch (dt) {
-    case KL_DT_INT8: return kl_buf_printf(out, "%d", *(const int8_t *)p);
-    case KL_DT_UINT8: return kl_buf_printf(out, "%u", *p);
-    case KL_DT_INT16: { int16_t x; memcpy(&x, p, 2); return kl_buf_printf(out, "%d", x); }
-    case KL_DT_UINT16: { uint16_t x; memcpy(&x, p, 2); return kl_buf_printf(out, "%u", x); }
-    case KL_DT_INT32: { int32_t x; memcpy(&x, p, 4); return kl_buf_printf(out, "%d", x); }
-    case KL_DT_UINT32: { uint32_t x; memcpy(&x, p, 4); return kl_buf_printf(out, "%u", x); }
-    case KL_DT_INT64: { int64_t x; memcpy(&x, p, 8); return kl_buf_printf(out, "%lld", (long long)x); }
-    case KL_DT_UINT64: { uint64_t x; memcpy(&x, p, 8); return kl_buf_printf(out, "%llu", (unsigned long long)x); }
-    case KL_DT_FLOAT32: { float x; memcpy(&x, p, 4); return json_double(out, x); }
-    case KL_DT_FLOAT64: { double x; memcpy(&x, p, 8); return json_double(out, x); }
+    case KL_DT_INT8:
+        return kl_buf_printf(out, "%d", *(const int8_t *)p);
+    case KL_DT_UINT8:
+        return kl_buf_printf(out, "%u", *p);
+    case KL_DT_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        return kl_buf_printf(out, "%d", x);
+    }
+    case KL_DT_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return kl_buf_printf(out, "%u", x);
+    }
+    case KL_DT_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return kl_buf_printf(out, "%d", x);
+    }
+    case KL_DT_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return kl_buf_printf(out, "%u", x);
+    }
+    case KL_DT_INT64: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        return kl_buf_printf(out, "%lld", (long long)x);
+    }
+    case KL_DT_UINT64: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return kl_buf_printf(out, "%llu", (unsigned long long)x);
+    }
+    case KL_DT_FLOAT32: {
+        float x;
+        memcpy(&x, p, 4);
+        return json_double(out, x);
+    }
+    case KL_DT_FLOAT64: {
+        double x;
+        memcpy(&x, p, 8);
+        return json_double(out, x);
+    }
     }
     return kl_seterr(KL_ETYPE, "json: bad nd-array dtype %d", (int)dt);
 }

@@ -25,16 +25,14 @@ static int perr(const parser *ps, const char *at, const char *what)
 
 static void skip_ws(parser *ps)
 {
-    while (ps->p < ps->end &&
-           (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' || *ps->p == '\r' ||
-            *ps->p == '\f' || *ps->p == '\v'))
+    while (ps->p < ps->end && (*ps->p == ' ' || *ps->p == '\t' || *ps->p == '\n' ||
+                               *ps->p == '\r' || *ps->p == '\f' || *ps->p == '\v'))
         ps->p++;
 }
 
 static bool is_ident(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
 /* True (and consumed) when the input continues with the word w, not
@@ -70,8 +68,8 @@ static double c_strtod(const char *s)
     if (!l) {
         locale_t fresh = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
         locale_t expected = (locale_t)0;
-        if (fresh && !__atomic_compare_exchange_n(&cloc, &expected, fresh, false,
-                                                  __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        if (fresh && !__atomic_compare_exchange_n(&cloc, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                                  __ATOMIC_ACQUIRE)) {
             freelocale(fresh);
             fresh = expected;
         }
@@ -230,15 +228,31 @@ static int parse_escape(parser *ps, kl_buf *b, bool bytes, const char *esc)
     switch (c) {
     case '\n':
         return 0; /* line continuation */
-    case '\\': case '\'': case '"':
+    case '\\':
+    case '\'':
+    case '"':
         return kl_buf_append(b, &c, 1);
-    case 'a': cp = 7; break;
-    case 'b': cp = 8; break;
-    case 'f': cp = 12; break;
-    case 'n': cp = 10; break;
-    case 'r': cp = 13; break;
-    case 't': cp = 9; break;
-    case 'v': cp = 11; break;
+    case 'a':
+        cp = 7;
+        break;
+    case 'b':
+        cp = 8;
+        break;
+    case 'f':
+        cp = 12;
+        break;
+    case 'n':
+        cp = 10;
+        break;
+    case 'r':
+        cp = 13;
+        break;
+    case 't':
+        cp = 9;
+        break;
+    case 'v':
+        cp = 11;
+        break;
     case 'x':
         if ((rc = take_hex(ps, esc, 2, &cp)))
             return rc;
@@ -496,9 +510,9 @@ static int nd_store(parser *ps, const char *at, kl_dtype dt, const kl_value *e, 
         return 0;
     }
     if (dt == KL_DT_FLOAT32) {
-        float x = isint ? (float)i : (fabs(f) > 3.4028234663852886e38 && !isinf(f))
-                                         ? (f > 0 ? INFINITY : -INFINITY)
-                                         : (float)f;
+        float x = isint                                            ? (float)i
+                  : (fabs(f) > 3.4028234663852886e38 && !isinf(f)) ? (f > 0 ? INFINITY : -INFINITY)
+                                                                   : (float)f;
         memcpy(dst, &x, 4);
         return 0;
     }
@@ -512,14 +526,38 @@ static int nd_store(parser *ps, const char *at, kl_dtype dt, const kl_value *e, 
     }
     int64_t lo, hi;
     switch (dt) {
-    case KL_DT_INT8: lo = INT8_MIN; hi = INT8_MAX; break;
-    case KL_DT_INT16: lo = INT16_MIN; hi = INT16_MAX; break;
-    case KL_DT_INT32: lo = INT32_MIN; hi = INT32_MAX; break;
-    case KL_DT_UINT8: lo = 0; hi = UINT8_MAX; break;
-    case KL_DT_UINT16: lo = 0; hi = UINT16_MAX; break;
-    case KL_DT_UINT32: lo = 0; hi = UINT32_MAX; break;
-    case KL_DT_UINT64: lo = 0; hi = INT64_MAX; break;
-    default: lo = INT64_MIN; hi = INT64_MAX; break;
+    case KL_DT_INT8:
+        lo = INT8_MIN;
+        hi = INT8_MAX;
+        break;
+    case KL_DT_INT16:
+        lo = INT16_MIN;
+        hi = INT16_MAX;
+        break;
+    case KL_DT_INT32:
+        lo = INT32_MIN;
+        hi = INT32_MAX;
+        break;
+    case KL_DT_UINT8:
+        lo = 0;
+        hi = UINT8_MAX;
+        break;
+    case KL_DT_UINT16:
+        lo = 0;
+        hi = UINT16_MAX;
+        break;
+    case KL_DT_UINT32:
+        lo = 0;
+        hi = UINT32_MAX;
+        break;
+    case KL_DT_UINT64:
+        lo = 0;
+        hi = INT64_MAX;
+        break;
+    default:
+        lo = INT64_MIN;
+        hi = INT64_MAX;
+        break;
     }
     if (i < lo || i > hi)
         return perr(ps, at, "nd-array element out of its dtype's range");
@@ -712,7 +750,10 @@ static int parse_value(parser *ps, kl_value *out, unsigned depth)
             return perr(ps, ps->p, "expected ')'");
         }
         if (s.type == KL_INT || s.type == KL_FLOAT) {
-            *out = kl_value_float(s.type == KL_INT ? (double)s.u.i : s.u.f);
+            double x = s.type == KL_FLOAT      ? s.u.f
+                       : (s.flags & PARSE_U64) ? (double)(uint64_t)s.u.i
+                                               : (double)s.u.i;
+            *out = kl_value_float(x);
             return 0;
         }
         if (s.type != KL_TEXT) {

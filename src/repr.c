@@ -8,9 +8,9 @@
 #include <stdlib.h>
 
 static const char *const dtype_names[] = {
-    [KL_DT_INT8] = "int8",       [KL_DT_INT16] = "int16",     [KL_DT_INT32] = "int32",
-    [KL_DT_INT64] = "int64",     [KL_DT_UINT8] = "uint8",     [KL_DT_UINT16] = "uint16",
-    [KL_DT_UINT32] = "uint32",   [KL_DT_UINT64] = "uint64",   [KL_DT_FLOAT32] = "float32",
+    [KL_DT_INT8] = "int8",       [KL_DT_INT16] = "int16",   [KL_DT_INT32] = "int32",
+    [KL_DT_INT64] = "int64",     [KL_DT_UINT8] = "uint8",   [KL_DT_UINT16] = "uint16",
+    [KL_DT_UINT32] = "uint32",   [KL_DT_UINT64] = "uint64", [KL_DT_FLOAT32] = "float32",
     [KL_DT_FLOAT64] = "float64",
 };
 
@@ -172,11 +172,26 @@ static int slow_digits(double f, char *d, int *decpt)
  * p-digit decimal reads back as a. */
 static bool digits_exact(uint64_t bits, int p, char *d, int *nd, int *decpt)
 {
-    static const uint64_t pow10_u64[] = {
-        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-        100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
-        10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-        100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull};
+    static const uint64_t pow10_u64[] = {1ull,
+                                         10ull,
+                                         100ull,
+                                         1000ull,
+                                         10000ull,
+                                         100000ull,
+                                         1000000ull,
+                                         10000000ull,
+                                         100000000ull,
+                                         1000000000ull,
+                                         10000000000ull,
+                                         100000000000ull,
+                                         1000000000000ull,
+                                         10000000000000ull,
+                                         100000000000000ull,
+                                         1000000000000000ull,
+                                         10000000000000000ull,
+                                         100000000000000000ull,
+                                         1000000000000000000ull,
+                                         10000000000000000000ull};
     unsigned exp = (unsigned)(bits >> 52) & 0x7ffu;
     if (exp < 1075 - 68 || exp > 1074)
         return false;
@@ -202,7 +217,8 @@ static bool digits_exact(uint64_t bits, int p, char *d, int *nd, int *decpt)
         if (tries == 3)
             return false;
     }
-    unsigned __int128 r = N & ((((unsigned __int128)1) << s) - 1), half = ((unsigned __int128)1) << (s - 1);
+    unsigned __int128 r = N & ((((unsigned __int128)1) << s) - 1), half = ((unsigned __int128)1)
+                                                                          << (s - 1);
     if (r > half || (r == half && (q & 1)))
         q++;
     bool pow2 = m2 == (1ull << 52) && exp > 1;
@@ -448,16 +464,50 @@ static int repr_bytes(kl_buf *out, const uint8_t *s, size_t len)
 static int repr_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
 {
     switch (dt) {
-    case KL_DT_INT8: return kl_buf_printf(out, "%d", *(const int8_t *)p);
-    case KL_DT_UINT8: return kl_buf_printf(out, "%u", *p);
-    case KL_DT_INT16: { int16_t x; memcpy(&x, p, 2); return kl_buf_printf(out, "%d", x); }
-    case KL_DT_UINT16: { uint16_t x; memcpy(&x, p, 2); return kl_buf_printf(out, "%u", x); }
-    case KL_DT_INT32: { int32_t x; memcpy(&x, p, 4); return kl_buf_printf(out, "%d", x); }
-    case KL_DT_UINT32: { uint32_t x; memcpy(&x, p, 4); return kl_buf_printf(out, "%u", x); }
-    case KL_DT_INT64: { int64_t x; memcpy(&x, p, 8); return kl_buf_printf(out, "%lld", (long long)x); }
-    case KL_DT_UINT64: { uint64_t x; memcpy(&x, p, 8); return kl_buf_printf(out, "%llu", (unsigned long long)x); }
-    case KL_DT_FLOAT32: { float x; memcpy(&x, p, 4); return kl_repr_double(out, x); }
-    case KL_DT_FLOAT64: { double x; memcpy(&x, p, 8); return kl_repr_double(out, x); }
+    case KL_DT_INT8:
+        return kl_buf_printf(out, "%d", *(const int8_t *)p);
+    case KL_DT_UINT8:
+        return kl_buf_printf(out, "%u", *p);
+    case KL_DT_INT16: {
+        int16_t x;
+        memcpy(&x, p, 2);
+        return kl_buf_printf(out, "%d", x);
+    }
+    case KL_DT_UINT16: {
+        uint16_t x;
+        memcpy(&x, p, 2);
+        return kl_buf_printf(out, "%u", x);
+    }
+    case KL_DT_INT32: {
+        int32_t x;
+        memcpy(&x, p, 4);
+        return kl_buf_printf(out, "%d", x);
+    }
+    case KL_DT_UINT32: {
+        uint32_t x;
+        memcpy(&x, p, 4);
+        return kl_buf_printf(out, "%u", x);
+    }
+    case KL_DT_INT64: {
+        int64_t x;
+        memcpy(&x, p, 8);
+        return kl_buf_printf(out, "%lld", (long long)x);
+    }
+    case KL_DT_UINT64: {
+        uint64_t x;
+        memcpy(&x, p, 8);
+        return kl_buf_printf(out, "%llu", (unsigned long long)x);
+    }
+    case KL_DT_FLOAT32: {
+        float x;
+        memcpy(&x, p, 4);
+        return kl_repr_double(out, x);
+    }
+    case KL_DT_FLOAT64: {
+        double x;
+        memcpy(&x, p, 8);
+        return kl_repr_double(out, x);
+    }
     }
     return kl_seterr(KL_ETYPE, "repr: bad nd-array dtype %d", (int)dt);
 }

@@ -64,13 +64,30 @@ static void test_integers_take_the_shortest_head(void **state)
         int64_t i;
         const char *hex;
     } cases[] = {
-        {0, "00"}, {1, "01"}, {10, "0a"}, {23, "17"}, {24, "1818"}, {25, "1819"},
-        {100, "1864"}, {255, "18ff"}, {256, "190100"}, {1000, "1903e8"},
-        {65535, "19ffff"}, {65536, "1a00010000"}, {1000000, "1a000f4240"},
-        {4294967295LL, "1affffffff"}, {4294967296LL, "1b0000000100000000"},
-        {1000000000000LL, "1b000000e8d4a51000"}, {INT64_MAX, "1b7fffffffffffffff"},
-        {-1, "20"}, {-10, "29"}, {-24, "37"}, {-25, "3818"}, {-100, "3863"},
-        {-1000, "3903e7"}, {INT64_MIN, "3b7fffffffffffffff"},
+        {0, "00"},
+        {1, "01"},
+        {10, "0a"},
+        {23, "17"},
+        {24, "1818"},
+        {25, "1819"},
+        {100, "1864"},
+        {255, "18ff"},
+        {256, "190100"},
+        {1000, "1903e8"},
+        {65535, "19ffff"},
+        {65536, "1a00010000"},
+        {1000000, "1a000f4240"},
+        {4294967295LL, "1affffffff"},
+        {4294967296LL, "1b0000000100000000"},
+        {1000000000000LL, "1b000000e8d4a51000"},
+        {INT64_MAX, "1b7fffffffffffffff"},
+        {-1, "20"},
+        {-10, "29"},
+        {-24, "37"},
+        {-25, "3818"},
+        {-100, "3863"},
+        {-1000, "3903e7"},
+        {INT64_MIN, "3b7fffffffffffffff"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         kl_value v = kl_value_int(cases[i].i);
@@ -85,13 +102,25 @@ static void test_floats_take_the_shortest_exact_width(void **state)
         double f;
         const char *hex;
     } cases[] = {
-        {0.0, "f90000"}, {-0.0, "f98000"}, {1.0, "f93c00"}, {1.1, "fb3ff199999999999a"},
-        {1.5, "f93e00"}, {65504.0, "f97bff"}, {100000.0, "fa47c35000"},
-        {3.4028234663852886e+38, "fa7f7fffff"}, {1.0e+300, "fb7e37e43c8800759c"},
-        {5.960464477539063e-8, "f90001"}, {0.00006103515625, "f90400"}, {-4.0, "f9c400"},
-        {-4.1, "fbc010666666666666"}, {INFINITY, "f97c00"}, {-INFINITY, "f9fc00"},
-        {NAN, "f97e00"}, {-NAN, "f97e00"}, {0.1f, "fa3dcccccd"},
-        {1.401298464324817e-45, "fa00000001"}, /* float32 subnormal */
+        {0.0, "f90000"},
+        {-0.0, "f98000"},
+        {1.0, "f93c00"},
+        {1.1, "fb3ff199999999999a"},
+        {1.5, "f93e00"},
+        {65504.0, "f97bff"},
+        {100000.0, "fa47c35000"},
+        {3.4028234663852886e+38, "fa7f7fffff"},
+        {1.0e+300, "fb7e37e43c8800759c"},
+        {5.960464477539063e-8, "f90001"},
+        {0.00006103515625, "f90400"},
+        {-4.0, "f9c400"},
+        {-4.1, "fbc010666666666666"},
+        {INFINITY, "f97c00"},
+        {-INFINITY, "f9fc00"},
+        {NAN, "f97e00"},
+        {-NAN, "f97e00"},
+        {0.1f, "fa3dcccccd"},
+        {1.401298464324817e-45, "fa00000001"},  /* float32 subnormal */
         {2.9802322387695312e-08, "fa33000000"}, /* below the half range */
         {65520.0, "fa477ff000"},                /* rounds to inf in half: not exact */
         {3.0517578125e-05, "f90200"},           /* half subnormal */
@@ -186,7 +215,16 @@ static void test_map_keys_sort_by_their_encoding(void **state)
         x = kl_value_int(i);
         KT_OK(kl_value_map_put(&m, &k, &x));
     }
-    assert_enc(&m, 0, "a8" "0a07" "186406" "2003" "617a05" "62616102" "81186404" "812001" "f400");
+    assert_enc(&m, 0,
+               "a8"
+               "0a07"
+               "186406"
+               "2003"
+               "617a05"
+               "62616102"
+               "81186404"
+               "812001"
+               "f400");
 
     /* nested maps sort too, inside a too-small first buffer (kl_encode grows) */
     kl_value outer = kl_value_map();
@@ -196,8 +234,18 @@ static void test_map_keys_sort_by_their_encoding(void **state)
     x = kl_value_null();
     KT_OK(kl_value_map_put(&outer, &k, &x));
     assert_enc(&outer, 0,
-               "a2" "6161f6" "6162" "a8" "0a07" "186406" "2003" "617a05" "62616102" "81186404"
-               "812001" "f400");
+               "a2"
+               "6161f6"
+               "6162"
+               "a8"
+               "0a07"
+               "186406"
+               "2003"
+               "617a05"
+               "62616102"
+               "81186404"
+               "812001"
+               "f400");
 
     /* numerically equal keys collide under NUMERIC_EQ: refused */
     kl_value dup = kl_value_map();
@@ -233,6 +281,12 @@ static void test_encoder_counts_past_a_short_buffer_without_writing(void **state
         for (size_t i = cap; i < sizeof buf; i++)
             assert_int_equal(buf[i], 0xaa); /* nothing past cap */
     }
+    /* a size query with no buffer at all */
+    kl_enc q;
+    kl_enc_init(&q, NULL, 0, 0);
+    kl_enc_value(&q, &v);
+    assert_int_equal(q.len, 19);
+    assert_int_equal(q.err, 0);
     /* the streaming calls make the same bytes as the value walk */
     kl_enc e;
     kl_enc_init(&e, buf, sizeof buf, 0);
@@ -256,6 +310,27 @@ static void test_encoder_counts_past_a_short_buffer_without_writing(void **state
     kl_enc_bytes(&e, "", 0);
     assert_int_equal(e.len, 7);
     assert_memory_equal(buf, "\xd8\x28\xa2\xf6\xf7\xf5\x40", 7);
+}
+
+static void test_heads_carry_sizes_beyond_4gib(void **state)
+{
+    (void)state;
+    /* only the head fits: the 5 GiB payload is counted, never read */
+    static const uint8_t fake[1];
+    uint8_t buf[9];
+    kl_enc e;
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    size_t big = (size_t)5 << 30;
+    kl_enc_bytes(&e, fake, big);
+    assert_int_equal(e.len, 9 + big);
+    assert_memory_equal(buf, "\x5b\x00\x00\x00\x01\x40\x00\x00\x00", 9);
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    kl_enc_array_head(&e, (size_t)1 << 32);
+    assert_int_equal(e.len, 9);
+    assert_memory_equal(buf, "\x9b\x00\x00\x00\x01\x00\x00\x00\x00", 9);
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    kl_enc_tag(&e, UINT64_MAX);
+    assert_memory_equal(buf, "\xdb\xff\xff\xff\xff\xff\xff\xff\xff", 9);
 }
 
 static void test_map_sort_reports_missing_scratch(void **state)
@@ -292,7 +367,16 @@ static void test_ndarrays_use_rfc8746_typed_arrays(void **state)
     kl_value_free(&v);
     int32_t i4[4] = {1, 2, 3, -1};
     KT_OK(kl_value_ndarray(&v, KL_DT_INT32, 2, (size_t[]){2, 2}, i4));
-    assert_enc(&v, 0, "d828" "82" "820202" "d84e" "50" "01000000" "02000000" "03000000" "ffffffff");
+    assert_enc(&v, 0,
+               "d828"
+               "82"
+               "820202"
+               "d84e"
+               "50"
+               "01000000"
+               "02000000"
+               "03000000"
+               "ffffffff");
     kl_value_free(&v);
     uint8_t u = 7;
     KT_OK(kl_value_ndarray(&v, KL_DT_UINT8, 0, NULL, &u));
@@ -302,9 +386,9 @@ static void test_ndarrays_use_rfc8746_typed_arrays(void **state)
     static const struct {
         kl_dtype dt;
         const char *tag;
-    } tags[] = {{KL_DT_INT8, "d848"},    {KL_DT_INT16, "d84d"},   {KL_DT_INT32, "d84e"},
-                {KL_DT_INT64, "d84f"},   {KL_DT_UINT8, "d840"},   {KL_DT_UINT16, "d845"},
-                {KL_DT_UINT32, "d846"},  {KL_DT_UINT64, "d847"},  {KL_DT_FLOAT32, "d855"},
+    } tags[] = {{KL_DT_INT8, "d848"},   {KL_DT_INT16, "d84d"},  {KL_DT_INT32, "d84e"},
+                {KL_DT_INT64, "d84f"},  {KL_DT_UINT8, "d840"},  {KL_DT_UINT16, "d845"},
+                {KL_DT_UINT32, "d846"}, {KL_DT_UINT64, "d847"}, {KL_DT_FLOAT32, "d855"},
                 {KL_DT_FLOAT64, "d856"}};
     for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
         KT_OK(kl_value_ndarray(&v, tags[i].dt, 1, (size_t[]){3}, NULL));
@@ -327,7 +411,15 @@ static void test_empty_ndarrays_with_huge_sizes_round_trip(void **state)
     (void)state;
     /* shape [2^61, 2^61, 0]: the product overflows but the array is empty */
     uint8_t in[64];
-    size_t n = unhex("d828" "82" "83" "1b2000000000000000" "1b2000000000000000" "00" "d848" "40", in);
+    size_t n = unhex("d828"
+                     "82"
+                     "83"
+                     "1b2000000000000000"
+                     "1b2000000000000000"
+                     "00"
+                     "d848"
+                     "40",
+                     in);
     kl_value v;
     KT_OK(kl_decode(in, n, &v));
     assert_int_equal(kl_value_ndarray_count(&v), 0);
@@ -338,8 +430,9 @@ static void test_empty_ndarrays_with_huge_sizes_round_trip(void **state)
     assert_memory_equal(b.data, in, n);
     kl_buf_reset(&b);
     KT_OK(kl_repr(&b, &v));
-    assert_string_equal(kl_buf_cstr(&b),
-                        "array([], shape=(2305843009213693952, 2305843009213693952, 0), dtype=int8)");
+    assert_string_equal(
+        kl_buf_cstr(&b),
+        "array([], shape=(2305843009213693952, 2305843009213693952, 0), dtype=int8)");
     kl_value back;
     KT_OK(kl_parse((const char *)b.data, b.len, &back));
     assert_true(kl_value_equal(&back, &v));
@@ -347,7 +440,14 @@ static void test_empty_ndarrays_with_huge_sizes_round_trip(void **state)
     kl_buf_free(&b);
     kl_value_free(&v);
     /* non-empty with an overflowing product: refused */
-    n = unhex("d828" "82" "82" "1b2000000000000000" "1b2000000000000000" "d848" "40", in);
+    n = unhex("d828"
+              "82"
+              "82"
+              "1b2000000000000000"
+              "1b2000000000000000"
+              "d848"
+              "40",
+              in);
     assert_int_equal(kl_decode(in, n, &v), KL_ECORRUPT);
 }
 
@@ -375,7 +475,9 @@ static void test_decoder_rejects_malformed_input_with_offsets(void **state)
     assert_dec_fails("18", KL_ECORRUPT, "byte 0: truncated");
     assert_dec_fails("1b000000", KL_ECORRUPT, "truncated");
     assert_dec_fails("0101", KL_ECORRUPT, "byte 1: trailing");
-    assert_dec_fails("820102" "03", KL_ECORRUPT, "byte 3: trailing");
+    assert_dec_fails("820102"
+                     "03",
+                     KL_ECORRUPT, "byte 3: trailing");
     assert_dec_fails("8301", KL_ECORRUPT, "array longer");
     assert_dec_fails("5f4101ff", KL_ECORRUPT, "indefinite");
     assert_dec_fails("9fff", KL_ECORRUPT, "indefinite");
@@ -383,7 +485,9 @@ static void test_decoder_rejects_malformed_input_with_offsets(void **state)
     assert_dec_fails("ff", KL_ECORRUPT, "break");
     assert_dec_fails("1c", KL_ECORRUPT, "reserved");
     assert_dec_fails("3e", KL_ECORRUPT, "reserved");
-    assert_dec_fails("81" "1d", KL_ECORRUPT, "byte 1: reserved");
+    assert_dec_fails("81"
+                     "1d",
+                     KL_ECORRUPT, "byte 1: reserved");
     assert_dec_fails("62c328", KL_ECORRUPT, "byte 0: text string is not valid UTF-8");
     assert_dec_fails("63eda080", KL_ECORRUPT, "UTF-8");
     assert_dec_fails("62c080", KL_ECORRUPT, "UTF-8");
@@ -411,13 +515,24 @@ static void test_decoder_never_allocates_beyond_its_input(void **state)
 {
     (void)state;
     /* claims of 2^60 items / bytes / pairs in ten bytes fail up front */
-    assert_dec_fails("9b1000000000000000" "00", KL_ECORRUPT, "array longer");
-    assert_dec_fails("bb1000000000000000" "00", KL_ECORRUPT, "map longer");
-    assert_dec_fails("5b1000000000000000" "00", KL_ECORRUPT, "truncated");
-    assert_dec_fails("7bffffffffffffffff" "00", KL_ECORRUPT, "truncated");
-    assert_dec_fails("d8565b1000000000000000" "00", KL_ECORRUPT, "truncated");
-    assert_dec_fails("d828828a1b00000010000000001b0000001000000000" "00", KL_ECORRUPT,
-                     "at most 8");
+    assert_dec_fails("9b1000000000000000"
+                     "00",
+                     KL_ECORRUPT, "array longer");
+    assert_dec_fails("bb1000000000000000"
+                     "00",
+                     KL_ECORRUPT, "map longer");
+    assert_dec_fails("5b1000000000000000"
+                     "00",
+                     KL_ECORRUPT, "truncated");
+    assert_dec_fails("7bffffffffffffffff"
+                     "00",
+                     KL_ECORRUPT, "truncated");
+    assert_dec_fails("d8565b1000000000000000"
+                     "00",
+                     KL_ECORRUPT, "truncated");
+    assert_dec_fails("d828828a1b00000010000000001b0000001000000000"
+                     "00",
+                     KL_ECORRUPT, "at most 8");
     assert_dec_fails("d82882821b00000010000000001b0000001000000000d84040", KL_ECORRUPT,
                      "does not match");
 }
@@ -502,8 +617,8 @@ static uint64_t rnd(void)
 
 static double rnd_double(void)
 {
-    static const double special[] = {0.0, -0.0, 1.0, 0.1, 1e16, 1e-5, INFINITY, -INFINITY,
-                                     NAN, 5e-324, 65504.0, 3.0, 1e300};
+    static const double special[] = {0.0,       -0.0, 1.0,    0.1,     1e16, 1e-5, INFINITY,
+                                     -INFINITY, NAN,  5e-324, 65504.0, 3.0,  1e300};
     switch (rnd() % 4) {
     case 0: {
         uint64_t bits = rnd();
@@ -524,9 +639,22 @@ static void rnd_value(kl_value *v, int depth);
 
 static void rnd_text(kl_value *v)
 {
-    static const char *pieces[] = {"a", "Z", " ", "'", "\"", "\\", "\n", "\x01", "\x7f",
-                                   "\xc3\xa9", "\xc2\xa0", "\xe2\x80\xa8", "\xe4\xb8\xad",
-                                   "\xf0\x9f\x98\x80", "\xf3\xa0\x80\x81", "\xef\xbb\xbf"};
+    static const char *pieces[] = {"a",
+                                   "Z",
+                                   " ",
+                                   "'",
+                                   "\"",
+                                   "\\",
+                                   "\n",
+                                   "\x01",
+                                   "\x7f",
+                                   "\xc3\xa9",
+                                   "\xc2\xa0",
+                                   "\xe2\x80\xa8",
+                                   "\xe4\xb8\xad",
+                                   "\xf0\x9f\x98\x80",
+                                   "\xf3\xa0\x80\x81",
+                                   "\xef\xbb\xbf"};
     char buf[128];
     size_t n = 0, k = rnd() % 8;
     for (size_t i = 0; i < k; i++) {
@@ -555,11 +683,21 @@ static void rnd_value(kl_value *v, int depth)
 {
     unsigned r = (unsigned)(rnd() % (depth > 3 ? 8 : 11));
     switch (r) {
-    case 0: *v = kl_value_null(); return;
-    case 1: *v = kl_value_bool(rnd() & 1); return;
-    case 2: *v = kl_value_int((int64_t)rnd() >> (rnd() % 64)); return;
-    case 3: *v = kl_value_float(rnd_double()); return;
-    case 4: rnd_text(v); return;
+    case 0:
+        *v = kl_value_null();
+        return;
+    case 1:
+        *v = kl_value_bool(rnd() & 1);
+        return;
+    case 2:
+        *v = kl_value_int((int64_t)rnd() >> (rnd() % 64));
+        return;
+    case 3:
+        *v = kl_value_float(rnd_double());
+        return;
+    case 4:
+        rnd_text(v);
+        return;
     case 5: {
         uint8_t b[8];
         size_t n = rnd() % 8;
@@ -568,8 +706,12 @@ static void rnd_value(kl_value *v, int depth)
         KT_OK(kl_value_bytes(v, b, n));
         return;
     }
-    case 6: *v = kl_value_ignored(); return;
-    case 7: rnd_ndarray(v); return;
+    case 6:
+        *v = kl_value_ignored();
+        return;
+    case 7:
+        rnd_ndarray(v);
+        return;
     case 8:
     case 9: {
         *v = kl_value_array(rnd() & 1);
@@ -691,6 +833,7 @@ int main(void)
         cmocka_unit_test(test_other_items_encode_per_rfc8949),
         cmocka_unit_test(test_map_keys_sort_by_their_encoding),
         cmocka_unit_test(test_encoder_counts_past_a_short_buffer_without_writing),
+        cmocka_unit_test(test_heads_carry_sizes_beyond_4gib),
         cmocka_unit_test(test_map_sort_reports_missing_scratch),
         cmocka_unit_test(test_ndarrays_use_rfc8746_typed_arrays),
         cmocka_unit_test(test_empty_ndarrays_with_huge_sizes_round_trip),

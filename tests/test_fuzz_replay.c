@@ -70,7 +70,7 @@ static size_t mutate(uint8_t *buf, size_t len, size_t cap)
 {
     static const uint8_t interesting[] = {0x00, 0x17, 0x18, 0x1b, 0x1f, 0x7f, 0x80, 0x9f,
                                           0xbf, 0xd8, 0xf7, 0xf9, 0xfb, 0xff, '\'', '"',
-                                          '\\', '(', '[', ',', 'e', '-'};
+                                          '\\', '(',  '[',  ',',  'e',  '-'};
     size_t pos = len ? rng() % len : 0;
     switch (rng() % 6) {
     case 0:

@@ -238,6 +238,9 @@ static void test_ndarrays_render_and_parse_back(void **state)
     assert_parse_repr("array([1, 2.5])", "array([1.0, 2.5], dtype=float64)");
     assert_parse_repr("array([1, 2])", "array([1, 2], dtype=int64)");
     assert_parse_repr("array([1, 2], dtype='uint8')", "array([1, 2], dtype=uint8)");
+    assert_parse_repr("array([float(18446744073709551615)])",
+                      "array([1.8446744073709552e+19], dtype=float64)");
+    assert_parse_fails("float(18446744073709551615)", "int64 range");
     assert_parse_fails("array([[1, 2], [3]])", "not rectangular");
     assert_parse_fails("array([300], dtype=uint8)", "out of its dtype's range");
     assert_parse_fails("array([1.5], dtype=int32)", "float element");
@@ -254,7 +257,8 @@ static void test_parse_accepts_python_spellings(void **state)
     assert_parse_repr("[]", "[]");
     assert_parse_repr("\"it's\"", "\"it's\"");
     assert_parse_repr("'it\\'s'", "\"it's\"");
-    assert_parse_repr("'\\u00e9\\U0001F600\\x41\\101\\0'", "'\xc3\xa9\xf0\x9f\x98\x80" "AA\\x00'");
+    assert_parse_repr("'\\u00e9\\U0001F600\\x41\\101\\0'", "'\xc3\xa9\xf0\x9f\x98\x80"
+                                                           "AA\\x00'");
     assert_parse_repr("'a\\qb'", "'a\\\\qb'"); /* unknown escape keeps its backslash */
     assert_parse_repr("r'a\\nb'", "'a\\\\nb'");
     assert_parse_repr("b'\\x00\\xffA\\u1234'", "b'\\x00\\xffA\\\\u1234'");
@@ -334,8 +338,9 @@ static void test_json_spells_what_json_lacks(void **state)
     src = "array([[1, 2]], dtype=uint8)";
     KT_OK(kl_parse(src, strlen(src), &v));
     KT_OK(kl_json(&b, &v));
-    assert_string_equal(kl_buf_cstr(&b),
-                        "{\"$ndarray\": {\"dtype\": \"uint8\", \"shape\": [1, 2], \"data\": [1, 2]}}");
+    assert_string_equal(
+        kl_buf_cstr(&b),
+        "{\"$ndarray\": {\"dtype\": \"uint8\", \"shape\": [1, 2], \"data\": [1, 2]}}");
     kl_value_free(&v);
     kl_buf_reset(&b);
     v = kl_value_text_ref("\x01\xc3\xa9", 3);

@@ -14,17 +14,17 @@ static void test_utf8_validation_rejects_overlongs_surrogates_and_truncation(voi
     assert_true(kl_utf8_valid("", 0));
     assert_true(kl_utf8_valid("plain ascii, longer than eight bytes", 36));
     assert_true(kl_utf8_valid("\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 9));
-    assert_true(kl_utf8_valid("\xf4\x8f\xbf\xbf", 4));           /* U+10FFFF */
-    assert_true(kl_utf8_valid("\xed\x9f\xbf", 3));               /* U+D7FF */
-    assert_false(kl_utf8_valid("\xc0\x80", 2));                  /* overlong NUL */
-    assert_false(kl_utf8_valid("\xe0\x9f\xbf", 3));              /* overlong */
-    assert_false(kl_utf8_valid("\xf0\x8f\xbf\xbf", 4));          /* overlong */
-    assert_false(kl_utf8_valid("\xed\xa0\x80", 3));              /* surrogate */
-    assert_false(kl_utf8_valid("\xf4\x90\x80\x80", 4));          /* > U+10FFFF */
-    assert_false(kl_utf8_valid("\xc3", 1));                      /* truncated */
-    assert_false(kl_utf8_valid("abcdefgh\xe2\x82", 10));         /* truncated after ASCII run */
-    assert_false(kl_utf8_valid("\x80", 1));                      /* stray continuation */
-    assert_false(kl_utf8_valid("\xc3\x28", 2));                  /* bad continuation */
+    assert_true(kl_utf8_valid("\xf4\x8f\xbf\xbf", 4));   /* U+10FFFF */
+    assert_true(kl_utf8_valid("\xed\x9f\xbf", 3));       /* U+D7FF */
+    assert_false(kl_utf8_valid("\xc0\x80", 2));          /* overlong NUL */
+    assert_false(kl_utf8_valid("\xe0\x9f\xbf", 3));      /* overlong */
+    assert_false(kl_utf8_valid("\xf0\x8f\xbf\xbf", 4));  /* overlong */
+    assert_false(kl_utf8_valid("\xed\xa0\x80", 3));      /* surrogate */
+    assert_false(kl_utf8_valid("\xf4\x90\x80\x80", 4));  /* > U+10FFFF */
+    assert_false(kl_utf8_valid("\xc3", 1));              /* truncated */
+    assert_false(kl_utf8_valid("abcdefgh\xe2\x82", 10)); /* truncated after ASCII run */
+    assert_false(kl_utf8_valid("\x80", 1));              /* stray continuation */
+    assert_false(kl_utf8_valid("\xc3\x28", 2));          /* bad continuation */
     assert_false(kl_utf8_valid("\xff", 1));
 }
 
@@ -136,10 +136,18 @@ static void test_equality_rules(void **state)
 
     /* maps compare pairs in order */
     kl_value m1 = kl_value_map(), m2 = kl_value_map(), k, x;
-    k = kl_value_int(1); x = kl_value_int(10); KT_OK(kl_value_map_put(&m1, &k, &x));
-    k = kl_value_int(2); x = kl_value_int(20); KT_OK(kl_value_map_put(&m1, &k, &x));
-    k = kl_value_int(2); x = kl_value_int(20); KT_OK(kl_value_map_put(&m2, &k, &x));
-    k = kl_value_int(1); x = kl_value_int(10); KT_OK(kl_value_map_put(&m2, &k, &x));
+    k = kl_value_int(1);
+    x = kl_value_int(10);
+    KT_OK(kl_value_map_put(&m1, &k, &x));
+    k = kl_value_int(2);
+    x = kl_value_int(20);
+    KT_OK(kl_value_map_put(&m1, &k, &x));
+    k = kl_value_int(2);
+    x = kl_value_int(20);
+    KT_OK(kl_value_map_put(&m2, &k, &x));
+    k = kl_value_int(1);
+    x = kl_value_int(10);
+    KT_OK(kl_value_map_put(&m2, &k, &x));
     assert_false(kl_value_equal(&m1, &m2));
     kl_value_free(&m1);
     kl_value_free(&m2);

@@ -89,7 +89,9 @@ void kl_enc_tag(kl_enc *e, uint64_t tag);
 void kl_enc_value(kl_enc *e, const kl_value *v);
 
 /* Encode a value into a heap buffer (appended to out).  Returns 0,
- * KL_ETYPE for a value that cannot be encoded, KL_ENOMEM. */
+ * KL_ETYPE for a value that cannot be encoded, KL_EINVAL for a map with two
+ * keys of equal encoding, KL_ETOOBIG for nesting deeper than
+ * KL_DECODE_MAX_DEPTH, KL_ENOMEM. */
 int kl_encode(kl_buf *out, const kl_value *v, unsigned flags);
 
 /* ---- validating decoder ---------------------------------------------- */
@@ -114,19 +116,35 @@ int kl_decode_int64(const void *p, size_t len, int64_t *out);
 
 /* Append the Python repr of v: None, True, 3, 0.1, 1e+16, 'it\'s', b'\x00',
  * [1, 2], (1,), {'k': 1.5}, inf, nan; ignored markers render as NULL.
- * Returns 0, KL_ENOMEM, KL_ETYPE. */
+ * Nd-arrays render numpy-like but exactly, each element as Python's repr
+ * of its value (float32 widened to double): array([[1, 2], [3, 4]],
+ * dtype=int32), array(5, dtype=int64) for 0-d, array([], shape=(0, 3),
+ * dtype=float64) when empty.  Returns 0, KL_ENOMEM, KL_ETYPE (bad type,
+ * text that is not UTF-8), KL_ETOOBIG (nested deeper than
+ * KL_DECODE_MAX_DEPTH); on error nothing is appended. */
 int kl_repr(kl_buf *out, const kl_value *v);
 /* Append Python's repr() of one double (shortest round-trip). */
 int kl_repr_double(kl_buf *out, double f);
 
 /* Parse one Python literal (everything kl_repr produces, plus inf/-inf/nan
- * and surrounding whitespace).  Returns 0, KL_EINVAL with a message naming
- * the position, KL_ENOMEM.  *out is the caller's on success. */
+ * and surrounding whitespace).  Also accepted: both quote styles, triple
+ * quotes, b/r prefixes, all Python escapes but \N{...}, digit separators,
+ * trailing commas, float('nan'), nd-arrays without dtype= (int64 or
+ * float64 as numpy infers).  Parentheses around one value without a comma
+ * are grouping, not a tuple; tuples come back with KL_VALUE_TUPLE.  Dict
+ * literals keep every pair as written.  Integers must fit int64.  Returns
+ * 0, KL_EINVAL with a message naming the byte position, KL_ENOMEM.  *out is
+ * the caller's on success and untouched on failure. */
 int kl_parse(const char *text, size_t len, kl_value *out);
 
 /* ---- JSON ---------------------------------------------------------------
- * bytes as {"$bytes": "<base64>"}, nd-arrays as {"$ndarray": {...}},
- * non-finite floats as the strings "inf", "-inf", "nan", tuples as lists. */
+ * bytes as {"$bytes": "<base64>"}, nd-arrays as {"$ndarray": {"dtype":
+ * "float64", "shape": [2, 3], "data": [row-major elements]}}, non-finite
+ * floats as the strings "inf", "-inf", "nan", tuples as lists, ignored
+ * markers as null, map keys that are not text as the quoted JSON of the
+ * key (1 -> "1").  Laid out like Python's json.dumps(ensure_ascii=False).
+ * Returns 0, KL_ENOMEM, KL_ETYPE, KL_ETOOBIG; on error nothing is
+ * appended. */
 int kl_json(kl_buf *out, const kl_value *v);
 
 #ifdef __cplusplus
