@@ -6,7 +6,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 ARGS     ?=
 
-.PHONY: all deps build demo test test-unit test-asan test-tsan fuzz-replay bench install clean format
+.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install clean format
 
 all: build
 
@@ -31,6 +31,15 @@ test: deps
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Replay the saved fuzz corpus (part of `make test`), or fuzz anew for
+# FUZZ_SECONDS per target with libFuzzer (clang).
+FUZZ_SECONDS ?= 60
+fuzz-replay: build
+	cd $(BUILD) && ctest --output-on-failure -R test_fuzz_replay
+
+fuzz: deps
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench: deps
 	@cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DKLEPTO_TESTS=OFF >/dev/null

@@ -78,6 +78,25 @@ static double c_strtod(const char *s)
     return l ? strtod_l(s, NULL, l) : strtod(s, NULL);
 }
 
+/* Digits with single underscores between them; *n counts the digits. */
+static int scan_digits(parser *ps, const char *start, size_t *n)
+{
+    *n = 0;
+    while (ps->p < ps->end) {
+        char c = *ps->p;
+        if (c >= '0' && c <= '9') {
+            (*n)++;
+        } else if (c == '_') {
+            if (*n == 0 || ps->p + 1 >= ps->end || ps->p[1] < '0' || ps->p[1] > '9')
+                return perr(ps, start, "'_' must stand between two digits of a number");
+        } else {
+            break;
+        }
+        ps->p++;
+    }
+    return 0;
+}
+
 static int parse_number(parser *ps, kl_value *out)
 {
     const char *start = ps->p;
@@ -95,40 +114,44 @@ static int parse_number(parser *ps, kl_value *out)
         *out = kl_value_float(NAN);
         return 0;
     }
+    /* Python's grammar: digits ["." digits] [("e"|"E") ["+"|"-"] digits],
+     * where either side of the point may be empty (not both) and "_" may
+     * only stand between two digits. */
     const char *digits = ps->p;
-    bool isfloat = false, any = false;
+    size_t nint = 0, nfrac = 0, nexp = 0;
+    int rc = scan_digits(ps, start, &nint);
+    bool isfloat = false;
+    if (!rc && ps->p < ps->end && *ps->p == '.') {
+        isfloat = true;
+        ps->p++;
+        rc = scan_digits(ps, start, &nfrac);
+    }
+    if (rc)
+        return rc;
+    if (nint == 0 && nfrac == 0)
+        return perr(ps, start, "expected a value");
+    if (ps->p < ps->end && (*ps->p == 'e' || *ps->p == 'E')) {
+        isfloat = true;
+        ps->p++;
+        if (ps->p < ps->end && (*ps->p == '+' || *ps->p == '-'))
+            ps->p++;
+        if ((rc = scan_digits(ps, start, &nexp)))
+            return rc;
+        if (nexp == 0)
+            return perr(ps, start, "a number's exponent has no digits");
+    }
     char tok[400];
     size_t tn = 0;
     if (neg)
         tok[tn++] = '-';
-    while (ps->p < ps->end) {
-        char c = *ps->p;
-        if (c >= '0' && c <= '9')
-            any = true;
-        else if (c == '.')
-            isfloat = true;
-        else if ((c == 'e' || c == 'E') && any) {
-            isfloat = true;
-            if (ps->p + 1 < ps->end && (ps->p[1] == '+' || ps->p[1] == '-')) {
-                if (tn + 2 >= sizeof tok)
-                    return perr(ps, start, "number too long");
-                tok[tn++] = c;
-                c = *++ps->p;
-            }
-        } else if (c == '_' && any)
-            ; /* digit grouping, as Python allows */
-        else
-            break;
-        if (c != '_') {
-            if (tn + 1 >= sizeof tok)
-                return perr(ps, start, "number too long");
-            tok[tn++] = c;
-        }
-        ps->p++;
+    for (const char *q = digits; q < ps->p; q++) {
+        if (*q == '_')
+            continue;
+        if (tn + 1 >= sizeof tok)
+            return perr(ps, start, "number too long");
+        tok[tn++] = *q;
     }
     tok[tn] = '\0';
-    if (!any)
-        return perr(ps, start, "expected a value");
     if (ps->p < ps->end && is_ident(*ps->p))
         return perr(ps, ps->p, "unexpected character in a number");
     if (isfloat) {

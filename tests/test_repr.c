@@ -314,6 +314,15 @@ static void test_parse_errors_name_the_position(void **state)
     assert_parse_fails("b'\xc3\xa9'", "non-ASCII");
     assert_parse_fails("'\xff'", "not valid UTF-8");
     assert_parse_fails("12abc", "unexpected character");
+    /* numbers follow Python's grammar exactly */
+    assert_parse_fails("1e", "exponent has no digits");
+    assert_parse_fails("131e+", "exponent has no digits");
+    assert_parse_fails("1e.", "exponent has no digits");
+    assert_parse_fails("1.2.3", "unexpected text");
+    assert_parse_fails("1__0", "between two digits");
+    assert_parse_fails("1_", "between two digits");
+    assert_parse_fails("1._5", "between two digits");
+    assert_parse_fails(".", "expected a value");
     char deep[600];
     memset(deep, '[', 300);
     memset(deep + 300, ']', 300);
