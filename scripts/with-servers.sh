@@ -53,9 +53,11 @@ free_port() {
 
 # PostgreSQL refuses to run as root: run it as an unprivileged account.
 pg_user=""
+# From "/": PostgreSQL's programs warn on stderr when the working folder is
+# one the server's account may not enter (a private temporary folder).
 as_pg() {
   if [[ -n "$pg_user" ]]; then
-    runuser -u "$pg_user" -- "$@"
+    (cd / && runuser -u "$pg_user" -- "$@")
   else
     "$@"
   fi
