@@ -710,10 +710,11 @@ int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, siz
 
 /* ---- lookups -------------------------------------------------------------------- */
 
-/* Memory lookup (lock held): 1 found and copied, 0 absent, < 0 error. */
+/* Memory lookup (lock held): 1 found and copied into val (or handed to
+ * take, whose result lands in *taken), 0 absent, < 0 error. */
 static inline __attribute__((always_inline)) int
 memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h, kl_buf *val,
-                  bool *expired)
+                  kl_cache_take_fn take, void *ctx, int *taken, bool *expired)
 {
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot == SIZE_MAX)
@@ -727,15 +728,19 @@ memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t
         return 0;
     }
     size_t vlen = entry_vlen(e);
-    val->len = 0;
-    if (vlen > val->cap) {
-        int rc = kl_buf_reserve(val, vlen);
-        if (rc)
-            return rc;
+    if (take) {
+        *taken = take(ctx, entry_val(c, e), vlen);
+    } else {
+        val->len = 0;
+        if (vlen > val->cap) {
+            int rc = kl_buf_reserve(val, vlen);
+            if (rc)
+                return rc;
+        }
+        if (vlen)
+            memcpy(val->data, entry_val(c, e), vlen);
+        val->len = vlen;
     }
-    if (vlen)
-        memcpy(val->data, entry_val(c, e), vlen);
-    val->len = vlen;
     if (c->pol)
         c->pol->on_hit(sh->pstate, entry_meta(c, e));
     sh->hit++;
@@ -757,7 +762,7 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     bool expired = false;
     if (c->mode != MODE_NO) {
         spin_lock(&sh->lock);
-        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        int found = memory_get_locked(c, sh, key, klen, h, val, NULL, NULL, NULL, &expired);
         spin_unlock(&sh->lock);
         if (found)
             return found < 0 ? found : 0;
@@ -865,8 +870,17 @@ static int flight_wait(shard *sh, struct kl_cache_ticket *f, kl_buf *val)
     return rc;
 }
 
-int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
-                     kl_cache_ticket **ticket)
+static int acquire_slow(kl_cache *c, shard *sh, uint64_t h, const void *key, size_t klen,
+                        kl_buf *val, kl_cache_take_fn take, void *ctx, kl_cache_ticket **ticket,
+                        bool expired);
+
+/* The single-flight lookup behind kl_cache_acquire (take == NULL: value
+ * bytes copied into val) and kl_cache_acquire_take (take sees the bytes in
+ * place; val may be NULL).  Inlined into both so the hit path is one
+ * straight run: hash, lock, probe, copy or take, policy, unlock. */
+static inline __attribute__((always_inline)) int
+acquire_impl(kl_cache *c, const void *key, size_t klen, kl_buf *val, kl_cache_take_fn take,
+             void *ctx, kl_cache_ticket **ticket)
 {
     uint64_t h = key_hash(key, klen);
     shard *sh = shard_of(c, h);
@@ -875,15 +889,41 @@ int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
 
     spin_lock(&sh->lock);
     if (KL_LIKELY(c->mode != MODE_NO)) {
-        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        int taken = 0;
+        int found = memory_get_locked(c, sh, key, klen, h, val, take, ctx, &taken, &expired);
         if (KL_LIKELY(found)) {
             spin_unlock(&sh->lock);
-            return found < 0 ? found : 0;
+            return found < 0 ? found : taken ? 2 : 0;
         }
     }
+    return acquire_slow(c, sh, h, key, klen, val, take, ctx, ticket, expired);
+}
+
+/* Hand value bytes in a buffer to take: 0, or 2 when take refuses them. */
+static int take_buf(kl_cache_take_fn take, void *ctx, const kl_buf *b)
+{
+    return take(ctx, b->data, b->len) ? 2 : 0;
+}
+
+/* The rest of acquire_impl, out of line (shard lock held on entry): wait
+ * for another thread's flight, or start one, try the archive, and hand
+ * the caller the ticket. */
+static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64_t h,
+                                                  const void *key, size_t klen, kl_buf *val,
+                                                  kl_cache_take_fn take, void *ctx,
+                                                  kl_cache_ticket **ticket, bool expired)
+{
+    kl_buf tmp = KL_BUF_INIT;
+    if (!val)
+        val = &tmp;
     for (struct kl_cache_ticket *f = sh->flights; f; f = f->next)
-        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
-            return flight_wait(sh, f, val); /* someone is computing this key */
+        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0) {
+            int rc = flight_wait(sh, f, val); /* someone is computing this key */
+            if (rc == 0 && take)
+                rc = take_buf(take, ctx, val);
+            kl_buf_free(&tmp);
+            return rc;
+        }
     struct kl_cache_ticket *t = calloc(1, sizeof *t);
     uint8_t *kcopy = malloc(klen ? klen : 1);
     if (!t || !kcopy) {
@@ -909,14 +949,29 @@ int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
             count(c, sh, &sh->load);
             (void)memory_put(c, h, key, klen, val->data, val->len, false);
             flight_finish(sh, t, val->data, val->len, 0);
-            return 0;
+            rc = take ? take_buf(take, ctx, val) : 0;
+            kl_buf_free(&tmp);
+            return rc;
         }
         if (rc != KL_ENOTFOUND)
             count(c, sh, &sh->errors); /* damaged or unreachable: compute afresh */
     }
+    kl_buf_free(&tmp);
     count(c, sh, &sh->miss);
     *ticket = t;
     return 1;
+}
+
+int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
+                     kl_cache_ticket **ticket)
+{
+    return acquire_impl(c, key, klen, val, NULL, NULL, ticket);
+}
+
+int kl_cache_acquire_take(kl_cache *c, const void *key, size_t klen, kl_cache_take_fn take,
+                          void *ctx, kl_cache_ticket **ticket)
+{
+    return acquire_impl(c, key, klen, NULL, take, ctx, ticket);
 }
 
 int kl_cache_fulfil(kl_cache_ticket *t, const void *val, size_t vlen)

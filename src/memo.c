@@ -428,6 +428,100 @@ int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_
     return rc;
 }
 
+int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
+                       kl_cache_take_fn take, void *out)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    slot->val = NULL;
+    if (KL_UNLIKELY(!m))
+        return KL_ENOMEM;
+    kl_call call = {args, nargs, NULL, NULL, 0};
+    uint8_t stack[KEY_STACK];
+    kl_buf heap = KL_BUF_INIT;
+    const uint8_t *key = stack;
+    size_t klen;
+    int rc;
+    if (KL_LIKELY(m->prefix_len == 0)) {
+        rc = kl_keygen_key_into(m->keygen, &call, stack, KEY_STACK, &klen);
+        if (KL_UNLIKELY(rc == 0 && klen > KEY_STACK))
+            rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    } else {
+        rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    }
+    if (KL_UNLIKELY(rc)) {
+        kl_buf_free(&heap);
+        kl_cache_count_error(m->cache);
+        return rc;
+    }
+    rc = kl_cache_acquire_take(m->cache, key, klen, take, out, &slot->ticket);
+    if (KL_UNLIKELY(heap.data != NULL))
+        kl_buf_free(&heap);
+    if (KL_LIKELY(rc == 0))
+        return 0;
+    if (rc == 2) /* a stored value of another type: compute, keep the entry */
+        return KL_ETYPE;
+    if (rc < 0)
+        kl_cache_count_error(m->cache);
+    return rc;
+}
+
+/* Decoders for kl_memo_typed_call.  A double result is almost always
+ * stored as a CBOR float64 (0xfb, big-endian bits): decoded inline, the
+ * rest by the codec. */
+int kl__take_double(void *out, const uint8_t *v, size_t n)
+{
+    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
+        uint64_t b;
+        memcpy(&b, v + 1, 8);
+        b = __builtin_bswap64(b);
+        memcpy(out, &b, 8);
+        return 0;
+    }
+    return kl_decode_double(v, n, out);
+}
+
+int kl__take_float(void *out, const uint8_t *v, size_t n)
+{
+    double d;
+    int rc = kl__take_double(&d, v, n);
+    if (rc == 0)
+        *(float *)out = (float)d;
+    return rc;
+}
+
+int kl__take_i64(void *out, const uint8_t *v, size_t n) { return kl_decode_int64(v, n, out); }
+
+int kl__take_int(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0 && (i < INT32_MIN || i > INT32_MAX))
+        rc = KL_ERANGE;
+    if (rc == 0)
+        *(int *)out = (int)i;
+    return rc;
+}
+
+int kl__take_long(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0)
+        *(long *)out = (long)i;
+    return rc;
+}
+
+int kl__take_bool(void *out, const uint8_t *v, size_t n)
+{
+    /* CBOR false / true */
+    if (n == 1 && (v[0] == 0xf4 || v[0] == 0xf5)) {
+        *(bool *)out = v[0] == 0xf5;
+        return 0;
+    }
+    return KL_ETYPE;
+}
+
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)
 {
     uint8_t buf[64];
