@@ -30,15 +30,19 @@
 
 #include "internal.h"
 #include "klepto/sys/policy.h"
+#include "slab.h"
 
 enum cache_mode { MODE_POLICY, MODE_INF, MODE_NO };
 
-typedef struct entry {
-    uint64_t hash;
+/* An entry, in its shard's slab: policy metadata (first, so the policy's
+ * pointers are aligned and its metadata address is the entry's), [expiry
+ * ns], header, key bytes, value bytes.  The hash is not kept: the table
+ * slot holds 32 bits of it, and eviction recomputes it from the key. */
+typedef struct entry entry;
+typedef struct entry_hdr {
     uint32_t klen;
     uint32_t vlen_dirty; /* value length << 1 | dirty (not yet in the archive) */
-    /* then: policy metadata, [expiry ns], key, value */
-} entry;
+} entry_hdr;
 
 #define ENTRY_MAX_VALUE (UINT32_MAX >> 1)
 
@@ -95,9 +99,12 @@ typedef struct shard {
     spinlock lock;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
-    entry **slots;
-    uint16_t *tags; /* one per slot, in the slots' allocation */
-    size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
+    /* Open addressing over one word per slot: the low 32 bits of the
+     * key's hash (its home slot and a filter) << 32 | the entry's slab id
+     * + 1; 0 is an empty slot. */
+    uint64_t *slots;
+    size_t mask; /* slots - 1 (slots is a power of two), or 0 when empty */
+    kl_slab slab;
     size_t count;
     size_t bytes;
     size_t sweep_pos;
@@ -113,7 +120,7 @@ struct kl_cache {
     size_t maxsize, maxbytes;
     int64_t ttl_ns;
     bool purge, write_back;
-    size_t meta_off, exp_off, data_off; /* entry layout */
+    size_t exp_off, hdr_off, data_off; /* entry layout (metadata at 0) */
     unsigned nshards, shard_shift;
     kl_archive *archive;
     shard *shards;
@@ -134,26 +141,51 @@ static inline int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static inline void *entry_meta(const kl_cache *c, entry *e) { return (uint8_t *)e + c->meta_off; }
+static inline void *entry_meta(const kl_cache *c, entry *e)
+{
+    (void)c;
+    return e;
+}
 static inline entry *meta_entry(const kl_cache *c, void *meta)
 {
-    return (entry *)((uint8_t *)meta - c->meta_off);
+    (void)c;
+    return meta;
 }
-static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
-static inline uint8_t *entry_val(const kl_cache *c, entry *e) { return entry_key(c, e) + e->klen; }
-static inline size_t entry_vlen(const entry *e) { return e->vlen_dirty >> 1; }
-static inline bool entry_dirty(const entry *e) { return e->vlen_dirty & 1u; }
-static inline void entry_set_dirty(entry *e, bool d)
+static inline entry_hdr *entry_h(const kl_cache *c, entry *e)
 {
-    e->vlen_dirty = (e->vlen_dirty & ~1u) | (d ? 1u : 0u);
+    return (entry_hdr *)((uint8_t *)e + c->hdr_off);
+}
+static inline size_t entry_klen(const kl_cache *c, entry *e) { return entry_h(c, e)->klen; }
+static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
+static inline uint8_t *entry_val(const kl_cache *c, entry *e)
+{
+    return entry_key(c, e) + entry_klen(c, e);
+}
+static inline size_t entry_vlen(const kl_cache *c, entry *e) { return entry_h(c, e)->vlen_dirty >> 1; }
+static inline bool entry_dirty(const kl_cache *c, entry *e) { return entry_h(c, e)->vlen_dirty & 1u; }
+static inline void entry_set_dirty(const kl_cache *c, entry *e, bool d)
+{
+    entry_hdr *x = entry_h(c, e);
+    x->vlen_dirty = (x->vlen_dirty & ~1u) | (d ? 1u : 0u);
 }
 static inline int64_t *entry_expiry(const kl_cache *c, entry *e)
 {
     return (int64_t *)((uint8_t *)e + c->exp_off);
 }
-static inline size_t entry_bytes(const kl_cache *c, const entry *e)
+/* slab units of an entry */
+static inline size_t entry_units_for(const kl_cache *c, size_t klen, size_t vlen)
 {
-    return c->data_off + e->klen + entry_vlen(e) + 2 * sizeof(entry *);
+    return kl_slab_units(c->data_off + klen + vlen);
+}
+static inline size_t entry_units(const kl_cache *c, entry *e)
+{
+    return entry_units_for(c, entry_klen(c, e), entry_vlen(c, e));
+}
+/* bytes charged to the budget: the entry's slab units and a table slot at
+ * the table's lowest load */
+static inline size_t entry_bytes(const kl_cache *c, entry *e)
+{
+    return entry_units(c, e) * SLAB_UNIT + 2 * sizeof(uint64_t);
 }
 static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
 {
@@ -187,10 +219,14 @@ static inline bool cache_over(kl_cache *c)
 
 /* ---- the open-addressing table of one shard ------------------------------------ */
 
-/* Each slot has a 16-bit tag (never 0, which marks an empty slot) from
- * hash bits the slot index does not use: a probe reads the dense tag array
- * and only visits an entry whose tag matches. */
-static inline uint16_t tag_of(uint64_t h) { return (uint16_t)((h >> 32) | 1u); }
+static inline uint32_t slot_tag(uint64_t sv) { return (uint32_t)(sv >> 32); }
+static inline uint64_t slot_make(uint64_t h, uint32_t id) { return (h << 32) | ((uint64_t)id + 1); }
+static inline entry *slot_entry(const shard *sh, uint64_t sv)
+{
+    return kl_slab_ptr(&sh->slab, (uint32_t)sv - 1);
+}
+static inline uint32_t slot_id(uint64_t sv) { return (uint32_t)sv - 1; }
+static inline size_t slot_home(const shard *sh, uint64_t sv) { return slot_tag(sv) & sh->mask; }
 
 /* Key comparison without a library call for the short keys of the hot path. */
 static inline bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
@@ -218,61 +254,59 @@ table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint
 {
     if (!sh->slots)
         return SIZE_MAX;
-    uint16_t tag = tag_of(h);
-    for (size_t i = h & sh->mask;; i = (i + 1) & sh->mask) {
-        uint16_t t = sh->tags[i];
-        if (!t)
+    uint32_t tag = (uint32_t)h;
+    for (size_t i = tag & sh->mask;; i = (i + 1) & sh->mask) {
+        uint64_t sv = sh->slots[i];
+        if (!sv)
             return SIZE_MAX;
-        if (t != tag)
+        if (slot_tag(sv) != tag)
             continue;
-        entry *e = sh->slots[i];
-        if (e->hash == h && e->klen == klen && bytes_equal(entry_key(c, e), key, klen))
+        entry *e = slot_entry(sh, sv);
+        if (entry_klen(c, e) == klen && bytes_equal(entry_key(c, e), key, klen))
             return i;
     }
 }
 
-/* slots and tags live in one allocation: n pointers, then n tags */
+/* Tables fill to 7/8: the 32-bit tags keep probes within the slot array. */
 static int table_grow(shard *sh)
 {
-    size_t n = sh->slots ? (sh->mask + 1) * 2 : 16;
-    entry **ns = calloc(n, sizeof *ns + sizeof(uint16_t));
+    size_t n = sh->slots ? (sh->mask + 1) * 2 : 8;
+    uint64_t *ns = calloc(n, sizeof *ns);
     if (!ns)
         return kl_seterr(KL_ENOMEM, "cache: out of memory growing a table to %zu slots", n);
-    uint16_t *nt = (uint16_t *)(ns + n);
     if (sh->slots) {
         for (size_t i = 0; i <= sh->mask; i++) {
-            entry *e = sh->slots[i];
-            if (!e)
+            uint64_t sv = sh->slots[i];
+            if (!sv)
                 continue;
-            size_t j = e->hash & (n - 1);
+            size_t j = slot_tag(sv) & (n - 1);
             while (ns[j])
                 j = (j + 1) & (n - 1);
-            ns[j] = e;
-            nt[j] = sh->tags[i];
+            ns[j] = sv;
         }
         free(sh->slots);
     }
     sh->slots = ns;
-    sh->tags = nt;
     sh->mask = n - 1;
     return 0;
 }
 
-/* Insert an entry known to be absent. */
-static int table_insert(shard *sh, entry *e)
+/* Make room for one more slot (may grow the table). */
+static inline int table_reserve(shard *sh)
 {
-    if (!sh->slots || (sh->count + 1) * 4 > (sh->mask + 1) * 3) {
-        int rc = table_grow(sh);
-        if (rc)
-            return rc;
-    }
-    size_t i = e->hash & sh->mask;
+    if (!sh->slots || (sh->count + 1) * 8 > (sh->mask + 1) * 7)
+        return table_grow(sh);
+    return 0;
+}
+
+/* Insert an entry known to be absent (room reserved). */
+static void table_insert(shard *sh, uint64_t h, uint32_t id)
+{
+    size_t i = (uint32_t)h & sh->mask;
     while (sh->slots[i])
         i = (i + 1) & sh->mask;
-    sh->slots[i] = e;
-    sh->tags[i] = tag_of(e->hash);
+    sh->slots[i] = slot_make(h, id);
     sh->count++;
-    return 0;
 }
 
 /* Remove the entry in slot i, shifting later members of its probe run back
@@ -280,37 +314,49 @@ static int table_insert(shard *sh, entry *e)
 static void table_remove_slot(shard *sh, size_t i)
 {
     size_t mask = sh->mask;
-    sh->slots[i] = NULL;
-    sh->tags[i] = 0;
+    sh->slots[i] = 0;
     sh->count--;
     for (size_t j = (i + 1) & mask; sh->slots[j]; j = (j + 1) & mask) {
-        size_t home = sh->slots[j]->hash & mask;
+        size_t home = slot_home(sh, sh->slots[j]);
         /* move slots[j] into the hole if its home is not in (i, j] */
         bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
             sh->slots[i] = sh->slots[j];
-            sh->tags[i] = sh->tags[j];
-            sh->slots[j] = NULL;
-            sh->tags[j] = 0;
+            sh->slots[j] = 0;
             i = j;
         }
     }
 }
 
-static size_t table_find_entry(shard *sh, entry *e)
+/* The slot of an entry known to be in the table (its hash recomputed). */
+static size_t table_find_entry(const kl_cache *c, shard *sh, entry *e)
 {
-    for (size_t i = e->hash & sh->mask;; i = (i + 1) & sh->mask)
-        if (sh->slots[i] == e)
+    uint32_t tag = (uint32_t)key_hash(entry_key(c, e), entry_klen(c, e));
+    for (size_t i = tag & sh->mask;; i = (i + 1) & sh->mask) {
+        uint64_t sv = sh->slots[i];
+        if (slot_tag(sv) == tag && slot_entry(sh, sv) == e)
             return i;
+    }
 }
 
-/* Unlink an entry from table and policy and account for it; the caller frees. */
-static void shard_detach(kl_cache *c, shard *sh, entry *e, size_t slot)
+/* Release an entry's memory (lock held). */
+static inline void entry_free(const kl_cache *c, shard *sh, entry *e, uint32_t id)
 {
-    table_remove_slot(sh, slot == SIZE_MAX ? table_find_entry(sh, e) : slot);
+    kl_slab_free(&sh->slab, id, entry_units(c, e));
+}
+
+/* Unlink an entry from table and policy, account for it and free it
+ * (slot: its table slot, or SIZE_MAX to look it up). */
+static void shard_drop(kl_cache *c, shard *sh, entry *e, size_t slot)
+{
+    if (slot == SIZE_MAX)
+        slot = table_find_entry(c, sh, e);
+    uint32_t id = slot_id(sh->slots[slot]);
+    table_remove_slot(sh, slot);
     if (c->pol)
         c->pol->on_remove(sh->pstate, entry_meta(c, e));
     account(c, sh, e, -1);
+    entry_free(c, sh, e, id);
 }
 
 /* ---- creation ------------------------------------------------------------------ */
@@ -383,9 +429,9 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     }
 
     size_t meta = c->pol ? (c->pol->meta_size + 7) & ~(size_t)7 : 0;
-    c->meta_off = sizeof(entry);
-    c->exp_off = c->meta_off + meta;
-    c->data_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
+    c->exp_off = meta;
+    c->hdr_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
+    c->data_off = c->hdr_off + sizeof(entry_hdr);
     if (c->maxbytes && c->maxbytes < c->data_off + 64) {
         free(c);
         return kl_seterr(KL_EINVAL, "cache: maxbytes=%zu cannot hold even one entry",
@@ -438,17 +484,16 @@ static void shard_free_entries(kl_cache *c, shard *sh)
     if (!sh->slots)
         return;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (e) {
+        if (sh->slots[i]) {
+            entry *e = slot_entry(sh, sh->slots[i]);
             if (c->pol)
                 c->pol->on_remove(sh->pstate, entry_meta(c, e));
             account(c, sh, e, -1);
-            free(e);
         }
     }
-    free(sh->slots); /* and the tags */
+    free(sh->slots);
+    kl_slab_reset(&sh->slab); /* all the entries at once */
     sh->slots = NULL;
-    sh->tags = NULL;
     sh->mask = sh->count = sh->bytes = 0;
 }
 
@@ -486,17 +531,19 @@ static int write_dirty(kl_cache *c, shard *sh)
         return 0;
     int first = 0;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (!e || !entry_dirty(e))
+        if (!sh->slots[i])
             continue;
-        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
-                                entry_vlen(e));
+        entry *e = slot_entry(sh, sh->slots[i]);
+        if (!entry_dirty(c, e))
+            continue;
+        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                                entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             if (!first)
                 first = rc;
         } else {
-            entry_set_dirty(e, false);
+            entry_set_dirty(c, e, false);
         }
     }
     return first;
@@ -512,7 +559,7 @@ int kl_cache_set_archive(kl_cache *c, kl_archive *ar)
         if (!rc && sh->slots) /* entries are not in the new archive */
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
-                    entry_set_dirty(sh->slots[j], ar != NULL);
+                    entry_set_dirty(c, slot_entry(sh, sh->slots[j]), ar != NULL);
         spin_unlock(&sh->lock);
         if (rc && !first)
             first = rc;
@@ -530,17 +577,18 @@ kl_archive *kl_cache_archive(const kl_cache *c) { return c->archive; }
 
 /* ---- insertion and eviction ----------------------------------------------------- */
 
-static entry *entry_new(const kl_cache *c, uint64_t h, const void *key, size_t klen,
-                        const void *val, size_t vlen)
+/* A new entry in a shard's slab (lock held), or NULL; *id names it. */
+static entry *entry_new(const kl_cache *c, shard *sh, const void *key, size_t klen,
+                        const void *val, size_t vlen, bool dirty, uint32_t *id)
 {
-    entry *e = malloc(c->data_off + klen + vlen);
+    entry *e = kl_slab_alloc(&sh->slab, entry_units_for(c, klen, vlen), id);
     if (!e)
         return NULL;
-    e->hash = h;
-    e->klen = (uint32_t)klen;
-    e->vlen_dirty = (uint32_t)(vlen << 1);
-    if (c->data_off > c->meta_off)
-        memset((uint8_t *)e + c->meta_off, 0, c->data_off - c->meta_off);
+    if (c->hdr_off)
+        memset(e, 0, c->hdr_off); /* policy metadata starts zeroed */
+    entry_hdr *x = entry_h(c, e);
+    x->klen = (uint32_t)klen;
+    x->vlen_dirty = (uint32_t)(vlen << 1) | (dirty ? 1u : 0u);
     memcpy(entry_key(c, e), key, klen);
     if (vlen)
         memcpy(entry_val(c, e), val, vlen);
@@ -558,17 +606,16 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
     if (!m)
         return false;
     entry *e = meta_entry(c, m);
-    if (entry_dirty(e) && c->archive) {
-        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
-                                entry_vlen(e));
+    if (entry_dirty(c, e) && c->archive) {
+        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                                entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             return false; /* keep it rather than lose it */
         }
     }
-    shard_detach(c, sh, e, SIZE_MAX);
+    shard_drop(c, sh, e, SIZE_MAX);
     sh->evictions++;
-    free(e);
     return true;
 }
 
@@ -579,14 +626,13 @@ static void shard_purge(kl_cache *c, shard *sh)
     if (!sh->slots || write_dirty(c, sh))
         return;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (e) {
+        if (sh->slots[i]) {
+            entry *e = slot_entry(sh, sh->slots[i]);
             c->pol->on_remove(sh->pstate, entry_meta(c, e));
             account(c, sh, e, -1);
             sh->evictions++;
-            free(e);
-            sh->slots[i] = NULL;
-            sh->tags[i] = 0;
+            entry_free(c, sh, e, slot_id(sh->slots[i]));
+            sh->slots[i] = 0;
         }
     }
     sh->count = 0;
@@ -626,29 +672,25 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     if (vlen > ENTRY_MAX_VALUE || klen > UINT32_MAX)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes is too big to keep in memory",
                          klen + vlen);
-    if (c->data_off + klen + vlen + 2 * sizeof(entry *) > c->limit_bytes)
+    if (entry_units_for(c, klen, vlen) * SLAB_UNIT + 2 * sizeof(uint64_t) > c->limit_bytes)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes exceeds the byte budget",
                          klen + vlen);
-    entry *e = entry_new(c, h, key, klen, val, vlen);
-    if (!e)
-        return kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
-                         klen + vlen);
-    entry_set_dirty(e, dirty);
     shard *sh = shard_of(c, h);
-    entry *old = NULL;
     spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
-    if (slot != SIZE_MAX) {
-        old = sh->slots[slot];
-        shard_detach(c, sh, old, slot);
-    }
-    int rc = table_insert(sh, e);
+    if (slot != SIZE_MAX)
+        shard_drop(c, sh, slot_entry(sh, sh->slots[slot]), slot);
+    uint32_t id;
+    entry *e;
+    int rc = table_reserve(sh);
+    if (rc == 0 && !(e = entry_new(c, sh, key, klen, val, vlen, dirty, &id)))
+        rc = kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
+                       klen + vlen);
     if (rc) {
         spin_unlock(&sh->lock);
-        free(e);
-        free(old);
         return rc;
     }
+    table_insert(sh, h, id);
     account(c, sh, e, +1);
     if (c->ttl_ns > 0)
         *entry_expiry(c, e) = now_ns() + c->ttl_ns;
@@ -664,16 +706,16 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
         int64_t now = now_ns();
         for (int k = 0; k < 2; k++) {
             size_t i = sh->sweep_pos++ & sh->mask;
-            entry *x = sh->slots[i];
-            if (x && x != e && !entry_dirty(x) && entry_expired(c, x, now)) {
-                shard_detach(c, sh, x, i);
+            if (!sh->slots[i])
+                continue;
+            entry *x = slot_entry(sh, sh->slots[i]);
+            if (x != e && !entry_dirty(c, x) && entry_expired(c, x, now)) {
+                shard_drop(c, sh, x, i);
                 sh->expirations++;
-                free(x);
             }
         }
     }
     spin_unlock(&sh->lock);
-    free(old);
     if (rebalance)
         cache_rebalance(c, sh);
     return 0;
@@ -719,15 +761,14 @@ memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot == SIZE_MAX)
         return 0;
-    entry *e = sh->slots[slot];
-    if (c->ttl_ns > 0 && !entry_dirty(e) && entry_expired(c, e, now_ns())) {
-        shard_detach(c, sh, e, slot);
+    entry *e = slot_entry(sh, sh->slots[slot]);
+    if (c->ttl_ns > 0 && !entry_dirty(c, e) && entry_expired(c, e, now_ns())) {
+        shard_drop(c, sh, e, slot);
         sh->expirations++;
-        free(e);
         *expired = true;
         return 0;
     }
-    size_t vlen = entry_vlen(e);
+    size_t vlen = entry_vlen(c, e);
     if (take) {
         *taken = take(ctx, entry_val(c, e), vlen);
     } else {
@@ -994,9 +1035,7 @@ int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
     spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot != SIZE_MAX) {
-        entry *e = sh->slots[slot];
-        shard_detach(c, sh, e, slot);
-        free(e);
+        shard_drop(c, sh, slot_entry(sh, sh->slots[slot]), slot);
         found = true;
     }
     spin_unlock(&sh->lock);
@@ -1040,7 +1079,7 @@ int kl_cache_dump(kl_cache *c)
         if (sh->slots)
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
-                    entry_set_dirty(sh->slots[j], true);
+                    entry_set_dirty(c, slot_entry(sh, sh->slots[j]), true);
         int rc = write_dirty(c, sh);
         spin_unlock(&sh->lock);
         if (rc && !first)
@@ -1087,11 +1126,10 @@ size_t kl_cache_sweep(kl_cache *c)
         shard *sh = &c->shards[i];
         spin_lock(&sh->lock);
         for (size_t j = 0; sh->slots && j <= sh->mask;) {
-            entry *e = sh->slots[j];
-            if (e && !entry_dirty(e) && entry_expired(c, e, now)) {
-                shard_detach(c, sh, e, j); /* shifts a later entry into j: re-check it */
+            entry *e = sh->slots[j] ? slot_entry(sh, sh->slots[j]) : NULL;
+            if (e && !entry_dirty(c, e) && entry_expired(c, e, now)) {
+                shard_drop(c, sh, e, j); /* shifts a later entry into j: re-check it */
                 sh->expirations++;
-                free(e);
                 removed++;
             } else {
                 j++;
@@ -1127,7 +1165,7 @@ const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 
 size_t kl_cache_entry_overhead(const kl_cache *c)
 {
-    /* header + metadata + expiry, plus about 1.5 table slots (and tags) at
-     * the table's typical load, plus the allocator's chunk header */
-    return c->data_off + 15 + 8;
+    /* metadata + expiry + header, about 4 bytes of rounding to the slab's
+     * 8-byte units, and one 8-byte table slot at the typical load (~2/3) */
+    return c->data_off + 4 + 12;
 }
