@@ -52,7 +52,8 @@ struct kl_cache_ticket {
     struct kl_cache_ticket *next;
     uint64_t hash;
     size_t klen;
-    uint8_t *key;
+    uint8_t *key; /* the ticket's own bytes, after it */
+    size_t keycap;
     uint8_t *val; /* a copy of the result for waiters */
     size_t vlen;
     int state;    /* 0 computing, 1 done, < 0 abandoned with this error */
@@ -110,6 +111,7 @@ typedef struct shard {
     size_t sweep_pos;
     void *pstate;
     struct kl_cache_ticket *flights;
+    struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
     uint64_t hit, miss, load, evictions, expirations, errors;
 } __attribute__((aligned(64))) shard;
 
@@ -514,6 +516,7 @@ int kl_cache_free(kl_cache *c)
         shard_free_entries(c, sh);
         if (c->pol && sh->pstate)
             c->pol->destroy(sh->pstate);
+        free(sh->spare);
         pthread_mutex_destroy(&sh->flight_mx);
         pthread_cond_destroy(&sh->flight_done);
     }
@@ -826,13 +829,41 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     return kl_seterr(KL_ENOTFOUND, "cache: key not found");
 }
 
+/* Tickets for keys up to this size are kept for reuse (one per shard), so
+ * a miss usually allocates nothing for its flight. */
+#define TICKET_KEYCAP 64
+
 static void ticket_release_locked(struct kl_cache_ticket *t)
 {
     if (--t->refs == 0) {
-        free(t->key);
         free(t->val);
-        free(t);
+        t->val = NULL;
+        shard *sh = t->shard;
+        if (!sh->spare && t->keycap == TICKET_KEYCAP)
+            sh->spare = t;
+        else
+            free(t);
     }
+}
+
+/* A ticket with room for klen key bytes (lock held), or NULL. */
+static struct kl_cache_ticket *ticket_new_locked(shard *sh, size_t klen)
+{
+    struct kl_cache_ticket *t = sh->spare;
+    if (t && klen <= t->keycap) {
+        sh->spare = NULL;
+    } else {
+        size_t cap = klen <= TICKET_KEYCAP ? TICKET_KEYCAP : klen;
+        t = malloc(sizeof *t + cap);
+        if (!t)
+            return NULL;
+        t->keycap = cap;
+        t->key = (uint8_t *)(t + 1);
+    }
+    t->val = NULL;
+    t->vlen = 0;
+    t->state = 0;
+    return t;
 }
 
 static void flight_unlink_locked(shard *sh, struct kl_cache_ticket *t)
@@ -965,26 +996,25 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
             kl_buf_free(&tmp);
             return rc;
         }
-    struct kl_cache_ticket *t = calloc(1, sizeof *t);
-    uint8_t *kcopy = malloc(klen ? klen : 1);
-    if (!t || !kcopy) {
+    struct kl_cache_ticket *t = ticket_new_locked(sh, klen);
+    if (!t) {
         spin_unlock(&sh->lock);
-        free(t);
-        free(kcopy);
         return kl_seterr(KL_ENOMEM, "cache: out of memory");
     }
-    memcpy(kcopy, key, klen);
+    memcpy(t->key, key, klen);
     t->cache = c;
     t->shard = sh;
     t->hash = h;
-    t->key = kcopy;
     t->klen = klen;
     t->refs = 1;
     t->next = sh->flights;
     sh->flights = t;
+    bool try_archive = c->archive && !expired;
+    if (!try_archive)
+        sh->miss++; /* counted now, under the lock already held */
     spin_unlock(&sh->lock);
 
-    if (c->archive && !expired) {
+    if (try_archive) {
         int rc = kl_archive_get(c->archive, key, klen, val);
         if (rc == 0) {
             count(c, sh, &sh->load);
@@ -996,9 +1026,9 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
         }
         if (rc != KL_ENOTFOUND)
             count(c, sh, &sh->errors); /* damaged or unreachable: compute afresh */
+        count(c, sh, &sh->miss);
     }
     kl_buf_free(&tmp);
-    count(c, sh, &sh->miss);
     *ticket = t;
     return 1;
 }
