@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "cache_impl.h"
 #include "internal.h"
 
 /* Keys up to this size are built on the stack; longer ones on the heap. */
@@ -428,6 +429,48 @@ int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_
     return rc;
 }
 
+/* A double stored as CBOR float64 (0xfb, big-endian bits): 1, else 0. */
+static inline int take_f64_inline(void *out, const uint8_t *v, size_t n)
+{
+    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
+        uint64_t b;
+        memcpy(&b, v + 1, 8);
+        b = __builtin_bswap64(b);
+        memcpy(out, &b, 8);
+        return 1;
+    }
+    return 0;
+}
+
+/* The hit path, inline from key to result: hash, lock, probe, decode,
+ * policy, unlock.  1 when served; 0 when absent, with the shard lock still
+ * held for the miss path; -1 sends the call to the full acquire (expiring
+ * entries, "no" caches, a value take refuses). */
+static inline __attribute__((always_inline)) int
+typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_take_fn take,
+          void *out)
+{
+    if (KL_UNLIKELY(c->mode == MODE_NO || c->ttl_ns > 0))
+        return -1;
+    shard *sh = shard_of(c, h);
+    spin_lock(&sh->lock);
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (KL_UNLIKELY(slot == SIZE_MAX))
+        return 0;
+    entry *e = slot_entry(sh, sh->slots[slot]);
+    const uint8_t *v = entry_val(c, e);
+    size_t vlen = entry_vlen(c, e);
+    if (!(take == kl__take_double && take_f64_inline(out, v, vlen)) && take(out, v, vlen)) {
+        spin_unlock(&sh->lock);
+        return -1; /* the full path finds it again, counts it, and refuses it */
+    }
+    if (c->pol)
+        c->pol->on_hit(sh->pstate, entry_meta(c, e));
+    sh->hit++;
+    spin_unlock(&sh->lock);
+    return 1;
+}
+
 int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
                        kl_cache_take_fn take, void *out)
 {
@@ -454,9 +497,18 @@ int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_s
         kl_cache_count_error(m->cache);
         return rc;
     }
-    rc = kl_cache_acquire_take(m->cache, key, klen, take, out, &slot->ticket);
-    if (KL_UNLIKELY(heap.data != NULL))
-        kl_buf_free(&heap);
+    uint64_t h = key_hash(key, klen);
+    int hit = typed_hit(m->cache, key, klen, h, take, out);
+    if (KL_LIKELY(hit == 1)) {
+        if (KL_UNLIKELY(heap.data != NULL))
+            kl_buf_free(&heap);
+        return 0;
+    }
+    if (hit == 0)
+        rc = kl__cache_miss_locked(m->cache, key, klen, h, take, out, &slot->ticket);
+    else
+        rc = kl__cache_acquire_hashed(m->cache, key, klen, h, take, out, &slot->ticket);
+    kl_buf_free(&heap);
     if (KL_LIKELY(rc == 0))
         return 0;
     if (rc == 2) /* a stored value of another type: compute, keep the entry */
@@ -471,14 +523,7 @@ int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_s
  * rest by the codec. */
 int kl__take_double(void *out, const uint8_t *v, size_t n)
 {
-    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
-        uint64_t b;
-        memcpy(&b, v + 1, 8);
-        b = __builtin_bswap64(b);
-        memcpy(out, &b, 8);
-        return 0;
-    }
-    return kl_decode_double(v, n, out);
+    return take_f64_inline(out, v, n) ? 0 : kl_decode_double(v, n, out);
 }
 
 int kl__take_float(void *out, const uint8_t *v, size_t n)
