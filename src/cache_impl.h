@@ -8,6 +8,7 @@
 #define KLEPTO_CACHE_IMPL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -56,23 +57,30 @@ static inline void spin_lock(spinlock *l)
 
 static inline void spin_unlock(spinlock *l) { __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE); }
 typedef struct shard {
+    /* first cache line: everything a hit reads or writes, so a hit moves
+     * one line of shard state between cores, not several */
     spinlock lock;
-    pthread_mutex_t flight_mx;
-    pthread_cond_t flight_done;
+    uint32_t pad_;
     /* Open addressing over one word per slot: the low 32 bits of the
      * key's hash (its home slot and a filter) << 32 | the entry's slab id
      * + 1; 0 is an empty slot. */
     uint64_t *slots;
     size_t mask; /* slots - 1 (slots is a power of two), or 0 when empty */
-    kl_slab slab;
+    void *pstate;
+    uint64_t hit;
     size_t count;
+    kl_slab slab; /* its first field, the chunk table, ends the first line */
+    /* the rest: misses, inserts, evictions */
     size_t bytes;
     size_t sweep_pos;
-    void *pstate;
     struct kl_cache_ticket *flights;
     struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
-    uint64_t hit, miss, load, evictions, expirations, errors;
+    uint64_t miss, load, evictions, expirations, errors;
+    pthread_mutex_t flight_mx;
+    pthread_cond_t flight_done;
 } __attribute__((aligned(64))) shard;
+_Static_assert(offsetof(shard, slab) + sizeof(uint8_t **) <= 64,
+               "a hit's shard state fits one cache line");
 
 struct kl_cache {
     enum cache_mode mode;
