@@ -25,22 +25,9 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <time.h>
-#define XXH_INLINE_ALL /* keys are short: an inlined XXH3 beats a library call */
-#include <xxhash.h>
 
-#include "internal.h"
-#include "klepto/sys/policy.h"
+#include "cache_impl.h"
 
-enum cache_mode { MODE_POLICY, MODE_INF, MODE_NO };
-
-typedef struct entry {
-    uint64_t hash;
-    uint32_t klen;
-    uint32_t vlen_dirty; /* value length << 1 | dirty (not yet in the archive) */
-    /* then: policy metadata, [expiry ns], key, value */
-} entry;
-
-#define ENTRY_MAX_VALUE (UINT32_MAX >> 1)
 
 struct kl_cache_ticket {
     kl_cache *cache;
@@ -48,24 +35,15 @@ struct kl_cache_ticket {
     struct kl_cache_ticket *next;
     uint64_t hash;
     size_t klen;
-    uint8_t *key;
+    uint8_t *key; /* the ticket's own bytes, after it */
+    size_t keycap;
     uint8_t *val; /* a copy of the result for waiters */
     size_t vlen;
     int state;    /* 0 computing, 1 done, < 0 abandoned with this error */
     int refs;     /* the owner + waiters */
 };
 
-/* The shard lock: a test-and-test-and-set spin lock that yields the CPU
- * when it spins too long.  Critical sections are a table probe and a copy,
- * so one atomic exchange to lock and a plain store to unlock cost much
- * less than a mutex on the hit path.  Waiting for another thread's
- * computation (single-flight) sleeps on a mutex and condition variable
- * instead. */
-typedef struct spinlock {
-    int held;
-} spinlock;
-
-static void spin_lock_slow(spinlock *l)
+void kl__cache_spin_slow(spinlock *l)
 {
     for (unsigned spins = 0;; spins++) {
         while (__atomic_load_n(&l->held, __ATOMIC_RELAXED)) {
@@ -82,88 +60,6 @@ static void spin_lock_slow(spinlock *l)
     }
 }
 
-static inline void spin_lock(spinlock *l)
-{
-    if (KL_LIKELY(!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE)))
-        return;
-    spin_lock_slow(l);
-}
-
-static inline void spin_unlock(spinlock *l) { __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE); }
-
-typedef struct shard {
-    spinlock lock;
-    pthread_mutex_t flight_mx;
-    pthread_cond_t flight_done;
-    entry **slots;
-    uint16_t *tags; /* one per slot, in the slots' allocation */
-    size_t mask;   /* slots - 1 (slots is a power of two), or 0 when empty */
-    size_t count;
-    size_t bytes;
-    size_t sweep_pos;
-    void *pstate;
-    struct kl_cache_ticket *flights;
-    uint64_t hit, miss, load, evictions, expirations, errors;
-} __attribute__((aligned(64))) shard;
-
-struct kl_cache {
-    enum cache_mode mode;
-    const kl_policy_ops *pol;
-    const char *policy_name;
-    size_t maxsize, maxbytes;
-    int64_t ttl_ns;
-    bool purge, write_back;
-    size_t meta_off, exp_off, data_off; /* entry layout */
-    unsigned nshards, shard_shift;
-    kl_archive *archive;
-    shard *shards;
-    /* The limits are global: shards fill unevenly, so a shard may hold
-     * more than its share while the whole stays within maxsize/maxbytes. */
-    size_t total_count, total_bytes; /* atomic */
-    size_t limit_bytes;              /* maxbytes, or SIZE_MAX for none */
-};
-
-/* ---- small helpers ---------------------------------------------------------- */
-
-static inline uint64_t key_hash(const void *key, size_t klen) { return XXH3_64bits(key, klen); }
-
-static inline int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static inline void *entry_meta(const kl_cache *c, entry *e) { return (uint8_t *)e + c->meta_off; }
-static inline entry *meta_entry(const kl_cache *c, void *meta)
-{
-    return (entry *)((uint8_t *)meta - c->meta_off);
-}
-static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
-static inline uint8_t *entry_val(const kl_cache *c, entry *e) { return entry_key(c, e) + e->klen; }
-static inline size_t entry_vlen(const entry *e) { return e->vlen_dirty >> 1; }
-static inline bool entry_dirty(const entry *e) { return e->vlen_dirty & 1u; }
-static inline void entry_set_dirty(entry *e, bool d)
-{
-    e->vlen_dirty = (e->vlen_dirty & ~1u) | (d ? 1u : 0u);
-}
-static inline int64_t *entry_expiry(const kl_cache *c, entry *e)
-{
-    return (int64_t *)((uint8_t *)e + c->exp_off);
-}
-static inline size_t entry_bytes(const kl_cache *c, const entry *e)
-{
-    return c->data_off + e->klen + entry_vlen(e) + 2 * sizeof(entry *);
-}
-static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
-{
-    return c->ttl_ns > 0 && *entry_expiry(c, e) <= now;
-}
-
-static inline shard *shard_of(const kl_cache *c, uint64_t h)
-{
-    return &c->shards[c->shard_shift >= 64 ? 0 : (h >> c->shard_shift)];
-}
 
 static inline void account(kl_cache *c, shard *sh, entry *e, int sign)
 {
@@ -185,94 +81,46 @@ static inline bool cache_over(kl_cache *c)
            __atomic_load_n(&c->total_bytes, __ATOMIC_RELAXED) > c->limit_bytes;
 }
 
-/* ---- the open-addressing table of one shard ------------------------------------ */
-
-/* Each slot has a 16-bit tag (never 0, which marks an empty slot) from
- * hash bits the slot index does not use: a probe reads the dense tag array
- * and only visits an entry whose tag matches. */
-static inline uint16_t tag_of(uint64_t h) { return (uint16_t)((h >> 32) | 1u); }
-
-/* Key comparison without a library call for the short keys of the hot path. */
-static inline bool bytes_equal(const uint8_t *a, const uint8_t *b, size_t n)
-{
-    if (n >= 8) {
-        uint64_t x, y;
-        for (size_t i = 0; i + 8 <= n; i += 8) {
-            memcpy(&x, a + i, 8);
-            memcpy(&y, b + i, 8);
-            if (x != y)
-                return false;
-        }
-        memcpy(&x, a + n - 8, 8); /* the tail, overlapping the last word */
-        memcpy(&y, b + n - 8, 8);
-        return x == y;
-    }
-    for (size_t i = 0; i < n; i++)
-        if (a[i] != b[i])
-            return false;
-    return true;
-}
-
-static inline __attribute__((always_inline)) size_t
-table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h)
-{
-    if (!sh->slots)
-        return SIZE_MAX;
-    uint16_t tag = tag_of(h);
-    for (size_t i = h & sh->mask;; i = (i + 1) & sh->mask) {
-        uint16_t t = sh->tags[i];
-        if (!t)
-            return SIZE_MAX;
-        if (t != tag)
-            continue;
-        entry *e = sh->slots[i];
-        if (e->hash == h && e->klen == klen && bytes_equal(entry_key(c, e), key, klen))
-            return i;
-    }
-}
-
-/* slots and tags live in one allocation: n pointers, then n tags */
+/* Tables fill to 7/8: the 32-bit tags keep probes within the slot array. */
 static int table_grow(shard *sh)
 {
-    size_t n = sh->slots ? (sh->mask + 1) * 2 : 16;
-    entry **ns = calloc(n, sizeof *ns + sizeof(uint16_t));
+    size_t n = sh->slots ? (sh->mask + 1) * 2 : 8;
+    uint64_t *ns = calloc(n, sizeof *ns);
     if (!ns)
         return kl_seterr(KL_ENOMEM, "cache: out of memory growing a table to %zu slots", n);
-    uint16_t *nt = (uint16_t *)(ns + n);
     if (sh->slots) {
         for (size_t i = 0; i <= sh->mask; i++) {
-            entry *e = sh->slots[i];
-            if (!e)
+            uint64_t sv = sh->slots[i];
+            if (!sv)
                 continue;
-            size_t j = e->hash & (n - 1);
+            size_t j = slot_tag(sv) & (n - 1);
             while (ns[j])
                 j = (j + 1) & (n - 1);
-            ns[j] = e;
-            nt[j] = sh->tags[i];
+            ns[j] = sv;
         }
         free(sh->slots);
     }
     sh->slots = ns;
-    sh->tags = nt;
     sh->mask = n - 1;
     return 0;
 }
 
-/* Insert an entry known to be absent. */
-static int table_insert(shard *sh, entry *e)
+/* Make room for one more slot (may grow the table). */
+static inline int table_reserve(shard *sh)
 {
-    if (!sh->slots || (sh->count + 1) * 4 > (sh->mask + 1) * 3) {
-        int rc = table_grow(sh);
-        if (rc)
-            return rc;
-    }
-    size_t i = e->hash & sh->mask;
+    if (!sh->slots || (sh->count + 1) * 8 > (sh->mask + 1) * 7)
+        return table_grow(sh);
+    return 0;
+}
+
+/* Insert an entry known to be absent (room reserved). */
+static void table_insert(shard *sh, uint64_t h, uint32_t id)
+{
+    size_t i = (uint32_t)h & sh->mask;
     while (sh->slots[i])
         i = (i + 1) & sh->mask;
-    sh->slots[i] = e;
-    sh->tags[i] = tag_of(e->hash);
+    sh->slots[i] = slot_make(h, id);
     sh->count++;
-    return 0;
 }
 
 /* Remove the entry in slot i, shifting later members of its probe run back
@@ -280,37 +128,49 @@ static int table_insert(shard *sh, entry *e)
 static void table_remove_slot(shard *sh, size_t i)
 {
     size_t mask = sh->mask;
-    sh->slots[i] = NULL;
-    sh->tags[i] = 0;
+    sh->slots[i] = 0;
     sh->count--;
     for (size_t j = (i + 1) & mask; sh->slots[j]; j = (j + 1) & mask) {
-        size_t home = sh->slots[j]->hash & mask;
+        size_t home = slot_home(sh, sh->slots[j]);
         /* move slots[j] into the hole if its home is not in (i, j] */
         bool stays = (i <= j) ? (i < home && home <= j) : (i < home || home <= j);
         if (!stays) {
             sh->slots[i] = sh->slots[j];
-            sh->tags[i] = sh->tags[j];
-            sh->slots[j] = NULL;
-            sh->tags[j] = 0;
+            sh->slots[j] = 0;
             i = j;
         }
     }
 }
 
-static size_t table_find_entry(shard *sh, entry *e)
+/* The slot of an entry known to be in the table (its hash recomputed). */
+static size_t table_find_entry(const kl_cache *c, shard *sh, entry *e)
 {
-    for (size_t i = e->hash & sh->mask;; i = (i + 1) & sh->mask)
-        if (sh->slots[i] == e)
+    uint32_t tag = (uint32_t)key_hash(entry_key(c, e), entry_klen(c, e));
+    for (size_t i = tag & sh->mask;; i = (i + 1) & sh->mask) {
+        uint64_t sv = sh->slots[i];
+        if (slot_tag(sv) == tag && slot_entry(sh, sv) == e)
             return i;
+    }
 }
 
-/* Unlink an entry from table and policy and account for it; the caller frees. */
-static void shard_detach(kl_cache *c, shard *sh, entry *e, size_t slot)
+/* Release an entry's memory (lock held). */
+static inline void entry_free(const kl_cache *c, shard *sh, entry *e, uint32_t id)
 {
-    table_remove_slot(sh, slot == SIZE_MAX ? table_find_entry(sh, e) : slot);
+    kl_slab_free(&sh->slab, id, entry_units(c, e));
+}
+
+/* Unlink an entry from table and policy, account for it and free it
+ * (slot: its table slot, or SIZE_MAX to look it up). */
+static void shard_drop(kl_cache *c, shard *sh, entry *e, size_t slot)
+{
+    if (slot == SIZE_MAX)
+        slot = table_find_entry(c, sh, e);
+    uint32_t id = slot_id(sh->slots[slot]);
+    table_remove_slot(sh, slot);
     if (c->pol)
         c->pol->on_remove(sh->pstate, entry_meta(c, e));
     account(c, sh, e, -1);
+    entry_free(c, sh, e, id);
 }
 
 /* ---- creation ------------------------------------------------------------------ */
@@ -383,9 +243,9 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     }
 
     size_t meta = c->pol ? (c->pol->meta_size + 7) & ~(size_t)7 : 0;
-    c->meta_off = sizeof(entry);
-    c->exp_off = c->meta_off + meta;
-    c->data_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
+    c->exp_off = meta;
+    c->hdr_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
+    c->data_off = c->hdr_off + sizeof(entry_hdr);
     if (c->maxbytes && c->maxbytes < c->data_off + 64) {
         free(c);
         return kl_seterr(KL_EINVAL, "cache: maxbytes=%zu cannot hold even one entry",
@@ -438,17 +298,16 @@ static void shard_free_entries(kl_cache *c, shard *sh)
     if (!sh->slots)
         return;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (e) {
+        if (sh->slots[i]) {
+            entry *e = slot_entry(sh, sh->slots[i]);
             if (c->pol)
                 c->pol->on_remove(sh->pstate, entry_meta(c, e));
             account(c, sh, e, -1);
-            free(e);
         }
     }
-    free(sh->slots); /* and the tags */
+    free(sh->slots);
+    kl_slab_reset(&sh->slab); /* all the entries at once */
     sh->slots = NULL;
-    sh->tags = NULL;
     sh->mask = sh->count = sh->bytes = 0;
 }
 
@@ -469,6 +328,7 @@ int kl_cache_free(kl_cache *c)
         shard_free_entries(c, sh);
         if (c->pol && sh->pstate)
             c->pol->destroy(sh->pstate);
+        free(sh->spare);
         pthread_mutex_destroy(&sh->flight_mx);
         pthread_cond_destroy(&sh->flight_done);
     }
@@ -486,17 +346,19 @@ static int write_dirty(kl_cache *c, shard *sh)
         return 0;
     int first = 0;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (!e || !entry_dirty(e))
+        if (!sh->slots[i])
             continue;
-        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
-                                entry_vlen(e));
+        entry *e = slot_entry(sh, sh->slots[i]);
+        if (!entry_dirty(c, e))
+            continue;
+        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                                entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             if (!first)
                 first = rc;
         } else {
-            entry_set_dirty(e, false);
+            entry_set_dirty(c, e, false);
         }
     }
     return first;
@@ -512,7 +374,7 @@ int kl_cache_set_archive(kl_cache *c, kl_archive *ar)
         if (!rc && sh->slots) /* entries are not in the new archive */
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
-                    entry_set_dirty(sh->slots[j], ar != NULL);
+                    entry_set_dirty(c, slot_entry(sh, sh->slots[j]), ar != NULL);
         spin_unlock(&sh->lock);
         if (rc && !first)
             first = rc;
@@ -530,17 +392,18 @@ kl_archive *kl_cache_archive(const kl_cache *c) { return c->archive; }
 
 /* ---- insertion and eviction ----------------------------------------------------- */
 
-static entry *entry_new(const kl_cache *c, uint64_t h, const void *key, size_t klen,
-                        const void *val, size_t vlen)
+/* A new entry in a shard's slab (lock held), or NULL; *id names it. */
+static entry *entry_new(const kl_cache *c, shard *sh, const void *key, size_t klen,
+                        const void *val, size_t vlen, bool dirty, uint32_t *id)
 {
-    entry *e = malloc(c->data_off + klen + vlen);
+    entry *e = kl_slab_alloc(&sh->slab, entry_units_for(c, klen, vlen), id);
     if (!e)
         return NULL;
-    e->hash = h;
-    e->klen = (uint32_t)klen;
-    e->vlen_dirty = (uint32_t)(vlen << 1);
-    if (c->data_off > c->meta_off)
-        memset((uint8_t *)e + c->meta_off, 0, c->data_off - c->meta_off);
+    if (c->hdr_off)
+        memset(e, 0, c->hdr_off); /* policy metadata starts zeroed */
+    entry_hdr *x = entry_h(c, e);
+    x->klen = (uint32_t)klen;
+    x->vlen_dirty = (uint32_t)(vlen << 1) | (dirty ? 1u : 0u);
     memcpy(entry_key(c, e), key, klen);
     if (vlen)
         memcpy(entry_val(c, e), val, vlen);
@@ -558,17 +421,16 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
     if (!m)
         return false;
     entry *e = meta_entry(c, m);
-    if (entry_dirty(e) && c->archive) {
-        int rc = kl_archive_put(c->archive, entry_key(c, e), e->klen, entry_val(c, e),
-                                entry_vlen(e));
+    if (entry_dirty(c, e) && c->archive) {
+        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                                entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             return false; /* keep it rather than lose it */
         }
     }
-    shard_detach(c, sh, e, SIZE_MAX);
+    shard_drop(c, sh, e, SIZE_MAX);
     sh->evictions++;
-    free(e);
     return true;
 }
 
@@ -579,14 +441,13 @@ static void shard_purge(kl_cache *c, shard *sh)
     if (!sh->slots || write_dirty(c, sh))
         return;
     for (size_t i = 0; i <= sh->mask; i++) {
-        entry *e = sh->slots[i];
-        if (e) {
+        if (sh->slots[i]) {
+            entry *e = slot_entry(sh, sh->slots[i]);
             c->pol->on_remove(sh->pstate, entry_meta(c, e));
             account(c, sh, e, -1);
             sh->evictions++;
-            free(e);
-            sh->slots[i] = NULL;
-            sh->tags[i] = 0;
+            entry_free(c, sh, e, slot_id(sh->slots[i]));
+            sh->slots[i] = 0;
         }
     }
     sh->count = 0;
@@ -626,29 +487,25 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     if (vlen > ENTRY_MAX_VALUE || klen > UINT32_MAX)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes is too big to keep in memory",
                          klen + vlen);
-    if (c->data_off + klen + vlen + 2 * sizeof(entry *) > c->limit_bytes)
+    if (entry_units_for(c, klen, vlen) * SLAB_UNIT + 2 * sizeof(uint64_t) > c->limit_bytes)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes exceeds the byte budget",
                          klen + vlen);
-    entry *e = entry_new(c, h, key, klen, val, vlen);
-    if (!e)
-        return kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
-                         klen + vlen);
-    entry_set_dirty(e, dirty);
     shard *sh = shard_of(c, h);
-    entry *old = NULL;
     spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
-    if (slot != SIZE_MAX) {
-        old = sh->slots[slot];
-        shard_detach(c, sh, old, slot);
-    }
-    int rc = table_insert(sh, e);
+    if (slot != SIZE_MAX)
+        shard_drop(c, sh, slot_entry(sh, sh->slots[slot]), slot);
+    uint32_t id;
+    entry *e;
+    int rc = table_reserve(sh);
+    if (rc == 0 && !(e = entry_new(c, sh, key, klen, val, vlen, dirty, &id)))
+        rc = kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
+                       klen + vlen);
     if (rc) {
         spin_unlock(&sh->lock);
-        free(e);
-        free(old);
         return rc;
     }
+    table_insert(sh, h, id);
     account(c, sh, e, +1);
     if (c->ttl_ns > 0)
         *entry_expiry(c, e) = now_ns() + c->ttl_ns;
@@ -664,16 +521,16 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
         int64_t now = now_ns();
         for (int k = 0; k < 2; k++) {
             size_t i = sh->sweep_pos++ & sh->mask;
-            entry *x = sh->slots[i];
-            if (x && x != e && !entry_dirty(x) && entry_expired(c, x, now)) {
-                shard_detach(c, sh, x, i);
+            if (!sh->slots[i])
+                continue;
+            entry *x = slot_entry(sh, sh->slots[i]);
+            if (x != e && !entry_dirty(c, x) && entry_expired(c, x, now)) {
+                shard_drop(c, sh, x, i);
                 sh->expirations++;
-                free(x);
             }
         }
     }
     spin_unlock(&sh->lock);
-    free(old);
     if (rebalance)
         cache_rebalance(c, sh);
     return 0;
@@ -710,32 +567,36 @@ int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, siz
 
 /* ---- lookups -------------------------------------------------------------------- */
 
-/* Memory lookup (lock held): 1 found and copied, 0 absent, < 0 error. */
+/* Memory lookup (lock held): 1 found and copied into val (or handed to
+ * take, whose result lands in *taken), 0 absent, < 0 error. */
 static inline __attribute__((always_inline)) int
 memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t h, kl_buf *val,
-                  bool *expired)
+                  kl_cache_take_fn take, void *ctx, int *taken, bool *expired)
 {
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot == SIZE_MAX)
         return 0;
-    entry *e = sh->slots[slot];
-    if (c->ttl_ns > 0 && !entry_dirty(e) && entry_expired(c, e, now_ns())) {
-        shard_detach(c, sh, e, slot);
+    entry *e = slot_entry(sh, sh->slots[slot]);
+    if (c->ttl_ns > 0 && !entry_dirty(c, e) && entry_expired(c, e, now_ns())) {
+        shard_drop(c, sh, e, slot);
         sh->expirations++;
-        free(e);
         *expired = true;
         return 0;
     }
-    size_t vlen = entry_vlen(e);
-    val->len = 0;
-    if (vlen > val->cap) {
-        int rc = kl_buf_reserve(val, vlen);
-        if (rc)
-            return rc;
+    size_t vlen = entry_vlen(c, e);
+    if (take) {
+        *taken = take(ctx, entry_val(c, e), vlen);
+    } else {
+        val->len = 0;
+        if (vlen > val->cap) {
+            int rc = kl_buf_reserve(val, vlen);
+            if (rc)
+                return rc;
+        }
+        if (vlen)
+            memcpy(val->data, entry_val(c, e), vlen);
+        val->len = vlen;
     }
-    if (vlen)
-        memcpy(val->data, entry_val(c, e), vlen);
-    val->len = vlen;
     if (c->pol)
         c->pol->on_hit(sh->pstate, entry_meta(c, e));
     sh->hit++;
@@ -757,7 +618,7 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     bool expired = false;
     if (c->mode != MODE_NO) {
         spin_lock(&sh->lock);
-        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        int found = memory_get_locked(c, sh, key, klen, h, val, NULL, NULL, NULL, &expired);
         spin_unlock(&sh->lock);
         if (found)
             return found < 0 ? found : 0;
@@ -780,13 +641,41 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     return kl_seterr(KL_ENOTFOUND, "cache: key not found");
 }
 
+/* Tickets for keys up to this size are kept for reuse (one per shard), so
+ * a miss usually allocates nothing for its flight. */
+#define TICKET_KEYCAP 64
+
 static void ticket_release_locked(struct kl_cache_ticket *t)
 {
     if (--t->refs == 0) {
-        free(t->key);
         free(t->val);
-        free(t);
+        t->val = NULL;
+        shard *sh = t->shard;
+        if (!sh->spare && t->keycap == TICKET_KEYCAP)
+            sh->spare = t;
+        else
+            free(t);
     }
+}
+
+/* A ticket with room for klen key bytes (lock held), or NULL. */
+static struct kl_cache_ticket *ticket_new_locked(shard *sh, size_t klen)
+{
+    struct kl_cache_ticket *t = sh->spare;
+    if (t && klen <= t->keycap) {
+        sh->spare = NULL;
+    } else {
+        size_t cap = klen <= TICKET_KEYCAP ? TICKET_KEYCAP : klen;
+        t = malloc(sizeof *t + cap);
+        if (!t)
+            return NULL;
+        t->keycap = cap;
+        t->key = (uint8_t *)(t + 1);
+    }
+    t->val = NULL;
+    t->vlen = 0;
+    t->state = 0;
+    return t;
 }
 
 static void flight_unlink_locked(shard *sh, struct kl_cache_ticket *t)
@@ -865,58 +754,119 @@ static int flight_wait(shard *sh, struct kl_cache_ticket *f, kl_buf *val)
     return rc;
 }
 
-int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
-                     kl_cache_ticket **ticket)
+static int acquire_slow(kl_cache *c, shard *sh, uint64_t h, const void *key, size_t klen,
+                        kl_buf *val, kl_cache_take_fn take, void *ctx, kl_cache_ticket **ticket,
+                        bool expired);
+
+/* The single-flight lookup behind kl_cache_acquire (take == NULL: value
+ * bytes copied into val) and kl_cache_acquire_take (take sees the bytes in
+ * place; val may be NULL).  Inlined into both so the hit path is one
+ * straight run: hash, lock, probe, copy or take, policy, unlock. */
+static inline __attribute__((always_inline)) int
+acquire_impl(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_buf *val,
+             kl_cache_take_fn take, void *ctx, kl_cache_ticket **ticket)
 {
-    uint64_t h = key_hash(key, klen);
     shard *sh = shard_of(c, h);
     bool expired = false;
     *ticket = NULL;
 
     spin_lock(&sh->lock);
     if (KL_LIKELY(c->mode != MODE_NO)) {
-        int found = memory_get_locked(c, sh, key, klen, h, val, &expired);
+        int taken = 0;
+        int found = memory_get_locked(c, sh, key, klen, h, val, take, ctx, &taken, &expired);
         if (KL_LIKELY(found)) {
             spin_unlock(&sh->lock);
-            return found < 0 ? found : 0;
+            return found < 0 ? found : taken ? 2 : 0;
         }
     }
+    return acquire_slow(c, sh, h, key, klen, val, take, ctx, ticket, expired);
+}
+
+/* Hand value bytes in a buffer to take: 0, or 2 when take refuses them. */
+static int take_buf(kl_cache_take_fn take, void *ctx, const kl_buf *b)
+{
+    return take(ctx, b->data, b->len) ? 2 : 0;
+}
+
+/* The rest of acquire_impl, out of line (shard lock held on entry): wait
+ * for another thread's flight, or start one, try the archive, and hand
+ * the caller the ticket. */
+static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64_t h,
+                                                  const void *key, size_t klen, kl_buf *val,
+                                                  kl_cache_take_fn take, void *ctx,
+                                                  kl_cache_ticket **ticket, bool expired)
+{
+    kl_buf tmp = KL_BUF_INIT;
+    if (!val)
+        val = &tmp;
     for (struct kl_cache_ticket *f = sh->flights; f; f = f->next)
-        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0)
-            return flight_wait(sh, f, val); /* someone is computing this key */
-    struct kl_cache_ticket *t = calloc(1, sizeof *t);
-    uint8_t *kcopy = malloc(klen ? klen : 1);
-    if (!t || !kcopy) {
+        if (f->hash == h && f->klen == klen && memcmp(f->key, key, klen) == 0) {
+            int rc = flight_wait(sh, f, val); /* someone is computing this key */
+            if (rc == 0 && take)
+                rc = take_buf(take, ctx, val);
+            kl_buf_free(&tmp);
+            return rc;
+        }
+    struct kl_cache_ticket *t = ticket_new_locked(sh, klen);
+    if (!t) {
         spin_unlock(&sh->lock);
-        free(t);
-        free(kcopy);
         return kl_seterr(KL_ENOMEM, "cache: out of memory");
     }
-    memcpy(kcopy, key, klen);
+    memcpy(t->key, key, klen);
     t->cache = c;
     t->shard = sh;
     t->hash = h;
-    t->key = kcopy;
     t->klen = klen;
     t->refs = 1;
     t->next = sh->flights;
     sh->flights = t;
+    bool try_archive = c->archive && !expired;
+    if (!try_archive)
+        sh->miss++; /* counted now, under the lock already held */
     spin_unlock(&sh->lock);
 
-    if (c->archive && !expired) {
+    if (try_archive) {
         int rc = kl_archive_get(c->archive, key, klen, val);
         if (rc == 0) {
             count(c, sh, &sh->load);
             (void)memory_put(c, h, key, klen, val->data, val->len, false);
             flight_finish(sh, t, val->data, val->len, 0);
-            return 0;
+            rc = take ? take_buf(take, ctx, val) : 0;
+            kl_buf_free(&tmp);
+            return rc;
         }
         if (rc != KL_ENOTFOUND)
             count(c, sh, &sh->errors); /* damaged or unreachable: compute afresh */
+        count(c, sh, &sh->miss);
     }
-    count(c, sh, &sh->miss);
+    kl_buf_free(&tmp);
     *ticket = t;
     return 1;
+}
+
+int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
+                     kl_cache_ticket **ticket)
+{
+    return acquire_impl(c, key, klen, key_hash(key, klen), val, NULL, NULL, ticket);
+}
+
+int kl_cache_acquire_take(kl_cache *c, const void *key, size_t klen, kl_cache_take_fn take,
+                          void *ctx, kl_cache_ticket **ticket)
+{
+    return acquire_impl(c, key, klen, key_hash(key, klen), NULL, take, ctx, ticket);
+}
+
+int kl__cache_acquire_hashed(kl_cache *c, const void *key, size_t klen, uint64_t h,
+                             kl_cache_take_fn take, void *ctx, kl_cache_ticket **ticket)
+{
+    return acquire_impl(c, key, klen, h, NULL, take, ctx, ticket);
+}
+
+int kl__cache_miss_locked(kl_cache *c, const void *key, size_t klen, uint64_t h,
+                          kl_cache_take_fn take, void *ctx, kl_cache_ticket **ticket)
+{
+    *ticket = NULL;
+    return acquire_slow(c, shard_of(c, h), h, key, klen, NULL, take, ctx, ticket, false);
 }
 
 int kl_cache_fulfil(kl_cache_ticket *t, const void *val, size_t vlen)
@@ -939,9 +889,7 @@ int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
     spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
     if (slot != SIZE_MAX) {
-        entry *e = sh->slots[slot];
-        shard_detach(c, sh, e, slot);
-        free(e);
+        shard_drop(c, sh, slot_entry(sh, sh->slots[slot]), slot);
         found = true;
     }
     spin_unlock(&sh->lock);
@@ -985,7 +933,7 @@ int kl_cache_dump(kl_cache *c)
         if (sh->slots)
             for (size_t j = 0; j <= sh->mask; j++)
                 if (sh->slots[j])
-                    entry_set_dirty(sh->slots[j], true);
+                    entry_set_dirty(c, slot_entry(sh, sh->slots[j]), true);
         int rc = write_dirty(c, sh);
         spin_unlock(&sh->lock);
         if (rc && !first)
@@ -1032,11 +980,10 @@ size_t kl_cache_sweep(kl_cache *c)
         shard *sh = &c->shards[i];
         spin_lock(&sh->lock);
         for (size_t j = 0; sh->slots && j <= sh->mask;) {
-            entry *e = sh->slots[j];
-            if (e && !entry_dirty(e) && entry_expired(c, e, now)) {
-                shard_detach(c, sh, e, j); /* shifts a later entry into j: re-check it */
+            entry *e = sh->slots[j] ? slot_entry(sh, sh->slots[j]) : NULL;
+            if (e && !entry_dirty(c, e) && entry_expired(c, e, now)) {
+                shard_drop(c, sh, e, j); /* shifts a later entry into j: re-check it */
                 sh->expirations++;
-                free(e);
                 removed++;
             } else {
                 j++;
@@ -1072,7 +1019,7 @@ const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 
 size_t kl_cache_entry_overhead(const kl_cache *c)
 {
-    /* header + metadata + expiry, plus about 1.5 table slots (and tags) at
-     * the table's typical load, plus the allocator's chunk header */
-    return c->data_off + 15 + 8;
+    /* metadata + expiry + header, about 4 bytes of rounding to the slab's
+     * 8-byte units, and one 8-byte table slot at the typical load (~2/3) */
+    return c->data_off + 4 + 12;
 }

@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "cache_impl.h"
 #include "internal.h"
 
 /* Keys up to this size are built on the stack; longer ones on the heap. */
@@ -426,6 +427,144 @@ int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_
     if (rc < 0)
         kl_cache_count_error(m->cache);
     return rc;
+}
+
+/* A double stored as CBOR float64 (0xfb, big-endian bits): 1, else 0. */
+static inline int take_f64_inline(void *out, const uint8_t *v, size_t n)
+{
+    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
+        uint64_t b;
+        memcpy(&b, v + 1, 8);
+        b = __builtin_bswap64(b);
+        memcpy(out, &b, 8);
+        return 1;
+    }
+    return 0;
+}
+
+/* The hit path, inline from key to result: hash, lock, probe, decode,
+ * policy, unlock.  1 when served; 0 when absent, with the shard lock still
+ * held for the miss path; -1 sends the call to the full acquire (expiring
+ * entries, "no" caches, a value take refuses). */
+static inline __attribute__((always_inline)) int
+typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_take_fn take,
+          void *out)
+{
+    if (KL_UNLIKELY(c->mode == MODE_NO || c->ttl_ns > 0))
+        return -1;
+    shard *sh = shard_of(c, h);
+    spin_lock(&sh->lock);
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (KL_UNLIKELY(slot == SIZE_MAX))
+        return 0;
+    entry *e = slot_entry(sh, sh->slots[slot]);
+    const uint8_t *v = entry_val(c, e);
+    size_t vlen = entry_vlen(c, e);
+    if (!(take == kl__take_double && take_f64_inline(out, v, vlen)) && take(out, v, vlen)) {
+        spin_unlock(&sh->lock);
+        return -1; /* the full path finds it again, counts it, and refuses it */
+    }
+    if (c->pol)
+        c->pol->on_hit(sh->pstate, entry_meta(c, e));
+    sh->hit++;
+    spin_unlock(&sh->lock);
+    return 1;
+}
+
+int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
+                       kl_cache_take_fn take, void *out)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    slot->val = NULL;
+    if (KL_UNLIKELY(!m))
+        return KL_ENOMEM;
+    kl_call call = {args, nargs, NULL, NULL, 0};
+    uint8_t stack[KEY_STACK];
+    kl_buf heap = KL_BUF_INIT;
+    const uint8_t *key = stack;
+    size_t klen;
+    int rc;
+    if (KL_LIKELY(m->prefix_len == 0)) {
+        rc = kl_keygen_key_into(m->keygen, &call, stack, KEY_STACK, &klen);
+        if (KL_UNLIKELY(rc == 0 && klen > KEY_STACK))
+            rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    } else {
+        rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    }
+    if (KL_UNLIKELY(rc)) {
+        kl_buf_free(&heap);
+        kl_cache_count_error(m->cache);
+        return rc;
+    }
+    uint64_t h = key_hash(key, klen);
+    int hit = typed_hit(m->cache, key, klen, h, take, out);
+    if (KL_LIKELY(hit == 1)) {
+        if (KL_UNLIKELY(heap.data != NULL))
+            kl_buf_free(&heap);
+        return 0;
+    }
+    if (hit == 0)
+        rc = kl__cache_miss_locked(m->cache, key, klen, h, take, out, &slot->ticket);
+    else
+        rc = kl__cache_acquire_hashed(m->cache, key, klen, h, take, out, &slot->ticket);
+    kl_buf_free(&heap);
+    if (KL_LIKELY(rc == 0))
+        return 0;
+    if (rc == 2) /* a stored value of another type: compute, keep the entry */
+        return KL_ETYPE;
+    if (rc < 0)
+        kl_cache_count_error(m->cache);
+    return rc;
+}
+
+/* Decoders for kl_memo_typed_call.  A double result is almost always
+ * stored as a CBOR float64 (0xfb, big-endian bits): decoded inline, the
+ * rest by the codec. */
+int kl__take_double(void *out, const uint8_t *v, size_t n)
+{
+    return take_f64_inline(out, v, n) ? 0 : kl_decode_double(v, n, out);
+}
+
+int kl__take_float(void *out, const uint8_t *v, size_t n)
+{
+    double d;
+    int rc = kl__take_double(&d, v, n);
+    if (rc == 0)
+        *(float *)out = (float)d;
+    return rc;
+}
+
+int kl__take_i64(void *out, const uint8_t *v, size_t n) { return kl_decode_int64(v, n, out); }
+
+int kl__take_int(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0 && (i < INT32_MIN || i > INT32_MAX))
+        rc = KL_ERANGE;
+    if (rc == 0)
+        *(int *)out = (int)i;
+    return rc;
+}
+
+int kl__take_long(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0)
+        *(long *)out = (long)i;
+    return rc;
+}
+
+int kl__take_bool(void *out, const uint8_t *v, size_t n)
+{
+    /* CBOR false / true */
+    if (n == 1 && (v[0] == 0xf4 || v[0] == 0xf5)) {
+        *(bool *)out = v[0] == 0xf5;
+        return 0;
+    }
+    return KL_ETYPE;
 }
 
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)

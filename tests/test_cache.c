@@ -342,6 +342,66 @@ static void acquire_hands_out_one_ticket(void **state)
     kl_cache_free(c);
 }
 
+/* Entries of many sizes (small ones sharing memory, big ones alone) are
+ * replaced, evicted and forgotten over and over; every value read back
+ * is the one last stored under its key, byte for byte. */
+static void churn_of_mixed_sizes_keeps_values_intact(void **state)
+{
+    (void)state;
+    enum { KEYS = 600, ROUNDS = 6000 };
+    kl_cache *c = make("lru", 200, 4);
+    static uint8_t want[KEYS][1200];
+    static size_t wlen[KEYS];
+    static bool have[KEYS];
+    uint8_t val[1200];
+    kl_buf out = KL_BUF_INIT;
+    uint64_t r = 12345;
+    for (int i = 0; i < ROUNDS; i++) {
+        r = r * 6364136223846793005u + 1442695040888963407u;
+        int k = (int)((r >> 33) % KEYS);
+        char key[32];
+        /* key lengths vary per key, so entry sizes vary */
+        int klen = snprintf(key, sizeof key, "key-%d%.*s", k, k % 13, "xxxxxxxxxxxxxxx");
+        int op = (int)((r >> 20) % 8);
+        if (op < 4) { /* store: sizes 0..40, or big ones now and then */
+            size_t n = ((r >> 40) % 16 == 0) ? 513 + (r >> 44) % 600 : (r >> 44) % 41;
+            for (size_t j = 0; j < n; j++)
+                val[j] = (uint8_t)(k + j * 7 + i);
+            KT_OK(kl_cache_put(c, key, (size_t)klen, val, n));
+            memcpy(want[k], val, n);
+            wlen[k] = n;
+            have[k] = true;
+        } else if (op == 4) {
+            int rc = kl_cache_forget(c, key, (size_t)klen);
+            assert_true(rc == 0 || rc == KL_ENOTFOUND);
+            have[k] = false;
+        } else {
+            int rc = kl_cache_get(c, key, (size_t)klen, &out, false);
+            if (rc == 0) {
+                assert_true(have[k]); /* never a value for a forgotten key */
+                assert_int_equal(out.len, wlen[k]);
+                if (wlen[k])
+                    assert_memory_equal(out.data, want[k], wlen[k]);
+            } else {
+                assert_int_equal(rc, KL_ENOTFOUND); /* evicted, or never stored */
+            }
+        }
+    }
+    kl_cache_stats s;
+    kl_cache_stats_get(c, &s);
+    assert_true(s.size <= 200);
+    assert_true(s.evictions > 0);
+    KT_OK(kl_cache_clear(c, true));
+    kl_cache_stats_get(c, &s);
+    assert_int_equal(s.size, 0);
+    assert_int_equal(s.bytes, 0);
+    KT_OK(kl_cache_put(c, "again", 5, "v", 1)); /* usable after clear */
+    KT_OK(kl_cache_get(c, "again", 5, &out, false));
+    assert_memory_equal(out.data, "v", 1);
+    kl_buf_free(&out);
+    kl_cache_free(c);
+}
+
 static void clear_resets_or_keeps_statistics(void **state)
 {
     (void)state;
@@ -377,6 +437,7 @@ int main(void)
         cmocka_unit_test(failed_archive_write_never_loses_an_entry),
         cmocka_unit_test(acquire_hands_out_one_ticket),
         cmocka_unit_test(clear_resets_or_keeps_statistics),
+        cmocka_unit_test(churn_of_mixed_sizes_keeps_values_intact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

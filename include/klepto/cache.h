@@ -121,6 +121,17 @@ typedef struct kl_cache_ticket kl_cache_ticket;
  * of the same key). */
 int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
                      kl_cache_ticket **ticket);
+/* Receives a found value's bytes in place (for kl_cache_acquire_take);
+ * returns 0 if it took them, non-zero if it cannot use them. */
+typedef int (*kl_cache_take_fn)(void *ctx, const uint8_t *val, size_t vlen);
+/* kl_cache_acquire without the copy: a found value (hit, load, or another
+ * thread's result) is handed to take(ctx, bytes, len) — on a hit under the
+ * shard lock, so take must be short and must not call into the cache.
+ * Returns 0 (taken), 1 (*ticket set, as kl_cache_acquire), 2 (found and
+ * counted, but take refused the bytes: compute without storing), < 0 an
+ * error. */
+int kl_cache_acquire_take(kl_cache *c, const void *key, size_t klen, kl_cache_take_fn take,
+                          void *ctx, kl_cache_ticket **ticket);
 /* Store the computed value (as kl_cache_put) and wake the waiters; the
  * ticket is consumed.  Returns kl_cache_put's result (waiters get the value
  * even if the archive write failed). */

@@ -133,9 +133,31 @@ typedef struct kl_memo_slot {
 /* 0: value bytes in slot->val; 1: compute then kl_memo_typed_finish; <0:
  * compute without storing (error counted). */
 int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot);
+/* The hot path of the macro: as kl_memo_typed_begin, but a found value is
+ * decoded by take straight into *out (no scratch buffer).  0: *out holds
+ * the result; 1: compute then kl_memo_typed_finish; <0: compute without
+ * storing. */
+int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
+                       kl_cache_take_fn take, void *out);
+/* take functions for the result types: decode value bytes into *out. */
+int kl__take_double(void *out, const uint8_t *v, size_t n);
+int kl__take_float(void *out, const uint8_t *v, size_t n);
+int kl__take_i64(void *out, const uint8_t *v, size_t n);
+int kl__take_int(void *out, const uint8_t *v, size_t n);
+int kl__take_long(void *out, const uint8_t *v, size_t n);
+int kl__take_bool(void *out, const uint8_t *v, size_t n);
+#define KL__TAKE(ptr)                                                                      \
+    _Generic(*(ptr),                                                                       \
+        double: kl__take_double,                                                           \
+        float: kl__take_float,                                                             \
+        int64_t: kl__take_i64,                                                             \
+        int: kl__take_int,                                                                 \
+        bool: kl__take_bool,                                                               \
+        default: kl__take_long)
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
 kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature);
 
+#define KL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define KL__CAT(a, b) KL__CAT_(a, b)
 #define KL__CAT_(a, b) a##b
 #define KL__NARGS(...) KL__NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
@@ -225,9 +247,10 @@ int kl__decode_bool(const kl_buf *b, bool *out);
         kl_value kl__args[] = {KL__MAP(KL__VAL, KL__COMMA, __VA_ARGS__)};                  \
         kl_memo_slot kl__slot;                                                             \
         ret kl__r;                                                                         \
-        int kl__rc = kl_memo_typed_begin(name##_memo(), kl__args,                          \
-                                         sizeof kl__args / sizeof kl__args[0], &kl__slot); \
-        if (kl__rc == 0 && KL__DECODE(&kl__r, kl__slot.val) == 0)                          \
+        int kl__rc = kl_memo_typed_call(name##_memo(), kl__args,                           \
+                                        sizeof kl__args / sizeof kl__args[0], &kl__slot,   \
+                                        KL__TAKE(&kl__r), &kl__r);                         \
+        if (KL__LIKELY(kl__rc == 0))                                                       \
             return kl__r;                                                                  \
         kl__r = name##__body(KL__MAP(KL__ARGNAME, KL__COMMA, __VA_ARGS__));                \
         if (kl__rc == 1) {                                                                 \
