@@ -575,8 +575,11 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         r = kl_seterr(KL_EINVAL, "%s: is a folder, not an SQLite database", url->full);
         goto fail;
     }
-    int flags = opts->read_only ? SQLITE_OPEN_READONLY
-                                : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    /* NOMUTEX: the core already serialises every call on this handle
+     * (iterators included), so SQLite's own per-call mutex is pure cost. */
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (opts->read_only ? SQLITE_OPEN_READONLY
+                                 : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0));
     int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         r = sq_err(s, rc, "open");
