@@ -283,6 +283,9 @@ static void sql_archive_table_names_never_come_from_keys(void **state)
     raw_query(f->path, "SELECT count(*) FROM sqlite_master WHERE name GLOB 'e[0-9]*'",
               &names);
     assert_string_equal((char *)names.data, "6\n");
+    kl_buf_reset(&names);
+    raw_query(f->path, "SELECT count(*) FROM klepto_catalogue", &names);
+    assert_string_equal((char *)names.data, "6\n");
     kl_buf_free(&names);
     free(u);
 }

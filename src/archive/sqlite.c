@@ -304,25 +304,30 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
     return r;
 }
 
-/* Inside a write transaction. */
+/* Inside a write transaction.  The catalogue insert comes first and does
+ * nothing for a key already there: a new key then costs one catalogue
+ * statement, not a lookup and an insert (each re-prepared after the
+ * previous key's CREATE TABLE changed the schema). */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int64_t id = 0, now = kl_now_ns();
-    int r = ca_find(s, key, klen, &id);
-    if (r < 0)
+    sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
+    sq_bind_blob(st, 1, key, klen);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
+    int r = sq_run(s, st, "catalogue insert");
+    if (r)
         return r;
-    if (r == 0) {
-        sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
-        sq_bind_blob(st, 1, key, klen);
-        sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
-        if ((r = sq_run(s, st, "catalogue insert")))
-            return r;
+    if (sqlite3_changes(s->db) == 1) {
         id = sqlite3_last_insert_rowid(s->db);
         r = ca_entry_sql(s, "CREATE TABLE \"%s\" (value BLOB NOT NULL)", id, NULL, 0, NULL,
                          "create entry table");
     } else {
-        sqlite3_stmt *st = s->st[SQ_CAT_TOUCH];
+        if ((r = ca_find(s, key, klen, &id)) <= 0)
+            return r < 0 ? r
+                         : kl_seterr(KL_ECORRUPT, "%s: catalogue refused a key it does not hold",
+                                     s->url);
+        st = s->st[SQ_CAT_TOUCH];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
@@ -467,7 +472,8 @@ static int sq_prepare_all(sq_state *s)
         static const char *const cat[] = {
             [SQ_CAT_FIND] = "SELECT id FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
             [SQ_CAT_INSERT] = "INSERT INTO " KL_SQL_CATALOGUE
-                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)",
+                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)"
+                              " ON CONFLICT (key) DO NOTHING",
             [SQ_CAT_TOUCH] = "UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 "
                              "WHERE id = ?1",
             [SQ_CAT_DEL] = "DELETE FROM " KL_SQL_CATALOGUE " WHERE id = ?1",
