@@ -67,6 +67,23 @@ enum {
     SQ_NSTMT
 };
 
+/* Statements on one entry table of the sql_archive layout, by kind. */
+enum { EK_GET, EK_PUT, EK_CREATE, EK_DROP };
+
+/* Prepared get / put statements of recently used entry tables.  Preparing
+ * one resolves the table's name, and SQLite walks a hash chain that grows
+ * with the table count (its schema hash stops at 64 buckets), so keys read
+ * or written again skip that.  Entries stay correct across schema changes:
+ * the text is a function of the id alone, the id comes from the catalogue
+ * on every call, and SQLite re-prepares an expired statement itself. */
+enum { SQ_ENTRY_CACHE = 64 };
+typedef struct sq_entry_stmt {
+    sqlite3_stmt *st; /* NULL: free slot */
+    int64_t id;
+    int kind;
+    uint64_t used; /* LRU clock */
+} sq_entry_stmt;
+
 typedef struct sq_state {
     sqlite3 *db;
     char *url;
@@ -76,6 +93,8 @@ typedef struct sq_state {
     bool read_only;
     int sync_level; /* 0 off, 1 normal, 2 full */
     sqlite3_stmt *st[SQ_NSTMT];
+    sq_entry_stmt ecache[SQ_ENTRY_CACHE];
+    uint64_t eclock;
 } sq_state;
 
 /* ---- errors ----------------------------------------------------------- */
@@ -255,27 +274,83 @@ static int ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)
     return r;
 }
 
-/* Run `fmt` (one %s: the quoted entry table of id) with an optional blob. */
-static int ca_entry_sql(sq_state *s, const char *fmt, int64_t id, const void *blob, size_t n,
-                        kl_buf *val, const char *what)
+static const char *const entry_sql[] = {
+    [EK_GET] = "SELECT value FROM \"%s\" LIMIT 1",
+    [EK_PUT] = "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)",
+    [EK_CREATE] = "CREATE TABLE \"%s\" (value BLOB NOT NULL)",
+    [EK_DROP] = "DROP TABLE IF EXISTS \"%s\"",
+};
+static const char *const entry_what[] = {"get", "put", "create entry table", "drop entry table"};
+
+static void ec_evict(sq_entry_stmt *e)
 {
-    char name[KL_SQL_ENTRY_NAME_MAX], sql[160];
+    sqlite3_finalize(e->st);
+    e->st = NULL;
+}
+
+/* The cached statement of (id, kind), or NULL with *slot set to where a
+ * new one goes (a free slot, else the least recently used). */
+static sqlite3_stmt *ec_find(sq_state *s, int64_t id, int kind, sq_entry_stmt **slot)
+{
+    sq_entry_stmt *victim = &s->ecache[0];
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++) {
+        sq_entry_stmt *e = &s->ecache[i];
+        if (e->st && e->id == id && e->kind == kind) {
+            e->used = ++s->eclock;
+            *slot = e;
+            return e->st;
+        }
+        if (victim->st && (!e->st || e->used < victim->used))
+            victim = e;
+    }
+    *slot = victim;
+    return NULL;
+}
+
+/* Run statement `kind` on the entry table of id, with an optional blob. */
+static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, size_t n,
+                        kl_buf *val)
+{
+    char name[KL_SQL_ENTRY_NAME_MAX];
     kl_sql_entry_table(name, id);
-    snprintf(sql, sizeof sql, fmt, name);
-    sqlite3_stmt *st;
-    int r = sq_prepare(s, sql, &st, false);
-    if (r)
-        return r;
+    bool cached = kind == EK_GET || kind == EK_PUT;
+    sq_entry_stmt *slot = NULL;
+    sqlite3_stmt *st = NULL;
+    if (cached) {
+        st = ec_find(s, id, kind, &slot);
+    } else if (kind == EK_DROP) {
+        for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+            if (s->ecache[i].st && s->ecache[i].id == id)
+                ec_evict(&s->ecache[i]);
+    }
+    if (!st) {
+        char sql[160];
+        snprintf(sql, sizeof sql, entry_sql[kind], name);
+        int r = sq_prepare(s, sql, &st, cached);
+        if (r)
+            return r;
+        if (cached) {
+            ec_evict(slot);
+            *slot = (sq_entry_stmt){st, id, kind, ++s->eclock};
+        }
+    }
     if (blob)
         sq_bind_blob(st, 1, blob, n);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_step(st), r = 0;
     if (rc == SQLITE_ROW && val)
         r = sq_column_value(s, st, 0, val);
     else if (rc == SQLITE_DONE && val)
         r = kl_seterr(KL_ECORRUPT, "%s: entry table %s is empty", s->url, name);
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        r = sq_err(s, rc, what);
-    sqlite3_finalize(st);
+        r = sq_err(s, rc, entry_what[kind]);
+    if (!cached) {
+        sqlite3_finalize(st);
+    } else if (r) {
+        ec_evict(slot); /* not kept after a failure */
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st); /* holds no pointer to the caller's value */
+    }
     return r;
 }
 
@@ -285,7 +360,7 @@ static int ca_get_in_txn(sq_state *s, const void *key, size_t klen, kl_buf *val)
     int r = ca_find(s, key, klen, &id);
     if (r <= 0)
         return r < 0 ? r : sq_notfound(s);
-    return ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
+    return ca_entry_sql(s, EK_GET, id, NULL, 0, val);
 }
 
 static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
@@ -320,8 +395,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
         return r;
     if (sqlite3_changes(s->db) == 1) {
         id = sqlite3_last_insert_rowid(s->db);
-        r = ca_entry_sql(s, "CREATE TABLE \"%s\" (value BLOB NOT NULL)", id, NULL, 0, NULL,
-                         "create entry table");
+        r = ca_entry_sql(s, EK_CREATE, id, NULL, 0, NULL);
     } else {
         if ((r = ca_find(s, key, klen, &id)) <= 0)
             return r < 0 ? r
@@ -335,8 +409,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     }
     if (r)
         return r;
-    return ca_entry_sql(s, "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)", id, val,
-                        vlen, NULL, "put");
+    return ca_entry_sql(s, EK_PUT, id, val, vlen, NULL);
 }
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
@@ -349,7 +422,7 @@ static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
     sqlite3_bind_int64(st, 1, id);
     if ((r = sq_run(s, st, "catalogue delete")))
         return r;
-    return ca_entry_sql(s, "DROP TABLE IF EXISTS \"%s\"", id, NULL, 0, NULL, "drop entry table");
+    return ca_entry_sql(s, EK_DROP, id, NULL, 0, NULL);
 }
 
 /* Drops every entry table and empties the catalogue (in a transaction). */
@@ -378,8 +451,7 @@ static int ca_clear_in_txn(sq_state *s)
         r = sq_err(s, rc, "clear");
     sqlite3_finalize(st);
     for (size_t i = 0; !r && i < n; i++)
-        r = ca_entry_sql(s, "DROP TABLE IF EXISTS \"%s\"", ids[i], NULL, 0, NULL,
-                         "drop entry table");
+        r = ca_entry_sql(s, EK_DROP, ids[i], NULL, 0, NULL);
     free(ids);
     return r ? r : sq_exec(s, "DELETE FROM " KL_SQL_CATALOGUE, "clear");
 }
@@ -507,6 +579,8 @@ static int sq_close(void *state)
         return 0;
     for (int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+        sqlite3_finalize(s->ecache[i].st);
     int r = 0;
     /* _v2: an iterator still open keeps the connection until it is freed */
     if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
@@ -975,7 +1049,7 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
             int64_t id = 0;
             r = ca_find(s, key->data ? key->data : (const uint8_t *)"", key->len, &id);
             if (r == 1)
-                r = ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
+                r = ca_entry_sql(s, EK_GET, id, NULL, 0, val);
             else if (r == 0)
                 r = KL_ENOTFOUND;
             if (r == 0 || r == KL_ENOTFOUND) {
