@@ -354,28 +354,20 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
     return r;
 }
 
-static int ca_get_in_txn(sq_state *s, const void *key, size_t klen, kl_buf *val)
-{
-    int64_t id = 0;
-    int r = ca_find(s, key, klen, &id);
-    if (r <= 0)
-        return r < 0 ? r : sq_notfound(s);
-    return ca_entry_sql(s, EK_GET, id, NULL, 0, val);
-}
-
+/* The catalogue row and the value come from one snapshot: the catalogue
+ * statement stays active (not reset) while the entry table is read, and
+ * SQLite ends an implicit read transaction only when its last active
+ * statement is reset — so a single get needs no BEGIN / COMMIT. */
 static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    /* one snapshot for the catalogue row and its table */
-    int r = sq_begin(s, false);
-    if (r)
-        return r;
-    r = ca_get_in_txn(s, key, klen, val);
-    if (r == 0 || r == KL_ENOTFOUND) {
-        int c = sq_commit(s);
-        if (c)
-            r = c;
-    }
-    sq_rollback(s);
+    sqlite3_stmt *st = s->st[SQ_CAT_FIND];
+    sq_bind_blob(st, 1, key, klen);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW)
+        r = ca_entry_sql(s, EK_GET, sqlite3_column_int64(st, 0), NULL, 0, val);
+    else
+        r = rc == SQLITE_DONE ? sq_notfound(s) : sq_err(s, rc, "catalogue lookup");
+    sqlite3_reset(st);
     return r;
 }
 
@@ -896,7 +888,7 @@ static int sq_get_many(void *state, size_t n, const void *const *keys, const siz
         return r;
     for (size_t i = 0; !r && i < n; i++) {
         r = s->table ? tb_get(s, keys[i], klens[i], &vals[i])
-                     : ca_get_in_txn(s, keys[i], klens[i], &vals[i]);
+                     : ca_get(s, keys[i], klens[i], &vals[i]);
         found[i] = r == 0;
         if (r == KL_ENOTFOUND)
             r = 0;
