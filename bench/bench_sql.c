@@ -158,7 +158,7 @@ static double kl_sqlite_write(const data *d, bool batch)
     return rate;
 }
 
-static void bench_sqlite_writes(void)
+static void bench_sqlite_batch_write(void)
 {
     data d = make_data(100000, 1);
     double ours[REPS], base[REPS];
@@ -171,8 +171,12 @@ static void bench_sqlite_writes(void)
                  "100k entries, 16 B keys, 64 B values, one put_many; baseline: raw sqlite3 "
                  "prepared inserts in one transaction");
     free_data(&d);
+}
 
-    d = make_data(20000, 2);
+static void bench_sqlite_single_write(void)
+{
+    data d = make_data(20000, 2);
+    double ours[REPS], base[REPS];
     for (int r = 0; r < REPS; r++) {
         base[r] = raw_sqlite_write(&d, false);
         ours[r] = kl_sqlite_write(&d, false);
@@ -257,12 +261,52 @@ static double sql_archive_reads(kl_archive *ar, const data *d, size_t nkeys)
     return rate;
 }
 
-static void bench_sql_archive(void)
+static void raw_exec(sqlite3 *db, const char *sql)
 {
-    enum { NW = 5000, RW = 3, R = 5 };
-    data d = make_data(20000, 4);
-    double w[RW], small[R], large[R];
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+        fprintf(stderr, "bench_sql: raw sqlite3: %s: %s\n", sql, sqlite3_errmsg(db));
+        exit(1);
+    }
+}
+
+/* The table-per-key layout done with raw calls: per key, one transaction
+ * holding CREATE TABLE and an INSERT of the value (no catalogue). */
+static double raw_table_per_key_write(const data *d, size_t n)
+{
+    char *path = db_path("rawtables");
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        exit(1);
+    raw_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < n; i++) {
+        char sql[96];
+        sqlite3_stmt *ins;
+        raw_exec(db, "BEGIN IMMEDIATE");
+        snprintf(sql, sizeof sql, "CREATE TABLE \"e%zu\" (value BLOB NOT NULL)", i + 1);
+        raw_exec(db, sql);
+        snprintf(sql, sizeof sql, "INSERT INTO \"e%zu\" (rowid, value) VALUES (1, ?1)", i + 1);
+        if (sqlite3_prepare_v2(db, sql, -1, &ins, NULL) != SQLITE_OK)
+            exit(1);
+        sqlite3_bind_blob(ins, 1, d->vp[i], VALLEN, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE)
+            exit(1);
+        sqlite3_finalize(ins);
+        raw_exec(db, "COMMIT");
+    }
+    double rate = (double)n / ((double)(bench_now_ns() - t0) / 1e9);
+    sqlite3_close(db);
+    rm_db(path);
+    return rate;
+}
+
+static void bench_sql_archive_write(void)
+{
+    enum { NW = 5000, RW = 3 };
+    data d = make_data(NW, 4);
+    double w[RW], base[RW];
     for (int r = 0; r < RW; r++) {
+        base[r] = raw_table_per_key_write(&d, NW);
         char *path = db_path("sqlarch"), *url;
         if (asprintf(&url, "sqlite:%s", path) < 0)
             exit(1);
@@ -276,9 +320,43 @@ static void bench_sql_archive(void)
         free(url);
         rm_db(path);
     }
-    bench_report("sql_archive_write", bench_median(w, RW), "entries/s", -1, "higher",
+    bench_report("sql_archive_write", bench_median(w, RW), "entries/s", bench_median(base, RW),
+                 "higher",
                  "sqlite: one table per key, 5k new keys put one by one into an empty database "
-                 "(each CREATE TABLE costs SQLite a scan of its schema: slower as tables grow)");
+                 "(each CREATE TABLE costs SQLite a walk over every table and a scan of its "
+                 "schema: slower as tables grow); baseline: raw sqlite3, per key one "
+                 "transaction of CREATE TABLE + INSERT");
+    free_data(&d);
+}
+
+/* What SQLite itself does in the same files: read table e<id> of a random
+ * id, preparing the statement each time (resolving the table's name). */
+static double raw_table_reads(sqlite3 *db, size_t ntables)
+{
+    enum { READS = 5000 };
+    uint64_t x = 0x2545f4914f6cdd1du, t0 = bench_now_ns();
+    for (size_t i = 0; i < READS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT value FROM \"e%zu\" LIMIT 1", (size_t)(x % ntables) + 1);
+        sqlite3_stmt *st;
+        if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK ||
+            sqlite3_step(st) != SQLITE_ROW) {
+            fprintf(stderr, "bench_sql: raw read: %s\n", sqlite3_errmsg(db));
+            exit(1);
+        }
+        BENCH_KEEP(sqlite3_column_blob(st, 0));
+        sqlite3_finalize(st);
+    }
+    return READS / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+static void bench_sql_archive_read(void)
+{
+    enum { R = 5 };
+    data d = make_data(20000, 4);
+    enum { HOT = 32 };
+    double small[R], large[R], raw_small[R], raw_large[R], hot_small[R], hot_large[R];
 
     /* lookups in a database of 1k tables and one of 20k (built once: that
      * takes a while), measured in turns so that drift hits both alike */
@@ -297,14 +375,40 @@ static void bench_sql_archive(void)
         sql_archive_reads(ars[j], &d, n); /* warm up */
         free(url);
     }
+    /* raw connections to the same files (ids 1..n: fresh databases) */
+    sqlite3 *raw[2];
+    for (int j = 0; j < 2; j++) {
+        if (sqlite3_open(paths[j], &raw[j]) != SQLITE_OK)
+            exit(1);
+        raw_exec(raw[j], "PRAGMA mmap_size=1073741824");
+        raw_table_reads(raw[j], j ? d.n : 1000); /* warm up */
+    }
     for (int r = 0; r < R; r++) {
         small[r] = sql_archive_reads(ars[0], &d, 1000);
         large[r] = sql_archive_reads(ars[1], &d, d.n);
+        raw_small[r] = raw_table_reads(raw[0], 1000);
+        raw_large[r] = raw_table_reads(raw[1], d.n);
+        hot_small[r] = sql_archive_reads(ars[0], &d, HOT);
+        hot_large[r] = sql_archive_reads(ars[1], &d, HOT);
     }
-    bench_report("sql_archive_read_20k", bench_median(large, R), "entries/s",
-                 bench_median(small, R), "higher",
-                 "sqlite: one table per key, random reads with 20k tables; baseline: the same "
-                 "with 1k tables (ratio >= 0.67: lookups do not slow down with table count)");
+    for (int j = 0; j < 2; j++)
+        sqlite3_close(raw[j]);
+    if (bench_wants("sql_archive_read_20k"))
+        bench_report("sql_archive_read_20k", bench_median(large, R), "entries/s",
+                     bench_median(small, R), "higher",
+                     "sqlite: one table per key, random reads with 20k tables; baseline: the same "
+                     "with 1k tables (ratio >= 0.67: lookups do not slow down with table count)");
+    if (bench_wants("sql_archive_read_20k_hot"))
+        bench_report("sql_archive_read_20k_hot", bench_median(hot_large, R), "entries/s",
+                     bench_median(hot_small, R), "higher",
+                     "sqlite: one table per key, random reads of 32 of the keys again and again, "
+                     "20k tables; baseline: the same with 1k tables");
+    if (bench_wants("sqlite_table_lookup_20k"))
+        bench_report("sqlite_table_lookup_20k", bench_median(raw_large, R), "entries/s",
+                     bench_median(raw_small, R), "higher",
+                     "raw sqlite3 in the same files: prepare + step of SELECT from table e<id> "
+                     "for a random id, 20k tables; baseline: the same with 1k tables (SQLite's "
+                     "own cost of finding a table by name as tables grow)");
     for (int j = 0; j < 2; j++) {
         CHECK(kl_archive_close(ars[j]));
         rm_db(paths[j]);
@@ -391,10 +495,19 @@ static void bench_postgres(void)
 
 int main(void)
 {
-    bench_sqlite_writes();
-    bench_sqlite_read();
-    bench_sql_archive();
-    bench_postgres();
+    if (bench_wants("sqlite_batch_write"))
+        bench_sqlite_batch_write();
+    if (bench_wants("sqlite_single_write"))
+        bench_sqlite_single_write();
+    if (bench_wants("sqlite_read"))
+        bench_sqlite_read();
+    if (bench_wants("sql_archive_write"))
+        bench_sql_archive_write();
+    if (bench_wants("sql_archive_read_20k") || bench_wants("sql_archive_read_20k_hot") ||
+        bench_wants("sqlite_table_lookup_20k"))
+        bench_sql_archive_read();
+    if (bench_wants("postgres_batch_write"))
+        bench_postgres();
     bench_rmrf(bench_tmpdir());
     return 0;
 }

@@ -283,7 +283,74 @@ static void sql_archive_table_names_never_come_from_keys(void **state)
     raw_query(f->path, "SELECT count(*) FROM sqlite_master WHERE name GLOB 'e[0-9]*'",
               &names);
     assert_string_equal((char *)names.data, "6\n");
+    kl_buf_reset(&names);
+    raw_query(f->path, "SELECT count(*) FROM klepto_catalogue", &names);
+    assert_string_equal((char *)names.data, "6\n");
     kl_buf_free(&names);
+    free(u);
+}
+
+static void get_str(kl_archive *ar, const char *k, const char *want)
+{
+    kl_buf v = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, k, strlen(k), &v));
+    assert_int_equal(v.len, strlen(want));
+    assert_memory_equal(v.data, want, v.len);
+    kl_buf_free(&v);
+}
+
+static void put_str(kl_archive *ar, const char *k, const char *v)
+{
+    KT_OK(kl_archive_put(ar, k, strlen(k), v, strlen(v)));
+}
+
+/* Statements kept per entry table must follow the schema: a table dropped
+ * and its id reused by another key (from another handle), clear, and more
+ * tables than the handle keeps statements for. */
+static void sql_archive_reuse_of_ids_is_never_misread(void **state)
+{
+    fx *f = *state;
+    char *u = url_of(f, "");
+    kl_archive *a, *b;
+    KT_OK(kl_archive_open(&a, u, NULL));
+    KT_OK(kl_archive_open(&b, u, NULL));
+    put_str(a, "k1", "v1");
+    put_str(a, "k2", "v2"); /* table e2 */
+    get_str(a, "k2", "v2");
+    put_str(a, "k2", "v2b");
+    KT_OK(kl_archive_del(b, "k2", 2));
+    put_str(b, "k3", "v3"); /* the highest id was freed: k3 gets e2 */
+    kl_buf names = KL_BUF_INIT;
+    raw_query(f->path, "SELECT id FROM klepto_catalogue WHERE key = CAST('k3' AS BLOB)", &names);
+    assert_string_equal((char *)names.data, "2\n");
+    kl_buf_free(&names);
+    kl_buf v = KL_BUF_INIT;
+    assert_int_equal(kl_archive_get(a, "k2", 2, &v), KL_ENOTFOUND);
+    get_str(a, "k3", "v3");
+    put_str(a, "k3", "v4");
+    get_str(b, "k3", "v4");
+    get_str(a, "k1", "v1");
+
+    KT_OK(kl_archive_clear(a));
+    assert_int_equal(kl_archive_get(b, "k3", 2, &v), KL_ENOTFOUND);
+    enum { N = 150 };
+    char k[16], val[16];
+    for (int gen = 0; gen < 2; gen++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(k, sizeof k, "n%d", i);
+            snprintf(val, sizeof val, "%d/%d", i, gen);
+            put_str(gen ? b : a, k, val);
+        }
+        for (int i = N - 1; i >= 0; i--) {
+            snprintf(k, sizeof k, "n%d", i);
+            snprintf(val, sizeof val, "%d/%d", i, gen);
+            get_str(a, k, val);
+            get_str(b, k, val);
+        }
+    }
+    kl_buf_free(&v);
+    KT_OK(kl_archive_close(b));
+    KT_OK(kl_archive_drop(a)); /* closes a */
     free(u);
 }
 
@@ -542,6 +609,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(sql_archive_round_trips, fx_setup, fx_teardown),
         cmocka_unit_test(memory_databases_work),
         cmocka_unit_test_setup_teardown(sql_archive_table_names_never_come_from_keys, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(sql_archive_reuse_of_ids_is_never_misread, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(table_names_with_quotes_are_safe, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_file_that_is_not_sqlite_is_refused, fx_setup,

@@ -67,6 +67,23 @@ enum {
     SQ_NSTMT
 };
 
+/* Statements on one entry table of the sql_archive layout, by kind. */
+enum { EK_GET, EK_PUT, EK_CREATE, EK_DROP };
+
+/* Prepared get / put statements of recently used entry tables.  Preparing
+ * one resolves the table's name, and SQLite walks a hash chain that grows
+ * with the table count (its schema hash stops at 64 buckets), so keys read
+ * or written again skip that.  Entries stay correct across schema changes:
+ * the text is a function of the id alone, the id comes from the catalogue
+ * on every call, and SQLite re-prepares an expired statement itself. */
+enum { SQ_ENTRY_CACHE = 64 };
+typedef struct sq_entry_stmt {
+    sqlite3_stmt *st; /* NULL: free slot */
+    int64_t id;
+    int kind;
+    uint64_t used; /* LRU clock */
+} sq_entry_stmt;
+
 typedef struct sq_state {
     sqlite3 *db;
     char *url;
@@ -76,6 +93,8 @@ typedef struct sq_state {
     bool read_only;
     int sync_level; /* 0 off, 1 normal, 2 full */
     sqlite3_stmt *st[SQ_NSTMT];
+    sq_entry_stmt ecache[SQ_ENTRY_CACHE];
+    uint64_t eclock;
 } sq_state;
 
 /* ---- errors ----------------------------------------------------------- */
@@ -255,74 +274,126 @@ static int ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)
     return r;
 }
 
-/* Run `fmt` (one %s: the quoted entry table of id) with an optional blob. */
-static int ca_entry_sql(sq_state *s, const char *fmt, int64_t id, const void *blob, size_t n,
-                        kl_buf *val, const char *what)
+static const char *const entry_sql[] = {
+    [EK_GET] = "SELECT value FROM \"%s\" LIMIT 1",
+    [EK_PUT] = "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)",
+    [EK_CREATE] = "CREATE TABLE \"%s\" (value BLOB NOT NULL)",
+    [EK_DROP] = "DROP TABLE IF EXISTS \"%s\"",
+};
+static const char *const entry_what[] = {"get", "put", "create entry table", "drop entry table"};
+
+static void ec_evict(sq_entry_stmt *e)
 {
-    char name[KL_SQL_ENTRY_NAME_MAX], sql[160];
+    sqlite3_finalize(e->st);
+    e->st = NULL;
+}
+
+/* The cached statement of (id, kind), or NULL with *slot set to where a
+ * new one goes (a free slot, else the least recently used). */
+static sqlite3_stmt *ec_find(sq_state *s, int64_t id, int kind, sq_entry_stmt **slot)
+{
+    sq_entry_stmt *victim = &s->ecache[0];
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++) {
+        sq_entry_stmt *e = &s->ecache[i];
+        if (e->st && e->id == id && e->kind == kind) {
+            e->used = ++s->eclock;
+            *slot = e;
+            return e->st;
+        }
+        if (victim->st && (!e->st || e->used < victim->used))
+            victim = e;
+    }
+    *slot = victim;
+    return NULL;
+}
+
+/* Run statement `kind` on the entry table of id, with an optional blob. */
+static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, size_t n,
+                        kl_buf *val)
+{
+    char name[KL_SQL_ENTRY_NAME_MAX];
     kl_sql_entry_table(name, id);
-    snprintf(sql, sizeof sql, fmt, name);
-    sqlite3_stmt *st;
-    int r = sq_prepare(s, sql, &st, false);
-    if (r)
-        return r;
+    bool cached = kind == EK_GET || kind == EK_PUT;
+    sq_entry_stmt *slot = NULL;
+    sqlite3_stmt *st = NULL;
+    if (cached) {
+        st = ec_find(s, id, kind, &slot);
+    } else if (kind == EK_DROP) {
+        for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+            if (s->ecache[i].st && s->ecache[i].id == id)
+                ec_evict(&s->ecache[i]);
+    }
+    if (!st) {
+        char sql[160];
+        snprintf(sql, sizeof sql, entry_sql[kind], name);
+        int r = sq_prepare(s, sql, &st, cached);
+        if (r)
+            return r;
+        if (cached) {
+            ec_evict(slot);
+            *slot = (sq_entry_stmt){st, id, kind, ++s->eclock};
+        }
+    }
     if (blob)
         sq_bind_blob(st, 1, blob, n);
-    int rc = sqlite3_step(st);
+    int rc = sqlite3_step(st), r = 0;
     if (rc == SQLITE_ROW && val)
         r = sq_column_value(s, st, 0, val);
     else if (rc == SQLITE_DONE && val)
         r = kl_seterr(KL_ECORRUPT, "%s: entry table %s is empty", s->url, name);
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        r = sq_err(s, rc, what);
-    sqlite3_finalize(st);
+        r = sq_err(s, rc, entry_what[kind]);
+    if (!cached) {
+        sqlite3_finalize(st);
+    } else if (r) {
+        ec_evict(slot); /* not kept after a failure */
+    } else {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st); /* holds no pointer to the caller's value */
+    }
     return r;
 }
 
-static int ca_get_in_txn(sq_state *s, const void *key, size_t klen, kl_buf *val)
-{
-    int64_t id = 0;
-    int r = ca_find(s, key, klen, &id);
-    if (r <= 0)
-        return r < 0 ? r : sq_notfound(s);
-    return ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
-}
-
+/* The catalogue row and the value come from one snapshot: the catalogue
+ * statement stays active (not reset) while the entry table is read, and
+ * SQLite ends an implicit read transaction only when its last active
+ * statement is reset — so a single get needs no BEGIN / COMMIT. */
 static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    /* one snapshot for the catalogue row and its table */
-    int r = sq_begin(s, false);
-    if (r)
-        return r;
-    r = ca_get_in_txn(s, key, klen, val);
-    if (r == 0 || r == KL_ENOTFOUND) {
-        int c = sq_commit(s);
-        if (c)
-            r = c;
-    }
-    sq_rollback(s);
+    sqlite3_stmt *st = s->st[SQ_CAT_FIND];
+    sq_bind_blob(st, 1, key, klen);
+    int rc = sqlite3_step(st), r;
+    if (rc == SQLITE_ROW)
+        r = ca_entry_sql(s, EK_GET, sqlite3_column_int64(st, 0), NULL, 0, val);
+    else
+        r = rc == SQLITE_DONE ? sq_notfound(s) : sq_err(s, rc, "catalogue lookup");
+    sqlite3_reset(st);
     return r;
 }
 
-/* Inside a write transaction. */
+/* Inside a write transaction.  The catalogue insert comes first and does
+ * nothing for a key already there: a new key then costs one catalogue
+ * statement, not a lookup and an insert (each re-prepared after the
+ * previous key's CREATE TABLE changed the schema). */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int64_t id = 0, now = kl_now_ns();
-    int r = ca_find(s, key, klen, &id);
-    if (r < 0)
+    sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
+    sq_bind_blob(st, 1, key, klen);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
+    int r = sq_run(s, st, "catalogue insert");
+    if (r)
         return r;
-    if (r == 0) {
-        sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
-        sq_bind_blob(st, 1, key, klen);
-        sqlite3_bind_int64(st, 2, now);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
-        if ((r = sq_run(s, st, "catalogue insert")))
-            return r;
+    if (sqlite3_changes(s->db) == 1) {
         id = sqlite3_last_insert_rowid(s->db);
-        r = ca_entry_sql(s, "CREATE TABLE \"%s\" (value BLOB NOT NULL)", id, NULL, 0, NULL,
-                         "create entry table");
+        r = ca_entry_sql(s, EK_CREATE, id, NULL, 0, NULL);
     } else {
-        sqlite3_stmt *st = s->st[SQ_CAT_TOUCH];
+        if ((r = ca_find(s, key, klen, &id)) <= 0)
+            return r < 0 ? r
+                         : kl_seterr(KL_ECORRUPT, "%s: catalogue refused a key it does not hold",
+                                     s->url);
+        st = s->st[SQ_CAT_TOUCH];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, now);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)(klen + vlen));
@@ -330,8 +401,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     }
     if (r)
         return r;
-    return ca_entry_sql(s, "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)", id, val,
-                        vlen, NULL, "put");
+    return ca_entry_sql(s, EK_PUT, id, val, vlen, NULL);
 }
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
@@ -344,7 +414,7 @@ static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
     sqlite3_bind_int64(st, 1, id);
     if ((r = sq_run(s, st, "catalogue delete")))
         return r;
-    return ca_entry_sql(s, "DROP TABLE IF EXISTS \"%s\"", id, NULL, 0, NULL, "drop entry table");
+    return ca_entry_sql(s, EK_DROP, id, NULL, 0, NULL);
 }
 
 /* Drops every entry table and empties the catalogue (in a transaction). */
@@ -373,8 +443,7 @@ static int ca_clear_in_txn(sq_state *s)
         r = sq_err(s, rc, "clear");
     sqlite3_finalize(st);
     for (size_t i = 0; !r && i < n; i++)
-        r = ca_entry_sql(s, "DROP TABLE IF EXISTS \"%s\"", ids[i], NULL, 0, NULL,
-                         "drop entry table");
+        r = ca_entry_sql(s, EK_DROP, ids[i], NULL, 0, NULL);
     free(ids);
     return r ? r : sq_exec(s, "DELETE FROM " KL_SQL_CATALOGUE, "clear");
 }
@@ -467,7 +536,8 @@ static int sq_prepare_all(sq_state *s)
         static const char *const cat[] = {
             [SQ_CAT_FIND] = "SELECT id FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
             [SQ_CAT_INSERT] = "INSERT INTO " KL_SQL_CATALOGUE
-                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)",
+                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)"
+                              " ON CONFLICT (key) DO NOTHING",
             [SQ_CAT_TOUCH] = "UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 "
                              "WHERE id = ?1",
             [SQ_CAT_DEL] = "DELETE FROM " KL_SQL_CATALOGUE " WHERE id = ?1",
@@ -501,6 +571,8 @@ static int sq_close(void *state)
         return 0;
     for (int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+        sqlite3_finalize(s->ecache[i].st);
     int r = 0;
     /* _v2: an iterator still open keeps the connection until it is freed */
     if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
@@ -575,8 +647,11 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         r = kl_seterr(KL_EINVAL, "%s: is a folder, not an SQLite database", url->full);
         goto fail;
     }
-    int flags = opts->read_only ? SQLITE_OPEN_READONLY
-                                : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0);
+    /* NOMUTEX: the core already serialises every call on this handle
+     * (iterators included), so SQLite's own per-call mutex is pure cost. */
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (opts->read_only ? SQLITE_OPEN_READONLY
+                                 : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0));
     int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
     if (rc != SQLITE_OK) {
         r = sq_err(s, rc, "open");
@@ -813,7 +888,7 @@ static int sq_get_many(void *state, size_t n, const void *const *keys, const siz
         return r;
     for (size_t i = 0; !r && i < n; i++) {
         r = s->table ? tb_get(s, keys[i], klens[i], &vals[i])
-                     : ca_get_in_txn(s, keys[i], klens[i], &vals[i]);
+                     : ca_get(s, keys[i], klens[i], &vals[i]);
         found[i] = r == 0;
         if (r == KL_ENOTFOUND)
             r = 0;
@@ -966,7 +1041,7 @@ static int sq_iter_next(void *cursor, kl_buf *key, kl_buf *val)
             int64_t id = 0;
             r = ca_find(s, key->data ? key->data : (const uint8_t *)"", key->len, &id);
             if (r == 1)
-                r = ca_entry_sql(s, "SELECT value FROM \"%s\" LIMIT 1", id, NULL, 0, val, "get");
+                r = ca_entry_sql(s, EK_GET, id, NULL, 0, val);
             else if (r == 0)
                 r = KL_ENOTFOUND;
             if (r == 0 || r == KL_ENOTFOUND) {
