@@ -253,12 +253,15 @@ int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key)
 static int call_uncached(kl_memo *m, const kl_call *call, kl_value *result)
 {
     *result = kl_value_null();
+    kl_errclear(); /* so that a message afterwards is the function's own */
     int rc = m->fn(m->userdata, call, result);
     if (rc) {
         kl_value_free(result);
         if (rc > 0)
             rc = KL_EFUNC;
-        return kl_errmsg()[0] ? rc : kl_seterr(rc, "memo '%s': the function failed", m->name);
+        return kl_errmsg()[0] ? rc
+                              : kl_seterr(rc, "memo '%s': the function failed: %s", m->name,
+                                          kl_strerror(rc));
     }
     return 0;
 }

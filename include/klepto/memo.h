@@ -82,7 +82,8 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
 /* The key a call maps to, without calling (appended to key). */
 int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);
 /* The stored result of a call (memory, then archive), without calling;
- * KL_ENOTFOUND if none.  Counts nothing. */
+ * KL_ENOTFOUND if none.  Counts no hit or miss (a result found in the
+ * archive is copied into memory and counted as a load). */
 int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result);
 /* Remove a call's result from memory and archive. KL_ENOTFOUND if none. */
 int kl_memo_forget(kl_memo *m, const kl_call *call);
