@@ -27,7 +27,14 @@
  * multi-statement change inside BEGIN IMMEDIATE (a deferred transaction
  * that later wants to write could fail with SQLITE_BUSY without waiting).
  * Not marked thread-safe: the prepared statements belong to the handle and
- * the core serialises calls.  Iterators own their statements.
+ * the core serialises calls (so the connection is opened without SQLite's
+ * own mutex).  Iterators own their statements.
+ *
+ * Costs that grow with the table count in the sql_archive layout are
+ * SQLite's own: every CREATE TABLE walks all tables and scans the schema
+ * table, and preparing a statement on an entry table walks a name hash
+ * chain of table-count / 64 entries.  Hence the statement cache below, and
+ * puts that touch the catalogue once per new key.
  */
 #define _GNU_SOURCE
 #include <errno.h>
