@@ -102,6 +102,8 @@ typedef struct sq_state {
     sqlite3_stmt *st[SQ_NSTMT];
     sq_entry_stmt ecache[SQ_ENTRY_CACHE];
     uint64_t eclock;
+    int64_t seen[SQ_ENTRY_CACHE]; /* ids of gets lately read without a statement */
+    unsigned seen_next;
 } sq_state;
 
 /* ---- errors ----------------------------------------------------------- */
@@ -226,14 +228,20 @@ static int sq_writable(sq_state *s)
 }
 
 /* Copy column `col` of the current row into val (replacing its contents). */
-static int sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val)
+static int sq_column_copy(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val, bool text_ok)
 {
-    if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+    int type = sqlite3_column_type(st, col);
+    if (type != SQLITE_BLOB && !(text_ok && type == SQLITE_TEXT))
         return kl_seterr(KL_ECORRUPT, "%s: stored value is not a BLOB", s->url);
     const void *p = sqlite3_column_blob(st, col);
     int n = sqlite3_column_bytes(st, col);
     kl_buf_reset(val);
     return n > 0 ? kl_buf_append(val, p, (size_t)n) : 0;
+}
+
+static int sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val)
+{
+    return sq_column_copy(s, st, col, val, false);
 }
 
 /* ---- sqltable layout -------------------------------------------------- */
@@ -314,6 +322,42 @@ static sqlite3_stmt *ec_find(sq_state *s, int64_t id, int kind, sq_entry_stmt **
     return NULL;
 }
 
+/* Whether the entry table of id was read lately (remembering it if not). */
+static bool ec_seen(sq_state *s, int64_t id)
+{
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+        if (s->seen[i] == id)
+            return true;
+    s->seen[s->seen_next++ % SQ_ENTRY_CACHE] = id;
+    return false;
+}
+
+/* Read the value of an entry table through sqlite3_blob_open, which builds
+ * its small program directly instead of parsing SQL: about a third of the
+ * instructions of preparing and stepping a SELECT.  1: read it with the
+ * SELECT instead (no row 1, a value that is not a string or blob, ...:
+ * that path names the problem).  A TEXT value (only another tool writes
+ * one) reads as its bytes, here and there alike. */
+static int ca_blob_get(sq_state *s, const char *name, kl_buf *val)
+{
+    sqlite3_blob *b = NULL;
+    if (sqlite3_blob_open(s->db, "main", name, "value", 1, 0, &b) != SQLITE_OK) {
+        sqlite3_blob_close(b);
+        return 1;
+    }
+    int n = sqlite3_blob_bytes(b), r = 0;
+    kl_buf_reset(val);
+    if (n > 0 && !(r = kl_buf_reserve(val, (size_t)n))) {
+        int rc = sqlite3_blob_read(b, val->data, n, 0);
+        if (rc == SQLITE_OK)
+            val->len = (size_t)n;
+        else
+            r = sq_err(s, rc, "get");
+    }
+    sqlite3_blob_close(b);
+    return r;
+}
+
 /* Run statement `kind` on the entry table of id, with an optional blob. */
 static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, size_t n,
                         kl_buf *val)
@@ -325,6 +369,12 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
     sqlite3_stmt *st = NULL;
     if (cached) {
         st = ec_find(s, id, kind, &slot);
+        /* a table read once gets no statement; one read again does */
+        if (!st && kind == EK_GET && val && !ec_seen(s, id)) {
+            int r = ca_blob_get(s, name, val);
+            if (r <= 0)
+                return r;
+        }
     } else if (kind == EK_DROP) {
         for (int i = 0; i < SQ_ENTRY_CACHE; i++)
             if (s->ecache[i].st && s->ecache[i].id == id)
@@ -345,7 +395,7 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
         sq_bind_blob(st, 1, blob, n);
     int rc = sqlite3_step(st), r = 0;
     if (rc == SQLITE_ROW && val)
-        r = sq_column_value(s, st, 0, val);
+        r = sq_column_copy(s, st, 0, val, true); /* as ca_blob_get reads it */
     else if (rc == SQLITE_DONE && val)
         r = kl_seterr(KL_ECORRUPT, "%s: entry table %s is empty", s->url, name);
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
