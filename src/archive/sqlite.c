@@ -75,7 +75,7 @@ enum {
 };
 
 /* Statements on one entry table of the sql_archive layout, by kind. */
-enum { EK_GET, EK_PUT, EK_CREATE, EK_DROP };
+enum { EK_GET, EK_PUT, EK_PUT_NEW, EK_CREATE, EK_DROP };
 
 /* Prepared get / put statements of recently used entry tables.  Preparing
  * one resolves the table's name, and SQLite walks a hash chain that grows
@@ -292,10 +292,14 @@ static int ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)
 static const char *const entry_sql[] = {
     [EK_GET] = "SELECT value FROM \"%s\" LIMIT 1",
     [EK_PUT] = "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)",
+    /* the same into a table just created: its statement is not kept, as
+     * the next key's CREATE TABLE would expire it anyway */
+    [EK_PUT_NEW] = "INSERT INTO \"%s\" (rowid, value) VALUES (1, ?1)",
     [EK_CREATE] = "CREATE TABLE \"%s\" (value BLOB NOT NULL)",
     [EK_DROP] = "DROP TABLE IF EXISTS \"%s\"",
 };
-static const char *const entry_what[] = {"get", "put", "create entry table", "drop entry table"};
+static const char *const entry_what[] = {"get", "put", "put", "create entry table",
+                                         "drop entry table"};
 
 static void ec_evict(sq_entry_stmt *e)
 {
@@ -435,6 +439,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int64_t id = 0, now = kl_now_ns();
+    int put = EK_PUT;
     sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
     sq_bind_blob(st, 1, key, klen);
     sqlite3_bind_int64(st, 2, now);
@@ -445,6 +450,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     if (sqlite3_changes(s->db) == 1) {
         id = sqlite3_last_insert_rowid(s->db);
         r = ca_entry_sql(s, EK_CREATE, id, NULL, 0, NULL);
+        put = EK_PUT_NEW;
     } else {
         if ((r = ca_find(s, key, klen, &id)) <= 0)
             return r < 0 ? r
@@ -458,7 +464,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     }
     if (r)
         return r;
-    return ca_entry_sql(s, EK_PUT, id, val, vlen, NULL);
+    return ca_entry_sql(s, put, id, val, vlen, NULL);
 }
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
