@@ -33,7 +33,8 @@
  * Costs that grow with the table count in the sql_archive layout are
  * SQLite's own: every CREATE TABLE walks all tables and scans the schema
  * table, and preparing a statement on an entry table walks a name hash
- * chain of table-count / 64 entries.  Hence the statement cache below, and
+ * chain of table-count / 64 entries.  Hence the statement cache below,
+ * gets of other tables through sqlite3_blob_open (no SQL to parse), and
  * puts that touch the catalogue once per new key.
  */
 #define _GNU_SOURCE
