@@ -354,6 +354,36 @@ static void sql_archive_reuse_of_ids_is_never_misread(void **state)
     free(u);
 }
 
+/* Entry tables edited by another tool read the same on a first get (no
+ * statement kept yet) and on later ones. */
+static void sql_archive_foreign_edits_read_alike_every_time(void **state)
+{
+    fx *f = *state;
+    char *u = url_of(f, "");
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    put_str(ar, "t", "v1");   /* e1 */
+    put_str(ar, "r", "v2");   /* e2 */
+    put_str(ar, "i", "v3");   /* e3 */
+    put_str(ar, "z", "v4");   /* e4 */
+    KT_OK(kl_archive_close(ar));
+    raw_query(f->path, "UPDATE e1 SET value = 'as text'", NULL);
+    raw_query(f->path, "UPDATE e2 SET rowid = 7", NULL);
+    raw_query(f->path, "UPDATE e3 SET value = 42", NULL);
+    raw_query(f->path, "DELETE FROM e4", NULL);
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    kl_buf v = KL_BUF_INIT;
+    for (int round = 0; round < 3; round++) {
+        get_str(ar, "t", "as text");
+        get_str(ar, "r", "v2");
+        assert_int_equal(kl_archive_get(ar, "i", 1, &v), KL_ECORRUPT);
+        assert_int_equal(kl_archive_get(ar, "z", 1, &v), KL_ECORRUPT);
+    }
+    kl_buf_free(&v);
+    KT_OK(kl_archive_close(ar));
+    free(u);
+}
+
 static void table_names_with_quotes_are_safe(void **state)
 {
     fx *f = *state;
@@ -612,6 +642,8 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(sql_archive_reuse_of_ids_is_never_misread, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(sql_archive_foreign_edits_read_alike_every_time,
+                                        fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(table_names_with_quotes_are_safe, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_file_that_is_not_sqlite_is_refused, fx_setup,
                                         fx_teardown),

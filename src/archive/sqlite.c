@@ -27,7 +27,15 @@
  * multi-statement change inside BEGIN IMMEDIATE (a deferred transaction
  * that later wants to write could fail with SQLITE_BUSY without waiting).
  * Not marked thread-safe: the prepared statements belong to the handle and
- * the core serialises calls.  Iterators own their statements.
+ * the core serialises calls (so the connection is opened without SQLite's
+ * own mutex).  Iterators own their statements.
+ *
+ * Costs that grow with the table count in the sql_archive layout are
+ * SQLite's own: every CREATE TABLE walks all tables and scans the schema
+ * table, and preparing a statement on an entry table walks a name hash
+ * chain of table-count / 64 entries.  Hence the statement cache below,
+ * gets of other tables through sqlite3_blob_open (no SQL to parse), and
+ * puts that touch the catalogue once per new key.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -68,7 +76,7 @@ enum {
 };
 
 /* Statements on one entry table of the sql_archive layout, by kind. */
-enum { EK_GET, EK_PUT, EK_CREATE, EK_DROP };
+enum { EK_GET, EK_PUT, EK_PUT_NEW, EK_CREATE, EK_DROP };
 
 /* Prepared get / put statements of recently used entry tables.  Preparing
  * one resolves the table's name, and SQLite walks a hash chain that grows
@@ -95,6 +103,8 @@ typedef struct sq_state {
     sqlite3_stmt *st[SQ_NSTMT];
     sq_entry_stmt ecache[SQ_ENTRY_CACHE];
     uint64_t eclock;
+    int64_t seen[SQ_ENTRY_CACHE]; /* ids of gets lately read without a statement */
+    unsigned seen_next;
 } sq_state;
 
 /* ---- errors ----------------------------------------------------------- */
@@ -219,14 +229,20 @@ static int sq_writable(sq_state *s)
 }
 
 /* Copy column `col` of the current row into val (replacing its contents). */
-static int sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val)
+static int sq_column_copy(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val, bool text_ok)
 {
-    if (sqlite3_column_type(st, col) != SQLITE_BLOB)
+    int type = sqlite3_column_type(st, col);
+    if (type != SQLITE_BLOB && !(text_ok && type == SQLITE_TEXT))
         return kl_seterr(KL_ECORRUPT, "%s: stored value is not a BLOB", s->url);
     const void *p = sqlite3_column_blob(st, col);
     int n = sqlite3_column_bytes(st, col);
     kl_buf_reset(val);
     return n > 0 ? kl_buf_append(val, p, (size_t)n) : 0;
+}
+
+static int sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val)
+{
+    return sq_column_copy(s, st, col, val, false);
 }
 
 /* ---- sqltable layout -------------------------------------------------- */
@@ -277,10 +293,14 @@ static int ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)
 static const char *const entry_sql[] = {
     [EK_GET] = "SELECT value FROM \"%s\" LIMIT 1",
     [EK_PUT] = "INSERT OR REPLACE INTO \"%s\" (rowid, value) VALUES (1, ?1)",
+    /* the same into a table just created: its statement is not kept, as
+     * the next key's CREATE TABLE would expire it anyway */
+    [EK_PUT_NEW] = "INSERT INTO \"%s\" (rowid, value) VALUES (1, ?1)",
     [EK_CREATE] = "CREATE TABLE \"%s\" (value BLOB NOT NULL)",
     [EK_DROP] = "DROP TABLE IF EXISTS \"%s\"",
 };
-static const char *const entry_what[] = {"get", "put", "create entry table", "drop entry table"};
+static const char *const entry_what[] = {"get", "put", "put", "create entry table",
+                                         "drop entry table"};
 
 static void ec_evict(sq_entry_stmt *e)
 {
@@ -307,6 +327,42 @@ static sqlite3_stmt *ec_find(sq_state *s, int64_t id, int kind, sq_entry_stmt **
     return NULL;
 }
 
+/* Whether the entry table of id was read lately (remembering it if not). */
+static bool ec_seen(sq_state *s, int64_t id)
+{
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+        if (s->seen[i] == id)
+            return true;
+    s->seen[s->seen_next++ % SQ_ENTRY_CACHE] = id;
+    return false;
+}
+
+/* Read the value of an entry table through sqlite3_blob_open, which builds
+ * its small program directly instead of parsing SQL: about a third of the
+ * instructions of preparing and stepping a SELECT.  1: read it with the
+ * SELECT instead (no row 1, a value that is not a string or blob, ...:
+ * that path names the problem).  A TEXT value (only another tool writes
+ * one) reads as its bytes, here and there alike. */
+static int ca_blob_get(sq_state *s, const char *name, kl_buf *val)
+{
+    sqlite3_blob *b = NULL;
+    if (sqlite3_blob_open(s->db, "main", name, "value", 1, 0, &b) != SQLITE_OK) {
+        sqlite3_blob_close(b);
+        return 1;
+    }
+    int n = sqlite3_blob_bytes(b), r = 0;
+    kl_buf_reset(val);
+    if (n > 0 && !(r = kl_buf_reserve(val, (size_t)n))) {
+        int rc = sqlite3_blob_read(b, val->data, n, 0);
+        if (rc == SQLITE_OK)
+            val->len = (size_t)n;
+        else
+            r = sq_err(s, rc, "get");
+    }
+    sqlite3_blob_close(b);
+    return r;
+}
+
 /* Run statement `kind` on the entry table of id, with an optional blob. */
 static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, size_t n,
                         kl_buf *val)
@@ -318,6 +374,12 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
     sqlite3_stmt *st = NULL;
     if (cached) {
         st = ec_find(s, id, kind, &slot);
+        /* a table read once gets no statement; one read again does */
+        if (!st && kind == EK_GET && val && !ec_seen(s, id)) {
+            int r = ca_blob_get(s, name, val);
+            if (r <= 0)
+                return r;
+        }
     } else if (kind == EK_DROP) {
         for (int i = 0; i < SQ_ENTRY_CACHE; i++)
             if (s->ecache[i].st && s->ecache[i].id == id)
@@ -338,7 +400,7 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
         sq_bind_blob(st, 1, blob, n);
     int rc = sqlite3_step(st), r = 0;
     if (rc == SQLITE_ROW && val)
-        r = sq_column_value(s, st, 0, val);
+        r = sq_column_copy(s, st, 0, val, true); /* as ca_blob_get reads it */
     else if (rc == SQLITE_DONE && val)
         r = kl_seterr(KL_ECORRUPT, "%s: entry table %s is empty", s->url, name);
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
@@ -378,6 +440,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     int64_t id = 0, now = kl_now_ns();
+    int put = EK_PUT;
     sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
     sq_bind_blob(st, 1, key, klen);
     sqlite3_bind_int64(st, 2, now);
@@ -388,6 +451,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     if (sqlite3_changes(s->db) == 1) {
         id = sqlite3_last_insert_rowid(s->db);
         r = ca_entry_sql(s, EK_CREATE, id, NULL, 0, NULL);
+        put = EK_PUT_NEW;
     } else {
         if ((r = ca_find(s, key, klen, &id)) <= 0)
             return r < 0 ? r
@@ -401,7 +465,7 @@ static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *
     }
     if (r)
         return r;
-    return ca_entry_sql(s, EK_PUT, id, val, vlen, NULL);
+    return ca_entry_sql(s, put, id, val, vlen, NULL);
 }
 
 static int ca_del_in_txn(sq_state *s, const void *key, size_t klen)
