@@ -146,7 +146,29 @@ void kl_enc_float(kl_enc *e, double f)
         put_f64(e, bits);
         return;
     }
+    /* Normal binary16 and binary32 values straight from the double's bits;
+     * zero, the binary16 subnormal range, infinities and NaN take the path
+     * below.  (Here the low 29 mantissa bits are zero unless exp == 0x7ff.) */
+    int ex = (int)exp - 1023;
+    uint64_t man = bits & ((UINT64_C(1) << 52) - 1);
+    uint32_t sign = (uint32_t)(bits >> 63);
     uint8_t tmp[5];
+    if (ex >= -14 && ex <= 15 && (man & ((UINT64_C(1) << 42) - 1)) == 0) {
+        uint32_t h = sign << 15 | (uint32_t)(ex + 15) << 10 | (uint32_t)(man >> 42);
+        tmp[0] = 0xf9;
+        tmp[1] = (uint8_t)(h >> 8);
+        tmp[2] = (uint8_t)h;
+        put_raw(e, tmp, 3);
+        return;
+    }
+    if ((ex >= -126 && ex <= -25) || (ex >= -14 && ex <= 127)) {
+        uint32_t g = __builtin_bswap32(sign << 31 | (uint32_t)(ex + 127) << 23 |
+                                       (uint32_t)(man >> 29));
+        tmp[0] = 0xfa;
+        memcpy(tmp + 1, &g, 4);
+        put_raw(e, tmp, 5);
+        return;
+    }
     size_t n;
     if (isnan(f)) {
         tmp[0] = 0xf9;

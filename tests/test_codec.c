@@ -1,6 +1,7 @@
 /* The canonical CBOR encoder and the validating decoder. */
 #include "testutil.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -824,6 +825,70 @@ static void test_decode_of_a_large_float_array_is_exact(void **state)
     kl_value_free(&v);
 }
 
+/* An independent reference for the shortest exact float width: binary16
+ * by searching every finite half value, binary32 by a round trip. */
+static double half_value(uint16_t h)
+{
+    int e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e ? ldexp(1024 + m, e - 25) : ldexp(m, -24);
+    return (h & 0x8000) ? -v : v;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void test_float_width_matches_a_brute_force_reference(void **state)
+{
+    (void)state;
+    static double halves[63488];
+    size_t nh = 0;
+    for (uint32_t h = 0; h < 0x10000; h++)
+        if (((h >> 10) & 0x1f) != 0x1f && h != 0x8000) /* finite; -0 == 0 */
+            halves[nh++] = half_value((uint16_t)h);
+    qsort(halves, nh, sizeof *halves, cmp_double);
+    uint64_t rng = 12345;
+    for (int i = 0; i < 300000; i++) {
+        rng = rng * 6364136223846793005u + 1442695040888963407u;
+        uint64_t r = rng >> 11;
+        double d;
+        switch (i % 3) { /* random doubles, floats and halves, scaled */
+        case 0: {
+            uint64_t bits = rng;
+            memcpy(&d, &bits, 8);
+            break;
+        }
+        case 1: {
+            uint32_t b32 = (uint32_t)(rng >> 32);
+            float g;
+            memcpy(&g, &b32, 4);
+            d = g;
+            break;
+        }
+        default:
+            d = half_value((uint16_t)(rng >> 48)) * ldexp(1, (int)(r % 7) - 3);
+        }
+        if (isnan(d))
+            continue;
+        size_t want = 9;
+        if (d == 0 || isinf(d) || bsearch(&d, halves, nh, sizeof *halves, cmp_double))
+            want = 3;
+        else if (fabs(d) <= FLT_MAX && (double)(float)d == d)
+            want = 5;
+        uint8_t out[16];
+        kl_enc e;
+        kl_enc_init(&e, out, sizeof out, 0);
+        kl_enc_float(&e, d);
+        if (e.len != want)
+            fail_msg("%a encodes in %zu bytes, the shortest exact form has %zu", d, e.len, want);
+        double back;
+        KT_OK(kl_decode_double(out, e.len, &back));
+        assert_memory_equal(&back, &d, sizeof d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -844,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_scalar_fast_paths),
         cmocka_unit_test(test_random_values_round_trip),
         cmocka_unit_test(test_decode_of_a_large_float_array_is_exact),
+        cmocka_unit_test(test_float_width_matches_a_brute_force_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
