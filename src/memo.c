@@ -404,34 +404,6 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
     return fresh;
 }
 
-int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot)
-{
-    slot->memo = m;
-    slot->ticket = NULL;
-    slot->val = NULL;
-    if (KL_UNLIKELY(!m))
-        return KL_ENOMEM;
-    kl_call call = {args, nargs, NULL, NULL, 0};
-    uint8_t stack[KEY_STACK];
-    kl_buf heap = KL_BUF_INIT;
-    const uint8_t *key;
-    size_t klen;
-    int rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
-    kl_buf *val = scratch();
-    if (KL_UNLIKELY(rc || !val)) {
-        kl_buf_free(&heap);
-        kl_cache_count_error(m->cache);
-        return rc ? rc : KL_ENOMEM;
-    }
-    slot->val = val;
-    rc = kl_cache_acquire(m->cache, key, klen, val, &slot->ticket);
-    if (KL_UNLIKELY(heap.data != NULL))
-        kl_buf_free(&heap);
-    if (rc < 0)
-        kl_cache_count_error(m->cache);
-    return rc;
-}
-
 /* A double stored as CBOR float64 (0xfb, big-endian bits): 1, else 0. */
 static inline int take_f64_inline(void *out, const uint8_t *v, size_t n)
 {
@@ -479,7 +451,6 @@ int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_s
 {
     slot->memo = m;
     slot->ticket = NULL;
-    slot->val = NULL;
     if (KL_UNLIKELY(!m))
         return KL_ENOMEM;
     kl_call call = {args, nargs, NULL, NULL, 0};
@@ -581,18 +552,4 @@ void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)
     else
         kl_cache_abandon(slot->ticket, e.err ? e.err : KL_ETOOBIG);
     slot->ticket = NULL;
-}
-
-int kl__decode_bool(const kl_buf *b, bool *out)
-{
-    kl_value v;
-    int rc = kl_decode(b->data, b->len, &v);
-    if (rc)
-        return rc;
-    if (v.type != KL_BOOL) {
-        kl_value_free(&v);
-        return KL_ETYPE;
-    }
-    *out = v.u.b;
-    return 0;
 }

@@ -128,16 +128,12 @@ const char *kl_memo_name(const kl_memo *m);
 typedef struct kl_memo_slot {
     kl_memo *memo;
     kl_cache_ticket *ticket;
-    kl_buf *val; /* the calling thread's scratch buffer */
 } kl_memo_slot;
 
-/* 0: value bytes in slot->val; 1: compute then kl_memo_typed_finish; <0:
- * compute without storing (error counted). */
-int kl_memo_typed_begin(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot);
-/* The hot path of the macro: as kl_memo_typed_begin, but a found value is
- * decoded by take straight into *out (no scratch buffer).  0: *out holds
- * the result; 1: compute then kl_memo_typed_finish; <0: compute without
- * storing. */
+/* The hot path of the macro: build the key, look it up, and decode a found
+ * value with `take` straight into *out.  0: *out holds the result; 1:
+ * compute, then kl_memo_typed_finish; <0: compute without storing (the
+ * error is counted). */
 int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
                        kl_cache_take_fn take, void *out);
 /* take functions for the result types: decode value bytes into *out. */
@@ -190,48 +186,6 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
         default: kl__value_integer)(x)
 static inline kl_value kl__value_float32(float f) { return kl_value_float((double)f); }
 static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
-
-/* Decoding a typed result from value bytes: 0 or an error. */
-static inline int kl__decode_double(const kl_buf *b, double *out)
-{
-    return kl_decode_double(b->data, b->len, out);
-}
-static inline int kl__decode_float(const kl_buf *b, float *out)
-{
-    double d;
-    int rc = kl_decode_double(b->data, b->len, &d);
-    *out = (float)d;
-    return rc;
-}
-static inline int kl__decode_i64(const kl_buf *b, int64_t *out)
-{
-    return kl_decode_int64(b->data, b->len, out);
-}
-static inline int kl__decode_int(const kl_buf *b, int *out)
-{
-    int64_t i;
-    int rc = kl_decode_int64(b->data, b->len, &i);
-    if (rc == 0 && (i < INT32_MIN || i > INT32_MAX))
-        rc = KL_ERANGE;
-    *out = (int)i;
-    return rc;
-}
-static inline int kl__decode_long(const kl_buf *b, long *out)
-{
-    int64_t i;
-    int rc = kl_decode_int64(b->data, b->len, &i);
-    *out = (long)i;
-    return rc;
-}
-int kl__decode_bool(const kl_buf *b, bool *out);
-#define KL__DECODE(ptr, buf)                                                               \
-    _Generic(*(ptr),                                                                       \
-        double: kl__decode_double,                                                         \
-        float: kl__decode_float,                                                           \
-        int64_t: kl__decode_i64,                                                           \
-        int: kl__decode_int,                                                               \
-        bool: kl__decode_bool,                                                             \
-        default: kl__decode_long)(buf, ptr)
 
 #define KL_MEMOIZE(ret, name, ...)                                                         \
     static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__));                   \
