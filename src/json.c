@@ -177,12 +177,18 @@ static int json_ndarray(kl_buf *out, const kl_value *v)
 
 static int json_value(kl_buf *out, const kl_value *v, unsigned depth);
 
+/* JSON keys are strings: a text key as itself, a scalar as its JSON text
+ * (as Python's json.dumps does: "1", "true", "null"), anything else as its
+ * Python literal.  Never the JSON of a container: quoting JSON inside JSON
+ * at every level of nested map keys would double the size per level. */
 static int json_key(kl_buf *out, const kl_value *k, unsigned depth)
 {
     if (k->type == KL_TEXT)
         return json_string(out, k->u.s.ptr, k->u.s.len);
     kl_buf tmp = KL_BUF_INIT;
-    int rc = json_value(&tmp, k, depth + 1);
+    bool scalar = k->type == KL_NULL || k->type == KL_IGNORED || k->type == KL_BOOL ||
+                  k->type == KL_INT || k->type == KL_FLOAT;
+    int rc = scalar ? json_value(&tmp, k, depth + 1) : kl_repr(&tmp, k);
     if (!rc)
         rc = json_string(out, tmp.data ? (const char *)tmp.data : "", tmp.len);
     kl_buf_free(&tmp);

@@ -378,9 +378,36 @@ static void test_repr_rejects_bad_values_without_output(void **state)
     kl_buf_free(&b);
 }
 
+static void test_json_keys_of_containers_stay_linear(void **state)
+{
+    (void)state;
+    kl_value v;
+    const char *src = "{(1, 'a'): 3, 2: None, 1.5: True, None: 0}";
+    KT_OK(kl_parse(src, strlen(src), &v));
+    kl_buf out = KL_BUF_INIT;
+    KT_OK(kl_json(&out, &v));
+    assert_string_equal(kl_buf_cstr(&out), "{\"(1, 'a')\": 3, \"2\": null, \"1.5\": true, \"null\": 0}");
+    kl_value_free(&v);
+    /* maps nested as keys of maps, 200 deep: the JSON grows linearly */
+    kl_buf lit = KL_BUF_INIT;
+    for (int i = 0; i < 200; i++)
+        kl_buf_append_str(&lit, "{");
+    kl_buf_append_str(&lit, "'x\"y': 1}");
+    for (int i = 1; i < 200; i++)
+        kl_buf_append_str(&lit, ": 1}");
+    KT_OK(kl_parse((const char *)lit.data, lit.len, &v));
+    out.len = 0;
+    KT_OK(kl_json(&out, &v));
+    assert_true(out.len < 20 * lit.len);
+    kl_value_free(&v);
+    kl_buf_free(&lit);
+    kl_buf_free(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_keys_of_containers_stay_linear),
         cmocka_unit_test(test_float_repr_is_pythons_shortest),
         cmocka_unit_test(test_float_repr_matches_python_on_thousands),
         cmocka_unit_test(test_repr_matches_python_on_generated_values),
