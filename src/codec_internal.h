@@ -33,6 +33,11 @@ const char *kl_dtype_name(kl_dtype dt);
 /* The dtype named `name` (len bytes), or -1. */
 int kl_dtype_from_name(const char *name, size_t len);
 
+/* Append one nd-array element as text: integers in decimal, floats through
+ * `format_double` (Python repr for kl_repr, JSON numbers for kl_json). */
+int kl_nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
+                    int (*format_double)(kl_buf *, double));
+
 /* True when the code point is printable by Python's str.isprintable(). */
 bool kl_unicode_printable(uint32_t cp);
 

@@ -101,57 +101,6 @@ static int json_base64(kl_buf *out, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int json_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
-{
-    switch (dt) {
-    case KL_DT_INT8:
-        return kl_buf_printf(out, "%d", *(const int8_t *)p);
-    case KL_DT_UINT8:
-        return kl_buf_printf(out, "%u", *p);
-    case KL_DT_INT16: {
-        int16_t x;
-        memcpy(&x, p, 2);
-        return kl_buf_printf(out, "%d", x);
-    }
-    case KL_DT_UINT16: {
-        uint16_t x;
-        memcpy(&x, p, 2);
-        return kl_buf_printf(out, "%u", x);
-    }
-    case KL_DT_INT32: {
-        int32_t x;
-        memcpy(&x, p, 4);
-        return kl_buf_printf(out, "%d", x);
-    }
-    case KL_DT_UINT32: {
-        uint32_t x;
-        memcpy(&x, p, 4);
-        return kl_buf_printf(out, "%u", x);
-    }
-    case KL_DT_INT64: {
-        int64_t x;
-        memcpy(&x, p, 8);
-        return kl_buf_printf(out, "%lld", (long long)x);
-    }
-    case KL_DT_UINT64: {
-        uint64_t x;
-        memcpy(&x, p, 8);
-        return kl_buf_printf(out, "%llu", (unsigned long long)x);
-    }
-    case KL_DT_FLOAT32: {
-        float x;
-        memcpy(&x, p, 4);
-        return json_double(out, x);
-    }
-    case KL_DT_FLOAT64: {
-        double x;
-        memcpy(&x, p, 8);
-        return json_double(out, x);
-    }
-    }
-    return kl_seterr(KL_ETYPE, "json: bad nd-array dtype %d", (int)dt);
-}
-
 static int json_ndarray(kl_buf *out, const kl_value *v)
 {
     kl_dtype dt = (kl_dtype)v->u.nd.dtype;
@@ -170,7 +119,7 @@ static int json_ndarray(kl_buf *out, const kl_value *v)
         if (i)
             rc = kl_buf_append(out, ", ", 2);
         if (!rc)
-            rc = json_elem(out, dt, p + i * es);
+            rc = kl_nd_elem_text(out, dt, p + i * es, json_double);
     }
     return rc ? rc : kl_buf_append_str(out, "]}}");
 }

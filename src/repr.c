@@ -461,7 +461,8 @@ static int repr_bytes(kl_buf *out, const uint8_t *s, size_t len)
  * dtype=...); an empty array of more than one dimension is
  * array([], shape=(0, 3), dtype=...) as in numpy. */
 
-static int repr_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
+int kl_nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
+                    int (*format_double)(kl_buf *, double))
 {
     switch (dt) {
     case KL_DT_INT8:
@@ -501,15 +502,15 @@ static int repr_elem(kl_buf *out, kl_dtype dt, const uint8_t *p)
     case KL_DT_FLOAT32: {
         float x;
         memcpy(&x, p, 4);
-        return kl_repr_double(out, x);
+        return format_double(out, x);
     }
     case KL_DT_FLOAT64: {
         double x;
         memcpy(&x, p, 8);
-        return kl_repr_double(out, x);
+        return format_double(out, x);
     }
     }
-    return kl_seterr(KL_ETYPE, "repr: bad nd-array dtype %d", (int)dt);
+    return kl_seterr(KL_ETYPE, "bad nd-array dtype %d", (int)dt);
 }
 
 static int repr_nd_level(kl_buf *out, const kl_value *v, unsigned dim, const uint8_t **p)
@@ -524,7 +525,7 @@ static int repr_nd_level(kl_buf *out, const kl_value *v, unsigned dim, const uin
         if (dim + 1 < v->u.nd.ndim)
             rc = repr_nd_level(out, v, dim + 1, p);
         else {
-            rc = repr_elem(out, dt, *p);
+            rc = kl_nd_elem_text(out, dt, *p, kl_repr_double);
             *p += kl_dtype_size(dt);
         }
     }
@@ -549,7 +550,7 @@ static int repr_ndarray(kl_buf *out, const kl_value *v)
         if (v->u.nd.shape[i] == 0)
             empty = true;
     if (v->u.nd.ndim == 0)
-        rc = repr_elem(out, dt, p);
+        rc = kl_nd_elem_text(out, dt, p, kl_repr_double);
     else if (empty)
         rc = kl_buf_append(out, "[]", 2);
     else
