@@ -832,6 +832,18 @@ static int sq_stat(void *state, const void *key, size_t klen, kl_entry_info *out
     return r;
 }
 
+/* Run one statement on the archive's own table (sqltable layout);
+ * `fmt` has one %s for the quoted table name. */
+static int sq_exec_on_table(sq_state *s, const char *fmt, const char *what)
+{
+    kl_buf q = KL_BUF_INIT;
+    int r = kl_buf_printf(&q, fmt, (const char *)s->qtable.data);
+    if (!r)
+        r = kl_buf_cstr(&q) ? sq_exec(s, (const char *)q.data, what) : KL_ENOMEM;
+    kl_buf_free(&q);
+    return r;
+}
+
 static int sq_clear(void *state)
 {
     sq_state *s = state;
@@ -841,11 +853,7 @@ static int sq_clear(void *state)
     if ((r = sq_begin(s, true)))
         return r;
     if (s->table) {
-        kl_buf q = KL_BUF_INIT;
-        r = kl_buf_printf(&q, "DELETE FROM %s", (const char *)s->qtable.data);
-        if (!r)
-            r = kl_buf_cstr(&q) ? sq_exec(s, (const char *)q.data, "clear") : KL_ENOMEM;
-        kl_buf_free(&q);
+        r = sq_exec_on_table(s, "DELETE FROM %s", "clear");
     } else {
         r = ca_clear_in_txn(s);
     }
@@ -875,11 +883,7 @@ static int sq_drop(void *state)
     if ((r = sq_begin(s, true)))
         return r;
     if (s->table) {
-        kl_buf q = KL_BUF_INIT;
-        r = kl_buf_printf(&q, "DROP TABLE IF EXISTS %s", (const char *)s->qtable.data);
-        if (!r)
-            r = kl_buf_cstr(&q) ? sq_exec(s, (const char *)q.data, "drop") : KL_ENOMEM;
-        kl_buf_free(&q);
+        r = sq_exec_on_table(s, "DROP TABLE IF EXISTS %s", "drop");
     } else {
         r = ca_clear_in_txn(s);
         if (!r)
