@@ -216,18 +216,26 @@ static int entry_value(dir_state *s, const char *name, const entry *e, kl_buf *o
 
 /* ---- the slots --------------------------------------------------------- */
 
+/* The entry stored for `key`: its file name into `name` and the validated
+ * entry into *e.  KL_ENOTFOUND when there is none or another key's entry
+ * holds the name (a hash collision is a miss, never a wrong value). */
+static int find_entry(dir_state *s, const void *key, size_t klen, bool want_value,
+                      char name[NAME_LEN + 1], entry *e)
+{
+    entry_name(key, klen, name);
+    int rc = read_entry(s, name, &s->file, want_value, e);
+    if (!rc && !same_key(e, key, klen))
+        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+    return rc;
+}
+
 static int dir_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     dir_state *s = state;
     char name[NAME_LEN + 1];
-    entry_name(key, klen, name);
     entry e;
-    int rc = read_entry(s, name, &s->file, true, &e);
-    if (rc)
-        return rc;
-    if (!same_key(&e, key, klen))
-        return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
-    return entry_value(s, name, &e, val);
+    int rc = find_entry(s, key, klen, true, name, &e);
+    return rc ? rc : entry_value(s, name, &e, val);
 }
 
 static int dir_contains(void *state, const void *key, size_t klen)
@@ -246,11 +254,8 @@ static int dir_stat(void *state, const void *key, size_t klen, kl_entry_info *ou
 {
     dir_state *s = state;
     char name[NAME_LEN + 1];
-    entry_name(key, klen, name);
     entry e;
-    int rc = read_entry(s, name, &s->file, false, &e);
-    if (!rc && !same_key(&e, key, klen))
-        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+    int rc = find_entry(s, key, klen, false, name, &e);
     if (!rc) {
         out->stored_ns = e.ns;
         out->size = klen + e.rawlen;
@@ -608,13 +613,10 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
 {
     dir_state *s = state;
     char name[NAME_LEN + 1];
-    entry_name(key, klen, name);
     entry e;
-    int rc = read_entry(s, name, &s->file, false, &e);
+    int rc = find_entry(s, key, klen, false, name, &e);
     if (rc)
         return rc;
-    if (!same_key(&e, key, klen))
-        return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
     kl_tarray ta;
     if (!(e.flags & F_ARRAY)) {
         /* small or compressed: a view over a copy */
