@@ -575,3 +575,47 @@ void kt_archive_suite(const char *url, unsigned flags)
     kt_suite_view(url, flags);
     kt_suite_clear_drop(url, flags);
 }
+
+/* ---- one handle shared by threads -------------------------------------- */
+
+typedef struct thr_arg {
+    kl_archive *ar;
+    int id;
+    int failures;
+} thr_arg;
+
+static void *thr_body(void *p)
+{
+    thr_arg *a = p;
+    kl_buf got = KL_BUF_INIT;
+    for (int i = 0; i < 150; i++) {
+        char k[32];
+        int kn = snprintf(k, sizeof k, "t%d/%d", a->id, i);
+        if (kl_archive_put(a->ar, k, (size_t)kn, k, (size_t)kn) ||
+            kl_archive_get(a->ar, k, (size_t)kn, &got) || got.len != (size_t)kn ||
+            memcmp(got.data, k, (size_t)kn))
+            a->failures++;
+    }
+    kl_buf_free(&got);
+    return NULL;
+}
+
+void kt_suite_threads(const char *url)
+{
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    pthread_t t[4];
+    thr_arg args[4];
+    for (int i = 0; i < 4; i++) {
+        args[i] = (thr_arg){ar, i, 0};
+        assert_int_equal(pthread_create(&t[i], NULL, thr_body, &args[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(args[i].failures, 0);
+    }
+    size_t n;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 600);
+    KT_OK(kl_archive_drop(ar));
+}

@@ -25,6 +25,9 @@ void kt_suite_batch(const char *url, unsigned flags);
 void kt_suite_persist(const char *url, unsigned flags);
 void kt_suite_view(const char *url, unsigned flags);
 void kt_suite_clear_drop(const char *url, unsigned flags);
+/* One handle, four threads putting and reading back their own keys: every
+ * put readable, none lost (the archive is dropped at the end). */
+void kt_suite_threads(const char *url);
 
 /* Encoded sample values (canonical CBOR), for tests of their own: the
  * i-th of kt_sample_count() kinds (null, bools, integers at every width,
