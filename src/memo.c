@@ -451,7 +451,7 @@ int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_s
 {
     slot->memo = m;
     slot->ticket = NULL;
-    if (KL_UNLIKELY(!m))
+    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
         return KL_ENOMEM;
     kl_call call = {args, nargs, NULL, NULL, 0};
     uint8_t stack[KEY_STACK];
@@ -486,7 +486,10 @@ int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_s
     if (KL_LIKELY(rc == 0))
         return 0;
     if (rc == 2) /* a stored value of another type: compute, keep the entry */
-        return KL_ETYPE;
+        return kl_seterr(KL_ETYPE,
+                         "memo '%s': the stored result is not of the function's result type "
+                         "(computed afresh)",
+                         m->name);
     if (rc < 0)
         kl_cache_count_error(m->cache);
     return rc;
@@ -538,7 +541,7 @@ int kl__take_bool(void *out, const uint8_t *v, size_t n)
         *(bool *)out = v[0] == 0xf5;
         return 0;
     }
-    return KL_ETYPE;
+    return kl_seterr(KL_ETYPE, "memo: the stored result is not a bool");
 }
 
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)

@@ -101,15 +101,15 @@ static int grow(kl_signature *sig, size_t *cap)
     size_t nc = *cap ? *cap * 2 : 8;
     char **nn = realloc(sig->names, nc * sizeof *nn);
     if (!nn)
-        return KL_ENOMEM;
+        return kl_seterr(KL_ENOMEM, "signature: out of memory for %zu parameters", nc);
     sig->names = nn;
     kl_value *nd = realloc(sig->defaults, nc * sizeof *nd);
     if (!nd)
-        return KL_ENOMEM;
+        return kl_seterr(KL_ENOMEM, "signature: out of memory for %zu parameters", nc);
     sig->defaults = nd;
     bool *nh = realloc(sig->has_default, nc * sizeof *nh);
     if (!nh)
-        return KL_ENOMEM;
+        return kl_seterr(KL_ENOMEM, "signature: out of memory for %zu parameters", nc);
     sig->has_default = nh;
     *cap = nc;
     return 0;
