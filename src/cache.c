@@ -339,6 +339,76 @@ int kl_cache_free(kl_cache *c)
 
 /* ---- archive -------------------------------------------------------------------- */
 
+void kl__cache_set_keymap(kl_cache *c, const kl__cache_keymap *km)
+{
+    if (km)
+        c->akeys = *km;
+    else
+        memset(&c->akeys, 0, sizeof c->akeys);
+}
+
+/* The archive key of a memory key: the key itself, or its translation
+ * (on the stack when short). */
+typedef struct akey {
+    const uint8_t *p;
+    size_t n;
+    kl_buf heap;
+    uint8_t stack[256];
+} akey;
+
+static int akey_of(const kl_cache *c, const void *key, size_t klen, akey *a)
+{
+    a->heap = (kl_buf)KL_BUF_INIT;
+    if (!c->akeys.to_archive) {
+        a->p = key;
+        a->n = klen;
+        return 0;
+    }
+    size_t n;
+    int rc = c->akeys.to_archive(c->akeys.ctx, key, klen, a->stack, sizeof a->stack, &n);
+    if (rc == 0 && n > sizeof a->stack) {
+        if ((rc = kl_buf_reserve(&a->heap, n)) == 0)
+            rc = c->akeys.to_archive(c->akeys.ctx, key, klen, a->heap.data, n, &n);
+        a->p = a->heap.data;
+    } else {
+        a->p = a->stack;
+    }
+    a->n = n;
+    return rc;
+}
+
+static void akey_done(akey *a) { kl_buf_free(&a->heap); }
+
+static int archive_put(kl_cache *c, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    akey a;
+    int rc = akey_of(c, key, klen, &a);
+    if (rc == 0)
+        rc = kl_archive_put(c->archive, a.p, a.n, val, vlen);
+    akey_done(&a);
+    return rc;
+}
+
+static int archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val)
+{
+    akey a;
+    int rc = akey_of(c, key, klen, &a);
+    if (rc == 0)
+        rc = kl_archive_get(c->archive, a.p, a.n, val);
+    akey_done(&a);
+    return rc;
+}
+
+static int archive_del(kl_cache *c, const void *key, size_t klen)
+{
+    akey a;
+    int rc = akey_of(c, key, klen, &a);
+    if (rc == 0)
+        rc = kl_archive_del(c->archive, a.p, a.n);
+    akey_done(&a);
+    return rc;
+}
+
 /* Write every dirty entry of a shard to the archive (lock held). */
 static int write_dirty(kl_cache *c, shard *sh)
 {
@@ -351,8 +421,8 @@ static int write_dirty(kl_cache *c, shard *sh)
         entry *e = slot_entry(sh, sh->slots[i]);
         if (!entry_dirty(c, e))
             continue;
-        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
-                                entry_vlen(c, e));
+        int rc = archive_put(c, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                             entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             if (!first)
@@ -422,8 +492,8 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
         return false;
     entry *e = meta_entry(c, m);
     if (entry_dirty(c, e) && c->archive) {
-        int rc = kl_archive_put(c->archive, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
-                                entry_vlen(c, e));
+        int rc = archive_put(c, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
+                             entry_vlen(c, e));
         if (rc) {
             sh->errors++;
             return false; /* keep it rather than lose it */
@@ -546,7 +616,7 @@ static int cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, co
         if (c->write_back && c->mode != MODE_NO) {
             dirty = true;
         } else {
-            arc = kl_archive_put(c->archive, key, klen, val, vlen);
+            arc = archive_put(c, key, klen, val, vlen);
             if (arc) {
                 shard *sh = shard_of(c, h);
                 spin_lock(&sh->lock);
@@ -624,7 +694,7 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
             return found < 0 ? found : 0;
     }
     if (c->archive && !expired) {
-        int rc = kl_archive_get(c->archive, key, klen, val);
+        int rc = archive_get(c, key, klen, val);
         if (rc == 0) {
             count(c, sh, &sh->load);
             int mrc = memory_put(c, h, key, klen, val->data, val->len, false);
@@ -826,7 +896,7 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
     spin_unlock(&sh->lock);
 
     if (try_archive) {
-        int rc = kl_archive_get(c->archive, key, klen, val);
+        int rc = archive_get(c, key, klen, val);
         if (rc == 0) {
             count(c, sh, &sh->load);
             (void)memory_put(c, h, key, klen, val->data, val->len, false);
@@ -894,7 +964,7 @@ int kl_cache_forget(kl_cache *c, const void *key, size_t klen)
     }
     spin_unlock(&sh->lock);
     if (c->archive) {
-        int rc = kl_archive_del(c->archive, key, klen);
+        int rc = archive_del(c, key, klen);
         if (rc == 0)
             found = true;
         else if (rc != KL_ENOTFOUND)
@@ -954,10 +1024,21 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
     int rc = kl_archive_iter_new(c->archive, &it);
     if (rc)
         return rc;
-    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, mk = KL_BUF_INIT;
     size_t n = 0;
     while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
-        rc = memory_put(c, key_hash(k.data, k.len), k.data, k.len, v.data, v.len, false);
+        kl_buf *key = &k;
+        if (c->akeys.from_archive) {
+            mk.len = 0;
+            rc = c->akeys.from_archive(c->akeys.ctx, k.data, k.len, &mk);
+            if (rc == 1)
+                continue; /* no memory form: found through the archive on demand */
+            if (rc)
+                break;
+            key = &mk;
+        }
+        rc = memory_put(c, key_hash(key->data, key->len), key->data, key->len, v.data, v.len,
+                        false);
         if (rc)
             break;
         n++;
@@ -965,6 +1046,7 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
     kl_archive_iter_free(it);
     kl_buf_free(&k);
     kl_buf_free(&v);
+    kl_buf_free(&mk);
     if (loaded)
         *loaded = n;
     return rc < 0 ? rc : 0;

@@ -82,6 +82,27 @@ typedef struct shard {
 _Static_assert(offsetof(shard, slab) + sizeof(uint8_t **) <= 64,
                "a hit's shard state fits one cache line");
 
+/* How memory keys map to archive keys, for a cache whose owner keys memory
+ * differently from the archive (the typed memo keys memory by its raw
+ * argument bits and the archive by the canonical key).  to_archive writes
+ * the archive key of a memory key into buf (cap bytes; *len receives the
+ * length, and when it exceeds cap nothing useful was written), returning 0
+ * or a negative error.  from_archive writes the memory key of an archive
+ * key into out: 0, 1 when the key has no memory form (it is skipped), or a
+ * negative error.  Both may run under a shard lock: they must not call
+ * back into the cache. */
+typedef struct kl__cache_keymap {
+    int (*to_archive)(void *ctx, const uint8_t *key, size_t klen, uint8_t *buf, size_t cap,
+                      size_t *len);
+    int (*from_archive)(void *ctx, const uint8_t *akey, size_t aklen, kl_buf *out);
+    void *ctx;
+} kl__cache_keymap;
+
+/* Set (or with NULL clear) the key translation.  Not concurrently with
+ * anything else on the cache; entries already in memory must be in the
+ * new form (call it on an empty cache). */
+void kl__cache_set_keymap(kl_cache *c, const kl__cache_keymap *km);
+
 struct kl_cache {
     enum cache_mode mode;
     const kl_policy_ops *pol;
@@ -92,6 +113,7 @@ struct kl_cache {
     size_t exp_off, hdr_off, data_off; /* entry layout (metadata at 0) */
     unsigned nshards, shard_shift;
     kl_archive *archive;
+    kl__cache_keymap akeys; /* to_archive NULL: memory and archive keys agree */
     shard *shards;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */

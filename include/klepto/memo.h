@@ -130,11 +130,12 @@ typedef struct kl_memo_slot {
     kl_cache_ticket *ticket;
 } kl_memo_slot;
 
-/* The hot path of the macro: build the key, look it up, and decode a found
- * value with `take` straight into *out.  0: *out holds the result; 1:
- * compute, then kl_memo_typed_finish; <0: compute without storing (the
- * error is counted). */
-int kl_memo_typed_call(kl_memo *m, const kl_value *args, size_t nargs, kl_memo_slot *slot,
+/* The hot path of the macro: build the key of the arguments' 64-bit
+ * images (kl__image_of), look it up, and decode a found value with `take`
+ * straight into *out.  0: *out holds the result; 1: compute, then
+ * kl_memo_typed_finish; <0: compute without storing (the error is
+ * counted). */
+int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs, kl_memo_slot *slot,
                        kl_cache_take_fn take, void *out);
 /* take functions for the result types: decode value bytes into *out. */
 int kl__take_double(void *out, const uint8_t *v, size_t n);
@@ -152,7 +153,11 @@ int kl__take_bool(void *out, const uint8_t *v, size_t n);
         bool: kl__take_bool,                                                               \
         default: kl__take_long)
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
-kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature);
+/* The memo behind a KL_MEMOIZE function, made on first use.  `types` has
+ * one code per argument: 'd' double, 'f' float, 'i' integer, 'b' bool,
+ * 's' text. */
+kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+                           const char *types);
 
 #define KL__LIKELY(x) __builtin_expect(!!(x), 1)
 #define KL__CAT(a, b) KL__CAT_(a, b)
@@ -173,7 +178,38 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
 #define KL__PARAM(type, name) type name
 #define KL__ARGNAME(type, name) name
 #define KL__SIGNAME(type, name) #name ","
-#define KL__VAL(type, name) KL_VALUE_OF(name)
+#define KL__IMAGE(type, name) kl__image_of(name)
+#define KL__TYPECODE(type, name)                                                           \
+    _Generic((type){0},                                                                    \
+        double: 'd',                                                                       \
+        float: 'f',                                                                        \
+        bool: 'b',                                                                         \
+        char *: 's',                                                                       \
+        const char *: 's',                                                                 \
+        default: 'i')
+
+/* Argument → its 64-bit image, chosen by C type: a float's double bits,
+ * an integer's int64 value, a bool's 0/1, a text's pointer (borrowed). */
+#define kl__image_of(x)                                                                    \
+    _Generic((x),                                                                          \
+        double: kl__image_f64,                                                             \
+        float: kl__image_f32,                                                              \
+        bool: kl__image_bool,                                                              \
+        char *: kl__image_text,                                                            \
+        const char *: kl__image_text,                                                      \
+        default: kl__image_int)(x)
+static inline uint64_t kl__image_f64(double d)
+{
+    union {
+        double d;
+        uint64_t u;
+    } x = {d};
+    return x.u;
+}
+static inline uint64_t kl__image_f32(float f) { return kl__image_f64((double)f); }
+static inline uint64_t kl__image_bool(bool b) { return b ? 1u : 0u; }
+static inline uint64_t kl__image_text(const char *s) { return (uint64_t)(uintptr_t)s; }
+static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
 
 /* Argument → value, chosen by C type (no allocation: text is borrowed). */
 #define KL_VALUE_OF(x)                                                                     \
@@ -193,17 +229,19 @@ static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
     kl_memo *name##_memo(void)                                                             \
     {                                                                                      \
         kl_memo *kl__m = __atomic_load_n(&name##__holder, __ATOMIC_ACQUIRE);               \
+        static const char kl__types[] = {KL__MAP(KL__TYPECODE, KL__COMMA, __VA_ARGS__), 0}; \
         return kl__m ? kl__m                                                               \
                      : kl_memo_typed_get(&name##__holder, #name,                           \
-                                         KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__));    \
+                                         KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__),     \
+                                         kl__types);                                       \
     }                                                                                      \
     ret name(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))                                   \
     {                                                                                      \
-        kl_value kl__args[] = {KL__MAP(KL__VAL, KL__COMMA, __VA_ARGS__)};                  \
+        const uint64_t kl__img[] = {KL__MAP(KL__IMAGE, KL__COMMA, __VA_ARGS__)};           \
         kl_memo_slot kl__slot;                                                             \
         ret kl__r;                                                                         \
-        int kl__rc = kl_memo_typed_call(name##_memo(), kl__args,                           \
-                                        sizeof kl__args / sizeof kl__args[0], &kl__slot,   \
+        int kl__rc = kl_memo_typed_call(name##_memo(), kl__img,                            \
+                                        sizeof kl__img / sizeof kl__img[0], &kl__slot,     \
                                         KL__TAKE(&kl__r), &kl__r);                         \
         if (KL__LIKELY(kl__rc == 0))                                                       \
             return kl__r;                                                                  \
