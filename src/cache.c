@@ -668,7 +668,7 @@ memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t
         val->len = vlen;
     }
     if (c->pol)
-        c->pol->on_hit(sh->pstate, entry_meta(c, e));
+        policy_hit(c, sh, e);
     sh->hit++;
     return 1;
 }

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "klepto/cache.h"
 #include "klepto/sys/policy.h"
+#include "policy/policies.h"
 #include "slab.h"
 
 enum cache_mode { MODE_POLICY, MODE_INF, MODE_NO };
@@ -181,6 +182,15 @@ static inline size_t entry_bytes(const kl_cache *c, entry *e)
 static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
 {
     return c->ttl_ns > 0 && *entry_expiry(c, e) <= now;
+}
+
+/* Tell the policy about a hit (lock held); LRU, the default, inline. */
+static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
+{
+    if (KL_LIKELY(c->pol == &kl_policy_lru))
+        kl_lru_touch(sh->pstate, entry_meta(c, e));
+    else if (c->pol)
+        c->pol->on_hit(sh->pstate, entry_meta(c, e));
 }
 
 static inline shard *shard_of(const kl_cache *c, uint64_t h)

@@ -1,5 +1,7 @@
 /* LRU: evict the entry read or inserted longest ago.  One intrusive list,
- * most recent at the front; 16 bytes of metadata per entry. */
+ * most recent at the front; 16 bytes of metadata per entry.  The state is
+ * the list head itself, so that the cache's hit path can move an entry to
+ * the front inline (kl_lru_touch in policies.h). */
 #include <stdlib.h>
 
 #include "klepto/error.h"
@@ -7,7 +9,7 @@
 #include "policy/policies.h"
 
 typedef struct {
-    kl_pnode list;
+    kl_pnode list; /* first: kl_lru_touch relies on it */
 } lru_state;
 
 static int lru_create(void **state, size_t capacity, uint64_t seed)
@@ -30,10 +32,7 @@ static void lru_on_insert(void *state, void *meta, uint64_t hash)
     kl_plist_push_front(&((lru_state *)state)->list, meta);
 }
 
-static void lru_on_hit(void *state, void *meta)
-{
-    kl_plist_move_front(&((lru_state *)state)->list, meta);
-}
+static void lru_on_hit(void *state, void *meta) { kl_lru_touch(state, meta); }
 
 static void lru_on_remove(void *state, void *meta)
 {

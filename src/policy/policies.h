@@ -4,6 +4,7 @@
 #define KLEPTO_POLICY_POLICIES_H
 
 #include "klepto/sys/policy.h"
+#include "policy/plist.h"
 
 extern const kl_policy_ops kl_policy_lru;
 extern const kl_policy_ops kl_policy_lfu;
@@ -14,5 +15,15 @@ extern const kl_policy_ops kl_policy_sieve;
 extern const kl_policy_ops kl_policy_s3fifo;
 extern const kl_policy_ops kl_policy_wtinylfu;
 extern const kl_policy_ops kl_policy_arc;
+
+/* LRU's on_hit, inline for the cache's hit path: `state` is an LRU
+ * policy's state (whose list head comes first).  An entry already at the
+ * front is left alone, so repeated hits write nothing. */
+static inline void kl_lru_touch(void *state, void *meta)
+{
+    kl_pnode *head = state, *n = meta;
+    if (head->next != n)
+        kl_plist_move_front(head, n);
+}
 
 #endif
