@@ -99,10 +99,13 @@ static void make_args(size_t n, unsigned seed)
         order[i] = (uint32_t)(((uint64_t)rand() * 2654435761u) % n);
 }
 
+/* BENCH_POLICY=name runs the memo figures with another eviction policy
+ * (default: the library's default, lru). */
 static void configure(size_t maxsize)
 {
     kl_memo_opts o = KL_MEMO_OPTS_INIT;
     o.cache.maxsize = maxsize;
+    o.cache.policy = getenv("BENCH_POLICY");
     if (kl_memo_configure(f2_memo(), &o)) {
         fprintf(stderr, "bench_memo: %s\n", kl_errmsg());
         exit(1);

@@ -82,12 +82,14 @@ static inline bool cache_over(kl_cache *c)
 }
 
 /* Tables fill to 7/8: the 32-bit tags keep probes within the slot array. */
-static int table_grow(shard *sh)
+static int table_grow(kl_cache *c, shard *sh)
 {
     size_t n = sh->slots ? (sh->mask + 1) * 2 : 8;
-    uint64_t *ns = calloc(n, sizeof *ns);
+    uint64_t *ns = calloc(n + 1, sizeof *ns); /* the mask first, for fast readers */
     if (!ns)
         return kl_seterr(KL_ENOMEM, "cache: out of memory growing a table to %zu slots", n);
+    ns[0] = n - 1;
+    ns++;
     if (sh->slots) {
         for (size_t i = 0; i <= sh->mask; i++) {
             uint64_t sv = sh->slots[i];
@@ -98,18 +100,19 @@ static int table_grow(shard *sh)
                 j = (j + 1) & (n - 1);
             ns[j] = sv;
         }
-        free(sh->slots);
+        kl__shard_retire(c, sh, sh->slots - 1, (sh->mask + 2) * sizeof *ns);
     }
-    sh->slots = ns;
+    __atomic_store_n(&sh->slots, ns, __ATOMIC_RELEASE);
     sh->mask = n - 1;
+    kl__shard_free_retired(c, sh); /* the old array, now rather than later */
     return 0;
 }
 
 /* Make room for one more slot (may grow the table). */
-static inline int table_reserve(shard *sh)
+static inline int table_reserve(kl_cache *c, shard *sh)
 {
     if (!sh->slots || (sh->count + 1) * 8 > (sh->mask + 1) * 7)
-        return table_grow(sh);
+        return table_grow(c, sh);
     return 0;
 }
 
@@ -174,6 +177,13 @@ static void shard_drop(kl_cache *c, shard *sh, entry *e, size_t slot)
 }
 
 /* ---- creation ------------------------------------------------------------------ */
+
+/* The slab's retire hook: memory fast readers may still see. */
+static void slab_retire(void *ctx, void *p, size_t bytes)
+{
+    shard *sh = ctx;
+    kl__shard_retire(sh->owner, sh, p, bytes);
+}
 
 static unsigned auto_shards(size_t maxsize)
 {
@@ -240,6 +250,11 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
         }
         c->mode = MODE_POLICY;
         c->policy_name = c->pol->name;
+        if (c->pol->version >= 2 && c->pol->hit_saturation) {
+            c->hit_sat = true;
+            c->hit_word = c->pol->hit_word;
+            c->hit_mask = c->pol->hit_mask;
+        }
     }
 
     size_t meta = c->pol ? (c->pol->meta_size + 7) & ~(size_t)7 : 0;
@@ -271,6 +286,9 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     memset(c->shards, 0, sizeof(shard) * c->nshards);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
+        sh->owner = c;
+        sh->slab.retire = slab_retire;
+        sh->slab.retire_ctx = sh;
         pthread_mutex_init(&sh->flight_mx, NULL);
         pthread_cond_init(&sh->flight_done, NULL);
         if (c->pol) {
@@ -305,10 +323,12 @@ static void shard_free_entries(kl_cache *c, shard *sh)
             account(c, sh, e, -1);
         }
     }
-    free(sh->slots);
-    kl_slab_reset(&sh->slab); /* all the entries at once */
-    sh->slots = NULL;
+    uint64_t *slots = sh->slots;
+    __atomic_store_n(&sh->slots, NULL, __ATOMIC_RELEASE);
+    kl__shard_retire(c, sh, slots - 1, (sh->mask + 2) * sizeof *slots);
+    kl_slab_reset(&sh->slab); /* all the entries at once (retired) */
     sh->mask = sh->count = sh->bytes = 0;
+    kl__shard_free_retired(c, sh);
 }
 
 static int write_dirty(kl_cache *c, shard *sh);
@@ -326,6 +346,8 @@ int kl_cache_free(kl_cache *c)
         if (rc && !first)
             first = rc;
         shard_free_entries(c, sh);
+        kl__shard_free_retired(c, sh);
+        free(sh->retired);
         if (c->pol && sh->pstate)
             c->pol->destroy(sh->pstate);
         free(sh->spare);
@@ -333,6 +355,7 @@ int kl_cache_free(kl_cache *c)
         pthread_cond_destroy(&sh->flight_done);
     }
     free(c->shards);
+    free(c->readers);
     free(c);
     return first;
 }
@@ -560,6 +583,8 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
     if (entry_units_for(c, klen, vlen) * SLAB_UNIT + 2 * sizeof(uint64_t) > c->limit_bytes)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes exceeds the byte budget",
                          klen + vlen);
+    if (c->readers) /* this thread's hits count before anything is evicted */
+        kl__cache_flush_mine(c);
     shard *sh = shard_of(c, h);
     spin_lock(&sh->lock);
     size_t slot = table_find_slot(c, sh, key, klen, h);
@@ -567,7 +592,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
         shard_drop(c, sh, slot_entry(sh, sh->slots[slot]), slot);
     uint32_t id;
     entry *e;
-    int rc = table_reserve(sh);
+    int rc = table_reserve(c, sh);
     if (rc == 0 && !(e = entry_new(c, sh, key, klen, val, vlen, dirty, &id)))
         rc = kl_seterr(KL_ENOMEM, "cache: out of memory for an entry of %zu bytes",
                        klen + vlen);
@@ -676,7 +701,7 @@ memory_get_locked(kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t
 static void count(kl_cache *c, shard *sh, uint64_t *field)
 {
     (void)c;
-    spin_lock(&sh->lock);
+    spin_lock_quiet(&sh->lock); /* statistics only: fast readers go on */
     (*field)++;
     spin_unlock(&sh->lock);
 }
@@ -989,6 +1014,8 @@ int kl_cache_clear(kl_cache *c, bool keep_stats)
             sh->hit = sh->miss = sh->load = sh->evictions = sh->expirations = sh->errors = 0;
         spin_unlock(&sh->lock);
     }
+    if (!keep_stats)
+        __atomic_store_n(&c->hits_zero, kl__cache_reader_hits(c), __ATOMIC_RELAXED);
     return first;
 }
 
@@ -1081,7 +1108,7 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
     memset(out, 0, sizeof *out);
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
-        spin_lock(&sh->lock);
+        spin_lock_quiet(&sh->lock);
         out->hit += sh->hit;
         out->miss += sh->miss;
         out->load += sh->load;
@@ -1092,6 +1119,7 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
         out->bytes += sh->bytes;
         spin_unlock(&sh->lock);
     }
+    out->hit += kl__cache_reader_hits(c) - __atomic_load_n(&c->hits_zero, __ATOMIC_RELAXED);
     out->maxsize = c->maxsize;
 }
 

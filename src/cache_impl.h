@@ -41,30 +41,51 @@ typedef struct entry_hdr {
  * so one atomic exchange to lock and a plain store to unlock cost much
  * less than a mutex on the hit path.  Waiting for another thread's
  * computation (single-flight) sleeps on a mutex and condition variable
- * instead. */
+ * instead.
+ *
+ * The lock is also a sequence lock for optimistic readers (cache_read_fast
+ * below): spin_lock makes `seq` odd for the whole critical section, so a
+ * reader that saw the same even `seq` before and after its reads knew no
+ * writer changed the table or an entry meanwhile.  spin_lock_quiet takes
+ * the lock without that, for sections that change only what readers never
+ * read (policy metadata, statistics). */
 typedef struct spinlock {
     int held;
+    uint32_t seq; /* odd while a writer changes what readers see */
 } spinlock;
 
 /* Contended case, out of line (cache.c). */
 void kl__cache_spin_slow(spinlock *l);
 
-static inline void spin_lock(spinlock *l)
+static inline void spin_lock_quiet(spinlock *l)
 {
     if (KL_LIKELY(!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE)))
         return;
     kl__cache_spin_slow(l);
 }
 
-static inline void spin_unlock(spinlock *l) { __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE); }
+static inline void spin_lock(spinlock *l)
+{
+    spin_lock_quiet(l);
+    __atomic_store_n(&l->seq, l->seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE); /* odd before any change */
+}
+
+static inline void spin_unlock(spinlock *l)
+{
+    if (l->seq & 1)
+        __atomic_store_n(&l->seq, l->seq + 1, __ATOMIC_RELEASE); /* after every change */
+    __atomic_store_n(&l->held, 0, __ATOMIC_RELEASE);
+}
+
 typedef struct shard {
     /* first cache line: everything a hit reads or writes, so a hit moves
      * one line of shard state between cores, not several */
     spinlock lock;
-    uint32_t pad_;
     /* Open addressing over one word per slot: the low 32 bits of the
      * key's hash (its home slot and a filter) << 32 | the entry's slab id
-     * + 1; 0 is an empty slot. */
+     * + 1; 0 is an empty slot.  The word before slots[0] holds the mask,
+     * so an optimistic reader gets array and size in one load. */
     uint64_t *slots;
     size_t mask; /* slots - 1 (slots is a power of two), or 0 when empty */
     void *pstate;
@@ -79,6 +100,11 @@ typedef struct shard {
     uint64_t miss, load, evictions, expirations, errors;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
+    /* memory fast readers may still see, freed after a grace period
+     * (cache_read.c) */
+    void **retired;
+    size_t nretired, capretired, retired_bytes;
+    struct kl_cache *owner;
 } __attribute__((aligned(64))) shard;
 _Static_assert(offsetof(shard, slab) + sizeof(uint8_t **) <= 64,
                "a hit's shard state fits one cache line");
@@ -104,6 +130,18 @@ typedef struct kl__cache_keymap {
  * new form (call it on an empty cache). */
 void kl__cache_set_keymap(kl_cache *c, const kl__cache_keymap *km);
 
+/* One thread's record in a cache with fast reads (cache_read.c): written
+ * only by its thread, except `seq`, which grace periods read. */
+#define READ_BATCH 16 /* promotions a thread notes before applying them */
+typedef struct reader {
+    uint32_t seq;    /* odd while the thread is inside a fast read */
+    uint32_t npend;
+    uint64_t hits;   /* hits served by fast reads */
+    uint64_t pend[READ_BATCH]; /* slot values of entries hit since */
+    uint32_t pend_slot[READ_BATCH]; /* where they were */
+    uint8_t pend_shard[READ_BATCH];
+} __attribute__((aligned(64))) reader;
+
 struct kl_cache {
     enum cache_mode mode;
     const kl_policy_ops *pol;
@@ -115,6 +153,14 @@ struct kl_cache {
     unsigned nshards, shard_shift;
     kl_archive *archive;
     kl__cache_keymap akeys; /* to_archive NULL: memory and archive keys agree */
+    /* Fast reads (cache_read.c): one record per thread number (tslot.h),
+     * NULL when off.  hits_zero: the readers' hits when last zeroed. */
+    reader *readers;
+    uint64_t hits_zero;
+    /* the policy's hit_saturation test (sys/policy.h), copied */
+    bool hit_sat;
+    uint32_t hit_word;
+    uint64_t hit_mask;
     shard *shards;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */
@@ -249,6 +295,145 @@ table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint
     }
 }
 
+
+/* ---- fast reads (cache_read.c) ----------------------------------------------------- */
+
+_Static_assert(READ_BATCH <= 32, "noted hits are tracked in a 32-bit mask");
+
+/* Turn fast reads on (before the cache is shared): 0, or KL_ENOMEM.  Stays
+ * off, returning 0, where they cannot work (no membarrier, "no" caches,
+ * expiring entries). */
+int kl__cache_enable_fast_reads(kl_cache *c);
+/* Apply a reader's noted hits (no shard lock held). */
+void kl__cache_reader_flush(kl_cache *c, reader *r);
+/* The same for the calling thread's record, if it has one. */
+void kl__cache_flush_mine(kl_cache *c);
+/* Hits served by fast reads so far, all threads. */
+uint64_t kl__cache_reader_hits(const kl_cache *c);
+/* Hand memory readers may still see to the shard (lock held): freed after
+ * a grace period, at the latest when 64 pieces or 1 MiB have piled up. */
+void kl__shard_retire(kl_cache *c, shard *sh, void *p, size_t bytes);
+/* Free the shard's retired memory now, after a grace period (lock held). */
+void kl__shard_free_retired(kl_cache *c, shard *sh);
+
+
+/* Look up a key of `nwords` 64-bit words without the lock.  1: served
+ * (decoded by take into *out, counted, its promotion noted); 0: absent;
+ * -1: take the locked path (a writer kept interfering, a big or refused
+ * value, an entry in a chunk of its own).  r is the calling thread's
+ * record. */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define KL_TSAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__) && !defined(KL_TSAN)
+#define KL_TSAN 1
+#endif
+
+/* The reads of a fast read: what they return may be stale or torn across
+ * words, and is used only if the shard's sequence number shows no writer
+ * came by.  Relaxed atomic loads; under ThreadSanitizer, which cannot see
+ * that the sequence number makes these races harmless, plain loads in a
+ * function it does not instrument (the writers and every locked path stay
+ * checked, and so do the sequence numbers). */
+#ifdef KL_TSAN
+#define RELAXED(p) (*(volatile __typeof__(*(p)) *)(p))
+#define FAST_READ_ATTRS __attribute__((noinline, no_sanitize("thread")))
+#else
+#define RELAXED(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define FAST_READ_ATTRS __attribute__((always_inline))
+#endif
+
+static inline FAST_READ_ATTRS int
+cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint64_t h,
+                kl_cache_take_fn take, kl_cache_take_fn take_f64, void *out)
+{
+    shard *sh = shard_of(c, h);
+    uint32_t tag = (uint32_t)h;
+    for (int attempt = 0; attempt < 4; attempt++) {
+        __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED); /* inside: odd */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the grace period's membarrier orders it */
+        uint32_t s1 = __atomic_load_n(&sh->lock.seq, __ATOMIC_ACQUIRE);
+        int found = 0;
+        uint64_t sv = 0, val[4];
+        uint32_t vlen = 0, at = 0;
+        bool noop = true;
+        uint64_t *slots = RELAXED(&sh->slots);
+        if (s1 & 1) {
+            found = -2; /* a writer is in: try again */
+        } else if (slots) {
+            size_t mask = RELAXED(&slots[-1]);
+            uint8_t **chunks = RELAXED(&sh->slab.chunks);
+            size_t nch = chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0;
+            for (size_t i = tag & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+                uint64_t x = RELAXED(&slots[i]);
+                if (!x)
+                    break;
+                if ((uint32_t)(x >> 32) != tag)
+                    continue;
+                uint32_t id = (uint32_t)x - 1;
+                uint8_t *ch = (id >> SLAB_OFF_BITS) < nch ? RELAXED(&chunks[id >> SLAB_OFF_BITS])
+                                                          : NULL;
+                if (!ch) {
+                    found = -2;
+                    break;
+                }
+                uint8_t *e = ch + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT;
+                entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
+                if (RELAXED(&hd->klen) != nwords * 8)
+                    continue;
+                const uint64_t *k = (const uint64_t *)(e + c->data_off);
+                size_t w = 0;
+                while (w < nwords && RELAXED(&k[w]) == key[w])
+                    w++;
+                if (w < nwords)
+                    continue;
+                vlen = RELAXED(&hd->vlen_dirty) >> 1;
+                if (vlen > sizeof val) {
+                    found = -1;
+                    break;
+                }
+                for (size_t v = 0; v * 8 < vlen; v++)
+                    val[v] = RELAXED(&k[nwords + v]);
+                if (c->pol)
+                    noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) == c->hit_mask;
+                sv = x;
+                at = (uint32_t)i;
+                found = 1;
+                break;
+            }
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        uint32_t s2 = RELAXED(&sh->lock.seq);
+        __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE); /* outside: even */
+        if (s1 != s2 || found == -2)
+            continue;
+        if (found <= 0)
+            return found;
+        const uint8_t *vb = (const uint8_t *)val;
+        if (take == take_f64 && vlen == 9 && vb[0] == 0xfb) {
+            uint64_t b;
+            memcpy(&b, vb + 1, 8);
+            b = __builtin_bswap64(b);
+            memcpy(out, &b, 8);
+        } else if (take(out, vb, vlen)) {
+            return -1; /* the locked path counts and refuses it */
+        }
+        __atomic_store_n(&r->hits, r->hits + 1, __ATOMIC_RELAXED);
+        if (!noop) { /* the policy's part, under the lock later */
+            uint32_t n = r->npend;
+            r->pend[n] = sv;
+            r->pend_slot[n] = at;
+            r->pend_shard[n] = (uint8_t)(sh - c->shards);
+            r->npend = n + 1;
+            if (KL_UNLIKELY(n + 1 == READ_BATCH))
+                kl__cache_reader_flush(c, r);
+        }
+        return 1;
+    }
+    return -1;
+}
 
 /* The slow half of a typed acquire, with the key's hash already computed
  * (cache.c): as kl_cache_acquire_take. */

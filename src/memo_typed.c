@@ -19,6 +19,7 @@
 #include <stdlib.h>
 
 #include "memo_impl.h"
+#include "tslot.h"
 
 /* ---- argument images ------------------------------------------------------------- */
 
@@ -233,6 +234,8 @@ void kl__memo_raw_keys_update(kl_memo *m)
     m->raw_keys = raw;
     kl__cache_keymap km = {raw_to_archive, raw_from_archive, m};
     kl__cache_set_keymap(m->cache, raw ? &km : NULL);
+    if (raw) /* raw keys are whole words: hits can skip the lock (cache_read.c) */
+        (void)kl__cache_enable_fast_reads(m->cache); /* out of memory: stays off */
 }
 
 /* ---- the typed call ---------------------------------------------------------------- */
@@ -318,68 +321,24 @@ typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_tak
         return -1; /* the full path finds it again, counts it, and refuses it */
     }
     if (c->pol)
-        c->pol->on_hit(sh->pstate, entry_meta(c, e));
+        policy_hit(c, sh, e);
     sh->hit++;
     spin_unlock(&sh->lock);
     return 1;
 }
 
-/* The memory key of a typed call: its normalised images when the memo has
- * raw keys, else its canonical key (into stack, or heap when long). */
-static inline __attribute__((always_inline)) int
-typed_key(const kl_memo *m, const uint64_t *img, size_t nargs, uint8_t *stack, kl_buf *heap,
-          const uint8_t **key, size_t *klen)
+/* After a probe that did not serve the call (hit 0: absent, with the shard
+ * lock held; -1: needs the full acquire): the miss path, and the result
+ * code of kl_memo_typed_call. */
+static __attribute__((noinline)) int typed_miss(kl_memo *m, const uint8_t *key, size_t klen,
+                                                uint64_t h, int hit, kl_memo_slot *slot,
+                                                kl_cache_take_fn take, void *out)
 {
-    if (KL_LIKELY(m->raw_keys && nargs == m->ntypes)) {
-        for (size_t i = 0; i < nargs; i++) {
-            uint64_t b = img[i];
-            if (is_float_code(m->types[i]))
-                b = float_image(m, b);
-            memcpy(stack + 8 * i, &b, 8);
-        }
-        *key = stack;
-        *klen = 8 * nargs;
-        return 0;
-    }
-    if (nargs != m->ntypes)
-        return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
-                         nargs, m->ntypes);
-    kl_value args[TYPED_MAX_ARGS];
-    for (size_t i = 0; i < nargs; i++)
-        args[i] = image_value(m->types[i], img[i]);
-    kl_call call = {args, nargs, NULL, NULL, 0};
-    return memo_build_key(m, &call, stack, heap, key, klen);
-}
-
-int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
-                       kl_cache_take_fn take, void *out)
-{
-    slot->memo = m;
-    slot->ticket = NULL;
-    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
-        return KL_ENOMEM;
-    uint8_t stack[KEY_STACK];
-    kl_buf heap = KL_BUF_INIT;
-    const uint8_t *key = stack;
-    size_t klen = 0;
-    int rc = typed_key(m, img, nargs, stack, &heap, &key, &klen);
-    if (KL_UNLIKELY(rc)) {
-        kl_buf_free(&heap);
-        kl_cache_count_error(m->cache);
-        return rc;
-    }
-    uint64_t h = key_hash(key, klen);
-    int hit = typed_hit(m->cache, key, klen, h, take, out);
-    if (KL_LIKELY(hit == 1)) {
-        if (KL_UNLIKELY(heap.data != NULL))
-            kl_buf_free(&heap);
-        return 0;
-    }
+    int rc;
     if (hit == 0)
         rc = kl__cache_miss_locked(m->cache, key, klen, h, take, out, &slot->ticket);
     else
         rc = kl__cache_acquire_hashed(m->cache, key, klen, h, take, out, &slot->ticket);
-    kl_buf_free(&heap);
     if (KL_LIKELY(rc == 0))
         return 0;
     if (rc == 2) /* a stored value of another type: compute, keep the entry */
@@ -390,6 +349,65 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
     if (rc < 0)
         kl_cache_count_error(m->cache);
     return rc;
+}
+
+/* A typed call whose memory is keyed canonically (text arguments, or
+ * options that reshape keys): build the canonical key from the images. */
+static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint64_t *img,
+                                                          size_t nargs, kl_memo_slot *slot,
+                                                          kl_cache_take_fn take, void *out)
+{
+    if (nargs != m->ntypes) {
+        kl_cache_count_error(m->cache);
+        return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
+                         nargs, m->ntypes);
+    }
+    kl_value args[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < nargs; i++)
+        args[i] = image_value(m->types[i], img[i]);
+    kl_call call = {args, nargs, NULL, NULL, 0};
+    uint8_t stack[KEY_STACK];
+    kl_buf heap = KL_BUF_INIT;
+    const uint8_t *key = stack;
+    size_t klen = 0;
+    int rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    if (rc) {
+        kl_buf_free(&heap);
+        kl_cache_count_error(m->cache);
+        return rc;
+    }
+    uint64_t h = key_hash(key, klen);
+    int hit = typed_hit(m->cache, key, klen, h, take, out);
+    rc = hit == 1 ? 0 : typed_miss(m, key, klen, h, hit, slot, take, out);
+    kl_buf_free(&heap);
+    return rc;
+}
+
+int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
+                       kl_cache_take_fn take, void *out)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
+        return KL_ENOMEM;
+    if (KL_UNLIKELY(!m->raw_keys || nargs != m->ntypes))
+        return typed_call_canonical(m, img, nargs, slot, take, out);
+    uint64_t key[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < nargs; i++)
+        key[i] = is_float_code(m->types[i]) ? float_image(m, img[i]) : img[i];
+    size_t klen = 8 * nargs;
+    uint64_t h = key_hash(key, klen);
+    kl_cache *c = m->cache;
+    if (KL_LIKELY(c->readers != NULL)) {
+        int ts = kl__thread_slot();
+        if (KL_LIKELY(ts >= 0) &&
+            cache_read_fast(c, &c->readers[ts], key, nargs, h, take, kl__take_double, out) == 1)
+            return 0;
+    }
+    int hit = typed_hit(c, (const uint8_t *)key, klen, h, take, out);
+    if (KL_LIKELY(hit == 1))
+        return 0;
+    return typed_miss(m, (const uint8_t *)key, klen, h, hit, slot, take, out);
 }
 
 /* Decoders for kl_memo_typed_call.  A double result is almost always

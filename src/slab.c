@@ -4,6 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void let_go(kl_slab *s, void *p, size_t bytes)
+{
+    if (s->retire)
+        s->retire(s->retire_ctx, p, bytes);
+    else
+        free(p);
+}
+
+static uint8_t *chunk_alloc(size_t bytes) { return malloc(bytes + SLAB_READ_SLACK); }
+
 /* A new chunk index (reusing a released one), or UINT32_MAX. */
 static uint32_t chunk_index(kl_slab *s)
 {
@@ -15,13 +25,20 @@ static uint32_t chunk_index(kl_slab *s)
         uint32_t n = s->capchunks ? s->capchunks * 2 : 8;
         if (n > SLAB_MAX_CHUNKS)
             n = SLAB_MAX_CHUNKS;
-        uint8_t **nc = realloc(s->chunks, n * sizeof *nc);
+        /* a new table, capacity first; the old one may still be read */
+        uint8_t **nc = malloc((n + 1) * sizeof *nc);
         if (!nc)
             return UINT32_MAX;
-        s->chunks = nc;
+        nc[0] = (uint8_t *)(uintptr_t)n;
+        if (s->chunks) {
+            memcpy(nc + 1, s->chunks, s->nchunks * sizeof *nc);
+            let_go(s, s->chunks - 1, (s->capchunks + 1) * sizeof *nc);
+        }
+        /* readers load the table pointer without the lock */
+        __atomic_store_n(&s->chunks, nc + 1, __ATOMIC_RELEASE);
         s->capchunks = n;
     }
-    s->chunks[s->nchunks] = NULL;
+    __atomic_store_n(&s->chunks[s->nchunks], NULL, __ATOMIC_RELAXED);
     return s->nchunks++;
 }
 
@@ -58,12 +75,12 @@ void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
         uint32_t idx = chunk_index(s);
         if (idx == UINT32_MAX)
             return NULL;
-        uint8_t *p = malloc(units * SLAB_UNIT);
+        uint8_t *p = chunk_alloc(units * SLAB_UNIT);
         if (!p) {
             spare_push(s, idx);
             return NULL;
         }
-        s->chunks[idx] = p;
+        __atomic_store_n(&s->chunks[idx], p, __ATOMIC_RELEASE);
         *id = idx << SLAB_OFF_BITS;
         return p;
     }
@@ -85,12 +102,12 @@ void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
             return NULL;
         /* 1 KiB doubling to 16 KiB: a shard's unused tail stays small */
         uint32_t n = s->nsmall < 4 ? (128u << s->nsmall) : SLAB_CHUNK_UNITS;
-        uint8_t *p = malloc((size_t)n * SLAB_UNIT);
+        uint8_t *p = chunk_alloc((size_t)n * SLAB_UNIT);
         if (!p) {
             spare_push(s, idx);
             return NULL;
         }
-        s->chunks[idx] = p;
+        __atomic_store_n(&s->chunks[idx], p, __ATOMIC_RELEASE);
         /* the old chunk's tail goes to the free list of its size */
         if (s->cur_units > s->cur_used)
             list_push(s, (s->cur << SLAB_OFF_BITS) | s->cur_used, s->cur_units - s->cur_used);
@@ -108,8 +125,9 @@ void kl_slab_free(kl_slab *s, uint32_t id, size_t units)
 {
     if (units > SLAB_SMALL) {
         uint32_t idx = id >> SLAB_OFF_BITS;
-        free(s->chunks[idx]);
-        s->chunks[idx] = NULL;
+        uint8_t *p = s->chunks[idx];
+        __atomic_store_n(&s->chunks[idx], NULL, __ATOMIC_RELAXED);
+        let_go(s, p, units * SLAB_UNIT + SLAB_READ_SLACK);
         spare_push(s, idx);
         return;
     }
@@ -118,9 +136,17 @@ void kl_slab_free(kl_slab *s, uint32_t id, size_t units)
 
 void kl_slab_reset(kl_slab *s)
 {
+    uint8_t **chunks = s->chunks;
+    __atomic_store_n(&s->chunks, NULL, __ATOMIC_RELEASE);
     for (uint32_t i = 0; i < s->nchunks; i++)
-        free(s->chunks[i]);
-    free(s->chunks);
+        if (chunks[i])
+            let_go(s, chunks[i], 0);
+    if (chunks)
+        let_go(s, chunks - 1, (s->capchunks + 1) * sizeof *chunks);
     free(s->spare);
+    kl_slab_retire_fn retire = s->retire;
+    void *ctx = s->retire_ctx;
     memset(s, 0, sizeof *s);
+    s->retire = retire;
+    s->retire_ctx = ctx;
 }

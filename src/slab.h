@@ -9,6 +9,13 @@
  * larger entries get a chunk of their own.  No per-entry header, no
  * rounding beyond 8 bytes.  Memory returns to the system when the slab is
  * reset or destroyed.  Not thread-safe: the shard lock guards it.
+ *
+ * Optimistic readers (cache_impl.h) may still be reading memory the slab
+ * lets go of, so a slab with a `retire` hook hands it there instead of
+ * freeing it: the chunk table's old copy when it grows, a big entry's
+ * chunk, every chunk on reset.  The chunk table's capacity sits in the word
+ * before it, and every chunk ends with SLAB_READ_SLACK spare bytes, so a
+ * reader holding a stale id stays inside memory it may read.
  */
 #ifndef KLEPTO_SLAB_H
 #define KLEPTO_SLAB_H
@@ -21,9 +28,14 @@
 #define SLAB_CHUNK_UNITS 2048u /* units in a full-sized shared chunk (16 KiB) */
 #define SLAB_SMALL 64u         /* entries up to 512 bytes share chunks */
 #define SLAB_MAX_CHUNKS ((UINT32_C(1) << (32 - SLAB_OFF_BITS)) - 1)
+#define SLAB_READ_SLACK 32u    /* bytes after every chunk's last unit */
+
+/* Where memory goes that a reader may still see (NULL: freed at once). */
+typedef void (*kl_slab_retire_fn)(void *ctx, void *p, size_t bytes);
 
 typedef struct kl_slab {
-    uint8_t **chunks;   /* by index; NULL for a released big chunk */
+    uint8_t **chunks;   /* by index; NULL for a released big chunk; the word
+                           before the first holds the capacity */
     uint32_t nchunks, capchunks;
     uint32_t nsmall;    /* shared chunks made so far (sets the next one's size) */
     uint32_t cur;       /* the shared chunk being carved (valid if cur_units) */
@@ -31,6 +43,8 @@ typedef struct kl_slab {
     uint32_t *spare;    /* indices of released big chunks, for reuse */
     uint32_t nspare, capspare;
     uint32_t heads[SLAB_SMALL + 1]; /* free lists by size in units: id + 1, 0 = empty */
+    kl_slab_retire_fn retire;
+    void *retire_ctx;
 } kl_slab;
 
 static inline size_t kl_slab_units(size_t bytes) { return (bytes + SLAB_UNIT - 1) / SLAB_UNIT; }
@@ -45,7 +59,14 @@ static inline void *kl_slab_ptr(const kl_slab *s, uint32_t id)
 void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id);
 /* Give back what kl_slab_alloc returned for (id, units). */
 void kl_slab_free(kl_slab *s, uint32_t id, size_t units);
-/* Release everything (ids become invalid); the slab stays usable. */
+/* Release everything (ids become invalid); the slab stays usable and keeps
+ * its retire hook. */
 void kl_slab_reset(kl_slab *s);
+
+/* The capacity of a chunk table (the word before it). */
+static inline size_t kl_slab_chunks_cap(uint8_t *const *chunks)
+{
+    return (size_t)(uintptr_t)chunks[-1];
+}
 
 #endif

@@ -124,4 +124,5 @@ const kl_policy_ops kl_policy_rr = {
     .on_hit = rr_on_hit,
     .on_remove = rr_on_remove,
     .victim = rr_victim,
+    .hit_saturation = true, /* hits never change anything */
 };

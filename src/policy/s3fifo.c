@@ -164,4 +164,8 @@ const kl_policy_ops kl_policy_s3fifo = {
     .on_hit = s3_on_hit,
     .on_remove = s3_on_remove,
     .victim = s3_victim,
+    /* a hit counts up to 3; at 3, hits change nothing */
+    .hit_saturation = true,
+    .hit_word = offsetof(s3_meta, word),
+    .hit_mask = S3_FREQ,
 };

@@ -104,4 +104,8 @@ const kl_policy_ops kl_policy_sieve = {
     .on_hit = sieve_on_hit,
     .on_remove = sieve_on_remove,
     .victim = sieve_victim,
+    /* a hit sets the visited word; once set, hits change nothing */
+    .hit_saturation = true,
+    .hit_word = offsetof(sieve_meta, visited),
+    .hit_mask = 1,
 };

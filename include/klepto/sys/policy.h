@@ -15,6 +15,7 @@
 #ifndef KLEPTO_SYS_POLICY_H
 #define KLEPTO_SYS_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,7 +23,7 @@
 extern "C" {
 #endif
 
-#define KL_POLICY_VERSION 1
+#define KL_POLICY_VERSION 2 /* 2 added the hit_saturation fields */
 
 typedef struct kl_policy_ops {
     unsigned version; /* KL_POLICY_VERSION */
@@ -44,6 +45,18 @@ typedef struct kl_policy_ops {
     /* The entry to evict next, without removing it (the cache calls
      * on_remove after).  NULL when the policy holds no entries. */
     void *(*victim)(void *state);
+
+    /* Version 2.  Lets hits skip the policy when they would change
+     * nothing, so that they need no lock: when hit_saturation is true, a
+     * hit is a no-op while the 64-bit word at byte offset hit_word of the
+     * entry's metadata has every bit of hit_mask set (mask 0: hits never
+     * change anything).  The cache may read that word without the lock,
+     * from an entry being changed or freed (it only decides whether to
+     * call on_hit later, under the lock).  Policies whose hits always
+     * reorder entries (lru, lfu, ...) leave hit_saturation false. */
+    bool hit_saturation;
+    uint32_t hit_word;
+    uint64_t hit_mask;
 } kl_policy_ops;
 
 /* Look up a built-in policy by name ("lru", "lfu", "mru", "rr", "fifo",

@@ -1,0 +1,194 @@
+/*
+ * Fast reads of the cache (cache_impl.h): hits that take no lock and write
+ * no memory another thread writes.
+ *
+ * A reader probes the table optimistically between two reads of its
+ * shard's sequence number (odd while a writer holds the lock for a change
+ * readers can see) and keeps the value only if the number did not move.
+ * What it must not do is touch memory that was freed meanwhile, so
+ * writers retire such memory (an outgrown slot array or chunk table, a
+ * big entry's chunk, everything on clear) and free it after a grace
+ * period: one membarrier(2), after which every thread either has
+ * published that it is inside a read (its reader record's odd `seq`) or
+ * will see the new pointers; the writer then waits for the readers it saw
+ * inside to leave.  Grace periods are rare (table growth, every 64 retired
+ * chunks or 1 MiB, clear), so readers pay only two stores to their own
+ * record.
+ *
+ * Fast reads serve caches whose policy can tell from an entry's metadata
+ * that a hit would change nothing (sieve's set visited bit, s3fifo's
+ * saturated count, fifo, rr; sys/policy.h), and "inf" caches.  A hit
+ * counts itself in the thread's record; one that would change the policy
+ * is noted there too and applied in a batch under the shard lock — before
+ * the thread next inserts, and every READ_BATCH notes — so a single thread
+ * sees its policy exactly, and other threads' last few hits may be applied
+ * a little later.  A noted entry that has left the cache since is skipped.
+ * Policies whose every hit reorders entries (lru, lfu, mru, arc, wtinylfu)
+ * gain nothing from this and keep the locked hit.
+ *
+ * Where membarrier(2) is unavailable fast reads stay off and every hit
+ * takes the shard lock.
+ */
+#define _GNU_SOURCE
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "cache_impl.h"
+#include "tslot.h"
+
+/* ---- the process-wide barrier ------------------------------------------------------ */
+
+static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
+static bool barrier_ok;
+
+static void barrier_register(void)
+{
+#ifdef __NR_membarrier
+    long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    barrier_ok = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+                 syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+/* Every running thread of the process executes a full memory barrier. */
+static void barrier_all(void)
+{
+#ifdef __NR_membarrier
+    (void)syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+#endif
+}
+
+int kl__cache_enable_fast_reads(kl_cache *c)
+{
+    pthread_once(&barrier_once, barrier_register);
+    if (!barrier_ok || c->mode == MODE_NO || c->ttl_ns > 0 || c->nshards > 256 || c->readers)
+        return 0;
+    if (c->pol && !c->hit_sat) /* every hit would queue work for the lock: no gain */
+        return 0;
+    reader *r = aligned_alloc(64, sizeof(reader) * KL_THREAD_SLOTS);
+    if (!r)
+        return kl_seterr(KL_ENOMEM, "cache: out of memory");
+    memset(r, 0, sizeof(reader) * KL_THREAD_SLOTS);
+    c->readers = r;
+    return 0;
+}
+
+/* ---- grace periods and retired memory ----------------------------------------------- */
+
+/* Wait until no fast read that might have seen memory retired before this
+ * call is still running. */
+static void grace_period(kl_cache *c)
+{
+    barrier_all();
+    for (int i = 0; i < KL_THREAD_SLOTS; i++) {
+        uint32_t s = __atomic_load_n(&c->readers[i].seq, __ATOMIC_ACQUIRE);
+        if (!(s & 1))
+            continue;
+        for (unsigned spins = 0; __atomic_load_n(&c->readers[i].seq, __ATOMIC_ACQUIRE) == s;
+             spins++)
+            if (spins > 64)
+                sched_yield(); /* the reader was preempted inside its read */
+    }
+}
+
+void kl__shard_free_retired(kl_cache *c, shard *sh)
+{
+    if (!sh->nretired)
+        return;
+    if (c->readers)
+        grace_period(c);
+    for (size_t i = 0; i < sh->nretired; i++)
+        free(sh->retired[i]);
+    sh->nretired = 0;
+    sh->retired_bytes = 0;
+}
+
+void kl__shard_retire(kl_cache *c, shard *sh, void *p, size_t bytes)
+{
+    if (!c->readers) {
+        free(p);
+        return;
+    }
+    if (sh->nretired == sh->capretired) {
+        size_t n = sh->capretired ? sh->capretired * 2 : 16;
+        void **nr = realloc(sh->retired, n * sizeof *nr);
+        if (!nr) { /* no room to remember it: wait for readers now */
+            grace_period(c);
+            free(p);
+            return;
+        }
+        sh->retired = nr;
+        sh->capretired = n;
+    }
+    sh->retired[sh->nretired++] = p;
+    sh->retired_bytes += bytes;
+    if (sh->nretired >= 64 || sh->retired_bytes >= ((size_t)1 << 20))
+        kl__shard_free_retired(c, sh);
+}
+
+/* ---- applying noted hits -------------------------------------------------------------- */
+
+/* Apply one noted hit (lock held): the policy's on_hit, if the entry the
+ * slot value names is still in the table (usually still in slot `at`). */
+static void apply_hit(kl_cache *c, shard *sh, uint64_t sv, uint32_t at)
+{
+    if (!sh->slots)
+        return;
+    if (at <= sh->mask && sh->slots[at] == sv) {
+        policy_hit(c, sh, slot_entry(sh, sv));
+        return;
+    }
+    for (size_t i = slot_tag(sv) & sh->mask;; i = (i + 1) & sh->mask) {
+        uint64_t x = sh->slots[i];
+        if (x == sv) {
+            policy_hit(c, sh, slot_entry(sh, sv));
+            return;
+        }
+        if (!x)
+            return;
+    }
+}
+
+void kl__cache_reader_flush(kl_cache *c, reader *r)
+{
+    uint32_t n = r->npend;
+    r->npend = 0;
+    if (!c->pol)
+        return;
+    /* each shard's notes in the order they were made (shards' policies
+     * are independent), taking each shard's lock once */
+    uint32_t done = 0; /* bit i: note i applied */
+    for (uint32_t i = 0; i < n; i++) {
+        if (done & (1u << i))
+            continue;
+        unsigned s = r->pend_shard[i];
+        shard *sh = &c->shards[s];
+        spin_lock_quiet(&sh->lock); /* policy metadata only: readers go on */
+        for (uint32_t j = i; j < n; j++)
+            if (r->pend_shard[j] == s) {
+                apply_hit(c, sh, r->pend[j], r->pend_slot[j]);
+                done |= 1u << j;
+            }
+        spin_unlock(&sh->lock);
+    }
+}
+
+void kl__cache_flush_mine(kl_cache *c)
+{
+    int ts = kl__thread_slot();
+    if (ts >= 0 && c->readers[ts].npend)
+        kl__cache_reader_flush(c, &c->readers[ts]);
+}
+
+uint64_t kl__cache_reader_hits(const kl_cache *c)
+{
+    uint64_t n = 0;
+    if (c->readers)
+        for (int i = 0; i < KL_THREAD_SLOTS; i++)
+            n += __atomic_load_n(&c->readers[i].hits, __ATOMIC_RELAXED);
+    return n;
+}

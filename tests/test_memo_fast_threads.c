@@ -1,0 +1,171 @@
+/* Lock-free hits of typed memos (cache_read.c): many threads hitting while
+ * others insert, evict, grow tables and clear — every result right, the
+ * statistics adding up — and, on one thread, policies deciding exactly as
+ * with locked hits.  Also runs under ThreadSanitizer and AddressSanitizer
+ * (a grace period that freed too early would show there). */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "klepto.h"
+
+static atomic_long computed;
+
+KL_MEMOIZE(double, mix, (int64_t, x), (double, s))
+{
+    atomic_fetch_add(&computed, 1);
+    return (double)x * s + 0.5;
+}
+
+typedef struct worker {
+    unsigned seed;
+    int iterations, nkeys;
+    bool clears;
+    int wrong;
+} worker;
+
+static void *hammer(void *p)
+{
+    worker *w = p;
+    for (int i = 0; i < w->iterations; i++) {
+        int64_t x = rand_r(&w->seed) % w->nkeys;
+        double s = (double)(x % 7) / 4;
+        if (mix(x, s) != (double)x * s + 0.5)
+            w->wrong++;
+        if (w->clears && i % 4000 == 3999)
+            KT_OK(kl_memo_clear(mix_memo(), true));
+    }
+    return NULL;
+}
+
+static void run(const char *policy, size_t maxsize, int nkeys)
+{
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.policy = policy;
+    o.cache.maxsize = maxsize;
+    KT_OK(kl_memo_configure(mix_memo(), &o));
+    atomic_store(&computed, 0);
+    enum { THREADS = 4, ITER = 20000 };
+    pthread_t th[THREADS];
+    worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (worker){(unsigned)i * 7919u + 3u, ITER, nkeys, i == 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, hammer, &w[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].wrong, 0);
+    }
+    kl_memo_info info;
+    kl_memo_info_get(mix_memo(), &info);
+    assert_int_equal(info.hit + info.miss, (uint64_t)THREADS * ITER);
+    assert_int_equal(info.miss, (uint64_t)atomic_load(&computed));
+    assert_true(info.hit > 0);
+    if (maxsize != KL_CACHE_UNBOUNDED)
+        assert_true(info.size <= maxsize);
+}
+
+static void sieve_with_evictions_and_clears(void **state)
+{
+    (void)state;
+    run("sieve", 300, 1000);
+}
+
+static void s3fifo_fifo_rr_with_evictions(void **state)
+{
+    (void)state;
+    run("s3fifo", 300, 1000);
+    run("fifo", 300, 1000);
+    run("rr", 300, 1000);
+}
+
+static void unbounded_cache_grows_under_readers(void **state)
+{
+    (void)state;
+    /* 40k keys: every shard's table doubles many times while hits run */
+    run("inf", KL_CACHE_UNBOUNDED, 40000);
+}
+
+static void lru_keeps_locked_hits(void **state)
+{
+    (void)state;
+    run("lru", 300, 1000);
+}
+
+/* ---- one thread: the same decisions as locked hits ----------------------------------- */
+
+static atomic_int sq_calls;
+KL_MEMOIZE(int64_t, sq, (int64_t, x))
+{
+    atomic_fetch_add(&sq_calls, 1);
+    return x * x;
+}
+
+/* The typed memo (fast hits, noted promotions) and a plain cache (every
+ * hit under the lock) see the same requests with the same keys (a typed
+ * memo's memory key is the argument's 8 bytes): hit for hit the same. */
+static void exact(const char *policy)
+{
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.policy = policy;
+    o.cache.maxsize = 100;
+    KT_OK(kl_memo_configure(sq_memo(), &o));
+    kl_cache *ref;
+    KT_OK(kl_cache_new(&ref, &o.cache));
+    unsigned seed = 12345;
+    kl_buf val = KL_BUF_INIT;
+    uint64_t hits = 0;
+    for (int i = 0; i < 20000; i++) {
+        /* skewed: a hot set of 60 keys and a long tail of 600 */
+        int64_t x = rand_r(&seed) % 3 ? rand_r(&seed) % 60 : 60 + rand_r(&seed) % 600;
+        int before = atomic_load(&sq_calls);
+        assert_true(sq(x) == x * x);
+        bool memo_hit = atomic_load(&sq_calls) == before;
+        kl_cache_ticket *t;
+        int rc = kl_cache_acquire(ref, &x, sizeof x, &val, &t);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 1) {
+            int64_t v = x * x;
+            kl_value vv = kl_value_int(v);
+            val.len = 0;
+            KT_OK(kl_encode(&val, &vv, 0));
+            KT_OK(kl_cache_fulfil(t, val.data, val.len));
+        }
+        if (memo_hit != (rc == 0))
+            fail_msg("%s: request %d (key %lld): memo %s, locked cache %s", policy, i,
+                     (long long)x, memo_hit ? "hit" : "miss", rc == 0 ? "hit" : "miss");
+        hits += memo_hit;
+    }
+    kl_memo_info info;
+    kl_memo_info_get(sq_memo(), &info);
+    assert_int_equal(info.hit, hits);
+    assert_true(hits > 5000); /* the hot set is mostly hit */
+    kl_buf_free(&val);
+    KT_OK(kl_cache_free(ref));
+}
+
+static void one_thread_decides_as_locked_hits_do(void **state)
+{
+    (void)state;
+    exact("sieve");
+    exact("s3fifo");
+    exact("fifo");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sieve_with_evictions_and_clears),
+        cmocka_unit_test(s3fifo_fifo_rr_with_evictions),
+        cmocka_unit_test(unbounded_cache_grows_under_readers),
+        cmocka_unit_test(lru_keeps_locked_hits),
+        cmocka_unit_test(one_thread_decides_as_locked_hits_do),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    kl_memo_free(mix_memo());
+    kl_memo_free(sq_memo());
+    return rc;
+}
