@@ -277,6 +277,9 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->shard_shift = 64;
     for (unsigned n = c->nshards; n > 1; n >>= 1)
         c->shard_shift--;
+    c->shard_mask = c->nshards - 1;
+    if (c->shard_shift == 64) /* one shard: a shift of 64 would be undefined */
+        c->shard_shift = 63;
 
     c->shards = aligned_alloc(64, sizeof(shard) * c->nshards);
     if (!c->shards) {

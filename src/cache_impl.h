@@ -150,7 +150,8 @@ struct kl_cache {
     int64_t ttl_ns;
     bool purge, write_back;
     size_t exp_off, hdr_off, data_off; /* entry layout (metadata at 0) */
-    unsigned nshards, shard_shift;
+    unsigned nshards, shard_shift; /* shard = hash >> shard_shift & shard_mask */
+    uint64_t shard_mask;
     kl_archive *archive;
     kl__cache_keymap akeys; /* to_archive NULL: memory and archive keys agree */
     /* Fast reads (cache_read.c): one record per thread number (tslot.h),
@@ -241,7 +242,7 @@ static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
 
 static inline shard *shard_of(const kl_cache *c, uint64_t h)
 {
-    return &c->shards[c->shard_shift >= 64 ? 0 : (h >> c->shard_shift)];
+    return &c->shards[(h >> c->shard_shift) & c->shard_mask];
 }
 
 
@@ -366,42 +367,56 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
             size_t mask = RELAXED(&slots[-1]);
             uint8_t **chunks = RELAXED(&sh->slab.chunks);
             size_t nch = chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0;
-            for (size_t i = tag & mask, n = 0; n <= mask; i = (i + 1) & mask, n++) {
+            /* a table is never full, but a reader racing a writer could
+             * in theory chase the empty slot: a budget of one lap */
+            size_t i = tag & mask, budget = mask;
+            for (;; i = (i + 1) & mask) {
                 uint64_t x = RELAXED(&slots[i]);
                 if (!x)
                     break;
-                if ((uint32_t)(x >> 32) != tag)
-                    continue;
-                uint32_t id = (uint32_t)x - 1;
-                uint8_t *ch = (id >> SLAB_OFF_BITS) < nch ? RELAXED(&chunks[id >> SLAB_OFF_BITS])
-                                                          : NULL;
-                if (!ch) {
+                if ((uint32_t)(x >> 32) == tag) {
+                    uint32_t id = (uint32_t)x - 1;
+                    uint8_t *ch = (id >> SLAB_OFF_BITS) < nch
+                                      ? RELAXED(&chunks[id >> SLAB_OFF_BITS])
+                                      : NULL;
+                    if (!ch) {
+                        found = -2;
+                        break;
+                    }
+                    uint8_t *e = ch + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT;
+                    entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
+                    const uint64_t *k = (const uint64_t *)(e + c->data_off);
+                    size_t w = 0;
+                    if (RELAXED(&hd->klen) == nwords * 8 && RELAXED(&k[0]) == key[0])
+                        for (w = 1; w < nwords && RELAXED(&k[w]) == key[w];)
+                            w++;
+                    if (w == nwords) {
+                        vlen = RELAXED(&hd->vlen_dirty) >> 1;
+                        if (vlen > sizeof val) {
+                            found = -1;
+                            break;
+                        }
+                        /* whole words: a value's last word, and the slack
+                         * after every chunk, are readable */
+                        val[0] = RELAXED(&k[nwords]);
+                        val[1] = RELAXED(&k[nwords + 1]);
+                        if (vlen > 16) {
+                            val[2] = RELAXED(&k[nwords + 2]);
+                            val[3] = RELAXED(&k[nwords + 3]);
+                        }
+                        if (c->pol)
+                            noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
+                                   c->hit_mask;
+                        sv = x;
+                        at = (uint32_t)i;
+                        found = 1;
+                        break;
+                    }
+                }
+                if (!budget--) {
                     found = -2;
                     break;
                 }
-                uint8_t *e = ch + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT;
-                entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
-                if (RELAXED(&hd->klen) != nwords * 8)
-                    continue;
-                const uint64_t *k = (const uint64_t *)(e + c->data_off);
-                size_t w = 0;
-                while (w < nwords && RELAXED(&k[w]) == key[w])
-                    w++;
-                if (w < nwords)
-                    continue;
-                vlen = RELAXED(&hd->vlen_dirty) >> 1;
-                if (vlen > sizeof val) {
-                    found = -1;
-                    break;
-                }
-                for (size_t v = 0; v * 8 < vlen; v++)
-                    val[v] = RELAXED(&k[nwords + v]);
-                if (c->pol)
-                    noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) == c->hit_mask;
-                sv = x;
-                at = (uint32_t)i;
-                found = 1;
-                break;
             }
         }
         __atomic_thread_fence(__ATOMIC_ACQUIRE);

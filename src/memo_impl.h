@@ -37,6 +37,7 @@ struct kl_memo {
      * a function of those bits (raw keymap, no rounding, nothing ignored). */
     bool raw_keys;
     bool raw_merge_zero; /* -0.0 and 0.0 make one key (untyped keymap) */
+    unsigned float_args; /* bit i: argument i is a float */
     bool raw_opts_ok;    /* the options allow raw keys (set by configure) */
 };
 

@@ -232,6 +232,10 @@ void kl__memo_raw_keys_update(kl_memo *m)
                kl_signature_npositional(m->sig) == m->ntypes && !kl_signature_has_varargs(m->sig) &&
                !kl_signature_has_varkw(m->sig) && !strchr(m->types, 's');
     m->raw_keys = raw;
+    m->float_args = 0;
+    for (size_t i = 0; i < m->ntypes; i++)
+        if (is_float_code(m->types[i]))
+            m->float_args |= 1u << i;
     kl__cache_keymap km = {raw_to_archive, raw_from_archive, m};
     kl__cache_set_keymap(m->cache, raw ? &km : NULL);
     if (raw) /* raw keys are whole words: hits can skip the lock (cache_read.c) */
@@ -393,8 +397,13 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
     if (KL_UNLIKELY(!m->raw_keys || nargs != m->ntypes))
         return typed_call_canonical(m, img, nargs, slot, take, out);
     uint64_t key[TYPED_MAX_ARGS];
-    for (size_t i = 0; i < nargs; i++)
-        key[i] = is_float_code(m->types[i]) ? float_image(m, img[i]) : img[i];
+    for (size_t i = 0; i < nargs; i++) {
+        uint64_t b = img[i];
+        /* NaN or ±0.0 in a float argument (rare): normalise it */
+        if (KL_UNLIKELY((m->float_args >> i) & 1) && KL_UNLIKELY(((b << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
+            b = float_image(m, b);
+        key[i] = b;
+    }
     size_t klen = 8 * nargs;
     uint64_t h = key_hash(key, klen);
     kl_cache *c = m->cache;
