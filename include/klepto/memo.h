@@ -117,11 +117,17 @@ const char *kl_memo_name(const kl_memo *m);
  * defines `double rosen(double x, double y)`, which consults the cache, and
  * `kl_memo *rosen_memo(void)` to configure and inspect it.  Argument types:
  * double, float, int64_t, int, long, unsigned, bool, const char * (text).
- * Result types: double, float, int64_t, int, long, bool.  Keys are those of
- * the generic memo with signature "x, y" (so C and generic callers share
- * results).  A typed call cannot report errors: when a key or an archive
- * fails it computes uncached and counts the error (kl_memo_info). Up to 8
- * arguments.  rosen_memo() returns NULL only if memory ran out.
+ * Result types: double, float, int64_t, int, long, bool.  Archive keys (and
+ * kl_memo_key) are those of the generic memo with signature "x, y", so C
+ * and generic callers share results.  In memory, a function whose
+ * arguments are all numbers or booleans is keyed by the arguments' raw
+ * bits when its options allow (raw keymap, no rounding, nothing ignored):
+ * a hit builds no canonical key, kl_memo_lookup/forget take calls that fit
+ * the C types (else KL_ETYPE), and kl_memo_load brings back the archive
+ * entries whose keys are calls of this function.  A typed call cannot
+ * report errors: when a key or an archive fails it computes uncached and
+ * counts the error (kl_memo_info).  Up to 8 arguments.  rosen_memo()
+ * returns NULL only if memory ran out.
  */
 
 /* Internal to the macro: the state of one typed call. */
