@@ -405,8 +405,9 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                             val[3] = RELAXED(&k[nwords + 3]);
                         }
                         if (c->pol)
-                            noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
-                                   c->hit_mask;
+                            noop = c->hit_sat &&
+                                   (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
+                                       c->hit_mask;
                         sv = x;
                         at = (uint32_t)i;
                         found = 1;

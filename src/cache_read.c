@@ -45,8 +45,23 @@
 static pthread_once_t barrier_once = PTHREAD_ONCE_INIT;
 static bool barrier_ok;
 
+static void barrier_register(void);
+
+/* A forked child is a new address space: register it too (should that
+ * fail, grace periods there go on without the barrier). */
+static void barrier_after_fork(void)
+{
+    if (barrier_ok)
+        barrier_register();
+}
+
 static void barrier_register(void)
 {
+    static bool atfork_set;
+    if (!atfork_set) {
+        atfork_set = true;
+        (void)pthread_atfork(NULL, NULL, barrier_after_fork);
+    }
 #ifdef __NR_membarrier
     long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     barrier_ok = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
@@ -86,7 +101,7 @@ static void grace_period(kl_cache *c)
     barrier_all();
     for (int i = 0; i < KL_THREAD_SLOTS; i++) {
         uint32_t s = __atomic_load_n(&c->readers[i].seq, __ATOMIC_ACQUIRE);
-        if (!(s & 1))
+        if (!(s & 1) || !kl__thread_slot_held(i)) /* outside, or its thread is gone */
             continue;
         for (unsigned spins = 0; __atomic_load_n(&c->readers[i].seq, __ATOMIC_ACQUIRE) == s;
              spins++)

@@ -2,6 +2,7 @@
 #include "tslot.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 _Thread_local int kl__tslot_cached __attribute__((tls_model("initial-exec")));
@@ -16,12 +17,30 @@ static void slot_release(void *p)
 {
     unsigned n = (unsigned)(uintptr_t)p - 1;
     pthread_mutex_lock(&slots_mx);
-    slots_used &= ~(UINT64_C(1) << n);
+    __atomic_and_fetch(&slots_used, ~(UINT64_C(1) << n), __ATOMIC_RELEASE);
     pthread_mutex_unlock(&slots_mx);
     kl__tslot_cached = 0;
 }
 
-static void slot_init(void) { (void)pthread_key_create(&slot_key, slot_release); }
+/* In the child of fork(): only the thread that forked lives on, so only
+ * its number is still held (the others' threads are gone). */
+static void slot_after_fork(void)
+{
+    int s = kl__tslot_cached;
+    pthread_mutex_init(&slots_mx, NULL);
+    __atomic_store_n(&slots_used, s > 0 ? UINT64_C(1) << (s - 1) : 0, __ATOMIC_RELEASE);
+}
+
+static void slot_init(void)
+{
+    (void)pthread_key_create(&slot_key, slot_release);
+    (void)pthread_atfork(NULL, NULL, slot_after_fork);
+}
+
+bool kl__thread_slot_held(int n)
+{
+    return (__atomic_load_n(&slots_used, __ATOMIC_ACQUIRE) >> n) & 1;
+}
 
 int kl__thread_slot_slow(void)
 {
@@ -29,9 +48,10 @@ int kl__thread_slot_slow(void)
     pthread_once(&slot_once, slot_init);
     int n = -1;
     pthread_mutex_lock(&slots_mx);
-    if (~slots_used) {
-        n = __builtin_ctzll(~slots_used);
-        slots_used |= UINT64_C(1) << n;
+    uint64_t used = __atomic_load_n(&slots_used, __ATOMIC_RELAXED);
+    if (~used) {
+        n = __builtin_ctzll(~used);
+        __atomic_or_fetch(&slots_used, UINT64_C(1) << n, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&slots_mx);
     if (n >= 0 && pthread_setspecific(slot_key, (void *)(uintptr_t)(n + 1)) != 0) {

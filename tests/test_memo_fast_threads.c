@@ -7,8 +7,11 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "klepto.h"
 
@@ -155,6 +158,58 @@ static void one_thread_decides_as_locked_hits_do(void **state)
     exact("fifo");
 }
 
+/* ---- fork: the child must not wait for readers that stayed behind ----------------- */
+
+static atomic_bool stop_hitting;
+static atomic_long hit_sum; /* keeps the calls from being optimised away */
+
+static void *hit_forever(void *p)
+{
+    (void)p;
+    double sum = 0;
+    for (unsigned i = 0; !atomic_load(&stop_hitting); i++)
+        sum += mix(i % 64, 1.0);
+    atomic_store(&hit_sum, (long)sum);
+    return NULL;
+}
+
+/* A thread hits without pause while the main thread forks: a fork often
+ * catches it inside a read.  Each child clears the memo and grows its
+ * tables (both wait for readers) and must finish. */
+static void forked_child_does_not_wait_for_gone_readers(void **state)
+{
+    (void)state;
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.policy = "sieve";
+    o.cache.maxsize = 100000;
+    KT_OK(kl_memo_configure(mix_memo(), &o));
+    for (int i = 0; i < 64; i++)
+        mix(i, 1.0);
+    atomic_store(&stop_hitting, false);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, hit_forever, NULL), 0);
+    for (int round = 0; round < 30; round++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            alarm(20); /* a child stuck in a grace period dies of SIGALRM */
+            if (kl_memo_clear(mix_memo(), false) != 0)
+                _exit(2);
+            for (int i = 0; i < 5000; i++)
+                if (mix(1000 + i, 2.0) != (1000.0 + i) * 2 + 0.5)
+                    _exit(3);
+            _exit(0);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            fail_msg("child %d: %s %d", round, WIFEXITED(status) ? "exit" : "signal",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    }
+    atomic_store(&stop_hitting, true);
+    pthread_join(th, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +218,7 @@ int main(void)
         cmocka_unit_test(unbounded_cache_grows_under_readers),
         cmocka_unit_test(lru_keeps_locked_hits),
         cmocka_unit_test(one_thread_decides_as_locked_hits_do),
+        cmocka_unit_test(forked_child_does_not_wait_for_gone_readers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kl_memo_free(mix_memo());
