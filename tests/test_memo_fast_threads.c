@@ -179,6 +179,13 @@ static void *hit_forever(void *p)
 static void forked_child_does_not_wait_for_gone_readers(void **state)
 {
     (void)state;
+#if defined(__SANITIZE_THREAD__)
+    skip(); /* ThreadSanitizer's runtime does not support fork() with threads running */
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+    skip(); /* ThreadSanitizer's runtime does not support fork() with threads running */
+#endif
+#endif
     kl_memo_opts o = KL_MEMO_OPTS_INIT;
     o.cache.policy = "sieve";
     o.cache.maxsize = 100000;
