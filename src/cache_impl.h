@@ -297,6 +297,20 @@ table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint
 }
 
 
+/* A double stored as CBOR float64 (0xfb, big-endian bits) decoded into
+ * *out: 1, else 0 (the hit paths' shortcut for double results). */
+static inline int take_cbor_f64(void *out, const uint8_t *v, size_t n)
+{
+    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
+        uint64_t b;
+        memcpy(&b, v + 1, 8);
+        b = __builtin_bswap64(b);
+        memcpy(out, &b, 8);
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- fast reads (cache_read.c) ----------------------------------------------------- */
 
 _Static_assert(READ_BATCH <= 32, "noted hits are tracked in a 32-bit mask");
@@ -428,12 +442,7 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
         if (found <= 0)
             return found;
         const uint8_t *vb = (const uint8_t *)val;
-        if (take == take_f64 && vlen == 9 && vb[0] == 0xfb) {
-            uint64_t b;
-            memcpy(&b, vb + 1, 8);
-            b = __builtin_bswap64(b);
-            memcpy(out, &b, 8);
-        } else if (take(out, vb, vlen)) {
+        if (!(take == take_f64 && take_cbor_f64(out, vb, vlen)) && take(out, vb, vlen)) {
             return -1; /* the locked path counts and refuses it */
         }
         __atomic_store_n(&r->hits, r->hits + 1, __ATOMIC_RELAXED);

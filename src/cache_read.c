@@ -194,7 +194,7 @@ void kl__cache_reader_flush(kl_cache *c, reader *r)
 
 void kl__cache_flush_mine(kl_cache *c)
 {
-    int ts = kl__thread_slot();
+    int ts = kl__tslot_cached - 1; /* a thread without a number has noted nothing */
     if (ts >= 0 && c->readers[ts].npend)
         kl__cache_reader_flush(c, &c->readers[ts]);
 }

@@ -99,13 +99,32 @@ static int value_image(const kl_memo *m, char type, const kl_value *v, uint64_t 
     }
 }
 
+static const char *type_name(char type)
+{
+    switch (type) {
+    case 'd':
+        return "double";
+    case 'f':
+        return "float";
+    case 'b':
+        return "bool";
+    case 's':
+        return "text";
+    default:
+        return "integer";
+    }
+}
+
 /* The images of a generic call's arguments (positional, then named by the
- * signature's parameter names): 0, or 1 when the call does not fit. */
+ * signature's parameter names): 0, KL_EINVAL when the call does not fit
+ * the signature, KL_ETYPE when a value does not fit its C type (the
+ * message names the argument). */
 static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
 {
     size_t n = m->ntypes;
     if (call->npos + call->nnamed != n || call->npos > n)
-        return 1;
+        return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
+                         call->npos + call->nnamed, n);
     const kl_value *at[TYPED_MAX_ARGS] = {0};
     for (size_t i = 0; i < call->npos; i++)
         at[i] = &call->pos[i];
@@ -114,12 +133,14 @@ static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
         while (i < n && strcmp(kl_signature_param(m->sig, i), call->names[j]) != 0)
             i++;
         if (i == n || at[i])
-            return 1;
+            return kl_seterr(KL_EINVAL, "memo '%s': argument '%s' %s", m->name, call->names[j],
+                             i == n ? "is not a parameter" : "is given twice");
         at[i] = &call->named[j];
     }
     for (size_t i = 0; i < n; i++)
         if (value_image(m, m->types[i], at[i], &img[i]))
-            return 1;
+            return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' does not fit the C type %s",
+                             m->name, kl_signature_param(m->sig, i), type_name(m->types[i]));
     return 0;
 }
 
@@ -129,10 +150,9 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
     if (!m->raw_keys)
         return memo_build_key(m, call, stack, heap, key, klen);
     uint64_t img[TYPED_MAX_ARGS];
-    if (call_images(m, call, img))
-        return kl_seterr(KL_ETYPE,
-                         "memo '%s': the call does not fit the typed function's arguments (%s)",
-                         m->name, m->types);
+    int rc = call_images(m, call, img);
+    if (rc)
+        return rc;
     memcpy(stack, img, m->ntypes * 8);
     *key = stack;
     *klen = m->ntypes * 8;
@@ -289,19 +309,6 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
     return fresh;
 }
 
-/* A double stored as CBOR float64 (0xfb, big-endian bits): 1, else 0. */
-static inline int take_f64_inline(void *out, const uint8_t *v, size_t n)
-{
-    if (KL_LIKELY(n == 9 && v[0] == 0xfb)) {
-        uint64_t b;
-        memcpy(&b, v + 1, 8);
-        b = __builtin_bswap64(b);
-        memcpy(out, &b, 8);
-        return 1;
-    }
-    return 0;
-}
-
 /* The hit path, inline from key to result: hash, lock, probe, decode,
  * policy, unlock.  1 when served; 0 when absent, with the shard lock still
  * held for the miss path; -1 sends the call to the full acquire (expiring
@@ -320,7 +327,7 @@ typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_tak
     entry *e = slot_entry(sh, sh->slots[slot]);
     const uint8_t *v = entry_val(c, e);
     size_t vlen = entry_vlen(c, e);
-    if (!(take == kl__take_double && take_f64_inline(out, v, vlen)) && take(out, v, vlen)) {
+    if (!(take == kl__take_double && take_cbor_f64(out, v, vlen)) && take(out, v, vlen)) {
         spin_unlock(&sh->lock);
         return -1; /* the full path finds it again, counts it, and refuses it */
     }
@@ -424,7 +431,7 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
  * rest by the codec. */
 int kl__take_double(void *out, const uint8_t *v, size_t n)
 {
-    return take_f64_inline(out, v, n) ? 0 : kl_decode_double(v, n, out);
+    return take_cbor_f64(out, v, n) ? 0 : kl_decode_double(v, n, out);
 }
 
 int kl__take_float(void *out, const uint8_t *v, size_t n)
