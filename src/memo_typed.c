@@ -241,7 +241,7 @@ static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf
     if (raw_to_archive(ctx, (const uint8_t *)img, m->ntypes * 8, again, sizeof again, &n) != 0 ||
         n != aklen || memcmp(again, akey, n) != 0)
         return 1;
-    kl_errclear();
+    kl_errclear(); /* a rejected reading above may have left a message */
     return kl_buf_append(out, img, m->ntypes * 8);
 }
 
