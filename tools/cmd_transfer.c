@@ -157,8 +157,9 @@ int kl_cmd_export(int argc, char **argv)
         if (!kx || !vx) {
             /* still written: it is the best text there is, but the
              * exit status says the export is not faithful */
-            fprintf(stderr, "klepto: %s: the %s of entry %s does not read back to the bytes stored\n",
-                    url, kx ? "value" : "key", kl_buf_cstr(&kl));
+            fprintf(stderr,
+                    "klepto: %s: the %s of entry %s does not read back to the bytes stored\n", url,
+                    kx ? "value" : "key", kl_buf_cstr(&kl));
             inexact++;
         }
         line.len = 0;
@@ -217,7 +218,11 @@ static int input_line(input *in, ssize_t *len)
         }
         return 0;
     }
-    in->lineno++;
+    if (in->lineno++ == 0 && *len >= 3 && !memcmp(in->line, "\xef\xbb\xbf", 3)) {
+        /* a UTF-8 byte order mark, as spreadsheets write: not data */
+        memmove(in->line, in->line + 3, (size_t)*len - 2);
+        *len -= 3;
+    }
     return 1;
 }
 
@@ -584,13 +589,13 @@ static bool parse_scaled(const char *s, const unit *units, uint64_t *out)
     return true;
 }
 
-static const unit byte_units[] = {
-    {"K", 1ull << 10}, {"KB", 1ull << 10}, {"KiB", 1ull << 10}, {"M", 1ull << 20},
-    {"MB", 1ull << 20}, {"MiB", 1ull << 20}, {"G", 1ull << 30}, {"GB", 1ull << 30},
-    {"GiB", 1ull << 30}, {"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40},
-    {"B", 1}, {NULL, 0}};
-static const unit time_units[] = {{"s", 1}, {"m", 60}, {"h", 3600}, {"d", 86400},
-                                  {"w", 7 * 86400}, {NULL, 0}};
+static const unit byte_units[] = {{"K", 1ull << 10}, {"KB", 1ull << 10}, {"KiB", 1ull << 10},
+                                  {"M", 1ull << 20}, {"MB", 1ull << 20}, {"MiB", 1ull << 20},
+                                  {"G", 1ull << 30}, {"GB", 1ull << 30}, {"GiB", 1ull << 30},
+                                  {"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40},
+                                  {"B", 1},          {NULL, 0}};
+static const unit time_units[] = {{"s", 1},     {"m", 60},        {"h", 3600},
+                                  {"d", 86400}, {"w", 7 * 86400}, {NULL, 0}};
 static const unit no_units[] = {{NULL, 0}};
 
 typedef struct prune_entry {
@@ -626,14 +631,15 @@ int kl_cmd_prune(int argc, char **argv)
             by_count = true;
         } else if ((r = take_opt(argc, argv, &i, "--max-bytes", &val)) != 0) {
             if (r < 0 || !parse_scaled(val, byte_units, &max_bytes))
-                return cli_usage("prune: --max-bytes needs bytes like 500000, 64K, 10M, 2G, not '%s'",
-                                 r < 0 ? "" : val);
+                return cli_usage(
+                    "prune: --max-bytes needs bytes like 500000, 64K, 10M, 2G, not '%s'",
+                    r < 0 ? "" : val);
             by_bytes = true;
         } else if ((r = take_opt(argc, argv, &i, "--older-than", &val)) != 0) {
-            if (r < 0 || !parse_scaled(val, time_units, &older_s) ||
-                older_s > (uint64_t)INT64_MAX / 1000000000)
-                return cli_usage("prune: --older-than needs a duration like 30s, 15m, 2h, 7d, not '%s'",
-                                 r < 0 ? "" : val);
+            if (r < 0 || !parse_scaled(val, time_units, &older_s))
+                return cli_usage(
+                    "prune: --older-than needs a duration like 30s, 15m, 2h, 7d, not '%s'",
+                    r < 0 ? "" : val);
             by_time = true;
         } else if (opt[0] == '-' && opt[1]) {
             return cli_usage("prune: unknown option '%s'", opt);
@@ -713,7 +719,10 @@ int kl_cmd_prune(int argc, char **argv)
          * sort first and so count as the oldest. */
         qsort(ents, n, sizeof *ents, by_age);
         if (by_time) {
-            int64_t limit = now - (int64_t)older_s * 1000000000;
+            /* an age beyond the epoch leaves nothing older */
+            int64_t limit = older_s > (uint64_t)now / 1000000000
+                                ? INT64_MIN
+                                : now - (int64_t)older_s * 1000000000;
             while (cut < n && ents[cut].ns < limit)
                 cut++;
         }
