@@ -314,6 +314,14 @@ static void import_hand_written_json(void **st)
     assert_int_equal(klepto(&out, "import %s %s", url, path), 0);
     free(out);
     assert_stored(url, "'bom'", "['a', 'b']");
+
+    /* `ls --json` lines (no literals, extra members) import too; nothing
+     * here is beyond what plain JSON can carry */
+    char url2[256];
+    snprintf(url2, sizeof url2, "file:%s/fromls.kl", dir);
+    assert_int_equal(klepto(&out, "ls %s --json | %s import %s", url, kt_bin("klepto"), url2), 0);
+    free(out);
+    assert_same_entries(url, url2);
 }
 
 typedef struct bad_case {

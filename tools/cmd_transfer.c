@@ -3,10 +3,29 @@
  *
  * Tuples and lists encode alike (codec.h), so JSON's lists lose nothing
  * that changes a stored key; but JSON cannot tell bytes from a map
- * {"$bytes": ...}, a float nan from the text "nan", or a text map key from
- * an integer one.  Export therefore writes each entry's Python literals
- * beside its JSON, import prefers them, and export checks that every
- * literal parses back to the very bytes stored. */
+ * {"$bytes": ...}, a float nan from the text "nan", 1.0 written as 1 by
+ * another tool from 1, or a text map key from an integer one.  Export
+ * therefore writes each entry's Python literals beside its JSON:
+ *   {"key": <json>, "value": <json>, "key_repr": "<literal>",
+ *    "value_repr": "<literal>"}
+ * import prefers the literals, and export checks that every literal parses
+ * back to the very bytes stored (an entry that does not is still written,
+ * named on stderr, and the exit status is 1).  CSV is "key,value" then one
+ * line per entry, both fields literals, quoted as RFC 4180 says, LF line
+ * ends (CRLF read too).
+ *
+ * Import without literals reads the JSON as cli_json_parse() says: arrays
+ * become lists (the same bytes as tuples), {"$bytes": base64} bytes, and
+ * the rest of kl_json's spellings ("nan" strings, "$ndarray" objects,
+ * quoted non-text map keys) stay what JSON says they are.  Members other
+ * than the four are ignored, so `ls --json` output imports too.  Entries
+ * are validated a batch at a time and a batch with a bad entry is not
+ * written.  Stored times are not carried over: imported entries are new.
+ *
+ * Prune orders entries by stored time (kl_archive_stat), oldest first;
+ * entries whose backend keeps no time (0) count as the oldest, and prune
+ * says so on stderr when it removes any.  No backend records reads, so
+ * "least recently used" here means least recently written. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
