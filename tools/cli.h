@@ -45,5 +45,19 @@ int kl_cmd_verify(int argc, char **argv);
 int kl_cmd_clear(int argc, char **argv);
 int kl_cmd_copy(int argc, char **argv);
 int kl_cmd_compact(int argc, char **argv);
+/* tools/cmd_transfer.c */
+int kl_cmd_export(int argc, char **argv);
+int kl_cmd_import(int argc, char **argv);
+int kl_cmd_prune(int argc, char **argv);
+
+/* tools/cli_json.c: parse one JSON text (RFC 8259, strictly: no comments,
+ * no trailing commas, no NaN) into *out.  Objects become maps with text
+ * keys, arrays lists, strings text, integers (no '.', no exponent) int64,
+ * other numbers float, true/false/null themselves; {"$bytes": "<padded
+ * base64>"}, kl_json's spelling of bytes, becomes bytes.  Everything else
+ * kl_json spells specially ("inf"/"nan" strings, "$ndarray" objects, quoted
+ * non-text map keys) stays what JSON says it is.  Returns 0, KL_EINVAL
+ * with "column N: what" in err, or KL_ENOMEM. */
+int cli_json_parse(const char *text, size_t len, kl_value *out, char *err, size_t errlen);
 
 #endif

@@ -21,6 +21,12 @@ static const command commands[] = {
     {"clear", kl_cmd_clear, "clear URL                     remove every entry"},
     {"copy", kl_cmd_copy, "copy SRC DST                  copy every entry between archives"},
     {"compact", kl_cmd_compact, "compact URL                   reclaim the space of old entries"},
+    {"export", kl_cmd_export, "export URL [--format json|csv]   all entries to stdout"},
+    {"import", kl_cmd_import,
+     "import URL [--format json|csv] [FILE]   entries from a file or stdin"},
+    {"prune", kl_cmd_prune,
+     "prune URL [--max-entries N] [--max-bytes B] [--older-than DURATION]   drop the oldest "
+     "entries beyond the limits"},
     {"key", kl_cmd_key, "key [options] ARG... [NAME=ARG...]   the key a call maps to"},
     {"simulate", kl_cmd_simulate,
      "simulate --policy NAME --size N [--trace FILE]   replay a trace through a cache"},

@@ -1,0 +1,789 @@
+/* Moving entries in and out of archives as text, and trimming them:
+ * export, import, prune (CLI.md).
+ *
+ * Tuples and lists encode alike (codec.h), so JSON's lists lose nothing
+ * that changes a stored key; but JSON cannot tell bytes from a map
+ * {"$bytes": ...}, a float nan from the text "nan", 1.0 written as 1 by
+ * another tool from 1, or a text map key from an integer one.  Export
+ * therefore writes each entry's Python literals beside its JSON:
+ *   {"key": <json>, "value": <json>, "key_repr": "<literal>",
+ *    "value_repr": "<literal>"}
+ * import prefers the literals, and export checks that every literal parses
+ * back to the very bytes stored (an entry that does not is still written,
+ * named on stderr, and the exit status is 1).  CSV is "key,value" then one
+ * line per entry, both fields literals, quoted as RFC 4180 says, LF line
+ * ends (CRLF read too).
+ *
+ * Import without literals reads the JSON as cli_json_parse() says: arrays
+ * become lists (the same bytes as tuples), {"$bytes": base64} bytes, and
+ * the rest of kl_json's spellings ("nan" strings, "$ndarray" objects,
+ * quoted non-text map keys) stay what JSON says they are.  Members other
+ * than the four are ignored, so `ls --json` output imports too.  Entries
+ * are validated a batch at a time and a batch with a bad entry is not
+ * written.  Stored times are not carried over: imported entries are new.
+ *
+ * Prune orders entries by stored time (kl_archive_stat), oldest first;
+ * entries whose backend keeps no time (0) count as the oldest, and prune
+ * says so on stderr when it removes any.  No backend records reads, so
+ * "least recently used" here means least recently written. */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "cli.h"
+
+enum { FMT_JSON, FMT_CSV };
+enum { IMPORT_BATCH = 1000 };
+
+/* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
+ * option, 0 when it is not, -1 when its value is missing. */
+static int take_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n])
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
+
+static int parse_format(const char *cmd, const char *s, int *fmt)
+{
+    if (!strcmp(s, "json"))
+        *fmt = FMT_JSON;
+    else if (!strcmp(s, "csv"))
+        *fmt = FMT_CSV;
+    else
+        return cli_usage("%s: --format must be json or csv, not '%s'", cmd, s);
+    return 0;
+}
+
+/* ---- export ----------------------------------------------------------- */
+
+/* The literal (and JSON, when json != NULL) of stored key or value bytes.
+ * *exact tells whether the literal parses back to the same bytes. */
+static int render_entry(const kl_buf *b, bool as_key, kl_buf *lit, kl_buf *json, bool *exact)
+{
+    kl_value v;
+    int rc = kl_decode(b->data, b->len, &v);
+    if (rc)
+        return rc;
+    if (as_key && v.type == KL_ARRAY)
+        v.flags |= KL_VALUE_TUPLE;
+    lit->len = 0;
+    rc = kl_repr(lit, &v);
+    if (!rc && json) {
+        json->len = 0;
+        rc = kl_json(json, &v);
+    }
+    kl_value_free(&v);
+    if (rc)
+        return rc;
+    kl_value back = kl_value_null();
+    kl_buf enc = KL_BUF_INIT;
+    *exact = kl_parse((const char *)lit->data, lit->len, &back) == 0 &&
+             kl_encode(&enc, &back, 0) == 0 && enc.len == b->len &&
+             memcmp(enc.data, b->data, b->len) == 0;
+    kl_value_free(&back);
+    kl_buf_free(&enc);
+    return 0;
+}
+
+/* RFC 4180: a field holding a comma, quote or line break is quoted, its
+ * quotes doubled. */
+static int csv_field(kl_buf *out, const kl_buf *f)
+{
+    const char *s = (const char *)f->data;
+    bool quote = false;
+    for (size_t i = 0; i < f->len && !quote; i++)
+        quote = s[i] == ',' || s[i] == '"' || s[i] == '\r' || s[i] == '\n';
+    if (!quote)
+        return kl_buf_append(out, s, f->len);
+    int rc = kl_buf_append(out, "\"", 1);
+    for (size_t i = 0; !rc && i < f->len; i++)
+        rc = s[i] == '"' ? kl_buf_append(out, "\"\"", 2) : kl_buf_append(out, &s[i], 1);
+    return rc ? rc : kl_buf_append(out, "\"", 1);
+}
+
+static int json_string_of(kl_buf *out, const kl_buf *text)
+{
+    kl_value t = kl_value_text_ref(text->data ? (const char *)text->data : "", text->len);
+    return kl_json(out, &t);
+}
+
+int kl_cmd_export(int argc, char **argv)
+{
+    const char *url = NULL, *val;
+    int fmt = FMT_JSON, r;
+    for (int i = 0; i < argc; i++) {
+        if ((r = take_opt(argc, argv, &i, "--format", &val)) != 0) {
+            if (r < 0)
+                return cli_usage("export: --format needs a value (json or csv)");
+            if (parse_format("export", val, &fmt))
+                return CLI_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("export: unknown option '%s'", argv[i]);
+        } else if (!url) {
+            url = argv[i];
+        } else {
+            return cli_usage("export: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!url)
+        return cli_usage("usage: klepto export URL [--format json|csv]");
+    kl_archive *ar;
+    int st = cli_open(&ar, url, false);
+    if (st)
+        return st;
+    kl_archive_iter *it = NULL;
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, kl = KL_BUF_INIT, vl = KL_BUF_INIT;
+    kl_buf kj = KL_BUF_INIT, vj = KL_BUF_INIT, line = KL_BUF_INIT;
+    size_t damaged = 0, inexact = 0;
+    if (fmt == FMT_CSV)
+        fputs("key,value\n", stdout);
+    int rc = kl_archive_iter_new(ar, &it);
+    while (!rc && (r = kl_archive_iter_next(it, &k, &v)) != 0) {
+        if (r == KL_ECORRUPT) {
+            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+            damaged++;
+            continue;
+        }
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        bool kx, vx;
+        bool json = fmt == FMT_JSON;
+        if ((r = render_entry(&k, true, &kl, json ? &kj : NULL, &kx)) != 0 ||
+            (r = render_entry(&v, false, &vl, json ? &vj : NULL, &vx)) != 0) {
+            fprintf(stderr, "klepto: %s: skipped an entry that does not decode: %s\n", url,
+                    kl_errmsg());
+            damaged++;
+            continue;
+        }
+        if (!kx || !vx) {
+            /* still written: it is the best text there is, but the
+             * exit status says the export is not faithful */
+            fprintf(stderr,
+                    "klepto: %s: the %s of entry %s does not read back to the bytes stored\n", url,
+                    kx ? "value" : "key", kl_buf_cstr(&kl));
+            inexact++;
+        }
+        line.len = 0;
+        if (json) {
+            rc = kl_buf_append_str(&line, "{\"key\": ");
+            if (!rc && !(rc = kl_buf_append(&line, kj.data, kj.len)) &&
+                !(rc = kl_buf_append_str(&line, ", \"value\": ")) &&
+                !(rc = kl_buf_append(&line, vj.data, vj.len)) &&
+                !(rc = kl_buf_append_str(&line, ", \"key_repr\": ")) &&
+                !(rc = json_string_of(&line, &kl)) &&
+                !(rc = kl_buf_append_str(&line, ", \"value_repr\": ")) &&
+                !(rc = json_string_of(&line, &vl)))
+                rc = kl_buf_append_str(&line, "}\n");
+        } else {
+            if (!(rc = csv_field(&line, &kl)) && !(rc = kl_buf_append(&line, ",", 1)) &&
+                !(rc = csv_field(&line, &vl)))
+                rc = kl_buf_append(&line, "\n", 1);
+        }
+        if (!rc && fwrite(line.data, 1, line.len, stdout) != line.len)
+            break; /* reported below from ferror */
+    }
+    kl_archive_iter_free(it);
+    if (rc)
+        st = cli_fail(rc, url);
+    if (fflush(stdout) || ferror(stdout)) {
+        fprintf(stderr, "klepto: export: writing the output: %s\n", strerror(errno));
+        st = CLI_IO;
+    }
+    if (!st && (damaged || inexact))
+        st = CLI_FAILED_CHECK;
+    kl_archive_close(ar);
+    kl_buf *bufs[] = {&k, &v, &kl, &vl, &kj, &vj, &line};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        kl_buf_free(bufs[i]);
+    return st;
+}
+
+/* ---- import ----------------------------------------------------------- */
+
+typedef struct input {
+    FILE *f;
+    const char *name;
+    char *line;
+    size_t cap, lineno;
+    char err[512];
+} input;
+
+static int input_line(input *in, ssize_t *len)
+{
+    errno = 0;
+    *len = getline(&in->line, &in->cap, in->f);
+    if (*len < 0) {
+        if (ferror(in->f)) {
+            snprintf(in->err, sizeof in->err, "read error: %s", strerror(errno));
+            return KL_EIO;
+        }
+        return 0;
+    }
+    if (in->lineno++ == 0 && *len >= 3 && !memcmp(in->line, "\xef\xbb\xbf", 3)) {
+        /* a UTF-8 byte order mark, as spreadsheets write: not data */
+        memmove(in->line, in->line + 3, (size_t)*len - 2);
+        *len -= 3;
+    }
+    return 1;
+}
+
+static bool blank(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isspace((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* Parse a literal and encode it; on error a message in in->err. */
+static int encode_literal(input *in, const char *what, const char *s, size_t n, kl_buf *out)
+{
+    kl_value v;
+    int rc = kl_parse(s, n, &v);
+    if (!rc) {
+        rc = kl_encode(out, &v, 0);
+        kl_value_free(&v);
+    }
+    if (rc)
+        snprintf(in->err, sizeof in->err, "%s: %s", what, kl_errmsg());
+    return rc;
+}
+
+/* One JSON line into key and value bytes. */
+static int json_entry(input *in, const char *s, size_t n, kl_buf *key, kl_buf *val)
+{
+    kl_value obj;
+    char jerr[256];
+    int rc = cli_json_parse(s, n, &obj, jerr, sizeof jerr);
+    if (rc) {
+        snprintf(in->err, sizeof in->err, "bad JSON: %s", jerr);
+        return rc;
+    }
+    static const char *const names[4] = {"key", "value", "key_repr", "value_repr"};
+    const kl_value *m[4] = {NULL, NULL, NULL, NULL};
+    if (obj.type != KL_MAP) {
+        snprintf(in->err, sizeof in->err, "expected a JSON object {\"key\": ..., \"value\": ...}");
+        rc = KL_EINVAL;
+        goto out;
+    }
+    for (size_t i = 0; i < obj.u.m.len; i++) {
+        const kl_value *name = &obj.u.m.items[2 * i];
+        for (int f = 0; f < 4; f++) {
+            if (name->u.s.len != strlen(names[f]) ||
+                memcmp(name->u.s.ptr, names[f], name->u.s.len) != 0)
+                continue;
+            if (m[f]) {
+                snprintf(in->err, sizeof in->err, "\"%s\" appears twice", names[f]);
+                rc = KL_EINVAL;
+                goto out;
+            }
+            m[f] = &obj.u.m.items[2 * i + 1];
+        }
+    }
+    for (int f = 0; f < 2; f++) {
+        kl_buf *out = f ? val : key;
+        const kl_value *lit = m[f + 2];
+        if (lit) {
+            if (lit->type != KL_TEXT) {
+                snprintf(in->err, sizeof in->err, "\"%s\" must be a string", names[f + 2]);
+                rc = KL_EINVAL;
+                goto out;
+            }
+            if ((rc = encode_literal(in, names[f + 2], lit->u.s.ptr, lit->u.s.len, out)) != 0)
+                goto out;
+        } else if (m[f]) {
+            if ((rc = kl_encode(out, m[f], 0)) != 0) {
+                snprintf(in->err, sizeof in->err, "%s: %s", names[f], kl_errmsg());
+                goto out;
+            }
+        } else {
+            snprintf(in->err, sizeof in->err, "no \"%s\" (or \"%s\")", names[f], names[f + 2]);
+            rc = KL_EINVAL;
+            goto out;
+        }
+    }
+out:
+    kl_value_free(&obj);
+    return rc;
+}
+
+/* One CSV record (RFC 4180, either line ending) into its fields; a quoted
+ * field may span lines.  Returns 1, 0 at the end, or an error with
+ * in->err set.  *first is the line the record starts on. */
+static int csv_record(input *in, kl_buf *fields, size_t maxf, size_t *nf, size_t *first)
+{
+    ssize_t len;
+    int rc;
+    do {
+        if ((rc = input_line(in, &len)) <= 0)
+            return rc;
+    } while (blank(in->line, (size_t)len)); /* e.g. a final empty line */
+    *first = in->lineno;
+    *nf = 0;
+    size_t f = 0;
+    fields[0].len = 0;
+    const char *p = in->line, *end = in->line + len;
+    for (;;) {
+        if (f >= maxf) {
+            snprintf(in->err, sizeof in->err, "more than %zu fields", maxf);
+            return KL_EINVAL;
+        }
+        kl_buf *b = &fields[f];
+        b->len = 0;
+        if (p < end && *p == '"') {
+            p++;
+            for (;;) {
+                if (p == end) { /* the quoted field goes on on the next line */
+                    if ((rc = input_line(in, &len)) < 0)
+                        return rc;
+                    if (rc == 0) {
+                        snprintf(in->err, sizeof in->err, "quoted field never closed");
+                        return KL_EINVAL;
+                    }
+                    p = in->line;
+                    end = in->line + len;
+                    continue;
+                }
+                if (*p == '"') {
+                    if (p + 1 < end && p[1] == '"') {
+                        if (kl_buf_append(b, "\"", 1))
+                            return KL_ENOMEM;
+                        p += 2;
+                        continue;
+                    }
+                    p++;
+                    break;
+                }
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q)
+                    q = end;
+                if (kl_buf_append(b, p, (size_t)(q - p)))
+                    return KL_ENOMEM;
+                p = q;
+            }
+        } else {
+            const char *q = p;
+            while (q < end && *q != ',' && *q != '\n' && *q != '\r' && *q != '"')
+                q++;
+            if (q < end && *q == '"') {
+                snprintf(in->err, sizeof in->err,
+                         "field %zu: a quote inside an unquoted field (quote the field, double "
+                         "its quotes)",
+                         f + 1);
+                return KL_EINVAL;
+            }
+            if (kl_buf_append(b, p, (size_t)(q - p)))
+                return KL_ENOMEM;
+            p = q;
+        }
+        f++;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '\r')
+            p++;
+        if (p < end && *p == '\n')
+            p++;
+        if (p != end) {
+            snprintf(in->err, sizeof in->err, "field %zu: text after the closing quote", f);
+            return KL_EINVAL;
+        }
+        break;
+    }
+    *nf = f;
+    return 1;
+}
+
+static bool field_is(const kl_buf *b, const char *s)
+{
+    return b->len == strlen(s) && memcmp(b->data, s, b->len) == 0;
+}
+
+static bool ends_with_csv(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 4 && !strcasecmp(path + n - 4, ".csv");
+}
+
+typedef struct batch {
+    kl_buf keys[IMPORT_BATCH], vals[IMPORT_BATCH];
+    const void *kp[IMPORT_BATCH], *vp[IMPORT_BATCH];
+    size_t kl[IMPORT_BATCH], vl[IMPORT_BATCH];
+    size_t n;
+} batch;
+
+static int batch_put(kl_archive *ar, batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        b->kp[i] = b->keys[i].data;
+        b->kl[i] = b->keys[i].len;
+        b->vp[i] = b->vals[i].data;
+        b->vl[i] = b->vals[i].len;
+    }
+    int rc = b->n ? kl_archive_put_many(ar, b->n, b->kp, b->kl, b->vp, b->vl) : 0;
+    b->n = 0;
+    return rc;
+}
+
+int kl_cmd_import(int argc, char **argv)
+{
+    const char *url = NULL, *path = NULL, *val;
+    int fmt = -1, r;
+    for (int i = 0; i < argc; i++) {
+        if ((r = take_opt(argc, argv, &i, "--format", &val)) != 0) {
+            if (r < 0)
+                return cli_usage("import: --format needs a value (json or csv)");
+            if (parse_format("import", val, &fmt))
+                return CLI_USAGE;
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            return cli_usage("import: unknown option '%s'", argv[i]);
+        } else if (!url) {
+            url = argv[i];
+        } else if (!path) {
+            path = argv[i];
+        } else {
+            return cli_usage("import: unexpected argument '%s'", argv[i]);
+        }
+    }
+    if (!url)
+        return cli_usage("usage: klepto import URL [--format json|csv] [FILE]");
+    bool use_stdin = !path || !strcmp(path, "-");
+    if (fmt < 0)
+        fmt = !use_stdin && ends_with_csv(path) ? FMT_CSV : FMT_JSON;
+    input in = {.f = stdin, .name = "<stdin>"};
+    if (!use_stdin) {
+        in.name = path;
+        if (!(in.f = fopen(path, "r"))) {
+            fprintf(stderr, "klepto: %s: %s\n", path, strerror(errno));
+            return errno == ENOENT ? CLI_USAGE : CLI_IO;
+        }
+    }
+    kl_archive *ar = NULL;
+    int st = cli_open(&ar, url, true);
+    bool opened = st == 0;
+    batch *b = st ? NULL : calloc(1, sizeof *b);
+    if (!st && !b) {
+        fprintf(stderr, "klepto: import: out of memory\n");
+        st = CLI_IO;
+    }
+    size_t imported = 0, where = 0, nf;
+    kl_buf fields[2] = {KL_BUF_INIT, KL_BUF_INIT};
+    int rc = 0;
+    bool header = fmt == FMT_CSV;
+    while (!st) {
+        kl_buf *key = &b->keys[b->n], *v = &b->vals[b->n];
+        key->len = v->len = 0;
+        if (fmt == FMT_JSON) {
+            ssize_t len;
+            if ((rc = input_line(&in, &len)) <= 0)
+                break;
+            where = in.lineno;
+            if (blank(in.line, (size_t)len))
+                continue;
+            rc = json_entry(&in, in.line, (size_t)len, key, v);
+        } else {
+            if ((rc = csv_record(&in, fields, 2, &nf, &where)) < 0)
+                break;
+            if (rc == 0) {
+                if (header) {
+                    snprintf(in.err, sizeof in.err, "empty input: the header key,value is missing");
+                    rc = KL_EINVAL;
+                    where = 1;
+                }
+                break;
+            }
+            rc = 0;
+            if (nf != 2) {
+                snprintf(in.err, sizeof in.err, "expected 2 fields (key,value), found %zu", nf);
+                rc = KL_EINVAL;
+            } else if (header) {
+                header = false;
+                if (!field_is(&fields[0], "key") || !field_is(&fields[1], "value")) {
+                    snprintf(in.err, sizeof in.err, "the first line must be the header key,value");
+                    rc = KL_EINVAL;
+                } else {
+                    continue;
+                }
+            } else if (!(rc = encode_literal(&in, "key", (const char *)fields[0].data,
+                                             fields[0].len, key))) {
+                rc = encode_literal(&in, "value", (const char *)fields[1].data, fields[1].len, v);
+            }
+        }
+        if (rc)
+            break;
+        if (++b->n == IMPORT_BATCH) {
+            size_t n = b->n;
+            if ((rc = batch_put(ar, b)) != 0)
+                break;
+            imported += n;
+        }
+    }
+    if (!st && rc == KL_EIO && in.err[0]) {
+        fprintf(stderr, "klepto: %s:%zu: %s\n", in.name, in.lineno, in.err);
+        st = CLI_IO;
+    } else if (!st && rc && in.err[0]) {
+        /* the batch holding the bad entry is not written */
+        fprintf(stderr, "klepto: %s:%zu: %s (%zu entries imported before it)\n", in.name, where,
+                in.err, imported);
+        st = CLI_USAGE;
+    } else if (!st && rc) {
+        st = cli_fail(rc, url);
+    } else if (!st) {
+        size_t n = b->n;
+        if ((rc = batch_put(ar, b)) != 0)
+            st = cli_fail(rc, url);
+        else
+            imported += n;
+    }
+    if (opened) {
+        int rc2 = kl_archive_close(ar);
+        if (rc2 && !st)
+            st = cli_fail(rc2, url);
+    }
+    if (!st)
+        printf("imported %zu entries into %s\n", imported, url);
+    if (b)
+        for (size_t i = 0; i < IMPORT_BATCH; i++) {
+            kl_buf_free(&b->keys[i]);
+            kl_buf_free(&b->vals[i]);
+        }
+    free(b);
+    kl_buf_free(&fields[0]);
+    kl_buf_free(&fields[1]);
+    free(in.line);
+    if (!use_stdin)
+        fclose(in.f);
+    return st;
+}
+
+/* ---- prune ------------------------------------------------------------ */
+
+/* Digits and an optional unit from units (a letter and its multiplier);
+ * false for anything else or on overflow. */
+typedef struct unit {
+    const char *suffix;
+    uint64_t mult;
+} unit;
+
+static bool parse_scaled(const char *s, const unit *units, uint64_t *out)
+{
+    if (!isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    unsigned long long n = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return false;
+    uint64_t mult = 1;
+    if (*end) {
+        const unit *u = units;
+        while (u->suffix && strcasecmp(end, u->suffix) != 0)
+            u++;
+        if (!u->suffix)
+            return false;
+        mult = u->mult;
+    }
+    if (n > UINT64_MAX / mult)
+        return false;
+    *out = (uint64_t)n * mult;
+    return true;
+}
+
+static const unit byte_units[] = {{"K", 1ull << 10}, {"KB", 1ull << 10}, {"KiB", 1ull << 10},
+                                  {"M", 1ull << 20}, {"MB", 1ull << 20}, {"MiB", 1ull << 20},
+                                  {"G", 1ull << 30}, {"GB", 1ull << 30}, {"GiB", 1ull << 30},
+                                  {"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40},
+                                  {"B", 1},          {NULL, 0}};
+static const unit time_units[] = {{"s", 1},     {"m", 60},        {"h", 3600},
+                                  {"d", 86400}, {"w", 7 * 86400}, {NULL, 0}};
+static const unit no_units[] = {{NULL, 0}};
+
+typedef struct prune_entry {
+    kl_buf key;
+    int64_t ns;
+    uint64_t size;
+} prune_entry;
+
+static int by_age(const void *a, const void *b)
+{
+    const prune_entry *x = a, *y = b;
+    if (x->ns != y->ns)
+        return x->ns < y->ns ? -1 : 1;
+    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
+    int c = n ? memcmp(x->key.data, y->key.data, n) : 0;
+    return c ? c : (x->key.len > y->key.len) - (x->key.len < y->key.len);
+}
+
+static const char prune_usage[] =
+    "usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] [--older-than N[s|m|h|d]]";
+
+int kl_cmd_prune(int argc, char **argv)
+{
+    const char *url = NULL, *val;
+    bool by_count = false, by_bytes = false, by_time = false;
+    uint64_t max_entries = 0, max_bytes = 0, older_s = 0;
+    for (int i = 0; i < argc; i++) {
+        int r;
+        const char *opt = argv[i];
+        if ((r = take_opt(argc, argv, &i, "--max-entries", &val)) != 0) {
+            if (r < 0 || !parse_scaled(val, no_units, &max_entries))
+                return cli_usage("prune: --max-entries needs a count, not '%s'", r < 0 ? "" : val);
+            by_count = true;
+        } else if ((r = take_opt(argc, argv, &i, "--max-bytes", &val)) != 0) {
+            if (r < 0 || !parse_scaled(val, byte_units, &max_bytes))
+                return cli_usage(
+                    "prune: --max-bytes needs bytes like 500000, 64K, 10M, 2G, not '%s'",
+                    r < 0 ? "" : val);
+            by_bytes = true;
+        } else if ((r = take_opt(argc, argv, &i, "--older-than", &val)) != 0) {
+            if (r < 0 || !parse_scaled(val, time_units, &older_s))
+                return cli_usage(
+                    "prune: --older-than needs a duration like 30s, 15m, 2h, 7d, not '%s'",
+                    r < 0 ? "" : val);
+            by_time = true;
+        } else if (opt[0] == '-' && opt[1]) {
+            return cli_usage("prune: unknown option '%s'", opt);
+        } else if (!url) {
+            url = opt;
+        } else {
+            return cli_usage("prune: unexpected argument '%s'", opt);
+        }
+    }
+    if (!url || !(by_count || by_bytes || by_time))
+        return url ? cli_usage("prune: give at least one of --max-entries, --max-bytes, "
+                               "--older-than")
+                   : cli_usage("%s", prune_usage);
+    kl_archive *ar;
+    int st = cli_open(&ar, url, false);
+    if (st)
+        return st;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+
+    /* Keys first, deletes after: not every backend survives deleting
+     * under a live cursor. */
+    prune_entry *ents = NULL;
+    size_t n = 0, cap = 0, damaged = 0, untimed = 0;
+    kl_archive_iter *it = NULL;
+    kl_buf key = KL_BUF_INIT;
+    int rc = kl_archive_iter_new(ar, &it);
+    while (!rc) {
+        int r = kl_archive_iter_next(it, &key, NULL);
+        if (r == 0)
+            break;
+        if (r == KL_ECORRUPT) {
+            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+            damaged++;
+            continue;
+        }
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        kl_entry_info info = {0, 0};
+        if ((r = kl_archive_stat(ar, key.data, key.len, &info)) == KL_ENOTFOUND)
+            continue; /* removed meanwhile */
+        if (r == KL_ECORRUPT) {
+            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+            damaged++;
+            continue;
+        }
+        if (r) {
+            rc = r;
+            break;
+        }
+        if (n == cap) {
+            size_t nc = cap ? 2 * cap : 256;
+            prune_entry *ne = realloc(ents, nc * sizeof *ne);
+            if (!ne) {
+                rc = KL_ENOMEM;
+                break;
+            }
+            ents = ne;
+            cap = nc;
+        }
+        ents[n].key = key; /* the entry takes the buffer */
+        key = (kl_buf)KL_BUF_INIT;
+        ents[n].ns = info.stored_ns;
+        ents[n].size = info.size;
+        untimed += info.stored_ns == 0;
+        n++;
+    }
+    kl_archive_iter_free(it);
+    kl_buf_free(&key);
+
+    size_t cut = 0, pruned = 0, left = 0;
+    if (!rc && n) {
+        /* Oldest first; entries whose backend keeps no stored time (0)
+         * sort first and so count as the oldest. */
+        qsort(ents, n, sizeof *ents, by_age);
+        if (by_time) {
+            /* an age beyond the epoch leaves nothing older */
+            int64_t limit = older_s > (uint64_t)now / 1000000000
+                                ? INT64_MIN
+                                : now - (int64_t)older_s * 1000000000;
+            while (cut < n && ents[cut].ns < limit)
+                cut++;
+        }
+        if (by_count)
+            while (n - cut > max_entries)
+                cut++;
+        if (by_bytes) {
+            uint64_t total = 0;
+            for (size_t i = cut; i < n; i++)
+                total += ents[i].size;
+            while (cut < n && total > max_bytes)
+                total -= ents[cut++].size;
+        }
+        for (size_t i = 0; i < cut; i++) {
+            int r = kl_archive_del(ar, ents[i].key.data, ents[i].key.len);
+            if (r == 0)
+                pruned++;
+            else if (r != KL_ENOTFOUND) {
+                rc = r;
+                break;
+            }
+        }
+    }
+    if (!rc)
+        rc = kl_archive_count(ar, &left);
+    if (rc)
+        st = cli_fail(rc, url);
+    int rc2 = kl_archive_close(ar);
+    if (rc2 && !st)
+        st = cli_fail(rc2, url);
+    if (!st) {
+        if (untimed && cut)
+            fprintf(stderr,
+                    "klepto: %s: %zu entries have no stored time (the backend keeps none); "
+                    "they counted as the oldest\n",
+                    url, untimed);
+        printf("pruned %zu entries from %s (%zu left)\n", pruned, url, left);
+        if (damaged)
+            st = CLI_FAILED_CHECK;
+    }
+    for (size_t i = 0; i < n; i++)
+        kl_buf_free(&ents[i].key);
+    free(ents);
+    return st;
+}
