@@ -31,6 +31,11 @@ int cli_find_key(kl_archive *ar, const char *literal, kl_buf *key);
 int cli_render_key(const void *p, size_t n, kl_buf *out);
 int cli_render_value(const void *p, size_t n, kl_buf *out);
 
+/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *val set (and *i
+ * past a separate value), 0 when argv[*i] is another argument, -1 when the
+ * value is missing. */
+int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **val);
+
 /* Commands: each takes the arguments after its own name. */
 int kl_cmd_ls(int argc, char **argv);
 int kl_cmd_get(int argc, char **argv);

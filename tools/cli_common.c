@@ -100,3 +100,22 @@ static int render(const void *p, size_t n, kl_buf *out, bool as_key)
 
 int cli_render_key(const void *p, size_t n, kl_buf *out) { return render(p, n, out, true); }
 int cli_render_value(const void *p, size_t n, kl_buf *out) { return render(p, n, out, false); }
+
+/* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
+ * option, 0 when it is not, -1 when its value is missing. */
+int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    if (strncmp(argv[*i], name, n) != 0)
+        return 0;
+    if (argv[*i][n] == '=') {
+        *val = argv[*i] + n + 1;
+        return 1;
+    }
+    if (argv[*i][n])
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *val = argv[++*i];
+    return 1;
+}
