@@ -1,5 +1,6 @@
 /*
- * Memo figures: memo_hit, memo_hit_1m, memo_miss_evict, memo_hit_2threads,
+ * Memo figures: memo_hit, memo_hit_1m, memo_miss_evict, memo_hit_2threads
+ * (and memo_hit_2threads_sieve, the same with a policy whose hits take no lock),
  * entry_overhead (BENCH.md).  The baseline for hits is the simplest fast
  * way to remember f(x, y): a bare open-addressing table keyed by the two
  * doubles with an LRU list, hashed with the same XXH3.
@@ -101,16 +102,18 @@ static void make_args(size_t n, unsigned seed)
 
 /* BENCH_POLICY=name runs the memo figures with another eviction policy
  * (default: the library's default, lru). */
-static void configure(size_t maxsize)
+static void configure_policy(size_t maxsize, const char *policy)
 {
     kl_memo_opts o = KL_MEMO_OPTS_INIT;
     o.cache.maxsize = maxsize;
-    o.cache.policy = getenv("BENCH_POLICY");
+    o.cache.policy = policy;
     if (kl_memo_configure(f2_memo(), &o)) {
         fprintf(stderr, "bench_memo: %s\n", kl_errmsg());
         exit(1);
     }
 }
+
+static void configure(size_t maxsize) { configure_policy(maxsize, getenv("BENCH_POLICY")); }
 
 /* ns per hit of the memo and of the baseline, over n warm entries */
 static void hits(const char *name, size_t n, size_t ops, const char *note)
@@ -198,13 +201,24 @@ static void *hit_thread(void *p)
     return NULL;
 }
 
-static void two_threads(void)
+static const char *info_policy(void)
 {
-    if (!bench_wants("memo_hit_2threads"))
+    kl_memo_info info;
+    kl_memo_info_get(f2_memo(), &info);
+    return info.policy;
+}
+
+/* name: the figure; policy: NULL for the default (or BENCH_POLICY) */
+static void two_threads(const char *name, const char *policy)
+{
+    if (!bench_wants(name))
         return;
     size_t n = 1000, ops = 2000000;
     make_args(n, 7);
-    configure(n);
+    if (policy)
+        configure_policy(n, policy);
+    else
+        configure(n);
     for (size_t i = 0; i < n; i++)
         f2(xs[i], ys[i]);
     enum { REPS = 5 };
@@ -222,8 +236,10 @@ static void two_threads(void)
             pthread_join(th[i], NULL);
         two[r] = 2.0 * ops / ((double)(bench_now_ns() - t0) / 1e9);
     }
-    bench_report("memo_hit_2threads", bench_median(two, REPS), "ops/s", bench_median(one, REPS),
-                 "higher", "2 threads, 1k entries, random access; baseline: 1 thread");
+    char note[128];
+    snprintf(note, sizeof note, "2 threads, 1k entries, random access, %s; baseline: 1 thread",
+             info_policy());
+    bench_report(name, bench_median(two, REPS), "ops/s", bench_median(one, REPS), "higher", note);
 }
 
 static void overhead(void)
@@ -266,7 +282,9 @@ int main(void)
     hits("memo_hit", 1000, 4000000, "2 double args, 1k entries, random access");
     hits("memo_hit_1m", 1000000, 4000000, "2 double args, 1M entries, random access");
     miss_evict();
-    two_threads();
+    two_threads("memo_hit_2threads", NULL);
+    /* a policy whose hits take no lock (docs/threading.md) */
+    two_threads("memo_hit_2threads_sieve", "sieve");
     overhead();
     kl_memo_free(f2_memo());
     return 0;
