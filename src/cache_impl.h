@@ -331,12 +331,6 @@ void kl__shard_retire(kl_cache *c, shard *sh, void *p, size_t bytes);
 /* Free the shard's retired memory now, after a grace period (lock held). */
 void kl__shard_free_retired(kl_cache *c, shard *sh);
 
-
-/* Look up a key of `nwords` 64-bit words without the lock.  1: served
- * (decoded by take into *out, counted, its promotion noted); 0: absent;
- * -1: take the locked path (a writer kept interfering, a big or refused
- * value, an entry in a chunk of its own).  r is the calling thread's
- * record. */
 #if defined(__has_feature)
 #if __has_feature(thread_sanitizer)
 #define KL_TSAN 1
@@ -360,6 +354,11 @@ void kl__shard_free_retired(kl_cache *c, shard *sh);
 #define FAST_READ_ATTRS __attribute__((always_inline))
 #endif
 
+/* Look up a key of `nwords` 64-bit words without the lock.  1: served
+ * (decoded by take into *out, counted, its promotion noted); 0: absent;
+ * -1: take the locked path (a writer kept interfering, a big or refused
+ * value, a released chunk).  r is the calling thread's
+ * record. */
 static inline FAST_READ_ATTRS int
 cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint64_t h,
                 kl_cache_take_fn take, kl_cache_take_fn take_f64, void *out)
