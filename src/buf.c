@@ -54,6 +54,32 @@ int kl_buf_fill(kl_buf *out, kl_into_fn into, const void *ctx, const void *arg)
 
 int kl_buf_append_str(kl_buf *b, const char *s) { return kl_buf_append(b, s, strlen(s)); }
 
+int kl_buf_append_utf8(kl_buf *b, uint32_t cp)
+{
+    uint8_t u[4];
+    size_t n;
+    if (cp < 0x80) {
+        u[0] = (uint8_t)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (uint8_t)(0xc0 | cp >> 6);
+        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (uint8_t)(0xe0 | cp >> 12);
+        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 3;
+    } else {
+        u[0] = (uint8_t)(0xf0 | cp >> 18);
+        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
+        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
+        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
+        n = 4;
+    }
+    return kl_buf_append(b, u, n);
+}
+
 int kl_buf_printf(kl_buf *b, const char *fmt, ...)
 {
     va_list ap;

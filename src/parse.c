@@ -186,32 +186,6 @@ static int parse_number(parser *ps, kl_value *out)
 
 /* ---- strings ----------------------------------------------------------- */
 
-static int put_utf8(kl_buf *b, uint32_t cp)
-{
-    uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xc0 | cp >> 6);
-        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xe0 | cp >> 12);
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xf0 | cp >> 18);
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return kl_buf_append(b, u, n);
-}
-
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
@@ -321,7 +295,7 @@ static int parse_escape(parser *ps, kl_buf *b, bool bytes, const char *esc)
         uint8_t byte = (uint8_t)cp;
         return kl_buf_append(b, &byte, 1);
     }
-    return put_utf8(b, cp);
+    return kl_buf_append_utf8(b, cp);
 }
 
 static int parse_string(parser *ps, kl_value *out)

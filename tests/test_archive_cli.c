@@ -15,23 +15,8 @@
 
 static char *dir;
 
-static int klepto(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int klepto(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", kt_bin("klepto"), args);
-    char *o = NULL;
-    int rc = kt_run(cmd, &o);
-    if (out)
-        *out = o;
-    else
-        free(o);
-    return rc;
-}
+/* The tool, with stderr merged into the output */
+#define klepto(out, ...) kt_klepto(out, true, __VA_ARGS__)
 
 static int setup(void **st)
 {

@@ -36,6 +36,13 @@ int cli_render_value(const void *p, size_t n, kl_buf *out);
  * value is missing. */
 int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **val);
 
+/* The next entry of an iteration over the archive at url, past damaged
+ * ones: 1 (key and val filled; val may be NULL), 0 at the end, or a
+ * negative error that ends it.  Each damaged entry is counted in *damaged
+ * and, when report, named on stderr ("klepto: URL: skipped: ..."). */
+int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
+                   size_t *damaged);
+
 /* Commands: each takes the arguments after its own name. */
 int kl_cmd_ls(int argc, char **argv);
 int kl_cmd_get(int argc, char **argv);

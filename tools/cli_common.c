@@ -119,3 +119,16 @@ int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **v
     *val = argv[++*i];
     return 1;
 }
+
+int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
+                   size_t *damaged)
+{
+    for (;;) {
+        int r = kl_archive_iter_next(it, key, val);
+        if (r != KL_ECORRUPT)
+            return r;
+        if (report)
+            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+        (*damaged)++;
+    }
+}

@@ -55,32 +55,6 @@ static int hex4(jp *j, const char *at, uint32_t *out)
     return 0;
 }
 
-static int put_utf8(kl_buf *b, uint32_t cp)
-{
-    uint8_t u[4];
-    size_t n;
-    if (cp < 0x80) {
-        u[0] = (uint8_t)cp;
-        n = 1;
-    } else if (cp < 0x800) {
-        u[0] = (uint8_t)(0xc0 | cp >> 6);
-        u[1] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 2;
-    } else if (cp < 0x10000) {
-        u[0] = (uint8_t)(0xe0 | cp >> 12);
-        u[1] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[2] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 3;
-    } else {
-        u[0] = (uint8_t)(0xf0 | cp >> 18);
-        u[1] = (uint8_t)(0x80 | ((cp >> 12) & 0x3f));
-        u[2] = (uint8_t)(0x80 | ((cp >> 6) & 0x3f));
-        u[3] = (uint8_t)(0x80 | (cp & 0x3f));
-        n = 4;
-    }
-    return kl_buf_append(b, u, n);
-}
-
 /* The string starting at j->p (a '"') into b, unescaped. */
 static int read_string(jp *j, kl_buf *b)
 {
@@ -132,7 +106,7 @@ static int read_string(jp *j, kl_buf *b)
                             (unsigned)lo);
             cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
         }
-        if (put_utf8(b, cp))
+        if (kl_buf_append_utf8(b, cp))
             return KL_ENOMEM;
     }
     if (!kl_utf8_valid(b->data ? (const char *)b->data : "", b->len))

@@ -84,14 +84,8 @@ int kl_cmd_stats(int argc, char **argv)
     unsigned long long bytes = 0;
     int rc = kl_archive_iter_new(ar, &it);
     while (!rc) {
-        int r = kl_archive_iter_next(it, &k, &v);
-        if (r == 0)
-            break;
-        if (r == KL_ECORRUPT) {
-            damaged++;
-            continue;
-        }
-        if (r < 0) {
+        int r = cli_next_entry(it, argv[0], false, &k, &v, &damaged);
+        if (r <= 0) {
             rc = r;
             break;
         }
@@ -213,12 +207,7 @@ int kl_cmd_copy(int argc, char **argv)
     size_t kl[COPY_BATCH], vl[COPY_BATCH], n = 0, copied = 0, damaged = 0;
     int rc = kl_archive_iter_new(src, &it);
     for (bool done = rc != 0; !done;) {
-        int r = kl_archive_iter_next(it, &keys[n], &vals[n]);
-        if (r == KL_ECORRUPT) {
-            fprintf(stderr, "klepto: %s: skipped: %s\n", argv[0], kl_errmsg());
-            damaged++;
-            continue;
-        }
+        int r = cli_next_entry(it, argv[0], true, &keys[n], &vals[n], &damaged);
         if (r < 0) {
             rc = r;
             break;

@@ -126,15 +126,8 @@ int kl_cmd_prune(int argc, char **argv)
     kl_buf key = KL_BUF_INIT;
     int rc = kl_archive_iter_new(ar, &it);
     while (!rc) {
-        int r = kl_archive_iter_next(it, &key, NULL);
-        if (r == 0)
-            break;
-        if (r == KL_ECORRUPT) {
-            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
-            damaged++;
-            continue;
-        }
-        if (r < 0) {
+        int r = cli_next_entry(it, url, true, &key, NULL, &damaged);
+        if (r <= 0) {
             rc = r;
             break;
         }

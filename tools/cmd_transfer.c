@@ -128,12 +128,7 @@ int kl_cmd_export(int argc, char **argv)
     if (fmt == FMT_CSV)
         fputs("key,value\n", stdout);
     int rc = kl_archive_iter_new(ar, &it);
-    while (!rc && (r = kl_archive_iter_next(it, &k, &v)) != 0) {
-        if (r == KL_ECORRUPT) {
-            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
-            damaged++;
-            continue;
-        }
+    while (!rc && (r = cli_next_entry(it, url, true, &k, &v, &damaged)) != 0) {
         if (r < 0) {
             rc = r;
             break;

@@ -39,6 +39,9 @@ typedef struct kl_buf {
 int kl_buf_reserve(kl_buf *b, size_t extra); /* room for extra bytes; KL_ENOMEM */
 int kl_buf_append(kl_buf *b, const void *p, size_t n);
 int kl_buf_append_str(kl_buf *b, const char *s);
+/* The UTF-8 encoding of code point cp (up to 0x10FFFF; the caller checks
+ * surrogates and range); KL_ENOMEM. */
+int kl_buf_append_utf8(kl_buf *b, uint32_t cp);
 int kl_buf_printf(kl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Ensures a NUL after the data (not counted in len); returns data as text,

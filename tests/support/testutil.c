@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <stdarg.h>
+
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -106,4 +108,21 @@ char *kt_slurp(const char *path, size_t *len)
             *len = (size_t)n;
     }
     return buf;
+}
+
+int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
+{
+    char args[4096], cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s%s", kt_bin("klepto"), args, with_stderr ? " 2>&1" : "");
+    char *o = NULL;
+    int rc = kt_run(cmd, &o);
+    if (out)
+        *out = o;
+    else
+        free(o);
+    return rc;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 /* cmocka needs these first */
 #include <cmocka.h>
+#include <stdbool.h>
 
 /* A fresh temporary folder (mkdtemp under $TMPDIR or /tmp); the returned
  * string is heap-allocated; remove it with kt_rmrf then free it. */
@@ -22,6 +23,11 @@ const char *kt_bin(const char *relpath);
 /* Run a shell command, return its exit status (or -1); output captured
  * into out (heap, NUL-terminated, may be NULL) when out != NULL. */
 int kt_run(const char *cmd, char **out);
+/* Run the built klepto tool with printf-style arguments (a shell command
+ * line); its stdout — and stderr too when with_stderr — into *out (heap,
+ * may be NULL).  Returns the exit status, as kt_run. */
+int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Whole file into a heap buffer (NUL-terminated); NULL on error. */
 char *kt_slurp(const char *path, size_t *len);
 
