@@ -56,8 +56,11 @@ void kl__cache_spin_slow(spinlock *l)
             }
         }
         if (!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
-            return;
+            break;
     }
+    shard *sh = (shard *)l;
+    if (sh->owner->defer_hits)
+        kl__cache_contended(sh->owner, sh);
 }
 
 
@@ -261,6 +264,11 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->exp_off = meta;
     c->hdr_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
     c->data_off = c->hdr_off + sizeof(entry_hdr);
+    if (c->pol && !c->hit_sat && c->pol->version >= 3 && c->pol->deferrable_hits) {
+        c->defer_hits = true;
+        c->hit_word = (uint32_t)c->hdr_off;
+        c->hit_mask = ENTRY_REF;
+    }
     if (c->maxbytes && c->maxbytes < c->data_off + 64) {
         free(c);
         return kl_seterr(KL_EINVAL, "cache: maxbytes=%zu cannot hold even one entry",
@@ -498,7 +506,7 @@ static entry *entry_new(const kl_cache *c, shard *sh, const void *key, size_t kl
     if (c->hdr_off)
         memset(e, 0, c->hdr_off); /* policy metadata starts zeroed */
     entry_hdr *x = entry_h(c, e);
-    x->klen = (uint32_t)klen;
+    x->klen_ref = (uint32_t)klen;
     x->vlen_dirty = (uint32_t)(vlen << 1) | (dirty ? 1u : 0u);
     memcpy(entry_key(c, e), key, klen);
     if (vlen)
@@ -517,6 +525,17 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
     if (!m)
         return false;
     entry *e = meta_entry(c, m);
+    /* hits deferred while threads contended: told now, and the policy
+     * asked again (each round consumes a mark, so this ends) */
+    for (size_t round = 0; entry_h(c, e)->klen_ref & ENTRY_REF; round++) {
+        entry_h(c, e)->klen_ref &= ~ENTRY_REF;
+        if (round == sh->count)
+            break;
+        c->pol->on_hit(sh->pstate, m);
+        if (!(m = c->pol->victim(sh->pstate)))
+            return false;
+        e = meta_entry(c, m);
+    }
     if (entry_dirty(c, e) && c->archive) {
         int rc = archive_put(c, entry_key(c, e), entry_klen(c, e), entry_val(c, e),
                              entry_vlen(c, e));
@@ -580,7 +599,7 @@ static int memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, con
 {
     if (c->mode == MODE_NO)
         return 0;
-    if (vlen > ENTRY_MAX_VALUE || klen > UINT32_MAX)
+    if (vlen > ENTRY_MAX_VALUE || klen > ENTRY_MAX_KEY)
         return kl_seterr(KL_ETOOBIG, "cache: entry of %zu bytes is too big to keep in memory",
                          klen + vlen);
     if (entry_units_for(c, klen, vlen) * SLAB_UNIT + 2 * sizeof(uint64_t) > c->limit_bytes)

@@ -30,11 +30,19 @@ enum cache_mode { MODE_POLICY, MODE_INF, MODE_NO };
  * slot holds 32 bits of it, and eviction recomputes it from the key. */
 typedef struct entry entry;
 typedef struct entry_hdr {
-    uint32_t klen;
+    uint32_t klen_ref;   /* key length | ENTRY_REF */
     uint32_t vlen_dirty; /* value length << 1 | dirty (not yet in the archive) */
 } entry_hdr;
 
 #define ENTRY_MAX_VALUE (UINT32_MAX >> 1)
+#define ENTRY_MAX_KEY (UINT32_MAX >> 1)
+/* A hit recorded but not yet told to a policy with deferrable hits
+ * (sys/policy.h): set by concurrent fast reads, consumed when the entry
+ * comes up as the victim or is hit under the lock. */
+#define ENTRY_REF (UINT32_C(1) << 31)
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "fast reads test ENTRY_REF as a bit of the header's first 64-bit word (little-endian)"
+#endif
 
 /* The shard lock: a test-and-test-and-set spin lock that yields the CPU
  * when it spins too long.  Critical sections are a table probe and a copy,
@@ -81,7 +89,7 @@ static inline void spin_unlock(spinlock *l)
 typedef struct shard {
     /* first cache line: everything a hit reads or writes, so a hit moves
      * one line of shard state between cores, not several */
-    spinlock lock;
+    spinlock lock; /* first: the lock's slow path finds its shard from it */
     /* Open addressing over one word per slot: the low 32 bits of the
      * key's hash (its home slot and a filter) << 32 | the entry's slab id
      * + 1; 0 is an empty slot.  The word before slots[0] holds the mask,
@@ -98,6 +106,10 @@ typedef struct shard {
     struct kl_cache_ticket *flights;
     struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
     uint64_t miss, load, evictions, expirations, errors;
+    /* contended acquisitions of the lock since hit `contended_since` (a
+     * policy with deferrable hits switches to fast reads on enough) */
+    uint32_t contended;
+    uint64_t contended_since;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
     /* memory fast readers may still see, freed after a grace period
@@ -108,6 +120,7 @@ typedef struct shard {
 } __attribute__((aligned(64))) shard;
 _Static_assert(offsetof(shard, slab) + sizeof(uint8_t **) <= 64,
                "a hit's shard state fits one cache line");
+_Static_assert(offsetof(shard, lock) == 0, "the lock's slow path finds its shard from it");
 
 /* How memory keys map to archive keys, for a cache whose owner keys memory
  * differently from the archive (the typed memo keys memory by its raw
@@ -158,10 +171,21 @@ struct kl_cache {
      * NULL when off.  hits_zero: the readers' hits when last zeroed. */
     reader *readers;
     uint64_t hits_zero;
-    /* the policy's hit_saturation test (sys/policy.h), copied */
-    bool hit_sat;
+    /* Whether a fast read's hit changes nothing: the 64-bit word at byte
+     * hit_word of the entry has every bit of hit_mask.  For a policy with
+     * hit_saturation (sys/policy.h), its metadata word; for one with
+     * deferrable hits, the header's ENTRY_REF. */
+    bool hit_sat, defer_hits;
     uint32_t hit_word;
     uint64_t hit_mask;
+    /* Whether typed hits try fast reads now (atomic): always for "inf" and
+     * saturating policies; for deferrable ones only while threads contend
+     * for the shard locks (kl__cache_contended), until one thread is seen
+     * hitting alone (kl__cache_check_alone). */
+    bool fast_now;
+    /* the last check for a lone thread (atomic): whose, and the hits */
+    int alone_who;
+    uint64_t alone_total, alone_mine;
     shard *shards;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */
@@ -194,7 +218,10 @@ static inline entry_hdr *entry_h(const kl_cache *c, entry *e)
 {
     return (entry_hdr *)((uint8_t *)e + c->hdr_off);
 }
-static inline size_t entry_klen(const kl_cache *c, entry *e) { return entry_h(c, e)->klen; }
+static inline size_t entry_klen(const kl_cache *c, entry *e)
+{
+    return entry_h(c, e)->klen_ref & ~ENTRY_REF;
+}
 static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
 static inline uint8_t *entry_val(const kl_cache *c, entry *e)
 {
@@ -231,9 +258,12 @@ static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
     return c->ttl_ns > 0 && *entry_expiry(c, e) <= now;
 }
 
-/* Tell the policy about a hit (lock held); LRU, the default, inline. */
+/* Tell the policy about a hit (lock held); LRU, the default, inline.  A
+ * deferred hit the entry still carried is covered by this one. */
 static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
 {
+    if (KL_UNLIKELY(entry_h(c, e)->klen_ref & ENTRY_REF))
+        entry_h(c, e)->klen_ref &= ~ENTRY_REF;
     if (KL_LIKELY(c->pol == &kl_policy_lru))
         kl_lru_touch(sh->pstate, entry_meta(c, e));
     else if (c->pol)
@@ -323,6 +353,15 @@ int kl__cache_enable_fast_reads(kl_cache *c);
 void kl__cache_reader_flush(kl_cache *c, reader *r);
 /* The same for the calling thread's record, if it has one. */
 void kl__cache_flush_mine(kl_cache *c);
+/* A thread's fast hits between checks for whether it hits alone. */
+#define ALONE_CHECK_MASK ((UINT64_C(1) << 16) - 1)
+/* For a policy with deferrable hits: leave fast reads (back to exact,
+ * locked hits) when r's thread is the only one that hit since its last
+ * check. */
+void kl__cache_check_alone(kl_cache *c, reader *r);
+/* The shard's lock was contended (held by the caller now): after enough
+ * such, a policy with deferrable hits turns fast reads on. */
+void kl__cache_contended(kl_cache *c, shard *sh);
 /* Hits served by fast reads so far, all threads. */
 uint64_t kl__cache_reader_hits(const kl_cache *c);
 /* Hand memory readers may still see to the shard (lock held): freed after
@@ -400,7 +439,8 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                     entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
                     const uint64_t *k = (const uint64_t *)(e + c->data_off);
                     size_t w = 0;
-                    if (RELAXED(&hd->klen) == nwords * 8 && RELAXED(&k[0]) == key[0])
+                    if ((RELAXED(&hd->klen_ref) & ~ENTRY_REF) == nwords * 8 &&
+                        RELAXED(&k[0]) == key[0])
                         for (w = 1; w < nwords && RELAXED(&k[w]) == key[w];)
                             w++;
                     if (w == nwords) {
@@ -418,9 +458,8 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                             val[3] = RELAXED(&k[nwords + 3]);
                         }
                         if (c->pol)
-                            noop = c->hit_sat &&
-                                   (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
-                                       c->hit_mask;
+                            noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
+                                   c->hit_mask;
                         sv = x;
                         at = (uint32_t)i;
                         found = 1;
@@ -445,6 +484,8 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
             return -1; /* the locked path counts and refuses it */
         }
         __atomic_store_n(&r->hits, r->hits + 1, __ATOMIC_RELAXED);
+        if (KL_UNLIKELY(!(r->hits & ALONE_CHECK_MASK)) && c->defer_hits)
+            kl__cache_check_alone(c, r);
         if (!noop) { /* the policy's part, under the lock later */
             uint32_t n = r->npend;
             r->pend[n] = sv;

@@ -23,8 +23,18 @@
  * the thread next inserts, and every READ_BATCH notes — so a single thread
  * sees its policy exactly, and other threads' last few hits may be applied
  * a little later.  A noted entry that has left the cache since is skipped.
- * Policies whose every hit reorders entries (lru, lfu, mru, arc, wtinylfu)
- * gain nothing from this and keep the locked hit.
+ *
+ * Policies whose every hit reorders entries (lru, lfu) cannot skip the
+ * policy, and a single thread's locked hit is as fast as a fast read, so
+ * they keep the locked, exact hit — until threads contend for a shard
+ * lock (kl__cache_contended).  Then, if the policy allows deferred hits
+ * (sys/policy.h), typed hits become fast reads that only mark the entry
+ * (ENTRY_REF, set under the lock in the batch, once per entry); a marked
+ * entry that comes up as the victim is told to the policy and gets a
+ * second chance, so LRU behaves like CLOCK while threads share the cache.
+ * Every 65536 fast hits a thread checks whether another thread hit since
+ * its last check; if none did, exact locked hits resume.  mru, arc and
+ * wtinylfu keep locked hits throughout.
  *
  * Where membarrier(2) is unavailable fast reads stay off and every hit
  * takes the shard lock.
@@ -82,14 +92,56 @@ int kl__cache_enable_fast_reads(kl_cache *c)
     pthread_once(&barrier_once, barrier_register);
     if (!barrier_ok || c->mode == MODE_NO || c->ttl_ns > 0 || c->nshards > 256 || c->readers)
         return 0;
-    if (c->pol && !c->hit_sat) /* every hit would queue work for the lock: no gain */
+    if (c->pol && !c->hit_sat && !c->defer_hits) /* every hit would queue work: no gain */
         return 0;
     reader *r = aligned_alloc(64, sizeof(reader) * KL_THREAD_SLOTS);
     if (!r)
         return kl_seterr(KL_ENOMEM, "cache: out of memory");
     memset(r, 0, sizeof(reader) * KL_THREAD_SLOTS);
     c->readers = r;
+    c->alone_who = -1;
+    /* deferrable policies start exact, with locked hits */
+    __atomic_store_n(&c->fast_now, !c->defer_hits, __ATOMIC_RELEASE);
     return 0;
+}
+
+/* ---- when deferrable policies use fast reads --------------------------------------- */
+
+/* Contended acquisitions of one shard's lock, within 65536 of its locked
+ * hits, that switch fast reads on. */
+#define CONTENDED_SWITCH 8
+
+void kl__cache_contended(kl_cache *c, shard *sh)
+{
+    if (!c->readers || __atomic_load_n(&c->fast_now, __ATOMIC_RELAXED))
+        return;
+    if (sh->hit - sh->contended_since > ALONE_CHECK_MASK) { /* long ago: start again */
+        sh->contended = 0;
+        sh->contended_since = sh->hit;
+    }
+    if (++sh->contended >= CONTENDED_SWITCH) {
+        sh->contended = 0;
+        __atomic_store_n(&c->fast_now, true, __ATOMIC_RELEASE);
+    }
+}
+
+void kl__cache_check_alone(kl_cache *c, reader *r)
+{
+    int me = (int)(r - c->readers);
+    uint64_t total = kl__cache_reader_hits(c);
+    uint64_t mine = __atomic_load_n(&r->hits, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&c->alone_who, __ATOMIC_RELAXED) == me &&
+        total - __atomic_load_n(&c->alone_total, __ATOMIC_RELAXED) ==
+            mine - __atomic_load_n(&c->alone_mine, __ATOMIC_RELAXED)) {
+        /* nobody else hit since this thread last looked: exact hits again
+         * (its noted marks stay; the flush below applies them) */
+        __atomic_store_n(&c->fast_now, false, __ATOMIC_RELEASE);
+        if (r->npend)
+            kl__cache_reader_flush(c, r);
+    }
+    __atomic_store_n(&c->alone_who, me, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->alone_total, total, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->alone_mine, mine, __ATOMIC_RELAXED);
 }
 
 /* ---- grace periods and retired memory ----------------------------------------------- */
@@ -147,20 +199,30 @@ void kl__shard_retire(kl_cache *c, shard *sh, void *p, size_t bytes)
 
 /* ---- applying noted hits -------------------------------------------------------------- */
 
-/* Apply one noted hit (lock held): the policy's on_hit, if the entry the
- * slot value names is still in the table (usually still in slot `at`). */
+/* A noted hit, told to the policy (lock held): on_hit, or for a policy
+ * with deferrable hits the entry's mark. */
+static void noted_hit(kl_cache *c, shard *sh, entry *e)
+{
+    if (c->defer_hits)
+        entry_h(c, e)->klen_ref |= ENTRY_REF;
+    else
+        policy_hit(c, sh, e);
+}
+
+/* Apply one noted hit (lock held), if the entry the slot value names is
+ * still in the table (usually still in slot `at`). */
 static void apply_hit(kl_cache *c, shard *sh, uint64_t sv, uint32_t at)
 {
     if (!sh->slots)
         return;
     if (at <= sh->mask && sh->slots[at] == sv) {
-        policy_hit(c, sh, slot_entry(sh, sv));
+        noted_hit(c, sh, slot_entry(sh, sv));
         return;
     }
     for (size_t i = slot_tag(sv) & sh->mask;; i = (i + 1) & sh->mask) {
         uint64_t x = sh->slots[i];
         if (x == sv) {
-            policy_hit(c, sh, slot_entry(sh, sv));
+            noted_hit(c, sh, slot_entry(sh, sv));
             return;
         }
         if (!x)

@@ -414,7 +414,7 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
     size_t klen = 8 * nargs;
     uint64_t h = key_hash(key, klen);
     kl_cache *c = m->cache;
-    if (KL_LIKELY(c->readers != NULL)) {
+    if (__atomic_load_n(&c->fast_now, __ATOMIC_RELAXED)) { /* implies c->readers */
         int ts = kl__thread_slot();
         if (KL_LIKELY(ts >= 0) &&
             cache_read_fast(c, &c->readers[ts], key, nargs, h, take, kl__take_double, out) == 1)

@@ -1,8 +1,10 @@
 /* Lock-free hits of typed memos (cache_read.c): many threads hitting while
  * others insert, evict, grow tables and clear — every result right, the
  * statistics adding up — and, on one thread, policies deciding exactly as
- * with locked hits.  Also runs under ThreadSanitizer and AddressSanitizer
- * (a grace period that freed too early would show there). */
+ * with locked hits; lru/lfu hits deferred as marks while threads contend
+ * (white-box: the memo's cache is inspected through the private headers).
+ * Also runs under ThreadSanitizer and AddressSanitizer (a grace period
+ * that freed too early would show there). */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -14,6 +16,7 @@
 #include <unistd.h>
 
 #include "klepto.h"
+#include "memo_impl.h"
 
 static atomic_long computed;
 
@@ -92,10 +95,15 @@ static void unbounded_cache_grows_under_readers(void **state)
     run("inf", KL_CACHE_UNBOUNDED, 40000);
 }
 
-static void lru_keeps_locked_hits(void **state)
+/* Four threads contend: lru and lfu switch to fast reads with deferred
+ * hits (marks, second chances at eviction) while entries are evicted and
+ * the memo cleared under them. */
+static void lru_lfu_under_contention(void **state)
 {
     (void)state;
     run("lru", 300, 1000);
+    run("lfu", 300, 1000);
+    run("wtinylfu", 300, 1000); /* keeps locked hits throughout */
 }
 
 /* ---- one thread: the same decisions as locked hits ----------------------------------- */
@@ -156,6 +164,97 @@ static void one_thread_decides_as_locked_hits_do(void **state)
     exact("sieve");
     exact("s3fifo");
     exact("fifo");
+    exact("lru"); /* alone, a thread never switches to deferred hits */
+    exact("lfu");
+}
+
+/* ---- deferred hits (lru, lfu): marks and second chances -------------------------------- */
+
+static bool fast_now(void) { return __atomic_load_n(&sq_memo()->cache->fast_now, __ATOMIC_ACQUIRE); }
+
+static bool computes(int64_t x)
+{
+    int before = atomic_load(&sq_calls);
+    assert_true(sq(x) == x * x);
+    return atomic_load(&sq_calls) != before;
+}
+
+static bool in_memory(int64_t x)
+{
+    kl_value arg = kl_value_int(x), v;
+    kl_call call = {&arg, 1, NULL, NULL, 0};
+    int rc = kl_memo_lookup(sq_memo(), &call, &v);
+    assert_true(rc == 0 || rc == KL_ENOTFOUND);
+    if (rc == 0)
+        assert_true(v.type == KL_INT && v.u.i == x * x);
+    return rc == 0;
+}
+
+/* Keys 1..4 in an LRU of 4 (front to back 4 3 2 1), hits on 2 and 1, then
+ * 5, 6, 7 inserted (each goes in before its victim goes out).  Exact LRU
+ * moved the hits to the front (1 2 4 3) and evicts 3, 4, 2: 1 5 6 7 stay.
+ * Deferred, the hits are marks: when 5 arrives, 1 and 2 come up as victims
+ * and are moved to the front in list order (2 1 5 4 3), ahead of 5, so 3,
+ * 4 and then 5 go: 1 2 6 7 stay. */
+static void hits_then_inserts(bool deferred, bool *kept)
+{
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.maxsize = 4;
+    KT_OK(kl_memo_configure(sq_memo(), &o));
+    for (int64_t k = 1; k <= 4; k++)
+        assert_true(computes(k));
+    if (deferred) /* as after threads contended */
+        __atomic_store_n(&sq_memo()->cache->fast_now, true, __ATOMIC_RELEASE);
+    assert_false(computes(2));
+    assert_false(computes(1));
+    for (int64_t k = 5; k <= 7; k++)
+        assert_true(computes(k));
+    assert_true(fast_now() == deferred);
+    for (int64_t k = 1; k <= 7; k++) /* lookups neither compute nor evict */
+        kept[k] = in_memory(k);
+    kl_memo_info info;
+    kl_memo_info_get(sq_memo(), &info);
+    assert_int_equal(info.size, 4);
+}
+
+static void deferred_hits_give_second_chances(void **state)
+{
+    (void)state;
+    bool kept[8];
+    hits_then_inserts(false, kept);
+    assert_true(kept[1] && !kept[2] && !kept[3] && !kept[4] && kept[5] && kept[6] && kept[7]);
+    hits_then_inserts(true, kept);
+    assert_true(kept[1] && kept[2] && !kept[3] && !kept[4] && !kept[5] && kept[6] && kept[7]);
+}
+
+/* A thread that finds itself hitting alone goes back to exact hits; enough
+ * contended lock acquisitions switch deferred hits on. */
+static void switches_between_exact_and_deferred(void **state)
+{
+    (void)state;
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.maxsize = 1000;
+    KT_OK(kl_memo_configure(sq_memo(), &o));
+    kl_cache *c = sq_memo()->cache;
+    for (int64_t k = 0; k < 100; k++)
+        sq(k);
+    assert_false(fast_now());
+    /* contended acquisitions: the lock's slow path reports each */
+    shard *sh = &c->shards[0];
+    spin_lock(&sh->lock);
+    for (int i = 1; i < 8; i++) {
+        kl__cache_contended(c, sh);
+        assert_false(fast_now());
+    }
+    kl__cache_contended(c, sh);
+    spin_unlock(&sh->lock);
+    assert_true(fast_now());
+    /* alone: two checks 65536 fast hits apart see no other thread */
+    int calls = atomic_load(&sq_calls);
+    for (int i = 0; i < 3 * 65536 && fast_now(); i++)
+        sq(i % 100);
+    assert_false(fast_now());
+    assert_int_equal(atomic_load(&sq_calls), calls);
 }
 
 /* ---- fork: the child must not wait for readers that stayed behind ----------------- */
@@ -223,8 +322,10 @@ int main(void)
         cmocka_unit_test(sieve_with_evictions_and_clears),
         cmocka_unit_test(s3fifo_fifo_rr_with_evictions),
         cmocka_unit_test(unbounded_cache_grows_under_readers),
-        cmocka_unit_test(lru_keeps_locked_hits),
+        cmocka_unit_test(lru_lfu_under_contention),
         cmocka_unit_test(one_thread_decides_as_locked_hits_do),
+        cmocka_unit_test(deferred_hits_give_second_chances),
+        cmocka_unit_test(switches_between_exact_and_deferred),
         cmocka_unit_test(forked_child_does_not_wait_for_gone_readers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -193,4 +193,5 @@ const kl_policy_ops kl_policy_lfu = {
     .on_hit = lfu_on_hit,
     .on_remove = lfu_on_remove,
     .victim = lfu_victim,
+    .deferrable_hits = true, /* counted when the entry comes up as victim */
 };

@@ -52,4 +52,5 @@ const kl_policy_ops kl_policy_lru = {
     .on_hit = lru_on_hit,
     .on_remove = lru_on_remove,
     .victim = lru_victim,
+    .deferrable_hits = true, /* CLOCK-like under concurrent hits */
 };

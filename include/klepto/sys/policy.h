@@ -23,7 +23,7 @@
 extern "C" {
 #endif
 
-#define KL_POLICY_VERSION 2 /* 2 added the hit_saturation fields */
+#define KL_POLICY_VERSION 3 /* 2 added the hit_saturation fields, 3 deferrable_hits */
 
 typedef struct kl_policy_ops {
     unsigned version; /* KL_POLICY_VERSION */
@@ -57,6 +57,17 @@ typedef struct kl_policy_ops {
     bool hit_saturation;
     uint32_t hit_word;
     uint64_t hit_mask;
+
+    /* Version 3.  For policies whose hits always reorder entries: when
+     * true, the cache may, while several threads hit it at once, record a
+     * hit as a "referenced" mark on the entry instead of calling on_hit,
+     * and call on_hit for it when the entry next comes up as the victim
+     * (a second chance; the policy is then asked for a victim again).
+     * Each such call consumes the mark, so victim selection stays O(1)
+     * amortised.  LRU becomes CLOCK-like under concurrent hits and stays
+     * exact for a single thread.  A policy whose victim may be the entry
+     * on_hit just touched (mru) must leave it false. */
+    bool deferrable_hits;
 } kl_policy_ops;
 
 /* Look up a built-in policy by name ("lru", "lfu", "mru", "rr", "fifo",
