@@ -222,6 +222,13 @@ static inline size_t entry_klen(const kl_cache *c, entry *e)
 {
     return entry_h(c, e)->klen_ref & ~ENTRY_REF;
 }
+/* entry_klen(c, e) == klen, with one comparison when the entry carries no
+ * deferred hit */
+static inline bool entry_klen_is(const kl_cache *c, entry *e, size_t klen)
+{
+    uint32_t x = entry_h(c, e)->klen_ref;
+    return x == klen || (KL_UNLIKELY(x & ENTRY_REF) && (x & ~ENTRY_REF) == klen);
+}
 static inline uint8_t *entry_key(const kl_cache *c, entry *e) { return (uint8_t *)e + c->data_off; }
 static inline uint8_t *entry_val(const kl_cache *c, entry *e)
 {
@@ -321,7 +328,7 @@ table_find_slot(const kl_cache *c, shard *sh, const void *key, size_t klen, uint
         if (slot_tag(sv) != tag)
             continue;
         entry *e = slot_entry(sh, sv);
-        if (entry_klen(c, e) == klen && bytes_equal(entry_key(c, e), key, klen))
+        if (entry_klen_is(c, e, klen) && bytes_equal(entry_key(c, e), key, klen))
             return i;
     }
 }
