@@ -583,7 +583,7 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
     rd_batch b = {0};
     size_t nc = 2 + 2 * runs, na = 2 + 4 * runs + 4 * n;
     char *stamps = malloc(n * 48);
-    b.cmds = malloc(nc * sizeof *b.cmds);
+    b.cmds = calloc(nc, sizeof *b.cmds);
     b.argv = malloc(na * sizeof *b.argv);
     b.lens = malloc(na * sizeof *b.lens);
     redisReply **reps = calloc(nc, sizeof *reps);
@@ -645,7 +645,7 @@ static int rd_get_many(void *state, size_t n, const void *const *keys, const siz
         return 0;
     size_t runs = (n + RD_CHUNK_FIELDS - 1) / RD_CHUNK_FIELDS;
     rd_batch b = {0};
-    b.cmds = malloc(runs * sizeof *b.cmds);
+    b.cmds = calloc(runs, sizeof *b.cmds);
     b.argv = malloc((n + 2 * runs) * sizeof *b.argv);
     b.lens = malloc((n + 2 * runs) * sizeof *b.lens);
     redisReply **reps = calloc(runs, sizeof *reps);
