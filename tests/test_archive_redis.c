@@ -8,7 +8,10 @@
 #include <arpa/inet.h>
 #include <hiredis/hiredis.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -679,6 +682,172 @@ static void a_database_out_of_range_is_the_servers_error(void **state)
     free(u1);
 }
 
+
+/* ---- connections cut while a command is in flight ---------------------- */
+
+/* A TCP relay between the archive and the server that can cut the
+ * connection after forwarding a command, before its reply gets back: the
+ * server runs the command, the client never hears of it. */
+typedef struct relay {
+    int lfd, port, target;
+    atomic_int cuts;  /* commands still to cut after */
+    atomic_int conns; /* connections accepted */
+    atomic_bool stop;
+    pthread_t th;
+} relay;
+
+static bool relay_pass(int from, int to)
+{
+    char buf[65536];
+    ssize_t n = read(from, buf, sizeof buf);
+    if (n <= 0)
+        return false;
+    for (ssize_t off = 0; off < n;) {
+        ssize_t w = write(to, buf + off, (size_t)(n - off));
+        if (w <= 0)
+            return false;
+        off += w;
+    }
+    return true;
+}
+
+static void *relay_main(void *arg)
+{
+    relay *r = arg;
+    int cfd = -1, sfd = -1;
+    while (!atomic_load(&r->stop)) {
+        struct pollfd p[3] = {{r->lfd, POLLIN, 0}, {cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (poll(p, 3, 50) <= 0)
+            continue;
+        if (p[0].revents & POLLIN) {
+            int nc = accept(r->lfd, NULL, NULL);
+            if (cfd >= 0)
+                close(cfd), close(sfd);
+            cfd = nc;
+            sfd = socket(AF_INET, SOCK_STREAM, 0);
+            struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)r->target)};
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            if (connect(sfd, (struct sockaddr *)&a, sizeof a) != 0)
+                close(cfd), close(sfd), cfd = sfd = -1;
+            atomic_fetch_add(&r->conns, 1);
+            continue;
+        }
+        bool ok = true;
+        if (cfd >= 0 && p[1].revents) {
+            ok = relay_pass(cfd, sfd);
+            if (ok && atomic_load(&r->cuts) > 0) {
+                atomic_fetch_sub(&r->cuts, 1);
+                /* let the server run it and answer, then cut */
+                struct pollfd q = {sfd, POLLIN, 0};
+                poll(&q, 1, 2000);
+                ok = false;
+            }
+        }
+        if (ok && sfd >= 0 && p[2].revents)
+            ok = relay_pass(sfd, cfd);
+        if (!ok && cfd >= 0) {
+            close(cfd);
+            close(sfd);
+            cfd = sfd = -1;
+        }
+    }
+    if (cfd >= 0)
+        close(cfd), close(sfd);
+    return NULL;
+}
+
+static void relay_start(relay *r, int target)
+{
+    r->target = target;
+    atomic_init(&r->cuts, 0);
+    atomic_init(&r->conns, 0);
+    atomic_init(&r->stop, false);
+    r->lfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(r->lfd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(r->lfd, 8), 0);
+    assert_int_equal(getsockname(r->lfd, (struct sockaddr *)&a, &al), 0);
+    r->port = ntohs(a.sin_port);
+    assert_int_equal(pthread_create(&r->th, NULL, relay_main, r), 0);
+}
+
+static void relay_stop(relay *r)
+{
+    atomic_store(&r->stop, true);
+    pthread_join(r->th, NULL);
+    close(r->lfd);
+}
+
+static void connections_cut_mid_command(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    char host[128], p[64];
+    int port;
+    host_port(redis_url(), host, sizeof host, &port);
+    relay r;
+    relay_start(&r, port);
+    new_prefix(p, sizeof p, "cut");
+    char *u;
+    assert_true(asprintf(&u, "redis://127.0.0.1:%d/0?prefix=%s", r.port, p) > 0);
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    KT_OK(kl_archive_put(ar, "k", 1, "v1", 2));
+    int conns = atomic_load(&r.conns);
+    kl_buf got = KL_BUF_INIT;
+
+    /* a read cut once: retried on a new connection, answered */
+    atomic_store(&r.cuts, 1);
+    KT_OK(kl_archive_get(ar, "k", 1, &got));
+    assert_int_equal(got.len, 2);
+    assert_memory_equal(got.data, "v1", 2);
+    assert_int_equal(atomic_load(&r.conns), conns + 1);
+    size_t n = 0;
+    atomic_store(&r.cuts, 1);
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 1);
+
+    /* a read cut twice: an error naming the URL, no crash */
+    atomic_store(&r.cuts, 2);
+    assert_int_equal(kl_archive_get(ar, "k", 1, &got), KL_EBACKEND);
+    print_message("read cut twice: %s\n", kl_errmsg());
+    assert_non_null(strstr(kl_errmsg(), u));
+    assert_non_null(strstr(kl_errmsg(), "closed the connection"));
+
+    /* a write cut: reported, not retried (the server did run it) */
+    atomic_store(&r.cuts, 1);
+    assert_int_equal(kl_archive_put(ar, "k2", 2, "v2", 2), KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "put"));
+    KT_OK(kl_archive_get(ar, "k2", 2, &got)); /* and the handle goes on */
+    assert_memory_equal(got.data, "v2", 2);
+    atomic_store(&r.cuts, 1);
+    assert_int_equal(kl_archive_del(ar, "k2", 2), KL_EBACKEND);
+    assert_int_equal(kl_archive_contains(ar, "k2", 2), 0);
+
+    /* a batch cut, then an iteration cut once */
+    const void *keys[3] = {"a", "b", "c"};
+    size_t kl[3] = {1, 1, 1};
+    atomic_store(&r.cuts, 1);
+    assert_int_equal(kl_archive_put_many(ar, 3, keys, kl, keys, kl), KL_EBACKEND);
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 4); /* all of it ran (a transaction), none lost halfway */
+    kl_archive_iter *it;
+    KT_OK(kl_archive_iter_new(ar, &it));
+    atomic_store(&r.cuts, 1);
+    int rc, total = 0;
+    while ((rc = kl_archive_iter_next(it, &got, NULL)) == 1)
+        total++;
+    assert_int_equal(rc, 0);
+    assert_int_equal(total, 4);
+    kl_archive_iter_free(it);
+    KT_OK(kl_archive_drop(ar));
+    relay_stop(&r);
+    kl_buf_free(&got);
+    free(u);
+}
+
 /* ---- a private server: passwords, dropped connections, restarts ------- */
 
 typedef struct private_server {
@@ -936,6 +1105,7 @@ int main(void)
         cmocka_unit_test(an_unreachable_server_fails_fast),
         cmocka_unit_test(bad_urls_are_refused),
         cmocka_unit_test(a_database_out_of_range_is_the_servers_error),
+        cmocka_unit_test(connections_cut_mid_command),
         cmocka_unit_test(passwords_users_and_refusals),
         cmocka_unit_test(lost_connections_and_restarts_are_survived),
         cmocka_unit_test(cli_put_get_stats_export),

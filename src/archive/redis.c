@@ -27,8 +27,8 @@
  *   A batch (put_many) is one transaction however large: variadic HSETs
  *   of up to RD_CHUNK_FIELDS fields / RD_CHUNK_BYTES bytes each, written
  *   to the socket as they are formed so the client never holds a huge
- *   buffer.  A command the server refuses while queueing (out of memory,
- *   a value over its limit) discards the whole transaction.
+ *   buffer.  A command the server refuses while queueing (out of memory)
+ *   or a connection lost before EXEC discards the whole transaction.
  * - The {P} hash tag keeps an archive's keys in one slot, so the same
  *   layout works behind a Redis Cluster proxy; the prefix therefore may
  *   not contain braces.  Key names are P + a fixed suffix, so archives with
@@ -293,6 +293,12 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             return 0;
         rd_free_replies(reps, n);
         r = rd_lost(s, what);
+        if (read && attempt > 0) {
+            char *m = strdup(kl_errmsg());
+            if (m)
+                r = kl_seterr(r, "%s (also on a new connection)", m);
+            free(m);
+        }
         if (!read || attempt > 0)
             return r;
         /* keep the first failure's words if reconnecting fails too */
