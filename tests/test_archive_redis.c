@@ -608,6 +608,53 @@ static void processes_write_and_read_at_once_and_lose_nothing(void **state)
     free(u);
 }
 
+/* A handle opened before fork() and used on both sides at once: each
+ * process talks over a connection of its own, so no answer goes to the
+ * wrong process. */
+static int fork_reads(kl_archive *ar, const char *mine)
+{
+    int bad = 0;
+    kl_buf got = KL_BUF_INIT;
+    for (int i = 0; i < 1500; i++) {
+        const char *k = i % 2 ? mine : "shared";
+        if (kl_archive_get(ar, k, strlen(k), &got) || got.len != strlen(k) ||
+            memcmp(got.data, k, got.len))
+            bad++;
+    }
+    kl_buf_free(&got);
+    return bad;
+}
+
+static void a_handle_shared_across_fork_keeps_answers_apart(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    char p[64];
+    new_prefix(p, sizeof p, "fork");
+    char *u = url_of(redis_url(), p, "");
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    KT_OK(kl_archive_put(ar, "shared", 6, "shared", 6));
+    KT_OK(kl_archive_put(ar, "parent", 6, "parent", 6));
+    KT_OK(kl_archive_put(ar, "child", 5, "child", 5));
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int bad = fork_reads(ar, "child");
+        bad += kl_archive_put(ar, "from child", 10, "x", 1) != 0;
+        _exit(bad > 99 ? 99 : bad);
+    }
+    int bad = fork_reads(ar, "parent");
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(bad, 0);
+    assert_int_equal(kl_archive_contains(ar, "from child", 10), 1);
+    KT_OK(kl_archive_drop(ar));
+    free(u);
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static void an_unreachable_server_fails_fast(void **state)
@@ -691,6 +738,7 @@ static void a_database_out_of_range_is_the_servers_error(void **state)
 typedef struct relay {
     int lfd, port, target;
     atomic_int cuts;  /* commands still to cut after */
+    atomic_bool slam; /* hang up on the next data without reading it all */
     atomic_int conns; /* connections accepted */
     atomic_bool stop;
     pthread_t th;
@@ -733,7 +781,15 @@ static void *relay_main(void *arg)
             continue;
         }
         bool ok = true;
-        if (cfd >= 0 && p[1].revents) {
+        if (cfd >= 0 && p[1].revents && atomic_exchange(&r->slam, false)) {
+            /* a FIN first, then a reset while the client still writes:
+             * its next write fails with EPIPE (the SIGPIPE case) */
+            shutdown(cfd, SHUT_WR);
+            char buf[65536];
+            for (int i = 0; i < 20 && read(cfd, buf, sizeof buf) > 0; i++)
+                ;
+            ok = false;
+        } else if (cfd >= 0 && p[1].revents) {
             ok = relay_pass(cfd, sfd);
             if (ok && atomic_load(&r->cuts) > 0) {
                 atomic_fetch_sub(&r->cuts, 1);
@@ -761,6 +817,7 @@ static void relay_start(relay *r, int target)
     r->target = target;
     atomic_init(&r->cuts, 0);
     atomic_init(&r->conns, 0);
+    atomic_init(&r->slam, false);
     atomic_init(&r->stop, false);
     r->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
@@ -842,6 +899,22 @@ static void connections_cut_mid_command(void **state)
     assert_int_equal(rc, 0);
     assert_int_equal(total, 4);
     kl_archive_iter_free(it);
+
+    /* hung up on while a big batch is being written: an error (and no
+     * SIGPIPE kills the process) */
+    size_t big = 16u << 20;
+    char *v = calloc(1, big);
+    assert_non_null(v);
+    const void *bk[3] = {"big1", "big2", "big3"}, *bv[3] = {v, v, v};
+    size_t bkl[3] = {4, 4, 4}, bvl[3] = {big, big, big};
+    for (int i = 0; i < 5; i++) {
+        atomic_store(&r.slam, true);
+        assert_int_equal(kl_archive_put_many(ar, 3, bk, bkl, bv, bvl), KL_EBACKEND);
+    }
+    print_message("hung up on: %s\n", kl_errmsg());
+    free(v);
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 4);
     KT_OK(kl_archive_drop(ar));
     relay_stop(&r);
     kl_buf_free(&got);
@@ -910,8 +983,13 @@ static void server_stop(private_server *s)
     if (p <= 0)
         return;
     kill(p, SIGTERM);
-    for (int i = 0; i < 250 && kill(p, 0) == 0; i++)
+    /* gone once it removed its pid file and closed its port (the exited
+     * process may stay a zombie a while: it is not our child) */
+    for (int i = 0; i < 250 && kill(p, 0) == 0; i++) {
+        if (access(path, F_OK) != 0 && !server_up(s->port))
+            break;
         usleep(20000);
+    }
     unlink(path);
 }
 
@@ -1007,6 +1085,23 @@ static void lost_connections_and_restarts_are_survived(void **state)
         n++;
     kl_archive_iter_free(it);
     assert_int_equal(n, 2);
+
+    /* the server hangs up while a big value is still being sent (over its
+     * proto-max-bulk-len): an error, and no SIGPIPE kills the process */
+    freeReplyObject(raw(c, "CONFIG SET proto-max-bulk-len 1mb"));
+    size_t big = 16u << 20;
+    char *v = calloc(1, big);
+    assert_non_null(v);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(kl_archive_put(ar, "big", 3, v, big), KL_EBACKEND);
+        print_message("hung up on: %s\n", kl_errmsg());
+    }
+    const void *bk[2] = {"big", "big2"}, *bv[2] = {v, v};
+    size_t bkl[2] = {3, 4}, bvl[2] = {big, big};
+    assert_int_equal(kl_archive_put_many(ar, 2, bk, bkl, bv, bvl), KL_EBACKEND);
+    free(v);
+    assert_int_equal(kl_archive_contains(ar, "big", 3), 0);
+    freeReplyObject(raw(c, "CONFIG SET proto-max-bulk-len 512mb"));
     redisFree(c);
 
     /* the server stops: reads and writes fail with a message, no crash */
@@ -1102,6 +1197,7 @@ int main(void)
         cmocka_unit_test(a_prefix_holding_something_else_is_refused),
         cmocka_unit_test(iteration_survives_writers_without_repeats),
         cmocka_unit_test(processes_write_and_read_at_once_and_lose_nothing),
+        cmocka_unit_test(a_handle_shared_across_fork_keeps_answers_apart),
         cmocka_unit_test(an_unreachable_server_fails_fast),
         cmocka_unit_test(bad_urls_are_refused),
         cmocka_unit_test(a_database_out_of_range_is_the_servers_error),

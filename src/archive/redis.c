@@ -58,10 +58,13 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "backends.h"
@@ -81,6 +84,7 @@
 
 typedef struct rd_state {
     redisContext *c;
+    pid_t pid; /* the process that made c */
     char *url;  /* for messages, password masked */
     char *host; /* without brackets for IPv6 */
     int port;
@@ -145,7 +149,7 @@ static int rd_unexpected(rd_state *s, const redisReply *rep, const char *what)
 static int rd_lost(rd_state *s, const char *what)
 {
     int r;
-    if (!s->c) {
+    if (!s->c || s->c->err == REDIS_ERR_OOM) {
         r = kl_seterr(KL_ENOMEM, "%s: %s: out of memory", s->url, what);
     } else if (s->c->err == REDIS_ERR_IO && s->timeout > 0 &&
                !strcmp(s->c->errstr, strerror(EAGAIN))) {
@@ -165,6 +169,44 @@ static int rd_lost(rd_state *s, const char *what)
 
 /* ---- connection ------------------------------------------------------- */
 
+/* hiredis writes with write(): a connection the server closed would raise
+ * SIGPIPE and kill the process.  Like libpq, the calling thread blocks it
+ * while talking to the server and takes back a SIGPIPE it caused, leaving
+ * the process's handlers alone. */
+typedef struct rd_sigpipe {
+    sigset_t old;
+    bool was_pending;
+} rd_sigpipe;
+
+static void rd_sigpipe_block(rd_sigpipe *g)
+{
+    sigset_t pipe, pending;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    sigemptyset(&pending);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+
+static void rd_sigpipe_restore(rd_sigpipe *g, bool failed)
+{
+    if (failed && !g->was_pending) {
+        sigset_t pipe, pending;
+        sigemptyset(&pipe);
+        sigaddset(&pipe, SIGPIPE);
+        sigemptyset(&pending);
+        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
+            struct timespec zero = {0, 0};
+            int e = errno;
+            while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
+                ;
+            errno = e;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+}
+
 static struct timeval rd_tv(double sec)
 {
     struct timeval tv;
@@ -177,7 +219,10 @@ static struct timeval rd_tv(double sec)
 static int rd_setup_cmd(rd_state *s, int argc, const char **argv, const size_t *lens,
                         const char *what)
 {
+    rd_sigpipe guard;
+    rd_sigpipe_block(&guard);
     redisReply *rep = redisCommandArgv(s->c, argc, argv, lens);
+    rd_sigpipe_restore(&guard, !rep);
     if (!rep)
         return rd_lost(s, what);
     int r = 0;
@@ -202,6 +247,7 @@ static int rd_connect(rd_state *s)
                           : redisConnect(s->host, s->port);
     if (!s->c || s->c->err)
         return rd_lost(s, "connect");
+    s->pid = getpid();
     if (s->timeout > 0 && redisSetTimeout(s->c, rd_tv(s->timeout)) != REDIS_OK)
         return rd_lost(s, "connect");
     redisEnableKeepAlive(s->c); /* a peer that vanished is noticed on idle connections */
@@ -222,11 +268,18 @@ static int rd_connect(rd_state *s)
 }
 
 /* A connection the server closed while idle has EOF (or an error) waiting
- * to be read: drop it before sending anything on it. */
+ * to be read: drop it before sending anything on it.  A connection made
+ * by the parent of a forked process is the parent's: the child makes its
+ * own (freeing the copy closes only the child's descriptor). */
 static void rd_drop_if_stale(rd_state *s)
 {
     if (!s->c)
         return;
+    if (s->pid != getpid()) {
+        redisFree(s->c);
+        s->c = NULL;
+        return;
+    }
     struct pollfd p = {.fd = s->c->fd, .events = POLLIN};
     if (poll(&p, 1, 0) != 0) { /* nothing is owed to us: any event means trouble */
         redisFree(s->c);
@@ -273,10 +326,14 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             return r;
         size_t pending = 0;
         bool ok = true;
+        rd_sigpipe guard;
+        rd_sigpipe_block(&guard);
         for (size_t i = 0; ok && i < n; i++) {
             if (redisAppendCommandArgv(s->c, cmds[i].argc, cmds[i].argv, cmds[i].lens) !=
-                REDIS_OK)
-                return rd_lost(s, what);
+                REDIS_OK) {
+                ok = false;
+                break;
+            }
             for (int j = 0; j < cmds[i].argc; j++)
                 pending += cmds[i].lens[j];
             if (pending >= RD_FLUSH_BYTES) {
@@ -289,6 +346,7 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             ok = redisGetReply(s->c, &rep) == REDIS_OK && rep;
             reps[i] = rep;
         }
+        rd_sigpipe_restore(&guard, !ok);
         if (ok)
             return 0;
         rd_free_replies(reps, n);
@@ -1040,8 +1098,11 @@ static int rd_check_prefix(rd_state *s, const char *p)
     if (n == 0 || n > RD_PREFIX_MAX)
         return kl_seterr(KL_EINVAL, "%s: prefix must be 1 to %d bytes", s->url, RD_PREFIX_MAX);
     if (strpbrk(p, "{}"))
-        return kl_seterr(KL_EINVAL, "%s: prefix may not contain { or } (they delimit Redis hash tags)",
-                         s->url);
+        return kl_seterr(KL_EINVAL,
+                         "%s: prefix may not contain { or } (they delimit Redis hash tags)", s->url);
+    for (const char *c = p; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return kl_seterr(KL_EINVAL, "%s: prefix may not contain control characters", s->url);
     return 0;
 }
 
