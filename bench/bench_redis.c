@@ -23,10 +23,10 @@ static void die(const char *what)
     exit(1);
 }
 
-#define CHECK(expr)                                                                               \
-    do {                                                                                          \
-        if ((expr) != 0)                                                                          \
-            die(#expr);                                                                           \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        if ((expr) != 0)                                                                           \
+            die(#expr);                                                                            \
     } while (0)
 
 typedef struct data {
@@ -38,8 +38,13 @@ typedef struct data {
 
 static data make_data(size_t n, uint32_t seed)
 {
-    data d = {n, malloc(n * KEYLEN), malloc(n * VALLEN), malloc(n * sizeof(void *)),
-              malloc(n * sizeof(void *)), malloc(n * sizeof(size_t)), malloc(n * sizeof(size_t))};
+    data d = {n,
+              malloc(n * KEYLEN),
+              malloc(n * VALLEN),
+              malloc(n * sizeof(void *)),
+              malloc(n * sizeof(void *)),
+              malloc(n * sizeof(size_t)),
+              malloc(n * sizeof(size_t))};
     if (!d.keys || !d.vals || !d.kp || !d.vp || !d.kl || !d.vl)
         exit(1);
     uint64_t x = 0x9e3779b97f4a7c15u ^ seed;

@@ -31,13 +31,13 @@ static const char *redis_url(void)
     return u && *u ? u : NULL;
 }
 
-#define NEED_SERVER()                                                                          \
-    do {                                                                                       \
-        if (!redis_url()) {                                                                    \
-            print_message("KLEPTO_TEST_REDIS_URL is not set (run under "                       \
-                          "scripts/with-servers.sh): skipped\n");                              \
-            skip();                                                                            \
-        }                                                                                      \
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!redis_url()) {                                                                        \
+            print_message("KLEPTO_TEST_REDIS_URL is not set (run under "                           \
+                          "scripts/with-servers.sh): skipped\n");                                  \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* A fresh prefix for this process. */
@@ -448,7 +448,7 @@ static void iteration_survives_writers_without_repeats(void **state)
     enum { N0 = 3000, STEP = 16 };
     const void **keys = calloc(N0, sizeof *keys);
     size_t *kl = calloc(N0, sizeof *kl);
-    char (*kb)[16] = calloc(N0, 16);
+    char(*kb)[16] = calloc(N0, 16);
     for (int i = 0; i < N0; i++) {
         kl[i] = (size_t)snprintf(kb[i], 16, "old%d", i);
         keys[i] = kb[i];
@@ -674,14 +674,22 @@ static void bad_urls_are_refused(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "redis://127.0.0.1:0/0",         "redis://127.0.0.1:65536/0",
-        "redis://127.0.0.1:6x/0",        "redis://127.0.0.1:/0",
-        "redis://127.0.0.1:6379/x",      "redis://127.0.0.1:6379/0/1",
-        "redis://127.0.0.1:6379/-1",     "redis://127.0.0.1:6379/99999999999",
-        "redis:127.0.0.1",               "redis://user@127.0.0.1/0",
-        "redis://:p%zz@127.0.0.1/0",     "redis://[::1/0",
-        "redis://127.0.0.1/0?prefix=",   "redis://127.0.0.1/0?prefix=a%7Bb",
-        "redis://127.0.0.1/0?timeout=x", "redis://127.0.0.1/0?timeout=-1",
+        "redis://127.0.0.1:0/0",
+        "redis://127.0.0.1:65536/0",
+        "redis://127.0.0.1:6x/0",
+        "redis://127.0.0.1:/0",
+        "redis://127.0.0.1:6379/x",
+        "redis://127.0.0.1:6379/0/1",
+        "redis://127.0.0.1:6379/-1",
+        "redis://127.0.0.1:6379/99999999999",
+        "redis:127.0.0.1",
+        "redis://user@127.0.0.1/0",
+        "redis://:p%zz@127.0.0.1/0",
+        "redis://[::1/0",
+        "redis://127.0.0.1/0?prefix=",
+        "redis://127.0.0.1/0?prefix=a%7Bb",
+        "redis://127.0.0.1/0?timeout=x",
+        "redis://127.0.0.1/0?timeout=-1",
         "redis://127.0.0.1/0?colour=blue",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -729,7 +737,6 @@ static void a_database_out_of_range_is_the_servers_error(void **state)
     free(u1);
 }
 
-
 /* ---- connections cut while a command is in flight ---------------------- */
 
 /* A TCP relay between the archive and the server that can cut the
@@ -739,6 +746,7 @@ typedef struct relay {
     int lfd, port, target;
     atomic_int cuts;  /* commands still to cut after */
     atomic_bool slam; /* hang up on the next data without reading it all */
+    atomic_bool mute; /* swallow what the client sends: no answer ever */
     atomic_int conns; /* connections accepted */
     atomic_bool stop;
     pthread_t th;
@@ -781,7 +789,10 @@ static void *relay_main(void *arg)
             continue;
         }
         bool ok = true;
-        if (cfd >= 0 && p[1].revents && atomic_exchange(&r->slam, false)) {
+        if (cfd >= 0 && p[1].revents && atomic_load(&r->mute)) {
+            char buf[65536];
+            ok = read(cfd, buf, sizeof buf) > 0;
+        } else if (cfd >= 0 && p[1].revents && atomic_exchange(&r->slam, false)) {
             /* a FIN first, then a reset while the client still writes:
              * its next write fails with EPIPE (the SIGPIPE case) */
             shutdown(cfd, SHUT_WR);
@@ -818,6 +829,7 @@ static void relay_start(relay *r, int target)
     atomic_init(&r->cuts, 0);
     atomic_init(&r->conns, 0);
     atomic_init(&r->slam, false);
+    atomic_init(&r->mute, false);
     atomic_init(&r->stop, false);
     r->lfd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
@@ -916,6 +928,19 @@ static void connections_cut_mid_command(void **state)
     KT_OK(kl_archive_count(ar, &n));
     assert_int_equal(n, 4);
     KT_OK(kl_archive_drop(ar));
+
+    /* a server that never answers: timeout= ends the wait, with a message */
+    char *slow;
+    assert_true(asprintf(&slow, "%s&timeout=0.3", u) > 0);
+    KT_OK(kl_archive_open(&ar, slow, NULL));
+    atomic_store(&r.mute, true);
+    assert_int_equal(kl_archive_get(ar, "k", 1, &got), KL_EBACKEND);
+    print_message("mute server: %s\n", kl_errmsg());
+    assert_non_null(strstr(kl_errmsg(), "no answer within timeout=0.3 s"));
+    assert_int_equal(kl_archive_put(ar, "k", 1, "v", 1), KL_EBACKEND);
+    atomic_store(&r.mute, false);
+    KT_OK(kl_archive_drop(ar)); /* answered again */
+    free(slow);
     relay_stop(&r);
     kl_buf_free(&got);
     free(u);
@@ -1035,8 +1060,8 @@ static void passwords_users_and_refusals(void **state)
     KT_OK(kl_archive_close(ar));
     free(u);
     /* a named user, its password percent-encoded */
-    assert_true(asprintf(&u, "redis://kt:s3cr%%25et%%40%%2F%%3Ax@127.0.0.1:%d/0?prefix=pw",
-                         srv.port) > 0);
+    assert_true(
+        asprintf(&u, "redis://kt:s3cr%%25et%%40%%2F%%3Ax@127.0.0.1:%d/0?prefix=pw", srv.port) > 0);
     KT_OK(kl_archive_open(&ar, u, NULL));
     kl_buf got = KL_BUF_INIT;
     KT_OK(kl_archive_get(ar, "k", 1, &got));
@@ -1168,6 +1193,14 @@ static void cli_put_get_stats_export(void **state)
     for (char *c = out; *c; c++)
         lines += *c == '\n';
     assert_int_equal(lines, 2);
+    free(out);
+    /* prune keeps the most recently stored (the stamps' times) */
+    assert_int_equal(kt_klepto(&out, true, "put '%s' 3 \"'newest'\"", u), 0);
+    free(out);
+    assert_int_equal(kt_klepto(&out, true, "prune '%s' --max-entries 1", u), 0);
+    free(out);
+    assert_int_equal(kt_klepto(&out, false, "ls '%s'", u), 0);
+    assert_string_equal(out, "3\n");
     free(out);
     /* a server that is not there: status 3 and the URL in the message */
     assert_int_equal(kt_klepto(&out, true, "get 'redis://127.0.0.1:1/0' 1"), 3);

@@ -76,7 +76,7 @@
 #define RD_FORMAT_VERSION 1
 #define RD_MAX_BULK ((size_t)512 << 20) /* Redis's proto-max-bulk-len default */
 #define RD_PREFIX_MAX 256
-#define RD_CHUNK_FIELDS 1000           /* fields per variadic HSET / HMGET */
+#define RD_CHUNK_FIELDS 1000             /* fields per variadic HSET / HMGET */
 #define RD_CHUNK_BYTES ((size_t)4 << 20) /* argument bytes per variadic command */
 #define RD_FLUSH_BYTES ((size_t)8 << 20) /* written to the socket once this much is pending */
 #define RD_SCAN_COUNT "256"
@@ -84,7 +84,7 @@
 
 typedef struct rd_state {
     redisContext *c;
-    pid_t pid; /* the process that made c */
+    pid_t pid;  /* the process that made c */
     char *url;  /* for messages, password masked */
     char *host; /* without brackets for IPv6 */
     int port;
@@ -106,7 +106,10 @@ typedef struct rd_cmd {
 
 /* ---- errors ----------------------------------------------------------- */
 
-static int rd_notfound(rd_state *s) { return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url); }
+static int rd_notfound(rd_state *s)
+{
+    return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+}
 
 static int rd_writable(rd_state *s)
 {
@@ -116,10 +119,9 @@ static int rd_writable(rd_state *s)
 static int rd_check_size(rd_state *s, size_t klen, size_t vlen)
 {
     if (klen > RD_MAX_BULK || vlen > RD_MAX_BULK)
-        return kl_seterr(KL_ETOOBIG,
-                         "%s: a %s of %zu bytes is over Redis's 512 MiB limit for one string",
-                         s->url, klen > RD_MAX_BULK ? "key" : "value",
-                         klen > RD_MAX_BULK ? klen : vlen);
+        return kl_seterr(
+            KL_ETOOBIG, "%s: a %s of %zu bytes is over Redis's 512 MiB limit for one string",
+            s->url, klen > RD_MAX_BULK ? "key" : "value", klen > RD_MAX_BULK ? klen : vlen);
     return 0;
 }
 
@@ -132,8 +134,7 @@ static int rd_reply_err(rd_state *s, const redisReply *rep, const char *what)
         code = KL_EPERM;
     else if (!strncmp(m, "OOM", 3))
         code = KL_ENOSPC;
-    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400),
-                     m);
+    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400), m);
 }
 
 static int rd_unexpected(rd_state *s, const redisReply *rep, const char *what)
@@ -144,6 +145,14 @@ static int rd_unexpected(rd_state *s, const redisReply *rep, const char *what)
                      what, rep ? rep->type : -1);
 }
 
+/* A blocking read or write gave up after timeout= seconds (SO_RCVTIMEO /
+ * SO_SNDTIMEO: hiredis reports EAGAIN's text). */
+static bool rd_timed_out(const rd_state *s)
+{
+    return s->c && s->c->err == REDIS_ERR_IO && s->timeout > 0 &&
+           !strcmp(s->c->errstr, strerror(EAGAIN));
+}
+
 /* The connection failed (I/O error, EOF, protocol): the message, and the
  * context is dropped so the next call connects afresh. */
 static int rd_lost(rd_state *s, const char *what)
@@ -151,8 +160,7 @@ static int rd_lost(rd_state *s, const char *what)
     int r;
     if (!s->c || s->c->err == REDIS_ERR_OOM) {
         r = kl_seterr(KL_ENOMEM, "%s: %s: out of memory", s->url, what);
-    } else if (s->c->err == REDIS_ERR_IO && s->timeout > 0 &&
-               !strcmp(s->c->errstr, strerror(EAGAIN))) {
+    } else if (rd_timed_out(s)) {
         r = kl_seterr(KL_EBACKEND, "%s: %s: no answer within timeout=%g s", s->url, what,
                       s->timeout);
     } else if (s->c->err == REDIS_ERR_EOF) {
@@ -314,8 +322,8 @@ static int rd_flush(rd_state *s)
 
 /* Send n commands as one pipeline and read their n replies into reps
  * (each to free; error replies included: callers judge them).  `read`:
- * the commands only read, so after a lost connection they run once more
- * on a new one.  On failure every reps[i] is NULL. */
+ * the commands only read, so after a lost connection (not a timeout) they
+ * run once more on a new one.  On failure every reps[i] is NULL. */
 static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, bool read,
                   const char *what)
 {
@@ -350,6 +358,9 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
         if (ok)
             return 0;
         rd_free_replies(reps, n);
+        /* a server that does not answer in time is not asked again */
+        if (rd_timed_out(s))
+            read = false;
         r = rd_lost(s, what);
         if (read && attempt > 0) {
             char *m = strdup(kl_errmsg());
@@ -409,8 +420,7 @@ static int rd_copy_bulk(rd_state *s, const redisReply *rep, kl_buf *out, const c
         return rd_unexpected(s, rep, what);
     kl_buf_reset(out);
     if (kl_buf_append(out, rep->str, rep->len))
-        return kl_seterr(KL_ENOMEM, "%s: %s: out of memory for %zu bytes", s->url, what,
-                         rep->len);
+        return kl_seterr(KL_ENOMEM, "%s: %s: out of memory for %zu bytes", s->url, what, rep->len);
     return 0;
 }
 
@@ -595,8 +605,14 @@ static int rd_unlink(rd_state *s, bool marker, const char *what)
     return r;
 }
 
-static int rd_clear(void *state) { return rd_unlink(state, false, "clear"); }
-static int rd_drop(void *state) { return rd_unlink(state, true, "drop"); }
+static int rd_clear(void *state)
+{
+    return rd_unlink(state, false, "clear");
+}
+static int rd_drop(void *state)
+{
+    return rd_unlink(state, true, "drop");
+}
 
 /* ---- batches ---------------------------------------------------------- */
 
@@ -1098,8 +1114,8 @@ static int rd_check_prefix(rd_state *s, const char *p)
     if (n == 0 || n > RD_PREFIX_MAX)
         return kl_seterr(KL_EINVAL, "%s: prefix must be 1 to %d bytes", s->url, RD_PREFIX_MAX);
     if (strpbrk(p, "{}"))
-        return kl_seterr(KL_EINVAL,
-                         "%s: prefix may not contain { or } (they delimit Redis hash tags)", s->url);
+        return kl_seterr(
+            KL_EINVAL, "%s: prefix may not contain { or } (they delimit Redis hash tags)", s->url);
     for (const char *c = p; *c; c++)
         if ((unsigned char)*c < 0x20 || *c == 0x7f)
             return kl_seterr(KL_EINVAL, "%s: prefix may not contain control characters", s->url);
@@ -1141,8 +1157,9 @@ static int rd_check_format(rd_state *s, bool create)
             r = kl_seterr(KL_EVERSION, "%s: %s holds layout version %d; this klepto knows %d",
                           s->url, s->k_format, v, RD_FORMAT_VERSION);
         else
-            r = kl_seterr(KL_ECORRUPT, "%s: %s does not hold '" RD_FORMAT
-                                       "': the prefix is used by something else",
+            r = kl_seterr(KL_ECORRUPT,
+                          "%s: %s does not hold '" RD_FORMAT
+                          "': the prefix is used by something else",
                           s->url, s->k_format);
     }
     freeReplyObject(rep);
