@@ -327,6 +327,23 @@ static void multi_mib_values_round_trip(void **state)
     size_t n;
     KT_OK(kl_archive_count(ar, &n));
     assert_int_equal(n, 4);
+    /* iterated with its values (pages shrink to a few big values) */
+    kl_archive_iter *it;
+    KT_OK(kl_archive_iter_new(ar, &it));
+    kl_buf key = KL_BUF_INIT;
+    size_t total = 0, bytes = 0;
+    int rc;
+    while ((rc = kl_archive_iter_next(it, &key, &got)) == 1) {
+        total++;
+        bytes += got.len;
+        if (key.len == 3 && !memcmp(key.data, "big", 3))
+            assert_memory_equal(got.data, v, BIG);
+    }
+    assert_int_equal(rc, 0);
+    kl_archive_iter_free(it);
+    assert_int_equal(total, 4);
+    assert_int_equal(bytes, 2 * BIG + 1);
+    kl_buf_free(&key);
     KT_OK(kl_archive_drop(ar));
     kl_buf_free(&got);
     kl_buf_free(&outs[0]);
@@ -668,6 +685,10 @@ static void an_unreachable_server_fails_fast(void **state)
     print_message("unreachable: %s\n", kl_errmsg());
     assert_non_null(strstr(kl_errmsg(), "redis://127.0.0.1:1/0"));
     assert_non_null(strstr(kl_errmsg(), "refused"));
+    /* an IPv6 address in brackets */
+    rc = kl_archive_open(&ar, "redis://[::1]:1/0?timeout=2", NULL);
+    assert_int_equal(rc, KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "[::1]:1"));
 }
 
 static void bad_urls_are_refused(void **state)

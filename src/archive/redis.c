@@ -79,7 +79,8 @@
 #define RD_CHUNK_FIELDS 1000             /* fields per variadic HSET / HMGET */
 #define RD_CHUNK_BYTES ((size_t)4 << 20) /* argument bytes per variadic command */
 #define RD_FLUSH_BYTES ((size_t)8 << 20) /* written to the socket once this much is pending */
-#define RD_SCAN_COUNT "256"
+#define RD_SCAN_MAX 256                  /* HSCAN COUNT hint for small values */
+#define RD_PAGE_BYTES ((size_t)4 << 20)  /* aim of an HSCAN page's size */
 #define RD_DEFAULT_TIMEOUT 10.0
 
 typedef struct rd_state {
@@ -885,6 +886,7 @@ typedef struct rd_cursor {
     redisReply *page; /* the last HSCAN reply */
     size_t next;      /* next field index in page's element list */
     char cur[24];     /* the server's cursor, decimal */
+    unsigned count;   /* COUNT hint: smaller when pages come back big */
     bool started, done;
     rd_seen seen;
 } rd_cursor;
@@ -896,6 +898,7 @@ static int rd_iter_new(void *state, void **cursor)
     if (!c)
         return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     c->s = s;
+    c->count = RD_SCAN_MAX;
     strcpy(c->cur, "0");
     *cursor = c;
     return 0;
@@ -907,8 +910,10 @@ static int rd_iter_fetch(rd_cursor *c)
     if (c->page)
         freeReplyObject(c->page);
     c->page = NULL;
-    const char *argv[5] = {"HSCAN", s->k_entries, c->cur, "COUNT", RD_SCAN_COUNT};
-    size_t lens[5] = {5, s->l_entries, strlen(c->cur), 5, strlen(RD_SCAN_COUNT)};
+    char count[16];
+    int cl = snprintf(count, sizeof count, "%u", c->count);
+    const char *argv[5] = {"HSCAN", s->k_entries, c->cur, "COUNT", count};
+    size_t lens[5] = {5, s->l_entries, strlen(c->cur), 5, (size_t)cl};
     redisReply *rep;
     int r = rd_run1(s, 5, argv, lens, true, &rep, "iterate");
     if (r)
@@ -927,6 +932,15 @@ static int rd_iter_fetch(rd_cursor *c)
     c->done = strcmp(c->cur, "0") == 0;
     c->page = rep;
     c->next = 0;
+    /* a page carries values too: with big values, ask for fewer entries
+     * so one page stays near RD_PAGE_BYTES instead of gigabytes */
+    size_t bytes = 0;
+    for (size_t i = 0; i < rep->element[1]->elements; i++)
+        bytes += rep->element[1]->element[i]->len;
+    if (bytes > RD_PAGE_BYTES)
+        c->count = c->count / 2 ? c->count / 2 : 1;
+    else if (bytes < RD_PAGE_BYTES / 4 && c->count < RD_SCAN_MAX)
+        c->count *= 2;
     return 0;
 }
 
