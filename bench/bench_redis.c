@@ -141,6 +141,26 @@ static double raw_get(redisContext *c, const char *hash, const data *d, size_t n
     return (double)nread / ((double)(bench_now_ns() - t0) / 1e9);
 }
 
+/* Single writes, one round trip each. */
+static double raw_put(redisContext *c, const char *hash, const data *d, size_t nput)
+{
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < nput; i++) {
+        const char *argv[4] = {"HSET", hash, d->kp[i], d->vp[i]};
+        size_t lens[4] = {4, strlen(hash), KEYLEN, VALLEN};
+        raw_check(c, redisCommandArgv(c, 4, argv, lens), "HSET");
+    }
+    return (double)nput / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
+static double ours_put(kl_archive *ar, const data *d, size_t nput)
+{
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < nput; i++)
+        CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
+    return (double)nput / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
 static double ours_get(kl_archive *ar, const data *d, size_t nread)
 {
     kl_buf v = KL_BUF_INIT;
@@ -166,7 +186,8 @@ int main(void)
         return 0;
     }
     bool want_write = bench_wants("redis_pipeline_write"), want_get = bench_wants("redis_get");
-    if (!want_write && !want_get)
+    bool want_put = bench_wants("redis_put");
+    if (!want_write && !want_get && !want_put)
         return 0;
     char prefix[64], hash[96], *url;
     snprintf(prefix, sizeof prefix, "kl_bench_%d", (int)getpid());
@@ -177,7 +198,7 @@ int main(void)
     redisContext *c = raw_connect(base);
     kl_archive *ar;
     CHECK(kl_archive_open(&ar, url, NULL));
-    double ours_w[REPS], raw_w[REPS], ours_r[REPS], raw_r[REPS];
+    double ours_w[REPS], raw_w[REPS], ours_r[REPS], raw_r[REPS], ours_p[REPS], raw_p[REPS];
     for (int r = 0; r < REPS; r++) {
         raw_w[r] = raw_pipeline_write(c, hash, &d);
         CHECK(kl_archive_clear(ar));
@@ -187,6 +208,10 @@ int main(void)
         if (want_get) {
             raw_r[r] = raw_get(c, hash, &d, NREAD);
             ours_r[r] = ours_get(ar, &d, NREAD);
+        }
+        if (want_put) { /* overwrites: the count stays */
+            raw_p[r] = raw_put(c, hash, &d, NREAD);
+            ours_p[r] = ours_put(ar, &d, NREAD);
         }
     }
     size_t n = 0;
@@ -206,6 +231,11 @@ int main(void)
                      "higher",
                      "5k point reads of 64 B values among 20k, one round trip each, loopback "
                      "TCP; baseline: raw hiredis HGET");
+    if (want_put)
+        bench_report("redis_put", bench_median(ours_p, REPS), "ops/s", bench_median(raw_p, REPS),
+                     "higher",
+                     "5k single puts of 64 B values (MULTI, HSET value, HSET stamp, EXEC: one "
+                     "round trip), loopback TCP; baseline: raw hiredis HSET");
     CHECK(kl_archive_drop(ar));
     raw_check(c, redisCommand(c, "DEL %s", hash), "DEL");
     redisFree(c);

@@ -40,12 +40,17 @@
  * Connections: one per handle, not marked thread-safe (the core serialises
  * calls).  Before each command the connection is polled: one the server
  * already closed (idle timeout, restart) is replaced before anything is
- * sent, so no write is lost to a stale connection.  A connection lost while
- * a command is in flight is reported (KL_EBACKEND); reads are then retried
- * once on a new connection, writes are not (the server may or may not have
- * applied them).  Server error replies become KL_EBACKEND with the
- * server's message (KL_EPERM for NOAUTH/WRONGPASS/NOPERM, KL_ENOSPC for
- * OOM); messages name the URL with its password masked.
+ * sent, so no write is lost to a stale connection; a forked child never
+ * shares its parent's connection (it makes its own).  A connection lost
+ * while a command is in flight is reported (KL_EBACKEND); reads are then
+ * retried once on a new connection, writes are not (the server may or may
+ * not have applied them).  A server that does not answer within timeout=
+ * is reported, not asked again.  Commands go out through
+ * send(MSG_NOSIGNAL) rather than hiredis's write(), so a server hanging up
+ * mid-write is an EPIPE error, never a SIGPIPE that kills the process.
+ * Server error replies become KL_EBACKEND with the server's message
+ * (KL_EPERM for NOAUTH/WRONGPASS/NOPERM and any refusal of AUTH, KL_ENOSPC
+ * for OOM); messages name the URL with its password masked.
  *
  * Limits: keys and values up to 512 MiB each (Redis's default
  * proto-max-bulk-len and string limit); larger ones are KL_ETOOBIG before
@@ -58,11 +63,11 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
+#include <hiredis/sds.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -178,42 +183,35 @@ static int rd_lost(rd_state *s, const char *what)
 
 /* ---- connection ------------------------------------------------------- */
 
-/* hiredis writes with write(): a connection the server closed would raise
- * SIGPIPE and kill the process.  Like libpq, the calling thread blocks it
- * while talking to the server and takes back a SIGPIPE it caused, leaving
- * the process's handlers alone. */
-typedef struct rd_sigpipe {
-    sigset_t old;
-    bool was_pending;
-} rd_sigpipe;
-
-static void rd_sigpipe_block(rd_sigpipe *g)
+/* Send what hiredis has formatted (its output buffer) ourselves: hiredis
+ * would write() it, and a connection the server closed would then raise
+ * SIGPIPE and kill the process; send(MSG_NOSIGNAL) reports EPIPE instead,
+ * without touching the process's signal handling.  hiredis only reads
+ * afterwards, finding nothing left to write.  Failures are recorded in
+ * the context as hiredis records its own. */
+static int rd_send(redisContext *c)
 {
-    sigset_t pipe, pending;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    sigemptyset(&pending);
-    sigpending(&pending);
-    g->was_pending = sigismember(&pending, SIGPIPE) == 1;
-    pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
-}
-
-static void rd_sigpipe_restore(rd_sigpipe *g, bool failed)
-{
-    if (failed && !g->was_pending) {
-        sigset_t pipe, pending;
-        sigemptyset(&pipe);
-        sigaddset(&pipe, SIGPIPE);
-        sigemptyset(&pending);
-        if (sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
-            struct timespec zero = {0, 0};
-            int e = errno;
-            while (sigtimedwait(&pipe, NULL, &zero) < 0 && errno == EINTR)
-                ;
-            errno = e;
+    size_t len = sdslen(c->obuf), off = 0;
+    while (off < len) {
+        ssize_t n = send(c->fd, c->obuf + off, len - off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            c->err = REDIS_ERR_IO;
+            snprintf(c->errstr, sizeof c->errstr, "%s", strerror(n < 0 ? errno : EPIPE));
+            return REDIS_ERR;
         }
+        off += (size_t)n;
     }
-    pthread_sigmask(SIG_SETMASK, &g->old, NULL);
+    /* a big buffer is given back rather than kept for the connection's life */
+    sds fresh = len > RD_FLUSH_BYTES ? sdsempty() : NULL;
+    if (fresh) {
+        sdsfree(c->obuf);
+        c->obuf = fresh;
+    } else {
+        sdsclear(c->obuf);
+    }
+    return REDIS_OK;
 }
 
 static struct timeval rd_tv(double sec)
@@ -228,12 +226,11 @@ static struct timeval rd_tv(double sec)
 static int rd_setup_cmd(rd_state *s, int argc, const char **argv, const size_t *lens,
                         const char *what)
 {
-    rd_sigpipe guard;
-    rd_sigpipe_block(&guard);
-    redisReply *rep = redisCommandArgv(s->c, argc, argv, lens);
-    rd_sigpipe_restore(&guard, !rep);
-    if (!rep)
+    void *got = NULL;
+    if (redisAppendCommandArgv(s->c, argc, argv, lens) != REDIS_OK || rd_send(s->c) != REDIS_OK ||
+        redisGetReply(s->c, &got) != REDIS_OK || !got)
         return rd_lost(s, what);
+    redisReply *rep = got;
     int r = 0;
     if (rep->type == REDIS_REPLY_ERROR && !strcmp(what, "authenticate")) /* any refusal */
         r = kl_seterr(KL_EPERM, "%s: %s: %.*s", s->url, what,
@@ -311,16 +308,6 @@ static void rd_free_replies(redisReply **reps, size_t n)
     }
 }
 
-/* Write what hiredis holds for the socket. */
-static int rd_flush(rd_state *s)
-{
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(s->c, &done) != REDIS_OK)
-            return REDIS_ERR;
-    return REDIS_OK;
-}
-
 /* Send n commands as one pipeline and read their n replies into reps
  * (each to free; error replies included: callers judge them).  `read`:
  * the commands only read, so after a lost connection (not a timeout) they
@@ -335,8 +322,6 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             return r;
         size_t pending = 0;
         bool ok = true;
-        rd_sigpipe guard;
-        rd_sigpipe_block(&guard);
         for (size_t i = 0; ok && i < n; i++) {
             if (redisAppendCommandArgv(s->c, cmds[i].argc, cmds[i].argv, cmds[i].lens) !=
                 REDIS_OK) {
@@ -346,16 +331,17 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             for (int j = 0; j < cmds[i].argc; j++)
                 pending += cmds[i].lens[j];
             if (pending >= RD_FLUSH_BYTES) {
-                ok = rd_flush(s) == REDIS_OK;
+                ok = rd_send(s->c) == REDIS_OK;
                 pending = 0;
             }
         }
+        if (ok)
+            ok = rd_send(s->c) == REDIS_OK;
         for (size_t i = 0; ok && i < n; i++) {
             void *rep = NULL;
             ok = redisGetReply(s->c, &rep) == REDIS_OK && rep;
             reps[i] = rep;
         }
-        rd_sigpipe_restore(&guard, !ok);
         if (ok)
             return 0;
         rd_free_replies(reps, n);
