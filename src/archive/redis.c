@@ -1125,22 +1125,23 @@ static int rd_check_prefix(rd_state *s, const char *p)
 /* The marker: created when missing (if allowed), then checked. */
 static int rd_check_format(rd_state *s, bool create)
 {
-    int r;
-    redisReply *rep;
-    if (create && !s->read_only) {
-        const char *argv[4] = {"SET", s->k_format, RD_FORMAT, "NX"};
-        size_t lens[4] = {3, s->l_format, strlen(RD_FORMAT), 2};
-        if ((r = rd_run1(s, 4, argv, lens, false, &rep, "open")))
-            return r;
-        r = rep->type == REDIS_REPLY_ERROR ? rd_reply_err(s, rep, "open") : 0;
-        freeReplyObject(rep);
-        if (r)
-            return r;
-    }
-    const char *argv[2] = {"GET", s->k_format};
-    size_t lens[2] = {3, s->l_format};
-    if ((r = rd_run1(s, 2, argv, lens, true, &rep, "open")))
+    /* SET NX (when creating) and GET in one round trip */
+    const char *set[4] = {"SET", s->k_format, RD_FORMAT, "NX"};
+    size_t lset[4] = {3, s->l_format, strlen(RD_FORMAT), 2};
+    const char *get[2] = {"GET", s->k_format};
+    size_t lget[2] = {3, s->l_format};
+    rd_cmd cmds[2] = {{4, set, lset}, {2, get, lget}};
+    bool make = create && !s->read_only;
+    redisReply *reps[2];
+    int r = rd_run(s, make ? cmds : cmds + 1, make ? 2 : 1, reps, !make, "open");
+    if (r)
         return r;
+    if (make && reps[0]->type == REDIS_REPLY_ERROR) {
+        r = rd_reply_err(s, reps[0], "open");
+        rd_free_replies(reps, 2);
+        return r;
+    }
+    redisReply *rep = reps[make ? 1 : 0];
     if (rep->type == REDIS_REPLY_NIL) {
         r = kl_seterr(KL_ENOTFOUND, "%s: no klepto archive with prefix '%s' in database %ld",
                       s->url, s->prefix, s->db);
@@ -1162,7 +1163,7 @@ static int rd_check_format(rd_state *s, bool create)
                           "': the prefix is used by something else",
                           s->url, s->k_format);
     }
-    freeReplyObject(rep);
+    rd_free_replies(reps, make ? 2 : 1);
     return r;
 }
 
