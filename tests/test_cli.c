@@ -135,6 +135,56 @@ static void missing_archive_is_not_created_by_reading(void **state)
     assert_null(f);
 }
 
+/* A password in an archive URL never reaches the terminal: unreachable
+ * servers (nothing listens on port 1), a bad option, an unknown scheme. */
+static void passwords_in_urls_are_not_printed(void **state)
+{
+    (void)state;
+    const char *urls[] = {
+        "redis://:s3cretA@127.0.0.1:1/0",
+        "redis://alice:s3cretA@127.0.0.1:1/0?prefix=p",
+        "postgresql://alice:s3cretA@127.0.0.1:1/db?connect_timeout=2",
+        "postgresql://127.0.0.1:1/db?password=s3cretA&connect_timeout=2",
+        "redis://:s3cretA@127.0.0.1:1/0?no_such_option=1",
+        "nosuchscheme://u:s3cretA@host/x",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        char *out = NULL;
+        int st = kt_klepto(&out, true, "count '%s'", urls[i]);
+        assert_int_not_equal(st, 0);
+        assert_non_null(out);
+        if (strstr(out, "s3cretA"))
+            fail_msg("%s: the password was printed: %s", urls[i], out);
+        assert_non_null(strstr(out, "***")); /* the URL is named, masked */
+        free(out);
+    }
+}
+
+/* The masking itself, through the public function. */
+static void redact_url_masks_passwords_only(void **state)
+{
+    (void)state;
+    const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"redis://:pw@h:1/0", "redis://:***@h:1/0"},
+        {"redis://user:pw@h/0?prefix=a", "redis://user:***@h/0?prefix=a"},
+        {"postgresql://u:p%40ss@h:5432/db?table=t", "postgresql://u:***@h:5432/db?table=t"},
+        {"postgresql://u@h/db?password=x&table=t", "postgresql://u@h/db?password=***&table=t"},
+        {"redis://user@h/0", "redis://user@h/0"},
+        {"redis://user:@h/0", "redis://user:@h/0"},
+        {"dir:/tmp/a:b@c", "dir:/tmp/a:b@c"},
+        {"sqlite:/tmp/x.db?table=t", "sqlite:/tmp/x.db?table=t"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *r = kl_archive_redact_url(cases[i].in);
+        assert_non_null(r);
+        assert_string_equal(r, cases[i].out);
+        free(r);
+    }
+    assert_null(kl_archive_redact_url(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +193,8 @@ int main(void)
         cmocka_unit_test(get_prints_the_value_literal),
         cmocka_unit_test(missing_key_exits_1_and_bad_input_exits_2),
         cmocka_unit_test(missing_archive_is_not_created_by_reading),
+        cmocka_unit_test(passwords_in_urls_are_not_printed),
+        cmocka_unit_test(redact_url_masks_passwords_only),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,6 +1,7 @@
 /* Helpers shared by the klepto commands: errors, exit codes, literals. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -25,10 +26,12 @@ int cli_fail(int code, const char *what)
     const char *msg = kl_errmsg();
     if (!msg[0])
         msg = kl_strerror(code);
-    if (strstr(msg, what)) /* the library's message already names it */
+    char *shown = kl_archive_redact_url(what); /* no password on the terminal */
+    if (!shown || strstr(msg, shown)) /* the library's message already names it */
         fprintf(stderr, "klepto: %s\n", msg);
     else
-        fprintf(stderr, "klepto: %s: %s\n", what, msg);
+        fprintf(stderr, "klepto: %s: %s\n", shown, msg);
+    free(shown);
     return cli_status(code);
 }
 

@@ -79,8 +79,14 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
  * handle is released regardless).  Safe on NULL. */
 int kl_archive_close(kl_archive *ar);
 
-/* The URL the archive was opened with (borrowed, lives as long as ar). */
+/* The URL the archive was opened with, any password in it masked (see
+ * kl_archive_redact_url; borrowed, lives as long as ar). */
 const char *kl_archive_url(const kl_archive *ar);
+/* A copy of an archive URL fit for messages and logs: the password of a
+ * `scheme://user:PASSWORD@host` part and the value of a `password=`
+ * option become "***".  Free with free(); NULL when out of memory (or url
+ * is NULL).  Messages of the library name URLs this way. */
+char *kl_archive_redact_url(const char *url);
 /* The scheme name ("dir", "mem", ...). */
 const char *kl_archive_scheme(const kl_archive *ar);
 

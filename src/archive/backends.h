@@ -27,6 +27,8 @@ extern const kl_archive_backend *const kl_builtin_backends[];
  * freed with kl_url_free.  KL_EINVAL names the URL. */
 int kl_url_parse(const char *text, kl_url **out);
 void kl_url_free(kl_url *u);
+/* The URL for messages: the text given, any password masked. */
+const char *kl_url_shown(const kl_url *u);
 /* KL_EINVAL naming the first option no kl_url_param_get asked for. */
 int kl_url_check_used(const kl_url *u);
 

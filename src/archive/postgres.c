@@ -567,34 +567,6 @@ static int ca_clear(pg_state *s)
 
 /* ---- open / close ----------------------------------------------------- */
 
-/* The URL for messages: the password (user:PASSWORD@ or password=) masked. */
-static char *pg_mask_url(const char *full)
-{
-    char *m = strdup(full);
-    if (!m)
-        return NULL;
-    char *auth = strstr(m, "://");
-    if (auth) {
-        auth += 3;
-        size_t alen = strcspn(auth, "/?");
-        char *at = memrchr(auth, '@', alen);
-        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon) {
-            memmove(colon + 4, at, strlen(at) + 1);
-            memcpy(colon, ":***", 4);
-        }
-    }
-    char *pw = strstr(m, "password=");
-    if (pw) {
-        pw += 9;
-        size_t n = strcspn(pw, "&");
-        if (n > 3) {
-            memmove(pw + 3, pw + n, strlen(pw + n) + 1);
-            memcpy(pw, "***", 3);
-        }
-    }
-    return m;
-}
 
 static int pg_append_escaped(kl_buf *b, const char *s)
 {
@@ -725,7 +697,7 @@ static int pg_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         opts = &def;
     *out = NULL;
     pg_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->url = pg_mask_url(url->full))) {
+    if (!s || !(s->url = kl_archive_redact_url(url->full))) {
         free(s);
         return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     }

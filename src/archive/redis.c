@@ -973,25 +973,6 @@ static void rd_iter_free(void *cursor)
 
 /* ---- open / close ----------------------------------------------------- */
 
-/* The URL for messages: a password in the user part masked. */
-static char *rd_mask_url(const char *full)
-{
-    char *m = strdup(full);
-    if (!m)
-        return NULL;
-    char *auth = strstr(m, "://");
-    if (auth) {
-        auth += 3;
-        size_t alen = strcspn(auth, "/?");
-        char *at = memrchr(auth, '@', alen);
-        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
-        if (colon) {
-            memmove(colon + 4, at, strlen(at) + 1);
-            memcpy(colon, ":***", 4);
-        }
-    }
-    return m;
-}
 
 static int rd_hexval(int ch)
 {
@@ -1206,7 +1187,7 @@ static int rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         opts = &def;
     *out = NULL;
     rd_state *s = calloc(1, sizeof *s);
-    if (!s || !(s->url = rd_mask_url(url->full))) {
+    if (!s || !(s->url = kl_archive_redact_url(url->full))) {
         free(s);
         return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     }

@@ -142,8 +142,8 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
     if (!opts)
         opts = &def;
     if (opts->version != KL_ARCHIVE_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "%s: kl_archive_opts version %u, expected %d",
-                         url ? url : "(null)", opts->version, KL_ARCHIVE_OPTS_VERSION);
+        return kl_seterr(KL_EINVAL, "kl_archive_opts version %u, expected %d", opts->version,
+                         KL_ARCHIVE_OPTS_VERSION);
     kl_url *u = NULL;
     int rc = kl_url_parse(url, &u);
     if (rc)
@@ -152,9 +152,11 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
     rc = kl_url_bool(u, "cached", &cached);
     if (!rc && cached) {
         char *inner = url_without_cached(u);
+        if (!inner)
+            rc = kl_seterr(KL_ENOMEM, "out of memory opening %s", kl_url_shown(u));
         kl_url_free(u);
         if (!inner)
-            return kl_seterr(KL_ENOMEM, "out of memory opening %s", url);
+            return rc;
         kl_archive *backing = NULL;
         rc = kl_archive_open(&backing, inner, opts);
         free(inner);
@@ -165,7 +167,7 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
     }
     const kl_archive_backend *be = rc ? NULL : reg_find(u->scheme);
     if (!rc && !be)
-        rc = kl_seterr(KL_EINVAL, "%s: unknown archive scheme '%s:'", url, u->scheme);
+        rc = kl_seterr(KL_EINVAL, "%s: unknown archive scheme '%s:'", kl_url_shown(u), u->scheme);
     if (!rc)
         rc = kl_archive_open_backend(out, be, url, u, opts);
     kl_url_free(u);
@@ -178,9 +180,9 @@ int kl_archive_open_backend(kl_archive **out, const kl_archive_backend *be, cons
                             const kl_url *u, const kl_archive_opts *opts)
 {
     kl_archive *ar = calloc(1, sizeof *ar);
-    if (!ar || !(ar->url = strdup(url))) {
+    if (!ar || !(ar->url = kl_archive_redact_url(url))) {
         free(ar);
-        return kl_seterr(KL_ENOMEM, "out of memory opening %s", url);
+        return kl_seterr(KL_ENOMEM, "out of memory opening %s", kl_url_shown(u));
     }
     ar->be = be;
     ar->serial = !(be->flags & KL_BACKEND_THREADSAFE);
@@ -228,9 +230,9 @@ const char *kl_archive_scheme(const kl_archive *ar) { return ar->be->scheme; }
 int kl_archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state, const char *url)
 {
     kl_archive *ar = calloc(1, sizeof *ar);
-    if (!ar || !(ar->url = strdup(url))) {
+    if (!ar || !(ar->url = kl_archive_redact_url(url))) {
         free(ar);
-        return kl_seterr(KL_ENOMEM, "out of memory opening %s", url);
+        return kl_seterr(KL_ENOMEM, "out of memory opening an archive");
     }
     ar->be = be;
     ar->state = state;

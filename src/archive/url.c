@@ -16,8 +16,43 @@
 typedef struct url_impl {
     kl_url u;
     bool *used;
-    char *mem; /* one block holding scheme, rest and the decoded params */
+    char *mem;   /* one block holding scheme, rest and the decoded params */
+    char *shown; /* the URL for messages (kl_archive_redact_url) */
 } url_impl;
+
+char *kl_archive_redact_url(const char *url)
+{
+    char *m = url ? strdup(url) : NULL;
+    if (!m)
+        return NULL;
+    char *auth = strstr(m, "://");
+    if (auth) { /* user:PASSWORD@ before the path or query */
+        auth += 3;
+        size_t alen = strcspn(auth, "/?");
+        char *at = memrchr(auth, '@', alen);
+        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        if (colon && at - colon > 1) {
+            memmove(colon + 4, at, strlen(at) + 1);
+            memcpy(colon, ":***", 4);
+        }
+    }
+    for (char *pw = m; (pw = strstr(pw, "password=")) != NULL;) {
+        pw += 9;
+        size_t n = strcspn(pw, "&");
+        if (n) {
+            memmove(pw + 3, pw + n, strlen(pw + n) + 1);
+            memcpy(pw, "***", 3);
+        }
+        pw += 3;
+    }
+    return m;
+}
+
+const char *kl_url_shown(const kl_url *u)
+{
+    const url_impl *im = (const url_impl *)u;
+    return im->shown ? im->shown : "(archive URL)";
+}
 
 static int hexval(int c)
 {
@@ -56,6 +91,7 @@ void kl_url_free(kl_url *u)
     free(im->used);
     free(im->u.params);
     free(im->mem);
+    free(im->shown);
     free(im);
 }
 
@@ -64,19 +100,27 @@ int kl_url_parse(const char *text, kl_url **out)
     *out = NULL;
     if (!text)
         return kl_seterr(KL_EINVAL, "archive URL is NULL");
+    /* messages name the URL with any password masked */
+    char *sh = kl_archive_redact_url(text);
+    if (!sh)
+        return kl_seterr(KL_ENOMEM, "out of memory parsing an archive URL");
+    int rc = 0;
     const char *colon = strchr(text, ':');
     if (!colon || colon == text)
-        return kl_seterr(KL_EINVAL, "%s: not an archive URL (expected scheme:...)", text);
-    for (const char *c = text; c < colon; c++)
+        rc = kl_seterr(KL_EINVAL, "%s: not an archive URL (expected scheme:...)", sh);
+    for (const char *c = text; !rc && c < colon; c++)
         if (!(isalnum((unsigned char)*c) || *c == '+' || *c == '-' || *c == '.'))
-            return kl_seterr(KL_EINVAL, "%s: bad character in the URL scheme", text);
-
-    url_impl *im = calloc(1, sizeof *im);
+            rc = kl_seterr(KL_EINVAL, "%s: bad character in the URL scheme", sh);
+    url_impl *im = rc ? NULL : calloc(1, sizeof *im);
     size_t n = strlen(text);
-    if (!im || !(im->mem = malloc(2 * n + 2))) {
+    if (!rc && (!im || !(im->mem = malloc(2 * n + 2))))
+        rc = kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh);
+    if (rc) {
         free(im);
-        return kl_seterr(KL_ENOMEM, "out of memory parsing %s", text);
+        free(sh);
+        return rc;
     }
+    im->shown = sh;
     im->u.full = text;
     char *scheme = im->mem;
     memcpy(scheme, text, (size_t)(colon - text));
@@ -98,21 +142,21 @@ int kl_url_parse(const char *text, kl_url **out)
         im->used = calloc(np, sizeof *im->used);
         if (!im->u.params || !im->used) {
             kl_url_free(&im->u);
-            return kl_seterr(KL_ENOMEM, "out of memory parsing %s", text);
+            return kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh);
         }
         char *save = NULL;
         for (char *tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
             char *eq = strchr(tok, '=');
             if (eq)
                 *eq++ = '\0';
-            int rc = pct_decode(tok, text);
+            rc = pct_decode(tok, sh);
             if (!rc && eq)
-                rc = pct_decode(eq, text);
+                rc = pct_decode(eq, sh);
             if (!rc && !*tok)
-                rc = kl_seterr(KL_EINVAL, "%s: empty option name in the query string", text);
+                rc = kl_seterr(KL_EINVAL, "%s: empty option name in the query string", sh);
             for (size_t i = 0; !rc && i < im->u.nparams; i++)
                 if (!strcmp(im->u.params[i].name, tok))
-                    rc = kl_seterr(KL_EINVAL, "%s: option '%s' given twice", text, tok);
+                    rc = kl_seterr(KL_EINVAL, "%s: option '%s' given twice", sh, tok);
             if (rc) {
                 kl_url_free(&im->u);
                 return rc;
@@ -142,7 +186,7 @@ int kl_url_check_used(const kl_url *url)
     const url_impl *im = (const url_impl *)url;
     for (size_t i = 0; i < url->nparams; i++)
         if (!im->used[i])
-            return kl_seterr(KL_EINVAL, "%s: unknown option '%s' for %s: archives", url->full,
+            return kl_seterr(KL_EINVAL, "%s: unknown option '%s' for %s: archives", kl_url_shown(url),
                              url->params[i].name, url->scheme);
     return 0;
 }
@@ -160,7 +204,7 @@ int kl_url_sync_mode(const kl_url *u, int *mode)
     else if (!strcmp(v, "full"))
         *mode = KL_SYNC_FULL;
     else
-        return kl_seterr(KL_EINVAL, "%s: sync=%s: expected none, normal or full", u->full, v);
+        return kl_seterr(KL_EINVAL, "%s: sync=%s: expected none, normal or full", kl_url_shown(u), v);
     return 0;
 }
 
@@ -173,7 +217,7 @@ int kl_url_uint(const kl_url *u, const char *name, uint64_t lo, uint64_t hi, uin
     errno = 0;
     unsigned long long x = strtoull(v, &end, 10);
     if (!*v || *end || errno || *v == '-' || x < lo || x > hi)
-        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected an integer in [%llu, %llu]", u->full,
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected an integer in [%llu, %llu]", kl_url_shown(u),
                          name, v, (unsigned long long)lo, (unsigned long long)hi);
     *out = x;
     return 0;
@@ -187,7 +231,7 @@ int kl_url_double(const kl_url *u, const char *name, double lo, double hi, doubl
     char *end = NULL;
     double x = strtod(v, &end);
     if (!*v || *end || !(x >= lo && x <= hi))
-        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected a number in [%g, %g]", u->full, name,
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected a number in [%g, %g]", kl_url_shown(u), name,
                          v, lo, hi);
     *out = x;
     return 0;
@@ -203,7 +247,7 @@ int kl_url_bool(const kl_url *u, const char *name, bool *out)
     else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no"))
         *out = false;
     else
-        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected true or false", u->full, name, v);
+        return kl_seterr(KL_EINVAL, "%s: %s=%s: expected true or false", kl_url_shown(u), name, v);
     return 0;
 }
 
