@@ -49,8 +49,21 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *arg)
     walk *w = arg;
     if (!e->desc)
         return 0;
-    if (n == 0)
+    const char *m = strstr(e->desc, "error message = '");
+    if (n == 0 && m) {
+        /* "file write failed: time = ..., errno = 28, error message = 'No
+         * space left on device', ...": keep the what and the why */
+        const char *colon = strchr(e->desc, ':');
+        const char *end = strchr(m + 17, '\'');
+        int what = colon ? (int)(colon - e->desc) : 0;
+        int why = end ? (int)(end - m - 17) : (int)strlen(m + 17);
+        snprintf(w->desc, sizeof w->desc, "%.*s: %.*s", what, e->desc, why, m + 17);
+    } else if (n == 0) {
         snprintf(w->desc, sizeof w->desc, "%s", e->desc);
+        for (char *c = w->desc; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+    }
     const char *p = strstr(e->desc, "errno = ");
     if (p && !w->err)
         w->err = atoi(p + 8);
