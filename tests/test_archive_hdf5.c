@@ -160,6 +160,40 @@ static void check_h5dump(const char *file, const char *dset)
     free(out);
 }
 
+/* h5py (Debian's python3-h5py) sees the array with its dtype and shape,
+ * and the exact key bytes; skips, saying so, without it. */
+static void check_h5py(const char *file, const char *dset, const void *key, size_t klen)
+{
+    static const char *const pythons[] = {"/usr/bin/python3", "python3"};
+    const char *py = NULL;
+    char cmd[1600], *out = NULL, want[300];
+    for (size_t i = 0; !py && i < sizeof pythons / sizeof *pythons; i++) {
+        snprintf(cmd, sizeof cmd, "%s -c 'import h5py' >/dev/null 2>&1", pythons[i]);
+        if (kt_run(cmd, NULL) == 0)
+            py = pythons[i];
+    }
+    if (!py) {
+        print_message("python3-h5py not installed: skipping its check\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import h5py, sys\n"
+             "with h5py.File(sys.argv[1], \"r\") as f:\n"
+             "    d = f[sys.argv[2]]\n"
+             "    a = d[...]\n"
+             "    print(a.shape, a.dtype, float(a[0, 1]), bytes(d.attrs[\"klepto_key\"]).hex())'"
+             " '%s' '%s'",
+             py, file, dset);
+    assert_int_equal(kt_run(cmd, &out), 0);
+    assert_non_null(out);
+    int n = snprintf(want, sizeof want, "(%d, %d) float64 -6.75 ", ROWS, COLS);
+    for (size_t i = 0; i < klen; i++)
+        n += snprintf(want + n, sizeof want - (size_t)n, "%02x", ((const unsigned char *)key)[i]);
+    if (strncmp(out, want, strlen(want)))
+        fail_msg("h5py printed \"%s\", expected \"%s\"", out, want);
+    free(out);
+}
+
 static void typed_array_is_a_native_dataset(void **st)
 {
     (void)st;
@@ -178,6 +212,7 @@ static void typed_array_is_a_native_dataset(void **st)
     snprintf(dset, sizeof dset, "/%s", hex_of(key, kl));
     check_native(file, dset, d);
     check_h5dump(file, dset);
+    check_h5py(file, dset, key, kl);
 
     /* a non-array value is its CBOR bytes in a uint8 dataset, marked */
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -209,6 +244,7 @@ static void typed_array_is_a_native_dataset(void **st)
     snprintf(file, sizeof file, "%s/native/%.2s/%s.h5", tmp, hex, hex);
     check_native(file, "/value", d);
     check_h5dump(file, "/value");
+    check_h5py(file, "/value", key, kl);
 }
 
 /* ---- keys -------------------------------------------------------------- */
