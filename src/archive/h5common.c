@@ -23,10 +23,18 @@
 #define ALIGN 64
 
 static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
 static _Thread_local bool h5_quiet;
+
+/* fork() waits until no thread is inside HDF5, so the child inherits a
+ * quiescent library and a free mutex */
+static void fork_prepare(void) { pthread_mutex_lock(&h5_mutex); }
+static void fork_done(void) { pthread_mutex_unlock(&h5_mutex); }
+static void h5_init(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
 
 void kl_h5_enter(void)
 {
+    pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
     if (!h5_quiet) {
         /* per thread in thread-safe builds of HDF5, global otherwise */
@@ -192,18 +200,15 @@ static int attr_string(hid_t obj, const char *name, const char *s, const char *w
 /* Opened attribute `name` of obj, or a KL_ECORRUPT naming what. */
 static hid_t attr_open(hid_t obj, const char *name, const char *where, const char *what)
 {
-    htri_t ex = H5Aexists(obj, name);
-    if (ex <= 0) {
-        if (ex < 0)
-            kl_h5_fail(KL_ECORRUPT, "%s: %s: attribute %s unreadable", where, what, name);
-        else
-            kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s missing", where, what, name);
-        return -1;
-    }
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    if (a < 0)
+    if (a >= 0)
+        return a;
+    H5Eclear2(H5E_DEFAULT);
+    if (H5Aexists(obj, name) == 0)
+        kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s missing", where, what, name);
+    else
         kl_h5_fail(KL_ECORRUPT, "%s: %s: attribute %s unreadable", where, what, name);
-    return a;
+    return -1;
 }
 
 /* Elements of an attribute (0 for a null dataspace), -1 on error. */
@@ -438,14 +443,17 @@ int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, c
     e->dset = -1;
     e->where = where;
     snprintf(e->name, sizeof e->name, "%s", name);
-    htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
-    if (ex < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: look up", where, name);
-    if (!ex)
-        return kl_seterr(KL_ENOTFOUND, "%s: key not found", where);
     e->dset = H5Dopen2(loc, name, H5P_DEFAULT);
-    if (e->dset < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: not a readable dataset", where, name);
+    if (e->dset < 0) {
+        /* a miss is the common failure: tell it from damage */
+        H5Eclear2(H5E_DEFAULT);
+        htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+        if (ex == 0)
+            return kl_seterr(KL_ENOTFOUND, "%s: key not found", where);
+        e->dset = H5Dopen2(loc, name, H5P_DEFAULT);
+        if (e->dset < 0)
+            return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: not a readable dataset", where, name);
+    }
     char what[80];
     snprintf(what, sizeof what, "entry %s", name);
     int rc = attr_read_bytes(e->dset, "klepto_key", key, SIZE_MAX / 2, where, what);
