@@ -507,6 +507,59 @@ static void sigkill_hdf5dir(void **st)
     killed_writers(url_of("hdf5dir", "crash", ""));
 }
 
+/* ---- readers beside a writer ------------------------------------------ */
+
+/* A child rewrites a few keys with self-checking values while this
+ * process reads them: every value read is one the writer wrote whole. */
+static void readers_see_whole_values(const char *url)
+{
+    kl_archive *ar = open_ok(url);
+    unsigned char k[64], want[3100];
+    for (int h = 0; h < 3; h++) {
+        size_t kl = kt_key(k, -2, h), vl = crash_value(want, h);
+        KT_OK(kl_archive_put(ar, k, kl, want, vl));
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        kl_archive *w = NULL;
+        if (kl_archive_open(&w, url, NULL))
+            _exit(2);
+        static unsigned char v[3100];
+        for (int64_t seq = 3; seq < 300; seq++) {
+            size_t kl = kt_key(k, -2, seq % 3), vl = crash_value(v, seq);
+            if (kl_archive_put(w, k, kl, v, vl))
+                _exit(3);
+        }
+        _exit(kl_archive_close(w) ? 4 : 0);
+    }
+    kl_buf got = KL_BUF_INIT;
+    int reads = 0, status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        size_t kl = kt_key(k, -2, reads % 3);
+        KT_OK(kl_archive_get(ar, k, kl, &got));
+        int64_t seq;
+        assert_true(got.len >= 16);
+        memcpy(&seq, got.data + 3, 8);
+        assert_int_equal(seq % 3, reads % 3);
+        size_t wl = crash_value(want, seq);
+        assert_int_equal(got.len, wl);
+        assert_memory_equal(got.data, want, wl);
+        reads++;
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    kl_buf_free(&got);
+    KT_OK(kl_archive_drop(ar));
+}
+
+static void reader_beside_writer(void **st)
+{
+    (void)st;
+    readers_see_whole_values(url_of("hdf5", "rw.h5", "?sync=none"));
+    readers_see_whole_values(url_of("hdf5dir", "rw", "?sync=none"));
+}
+
 /* ---- damaged and foreign files ----------------------------------------- */
 
 static void write_file(const char *path, const void *p, size_t n)
@@ -805,6 +858,7 @@ int main(void)
         cmocka_unit_test(keys_of_any_bytes),
         cmocka_unit_test(eight_processes_hdf5),
         cmocka_unit_test(eight_processes_hdf5dir),
+        cmocka_unit_test(reader_beside_writer),
         cmocka_unit_test(sigkill_hdf5),
         cmocka_unit_test(sigkill_hdf5dir),
         cmocka_unit_test(garbage_and_truncated_files),
