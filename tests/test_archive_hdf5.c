@@ -626,13 +626,54 @@ static void garbage_and_truncated_files(void **st)
         int rc = kl_archive_get(ar, k, kl, &v);
         assert_int_equal(rc, i == 3 || i == 5 ? KL_ECORRUPT : 0);
     }
+    /* a damaged entry can be deleted by its key */
+    kl = kt_key(k, 5, 9);
+    KT_OK(kl_archive_del(ar, k, kl));
     size_t problems = 0;
     KT_OK(kl_archive_verify(ar, true, &rep, &problems));
-    assert_int_equal(problems, 2);
+    assert_int_equal(problems, 1);
     assert_non_null(strstr(kl_buf_cstr(&rep), "dropped"));
     size_t n = 0;
     KT_OK(kl_archive_count(ar, &n));
     assert_int_equal(n, 18);
+    KT_OK(kl_archive_close(ar));
+
+    /* hdf5: a flipped byte in one value is caught by its checksum */
+    hid_t f;
+    url = url_of("hdf5", "flip.h5", "");
+    char u[700];
+    snprintf(u, sizeof u, "%s", url);
+    make_entries(u, 10);
+    static unsigned char big[10003];
+    big[0] = 0x59, big[1] = 0x27, big[2] = 0x10; /* bytes(10000): contiguous */
+    ar = open_ok(u);
+    KT_OK(kl_archive_put(ar, "\x01", 1, big, sizeof big));
+    KT_OK(kl_archive_close(ar));
+    f = H5Fopen(path_of("flip.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, hex_of("\x01", 1), H5P_DEFAULT);
+    haddr_t off = H5Dget_offset(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    assert_true(off != HADDR_UNDEF);
+    int fd = open(path_of("flip.h5"), O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char c = 0x5a;
+    assert_int_equal(pwrite(fd, &c, 1, (off_t)off + 500), 1);
+    close(fd);
+    ar = open_ok(u);
+    assert_int_equal(kl_archive_get(ar, "\x01", 1, &v), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "checksum"));
+    for (int i = 0; i < 10; i++) {
+        kl = kt_key(k, i, 9);
+        KT_OK(kl_archive_get(ar, k, kl, &v));
+    }
+    kl_buf_reset(&rep);
+    KT_OK(kl_archive_verify(ar, true, &rep, &problems));
+    assert_int_equal(problems, 1);
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 10);
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 0);
     kl_buf_free(&v);
     kl_buf_free(&rep);
     KT_OK(kl_archive_close(ar));

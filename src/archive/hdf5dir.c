@@ -313,7 +313,7 @@ static int hd_del(void *state, const void *key, size_t klen)
         close_entry(f, &e);
         if (!mine)
             rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
-    } else if (rc != KL_ENOTFOUND) {
+    } else if (rc == KL_ECORRUPT) {
         /* a damaged file at this key's name is deleted too: the name says
          * whose it is, whatever the damage */
         rc = 0;
