@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -704,6 +705,16 @@ static void foreign_and_newer_files(void **st)
     H5Aclose(a);
     H5Fclose(f);
     assert_int_equal(open_rc(url_of("hdf5", "newer.h5", "")), KL_EVERSION);
+
+    /* an HDF5 program holding the file open for writing (its flock):
+     * klepto does not read a file being changed in place */
+    make_entries(url_of("hdf5", "busy.h5", ""), 3);
+    int lfd = open(path_of("busy.h5"), O_RDONLY);
+    assert_true(lfd >= 0);
+    assert_int_equal(flock(lfd, LOCK_EX), 0);
+    assert_int_equal(open_rc(url_of("hdf5", "busy.h5", "")), KL_EBUSY);
+    close(lfd);
+    assert_int_equal(open_rc(url_of("hdf5", "busy.h5", "")), 0);
 
     /* hdf5dir: a folder of other things, a newer marker, a foreign entry */
     assert_int_equal(mkdir(path_of("other"), 0777), 0);

@@ -61,11 +61,14 @@ static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *arg)
     if (n == 0 && m) {
         /* "file write failed: time = ..., errno = 28, error message = 'No
          * space left on device', ...": keep the what and the why */
-        const char *colon = strchr(e->desc, ':');
+        const char *cut = strchr(e->desc, ':');
+        if (!cut || cut > m)
+            cut = strchr(e->desc, ',');
         const char *end = strchr(m + 17, '\'');
-        int what = colon ? (int)(colon - e->desc) : 0;
+        int what = cut && cut < m ? (int)(cut - e->desc) : 0;
         int why = end ? (int)(end - m - 17) : (int)strlen(m + 17);
-        snprintf(w->desc, sizeof w->desc, "%.*s: %.*s", what, e->desc, why, m + 17);
+        snprintf(w->desc, sizeof w->desc, "%.*s%s%.*s", what, e->desc, what ? ": " : "", why,
+                 m + 17);
     } else if (n == 0) {
         snprintf(w->desc, sizeof w->desc, "%s", e->desc);
         for (char *c = w->desc; *c; c++)
