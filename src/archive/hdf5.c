@@ -678,7 +678,7 @@ static int h5_sync(void *state)
 typedef struct hcur {
     h5_state *s;
     hid_t f;  /* its own snapshot: iteration sees one version of the file */
-    kl_buf names, key;
+    kl_buf names;
     size_t off;
 } hcur;
 
@@ -729,7 +729,6 @@ static void h5_iter_free(void *cur)
     H5Eclear2(H5E_DEFAULT);
     kl_h5_leave();
     kl_buf_free(&c->names);
-    kl_buf_free(&c->key);
     free(c);
 }
 
@@ -765,10 +764,6 @@ static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
     }
     closedir(d);
 }
-
-typedef struct drop_args {
-    kl_buf *names;
-} drop_args;
 
 static int drop_names_fn(h5_state *s, hid_t f, void *arg)
 {
