@@ -20,6 +20,8 @@ extern const kl_archive_backend kl_backend_sqlite;     /* sqlite.c */
 extern const kl_archive_backend kl_backend_postgresql; /* postgres.c */
 extern const kl_archive_backend kl_backend_postgres;   /* postgres.c: same, postgres:// */
 extern const kl_archive_backend kl_backend_redis;      /* redis.c */
+extern const kl_archive_backend kl_backend_hdf5;       /* hdf5.c */
+extern const kl_archive_backend kl_backend_hdf5dir;    /* hdf5dir.c */
 /* NULL-terminated list (src/archive/builtin.c): add a line per backend. */
 extern const kl_archive_backend *const kl_builtin_backends[];
 

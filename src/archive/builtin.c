@@ -12,5 +12,7 @@ const kl_archive_backend *const kl_builtin_backends[] = {
     &kl_backend_postgresql,
     &kl_backend_postgres,
     &kl_backend_redis,
+    &kl_backend_hdf5,
+    &kl_backend_hdf5dir,
     NULL,
 };

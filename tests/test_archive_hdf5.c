@@ -1,0 +1,927 @@
+/* hdf5: and hdf5dir: — conformance, what other HDF5 readers see (native
+ * datasets read with the HDF5 C API and h5dump), exact keys of any bytes,
+ * many processes writing at once, writers killed mid-write, damaged and
+ * foreign files, a write that runs out of file space, compaction, and bad
+ * URLs. */
+#include "archive_suite.h"
+#include "testutil.h"
+
+#include "klepto/archive.h"
+
+#include <fcntl.h>
+#include <hdf5.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+static char *tmp;
+
+static const char *url_of(const char *scheme, const char *name, const char *query)
+{
+    static char u[700];
+    snprintf(u, sizeof u, "%s:%s/%s%s", scheme, tmp, name, query);
+    return u;
+}
+
+static const char *path_of(const char *name)
+{
+    static char p[700];
+    snprintf(p, sizeof p, "%s/%s", tmp, name);
+    return p;
+}
+
+static kl_archive *open_ok(const char *url)
+{
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    return ar;
+}
+
+static int open_rc(const char *url)
+{
+    kl_archive *ar = NULL;
+    int rc = kl_archive_open(&ar, url, NULL);
+    kl_archive_close(ar);
+    return rc;
+}
+
+/* The entry name of a key: hex of its XXH3-128 (docs/hdf5.md). */
+static const char *hex_of(const void *key, size_t klen)
+{
+    static char hex[33];
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
+    for (int i = 0; i < 16; i++)
+        snprintf(hex + 2 * i, 3, "%02x", c.digest[i]);
+    return hex;
+}
+
+/* ---- conformance ------------------------------------------------------- */
+
+static void conformance_hdf5(void **st)
+{
+    (void)st;
+    kt_archive_suite(url_of("hdf5", "a.h5", ""), KT_ARCH_PERSISTENT | KT_ARCH_DROP | KT_ARCH_MAPPED);
+}
+
+static void conformance_hdf5_sync_modes(void **st)
+{
+    (void)st;
+    kt_archive_suite(url_of("hdf5", "b.h5", "?sync=none"),
+                     KT_ARCH_PERSISTENT | KT_ARCH_DROP | KT_ARCH_MAPPED);
+    kt_archive_suite(url_of("hdf5", "sub/c.h5", "?sync=full"),
+                     KT_ARCH_PERSISTENT | KT_ARCH_DROP | KT_ARCH_MAPPED);
+}
+
+static void conformance_hdf5dir(void **st)
+{
+    (void)st;
+    kt_archive_suite(url_of("hdf5dir", "d", ""), KT_ARCH_PERSISTENT | KT_ARCH_DROP | KT_ARCH_MAPPED);
+    kt_archive_suite(url_of("hdf5dir", "e", "?sync=full"),
+                     KT_ARCH_PERSISTENT | KT_ARCH_DROP | KT_ARCH_MAPPED);
+}
+
+static void threads_share_a_handle(void **st)
+{
+    (void)st;
+    kt_suite_threads(url_of("hdf5", "t.h5", "?sync=none"));
+    kt_suite_threads(url_of("hdf5dir", "t", "?sync=none"));
+}
+
+/* ---- what other readers see -------------------------------------------- */
+
+enum { ROWS = 30, COLS = 40 };
+
+/* tag 40 [[ROWS, COLS], 86(bytes of float64 LE)] */
+static size_t array_value(unsigned char *v, double *d)
+{
+    size_t n = 0;
+    v[n++] = 0xd8, v[n++] = 40, v[n++] = 0x82, v[n++] = 0x82;
+    v[n++] = 0x18, v[n++] = ROWS, v[n++] = 0x18, v[n++] = COLS;
+    v[n++] = 0xd8, v[n++] = 86, v[n++] = 0x59;
+    v[n++] = (unsigned char)((ROWS * COLS * 8) >> 8), v[n++] = (unsigned char)(ROWS * COLS * 8);
+    for (int i = 0; i < ROWS * COLS; i++)
+        d[i] = i * 0.25 - 7.0;
+    memcpy(v + n, d, sizeof(double) * ROWS * COLS);
+    return n + sizeof(double) * ROWS * COLS;
+}
+
+/* The dataset reads back as a ROWS x COLS float64 array with the HDF5 C
+ * API alone. */
+static void check_native(const char *file, const char *dset, const double *want)
+{
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t d = H5Dopen2(f, dset, H5P_DEFAULT);
+    assert_true(d >= 0);
+    hid_t t = H5Dget_type(d), sp = H5Dget_space(d);
+    assert_true(H5Tequal(t, H5T_IEEE_F64LE) > 0);
+    hsize_t dims[2];
+    assert_int_equal(H5Sget_simple_extent_ndims(sp), 2);
+    H5Sget_simple_extent_dims(sp, dims, NULL);
+    assert_int_equal(dims[0], ROWS);
+    assert_int_equal(dims[1], COLS);
+    static double got[ROWS * COLS];
+    assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
+    assert_memory_equal(got, want, sizeof got);
+    /* the exact key is kept beside it */
+    hid_t a = H5Aopen(d, "klepto_key", H5P_DEFAULT);
+    assert_true(a >= 0);
+    H5Aclose(a);
+    H5Tclose(t);
+    H5Sclose(sp);
+    H5Dclose(d);
+    H5Fclose(f);
+}
+
+static bool have_h5dump(void) { return kt_run("command -v h5dump >/dev/null 2>&1", NULL) == 0; }
+
+static void check_h5dump(const char *file, const char *dset)
+{
+    if (!have_h5dump()) {
+        print_message("h5dump not installed: skipping its check\n");
+        return;
+    }
+    char cmd[1200], *out = NULL;
+    snprintf(cmd, sizeof cmd, "h5dump -d '%s' '%s'", dset, file);
+    assert_int_equal(kt_run(cmd, &out), 0);
+    assert_non_null(out);
+    /* element [0][1] is -6.75; the type and shape are native */
+    assert_non_null(strstr(out, "H5T_IEEE_F64LE"));
+    assert_non_null(strstr(out, "( 30, 40 )"));
+    assert_non_null(strstr(out, "-6.75"));
+    free(out);
+}
+
+/* h5py (Debian's python3-h5py) sees the array with its dtype and shape,
+ * and the exact key bytes; skips, saying so, without it. */
+static void check_h5py(const char *file, const char *dset, const void *key, size_t klen)
+{
+    static const char *const pythons[] = {"/usr/bin/python3", "python3"};
+    const char *py = NULL;
+    char cmd[1600], *out = NULL, want[300];
+    for (size_t i = 0; !py && i < sizeof pythons / sizeof *pythons; i++) {
+        snprintf(cmd, sizeof cmd, "%s -c 'import h5py' >/dev/null 2>&1", pythons[i]);
+        if (kt_run(cmd, NULL) == 0)
+            py = pythons[i];
+    }
+    if (!py) {
+        print_message("python3-h5py not installed: skipping its check\n");
+        return;
+    }
+    snprintf(cmd, sizeof cmd,
+             "%s -c 'import h5py, sys\n"
+             "with h5py.File(sys.argv[1], \"r\") as f:\n"
+             "    d = f[sys.argv[2]]\n"
+             "    a = d[...]\n"
+             "    print(a.shape, a.dtype, float(a[0, 1]), bytes(d.attrs[\"klepto_key\"]).hex())'"
+             " '%s' '%s'",
+             py, file, dset);
+    assert_int_equal(kt_run(cmd, &out), 0);
+    assert_non_null(out);
+    int n = snprintf(want, sizeof want, "(%d, %d) float64 -6.75 ", ROWS, COLS);
+    for (size_t i = 0; i < klen; i++)
+        n += snprintf(want + n, sizeof want - (size_t)n, "%02x", ((const unsigned char *)key)[i]);
+    if (strncmp(out, want, strlen(want)))
+        fail_msg("h5py printed \"%s\", expected \"%s\"", out, want);
+    free(out);
+}
+
+static void typed_array_is_a_native_dataset(void **st)
+{
+    (void)st;
+    static unsigned char v[64 + ROWS * COLS * 8];
+    static double d[ROWS * COLS];
+    size_t vl = array_value(v, d);
+    const char *key = "\x83\x01\x61k\x02"; /* [1, 'k', 2] */
+    size_t kl = 5;
+    char file[800], dset[64];
+
+    kl_archive *ar = open_ok(url_of("hdf5", "native.h5", ""));
+    KT_OK(kl_archive_put(ar, key, kl, v, vl));
+    KT_OK(kl_archive_put(ar, "\x61x", 2, "\x63" "abc", 4)); /* "x": "abc" as CBOR */
+    KT_OK(kl_archive_close(ar));
+    snprintf(file, sizeof file, "%s", path_of("native.h5"));
+    snprintf(dset, sizeof dset, "/%s", hex_of(key, kl));
+    check_native(file, dset, d);
+    check_h5dump(file, dset);
+    check_h5py(file, dset, key, kl);
+
+    /* a non-array value is its CBOR bytes in a uint8 dataset, marked */
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, hex_of("\x61x", 2), H5P_DEFAULT);
+    assert_true(ds >= 0);
+    unsigned char bytes[4];
+    assert_true(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes) >= 0);
+    assert_memory_equal(bytes, "\x63" "abc", 4);
+    hid_t a = H5Aopen(ds, "klepto_kind", H5P_DEFAULT);
+    hid_t mt = H5Tcopy(H5T_C_S1);
+    H5Tset_size(mt, 16);
+    char kind[16] = {0};
+    assert_true(H5Aread(a, mt, kind) >= 0);
+    assert_string_equal(kind, "cbor");
+    H5Tclose(mt);
+    H5Aclose(a);
+    H5Dclose(ds);
+    H5Fclose(f);
+
+    ar = open_ok(url_of("hdf5dir", "native", ""));
+    KT_OK(kl_archive_put(ar, key, kl, v, vl));
+    kl_buf got = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, key, kl, &got));
+    assert_int_equal(got.len, vl);
+    assert_memory_equal(got.data, v, vl);
+    kl_buf_free(&got);
+    KT_OK(kl_archive_close(ar));
+    const char *hex = hex_of(key, kl);
+    snprintf(file, sizeof file, "%s/native/%.2s/%s.h5", tmp, hex, hex);
+    check_native(file, "/value", d);
+    check_h5dump(file, "/value");
+    check_h5py(file, "/value", key, kl);
+}
+
+/* ---- keys -------------------------------------------------------------- */
+
+static void keys_of_any_bytes(void **st)
+{
+    (void)st;
+    static unsigned char big[100000]; /* beyond HDF5's 64 KiB compact attributes */
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (unsigned char)(i * 31 + 7);
+    const struct {
+        const void *k;
+        size_t kl;
+    } keys[] = {
+        {"\0", 1}, {"\0\0\0", 3}, {"a\0b", 3}, {"/x/../y", 7}, {"", 0}, {big, 1000}, {big, sizeof big},
+    };
+    enum { NK = sizeof keys / sizeof keys[0] };
+    const char *schemes[] = {"hdf5", "hdf5dir"};
+    for (int sc = 0; sc < 2; sc++) {
+        kl_archive *ar = open_ok(url_of(schemes[sc], sc ? "keys" : "keys.h5", ""));
+        for (int i = 0; i < NK; i++) {
+            unsigned char v[2] = {0x10, (unsigned char)i};
+            v[0] = (unsigned char)i; /* small CBOR integer */
+            KT_OK(kl_archive_put(ar, keys[i].k, keys[i].kl, v, 1));
+        }
+        KT_OK(kl_archive_close(ar));
+        ar = open_ok(url_of(schemes[sc], sc ? "keys" : "keys.h5", ""));
+        size_t n = 0;
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, NK);
+        int seen[NK] = {0};
+        kl_archive_iter *it = NULL;
+        KT_OK(kl_archive_iter_new(ar, &it));
+        kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+        int rc;
+        while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
+            int found = -1;
+            for (int i = 0; i < NK; i++)
+                if (k.len == keys[i].kl && (!k.len || !memcmp(k.data, keys[i].k, k.len)))
+                    found = i;
+            assert_true(found >= 0);
+            seen[found]++;
+            assert_int_equal(v.len, 1);
+            assert_int_equal(v.data[0], found);
+        }
+        assert_int_equal(rc, 0);
+        kl_archive_iter_free(it);
+        for (int i = 0; i < NK; i++)
+            assert_int_equal(seen[i], 1);
+        /* a key that differs only after a NUL is another key */
+        assert_int_equal(kl_archive_contains(ar, "a\0c", 3), 0);
+        kl_entry_info info;
+        int64_t before = (int64_t)time(NULL) * 1000000000 - 600000000000LL;
+        KT_OK(kl_archive_stat(ar, "a\0b", 3, &info));
+        assert_true(info.stored_ns > before);
+        assert_int_equal(info.size, 4);
+        kl_buf_free(&k);
+        kl_buf_free(&v);
+        KT_OK(kl_archive_drop(ar));
+    }
+}
+
+/* ---- many processes ---------------------------------------------------- */
+
+enum { PROCS = 8, PER = 300 };
+
+static size_t proc_value(unsigned char *v, int p, int i)
+{
+    size_t n = 8 + (size_t)((p * 7 + i) % 40);
+    v[0] = (unsigned char)(0x40 + n); /* CBOR bytes of n < 24... */
+    if (n >= 24) {
+        v[0] = 0x58;
+        v[1] = (unsigned char)n;
+        for (size_t j = 0; j < n; j++)
+            v[2 + j] = (unsigned char)(p * 31 + i + j);
+        return n + 2;
+    }
+    for (size_t j = 0; j < n; j++)
+        v[1 + j] = (unsigned char)(p * 31 + i + j);
+    return n + 1;
+}
+
+static void many_processes(const char *url)
+{
+    kl_archive *ar = open_ok(url);
+    KT_OK(kl_archive_close(ar));
+    pid_t pids[PROCS];
+    for (int p = 0; p < PROCS; p++) {
+        pids[p] = fork();
+        assert_true(pids[p] >= 0);
+        if (pids[p] == 0) {
+            kl_archive *c = NULL;
+            if (kl_archive_open(&c, url, NULL))
+                _exit(1);
+            unsigned char k[64], v[64];
+            for (int i = 0; i < PER; i++) {
+                size_t kl = kt_key(k, p, i), vl = proc_value(v, p, i);
+                if (kl_archive_put(c, k, kl, v, vl)) {
+                    fprintf(stderr, "child %d: %s\n", p, kl_errmsg());
+                    _exit(2);
+                }
+            }
+            _exit(kl_archive_close(c) ? 3 : 0);
+        }
+    }
+    for (int p = 0; p < PROCS; p++) {
+        int status = 0;
+        assert_int_equal(waitpid(pids[p], &status, 0), pids[p]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    ar = open_ok(url);
+    size_t n = 0;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, PROCS * PER);
+    unsigned char k[64], v[64];
+    kl_buf got = KL_BUF_INIT;
+    for (int p = 0; p < PROCS; p++)
+        for (int i = 0; i < PER; i++) {
+            size_t kl = kt_key(k, p, i), vl = proc_value(v, p, i);
+            KT_OK(kl_archive_get(ar, k, kl, &got));
+            assert_int_equal(got.len, vl);
+            assert_memory_equal(got.data, v, vl);
+        }
+    kl_buf_free(&got);
+    size_t problems = 1;
+    kl_buf rep = KL_BUF_INIT;
+    KT_OK(kl_archive_verify(ar, false, &rep, &problems));
+    if (problems)
+        fail_msg("%s: verify: %s", url, kl_buf_cstr(&rep));
+    kl_buf_free(&rep);
+    KT_OK(kl_archive_drop(ar));
+}
+
+static void eight_processes_hdf5(void **st)
+{
+    (void)st;
+    many_processes(url_of("hdf5", "procs.h5", "?sync=none"));
+}
+
+static void eight_processes_hdf5dir(void **st)
+{
+    (void)st;
+    many_processes(url_of("hdf5dir", "procs", "?sync=none"));
+}
+
+/* ---- writers killed mid-write ------------------------------------------ */
+
+enum { KILLS = 12 };
+
+static size_t crash_value(unsigned char *v, int64_t seq)
+{
+    size_t n = 16 + (size_t)(seq * 7919 % 3000);
+    v[0] = 0x59;
+    v[1] = (unsigned char)((n - 3) >> 8);
+    v[2] = (unsigned char)(n - 3);
+    memcpy(v + 3, &seq, 8);
+    for (size_t i = 11; i < n; i++)
+        v[i] = (unsigned char)(seq * 131 + (int64_t)i);
+    return n;
+}
+
+typedef struct ack {
+    int32_t round, n;
+    int64_t seq;
+} ack;
+
+static void crash_child(const char *url, int round, int fd)
+{
+    kl_archive *ar = NULL;
+    if (kl_archive_open(&ar, url, NULL))
+        _exit(2);
+    static unsigned char v[3100];
+    unsigned char k[64];
+    for (int32_t n = 0;; n++) {
+        bool hot = n % 3 == 2; /* rewrites of a few keys too */
+        int32_t r = hot ? -1 : round, kn = hot ? n % 4 : n;
+        int64_t seq = (int64_t)round * 1000000 + n;
+        size_t kl = kt_key(k, r, kn), vl = crash_value(v, seq);
+        if (kl_archive_put(ar, k, kl, v, vl))
+            _exit(3);
+        ack a = {r, kn, seq};
+        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
+            _exit(4);
+    }
+}
+
+static void killed_writers(const char *url)
+{
+    static ack acks[20000];
+    size_t nacks = 0;
+    unsigned seed = (unsigned)time(NULL);
+    srand(seed);
+    kl_buf got = KL_BUF_INIT, rep = KL_BUF_INIT;
+    for (int round = 0; round < KILLS; round++) {
+        int p[2];
+        assert_int_equal(pipe(p), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(p[0]);
+            crash_child(url, round, p[1]);
+        }
+        close(p[1]);
+        struct timespec ts = {0, (long)(2 + rand() % 20) * 1000000L};
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        int status = 0;
+        waitpid(pid, &status, 0);
+        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+            fail_msg("%s: round %d: the child stopped by itself (status %d)", url, round, status);
+        ack a;
+        while (read(p[0], &a, sizeof a) == (ssize_t)sizeof a)
+            if (a.round >= 0 && nacks < sizeof acks / sizeof acks[0])
+                acks[nacks++] = a;
+        close(p[0]);
+        kl_archive *ar = open_ok(url);
+        size_t problems = 1;
+        kl_buf_reset(&rep);
+        KT_OK(kl_archive_verify(ar, false, &rep, &problems));
+        if (problems)
+            fail_msg("%s: round %d (seed %u): verify: %s", url, round, seed, kl_buf_cstr(&rep));
+        unsigned char k[64], want[3100];
+        for (size_t i = 0; i < nacks; i++) {
+            size_t kl = kt_key(k, acks[i].round, acks[i].n);
+            KT_OK(kl_archive_get(ar, k, kl, &got));
+            size_t wl = crash_value(want, acks[i].seq);
+            assert_int_equal(got.len, wl);
+            assert_memory_equal(got.data, want, wl);
+        }
+        KT_OK(kl_archive_close(ar));
+    }
+    assert_true(nacks > 0);
+    /* repair removes the killed writers' temporary files */
+    kl_archive *ar = open_ok(url);
+    size_t problems = 1;
+    KT_OK(kl_archive_verify(ar, true, NULL, &problems));
+    assert_int_equal(problems, 0);
+    KT_OK(kl_archive_drop(ar));
+    kl_buf_free(&got);
+    kl_buf_free(&rep);
+}
+
+static void sigkill_hdf5(void **st)
+{
+    (void)st;
+    killed_writers(url_of("hdf5", "crash.h5", ""));
+    /* nothing but the archive was left beside it, and it is dropped */
+    char cmd[800], *out = NULL;
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | grep -c crash", tmp);
+    kt_run(cmd, &out);
+    assert_non_null(out);
+    assert_int_equal(atoi(out), 0);
+    free(out);
+}
+
+static void sigkill_hdf5dir(void **st)
+{
+    (void)st;
+    killed_writers(url_of("hdf5dir", "crash", ""));
+}
+
+/* ---- readers beside a writer ------------------------------------------ */
+
+/* A child rewrites a few keys with self-checking values while this
+ * process reads them: every value read is one the writer wrote whole. */
+static void readers_see_whole_values(const char *url)
+{
+    kl_archive *ar = open_ok(url);
+    unsigned char k[64], want[3100];
+    for (int h = 0; h < 3; h++) {
+        size_t kl = kt_key(k, -2, h), vl = crash_value(want, h);
+        KT_OK(kl_archive_put(ar, k, kl, want, vl));
+    }
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        kl_archive *w = NULL;
+        if (kl_archive_open(&w, url, NULL))
+            _exit(2);
+        static unsigned char v[3100];
+        for (int64_t seq = 3; seq < 300; seq++) {
+            size_t kl = kt_key(k, -2, seq % 3), vl = crash_value(v, seq);
+            if (kl_archive_put(w, k, kl, v, vl))
+                _exit(3);
+        }
+        _exit(kl_archive_close(w) ? 4 : 0);
+    }
+    kl_buf got = KL_BUF_INIT;
+    int reads = 0, status = 0;
+    while (waitpid(pid, &status, WNOHANG) == 0) {
+        size_t kl = kt_key(k, -2, reads % 3);
+        KT_OK(kl_archive_get(ar, k, kl, &got));
+        int64_t seq;
+        assert_true(got.len >= 16);
+        memcpy(&seq, got.data + 3, 8);
+        assert_int_equal(seq % 3, reads % 3);
+        size_t wl = crash_value(want, seq);
+        assert_int_equal(got.len, wl);
+        assert_memory_equal(got.data, want, wl);
+        reads++;
+    }
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    kl_buf_free(&got);
+    KT_OK(kl_archive_drop(ar));
+}
+
+static void reader_beside_writer(void **st)
+{
+    (void)st;
+    readers_see_whole_values(url_of("hdf5", "rw.h5", "?sync=none"));
+    readers_see_whole_values(url_of("hdf5dir", "rw", "?sync=none"));
+}
+
+/* ---- damaged and foreign files ----------------------------------------- */
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+static void make_entries(const char *url, int n)
+{
+    kl_archive *ar = open_ok(url);
+    unsigned char k[64];
+    for (int i = 0; i < n; i++) {
+        size_t kl = kt_key(k, i, 9);
+        KT_OK(kl_archive_put(ar, k, kl, k, kl));
+    }
+    KT_OK(kl_archive_close(ar));
+}
+
+static void garbage_and_truncated_files(void **st)
+{
+    (void)st;
+    char junk[4096];
+    for (size_t i = 0; i < sizeof junk; i++)
+        junk[i] = (char)(i * 131 + 17);
+    write_file(path_of("junk.h5"), junk, sizeof junk);
+    assert_int_equal(open_rc(url_of("hdf5", "junk.h5", "")), KL_ECORRUPT);
+    /* refused, not overwritten */
+    size_t len = 0;
+    char *back = kt_slurp(path_of("junk.h5"), &len);
+    assert_int_equal(len, sizeof junk);
+    assert_memory_equal(back, junk, len);
+    free(back);
+
+    /* an archive cut in half */
+    make_entries(url_of("hdf5", "cut.h5", ""), 40);
+    struct stat sb;
+    assert_int_equal(stat(path_of("cut.h5"), &sb), 0);
+    assert_int_equal(truncate(path_of("cut.h5"), sb.st_size / 2), 0);
+    assert_int_equal(open_rc(url_of("hdf5", "cut.h5", "")), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "cut.h5"));
+
+    /* hdf5dir: one entry file cut, one replaced by junk: those two keys
+     * are damaged, the rest read, repair drops the two */
+    const char *url = url_of("hdf5dir", "cutdir", "");
+    make_entries(url, 20);
+    unsigned char k[64];
+    char p[900];
+    size_t kl = kt_key(k, 3, 9);
+    const char *hex = hex_of(k, kl);
+    snprintf(p, sizeof p, "%s/cutdir/%.2s/%s.h5", tmp, hex, hex);
+    assert_int_equal(stat(p, &sb), 0);
+    assert_int_equal(truncate(p, sb.st_size - 100), 0);
+    kl = kt_key(k, 5, 9);
+    hex = hex_of(k, kl);
+    snprintf(p, sizeof p, "%s/cutdir/%.2s/%s.h5", tmp, hex, hex);
+    write_file(p, junk, 1000);
+    kl_archive *ar = open_ok(url);
+    kl_buf v = KL_BUF_INIT, rep = KL_BUF_INIT;
+    for (int i = 0; i < 20; i++) {
+        kl = kt_key(k, i, 9);
+        int rc = kl_archive_get(ar, k, kl, &v);
+        assert_int_equal(rc, i == 3 || i == 5 ? KL_ECORRUPT : 0);
+    }
+    /* a damaged entry can be deleted by its key */
+    kl = kt_key(k, 5, 9);
+    KT_OK(kl_archive_del(ar, k, kl));
+    size_t problems = 0;
+    KT_OK(kl_archive_verify(ar, true, &rep, &problems));
+    assert_int_equal(problems, 1);
+    assert_non_null(strstr(kl_buf_cstr(&rep), "dropped"));
+    size_t n = 0;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 18);
+    KT_OK(kl_archive_close(ar));
+
+    /* hdf5: a flipped byte in one value is caught by its checksum */
+    hid_t f;
+    url = url_of("hdf5", "flip.h5", "");
+    char u[700];
+    snprintf(u, sizeof u, "%s", url);
+    make_entries(u, 10);
+    static unsigned char big[10003];
+    big[0] = 0x59, big[1] = 0x27, big[2] = 0x10; /* bytes(10000): contiguous */
+    ar = open_ok(u);
+    KT_OK(kl_archive_put(ar, "\x01", 1, big, sizeof big));
+    KT_OK(kl_archive_close(ar));
+    f = H5Fopen(path_of("flip.h5"), H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = H5Dopen2(f, hex_of("\x01", 1), H5P_DEFAULT);
+    haddr_t off = H5Dget_offset(d);
+    H5Dclose(d);
+    H5Fclose(f);
+    assert_true(off != HADDR_UNDEF);
+    int fd = open(path_of("flip.h5"), O_RDWR);
+    assert_true(fd >= 0);
+    unsigned char c = 0x5a;
+    assert_int_equal(pwrite(fd, &c, 1, (off_t)off + 500), 1);
+    close(fd);
+    ar = open_ok(u);
+    assert_int_equal(kl_archive_get(ar, "\x01", 1, &v), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "checksum"));
+    for (int i = 0; i < 10; i++) {
+        kl = kt_key(k, i, 9);
+        KT_OK(kl_archive_get(ar, k, kl, &v));
+    }
+    kl_buf_reset(&rep);
+    KT_OK(kl_archive_verify(ar, true, &rep, &problems));
+    assert_int_equal(problems, 1);
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 10);
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 0);
+    kl_buf_free(&v);
+    kl_buf_free(&rep);
+    KT_OK(kl_archive_close(ar));
+}
+
+static void foreign_and_newer_files(void **st)
+{
+    (void)st;
+    /* an HDF5 file some other program wrote */
+    hid_t f = H5Fcreate(path_of("foreign.h5"), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dim = 4;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t d = H5Dcreate2(f, "data", H5T_NATIVE_INT, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int xs[4] = {1, 2, 3, 4};
+    H5Dwrite(d, H5T_NATIVE_INT, H5S_ALL, H5S_ALL, H5P_DEFAULT, xs);
+    H5Dclose(d);
+    H5Sclose(sp);
+    H5Fclose(f);
+    assert_int_equal(open_rc(url_of("hdf5", "foreign.h5", "")), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "not a klepto archive"));
+
+    /* a klepto file from a newer format */
+    make_entries(url_of("hdf5", "newer.h5", ""), 3);
+    f = H5Fopen(path_of("newer.h5"), H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "klepto_format_version", H5P_DEFAULT);
+    int v = 99;
+    H5Awrite(a, H5T_NATIVE_INT, &v);
+    H5Aclose(a);
+    H5Fclose(f);
+    assert_int_equal(open_rc(url_of("hdf5", "newer.h5", "")), KL_EVERSION);
+
+    /* an HDF5 program holding the file open for writing (its flock):
+     * klepto does not read a file being changed in place */
+    make_entries(url_of("hdf5", "busy.h5", ""), 3);
+    int lfd = open(path_of("busy.h5"), O_RDONLY);
+    assert_true(lfd >= 0);
+    assert_int_equal(flock(lfd, LOCK_EX), 0);
+    assert_int_equal(open_rc(url_of("hdf5", "busy.h5", "")), KL_EBUSY);
+    close(lfd);
+    assert_int_equal(open_rc(url_of("hdf5", "busy.h5", "")), 0);
+
+    /* hdf5dir: a folder of other things, a newer marker, a foreign entry */
+    assert_int_equal(mkdir(path_of("other"), 0777), 0);
+    write_file(path_of("other/notes.txt"), "hi", 2);
+    assert_int_equal(open_rc(url_of("hdf5dir", "other", "")), KL_EINVAL);
+    make_entries(url_of("hdf5dir", "newdir", ""), 2);
+    unsigned char marker[16] = "KLEPTOHD";
+    marker[8] = 99;
+    write_file(path_of("newdir/klepto-hdf5dir.meta"), marker, 16);
+    assert_int_equal(open_rc(url_of("hdf5dir", "newdir", "")), KL_EVERSION);
+    make_entries(url_of("hdf5dir", "fdir", ""), 2);
+    unsigned char k[64];
+    size_t kl = kt_key(k, 1, 9);
+    const char *hex = hex_of(k, kl);
+    char p[900], cmd[2000];
+    snprintf(p, sizeof p, "%s/fdir/%.2s/%s.h5", tmp, hex, hex);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", path_of("foreign.h5"), p);
+    assert_int_equal(kt_run(cmd, NULL), 0);
+    kl_archive *ar = open_ok(url_of("hdf5dir", "fdir", ""));
+    kl_buf val = KL_BUF_INIT;
+    assert_int_equal(kl_archive_get(ar, k, kl, &val), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "not a klepto archive"));
+    kl = kt_key(k, 0, 9);
+    KT_OK(kl_archive_get(ar, k, kl, &val));
+    kl_buf_free(&val);
+    KT_OK(kl_archive_close(ar));
+}
+
+/* A write that runs out of room (RLIMIT_FSIZE in a child: the write
+ * fails as on a full disk) fails cleanly and leaves the archive whole. */
+static void out_of_space_leaves_the_archive_whole(void **st)
+{
+    (void)st;
+    const char *schemes[] = {"hdf5", "hdf5dir"};
+    for (int sc = 0; sc < 2; sc++) {
+        const char *url = url_of(schemes[sc], sc ? "full" : "full.h5", "");
+        char u[700];
+        snprintf(u, sizeof u, "%s", url);
+        make_entries(u, 30);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            signal(SIGXFSZ, SIG_IGN);
+            kl_archive *ar = NULL;
+            if (kl_archive_open(&ar, u, NULL))
+                _exit(10);
+            struct rlimit rl = {200000, 200000};
+            setrlimit(RLIMIT_FSIZE, &rl);
+            size_t n = 1 << 20;
+            unsigned char *v = calloc(1, n + 5);
+            v[0] = 0x5a, v[1] = 0, v[2] = 0x10, v[3] = 0, v[4] = 0; /* bytes(1 MiB) */
+            int rc = kl_archive_put(ar, "\x01", 1, v, n + 5);
+            free(v);
+            kl_archive_close(ar);
+            /* what HDF5 said is passed on */
+            _exit((rc == KL_EIO || rc == KL_ENOSPC) && strstr(kl_errmsg(), "too large") ? 0 : 11);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        kl_archive *ar = open_ok(u);
+        size_t n = 0, problems = 1;
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, 30);
+        KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+        assert_int_equal(problems, 0);
+        assert_int_equal(kl_archive_contains(ar, "\x01", 1), 0);
+        KT_OK(kl_archive_drop(ar));
+    }
+}
+
+static int permission_checks(void)
+{
+    kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
+    o.read_only = true;
+    kl_archive *ar = NULL;
+    if (open_rc(url_of("hdf5", "ro.h5", "")) != KL_EPERM ||
+        open_rc(url_of("hdf5dir", "rodir", "")) != KL_EPERM)
+        return 1;
+    if (kl_archive_open(&ar, url_of("hdf5", "ro.h5", ""), &o) || kl_archive_close(ar))
+        return 2;
+    if (kl_archive_open(&ar, url_of("hdf5dir", "rodir", ""), &o) || kl_archive_close(ar))
+        return 3;
+    chmod(path_of("ro.h5"), 0);
+    return open_rc(url_of("hdf5", "ro.h5", "")) == KL_EPERM ? 0 : 4;
+}
+
+/* Files of another user: opening for writing is KL_EPERM, read-only
+ * works; an unreadable file is KL_EPERM.  (As root, the checks run in a
+ * child that becomes nobody: root passes every permission check.) */
+static void permission_denied(void **st)
+{
+    (void)st;
+    make_entries(url_of("hdf5", "ro.h5", ""), 2);
+    make_entries(url_of("hdf5dir", "rodir", ""), 2);
+    chmod(path_of("ro.h5"), 0444);
+    chmod(path_of("rodir"), 0555);
+    if (geteuid() != 0) {
+        assert_int_equal(permission_checks(), 0);
+    } else {
+        chmod(tmp, 0755);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            _exit(setgid(65534) || setuid(65534) ? 9 : permission_checks());
+        int status = 0;
+        waitpid(pid, &status, 0);
+        chmod(tmp, 0700);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    chmod(path_of("ro.h5"), 0644);
+    chmod(path_of("rodir"), 0755);
+}
+
+/* ---- space of replaced entries ----------------------------------------- */
+
+static void replaced_entries_are_compacted(void **st)
+{
+    (void)st;
+    const char *url = url_of("hdf5", "compact.h5", "?sync=none");
+    char u[700];
+    snprintf(u, sizeof u, "%s", url);
+    kl_archive *ar = open_ok(u);
+    size_t n = 100000;
+    unsigned char *v = malloc(n + 5);
+    assert_non_null(v);
+    v[0] = 0x5a, v[1] = 0, v[2] = 0x01, v[3] = 0x86, v[4] = 0xa0; /* bytes(100000) */
+    for (int i = 0; i < 60; i++) {
+        memset(v + 5, i, n);
+        KT_OK(kl_archive_put(ar, "\x01", 1, v, n + 5));
+    }
+    struct stat sb;
+    assert_int_equal(stat(path_of("compact.h5"), &sb), 0);
+    /* 60 writes of 100 kB to one key: kept near one copy, not 6 MB */
+    assert_true(sb.st_size < 3 * 1000 * 1000);
+    kl_buf got = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, "\x01", 1, &got));
+    assert_int_equal(got.len, n + 5);
+    assert_int_equal(got.data[5 + n - 1], 59);
+    KT_OK(kl_archive_compact(ar));
+    assert_int_equal(stat(path_of("compact.h5"), &sb), 0);
+    assert_true(sb.st_size < 200 * 1000);
+    KT_OK(kl_archive_get(ar, "\x01", 1, &got));
+    assert_int_equal(got.data[5 + n - 1], 59);
+    kl_buf_free(&got);
+    free(v);
+    KT_OK(kl_archive_drop(ar));
+}
+
+/* ---- URLs -------------------------------------------------------------- */
+
+static void bad_urls(void **st)
+{
+    (void)st;
+    assert_int_equal(open_rc("hdf5:"), KL_EINVAL);
+    assert_int_equal(open_rc("hdf5dir:"), KL_EINVAL);
+    assert_int_equal(open_rc(url_of("hdf5", "u.h5", "?bogus=1")), KL_EINVAL);
+    assert_int_equal(open_rc(url_of("hdf5", "u.h5", "?sync=sometimes")), KL_EINVAL);
+    assert_int_equal(open_rc(url_of("hdf5dir", "u", "?compression=zstd")), KL_EINVAL);
+    /* a folder is not a file, and a file is not a folder */
+    assert_int_equal(mkdir(path_of("afolder"), 0777), 0);
+    assert_int_equal(open_rc(url_of("hdf5", "afolder", "")), KL_EINVAL);
+    write_file(path_of("afile"), "x", 1);
+    assert_int_equal(open_rc(url_of("hdf5dir", "afile", "")), KL_EINVAL);
+    kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
+    o.create = false;
+    kl_archive *ar = NULL;
+    assert_int_equal(kl_archive_open(&ar, url_of("hdf5", "missing.h5", ""), &o), KL_ENOTFOUND);
+    assert_int_equal(kl_archive_open(&ar, url_of("hdf5dir", "missing", ""), &o), KL_ENOTFOUND);
+    /* an empty file (mktemp's) becomes an archive */
+    write_file(path_of("empty.h5"), "", 0);
+    ar = open_ok(url_of("hdf5", "empty.h5", ""));
+    KT_OK(kl_archive_put(ar, "\x01", 1, "\x02", 1));
+    KT_OK(kl_archive_close(ar));
+}
+
+int main(void)
+{
+    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
+        setenv("TMPDIR", "/dev/shm", 1);
+    tmp = kt_tmpdir("hdf5");
+    if (!tmp)
+        return 1;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(conformance_hdf5),
+        cmocka_unit_test(conformance_hdf5_sync_modes),
+        cmocka_unit_test(conformance_hdf5dir),
+        cmocka_unit_test(threads_share_a_handle),
+        cmocka_unit_test(typed_array_is_a_native_dataset),
+        cmocka_unit_test(keys_of_any_bytes),
+        cmocka_unit_test(eight_processes_hdf5),
+        cmocka_unit_test(eight_processes_hdf5dir),
+        cmocka_unit_test(reader_beside_writer),
+        cmocka_unit_test(sigkill_hdf5),
+        cmocka_unit_test(sigkill_hdf5dir),
+        cmocka_unit_test(garbage_and_truncated_files),
+        cmocka_unit_test(foreign_and_newer_files),
+        cmocka_unit_test(out_of_space_leaves_the_archive_whole),
+        cmocka_unit_test(permission_denied),
+        cmocka_unit_test(replaced_entries_are_compacted),
+        cmocka_unit_test(bad_urls),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    kt_rmrf(tmp);
+    free(tmp);
+    return rc;
+}
