@@ -134,6 +134,46 @@ static void put_stays_in_memory_until_dump(void **st)
     kl_archive_close(peek2);
 }
 
+/* A dump larger than one batch, over an hdf5: file (one file rewrite per
+ * batch): every entry arrives, a key given twice is written once, and
+ * nothing is left unsaved. */
+static void dump_in_batches(void **st)
+{
+    (void)st;
+    char url[600];
+    snprintf(url, sizeof url, "hdf5:%s/batches.h5?sync=none", tmp);
+    kl_archive *back = NULL, *c = NULL, *peek = NULL;
+    KT_OK(kl_archive_open(&back, url, NULL));
+    KT_OK(kl_cached_new(&c, back, NULL));
+    enum { N = 1300 };
+    char k[32], v[32];
+    for (int i = 0; i < N; i++) {
+        int kl = snprintf(k, sizeof k, "key%d", i), vl = snprintf(v, sizeof v, "val%d", i * 7);
+        KT_OK(kl_archive_put(c, k, (size_t)kl, v, (size_t)vl));
+    }
+    const void *keys[3] = {"key5", "key5", "key6"};
+    size_t klens[3] = {4, 4, 4}, done = 0, n = 0, unsaved = 0;
+    KT_OK(kl_cached_dump(c, 3, keys, klens, &done));
+    assert_int_equal(done, 2);
+    KT_OK(kl_cached_dump(c, 0, NULL, NULL, &done));
+    assert_int_equal(done, N - 2);
+    KT_OK(kl_cached_mem_count(c, &n, &unsaved));
+    assert_int_equal(unsaved, 0);
+    KT_OK(kl_archive_close(c));
+    KT_OK(kl_archive_open(&peek, url, NULL));
+    KT_OK(kl_archive_count(peek, &n));
+    assert_int_equal(n, N);
+    kl_buf val = KL_BUF_INIT;
+    for (int i = 0; i < N; i += 97) {
+        int kl = snprintf(k, sizeof k, "key%d", i), vl = snprintf(v, sizeof v, "val%d", i * 7);
+        KT_OK(kl_archive_get(peek, k, (size_t)kl, &val));
+        assert_int_equal(val.len, (size_t)vl);
+        assert_memory_equal(val.data, v, (size_t)vl);
+    }
+    kl_buf_free(&val);
+    KT_OK(kl_archive_close(peek));
+}
+
 static void write_through_and_url_form(void **st)
 {
     (void)st;
@@ -178,6 +218,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conformance),
         cmocka_unit_test(put_stays_in_memory_until_dump),
+        cmocka_unit_test(dump_in_batches),
         cmocka_unit_test(write_through_and_url_form),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

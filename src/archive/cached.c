@@ -135,39 +135,76 @@ static int c_clear(void *state)
     return use_backing(c) ? kl_archive_clear(c->backing) : 0;
 }
 
+/* Unsaved entries on their way to the backing archive, written in batches
+ * through put_many: one transaction, pipeline or file rewrite per batch
+ * where the backend has them (sqlite, postgres, redis, hdf5:). */
+#define DUMP_BATCH 512
+#define DUMP_BATCH_BYTES ((size_t)16 << 20)
+typedef struct dump_batch {
+    kv_item *items[DUMP_BATCH];
+    const void *keys[DUMP_BATCH], *vals[DUMP_BATCH];
+    size_t klens[DUMP_BATCH], vlens[DUMP_BATCH];
+    size_t n, bytes, done;
+} dump_batch;
+
+static int dump_flush(cstate *c, dump_batch *b)
+{
+    if (!b->n)
+        return 0;
+    int rc = kl_archive_put_many(c->backing, b->n, b->keys, b->klens, b->vals, b->vlens);
+    for (size_t i = 0; !rc && i < b->n; i++)
+        mark(c, b->items[i], false);
+    if (!rc)
+        b->done += b->n;
+    b->n = b->bytes = 0;
+    return rc;
+}
+
+static int dump_add(cstate *c, dump_batch *b, kv_item *it)
+{
+    for (size_t i = 0; i < b->n; i++) /* a key given twice goes once */
+        if (b->items[i] == it)
+            return 0;
+    b->items[b->n] = it;
+    b->keys[b->n] = it->key;
+    b->klens[b->n] = it->klen;
+    b->vals[b->n] = it->val;
+    b->vlens[b->n] = it->vlen;
+    b->n++;
+    b->bytes += it->klen + it->vlen;
+    return b->n == DUMP_BATCH || b->bytes >= DUMP_BATCH_BYTES ? dump_flush(c, b) : 0;
+}
+
 /* Write unsaved entries (all of them, or the given keys). */
 static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klens, size_t *count)
 {
-    size_t done = 0;
-    int rc = 0;
-    if (use_backing(c)) {
-        if (keys) {
-            for (size_t i = 0; !rc && i < n; i++) {
-                kv_item *it = kv_find(&c->t, keys[i], klens[i]);
-                if (!it)
-                    continue;
-                rc = kl_archive_put(c->backing, it->key, it->klen, it->val, it->vlen);
-                if (!rc) {
-                    mark(c, it, false);
-                    done++;
-                }
-            }
-        } else {
-            size_t pos = 0;
-            kv_item *it;
-            while (!rc && c->unsaved && (it = kv_next(&c->t, &pos))) {
-                if (!it->dirty)
-                    continue;
-                rc = kl_archive_put(c->backing, it->key, it->klen, it->val, it->vlen);
-                if (!rc) {
-                    mark(c, it, false);
-                    done++;
-                }
-            }
-        }
-    }
     if (count)
-        *count = done;
+        *count = 0;
+    if (!use_backing(c) || (!keys && !c->unsaved))
+        return 0;
+    dump_batch *b = malloc(sizeof *b);
+    if (!b)
+        return kl_seterr(KL_ENOMEM, "out of memory writing cached entries");
+    b->n = b->bytes = b->done = 0;
+    int rc = 0;
+    if (keys) {
+        for (size_t i = 0; !rc && i < n; i++) {
+            kv_item *it = kv_find(&c->t, keys[i], klens[i]);
+            if (it)
+                rc = dump_add(c, b, it);
+        }
+    } else {
+        size_t pos = 0;
+        kv_item *it;
+        while (!rc && (it = kv_next(&c->t, &pos)))
+            if (it->dirty)
+                rc = dump_add(c, b, it);
+    }
+    if (!rc)
+        rc = dump_flush(c, b);
+    if (count)
+        *count = b->done;
+    free(b);
     return rc;
 }
 
