@@ -11,11 +11,18 @@
  *                        (?compression=none|zstd, ?level=1..22, default 3)
  *   file:PATH            one log-structured file
  *                        (?autocompact=RATIO, 0 disables; default 0.5)
- *   (and, as they arrive: sqlite:, postgresql://, hdf5:, redis://)
+ *   sqlite:PATH[?table=T]  SQLite: one table (key, value), or without
+ *                        table= one table per key
+ *   postgresql://USER@HOST:PORT/DB[?table=T]  the same on PostgreSQL
+ *   hdf5:PATH            one HDF5 file, one dataset per entry (typed arrays
+ *                        as native datasets; docs/hdf5.md)
+ *   hdf5dir:PATH         a folder of HDF5 files, one per entry
+ *   redis://[[USER]:PASS@]HOST[:PORT][/DB][?prefix=P&timeout=SECONDS]
+ *                        a Redis server (docs/redis.md)
  * Options go in the query string (dir:/x?sync=full); unknown options are an
  * error.  Values are percent-decoded.
  *
- * Durability (dir: and file:), ?sync=
+ * Durability (dir:, file:, hdf5:, hdf5dir:), ?sync=
  *   none    nothing is fsynced.  file: also buffers puts inside the process
  *           (written at sync, close, when 1 MiB is pending or before any
  *           read), so a crashed process loses its unflushed puts.
