@@ -22,29 +22,40 @@ typedef struct url_impl {
 
 char *kl_archive_redact_url(const char *url)
 {
-    char *m = url ? strdup(url) : NULL;
+    if (!url)
+        return NULL;
+    /* a mask may be longer than what it hides: room for the worst case */
+    size_t n = strlen(url);
+    char *m = malloc(3 * n + 4), *o = m;
     if (!m)
         return NULL;
-    char *auth = strstr(m, "://");
+    const char *p = url;
+    const char *auth = strstr(url, "://");
     if (auth) { /* user:PASSWORD@ before the path or query */
         auth += 3;
         size_t alen = strcspn(auth, "/?");
-        char *at = memrchr(auth, '@', alen);
-        char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
+        const char *at = memrchr(auth, '@', alen);
+        const char *colon = at ? memchr(auth, ':', (size_t)(at - auth)) : NULL;
         if (colon && at - colon > 1) {
-            memmove(colon + 4, at, strlen(at) + 1);
-            memcpy(colon, ":***", 4);
+            memcpy(o, url, (size_t)(colon + 1 - url));
+            o += colon + 1 - url;
+            memcpy(o, "***", 3);
+            o += 3;
+            p = at;
         }
     }
-    for (char *pw = m; (pw = strstr(pw, "password=")) != NULL;) {
+    for (const char *pw; (pw = strstr(p, "password=")) != NULL;) {
         pw += 9;
-        size_t n = strcspn(pw, "&");
-        if (n) {
-            memmove(pw + 3, pw + n, strlen(pw + n) + 1);
-            memcpy(pw, "***", 3);
+        memcpy(o, p, (size_t)(pw - p));
+        o += pw - p;
+        size_t len = strcspn(pw, "&");
+        if (len) {
+            memcpy(o, "***", 3);
+            o += 3;
         }
-        pw += 3;
+        p = pw + len;
     }
+    strcpy(o, p);
     return m;
 }
 
