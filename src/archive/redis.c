@@ -308,6 +308,11 @@ static void rd_free_replies(redisReply **reps, size_t n)
     }
 }
 
+static int rd_reconnect(void *state)
+{
+    return rd_connect(state);
+}
+
 /* Send n commands as one pipeline and read their n replies into reps
  * (each to free; error replies included: callers judge them).  `read`:
  * the commands only read, so after a lost connection (not a timeout) they
@@ -357,18 +362,8 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
         }
         if (!read || attempt > 0)
             return r;
-        /* keep the first failure's words if reconnecting fails too */
-        char *first = strdup(kl_errmsg());
-        r = rd_connect(s);
-        if (r) {
-            char *second = strdup(kl_errmsg());
-            r = kl_seterr(KL_EBACKEND, "%s; reconnecting: %s", first ? first : "",
-                          second ? second : "");
-            free(second);
-            free(first);
+        if ((r = kl_archive_reconnect(rd_reconnect, s)))
             return r;
-        }
-        free(first);
     }
 }
 
@@ -397,6 +392,20 @@ static int rd_check_txn(rd_state *s, redisReply **reps, size_t n, const char *wh
     return 0;
 }
 
+/* Two writes as one transaction (MULTI, a, b, EXEC: one round trip);
+ * reps (4 of them, to free with rd_free_replies) hold the replies, the
+ * results being the elements of reps[3]. */
+static int rd_txn2(rd_state *s, rd_cmd a, rd_cmd b, redisReply **reps, const char *what)
+{
+    static const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    static const size_t lmulti[1] = {5}, lexec[1] = {4};
+    rd_cmd cmds[4] = {{1, multi, lmulti}, a, b, {1, exec, lexec}};
+    int r = rd_run(s, cmds, 4, reps, false, what);
+    if (!r && (r = rd_check_txn(s, reps, 2, what)))
+        rd_free_replies(reps, 4);
+    return r;
+}
+
 /* ---- slots ------------------------------------------------------------ */
 
 #define KEYARG(k) ((k) ? (const char *)(k) : "") /* hiredis copies; never NULL */
@@ -411,13 +420,20 @@ static int rd_copy_bulk(rd_state *s, const redisReply *rep, kl_buf *out, const c
     return 0;
 }
 
+/* A read of one field: "CMD HASH KEY" (HGET, HEXISTS...), one reply. */
+static int rd_field_read(rd_state *s, const char *cmd, const char *hash, size_t hlen,
+                         const void *key, size_t klen, redisReply **rep, const char *what)
+{
+    const char *argv[3] = {cmd, hash, KEYARG(key)};
+    size_t lens[3] = {strlen(cmd), hlen, klen};
+    return rd_run1(s, 3, argv, lens, true, rep, what);
+}
+
 static int rd_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     rd_state *s = state;
-    const char *argv[3] = {"HGET", s->k_entries, KEYARG(key)};
-    size_t lens[3] = {4, s->l_entries, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, argv, lens, true, &rep, "get");
+    int r = rd_field_read(s, "HGET", s->k_entries, s->l_entries, key, klen, &rep, "get");
     if (r)
         return r;
     r = rep->type == REDIS_REPLY_NIL ? rd_notfound(s) : rd_copy_bulk(s, rep, val, "get");
@@ -428,10 +444,8 @@ static int rd_get(void *state, const void *key, size_t klen, kl_buf *val)
 static int rd_contains(void *state, const void *key, size_t klen)
 {
     rd_state *s = state;
-    const char *argv[3] = {"HEXISTS", s->k_entries, KEYARG(key)};
-    size_t lens[3] = {7, s->l_entries, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, argv, lens, true, &rep, "contains");
+    int r = rd_field_read(s, "HEXISTS", s->k_entries, s->l_entries, key, klen, &rep, "contains");
     if (r)
         return r;
     r = rep->type == REDIS_REPLY_INTEGER ? rep->integer != 0 : rd_unexpected(s, rep, "contains");
@@ -471,19 +485,15 @@ static int rd_put(void *state, const void *key, size_t klen, const void *val, si
         return r;
     char stamp[48];
     int sl = rd_stamp(stamp, sizeof stamp, kl_now_ns(), klen, vlen);
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t lmulti[1] = {5}, lexec[1] = {4};
     const char *a1[4] = {"HSET", s->k_entries, KEYARG(key), KEYARG(val)};
     size_t l1[4] = {4, s->l_entries, klen, vlen};
     const char *a2[4] = {"HSET", s->k_stamps, KEYARG(key), stamp};
     size_t l2[4] = {4, s->l_stamps, klen, (size_t)sl};
-    rd_cmd cmds[4] = {{1, multi, lmulti}, {4, a1, l1}, {4, a2, l2}, {1, exec, lexec}};
     redisReply *reps[4];
-    if ((r = rd_run(s, cmds, 4, reps, false, "put")))
+    if ((r = rd_txn2(s, (rd_cmd){4, a1, l1}, (rd_cmd){4, a2, l2}, reps, "put")))
         return r;
-    r = rd_check_txn(s, reps, 2, "put");
     rd_free_replies(reps, 4);
-    return r;
+    return 0;
 }
 
 static int rd_del(void *state, const void *key, size_t klen)
@@ -492,23 +502,17 @@ static int rd_del(void *state, const void *key, size_t klen)
     int r = rd_writable(s);
     if (r)
         return r;
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t lmulti[1] = {5}, lexec[1] = {4};
     const char *a1[3] = {"HDEL", s->k_entries, KEYARG(key)};
     size_t l1[3] = {4, s->l_entries, klen};
     const char *a2[3] = {"HDEL", s->k_stamps, KEYARG(key)};
     size_t l2[3] = {4, s->l_stamps, klen};
-    rd_cmd cmds[4] = {{1, multi, lmulti}, {3, a1, l1}, {3, a2, l2}, {1, exec, lexec}};
     redisReply *reps[4];
-    if ((r = rd_run(s, cmds, 4, reps, false, "delete")))
+    if ((r = rd_txn2(s, (rd_cmd){3, a1, l1}, (rd_cmd){3, a2, l2}, reps, "delete")))
         return r;
-    r = rd_check_txn(s, reps, 2, "delete");
-    if (!r) {
-        const redisReply *n = reps[3]->element[0];
-        r = n->type != REDIS_REPLY_INTEGER ? rd_unexpected(s, n, "delete")
-            : n->integer == 0              ? rd_notfound(s)
-                                           : 0;
-    }
+    const redisReply *n = reps[3]->element[0];
+    r = n->type != REDIS_REPLY_INTEGER ? rd_unexpected(s, n, "delete")
+        : n->integer == 0              ? rd_notfound(s)
+                                       : 0;
     rd_free_replies(reps, 4);
     return r;
 }
@@ -540,10 +544,8 @@ static bool rd_parse_stamp(const redisReply *rep, kl_entry_info *out)
 static int rd_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 {
     rd_state *s = state;
-    const char *a1[3] = {"HGET", s->k_stamps, KEYARG(key)};
-    size_t l1[3] = {4, s->l_stamps, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, a1, l1, true, &rep, "stat");
+    int r = rd_field_read(s, "HGET", s->k_stamps, s->l_stamps, key, klen, &rep, "stat");
     if (r)
         return r;
     bool have = rep->type != REDIS_REPLY_NIL;
@@ -973,38 +975,19 @@ static void rd_iter_free(void *cursor)
 
 /* ---- open / close ----------------------------------------------------- */
 
-
-static int rd_hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 /* Percent-decoded copy of [p, p+n), or NULL (*bad set for a broken escape
  * or a NUL). */
 static char *rd_decode(const char *p, size_t n, bool *bad)
 {
-    char *o = malloc(n + 1), *w = o;
+    char *o = malloc(n + 1);
     if (!o)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '%') {
-            *w++ = p[i];
-            continue;
-        }
-        int hi = i + 2 < n ? rd_hexval((unsigned char)p[i + 1]) : -1;
-        int lo = hi < 0 ? -1 : rd_hexval((unsigned char)p[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            *bad = true;
-            free(o);
-            return NULL;
-        }
-        *w++ = (char)(hi * 16 + lo);
-        i += 2;
+    ptrdiff_t len = kl_pct_decode(o, p, n);
+    if (len < 0 || memchr(o, '\0', (size_t)len)) {
+        *bad = true;
+        free(o);
+        return NULL;
     }
-    *w = '\0';
     return o;
 }
 
