@@ -92,22 +92,19 @@ static void second_process_loads_what_the_first_computed(const char *url)
     assert_int_equal(c.miss, 0);
 }
 
-/* The server URL in the environment variable var; skips the test when it
- * is unset. */
-static const char *server_url(const char *var)
+/* The shared-memo scenario on the server named by the environment
+ * variable var (skipped when unset), in a fresh table or prefix (option,
+ * "name=" ended by the pid), then checks the archive holds the 90 results
+ * and drops it. */
+static void shared_server_archive(const char *var, const char *option)
 {
-    const char *url = getenv(var);
-    if (!url || !*url) {
+    const char *base = getenv(var);
+    if (!base || !*base) {
         print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
         skip();
     }
-    return url;
-}
-
-/* Runs the shared-memo scenario on url, then checks the archive holds the
- * 90 results and drops it. */
-static void shared_server_archive(const char *url)
-{
+    char url[1024];
+    snprintf(url, sizeof url, "%s?%s%d", base, option, (int)getpid());
     second_process_loads_what_the_first_computed(url);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
@@ -120,19 +117,13 @@ static void shared_server_archive(const char *url)
 static void shared_postgresql_archive(void **state)
 {
     (void)state;
-    const char *pg = server_url("KLEPTO_TEST_PG_URL");
-    char url[1024];
-    snprintf(url, sizeof url, "%s?table=memo_shared_%d", pg, (int)getpid());
-    shared_server_archive(url);
+    shared_server_archive("KLEPTO_TEST_PG_URL", "table=memo_shared_");
 }
 
 static void shared_redis_archive(void **state)
 {
     (void)state;
-    const char *rd = server_url("KLEPTO_TEST_REDIS_URL");
-    char url[1024];
-    snprintf(url, sizeof url, "%s?prefix=kt_memo_shared_%d", rd, (int)getpid());
-    shared_server_archive(url);
+    shared_server_archive("KLEPTO_TEST_REDIS_URL", "prefix=kt_memo_shared_");
 }
 
 static void shared_sqlite_archive(void **state)
