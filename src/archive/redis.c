@@ -131,6 +131,13 @@ static int rd_check_size(rd_state *s, size_t klen, size_t vlen)
     return 0;
 }
 
+/* An error reply as error `code`, with (the start of) its message. */
+static int rd_reply_msg(rd_state *s, int code, const redisReply *rep, const char *what)
+{
+    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400),
+                     rep->str ? rep->str : "");
+}
+
 /* An error reply: its message, and a code from its prefix. */
 static int rd_reply_err(rd_state *s, const redisReply *rep, const char *what)
 {
@@ -140,7 +147,7 @@ static int rd_reply_err(rd_state *s, const redisReply *rep, const char *what)
         code = KL_EPERM;
     else if (!strncmp(m, "OOM", 3))
         code = KL_ENOSPC;
-    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400), m);
+    return rd_reply_msg(s, code, rep, what);
 }
 
 static int rd_unexpected(rd_state *s, const redisReply *rep, const char *what)
@@ -233,8 +240,7 @@ static int rd_setup_cmd(rd_state *s, int argc, const char **argv, const size_t *
     redisReply *rep = got;
     int r = 0;
     if (rep->type == REDIS_REPLY_ERROR && !strcmp(what, "authenticate")) /* any refusal */
-        r = kl_seterr(KL_EPERM, "%s: %s: %.*s", s->url, what,
-                      (int)(rep->len < 400 ? rep->len : 400), rep->str ? rep->str : "");
+        r = rd_reply_msg(s, KL_EPERM, rep, what);
     else if (rep->type != REDIS_REPLY_STATUS)
         r = rd_unexpected(s, rep, what);
     freeReplyObject(rep);
@@ -621,11 +627,14 @@ static size_t rd_run_end(size_t i, size_t n, const size_t *klens, const size_t *
     return j;
 }
 
+/* Commands built into flat argument arrays, and room for their replies. */
 typedef struct rd_batch {
     rd_cmd *cmds;
     const char **argv;
     size_t *lens;
-    size_t ncmds;
+    redisReply **reps;
+    size_t ncmds, nargs;
+    size_t start; /* first argument of the command being built */
 } rd_batch;
 
 static void rd_batch_free(rd_batch *b)
@@ -633,6 +642,36 @@ static void rd_batch_free(rd_batch *b)
     free(b->cmds);
     free(b->argv);
     free(b->lens);
+    free(b->reps);
+}
+
+/* Room for ncmds commands of nargs arguments in all. */
+static int rd_batch_init(rd_state *s, rd_batch *b, size_t ncmds, size_t nargs, size_t n)
+{
+    *b = (rd_batch){0};
+    b->cmds = calloc(ncmds, sizeof *b->cmds);
+    b->argv = malloc(nargs * sizeof *b->argv);
+    b->lens = malloc(nargs * sizeof *b->lens);
+    b->reps = calloc(ncmds, sizeof *b->reps);
+    if (!b->cmds || !b->argv || !b->lens || !b->reps) {
+        rd_batch_free(b);
+        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+    }
+    return 0;
+}
+
+static void rd_batch_arg(rd_batch *b, const char *arg, size_t len)
+{
+    b->argv[b->nargs] = arg;
+    b->lens[b->nargs++] = len;
+}
+
+/* Ends the command whose arguments were added since the last one ended. */
+static void rd_batch_end_cmd(rd_batch *b)
+{
+    b->cmds[b->ncmds++] =
+        (rd_cmd){(int)(b->nargs - b->start), &b->argv[b->start], &b->lens[b->start]};
+    b->start = b->nargs;
 }
 
 /* MULTI, then per run an HSET of the values and one of the stamps, EXEC:
@@ -649,57 +688,45 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
     size_t runs = 0;
     for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, vlens))
         runs++;
-    rd_batch b = {0};
-    size_t nc = 2 + 2 * runs, na = 2 + 4 * runs + 4 * n;
+    rd_batch b;
+    size_t nc = 2 + 2 * runs;
     char *stamps = malloc(n * 48);
-    b.cmds = calloc(nc, sizeof *b.cmds);
-    b.argv = malloc(na * sizeof *b.argv);
-    b.lens = malloc(na * sizeof *b.lens);
-    redisReply **reps = calloc(nc, sizeof *reps);
-    if (!stamps || !b.cmds || !b.argv || !b.lens || !reps) {
-        free(stamps);
-        free(reps);
-        rd_batch_free(&b);
+    if (!stamps)
         return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n, n))) {
+        free(stamps);
+        return r;
     }
     int64_t now = kl_now_ns();
-    size_t a = 0, c = 0;
-    b.argv[a] = "MULTI";
-    b.lens[a] = 5;
-    b.cmds[c++] = (rd_cmd){1, &b.argv[a], &b.lens[a]};
-    a++;
+    rd_batch_arg(&b, "MULTI", 5);
+    rd_batch_end_cmd(&b);
     for (size_t i = 0; i < n;) {
         size_t end = rd_run_end(i, n, klens, vlens);
         for (int which = 0; which < 2; which++) {
-            size_t start = a;
-            b.argv[a] = "HSET";
-            b.lens[a++] = 4;
-            b.argv[a] = which ? s->k_stamps : s->k_entries;
-            b.lens[a++] = which ? s->l_stamps : s->l_entries;
+            rd_batch_arg(&b, "HSET", 4);
+            if (which)
+                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
+            else
+                rd_batch_arg(&b, s->k_entries, s->l_entries);
             for (size_t j = i; j < end; j++) {
-                b.argv[a] = KEYARG(keys[j]);
-                b.lens[a++] = klens[j];
+                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
                 if (which) {
                     char *st = stamps + j * 48;
-                    b.argv[a] = st;
-                    b.lens[a++] = (size_t)rd_stamp(st, 48, now, klens[j], vlens[j]);
+                    rd_batch_arg(&b, st, (size_t)rd_stamp(st, 48, now, klens[j], vlens[j]));
                 } else {
-                    b.argv[a] = KEYARG(vals[j]);
-                    b.lens[a++] = vlens[j];
+                    rd_batch_arg(&b, KEYARG(vals[j]), vlens[j]);
                 }
             }
-            b.cmds[c++] = (rd_cmd){(int)(a - start), &b.argv[start], &b.lens[start]};
+            rd_batch_end_cmd(&b);
         }
         i = end;
     }
-    b.argv[a] = "EXEC";
-    b.lens[a] = 4;
-    b.cmds[c++] = (rd_cmd){1, &b.argv[a], &b.lens[a]};
-    r = rd_run(s, b.cmds, nc, reps, false, "put_many");
+    rd_batch_arg(&b, "EXEC", 4);
+    rd_batch_end_cmd(&b);
+    r = rd_run(s, b.cmds, nc, b.reps, false, "put_many");
     if (!r)
-        r = rd_check_txn(s, reps, nc - 2, "put_many");
-    rd_free_replies(reps, nc);
-    free(reps);
+        r = rd_check_txn(s, b.reps, nc - 2, "put_many");
+    rd_free_replies(b.reps, nc);
     free(stamps);
     rd_batch_free(&b);
     return r;
@@ -713,35 +740,24 @@ static int rd_get_many(void *state, size_t n, const void *const *keys, const siz
     if (n == 0)
         return 0;
     size_t runs = (n + RD_CHUNK_FIELDS - 1) / RD_CHUNK_FIELDS;
-    rd_batch b = {0};
-    b.cmds = calloc(runs, sizeof *b.cmds);
-    b.argv = malloc((n + 2 * runs) * sizeof *b.argv);
-    b.lens = malloc((n + 2 * runs) * sizeof *b.lens);
-    redisReply **reps = calloc(runs, sizeof *reps);
-    if (!b.cmds || !b.argv || !b.lens || !reps) {
-        free(reps);
-        rd_batch_free(&b);
-        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
-    }
-    size_t a = 0;
+    rd_batch b;
+    int r = rd_batch_init(s, &b, runs, n + 2 * runs, n);
+    if (r)
+        return r;
     for (size_t k = 0; k < runs; k++) {
-        size_t start = a, i0 = k * RD_CHUNK_FIELDS;
+        size_t i0 = k * RD_CHUNK_FIELDS;
         size_t end = i0 + RD_CHUNK_FIELDS < n ? i0 + RD_CHUNK_FIELDS : n;
-        b.argv[a] = "HMGET";
-        b.lens[a++] = 5;
-        b.argv[a] = s->k_entries;
-        b.lens[a++] = s->l_entries;
-        for (size_t i = i0; i < end; i++) {
-            b.argv[a] = KEYARG(keys[i]);
-            b.lens[a++] = klens[i];
-        }
-        b.cmds[k] = (rd_cmd){(int)(a - start), &b.argv[start], &b.lens[start]};
+        rd_batch_arg(&b, "HMGET", 5);
+        rd_batch_arg(&b, s->k_entries, s->l_entries);
+        for (size_t i = i0; i < end; i++)
+            rd_batch_arg(&b, KEYARG(keys[i]), klens[i]);
+        rd_batch_end_cmd(&b);
     }
-    int r = rd_run(s, b.cmds, runs, reps, true, "get_many");
+    r = rd_run(s, b.cmds, runs, b.reps, true, "get_many");
     for (size_t k = 0; !r && k < runs; k++) {
         size_t i0 = k * RD_CHUNK_FIELDS;
         size_t m = (i0 + RD_CHUNK_FIELDS < n ? i0 + RD_CHUNK_FIELDS : n) - i0;
-        const redisReply *rep = reps[k];
+        const redisReply *rep = b.reps[k];
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != m) {
             r = rd_unexpected(s, rep, "get_many");
             break;
@@ -753,8 +769,7 @@ static int rd_get_many(void *state, size_t n, const void *const *keys, const siz
                 r = rd_copy_bulk(s, e, &vals[i0 + j], "get_many");
         }
     }
-    rd_free_replies(reps, runs);
-    free(reps);
+    rd_free_replies(b.reps, runs);
     rd_batch_free(&b);
     return r;
 }
