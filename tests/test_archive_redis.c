@@ -689,6 +689,25 @@ static void an_unreachable_server_fails_fast(void **state)
     assert_non_null(strstr(kl_errmsg(), "[::1]:1"));
 }
 
+/* Passwords shorter than their mask are masked too (the message grows). */
+static void short_passwords_are_masked(void **state)
+{
+    (void)state;
+    kl_archive *ar = NULL;
+    assert_int_equal(kl_archive_open(&ar, "redis://u:a@127.0.0.1:1/0?timeout=2", NULL),
+                     KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "redis://u:***@127.0.0.1:1/0"));
+    assert_null(strstr(kl_errmsg(), ":a@"));
+    assert_int_equal(kl_archive_open(&ar, "redis://:ab@127.0.0.1:1/0?timeout=2", NULL),
+                     KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "redis://:***@127.0.0.1:1/0"));
+    assert_null(ar);
+    /* and in options (refused here, but named in the message) */
+    assert_int_equal(kl_archive_open(&ar, "redis://127.0.0.1:1/0?password=a&password=b", NULL),
+                     KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "?password=***&password=***"));
+}
+
 static void bad_urls_are_refused(void **state)
 {
     (void)state;
@@ -1254,6 +1273,7 @@ int main(void)
         cmocka_unit_test(processes_write_and_read_at_once_and_lose_nothing),
         cmocka_unit_test(a_handle_shared_across_fork_keeps_answers_apart),
         cmocka_unit_test(an_unreachable_server_fails_fast),
+        cmocka_unit_test(short_passwords_are_masked),
         cmocka_unit_test(bad_urls_are_refused),
         cmocka_unit_test(a_database_out_of_range_is_the_servers_error),
         cmocka_unit_test(connections_cut_mid_command),

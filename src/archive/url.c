@@ -22,9 +22,16 @@ typedef struct url_impl {
 
 char *kl_archive_redact_url(const char *url)
 {
-    char *m = url ? strdup(url) : NULL;
+    if (!url)
+        return NULL;
+    /* a mask may be longer than the password it hides (":a@" -> ":***@",
+     * "password=a" -> "password=***"): at most 2 bytes more per password,
+     * each taking at least 3 bytes of the URL */
+    size_t len = strlen(url);
+    char *m = malloc(len + len + 8);
     if (!m)
         return NULL;
+    memcpy(m, url, len + 1);
     char *auth = strstr(m, "://");
     if (auth) { /* user:PASSWORD@ before the path or query */
         auth += 3;
