@@ -17,62 +17,6 @@
 
 enum { KEYLEN = 16, VALLEN = 64, NWRITE = 20000, NREAD = 5000, REPS = 5 };
 
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_redis: %s: %s\n", what, kl_errmsg());
-    exit(1);
-}
-
-#define CHECK(expr)                                                                                \
-    do {                                                                                           \
-        if ((expr) != 0)                                                                           \
-            die(#expr);                                                                            \
-    } while (0)
-
-typedef struct data {
-    size_t n;
-    uint8_t *keys, *vals;
-    const void **kp, **vp;
-    size_t *kl, *vl;
-} data;
-
-static data make_data(size_t n, uint32_t seed)
-{
-    data d = {n,
-              malloc(n * KEYLEN),
-              malloc(n * VALLEN),
-              malloc(n * sizeof(void *)),
-              malloc(n * sizeof(void *)),
-              malloc(n * sizeof(size_t)),
-              malloc(n * sizeof(size_t))};
-    if (!d.keys || !d.vals || !d.kp || !d.vp || !d.kl || !d.vl)
-        exit(1);
-    uint64_t x = 0x9e3779b97f4a7c15u ^ seed;
-    for (size_t i = 0; i < n * KEYLEN; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        d.keys[i] = (uint8_t)x;
-    }
-    for (size_t i = 0; i < n * VALLEN; i++)
-        d.vals[i] = (uint8_t)(i * 31);
-    for (size_t i = 0; i < n; i++) {
-        d.kp[i] = d.keys + i * KEYLEN;
-        d.vp[i] = d.vals + i * VALLEN;
-        d.kl[i] = KEYLEN;
-        d.vl[i] = VALLEN;
-    }
-    return d;
-}
-
-static void free_data(data *d)
-{
-    free(d->keys);
-    free(d->vals);
-    free(d->kp);
-    free(d->vp);
-    free(d->kl);
-    free(d->vl);
-}
-
 static redisContext *raw_connect(const char *url)
 {
     char host[256] = "127.0.0.1";
@@ -105,7 +49,7 @@ static void raw_check(redisContext *c, redisReply *r, const char *what)
 
 /* The simplest fast way: one HSET per entry, all in one pipeline, the
  * replies read at the end (one round trip). */
-static double raw_pipeline_write(redisContext *c, const char *hash, const data *d)
+static double raw_pipeline_write(redisContext *c, const char *hash, const bench_data *d)
 {
     raw_check(c, redisCommand(c, "DEL %s", hash), "DEL");
     uint64_t t0 = bench_now_ns();
@@ -120,10 +64,10 @@ static double raw_pipeline_write(redisContext *c, const char *hash, const data *
             exit(1);
         raw_check(c, r, "HSET");
     }
-    return (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    return bench_rate(d->n, t0);
 }
 
-static double raw_get(redisContext *c, const char *hash, const data *d, size_t nread)
+static double raw_get(redisContext *c, const char *hash, const bench_data *d, size_t nread)
 {
     uint64_t t0 = bench_now_ns();
     size_t got = 0;
@@ -138,11 +82,11 @@ static double raw_get(redisContext *c, const char *hash, const data *d, size_t n
         freeReplyObject(r);
     }
     BENCH_KEEP(got);
-    return (double)nread / ((double)(bench_now_ns() - t0) / 1e9);
+    return bench_rate(nread, t0);
 }
 
 /* Single writes, one round trip each. */
-static double raw_put(redisContext *c, const char *hash, const data *d, size_t nput)
+static double raw_put(redisContext *c, const char *hash, const bench_data *d, size_t nput)
 {
     uint64_t t0 = bench_now_ns();
     for (size_t i = 0; i < nput; i++) {
@@ -150,61 +94,58 @@ static double raw_put(redisContext *c, const char *hash, const data *d, size_t n
         size_t lens[4] = {4, strlen(hash), KEYLEN, VALLEN};
         raw_check(c, redisCommandArgv(c, 4, argv, lens), "HSET");
     }
-    return (double)nput / ((double)(bench_now_ns() - t0) / 1e9);
+    return bench_rate(nput, t0);
 }
 
-static double ours_put(kl_archive *ar, const data *d, size_t nput)
+static double ours_put(kl_archive *ar, const bench_data *d, size_t nput)
 {
     uint64_t t0 = bench_now_ns();
     for (size_t i = 0; i < nput; i++)
-        CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
-    return (double)nput / ((double)(bench_now_ns() - t0) / 1e9);
+        BENCH_CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
+    return bench_rate(nput, t0);
 }
 
-static double ours_get(kl_archive *ar, const data *d, size_t nread)
+static double ours_get(kl_archive *ar, const bench_data *d, size_t nread)
 {
     kl_buf v = KL_BUF_INIT;
     uint64_t t0 = bench_now_ns();
     size_t got = 0;
     for (size_t j = 0; j < nread; j++) {
         size_t i = (j * 7919) % d->n;
-        CHECK(kl_archive_get(ar, d->kp[i], KEYLEN, &v));
+        BENCH_CHECK(kl_archive_get(ar, d->kp[i], KEYLEN, &v));
         got += v.len;
     }
     BENCH_KEEP(got);
-    double rate = (double)nread / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = bench_rate(nread, t0);
     kl_buf_free(&v);
     return rate;
 }
 
 int main(void)
 {
-    const char *base = getenv("KLEPTO_TEST_REDIS_URL");
-    if (!base || !*base) {
-        fprintf(stderr, "bench_redis: KLEPTO_TEST_REDIS_URL is not set: redis_pipeline_write "
-                        "and redis_get skipped\n");
+    const char *base =
+        bench_server_url("KLEPTO_TEST_REDIS_URL", "redis_pipeline_write, redis_get and redis_put");
+    if (!base)
         return 0;
-    }
     bool want_write = bench_wants("redis_pipeline_write"), want_get = bench_wants("redis_get");
     bool want_put = bench_wants("redis_put");
     if (!want_write && !want_get && !want_put)
         return 0;
-    char prefix[64], hash[96], *url;
-    snprintf(prefix, sizeof prefix, "kl_bench_%d", (int)getpid());
+    char prefix[64], hash[96];
+    snprintf(prefix, sizeof prefix, "prefix=kl_bench_%d", (int)getpid());
     snprintf(hash, sizeof hash, "kl_bench_raw_%d", (int)getpid());
-    if (asprintf(&url, "%s%cprefix=%s", base, strchr(base, '?') ? '&' : '?', prefix) < 0)
-        exit(1);
-    data d = make_data(NWRITE, 7);
+    char *url = bench_url_with(base, prefix);
+    bench_data d = bench_data_make(NWRITE, KEYLEN, VALLEN, 7);
     redisContext *c = raw_connect(base);
     kl_archive *ar;
-    CHECK(kl_archive_open(&ar, url, NULL));
+    BENCH_CHECK(kl_archive_open(&ar, url, NULL));
     double ours_w[REPS], raw_w[REPS], ours_r[REPS], raw_r[REPS], ours_p[REPS], raw_p[REPS];
     for (int r = 0; r < REPS; r++) {
         raw_w[r] = raw_pipeline_write(c, hash, &d);
-        CHECK(kl_archive_clear(ar));
+        BENCH_CHECK(kl_archive_clear(ar));
         uint64_t t0 = bench_now_ns();
-        CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
-        ours_w[r] = (double)d.n / ((double)(bench_now_ns() - t0) / 1e9);
+        BENCH_CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+        ours_w[r] = bench_rate(d.n, t0);
         if (want_get) {
             raw_r[r] = raw_get(c, hash, &d, NREAD);
             ours_r[r] = ours_get(ar, &d, NREAD);
@@ -215,7 +156,7 @@ int main(void)
         }
     }
     size_t n = 0;
-    CHECK(kl_archive_count(ar, &n));
+    BENCH_CHECK(kl_archive_count(ar, &n));
     if (n != d.n) {
         fprintf(stderr, "bench_redis: %zu entries stored, %zu written\n", n, d.n);
         exit(1);
@@ -236,10 +177,10 @@ int main(void)
                      "higher",
                      "5k single puts of 64 B values (MULTI, HSET value, HSET stamp, EXEC: one "
                      "round trip), loopback TCP; baseline: raw hiredis HSET");
-    CHECK(kl_archive_drop(ar));
+    BENCH_CHECK(kl_archive_drop(ar));
     raw_check(c, redisCommand(c, "DEL %s", hash), "DEL");
     redisFree(c);
     free(url);
-    free_data(&d);
+    bench_data_free(&d);
     return 0;
 }

@@ -18,56 +18,6 @@
 
 enum { KEYLEN = 16, VALLEN = 64, REPS = 5 };
 
-static void die(const char *what)
-{
-    fprintf(stderr, "bench_sql: %s: %s\n", what, kl_errmsg());
-    exit(1);
-}
-
-#define CHECK(expr)                                                                               \
-    do {                                                                                          \
-        if ((expr) != 0)                                                                          \
-            die(#expr);                                                                           \
-    } while (0)
-
-/* n keys of KEYLEN bytes and values of VALLEN bytes, in one block each. */
-typedef struct data {
-    size_t n;
-    uint8_t *keys, *vals;
-    const void **kp, **vp;
-    size_t *kl, *vl;
-} data;
-
-static data make_data(size_t n, uint32_t seed)
-{
-    data d = {n, malloc(n * KEYLEN), malloc(n * VALLEN), malloc(n * sizeof(void *)),
-              malloc(n * sizeof(void *)), malloc(n * sizeof(size_t)), malloc(n * sizeof(size_t))};
-    uint64_t x = 0x9e3779b97f4a7c15u ^ seed;
-    for (size_t i = 0; i < n * KEYLEN; i++) {
-        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        d.keys[i] = (uint8_t)x;
-    }
-    for (size_t i = 0; i < n * VALLEN; i++)
-        d.vals[i] = (uint8_t)(i * 31);
-    for (size_t i = 0; i < n; i++) {
-        d.kp[i] = d.keys + i * KEYLEN;
-        d.vp[i] = d.vals + i * VALLEN;
-        d.kl[i] = KEYLEN;
-        d.vl[i] = VALLEN;
-    }
-    return d;
-}
-
-static void free_data(data *d)
-{
-    free(d->keys);
-    free(d->vals);
-    free(d->kp);
-    free(d->vp);
-    free(d->kl);
-    free(d->vl);
-}
-
 static char *db_path(const char *name)
 {
     static int n;
@@ -106,7 +56,7 @@ static sqlite3 *raw_open(const char *path, sqlite3_stmt **ins, sqlite3_stmt **se
     return db;
 }
 
-static void raw_insert(sqlite3_stmt *ins, const data *d, size_t i)
+static void raw_insert(sqlite3_stmt *ins, const bench_data *d, size_t i)
 {
     sqlite3_bind_blob(ins, 1, d->kp[i], KEYLEN, SQLITE_STATIC);
     sqlite3_bind_blob(ins, 2, d->vp[i], VALLEN, SQLITE_STATIC);
@@ -117,7 +67,7 @@ static void raw_insert(sqlite3_stmt *ins, const data *d, size_t i)
     sqlite3_reset(ins);
 }
 
-static double raw_sqlite_write(const data *d, bool one_txn)
+static double raw_sqlite_write(const bench_data *d, bool one_txn)
 {
     char *path = db_path("raw");
     sqlite3_stmt *ins, *sel;
@@ -129,7 +79,7 @@ static double raw_sqlite_write(const data *d, bool one_txn)
         raw_insert(ins, d, i);
     if (one_txn)
         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = bench_rate(d->n, t0);
     sqlite3_finalize(ins);
     sqlite3_finalize(sel);
     sqlite3_close(db);
@@ -137,22 +87,22 @@ static double raw_sqlite_write(const data *d, bool one_txn)
     return rate;
 }
 
-static double kl_sqlite_write(const data *d, bool batch)
+static double kl_sqlite_write(const bench_data *d, bool batch)
 {
     char *path = db_path("kl"), *url;
     if (asprintf(&url, "sqlite:%s?table=kl", path) < 0)
         exit(1);
     kl_archive *ar;
-    CHECK(kl_archive_open(&ar, url, NULL));
+    BENCH_CHECK(kl_archive_open(&ar, url, NULL));
     uint64_t t0 = bench_now_ns();
     if (batch) {
-        CHECK(kl_archive_put_many(ar, d->n, d->kp, d->kl, d->vp, d->vl));
+        BENCH_CHECK(kl_archive_put_many(ar, d->n, d->kp, d->kl, d->vp, d->vl));
     } else {
         for (size_t i = 0; i < d->n; i++)
-            CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
+            BENCH_CHECK(kl_archive_put(ar, d->kp[i], KEYLEN, d->vp[i], VALLEN));
     }
-    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
-    CHECK(kl_archive_close(ar));
+    double rate = bench_rate(d->n, t0);
+    BENCH_CHECK(kl_archive_close(ar));
     free(url);
     rm_db(path);
     return rate;
@@ -160,7 +110,7 @@ static double kl_sqlite_write(const data *d, bool batch)
 
 static void bench_sqlite_batch_write(void)
 {
-    data d = make_data(100000, 1);
+    bench_data d = bench_data_make(100000, KEYLEN, VALLEN, 1);
     double ours[REPS], base[REPS];
     for (int r = 0; r < REPS; r++) {
         base[r] = raw_sqlite_write(&d, true);
@@ -170,12 +120,12 @@ static void bench_sqlite_batch_write(void)
                  bench_median(base, REPS), "higher",
                  "100k entries, 16 B keys, 64 B values, one put_many; baseline: raw sqlite3 "
                  "prepared inserts in one transaction");
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 static void bench_sqlite_single_write(void)
 {
-    data d = make_data(20000, 2);
+    bench_data d = bench_data_make(20000, KEYLEN, VALLEN, 2);
     double ours[REPS], base[REPS];
     for (int r = 0; r < REPS; r++) {
         base[r] = raw_sqlite_write(&d, false);
@@ -185,18 +135,18 @@ static void bench_sqlite_single_write(void)
                  bench_median(base, REPS), "higher",
                  "20k autocommit puts, WAL, synchronous=NORMAL; baseline: raw sqlite3 "
                  "autocommit prepared inserts");
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 static void bench_sqlite_read(void)
 {
-    data d = make_data(100000, 3);
+    bench_data d = bench_data_make(100000, KEYLEN, VALLEN, 3);
     char *path = db_path("read"), *url;
     if (asprintf(&url, "sqlite:%s?table=kl", path) < 0)
         exit(1);
     kl_archive *ar;
-    CHECK(kl_archive_open(&ar, url, NULL));
-    CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+    BENCH_CHECK(kl_archive_open(&ar, url, NULL));
+    BENCH_CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
     /* the raw baseline reads the same keys from its own table in the file */
     sqlite3_stmt *ins, *sel;
     sqlite3 *db = raw_open(path, &ins, &sel);
@@ -224,11 +174,11 @@ static void bench_sqlite_read(void)
             BENCH_KEEP(sqlite3_column_bytes(sel, 0));
             sqlite3_reset(sel);
         }
-        base[r] = READS / ((double)(bench_now_ns() - t0) / 1e9);
+        base[r] = bench_rate(READS, t0);
         t0 = bench_now_ns();
         for (size_t i = 0; i < READS; i++)
-            CHECK(kl_archive_get(ar, d.kp[order[i]], KEYLEN, &v));
-        ours[r] = READS / ((double)(bench_now_ns() - t0) / 1e9);
+            BENCH_CHECK(kl_archive_get(ar, d.kp[order[i]], KEYLEN, &v));
+        ours[r] = bench_rate(READS, t0);
     }
     bench_report("sqlite_read", bench_median(ours, REPS), "entries/s", bench_median(base, REPS),
                  "higher",
@@ -239,24 +189,24 @@ static void bench_sqlite_read(void)
     sqlite3_finalize(ins);
     sqlite3_finalize(sel);
     sqlite3_close(db);
-    CHECK(kl_archive_close(ar));
+    BENCH_CHECK(kl_archive_close(ar));
     free(url);
     rm_db(path);
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 /* ---- table-per-key layout --------------------------------------------- */
 
-static double sql_archive_reads(kl_archive *ar, const data *d, size_t nkeys)
+static double sql_archive_reads(kl_archive *ar, const bench_data *d, size_t nkeys)
 {
     enum { READS = 5000 };
     kl_buf v = KL_BUF_INIT;
     uint64_t x = 0x2545f4914f6cdd1du, t0 = bench_now_ns();
     for (size_t i = 0; i < READS; i++) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-        CHECK(kl_archive_get(ar, d->kp[x % nkeys], KEYLEN, &v));
+        BENCH_CHECK(kl_archive_get(ar, d->kp[x % nkeys], KEYLEN, &v));
     }
-    double rate = READS / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = bench_rate(READS, t0);
     kl_buf_free(&v);
     return rate;
 }
@@ -271,7 +221,7 @@ static void raw_exec(sqlite3 *db, const char *sql)
 
 /* The table-per-key layout done with raw calls: per key, one transaction
  * holding CREATE TABLE and an INSERT of the value (no catalogue). */
-static double raw_table_per_key_write(const data *d, size_t n)
+static double raw_table_per_key_write(const bench_data *d, size_t n)
 {
     char *path = db_path("rawtables");
     sqlite3 *db;
@@ -294,7 +244,7 @@ static double raw_table_per_key_write(const data *d, size_t n)
         sqlite3_finalize(ins);
         raw_exec(db, "COMMIT");
     }
-    double rate = (double)n / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = bench_rate(n, t0);
     sqlite3_close(db);
     rm_db(path);
     return rate;
@@ -303,7 +253,7 @@ static double raw_table_per_key_write(const data *d, size_t n)
 static void bench_sql_archive_write(void)
 {
     enum { NW = 5000, RW = 3 };
-    data d = make_data(NW, 4);
+    bench_data d = bench_data_make(NW, KEYLEN, VALLEN, 4);
     double w[RW], base[RW];
     for (int r = 0; r < RW; r++) {
         base[r] = raw_table_per_key_write(&d, NW);
@@ -311,12 +261,12 @@ static void bench_sql_archive_write(void)
         if (asprintf(&url, "sqlite:%s", path) < 0)
             exit(1);
         kl_archive *ar;
-        CHECK(kl_archive_open(&ar, url, NULL));
+        BENCH_CHECK(kl_archive_open(&ar, url, NULL));
         uint64_t t0 = bench_now_ns();
         for (size_t i = 0; i < NW; i++)
-            CHECK(kl_archive_put(ar, d.kp[i], KEYLEN, d.vp[i], VALLEN));
-        w[r] = NW / ((double)(bench_now_ns() - t0) / 1e9);
-        CHECK(kl_archive_close(ar));
+            BENCH_CHECK(kl_archive_put(ar, d.kp[i], KEYLEN, d.vp[i], VALLEN));
+        w[r] = bench_rate(NW, t0);
+        BENCH_CHECK(kl_archive_close(ar));
         free(url);
         rm_db(path);
     }
@@ -326,7 +276,7 @@ static void bench_sql_archive_write(void)
                  "(each CREATE TABLE costs SQLite a walk over every table and a scan of its "
                  "schema: slower as tables grow); baseline: raw sqlite3, per key one "
                  "transaction of CREATE TABLE + INSERT");
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 /* What SQLite itself does in the same files: read table e<id> of a random
@@ -348,13 +298,13 @@ static double raw_table_reads(sqlite3 *db, size_t ntables)
         BENCH_KEEP(sqlite3_column_blob(st, 0));
         sqlite3_finalize(st);
     }
-    return READS / ((double)(bench_now_ns() - t0) / 1e9);
+    return bench_rate(READS, t0);
 }
 
 static void bench_sql_archive_read(void)
 {
     enum { R = 5 };
-    data d = make_data(20000, 4);
+    bench_data d = bench_data_make(20000, KEYLEN, VALLEN, 4);
     enum { HOT = 32 };
     double small[R], large[R], raw_small[R], raw_large[R], hot_small[R], hot_large[R];
 
@@ -367,10 +317,10 @@ static void bench_sql_archive_read(void)
         paths[j] = db_path("sqlarch");
         if (asprintf(&url, "sqlite:%s", paths[j]) < 0)
             exit(1);
-        CHECK(kl_archive_open(&ars[j], url, NULL));
+        BENCH_CHECK(kl_archive_open(&ars[j], url, NULL));
         size_t n = j ? d.n : 1000;
         for (size_t done = 0; done < n; done += 1000)
-            CHECK(kl_archive_put_many(ars[j], 1000, d.kp + done, d.kl + done, d.vp + done,
+            BENCH_CHECK(kl_archive_put_many(ars[j], 1000, d.kp + done, d.kl + done, d.vp + done,
                                       d.vl + done));
         sql_archive_reads(ars[j], &d, n); /* warm up */
         free(url);
@@ -410,15 +360,15 @@ static void bench_sql_archive_read(void)
                      "for a random id, 20k tables; baseline: the same with 1k tables (SQLite's "
                      "own cost of finding a table by name as tables grow)");
     for (int j = 0; j < 2; j++) {
-        CHECK(kl_archive_close(ars[j]));
+        BENCH_CHECK(kl_archive_close(ars[j]));
         rm_db(paths[j]);
     }
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 /* ---- PostgreSQL ------------------------------------------------------- */
 
-static double raw_pg_write(const char *conninfo, const data *d)
+static double raw_pg_write(const char *conninfo, const bench_data *d)
 {
     PGconn *c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK) {
@@ -457,7 +407,7 @@ static double raw_pg_write(const char *conninfo, const data *d)
     }
     PQexitPipelineMode(c);
     PQclear(PQexec(c, "COMMIT"));
-    double rate = (double)d->n / ((double)(bench_now_ns() - t0) / 1e9);
+    double rate = bench_rate(d->n, t0);
     PQclear(PQexec(c, "DROP TABLE kl_bench_raw"));
     PQfinish(c);
     return rate;
@@ -465,32 +415,27 @@ static double raw_pg_write(const char *conninfo, const data *d)
 
 static void bench_postgres(void)
 {
-    const char *base = getenv("KLEPTO_TEST_PG_URL");
-    if (!base || !*base) {
-        fprintf(stderr, "bench_sql: KLEPTO_TEST_PG_URL is not set: postgres_batch_write "
-                        "skipped\n");
+    const char *base = bench_server_url("KLEPTO_TEST_PG_URL", "postgres_batch_write");
+    if (!base)
         return;
-    }
-    data d = make_data(20000, 5);
-    char *url;
-    if (asprintf(&url, "%s%ctable=kl_bench", base, strchr(base, '?') ? '&' : '?') < 0)
-        exit(1);
+    bench_data d = bench_data_make(20000, KEYLEN, VALLEN, 5);
+    char *url = bench_url_with(base, "table=kl_bench");
     double ours[REPS], raw[REPS];
     for (int r = 0; r < REPS; r++) {
         raw[r] = raw_pg_write(base, &d);
         kl_archive *ar;
-        CHECK(kl_archive_open(&ar, url, NULL));
+        BENCH_CHECK(kl_archive_open(&ar, url, NULL));
         uint64_t t0 = bench_now_ns();
-        CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
-        ours[r] = (double)d.n / ((double)(bench_now_ns() - t0) / 1e9);
-        CHECK(kl_archive_drop(ar));
+        BENCH_CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+        ours[r] = bench_rate(d.n, t0);
+        BENCH_CHECK(kl_archive_drop(ar));
     }
     bench_report("postgres_batch_write", bench_median(ours, REPS), "rows/s",
                  bench_median(raw, REPS), "higher",
                  "20k rows, 16 B keys, 64 B values, one put_many over loopback TCP; baseline: "
                  "raw libpq pipelined prepared upserts in one transaction");
     free(url);
-    free_data(&d);
+    bench_data_free(&d);
 }
 
 int main(void)

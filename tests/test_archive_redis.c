@@ -55,6 +55,13 @@ static char *url_of(const char *base, const char *prefix, const char *extra)
     return u;
 }
 
+/* The server's URL under a fresh prefix (heap), the prefix copied to p. */
+static char *fresh_url(char p[64], const char *tag)
+{
+    new_prefix(p, 64, tag);
+    return url_of(redis_url(), p, "");
+}
+
 /* host and port of a redis://HOST:PORT/... URL */
 static void host_port(const char *url, char *host, size_t cap, int *port)
 {
@@ -115,8 +122,7 @@ static void conformance_suite(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "suite");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "suite");
     kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
     free(u);
 }
@@ -126,8 +132,7 @@ static void threads_share_one_handle(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "thr");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "thr");
     kt_suite_threads(u);
     free(u);
 }
@@ -225,8 +230,7 @@ static void binary_keys_with_nul_bytes_round_trip(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "bin");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "bin");
     static const struct {
         const char *k;
         size_t kl;
@@ -292,8 +296,7 @@ static void multi_mib_values_round_trip(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "big");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "big");
     const size_t BIG = 24u << 20; /* over the batch chunk and flush sizes */
     uint8_t *v = malloc(BIG);
     assert_non_null(v);
@@ -357,8 +360,7 @@ static void values_over_512_mib_are_too_big(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "huge");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "huge");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     /* never touched: the length is refused before anything is read */
@@ -383,8 +385,7 @@ static void stamps_give_stat_and_foreign_entries_still_work(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "stat");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "stat");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     struct timespec ts;
@@ -457,8 +458,7 @@ static void iteration_survives_writers_without_repeats(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "scan");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "scan");
     kl_archive *ar, *w;
     KT_OK(kl_archive_open(&ar, u, NULL));
     KT_OK(kl_archive_open(&w, u, NULL));
@@ -575,8 +575,7 @@ static void processes_write_and_read_at_once_and_lose_nothing(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "procs");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "procs");
     drop_url(u);
     pid_t pids[NPROC];
     for (int i = 0; i < NPROC; i++) {
@@ -647,8 +646,7 @@ static void a_handle_shared_across_fork_keeps_answers_apart(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "fork");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "fork");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     KT_OK(kl_archive_put(ar, "shared", 6, "shared", 6));
@@ -691,6 +689,25 @@ static void an_unreachable_server_fails_fast(void **state)
     assert_non_null(strstr(kl_errmsg(), "[::1]:1"));
 }
 
+/* Passwords shorter than their mask are masked too (the message grows). */
+static void short_passwords_are_masked(void **state)
+{
+    (void)state;
+    kl_archive *ar = NULL;
+    assert_int_equal(kl_archive_open(&ar, "redis://u:a@127.0.0.1:1/0?timeout=2", NULL),
+                     KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "redis://u:***@127.0.0.1:1/0"));
+    assert_null(strstr(kl_errmsg(), ":a@"));
+    assert_int_equal(kl_archive_open(&ar, "redis://:ab@127.0.0.1:1/0?timeout=2", NULL),
+                     KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "redis://:***@127.0.0.1:1/0"));
+    assert_null(ar);
+    /* and in options (refused here, but named in the message) */
+    assert_int_equal(kl_archive_open(&ar, "redis://127.0.0.1:1/0?password=a&password=b", NULL),
+                     KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "?password=***&password=***"));
+}
+
 static void bad_urls_are_refused(void **state)
 {
     (void)state;
@@ -706,9 +723,13 @@ static void bad_urls_are_refused(void **state)
         "redis:127.0.0.1",
         "redis://user@127.0.0.1/0",
         "redis://:p%zz@127.0.0.1/0",
+        "redis://:p%4@127.0.0.1/0",
+        "redis://:p%00q@127.0.0.1/0",
+        "redis://u%0:p@127.0.0.1/0",
         "redis://[::1/0",
         "redis://127.0.0.1/0?prefix=",
         "redis://127.0.0.1/0?prefix=a%7Bb",
+        "redis://127.0.0.1/0?prefix=a%4",
         "redis://127.0.0.1/0?timeout=x",
         "redis://127.0.0.1/0?timeout=-1",
         "redis://127.0.0.1/0?colour=blue",
@@ -1183,8 +1204,7 @@ static void cli_put_get_stats_export(void **state)
     (void)state;
     NEED_SERVER();
     char p[64];
-    new_prefix(p, sizeof p, "cli");
-    char *u = url_of(redis_url(), p, "");
+    char *u = fresh_url(p, "cli");
     char *out = NULL;
     assert_int_equal(kt_klepto(&out, true, "put '%s' \"(1, 'a')\" \"{'k': [1.5, None]}\"", u), 0);
     free(out);
@@ -1253,6 +1273,7 @@ int main(void)
         cmocka_unit_test(processes_write_and_read_at_once_and_lose_nothing),
         cmocka_unit_test(a_handle_shared_across_fork_keeps_answers_apart),
         cmocka_unit_test(an_unreachable_server_fails_fast),
+        cmocka_unit_test(short_passwords_are_masked),
         cmocka_unit_test(bad_urls_are_refused),
         cmocka_unit_test(a_database_out_of_range_is_the_servers_error),
         cmocka_unit_test(connections_cut_mid_command),

@@ -1,5 +1,8 @@
-/* Two processes with their own memo on one shared archive (PostgreSQL and
- * SQLite): what one computed, the other loads instead of computing. */
+/* Two processes with their own memo on one shared archive (PostgreSQL,
+ * Redis and SQLite): what one computed, the other loads instead of
+ * computing (each result is computed once across the processes).  The
+ * server cases need $KLEPTO_TEST_PG_URL / $KLEPTO_TEST_REDIS_URL (set by
+ * scripts/with-servers.sh) and skip without them. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -89,20 +92,38 @@ static void second_process_loads_what_the_first_computed(const char *url)
     assert_int_equal(c.miss, 0);
 }
 
-static void shared_postgresql_archive(void **state)
+/* The shared-memo scenario on the server named by the environment
+ * variable var (skipped when unset), in a fresh table or prefix (option,
+ * "name=" ended by the pid), then checks the archive holds the 90 results
+ * and drops it. */
+static void shared_server_archive(const char *var, const char *option)
 {
-    (void)state;
-    const char *pg = getenv("KLEPTO_TEST_PG_URL");
-    if (!pg || !*pg) {
-        print_message("KLEPTO_TEST_PG_URL unset (run under scripts/with-servers.sh): skipped\n");
+    const char *base = getenv(var);
+    if (!base || !*base) {
+        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
         skip();
     }
     char url[1024];
-    snprintf(url, sizeof url, "%s?table=memo_shared_%d", pg, (int)getpid());
+    snprintf(url, sizeof url, "%s?%s%d", base, option, (int)getpid());
     second_process_loads_what_the_first_computed(url);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
+    size_t n;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 90);
     KT_OK(kl_archive_drop(ar));
+}
+
+static void shared_postgresql_archive(void **state)
+{
+    (void)state;
+    shared_server_archive("KLEPTO_TEST_PG_URL", "table=memo_shared_");
+}
+
+static void shared_redis_archive(void **state)
+{
+    (void)state;
+    shared_server_archive("KLEPTO_TEST_REDIS_URL", "prefix=kt_memo_shared_");
 }
 
 static void shared_sqlite_archive(void **state)
@@ -120,6 +141,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(shared_postgresql_archive),
+        cmocka_unit_test(shared_redis_archive),
         cmocka_unit_test(shared_sqlite_archive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

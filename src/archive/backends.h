@@ -34,6 +34,18 @@ const char *kl_url_shown(const kl_url *u);
 /* KL_EINVAL naming the first option no kl_url_param_get asked for. */
 int kl_url_check_used(const kl_url *u);
 
+/* Decodes the %XX escapes of the n bytes at src into dst (room for n + 1
+ * bytes; dst may be src: decoding never writes ahead of reading) and
+ * ends it with a NUL.  Returns the decoded length (a %00 decodes to a NUL
+ * inside it), or -1 for a broken escape (no message set: the caller
+ * names what it was decoding). */
+ptrdiff_t kl_pct_decode(char *dst, const char *src, size_t n);
+
+/* After a lost connection: calls reconnect(state); when that fails too,
+ * the message keeps the first failure's words ("FIRST; reconnecting:
+ * SECOND", KL_EBACKEND).  Returns 0 or that error. */
+int kl_archive_reconnect(int (*reconnect)(void *state), void *state);
+
 /* Durability levels of ?sync= (see archive.h). */
 enum { KL_SYNC_NONE = 0, KL_SYNC_NORMAL = 1, KL_SYNC_FULL = 2 };
 /* Reads ?sync= (default KL_SYNC_NORMAL); KL_EINVAL for other values. */

@@ -284,6 +284,11 @@ static int pg_ready(pg_state *s)
     return r;
 }
 
+static int pg_reconnect(void *state)
+{
+    return pg_ready(state);
+}
+
 /* Run prepared statement i with binary parameters and results.  `read`:
  * idempotent, so retried once on a fresh connection if this one dropped.
  * Returns 0 and *out (to PQclear), or an error (*out NULL). */
@@ -307,18 +312,8 @@ static int pg_run(pg_state *s, int i, int nparams, const char *const *vals, cons
         PQclear(res);
         if (!dropped || !read || attempt > 0 || s->in_txn)
             return r;
-        /* keep the first failure's message if reconnecting fails too */
-        char *first = strdup(kl_errmsg());
-        r = pg_ready(s);
-        if (r) {
-            char *second = strdup(kl_errmsg());
-            r = kl_seterr(KL_EBACKEND, "%s; reconnecting: %s", first ? first : "",
-                          second ? second : "");
-            free(second);
-            free(first);
+        if ((r = kl_archive_reconnect(pg_reconnect, s)))
             return r;
-        }
-        free(first);
     }
 }
 

@@ -131,6 +131,13 @@ static int rd_check_size(rd_state *s, size_t klen, size_t vlen)
     return 0;
 }
 
+/* An error reply as error `code`, with (the start of) its message. */
+static int rd_reply_msg(rd_state *s, int code, const redisReply *rep, const char *what)
+{
+    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400),
+                     rep->str ? rep->str : "");
+}
+
 /* An error reply: its message, and a code from its prefix. */
 static int rd_reply_err(rd_state *s, const redisReply *rep, const char *what)
 {
@@ -140,7 +147,7 @@ static int rd_reply_err(rd_state *s, const redisReply *rep, const char *what)
         code = KL_EPERM;
     else if (!strncmp(m, "OOM", 3))
         code = KL_ENOSPC;
-    return kl_seterr(code, "%s: %s: %.*s", s->url, what, (int)(rep->len < 400 ? rep->len : 400), m);
+    return rd_reply_msg(s, code, rep, what);
 }
 
 static int rd_unexpected(rd_state *s, const redisReply *rep, const char *what)
@@ -233,8 +240,7 @@ static int rd_setup_cmd(rd_state *s, int argc, const char **argv, const size_t *
     redisReply *rep = got;
     int r = 0;
     if (rep->type == REDIS_REPLY_ERROR && !strcmp(what, "authenticate")) /* any refusal */
-        r = kl_seterr(KL_EPERM, "%s: %s: %.*s", s->url, what,
-                      (int)(rep->len < 400 ? rep->len : 400), rep->str ? rep->str : "");
+        r = rd_reply_msg(s, KL_EPERM, rep, what);
     else if (rep->type != REDIS_REPLY_STATUS)
         r = rd_unexpected(s, rep, what);
     freeReplyObject(rep);
@@ -308,6 +314,11 @@ static void rd_free_replies(redisReply **reps, size_t n)
     }
 }
 
+static int rd_reconnect(void *state)
+{
+    return rd_connect(state);
+}
+
 /* Send n commands as one pipeline and read their n replies into reps
  * (each to free; error replies included: callers judge them).  `read`:
  * the commands only read, so after a lost connection (not a timeout) they
@@ -357,18 +368,8 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
         }
         if (!read || attempt > 0)
             return r;
-        /* keep the first failure's words if reconnecting fails too */
-        char *first = strdup(kl_errmsg());
-        r = rd_connect(s);
-        if (r) {
-            char *second = strdup(kl_errmsg());
-            r = kl_seterr(KL_EBACKEND, "%s; reconnecting: %s", first ? first : "",
-                          second ? second : "");
-            free(second);
-            free(first);
+        if ((r = kl_archive_reconnect(rd_reconnect, s)))
             return r;
-        }
-        free(first);
     }
 }
 
@@ -397,6 +398,20 @@ static int rd_check_txn(rd_state *s, redisReply **reps, size_t n, const char *wh
     return 0;
 }
 
+/* Two writes as one transaction (MULTI, a, b, EXEC: one round trip);
+ * reps (4 of them, to free with rd_free_replies) hold the replies, the
+ * results being the elements of reps[3]. */
+static int rd_txn2(rd_state *s, rd_cmd a, rd_cmd b, redisReply **reps, const char *what)
+{
+    static const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
+    static const size_t lmulti[1] = {5}, lexec[1] = {4};
+    rd_cmd cmds[4] = {{1, multi, lmulti}, a, b, {1, exec, lexec}};
+    int r = rd_run(s, cmds, 4, reps, false, what);
+    if (!r && (r = rd_check_txn(s, reps, 2, what)))
+        rd_free_replies(reps, 4);
+    return r;
+}
+
 /* ---- slots ------------------------------------------------------------ */
 
 #define KEYARG(k) ((k) ? (const char *)(k) : "") /* hiredis copies; never NULL */
@@ -411,13 +426,20 @@ static int rd_copy_bulk(rd_state *s, const redisReply *rep, kl_buf *out, const c
     return 0;
 }
 
+/* A read of one field: "CMD HASH KEY" (HGET, HEXISTS...), one reply. */
+static int rd_field_read(rd_state *s, const char *cmd, const char *hash, size_t hlen,
+                         const void *key, size_t klen, redisReply **rep, const char *what)
+{
+    const char *argv[3] = {cmd, hash, KEYARG(key)};
+    size_t lens[3] = {strlen(cmd), hlen, klen};
+    return rd_run1(s, 3, argv, lens, true, rep, what);
+}
+
 static int rd_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     rd_state *s = state;
-    const char *argv[3] = {"HGET", s->k_entries, KEYARG(key)};
-    size_t lens[3] = {4, s->l_entries, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, argv, lens, true, &rep, "get");
+    int r = rd_field_read(s, "HGET", s->k_entries, s->l_entries, key, klen, &rep, "get");
     if (r)
         return r;
     r = rep->type == REDIS_REPLY_NIL ? rd_notfound(s) : rd_copy_bulk(s, rep, val, "get");
@@ -428,10 +450,8 @@ static int rd_get(void *state, const void *key, size_t klen, kl_buf *val)
 static int rd_contains(void *state, const void *key, size_t klen)
 {
     rd_state *s = state;
-    const char *argv[3] = {"HEXISTS", s->k_entries, KEYARG(key)};
-    size_t lens[3] = {7, s->l_entries, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, argv, lens, true, &rep, "contains");
+    int r = rd_field_read(s, "HEXISTS", s->k_entries, s->l_entries, key, klen, &rep, "contains");
     if (r)
         return r;
     r = rep->type == REDIS_REPLY_INTEGER ? rep->integer != 0 : rd_unexpected(s, rep, "contains");
@@ -471,19 +491,15 @@ static int rd_put(void *state, const void *key, size_t klen, const void *val, si
         return r;
     char stamp[48];
     int sl = rd_stamp(stamp, sizeof stamp, kl_now_ns(), klen, vlen);
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t lmulti[1] = {5}, lexec[1] = {4};
     const char *a1[4] = {"HSET", s->k_entries, KEYARG(key), KEYARG(val)};
     size_t l1[4] = {4, s->l_entries, klen, vlen};
     const char *a2[4] = {"HSET", s->k_stamps, KEYARG(key), stamp};
     size_t l2[4] = {4, s->l_stamps, klen, (size_t)sl};
-    rd_cmd cmds[4] = {{1, multi, lmulti}, {4, a1, l1}, {4, a2, l2}, {1, exec, lexec}};
     redisReply *reps[4];
-    if ((r = rd_run(s, cmds, 4, reps, false, "put")))
+    if ((r = rd_txn2(s, (rd_cmd){4, a1, l1}, (rd_cmd){4, a2, l2}, reps, "put")))
         return r;
-    r = rd_check_txn(s, reps, 2, "put");
     rd_free_replies(reps, 4);
-    return r;
+    return 0;
 }
 
 static int rd_del(void *state, const void *key, size_t klen)
@@ -492,23 +508,17 @@ static int rd_del(void *state, const void *key, size_t klen)
     int r = rd_writable(s);
     if (r)
         return r;
-    const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    size_t lmulti[1] = {5}, lexec[1] = {4};
     const char *a1[3] = {"HDEL", s->k_entries, KEYARG(key)};
     size_t l1[3] = {4, s->l_entries, klen};
     const char *a2[3] = {"HDEL", s->k_stamps, KEYARG(key)};
     size_t l2[3] = {4, s->l_stamps, klen};
-    rd_cmd cmds[4] = {{1, multi, lmulti}, {3, a1, l1}, {3, a2, l2}, {1, exec, lexec}};
     redisReply *reps[4];
-    if ((r = rd_run(s, cmds, 4, reps, false, "delete")))
+    if ((r = rd_txn2(s, (rd_cmd){3, a1, l1}, (rd_cmd){3, a2, l2}, reps, "delete")))
         return r;
-    r = rd_check_txn(s, reps, 2, "delete");
-    if (!r) {
-        const redisReply *n = reps[3]->element[0];
-        r = n->type != REDIS_REPLY_INTEGER ? rd_unexpected(s, n, "delete")
-            : n->integer == 0              ? rd_notfound(s)
-                                           : 0;
-    }
+    const redisReply *n = reps[3]->element[0];
+    r = n->type != REDIS_REPLY_INTEGER ? rd_unexpected(s, n, "delete")
+        : n->integer == 0              ? rd_notfound(s)
+                                       : 0;
     rd_free_replies(reps, 4);
     return r;
 }
@@ -540,10 +550,8 @@ static bool rd_parse_stamp(const redisReply *rep, kl_entry_info *out)
 static int rd_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 {
     rd_state *s = state;
-    const char *a1[3] = {"HGET", s->k_stamps, KEYARG(key)};
-    size_t l1[3] = {4, s->l_stamps, klen};
     redisReply *rep;
-    int r = rd_run1(s, 3, a1, l1, true, &rep, "stat");
+    int r = rd_field_read(s, "HGET", s->k_stamps, s->l_stamps, key, klen, &rep, "stat");
     if (r)
         return r;
     bool have = rep->type != REDIS_REPLY_NIL;
@@ -619,11 +627,14 @@ static size_t rd_run_end(size_t i, size_t n, const size_t *klens, const size_t *
     return j;
 }
 
+/* Commands built into flat argument arrays, and room for their replies. */
 typedef struct rd_batch {
     rd_cmd *cmds;
     const char **argv;
     size_t *lens;
-    size_t ncmds;
+    redisReply **reps;
+    size_t ncmds, nargs;
+    size_t start; /* first argument of the command being built */
 } rd_batch;
 
 static void rd_batch_free(rd_batch *b)
@@ -631,6 +642,36 @@ static void rd_batch_free(rd_batch *b)
     free(b->cmds);
     free(b->argv);
     free(b->lens);
+    free(b->reps);
+}
+
+/* Room for ncmds commands of nargs arguments in all. */
+static int rd_batch_init(rd_state *s, rd_batch *b, size_t ncmds, size_t nargs, size_t n)
+{
+    *b = (rd_batch){0};
+    b->cmds = calloc(ncmds, sizeof *b->cmds);
+    b->argv = malloc(nargs * sizeof *b->argv);
+    b->lens = malloc(nargs * sizeof *b->lens);
+    b->reps = calloc(ncmds, sizeof *b->reps);
+    if (!b->cmds || !b->argv || !b->lens || !b->reps) {
+        rd_batch_free(b);
+        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+    }
+    return 0;
+}
+
+static void rd_batch_arg(rd_batch *b, const char *arg, size_t len)
+{
+    b->argv[b->nargs] = arg;
+    b->lens[b->nargs++] = len;
+}
+
+/* Ends the command whose arguments were added since the last one ended. */
+static void rd_batch_end_cmd(rd_batch *b)
+{
+    b->cmds[b->ncmds++] =
+        (rd_cmd){(int)(b->nargs - b->start), &b->argv[b->start], &b->lens[b->start]};
+    b->start = b->nargs;
 }
 
 /* MULTI, then per run an HSET of the values and one of the stamps, EXEC:
@@ -647,57 +688,45 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
     size_t runs = 0;
     for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, vlens))
         runs++;
-    rd_batch b = {0};
-    size_t nc = 2 + 2 * runs, na = 2 + 4 * runs + 4 * n;
+    rd_batch b;
+    size_t nc = 2 + 2 * runs;
     char *stamps = malloc(n * 48);
-    b.cmds = calloc(nc, sizeof *b.cmds);
-    b.argv = malloc(na * sizeof *b.argv);
-    b.lens = malloc(na * sizeof *b.lens);
-    redisReply **reps = calloc(nc, sizeof *reps);
-    if (!stamps || !b.cmds || !b.argv || !b.lens || !reps) {
-        free(stamps);
-        free(reps);
-        rd_batch_free(&b);
+    if (!stamps)
         return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
+    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n, n))) {
+        free(stamps);
+        return r;
     }
     int64_t now = kl_now_ns();
-    size_t a = 0, c = 0;
-    b.argv[a] = "MULTI";
-    b.lens[a] = 5;
-    b.cmds[c++] = (rd_cmd){1, &b.argv[a], &b.lens[a]};
-    a++;
+    rd_batch_arg(&b, "MULTI", 5);
+    rd_batch_end_cmd(&b);
     for (size_t i = 0; i < n;) {
         size_t end = rd_run_end(i, n, klens, vlens);
         for (int which = 0; which < 2; which++) {
-            size_t start = a;
-            b.argv[a] = "HSET";
-            b.lens[a++] = 4;
-            b.argv[a] = which ? s->k_stamps : s->k_entries;
-            b.lens[a++] = which ? s->l_stamps : s->l_entries;
+            rd_batch_arg(&b, "HSET", 4);
+            if (which)
+                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
+            else
+                rd_batch_arg(&b, s->k_entries, s->l_entries);
             for (size_t j = i; j < end; j++) {
-                b.argv[a] = KEYARG(keys[j]);
-                b.lens[a++] = klens[j];
+                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
                 if (which) {
                     char *st = stamps + j * 48;
-                    b.argv[a] = st;
-                    b.lens[a++] = (size_t)rd_stamp(st, 48, now, klens[j], vlens[j]);
+                    rd_batch_arg(&b, st, (size_t)rd_stamp(st, 48, now, klens[j], vlens[j]));
                 } else {
-                    b.argv[a] = KEYARG(vals[j]);
-                    b.lens[a++] = vlens[j];
+                    rd_batch_arg(&b, KEYARG(vals[j]), vlens[j]);
                 }
             }
-            b.cmds[c++] = (rd_cmd){(int)(a - start), &b.argv[start], &b.lens[start]};
+            rd_batch_end_cmd(&b);
         }
         i = end;
     }
-    b.argv[a] = "EXEC";
-    b.lens[a] = 4;
-    b.cmds[c++] = (rd_cmd){1, &b.argv[a], &b.lens[a]};
-    r = rd_run(s, b.cmds, nc, reps, false, "put_many");
+    rd_batch_arg(&b, "EXEC", 4);
+    rd_batch_end_cmd(&b);
+    r = rd_run(s, b.cmds, nc, b.reps, false, "put_many");
     if (!r)
-        r = rd_check_txn(s, reps, nc - 2, "put_many");
-    rd_free_replies(reps, nc);
-    free(reps);
+        r = rd_check_txn(s, b.reps, nc - 2, "put_many");
+    rd_free_replies(b.reps, nc);
     free(stamps);
     rd_batch_free(&b);
     return r;
@@ -711,35 +740,24 @@ static int rd_get_many(void *state, size_t n, const void *const *keys, const siz
     if (n == 0)
         return 0;
     size_t runs = (n + RD_CHUNK_FIELDS - 1) / RD_CHUNK_FIELDS;
-    rd_batch b = {0};
-    b.cmds = calloc(runs, sizeof *b.cmds);
-    b.argv = malloc((n + 2 * runs) * sizeof *b.argv);
-    b.lens = malloc((n + 2 * runs) * sizeof *b.lens);
-    redisReply **reps = calloc(runs, sizeof *reps);
-    if (!b.cmds || !b.argv || !b.lens || !reps) {
-        free(reps);
-        rd_batch_free(&b);
-        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
-    }
-    size_t a = 0;
+    rd_batch b;
+    int r = rd_batch_init(s, &b, runs, n + 2 * runs, n);
+    if (r)
+        return r;
     for (size_t k = 0; k < runs; k++) {
-        size_t start = a, i0 = k * RD_CHUNK_FIELDS;
+        size_t i0 = k * RD_CHUNK_FIELDS;
         size_t end = i0 + RD_CHUNK_FIELDS < n ? i0 + RD_CHUNK_FIELDS : n;
-        b.argv[a] = "HMGET";
-        b.lens[a++] = 5;
-        b.argv[a] = s->k_entries;
-        b.lens[a++] = s->l_entries;
-        for (size_t i = i0; i < end; i++) {
-            b.argv[a] = KEYARG(keys[i]);
-            b.lens[a++] = klens[i];
-        }
-        b.cmds[k] = (rd_cmd){(int)(a - start), &b.argv[start], &b.lens[start]};
+        rd_batch_arg(&b, "HMGET", 5);
+        rd_batch_arg(&b, s->k_entries, s->l_entries);
+        for (size_t i = i0; i < end; i++)
+            rd_batch_arg(&b, KEYARG(keys[i]), klens[i]);
+        rd_batch_end_cmd(&b);
     }
-    int r = rd_run(s, b.cmds, runs, reps, true, "get_many");
+    r = rd_run(s, b.cmds, runs, b.reps, true, "get_many");
     for (size_t k = 0; !r && k < runs; k++) {
         size_t i0 = k * RD_CHUNK_FIELDS;
         size_t m = (i0 + RD_CHUNK_FIELDS < n ? i0 + RD_CHUNK_FIELDS : n) - i0;
-        const redisReply *rep = reps[k];
+        const redisReply *rep = b.reps[k];
         if (rep->type != REDIS_REPLY_ARRAY || rep->elements != m) {
             r = rd_unexpected(s, rep, "get_many");
             break;
@@ -751,8 +769,7 @@ static int rd_get_many(void *state, size_t n, const void *const *keys, const siz
                 r = rd_copy_bulk(s, e, &vals[i0 + j], "get_many");
         }
     }
-    rd_free_replies(reps, runs);
-    free(reps);
+    rd_free_replies(b.reps, runs);
     rd_batch_free(&b);
     return r;
 }
@@ -973,38 +990,19 @@ static void rd_iter_free(void *cursor)
 
 /* ---- open / close ----------------------------------------------------- */
 
-
-static int rd_hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch = tolower(ch);
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 /* Percent-decoded copy of [p, p+n), or NULL (*bad set for a broken escape
  * or a NUL). */
 static char *rd_decode(const char *p, size_t n, bool *bad)
 {
-    char *o = malloc(n + 1), *w = o;
+    char *o = malloc(n + 1);
     if (!o)
         return NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] != '%') {
-            *w++ = p[i];
-            continue;
-        }
-        int hi = i + 2 < n ? rd_hexval((unsigned char)p[i + 1]) : -1;
-        int lo = hi < 0 ? -1 : rd_hexval((unsigned char)p[i + 2]);
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            *bad = true;
-            free(o);
-            return NULL;
-        }
-        *w++ = (char)(hi * 16 + lo);
-        i += 2;
+    ptrdiff_t len = kl_pct_decode(o, p, n);
+    if (len < 0 || memchr(o, '\0', (size_t)len)) {
+        *bad = true;
+        free(o);
+        return NULL;
     }
-    *w = '\0';
     return o;
 }
 

@@ -75,22 +75,30 @@ static int hexval(int c)
     return -1;
 }
 
+ptrdiff_t kl_pct_decode(char *dst, const char *src, size_t n)
+{
+    char *w = dst;
+    for (size_t i = 0; i < n; i++) {
+        if (src[i] != '%') {
+            *w++ = src[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hexval((unsigned char)src[i + 1]) : -1;
+        int lo = hi < 0 ? -1 : hexval((unsigned char)src[i + 2]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        *w++ = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    *w = '\0';
+    return w - dst;
+}
+
 /* Decode %XX in place; KL_EINVAL on a broken escape. */
 static int pct_decode(char *s, const char *url)
 {
-    char *w = s;
-    for (const char *r = s; *r; r++) {
-        if (*r != '%') {
-            *w++ = *r;
-            continue;
-        }
-        int hi = hexval((unsigned char)r[1]), lo = hi < 0 ? -1 : hexval((unsigned char)r[2]);
-        if (hi < 0 || lo < 0)
-            return kl_seterr(KL_EINVAL, "%s: bad percent escape in the query string", url);
-        *w++ = (char)(hi * 16 + lo);
-        r += 2;
-    }
-    *w = '\0';
+    if (kl_pct_decode(s, s, strlen(s)) < 0)
+        return kl_seterr(KL_EINVAL, "%s: bad percent escape in the query string", url);
     return 0;
 }
 
