@@ -139,18 +139,6 @@ int kl_h5_file_fd(hid_t file, hid_t fapl)
     return *(int *)h;
 }
 
-void kl_h5_entry_name(const void *key, size_t klen, char *out)
-{
-    static const char hexd[] = "0123456789abcdef";
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hexd[c.digest[i] >> 4];
-        out[2 * i + 1] = hexd[c.digest[i] & 15];
-    }
-    out[KL_H5_NAME_HEX] = '\0';
-}
-
 /* ---- attributes -------------------------------------------------------- */
 
 static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *p,
@@ -657,4 +645,23 @@ int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
     v->priv_len = len;
     *out = v;
     return 0;
+}
+
+int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out)
+{
+    switch (want) {
+    case KL_H5_VALUE:
+        return kl_h5_entry_value(e, out);
+    case KL_H5_PRESENT:
+        return 1;
+    case KL_H5_INFO: {
+        kl_entry_info *info = out;
+        info->stored_ns = e->stored_ns;
+        info->size = klen + kl_h5_entry_vlen(e);
+        return 0;
+    }
+    case KL_H5_VIEW:
+        return kl_h5_entry_view(e, fd, out);
+    }
+    return kl_seterr(KL_EINVAL, "%s: unknown read", e->where);
 }
