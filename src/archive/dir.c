@@ -511,55 +511,25 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     return 0;
 }
 
-typedef struct dcur {
-    dir_state *s;
-    kl_keyfolder_iter it;
-    kl_buf buf;
-} dcur;
+static int iter_read(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+                     kl_buf *val)
+{
+    dir_state *s = (dir_state *)kf; /* kf is its first member */
+    entry e;
+    int rc = read_entry(s, rel, scratch, val != NULL, &e);
+    if (rc)
+        return rc;
+    kl_buf_reset(key);
+    rc = kl_buf_append(key, e.key, e.klen);
+    if (!rc && val)
+        rc = entry_value(s, rel, &e, val);
+    return rc;
+}
 
 static int dir_iter_new(void *state, void **out)
 {
     dir_state *s = state;
-    dcur *c = calloc(1, sizeof *c);
-    if (!c)
-        return kl_seterr(KL_ENOMEM, "out of memory");
-    c->s = s;
-    int rc = kl_keyfolder_iter_open(&s->kf, &c->it);
-    if (rc) {
-        free(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
-}
-
-static int dir_iter_next(void *cur, kl_buf *key, kl_buf *val)
-{
-    dcur *c = cur;
-    dir_state *s = c->s;
-    char rel[KL_KEYFOLDER_REL_MAX];
-    while (kl_keyfolder_iter_next(&c->it, rel)) {
-        entry e;
-        int rc = read_entry(s, rel, &c->buf, val != NULL, &e);
-        if (rc == KL_ENOTFOUND)
-            continue; /* deleted meanwhile */
-        if (rc)
-            return rc;
-        kl_buf_reset(key);
-        rc = kl_buf_append(key, e.key, e.klen);
-        if (!rc && val)
-            rc = entry_value(s, rel, &e, val);
-        return rc ? rc : 1;
-    }
-    return 0;
-}
-
-static void dir_iter_free(void *cur)
-{
-    dcur *c = cur;
-    kl_keyfolder_iter_close(&c->it);
-    kl_buf_free(&c->buf);
-    free(c);
+    return kl_keyfolder_iter_new(&s->kf, iter_read, out);
 }
 
 /* ---- open / close / drop ----------------------------------------------- */
@@ -644,8 +614,8 @@ const kl_archive_backend kl_backend_dir = {
     .drop = dir_drop,
     .describe = dir_describe,
     .iter_new = dir_iter_new,
-    .iter_next = dir_iter_next,
-    .iter_free = dir_iter_free,
+    .iter_next = kl_keyfolder_iter_next,
+    .iter_free = kl_keyfolder_iter_free,
     .get_view = dir_get_view,
     .verify = dir_verify,
 };

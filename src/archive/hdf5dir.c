@@ -290,57 +290,30 @@ static int hd_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 
 /* ---- iteration --------------------------------------------------------- */
 
-typedef struct hcur {
-    hd_state *s;
-    kl_keyfolder_iter it;
-} hcur;
+static int iter_read(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+                     kl_buf *val)
+{
+    hd_state *s = (hd_state *)kf; /* kf is its first member */
+    (void)scratch;
+    hid_t f;
+    kl_h5_entry e;
+    kl_h5_enter();
+    int rc = open_entry(s, rel, &f, &e);
+    if (!rc) {
+        kl_buf_reset(key);
+        rc = kl_buf_append(key, s->key.data, s->key.len);
+        if (!rc && val)
+            rc = kl_h5_entry_value(&e, val);
+        close_entry(f, &e);
+    }
+    kl_h5_leave();
+    return rc;
+}
 
 static int hd_iter_new(void *state, void **out)
 {
     hd_state *s = state;
-    hcur *c = calloc(1, sizeof *c);
-    if (!c)
-        return kl_seterr(KL_ENOMEM, "out of memory");
-    c->s = s;
-    int rc = kl_keyfolder_iter_open(&s->kf, &c->it);
-    if (rc) {
-        free(c);
-        return rc;
-    }
-    *out = c;
-    return 0;
-}
-
-static int hd_iter_next(void *cur, kl_buf *key, kl_buf *val)
-{
-    hcur *c = cur;
-    hd_state *s = c->s;
-    char rel[KL_KEYFOLDER_REL_MAX];
-    while (kl_keyfolder_iter_next(&c->it, rel)) {
-        hid_t f;
-        kl_h5_entry e;
-        kl_h5_enter();
-        int rc = open_entry(s, rel, &f, &e);
-        if (!rc) {
-            kl_buf_reset(key);
-            rc = kl_buf_append(key, s->key.data, s->key.len);
-            if (!rc && val)
-                rc = kl_h5_entry_value(&e, val);
-            close_entry(f, &e);
-        }
-        kl_h5_leave();
-        if (rc == KL_ENOTFOUND)
-            continue; /* deleted meanwhile */
-        return rc ? rc : 1;
-    }
-    return 0;
-}
-
-static void hd_iter_free(void *cur)
-{
-    hcur *c = cur;
-    kl_keyfolder_iter_close(&c->it);
-    free(c);
+    return kl_keyfolder_iter_new(&s->kf, iter_read, out);
 }
 
 /* ---- open / close / drop ----------------------------------------------- */
@@ -430,8 +403,8 @@ const kl_archive_backend kl_backend_hdf5dir = {
     .drop = hd_drop,
     .describe = hd_describe,
     .iter_new = hd_iter_new,
-    .iter_next = hd_iter_next,
-    .iter_free = hd_iter_free,
+    .iter_next = kl_keyfolder_iter_next,
+    .iter_free = kl_keyfolder_iter_free,
     .get_view = hd_get_view,
     .verify = hd_verify,
 };

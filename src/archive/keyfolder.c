@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "le.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -323,49 +324,78 @@ int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, 
 
 /* ---- iteration --------------------------------------------------------- */
 
-int kl_keyfolder_iter_open(kl_keyfolder *kf, kl_keyfolder_iter *it)
+typedef struct kf_cursor {
+    kl_keyfolder *kf;
+    kl_keyfolder_read_fn read;
+    DIR *root, *shard;
+    char shardname[3];
+    kl_buf scratch;
+} kf_cursor;
+
+int kl_keyfolder_iter_new(kl_keyfolder *kf, kl_keyfolder_read_fn read, void **out)
 {
-    memset(it, 0, sizeof *it);
-    it->kf = kf;
-    if (!(it->root = open_listing(kf, ".")))
-        return kl_seterrno(errno, "list folder", kf->root);
+    kf_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    c->kf = kf;
+    c->read = read;
+    if (!(c->root = open_listing(kf, "."))) {
+        int rc = kl_seterrno(errno, "list folder", kf->root);
+        free(c);
+        return rc;
+    }
+    *out = c;
     return 0;
 }
 
-int kl_keyfolder_iter_next(kl_keyfolder_iter *it, char *rel)
+/* The next entry file's name into rel: 1, or 0 at the end. */
+static int next_name(kf_cursor *c, char *rel)
 {
     for (;;) {
-        if (!it->shard) {
+        if (!c->shard) {
             struct dirent *de;
-            while ((de = readdir(it->root)) && !is_shard(de->d_name))
+            while ((de = readdir(c->root)) && !is_shard(de->d_name))
                 ;
             if (!de)
                 return 0;
-            if (!(it->shard = open_listing(it->kf, de->d_name)))
+            if (!(c->shard = open_listing(c->kf, de->d_name)))
                 continue;
-            memcpy(it->shardname, de->d_name, 3);
+            memcpy(c->shardname, de->d_name, 3);
         }
         struct dirent *fe;
-        while ((fe = readdir(it->shard)) && !kl_keyfolder_is_entry(it->kf, fe->d_name))
+        while ((fe = readdir(c->shard)) && !kl_keyfolder_is_entry(c->kf, fe->d_name))
             ;
         if (fe) {
-            memcpy(rel, it->shardname, 2);
+            memcpy(rel, c->shardname, 2);
             rel[2] = '/';
             strcpy(rel + 3, fe->d_name);
             return 1;
         }
-        closedir(it->shard);
-        it->shard = NULL;
+        closedir(c->shard);
+        c->shard = NULL;
     }
 }
 
-void kl_keyfolder_iter_close(kl_keyfolder_iter *it)
+int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val)
 {
-    if (it->shard)
-        closedir(it->shard);
-    if (it->root)
-        closedir(it->root);
-    it->shard = it->root = NULL;
+    kf_cursor *c = cur;
+    char rel[KL_KEYFOLDER_REL_MAX];
+    while (next_name(c, rel)) {
+        int rc = c->read(c->kf, rel, &c->scratch, key, val);
+        if (rc != KL_ENOTFOUND)
+            return rc ? rc : 1;
+    }
+    return 0;
+}
+
+void kl_keyfolder_iter_free(void *cur)
+{
+    kf_cursor *c = cur;
+    if (c->shard)
+        closedir(c->shard);
+    closedir(c->root);
+    kl_buf_free(&c->scratch);
+    free(c);
 }
 
 /* ---- open / close ------------------------------------------------------ */

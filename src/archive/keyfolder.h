@@ -17,7 +17,6 @@
 
 #include "backends.h"
 
-#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,17 +112,16 @@ int kl_keyfolder_verify(kl_keyfolder *kf, bool repair, kl_buf *report, size_t *p
 /* KL_ECORRUPT when the entry at rel holds a key whose name is another. */
 int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, size_t klen);
 
-/* The entries in folder order (a snapshot of nothing: entries added or
- * deleted meanwhile may or may not be seen). */
-typedef struct kl_keyfolder_iter {
-    kl_keyfolder *kf;
-    DIR *root, *shard;
-    char shardname[3];
-} kl_keyfolder_iter;
-
-int kl_keyfolder_iter_open(kl_keyfolder *kf, kl_keyfolder_iter *it);
-/* 1 with the next entry's name in rel (KL_KEYFOLDER_REL_MAX), 0 at the end. */
-int kl_keyfolder_iter_next(kl_keyfolder_iter *it, char *rel);
-void kl_keyfolder_iter_close(kl_keyfolder_iter *it);
+/* Iteration for the backend's iter_new/iter_next/iter_free: the entries
+ * in folder order (entries added or deleted meanwhile may or may not be
+ * seen).  read fills key (and val unless NULL) from entry file rel,
+ * using scratch as it likes; KL_ENOTFOUND skips the entry (deleted
+ * meanwhile). */
+typedef int (*kl_keyfolder_read_fn)(kl_keyfolder *kf, const char *rel, kl_buf *scratch,
+                                    kl_buf *key, kl_buf *val);
+int kl_keyfolder_iter_new(kl_keyfolder *kf, kl_keyfolder_read_fn read, void **out);
+/* 1 with the next entry, 0 at the end. */
+int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val);
+void kl_keyfolder_iter_free(void *cur);
 
 #endif
