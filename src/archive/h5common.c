@@ -215,32 +215,72 @@ static hssize_t attr_count(hid_t a)
     return n;
 }
 
+/* An opened attribute with its file type and element count. */
+typedef struct attr {
+    hid_t a, ft;
+    hssize_t n;
+} attr;
+
+/* Open attribute `name` of obj: KL_ECORRUPT naming `what` when it is
+ * missing or unreadable.  attr_done() closes it. */
+static int attr_get(hid_t obj, const char *name, const char *where, const char *what, attr *t)
+{
+    t->a = attr_open(obj, name, where, what);
+    if (t->a < 0)
+        return KL_ECORRUPT;
+    t->ft = H5Aget_type(t->a);
+    t->n = attr_count(t->a);
+    return 0;
+}
+
+/* Its type is of class cls with elements of `size` bytes (0: any). */
+static bool attr_is(const attr *t, H5T_class_t cls, size_t size)
+{
+    return t->ft >= 0 && H5Tget_class(t->ft) == cls && (!size || H5Tget_size(t->ft) == size);
+}
+
+static int attr_wrong(const char *name, const char *where, const char *what, const char *kind)
+{
+    return kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not %s", where, what, name, kind);
+}
+
+/* Read it as mtype into p. */
+static int attr_fetch(attr *t, hid_t mtype, void *p, const char *name, const char *where,
+                      const char *what)
+{
+    if (H5Aread(t->a, mtype, p) < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
+    return 0;
+}
+
+static void attr_done(attr *t)
+{
+    if (t->ft >= 0)
+        H5Tclose(t->ft);
+    H5Aclose(t->a);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 /* A fixed-length string attribute into out (NUL-terminated). */
 static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, const char *where,
                             const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    size_t sz = ft >= 0 ? H5Tget_size(ft) : 0;
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) || sz == 0 ||
-        sz >= cap || attr_count(a) != 1) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not a short string", where, what,
-                       name);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    size_t sz = t.ft >= 0 ? H5Tget_size(t.ft) : 0;
+    if (!attr_is(&t, H5T_STRING, 0) || H5Tis_variable_str(t.ft) || sz == 0 || sz >= cap ||
+        t.n != 1) {
+        rc = attr_wrong(name, where, what, "a short string");
     } else {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         memset(out, 0, cap);
-        if (H5Aread(a, mt, out) < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
+        rc = attr_fetch(&t, mt, out, name, where, what);
         H5Tclose(mt);
     }
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
+    attr_done(&t);
     return rc;
 }
 
@@ -248,20 +288,15 @@ static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, 
 static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out, const char *where,
                             const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || H5Tget_size(ft) != 8 || attr_count(a) != 1)
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not one 64-bit integer", where,
-                       what, name);
-    else if (H5Aread(a, mtype, out) < 0)
-        rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 8) || t.n != 1)
+        rc = attr_wrong(name, where, what, "one 64-bit integer");
+    else
+        rc = attr_fetch(&t, mtype, out, name, where, what);
+    attr_done(&t);
     return rc;
 }
 
@@ -269,27 +304,17 @@ static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out,
 static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max, const char *where,
                            const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    hssize_t n = attr_count(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || H5Tget_size(ft) != 1 || n < 0 ||
-        (size_t)n > max)
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not a byte string", where, what,
-                       name);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 1) || t.n < 0 || (size_t)t.n > max)
+        rc = attr_wrong(name, where, what, "a byte string");
     kl_buf_reset(out);
-    if (!rc && n > 0 && !(rc = kl_buf_reserve(out, (size_t)n))) {
-        if (H5Aread(a, H5T_NATIVE_UINT8, out->data) < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
-        else
-            out->len = (size_t)n;
-    }
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    if (!rc && t.n > 0 && !(rc = kl_buf_reserve(out, (size_t)t.n)) &&
+        !(rc = attr_fetch(&t, H5T_NATIVE_UINT8, out->data, name, where, what)))
+        out->len = (size_t)t.n;
+    attr_done(&t);
     return rc;
 }
 
@@ -321,17 +346,13 @@ int kl_h5_check_mark(hid_t file, const char *format, const char *where)
     if (strcmp(got, format))
         return kl_seterr(KL_ECORRUPT, "%s: a klepto file of another kind (\"%s\", expected \"%s\")",
                          where, got, format);
-    hid_t a = attr_open(file, "klepto_format_version", where, "root group");
-    if (a < 0)
-        return KL_ECORRUPT;
+    attr t;
+    if ((rc = attr_get(file, "klepto_format_version", where, "root group", &t)))
+        return rc;
     int32_t ver = 0;
-    hid_t ft = H5Aget_type(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || attr_count(a) != 1 ||
-        H5Aread(a, H5T_NATIVE_INT32, &ver) < 0)
+    if (!attr_is(&t, H5T_INTEGER, 0) || t.n != 1 || H5Aread(t.a, H5T_NATIVE_INT32, &ver) < 0)
         rc = kl_h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
+    attr_done(&t);
     if (!rc && ver > KL_H5_VERSION)
         rc = kl_seterr(KL_EVERSION, "%s: format version %d (this library reads %d)", where,
                        (int)ver, KL_H5_VERSION);
