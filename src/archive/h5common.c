@@ -219,12 +219,16 @@ static hssize_t attr_count(hid_t a)
 typedef struct attr {
     hid_t a, ft;
     hssize_t n;
+    const char *name, *where, *what; /* for messages */
 } attr;
 
 /* Open attribute `name` of obj: KL_ECORRUPT naming `what` when it is
  * missing or unreadable.  attr_done() closes it. */
 static int attr_get(hid_t obj, const char *name, const char *where, const char *what, attr *t)
 {
+    t->name = name;
+    t->where = where;
+    t->what = what;
     t->a = attr_open(obj, name, where, what);
     if (t->a < 0)
         return KL_ECORRUPT;
@@ -239,17 +243,17 @@ static bool attr_is(const attr *t, H5T_class_t cls, size_t size)
     return t->ft >= 0 && H5Tget_class(t->ft) == cls && (!size || H5Tget_size(t->ft) == size);
 }
 
-static int attr_wrong(const char *name, const char *where, const char *what, const char *kind)
+static int attr_wrong(const attr *t, const char *kind)
 {
-    return kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not %s", where, what, name, kind);
+    return kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not %s", t->where, t->what, t->name,
+                     kind);
 }
 
 /* Read it as mtype into p. */
-static int attr_fetch(attr *t, hid_t mtype, void *p, const char *name, const char *where,
-                      const char *what)
+static int attr_fetch(attr *t, hid_t mtype, void *p)
 {
     if (H5Aread(t->a, mtype, p) < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
+        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", t->where, t->what, t->name);
     return 0;
 }
 
@@ -272,12 +276,12 @@ static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, 
     size_t sz = t.ft >= 0 ? H5Tget_size(t.ft) : 0;
     if (!attr_is(&t, H5T_STRING, 0) || H5Tis_variable_str(t.ft) || sz == 0 || sz >= cap ||
         t.n != 1) {
-        rc = attr_wrong(name, where, what, "a short string");
+        rc = attr_wrong(&t, "a short string");
     } else {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         memset(out, 0, cap);
-        rc = attr_fetch(&t, mt, out, name, where, what);
+        rc = attr_fetch(&t, mt, out);
         H5Tclose(mt);
     }
     attr_done(&t);
@@ -293,9 +297,9 @@ static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out,
     if (rc)
         return rc;
     if (!attr_is(&t, H5T_INTEGER, 8) || t.n != 1)
-        rc = attr_wrong(name, where, what, "one 64-bit integer");
+        rc = attr_wrong(&t, "one 64-bit integer");
     else
-        rc = attr_fetch(&t, mtype, out, name, where, what);
+        rc = attr_fetch(&t, mtype, out);
     attr_done(&t);
     return rc;
 }
@@ -309,10 +313,10 @@ static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max,
     if (rc)
         return rc;
     if (!attr_is(&t, H5T_INTEGER, 1) || t.n < 0 || (size_t)t.n > max)
-        rc = attr_wrong(name, where, what, "a byte string");
+        rc = attr_wrong(&t, "a byte string");
     kl_buf_reset(out);
     if (!rc && t.n > 0 && !(rc = kl_buf_reserve(out, (size_t)t.n)) &&
-        !(rc = attr_fetch(&t, H5T_NATIVE_UINT8, out->data, name, where, what)))
+        !(rc = attr_fetch(&t, H5T_NATIVE_UINT8, out->data)))
         out->len = (size_t)t.n;
     attr_done(&t);
     return rc;
