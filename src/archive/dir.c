@@ -100,7 +100,8 @@ static int parse_header(dir_state *s, const char *name, const uint8_t *p, uint64
     e->rawlen = le64_get(p + 24);
     e->ns = (int64_t)le64_get(p + 32);
     if (e->flags & ~F_KNOWN)
-        return kl_seterr(KL_EVERSION, "%s: entry %s: unknown flags 0x%x", s->kf.url, name, e->flags);
+        return kl_seterr(KL_EVERSION, "%s: entry %s: unknown flags 0x%x", s->kf.url, name,
+                         e->flags);
     if (e->voff < (uint64_t)HDR + e->klen || e->vlen > fsize || e->voff != fsize - e->vlen)
         return corrupt(s, name, "lengths do not match the file size (truncated?)");
     if (!(e->flags & F_ZSTD) && e->rawlen != e->vlen)
@@ -252,9 +253,11 @@ static int remember_pending(dir_state *s, const char *name)
 static int create_tmp(kl_keyfolder *kf, const char *tmp, void *arg)
 {
     int fd = openat(kf->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno == ENOENT || errno == EEXIST))
+        return errno; /* kl_keyfolder_create_tmp makes the shard or picks another name */
     if (fd < 0)
-        return errno == ENOENT || errno == EEXIST ? errno : kl_seterr(kl_errno_code(errno),
-                "%s: create entry %s: %s", kf->url, tmp, strerror(errno));
+        return kl_seterr(kl_errno_code(errno), "%s: create entry %s: %s", kf->url, tmp,
+                         strerror(errno));
     *(int *)arg = fd;
     return 0;
 }

@@ -109,8 +109,8 @@ static void close_entry(hid_t file, kl_h5_entry *e)
 }
 
 /* The entry of `key`: KL_ENOTFOUND when absent or another key's. */
-static int find(hd_state *s, const void *key, size_t klen, char rel[KL_KEYFOLDER_REL_MAX], hid_t *file,
-                kl_h5_entry *e)
+static int find(hd_state *s, const void *key, size_t klen, char rel[KL_KEYFOLDER_REL_MAX],
+                hid_t *file, kl_h5_entry *e)
 {
     rel_name(s, key, klen, rel);
     int rc = open_entry(s, rel, file, e);
@@ -384,7 +384,6 @@ static int hd_describe(void *state, kl_buf *out)
     return kl_buf_printf(out, "format_version=%d\nhdf5_library=%u.%u.%u\nsync=%s\n",
                          KL_H5_VERSION, maj, min, rel, kl_keyfolder_sync_name(&s->kf));
 }
-
 
 const kl_archive_backend kl_backend_hdf5dir = {
     .version = KL_BACKEND_VERSION,

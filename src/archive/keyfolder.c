@@ -51,7 +51,10 @@ static bool is_hex(const char *s, size_t n)
     return true;
 }
 
-static bool is_shard(const char *base) { return is_hex(base, 2) && base[2] == '\0'; }
+static bool is_shard(const char *base)
+{
+    return is_hex(base, 2) && base[2] == '\0';
+}
 
 bool kl_keyfolder_is_entry(const kl_keyfolder *kf, const char *base)
 {
@@ -441,8 +444,8 @@ static int check_marker(kl_keyfolder *kf, bool read_only)
         if (rc)
             return rc;
         if (got < 12 || memcmp(m, lay->magic, 8))
-            return kl_seterr(KL_ECORRUPT, "%s: %s/%s is not a klepto %s: archive marker",
-                             kf->url, kf->root, lay->marker, lay->scheme);
+            return kl_seterr(KL_ECORRUPT, "%s: %s/%s is not a klepto %s: archive marker", kf->url,
+                             kf->root, lay->marker, lay->scheme);
         uint32_t ver = le32_get(m + 8);
         if (ver > lay->version)
             return kl_seterr(KL_EVERSION, "%s: folder format version %u (this library reads %u)",
@@ -474,8 +477,8 @@ int kl_keyfolder_init(kl_keyfolder *kf, const kl_keyfolder_layout *lay, const kl
     kf->rootfd = -1;
     kf->pid = getpid();
     if (!*url->rest)
-        return kl_seterr(KL_EINVAL, "%s: %s: needs a folder path (%s:PATH)", url->full,
-                         lay->scheme, lay->scheme);
+        return kl_seterr(KL_EINVAL, "%s: %s: needs a folder path (%s:PATH)", url->full, lay->scheme,
+                         lay->scheme);
     if (!(kf->url = strdup(url->full)) || !(kf->root = kl_abs_path(url->rest)))
         return kl_seterr(KL_ENOMEM, "out of memory");
     return kl_url_sync_mode(url, &kf->sync);

@@ -91,8 +91,7 @@ int kl_keyfolder_unlink(kl_keyfolder *kf, const char *rel);
 
 /* Calls fn for every file of every shard (entries and temporaries), with
  * rel "ab/NAME" and base NAME; a nonzero return stops the walk. */
-typedef int (*kl_keyfolder_walk_fn)(kl_keyfolder *kf, const char *rel, const char *base,
-                                    void *arg);
+typedef int (*kl_keyfolder_walk_fn)(kl_keyfolder *kf, const char *rel, const char *base, void *arg);
 int kl_keyfolder_walk(kl_keyfolder *kf, kl_keyfolder_walk_fn fn, void *arg);
 int kl_keyfolder_count(kl_keyfolder *kf, size_t *out);
 /* Delete every entry and every stale temporary. */
@@ -117,8 +116,8 @@ int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, 
  * seen).  read fills key (and val unless NULL) from entry file rel,
  * using scratch as it likes; KL_ENOTFOUND skips the entry (deleted
  * meanwhile). */
-typedef int (*kl_keyfolder_read_fn)(kl_keyfolder *kf, const char *rel, kl_buf *scratch,
-                                    kl_buf *key, kl_buf *val);
+typedef int (*kl_keyfolder_read_fn)(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+                                    kl_buf *val);
 int kl_keyfolder_iter_new(kl_keyfolder *kf, kl_keyfolder_read_fn read, void **out);
 /* 1 with the next entry, 0 at the end. */
 int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val);

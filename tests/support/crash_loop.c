@@ -67,8 +67,8 @@ static void child(const char *url, int round, int hot_keys, int fd)
 
 /* Fork a writer, kill it after a while; what it acknowledged into
  * acks/hot_seq. */
-static void kill_one(const char *url, int round, const kt_crash_opts *o, ack *acks,
-                     size_t *nacks, int64_t *hot_seq)
+static void kill_one(const char *url, int round, const kt_crash_opts *o, ack *acks, size_t *nacks,
+                     int64_t *hot_seq)
 {
     int p[2];
     assert_int_equal(pipe(p), 0);

@@ -13,8 +13,8 @@
 #define KT_CRASH_VALUE_MAX 3100 /* room for any kt_crash_value */
 
 typedef struct kt_crash_opts {
-    int kills;         /* rounds */
-    int hot;           /* keys rewritten over and over (at most 8) */
+    int kills;           /* rounds */
+    int hot;             /* keys rewritten over and over (at most 8) */
     int min_ms, span_ms; /* a kill comes min_ms + [0, span_ms) ms after the fork */
 } kt_crash_opts;
 
