@@ -102,6 +102,14 @@ static void raw_dataset(hid_t loc, const char *name, const unsigned char *val, s
     H5Sclose(sp);
 }
 
+static void raw_read_dataset(hid_t loc, const char *name, unsigned char *buf)
+{
+    hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (d < 0 || H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        exit(1);
+    H5Dclose(d);
+}
+
 static double raw_write(const char *path, const unsigned char *val)
 {
     uint64_t t0 = bench_now_ns();
@@ -124,10 +132,7 @@ static double raw_read(const char *path)
     uint64_t t0 = bench_now_ns();
     for (int i = 0; i < N; i++) {
         snprintf(name, sizeof name, "k%d", i);
-        hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
-        if (d < 0 || H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            exit(1);
-        H5Dclose(d);
+        raw_read_dataset(f, name, buf);
     }
     uint64_t t1 = bench_now_ns();
     H5Fclose(f);
@@ -162,10 +167,7 @@ static double raw_dir_read(const char *root)
     for (int i = 0; i < N; i++) {
         snprintf(path, sizeof path, "%s/k%d.h5", root, i);
         hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        hid_t d = H5Dopen2(f, "value", H5P_DEFAULT);
-        if (d < 0 || H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
-            exit(1);
-        H5Dclose(d);
+        raw_read_dataset(f, "value", buf);
         H5Fclose(f);
     }
     uint64_t t1 = bench_now_ns();

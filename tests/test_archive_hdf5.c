@@ -4,6 +4,7 @@
  * foreign files, a write that runs out of file space, compaction, and bad
  * URLs. */
 #include "archive_suite.h"
+#include "crash_loop.h"
 #include "testutil.h"
 
 #include "klepto/archive.h"
@@ -394,99 +395,16 @@ static void eight_processes_hdf5dir(void **st)
 
 /* ---- writers killed mid-write ------------------------------------------ */
 
-enum { KILLS = 12 };
-
-static size_t crash_value(unsigned char *v, int64_t seq)
-{
-    size_t n = 16 + (size_t)(seq * 7919 % 3000);
-    v[0] = 0x59;
-    v[1] = (unsigned char)((n - 3) >> 8);
-    v[2] = (unsigned char)(n - 3);
-    memcpy(v + 3, &seq, 8);
-    for (size_t i = 11; i < n; i++)
-        v[i] = (unsigned char)(seq * 131 + (int64_t)i);
-    return n;
-}
-
-typedef struct ack {
-    int32_t round, n;
-    int64_t seq;
-} ack;
-
-static void crash_child(const char *url, int round, int fd)
-{
-    kl_archive *ar = NULL;
-    if (kl_archive_open(&ar, url, NULL))
-        _exit(2);
-    static unsigned char v[3100];
-    unsigned char k[64];
-    for (int32_t n = 0;; n++) {
-        bool hot = n % 3 == 2; /* rewrites of a few keys too */
-        int32_t r = hot ? -1 : round, kn = hot ? n % 4 : n;
-        int64_t seq = (int64_t)round * 1000000 + n;
-        size_t kl = kt_key(k, r, kn), vl = crash_value(v, seq);
-        if (kl_archive_put(ar, k, kl, v, vl))
-            _exit(3);
-        ack a = {r, kn, seq};
-        if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
-            _exit(4);
-    }
-}
-
 static void killed_writers(const char *url)
 {
-    static ack acks[20000];
-    size_t nacks = 0;
-    unsigned seed = (unsigned)time(NULL);
-    srand(seed);
-    kl_buf got = KL_BUF_INIT, rep = KL_BUF_INIT;
-    for (int round = 0; round < KILLS; round++) {
-        int p[2];
-        assert_int_equal(pipe(p), 0);
-        pid_t pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-            close(p[0]);
-            crash_child(url, round, p[1]);
-        }
-        close(p[1]);
-        struct timespec ts = {0, (long)(2 + rand() % 20) * 1000000L};
-        nanosleep(&ts, NULL);
-        kill(pid, SIGKILL);
-        int status = 0;
-        waitpid(pid, &status, 0);
-        if (!(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
-            fail_msg("%s: round %d: the child stopped by itself (status %d)", url, round, status);
-        ack a;
-        while (read(p[0], &a, sizeof a) == (ssize_t)sizeof a)
-            if (a.round >= 0 && nacks < sizeof acks / sizeof acks[0])
-                acks[nacks++] = a;
-        close(p[0]);
-        kl_archive *ar = open_ok(url);
-        size_t problems = 1;
-        kl_buf_reset(&rep);
-        KT_OK(kl_archive_verify(ar, false, &rep, &problems));
-        if (problems)
-            fail_msg("%s: round %d (seed %u): verify: %s", url, round, seed, kl_buf_cstr(&rep));
-        unsigned char k[64], want[3100];
-        for (size_t i = 0; i < nacks; i++) {
-            size_t kl = kt_key(k, acks[i].round, acks[i].n);
-            KT_OK(kl_archive_get(ar, k, kl, &got));
-            size_t wl = crash_value(want, acks[i].seq);
-            assert_int_equal(got.len, wl);
-            assert_memory_equal(got.data, want, wl);
-        }
-        KT_OK(kl_archive_close(ar));
-    }
-    assert_true(nacks > 0);
+    const kt_crash_opts o = {.kills = 12, .hot = 4, .min_ms = 2, .span_ms = 20};
+    kt_crash_loop(url, &o);
     /* repair removes the killed writers' temporary files */
     kl_archive *ar = open_ok(url);
     size_t problems = 1;
     KT_OK(kl_archive_verify(ar, true, NULL, &problems));
     assert_int_equal(problems, 0);
     KT_OK(kl_archive_drop(ar));
-    kl_buf_free(&got);
-    kl_buf_free(&rep);
 }
 
 static void sigkill_hdf5(void **st)
@@ -515,9 +433,9 @@ static void sigkill_hdf5dir(void **st)
 static void readers_see_whole_values(const char *url)
 {
     kl_archive *ar = open_ok(url);
-    unsigned char k[64], want[3100];
+    unsigned char k[64], want[KT_CRASH_VALUE_MAX];
     for (int h = 0; h < 3; h++) {
-        size_t kl = kt_key(k, -2, h), vl = crash_value(want, h);
+        size_t kl = kt_key(k, -2, h), vl = kt_crash_value(want, h);
         KT_OK(kl_archive_put(ar, k, kl, want, vl));
     }
     pid_t pid = fork();
@@ -526,9 +444,9 @@ static void readers_see_whole_values(const char *url)
         kl_archive *w = NULL;
         if (kl_archive_open(&w, url, NULL))
             _exit(2);
-        static unsigned char v[3100];
+        static unsigned char v[KT_CRASH_VALUE_MAX];
         for (int64_t seq = 3; seq < 300; seq++) {
-            size_t kl = kt_key(k, -2, seq % 3), vl = crash_value(v, seq);
+            size_t kl = kt_key(k, -2, seq % 3), vl = kt_crash_value(v, seq);
             if (kl_archive_put(w, k, kl, v, vl))
                 _exit(3);
         }
@@ -543,7 +461,7 @@ static void readers_see_whole_values(const char *url)
         assert_true(got.len >= 16);
         memcpy(&seq, got.data + 3, 8);
         assert_int_equal(seq % 3, reads % 3);
-        size_t wl = crash_value(want, seq);
+        size_t wl = kt_crash_value(want, seq);
         assert_int_equal(got.len, wl);
         assert_memory_equal(got.data, want, wl);
         reads++;

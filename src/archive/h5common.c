@@ -139,18 +139,6 @@ int kl_h5_file_fd(hid_t file, hid_t fapl)
     return *(int *)h;
 }
 
-void kl_h5_entry_name(const void *key, size_t klen, char *out)
-{
-    static const char hexd[] = "0123456789abcdef";
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
-    for (int i = 0; i < 16; i++) {
-        out[2 * i] = hexd[c.digest[i] >> 4];
-        out[2 * i + 1] = hexd[c.digest[i] & 15];
-    }
-    out[KL_H5_NAME_HEX] = '\0';
-}
-
 /* ---- attributes -------------------------------------------------------- */
 
 static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *p,
@@ -227,32 +215,76 @@ static hssize_t attr_count(hid_t a)
     return n;
 }
 
+/* An opened attribute with its file type and element count. */
+typedef struct attr {
+    hid_t a, ft;
+    hssize_t n;
+    const char *name, *where, *what; /* for messages */
+} attr;
+
+/* Open attribute `name` of obj: KL_ECORRUPT naming `what` when it is
+ * missing or unreadable.  attr_done() closes it. */
+static int attr_get(hid_t obj, const char *name, const char *where, const char *what, attr *t)
+{
+    t->name = name;
+    t->where = where;
+    t->what = what;
+    t->a = attr_open(obj, name, where, what);
+    if (t->a < 0)
+        return KL_ECORRUPT;
+    t->ft = H5Aget_type(t->a);
+    t->n = attr_count(t->a);
+    return 0;
+}
+
+/* Its type is of class cls with elements of `size` bytes (0: any). */
+static bool attr_is(const attr *t, H5T_class_t cls, size_t size)
+{
+    return t->ft >= 0 && H5Tget_class(t->ft) == cls && (!size || H5Tget_size(t->ft) == size);
+}
+
+static int attr_wrong(const attr *t, const char *kind)
+{
+    return kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not %s", t->where, t->what, t->name,
+                     kind);
+}
+
+/* Read it as mtype into p. */
+static int attr_fetch(attr *t, hid_t mtype, void *p)
+{
+    if (H5Aread(t->a, mtype, p) < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", t->where, t->what, t->name);
+    return 0;
+}
+
+static void attr_done(attr *t)
+{
+    if (t->ft >= 0)
+        H5Tclose(t->ft);
+    H5Aclose(t->a);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 /* A fixed-length string attribute into out (NUL-terminated). */
 static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, const char *where,
                             const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    size_t sz = ft >= 0 ? H5Tget_size(ft) : 0;
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) || sz == 0 ||
-        sz >= cap || attr_count(a) != 1) {
-        H5Eclear2(H5E_DEFAULT);
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not a short string", where, what,
-                       name);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    size_t sz = t.ft >= 0 ? H5Tget_size(t.ft) : 0;
+    if (!attr_is(&t, H5T_STRING, 0) || H5Tis_variable_str(t.ft) || sz == 0 || sz >= cap ||
+        t.n != 1) {
+        rc = attr_wrong(&t, "a short string");
     } else {
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, sz);
         memset(out, 0, cap);
-        if (H5Aread(a, mt, out) < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
+        rc = attr_fetch(&t, mt, out);
         H5Tclose(mt);
     }
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
+    attr_done(&t);
     return rc;
 }
 
@@ -260,20 +292,15 @@ static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, 
 static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out, const char *where,
                             const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || H5Tget_size(ft) != 8 || attr_count(a) != 1)
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not one 64-bit integer", where,
-                       what, name);
-    else if (H5Aread(a, mtype, out) < 0)
-        rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 8) || t.n != 1)
+        rc = attr_wrong(&t, "one 64-bit integer");
+    else
+        rc = attr_fetch(&t, mtype, out);
+    attr_done(&t);
     return rc;
 }
 
@@ -281,27 +308,17 @@ static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out,
 static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max, const char *where,
                            const char *what)
 {
-    hid_t a = attr_open(obj, name, where, what);
-    if (a < 0)
-        return KL_ECORRUPT;
-    int rc = 0;
-    hid_t ft = H5Aget_type(a);
-    hssize_t n = attr_count(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || H5Tget_size(ft) != 1 || n < 0 ||
-        (size_t)n > max)
-        rc = kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not a byte string", where, what,
-                       name);
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 1) || t.n < 0 || (size_t)t.n > max)
+        rc = attr_wrong(&t, "a byte string");
     kl_buf_reset(out);
-    if (!rc && n > 0 && !(rc = kl_buf_reserve(out, (size_t)n))) {
-        if (H5Aread(a, H5T_NATIVE_UINT8, out->data) < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", where, what, name);
-        else
-            out->len = (size_t)n;
-    }
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
-    H5Eclear2(H5E_DEFAULT);
+    if (!rc && t.n > 0 && !(rc = kl_buf_reserve(out, (size_t)t.n)) &&
+        !(rc = attr_fetch(&t, H5T_NATIVE_UINT8, out->data)))
+        out->len = (size_t)t.n;
+    attr_done(&t);
     return rc;
 }
 
@@ -333,17 +350,13 @@ int kl_h5_check_mark(hid_t file, const char *format, const char *where)
     if (strcmp(got, format))
         return kl_seterr(KL_ECORRUPT, "%s: a klepto file of another kind (\"%s\", expected \"%s\")",
                          where, got, format);
-    hid_t a = attr_open(file, "klepto_format_version", where, "root group");
-    if (a < 0)
-        return KL_ECORRUPT;
+    attr t;
+    if ((rc = attr_get(file, "klepto_format_version", where, "root group", &t)))
+        return rc;
     int32_t ver = 0;
-    hid_t ft = H5Aget_type(a);
-    if (ft < 0 || H5Tget_class(ft) != H5T_INTEGER || attr_count(a) != 1 ||
-        H5Aread(a, H5T_NATIVE_INT32, &ver) < 0)
+    if (!attr_is(&t, H5T_INTEGER, 0) || t.n != 1 || H5Aread(t.a, H5T_NATIVE_INT32, &ver) < 0)
         rc = kl_h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
-    if (ft >= 0)
-        H5Tclose(ft);
-    H5Aclose(a);
+    attr_done(&t);
     if (!rc && ver > KL_H5_VERSION)
         rc = kl_seterr(KL_EVERSION, "%s: format version %d (this library reads %d)", where,
                        (int)ver, KL_H5_VERSION);
@@ -657,4 +670,23 @@ int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
     v->priv_len = len;
     *out = v;
     return 0;
+}
+
+int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out)
+{
+    switch (want) {
+    case KL_H5_VALUE:
+        return kl_h5_entry_value(e, out);
+    case KL_H5_PRESENT:
+        return 1;
+    case KL_H5_INFO: {
+        kl_entry_info *info = out;
+        info->stored_ns = e->stored_ns;
+        info->size = klen + kl_h5_entry_vlen(e);
+        return 0;
+    }
+    case KL_H5_VIEW:
+        return kl_h5_entry_view(e, fd, out);
+    }
+    return kl_seterr(KL_EINVAL, "%s: unknown read", e->where);
 }

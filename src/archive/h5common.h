@@ -6,14 +6,16 @@
 #define KLEPTO_ARCHIVE_H5COMMON_H
 
 #include "backends.h"
+#include "keyfolder.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define KL_H5_VERSION 1 /* format version of both layouts */
-#define KL_H5_NAME_HEX 32 /* an entry's name: hex of the key's XXH3-128 */
+#define KL_H5_NAME_HEX KL_KEYFOLDER_HEX /* an entry's name: hex of the key's XXH3-128 */
 
 /* HDF5 as packaged may not be thread-safe: every call into it happens
  * between kl_h5_enter() and kl_h5_leave() (one process-wide mutex), which
@@ -34,13 +36,22 @@ int kl_h5_errno(void);
 hid_t kl_h5_fapl(bool locking);
 
 /* The hex name of a key's entry into out (KL_H5_NAME_HEX + 1 bytes). */
-void kl_h5_entry_name(const void *key, size_t klen, char *out);
+static inline void kl_h5_entry_name(const void *key, size_t klen, char *out)
+{
+    kl_keyfolder_key_hex(key, klen, out);
+}
 
 /* Root attributes klepto_format = `format` and klepto_format_version. */
 int kl_h5_mark(hid_t file, const char *format, const char *where);
 /* KL_ECORRUPT when the file lacks them or names another format,
  * KL_EVERSION when it is newer than this library reads. */
 int kl_h5_check_mark(hid_t file, const char *format, const char *where);
+
+/* The key an entry was opened with (in stored) is `key`. */
+static inline bool kl_h5_is_key(const kl_buf *stored, const void *key, size_t klen)
+{
+    return stored->len == klen && !memcmp(stored->data, key, klen);
+}
 
 /* Create dataset `name` in loc holding the entry (replacing nothing: the
  * caller deletes an old one first).  `where` names the file in messages. */
@@ -73,6 +84,15 @@ static inline uint64_t kl_h5_entry_vlen(const kl_h5_entry *e) { return e->hlen +
  * stored contiguously and large, else over a copy.  KL_ETYPE for other
  * values. */
 int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out);
+
+/* What a keyed read (get, contains, stat, get_view) wants of the entry it
+ * found. */
+typedef enum kl_h5_want { KL_H5_VALUE, KL_H5_PRESENT, KL_H5_INFO, KL_H5_VIEW } kl_h5_want;
+/* Answer a keyed read from e: KL_H5_VALUE the value into (kl_buf *)out,
+ * KL_H5_PRESENT 1, KL_H5_INFO (kl_entry_info *)out (size counts the klen
+ * key bytes), KL_H5_VIEW a view into (kl_view **)out mapped from fd (as
+ * kl_h5_entry_view). */
+int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out);
 
 /* The sec2 file descriptor HDF5 reads `file` through, or -1. */
 int kl_h5_file_fd(hid_t file, hid_t fapl);

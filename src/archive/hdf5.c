@@ -144,16 +144,16 @@ static int find(h5_state *s, hid_t f, const void *key, size_t klen, kl_h5_entry 
     char name[KL_H5_NAME_HEX + 1];
     kl_h5_entry_name(key, klen, name);
     int rc = kl_h5_entry_open(f, name, &s->key, e, s->url);
-    if (!rc && (s->key.len != klen || memcmp(s->key.data, key, klen))) {
+    if (!rc && !kl_h5_is_key(&s->key, key, klen)) {
         kl_h5_entry_close(e);
         rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
     }
     return rc;
 }
 
-static int h5_get(void *state, const void *key, size_t klen, kl_buf *val)
+/* A keyed read: what `want` asks of the entry of `key` (h5common.h). */
+static int read_key(h5_state *s, const void *key, size_t klen, kl_h5_want want, void *out)
 {
-    h5_state *s = state;
     hid_t f;
     kl_h5_entry e;
     kl_h5_enter();
@@ -161,7 +161,7 @@ static int h5_get(void *state, const void *key, size_t klen, kl_buf *val)
     if (!rc)
         rc = find(s, f, key, klen, &e);
     if (!rc) {
-        rc = kl_h5_entry_value(&e, val);
+        rc = kl_h5_entry_answer(&e, want, klen, s->snapfd, out);
         kl_h5_entry_close(&e);
     }
     H5Eclear2(H5E_DEFAULT);
@@ -169,58 +169,25 @@ static int h5_get(void *state, const void *key, size_t klen, kl_buf *val)
     return rc;
 }
 
+static int h5_get(void *state, const void *key, size_t klen, kl_buf *val)
+{
+    return read_key(state, key, klen, KL_H5_VALUE, val);
+}
+
 static int h5_contains(void *state, const void *key, size_t klen)
 {
-    h5_state *s = state;
-    hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
-    int rc = snapshot(s, &f);
-    if (!rc)
-        rc = find(s, f, key, klen, &e);
-    if (!rc) {
-        kl_h5_entry_close(&e);
-        rc = 1;
-    } else if (rc == KL_ENOTFOUND) {
-        rc = 0;
-    }
-    kl_h5_leave();
-    return rc;
+    int rc = read_key(state, key, klen, KL_H5_PRESENT, NULL);
+    return rc == KL_ENOTFOUND ? 0 : rc;
 }
 
 static int h5_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 {
-    h5_state *s = state;
-    hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
-    int rc = snapshot(s, &f);
-    if (!rc)
-        rc = find(s, f, key, klen, &e);
-    if (!rc) {
-        out->stored_ns = e.stored_ns;
-        out->size = klen + kl_h5_entry_vlen(&e);
-        kl_h5_entry_close(&e);
-    }
-    kl_h5_leave();
-    return rc;
+    return read_key(state, key, klen, KL_H5_INFO, out);
 }
 
 static int h5_get_view(void *state, const void *key, size_t klen, kl_view **out)
 {
-    h5_state *s = state;
-    hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
-    int rc = snapshot(s, &f);
-    if (!rc)
-        rc = find(s, f, key, klen, &e);
-    if (!rc) {
-        rc = kl_h5_entry_view(&e, s->snapfd, out);
-        kl_h5_entry_close(&e);
-    }
-    kl_h5_leave();
-    return rc;
+    return read_key(state, key, klen, KL_H5_VIEW, out);
 }
 
 static int h5_count(void *state, size_t *out)
