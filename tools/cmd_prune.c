@@ -186,14 +186,19 @@ int kl_cmd_prune(int argc, char **argv)
             while (cut < n && total > max_bytes)
                 total -= ents[cut++].size;
         }
-        for (size_t i = 0; i < cut; i++) {
-            int r = kl_archive_del(ar, ents[i].key.data, ents[i].key.len);
-            if (r == 0)
-                pruned++;
-            else if (r != KL_ENOTFOUND) {
-                rc = r;
-                break;
+        /* in batches: one transaction or file rewrite each where the
+         * archive has them */
+        enum { BATCH = 1000 };
+        const void *keys[BATCH];
+        size_t klens[BATCH];
+        for (size_t i = 0; i < cut && !rc; i += BATCH) {
+            size_t m = cut - i < BATCH ? cut - i : BATCH, done = 0;
+            for (size_t j = 0; j < m; j++) {
+                keys[j] = ents[i + j].key.data;
+                klens[j] = ents[i + j].key.len;
             }
+            rc = kl_archive_del_many(ar, m, keys, klens, &done);
+            pruned += done;
         }
     }
     if (!rc)

@@ -125,6 +125,12 @@ int kl_archive_drop(kl_archive *ar);
  * fills vals[i] and sets found[i]; a missing key is not an error. */
 int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         const void *const *vals, const size_t *vlens);
+/* del_many removes the n keys (absent ones are skipped, not an error; a
+ * key given twice counts once) in one transaction or file rewrite where the
+ * backend has them; *deleted (may be NULL) gets how many entries went.
+ * Stops at the first failure and returns it. */
+int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        size_t *deleted);
 int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         kl_buf *vals, bool *found);
 

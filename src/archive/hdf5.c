@@ -534,46 +534,79 @@ static int h5_put(void *state, const void *key, size_t klen, const void *val, si
 }
 
 typedef struct del_args {
-    const void *key;
-    size_t klen;
+    size_t n;
+    const void *const *keys;
+    const size_t *klens;
+    size_t deleted;
 } del_args;
+
+/* Whether the key has an entry in file f: 0 yes, KL_ENOTFOUND, or an error;
+ * a damaged entry at the key's name counts as one (it goes too: the name
+ * says whose it is, whatever the damage). */
+static int present(h5_state *s, hid_t f, const void *key, size_t klen)
+{
+    kl_h5_entry e;
+    int rc = find(s, f, key, klen, &e);
+    if (!rc)
+        kl_h5_entry_close(&e);
+    return rc == KL_ECORRUPT ? 0 : rc;
+}
 
 static int del_fn(h5_state *s, hid_t f, void *arg)
 {
     del_args *a = arg;
-    kl_h5_entry e;
-    int rc = find(s, f, a->key, a->klen, &e);
-    if (rc == KL_ECORRUPT) {
-        /* a damaged entry at this key's name goes too: the name says whose
-         * it is, whatever the damage */
-        rc = 0;
-    } else if (!rc) {
-        kl_h5_entry_close(&e);
+    int rc = 0;
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        rc = present(s, f, a->keys[i], a->klens[i]);
+        if (rc == KL_ENOTFOUND && a->n > 1) { /* skipped in a batch */
+            rc = 0;
+            continue;
+        }
+        if (!rc) {
+            char name[KL_H5_NAME_HEX + 1];
+            kl_h5_entry_name(a->keys[i], a->klens[i], name);
+            if (!(rc = unlink_entry(s, f, name)))
+                a->deleted++;
+        }
     }
-    if (!rc) {
-        char name[KL_H5_NAME_HEX + 1];
-        kl_h5_entry_name(a->key, a->klen, name);
-        rc = unlink_entry(s, f, name);
+    return rc;
+}
+
+/* Delete keys in one transaction; none present (in the current file):
+ * no copy at all. */
+static int del_keys(h5_state *s, del_args *a)
+{
+    kl_h5_enter();
+    hid_t f;
+    int rc = snapshot(s, &f);
+    bool any = false;
+    for (size_t i = 0; i < a->n && !rc && !any; i++) {
+        rc = present(s, f, a->keys[i], a->klens[i]);
+        any = rc == 0;
+        if (rc == KL_ENOTFOUND)
+            rc = 0;
     }
+    if (!rc && !any && a->n == 1)
+        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+    if (!rc && any)
+        rc = txn(s, TXN_COPY, del_fn, a);
+    kl_h5_leave();
     return rc;
 }
 
 static int h5_del(void *state, const void *key, size_t klen)
 {
-    h5_state *s = state;
-    del_args a = {key, klen};
-    kl_h5_enter();
-    /* a miss costs no copy: look in the current file first */
-    hid_t f;
-    kl_h5_entry e;
-    int rc = snapshot(s, &f);
-    if (!rc)
-        rc = find(s, f, key, klen, &e);
-    if (!rc)
-        kl_h5_entry_close(&e);
-    if (!rc || rc == KL_ECORRUPT)
-        rc = txn(s, TXN_COPY, del_fn, &a);
-    kl_h5_leave();
+    const void *keys[1] = {key};
+    del_args a = {1, keys, &klen, 0};
+    return del_keys(state, &a);
+}
+
+static int h5_del_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       size_t *deleted)
+{
+    del_args a = {n, keys, klens, 0};
+    int rc = n ? del_keys(state, &a) : 0;
+    *deleted = a.deleted;
     return rc;
 }
 
@@ -940,6 +973,7 @@ const kl_archive_backend kl_backend_hdf5 = {
     .get = h5_get,
     .put = h5_put,
     .del = h5_del,
+    .del_many = h5_del_many,
     .contains = h5_contains,
     .count = h5_count,
     .stat = h5_stat,

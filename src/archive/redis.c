@@ -732,6 +732,56 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
     return r;
 }
 
+/* MULTI, then per run an HDEL of the entries and one of the stamps, EXEC:
+ * one transaction, one round trip; the entries' HDELs count what went. */
+static int rd_del_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       size_t *deleted)
+{
+    rd_state *s = state;
+    *deleted = 0;
+    int r = rd_writable(s);
+    if (r || n == 0)
+        return r;
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, NULL))
+        runs++;
+    rd_batch b;
+    size_t nc = 2 + 2 * runs;
+    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 2 * n, n)))
+        return r;
+    rd_batch_arg(&b, "MULTI", 5);
+    rd_batch_end_cmd(&b);
+    for (size_t i = 0; i < n;) {
+        size_t end = rd_run_end(i, n, klens, NULL);
+        for (int which = 0; which < 2; which++) {
+            rd_batch_arg(&b, "HDEL", 4);
+            if (which)
+                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
+            else
+                rd_batch_arg(&b, s->k_entries, s->l_entries);
+            for (size_t j = i; j < end; j++)
+                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
+            rd_batch_end_cmd(&b);
+        }
+        i = end;
+    }
+    rd_batch_arg(&b, "EXEC", 4);
+    rd_batch_end_cmd(&b);
+    r = rd_run(s, b.cmds, nc, b.reps, false, "del_many");
+    if (!r)
+        r = rd_check_txn(s, b.reps, nc - 2, "del_many");
+    for (size_t k = 0; !r && k < nc - 2; k += 2) {
+        const redisReply *x = b.reps[nc - 1]->element[k];
+        if (x->type != REDIS_REPLY_INTEGER)
+            r = rd_unexpected(s, x, "del_many");
+        else
+            *deleted += (size_t)x->integer;
+    }
+    rd_free_replies(b.reps, nc);
+    rd_batch_free(&b);
+    return r;
+}
+
 /* HMGET in runs of RD_CHUNK_FIELDS keys, pipelined: one round trip. */
 static int rd_get_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        kl_buf *vals, bool *found)
@@ -1238,6 +1288,7 @@ const kl_archive_backend kl_backend_redis = {
     .sync = NULL,
     .drop = rd_drop,
     .put_many = rd_put_many,
+    .del_many = rd_del_many,
     .get_many = rd_get_many,
     .describe = rd_describe,
     .iter_new = rd_iter_new,

@@ -424,6 +424,31 @@ int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const
     return rc;
 }
 
+int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        size_t *deleted)
+{
+    size_t done = 0;
+    int rc = check_writable(ar);
+    if (!rc) {
+        LOCK(ar);
+        if (ar->be->version >= 2 && ar->be->del_many) {
+            rc = ar->be->del_many(ar->state, n, keys, klens, &done);
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                int r = ar->be->del(ar->state, keys[i], klens[i]);
+                if (r == 0)
+                    done++;
+                else if (r != KL_ENOTFOUND)
+                    rc = r;
+            }
+        }
+        UNLOCK(ar);
+    }
+    if (deleted)
+        *deleted = done;
+    return rc;
+}
+
 int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         kl_buf *vals, bool *found)
 {

@@ -441,6 +441,28 @@ void kt_suite_batch(const char *url, unsigned flags)
     size_t n = 0;
     SOK(url, "count", kl_archive_count(ar, &n));
     assert_int_equal(n, (flags & KT_ARCH_NULL) ? 0 : N / 2);
+
+    /* del_many: keys 100..199, of which 100..149 are stored, 120 given
+     * twice: 50 go, the rest is skipped; then a batch of absent keys */
+    const void *dkeys[N / 3 + 1];
+    size_t dklens[N / 3 + 1], deleted = 99;
+    for (int i = 0; i < N / 3; i++) {
+        dkeys[i] = keys[N / 3 + i];
+        dklens[i] = klens[N / 3 + i];
+    }
+    dkeys[N / 3] = keys[120];
+    dklens[N / 3] = klens[120];
+    SOK(url, "del_many", kl_archive_del_many(ar, N / 3 + 1, dkeys, dklens, &deleted));
+    assert_int_equal(deleted, (flags & KT_ARCH_NULL) ? 0 : N / 2 - N / 3);
+    SOK(url, "count", kl_archive_count(ar, &n));
+    assert_int_equal(n, (flags & KT_ARCH_NULL) ? 0 : N / 3);
+    for (int i = 0; i < N / 2; i++) {
+        int r = kl_archive_contains(ar, keys[i], klens[i]);
+        assert_int_equal(r, i < N / 3 && !(flags & KT_ARCH_NULL) ? 1 : 0);
+    }
+    SOK(url, "del_many of absent keys", kl_archive_del_many(ar, 5, dkeys, dklens, &deleted));
+    assert_int_equal(deleted, 0);
+    SOK(url, "del_many of none", kl_archive_del_many(ar, 0, dkeys, dklens, NULL));
     SOK(url, "clear", kl_archive_clear(ar));
     SOK(url, "close", kl_archive_close(ar));
 }

@@ -21,7 +21,7 @@ void kt_archive_suite(const char *url, unsigned flags);
 void kt_suite_roundtrip(const char *url, unsigned flags);   /* many value kinds */
 void kt_suite_overwrite_del(const char *url, unsigned flags);
 void kt_suite_iterate(const char *url, unsigned flags);
-void kt_suite_batch(const char *url, unsigned flags);
+void kt_suite_batch(const char *url, unsigned flags);      /* put_many, get_many, del_many */
 void kt_suite_persist(const char *url, unsigned flags);
 void kt_suite_view(const char *url, unsigned flags);
 void kt_suite_clear_drop(const char *url, unsigned flags);

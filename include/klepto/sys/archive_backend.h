@@ -8,7 +8,7 @@
  * sync → nothing to do; drop → KL_EUNSUPPORTED; put_many/get_many → loops;
  * describe → nothing extra; get_view → get + a view over a copy; verify →
  * iterate and decode every entry (repair deletes those that fail);
- * compact → nothing to do.  New slots are only ever appended, and
+ * compact → nothing to do; del_many (version 2) → del per key.  New slots are only ever appended, and
  * `version` tells the core how many a backend knows.
  *
  * Every slot returns 0 or a negative KL_E* code after setting the thread's
@@ -31,7 +31,7 @@
 extern "C" {
 #endif
 
-#define KL_BACKEND_VERSION 1
+#define KL_BACKEND_VERSION 2 /* 2 added del_many */
 #define KL_BACKEND_THREADSAFE 0x01u
 
 /* One query-string option: ?name=value&... (both NUL-terminated, decoded). */
@@ -89,6 +89,13 @@ typedef struct kl_archive_backend {
     int (*verify)(void *state, bool repair, kl_buf *report, size_t *problems);
     /* optional: reclaim space */
     int (*compact)(void *state);
+
+    /* Version 2.  Optional: delete n keys in one go (one transaction or
+     * file rewrite where the backend has them); keys that are absent are
+     * skipped, a key given twice counts once.  *deleted (never NULL) gets
+     * the number of entries removed. */
+    int (*del_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
+                    size_t *deleted);
 } kl_archive_backend;
 
 /* What get_view hands out: filled by the backend, read by the accessors of
