@@ -674,8 +674,64 @@ static void rd_batch_end_cmd(rd_batch *b)
     b->start = b->nargs;
 }
 
-/* MULTI, then per run an HSET of the values and one of the stamps, EXEC:
- * one transaction, one round trip. */
+/* One transaction over both hashes, one round trip: MULTI, then per run of
+ * keys (rd_run_end) CMD on the entries hash and CMD on the stamps hash,
+ * each with the run's keys, each key followed by its value (vals) and its
+ * stamp (stamps: the text of stamp j at stamps + 48 j, slens[j] bytes)
+ * when those are given; then EXEC.  On success *sum (if not NULL) gets the
+ * total of the entries commands' integer replies. */
+static int rd_txn_runs(rd_state *s, const char *cmd, const char *what, size_t n,
+                       const void *const *keys, const size_t *klens, const void *const *vals,
+                       const size_t *vlens, const char *stamps, const size_t *slens,
+                       size_t *sum)
+{
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, vlens))
+        runs++;
+    rd_batch b;
+    size_t nc = 2 + 2 * runs;
+    int r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n, n);
+    if (r)
+        return r;
+    rd_batch_arg(&b, "MULTI", 5);
+    rd_batch_end_cmd(&b);
+    for (size_t i = 0; i < n;) {
+        size_t end = rd_run_end(i, n, klens, vlens);
+        for (int which = 0; which < 2; which++) {
+            rd_batch_arg(&b, cmd, strlen(cmd));
+            if (which)
+                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
+            else
+                rd_batch_arg(&b, s->k_entries, s->l_entries);
+            for (size_t j = i; j < end; j++) {
+                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
+                if (which && stamps)
+                    rd_batch_arg(&b, stamps + j * 48, slens[j]);
+                else if (!which && vals)
+                    rd_batch_arg(&b, KEYARG(vals[j]), vlens[j]);
+            }
+            rd_batch_end_cmd(&b);
+        }
+        i = end;
+    }
+    rd_batch_arg(&b, "EXEC", 4);
+    rd_batch_end_cmd(&b);
+    r = rd_run(s, b.cmds, nc, b.reps, false, what);
+    if (!r)
+        r = rd_check_txn(s, b.reps, nc - 2, what);
+    for (size_t k = 0; !r && sum && k < nc - 2; k += 2) {
+        const redisReply *x = b.reps[nc - 1]->element[k];
+        if (x->type != REDIS_REPLY_INTEGER)
+            r = rd_unexpected(s, x, what);
+        else
+            *sum += (size_t)x->integer;
+    }
+    rd_free_replies(b.reps, nc);
+    rd_batch_free(&b);
+    return r;
+}
+
+/* HSET of the values and of their stamps, in one transaction. */
 static int rd_put_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        const void *const *vals, const size_t *vlens)
 {
@@ -685,55 +741,24 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
         r = rd_check_size(s, klens[i], vlens[i]);
     if (r || n == 0)
         return r;
-    size_t runs = 0;
-    for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, vlens))
-        runs++;
-    rd_batch b;
-    size_t nc = 2 + 2 * runs;
     char *stamps = malloc(n * 48);
-    if (!stamps)
-        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
-    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n, n))) {
+    size_t *slens = malloc(n * sizeof *slens);
+    if (!stamps || !slens) {
         free(stamps);
-        return r;
+        free(slens);
+        return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
     }
     int64_t now = kl_now_ns();
-    rd_batch_arg(&b, "MULTI", 5);
-    rd_batch_end_cmd(&b);
-    for (size_t i = 0; i < n;) {
-        size_t end = rd_run_end(i, n, klens, vlens);
-        for (int which = 0; which < 2; which++) {
-            rd_batch_arg(&b, "HSET", 4);
-            if (which)
-                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
-            else
-                rd_batch_arg(&b, s->k_entries, s->l_entries);
-            for (size_t j = i; j < end; j++) {
-                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
-                if (which) {
-                    char *st = stamps + j * 48;
-                    rd_batch_arg(&b, st, (size_t)rd_stamp(st, 48, now, klens[j], vlens[j]));
-                } else {
-                    rd_batch_arg(&b, KEYARG(vals[j]), vlens[j]);
-                }
-            }
-            rd_batch_end_cmd(&b);
-        }
-        i = end;
-    }
-    rd_batch_arg(&b, "EXEC", 4);
-    rd_batch_end_cmd(&b);
-    r = rd_run(s, b.cmds, nc, b.reps, false, "put_many");
-    if (!r)
-        r = rd_check_txn(s, b.reps, nc - 2, "put_many");
-    rd_free_replies(b.reps, nc);
+    for (size_t j = 0; j < n; j++)
+        slens[j] = (size_t)rd_stamp(stamps + j * 48, 48, now, klens[j], vlens[j]);
+    r = rd_txn_runs(s, "HSET", "put_many", n, keys, klens, vals, vlens, stamps, slens, NULL);
     free(stamps);
-    rd_batch_free(&b);
+    free(slens);
     return r;
 }
 
-/* MULTI, then per run an HDEL of the entries and one of the stamps, EXEC:
- * one transaction, one round trip; the entries' HDELs count what went. */
+/* HDEL from both hashes in one transaction; the entries' HDELs count what
+ * went. */
 static int rd_del_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        size_t *deleted)
 {
@@ -742,44 +767,7 @@ static int rd_del_many(void *state, size_t n, const void *const *keys, const siz
     int r = rd_writable(s);
     if (r || n == 0)
         return r;
-    size_t runs = 0;
-    for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, NULL))
-        runs++;
-    rd_batch b;
-    size_t nc = 2 + 2 * runs;
-    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 2 * n, n)))
-        return r;
-    rd_batch_arg(&b, "MULTI", 5);
-    rd_batch_end_cmd(&b);
-    for (size_t i = 0; i < n;) {
-        size_t end = rd_run_end(i, n, klens, NULL);
-        for (int which = 0; which < 2; which++) {
-            rd_batch_arg(&b, "HDEL", 4);
-            if (which)
-                rd_batch_arg(&b, s->k_stamps, s->l_stamps);
-            else
-                rd_batch_arg(&b, s->k_entries, s->l_entries);
-            for (size_t j = i; j < end; j++)
-                rd_batch_arg(&b, KEYARG(keys[j]), klens[j]);
-            rd_batch_end_cmd(&b);
-        }
-        i = end;
-    }
-    rd_batch_arg(&b, "EXEC", 4);
-    rd_batch_end_cmd(&b);
-    r = rd_run(s, b.cmds, nc, b.reps, false, "del_many");
-    if (!r)
-        r = rd_check_txn(s, b.reps, nc - 2, "del_many");
-    for (size_t k = 0; !r && k < nc - 2; k += 2) {
-        const redisReply *x = b.reps[nc - 1]->element[k];
-        if (x->type != REDIS_REPLY_INTEGER)
-            r = rd_unexpected(s, x, "del_many");
-        else
-            *deleted += (size_t)x->integer;
-    }
-    rd_free_replies(b.reps, nc);
-    rd_batch_free(&b);
-    return r;
+    return rd_txn_runs(s, "HDEL", "del_many", n, keys, klens, NULL, NULL, NULL, NULL, deleted);
 }
 
 /* HMGET in runs of RD_CHUNK_FIELDS keys, pipelined: one round trip. */
