@@ -1120,6 +1120,55 @@ static void passwords_users_and_refusals(void **state)
     free(srv.dir);
 }
 
+/* A full server (maxmemory reached, noeviction): a put, a batch and a
+ * delete-free read path all report KL_ENOSPC or work; nothing of a refused
+ * batch is stored, and what was stored before stays readable. */
+static void a_full_server_refuses_writes_cleanly(void **state)
+{
+    (void)state;
+    if (!have_redis_server())
+        skip();
+    private_server srv = {kt_tmpdir("redisfull"), free_port()};
+    server_start(&srv);
+    char *u;
+    assert_true(asprintf(&u, "redis://127.0.0.1:%d/0?prefix=full", srv.port) > 0);
+    kl_archive *ar = NULL;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    KT_OK(kl_archive_put(ar, "before", 6, "kept", 4));
+    redisContext *c = redisConnect("127.0.0.1", srv.port);
+    assert_true(c && !c->err);
+    freeReplyObject(raw(c, "CONFIG SET maxmemory-policy noeviction"));
+    freeReplyObject(raw(c, "CONFIG SET maxmemory 1"));
+    enum { VLEN = 1 << 20 };
+    char *big = calloc(1, VLEN);
+    assert_non_null(big);
+    assert_int_equal(kl_archive_put(ar, "big", 3, big, VLEN), KL_ENOSPC);
+    assert_non_null(strstr(kl_errmsg(), "OOM"));
+    const void *keys[2] = {"b1", "b2"}, *vals[2] = {big, big};
+    size_t klens[2] = {2, 2}, vlens[2] = {VLEN, VLEN};
+    assert_int_equal(kl_archive_put_many(ar, 2, keys, klens, vals, vlens), KL_ENOSPC);
+    /* reads still work; the refused writes left nothing */
+    kl_buf got = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, "before", 6, &got));
+    assert_memory_equal(got.data, "kept", 4);
+    freeReplyObject(raw(c, "CONFIG SET maxmemory 0"));
+    size_t n = 0;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(kl_archive_contains(ar, "big", 3), 0);
+    assert_int_equal(kl_archive_contains(ar, "b1", 2), 0);
+    /* and once there is room again, writes work on the same handle */
+    KT_OK(kl_archive_put(ar, "big", 3, big, VLEN));
+    KT_OK(kl_archive_close(ar));
+    redisFree(c);
+    kl_buf_free(&got);
+    free(big);
+    free(u);
+    server_stop(&srv);
+    kt_rmrf(srv.dir);
+    free(srv.dir);
+}
+
 static void lost_connections_and_restarts_are_survived(void **state)
 {
     (void)state;
@@ -1278,6 +1327,7 @@ int main(void)
         cmocka_unit_test(a_database_out_of_range_is_the_servers_error),
         cmocka_unit_test(connections_cut_mid_command),
         cmocka_unit_test(passwords_users_and_refusals),
+        cmocka_unit_test(a_full_server_refuses_writes_cleanly),
         cmocka_unit_test(lost_connections_and_restarts_are_survived),
         cmocka_unit_test(cli_put_get_stats_export),
     };
