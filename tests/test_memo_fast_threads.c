@@ -1,7 +1,7 @@
 /* Lock-free hits of typed memos (cache_read.c): many threads hitting while
  * others insert, evict, grow tables and clear — every result right, the
- * statistics adding up — and, on one thread, policies deciding exactly as
- * with locked hits; lru/lfu hits deferred as marks while threads contend
+ * statistics adding up (generic memos too) — and, on one thread, policies
+ * deciding exactly as with locked hits; lru/lfu hits deferred as marks while threads contend
  * (white-box: the memo's cache is inspected through the private headers).
  * Also runs under ThreadSanitizer and AddressSanitizer (a grace period
  * that freed too early would show there). */
@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -257,6 +258,127 @@ static void switches_between_exact_and_deferred(void **state)
     assert_int_equal(atomic_load(&sq_calls), calls);
 }
 
+/* ---- generic memos: keys of any length ------------------------------------------------ */
+
+static atomic_long gen_calls;
+
+/* f(name, n) = len(name) * 1000 + n: keys are canonical encodings of a
+ * string and an int, of every length mod 8 */
+static int gen_fn(void *ud, const kl_call *call, kl_value *out)
+{
+    (void)ud;
+    atomic_fetch_add(&gen_calls, 1);
+    *out = kl_value_int((int64_t)call->pos[0].u.s.len * 1000 + call->pos[1].u.i);
+    return 0;
+}
+
+typedef struct gen_worker {
+    kl_memo *m;
+    unsigned seed;
+    int wrong;
+} gen_worker;
+
+static void *gen_hammer(void *p)
+{
+    gen_worker *w = p;
+    char name[40];
+    for (int i = 0; i < 20000; i++) {
+        int k = rand_r(&w->seed) % 700;
+        int len = 1 + k % 23;
+        memset(name, 'a' + k % 26, (size_t)len);
+        kl_value a[2] = {kl_value_text_ref(name, (size_t)len), kl_value_int(k)};
+        kl_call c = {a, 2, NULL, NULL, 0};
+        kl_value r;
+        if (kl_memo_call(w->m, &c, &r) != 0 || r.type != KL_INT || r.u.i != len * 1000 + k)
+            w->wrong++;
+        kl_value_free(&r);
+        if (w->seed % 3 == 0 && i % 5000 == 4999)
+            KT_OK(kl_memo_clear(w->m, true));
+    }
+    return NULL;
+}
+
+/* Four threads on a generic memo (keys of every length mod 8, evictions
+ * and clears): every result right, hits + misses adding up. */
+static void generic_memo_under_contention(void **state)
+{
+    (void)state;
+    const char *policies[] = {"lru", "sieve"};
+    for (int p = 0; p < 2; p++) {
+        kl_memo_opts o = KL_MEMO_OPTS_INIT;
+        o.signature = "name, n";
+        o.cache.policy = policies[p];
+        o.cache.maxsize = 300;
+        kl_memo *m;
+        KT_OK(kl_memo_new(&m, "gen", gen_fn, NULL, &o));
+        atomic_store(&gen_calls, 0);
+        enum { THREADS = 4 };
+        pthread_t th[THREADS];
+        gen_worker w[THREADS];
+        for (int i = 0; i < THREADS; i++) {
+            w[i] = (gen_worker){m, (unsigned)i * 7u + 3u, 0};
+            assert_int_equal(pthread_create(&th[i], NULL, gen_hammer, &w[i]), 0);
+        }
+        for (int i = 0; i < THREADS; i++) {
+            pthread_join(th[i], NULL);
+            assert_int_equal(w[i].wrong, 0);
+        }
+        kl_memo_info info;
+        kl_memo_info_get(m, &info);
+        assert_int_equal(info.hit + info.miss, (uint64_t)THREADS * 20000);
+        assert_int_equal(info.miss, (uint64_t)atomic_load(&gen_calls));
+        assert_true(info.hit > 0 && info.size <= 300);
+        kl_memo_free(m);
+    }
+}
+
+/* One thread, a generic sieve memo: hit for hit the decisions of a plain
+ * cache fed the same (canonical) keys. */
+static void generic_memo_one_thread_decides_as_locked_hits_do(void **state)
+{
+    (void)state;
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "name, n";
+    o.cache.policy = "sieve";
+    o.cache.maxsize = 100;
+    kl_memo *m;
+    KT_OK(kl_memo_new(&m, "gen1", gen_fn, NULL, &o));
+    kl_cache *ref;
+    KT_OK(kl_cache_new(&ref, &o.cache));
+    unsigned seed = 99;
+    kl_buf key = KL_BUF_INIT, val = KL_BUF_INIT;
+    char name[40];
+    for (int i = 0; i < 20000; i++) {
+        int k = rand_r(&seed) % 3 ? rand_r(&seed) % 60 : 60 + rand_r(&seed) % 600;
+        int len = 1 + k % 23;
+        memset(name, 'a' + k % 26, (size_t)len);
+        kl_value a[2] = {kl_value_text_ref(name, (size_t)len), kl_value_int(k)};
+        kl_call c = {a, 2, NULL, NULL, 0};
+        long before = atomic_load(&gen_calls);
+        kl_value r;
+        KT_OK(kl_memo_call(m, &c, &r));
+        assert_true(r.type == KL_INT && r.u.i == len * 1000 + k);
+        bool memo_hit = atomic_load(&gen_calls) == before;
+        key.len = 0;
+        KT_OK(kl_memo_key(m, &c, &key));
+        kl_cache_ticket *t;
+        int rc = kl_cache_acquire(ref, key.data, key.len, &val, &t);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 1) {
+            val.len = 0;
+            KT_OK(kl_encode(&val, &r, 0));
+            KT_OK(kl_cache_fulfil(t, val.data, val.len));
+        }
+        if (memo_hit != (rc == 0))
+            fail_msg("request %d (key %d): memo %s, locked cache %s", i, k,
+                     memo_hit ? "hit" : "miss", rc == 0 ? "hit" : "miss");
+    }
+    kl_buf_free(&key);
+    kl_buf_free(&val);
+    KT_OK(kl_cache_free(ref));
+    kl_memo_free(m);
+}
+
 /* ---- fork: the child must not wait for readers that stayed behind ----------------- */
 
 static atomic_bool stop_hitting;
@@ -326,6 +448,8 @@ int main(void)
         cmocka_unit_test(one_thread_decides_as_locked_hits_do),
         cmocka_unit_test(deferred_hits_give_second_chances),
         cmocka_unit_test(switches_between_exact_and_deferred),
+        cmocka_unit_test(generic_memo_under_contention),
+        cmocka_unit_test(generic_memo_one_thread_decides_as_locked_hits_do),
         cmocka_unit_test(forked_child_does_not_wait_for_gone_readers),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
