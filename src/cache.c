@@ -733,6 +733,9 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
     uint64_t h = key_hash(key, klen);
     shard *sh = shard_of(c, h);
     bool expired = false;
+    if (__atomic_load_n(&c->fast_now, __ATOMIC_RELAXED) &&
+        kl__cache_read_bytes(c, key, klen, h, val) == 1)
+        return 0;
     if (c->mode != MODE_NO) {
         spin_lock(&sh->lock);
         int found = memory_get_locked(c, sh, key, klen, h, val, NULL, NULL, NULL, &expired);
@@ -886,6 +889,10 @@ acquire_impl(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_buf *val,
     shard *sh = shard_of(c, h);
     bool expired = false;
     *ticket = NULL;
+    /* a hit without the lock when fast reads are on (cache_read.c) */
+    if (val && __atomic_load_n(&c->fast_now, __ATOMIC_RELAXED) &&
+        kl__cache_read_bytes(c, key, klen, h, val) == 1)
+        return 0;
 
     spin_lock(&sh->lock);
     if (KL_LIKELY(c->mode != MODE_NO)) {

@@ -400,6 +400,61 @@ void kl__shard_free_retired(kl_cache *c, shard *sh);
 #define FAST_READ_ATTRS __attribute__((always_inline))
 #endif
 
+/* The pieces every fast read shares.  Entering: the thread's record goes
+ * odd (the grace period's membarrier orders that store), then the shard's
+ * sequence number is read; leaving returns the number read again and puts
+ * the record back to even.  The read is good when both numbers are equal
+ * and even. */
+static inline FAST_READ_ATTRS uint32_t fast_enter(reader *r, shard *sh)
+{
+    __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED); /* inside: odd */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return __atomic_load_n(&sh->lock.seq, __ATOMIC_ACQUIRE);
+}
+
+static inline FAST_READ_ATTRS uint32_t fast_leave(reader *r, shard *sh)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    uint32_t s2 = RELAXED(&sh->lock.seq);
+    __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE); /* outside: even */
+    return s2;
+}
+
+/* The entry a slot value names, through a chunk table read without the
+ * lock (capacity nch); NULL when its chunk is gone. */
+static inline FAST_READ_ATTRS uint8_t *fast_entry(uint8_t **chunks, size_t nch, uint64_t x)
+{
+    uint32_t id = (uint32_t)x - 1;
+    uint8_t *ch = (id >> SLAB_OFF_BITS) < nch ? RELAXED(&chunks[id >> SLAB_OFF_BITS]) : NULL;
+    return ch ? ch + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT : NULL;
+}
+
+/* A hit served by a fast read: counted in the thread's record, and noted
+ * for the policy (applied under the lock later) unless noop. */
+static inline __attribute__((always_inline)) void
+fast_hit(kl_cache *c, reader *r, shard *sh, uint64_t sv, uint32_t at, bool noop)
+{
+    __atomic_store_n(&r->hits, r->hits + 1, __ATOMIC_RELAXED);
+    if (KL_UNLIKELY(!(r->hits & ALONE_CHECK_MASK)) && c->defer_hits)
+        kl__cache_check_alone(c, r);
+    if (!noop) { /* the policy's part, under the lock later */
+        uint32_t n = r->npend;
+        r->pend[n] = sv;
+        r->pend_slot[n] = at;
+        r->pend_shard[n] = (uint8_t)(sh - c->shards);
+        r->npend = n + 1;
+        if (KL_UNLIKELY(n + 1 == READ_BATCH))
+            kl__cache_reader_flush(c, r);
+    }
+}
+
+/* Whether a hit on entry e changes nothing in the policy. */
+static inline FAST_READ_ATTRS bool fast_noop(const kl_cache *c, const uint8_t *e)
+{
+    return !c->pol ||
+           (RELAXED((const uint64_t *)(e + c->hit_word)) & c->hit_mask) == c->hit_mask;
+}
+
 /* Look up a key of `nwords` 64-bit words without the lock.  1: served
  * (decoded by take into *out, counted, its promotion noted); 0: absent;
  * -1: take the locked path (a writer kept interfering, a big or refused
@@ -412,9 +467,7 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
     shard *sh = shard_of(c, h);
     uint32_t tag = (uint32_t)h;
     for (int attempt = 0; attempt < 4; attempt++) {
-        __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELAXED); /* inside: odd */
-        __atomic_signal_fence(__ATOMIC_SEQ_CST); /* the grace period's membarrier orders it */
-        uint32_t s1 = __atomic_load_n(&sh->lock.seq, __ATOMIC_ACQUIRE);
+        uint32_t s1 = fast_enter(r, sh);
         int found = 0;
         uint64_t sv = 0, val[4];
         uint32_t vlen = 0, at = 0;
@@ -434,15 +487,11 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                 if (!x)
                     break;
                 if ((uint32_t)(x >> 32) == tag) {
-                    uint32_t id = (uint32_t)x - 1;
-                    uint8_t *ch = (id >> SLAB_OFF_BITS) < nch
-                                      ? RELAXED(&chunks[id >> SLAB_OFF_BITS])
-                                      : NULL;
-                    if (!ch) {
+                    uint8_t *e = fast_entry(chunks, nch, x);
+                    if (!e) {
                         found = -2;
                         break;
                     }
-                    uint8_t *e = ch + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT;
                     entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
                     const uint64_t *k = (const uint64_t *)(e + c->data_off);
                     size_t w = 0;
@@ -464,9 +513,7 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                             val[2] = RELAXED(&k[nwords + 2]);
                             val[3] = RELAXED(&k[nwords + 3]);
                         }
-                        if (c->pol)
-                            noop = (RELAXED((uint64_t *)(e + c->hit_word)) & c->hit_mask) ==
-                                   c->hit_mask;
+                        noop = fast_noop(c, e);
                         sv = x;
                         at = (uint32_t)i;
                         found = 1;
@@ -479,10 +526,7 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
                 }
             }
         }
-        __atomic_thread_fence(__ATOMIC_ACQUIRE);
-        uint32_t s2 = RELAXED(&sh->lock.seq);
-        __atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_RELEASE); /* outside: even */
-        if (s1 != s2 || found == -2)
+        if (s1 != fast_leave(r, sh) || found == -2)
             continue;
         if (found <= 0)
             return found;
@@ -490,22 +534,16 @@ cache_read_fast(kl_cache *c, reader *r, const uint64_t *key, size_t nwords, uint
         if (!(take == take_f64 && take_cbor_f64(out, vb, vlen)) && take(out, vb, vlen)) {
             return -1; /* the locked path counts and refuses it */
         }
-        __atomic_store_n(&r->hits, r->hits + 1, __ATOMIC_RELAXED);
-        if (KL_UNLIKELY(!(r->hits & ALONE_CHECK_MASK)) && c->defer_hits)
-            kl__cache_check_alone(c, r);
-        if (!noop) { /* the policy's part, under the lock later */
-            uint32_t n = r->npend;
-            r->pend[n] = sv;
-            r->pend_slot[n] = at;
-            r->pend_shard[n] = (uint8_t)(sh - c->shards);
-            r->npend = n + 1;
-            if (KL_UNLIKELY(n + 1 == READ_BATCH))
-                kl__cache_reader_flush(c, r);
-        }
+        fast_hit(c, r, sh, sv, at, noop);
         return 1;
     }
     return -1;
 }
+
+/* A fast read of a key of any length into val (its bytes replaced), for
+ * caches with fast reads on (c->fast_now): 1 served (counted), 0 absent,
+ * -1 take the locked path (also for values over 64 KiB). */
+int kl__cache_read_bytes(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_buf *val);
 
 /* The slow half of a typed acquire, with the key's hash already computed
  * (cache.c): as kl_cache_acquire_take. */

@@ -44,6 +44,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -142,6 +143,107 @@ void kl__cache_check_alone(kl_cache *c, reader *r)
     __atomic_store_n(&c->alone_who, me, __ATOMIC_RELAXED);
     __atomic_store_n(&c->alone_total, total, __ATOMIC_RELAXED);
     __atomic_store_n(&c->alone_mine, mine, __ATOMIC_RELAXED);
+}
+
+/* ---- fast reads of keys of any length ------------------------------------------------- */
+
+/* Values up to this size are copied optimistically; longer ones take the
+ * locked path (a copy a writer may void is cheap only when short). */
+#define FAST_VALUE_MAX (64u << 10)
+
+/* One optimistic probe for a key of klen bytes: 1 found — the words from
+ * the key's last (partial) word through the value's end copied to dst
+ * (cap words), *vlen its length; 0 absent; -1 a value needing more than
+ * cap words (*vlen says how long); -2 a writer interfered. */
+static inline FAST_READ_ATTRS int probe_bytes(const kl_cache *c, shard *sh, const uint8_t *key,
+                                       size_t klen, uint32_t tag, uint64_t *dst, size_t cap,
+                                       uint32_t *vlen, uint64_t *sv, uint32_t *at, bool *noop)
+{
+    uint64_t *slots = RELAXED(&sh->slots);
+    if (!slots)
+        return 0;
+    size_t mask = RELAXED(&slots[-1]);
+    uint8_t **chunks = RELAXED(&sh->slab.chunks);
+    size_t nch = chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0;
+    size_t nw = klen / 8, tail = klen % 8;
+    uint64_t ktail = 0, tmask = tail ? (UINT64_C(1) << (8 * tail)) - 1 : 0;
+    memcpy(&ktail, key + nw * 8, tail);
+    size_t i = tag & mask, budget = mask; /* one lap at most, as the typed read */
+    for (;; i = (i + 1) & mask) {
+        uint64_t x = RELAXED(&slots[i]);
+        if (!x)
+            return 0;
+        if ((uint32_t)(x >> 32) == tag) {
+            uint8_t *e = fast_entry(chunks, nch, x);
+            if (!e)
+                return -2;
+            entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
+            const uint64_t *k = (const uint64_t *)(e + c->data_off);
+            bool same = (RELAXED(&hd->klen_ref) & ~ENTRY_REF) == klen;
+            for (size_t w = 0; same && w < nw; w++) {
+                uint64_t kw;
+                memcpy(&kw, key + w * 8, 8);
+                same = RELAXED(&k[w]) == kw;
+            }
+            /* the entry's bytes after its key (value, or the chunk's
+             * slack) are readable: the last key word is read whole */
+            if (same && tail)
+                same = (RELAXED(&k[nw]) & tmask) == ktail;
+            if (same) {
+                *vlen = RELAXED(&hd->vlen_dirty) >> 1;
+                size_t words = (tail + *vlen + 7) / 8;
+                if (words > cap)
+                    return -1;
+                for (size_t w = 0; w < words; w++)
+                    dst[w] = RELAXED(&k[nw + w]);
+                *noop = fast_noop(c, e);
+                *sv = x;
+                *at = (uint32_t)i;
+                return 1;
+            }
+        }
+        if (!budget--)
+            return -2;
+    }
+}
+
+int kl__cache_read_bytes(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_buf *val)
+{
+    int ts = kl__thread_slot();
+    if (ts < 0)
+        return -1;
+    reader *r = &c->readers[ts];
+    shard *sh = shard_of(c, h);
+    size_t cap = 8; /* words: most values fit the first time */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        val->len = 0;
+        if (kl_buf_reserve(val, cap * 8))
+            return -1; /* the locked path reports it */
+        uint32_t vlen = 0, at = 0;
+        uint64_t sv = 0;
+        bool noop = true;
+        uint32_t s1 = fast_enter(r, sh);
+        int found = s1 & 1 ? -2
+                           : probe_bytes(c, sh, key, klen, (uint32_t)h,
+                                         (uint64_t *)(void *)val->data, cap, &vlen, &sv, &at,
+                                         &noop);
+        if (s1 != fast_leave(r, sh) || found == -2)
+            continue;
+        if (found == -1) { /* longer than the room: once more with room */
+            size_t words = (klen % 8 + (size_t)vlen + 7) / 8;
+            if (vlen > FAST_VALUE_MAX || words <= cap)
+                return -1;
+            cap = words;
+            continue;
+        }
+        if (found == 0)
+            return 0;
+        memmove(val->data, val->data + klen % 8, vlen);
+        val->len = vlen;
+        fast_hit(c, r, sh, sv, at, noop);
+        return 1;
+    }
+    return -1;
 }
 
 /* ---- grace periods and retired memory ----------------------------------------------- */

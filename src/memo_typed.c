@@ -258,8 +258,9 @@ void kl__memo_raw_keys_update(kl_memo *m)
             m->float_args |= 1u << i;
     kl__cache_keymap km = {raw_to_archive, raw_from_archive, m};
     kl__cache_set_keymap(m->cache, raw ? &km : NULL);
-    if (raw) /* raw keys are whole words: hits can skip the lock (cache_read.c) */
-        (void)kl__cache_enable_fast_reads(m->cache); /* out of memory: stays off */
+    /* hits may skip the lock (cache_read.c): raw keys through the typed
+     * call, every other key through kl_cache_acquire */
+    (void)kl__cache_enable_fast_reads(m->cache); /* out of memory: stays off */
 }
 
 /* ---- the typed call ---------------------------------------------------------------- */
