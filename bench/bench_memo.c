@@ -1,6 +1,7 @@
 /*
  * Memo figures: memo_hit, memo_hit_1m, memo_miss_evict, memo_hit_2threads
- * (and memo_hit_2threads_sieve, the same with a policy whose hits take no lock),
+ * (and memo_hit_2threads_sieve, the same with a policy whose hits take no lock;
+ * memo_hit_2threads_generic, the same through kl_memo_call),
  * entry_overhead (BENCH.md).  The baseline for hits is the simplest fast
  * way to remember f(x, y): a bare open-addressing table keyed by the two
  * doubles with an LRU list, hashed with the same XXH3.
@@ -242,6 +243,81 @@ static void two_threads(const char *name, const char *policy)
     bench_report(name, bench_median(two, REPS), "ops/s", bench_median(one, REPS), "higher", note);
 }
 
+/* ---- generic memos (kl_memo_call): keys of any length ---- */
+
+static kl_memo *gmemo;
+
+static int gfn(void *ud, const kl_call *c, kl_value *out)
+{
+    (void)ud;
+    *out = kl_value_float(c->pos[0].u.f * c->pos[1].u.f + 1.0);
+    return 0;
+}
+
+static void *ghit_thread(void *p)
+{
+    tharg *a = p;
+    double sum = 0;
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < a->ops; i++) {
+        uint32_t k = order[(i + a->offset) & (NORDER - 1)];
+        kl_value args[2] = {kl_value_float(xs[k]), kl_value_float(ys[k])}, r;
+        kl_call c = {args, 2, NULL, NULL, 0};
+        if (kl_memo_call(gmemo, &c, &r) == 0)
+            sum += r.u.f;
+    }
+    a->ns = (double)(bench_now_ns() - t0);
+    BENCH_KEEP(sum);
+    return NULL;
+}
+
+/* memo_hit_2threads_generic: the two-thread figure through the generic
+ * call path (canonical keys of any length, values decoded) */
+static void two_threads_generic(void)
+{
+    if (!bench_wants("memo_hit_2threads_generic"))
+        return;
+    size_t n = 1000, ops = 1000000;
+    make_args(n, 11);
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x, y";
+    o.cache.maxsize = n;
+    o.cache.policy = getenv("BENCH_POLICY");
+    if (kl_memo_new(&gmemo, "g2", gfn, NULL, &o)) {
+        fprintf(stderr, "bench_memo: %s\n", kl_errmsg());
+        exit(1);
+    }
+    for (size_t i = 0; i < n; i++) { /* every key once */
+        kl_value args[2] = {kl_value_float(xs[i]), kl_value_float(ys[i])}, r;
+        kl_call c = {args, 2, NULL, NULL, 0};
+        (void)kl_memo_call(gmemo, &c, &r);
+    }
+    enum { REPS = 5 };
+    double two[REPS], one[REPS];
+    for (int r = 0; r < REPS; r++) {
+        tharg a = {ops, 0, 0};
+        ghit_thread(&a);
+        one[r] = ops / (a.ns / 1e9);
+        pthread_t th[2];
+        tharg b[2] = {{ops, 0, 0}, {ops, NORDER / 2, 0}};
+        uint64_t t0 = bench_now_ns();
+        for (int i = 0; i < 2; i++)
+            pthread_create(&th[i], NULL, ghit_thread, &b[i]);
+        for (int i = 0; i < 2; i++)
+            pthread_join(th[i], NULL);
+        two[r] = 2.0 * ops / ((double)(bench_now_ns() - t0) / 1e9);
+    }
+    kl_memo_info info;
+    kl_memo_info_get(gmemo, &info);
+    char note[160];
+    snprintf(note, sizeof note,
+             "kl_memo_call, 2 double args, 1k entries, random access, %s; baseline: 1 thread",
+             info.policy);
+    bench_report("memo_hit_2threads_generic", bench_median(two, REPS), "ops/s",
+                 bench_median(one, REPS), "higher", note);
+    kl_memo_free(gmemo);
+}
+
 static void overhead(void)
 {
     if (!bench_wants("entry_overhead"))
@@ -285,6 +361,7 @@ int main(void)
     two_threads("memo_hit_2threads", NULL);
     /* a policy whose hits take no lock (docs/threading.md) */
     two_threads("memo_hit_2threads_sieve", "sieve");
+    two_threads_generic();
     overhead();
     kl_memo_free(f2_memo());
     return 0;

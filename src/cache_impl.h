@@ -38,7 +38,7 @@ typedef struct entry_hdr {
 #define ENTRY_MAX_KEY (UINT32_MAX >> 1)
 /* A hit recorded but not yet told to a policy with deferrable hits
  * (sys/policy.h): set by concurrent fast reads, consumed when the entry
- * comes up as the victim or is hit under the lock. */
+ * comes up as the victim. */
 #define ENTRY_REF (UINT32_C(1) << 31)
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "fast reads test ENTRY_REF as a bit of the header's first 64-bit word (little-endian)"
@@ -266,11 +266,11 @@ static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
 }
 
 /* Tell the policy about a hit (lock held); LRU, the default, inline.  A
- * deferred hit the entry still carried is covered by this one. */
+ * deferred hit's mark stays: it was made while threads shared the cache,
+ * and keeping it spares those threads marking the entry again when they
+ * next contend (it costs the entry one second chance at most). */
 static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
 {
-    if (KL_UNLIKELY(entry_h(c, e)->klen_ref & ENTRY_REF))
-        entry_h(c, e)->klen_ref &= ~ENTRY_REF;
     if (KL_LIKELY(c->pol == &kl_policy_lru))
         kl_lru_touch(sh->pstate, entry_meta(c, e));
     else if (c->pol)
