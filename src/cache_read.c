@@ -156,8 +156,9 @@ void kl__cache_check_alone(kl_cache *c, reader *r)
  * (cap words), *vlen its length; 0 absent; -1 a value needing more than
  * cap words (*vlen says how long); -2 a writer interfered. */
 static inline FAST_READ_ATTRS int probe_bytes(const kl_cache *c, shard *sh, const uint8_t *key,
-                                       size_t klen, uint32_t tag, uint64_t *dst, size_t cap,
-                                       uint32_t *vlen, uint64_t *sv, uint32_t *at, bool *noop)
+                                              size_t klen, uint32_t tag, uint64_t *dst,
+                                              size_t cap, uint32_t *vlen, uint64_t *sv,
+                                              uint32_t *at, bool *noop)
 {
     uint64_t *slots = RELAXED(&sh->slots);
     if (!slots)
@@ -167,7 +168,8 @@ static inline FAST_READ_ATTRS int probe_bytes(const kl_cache *c, shard *sh, cons
     size_t nch = chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0;
     size_t nw = klen / 8, tail = klen % 8;
     uint64_t ktail = 0, tmask = tail ? (UINT64_C(1) << (8 * tail)) - 1 : 0;
-    memcpy(&ktail, key + nw * 8, tail);
+    if (tail)
+        memcpy(&ktail, key + nw * 8, tail);
     size_t i = tag & mask, budget = mask; /* one lap at most, as the typed read */
     for (;; i = (i + 1) & mask) {
         uint64_t x = RELAXED(&slots[i]);
