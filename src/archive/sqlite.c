@@ -947,6 +947,38 @@ static int sq_put_many(void *state, size_t n, const void *const *keys, const siz
     return r;
 }
 
+/* All the deletes in one transaction (a failed batch deletes nothing). */
+static int sq_del_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       size_t *deleted)
+{
+    sq_state *s = state;
+    *deleted = 0;
+    int r = sq_writable(s);
+    if (r || n == 0)
+        return r;
+    if ((r = sq_begin(s, true)))
+        return r;
+    size_t done = 0;
+    for (size_t i = 0; !r && i < n; i++) {
+        if (s->table) {
+            sqlite3_stmt *st = s->st[SQ_DEL];
+            sq_bind_blob(st, 1, keys[i], klens[i]);
+            if (!(r = sq_run(s, st, "delete")))
+                done += sqlite3_changes(s->db) > 0;
+        } else if (!(r = ca_del_in_txn(s, keys[i], klens[i]))) {
+            done++;
+        } else if (r == KL_ENOTFOUND) {
+            r = 0;
+        }
+    }
+    if (!r)
+        r = sq_commit(s);
+    sq_rollback(s);
+    if (!r)
+        *deleted = done;
+    return r;
+}
+
 static int sq_get_many(void *state, size_t n, const void *const *keys, const size_t *klens,
                        kl_buf *vals, bool *found)
 {
@@ -1146,6 +1178,7 @@ const kl_archive_backend kl_backend_sqlite = {
     .sync = sq_sync,
     .drop = sq_drop,
     .put_many = sq_put_many,
+    .del_many = sq_del_many,
     .get_many = sq_get_many,
     .describe = sq_describe,
     .iter_new = sq_iter_new,
