@@ -58,9 +58,9 @@ void kl__cache_spin_slow(spinlock *l)
         if (!__atomic_exchange_n(&l->held, 1, __ATOMIC_ACQUIRE))
             break;
     }
-    shard *sh = (shard *)l;
-    if (sh->owner->defer_hits)
-        kl__cache_contended(sh->owner, sh);
+    kl_cache *c = ((shard *)l)->owner;
+    if (c->defer_hits)
+        kl__cache_contended(c);
 }
 
 

@@ -106,10 +106,6 @@ typedef struct shard {
     struct kl_cache_ticket *flights;
     struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
     uint64_t miss, load, evictions, expirations, errors;
-    /* contended acquisitions of the lock since hit `contended_since` (a
-     * policy with deferrable hits switches to fast reads on enough) */
-    uint32_t contended;
-    uint64_t contended_since;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
     /* memory fast readers may still see, freed after a grace period
@@ -186,6 +182,9 @@ struct kl_cache {
     /* the last check for a lone thread (atomic): whose, and the hits */
     int alone_who;
     uint64_t alone_total, alone_mine;
+    /* contended shard-lock acquisitions since contended_t0 (atomic) */
+    uint32_t contended;
+    int64_t contended_t0;
     shard *shards;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */
@@ -366,9 +365,9 @@ void kl__cache_flush_mine(kl_cache *c);
  * locked hits) when r's thread is the only one that hit since its last
  * check. */
 void kl__cache_check_alone(kl_cache *c, reader *r);
-/* The shard's lock was contended (held by the caller now): after enough
- * such, a policy with deferrable hits turns fast reads on. */
-void kl__cache_contended(kl_cache *c, shard *sh);
+/* A shard lock was contended (the caller holds it now): after enough such
+ * in a short while, a policy with deferrable hits turns fast reads on. */
+void kl__cache_contended(kl_cache *c);
 /* Hits served by fast reads so far, all threads. */
 uint64_t kl__cache_reader_hits(const kl_cache *c);
 /* Hand memory readers may still see to the shard (lock held): freed after

@@ -108,20 +108,27 @@ int kl__cache_enable_fast_reads(kl_cache *c)
 
 /* ---- when deferrable policies use fast reads --------------------------------------- */
 
-/* Contended acquisitions of one shard's lock, within 65536 of its locked
- * hits, that switch fast reads on. */
+/* Contended shard-lock acquisitions (any shard), within CONTENDED_WINDOW
+ * of the first, that switch fast reads on.  Collisions are rare even when
+ * two threads share a cache — its shard lines move between cores on
+ * nearly every hit, but a lock is seldom held at the very moment the other
+ * thread wants it — so the count is the cache's, not a shard's: two
+ * threads hitting one memo switch within about a millisecond, a sporadic
+ * collision never does. */
 #define CONTENDED_SWITCH 8
+#define CONTENDED_WINDOW_NS 10000000 /* 10 ms */
 
-void kl__cache_contended(kl_cache *c, shard *sh)
+void kl__cache_contended(kl_cache *c)
 {
     if (!c->readers || __atomic_load_n(&c->fast_now, __ATOMIC_RELAXED))
         return;
-    if (sh->hit - sh->contended_since > ALONE_CHECK_MASK) { /* long ago: start again */
-        sh->contended = 0;
-        sh->contended_since = sh->hit;
+    int64_t t = now_ns();
+    if (t - __atomic_load_n(&c->contended_t0, __ATOMIC_RELAXED) > CONTENDED_WINDOW_NS) {
+        __atomic_store_n(&c->contended_t0, t, __ATOMIC_RELAXED); /* long ago: start again */
+        __atomic_store_n(&c->contended, 0, __ATOMIC_RELAXED);
     }
-    if (++sh->contended >= CONTENDED_SWITCH) {
-        sh->contended = 0;
+    if (__atomic_add_fetch(&c->contended, 1, __ATOMIC_RELAXED) >= CONTENDED_SWITCH) {
+        __atomic_store_n(&c->contended, 0, __ATOMIC_RELAXED);
         __atomic_store_n(&c->fast_now, true, __ATOMIC_RELEASE);
     }
 }
