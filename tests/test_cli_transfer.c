@@ -51,6 +51,16 @@ static void put_literals(kl_archive *ar, const char *klit, const char *vlit)
     kl_buf_free(&v);
 }
 
+/* The archive at url holds exactly one entry, klit -> vlit. */
+static void archive_of_one(const char *url, const char *klit, const char *vlit)
+{
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    KT_OK(kl_archive_clear(ar));
+    put_literals(ar, klit, vlit);
+    KT_OK(kl_archive_close(ar));
+}
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -195,10 +205,7 @@ static void export_lines_carry_json_and_literals(void **st)
     (void)st;
     char url[256];
     snprintf(url, sizeof url, "file:%s/one.kl", dir);
-    kl_archive *ar;
-    KT_OK(kl_archive_open(&ar, url, NULL));
-    put_literals(ar, "(1, 'a')", "(b'\\x00', nan)");
-    KT_OK(kl_archive_close(ar));
+    archive_of_one(url, "(1, 'a')", "(b'\\x00', nan)");
     char *out;
     assert_int_equal(klepto(&out, "export %s", url), 0);
     assert_string_equal(out,
@@ -206,10 +213,7 @@ static void export_lines_carry_json_and_literals(void **st)
                         "\"key_repr\": \"(1, 'a')\", \"value_repr\": \"[b'\\\\x00', nan]\"}\n");
     free(out);
 
-    KT_OK(kl_archive_open(&ar, url, NULL));
-    KT_OK(kl_archive_clear(ar));
-    put_literals(ar, "'a,\"b\"'", "1");
-    KT_OK(kl_archive_close(ar));
+    archive_of_one(url, "'a,\"b\"'", "1");
     assert_int_equal(klepto(&out, "export %s --format csv", url), 0);
     assert_string_equal(out, "key,value\n\"'a,\"\"b\"\"'\",1\n");
     free(out);
@@ -471,10 +475,7 @@ static void usage_errors_exit_2(void **st)
     (void)st;
     char url[256];
     snprintf(url, sizeof url, "file:%s/u.kl", dir);
-    kl_archive *ar;
-    KT_OK(kl_archive_open(&ar, url, NULL));
-    put_literals(ar, "1", "2");
-    KT_OK(kl_archive_close(ar));
+    archive_of_one(url, "1", "2");
     const char *bad[] = {
         "prune %s",
         "prune %s --max-entries",
