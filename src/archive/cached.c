@@ -3,7 +3,7 @@
 #include "backends.h"
 #include "internal.h"
 #include "klepto/cached.h"
-#include "kvtable.h"
+#include "archive/util/kvtable.h"
 
 #include <stdio.h>
 #include <stdlib.h>

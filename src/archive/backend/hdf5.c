@@ -1,0 +1,991 @@
+/* hdf5: — one HDF5 file, one dataset per entry (klepto's hdf_archive).
+ *
+ * Layout (docs/hdf5.md): the root group carries klepto_format = "klepto
+ * hdf5" and klepto_format_version; each entry is a dataset in the root
+ * group named by the 32-hex-digit XXH3-128 of its key (any key makes a
+ * valid link name), a typed numeric array natively and anything else as
+ * its CBOR bytes (h5common.c), so h5py.File(p)[name][...] reads it.
+ *
+ * Many processes, crashes: the serial HDF5 library has no notion of a
+ * second writer, and a process killed while HDF5 rewrites its metadata in
+ * place can leave the whole file unreadable.  So the file named PATH is
+ * never modified in place.  A write (put, put_many, del, clear, compact)
+ * is a transaction: take an exclusive lock on the current file (an OFD
+ * fcntl lock, which does not interfere with HDF5's own flock), copy it to
+ * a temporary file beside it (a reflink where the file system has them,
+ * else copy_file_range in the kernel), apply the change there with HDF5,
+ * flush it (fdatasync unless ?sync=none), and rename it over PATH.  Readers
+ * take no lock: they open whatever file PATH names and it never changes
+ * under them; a read handle is reused until PATH names another file
+ * (one stat per operation tells).  A crash loses only the transaction in
+ * progress and leaves a temporary file (verify --repair removes it).
+ * Mapped views are safe for the same reason: the file they map is never
+ * written again.
+ *
+ * The price is honest and documented: each write transaction costs a copy
+ * of the file (O(file size), unless reflinked) plus an HDF5 open and close.
+ * Batches (put_many, a cached archive's dump) pay it once.  For archives
+ * that take many single writes or hold big arrays, hdf5dir: writes in
+ * O(entry).  Space of replaced and deleted entries (which HDF5 does not
+ * reuse across opens) is counted in the root attribute
+ * klepto_garbage_bytes; once it is over half of a file of 1 MiB or more,
+ * the writer rebuilds the file with only the live entries (also
+ * kl_archive_compact). */
+#define _GNU_SOURCE
+#include "archive/util/fsio.h"
+#include "archive/util/h5common.h"
+#include "internal.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FORMAT "klepto hdf5"
+#define GARBAGE_ATTR "klepto_garbage_bytes"
+#define COMPACT_MIN (1u << 20)
+
+typedef struct h5_state {
+    char *url, *path, *dir, *base;
+    int sync;
+    bool create;
+    pid_t pid;
+    hid_t fapl_ro, fapl_rw;
+    hid_t snap;      /* read handle of the file PATH named last, or -1 */
+    int snapfd;
+    dev_t dev;
+    ino_t ino;
+    kl_buf key;
+} h5_state;
+
+static _Atomic unsigned long long tmp_counter;
+
+/* ---- reading: the snapshot --------------------------------------------- */
+
+static void snap_close(h5_state *s)
+{
+    if (s->snap >= 0)
+        H5Fclose(s->snap);
+    s->snap = -1;
+    s->snapfd = -1;
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* Open `path` read-only and check it is one of ours. */
+static int open_ro(h5_state *s, hid_t *out)
+{
+    hid_t f = H5Fopen(s->path, H5F_ACC_RDONLY, s->fapl_ro);
+    if (f < 0) {
+        int err = kl_h5_errno();
+        if (err == ENOENT)
+            return kl_h5_fail(KL_ENOTFOUND, "%s: file %s is gone", s->url, s->path);
+        if (err == EAGAIN || err == EWOULDBLOCK)
+            return kl_h5_fail(KL_EBUSY, "%s: %s is locked by another HDF5 program writing it",
+                              s->url, s->path);
+        if (err)
+            return kl_h5_fail(0, "%s: open %s", s->url, s->path);
+        return kl_h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
+    }
+    int rc = kl_h5_check_mark(f, FORMAT, s->url);
+    if (rc) {
+        H5Fclose(f);
+        H5Eclear2(H5E_DEFAULT);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+/* The read handle of the file PATH names now. */
+static int snapshot(h5_state *s, hid_t *out)
+{
+    struct stat st;
+    if (stat(s->path, &st) < 0) {
+        snap_close(s);
+        if (errno == ENOENT)
+            return kl_seterr(KL_ENOTFOUND, "%s: file %s is gone", s->url, s->path);
+        return kl_seterrno(errno, "stat", s->path);
+    }
+    if (s->snap >= 0 && st.st_dev == s->dev && st.st_ino == s->ino) {
+        *out = s->snap;
+        return 0;
+    }
+    snap_close(s);
+    if (st.st_size == 0)
+        return kl_seterr(KL_ECORRUPT, "%s: %s is empty, not an archive", s->url, s->path);
+    hid_t f;
+    int rc = open_ro(s, &f);
+    if (rc)
+        return rc;
+    /* remember the inode actually opened, not the one stat saw */
+    int fd = kl_h5_file_fd(f, s->fapl_ro);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        H5Fclose(f);
+        return kl_seterr(KL_EIO, "%s: no file descriptor for %s", s->url, s->path);
+    }
+    s->snap = f;
+    s->snapfd = fd;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    *out = f;
+    return 0;
+}
+
+/* The entry of `key` in file f: KL_ENOTFOUND when absent or another
+ * key's (a hash collision is a miss, never a wrong value). */
+static int find(h5_state *s, hid_t f, const void *key, size_t klen, kl_h5_entry *e)
+{
+    char name[KL_H5_NAME_HEX + 1];
+    kl_h5_entry_name(key, klen, name);
+    int rc = kl_h5_entry_open(f, name, &s->key, e, s->url);
+    if (!rc && !kl_h5_is_key(&s->key, key, klen)) {
+        kl_h5_entry_close(e);
+        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+    }
+    return rc;
+}
+
+/* A keyed read: what `want` asks of the entry of `key` (h5common.h). */
+static int read_key(h5_state *s, const void *key, size_t klen, kl_h5_want want, void *out)
+{
+    hid_t f;
+    kl_h5_entry e;
+    kl_h5_enter();
+    int rc = snapshot(s, &f);
+    if (!rc)
+        rc = find(s, f, key, klen, &e);
+    if (!rc) {
+        rc = kl_h5_entry_answer(&e, want, klen, s->snapfd, out);
+        kl_h5_entry_close(&e);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    kl_h5_leave();
+    return rc;
+}
+
+static int h5_get(void *state, const void *key, size_t klen, kl_buf *val)
+{
+    return read_key(state, key, klen, KL_H5_VALUE, val);
+}
+
+static int h5_contains(void *state, const void *key, size_t klen)
+{
+    int rc = read_key(state, key, klen, KL_H5_PRESENT, NULL);
+    return rc == KL_ENOTFOUND ? 0 : rc;
+}
+
+static int h5_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
+{
+    return read_key(state, key, klen, KL_H5_INFO, out);
+}
+
+static int h5_get_view(void *state, const void *key, size_t klen, kl_view **out)
+{
+    return read_key(state, key, klen, KL_H5_VIEW, out);
+}
+
+static int h5_count(void *state, size_t *out)
+{
+    h5_state *s = state;
+    hid_t f;
+    H5G_info_t gi;
+    kl_h5_enter();
+    int rc = snapshot(s, &f);
+    if (!rc && H5Gget_info(f, &gi) < 0)
+        rc = kl_h5_fail(KL_ECORRUPT, "%s: read the root group", s->url);
+    kl_h5_leave();
+    if (!rc)
+        *out = (size_t)gi.nlinks;
+    return rc;
+}
+
+/* ---- writing: transactions --------------------------------------------- */
+
+/* The names of the links in f's root group, 33 bytes each. */
+static herr_t names_cb(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+    (void)g;
+    (void)info;
+    kl_buf *b = arg;
+    char n[KL_H5_NAME_HEX + 1] = {0};
+    snprintf(n, sizeof n, "%s", name);
+    return kl_buf_append(b, n, sizeof n) ? -1 : 0;
+}
+
+static int list_names(h5_state *s, hid_t f, kl_buf *names)
+{
+    kl_buf_reset(names);
+    hsize_t idx = 0;
+    if (H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, names_cb, names) < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: list the root group", s->url);
+    return 0;
+}
+
+static void tmp_name(h5_state *s, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/.%s.tmp.%d.%llu", s->dir, s->base, (int)s->pid,
+             (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+}
+
+/* A new temporary file (O_EXCL) with the given mode bits. */
+static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
+{
+    for (int attempt = 0; attempt < 64; attempt++) {
+        tmp_name(s, tmp, cap);
+        *fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        if (*fd >= 0)
+            return 0;
+        if (errno != EEXIST)
+            break;
+        s->pid = getpid(); /* a handle carried over a fork */
+    }
+    return kl_seterr(kl_errno_code(errno), "%s: create a temporary file in %s: %s", s->url,
+                     s->dir, strerror(errno));
+}
+
+static int copy_file(h5_state *s, int from, int to, uint64_t size, const char *tmp)
+{
+    if (ioctl(to, FICLONE, from) == 0)
+        return 0;
+    loff_t in = 0, out = 0;
+    bool fallback = false;
+    while ((uint64_t)in < size) {
+        ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(size - (uint64_t)in), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                      errno == EOPNOTSUPP) && in == 0) {
+            fallback = true;
+            break;
+        }
+        if (n < 0)
+            return kl_seterr(kl_errno_code(errno), "%s: copy to %s: %s", s->url, tmp,
+                             strerror(errno));
+        if (n == 0)
+            return kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
+    }
+    if (!fallback)
+        return 0;
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    if (!buf)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint64_t off = 0; !rc && off < size;) {
+        size_t got = 0, want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+        rc = kl_fsio_pread(from, buf, want, (int64_t)off, &got, s->path);
+        if (!rc && got == 0)
+            rc = kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
+        if (!rc)
+            rc = kl_fsio_pwrite(to, buf, got, (int64_t)off, tmp);
+        off += got;
+    }
+    free(buf);
+    return rc;
+}
+
+/* Open PATH and hold an exclusive lock on the file it names (retrying
+ * when a writer renamed another over it meanwhile).  KL_ENOTFOUND when
+ * there is no file. */
+static int lock_current(h5_state *s, int *out, struct stat *st)
+{
+    for (;;) {
+        int fd = open(s->path, O_RDWR | O_CLOEXEC);
+        if (fd < 0)
+            return errno == ENOENT
+                       ? kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path)
+                       : kl_seterr(kl_errno_code(errno), "%s: open %s for writing: %s", s->url,
+                                   s->path, strerror(errno));
+        struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+        int r;
+        while ((r = fcntl(fd, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
+            ;
+        if (r < 0) {
+            int rc = kl_seterr(kl_errno_code(errno), "%s: lock %s: %s", s->url, s->path,
+                               strerror(errno));
+            close(fd);
+            return rc;
+        }
+        struct stat now;
+        if (fstat(fd, st) == 0 && st->st_nlink > 0 && stat(s->path, &now) == 0 &&
+            now.st_dev == st->st_dev && now.st_ino == st->st_ino) {
+            *out = fd;
+            return 0;
+        }
+        close(fd); /* replaced while we waited: lock the new one */
+    }
+}
+
+enum { TXN_COPY, TXN_FRESH };
+typedef int (*txn_fn)(h5_state *s, hid_t f, void *arg);
+
+static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
+{
+    *f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, s->fapl_rw);
+    if (*f < 0)
+        return kl_h5_fail(0, "%s: create %s", s->url, tmp);
+    int rc = kl_h5_mark(*f, FORMAT, s->url);
+    if (rc) {
+        H5Fclose(*f);
+        *f = -1;
+    }
+    return rc;
+}
+
+/* Close the HDF5 file written at tmp, flush it, and put it at `dest`
+ * (rename, or link when `exclusive`: then EEXIST is not an error and
+ * the file is dropped).  tmp is removed on failure. */
+static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool exclusive,
+                  uint64_t *size)
+{
+    if (H5Fclose(f) < 0 && !rc)
+        rc = kl_h5_fail(0, "%s: close %s", s->url, tmp);
+    H5Eclear2(H5E_DEFAULT);
+    if (!rc && s->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
+        rc = kl_seterr(kl_errno_code(errno), "%s: fsync %s: %s", s->url, tmp, strerror(errno));
+    struct stat st;
+    if (!rc && size && fstat(fd, &st) == 0)
+        *size = (uint64_t)st.st_size;
+    close(fd);
+    if (!rc && exclusive) {
+        if (link(tmp, s->path) < 0 && errno != EEXIST)
+            rc = kl_seterr(kl_errno_code(errno), "%s: create %s: %s", s->url, s->path,
+                           strerror(errno));
+        unlink(tmp);
+    } else if (!rc && rename(tmp, s->path) < 0) {
+        rc = kl_seterr(kl_errno_code(errno), "%s: rename into %s: %s", s->url, s->path,
+                       strerror(errno));
+    }
+    if (rc) {
+        unlink(tmp);
+        return rc;
+    }
+    if (s->sync == KL_SYNC_FULL)
+        rc = kl_fsio_fsync_dir(s->dir);
+    return rc;
+}
+
+/* Make PATH an empty archive unless some file is there already. */
+static int create_file(h5_state *s)
+{
+    char tmp[PATH_MAX + 64];
+    int fd;
+    int rc = tmp_create(s, tmp, sizeof tmp, 0666, &fd);
+    if (rc)
+        return rc;
+    hid_t f;
+    rc = make_fresh(s, tmp, &f);
+    if (rc) {
+        close(fd);
+        unlink(tmp);
+        return rc;
+    }
+    return commit(s, f, fd, tmp, 0, true, NULL);
+}
+
+static int compact_locked(h5_state *s, int lockfd, const struct stat *st);
+
+/* One write transaction: fn applied to a copy of the current file (or to
+ * a fresh empty one) that then replaces it. */
+static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
+{
+    int lockfd;
+    struct stat st;
+    int rc = lock_current(s, &lockfd, &st);
+    if (rc == KL_ENOTFOUND && s->create) {
+        rc = create_file(s);
+        if (!rc)
+            rc = lock_current(s, &lockfd, &st);
+    }
+    if (rc)
+        return rc;
+    char tmp[PATH_MAX + 64];
+    int fd;
+    hid_t f = -1;
+    rc = tmp_create(s, tmp, sizeof tmp, st.st_mode & 0777, &fd);
+    if (rc) {
+        close(lockfd);
+        return rc;
+    }
+    if (mode == TXN_FRESH || st.st_size == 0) {
+        rc = make_fresh(s, tmp, &f);
+    } else {
+        rc = copy_file(s, lockfd, fd, (uint64_t)st.st_size, tmp);
+        if (!rc && (f = H5Fopen(tmp, H5F_ACC_RDWR, s->fapl_rw)) < 0)
+            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
+        if (!rc)
+            rc = kl_h5_check_mark(f, FORMAT, s->url);
+    }
+    if (!rc && fn)
+        rc = fn(s, f, arg);
+    uint64_t garbage = 0, size = 0;
+    if (!rc && f >= 0 && H5Aexists(f, GARBAGE_ATTR) > 0) {
+        hid_t a = H5Aopen(f, GARBAGE_ATTR, H5P_DEFAULT);
+        if (a >= 0) {
+            H5Aread(a, H5T_NATIVE_UINT64, &garbage);
+            H5Aclose(a);
+        }
+    }
+    if (f < 0) {
+        close(fd);
+        unlink(tmp);
+    } else {
+        rc = commit(s, f, fd, tmp, rc, false, &size);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (!rc && size >= COMPACT_MIN && garbage > size / 2) {
+        /* still holding the lock of the replaced file: take the new one */
+        close(lockfd);
+        if (!(rc = lock_current(s, &lockfd, &st)))
+            rc = compact_locked(s, lockfd, &st);
+    }
+    close(lockfd);
+    return rc;
+}
+
+/* Add n bytes to the garbage count (space HDF5 will not reuse). */
+static int add_garbage(h5_state *s, hid_t f, uint64_t n)
+{
+    uint64_t g = 0;
+    hid_t a = -1;
+    if (H5Aexists(f, GARBAGE_ATTR) > 0) {
+        a = H5Aopen(f, GARBAGE_ATTR, H5P_DEFAULT);
+        if (a >= 0 && H5Aread(a, H5T_NATIVE_UINT64, &g) < 0)
+            g = 0;
+    } else {
+        hid_t sp = H5Screate(H5S_SCALAR);
+        a = H5Acreate2(f, GARBAGE_ATTR, H5T_STD_U64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        H5Sclose(sp);
+    }
+    g += n;
+    int rc = 0;
+    if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &g) < 0)
+        rc = kl_h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+/* Unlink entry `name` from f, counting the space it leaves. */
+static int unlink_entry(h5_state *s, hid_t f, const char *name)
+{
+    H5O_info_t oi;
+    uint64_t n = 0;
+    if (H5Oget_info_by_name2(f, name, &oi, H5O_INFO_HDR, H5P_DEFAULT) >= 0)
+        n += oi.hdr.space.total;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d >= 0) {
+        n += H5Dget_storage_size(d);
+        H5Dclose(d);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (H5Ldelete(f, name, H5P_DEFAULT) < 0)
+        return kl_h5_fail(0, "%s: entry %s: delete", s->url, name);
+    return add_garbage(s, f, n + 64);
+}
+
+typedef struct put_args {
+    size_t n;
+    const void *const *keys;
+    const size_t *klens;
+    const void *const *vals;
+    const size_t *vlens;
+} put_args;
+
+static int put_fn(h5_state *s, hid_t f, void *arg)
+{
+    put_args *a = arg;
+    int64_t now = kl_now_ns();
+    int rc = 0;
+    for (size_t i = 0; !rc && i < a->n; i++) {
+        char name[KL_H5_NAME_HEX + 1];
+        kl_h5_entry_name(a->keys[i], a->klens[i], name);
+        htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
+        if (ex < 0)
+            rc = kl_h5_fail(KL_ECORRUPT, "%s: entry %s: look up", s->url, name);
+        if (ex > 0)
+            rc = unlink_entry(s, f, name);
+        if (!rc)
+            rc = kl_h5_entry_write(f, name, a->keys[i], a->klens[i], a->vals[i], a->vlens[i], now,
+                                   s->url);
+    }
+    return rc;
+}
+
+static int h5_put_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       const void *const *vals, const size_t *vlens)
+{
+    put_args a = {n, keys, klens, vals, vlens};
+    kl_h5_enter();
+    int rc = n ? txn(state, TXN_COPY, put_fn, &a) : 0;
+    kl_h5_leave();
+    return rc;
+}
+
+static int h5_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    return h5_put_many(state, 1, &key, &klen, &val, &vlen);
+}
+
+typedef struct del_args {
+    size_t n;
+    const void *const *keys;
+    const size_t *klens;
+    size_t deleted;
+} del_args;
+
+/* Whether the key has an entry in file f: 0 yes, KL_ENOTFOUND, or an error;
+ * a damaged entry at the key's name counts as one (it goes too: the name
+ * says whose it is, whatever the damage). */
+static int present(h5_state *s, hid_t f, const void *key, size_t klen)
+{
+    kl_h5_entry e;
+    int rc = find(s, f, key, klen, &e);
+    if (!rc)
+        kl_h5_entry_close(&e);
+    return rc == KL_ECORRUPT ? 0 : rc;
+}
+
+static int del_fn(h5_state *s, hid_t f, void *arg)
+{
+    del_args *a = arg;
+    int rc = 0;
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        rc = present(s, f, a->keys[i], a->klens[i]);
+        if (rc == KL_ENOTFOUND && a->n > 1) { /* skipped in a batch */
+            rc = 0;
+            continue;
+        }
+        if (!rc) {
+            char name[KL_H5_NAME_HEX + 1];
+            kl_h5_entry_name(a->keys[i], a->klens[i], name);
+            if (!(rc = unlink_entry(s, f, name)))
+                a->deleted++;
+        }
+    }
+    return rc;
+}
+
+/* Delete keys in one transaction; none present (in the current file):
+ * no copy at all. */
+static int del_keys(h5_state *s, del_args *a)
+{
+    kl_h5_enter();
+    hid_t f;
+    int rc = snapshot(s, &f);
+    bool any = false;
+    for (size_t i = 0; i < a->n && !rc && !any; i++) {
+        rc = present(s, f, a->keys[i], a->klens[i]);
+        any = rc == 0;
+        if (rc == KL_ENOTFOUND)
+            rc = 0;
+    }
+    if (!rc && !any && a->n == 1)
+        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+    if (!rc && any)
+        rc = txn(s, TXN_COPY, del_fn, a);
+    kl_h5_leave();
+    return rc;
+}
+
+static int h5_del(void *state, const void *key, size_t klen)
+{
+    const void *keys[1] = {key};
+    del_args a = {1, keys, &klen, 0};
+    return del_keys(state, &a);
+}
+
+static int h5_del_many(void *state, size_t n, const void *const *keys, const size_t *klens,
+                       size_t *deleted)
+{
+    del_args a = {n, keys, klens, 0};
+    int rc = n ? del_keys(state, &a) : 0;
+    *deleted = a.deleted;
+    return rc;
+}
+
+static int h5_clear(void *state)
+{
+    kl_h5_enter();
+    int rc = txn(state, TXN_FRESH, NULL, NULL);
+    kl_h5_leave();
+    return rc;
+}
+
+/* Rebuild: a fresh file holding copies of the live entries only. */
+static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
+{
+    (void)lockfd;
+    hid_t src;
+    int rc = open_ro(s, &src);
+    if (rc)
+        return rc;
+    kl_buf names = KL_BUF_INIT;
+    rc = list_names(s, src, &names);
+    char tmp[PATH_MAX + 64];
+    int fd = -1;
+    hid_t f = -1;
+    if (!rc)
+        rc = tmp_create(s, tmp, sizeof tmp, st->st_mode & 0777, &fd);
+    if (!rc && (rc = make_fresh(s, tmp, &f))) {
+        close(fd);
+        unlink(tmp);
+    }
+    for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
+        const char *name = (const char *)names.data + off;
+        if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
+            rc = kl_h5_fail(0, "%s: entry %s: copy while compacting", s->url, name);
+    }
+    H5Fclose(src);
+    kl_buf_free(&names);
+    if (f >= 0)
+        rc = commit(s, f, fd, tmp, rc, false, NULL);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+static int h5_compact(void *state)
+{
+    h5_state *s = state;
+    int lockfd;
+    struct stat st;
+    kl_h5_enter();
+    int rc = lock_current(s, &lockfd, &st);
+    if (!rc) {
+        rc = compact_locked(s, lockfd, &st);
+        close(lockfd);
+    }
+    kl_h5_leave();
+    return rc;
+}
+
+static int h5_sync(void *state)
+{
+    h5_state *s = state;
+    /* files are flushed before they are renamed (sync=normal/full); the
+     * renames become durable with the folder */
+    return s->sync == KL_SYNC_NORMAL ? kl_fsio_fsync_dir(s->dir) : 0;
+}
+
+/* ---- iteration --------------------------------------------------------- */
+
+typedef struct hcur {
+    h5_state *s;
+    hid_t f;  /* its own snapshot: iteration sees one version of the file */
+    kl_buf names;
+    size_t off;
+} hcur;
+
+static int h5_iter_new(void *state, void **out)
+{
+    h5_state *s = state;
+    hcur *c = calloc(1, sizeof *c);
+    if (!c)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    c->s = s;
+    kl_h5_enter();
+    int rc = open_ro(s, &c->f);
+    if (!rc && (rc = list_names(s, c->f, &c->names)))
+        H5Fclose(c->f);
+    kl_h5_leave();
+    if (rc) {
+        kl_buf_free(&c->names);
+        free(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+static int h5_iter_next(void *cur, kl_buf *key, kl_buf *val)
+{
+    hcur *c = cur;
+    if (c->off >= c->names.len)
+        return 0;
+    const char *name = (const char *)c->names.data + c->off;
+    c->off += KL_H5_NAME_HEX + 1;
+    kl_h5_entry e;
+    kl_h5_enter();
+    int rc = kl_h5_entry_open(c->f, name, key, &e, c->s->url);
+    if (!rc && val)
+        rc = kl_h5_entry_value(&e, val);
+    if (e.dset >= 0)
+        kl_h5_entry_close(&e);
+    kl_h5_leave();
+    return rc ? rc : 1;
+}
+
+static void h5_iter_free(void *cur)
+{
+    hcur *c = cur;
+    kl_h5_enter();
+    H5Fclose(c->f);
+    H5Eclear2(H5E_DEFAULT);
+    kl_h5_leave();
+    kl_buf_free(&c->names);
+    free(c);
+}
+
+/* ---- verify ------------------------------------------------------------ */
+
+static bool is_hex_name(const char *n)
+{
+    if (strlen(n) != KL_H5_NAME_HEX)
+        return false;
+    for (const char *p = n; *p; p++)
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+            return false;
+    return true;
+}
+
+/* Temporary files of writers that are gone: ".BASE.tmp.PID.N". */
+static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
+{
+    DIR *d = opendir(s->dir);
+    if (!d)
+        return;
+    size_t bl = strlen(s->base);
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *n = de->d_name;
+        if (n[0] != '.' || strncmp(n + 1, s->base, bl) || strncmp(n + 1 + bl, ".tmp.", 5))
+            continue;
+        long pid = strtol(n + 1 + bl + 5, NULL, 10);
+        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        if (repair && unlinkat(dirfd(d), n, 0) == 0 && report)
+            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s\n", s->url, s->dir, n);
+    }
+    closedir(d);
+}
+
+static int drop_names_fn(h5_state *s, hid_t f, void *arg)
+{
+    kl_buf *names = arg;
+    int rc = 0;
+    for (size_t off = 0; !rc && off < names->len; off += KL_H5_NAME_HEX + 1) {
+        const char *name = (const char *)names->data + off;
+        if (H5Lexists(f, name, H5P_DEFAULT) > 0)
+            rc = unlink_entry(s, f, name);
+    }
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
+{
+    h5_state *s = state;
+    kl_buf names = KL_BUF_INIT, bad = KL_BUF_INIT, val = KL_BUF_INIT;
+    *problems = 0;
+    kl_h5_enter();
+    sweep_tmp(s, repair, report);
+    hid_t f;
+    int rc = snapshot(s, &f);
+    if (!rc)
+        rc = list_names(s, f, &names);
+    for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
+        const char *name = (const char *)names.data + off;
+        kl_h5_entry e;
+        int erc;
+        if (!is_hex_name(name)) {
+            erc = kl_seterr(KL_ECORRUPT, "%s: object %s is not a klepto entry", s->url, name);
+        } else if (!(erc = kl_h5_entry_open(f, name, &s->key, &e, s->url))) {
+            erc = kl_h5_entry_value(&e, &val);
+            kl_h5_entry_close(&e);
+            char want[KL_H5_NAME_HEX + 1];
+            kl_h5_entry_name(s->key.data, s->key.len, want);
+            if (!erc && strcmp(want, name))
+                erc = kl_seterr(KL_ECORRUPT, "%s: entry %s: stored under the wrong name", s->url,
+                                name);
+        }
+        if (erc == 0 || erc == KL_EVERSION)
+            continue;
+        if (erc != KL_ECORRUPT && erc != KL_EIO) {
+            rc = erc;
+            break;
+        }
+        ++*problems;
+        char n[KL_H5_NAME_HEX + 1] = {0};
+        snprintf(n, sizeof n, "%s", name);
+        kl_buf_append(&bad, n, sizeof n);
+        if (report)
+            kl_buf_printf(report, "%s%s\n", kl_errmsg(), repair ? " (dropped)" : "");
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (!rc && repair && bad.len)
+        rc = txn(s, TXN_COPY, drop_names_fn, &bad);
+    kl_h5_leave();
+    kl_buf_free(&names);
+    kl_buf_free(&bad);
+    kl_buf_free(&val);
+    return rc;
+}
+
+/* ---- open / close / drop ----------------------------------------------- */
+
+static void h5_free(h5_state *s)
+{
+    kl_h5_enter();
+    snap_close(s);
+    if (s->fapl_ro >= 0)
+        H5Pclose(s->fapl_ro);
+    if (s->fapl_rw >= 0)
+        H5Pclose(s->fapl_rw);
+    kl_h5_leave();
+    kl_buf_free(&s->key);
+    free(s->url);
+    free(s->path);
+    free(s->dir);
+    free(s->base);
+    free(s);
+}
+
+static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
+{
+    if (!*url->rest)
+        return kl_seterr(KL_EINVAL, "%s: hdf5: needs a file path (hdf5:PATH)", url->full);
+    h5_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    s->snap = s->fapl_ro = s->fapl_rw = -1;
+    s->snapfd = -1;
+    s->pid = getpid();
+    s->create = opts->create && !opts->read_only;
+    int rc = 0;
+    if (!(s->url = strdup(url->full)) || !(s->path = kl_abs_path(url->rest)))
+        rc = kl_seterr(KL_ENOMEM, "out of memory");
+    if (!rc) {
+        char *slash = strrchr(s->path, '/');
+        s->dir = slash == s->path ? strdup("/") : strndup(s->path, (size_t)(slash - s->path));
+        s->base = strdup(slash + 1);
+        if (!s->dir || !s->base)
+            rc = kl_seterr(KL_ENOMEM, "out of memory");
+        else if (!*s->base)
+            rc = kl_seterr(KL_EINVAL, "%s: hdf5: needs a file path, not a folder", url->full);
+    }
+    if (!rc)
+        rc = kl_url_sync_mode(url, &s->sync);
+    kl_h5_enter();
+    if (!rc) {
+        s->fapl_ro = kl_h5_fapl(true);
+        /* temporary files are private to their writer */
+        s->fapl_rw = kl_h5_fapl(false);
+        if (s->fapl_ro < 0 || s->fapl_rw < 0)
+            rc = kl_h5_fail(0, "%s: HDF5 file properties", url->full);
+    }
+    struct stat st;
+    if (!rc && stat(s->path, &st) < 0) {
+        if (errno != ENOENT)
+            rc = kl_seterr(kl_errno_code(errno), "%s: %s: %s", url->full, s->path, strerror(errno));
+        else if (!s->create)
+            rc = kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", url->full, s->path);
+        else if (!(rc = kl_fsio_mkdirs(s->dir)))
+            rc = create_file(s);
+        if (!rc && stat(s->path, &st) < 0)
+            rc = kl_seterrno(errno, "stat", s->path);
+    }
+    if (!rc && !S_ISREG(st.st_mode))
+        rc = kl_seterr(KL_EINVAL, "%s: %s is not a regular file", url->full, s->path);
+    if (!rc && !opts->read_only &&
+        (access(s->path, R_OK | W_OK) < 0 || access(s->dir, W_OK | X_OK) < 0))
+        rc = kl_seterr(KL_EPERM, "%s: %s is not writable (the file and its folder must be): %s",
+                       url->full, s->path, strerror(errno));
+    /* an empty file (made by mktemp, say) becomes an archive */
+    if (!rc && st.st_size == 0 && !opts->read_only)
+        rc = txn(s, TXN_FRESH, NULL, NULL);
+    hid_t f;
+    if (!rc)
+        rc = snapshot(s, &f);
+    kl_h5_leave();
+    if (rc) {
+        h5_free(s);
+        return rc;
+    }
+    *state = s;
+    return 0;
+}
+
+static int h5_close(void *state)
+{
+    h5_free(state);
+    return 0;
+}
+
+static int h5_drop(void *state)
+{
+    h5_state *s = state;
+    int lockfd;
+    struct stat st;
+    kl_h5_enter();
+    snap_close(s);
+    int rc = lock_current(s, &lockfd, &st);
+    if (!rc) {
+        if (unlink(s->path) < 0)
+            rc = kl_seterr(kl_errno_code(errno), "%s: delete %s: %s", s->url, s->path,
+                           strerror(errno));
+        close(lockfd);
+    }
+    kl_h5_leave();
+    return rc;
+}
+
+static int h5_describe(void *state, kl_buf *out)
+{
+    h5_state *s = state;
+    static const char *const modes[] = {"none", "normal", "full"};
+    unsigned maj = 0, min = 0, rel = 0;
+    uint64_t garbage = 0;
+    struct stat st = {0};
+    kl_h5_enter();
+    H5get_libversion(&maj, &min, &rel);
+    hid_t f;
+    if (!snapshot(s, &f)) {
+        fstat(s->snapfd, &st);
+        if (H5Aexists(f, GARBAGE_ATTR) > 0) {
+            hid_t a = H5Aopen(f, GARBAGE_ATTR, H5P_DEFAULT);
+            if (a >= 0) {
+                H5Aread(a, H5T_NATIVE_UINT64, &garbage);
+                H5Aclose(a);
+            }
+        }
+    }
+    H5Eclear2(H5E_DEFAULT);
+    kl_h5_leave();
+    return kl_buf_printf(out,
+                         "format_version=%d\nhdf5_library=%u.%u.%u\nsync=%s\nfile_bytes=%llu\n"
+                         "garbage_bytes=%llu\n",
+                         KL_H5_VERSION, maj, min, rel, modes[s->sync],
+                         (unsigned long long)st.st_size, (unsigned long long)garbage);
+}
+
+const kl_archive_backend kl_backend_hdf5 = {
+    .version = KL_BACKEND_VERSION,
+    .scheme = "hdf5",
+    .flags = 0,
+    .open = h5_open,
+    .close = h5_close,
+    .get = h5_get,
+    .put = h5_put,
+    .del = h5_del,
+    .del_many = h5_del_many,
+    .contains = h5_contains,
+    .count = h5_count,
+    .stat = h5_stat,
+    .clear = h5_clear,
+    .sync = h5_sync,
+    .drop = h5_drop,
+    .put_many = h5_put_many,
+    .describe = h5_describe,
+    .iter_new = h5_iter_new,
+    .iter_next = h5_iter_next,
+    .iter_free = h5_iter_free,
+    .get_view = h5_get_view,
+    .verify = h5_verify,
+    .compact = h5_compact,
+};

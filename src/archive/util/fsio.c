@@ -1,0 +1,160 @@
+/* See fsio.h. */
+#define _GNU_SOURCE
+#include "archive/util/fsio.h"
+
+#include "internal.h"
+
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static _Atomic int fault_err;
+static _Atomic int64_t fault_budget;
+
+void kl_fsio_fault_inject(int err, uint64_t after_bytes)
+{
+    atomic_store(&fault_budget, (int64_t)(after_bytes > INT64_MAX ? INT64_MAX : after_bytes));
+    atomic_store(&fault_err, err);
+}
+
+/* How many of n bytes may be written before the injected fault (n when
+ * none is armed). */
+static size_t fault_allow(size_t n)
+{
+    if (KL_LIKELY(!atomic_load_explicit(&fault_err, memory_order_relaxed)))
+        return n;
+    int64_t b = atomic_fetch_sub(&fault_budget, (int64_t)n);
+    if (b >= (int64_t)n)
+        return n;
+    return b > 0 ? (size_t)b : 0;
+}
+
+static ssize_t do_pwrite(int fd, const void *p, size_t n, int64_t off)
+{
+    return off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
+}
+
+int kl_fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *path)
+{
+    const uint8_t *b = p;
+    while (n) {
+        size_t allow = fault_allow(n);
+        if (!allow) {
+            return kl_seterrno(atomic_load(&fault_err), "write", path);
+        }
+        ssize_t w = do_pwrite(fd, b, allow, off);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return kl_seterrno(errno, "write", path);
+        }
+        b += w;
+        n -= (size_t)w;
+        if (off >= 0)
+            off += w;
+    }
+    return 0;
+}
+
+int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, const char *path)
+{
+    size_t total = 0;
+    for (int i = 0; i < niov; i++)
+        total += iov[i].iov_len;
+    if (KL_LIKELY(!atomic_load_explicit(&fault_err, memory_order_relaxed))) {
+        /* the common case: one system call */
+        ssize_t w = off < 0 ? writev(fd, iov, niov) : pwritev(fd, iov, niov, (off_t)off);
+        if (w == (ssize_t)total)
+            return 0;
+        if (w < 0 && errno != EINTR)
+            return kl_seterrno(errno, "write", path);
+        /* a short write: finish piece by piece */
+        size_t done = w > 0 ? (size_t)w : 0;
+        for (int i = 0; i < niov; i++) {
+            if (done >= iov[i].iov_len) {
+                done -= iov[i].iov_len;
+                if (off >= 0)
+                    off += (int64_t)iov[i].iov_len;
+                continue;
+            }
+            int rc = kl_fsio_pwrite(fd, (const uint8_t *)iov[i].iov_base + done,
+                                    iov[i].iov_len - done, off < 0 ? -1 : off + (int64_t)done,
+                                    path);
+            if (rc)
+                return rc;
+            if (off >= 0)
+                off += (int64_t)iov[i].iov_len;
+            done = 0;
+        }
+        return 0;
+    }
+    for (int i = 0; i < niov; i++) {
+        int rc = kl_fsio_pwrite(fd, iov[i].iov_base, iov[i].iov_len, off, path);
+        if (rc)
+            return rc;
+        if (off >= 0)
+            off += (int64_t)iov[i].iov_len;
+    }
+    return 0;
+}
+
+int kl_fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const char *path)
+{
+    uint8_t *b = p;
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, b + done, n - done, (off_t)off + (off_t)done);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return kl_seterrno(errno, "read", path);
+        }
+        if (r == 0)
+            break;
+        done += (size_t)r;
+    }
+    *got = done;
+    return 0;
+}
+
+int kl_fsio_fsync(int fd, const char *path)
+{
+    if (fsync(fd) < 0)
+        return kl_seterrno(errno, "fsync", path);
+    return 0;
+}
+
+int kl_fsio_fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return kl_seterrno(errno, "open folder", path);
+    int rc = kl_fsio_fsync(fd, path);
+    close(fd);
+    return rc;
+}
+
+int kl_fsio_mkdirs(const char *path)
+{
+    char *p = strdup(path);
+    if (!p)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (char *s = p + 1;; s++) {
+        if (*s == '/' || *s == '\0') {
+            char c = *s;
+            *s = '\0';
+            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+                rc = kl_seterrno(errno, "create folder", p);
+                break;
+            }
+            *s = c;
+            if (!c)
+                break;
+        }
+    }
+    free(p);
+    return rc;
+}

@@ -1,0 +1,692 @@
+/* See h5common.h.  One entry is one dataset: a typed numeric array value
+ * is stored natively (its dtype and shape, little-endian), so any HDF5
+ * reader gets the array; any other value is its canonical CBOR bytes in a
+ * uint8 dataset.  Attributes on the dataset carry what the dataset alone
+ * cannot: the exact key bytes, how to rebuild the value's bytes, when it
+ * was stored and a checksum of the value (HDF5 checksums its metadata in
+ * the 1.8 format, but not raw data). */
+#define _GNU_SOURCE
+#include "archive/util/h5common.h"
+#include "internal.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#define COMPACT_MAX 4096      /* smaller values live in the object header */
+#define MAP_MIN (64 * 1024)   /* arrays from this size are mapped by views */
+#define ALIGN 64
+
+static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
+static _Thread_local bool h5_quiet;
+
+/* fork() waits until no thread is inside HDF5, so the child inherits a
+ * quiescent library and a free mutex */
+static void fork_prepare(void) { pthread_mutex_lock(&h5_mutex); }
+static void fork_done(void) { pthread_mutex_unlock(&h5_mutex); }
+static void h5_init(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
+
+void kl_h5_enter(void)
+{
+    pthread_once(&h5_once, h5_init);
+    pthread_mutex_lock(&h5_mutex);
+    if (!h5_quiet) {
+        /* per thread in thread-safe builds of HDF5, global otherwise */
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        h5_quiet = true;
+    }
+}
+
+void kl_h5_leave(void) { pthread_mutex_unlock(&h5_mutex); }
+
+/* ---- errors ------------------------------------------------------------ */
+
+typedef struct walk {
+    char desc[300];
+    int err;
+} walk;
+
+static herr_t walk_cb(unsigned n, const H5E_error2_t *e, void *arg)
+{
+    walk *w = arg;
+    if (!e->desc)
+        return 0;
+    const char *m = strstr(e->desc, "error message = '");
+    if (n == 0 && m) {
+        /* "file write failed: time = ..., errno = 28, error message = 'No
+         * space left on device', ...": keep the what and the why */
+        const char *cut = strchr(e->desc, ':');
+        if (!cut || cut > m)
+            cut = strchr(e->desc, ',');
+        const char *end = strchr(m + 17, '\'');
+        int what = cut && cut < m ? (int)(cut - e->desc) : 0;
+        int why = end ? (int)(end - m - 17) : (int)strlen(m + 17);
+        snprintf(w->desc, sizeof w->desc, "%.*s%s%.*s", what, e->desc, what ? ": " : "", why,
+                 m + 17);
+    } else if (n == 0) {
+        snprintf(w->desc, sizeof w->desc, "%s", e->desc);
+        for (char *c = w->desc; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+    }
+    const char *p = strstr(e->desc, "errno = ");
+    if (p && !w->err)
+        w->err = atoi(p + 8);
+    return 0;
+}
+
+static void walk_stack(walk *w)
+{
+    memset(w, 0, sizeof *w);
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, w);
+}
+
+int kl_h5_errno(void)
+{
+    walk w;
+    walk_stack(&w);
+    return w.err;
+}
+
+int kl_h5_fail(int code, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    walk w;
+    walk_stack(&w);
+    H5Eclear2(H5E_DEFAULT);
+    if (!code)
+        code = w.err ? kl_errno_code(w.err) : KL_EIO;
+    if (code == KL_ENOTFOUND && w.err != ENOENT)
+        code = KL_EIO;
+    if (!w.desc[0])
+        return kl_seterr(code, "%s", msg);
+    return kl_seterr(code, "%s: HDF5: %s", msg, w.desc);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+hid_t kl_h5_fapl(bool locking)
+{
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0)
+        return fapl;
+    if (H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18) < 0 ||
+        H5Pset_alignment(fapl, MAP_MIN, ALIGN) < 0 ||
+        H5Pset_file_locking(fapl, locking, true) < 0) {
+        H5Pclose(fapl);
+        return -1;
+    }
+    return fapl;
+}
+
+int kl_h5_file_fd(hid_t file, hid_t fapl)
+{
+    void *h = NULL;
+    if (H5Fget_vfd_handle(file, fapl, &h) < 0 || !h) {
+        H5Eclear2(H5E_DEFAULT);
+        return -1;
+    }
+    return *(int *)h;
+}
+
+/* ---- attributes -------------------------------------------------------- */
+
+static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *p,
+                      const char *where)
+{
+    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = 0;
+    if (a < 0 || (p && H5Awrite(a, type, p) < 0))
+        rc = kl_h5_fail(0, "%s: write attribute %s", where, name);
+    if (a >= 0)
+        H5Aclose(a);
+    return rc;
+}
+
+static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *p, const char *where)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    if (sp < 0)
+        return kl_h5_fail(0, "%s: dataspace", where);
+    int rc = attr_write(obj, name, type, sp, p, where);
+    H5Sclose(sp);
+    return rc;
+}
+
+/* uint8[n]; an empty one has a null dataspace */
+static int attr_bytes(hid_t obj, const char *name, const void *p, size_t n, const char *where)
+{
+    hsize_t dim = n;
+    hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_NULL);
+    if (sp < 0)
+        return kl_h5_fail(0, "%s: dataspace", where);
+    int rc = attr_write(obj, name, H5T_STD_U8LE, sp, n ? p : NULL, where);
+    H5Sclose(sp);
+    return rc;
+}
+
+static int attr_string(hid_t obj, const char *name, const char *s, const char *where)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    if (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+        if (t >= 0)
+            H5Tclose(t);
+        return kl_h5_fail(0, "%s: string type", where);
+    }
+    int rc = attr_scalar(obj, name, t, s, where);
+    H5Tclose(t);
+    return rc;
+}
+
+/* Opened attribute `name` of obj, or a KL_ECORRUPT naming what. */
+static hid_t attr_open(hid_t obj, const char *name, const char *where, const char *what)
+{
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    if (a >= 0)
+        return a;
+    H5Eclear2(H5E_DEFAULT);
+    if (H5Aexists(obj, name) == 0)
+        kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s missing", where, what, name);
+    else
+        kl_h5_fail(KL_ECORRUPT, "%s: %s: attribute %s unreadable", where, what, name);
+    return -1;
+}
+
+/* Elements of an attribute (0 for a null dataspace), -1 on error. */
+static hssize_t attr_count(hid_t a)
+{
+    hid_t sp = H5Aget_space(a);
+    if (sp < 0)
+        return -1;
+    hssize_t n = H5Sget_select_npoints(sp);
+    if (H5Sget_simple_extent_type(sp) == H5S_NULL)
+        n = 0;
+    H5Sclose(sp);
+    return n;
+}
+
+/* An opened attribute with its file type and element count. */
+typedef struct attr {
+    hid_t a, ft;
+    hssize_t n;
+    const char *name, *where, *what; /* for messages */
+} attr;
+
+/* Open attribute `name` of obj: KL_ECORRUPT naming `what` when it is
+ * missing or unreadable.  attr_done() closes it. */
+static int attr_get(hid_t obj, const char *name, const char *where, const char *what, attr *t)
+{
+    t->name = name;
+    t->where = where;
+    t->what = what;
+    t->a = attr_open(obj, name, where, what);
+    if (t->a < 0)
+        return KL_ECORRUPT;
+    t->ft = H5Aget_type(t->a);
+    t->n = attr_count(t->a);
+    return 0;
+}
+
+/* Its type is of class cls with elements of `size` bytes (0: any). */
+static bool attr_is(const attr *t, H5T_class_t cls, size_t size)
+{
+    return t->ft >= 0 && H5Tget_class(t->ft) == cls && (!size || H5Tget_size(t->ft) == size);
+}
+
+static int attr_wrong(const attr *t, const char *kind)
+{
+    return kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s is not %s", t->where, t->what, t->name,
+                     kind);
+}
+
+/* Read it as mtype into p. */
+static int attr_fetch(attr *t, hid_t mtype, void *p)
+{
+    if (H5Aread(t->a, mtype, p) < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", t->where, t->what, t->name);
+    return 0;
+}
+
+static void attr_done(attr *t)
+{
+    if (t->ft >= 0)
+        H5Tclose(t->ft);
+    H5Aclose(t->a);
+    H5Eclear2(H5E_DEFAULT);
+}
+
+/* A fixed-length string attribute into out (NUL-terminated). */
+static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, const char *where,
+                            const char *what)
+{
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    size_t sz = t.ft >= 0 ? H5Tget_size(t.ft) : 0;
+    if (!attr_is(&t, H5T_STRING, 0) || H5Tis_variable_str(t.ft) || sz == 0 || sz >= cap ||
+        t.n != 1) {
+        rc = attr_wrong(&t, "a short string");
+    } else {
+        hid_t mt = H5Tcopy(H5T_C_S1);
+        H5Tset_size(mt, sz);
+        memset(out, 0, cap);
+        rc = attr_fetch(&t, mt, out);
+        H5Tclose(mt);
+    }
+    attr_done(&t);
+    return rc;
+}
+
+/* One integer-class scalar attribute read as mtype into out. */
+static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out, const char *where,
+                            const char *what)
+{
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 8) || t.n != 1)
+        rc = attr_wrong(&t, "one 64-bit integer");
+    else
+        rc = attr_fetch(&t, mtype, out);
+    attr_done(&t);
+    return rc;
+}
+
+/* A uint8 array attribute into out (replaced); at most max bytes. */
+static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max, const char *where,
+                           const char *what)
+{
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    if (rc)
+        return rc;
+    if (!attr_is(&t, H5T_INTEGER, 1) || t.n < 0 || (size_t)t.n > max)
+        rc = attr_wrong(&t, "a byte string");
+    kl_buf_reset(out);
+    if (!rc && t.n > 0 && !(rc = kl_buf_reserve(out, (size_t)t.n)) &&
+        !(rc = attr_fetch(&t, H5T_NATIVE_UINT8, out->data)))
+        out->len = (size_t)t.n;
+    attr_done(&t);
+    return rc;
+}
+
+/* ---- the marker -------------------------------------------------------- */
+
+int kl_h5_mark(hid_t file, const char *format, const char *where)
+{
+    int32_t ver = KL_H5_VERSION;
+    int rc = attr_string(file, "klepto_format", format, where);
+    if (!rc)
+        rc = attr_scalar(file, "klepto_format_version", H5T_STD_I32LE, &ver, where);
+    return rc;
+}
+
+int kl_h5_check_mark(hid_t file, const char *format, const char *where)
+{
+    htri_t ex = H5Aexists(file, "klepto_format");
+    if (ex < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: unreadable root group", where);
+    if (!ex)
+        return kl_seterr(KL_ECORRUPT,
+                         "%s: an HDF5 file that is not a klepto archive (no klepto_format "
+                         "attribute)",
+                         where);
+    char got[64];
+    int rc = attr_read_string(file, "klepto_format", got, sizeof got, where, "root group");
+    if (rc)
+        return rc;
+    if (strcmp(got, format))
+        return kl_seterr(KL_ECORRUPT, "%s: a klepto file of another kind (\"%s\", expected \"%s\")",
+                         where, got, format);
+    attr t;
+    if ((rc = attr_get(file, "klepto_format_version", where, "root group", &t)))
+        return rc;
+    int32_t ver = 0;
+    if (!attr_is(&t, H5T_INTEGER, 0) || t.n != 1 || H5Aread(t.a, H5T_NATIVE_INT32, &ver) < 0)
+        rc = kl_h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
+    attr_done(&t);
+    if (!rc && ver > KL_H5_VERSION)
+        rc = kl_seterr(KL_EVERSION, "%s: format version %d (this library reads %d)", where,
+                       (int)ver, KL_H5_VERSION);
+    if (!rc && ver < 1)
+        rc = kl_seterr(KL_ECORRUPT, "%s: bad format version %d", where, (int)ver);
+    return rc;
+}
+
+/* ---- entries ----------------------------------------------------------- */
+
+static hid_t le_type(int dtype)
+{
+    switch (dtype) {
+    case KL_DT_INT8: return H5T_STD_I8LE;
+    case KL_DT_INT16: return H5T_STD_I16LE;
+    case KL_DT_INT32: return H5T_STD_I32LE;
+    case KL_DT_INT64: return H5T_STD_I64LE;
+    case KL_DT_UINT8: return H5T_STD_U8LE;
+    case KL_DT_UINT16: return H5T_STD_U16LE;
+    case KL_DT_UINT32: return H5T_STD_U32LE;
+    case KL_DT_UINT64: return H5T_STD_U64LE;
+    case KL_DT_FLOAT32: return H5T_IEEE_F32LE;
+    default: return H5T_IEEE_F64LE;
+    }
+}
+
+/* The kl_dtype of a stored dataset type, or -1. */
+static int dtype_of(hid_t t)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    if (c == H5T_FLOAT)
+        return sz == 4 ? KL_DT_FLOAT32 : sz == 8 ? KL_DT_FLOAT64 : -1;
+    if (c != H5T_INTEGER)
+        return -1;
+    bool sign = H5Tget_sign(t) == H5T_SGN_2;
+    switch (sz) {
+    case 1: return sign ? KL_DT_INT8 : KL_DT_UINT8;
+    case 2: return sign ? KL_DT_INT16 : KL_DT_UINT16;
+    case 4: return sign ? KL_DT_INT32 : KL_DT_UINT32;
+    case 8: return sign ? KL_DT_INT64 : KL_DT_UINT64;
+    default: return -1;
+    }
+}
+
+int kl_h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
+                      size_t vlen, int64_t stored_ns, const char *where)
+{
+    kl_tarray ta;
+    bool array = vlen && kl_tarray_parse(val, vlen, &ta) && ta.nbytes > 0 &&
+                 ta.head <= sizeof ((kl_h5_entry *)0)->head;
+    hid_t type = array ? le_type(ta.dtype) : H5T_STD_U8LE;
+    const uint8_t *data = array ? (const uint8_t *)val + ta.head : val;
+    size_t nbytes = array ? ta.nbytes : vlen;
+    hsize_t dims[KL_NDARRAY_MAXDIM];
+    int rank = 1;
+    if (array) {
+        rank = ta.ndim;
+        for (int i = 0; i < rank; i++)
+            dims[i] = ta.shape[i];
+    } else {
+        dims[0] = vlen;
+    }
+    hid_t sp = nbytes ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_NULL);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    hid_t d = -1;
+    int rc = 0;
+    if (sp < 0 || dcpl < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+        (nbytes && nbytes <= COMPACT_MAX && H5Pset_layout(dcpl, H5D_COMPACT) < 0))
+        rc = kl_h5_fail(0, "%s: entry %s: dataset properties", where, name);
+    if (!rc && (d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
+        rc = kl_h5_fail(0, "%s: entry %s: create dataset", where, name);
+    if (!rc && nbytes && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+        rc = kl_h5_fail(0, "%s: entry %s: write %zu bytes", where, name, nbytes);
+    char what[100];
+    snprintf(what, sizeof what, "%s: entry %s", where, name);
+    uint64_t h = XXH3_64bits(val, vlen);
+    if (!rc)
+        rc = attr_bytes(d, "klepto_key", key, klen, what);
+    if (!rc)
+        rc = attr_string(d, "klepto_kind", array ? "array" : "cbor", what);
+    if (!rc && array)
+        rc = attr_bytes(d, "klepto_head", val, ta.head, what);
+    if (!rc)
+        rc = attr_scalar(d, "klepto_stored_ns", H5T_STD_I64LE, &stored_ns, what);
+    if (!rc)
+        rc = attr_scalar(d, "klepto_xxh3", H5T_STD_U64LE, &h, what);
+    if (d >= 0)
+        H5Dclose(d);
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (sp >= 0)
+        H5Sclose(sp);
+    return rc;
+}
+
+int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, const char *where)
+{
+    memset(e, 0, sizeof *e);
+    e->dset = -1;
+    e->where = where;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->dset = H5Dopen2(loc, name, H5P_DEFAULT);
+    if (e->dset < 0) {
+        /* a miss is the common failure: tell it from damage */
+        H5Eclear2(H5E_DEFAULT);
+        htri_t ex = H5Lexists(loc, name, H5P_DEFAULT);
+        if (ex == 0)
+            return kl_seterr(KL_ENOTFOUND, "%s: key not found", where);
+        e->dset = H5Dopen2(loc, name, H5P_DEFAULT);
+        if (e->dset < 0)
+            return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: not a readable dataset", where, name);
+    }
+    char what[80];
+    snprintf(what, sizeof what, "entry %s", name);
+    int rc = attr_read_bytes(e->dset, "klepto_key", key, SIZE_MAX / 2, where, what);
+    char kind[16];
+    if (!rc)
+        rc = attr_read_string(e->dset, "klepto_kind", kind, sizeof kind, where, what);
+    if (!rc && strcmp(kind, "array") && strcmp(kind, "cbor"))
+        rc = kl_seterr(KL_EVERSION, "%s: %s: unknown kind \"%s\"", where, what, kind);
+    e->array = !rc && !strcmp(kind, "array");
+    if (!rc)
+        rc = attr_read_scalar(e->dset, "klepto_stored_ns", H5T_NATIVE_INT64, &e->stored_ns, where,
+                              what);
+    if (!rc)
+        rc = attr_read_scalar(e->dset, "klepto_xxh3", H5T_NATIVE_UINT64, &e->xxh3, where, what);
+    if (!rc && e->array) {
+        kl_buf hb = KL_BUF_INIT;
+        rc = attr_read_bytes(e->dset, "klepto_head", &hb, sizeof e->head, where, what);
+        if (!rc) {
+            memcpy(e->head, hb.data, hb.len);
+            e->hlen = hb.len;
+        }
+        kl_buf_free(&hb);
+    }
+    if (!rc) {
+        hid_t sp = H5Dget_space(e->dset), ft = H5Dget_type(e->dset);
+        hssize_t n = sp >= 0 ? H5Sget_select_npoints(sp) : -1;
+        if (sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_NULL)
+            n = 0;
+        size_t es = ft >= 0 ? H5Tget_size(ft) : 0;
+        if (n < 0 || es == 0)
+            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: unreadable dataspace or type", where, what);
+        else if (e->array ? dtype_of(ft) < 0 : (H5Tget_class(ft) != H5T_INTEGER || es != 1))
+            rc = kl_seterr(KL_ECORRUPT, "%s: %s: dataset type does not match its kind", where,
+                           what);
+        else if ((uint64_t)n > UINT64_MAX / es || (uint64_t)n * es > SIZE_MAX / 2)
+            rc = kl_seterr(KL_ETOOBIG, "%s: %s: dataset too large", where, what);
+        else
+            e->nbytes = (uint64_t)n * es;
+        if (sp >= 0)
+            H5Sclose(sp);
+        if (ft >= 0)
+            H5Tclose(ft);
+    }
+    if (rc)
+        kl_h5_entry_close(e);
+    return rc;
+}
+
+void kl_h5_entry_close(kl_h5_entry *e)
+{
+    if (e->dset >= 0)
+        H5Dclose(e->dset);
+    e->dset = -1;
+}
+
+/* The type to read the elements as, and (arrays) their kl_dtype. */
+static int read_type(kl_h5_entry *e, hid_t *mtype, int *dtype)
+{
+    *mtype = H5T_NATIVE_UINT8;
+    *dtype = -1;
+    if (!e->array)
+        return 0;
+    hid_t ft = H5Dget_type(e->dset);
+    if (ft < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: unreadable type", e->where, e->name);
+    *dtype = dtype_of(ft);
+    H5Tclose(ft);
+    if (*dtype < 0)
+        return kl_seterr(KL_ECORRUPT, "%s: entry %s: not a numeric dataset", e->where, e->name);
+    *mtype = le_type(*dtype);
+    return 0;
+}
+
+/* Shape of the dataset into ta (rank <= KL_NDARRAY_MAXDIM). */
+static int dataset_shape(kl_h5_entry *e, kl_tarray *ta)
+{
+    hid_t sp = H5Dget_space(e->dset);
+    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
+    hsize_t dims[32];
+    int rc = 0;
+    if (rank < 1 || rank > KL_NDARRAY_MAXDIM || H5Sget_simple_extent_dims(sp, dims, NULL) < 0)
+        rc = kl_seterr(KL_ECORRUPT, "%s: entry %s: bad array rank", e->where, e->name);
+    else {
+        ta->ndim = (uint8_t)rank;
+        for (int i = 0; i < rank; i++)
+            ta->shape[i] = (size_t)dims[i];
+    }
+    if (sp >= 0)
+        H5Sclose(sp);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
+int kl_h5_entry_value(kl_h5_entry *e, kl_buf *val)
+{
+    hid_t mtype;
+    int dtype;
+    int rc = read_type(e, &mtype, &dtype);
+    if (rc)
+        return rc;
+    kl_buf_reset(val);
+    size_t total = e->hlen + (size_t)e->nbytes;
+    if ((rc = kl_buf_reserve(val, total ? total : 1)))
+        return rc;
+    memcpy(val->data, e->head, e->hlen);
+    if (e->nbytes &&
+        H5Dread(e->dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, val->data + e->hlen) < 0)
+        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: read %llu bytes", e->where, e->name,
+                          (unsigned long long)e->nbytes);
+    val->len = total;
+    if (XXH3_64bits(val->data, total) != e->xxh3) {
+        val->len = 0;
+        return kl_seterr(KL_ECORRUPT, "%s: entry %s: value checksum mismatch", e->where, e->name);
+    }
+    if (e->array) {
+        kl_tarray ta, ds = {0};
+        if (!kl_tarray_parse(val->data, total, &ta) || ta.head != e->hlen || ta.dtype != dtype ||
+            dataset_shape(e, &ds) || ds.ndim != ta.ndim ||
+            memcmp(ds.shape, ta.shape, sizeof ds.shape)) {
+            val->len = 0;
+            return kl_seterr(KL_ECORRUPT, "%s: entry %s: array head does not match the dataset",
+                             e->where, e->name);
+        }
+    }
+    return 0;
+}
+
+static void map_release(kl_view *v)
+{
+    munmap(v->priv, v->priv_len);
+    free(v);
+}
+
+int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
+{
+    *out = NULL;
+    if (!e->array)
+        return kl_seterr(KL_ETYPE, "%s: the value is not a typed numeric array", e->where);
+    hid_t mtype;
+    int dtype;
+    int rc = read_type(e, &mtype, &dtype);
+    if (rc)
+        return rc;
+    hid_t dcpl = H5Dget_create_plist(e->dset);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    haddr_t off = layout == H5D_CONTIGUOUS ? H5Dget_offset(e->dset) : HADDR_UNDEF;
+    /* only little-endian elements can be handed out as they lie */
+    hid_t ft = H5Dget_type(e->dset);
+    if (ft < 0 || H5Tequal(ft, mtype) <= 0)
+        off = HADDR_UNDEF;
+    if (ft >= 0)
+        H5Tclose(ft);
+    H5Eclear2(H5E_DEFAULT);
+    struct stat st;
+    bool map = fd >= 0 && off != HADDR_UNDEF && e->nbytes >= MAP_MIN && off % ALIGN == 0 &&
+               fstat(fd, &st) == 0;
+    if (map && (uint64_t)st.st_size < off + e->nbytes)
+        return kl_seterr(KL_ECORRUPT, "%s: entry %s: array runs past the end of the file (truncated?)",
+                         e->where, e->name);
+    if (!map) {
+        kl_buf v = KL_BUF_INIT;
+        kl_tarray ta;
+        rc = kl_h5_entry_value(e, &v);
+        if (!rc && !kl_tarray_parse(v.data, v.len, &ta))
+            rc = kl_seterr(KL_ECORRUPT, "%s: entry %s: not an array", e->where, e->name);
+        if (!rc) {
+            rc = kl_view_from_copy(out, v.data, v.len, &ta);
+            v.data = NULL;
+        }
+        kl_buf_free(&v);
+        return rc;
+    }
+    kl_tarray ta = {0};
+    if ((rc = dataset_shape(e, &ta)))
+        return rc;
+    long pg = sysconf(_SC_PAGESIZE);
+    uint64_t base = off / (uint64_t)pg * (uint64_t)pg;
+    size_t len = (size_t)(off - base + e->nbytes);
+    void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)base);
+    if (m == MAP_FAILED)
+        return kl_seterr(kl_errno_code(errno), "%s: entry %s: map: %s", e->where, e->name,
+                         strerror(errno));
+    kl_view *v = calloc(1, sizeof *v);
+    if (!v) {
+        munmap(m, len);
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    }
+    v->data = (uint8_t *)m + (off - base);
+    v->nbytes = (size_t)e->nbytes;
+    v->dtype = (uint8_t)dtype;
+    v->ndim = ta.ndim;
+    memcpy(v->shape, ta.shape, sizeof v->shape);
+    v->mapped = true;
+    v->release = map_release;
+    v->priv = m;
+    v->priv_len = len;
+    *out = v;
+    return 0;
+}
+
+int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out)
+{
+    switch (want) {
+    case KL_H5_VALUE:
+        return kl_h5_entry_value(e, out);
+    case KL_H5_PRESENT:
+        return 1;
+    case KL_H5_INFO: {
+        kl_entry_info *info = out;
+        info->stored_ns = e->stored_ns;
+        info->size = klen + kl_h5_entry_vlen(e);
+        return 0;
+    }
+    case KL_H5_VIEW:
+        return kl_h5_entry_view(e, fd, out);
+    }
+    return kl_seterr(KL_EINVAL, "%s: unknown read", e->where);
+}

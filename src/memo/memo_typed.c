@@ -1,0 +1,490 @@
+/*
+ * The typed face of the memo (KL_MEMOIZE, memo.h) and its raw keys.
+ *
+ * A typed call arrives as the 64-bit images of its C arguments.  When the
+ * arguments are all numbers or booleans and the options keep the key a
+ * function of those bits (raw keymap, no rounding, nothing ignored), the
+ * memory is keyed by the images themselves — 8 bytes per argument, hashed
+ * and compared like any key — so a hit builds no canonical key at all.
+ * The archive still sees only canonical keys: the cache translates at its
+ * archive boundary (kl__cache_keymap), building the canonical key from the
+ * images on a write or an archive lookup, and mapping a canonical key back
+ * to images when an archive is loaded into memory.
+ *
+ * Images are normalised where the canonical key merges arguments: every
+ * NaN is one image, and -0.0 is 0.0 for an untyped keymap (where -0.0 and
+ * 0 are equal arguments).  So two calls share a memory entry exactly when
+ * they share a canonical key.
+ */
+#include <stdlib.h>
+
+#include "memo/memo_impl.h"
+#include "cache/tslot.h"
+
+/* ---- argument images ------------------------------------------------------------- */
+
+static inline uint64_t f64_bits(double d)
+{
+    uint64_t b;
+    memcpy(&b, &d, 8);
+    return b;
+}
+static inline double bits_f64(uint64_t b)
+{
+    double d;
+    memcpy(&d, &b, 8);
+    return d;
+}
+
+#define CANONICAL_NAN UINT64_C(0x7ff8000000000000)
+
+static inline bool is_float_code(char t) { return t == 'd' || t == 'f'; }
+
+/* The image of a float argument as memory keys use it. */
+static inline uint64_t float_image(const kl_memo *m, uint64_t b)
+{
+    if (KL_UNLIKELY(((b >> 52) & 0x7ff) == 0x7ff && (b << 12) != 0))
+        return CANONICAL_NAN;
+    if (KL_UNLIKELY((b << 1) == 0 && m->raw_merge_zero))
+        return 0;
+    return b;
+}
+
+/* The value of one argument image. */
+static kl_value image_value(char type, uint64_t b)
+{
+    switch (type) {
+    case 'd':
+    case 'f':
+        return kl_value_float(bits_f64(b));
+    case 'b':
+        return kl_value_bool(b != 0);
+    case 's':
+        return kl_value_cstr_ref((const char *)(uintptr_t)b);
+    default:
+        return kl_value_int((int64_t)b);
+    }
+}
+
+/* The image of a value for an argument of C type `type`: 0, or 1 when the
+ * typed function could not be called with it. */
+static int value_image(const kl_memo *m, char type, const kl_value *v, uint64_t *b)
+{
+    switch (type) {
+    case 'd':
+    case 'f':
+        if (v->type == KL_FLOAT)
+            *b = float_image(m, f64_bits(v->u.f));
+        else if (v->type == KL_INT && (int64_t)(double)v->u.i == v->u.i)
+            *b = float_image(m, f64_bits((double)v->u.i));
+        else
+            return 1;
+        return 0;
+    case 'b':
+        if (v->type != KL_BOOL)
+            return 1;
+        *b = v->u.b ? 1 : 0;
+        return 0;
+    case 'i':
+        if (v->type == KL_INT)
+            *b = (uint64_t)v->u.i;
+        else if (v->type == KL_FLOAT && v->u.f >= -0x1p63 && v->u.f < 0x1p63 &&
+                 (double)(int64_t)v->u.f == v->u.f)
+            *b = (uint64_t)(int64_t)v->u.f;
+        else
+            return 1;
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static const char *type_name(char type)
+{
+    switch (type) {
+    case 'd':
+        return "double";
+    case 'f':
+        return "float";
+    case 'b':
+        return "bool";
+    case 's':
+        return "text";
+    default:
+        return "integer";
+    }
+}
+
+/* The images of a generic call's arguments (positional, then named by the
+ * signature's parameter names): 0, KL_EINVAL when the call does not fit
+ * the signature, KL_ETYPE when a value does not fit its C type (the
+ * message names the argument). */
+static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
+{
+    size_t n = m->ntypes;
+    if (call->npos + call->nnamed != n || call->npos > n)
+        return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
+                         call->npos + call->nnamed, n);
+    const kl_value *at[TYPED_MAX_ARGS] = {0};
+    for (size_t i = 0; i < call->npos; i++)
+        at[i] = &call->pos[i];
+    for (size_t j = 0; j < call->nnamed; j++) {
+        size_t i = 0;
+        while (i < n && strcmp(kl_signature_param(m->sig, i), call->names[j]) != 0)
+            i++;
+        if (i == n || at[i])
+            return kl_seterr(KL_EINVAL, "memo '%s': argument '%s' %s", m->name, call->names[j],
+                             i == n ? "is not a parameter" : "is given twice");
+        at[i] = &call->named[j];
+    }
+    for (size_t i = 0; i < n; i++)
+        if (value_image(m, m->types[i], at[i], &img[i]))
+            return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' does not fit the C type %s",
+                             m->name, kl_signature_param(m->sig, i), type_name(m->types[i]));
+    return 0;
+}
+
+int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_buf *heap,
+                     const uint8_t **key, size_t *klen)
+{
+    if (!m->raw_keys)
+        return memo_build_key(m, call, stack, heap, key, klen);
+    uint64_t img[TYPED_MAX_ARGS];
+    int rc = call_images(m, call, img);
+    if (rc)
+        return rc;
+    memcpy(stack, img, m->ntypes * 8);
+    *key = stack;
+    *klen = m->ntypes * 8;
+    return 0;
+}
+
+/* ---- the cache's archive boundary -------------------------------------------------- */
+
+/* The canonical (archive) key of a raw key. */
+static int raw_to_archive(void *ctx, const uint8_t *key, size_t klen, uint8_t *buf, size_t cap,
+                          size_t *len)
+{
+    const kl_memo *m = ctx;
+    if (klen != m->ntypes * 8)
+        return kl_seterr(KL_EINVAL, "memo '%s': a memory key of %zu bytes is not raw", m->name,
+                         klen);
+    kl_value args[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < m->ntypes; i++) {
+        uint64_t b;
+        memcpy(&b, key + 8 * i, 8);
+        args[i] = image_value(m->types[i], b);
+    }
+    kl_call call = {args, m->ntypes, NULL, NULL, 0};
+    size_t p = m->prefix_len;
+    if (cap >= p)
+        memcpy(buf, m->prefix, p);
+    size_t n;
+    int rc = kl_keygen_key_into(m->keygen, &call, buf + (cap >= p ? p : 0), cap >= p ? cap - p : 0,
+                                &n);
+    *len = p + n;
+    return rc;
+}
+
+/* Find the value named `name` in a decoded key: the item after that text
+ * in a (flat) array, or its value in a map, at any depth; NULL if none. */
+static const kl_value *named_in(const kl_value *v, const char *name, size_t nlen, int depth)
+{
+    if (depth > 4)
+        return NULL;
+    if (v->type == KL_ARRAY) {
+        for (size_t i = 0; i < v->u.a.len; i++) {
+            const kl_value *it = &v->u.a.items[i];
+            if (it->type == KL_TEXT && it->u.s.len == nlen && i + 1 < v->u.a.len &&
+                memcmp(it->u.s.ptr, name, nlen) == 0)
+                return &v->u.a.items[i + 1];
+            const kl_value *r = named_in(it, name, nlen, depth + 1);
+            if (r)
+                return r;
+        }
+    } else if (v->type == KL_MAP) {
+        for (size_t i = 0; i < v->u.m.len; i++) {
+            const kl_value *k = &v->u.m.items[2 * i];
+            if (k->type == KL_TEXT && k->u.s.len == nlen && memcmp(k->u.s.ptr, name, nlen) == 0)
+                return &v->u.m.items[2 * i + 1];
+            const kl_value *r = named_in(&v->u.m.items[2 * i + 1], name, nlen, depth + 1);
+            if (r)
+                return r;
+        }
+    }
+    return NULL;
+}
+
+/* The raw key of a canonical key, for loading an archive into memory: the
+ * arguments are read back by name and accepted only if they rebuild the
+ * very same canonical key.  1 (skipped) for keys of other calls. */
+static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf *out)
+{
+    const kl_memo *m = ctx;
+    if (aklen < m->prefix_len || memcmp(akey, m->prefix, m->prefix_len) != 0)
+        return 1;
+    kl_value kv;
+    if (kl_decode(akey + m->prefix_len, aklen - m->prefix_len, &kv) != 0)
+        return 1;
+    uint64_t img[TYPED_MAX_ARGS];
+    int skip = 0;
+    for (size_t i = 0; i < m->ntypes && !skip; i++) {
+        const char *name = kl_signature_param(m->sig, i);
+        const kl_value *v = named_in(&kv, name, strlen(name), 0);
+        skip = !v || value_image(m, m->types[i], v, &img[i]);
+    }
+    kl_value_free(&kv);
+    if (skip)
+        return 1;
+    uint8_t again[KEY_STACK];
+    size_t n;
+    if (raw_to_archive(ctx, (const uint8_t *)img, m->ntypes * 8, again, sizeof again, &n) != 0 ||
+        n != aklen || memcmp(again, akey, n) != 0)
+        return 1;
+    kl_errclear(); /* a rejected reading above may have left a message */
+    return kl_buf_append(out, img, m->ntypes * 8);
+}
+
+void kl__memo_raw_keys_update(kl_memo *m)
+{
+    bool raw = m->ntypes > 0 && m->raw_opts_ok && m->sig &&
+               kl_signature_nparams(m->sig) == m->ntypes &&
+               kl_signature_npositional(m->sig) == m->ntypes && !kl_signature_has_varargs(m->sig) &&
+               !kl_signature_has_varkw(m->sig) && !strchr(m->types, 's');
+    m->raw_keys = raw;
+    m->float_args = 0;
+    for (size_t i = 0; i < m->ntypes; i++)
+        if (is_float_code(m->types[i]))
+            m->float_args |= 1u << i;
+    kl__cache_keymap km = {raw_to_archive, raw_from_archive, m};
+    kl__cache_set_keymap(m->cache, raw ? &km : NULL);
+    /* hits may skip the lock (cache_read.c): raw keys through the typed
+     * call, every other key through kl_cache_acquire */
+    (void)kl__cache_enable_fast_reads(m->cache); /* out of memory: stays off */
+}
+
+/* ---- the typed call ---------------------------------------------------------------- */
+
+static int typed_only(void *userdata, const kl_call *call, kl_value *result)
+{
+    (void)userdata;
+    (void)call;
+    (void)result;
+    return kl_seterr(KL_EUNSUPPORTED,
+                     "memo: a KL_MEMOIZE function is called through its C wrapper only");
+}
+
+kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+                           const char *types)
+{
+    kl_memo *m = __atomic_load_n(holder, __ATOMIC_ACQUIRE);
+    if (KL_LIKELY(m))
+        return m;
+    size_t nt = strlen(types);
+    if (nt == 0 || nt > TYPED_MAX_ARGS || strspn(types, "dfibs") != nt) {
+        kl_seterr(KL_EINVAL, "memo '%s': argument types '%s' unknown", name, types);
+        return NULL;
+    }
+    /* the macro writes "x,y," — drop the trailing comma */
+    char sig[512];
+    size_t n = strlen(signature);
+    if (n >= sizeof sig)
+        return NULL;
+    memcpy(sig, signature, n + 1);
+    if (n && sig[n - 1] == ',')
+        sig[n - 1] = '\0';
+    kl_memo_opts opts = KL_MEMO_OPTS_INIT;
+    opts.signature = sig;
+    kl_memo *fresh;
+    if (kl_memo_new(&fresh, name, typed_only, NULL, &opts))
+        return NULL;
+    memcpy(fresh->types, types, nt + 1);
+    fresh->ntypes = nt;
+    kl__memo_raw_keys_update(fresh);
+    kl_memo *expected = NULL;
+    if (!__atomic_compare_exchange_n(holder, &expected, fresh, false, __ATOMIC_ACQ_REL,
+                                     __ATOMIC_ACQUIRE)) {
+        kl_memo_free(fresh); /* another thread won the race */
+        return expected;
+    }
+    return fresh;
+}
+
+/* The hit path, inline from key to result: hash, lock, probe, decode,
+ * policy, unlock.  1 when served; 0 when absent, with the shard lock still
+ * held for the miss path; -1 sends the call to the full acquire (expiring
+ * entries, "no" caches, a value take refuses). */
+static inline __attribute__((always_inline)) int
+typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_take_fn take,
+          void *out)
+{
+    if (KL_UNLIKELY(c->mode == MODE_NO || c->ttl_ns > 0))
+        return -1;
+    shard *sh = shard_of(c, h);
+    spin_lock(&sh->lock);
+    size_t slot = table_find_slot(c, sh, key, klen, h);
+    if (KL_UNLIKELY(slot == SIZE_MAX))
+        return 0;
+    entry *e = slot_entry(sh, sh->slots[slot]);
+    const uint8_t *v = entry_val(c, e);
+    size_t vlen = entry_vlen(c, e);
+    if (!(take == kl__take_double && take_cbor_f64(out, v, vlen)) && take(out, v, vlen)) {
+        spin_unlock(&sh->lock);
+        return -1; /* the full path finds it again, counts it, and refuses it */
+    }
+    if (c->pol)
+        policy_hit(c, sh, e);
+    sh->hit++;
+    spin_unlock(&sh->lock);
+    return 1;
+}
+
+/* After a probe that did not serve the call (hit 0: absent, with the shard
+ * lock held; -1: needs the full acquire): the miss path, and the result
+ * code of kl_memo_typed_call. */
+static __attribute__((noinline)) int typed_miss(kl_memo *m, const uint8_t *key, size_t klen,
+                                                uint64_t h, int hit, kl_memo_slot *slot,
+                                                kl_cache_take_fn take, void *out)
+{
+    int rc;
+    if (hit == 0)
+        rc = kl__cache_miss_locked(m->cache, key, klen, h, take, out, &slot->ticket);
+    else
+        rc = kl__cache_acquire_hashed(m->cache, key, klen, h, take, out, &slot->ticket);
+    if (KL_LIKELY(rc == 0))
+        return 0;
+    if (rc == 2) /* a stored value of another type: compute, keep the entry */
+        return kl_seterr(KL_ETYPE,
+                         "memo '%s': the stored result is not of the function's result type "
+                         "(computed afresh)",
+                         m->name);
+    if (rc < 0)
+        kl_cache_count_error(m->cache);
+    return rc;
+}
+
+/* A typed call whose memory is keyed canonically (text arguments, or
+ * options that reshape keys): build the canonical key from the images. */
+static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint64_t *img,
+                                                          size_t nargs, kl_memo_slot *slot,
+                                                          kl_cache_take_fn take, void *out)
+{
+    if (nargs != m->ntypes) {
+        kl_cache_count_error(m->cache);
+        return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
+                         nargs, m->ntypes);
+    }
+    kl_value args[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < nargs; i++)
+        args[i] = image_value(m->types[i], img[i]);
+    kl_call call = {args, nargs, NULL, NULL, 0};
+    uint8_t stack[KEY_STACK];
+    kl_buf heap = KL_BUF_INIT;
+    const uint8_t *key = stack;
+    size_t klen = 0;
+    int rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    if (rc) {
+        kl_buf_free(&heap);
+        kl_cache_count_error(m->cache);
+        return rc;
+    }
+    uint64_t h = key_hash(key, klen);
+    int hit = typed_hit(m->cache, key, klen, h, take, out);
+    rc = hit == 1 ? 0 : typed_miss(m, key, klen, h, hit, slot, take, out);
+    kl_buf_free(&heap);
+    return rc;
+}
+
+int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
+                       kl_cache_take_fn take, void *out)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
+        return KL_ENOMEM;
+    if (KL_UNLIKELY(!m->raw_keys || nargs != m->ntypes))
+        return typed_call_canonical(m, img, nargs, slot, take, out);
+    uint64_t key[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < nargs; i++) {
+        uint64_t b = img[i];
+        /* NaN or ±0.0 in a float argument (rare): normalise it */
+        if (KL_UNLIKELY((m->float_args >> i) & 1) && KL_UNLIKELY(((b << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
+            b = float_image(m, b);
+        key[i] = b;
+    }
+    size_t klen = 8 * nargs;
+    uint64_t h = key_hash(key, klen);
+    kl_cache *c = m->cache;
+    if (__atomic_load_n(&c->fast_now, __ATOMIC_RELAXED)) { /* implies c->readers */
+        int ts = kl__thread_slot();
+        if (KL_LIKELY(ts >= 0) &&
+            cache_read_fast(c, &c->readers[ts], key, nargs, h, take, kl__take_double, out) == 1)
+            return 0;
+    }
+    int hit = typed_hit(c, (const uint8_t *)key, klen, h, take, out);
+    if (KL_LIKELY(hit == 1))
+        return 0;
+    return typed_miss(m, (const uint8_t *)key, klen, h, hit, slot, take, out);
+}
+
+/* Decoders for kl_memo_typed_call.  A double result is almost always
+ * stored as a CBOR float64 (0xfb, big-endian bits): decoded inline, the
+ * rest by the codec. */
+int kl__take_double(void *out, const uint8_t *v, size_t n)
+{
+    return take_cbor_f64(out, v, n) ? 0 : kl_decode_double(v, n, out);
+}
+
+int kl__take_float(void *out, const uint8_t *v, size_t n)
+{
+    double d;
+    int rc = kl__take_double(&d, v, n);
+    if (rc == 0)
+        *(float *)out = (float)d;
+    return rc;
+}
+
+int kl__take_i64(void *out, const uint8_t *v, size_t n) { return kl_decode_int64(v, n, out); }
+
+int kl__take_int(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0 && (i < INT32_MIN || i > INT32_MAX))
+        rc = KL_ERANGE;
+    if (rc == 0)
+        *(int *)out = (int)i;
+    return rc;
+}
+
+int kl__take_long(void *out, const uint8_t *v, size_t n)
+{
+    int64_t i;
+    int rc = kl_decode_int64(v, n, &i);
+    if (rc == 0)
+        *(long *)out = (long)i;
+    return rc;
+}
+
+int kl__take_bool(void *out, const uint8_t *v, size_t n)
+{
+    /* CBOR false / true */
+    if (n == 1 && (v[0] == 0xf4 || v[0] == 0xf5)) {
+        *(bool *)out = v[0] == 0xf5;
+        return 0;
+    }
+    return kl_seterr(KL_ETYPE, "memo: the stored result is not a bool");
+}
+
+void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)
+{
+    uint8_t buf[64];
+    kl_enc e;
+    kl_enc_init(&e, buf, sizeof buf, 0);
+    kl_enc_value(&e, result);
+    if (kl_enc_ok(&e))
+        (void)kl_cache_fulfil(slot->ticket, buf, e.len);
+    else
+        kl_cache_abandon(slot->ticket, e.err ? e.err : KL_ETOOBIG);
+    slot->ticket = NULL;
+}
