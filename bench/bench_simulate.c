@@ -139,7 +139,7 @@ int main(void)
     for (int r = 0; r < REPS; r++) {
         dup2(devnull, 1);
         uint64_t t0 = bench_now_ns();
-        int rc = kl_cmd_simulate(6, argv);
+        int rc = cli_cmd_simulate(6, argv);
         fflush(stdout);
         uint64_t t1 = bench_now_ns();
         dup2(saved, 1);

@@ -30,7 +30,7 @@ out.write("static const uint32_t nonprintable[][2] = {\n")
 for a, b in ranges:
     out.write("    {0x%05x, 0x%05x},\n" % (a, b))
 out.write("};\n\n")
-out.write("""bool kl_unicode_printable(uint32_t cp)
+out.write("""bool kl__unicode_printable(uint32_t cp)
 {
     size_t lo = 0, hi = sizeof nonprintable / sizeof nonprintable[0];
     while (lo < hi) {

@@ -35,7 +35,7 @@ int kl_buf_append(kl_buf *b, const void *p, size_t n)
     return 0;
 }
 
-int kl_buf_fill(kl_buf *out, kl_into_fn into, const void *ctx, const void *arg)
+int kl__buf_fill(kl_buf *out, kl__into_fn into, const void *ctx, const void *arg)
 {
     size_t room = 128, need = 0;
     for (;;) {

@@ -42,7 +42,24 @@ int kl_seterr(int code, const char *fmt, ...)
     return code;
 }
 
-int kl_errno_code(int err)
+int kl_seterr_prefix(int code, const char *fmt, ...)
+{
+    char prev[sizeof tls_msg], prefix[256];
+    snprintf(prev, sizeof prev, "%s", tls_msg); /* the message is rewritten in place */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    int n = snprintf(tls_msg, sizeof tls_msg, "%s: ", prefix);
+    if (n > 0 && (size_t)n < sizeof tls_msg) { /* the previous message, cut to fit */
+        size_t k = strnlen(prev, sizeof tls_msg - (size_t)n - 1);
+        memcpy(tls_msg + n, prev, k);
+        tls_msg[(size_t)n + k] = '\0';
+    }
+    return code;
+}
+
+int kl__errno_code(int err)
 {
     switch (err) {
     case ENOENT: return KL_ENOTFOUND;
@@ -59,6 +76,6 @@ int kl_errno_code(int err)
 
 int kl_seterrno(int err, const char *what, const char *path)
 {
-    return kl_seterr(kl_errno_code(err), "%s%s%s: %s", path ? path : "", path ? ": " : "",
+    return kl_seterr(kl__errno_code(err), "%s%s%s: %s", path ? path : "", path ? ": " : "",
                      what, strerror(err));
 }

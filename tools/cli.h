@@ -44,23 +44,23 @@ int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *ke
                    size_t *damaged);
 
 /* Commands: each takes the arguments after its own name. */
-int kl_cmd_ls(int argc, char **argv);
-int kl_cmd_get(int argc, char **argv);
-int kl_cmd_count(int argc, char **argv);
-int kl_cmd_key(int argc, char **argv);
-int kl_cmd_simulate(int argc, char **argv);
+int cli_cmd_ls(int argc, char **argv);
+int cli_cmd_get(int argc, char **argv);
+int cli_cmd_count(int argc, char **argv);
+int cli_cmd_key(int argc, char **argv);
+int cli_cmd_simulate(int argc, char **argv);
 /* tools/cmd_archive.c */
-int kl_cmd_put(int argc, char **argv);
-int kl_cmd_rm(int argc, char **argv);
-int kl_cmd_stats(int argc, char **argv);
-int kl_cmd_verify(int argc, char **argv);
-int kl_cmd_clear(int argc, char **argv);
-int kl_cmd_copy(int argc, char **argv);
-int kl_cmd_compact(int argc, char **argv);
+int cli_cmd_put(int argc, char **argv);
+int cli_cmd_rm(int argc, char **argv);
+int cli_cmd_stats(int argc, char **argv);
+int cli_cmd_verify(int argc, char **argv);
+int cli_cmd_clear(int argc, char **argv);
+int cli_cmd_copy(int argc, char **argv);
+int cli_cmd_compact(int argc, char **argv);
 /* tools/cmd_transfer.c */
-int kl_cmd_export(int argc, char **argv);
-int kl_cmd_import(int argc, char **argv);
-int kl_cmd_prune(int argc, char **argv);
+int cli_cmd_export(int argc, char **argv);
+int cli_cmd_import(int argc, char **argv);
+int cli_cmd_prune(int argc, char **argv);
 
 /* tools/cli_json.c: parse one JSON text (RFC 8259, strictly: no comments,
  * no trailing commas, no NaN) into *out.  Objects become maps with text

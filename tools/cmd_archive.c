@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "klepto/cached.h"
 
-int kl_cmd_put(int argc, char **argv)
+int cli_cmd_put(int argc, char **argv)
 {
     if (argc != 3)
         return cli_usage("usage: klepto put URL KEY VALUE");
@@ -43,7 +43,7 @@ int kl_cmd_put(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_rm(int argc, char **argv)
+int cli_cmd_rm(int argc, char **argv)
 {
     if (argc != 2)
         return cli_usage("usage: klepto rm URL KEY");
@@ -70,7 +70,7 @@ int kl_cmd_rm(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_stats(int argc, char **argv)
+int cli_cmd_stats(int argc, char **argv)
 {
     if (argc != 1)
         return cli_usage("usage: klepto stats URL");
@@ -110,7 +110,7 @@ int kl_cmd_stats(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_verify(int argc, char **argv)
+int cli_cmd_verify(int argc, char **argv)
 {
     const char *url = NULL;
     bool repair = false;
@@ -150,7 +150,7 @@ int kl_cmd_verify(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_clear(int argc, char **argv)
+int cli_cmd_clear(int argc, char **argv)
 {
     if (argc != 1)
         return cli_usage("usage: klepto clear URL");
@@ -167,7 +167,7 @@ int kl_cmd_clear(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_compact(int argc, char **argv)
+int cli_cmd_compact(int argc, char **argv)
 {
     if (argc != 1)
         return cli_usage("usage: klepto compact URL");
@@ -186,7 +186,7 @@ int kl_cmd_compact(int argc, char **argv)
 
 enum { COPY_BATCH = 512 };
 
-int kl_cmd_copy(int argc, char **argv)
+int cli_cmd_copy(int argc, char **argv)
 {
     if (argc != 2)
         return cli_usage("usage: klepto copy SRC DST");

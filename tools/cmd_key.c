@@ -80,7 +80,7 @@ static const char *opt_value(const char *opt, int argc, char **argv, int *i)
     return argv[++*i];
 }
 
-int kl_cmd_key(int argc, char **argv)
+int cli_cmd_key(int argc, char **argv)
 {
     kl_keymap_opts mo = KL_KEYMAP_OPTS_INIT;
     kl_keygen_opts go = KL_KEYGEN_OPTS_INIT;

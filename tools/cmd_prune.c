@@ -74,7 +74,7 @@ static int by_age(const void *a, const void *b)
 static const char prune_usage[] =
     "usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] [--older-than N[s|m|h|d]]";
 
-int kl_cmd_prune(int argc, char **argv)
+int cli_cmd_prune(int argc, char **argv)
 {
     const char *url = NULL, *val;
     bool by_count = false, by_bytes = false, by_time = false;

@@ -5,7 +5,7 @@
 
 #include "cli.h"
 
-int kl_cmd_ls(int argc, char **argv)
+int cli_cmd_ls(int argc, char **argv)
 {
     const char *url = NULL;
     bool lng = false, json = false;
@@ -93,7 +93,7 @@ int kl_cmd_ls(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_get(int argc, char **argv)
+int cli_cmd_get(int argc, char **argv)
 {
     if (argc != 2)
         return cli_usage("usage: klepto get URL KEY");
@@ -122,7 +122,7 @@ int kl_cmd_get(int argc, char **argv)
     return st;
 }
 
-int kl_cmd_count(int argc, char **argv)
+int cli_cmd_count(int argc, char **argv)
 {
     if (argc != 1)
         return cli_usage("usage: klepto count URL");

@@ -21,7 +21,7 @@
 #include "klepto/error.h"
 
 /* Takes the arguments after "simulate" (as every command does). */
-int kl_cmd_simulate(int argc, char **argv);
+int cli_cmd_simulate(int argc, char **argv);
 
 typedef struct {
     const char *data;
@@ -125,7 +125,7 @@ static int parse_size(const char *s, size_t *out)
     return 0;
 }
 
-int kl_cmd_simulate(int argc, char **argv)
+int cli_cmd_simulate(int argc, char **argv)
 {
     const char *policy = NULL, *size_arg = NULL, *trace = NULL;
     for (int i = 0; i < argc; i++) {

@@ -97,7 +97,7 @@ static int json_string_of(kl_buf *out, const kl_buf *text)
     return kl_json(out, &t);
 }
 
-int kl_cmd_export(int argc, char **argv)
+int cli_cmd_export(int argc, char **argv)
 {
     const char *url = NULL, *val;
     int fmt = FMT_JSON, r;
@@ -413,7 +413,7 @@ static int batch_put(kl_archive *ar, batch *b)
     return rc;
 }
 
-int kl_cmd_import(int argc, char **argv)
+int cli_cmd_import(int argc, char **argv)
 {
     const char *url = NULL, *path = NULL, *val;
     int fmt = -1, r;

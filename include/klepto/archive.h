@@ -50,6 +50,8 @@
 #ifndef KLEPTO_ARCHIVE_H
 #define KLEPTO_ARCHIVE_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,70 +83,70 @@ typedef struct kl_entry_info {
 /* Open an archive by URL.  opts may be NULL for the defaults.  Returns 0
  * and a handle to close with kl_archive_close(), or an error (see above;
  * an unknown scheme is KL_EINVAL naming it). */
-int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts);
+KL_API int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts);
 /* Flush and release.  Returns the first error of the final flush (the
  * handle is released regardless).  Safe on NULL. */
-int kl_archive_close(kl_archive *ar);
+KL_API int kl_archive_close(kl_archive *ar);
 
 /* The URL the archive was opened with, any password in it masked (see
  * kl_archive_redact_url; borrowed, lives as long as ar). */
-const char *kl_archive_url(const kl_archive *ar);
+KL_API const char *kl_archive_url(const kl_archive *ar);
 /* A copy of an archive URL fit for messages and logs: the password of a
  * `scheme://user:PASSWORD@host` part and the value of a `password=`
  * option become "***".  Free with free(); NULL when out of memory (or url
  * is NULL).  Messages of the library name URLs this way. */
-char *kl_archive_redact_url(const char *url);
+KL_API char *kl_archive_redact_url(const char *url);
 /* The scheme name ("dir", "mem", ...). */
-const char *kl_archive_scheme(const kl_archive *ar);
+KL_API const char *kl_archive_scheme(const kl_archive *ar);
 
 /* Read one entry: the value bytes replace val's contents.  KL_ENOTFOUND
  * when absent; KL_ECORRUPT for a damaged entry (nothing is modified). */
-int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val);
+KL_API int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val);
 /* Write one entry (insert or replace).  Atomic: readers see the old or the
  * new value, never a mix. */
-int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val, size_t vlen);
+KL_API int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val, size_t vlen);
 /* Delete one entry; KL_ENOTFOUND when absent. */
-int kl_archive_del(kl_archive *ar, const void *key, size_t klen);
+KL_API int kl_archive_del(kl_archive *ar, const void *key, size_t klen);
 /* 1 if present, 0 if not, or a negative error. */
-int kl_archive_contains(kl_archive *ar, const void *key, size_t klen);
+KL_API int kl_archive_contains(kl_archive *ar, const void *key, size_t klen);
 /* Number of entries. */
-int kl_archive_count(kl_archive *ar, size_t *out);
+KL_API int kl_archive_count(kl_archive *ar, size_t *out);
 /* Entry metadata; KL_ENOTFOUND when absent. */
-int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out);
+KL_API int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out);
 /* Remove every entry (the storage itself stays). */
-int kl_archive_clear(kl_archive *ar);
+KL_API int kl_archive_clear(kl_archive *ar);
 /* Make everything written so far durable. */
-int kl_archive_sync(kl_archive *ar);
+KL_API int kl_archive_sync(kl_archive *ar);
 /* Destroy the storage (folder, file, table) and close the handle.
  * KL_EUNSUPPORTED for archives that cannot. The handle is released in all
  * cases. */
-int kl_archive_drop(kl_archive *ar);
+KL_API int kl_archive_drop(kl_archive *ar);
 
 /* Batches: n entries in one go (one transaction where the backend has
  * them).  put_many stops at the first failure and returns it. get_many
  * fills vals[i] and sets found[i]; a missing key is not an error. */
-int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+KL_API int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         const void *const *vals, const size_t *vlens);
 /* del_many removes the n keys (absent ones are skipped, not an error; a
  * key given twice counts once) in one transaction or file rewrite where the
  * backend has them; *deleted (may be NULL) gets how many entries went.
  * Stops at the first failure and returns it. */
-int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+KL_API int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         size_t *deleted);
-int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+KL_API int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         kl_buf *vals, bool *found);
 
 /* Backend facts for `klepto stats`: "name=value" lines appended to out. */
-int kl_archive_describe(kl_archive *ar, kl_buf *out);
+KL_API int kl_archive_describe(kl_archive *ar, kl_buf *out);
 
 /* Iterate over entries in no particular order.  Entries added or removed
  * during iteration may or may not be seen. */
-int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out);
+KL_API int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out);
 /* Next entry: key into key (replaced), value into val when val != NULL.
  * Returns 1 for an entry, 0 at the end, or a negative error (KL_ECORRUPT
  * for a damaged entry: iteration may continue after it). */
-int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val);
-void kl_archive_iter_free(kl_archive_iter *it);
+KL_API int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val);
+KL_API void kl_archive_iter_free(kl_archive_iter *it);
 
 /* ---- zero-copy views of typed numeric arrays ------------------------- */
 
@@ -160,14 +162,14 @@ typedef struct kl_view kl_view;
  * is not a typed numeric array, KL_ECORRUPT for a damaged entry.  A mapped
  * view checks the entry's framing but not the array bytes' checksum (that
  * would read them all); kl_archive_get and kl_archive_verify do. */
-int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out);
-const void *kl_view_data(const kl_view *v); /* row-major little-endian elements */
-size_t kl_view_bytes(const kl_view *v);
-kl_dtype kl_view_dtype(const kl_view *v);
-unsigned kl_view_ndim(const kl_view *v);
-const size_t *kl_view_shape(const kl_view *v); /* kl_view_ndim() sizes */
-bool kl_view_is_mapped(const kl_view *v);     /* true: no copy was made */
-void kl_view_release(kl_view *v);             /* safe on NULL */
+KL_API int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out);
+KL_API const void *kl_view_data(const kl_view *v); /* row-major little-endian elements */
+KL_API size_t kl_view_bytes(const kl_view *v);
+KL_API kl_dtype kl_view_dtype(const kl_view *v);
+KL_API unsigned kl_view_ndim(const kl_view *v);
+KL_API const size_t *kl_view_shape(const kl_view *v); /* kl_view_ndim() sizes */
+KL_API bool kl_view_is_mapped(const kl_view *v);     /* true: no copy was made */
+KL_API void kl_view_release(kl_view *v);             /* safe on NULL */
 
 /* ---- maintenance ------------------------------------------------------ */
 
@@ -177,12 +179,12 @@ void kl_view_release(kl_view *v);             /* safe on NULL */
  * are removed (and leftovers of crashed writers cleaned up); their lines
  * say "dropped".  Returns 0 even when problems were found (an error only
  * when the check itself could not run: KL_EIO, KL_EPERM, ...). */
-int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *problems);
+KL_API int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *problems);
 
 /* Reclaim the space of replaced and deleted entries (file: rewrites the
  * file and renames it into place).  A no-op (0) for archives with nothing
  * to reclaim. */
-int kl_archive_compact(kl_archive *ar);
+KL_API int kl_archive_compact(kl_archive *ar);
 
 #ifdef __cplusplus
 }

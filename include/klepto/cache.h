@@ -25,6 +25,8 @@
 #ifndef KLEPTO_CACHE_H
 #define KLEPTO_CACHE_H
 
+#include "export.h"
+
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -77,33 +79,33 @@ typedef struct kl_cache kl_cache;
  * power of two, a ttl that is not a positive number of seconds, maxsize
  * above KL_CACHE_MAXSIZE_LIMIT, maxbytes smaller than one entry could be),
  * KL_ENOMEM.  Free with kl_cache_free. */
-int kl_cache_new(kl_cache **out, const kl_cache_opts *opts);
+KL_API int kl_cache_new(kl_cache **out, const kl_cache_opts *opts);
 /* Writes back pending entries (write_back) and releases the cache; the
  * attached archive is not closed.  Returns the first write-back error (the
  * cache is released regardless).  Safe on NULL. */
-int kl_cache_free(kl_cache *c);
+KL_API int kl_cache_free(kl_cache *c);
 
 /* Attach (or with NULL detach) an archive.  The cache borrows it: it must
  * stay open until detached or the cache is freed.  Pending write-back
  * entries are written to the old archive first.  Not to be called
  * concurrently with other operations on c. */
-int kl_cache_set_archive(kl_cache *c, kl_archive *ar);
-kl_archive *kl_cache_archive(const kl_cache *c);
+KL_API int kl_cache_set_archive(kl_cache *c, kl_archive *ar);
+KL_API kl_archive *kl_cache_archive(const kl_cache *c);
 
 /* Look up a key in memory, then in the archive.  On success the value
  * bytes replace val's contents.  Returns 0 (hit or load), KL_ENOTFOUND
  * (counted as a miss only when count_miss), or an archive error. */
-int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool count_miss);
+KL_API int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool count_miss);
 
 /* Store an entry (insert or replace), evicting as needed, writing through
  * to the archive unless write_back.  Returns 0, KL_ETOOBIG (a single entry
  * larger than the byte budget), KL_ENOMEM, or the archive's error (the
  * entry then stays in memory, marked for a later write). */
-int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, size_t vlen);
+KL_API int kl_cache_put(kl_cache *c, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Remove one entry from memory and from the archive ("pop-through").
  * Returns 0 if it was found in either, KL_ENOTFOUND if in neither. */
-int kl_cache_forget(kl_cache *c, const void *key, size_t klen);
+KL_API int kl_cache_forget(kl_cache *c, const void *key, size_t klen);
 
 /* ---- single-flight ------------------------------------------------------ */
 
@@ -119,7 +121,7 @@ typedef struct kl_cache_ticket kl_cache_ticket;
  * A thread must not acquire a second key while holding a ticket for a key
  * another thread could be waiting on in a cycle (no recursive memoization
  * of the same key). */
-int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
+KL_API int kl_cache_acquire(kl_cache *c, const void *key, size_t klen, kl_buf *val,
                      kl_cache_ticket **ticket);
 /* Receives a found value's bytes in place (for kl_cache_acquire_take);
  * returns 0 if it took them, non-zero if it cannot use them. */
@@ -130,37 +132,37 @@ typedef int (*kl_cache_take_fn)(void *ctx, const uint8_t *val, size_t vlen);
  * Returns 0 (taken), 1 (*ticket set, as kl_cache_acquire), 2 (found and
  * counted, but take refused the bytes: compute without storing), < 0 an
  * error. */
-int kl_cache_acquire_take(kl_cache *c, const void *key, size_t klen, kl_cache_take_fn take,
+KL_API int kl_cache_acquire_take(kl_cache *c, const void *key, size_t klen, kl_cache_take_fn take,
                           void *ctx, kl_cache_ticket **ticket);
 /* Store the computed value (as kl_cache_put) and wake the waiters; the
  * ticket is consumed.  Returns kl_cache_put's result (waiters get the value
  * even if the archive write failed). */
-int kl_cache_fulfil(kl_cache_ticket *ticket, const void *val, size_t vlen);
+KL_API int kl_cache_fulfil(kl_cache_ticket *ticket, const void *val, size_t vlen);
 /* Give up: waiters receive `error` (negative). The ticket is consumed. */
-void kl_cache_abandon(kl_cache_ticket *ticket, int error);
+KL_API void kl_cache_abandon(kl_cache_ticket *ticket, int error);
 
 /* ---- whole-cache operations ----------------------------------------------- */
 
 /* Empty the memory (the archive is untouched; pending write-back entries
  * are written first).  keep_stats=false also zeroes the statistics. */
-int kl_cache_clear(kl_cache *c, bool keep_stats);
+KL_API int kl_cache_clear(kl_cache *c, bool keep_stats);
 /* Write every entry in memory to the archive (KL_EINVAL without one). */
-int kl_cache_dump(kl_cache *c);
+KL_API int kl_cache_dump(kl_cache *c);
 /* Read archive entries into memory (at most the limits allow; later ones
  * evict earlier ones per the policy).  *loaded counts them (may be NULL). */
-int kl_cache_load(kl_cache *c, size_t *loaded);
+KL_API int kl_cache_load(kl_cache *c, size_t *loaded);
 /* Remove expired entries now (they are also removed lazily). */
-size_t kl_cache_sweep(kl_cache *c);
+KL_API size_t kl_cache_sweep(kl_cache *c);
 /* A snapshot of the statistics. */
-void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out);
+KL_API void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out);
 /* Count one error (used by the memo layer for key/encode failures). */
-void kl_cache_count_error(kl_cache *c);
+KL_API void kl_cache_count_error(kl_cache *c);
 /* The policy name in force ("lru", "inf", "no", ...). */
-const char *kl_cache_policy(const kl_cache *c);
+KL_API const char *kl_cache_policy(const kl_cache *c);
 
 /* Per-entry memory the cache adds beyond key and value bytes (table slot,
  * header, policy metadata), for sizing byte budgets. */
-size_t kl_cache_entry_overhead(const kl_cache *c);
+KL_API size_t kl_cache_entry_overhead(const kl_cache *c);
 
 #ifdef __cplusplus
 }

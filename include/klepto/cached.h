@@ -23,6 +23,8 @@
 #ifndef KLEPTO_CACHED_H
 #define KLEPTO_CACHED_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -44,42 +46,42 @@ typedef struct kl_cached_opts {
  * (closed with it, even when this call fails).  backing may be NULL: a
  * purely in-memory dictionary until kl_cached_set_backing().  opts may be
  * NULL for the defaults. */
-int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *opts);
+KL_API int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *opts);
 
 /* true when ar is a cached front. */
-bool kl_cached_is(const kl_archive *ar);
+KL_API bool kl_cached_is(const kl_archive *ar);
 
 /* Read entries of the backing archive into memory: all of them (keys ==
  * NULL) or the n given keys (missing ones are skipped).  Entries changed
  * in memory and not yet dumped are kept, not overwritten.  *loaded (may be
  * NULL) gets how many were read. */
-int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+KL_API int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *loaded);
 
 /* Write memory entries to the backing archive: every unsaved one (keys ==
  * NULL) or the n given keys (those in memory).  *dumped (may be NULL) gets
  * how many were written.  Nothing is written while archived is off. */
-int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+KL_API int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *dumped);
 
 /* Dump everything unsaved, sync the backing archive, and with clear empty
  * the memory. */
-int kl_cached_sync(kl_archive *ar, bool clear);
+KL_API int kl_cached_sync(kl_archive *ar, bool clear);
 
 /* 1 when the backing archive is in use, 0 when not, or KL_EINVAL. */
-int kl_cached_archived(kl_archive *ar);
+KL_API int kl_cached_archived(kl_archive *ar);
 /* Turn the use of the backing archive on or off (on needs a backing). */
-int kl_cached_set_archived(kl_archive *ar, bool on);
+KL_API int kl_cached_set_archived(kl_archive *ar, bool on);
 
 /* The backing archive (borrowed; NULL when none). */
-kl_archive *kl_cached_backing(kl_archive *ar);
+KL_API kl_archive *kl_cached_backing(kl_archive *ar);
 /* Replace the backing archive by `backing` (owned from now on; NULL for
  * none).  The previous one is handed to *old when old != NULL, otherwise
  * closed.  Every memory entry counts as unsaved for the new archive. */
-int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old);
+KL_API int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old);
 
 /* Entries held in memory, and how many of them are unsaved. */
-int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved);
+KL_API int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved);
 
 #ifdef __cplusplus
 }

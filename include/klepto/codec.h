@@ -17,6 +17,8 @@
 #ifndef KLEPTO_CODEC_H
 #define KLEPTO_CODEC_H
 
+#include "export.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,19 +38,19 @@ typedef struct kl_buf {
 } kl_buf;
 #define KL_BUF_INIT {NULL, 0, 0}
 
-int kl_buf_reserve(kl_buf *b, size_t extra); /* room for extra bytes; KL_ENOMEM */
-int kl_buf_append(kl_buf *b, const void *p, size_t n);
-int kl_buf_append_str(kl_buf *b, const char *s);
+KL_API int kl_buf_reserve(kl_buf *b, size_t extra); /* room for extra bytes; KL_ENOMEM */
+KL_API int kl_buf_append(kl_buf *b, const void *p, size_t n);
+KL_API int kl_buf_append_str(kl_buf *b, const char *s);
 /* The UTF-8 encoding of code point cp (up to 0x10FFFF; the caller checks
  * surrogates and range); KL_ENOMEM. */
-int kl_buf_append_utf8(kl_buf *b, uint32_t cp);
-int kl_buf_printf(kl_buf *b, const char *fmt, ...)
+KL_API int kl_buf_append_utf8(kl_buf *b, uint32_t cp);
+KL_API int kl_buf_printf(kl_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Ensures a NUL after the data (not counted in len); returns data as text,
  * or NULL on KL_ENOMEM. */
-const char *kl_buf_cstr(kl_buf *b);
-void kl_buf_reset(kl_buf *b); /* len = 0, memory kept */
-void kl_buf_free(kl_buf *b);  /* memory released, buffer reusable */
+KL_API const char *kl_buf_cstr(kl_buf *b);
+KL_API void kl_buf_reset(kl_buf *b); /* len = 0, memory kept */
+KL_API void kl_buf_free(kl_buf *b);  /* memory released, buffer reusable */
 
 /* ---- streaming encoder (no allocation) ------------------------------ */
 
@@ -76,26 +78,26 @@ static inline void kl_enc_init(kl_enc *e, void *buf, size_t cap, unsigned flags)
 /* True when the whole encoding fitted in the buffer and nothing failed. */
 static inline int kl_enc_ok(const kl_enc *e) { return e->err == 0 && e->len <= e->cap; }
 
-void kl_enc_null(kl_enc *e);
-void kl_enc_undefined(kl_enc *e); /* the ignored-argument marker */
-void kl_enc_bool(kl_enc *e, bool b);
-void kl_enc_int(kl_enc *e, int64_t i);
-void kl_enc_float(kl_enc *e, double f);   /* shortest exact form; flags apply */
-void kl_enc_text(kl_enc *e, const char *s, size_t len);
-void kl_enc_bytes(kl_enc *e, const void *p, size_t len);
-void kl_enc_array_head(kl_enc *e, size_t n);
-void kl_enc_map_head(kl_enc *e, size_t npairs);
-void kl_enc_tag(kl_enc *e, uint64_t tag);
+KL_API void kl_enc_null(kl_enc *e);
+KL_API void kl_enc_undefined(kl_enc *e); /* the ignored-argument marker */
+KL_API void kl_enc_bool(kl_enc *e, bool b);
+KL_API void kl_enc_int(kl_enc *e, int64_t i);
+KL_API void kl_enc_float(kl_enc *e, double f);   /* shortest exact form; flags apply */
+KL_API void kl_enc_text(kl_enc *e, const char *s, size_t len);
+KL_API void kl_enc_bytes(kl_enc *e, const void *p, size_t len);
+KL_API void kl_enc_array_head(kl_enc *e, size_t n);
+KL_API void kl_enc_map_head(kl_enc *e, size_t npairs);
+KL_API void kl_enc_tag(kl_enc *e, uint64_t tag);
 /* Any value, canonically (maps sorted).  Sorting map keys may need
  * scratch space; it uses the unused tail of the buffer, and reports
  * KL_ETOOBIG in e->err if that is not enough. */
-void kl_enc_value(kl_enc *e, const kl_value *v);
+KL_API void kl_enc_value(kl_enc *e, const kl_value *v);
 
 /* Encode a value into a heap buffer (appended to out).  Returns 0,
  * KL_ETYPE for a value that cannot be encoded, KL_EINVAL for a map with two
  * keys of equal encoding, KL_ETOOBIG for nesting deeper than
  * KL_DECODE_MAX_DEPTH, KL_ENOMEM. */
-int kl_encode(kl_buf *out, const kl_value *v, unsigned flags);
+KL_API int kl_encode(kl_buf *out, const kl_value *v, unsigned flags);
 
 /* ---- validating decoder ---------------------------------------------- */
 
@@ -107,13 +109,13 @@ int kl_encode(kl_buf *out, const kl_value *v, unsigned flags);
  * truncated, trailing bytes, invalid UTF-8, non-canonical where that
  * matters), KL_ETOOBIG (nesting too deep), KL_ENOMEM.  *out is owned by the
  * caller on success and untouched on failure. */
-int kl_decode(const void *p, size_t len, kl_value *out);
+KL_API int kl_decode(const void *p, size_t len, kl_value *out);
 
 /* Fast paths for scalar results: decode a whole buffer that must hold one
  * float (or integer, converted) / one integer.  KL_ETYPE if it holds
  * something else, KL_ECORRUPT if malformed. */
-int kl_decode_double(const void *p, size_t len, double *out);
-int kl_decode_int64(const void *p, size_t len, int64_t *out);
+KL_API int kl_decode_double(const void *p, size_t len, double *out);
+KL_API int kl_decode_int64(const void *p, size_t len, int64_t *out);
 
 /* ---- Python-literal text ---------------------------------------------- */
 
@@ -125,9 +127,9 @@ int kl_decode_int64(const void *p, size_t len, int64_t *out);
  * dtype=float64) when empty.  Returns 0, KL_ENOMEM, KL_ETYPE (bad type,
  * text that is not UTF-8), KL_ETOOBIG (nested deeper than
  * KL_DECODE_MAX_DEPTH); on error nothing is appended. */
-int kl_repr(kl_buf *out, const kl_value *v);
+KL_API int kl_repr(kl_buf *out, const kl_value *v);
 /* Append Python's repr() of one double (shortest round-trip). */
-int kl_repr_double(kl_buf *out, double f);
+KL_API int kl_repr_double(kl_buf *out, double f);
 
 /* Parse one Python literal (everything kl_repr produces, plus inf/-inf/nan
  * and surrounding whitespace).  Also accepted: both quote styles, triple
@@ -138,7 +140,7 @@ int kl_repr_double(kl_buf *out, double f);
  * literals keep every pair as written.  Integers must fit int64.  Returns
  * 0, KL_EINVAL with a message naming the byte position, KL_ENOMEM.  *out is
  * the caller's on success and untouched on failure. */
-int kl_parse(const char *text, size_t len, kl_value *out);
+KL_API int kl_parse(const char *text, size_t len, kl_value *out);
 
 /* ---- JSON ---------------------------------------------------------------
  * bytes as {"$bytes": "<base64>"}, nd-arrays as {"$ndarray": {"dtype":
@@ -148,7 +150,7 @@ int kl_parse(const char *text, size_t len, kl_value *out);
  * key (1 -> "1").  Laid out like Python's json.dumps(ensure_ascii=False).
  * Returns 0, KL_ENOMEM, KL_ETYPE, KL_ETOOBIG; on error nothing is
  * appended. */
-int kl_json(kl_buf *out, const kl_value *v);
+KL_API int kl_json(kl_buf *out, const kl_value *v);
 
 #ifdef __cplusplus
 }

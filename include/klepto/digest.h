@@ -13,6 +13,8 @@
 #ifndef KLEPTO_DIGEST_H
 #define KLEPTO_DIGEST_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -28,12 +30,12 @@ typedef struct kl_hash128 {
 } kl_hash128;
 
 /* XXH3-64 / XXH3-128 (seed 0) of n bytes.  Pure functions. */
-uint64_t kl_xxh3_64(const void *p, size_t n);
-kl_hash128 kl_xxh3_128(const void *p, size_t n);
+KL_API uint64_t kl_xxh3_64(const void *p, size_t n);
+KL_API kl_hash128 kl_xxh3_128(const void *p, size_t n);
 /* Lowercase hex of the canonical (big-endian) form, NUL-terminated:
  * 16 digits for 64 bits, 32 for 128 bits.  Matches xxhsum's output. */
-void kl_xxh3_64_hex(uint64_t h, char out[17]);
-void kl_xxh3_128_hex(kl_hash128 h, char out[33]);
+KL_API void kl_xxh3_64_hex(uint64_t h, char out[17]);
+KL_API void kl_xxh3_128_hex(kl_hash128 h, char out[33]);
 
 /* ---- named digests (OpenSSL EVP) ----------------------------------------- */
 
@@ -44,27 +46,27 @@ void kl_xxh3_128_hex(kl_hash128 h, char out[33]);
 typedef struct kl_digest kl_digest;
 
 /* True when `name` is one of the named digests above (or an alias). */
-bool kl_digest_known(const char *name);
+KL_API bool kl_digest_known(const char *name);
 /* Resolve a named digest once (the OpenSSL algorithm is fetched here, not
  * per call).  KL_EINVAL for an unknown name (message names it and lists
  * the known ones), KL_EUNSUPPORTED if this OpenSSL lacks it, KL_ENOMEM.
  * Freed with kl_digest_free. */
-int kl_digest_open(kl_digest **out, const char *name);
-void kl_digest_free(kl_digest *d);
+KL_API int kl_digest_open(kl_digest **out, const char *name);
+KL_API void kl_digest_free(kl_digest *d);
 /* The canonical name ("sha3-256" for "sha3_256") and digest size in bytes. */
-const char *kl_digest_name(const kl_digest *d);
-size_t kl_digest_size(const kl_digest *d);
+KL_API const char *kl_digest_name(const kl_digest *d);
+KL_API size_t kl_digest_size(const kl_digest *d);
 /* Digest of n bytes into out (cap >= kl_digest_size).  KL_EINVAL for a
  * small cap, KL_ENOMEM / KL_EBACKEND when OpenSSL fails. */
-int kl_digest_bytes(const kl_digest *d, const void *p, size_t n, uint8_t *out, size_t cap);
+KL_API int kl_digest_bytes(const kl_digest *d, const void *p, size_t n, uint8_t *out, size_t cap);
 /* Lowercase hex digest, NUL-terminated, into hex (cap >= 2*size+1). */
-int kl_digest_hex(const kl_digest *d, const void *p, size_t n, char *hex, size_t cap);
+KL_API int kl_digest_hex(const kl_digest *d, const void *p, size_t n, char *hex, size_t cap);
 /* One-shot by name (resolves the algorithm on every call: prefer
  * kl_digest_open for repeated use).  Errors as above. */
-int kl_digest_hex_named(const char *name, const void *p, size_t n, char *hex, size_t cap);
+KL_API int kl_digest_hex_named(const char *name, const void *p, size_t n, char *hex, size_t cap);
 
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
-void kl_hex(const void *p, size_t n, char *out);
+KL_API void kl_hex(const void *p, size_t n, char *out);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,8 @@
 #ifndef KLEPTO_ERROR_H
 #define KLEPTO_ERROR_H
 
+#include "export.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -38,16 +40,16 @@ enum {
 
 /* The fixed, human-readable name of an error code ("not found", ...).
  * Never NULL; unknown codes give "unknown error". */
-const char *kl_strerror(int code);
+KL_API const char *kl_strerror(int code);
 
 /* The detailed message of the last error raised in the calling thread
  * (e.g. "dir:/tmp/x: entry 3f..: bad magic number").  Never NULL; empty
  * when no error was raised.  Valid until the next library call in this
  * thread. */
-const char *kl_errmsg(void);
+KL_API const char *kl_errmsg(void);
 
 /* Clear the calling thread's message. */
-void kl_errclear(void);
+KL_API void kl_errclear(void);
 
 #ifdef __cplusplus
 }

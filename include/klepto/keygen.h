@@ -32,6 +32,8 @@
 #ifndef KLEPTO_KEYGEN_H
 #define KLEPTO_KEYGEN_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -59,19 +61,19 @@ typedef struct kl_signature kl_signature;
  * "*args" are keyword-only.  KL_EINVAL with the position for a syntax
  * error, a duplicate name, a non-default after a default, annotations or
  * the "/" marker (not supported).  Freed with kl_signature_free. */
-int kl_signature_parse(kl_signature **out, const char *spec);
-void kl_signature_free(kl_signature *sig);
+KL_API int kl_signature_parse(kl_signature **out, const char *spec);
+KL_API void kl_signature_free(kl_signature *sig);
 /* Number of named parameters (not counting *args / **kw). */
-size_t kl_signature_nparams(const kl_signature *sig);
+KL_API size_t kl_signature_nparams(const kl_signature *sig);
 /* Parameter name i (borrowed, lives as long as sig). */
-const char *kl_signature_param(const kl_signature *sig, size_t i);
+KL_API const char *kl_signature_param(const kl_signature *sig, size_t i);
 /* Number of parameters that can be passed by position (the first ones;
  * the rest, declared after "*" or "*args", are keyword-only). */
-size_t kl_signature_npositional(const kl_signature *sig);
+KL_API size_t kl_signature_npositional(const kl_signature *sig);
 /* Default value of parameter i (borrowed), or NULL when it has none. */
-const kl_value *kl_signature_default(const kl_signature *sig, size_t i);
-bool kl_signature_has_varargs(const kl_signature *sig);
-bool kl_signature_has_varkw(const kl_signature *sig);
+KL_API const kl_value *kl_signature_default(const kl_signature *sig, size_t i);
+KL_API bool kl_signature_has_varargs(const kl_signature *sig);
+KL_API bool kl_signature_has_varkw(const kl_signature *sig);
 
 typedef enum kl_rounding {
     KL_ROUND_SIMPLE = 0,
@@ -96,28 +98,28 @@ typedef struct kl_keygen kl_keygen;
  * of sig and km's options (the caller keeps ownership of both; km must
  * outlive the keygen).  KL_EINVAL for a bad ignore list (naming the item),
  * KL_ENOMEM. */
-int kl_keygen_new(kl_keygen **out, const kl_signature *sig, const kl_keymap *km,
+KL_API int kl_keygen_new(kl_keygen **out, const kl_signature *sig, const kl_keymap *km,
                   const kl_keygen_opts *opts);
-void kl_keygen_free(kl_keygen *kg);
+KL_API void kl_keygen_free(kl_keygen *kg);
 
 /* Check a call against the signature without building a key: too many or
  * too few positional arguments, an unknown or repeated name.  Returns 0 or
  * KL_EINVAL with a message naming the argument. */
-int kl_keygen_validate(const kl_keygen *kg, const kl_call *call);
+KL_API int kl_keygen_validate(const kl_keygen *kg, const kl_call *call);
 
 /* Build the key of a call into a caller's buffer; no allocation for calls
  * of scalar arguments when cap suffices (the hot path).  *len as in
  * kl_keymap_key_into.  Returns 0, KL_EINVAL (call does not fit the
  * signature), KL_ETYPE (unencodable argument), KL_ERANGE (NaN/inf under
  * rounding), KL_ETOOBIG. */
-int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size_t cap,
+KL_API int kl_keygen_key_into(const kl_keygen *kg, const kl_call *call, void *buf, size_t cap,
                        size_t *len);
 /* The same, appended to a heap buffer. */
-int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out);
+KL_API int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out);
 
 /* Python's round(x, ndigits): correctly rounded, ties to even on the exact
  * binary value.  Non-finite x is returned unchanged. */
-double kl_round(double x, int ndigits);
+KL_API double kl_round(double x, int ndigits);
 
 #ifdef __cplusplus
 }

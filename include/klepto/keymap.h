@@ -42,6 +42,8 @@
 #ifndef KLEPTO_KEYMAP_H
 #define KLEPTO_KEYMAP_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -91,31 +93,31 @@ typedef struct kl_keymap kl_keymap;
 
 /* Create a keymap.  KL_EINVAL for an unknown kind, digest or serializer
  * (message names it), KL_ENOMEM.  *out is freed with kl_keymap_free. */
-int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts);
+KL_API int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts);
 /* Chain: the key is outer(inner(call)); the inner key value becomes the
  * single argument of the outer keymap.  Takes ownership of both on
  * success.  KL_EINVAL on NULLs, KL_ENOMEM. */
-int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner);
+KL_API int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner);
 /* The parts of a chained keymap (borrowed; NULL when not chained). */
-const kl_keymap *kl_keymap_outer(const kl_keymap *km);
-const kl_keymap *kl_keymap_inner(const kl_keymap *km);
+KL_API const kl_keymap *kl_keymap_outer(const kl_keymap *km);
+KL_API const kl_keymap *kl_keymap_inner(const kl_keymap *km);
 /* The options a keymap was built with (borrowed). */
-const kl_keymap_opts *kl_keymap_options(const kl_keymap *km);
-void kl_keymap_free(kl_keymap *km);
+KL_API const kl_keymap_opts *kl_keymap_options(const kl_keymap *km);
+KL_API void kl_keymap_free(kl_keymap *km);
 
 /* Build the key of a normalised call into a caller's buffer, without
  * allocating when the buffer is large enough.  *len receives the key's
  * length; when *len > cap nothing useful was written and the caller retries
  * with a buffer of *len bytes.  Returns 0, KL_ETYPE (an argument that
  * cannot be encoded, message names it), KL_ETOOBIG (key > KL_KEY_MAX). */
-int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, size_t cap,
+KL_API int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, size_t cap,
                        size_t *len);
 /* The same, appended to a heap buffer. */
-int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out);
+KL_API int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out);
 
 /* The key as a value (for "string" this is the text, for "hash" the hex
  * text, ...): what kl_decode() of the key bytes gives.  Owned by caller. */
-int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out);
+KL_API int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out);
 
 #ifdef __cplusplus
 }

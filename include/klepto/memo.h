@@ -19,6 +19,8 @@
 #ifndef KLEPTO_MEMO_H
 #define KLEPTO_MEMO_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -63,49 +65,49 @@ typedef struct kl_memo kl_memo;
 /* Create a memo.  `name` is copied (used in messages).  Returns 0,
  * KL_EINVAL (bad signature, option, ignore list — named in the message),
  * archive open errors, KL_ENOMEM.  Free with kl_memo_free. */
-int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
+KL_API int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
                 const kl_memo_opts *opts);
 /* Writes back pending entries, closes the memo's own archive, releases.
  * Returns the first error of that flush.  Safe on NULL. */
-int kl_memo_free(kl_memo *m);
+KL_API int kl_memo_free(kl_memo *m);
 
 /* Replace the options (the in-memory cache is emptied; the archive named
  * by opts is opened).  Not concurrently with calls. */
-int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts);
+KL_API int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts);
 
 /* Call through the cache.  *result is owned by the caller (kl_value_free).
  * Returns 0, the function's error, KL_EINVAL (call does not fit the
  * signature), KL_ETYPE/KL_ERANGE/KL_ETOOBIG (key could not be built —
  * unless safe, which calls uncached instead), archive errors are counted
  * and the result still returned. */
-int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
+KL_API int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
 /* The key a call maps to, without calling (appended to key). */
-int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);
+KL_API int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);
 /* The stored result of a call (memory, then archive), without calling;
  * KL_ENOTFOUND if none.  Counts no hit or miss (a result found in the
  * archive is copied into memory and counted as a load). */
-int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result);
+KL_API int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result);
 /* Remove a call's result from memory and archive. KL_ENOTFOUND if none. */
-int kl_memo_forget(kl_memo *m, const kl_call *call);
+KL_API int kl_memo_forget(kl_memo *m, const kl_call *call);
 
 typedef struct kl_memo_info {
     uint64_t hit, miss, load, errors, evictions, expirations;
     size_t size, maxsize, bytes;
     const char *policy; /* borrowed: lives as long as the memo's configuration */
 } kl_memo_info;
-void kl_memo_info_get(const kl_memo *m, kl_memo_info *out);
+KL_API void kl_memo_info_get(const kl_memo *m, kl_memo_info *out);
 
 /* Empty memory; keep_stats=false also zeroes the statistics. */
-int kl_memo_clear(kl_memo *m, bool keep_stats);
+KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
 /* Write memory to the archive / read the archive into memory. */
-int kl_memo_dump(kl_memo *m);
-int kl_memo_load(kl_memo *m, size_t *loaded);
+KL_API int kl_memo_dump(kl_memo *m);
+KL_API int kl_memo_load(kl_memo *m, size_t *loaded);
 /* Attach the archive at URL (NULL detaches); the memo owns it. Memory
  * entries are written to the new archive. Not concurrently with calls. */
-int kl_memo_set_archive(kl_memo *m, const char *url);
+KL_API int kl_memo_set_archive(kl_memo *m, const char *url);
 /* The attached archive (borrowed), or NULL. */
-kl_archive *kl_memo_archive(const kl_memo *m);
-const char *kl_memo_name(const kl_memo *m);
+KL_API kl_archive *kl_memo_archive(const kl_memo *m);
+KL_API const char *kl_memo_name(const kl_memo *m);
 
 /* ---- the typed face ----------------------------------------------------------
  *
@@ -141,15 +143,15 @@ typedef struct kl_memo_slot {
  * straight into *out.  0: *out holds the result; 1: compute, then
  * kl_memo_typed_finish; <0: compute without storing (the error is
  * counted). */
-int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs, kl_memo_slot *slot,
+KL_API int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs, kl_memo_slot *slot,
                        kl_cache_take_fn take, void *out);
 /* take functions for the result types: decode value bytes into *out. */
-int kl__take_double(void *out, const uint8_t *v, size_t n);
-int kl__take_float(void *out, const uint8_t *v, size_t n);
-int kl__take_i64(void *out, const uint8_t *v, size_t n);
-int kl__take_int(void *out, const uint8_t *v, size_t n);
-int kl__take_long(void *out, const uint8_t *v, size_t n);
-int kl__take_bool(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_double(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_float(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_i64(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_int(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_long(void *out, const uint8_t *v, size_t n);
+KL_API int kl__take_bool(void *out, const uint8_t *v, size_t n);
 #define KL__TAKE(ptr)                                                                      \
     _Generic(*(ptr),                                                                       \
         double: kl__take_double,                                                           \
@@ -158,11 +160,11 @@ int kl__take_bool(void *out, const uint8_t *v, size_t n);
         int: kl__take_int,                                                                 \
         bool: kl__take_bool,                                                               \
         default: kl__take_long)
-void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
+KL_API void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
 /* The memo behind a KL_MEMOIZE function, made on first use.  `types` has
  * one code per argument: 'd' double, 'f' float, 'i' integer, 'b' bool,
  * 's' text. */
-kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
                            const char *types);
 
 #define KL__LIKELY(x) __builtin_expect(!!(x), 1)

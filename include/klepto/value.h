@@ -20,6 +20,8 @@
 #ifndef KLEPTO_VALUE_H
 #define KLEPTO_VALUE_H
 
+#include "export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -57,7 +59,7 @@ typedef enum kl_dtype {
 } kl_dtype;
 
 /* Size in bytes of one element of a dtype (0 for an unknown dtype). */
-size_t kl_dtype_size(kl_dtype dt);
+KL_API size_t kl_dtype_size(kl_dtype dt);
 
 /* kl_value.flags */
 #define KL_VALUE_BORROWED 0x01u /* payload memory is not owned: never freed */
@@ -164,39 +166,39 @@ static inline kl_value kl_value_array_ref(kl_value *items, size_t len, bool tupl
 
 /* Owning constructors.  Return 0, KL_ENOMEM, or KL_ECORRUPT for text that
  * is not valid UTF-8.  *out is set only on success. */
-int kl_value_text(kl_value *out, const char *s, size_t len);
-int kl_value_bytes(kl_value *out, const void *p, size_t len);
+KL_API int kl_value_text(kl_value *out, const char *s, size_t len);
+KL_API int kl_value_bytes(kl_value *out, const void *p, size_t len);
 /* An empty array/list (tuple=true renders as a tuple) or map. */
-kl_value kl_value_array(bool tuple);
-kl_value kl_value_map(void);
+KL_API kl_value kl_value_array(bool tuple);
+KL_API kl_value kl_value_map(void);
 /* An nd-array with a copy of `data` (nbytes = product(shape)*dtype size);
  * data may be NULL for zero-filled.  KL_EINVAL for ndim > KL_NDARRAY_MAXDIM
  * or a bad dtype, KL_ETOOBIG on size overflow. */
-int kl_value_ndarray(kl_value *out, kl_dtype dt, uint8_t ndim, const size_t *shape,
+KL_API int kl_value_ndarray(kl_value *out, kl_dtype dt, uint8_t ndim, const size_t *shape,
                      const void *data);
 /* Number of elements / bytes of an nd-array value. */
-size_t kl_value_ndarray_count(const kl_value *v);
-size_t kl_value_ndarray_bytes(const kl_value *v);
+KL_API size_t kl_value_ndarray_count(const kl_value *v);
+KL_API size_t kl_value_ndarray_bytes(const kl_value *v);
 
 /* Append to an owned array, taking ownership of *item (which is reset to
  * null).  KL_EINVAL if arr is not an owned array; KL_ENOMEM. On failure the
  * item is still owned by the caller. */
-int kl_value_array_push(kl_value *arr, kl_value *item);
+KL_API int kl_value_array_push(kl_value *arr, kl_value *item);
 /* Append a pair to an owned map, taking ownership of both on success. */
-int kl_value_map_put(kl_value *map, kl_value *key, kl_value *val);
+KL_API int kl_value_map_put(kl_value *map, kl_value *key, kl_value *val);
 
 /* Deep copy (borrowed payloads are copied into owned ones). */
-int kl_value_copy(kl_value *out, const kl_value *v);
+KL_API int kl_value_copy(kl_value *out, const kl_value *v);
 /* Release what a value owns and reset it to null.  Safe on NULL and on
  * borrowed values. */
-void kl_value_free(kl_value *v);
+KL_API void kl_value_free(kl_value *v);
 
 /* Structural equality.  Arrays compare items (tuple/list flag ignored),
  * maps compare pairs in order, floats compare bitwise-equal or both NaN. */
-bool kl_value_equal(const kl_value *a, const kl_value *b);
+KL_API bool kl_value_equal(const kl_value *a, const kl_value *b);
 
 /* Checks that len bytes are valid UTF-8 (no overlongs, no surrogates). */
-bool kl_utf8_valid(const char *s, size_t len);
+KL_API bool kl_utf8_valid(const char *s, size_t len);
 
 #ifdef __cplusplus
 }

@@ -2,17 +2,17 @@
  * registry.  A new built-in backend adds its line here. */
 #include "backends.h"
 
-const kl_archive_backend *const kl_builtin_backends[] = {
-    &kl_backend_mem,
-    &kl_backend_null,
-    &kl_backend_dir,
-    &kl_backend_file,
-    &kl_backend_cached,
-    &kl_backend_sqlite,
-    &kl_backend_postgresql,
-    &kl_backend_postgres,
-    &kl_backend_redis,
-    &kl_backend_hdf5,
-    &kl_backend_hdf5dir,
+const kl_archive_backend *const kl__builtin_backends[] = {
+    &kl__backend_mem,
+    &kl__backend_null,
+    &kl__backend_dir,
+    &kl__backend_file,
+    &kl__backend_cached,
+    &kl__backend_sqlite,
+    &kl__backend_postgresql,
+    &kl__backend_postgres,
+    &kl__backend_redis,
+    &kl__backend_hdf5,
+    &kl__backend_hdf5dir,
     NULL,
 };

@@ -18,7 +18,7 @@ typedef struct cstate {
 
 static bool use_backing(const cstate *c) { return c->archived && c->backing; }
 
-static void mark(cstate *c, kv_item *it, bool dirty)
+static void mark(cstate *c, kl__kv_item *it, bool dirty)
 {
     if (it->dirty != dirty)
         c->unsaved += dirty ? 1 : (size_t)-1;
@@ -28,7 +28,7 @@ static void mark(cstate *c, kv_item *it, bool dirty)
 static int c_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     cstate *c = state;
-    kv_item *it = kv_find(&c->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&c->t, key, klen);
     if (it) {
         kl_buf_reset(val);
         return kl_buf_append(val, it->val, it->vlen);
@@ -38,19 +38,19 @@ static int c_get(void *state, const void *key, size_t klen, kl_buf *val)
     int rc = kl_archive_get(c->backing, key, klen, val);
     if (rc)
         return rc;
-    return kv_put(&c->t, key, klen, val->data, val->len, kl_now_ns(), NULL);
+    return kl__kv_put(&c->t, key, klen, val->data, val->len, kl__now_ns(), NULL);
 }
 
 static int c_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
 {
     cstate *c = state;
-    kv_item *old = kv_find(&c->t, key, klen);
+    kl__kv_item *old = kl__kv_find(&c->t, key, klen);
     bool was_dirty = old && old->dirty;
-    kv_item *it;
-    int rc = kv_put(&c->t, key, klen, val, vlen, kl_now_ns(), &it);
+    kl__kv_item *it;
+    int rc = kl__kv_put(&c->t, key, klen, val, vlen, kl__now_ns(), &it);
     if (rc)
         return rc;
-    it->dirty = was_dirty; /* kv_put resets it; keep the count straight */
+    it->dirty = was_dirty; /* kl__kv_put resets it; keep the count straight */
     mark(c, it, true);
     if (c->write_through && use_backing(c)) {
         rc = kl_archive_put(c->backing, key, klen, val, vlen);
@@ -63,11 +63,11 @@ static int c_put(void *state, const void *key, size_t klen, const void *val, siz
 static int c_del(void *state, const void *key, size_t klen)
 {
     cstate *c = state;
-    kv_item *it = kv_find(&c->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&c->t, key, klen);
     bool had = it != NULL;
     if (it) {
         mark(c, it, false);
-        kv_del(&c->t, key, klen);
+        kl__kv_del(&c->t, key, klen);
     }
     if (use_backing(c)) {
         int rc = kl_archive_del(c->backing, key, klen);
@@ -82,7 +82,7 @@ static int c_del(void *state, const void *key, size_t klen)
 static int c_contains(void *state, const void *key, size_t klen)
 {
     cstate *c = state;
-    if (kv_find(&c->t, key, klen))
+    if (kl__kv_find(&c->t, key, klen))
         return 1;
     return use_backing(c) ? kl_archive_contains(c->backing, key, klen) : 0;
 }
@@ -99,8 +99,8 @@ static int c_count(void *state, size_t *out)
     /* entries loaded from the backing are counted there; unsaved ones may
      * not be */
     size_t pos = 0;
-    kv_item *it;
-    while (!rc && (it = kv_next(&c->t, &pos))) {
+    kl__kv_item *it;
+    while (!rc && (it = kl__kv_next(&c->t, &pos))) {
         if (!it->dirty)
             continue;
         int r = kl_archive_contains(c->backing, it->key, it->klen);
@@ -116,7 +116,7 @@ static int c_count(void *state, size_t *out)
 static int c_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 {
     cstate *c = state;
-    kv_item *it = kv_find(&c->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&c->t, key, klen);
     if (it) {
         out->stored_ns = it->stored_ns;
         out->size = it->klen + it->vlen;
@@ -130,7 +130,7 @@ static int c_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 static int c_clear(void *state)
 {
     cstate *c = state;
-    kv_clear(&c->t);
+    kl__kv_clear(&c->t);
     c->unsaved = 0;
     return use_backing(c) ? kl_archive_clear(c->backing) : 0;
 }
@@ -141,7 +141,7 @@ static int c_clear(void *state)
 #define DUMP_BATCH 512
 #define DUMP_BATCH_BYTES ((size_t)16 << 20)
 typedef struct dump_batch {
-    kv_item *items[DUMP_BATCH];
+    kl__kv_item *items[DUMP_BATCH];
     const void *keys[DUMP_BATCH], *vals[DUMP_BATCH];
     size_t klens[DUMP_BATCH], vlens[DUMP_BATCH];
     size_t n, bytes, done;
@@ -160,7 +160,7 @@ static int dump_flush(cstate *c, dump_batch *b)
     return rc;
 }
 
-static int dump_add(cstate *c, dump_batch *b, kv_item *it)
+static int dump_add(cstate *c, dump_batch *b, kl__kv_item *it)
 {
     for (size_t i = 0; i < b->n; i++) /* a key given twice goes once */
         if (b->items[i] == it)
@@ -189,14 +189,14 @@ static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klen
     int rc = 0;
     if (keys) {
         for (size_t i = 0; !rc && i < n; i++) {
-            kv_item *it = kv_find(&c->t, keys[i], klens[i]);
+            kl__kv_item *it = kl__kv_find(&c->t, keys[i], klens[i]);
             if (it)
                 rc = dump_add(c, b, it);
         }
     } else {
         size_t pos = 0;
-        kv_item *it;
-        while (!rc && (it = kv_next(&c->t, &pos)))
+        kl__kv_item *it;
+        while (!rc && (it = kl__kv_next(&c->t, &pos)))
             if (it->dirty)
                 rc = dump_add(c, b, it);
     }
@@ -222,7 +222,7 @@ static int c_close(void *state)
     cstate *c = state;
     int rc = dump(c, 0, NULL, NULL, NULL);
     int rc2 = kl_archive_close(c->backing);
-    kv_free(&c->t);
+    kl__kv_free(&c->t);
     free(c);
     return rc ? rc : rc2;
 }
@@ -230,7 +230,7 @@ static int c_close(void *state)
 static int c_drop(void *state)
 {
     cstate *c = state;
-    kv_clear(&c->t);
+    kl__kv_clear(&c->t);
     c->unsaved = 0;
     int rc = 0;
     if (c->backing) {
@@ -253,20 +253,20 @@ static int c_describe(void *state, kl_buf *out)
 static int c_get_view(void *state, const void *key, size_t klen, kl_view **out)
 {
     cstate *c = state;
-    kv_item *it = kv_find(&c->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&c->t, key, klen);
     if (!it) {
         if (!use_backing(c))
             return kl_seterr(KL_ENOTFOUND, "cached: key not found");
         return kl_archive_get_view(c->backing, key, klen, out);
     }
-    kl_tarray ta;
-    if (!kl_tarray_parse(it->val, it->vlen, &ta))
+    kl__tarray ta;
+    if (!kl__tarray_parse(it->val, it->vlen, &ta))
         return kl_seterr(KL_ETYPE, "cached: the value is not a typed numeric array");
     void *mem = malloc(it->vlen ? it->vlen : 1);
     if (!mem)
         return kl_seterr(KL_ENOMEM, "out of memory");
     memcpy(mem, it->val, it->vlen);
-    return kl_view_from_copy(out, mem, it->vlen, &ta);
+    return kl__view_from_copy(out, mem, it->vlen, &ta);
 }
 
 static int c_verify(void *state, bool repair, kl_buf *report, size_t *problems)
@@ -307,7 +307,7 @@ static int c_iter_next(void *cur, kl_buf *key, kl_buf *val)
     ccur *k = cur;
     cstate *c = k->c;
     if (!k->in_backing) {
-        kv_item *it = kv_next(&c->t, &k->pos);
+        kl__kv_item *it = kl__kv_next(&c->t, &k->pos);
         if (it) {
             kl_buf_reset(key);
             int rc = kl_buf_append(key, it->key, it->klen);
@@ -330,7 +330,7 @@ static int c_iter_next(void *cur, kl_buf *key, kl_buf *val)
         int rc = kl_archive_iter_next(k->bit, key, val);
         if (rc <= 0)
             return rc;
-        if (!kv_find(&c->t, key->data, key->len))
+        if (!kl__kv_find(&c->t, key->data, key->len))
             return 1;
     }
 }
@@ -351,7 +351,7 @@ static int c_open(void **state, const kl_url *url, const kl_archive_opts *opts)
                      url->full);
 }
 
-const kl_archive_backend kl_backend_cached = {
+const kl_archive_backend kl__backend_cached = {
     .version = KL_BACKEND_VERSION,
     .scheme = "cached",
     .flags = 0,
@@ -393,7 +393,7 @@ int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *o
         kl_archive_close(backing);
         return kl_seterr(KL_ENOMEM, "out of memory");
     }
-    kv_init(&c->t);
+    kl__kv_init(&c->t);
     c->backing = backing;
     c->archived = opts->archived && backing;
     c->write_through = opts->write_through;
@@ -406,17 +406,17 @@ int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *o
         rc = kl_buf_append_str(&url, "cached:");
     }
     const char *u = rc ? NULL : kl_buf_cstr(&url);
-    rc = u ? kl_archive_wrap(out, &kl_backend_cached, c, u) : KL_ENOMEM;
+    rc = u ? kl__archive_wrap(out, &kl__backend_cached, c, u) : KL_ENOMEM;
     kl_buf_free(&url);
     if (rc) {
         kl_archive_close(backing);
-        kv_free(&c->t);
+        kl__kv_free(&c->t);
         free(c);
     }
     return rc;
 }
 
-bool kl_cached_is(const kl_archive *ar) { return kl_archive_has_backend(ar, &kl_backend_cached); }
+bool kl_cached_is(const kl_archive *ar) { return kl__archive_has_backend(ar, &kl__backend_cached); }
 
 typedef struct keys_arg {
     size_t n;
@@ -439,7 +439,7 @@ static int load_fn(void *state, void *arg)
     kl_buf v = KL_BUF_INIT, k = KL_BUF_INIT;
     if (a->keys) {
         for (size_t i = 0; !rc && i < a->n; i++) {
-            kv_item *it = kv_find(&c->t, a->keys[i], a->klens[i]);
+            kl__kv_item *it = kl__kv_find(&c->t, a->keys[i], a->klens[i]);
             if (it && it->dirty)
                 continue;
             int r = kl_archive_get(c->backing, a->keys[i], a->klens[i], &v);
@@ -449,7 +449,7 @@ static int load_fn(void *state, void *arg)
                 rc = r;
                 break;
             }
-            rc = kv_put(&c->t, a->keys[i], a->klens[i], v.data, v.len, kl_now_ns(), NULL);
+            rc = kl__kv_put(&c->t, a->keys[i], a->klens[i], v.data, v.len, kl__now_ns(), NULL);
             done += !rc;
         }
     } else {
@@ -461,10 +461,10 @@ static int load_fn(void *state, void *arg)
                 rc = r;
                 break;
             }
-            kv_item *m = kv_find(&c->t, k.data, k.len);
+            kl__kv_item *m = kl__kv_find(&c->t, k.data, k.len);
             if (m && m->dirty)
                 continue;
-            rc = kv_put(&c->t, k.data, k.len, v.data, v.len, kl_now_ns(), NULL);
+            rc = kl__kv_put(&c->t, k.data, k.len, v.data, v.len, kl__now_ns(), NULL);
             done += !rc;
         }
         kl_archive_iter_free(it);
@@ -481,7 +481,7 @@ int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size
                    size_t *loaded)
 {
     keys_arg a = {n, keys, klens, loaded, false, NULL, NULL};
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_load", load_fn, &a);
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_load", load_fn, &a);
 }
 
 static int dump_fn(void *state, void *arg)
@@ -494,7 +494,7 @@ int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size
                    size_t *dumped)
 {
     keys_arg a = {n, keys, klens, dumped, false, NULL, NULL};
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_dump", dump_fn, &a);
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_dump", dump_fn, &a);
 }
 
 static int sync_fn(void *state, void *arg)
@@ -503,7 +503,7 @@ static int sync_fn(void *state, void *arg)
     keys_arg *a = arg;
     int rc = c_sync(c);
     if (!rc && a->flag) {
-        kv_clear(&c->t);
+        kl__kv_clear(&c->t);
         c->unsaved = 0;
     }
     return rc;
@@ -512,7 +512,7 @@ static int sync_fn(void *state, void *arg)
 int kl_cached_sync(kl_archive *ar, bool clear)
 {
     keys_arg a = {0, NULL, NULL, NULL, clear, NULL, NULL};
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_sync", sync_fn, &a);
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_sync", sync_fn, &a);
 }
 
 static int archived_fn(void *state, void *arg)
@@ -523,7 +523,7 @@ static int archived_fn(void *state, void *arg)
 
 int kl_cached_archived(kl_archive *ar)
 {
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_archived", archived_fn,
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_archived", archived_fn,
                                   NULL);
 }
 
@@ -540,7 +540,7 @@ static int set_archived_fn(void *state, void *arg)
 int kl_cached_set_archived(kl_archive *ar, bool on)
 {
     keys_arg a = {0, NULL, NULL, NULL, on, NULL, NULL};
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_set_archived",
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_set_archived",
                                   set_archived_fn, &a);
 }
 
@@ -553,7 +553,7 @@ static int backing_fn(void *state, void *arg)
 kl_archive *kl_cached_backing(kl_archive *ar)
 {
     kl_archive *b = NULL;
-    if (kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_backing", backing_fn, &b))
+    if (kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_backing", backing_fn, &b))
         return NULL;
     return b;
 }
@@ -566,8 +566,8 @@ static int set_backing_fn(void *state, void *arg)
     c->backing = a->ar;
     c->archived = a->ar != NULL;
     size_t pos = 0;
-    kv_item *it;
-    while ((it = kv_next(&c->t, &pos)))
+    kl__kv_item *it;
+    while ((it = kl__kv_next(&c->t, &pos)))
         mark(c, it, true);
     if (a->old)
         *a->old = prev;
@@ -581,7 +581,7 @@ int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old)
     if (old)
         *old = NULL;
     keys_arg a = {0, NULL, NULL, NULL, false, backing, old};
-    int rc = kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_set_backing",
+    int rc = kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_set_backing",
                                     set_backing_fn, &a);
     if (rc == KL_EINVAL && !kl_cached_is(ar))
         kl_archive_close(backing);
@@ -606,5 +606,5 @@ static int counts_fn(void *state, void *arg)
 int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved)
 {
     counts k = {entries, unsaved};
-    return kl_archive_locked_call(ar, &kl_backend_cached, "kl_cached_mem_count", counts_fn, &k);
+    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_mem_count", counts_fn, &k);
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int kl_archive_reconnect(int (*reconnect)(void *state), void *state)
+int kl__archive_reconnect(int (*reconnect)(void *state), void *state)
 {
     char *first = strdup(kl_errmsg());
     int r = reconnect(state);

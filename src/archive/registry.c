@@ -47,8 +47,8 @@ static void reg_builtins_locked(void)
     if (reg_builtins_done)
         return;
     reg_builtins_done = true;
-    for (size_t i = 0; kl_builtin_backends[i]; i++)
-        reg_add_locked(kl_builtin_backends[i]);
+    for (size_t i = 0; kl__builtin_backends[i]; i++)
+        reg_add_locked(kl__builtin_backends[i]);
 }
 
 int kl_archive_register(const kl_archive_backend *backend)
@@ -132,7 +132,7 @@ static char *url_without_cached(const kl_url *u)
     return r;
 }
 
-int kl_archive_open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
+int kl__archive_open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
                             const kl_url *u, const kl_archive_opts *opts);
 
 int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts)
@@ -145,7 +145,7 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
         return kl_seterr(KL_EINVAL, "kl_archive_opts version %u, expected %d", opts->version,
                          KL_ARCHIVE_OPTS_VERSION);
     kl_url *u = NULL;
-    int rc = kl_url_parse(url, &u);
+    int rc = kl__url_parse(url, &u);
     if (rc)
         return rc;
     bool cached = false;
@@ -154,7 +154,7 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
         char *inner = url_without_cached(u);
         if (!inner)
             rc = kl_seterr(KL_ENOMEM, "out of memory opening %s", kl_url_shown(u));
-        kl_url_free(u);
+        kl__url_free(u);
         if (!inner)
             return rc;
         kl_archive *backing = NULL;
@@ -169,14 +169,14 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
     if (!rc && !be)
         rc = kl_seterr(KL_EINVAL, "%s: unknown archive scheme '%s:'", kl_url_shown(u), u->scheme);
     if (!rc)
-        rc = kl_archive_open_backend(out, be, url, u, opts);
-    kl_url_free(u);
+        rc = kl__archive_open_backend(out, be, url, u, opts);
+    kl__url_free(u);
     return rc;
 }
 
 /* Shared by kl_archive_open and the cached front (which has no URL text
  * of its own to parse). */
-int kl_archive_open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
+int kl__archive_open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
                             const kl_url *u, const kl_archive_opts *opts)
 {
     kl_archive *ar = calloc(1, sizeof *ar);
@@ -190,7 +190,7 @@ int kl_archive_open_backend(kl_archive **out, const kl_archive_backend *be, cons
     pthread_mutex_init(&ar->mu, NULL);
     int rc = be->open(&ar->state, u, opts);
     if (!rc) {
-        rc = kl_url_check_used(u);
+        rc = kl__url_check_used(u);
         if (rc) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", kl_errmsg());
@@ -227,7 +227,7 @@ int kl_archive_close(kl_archive *ar)
 const char *kl_archive_url(const kl_archive *ar) { return ar->url; }
 const char *kl_archive_scheme(const kl_archive *ar) { return ar->be->scheme; }
 
-int kl_archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state, const char *url)
+int kl__archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state, const char *url)
 {
     kl_archive *ar = calloc(1, sizeof *ar);
     if (!ar || !(ar->url = kl_archive_redact_url(url))) {
@@ -242,12 +242,12 @@ int kl_archive_wrap(kl_archive **out, const kl_archive_backend *be, void *state,
     return 0;
 }
 
-bool kl_archive_has_backend(const kl_archive *ar, const kl_archive_backend *be)
+bool kl__archive_has_backend(const kl_archive *ar, const kl_archive_backend *be)
 {
     return ar && ar->be == be;
 }
 
-int kl_archive_locked_call(kl_archive *ar, const kl_archive_backend *be, const char *what,
+int kl__archive_locked_call(kl_archive *ar, const kl_archive_backend *be, const char *what,
                            int (*fn)(void *state, void *arg), void *arg)
 {
     if (!ar || ar->be != be)
@@ -501,11 +501,11 @@ int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **
     } else {
         kl_buf v = KL_BUF_INIT;
         rc = ar->be->get(ar->state, key, klen, &v);
-        kl_tarray ta;
-        if (!rc && !kl_tarray_parse(v.data, v.len, &ta))
+        kl__tarray ta;
+        if (!rc && !kl__tarray_parse(v.data, v.len, &ta))
             rc = kl_seterr(KL_ETYPE, "%s: the value is not a typed numeric array", ar->url);
         if (!rc) {
-            rc = kl_view_from_copy(out, v.data, v.len, &ta);
+            rc = kl__view_from_copy(out, v.data, v.len, &ta);
             v.data = NULL;
         }
         kl_buf_free(&v);
@@ -697,7 +697,7 @@ int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *probl
     else
         rc = verify_generic(ar, repair, report, &np);
     /* the cached front delegates to its backing archive, which decodes */
-    if (!rc && ar->be != &kl_backend_cached)
+    if (!rc && ar->be != &kl__backend_cached)
         rc = verify_decoding(ar, repair, report, &np);
     UNLOCK(ar);
     if (problems)

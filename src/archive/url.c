@@ -75,7 +75,7 @@ static int hexval(int c)
     return -1;
 }
 
-ptrdiff_t kl_pct_decode(char *dst, const char *src, size_t n)
+ptrdiff_t kl__pct_decode(char *dst, const char *src, size_t n)
 {
     char *w = dst;
     for (size_t i = 0; i < n; i++) {
@@ -97,12 +97,12 @@ ptrdiff_t kl_pct_decode(char *dst, const char *src, size_t n)
 /* Decode %XX in place; KL_EINVAL on a broken escape. */
 static int pct_decode(char *s, const char *url)
 {
-    if (kl_pct_decode(s, s, strlen(s)) < 0)
+    if (kl__pct_decode(s, s, strlen(s)) < 0)
         return kl_seterr(KL_EINVAL, "%s: bad percent escape in the query string", url);
     return 0;
 }
 
-void kl_url_free(kl_url *u)
+void kl__url_free(kl_url *u)
 {
     if (!u)
         return;
@@ -114,7 +114,7 @@ void kl_url_free(kl_url *u)
     free(im);
 }
 
-int kl_url_parse(const char *text, kl_url **out)
+int kl__url_parse(const char *text, kl_url **out)
 {
     *out = NULL;
     if (!text)
@@ -160,7 +160,7 @@ int kl_url_parse(const char *text, kl_url **out)
         im->u.params = calloc(np, sizeof *im->u.params);
         im->used = calloc(np, sizeof *im->used);
         if (!im->u.params || !im->used) {
-            kl_url_free(&im->u);
+            kl__url_free(&im->u);
             return kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh);
         }
         char *save = NULL;
@@ -177,7 +177,7 @@ int kl_url_parse(const char *text, kl_url **out)
                 if (!strcmp(im->u.params[i].name, tok))
                     rc = kl_seterr(KL_EINVAL, "%s: option '%s' given twice", sh, tok);
             if (rc) {
-                kl_url_free(&im->u);
+                kl__url_free(&im->u);
                 return rc;
             }
             im->u.params[im->u.nparams].name = tok;
@@ -200,7 +200,7 @@ const char *kl_url_param_get(const kl_url *url, const char *name)
     return NULL;
 }
 
-int kl_url_check_used(const kl_url *url)
+int kl__url_check_used(const kl_url *url)
 {
     const url_impl *im = (const url_impl *)url;
     for (size_t i = 0; i < url->nparams; i++)
@@ -270,7 +270,7 @@ int kl_url_bool(const kl_url *u, const char *name, bool *out)
     return 0;
 }
 
-char *kl_abs_path(const char *path)
+char *kl__abs_path(const char *path)
 {
     if (path[0] == '/')
         return strdup(path);
@@ -282,7 +282,7 @@ char *kl_abs_path(const char *path)
     return r;
 }
 
-int64_t kl_now_ns(void)
+int64_t kl__now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);

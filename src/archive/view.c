@@ -49,7 +49,7 @@ static int tag_dtype(uint64_t tag)
 
 static const size_t dtype_size[] = {1, 2, 4, 8, 1, 2, 4, 8, 4, 8};
 
-bool kl_tarray_parse(const uint8_t *p, size_t len, kl_tarray *out)
+bool kl__tarray_parse(const uint8_t *p, size_t len, kl__tarray *out)
 {
     size_t pos = 0;
     int major;
@@ -104,7 +104,7 @@ static void copy_release(kl_view *v)
     free(v);
 }
 
-int kl_view_from_copy(kl_view **out, void *mem, size_t memlen, const kl_tarray *ta)
+int kl__view_from_copy(kl_view **out, void *mem, size_t memlen, const kl__tarray *ta)
 {
     kl_view *v = calloc(1, sizeof *v);
     if (!v) {

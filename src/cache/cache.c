@@ -162,7 +162,7 @@ static size_t table_find_entry(const kl_cache *c, shard *sh, entry *e)
 /* Release an entry's memory (lock held). */
 static inline void entry_free(const kl_cache *c, shard *sh, entry *e, uint32_t id)
 {
-    kl_slab_free(&sh->slab, id, entry_units(c, e));
+    kl__slab_free(&sh->slab, id, entry_units(c, e));
 }
 
 /* Unlink an entry from table and policy, account for it and free it
@@ -337,7 +337,7 @@ static void shard_free_entries(kl_cache *c, shard *sh)
     uint64_t *slots = sh->slots;
     __atomic_store_n(&sh->slots, NULL, __ATOMIC_RELEASE);
     kl__shard_retire(c, sh, slots - 1, (sh->mask + 2) * sizeof *slots);
-    kl_slab_reset(&sh->slab); /* all the entries at once (retired) */
+    kl__slab_reset(&sh->slab); /* all the entries at once (retired) */
     sh->mask = sh->count = sh->bytes = 0;
     kl__shard_free_retired(c, sh);
 }
@@ -500,7 +500,7 @@ kl_archive *kl_cache_archive(const kl_cache *c) { return c->archive; }
 static entry *entry_new(const kl_cache *c, shard *sh, const void *key, size_t klen,
                         const void *val, size_t vlen, bool dirty, uint32_t *id)
 {
-    entry *e = kl_slab_alloc(&sh->slab, entry_units_for(c, klen, vlen), id);
+    entry *e = kl__slab_alloc(&sh->slab, entry_units_for(c, klen, vlen), id);
     if (!e)
         return NULL;
     if (c->hdr_off)

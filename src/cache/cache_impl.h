@@ -99,7 +99,7 @@ typedef struct shard {
     void *pstate;
     uint64_t hit;
     size_t count;
-    kl_slab slab; /* its first field, the chunk table, ends the first line */
+    kl__slab slab; /* its first field, the chunk table, ends the first line */
     /* the rest: misses, inserts, evictions */
     size_t bytes;
     size_t sweep_pos;
@@ -247,7 +247,7 @@ static inline int64_t *entry_expiry(const kl_cache *c, entry *e)
 /* slab units of an entry */
 static inline size_t entry_units_for(const kl_cache *c, size_t klen, size_t vlen)
 {
-    return kl_slab_units(c->data_off + klen + vlen);
+    return kl__slab_units(c->data_off + klen + vlen);
 }
 static inline size_t entry_units(const kl_cache *c, entry *e)
 {
@@ -270,8 +270,8 @@ static inline bool entry_expired(const kl_cache *c, entry *e, int64_t now)
  * next contend (it costs the entry one second chance at most). */
 static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
 {
-    if (KL_LIKELY(c->pol == &kl_policy_lru))
-        kl_lru_touch(sh->pstate, entry_meta(c, e));
+    if (KL_LIKELY(c->pol == &kl__policy_lru))
+        kl__lru_touch(sh->pstate, entry_meta(c, e));
     else if (c->pol)
         c->pol->on_hit(sh->pstate, entry_meta(c, e));
 }
@@ -288,7 +288,7 @@ static inline uint32_t slot_tag(uint64_t sv) { return (uint32_t)(sv >> 32); }
 static inline uint64_t slot_make(uint64_t h, uint32_t id) { return (h << 32) | ((uint64_t)id + 1); }
 static inline entry *slot_entry(const shard *sh, uint64_t sv)
 {
-    return kl_slab_ptr(&sh->slab, (uint32_t)sv - 1);
+    return kl__slab_ptr(&sh->slab, (uint32_t)sv - 1);
 }
 static inline uint32_t slot_id(uint64_t sv) { return (uint32_t)sv - 1; }
 static inline size_t slot_home(const shard *sh, uint64_t sv) { return slot_tag(sv) & sh->mask; }

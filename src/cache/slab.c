@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void let_go(kl_slab *s, void *p, size_t bytes)
+static void let_go(kl__slab *s, void *p, size_t bytes)
 {
     if (s->retire)
         s->retire(s->retire_ctx, p, bytes);
@@ -15,7 +15,7 @@ static void let_go(kl_slab *s, void *p, size_t bytes)
 static uint8_t *chunk_alloc(size_t bytes) { return malloc(bytes + SLAB_READ_SLACK); }
 
 /* A new chunk index (reusing a released one), or UINT32_MAX. */
-static uint32_t chunk_index(kl_slab *s)
+static uint32_t chunk_index(kl__slab *s)
 {
     if (s->nspare)
         return s->spare[--s->nspare];
@@ -42,7 +42,7 @@ static uint32_t chunk_index(kl_slab *s)
     return s->nchunks++;
 }
 
-static void spare_push(kl_slab *s, uint32_t idx)
+static void spare_push(kl__slab *s, uint32_t idx)
 {
     if (s->nspare == s->capspare) {
         uint32_t n = s->capspare ? s->capspare * 2 : 8;
@@ -55,21 +55,21 @@ static void spare_push(kl_slab *s, uint32_t idx)
     s->spare[s->nspare++] = idx;
 }
 
-static inline void list_push(kl_slab *s, uint32_t id, size_t units)
+static inline void list_push(kl__slab *s, uint32_t id, size_t units)
 {
     uint32_t next = s->heads[units];
-    memcpy(kl_slab_ptr(s, id), &next, sizeof next);
+    memcpy(kl__slab_ptr(s, id), &next, sizeof next);
     s->heads[units] = id + 1;
 }
 
-static inline uint32_t list_pop(kl_slab *s, size_t units)
+static inline uint32_t list_pop(kl__slab *s, size_t units)
 {
     uint32_t id = s->heads[units] - 1;
-    memcpy(&s->heads[units], kl_slab_ptr(s, id), sizeof(uint32_t));
+    memcpy(&s->heads[units], kl__slab_ptr(s, id), sizeof(uint32_t));
     return id;
 }
 
-void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
+void *kl__slab_alloc(kl__slab *s, size_t units, uint32_t *id)
 {
     if (units > SLAB_SMALL) {
         uint32_t idx = chunk_index(s);
@@ -86,7 +86,7 @@ void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
     }
     if (s->heads[units]) {
         *id = list_pop(s, units);
-        return kl_slab_ptr(s, *id);
+        return kl__slab_ptr(s, *id);
     }
     if (s->cur_used + units > s->cur_units) {
         /* split a larger free block before taking new memory */
@@ -95,7 +95,7 @@ void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
                 uint32_t big = list_pop(s, u);
                 list_push(s, big + (uint32_t)units, u - units);
                 *id = big;
-                return kl_slab_ptr(s, big);
+                return kl__slab_ptr(s, big);
             }
         uint32_t idx = chunk_index(s);
         if (idx == UINT32_MAX)
@@ -118,10 +118,10 @@ void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id)
     }
     *id = (s->cur << SLAB_OFF_BITS) | s->cur_used;
     s->cur_used += (uint32_t)units;
-    return kl_slab_ptr(s, *id);
+    return kl__slab_ptr(s, *id);
 }
 
-void kl_slab_free(kl_slab *s, uint32_t id, size_t units)
+void kl__slab_free(kl__slab *s, uint32_t id, size_t units)
 {
     if (units > SLAB_SMALL) {
         uint32_t idx = id >> SLAB_OFF_BITS;
@@ -134,7 +134,7 @@ void kl_slab_free(kl_slab *s, uint32_t id, size_t units)
     list_push(s, id, units);
 }
 
-void kl_slab_reset(kl_slab *s)
+void kl__slab_reset(kl__slab *s)
 {
     uint8_t **chunks = s->chunks;
     __atomic_store_n(&s->chunks, NULL, __ATOMIC_RELEASE);
@@ -144,7 +144,7 @@ void kl_slab_reset(kl_slab *s)
     if (chunks)
         let_go(s, chunks - 1, (s->capchunks + 1) * sizeof *chunks);
     free(s->spare);
-    kl_slab_retire_fn retire = s->retire;
+    kl__slab_retire_fn retire = s->retire;
     void *ctx = s->retire_ctx;
     memset(s, 0, sizeof *s);
     s->retire = retire;

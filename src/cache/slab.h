@@ -31,9 +31,9 @@
 #define SLAB_READ_SLACK 32u    /* bytes after every chunk's last unit */
 
 /* Where memory goes that a reader may still see (NULL: freed at once). */
-typedef void (*kl_slab_retire_fn)(void *ctx, void *p, size_t bytes);
+typedef void (*kl__slab_retire_fn)(void *ctx, void *p, size_t bytes);
 
-typedef struct kl_slab {
+typedef struct kl__slab {
     uint8_t **chunks;   /* by index; NULL for a released big chunk; the word
                            before the first holds the capacity */
     uint32_t nchunks, capchunks;
@@ -43,28 +43,28 @@ typedef struct kl_slab {
     uint32_t *spare;    /* indices of released big chunks, for reuse */
     uint32_t nspare, capspare;
     uint32_t heads[SLAB_SMALL + 1]; /* free lists by size in units: id + 1, 0 = empty */
-    kl_slab_retire_fn retire;
+    kl__slab_retire_fn retire;
     void *retire_ctx;
-} kl_slab;
+} kl__slab;
 
-static inline size_t kl_slab_units(size_t bytes) { return (bytes + SLAB_UNIT - 1) / SLAB_UNIT; }
+static inline size_t kl__slab_units(size_t bytes) { return (bytes + SLAB_UNIT - 1) / SLAB_UNIT; }
 
-static inline void *kl_slab_ptr(const kl_slab *s, uint32_t id)
+static inline void *kl__slab_ptr(const kl__slab *s, uint32_t id)
 {
     return s->chunks[id >> SLAB_OFF_BITS] + (size_t)(id & ((1u << SLAB_OFF_BITS) - 1)) * SLAB_UNIT;
 }
 
 /* Room for `units` units: the address, and its id in *id.  NULL when memory
  * (or the id space) ran out. */
-void *kl_slab_alloc(kl_slab *s, size_t units, uint32_t *id);
-/* Give back what kl_slab_alloc returned for (id, units). */
-void kl_slab_free(kl_slab *s, uint32_t id, size_t units);
+void *kl__slab_alloc(kl__slab *s, size_t units, uint32_t *id);
+/* Give back what kl__slab_alloc returned for (id, units). */
+void kl__slab_free(kl__slab *s, uint32_t id, size_t units);
 /* Release everything (ids become invalid); the slab stays usable and keeps
  * its retire hook. */
-void kl_slab_reset(kl_slab *s);
+void kl__slab_reset(kl__slab *s);
 
 /* The capacity of a chunk table (the word before it). */
-static inline size_t kl_slab_chunks_cap(uint8_t *const *chunks)
+static inline size_t kl__slab_chunks_cap(uint8_t *const *chunks)
 {
     return (size_t)(uintptr_t)chunks[-1];
 }

@@ -362,7 +362,7 @@ static void sort_pairs(kl_enc *e, size_t start, size_t n)
 static void enc_ndarray(kl_enc *e, const kl_value *v)
 {
     kl_dtype dt = (kl_dtype)v->u.nd.dtype;
-    unsigned tag = kl_cbor_dtype_tag(dt);
+    unsigned tag = kl__cbor_dtype_tag(dt);
     if (!tag || v->u.nd.ndim > KL_NDARRAY_MAXDIM) {
         set_err(e, kl_seterr(KL_ETYPE, "encode: nd-array with bad dtype %d or ndim %d",
                              v->u.nd.dtype, v->u.nd.ndim));

@@ -18,7 +18,7 @@
 #define KL_CBOR_TAG_NDARRAY 40u
 
 /* The little-endian RFC 8746 typed-array tag of a dtype (0 if none). */
-static inline unsigned kl_cbor_dtype_tag(kl_dtype dt)
+static inline unsigned kl__cbor_dtype_tag(kl_dtype dt)
 {
     static const unsigned char tags[] = {
         [KL_DT_INT8] = 72,    [KL_DT_INT16] = 77,   [KL_DT_INT32] = 78,  [KL_DT_INT64] = 79,
@@ -29,16 +29,16 @@ static inline unsigned kl_cbor_dtype_tag(kl_dtype dt)
 }
 
 /* Python/numpy spelling of a dtype ("float64"), NULL if unknown. */
-const char *kl_dtype_name(kl_dtype dt);
+const char *kl__dtype_name(kl_dtype dt);
 /* The dtype named `name` (len bytes), or -1. */
-int kl_dtype_from_name(const char *name, size_t len);
+int kl__dtype_from_name(const char *name, size_t len);
 
 /* Append one nd-array element as text: integers in decimal, floats through
  * `format_double` (Python repr for kl_repr, JSON numbers for kl_json). */
-int kl_nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
+int kl__nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
                     int (*format_double)(kl_buf *, double));
 
 /* True when the code point is printable by Python's str.isprintable(). */
-bool kl_unicode_printable(uint32_t cp);
+bool kl__unicode_printable(uint32_t cp);
 
 #endif

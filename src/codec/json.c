@@ -104,7 +104,7 @@ static int json_base64(kl_buf *out, const uint8_t *p, size_t n)
 static int json_ndarray(kl_buf *out, const kl_value *v)
 {
     kl_dtype dt = (kl_dtype)v->u.nd.dtype;
-    const char *name = kl_dtype_name(dt);
+    const char *name = kl__dtype_name(dt);
     if (!name || v->u.nd.ndim > KL_NDARRAY_MAXDIM)
         return kl_seterr(KL_ETYPE, "json: bad nd-array dtype %d or ndim %d", v->u.nd.dtype,
                          v->u.nd.ndim);
@@ -119,7 +119,7 @@ static int json_ndarray(kl_buf *out, const kl_value *v)
         if (i)
             rc = kl_buf_append(out, ", ", 2);
         if (!rc)
-            rc = kl_nd_elem_text(out, dt, p + i * es, json_double);
+            rc = kl__nd_elem_text(out, dt, p + i * es, json_double);
     }
     return rc ? rc : kl_buf_append_str(out, "]}}");
 }

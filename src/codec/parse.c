@@ -605,7 +605,7 @@ static int parse_ndarray(parser *ps, kl_value *out, unsigned depth)
             const char *name = ps->p;
             while (ps->p < ps->end && is_ident(*ps->p))
                 ps->p++;
-            dt = kl_dtype_from_name(name, (size_t)(ps->p - name));
+            dt = kl__dtype_from_name(name, (size_t)(ps->p - name));
             if (dt < 0)
                 rc = perr(ps, name, "unknown dtype");
             if (quoted && ps->p < ps->end && (*ps->p == '\'' || *ps->p == '"'))

@@ -14,12 +14,12 @@ static const char *const dtype_names[] = {
     [KL_DT_FLOAT64] = "float64",
 };
 
-const char *kl_dtype_name(kl_dtype dt)
+const char *kl__dtype_name(kl_dtype dt)
 {
     return (unsigned)dt < sizeof dtype_names / sizeof dtype_names[0] ? dtype_names[dt] : NULL;
 }
 
-int kl_dtype_from_name(const char *name, size_t len)
+int kl__dtype_from_name(const char *name, size_t len)
 {
     for (size_t i = 0; i < sizeof dtype_names / sizeof dtype_names[0]; i++)
         if (strlen(dtype_names[i]) == len && memcmp(dtype_names[i], name, len) == 0)
@@ -390,7 +390,7 @@ static int repr_text(kl_buf *out, const char *str, size_t len)
         }
         uint32_t cp = 0;
         size_t n = utf8_next(s, &cp);
-        if (kl_unicode_printable(cp)) {
+        if (kl__unicode_printable(cp)) {
             memcpy(o, s, n);
             o += n;
         } else if (cp <= 0xff) {
@@ -461,7 +461,7 @@ static int repr_bytes(kl_buf *out, const uint8_t *s, size_t len)
  * dtype=...); an empty array of more than one dimension is
  * array([], shape=(0, 3), dtype=...) as in numpy. */
 
-int kl_nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
+int kl__nd_elem_text(kl_buf *out, kl_dtype dt, const uint8_t *p,
                     int (*format_double)(kl_buf *, double))
 {
     switch (dt) {
@@ -525,7 +525,7 @@ static int repr_nd_level(kl_buf *out, const kl_value *v, unsigned dim, const uin
         if (dim + 1 < v->u.nd.ndim)
             rc = repr_nd_level(out, v, dim + 1, p);
         else {
-            rc = kl_nd_elem_text(out, dt, *p, kl_repr_double);
+            rc = kl__nd_elem_text(out, dt, *p, kl_repr_double);
             *p += kl_dtype_size(dt);
         }
     }
@@ -535,7 +535,7 @@ static int repr_nd_level(kl_buf *out, const kl_value *v, unsigned dim, const uin
 static int repr_ndarray(kl_buf *out, const kl_value *v)
 {
     kl_dtype dt = (kl_dtype)v->u.nd.dtype;
-    const char *name = kl_dtype_name(dt);
+    const char *name = kl__dtype_name(dt);
     if (!name || v->u.nd.ndim > KL_NDARRAY_MAXDIM)
         return kl_seterr(KL_ETYPE, "repr: bad nd-array dtype %d or ndim %d", v->u.nd.dtype,
                          v->u.nd.ndim);
@@ -550,7 +550,7 @@ static int repr_ndarray(kl_buf *out, const kl_value *v)
         if (v->u.nd.shape[i] == 0)
             empty = true;
     if (v->u.nd.ndim == 0)
-        rc = kl_nd_elem_text(out, dt, p, kl_repr_double);
+        rc = kl__nd_elem_text(out, dt, p, kl_repr_double);
     else if (empty)
         rc = kl_buf_append(out, "[]", 2);
     else

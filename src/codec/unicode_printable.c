@@ -707,7 +707,7 @@ static const uint32_t nonprintable[][2] = {
     {0xe01f0, 0x10ffff},
 };
 
-bool kl_unicode_printable(uint32_t cp)
+bool kl__unicode_printable(uint32_t cp)
 {
     size_t lo = 0, hi = sizeof nonprintable / sizeof nonprintable[0];
     while (lo < hi) {

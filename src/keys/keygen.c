@@ -845,5 +845,5 @@ int kl_keygen_key(const kl_keygen *kg, const kl_call *call, kl_buf *out)
 {
     if (!out)
         return kl_seterr(KL_EINVAL, "kl_keygen_key: NULL out");
-    return kl_buf_fill(out, keygen_into, kg, call);
+    return kl__buf_fill(out, keygen_into, kg, call);
 }

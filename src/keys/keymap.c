@@ -18,19 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* kl_seterr() of "PREFIX: previous message".  The previous message lives
- * in the buffer being written, so it is copied first. */
-static int __attribute__((format(printf, 2, 3))) reerr(int rc, const char *fmt, ...)
-{
-    char prev[512], prefix[256];
-    snprintf(prev, sizeof prev, "%s", kl_errmsg());
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    return kl_seterr(rc, "%s: %s", prefix, prev);
-}
-
 enum { HASH_XXH3_128, HASH_XXH3_64, HASH_NAMED };
 enum { PICKLE_CBOR, PICKLE_JSON, PICKLE_REPR };
 enum { STRING_STR, STRING_REPR };
@@ -239,7 +226,7 @@ static int check_call(const kl_ncall *c)
             return kl_seterr(KL_EINVAL, "keymap: named argument %zu has a NULL name", i);
         int rc = check_value(&c->values[i], ARG_DEPTH, "named argument", i);
         if (rc)
-            return reerr(rc, "argument '%s'", c->names[i]);
+            return kl_seterr_prefix(rc, "argument '%s'", c->names[i]);
     }
     return 0;
 }
@@ -563,9 +550,9 @@ static int encode_into(const kl_keymap *km, const kl_ncall *c, unsigned flags, v
         n = h.len;
         kl_buf_free(&h);
         if (rc)
-            return reerr(rc, "key cannot be encoded");
+            return kl_seterr_prefix(rc, "key cannot be encoded");
     } else if (e.err) {
-        return reerr(e.err, "key cannot be encoded");
+        return kl_seterr_prefix(e.err, "key cannot be encoded");
     }
     if (n > KL_KEY_MAX)
         return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", n,
@@ -812,7 +799,7 @@ static int put_string(bool text, const void *p, size_t n, void *buf, size_t cap,
     else
         kl_enc_bytes(&e, p, n);
     if (e.err)
-        return reerr(e.err, "key cannot be encoded");
+        return kl_seterr_prefix(e.err, "key cannot be encoded");
     if (e.len > KL_KEY_MAX)
         return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", e.len,
                          KL_KEY_MAX);
@@ -908,7 +895,7 @@ int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out)
 {
     if (!out)
         return kl_seterr(KL_EINVAL, "kl_keymap_key: NULL out");
-    return kl_buf_fill(out, keymap_into, km, call);
+    return kl__buf_fill(out, keymap_into, km, call);
 }
 
 int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out)

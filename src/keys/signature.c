@@ -6,19 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-/* kl_seterr() of "PREFIX: previous message".  The previous message lives
- * in the buffer being written, so it is copied first. */
-static int __attribute__((format(printf, 2, 3))) reerr(int rc, const char *fmt, ...)
-{
-    char prev[512], prefix[256];
-    snprintf(prev, sizeof prev, "%s", kl_errmsg());
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
-    va_end(ap);
-    return kl_seterr(rc, "%s: %s", prefix, prev);
-}
-
 struct kl_signature {
     size_t nparams, npositional;
     char **names;        /* nparams names */
@@ -227,7 +214,7 @@ int kl_signature_parse(kl_signature **out, const char *spec)
                 SYNTAX(pos, "missing default value for '%.*s'", spec, pos, (int)nlen, n0);
             rc = kl_parse(a, (size_t)(b - a), &sig->defaults[i]);
             if (rc) {
-                rc = reerr(rc, "signature '%s': default of '%.*s'", spec, (int)nlen, n0);
+                rc = kl_seterr_prefix(rc, "signature '%s': default of '%.*s'", spec, (int)nlen, n0);
                 goto fail;
             }
             sig->has_default[i] = true;

@@ -24,15 +24,15 @@
 #define ARC_HASH (~(uint64_t)1)
 
 typedef struct {
-    kl_pnode node;
+    kl__pnode node;
     uint64_t word;
 } arc_meta;
 
 typedef struct {
-    kl_pnode t1, t2; /* most recent at the front */
+    kl__pnode t1, t2; /* most recent at the front */
     size_t n1, n2;
     size_t c, p;
-    kl_ghost b1, b2;
+    kl__ghost b1, b2;
     arc_meta *fresh;
     arc_meta *chosen;   /* the victim handed out; its removal is an eviction */
     int fresh_from_b2;  /* the newcomer was a B2 ghost hit */
@@ -48,18 +48,18 @@ static int arc_create(void **state, size_t capacity, uint64_t seed)
         return KL_ENOMEM;
     if (capacity == 0)
         capacity = 1;
-    kl_plist_init(&s->t1);
-    kl_plist_init(&s->t2);
+    kl__plist_init(&s->t1);
+    kl__plist_init(&s->t2);
     s->c = capacity;
     /* Ghost memory grows with capacity; a cache bounded only by bytes may
      * pass a huge entry limit, so bound it. */
     size_t g = capacity > ((size_t)1 << 24) ? (size_t)1 << 24 : capacity;
-    if (kl_ghost_init(&s->b1, g) != 0) {
+    if (kl__ghost_init(&s->b1, g) != 0) {
         free(s);
         return KL_ENOMEM;
     }
-    if (kl_ghost_init(&s->b2, g) != 0) {
-        kl_ghost_free(&s->b1);
+    if (kl__ghost_init(&s->b2, g) != 0) {
+        kl__ghost_free(&s->b1);
         free(s);
         return KL_ENOMEM;
     }
@@ -70,8 +70,8 @@ static int arc_create(void **state, size_t capacity, uint64_t seed)
 static void arc_destroy(void *state)
 {
     arc_state *s = state;
-    kl_ghost_free(&s->b1);
-    kl_ghost_free(&s->b2);
+    kl__ghost_free(&s->b1);
+    kl__ghost_free(&s->b2);
     free(s);
 }
 
@@ -83,33 +83,33 @@ static void arc_on_insert(void *state, void *meta, uint64_t hash)
     size_t l1 = s->b1.live, l2 = s->b2.live;
     s->fresh_from_b2 = 0;
     s->drop_t1 = 0;
-    if (kl_ghost_contains(&s->b1, h)) { /* case II: T1 was too small */
+    if (kl__ghost_contains(&s->b1, h)) { /* case II: T1 was too small */
         size_t d = l1 && l2 / l1 > 1 ? l2 / l1 : 1;
         s->p = s->p + d < s->c ? s->p + d : s->c;
-        kl_ghost_remove(&s->b1, h);
+        kl__ghost_remove(&s->b1, h);
         m->word = h | ARC_T2;
-    } else if (kl_ghost_contains(&s->b2, h)) { /* case III: T2 was too small */
+    } else if (kl__ghost_contains(&s->b2, h)) { /* case III: T2 was too small */
         size_t d = l2 && l1 / l2 > 1 ? l1 / l2 : 1;
         s->p = s->p > d ? s->p - d : 0;
-        kl_ghost_remove(&s->b2, h);
+        kl__ghost_remove(&s->b2, h);
         s->fresh_from_b2 = 1;
         m->word = h | ARC_T2;
     } else { /* case IV: trim the ghosts so that they stay within c and 2c */
         if (s->n1 + l1 >= s->c) {
             if (s->n1 < s->c)
-                kl_ghost_pop(&s->b1);
+                kl__ghost_pop(&s->b1);
             else
                 s->drop_t1 = 1;
         } else if (s->n1 + s->n2 + l1 + l2 >= 2 * s->c) {
-            kl_ghost_pop(&s->b2);
+            kl__ghost_pop(&s->b2);
         }
         m->word = h;
     }
     if (m->word & ARC_T2) {
-        kl_plist_push_front(&s->t2, &m->node);
+        kl__plist_push_front(&s->t2, &m->node);
         s->n2++;
     } else {
-        kl_plist_push_front(&s->t1, &m->node);
+        kl__plist_push_front(&s->t1, &m->node);
         s->n1++;
     }
     s->fresh = m;
@@ -119,13 +119,13 @@ static void arc_on_hit(void *state, void *meta)
 {
     arc_state *s = state;
     arc_meta *m = meta;
-    kl_plist_unlink(&m->node);
+    kl__plist_unlink(&m->node);
     if (!(m->word & ARC_T2)) {
         s->n1--;
         s->n2++;
         m->word |= ARC_T2;
     }
-    kl_plist_push_front(&s->t2, &m->node);
+    kl__plist_push_front(&s->t2, &m->node);
 }
 
 static void arc_on_remove(void *state, void *meta)
@@ -135,7 +135,7 @@ static void arc_on_remove(void *state, void *meta)
     int in_t2 = (m->word & ARC_T2) != 0;
     if (s->chosen == m) {
         if (s->chosen_ghosted)
-            kl_ghost_push(in_t2 ? &s->b2 : &s->b1, m->word & ARC_HASH);
+            kl__ghost_push(in_t2 ? &s->b2 : &s->b1, m->word & ARC_HASH);
         s->chosen = NULL;
     }
     if (s->fresh == m)
@@ -144,15 +144,15 @@ static void arc_on_remove(void *state, void *meta)
         s->n2--;
     else
         s->n1--;
-    kl_plist_unlink(&m->node);
+    kl__plist_unlink(&m->node);
 }
 
 /* LRU of a list, leaving out the newcomer (at the front, so it is the LRU
  * only when alone). */
-static arc_meta *arc_lru(const arc_state *s, const kl_pnode *list)
+static arc_meta *arc_lru(const arc_state *s, const kl__pnode *list)
 {
-    kl_pnode *v = kl_plist_back(list);
-    return v && v != (kl_pnode *)s->fresh ? (arc_meta *)v : NULL;
+    kl__pnode *v = kl__plist_back(list);
+    return v && v != (kl__pnode *)s->fresh ? (arc_meta *)v : NULL;
 }
 
 static void *arc_victim(void *state)
@@ -177,7 +177,7 @@ static void *arc_victim(void *state)
     return s->chosen = v;
 }
 
-const kl_policy_ops kl_policy_arc = {
+const kl_policy_ops kl__policy_arc = {
     .version = KL_POLICY_VERSION,
     .name = "arc",
     .meta_size = sizeof(arc_meta),

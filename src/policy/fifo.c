@@ -8,7 +8,7 @@
 #include "policy/policies.h"
 
 typedef struct {
-    kl_pnode list;
+    kl__pnode list;
 } fifo_state;
 
 static int fifo_create(void **state, size_t capacity, uint64_t seed)
@@ -18,7 +18,7 @@ static int fifo_create(void **state, size_t capacity, uint64_t seed)
     fifo_state *s = malloc(sizeof *s);
     if (!s)
         return KL_ENOMEM;
-    kl_plist_init(&s->list);
+    kl__plist_init(&s->list);
     *state = s;
     return 0;
 }
@@ -28,7 +28,7 @@ static void fifo_destroy(void *state) { free(state); }
 static void fifo_on_insert(void *state, void *meta, uint64_t hash)
 {
     (void)hash;
-    kl_plist_push_front(&((fifo_state *)state)->list, meta);
+    kl__plist_push_front(&((fifo_state *)state)->list, meta);
 }
 
 static void fifo_on_hit(void *state, void *meta)
@@ -40,15 +40,15 @@ static void fifo_on_hit(void *state, void *meta)
 static void fifo_on_remove(void *state, void *meta)
 {
     (void)state;
-    kl_plist_unlink(meta);
+    kl__plist_unlink(meta);
 }
 
-static void *fifo_victim(void *state) { return kl_plist_back(&((fifo_state *)state)->list); }
+static void *fifo_victim(void *state) { return kl__plist_back(&((fifo_state *)state)->list); }
 
-const kl_policy_ops kl_policy_fifo = {
+const kl_policy_ops kl__policy_fifo = {
     .version = KL_POLICY_VERSION,
     .name = "fifo",
-    .meta_size = sizeof(kl_pnode),
+    .meta_size = sizeof(kl__pnode),
     .create = fifo_create,
     .destroy = fifo_destroy,
     .on_insert = fifo_on_insert,

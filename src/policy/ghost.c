@@ -9,7 +9,7 @@
 /* Stored hashes are never 0: 0 marks a removed ring slot. */
 static inline uint64_t ghost_key(uint64_t h) { return h ? h : 1; }
 
-static inline size_t ghost_home(const kl_ghost *g, uint64_t h)
+static inline size_t ghost_home(const kl__ghost *g, uint64_t h)
 {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
@@ -17,7 +17,7 @@ static inline size_t ghost_home(const kl_ghost *g, uint64_t h)
     return (size_t)h & g->mask;
 }
 
-int kl_ghost_init(kl_ghost *g, size_t cap)
+int kl__ghost_init(kl__ghost *g, size_t cap)
 {
     if (cap == 0)
         cap = 1;
@@ -41,7 +41,7 @@ int kl_ghost_init(kl_ghost *g, size_t cap)
     return 0;
 }
 
-void kl_ghost_free(kl_ghost *g)
+void kl__ghost_free(kl__ghost *g)
 {
     free(g->ring);
     free(g->slots);
@@ -50,7 +50,7 @@ void kl_ghost_free(kl_ghost *g)
 }
 
 /* Empty table slot i, shifting later members of its probe run back. */
-static void ghost_delete_slot(kl_ghost *g, size_t i)
+static void ghost_delete_slot(kl__ghost *g, size_t i)
 {
     size_t j = i;
     for (;;) {
@@ -70,7 +70,7 @@ static void ghost_delete_slot(kl_ghost *g, size_t i)
 }
 
 /* The table slot holding ring index r (whose hash is h). */
-static size_t ghost_find_index(const kl_ghost *g, uint64_t h, size_t r)
+static size_t ghost_find_index(const kl__ghost *g, uint64_t h, size_t r)
 {
     size_t i = ghost_home(g, h);
     while (g->slots[i] != r + 1)
@@ -79,7 +79,7 @@ static size_t ghost_find_index(const kl_ghost *g, uint64_t h, size_t r)
 }
 
 /* Drop the oldest ring slot, live or removed. */
-static void ghost_drop_oldest(kl_ghost *g)
+static void ghost_drop_oldest(kl__ghost *g)
 {
     uint64_t h = g->ring[g->tail];
     if (h) {
@@ -91,11 +91,11 @@ static void ghost_drop_oldest(kl_ghost *g)
     g->used--;
 }
 
-void kl_ghost_push(kl_ghost *g, uint64_t h)
+void kl__ghost_push(kl__ghost *g, uint64_t h)
 {
     h = ghost_key(h);
     /* One copy per hash, the newest: keeps the order well defined. */
-    kl_ghost_remove(g, h);
+    kl__ghost_remove(g, h);
     if (g->used == g->cap)
         ghost_drop_oldest(g);
     size_t r = g->tail + g->used;
@@ -110,7 +110,7 @@ void kl_ghost_push(kl_ghost *g, uint64_t h)
     g->slots[i] = (uint32_t)(r + 1);
 }
 
-static size_t ghost_lookup(const kl_ghost *g, uint64_t h, int *found)
+static size_t ghost_lookup(const kl__ghost *g, uint64_t h, int *found)
 {
     size_t i = ghost_home(g, h);
     for (;;) {
@@ -127,14 +127,14 @@ static size_t ghost_lookup(const kl_ghost *g, uint64_t h, int *found)
     }
 }
 
-int kl_ghost_contains(const kl_ghost *g, uint64_t h)
+int kl__ghost_contains(const kl__ghost *g, uint64_t h)
 {
     int found;
     ghost_lookup(g, ghost_key(h), &found);
     return found;
 }
 
-int kl_ghost_remove(kl_ghost *g, uint64_t h)
+int kl__ghost_remove(kl__ghost *g, uint64_t h)
 {
     int found;
     size_t i = ghost_lookup(g, ghost_key(h), &found);
@@ -146,7 +146,7 @@ int kl_ghost_remove(kl_ghost *g, uint64_t h)
     return 1;
 }
 
-void kl_ghost_pop(kl_ghost *g)
+void kl__ghost_pop(kl__ghost *g)
 {
     while (g->used && g->ring[g->tail] == 0) {
         g->tail = g->tail + 1 == g->cap ? 0 : g->tail + 1;

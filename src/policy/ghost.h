@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct kl_ghost {
+typedef struct kl__ghost {
     uint64_t *ring;  /* hashes in push order; 0 = removed slot */
     uint32_t *slots; /* ring index + 1, 0 = empty */
     size_t cap;      /* ring length */
@@ -16,19 +16,19 @@ typedef struct kl_ghost {
     size_t used;     /* occupied ring slots, removed ones included */
     size_t live;     /* hashes present */
     size_t mask;     /* slots length - 1 */
-} kl_ghost;
+} kl__ghost;
 
 /* A ghost remembering up to `cap` (>= 1) pushes.  0 or KL_ENOMEM. */
-int kl_ghost_init(kl_ghost *g, size_t cap);
-void kl_ghost_free(kl_ghost *g);
+int kl__ghost_init(kl__ghost *g, size_t cap);
+void kl__ghost_free(kl__ghost *g);
 /* Remember `h` as the newest (an older copy is dropped); when full, the
  * oldest slot is forgotten first. */
-void kl_ghost_push(kl_ghost *g, uint64_t h);
+void kl__ghost_push(kl__ghost *g, uint64_t h);
 /* Whether `h` is remembered. */
-int kl_ghost_contains(const kl_ghost *g, uint64_t h);
+int kl__ghost_contains(const kl__ghost *g, uint64_t h);
 /* Forget one occurrence of `h`; 1 if it was there. */
-int kl_ghost_remove(kl_ghost *g, uint64_t h);
+int kl__ghost_remove(kl__ghost *g, uint64_t h);
 /* Forget the oldest remembered hash (no-op when empty). */
-void kl_ghost_pop(kl_ghost *g);
+void kl__ghost_pop(kl__ghost *g);
 
 #endif

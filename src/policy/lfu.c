@@ -18,13 +18,13 @@
 #include "policy/policies.h"
 
 typedef struct lfu_bucket {
-    kl_pnode items; /* most recent at the front */
+    kl__pnode items; /* most recent at the front */
     struct lfu_bucket *prev, *next;
     uint64_t freq;
 } lfu_bucket;
 
 typedef struct {
-    kl_pnode node;
+    kl__pnode node;
     lfu_bucket *bucket;
 } lfu_meta;
 
@@ -63,7 +63,7 @@ static lfu_bucket *lfu_bucket_new(lfu_state *s, lfu_bucket *after, uint64_t freq
         return NULL;
     lfu_bucket *b = s->free;
     s->free = b->next;
-    kl_plist_init(&b->items);
+    kl__plist_init(&b->items);
     b->freq = freq;
     b->prev = after;
     b->next = after->next;
@@ -91,7 +91,7 @@ static int lfu_create(void **state, size_t capacity, uint64_t seed)
         return KL_ENOMEM;
     s->head.prev = s->head.next = &s->head;
     s->head.freq = 0;
-    kl_plist_init(&s->head.items);
+    kl__plist_init(&s->head.items);
     s->free = NULL;
     s->chunks = NULL;
     s->fresh = NULL;
@@ -128,7 +128,7 @@ static void lfu_on_insert(void *state, void *meta, uint64_t hash)
             b = nb;
     }
     m->bucket = b;
-    kl_plist_push_front(&b->items, &m->node);
+    kl__plist_push_front(&b->items, &m->node);
     s->fresh = m;
 }
 
@@ -145,14 +145,14 @@ static void lfu_on_hit(void *state, void *meta)
         }
         nb = lfu_bucket_new(s, b, b->freq + 1);
         if (!nb) {
-            kl_plist_move_front(&b->items, &m->node);
+            kl__plist_move_front(&b->items, &m->node);
             return;
         }
     }
-    kl_plist_unlink(&m->node);
-    if (kl_plist_empty(&b->items))
+    kl__plist_unlink(&m->node);
+    if (kl__plist_empty(&b->items))
         lfu_bucket_release(s, b);
-    kl_plist_push_front(&nb->items, &m->node);
+    kl__plist_push_front(&nb->items, &m->node);
     m->bucket = nb;
 }
 
@@ -163,8 +163,8 @@ static void lfu_on_remove(void *state, void *meta)
     if (s->fresh == m)
         s->fresh = NULL;
     lfu_bucket *b = m->bucket;
-    kl_plist_unlink(&m->node);
-    if (kl_plist_empty(&b->items))
+    kl__plist_unlink(&m->node);
+    if (kl__plist_empty(&b->items))
         lfu_bucket_release(s, b);
     m->bucket = NULL;
 }
@@ -175,15 +175,15 @@ static void *lfu_victim(void *state)
     lfu_bucket *b = s->head.next;
     if (b == &s->head)
         return NULL;
-    kl_pnode *v = kl_plist_back(&b->items);
+    kl__pnode *v = kl__plist_back(&b->items);
     /* The newcomer is the most recent of its bucket, so it is the back
      * only when alone there: then the next bucket holds the victim. */
     if (s->fresh && v == &s->fresh->node && b->next != &s->head)
-        v = kl_plist_back(&b->next->items);
+        v = kl__plist_back(&b->next->items);
     return v;
 }
 
-const kl_policy_ops kl_policy_lfu = {
+const kl_policy_ops kl__policy_lfu = {
     .version = KL_POLICY_VERSION,
     .name = "lfu",
     .meta_size = sizeof(lfu_meta),

@@ -1,7 +1,7 @@
 /* LRU: evict the entry read or inserted longest ago.  One intrusive list,
  * most recent at the front; 16 bytes of metadata per entry.  The state is
  * the list head itself, so that the cache's hit path can move an entry to
- * the front inline (kl_lru_touch in policies.h). */
+ * the front inline (kl__lru_touch in policies.h). */
 #include <stdlib.h>
 
 #include "klepto/error.h"
@@ -9,7 +9,7 @@
 #include "policy/policies.h"
 
 typedef struct {
-    kl_pnode list; /* first: kl_lru_touch relies on it */
+    kl__pnode list; /* first: kl__lru_touch relies on it */
 } lru_state;
 
 static int lru_create(void **state, size_t capacity, uint64_t seed)
@@ -19,7 +19,7 @@ static int lru_create(void **state, size_t capacity, uint64_t seed)
     lru_state *s = malloc(sizeof *s);
     if (!s)
         return KL_ENOMEM;
-    kl_plist_init(&s->list);
+    kl__plist_init(&s->list);
     *state = s;
     return 0;
 }
@@ -29,23 +29,23 @@ static void lru_destroy(void *state) { free(state); }
 static void lru_on_insert(void *state, void *meta, uint64_t hash)
 {
     (void)hash;
-    kl_plist_push_front(&((lru_state *)state)->list, meta);
+    kl__plist_push_front(&((lru_state *)state)->list, meta);
 }
 
-static void lru_on_hit(void *state, void *meta) { kl_lru_touch(state, meta); }
+static void lru_on_hit(void *state, void *meta) { kl__lru_touch(state, meta); }
 
 static void lru_on_remove(void *state, void *meta)
 {
     (void)state;
-    kl_plist_unlink(meta);
+    kl__plist_unlink(meta);
 }
 
-static void *lru_victim(void *state) { return kl_plist_back(&((lru_state *)state)->list); }
+static void *lru_victim(void *state) { return kl__plist_back(&((lru_state *)state)->list); }
 
-const kl_policy_ops kl_policy_lru = {
+const kl_policy_ops kl__policy_lru = {
     .version = KL_POLICY_VERSION,
     .name = "lru",
-    .meta_size = sizeof(kl_pnode),
+    .meta_size = sizeof(kl__pnode),
     .create = lru_create,
     .destroy = lru_destroy,
     .on_insert = lru_on_insert,

@@ -12,8 +12,8 @@
 #include "policy/policies.h"
 
 typedef struct {
-    kl_pnode list;   /* most recent at the front */
-    kl_pnode *fresh; /* the entry inserted last, while it stays */
+    kl__pnode list;   /* most recent at the front */
+    kl__pnode *fresh; /* the entry inserted last, while it stays */
 } mru_state;
 
 static int mru_create(void **state, size_t capacity, uint64_t seed)
@@ -23,7 +23,7 @@ static int mru_create(void **state, size_t capacity, uint64_t seed)
     mru_state *s = malloc(sizeof *s);
     if (!s)
         return KL_ENOMEM;
-    kl_plist_init(&s->list);
+    kl__plist_init(&s->list);
     s->fresh = NULL;
     *state = s;
     return 0;
@@ -35,13 +35,13 @@ static void mru_on_insert(void *state, void *meta, uint64_t hash)
 {
     (void)hash;
     mru_state *s = state;
-    kl_plist_push_front(&s->list, meta);
+    kl__plist_push_front(&s->list, meta);
     s->fresh = meta;
 }
 
 static void mru_on_hit(void *state, void *meta)
 {
-    kl_plist_move_front(&((mru_state *)state)->list, meta);
+    kl__plist_move_front(&((mru_state *)state)->list, meta);
 }
 
 static void mru_on_remove(void *state, void *meta)
@@ -49,22 +49,22 @@ static void mru_on_remove(void *state, void *meta)
     mru_state *s = state;
     if (s->fresh == meta)
         s->fresh = NULL;
-    kl_plist_unlink(meta);
+    kl__plist_unlink(meta);
 }
 
 static void *mru_victim(void *state)
 {
     mru_state *s = state;
-    kl_pnode *v = kl_plist_front(&s->list);
+    kl__pnode *v = kl__plist_front(&s->list);
     if (v && v == s->fresh && v->next != &s->list)
         v = v->next;
     return v;
 }
 
-const kl_policy_ops kl_policy_mru = {
+const kl_policy_ops kl__policy_mru = {
     .version = KL_POLICY_VERSION,
     .name = "mru",
-    .meta_size = sizeof(kl_pnode),
+    .meta_size = sizeof(kl__pnode),
     .create = mru_create,
     .destroy = mru_destroy,
     .on_insert = mru_on_insert,

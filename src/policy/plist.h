@@ -6,16 +6,16 @@
 
 #include <stddef.h>
 
-typedef struct kl_pnode {
-    struct kl_pnode *prev, *next;
-} kl_pnode;
+typedef struct kl__pnode {
+    struct kl__pnode *prev, *next;
+} kl__pnode;
 
 /* A list is a sentinel node: head.next is the front (most recent push),
  * head.prev the back (oldest). */
-static inline void kl_plist_init(kl_pnode *h) { h->prev = h->next = h; }
-static inline int kl_plist_empty(const kl_pnode *h) { return h->next == h; }
+static inline void kl__plist_init(kl__pnode *h) { h->prev = h->next = h; }
+static inline int kl__plist_empty(const kl__pnode *h) { return h->next == h; }
 
-static inline void kl_plist_push_front(kl_pnode *h, kl_pnode *n)
+static inline void kl__plist_push_front(kl__pnode *h, kl__pnode *n)
 {
     n->prev = h;
     n->next = h->next;
@@ -23,22 +23,22 @@ static inline void kl_plist_push_front(kl_pnode *h, kl_pnode *n)
     h->next = n;
 }
 
-static inline void kl_plist_unlink(kl_pnode *n)
+static inline void kl__plist_unlink(kl__pnode *n)
 {
     n->prev->next = n->next;
     n->next->prev = n->prev;
     n->prev = n->next = NULL;
 }
 
-static inline void kl_plist_move_front(kl_pnode *h, kl_pnode *n)
+static inline void kl__plist_move_front(kl__pnode *h, kl__pnode *n)
 {
-    kl_plist_unlink(n);
-    kl_plist_push_front(h, n);
+    kl__plist_unlink(n);
+    kl__plist_push_front(h, n);
 }
 
 /* The oldest node, or NULL when empty. */
-static inline kl_pnode *kl_plist_back(const kl_pnode *h) { return h->prev == h ? NULL : h->prev; }
+static inline kl__pnode *kl__plist_back(const kl__pnode *h) { return h->prev == h ? NULL : h->prev; }
 /* The newest node, or NULL when empty. */
-static inline kl_pnode *kl_plist_front(const kl_pnode *h) { return h->next == h ? NULL : h->next; }
+static inline kl__pnode *kl__plist_front(const kl__pnode *h) { return h->next == h ? NULL : h->next; }
 
 #endif

@@ -6,24 +6,24 @@
 #include "klepto/sys/policy.h"
 #include "policy/plist.h"
 
-extern const kl_policy_ops kl_policy_lru;
-extern const kl_policy_ops kl_policy_lfu;
-extern const kl_policy_ops kl_policy_mru;
-extern const kl_policy_ops kl_policy_rr;
-extern const kl_policy_ops kl_policy_fifo;
-extern const kl_policy_ops kl_policy_sieve;
-extern const kl_policy_ops kl_policy_s3fifo;
-extern const kl_policy_ops kl_policy_wtinylfu;
-extern const kl_policy_ops kl_policy_arc;
+extern const kl_policy_ops kl__policy_lru;
+extern const kl_policy_ops kl__policy_lfu;
+extern const kl_policy_ops kl__policy_mru;
+extern const kl_policy_ops kl__policy_rr;
+extern const kl_policy_ops kl__policy_fifo;
+extern const kl_policy_ops kl__policy_sieve;
+extern const kl_policy_ops kl__policy_s3fifo;
+extern const kl_policy_ops kl__policy_wtinylfu;
+extern const kl_policy_ops kl__policy_arc;
 
 /* LRU's on_hit, inline for the cache's hit path: `state` is an LRU
  * policy's state (whose list head comes first).  An entry already at the
  * front is left alone, so repeated hits write nothing. */
-static inline void kl_lru_touch(void *state, void *meta)
+static inline void kl__lru_touch(void *state, void *meta)
 {
-    kl_pnode *head = state, *n = meta;
+    kl__pnode *head = state, *n = meta;
     if (head->next != n)
-        kl_plist_move_front(head, n);
+        kl__plist_move_front(head, n);
 }
 
 #endif

@@ -5,15 +5,15 @@
 #include "policy/policies.h"
 
 static const kl_policy_ops *const policies[] = {
-    &kl_policy_lru,
-    &kl_policy_lfu,
-    &kl_policy_mru,
-    &kl_policy_rr,
-    &kl_policy_fifo,
-    &kl_policy_sieve,
-    &kl_policy_s3fifo,
-    &kl_policy_wtinylfu,
-    &kl_policy_arc,
+    &kl__policy_lru,
+    &kl__policy_lfu,
+    &kl__policy_mru,
+    &kl__policy_rr,
+    &kl__policy_fifo,
+    &kl__policy_sieve,
+    &kl__policy_s3fifo,
+    &kl__policy_wtinylfu,
+    &kl__policy_arc,
 };
 
 #define NPOLICIES (sizeof policies / sizeof policies[0])

@@ -114,7 +114,7 @@ static void *rr_victim(void *state)
     return s->arr[rr_below(s, s->n)];
 }
 
-const kl_policy_ops kl_policy_rr = {
+const kl_policy_ops kl__policy_rr = {
     .version = KL_POLICY_VERSION,
     .name = "rr",
     .meta_size = sizeof(rr_meta),

@@ -25,17 +25,17 @@
 #define S3_HASH (~(uint64_t)7)
 
 typedef struct {
-    kl_pnode node;
+    kl__pnode node;
     uint64_t word;
 } s3_meta;
 
 typedef struct {
-    kl_pnode small, main; /* newest at the front */
+    kl__pnode small, main; /* newest at the front */
     size_t nsmall, nmain;
     size_t small_target;
     s3_meta *fresh;
     s3_meta *chosen; /* last victim: its removal is an eviction */
-    kl_ghost ghost;
+    kl__ghost ghost;
 } s3_state;
 
 static int s3_create(void **state, size_t capacity, uint64_t seed)
@@ -46,8 +46,8 @@ static int s3_create(void **state, size_t capacity, uint64_t seed)
         return KL_ENOMEM;
     if (capacity == 0)
         capacity = 1;
-    kl_plist_init(&s->small);
-    kl_plist_init(&s->main);
+    kl__plist_init(&s->small);
+    kl__plist_init(&s->main);
     s->nsmall = s->nmain = 0;
     s->small_target = capacity / 10 ? capacity / 10 : 1;
     s->fresh = s->chosen = NULL;
@@ -56,7 +56,7 @@ static int s3_create(void **state, size_t capacity, uint64_t seed)
      * pass a huge entry limit, so bound it. */
     if (gcap > ((size_t)1 << 24))
         gcap = (size_t)1 << 24;
-    if (kl_ghost_init(&s->ghost, gcap) != 0) {
+    if (kl__ghost_init(&s->ghost, gcap) != 0) {
         free(s);
         return KL_ENOMEM;
     }
@@ -67,7 +67,7 @@ static int s3_create(void **state, size_t capacity, uint64_t seed)
 static void s3_destroy(void *state)
 {
     s3_state *s = state;
-    kl_ghost_free(&s->ghost);
+    kl__ghost_free(&s->ghost);
     free(s);
 }
 
@@ -76,13 +76,13 @@ static void s3_on_insert(void *state, void *meta, uint64_t hash)
     s3_state *s = state;
     s3_meta *m = meta;
     uint64_t h = hash & S3_HASH;
-    if (kl_ghost_remove(&s->ghost, h)) {
+    if (kl__ghost_remove(&s->ghost, h)) {
         m->word = h | S3_MAIN;
-        kl_plist_push_front(&s->main, &m->node);
+        kl__plist_push_front(&s->main, &m->node);
         s->nmain++;
     } else {
         m->word = h;
-        kl_plist_push_front(&s->small, &m->node);
+        kl__plist_push_front(&s->small, &m->node);
         s->nsmall++;
     }
     s->fresh = m;
@@ -105,13 +105,13 @@ static void s3_on_remove(void *state, void *meta)
     } else {
         s->nsmall--;
         if (s->chosen == m)
-            kl_ghost_push(&s->ghost, m->word & S3_HASH);
+            kl__ghost_push(&s->ghost, m->word & S3_HASH);
     }
     if (s->chosen == m)
         s->chosen = NULL;
     if (s->fresh == m)
         s->fresh = NULL;
-    kl_plist_unlink(&m->node);
+    kl__plist_unlink(&m->node);
 }
 
 static void *s3_victim(void *state)
@@ -126,9 +126,9 @@ static void *s3_victim(void *state)
         if (ns > 0 && (ns >= s->small_target || nm == 0)) {
             s3_meta *t = (s3_meta *)s->small.prev;
             if (t->word & S3_FREQ) {
-                kl_plist_unlink(&t->node);
+                kl__plist_unlink(&t->node);
                 t->word = (t->word & S3_HASH) | S3_MAIN;
-                kl_plist_push_front(&s->main, &t->node);
+                kl__plist_push_front(&s->main, &t->node);
                 s->nsmall--;
                 s->nmain++;
                 continue;
@@ -140,12 +140,12 @@ static void *s3_victim(void *state)
             if (t == f) {
                 /* Promotions and reinsertions went in front of the
                  * newcomer; in the original it would arrive after them. */
-                kl_plist_move_front(&s->main, &t->node);
+                kl__plist_move_front(&s->main, &t->node);
                 continue;
             }
             if (t->word & S3_FREQ) {
                 t->word--;
-                kl_plist_move_front(&s->main, &t->node);
+                kl__plist_move_front(&s->main, &t->node);
                 continue;
             }
             return s->chosen = t;
@@ -154,7 +154,7 @@ static void *s3_victim(void *state)
     }
 }
 
-const kl_policy_ops kl_policy_s3fifo = {
+const kl_policy_ops kl__policy_s3fifo = {
     .version = KL_POLICY_VERSION,
     .name = "s3fifo",
     .meta_size = sizeof(s3_meta),

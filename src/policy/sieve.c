@@ -14,16 +14,16 @@
 #include "policy/policies.h"
 
 typedef struct {
-    kl_pnode node;
+    kl__pnode node;
     uint64_t visited;
 } sieve_meta;
 
 /* Orientation: list.next is the newest entry; node->next goes older,
  * node->prev goes newer. */
 typedef struct {
-    kl_pnode list;
-    kl_pnode *hand; /* NULL: start from the oldest */
-    kl_pnode *fresh;
+    kl__pnode list;
+    kl__pnode *hand; /* NULL: start from the oldest */
+    kl__pnode *fresh;
     size_t n;
 } sieve_state;
 
@@ -34,7 +34,7 @@ static int sieve_create(void **state, size_t capacity, uint64_t seed)
     sieve_state *s = malloc(sizeof *s);
     if (!s)
         return KL_ENOMEM;
-    kl_plist_init(&s->list);
+    kl__plist_init(&s->list);
     s->hand = NULL;
     s->fresh = NULL;
     s->n = 0;
@@ -48,7 +48,7 @@ static void sieve_on_insert(void *state, void *meta, uint64_t hash)
 {
     (void)hash;
     sieve_state *s = state;
-    kl_plist_push_front(&s->list, meta);
+    kl__plist_push_front(&s->list, meta);
     s->fresh = meta;
     s->n++;
 }
@@ -62,12 +62,12 @@ static void sieve_on_hit(void *state, void *meta)
 static void sieve_on_remove(void *state, void *meta)
 {
     sieve_state *s = state;
-    kl_pnode *n = meta;
+    kl__pnode *n = meta;
     if (s->hand == n)
         s->hand = n->prev == &s->list ? NULL : n->prev;
     if (s->fresh == n)
         s->fresh = NULL;
-    kl_plist_unlink(n);
+    kl__plist_unlink(n);
     s->n--;
 }
 
@@ -78,7 +78,7 @@ static void *sieve_victim(void *state)
         return NULL;
     if (s->n == 1)
         return s->list.next;
-    kl_pnode *n = s->hand ? s->hand : s->list.prev;
+    kl__pnode *n = s->hand ? s->hand : s->list.prev;
     /* Ends within two sweeps: the first clears every bit but the
      * newcomer's, which is never chosen while another entry exists. */
     for (;;) {
@@ -94,7 +94,7 @@ static void *sieve_victim(void *state)
     }
 }
 
-const kl_policy_ops kl_policy_sieve = {
+const kl_policy_ops kl__policy_sieve = {
     .version = KL_POLICY_VERSION,
     .name = "sieve",
     .meta_size = sizeof(sieve_meta),

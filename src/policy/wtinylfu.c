@@ -24,7 +24,7 @@ enum { W_WINDOW = 0, W_PROBATION = 1, W_PROTECTED = 2 };
 #define W_HASH (~(uint64_t)3)
 
 typedef struct {
-    kl_pnode node;
+    kl__pnode node;
     uint64_t word;
 } w_meta;
 
@@ -36,7 +36,7 @@ typedef struct {
 } w_sketch;
 
 typedef struct {
-    kl_pnode seg[3]; /* most recent at the front */
+    kl__pnode seg[3]; /* most recent at the front */
     size_t n[3];
     size_t window_max, protected_max;
     w_meta *candidate; /* last entry moved from the window, while on probation */
@@ -107,7 +107,7 @@ static int w_create(void **state, size_t capacity, uint64_t seed)
     if (capacity == 0)
         capacity = 1;
     for (int i = 0; i < 3; i++) {
-        kl_plist_init(&s->seg[i]);
+        kl__plist_init(&s->seg[i]);
         s->n[i] = 0;
     }
     s->window_max = capacity / 100 ? capacity / 100 : 1;
@@ -143,10 +143,10 @@ static inline unsigned w_seg(const w_meta *m) { return (unsigned)(m->word & W_SE
 static inline void w_move(w_state *s, w_meta *m, unsigned to)
 {
     unsigned from = w_seg(m);
-    kl_plist_unlink(&m->node);
+    kl__plist_unlink(&m->node);
     s->n[from]--;
     m->word = (m->word & W_HASH) | to;
-    kl_plist_push_front(&s->seg[to], &m->node);
+    kl__plist_push_front(&s->seg[to], &m->node);
     s->n[to]++;
 }
 
@@ -156,7 +156,7 @@ static void w_on_insert(void *state, void *meta, uint64_t hash)
     w_meta *m = meta;
     m->word = (hash & W_HASH) | W_WINDOW;
     w_sketch_add(&s->sketch, hash & W_HASH);
-    kl_plist_push_front(&s->seg[W_WINDOW], &m->node);
+    kl__plist_push_front(&s->seg[W_WINDOW], &m->node);
     s->n[W_WINDOW]++;
     if (s->n[W_WINDOW] > s->window_max) {
         w_meta *c = (w_meta *)s->seg[W_WINDOW].prev;
@@ -179,7 +179,7 @@ static void w_on_hit(void *state, void *meta)
             w_move(s, (w_meta *)s->seg[W_PROTECTED].prev, W_PROBATION);
         break;
     default:
-        kl_plist_move_front(&s->seg[w_seg(m)], &m->node);
+        kl__plist_move_front(&s->seg[w_seg(m)], &m->node);
         break;
     }
 }
@@ -191,20 +191,20 @@ static void w_on_remove(void *state, void *meta)
     if (s->candidate == m)
         s->candidate = NULL;
     s->n[w_seg(m)]--;
-    kl_plist_unlink(&m->node);
+    kl__plist_unlink(&m->node);
 }
 
 static void *w_victim(void *state)
 {
     w_state *s = state;
     w_meta *c = s->candidate;
-    kl_pnode *v = kl_plist_back(&s->seg[W_PROBATION]);
+    kl__pnode *v = kl__plist_back(&s->seg[W_PROBATION]);
     if (c && v == &c->node)
         v = NULL; /* the candidate is alone on probation */
     if (!v)
-        v = kl_plist_back(&s->seg[W_PROTECTED]);
+        v = kl__plist_back(&s->seg[W_PROTECTED]);
     if (!c)
-        return v ? (void *)v : (void *)kl_plist_back(&s->seg[W_WINDOW]);
+        return v ? (void *)v : (void *)kl__plist_back(&s->seg[W_WINDOW]);
     if (!v)
         return c;
     w_meta *vm = (w_meta *)v;
@@ -213,7 +213,7 @@ static void *w_victim(void *state)
                : (void *)c;
 }
 
-const kl_policy_ops kl_policy_wtinylfu = {
+const kl_policy_ops kl__policy_wtinylfu = {
     .version = KL_POLICY_VERSION,
     .name = "wtinylfu",
     .meta_size = sizeof(w_meta),

@@ -18,27 +18,27 @@ static void url_parts_and_percent_decoding(void **st)
 {
     (void)st;
     kl_url *u = NULL;
-    KT_OK(kl_url_parse("Dir:/tmp/a b?sync=full&name=a%20b%3Dc&flag", &u));
+    KT_OK(kl__url_parse("Dir:/tmp/a b?sync=full&name=a%20b%3Dc&flag", &u));
     assert_string_equal(u->scheme, "dir");
     assert_string_equal(u->rest, "/tmp/a b");
     assert_int_equal(u->nparams, 3);
     assert_string_equal(kl_url_param_get(u, "name"), "a b=c");
     assert_string_equal(kl_url_param_get(u, "flag"), "");
-    assert_int_equal(kl_url_check_used(u), KL_EINVAL); /* sync not read */
+    assert_int_equal(kl__url_check_used(u), KL_EINVAL); /* sync not read */
     assert_non_null(strstr(kl_errmsg(), "sync"));
     assert_string_equal(kl_url_param_get(u, "sync"), "full");
-    KT_OK(kl_url_check_used(u));
-    kl_url_free(u);
+    KT_OK(kl__url_check_used(u));
+    kl__url_free(u);
 
-    KT_OK(kl_url_parse("postgresql://me@host:5432/db?table=t", &u));
+    KT_OK(kl__url_parse("postgresql://me@host:5432/db?table=t", &u));
     assert_string_equal(u->scheme, "postgresql");
     assert_string_equal(u->rest, "//me@host:5432/db");
-    kl_url_free(u);
+    kl__url_free(u);
 
-    assert_int_equal(kl_url_parse("no-colon", &u), KL_EINVAL);
-    assert_int_equal(kl_url_parse(":x", &u), KL_EINVAL);
-    assert_int_equal(kl_url_parse("dir:/x?a=%zz", &u), KL_EINVAL);
-    assert_int_equal(kl_url_parse("dir:/x?a=1&a=2", &u), KL_EINVAL);
+    assert_int_equal(kl__url_parse("no-colon", &u), KL_EINVAL);
+    assert_int_equal(kl__url_parse(":x", &u), KL_EINVAL);
+    assert_int_equal(kl__url_parse("dir:/x?a=%zz", &u), KL_EINVAL);
+    assert_int_equal(kl__url_parse("dir:/x?a=1&a=2", &u), KL_EINVAL);
     assert_null(u);
 }
 

@@ -311,9 +311,9 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
     unsigned char k[64], v[VLEN];
     size_t kl = kt_key(k, 5, 0);
     memset(v, 9, sizeof v);
-    kl_fsio_fault_inject(ENOSPC, 100);
+    kl__fsio_fault_inject(ENOSPC, 100);
     int rc = kl_archive_put(ar, k, kl, v, VLEN); /* replacing entry 5 */
-    kl_fsio_fault_inject(0, 0);
+    kl__fsio_fault_inject(0, 0);
     assert_int_equal(rc, KL_ENOSPC);
     assert_non_null(strstr(kl_errmsg(), root));
     assert_int_equal(count_files(root), files); /* no temporary file left */

@@ -324,9 +324,9 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
     big[1] = (sizeof big - 3) >> 8;
     big[2] = (sizeof big - 3) & 0xff;
     size_t kl = kt_key(k, 5000, 0);
-    kl_fsio_fault_inject(ENOSPC, 1000);
+    kl__fsio_fault_inject(ENOSPC, 1000);
     int rc = kl_archive_put(ar, k, kl, big, sizeof big);
-    kl_fsio_fault_inject(0, 0);
+    kl__fsio_fault_inject(0, 0);
     assert_int_equal(rc, KL_ENOSPC);
     assert_non_null(strstr(kl_errmsg(), path));
     assert_int_equal(stat(path, &after), 0);
@@ -335,9 +335,9 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
         assert_int_equal(get_rc(ar, i), 0);
     assert_int_equal(kl_archive_contains(ar, k, kl), 0);
     /* compaction into a full disk fails cleanly too */
-    kl_fsio_fault_inject(ENOSPC, 100);
+    kl__fsio_fault_inject(ENOSPC, 100);
     assert_int_equal(kl_archive_compact(ar), KL_ENOSPC);
-    kl_fsio_fault_inject(0, 0);
+    kl__fsio_fault_inject(0, 0);
     for (int i = 0; i < NREC; i++)
         assert_int_equal(get_rc(ar, i), 0);
     KT_OK(kl_archive_put(ar, k, kl, big, sizeof big));

@@ -66,7 +66,7 @@ static int run(char **argv, const char *in, char **out)
         dup2(ifd, 0);
         close(ifd);
     }
-    int rc = kl_cmd_simulate(argc, argv);
+    int rc = cli_cmd_simulate(argc, argv);
     fflush(stdout);
     dup2(saved_out, 1);
     close(saved_out);

@@ -12,7 +12,8 @@
  * `version` tells the core how many a backend knows.
  *
  * Every slot returns 0 or a negative KL_E* code after setting the thread's
- * message (internal kl_seterr) naming the URL/file/key at fault.
+ * message with kl_seterr (sys/errors.h) naming the URL/file/key at fault;
+ * kl_url_shown gives the URL to name, its password masked.
  *
  * Thread-safety: unless `flags` has KL_BACKEND_THREADSAFE, the core holds a
  * per-handle mutex around every call, so a backend may keep unsynchronised
@@ -23,9 +24,12 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "../archive.h"
 #include "../codec.h"
+#include "../export.h"
+#include "errors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -49,8 +53,33 @@ typedef struct kl_url {
     size_t nparams;
 } kl_url;
 
-/* The value of query option `name`, or NULL.  Marks it as used. */
-const char *kl_url_param_get(const kl_url *url, const char *name);
+/* The value of query option `name`, or NULL.  Marks it as used: open()
+ * must ask for every option it understands (the readers below do), and
+ * the core refuses the URL when an option was given that nobody asked
+ * for.  Not thread-safe for one URL: open() runs on one thread. */
+KL_API const char *kl_url_param_get(const kl_url *url, const char *name);
+
+/* ---- option readers for open() ----
+ * Each reads one query option, marks it used, and returns 0 (leaving *out
+ * unchanged when the option is absent) or KL_EINVAL with a message naming
+ * the option, the value and the URL (password masked). */
+
+/* An unsigned integer within [lo, hi] (decimal). */
+KL_API int kl_url_uint(const kl_url *url, const char *name, uint64_t lo, uint64_t hi,
+                       uint64_t *out);
+/* A floating-point number within [lo, hi]. */
+KL_API int kl_url_double(const kl_url *url, const char *name, double lo, double hi, double *out);
+/* A boolean: true/false, 1/0, yes/no (an empty value is true). */
+KL_API int kl_url_bool(const kl_url *url, const char *name, bool *out);
+
+/* Durability levels of ?sync= (see archive.h). */
+enum { KL_SYNC_NONE = 0, KL_SYNC_NORMAL = 1, KL_SYNC_FULL = 2 };
+/* ?sync=none|normal|full into *mode (KL_SYNC_NORMAL when absent). */
+KL_API int kl_url_sync_mode(const kl_url *url, int *mode);
+
+/* The URL as given, any password masked, for messages.  Never NULL; valid
+ * while url is. */
+KL_API const char *kl_url_shown(const kl_url *url);
 
 typedef struct kl_archive_backend {
     unsigned version; /* KL_BACKEND_VERSION */
@@ -116,7 +145,7 @@ struct kl_view {
  * scheme is taken or the version is newer than this library knows).
  * Built-in backends are registered automatically.  The struct must outlive
  * the process's use of the library. Thread-safe. */
-int kl_archive_register(const kl_archive_backend *backend);
+KL_API int kl_archive_register(const kl_archive_backend *backend);
 
 #ifdef __cplusplus
 }

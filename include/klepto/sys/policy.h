@@ -15,6 +15,8 @@
 #ifndef KLEPTO_SYS_POLICY_H
 #define KLEPTO_SYS_POLICY_H
 
+#include "../export.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -73,10 +75,10 @@ typedef struct kl_policy_ops {
 /* Look up a built-in policy by name ("lru", "lfu", "mru", "rr", "fifo",
  * "sieve", "s3fifo", "arc", "wtinylfu"; "inf" and "no" are cache modes, not
  * policies, and are handled by the cache).  NULL if unknown. */
-const kl_policy_ops *kl_policy_find(const char *name);
+KL_API const kl_policy_ops *kl_policy_find(const char *name);
 
 /* The names of all built-in policies, NULL-terminated. */
-const char *const *kl_policy_names(void);
+KL_API const char *const *kl_policy_names(void);
 
 #ifdef __cplusplus
 }

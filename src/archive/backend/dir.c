@@ -38,7 +38,7 @@
 #define NAME_LEN 35            /* "ab/" + 32 hex digits */
 #define PENDING_MAX 65536      /* beyond this many unsynced files, syncfs */
 
-static const kl_keyfolder_layout layout = {
+static const kl__keyfolder_layout layout = {
     .scheme = "dir",
     .marker = "klepto-dir.meta",
     .magic = "KLEPTODR",
@@ -47,7 +47,7 @@ static const kl_keyfolder_layout layout = {
 };
 
 typedef struct dir_state {
-    kl_keyfolder kf;
+    kl__keyfolder kf;
     bool zstd;
     int level;
     ZSTD_CCtx *cctx;
@@ -70,7 +70,7 @@ typedef struct entry {
 
 static void entry_name(dir_state *s, const void *key, size_t klen, char out[NAME_LEN + 1])
 {
-    kl_keyfolder_rel(&s->kf, key, klen, out);
+    kl__keyfolder_rel(&s->kf, key, klen, out);
 }
 
 static int corrupt(dir_state *s, const char *name, const char *what)
@@ -146,7 +146,7 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
             rc = kl_seterr(KL_ETOOBIG, "%s: entry %s too large", s->kf.url, name);
         if (!rc && !(rc = kl_buf_reserve(buf, (size_t)need))) {
             size_t more = 0;
-            rc = kl_fsio_pread(fd, buf->data + got, (size_t)need - got, (int64_t)got, &more, name);
+            rc = kl__fsio_pread(fd, buf->data + got, (size_t)need - got, (int64_t)got, &more, name);
             if (!rc && got + more < need)
                 rc = corrupt(s, name, "truncated (the file shrank while reading)");
         }
@@ -250,13 +250,13 @@ static int remember_pending(dir_state *s, const char *name)
     return kl_buf_append(&s->pending, name, NAME_LEN + 1);
 }
 
-static int create_tmp(kl_keyfolder *kf, const char *tmp, void *arg)
+static int create_tmp(kl__keyfolder *kf, const char *tmp, void *arg)
 {
     int fd = openat(kf->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && (errno == ENOENT || errno == EEXIST))
-        return errno; /* kl_keyfolder_create_tmp makes the shard or picks another name */
+        return errno; /* kl__keyfolder_create_tmp makes the shard or picks another name */
     if (fd < 0)
-        return kl_seterr(kl_errno_code(errno), "%s: create entry %s: %s", kf->url, tmp,
+        return kl_seterr(kl__errno_code(errno), "%s: create entry %s: %s", kf->url, tmp,
                          strerror(errno));
     *(int *)arg = fd;
     return 0;
@@ -274,8 +274,8 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     const void *stored = val;
     size_t slen = vlen;
     uint64_t voff = HDR + klen;
-    kl_tarray ta;
-    if (vlen >= ARRAY_MIN && kl_tarray_parse(val, vlen, &ta)) {
+    kl__tarray ta;
+    if (vlen >= ARRAY_MIN && kl__tarray_parse(val, vlen, &ta)) {
         flags = F_ARRAY;
         voff = (HDR + klen + ta.head + ALIGN - 1) / ALIGN * ALIGN - ta.head;
         if (voff < HDR + klen)
@@ -306,7 +306,7 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     le32_put(hdr + 12, (uint32_t)voff);
     le64_put(hdr + 16, slen);
     le64_put(hdr + 24, vlen);
-    le64_put(hdr + 32, (uint64_t)kl_now_ns());
+    le64_put(hdr + 32, (uint64_t)kl__now_ns());
     le64_put(hdr + 40, XXH3_64bits(key, klen));
     le64_put(hdr + 48, XXH3_64bits(stored, slen));
     le64_put(hdr + 56, XXH3_64bits(hdr, 56));
@@ -315,7 +315,7 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     char tmp[KL_KEYFOLDER_TMP_MAX];
     bool new_shard;
     int fd = -1;
-    int rc = kl_keyfolder_create_tmp(&s->kf, name, tmp, create_tmp, &fd, &new_shard);
+    int rc = kl__keyfolder_create_tmp(&s->kf, name, tmp, create_tmp, &fd, &new_shard);
     if (rc)
         return rc;
     struct iovec iov[4] = {
@@ -324,7 +324,7 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
         {pad, (size_t)(voff - HDR - klen)},
         {(void *)stored, slen},
     };
-    rc = kl_fsio_pwritev(fd, iov, 4, 0, tmp);
+    rc = kl__fsio_pwritev(fd, iov, 4, 0, tmp);
     if (!rc && s->kf.sync == KL_SYNC_FULL && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", tmp);
     if (close(fd) < 0 && !rc)
@@ -335,9 +335,9 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
         unlinkat(s->kf.rootfd, tmp, 0);
         return kl_seterr(rc, "%s", msg);
     }
-    rc = kl_keyfolder_commit(&s->kf, tmp, name, new_shard);
+    rc = kl__keyfolder_commit(&s->kf, tmp, name, new_shard);
     if (!rc && s->kf.sync == KL_SYNC_NORMAL) {
-        s->dirty_shard[kl_keyfolder_shard_index(name)] = 1;
+        s->dirty_shard[kl__keyfolder_shard_index(name)] = 1;
         s->root_dirty |= new_shard;
         rc = remember_pending(s, name);
     }
@@ -357,22 +357,22 @@ static int dir_del(void *state, const void *key, size_t klen)
      * whose it is, whatever the damage */
     if (!rc && !same_key(&e, key, klen))
         return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
-    rc = kl_keyfolder_unlink(&s->kf, name);
+    rc = kl__keyfolder_unlink(&s->kf, name);
     if (!rc && s->kf.sync != KL_SYNC_FULL)
-        s->dirty_shard[kl_keyfolder_shard_index(name)] = 1;
+        s->dirty_shard[kl__keyfolder_shard_index(name)] = 1;
     return rc;
 }
 
 static int dir_count(void *state, size_t *out)
 {
     dir_state *s = state;
-    return kl_keyfolder_count(&s->kf, out);
+    return kl__keyfolder_count(&s->kf, out);
 }
 
 static int dir_clear(void *state)
 {
     dir_state *s = state;
-    int rc = kl_keyfolder_clear(&s->kf);
+    int rc = kl__keyfolder_clear(&s->kf);
     memset(s->dirty_shard, 1, sizeof s->dirty_shard);
     return rc;
 }
@@ -388,12 +388,12 @@ static int dir_sync(void *state)
             rc = kl_seterrno(errno, "syncfs", s->kf.root);
     } else {
         for (size_t off = 0; !rc && off < s->pending.len; off += NAME_LEN + 1)
-            rc = kl_keyfolder_fsync_at(&s->kf, (const char *)s->pending.data + off, O_RDONLY);
+            rc = kl__keyfolder_fsync_at(&s->kf, (const char *)s->pending.data + off, O_RDONLY);
         for (int i = 0; !rc && i < 256; i++)
             if (s->dirty_shard[i])
-                rc = kl_keyfolder_fsync_shard(&s->kf, i);
+                rc = kl__keyfolder_fsync_shard(&s->kf, i);
         if (!rc && s->root_dirty)
-            rc = kl_fsio_fsync(s->kf.rootfd, s->kf.root);
+            rc = kl__fsio_fsync(s->kf.rootfd, s->kf.root);
     }
     if (!rc) {
         kl_buf_reset(&s->pending);
@@ -407,14 +407,14 @@ static int dir_sync(void *state)
 /* ---- verify ------------------------------------------------------------ */
 
 /* 1 when entry rel is damaged; a newer format is not damage. */
-static int check_entry(kl_keyfolder *kf, const char *rel, void *arg)
+static int check_entry(kl__keyfolder *kf, const char *rel, void *arg)
 {
     dir_state *s = (dir_state *)kf; /* kf is its first member */
     kl_buf *buf = arg;
     entry e;
     int rc = read_entry(s, rel, buf, true, &e);
     if (!rc)
-        rc = kl_keyfolder_check_name(kf, rel, e.key, e.klen);
+        rc = kl__keyfolder_check_name(kf, rel, e.key, e.klen);
     if (!rc) {
         kl_buf tmp = KL_BUF_INIT;
         rc = entry_value(s, rel, &e, &tmp) ? KL_ECORRUPT : 0;
@@ -429,7 +429,7 @@ static int dir_verify(void *state, bool repair, kl_buf *report, size_t *problems
 {
     dir_state *s = state;
     kl_buf buf = KL_BUF_INIT;
-    int rc = kl_keyfolder_verify(&s->kf, repair, report, problems, check_entry, &buf);
+    int rc = kl__keyfolder_verify(&s->kf, repair, report, problems, check_entry, &buf);
     kl_buf_free(&buf);
     return rc;
 }
@@ -450,15 +450,15 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     int rc = find_entry(s, key, klen, false, name, &e);
     if (rc)
         return rc;
-    kl_tarray ta;
+    kl__tarray ta;
     if (!(e.flags & F_ARRAY)) {
         /* small or compressed: a view over a copy */
         kl_buf v = KL_BUF_INIT;
         rc = dir_get(s, key, klen, &v);
-        if (!rc && !kl_tarray_parse(v.data, v.len, &ta))
+        if (!rc && !kl__tarray_parse(v.data, v.len, &ta))
             rc = kl_seterr(KL_ETYPE, "%s: the value is not a typed numeric array", s->kf.url);
         if (!rc) {
-            rc = kl_view_from_copy(out, v.data, v.len, &ta);
+            rc = kl__view_from_copy(out, v.data, v.len, &ta);
             v.data = NULL;
         }
         kl_buf_free(&v);
@@ -477,7 +477,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     if (fstat(fd, &st) < 0)
         rc = kl_seterrno(errno, "stat entry", name);
     if (!rc)
-        rc = kl_fsio_pread(fd, hdr, HDR, 0, &got, name);
+        rc = kl__fsio_pread(fd, hdr, HDR, 0, &got, name);
     if (!rc)
         rc = parse_header(s, name, hdr, (uint64_t)st.st_size, &e);
     if (!rc && (le64_get(hdr + 40) != XXH3_64bits(key, klen) || e.klen != klen ||
@@ -492,7 +492,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     if (rc)
         return rc;
     if (memcmp((uint8_t *)map + HDR, key, klen) ||
-        !kl_tarray_parse((uint8_t *)map + e.voff, (size_t)e.vlen, &ta)) {
+        !kl__tarray_parse((uint8_t *)map + e.voff, (size_t)e.vlen, &ta)) {
         munmap(map, (size_t)st.st_size);
         return corrupt(s, name, "array entry does not hold the expected array");
     }
@@ -514,7 +514,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     return 0;
 }
 
-static int iter_read(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+static int iter_read(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
                      kl_buf *val)
 {
     dir_state *s = (dir_state *)kf; /* kf is its first member */
@@ -532,14 +532,14 @@ static int iter_read(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf 
 static int dir_iter_new(void *state, void **out)
 {
     dir_state *s = state;
-    return kl_keyfolder_iter_new(&s->kf, iter_read, out);
+    return kl__keyfolder_iter_new(&s->kf, iter_read, out);
 }
 
 /* ---- open / close / drop ----------------------------------------------- */
 
 static void dir_free(dir_state *s)
 {
-    kl_keyfolder_close(&s->kf);
+    kl__keyfolder_close(&s->kf);
     ZSTD_freeCCtx(s->cctx);
     ZSTD_freeDCtx(s->dctx);
     kl_buf_free(&s->file);
@@ -554,7 +554,7 @@ static int dir_open(void **state, const kl_url *url, const kl_archive_opts *opts
     if (!s)
         return kl_seterr(KL_ENOMEM, "out of memory");
     s->level = 3;
-    int rc = kl_keyfolder_init(&s->kf, &layout, url);
+    int rc = kl__keyfolder_init(&s->kf, &layout, url);
     const char *comp = kl_url_param_get(url, "compression");
     if (!rc && comp) {
         if (!strcmp(comp, "zstd"))
@@ -567,7 +567,7 @@ static int dir_open(void **state, const kl_url *url, const kl_archive_opts *opts
         rc = kl_url_uint(url, "level", 1, (uint64_t)ZSTD_maxCLevel(), &level);
     s->level = (int)level;
     if (!rc)
-        rc = kl_keyfolder_attach(&s->kf, opts);
+        rc = kl__keyfolder_attach(&s->kf, opts);
     if (rc) {
         dir_free(s);
         return rc;
@@ -587,7 +587,7 @@ static int dir_close(void *state)
 static int dir_drop(void *state)
 {
     dir_state *s = state;
-    int rc = kl_keyfolder_drop(&s->kf);
+    int rc = kl__keyfolder_drop(&s->kf);
     kl_buf_reset(&s->pending);
     s->npending = 0;
     return rc;
@@ -597,10 +597,10 @@ static int dir_describe(void *state, kl_buf *out)
 {
     dir_state *s = state;
     return kl_buf_printf(out, "format_version=%d\ncompression=%s\nsync=%s\n",
-                         ENT_VERSION, s->zstd ? "zstd" : "none", kl_keyfolder_sync_name(&s->kf));
+                         ENT_VERSION, s->zstd ? "zstd" : "none", kl__keyfolder_sync_name(&s->kf));
 }
 
-const kl_archive_backend kl_backend_dir = {
+const kl_archive_backend kl__backend_dir = {
     .version = KL_BACKEND_VERSION,
     .scheme = "dir",
     .flags = 0,
@@ -617,8 +617,8 @@ const kl_archive_backend kl_backend_dir = {
     .drop = dir_drop,
     .describe = dir_describe,
     .iter_new = dir_iter_new,
-    .iter_next = kl_keyfolder_iter_next,
-    .iter_free = kl_keyfolder_iter_free,
+    .iter_next = kl__keyfolder_iter_next,
+    .iter_free = kl__keyfolder_iter_free,
     .get_view = dir_get_view,
     .verify = dir_verify,
 };

@@ -202,7 +202,7 @@ static int rec_build(kl_buf *b, int type, const void *key, size_t klen, const vo
     le32_put(h + 8, (uint32_t)klen);
     le32_put(h + 12, 0);
     le64_put(h + 16, vlen);
-    le64_put(h + 24, (uint64_t)kl_now_ns());
+    le64_put(h + 24, (uint64_t)kl__now_ns());
     uint64_t lo, hi;
     key_hash(key, klen, &lo, &hi);
     le64_put(h + 32, lo);
@@ -281,17 +281,17 @@ static int write_header(fa *s, int fd, const char *path)
     memcpy(h, FILE_MAGIC, 8);
     le32_put(h + 8, FILE_VERSION);
     le32_put(h + 12, FHDR);
-    le64_put(h + 16, (uint64_t)kl_now_ns());
+    le64_put(h + 16, (uint64_t)kl__now_ns());
     le64_put(h + 56, XXH3_64bits(h, 56));
     (void)s;
-    return kl_fsio_pwrite(fd, h, FHDR, 0, path);
+    return kl__fsio_pwrite(fd, h, FHDR, 0, path);
 }
 
 static int check_header(fa *s)
 {
     uint8_t h[FHDR];
     size_t got = 0;
-    int rc = kl_fsio_pread(s->fd, h, FHDR, 0, &got, s->path);
+    int rc = kl__fsio_pread(s->fd, h, FHDR, 0, &got, s->path);
     if (rc)
         return rc;
     if (got < 8 || memcmp(h, FILE_MAGIC, 8))
@@ -322,7 +322,7 @@ static int open_file(fa *s, bool create)
         if (errno == EISDIR)
             return kl_seterr(KL_EINVAL, "%s: %s is a folder (dir: archives are folders)",
                              s->url, s->path);
-        return kl_seterr(kl_errno_code(errno), "%s: open %s: %s", s->url, s->path,
+        return kl_seterr(kl__errno_code(errno), "%s: open %s: %s", s->url, s->path,
                          strerror(errno));
     }
     struct stat st;
@@ -341,7 +341,7 @@ static int open_file(fa *s, bool create)
         if (fstat(s->fd, &st) == 0 && st.st_size == 0) {
             rc = write_header(s, s->fd, s->path);
             if (!rc && s->sync != KL_SYNC_NONE)
-                rc = kl_fsio_fsync(s->fd, s->path);
+                rc = kl__fsio_fsync(s->fd, s->path);
             if (rc)
                 (void)!ftruncate(s->fd, 0);
         }
@@ -411,7 +411,7 @@ static int scan(fa *s)
                 if ((rc = kl_buf_reserve(&s->rbuf, want)))
                     return rc;
                 cbase = pos;
-                if ((rc = kl_fsio_pread(s->fd, s->rbuf.data, want, (int64_t)pos, &clen, s->path)))
+                if ((rc = kl__fsio_pread(s->fd, s->rbuf.data, want, (int64_t)pos, &clen, s->path)))
                     return rc;
                 if (clen < RHDR)
                     break;
@@ -427,7 +427,7 @@ static int scan(fa *s)
                     if ((rc = kl_buf_reserve(&s->rbuf, (size_t)r.len)))
                         return rc;
                     cbase = pos;
-                    if ((rc = kl_fsio_pread(s->fd, s->rbuf.data, (size_t)r.len, (int64_t)pos,
+                    if ((rc = kl__fsio_pread(s->fd, s->rbuf.data, (size_t)r.len, (int64_t)pos,
                                             &clen, s->path)))
                         return rc;
                     if (clen < r.len)
@@ -461,7 +461,7 @@ static int scan(fa *s)
             while (!found && q + RHDR <= size) {
                 if (q + RHDR > cbase + clen) {
                     cbase = q;
-                    if ((rc = kl_fsio_pread(s->fd, s->rbuf.data, SCAN_CHUNK, (int64_t)q, &clen,
+                    if ((rc = kl__fsio_pread(s->fd, s->rbuf.data, SCAN_CHUNK, (int64_t)q, &clen,
                                             s->path)))
                         return rc;
                     if (clen < RHDR)
@@ -518,7 +518,7 @@ static int append(fa *s, const uint8_t *recs, size_t n)
     rc = refresh(s);
     uint64_t off = s->end;
     if (!rc)
-        rc = kl_fsio_pwrite(s->fd, recs, n, (int64_t)off, s->path);
+        rc = kl__fsio_pwrite(s->fd, recs, n, (int64_t)off, s->path);
     if (rc) {
         char msg[600];
         snprintf(msg, sizeof msg, "%s: %s", s->url, kl_errmsg());
@@ -617,7 +617,7 @@ static int compact_locked(fa *s, bool empty)
     }
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
-        rc = kl_seterr(kl_errno_code(errno), "%s: create %s: %s", s->url, tmp, strerror(errno));
+        rc = kl_seterr(kl__errno_code(errno), "%s: create %s: %s", s->url, tmp, strerror(errno));
         free(tmp);
         free(v);
         return rc;
@@ -636,7 +636,7 @@ static int compact_locked(fa *s, bool empty)
         if ((rc = kl_buf_reserve(&one, (size_t)v[i].len)))
             break;
         size_t got = 0;
-        if ((rc = kl_fsio_pread(s->fd, one.data, (size_t)v[i].len, (int64_t)v[i].off, &got,
+        if ((rc = kl__fsio_pread(s->fd, one.data, (size_t)v[i].len, (int64_t)v[i].off, &got,
                                 s->path)))
             break;
         rec r;
@@ -646,18 +646,18 @@ static int compact_locked(fa *s, bool empty)
         if ((rc = kl_buf_append(&out, one.data, (size_t)v[i].len)))
             break;
         if (out.len >= SCAN_CHUNK) {
-            rc = kl_fsio_pwrite(fd, out.data, out.len, (int64_t)woff, tmp);
+            rc = kl__fsio_pwrite(fd, out.data, out.len, (int64_t)woff, tmp);
             woff += out.len;
             kl_buf_reset(&out);
         }
     }
     if (!rc && out.len)
-        rc = kl_fsio_pwrite(fd, out.data, out.len, (int64_t)woff, tmp);
+        rc = kl__fsio_pwrite(fd, out.data, out.len, (int64_t)woff, tmp);
     kl_buf_free(&out);
     kl_buf_free(&one);
     free(v);
     if (!rc && s->sync != KL_SYNC_NONE)
-        rc = kl_fsio_fsync(fd, tmp);
+        rc = kl__fsio_fsync(fd, tmp);
     if (!rc && rename(tmp, s->path) < 0)
         rc = kl_seterrno(errno, "rename into place", s->path);
     if (rc) {
@@ -670,11 +670,11 @@ static int compact_locked(fa *s, bool empty)
     }
     free(tmp);
     if (s->sync != KL_SYNC_NONE)
-        kl_fsio_fsync_dir(s->dir);
+        kl__fsio_fsync_dir(s->dir);
     /* readers of the old file learn from this record that it was replaced */
     kl_buf mv = KL_BUF_INIT;
     if (!rec_build(&mv, T_MOVED, "", 0, "", 0))
-        kl_fsio_pwrite(s->fd, mv.data, mv.len, (int64_t)s->end, s->path);
+        kl__fsio_pwrite(s->fd, mv.data, mv.len, (int64_t)s->end, s->path);
     kl_buf_free(&mv);
     /* switch to the new file, keeping the lock (taken on it before the
      * old one, which releases ours, is closed) */
@@ -707,7 +707,7 @@ static int read_rec(fa *s, const void *key, size_t klen, bool want_value, rec *r
     int rc = kl_buf_reserve(&s->rbuf, want);
     size_t got = 0;
     if (!rc)
-        rc = kl_fsio_pread(s->fd, s->rbuf.data, want, (int64_t)e->off, &got, s->path);
+        rc = kl__fsio_pread(s->fd, s->rbuf.data, want, (int64_t)e->off, &got, s->path);
     if (rc)
         return rc;
     const uint8_t *p = s->rbuf.data;
@@ -962,7 +962,7 @@ static int fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
         if ((rc = kl_buf_reserve(&one, (size_t)v[i].len)))
             break;
         size_t got = 0;
-        if ((rc = kl_fsio_pread(s->fd, one.data, (size_t)v[i].len, (int64_t)v[i].off, &got,
+        if ((rc = kl__fsio_pread(s->fd, one.data, (size_t)v[i].len, (int64_t)v[i].off, &got,
                                 s->path)))
             break;
         rec r;
@@ -1041,7 +1041,7 @@ static int fa_iter_next(void *cur, kl_buf *key, kl_buf *val)
     size_t got = 0;
     int rc = kl_buf_reserve(&c->buf, (size_t)e->len);
     if (!rc)
-        rc = kl_fsio_pread(c->fd, c->buf.data, (size_t)e->len, (int64_t)e->off, &got, c->s->path);
+        rc = kl__fsio_pread(c->fd, c->buf.data, (size_t)e->len, (int64_t)e->off, &got, c->s->path);
     if (rc)
         return rc;
     rec r;
@@ -1095,7 +1095,7 @@ static int fa_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     s->read_only = opts->read_only;
     int rc = 0;
     char *d = NULL;
-    if (!(s->url = strdup(url->full)) || !(s->path = kl_abs_path(url->rest)) ||
+    if (!(s->url = strdup(url->full)) || !(s->path = kl__abs_path(url->rest)) ||
         !(d = strdup(s->path)) || !(s->dir = strdup(dirname(d))))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
     free(d);
@@ -1105,7 +1105,7 @@ static int fa_open(void **state, const kl_url *url, const kl_archive_opts *opts)
         rc = kl_url_double(url, "autocompact", 0, 1, &s->autocompact);
     bool create = opts->create && !opts->read_only;
     if (!rc && create && access(s->dir, F_OK) < 0)
-        rc = kl_fsio_mkdirs(s->dir);
+        rc = kl__fsio_mkdirs(s->dir);
     if (!rc)
         rc = open_file(s, create);
     if (!rc)
@@ -1131,13 +1131,13 @@ static int fa_drop(void *state)
     fa *s = state;
     kl_buf_reset(&s->pend);
     if (unlink(s->path) < 0 && errno != ENOENT)
-        return kl_seterr(kl_errno_code(errno), "%s: delete %s: %s", s->url, s->path,
+        return kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                          strerror(errno));
     /* readers still holding the file learn it is gone */
     kl_buf mv = KL_BUF_INIT;
     if (!s->read_only && !rec_build(&mv, T_MOVED, "", 0, "", 0) && !lock_ex(s)) {
         scan(s);
-        kl_fsio_pwrite(s->fd, mv.data, mv.len, (int64_t)s->end, s->path);
+        kl__fsio_pwrite(s->fd, mv.data, mv.len, (int64_t)s->end, s->path);
         unlock(s);
     }
     kl_buf_free(&mv);
@@ -1145,7 +1145,7 @@ static int fa_drop(void *state)
     return 0;
 }
 
-const kl_archive_backend kl_backend_file = {
+const kl_archive_backend kl__backend_file = {
     .version = KL_BACKEND_VERSION,
     .scheme = "file",
     .flags = 0,

@@ -82,17 +82,17 @@ static int open_ro(h5_state *s, hid_t *out)
 {
     hid_t f = H5Fopen(s->path, H5F_ACC_RDONLY, s->fapl_ro);
     if (f < 0) {
-        int err = kl_h5_errno();
+        int err = kl__h5_errno();
         if (err == ENOENT)
-            return kl_h5_fail(KL_ENOTFOUND, "%s: file %s is gone", s->url, s->path);
+            return kl__h5_fail(KL_ENOTFOUND, "%s: file %s is gone", s->url, s->path);
         if (err == EAGAIN || err == EWOULDBLOCK)
-            return kl_h5_fail(KL_EBUSY, "%s: %s is locked by another HDF5 program writing it",
+            return kl__h5_fail(KL_EBUSY, "%s: %s is locked by another HDF5 program writing it",
                               s->url, s->path);
         if (err)
-            return kl_h5_fail(0, "%s: open %s", s->url, s->path);
-        return kl_h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
+            return kl__h5_fail(0, "%s: open %s", s->url, s->path);
+        return kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
     }
-    int rc = kl_h5_check_mark(f, FORMAT, s->url);
+    int rc = kl__h5_check_mark(f, FORMAT, s->url);
     if (rc) {
         H5Fclose(f);
         H5Eclear2(H5E_DEFAULT);
@@ -124,7 +124,7 @@ static int snapshot(h5_state *s, hid_t *out)
     if (rc)
         return rc;
     /* remember the inode actually opened, not the one stat saw */
-    int fd = kl_h5_file_fd(f, s->fapl_ro);
+    int fd = kl__h5_file_fd(f, s->fapl_ro);
     if (fd < 0 || fstat(fd, &st) < 0) {
         H5Fclose(f);
         return kl_seterr(KL_EIO, "%s: no file descriptor for %s", s->url, s->path);
@@ -139,33 +139,33 @@ static int snapshot(h5_state *s, hid_t *out)
 
 /* The entry of `key` in file f: KL_ENOTFOUND when absent or another
  * key's (a hash collision is a miss, never a wrong value). */
-static int find(h5_state *s, hid_t f, const void *key, size_t klen, kl_h5_entry *e)
+static int find(h5_state *s, hid_t f, const void *key, size_t klen, kl__h5_entry *e)
 {
     char name[KL_H5_NAME_HEX + 1];
-    kl_h5_entry_name(key, klen, name);
-    int rc = kl_h5_entry_open(f, name, &s->key, e, s->url);
-    if (!rc && !kl_h5_is_key(&s->key, key, klen)) {
-        kl_h5_entry_close(e);
+    kl__h5_entry_name(key, klen, name);
+    int rc = kl__h5_entry_open(f, name, &s->key, e, s->url);
+    if (!rc && !kl__h5_is_key(&s->key, key, klen)) {
+        kl__h5_entry_close(e);
         rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
     }
     return rc;
 }
 
 /* A keyed read: what `want` asks of the entry of `key` (h5common.h). */
-static int read_key(h5_state *s, const void *key, size_t klen, kl_h5_want want, void *out)
+static int read_key(h5_state *s, const void *key, size_t klen, kl__h5_want want, void *out)
 {
     hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
+    kl__h5_entry e;
+    kl__h5_enter();
     int rc = snapshot(s, &f);
     if (!rc)
         rc = find(s, f, key, klen, &e);
     if (!rc) {
-        rc = kl_h5_entry_answer(&e, want, klen, s->snapfd, out);
-        kl_h5_entry_close(&e);
+        rc = kl__h5_entry_answer(&e, want, klen, s->snapfd, out);
+        kl__h5_entry_close(&e);
     }
     H5Eclear2(H5E_DEFAULT);
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -195,11 +195,11 @@ static int h5_count(void *state, size_t *out)
     h5_state *s = state;
     hid_t f;
     H5G_info_t gi;
-    kl_h5_enter();
+    kl__h5_enter();
     int rc = snapshot(s, &f);
     if (!rc && H5Gget_info(f, &gi) < 0)
-        rc = kl_h5_fail(KL_ECORRUPT, "%s: read the root group", s->url);
-    kl_h5_leave();
+        rc = kl__h5_fail(KL_ECORRUPT, "%s: read the root group", s->url);
+    kl__h5_leave();
     if (!rc)
         *out = (size_t)gi.nlinks;
     return rc;
@@ -223,7 +223,7 @@ static int list_names(h5_state *s, hid_t f, kl_buf *names)
     kl_buf_reset(names);
     hsize_t idx = 0;
     if (H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, names_cb, names) < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: list the root group", s->url);
+        return kl__h5_fail(KL_ECORRUPT, "%s: list the root group", s->url);
     return 0;
 }
 
@@ -245,7 +245,7 @@ static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
             break;
         s->pid = getpid(); /* a handle carried over a fork */
     }
-    return kl_seterr(kl_errno_code(errno), "%s: create a temporary file in %s: %s", s->url,
+    return kl_seterr(kl__errno_code(errno), "%s: create a temporary file in %s: %s", s->url,
                      s->dir, strerror(errno));
 }
 
@@ -265,7 +265,7 @@ static int copy_file(h5_state *s, int from, int to, uint64_t size, const char *t
             break;
         }
         if (n < 0)
-            return kl_seterr(kl_errno_code(errno), "%s: copy to %s: %s", s->url, tmp,
+            return kl_seterr(kl__errno_code(errno), "%s: copy to %s: %s", s->url, tmp,
                              strerror(errno));
         if (n == 0)
             return kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
@@ -279,11 +279,11 @@ static int copy_file(h5_state *s, int from, int to, uint64_t size, const char *t
     int rc = 0;
     for (uint64_t off = 0; !rc && off < size;) {
         size_t got = 0, want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-        rc = kl_fsio_pread(from, buf, want, (int64_t)off, &got, s->path);
+        rc = kl__fsio_pread(from, buf, want, (int64_t)off, &got, s->path);
         if (!rc && got == 0)
             rc = kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
         if (!rc)
-            rc = kl_fsio_pwrite(to, buf, got, (int64_t)off, tmp);
+            rc = kl__fsio_pwrite(to, buf, got, (int64_t)off, tmp);
         off += got;
     }
     free(buf);
@@ -300,14 +300,14 @@ static int lock_current(h5_state *s, int *out, struct stat *st)
         if (fd < 0)
             return errno == ENOENT
                        ? kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path)
-                       : kl_seterr(kl_errno_code(errno), "%s: open %s for writing: %s", s->url,
+                       : kl_seterr(kl__errno_code(errno), "%s: open %s for writing: %s", s->url,
                                    s->path, strerror(errno));
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int r;
         while ((r = fcntl(fd, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
             ;
         if (r < 0) {
-            int rc = kl_seterr(kl_errno_code(errno), "%s: lock %s: %s", s->url, s->path,
+            int rc = kl_seterr(kl__errno_code(errno), "%s: lock %s: %s", s->url, s->path,
                                strerror(errno));
             close(fd);
             return rc;
@@ -329,8 +329,8 @@ static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
 {
     *f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, s->fapl_rw);
     if (*f < 0)
-        return kl_h5_fail(0, "%s: create %s", s->url, tmp);
-    int rc = kl_h5_mark(*f, FORMAT, s->url);
+        return kl__h5_fail(0, "%s: create %s", s->url, tmp);
+    int rc = kl__h5_mark(*f, FORMAT, s->url);
     if (rc) {
         H5Fclose(*f);
         *f = -1;
@@ -345,21 +345,21 @@ static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool ex
                   uint64_t *size)
 {
     if (H5Fclose(f) < 0 && !rc)
-        rc = kl_h5_fail(0, "%s: close %s", s->url, tmp);
+        rc = kl__h5_fail(0, "%s: close %s", s->url, tmp);
     H5Eclear2(H5E_DEFAULT);
     if (!rc && s->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
-        rc = kl_seterr(kl_errno_code(errno), "%s: fsync %s: %s", s->url, tmp, strerror(errno));
+        rc = kl_seterr(kl__errno_code(errno), "%s: fsync %s: %s", s->url, tmp, strerror(errno));
     struct stat st;
     if (!rc && size && fstat(fd, &st) == 0)
         *size = (uint64_t)st.st_size;
     close(fd);
     if (!rc && exclusive) {
         if (link(tmp, s->path) < 0 && errno != EEXIST)
-            rc = kl_seterr(kl_errno_code(errno), "%s: create %s: %s", s->url, s->path,
+            rc = kl_seterr(kl__errno_code(errno), "%s: create %s: %s", s->url, s->path,
                            strerror(errno));
         unlink(tmp);
     } else if (!rc && rename(tmp, s->path) < 0) {
-        rc = kl_seterr(kl_errno_code(errno), "%s: rename into %s: %s", s->url, s->path,
+        rc = kl_seterr(kl__errno_code(errno), "%s: rename into %s: %s", s->url, s->path,
                        strerror(errno));
     }
     if (rc) {
@@ -367,7 +367,7 @@ static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool ex
         return rc;
     }
     if (s->sync == KL_SYNC_FULL)
-        rc = kl_fsio_fsync_dir(s->dir);
+        rc = kl__fsio_fsync_dir(s->dir);
     return rc;
 }
 
@@ -418,9 +418,9 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
     } else {
         rc = copy_file(s, lockfd, fd, (uint64_t)st.st_size, tmp);
         if (!rc && (f = H5Fopen(tmp, H5F_ACC_RDWR, s->fapl_rw)) < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
+            rc = kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
         if (!rc)
-            rc = kl_h5_check_mark(f, FORMAT, s->url);
+            rc = kl__h5_check_mark(f, FORMAT, s->url);
     }
     if (!rc && fn)
         rc = fn(s, f, arg);
@@ -466,7 +466,7 @@ static int add_garbage(h5_state *s, hid_t f, uint64_t n)
     g += n;
     int rc = 0;
     if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &g) < 0)
-        rc = kl_h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
+        rc = kl__h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
     if (a >= 0)
         H5Aclose(a);
     return rc;
@@ -486,7 +486,7 @@ static int unlink_entry(h5_state *s, hid_t f, const char *name)
     }
     H5Eclear2(H5E_DEFAULT);
     if (H5Ldelete(f, name, H5P_DEFAULT) < 0)
-        return kl_h5_fail(0, "%s: entry %s: delete", s->url, name);
+        return kl__h5_fail(0, "%s: entry %s: delete", s->url, name);
     return add_garbage(s, f, n + 64);
 }
 
@@ -501,18 +501,18 @@ typedef struct put_args {
 static int put_fn(h5_state *s, hid_t f, void *arg)
 {
     put_args *a = arg;
-    int64_t now = kl_now_ns();
+    int64_t now = kl__now_ns();
     int rc = 0;
     for (size_t i = 0; !rc && i < a->n; i++) {
         char name[KL_H5_NAME_HEX + 1];
-        kl_h5_entry_name(a->keys[i], a->klens[i], name);
+        kl__h5_entry_name(a->keys[i], a->klens[i], name);
         htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
         if (ex < 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: entry %s: look up", s->url, name);
+            rc = kl__h5_fail(KL_ECORRUPT, "%s: entry %s: look up", s->url, name);
         if (ex > 0)
             rc = unlink_entry(s, f, name);
         if (!rc)
-            rc = kl_h5_entry_write(f, name, a->keys[i], a->klens[i], a->vals[i], a->vlens[i], now,
+            rc = kl__h5_entry_write(f, name, a->keys[i], a->klens[i], a->vals[i], a->vlens[i], now,
                                    s->url);
     }
     return rc;
@@ -522,9 +522,9 @@ static int h5_put_many(void *state, size_t n, const void *const *keys, const siz
                        const void *const *vals, const size_t *vlens)
 {
     put_args a = {n, keys, klens, vals, vlens};
-    kl_h5_enter();
+    kl__h5_enter();
     int rc = n ? txn(state, TXN_COPY, put_fn, &a) : 0;
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -545,10 +545,10 @@ typedef struct del_args {
  * says whose it is, whatever the damage). */
 static int present(h5_state *s, hid_t f, const void *key, size_t klen)
 {
-    kl_h5_entry e;
+    kl__h5_entry e;
     int rc = find(s, f, key, klen, &e);
     if (!rc)
-        kl_h5_entry_close(&e);
+        kl__h5_entry_close(&e);
     return rc == KL_ECORRUPT ? 0 : rc;
 }
 
@@ -564,7 +564,7 @@ static int del_fn(h5_state *s, hid_t f, void *arg)
         }
         if (!rc) {
             char name[KL_H5_NAME_HEX + 1];
-            kl_h5_entry_name(a->keys[i], a->klens[i], name);
+            kl__h5_entry_name(a->keys[i], a->klens[i], name);
             if (!(rc = unlink_entry(s, f, name)))
                 a->deleted++;
         }
@@ -576,7 +576,7 @@ static int del_fn(h5_state *s, hid_t f, void *arg)
  * no copy at all. */
 static int del_keys(h5_state *s, del_args *a)
 {
-    kl_h5_enter();
+    kl__h5_enter();
     hid_t f;
     int rc = snapshot(s, &f);
     bool any = false;
@@ -590,7 +590,7 @@ static int del_keys(h5_state *s, del_args *a)
         rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
     if (!rc && any)
         rc = txn(s, TXN_COPY, del_fn, a);
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -612,9 +612,9 @@ static int h5_del_many(void *state, size_t n, const void *const *keys, const siz
 
 static int h5_clear(void *state)
 {
-    kl_h5_enter();
+    kl__h5_enter();
     int rc = txn(state, TXN_FRESH, NULL, NULL);
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -640,7 +640,7 @@ static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
     for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
         const char *name = (const char *)names.data + off;
         if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-            rc = kl_h5_fail(0, "%s: entry %s: copy while compacting", s->url, name);
+            rc = kl__h5_fail(0, "%s: entry %s: copy while compacting", s->url, name);
     }
     H5Fclose(src);
     kl_buf_free(&names);
@@ -655,13 +655,13 @@ static int h5_compact(void *state)
     h5_state *s = state;
     int lockfd;
     struct stat st;
-    kl_h5_enter();
+    kl__h5_enter();
     int rc = lock_current(s, &lockfd, &st);
     if (!rc) {
         rc = compact_locked(s, lockfd, &st);
         close(lockfd);
     }
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -670,7 +670,7 @@ static int h5_sync(void *state)
     h5_state *s = state;
     /* files are flushed before they are renamed (sync=normal/full); the
      * renames become durable with the folder */
-    return s->sync == KL_SYNC_NORMAL ? kl_fsio_fsync_dir(s->dir) : 0;
+    return s->sync == KL_SYNC_NORMAL ? kl__fsio_fsync_dir(s->dir) : 0;
 }
 
 /* ---- iteration --------------------------------------------------------- */
@@ -689,11 +689,11 @@ static int h5_iter_new(void *state, void **out)
     if (!c)
         return kl_seterr(KL_ENOMEM, "out of memory");
     c->s = s;
-    kl_h5_enter();
+    kl__h5_enter();
     int rc = open_ro(s, &c->f);
     if (!rc && (rc = list_names(s, c->f, &c->names)))
         H5Fclose(c->f);
-    kl_h5_leave();
+    kl__h5_leave();
     if (rc) {
         kl_buf_free(&c->names);
         free(c);
@@ -710,24 +710,24 @@ static int h5_iter_next(void *cur, kl_buf *key, kl_buf *val)
         return 0;
     const char *name = (const char *)c->names.data + c->off;
     c->off += KL_H5_NAME_HEX + 1;
-    kl_h5_entry e;
-    kl_h5_enter();
-    int rc = kl_h5_entry_open(c->f, name, key, &e, c->s->url);
+    kl__h5_entry e;
+    kl__h5_enter();
+    int rc = kl__h5_entry_open(c->f, name, key, &e, c->s->url);
     if (!rc && val)
-        rc = kl_h5_entry_value(&e, val);
+        rc = kl__h5_entry_value(&e, val);
     if (e.dset >= 0)
-        kl_h5_entry_close(&e);
-    kl_h5_leave();
+        kl__h5_entry_close(&e);
+    kl__h5_leave();
     return rc ? rc : 1;
 }
 
 static void h5_iter_free(void *cur)
 {
     hcur *c = cur;
-    kl_h5_enter();
+    kl__h5_enter();
     H5Fclose(c->f);
     H5Eclear2(H5E_DEFAULT);
-    kl_h5_leave();
+    kl__h5_leave();
     kl_buf_free(&c->names);
     free(c);
 }
@@ -783,7 +783,7 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     h5_state *s = state;
     kl_buf names = KL_BUF_INIT, bad = KL_BUF_INIT, val = KL_BUF_INIT;
     *problems = 0;
-    kl_h5_enter();
+    kl__h5_enter();
     sweep_tmp(s, repair, report);
     hid_t f;
     int rc = snapshot(s, &f);
@@ -791,15 +791,15 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
         rc = list_names(s, f, &names);
     for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
         const char *name = (const char *)names.data + off;
-        kl_h5_entry e;
+        kl__h5_entry e;
         int erc;
         if (!is_hex_name(name)) {
             erc = kl_seterr(KL_ECORRUPT, "%s: object %s is not a klepto entry", s->url, name);
-        } else if (!(erc = kl_h5_entry_open(f, name, &s->key, &e, s->url))) {
-            erc = kl_h5_entry_value(&e, &val);
-            kl_h5_entry_close(&e);
+        } else if (!(erc = kl__h5_entry_open(f, name, &s->key, &e, s->url))) {
+            erc = kl__h5_entry_value(&e, &val);
+            kl__h5_entry_close(&e);
             char want[KL_H5_NAME_HEX + 1];
-            kl_h5_entry_name(s->key.data, s->key.len, want);
+            kl__h5_entry_name(s->key.data, s->key.len, want);
             if (!erc && strcmp(want, name))
                 erc = kl_seterr(KL_ECORRUPT, "%s: entry %s: stored under the wrong name", s->url,
                                 name);
@@ -820,7 +820,7 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     H5Eclear2(H5E_DEFAULT);
     if (!rc && repair && bad.len)
         rc = txn(s, TXN_COPY, drop_names_fn, &bad);
-    kl_h5_leave();
+    kl__h5_leave();
     kl_buf_free(&names);
     kl_buf_free(&bad);
     kl_buf_free(&val);
@@ -831,13 +831,13 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 
 static void h5_free(h5_state *s)
 {
-    kl_h5_enter();
+    kl__h5_enter();
     snap_close(s);
     if (s->fapl_ro >= 0)
         H5Pclose(s->fapl_ro);
     if (s->fapl_rw >= 0)
         H5Pclose(s->fapl_rw);
-    kl_h5_leave();
+    kl__h5_leave();
     kl_buf_free(&s->key);
     free(s->url);
     free(s->path);
@@ -858,7 +858,7 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     s->pid = getpid();
     s->create = opts->create && !opts->read_only;
     int rc = 0;
-    if (!(s->url = strdup(url->full)) || !(s->path = kl_abs_path(url->rest)))
+    if (!(s->url = strdup(url->full)) || !(s->path = kl__abs_path(url->rest)))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
     if (!rc) {
         char *slash = strrchr(s->path, '/');
@@ -871,21 +871,21 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     }
     if (!rc)
         rc = kl_url_sync_mode(url, &s->sync);
-    kl_h5_enter();
+    kl__h5_enter();
     if (!rc) {
-        s->fapl_ro = kl_h5_fapl(true);
+        s->fapl_ro = kl__h5_fapl(true);
         /* temporary files are private to their writer */
-        s->fapl_rw = kl_h5_fapl(false);
+        s->fapl_rw = kl__h5_fapl(false);
         if (s->fapl_ro < 0 || s->fapl_rw < 0)
-            rc = kl_h5_fail(0, "%s: HDF5 file properties", url->full);
+            rc = kl__h5_fail(0, "%s: HDF5 file properties", url->full);
     }
     struct stat st;
     if (!rc && stat(s->path, &st) < 0) {
         if (errno != ENOENT)
-            rc = kl_seterr(kl_errno_code(errno), "%s: %s: %s", url->full, s->path, strerror(errno));
+            rc = kl_seterr(kl__errno_code(errno), "%s: %s: %s", url->full, s->path, strerror(errno));
         else if (!s->create)
             rc = kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", url->full, s->path);
-        else if (!(rc = kl_fsio_mkdirs(s->dir)))
+        else if (!(rc = kl__fsio_mkdirs(s->dir)))
             rc = create_file(s);
         if (!rc && stat(s->path, &st) < 0)
             rc = kl_seterrno(errno, "stat", s->path);
@@ -902,7 +902,7 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     hid_t f;
     if (!rc)
         rc = snapshot(s, &f);
-    kl_h5_leave();
+    kl__h5_leave();
     if (rc) {
         h5_free(s);
         return rc;
@@ -922,16 +922,16 @@ static int h5_drop(void *state)
     h5_state *s = state;
     int lockfd;
     struct stat st;
-    kl_h5_enter();
+    kl__h5_enter();
     snap_close(s);
     int rc = lock_current(s, &lockfd, &st);
     if (!rc) {
         if (unlink(s->path) < 0)
-            rc = kl_seterr(kl_errno_code(errno), "%s: delete %s: %s", s->url, s->path,
+            rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                            strerror(errno));
         close(lockfd);
     }
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -942,7 +942,7 @@ static int h5_describe(void *state, kl_buf *out)
     unsigned maj = 0, min = 0, rel = 0;
     uint64_t garbage = 0;
     struct stat st = {0};
-    kl_h5_enter();
+    kl__h5_enter();
     H5get_libversion(&maj, &min, &rel);
     hid_t f;
     if (!snapshot(s, &f)) {
@@ -956,7 +956,7 @@ static int h5_describe(void *state, kl_buf *out)
         }
     }
     H5Eclear2(H5E_DEFAULT);
-    kl_h5_leave();
+    kl__h5_leave();
     return kl_buf_printf(out,
                          "format_version=%d\nhdf5_library=%u.%u.%u\nsync=%s\nfile_bytes=%llu\n"
                          "garbage_bytes=%llu\n",
@@ -964,7 +964,7 @@ static int h5_describe(void *state, kl_buf *out)
                          (unsigned long long)st.st_size, (unsigned long long)garbage);
 }
 
-const kl_archive_backend kl_backend_hdf5 = {
+const kl_archive_backend kl__backend_hdf5 = {
     .version = KL_BACKEND_VERSION,
     .scheme = "hdf5",
     .flags = 0,

@@ -37,7 +37,7 @@
 #define FORMAT "klepto hdf5dir entry"
 #define DSET "value"
 
-static const kl_keyfolder_layout layout = {
+static const kl__keyfolder_layout layout = {
     .scheme = "hdf5dir",
     .marker = "klepto-hdf5dir.meta",
     .magic = "KLEPTOHD",
@@ -46,7 +46,7 @@ static const kl_keyfolder_layout layout = {
 };
 
 typedef struct hd_state {
-    kl_keyfolder kf;
+    kl__keyfolder kf;
     hid_t fapl;
     char *path;      /* scratch: root + "/" + a relative name */
     size_t rootlen;
@@ -56,7 +56,7 @@ typedef struct hd_state {
 
 static void rel_name(hd_state *s, const void *key, size_t klen, char out[KL_KEYFOLDER_REL_MAX])
 {
-    kl_keyfolder_rel(&s->kf, key, klen, out);
+    kl__keyfolder_rel(&s->kf, key, klen, out);
 }
 
 static const char *full_path(hd_state *s, const char *rel)
@@ -75,22 +75,22 @@ static const char *where(hd_state *s, const char *rel)
 
 /* Open entry file `rel` and its dataset; the stored key into s->key.
  * KL_ENOTFOUND when there is no such file. */
-static int open_entry(hd_state *s, const char *rel, hid_t *file, kl_h5_entry *e)
+static int open_entry(hd_state *s, const char *rel, hid_t *file, kl__h5_entry *e)
 {
     e->dset = -1;
     const char *w = where(s, rel);
     hid_t f = H5Fopen(full_path(s, rel), H5F_ACC_RDONLY, s->fapl);
     if (f < 0) {
-        int err = kl_h5_errno();
+        int err = kl__h5_errno();
         if (err == ENOENT) {
             H5Eclear2(H5E_DEFAULT);
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
         }
-        return kl_h5_fail(err ? 0 : KL_ECORRUPT, "%s: open", w);
+        return kl__h5_fail(err ? 0 : KL_ECORRUPT, "%s: open", w);
     }
-    int rc = kl_h5_check_mark(f, FORMAT, w);
+    int rc = kl__h5_check_mark(f, FORMAT, w);
     if (!rc)
-        rc = kl_h5_entry_open(f, DSET, &s->key, e, w);
+        rc = kl__h5_entry_open(f, DSET, &s->key, e, w);
     if (rc == KL_ENOTFOUND)
         rc = kl_seterr(KL_ECORRUPT, "%s: no dataset \"" DSET "\"", w);
     if (rc) {
@@ -101,20 +101,20 @@ static int open_entry(hd_state *s, const char *rel, hid_t *file, kl_h5_entry *e)
     return 0;
 }
 
-static void close_entry(hid_t file, kl_h5_entry *e)
+static void close_entry(hid_t file, kl__h5_entry *e)
 {
-    kl_h5_entry_close(e);
+    kl__h5_entry_close(e);
     H5Fclose(file);
     H5Eclear2(H5E_DEFAULT);
 }
 
 /* The entry of `key`: KL_ENOTFOUND when absent or another key's. */
 static int find(hd_state *s, const void *key, size_t klen, char rel[KL_KEYFOLDER_REL_MAX],
-                hid_t *file, kl_h5_entry *e)
+                hid_t *file, kl__h5_entry *e)
 {
     rel_name(s, key, klen, rel);
     int rc = open_entry(s, rel, file, e);
-    if (!rc && !kl_h5_is_key(&s->key, key, klen)) {
+    if (!rc && !kl__h5_is_key(&s->key, key, klen)) {
         close_entry(*file, e);
         rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
     }
@@ -122,19 +122,19 @@ static int find(hd_state *s, const void *key, size_t klen, char rel[KL_KEYFOLDER
 }
 
 /* A keyed read: what `want` asks of the entry of `key` (h5common.h). */
-static int read_key(hd_state *s, const void *key, size_t klen, kl_h5_want want, void *out)
+static int read_key(hd_state *s, const void *key, size_t klen, kl__h5_want want, void *out)
 {
     char rel[KL_KEYFOLDER_REL_MAX];
     hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
+    kl__h5_entry e;
+    kl__h5_enter();
     int rc = find(s, key, klen, rel, &f, &e);
     if (!rc) {
-        int fd = want == KL_H5_VIEW ? kl_h5_file_fd(f, s->fapl) : -1;
-        rc = kl_h5_entry_answer(&e, want, klen, fd, out);
+        int fd = want == KL_H5_VIEW ? kl__h5_file_fd(f, s->fapl) : -1;
+        rc = kl__h5_entry_answer(&e, want, klen, fd, out);
         close_entry(f, &e);
     }
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
@@ -161,19 +161,19 @@ static int hd_get_view(void *state, const void *key, size_t klen, kl_view **out)
 
 /* ---- writing ----------------------------------------------------------- */
 
-static int create_tmp(kl_keyfolder *kf, const char *tmp, void *arg)
+static int create_tmp(kl__keyfolder *kf, const char *tmp, void *arg)
 {
     hd_state *s = (hd_state *)kf; /* kf is its first member */
     hid_t *f = arg;
     *f = H5Fcreate(full_path(s, tmp), H5F_ACC_EXCL, H5P_DEFAULT, s->fapl);
     if (*f >= 0)
         return 0;
-    int err = kl_h5_errno();
+    int err = kl__h5_errno();
     if (err == ENOENT || err == EEXIST) {
         H5Eclear2(H5E_DEFAULT);
         return err;
     }
-    return kl_h5_fail(0, "%s: create %s", kf->url, tmp);
+    return kl__h5_fail(0, "%s: create %s", kf->url, tmp);
 }
 
 static int hd_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
@@ -181,34 +181,34 @@ static int hd_put(void *state, const void *key, size_t klen, const void *val, si
     hd_state *s = state;
     char rel[KL_KEYFOLDER_REL_MAX], tmp[KL_KEYFOLDER_TMP_MAX];
     rel_name(s, key, klen, rel);
-    kl_h5_enter();
+    kl__h5_enter();
     hid_t f = -1;
     bool new_shard;
-    int rc = kl_keyfolder_create_tmp(&s->kf, rel, tmp, create_tmp, &f, &new_shard);
+    int rc = kl__keyfolder_create_tmp(&s->kf, rel, tmp, create_tmp, &f, &new_shard);
     if (rc) {
-        kl_h5_leave();
+        kl__h5_leave();
         return rc;
     }
     const char *w = where(s, rel);
-    rc = kl_h5_mark(f, FORMAT, w);
+    rc = kl__h5_mark(f, FORMAT, w);
     if (!rc)
-        rc = kl_h5_entry_write(f, DSET, key, klen, val, vlen, kl_now_ns(), w);
+        rc = kl__h5_entry_write(f, DSET, key, klen, val, vlen, kl__now_ns(), w);
     if (!rc && s->kf.sync == KL_SYNC_FULL) {
-        int fd = kl_h5_file_fd(f, s->fapl);
+        int fd = kl__h5_file_fd(f, s->fapl);
         if (H5Fflush(f, H5F_SCOPE_LOCAL) < 0)
-            rc = kl_h5_fail(0, "%s: flush", w);
+            rc = kl__h5_fail(0, "%s: flush", w);
         else if (fd >= 0 && fdatasync(fd) < 0)
             rc = kl_seterrno(errno, "fsync", full_path(s, tmp));
     }
     if (H5Fclose(f) < 0 && !rc)
-        rc = kl_h5_fail(0, "%s: close", w);
+        rc = kl__h5_fail(0, "%s: close", w);
     H5Eclear2(H5E_DEFAULT);
-    kl_h5_leave();
+    kl__h5_leave();
     if (rc) {
         unlinkat(s->kf.rootfd, tmp, 0);
         return rc;
     }
-    return kl_keyfolder_commit(&s->kf, tmp, rel, new_shard);
+    return kl__keyfolder_commit(&s->kf, tmp, rel, new_shard);
 }
 
 static int hd_del(void *state, const void *key, size_t klen)
@@ -216,12 +216,12 @@ static int hd_del(void *state, const void *key, size_t klen)
     hd_state *s = state;
     char rel[KL_KEYFOLDER_REL_MAX];
     hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
+    kl__h5_entry e;
+    kl__h5_enter();
     rel_name(s, key, klen, rel);
     int rc = open_entry(s, rel, &f, &e);
     if (!rc) {
-        bool mine = kl_h5_is_key(&s->key, key, klen);
+        bool mine = kl__h5_is_key(&s->key, key, klen);
         close_entry(f, &e);
         if (!mine)
             rc = kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
@@ -230,10 +230,10 @@ static int hd_del(void *state, const void *key, size_t klen)
          * whose it is, whatever the damage */
         rc = 0;
     }
-    kl_h5_leave();
+    kl__h5_leave();
     if (rc)
         return rc;
-    return kl_keyfolder_unlink(&s->kf, rel);
+    return kl__keyfolder_unlink(&s->kf, rel);
 }
 
 static int hd_sync(void *state)
@@ -247,33 +247,33 @@ static int hd_sync(void *state)
 static int hd_count(void *state, size_t *out)
 {
     hd_state *s = state;
-    return kl_keyfolder_count(&s->kf, out);
+    return kl__keyfolder_count(&s->kf, out);
 }
 
 static int hd_clear(void *state)
 {
     hd_state *s = state;
-    return kl_keyfolder_clear(&s->kf);
+    return kl__keyfolder_clear(&s->kf);
 }
 
 /* ---- verify ------------------------------------------------------------ */
 
 /* 1 when entry rel is damaged (or unreadable); a newer format is not
  * damage. */
-static int check_entry(kl_keyfolder *kf, const char *rel, void *val)
+static int check_entry(kl__keyfolder *kf, const char *rel, void *val)
 {
     hd_state *s = (hd_state *)kf; /* kf is its first member */
     hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
+    kl__h5_entry e;
+    kl__h5_enter();
     int rc = open_entry(s, rel, &f, &e);
     if (!rc) {
-        rc = kl_h5_entry_value(&e, val);
+        rc = kl__h5_entry_value(&e, val);
         if (!rc)
-            rc = kl_keyfolder_check_name(kf, rel, s->key.data, s->key.len);
+            rc = kl__keyfolder_check_name(kf, rel, s->key.data, s->key.len);
         close_entry(f, &e);
     }
-    kl_h5_leave();
+    kl__h5_leave();
     if (rc == KL_ECORRUPT || rc == KL_EIO)
         return 1;
     return rc == KL_ENOTFOUND || rc == KL_EVERSION ? 0 : rc;
@@ -283,48 +283,48 @@ static int hd_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 {
     hd_state *s = state;
     kl_buf val = KL_BUF_INIT;
-    int rc = kl_keyfolder_verify(&s->kf, repair, report, problems, check_entry, &val);
+    int rc = kl__keyfolder_verify(&s->kf, repair, report, problems, check_entry, &val);
     kl_buf_free(&val);
     return rc;
 }
 
 /* ---- iteration --------------------------------------------------------- */
 
-static int iter_read(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+static int iter_read(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
                      kl_buf *val)
 {
     hd_state *s = (hd_state *)kf; /* kf is its first member */
     (void)scratch;
     hid_t f;
-    kl_h5_entry e;
-    kl_h5_enter();
+    kl__h5_entry e;
+    kl__h5_enter();
     int rc = open_entry(s, rel, &f, &e);
     if (!rc) {
         kl_buf_reset(key);
         rc = kl_buf_append(key, s->key.data, s->key.len);
         if (!rc && val)
-            rc = kl_h5_entry_value(&e, val);
+            rc = kl__h5_entry_value(&e, val);
         close_entry(f, &e);
     }
-    kl_h5_leave();
+    kl__h5_leave();
     return rc;
 }
 
 static int hd_iter_new(void *state, void **out)
 {
     hd_state *s = state;
-    return kl_keyfolder_iter_new(&s->kf, iter_read, out);
+    return kl__keyfolder_iter_new(&s->kf, iter_read, out);
 }
 
 /* ---- open / close / drop ----------------------------------------------- */
 
 static void hd_free(hd_state *s)
 {
-    kl_keyfolder_close(&s->kf);
+    kl__keyfolder_close(&s->kf);
     if (s->fapl >= 0) {
-        kl_h5_enter();
+        kl__h5_enter();
         H5Pclose(s->fapl);
-        kl_h5_leave();
+        kl__h5_leave();
     }
     kl_buf_free(&s->key);
     free(s->path);
@@ -337,7 +337,7 @@ static int hd_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     if (!s)
         return kl_seterr(KL_ENOMEM, "out of memory");
     s->fapl = -1;
-    int rc = kl_keyfolder_init(&s->kf, &layout, url);
+    int rc = kl__keyfolder_init(&s->kf, &layout, url);
     if (!rc) {
         s->rootlen = strlen(s->kf.root);
         if (!(s->path = malloc(s->rootlen + 80)))
@@ -346,16 +346,16 @@ static int hd_open(void **state, const kl_url *url, const kl_archive_opts *opts)
             memcpy(s->path, s->kf.root, s->rootlen + 1);
     }
     if (!rc) {
-        kl_h5_enter();
+        kl__h5_enter();
         /* HDF5's flock would only get in the way: no file is ever opened
          * for writing once it has its name */
-        s->fapl = kl_h5_fapl(false);
+        s->fapl = kl__h5_fapl(false);
         if (s->fapl < 0)
-            rc = kl_h5_fail(0, "%s: HDF5 file properties", url->full);
-        kl_h5_leave();
+            rc = kl__h5_fail(0, "%s: HDF5 file properties", url->full);
+        kl__h5_leave();
     }
     if (!rc)
-        rc = kl_keyfolder_attach(&s->kf, opts);
+        rc = kl__keyfolder_attach(&s->kf, opts);
     if (rc) {
         hd_free(s);
         return rc;
@@ -373,7 +373,7 @@ static int hd_close(void *state)
 static int hd_drop(void *state)
 {
     hd_state *s = state;
-    return kl_keyfolder_drop(&s->kf);
+    return kl__keyfolder_drop(&s->kf);
 }
 
 static int hd_describe(void *state, kl_buf *out)
@@ -382,10 +382,10 @@ static int hd_describe(void *state, kl_buf *out)
     unsigned maj = 0, min = 0, rel = 0;
     H5get_libversion(&maj, &min, &rel);
     return kl_buf_printf(out, "format_version=%d\nhdf5_library=%u.%u.%u\nsync=%s\n",
-                         KL_H5_VERSION, maj, min, rel, kl_keyfolder_sync_name(&s->kf));
+                         KL_H5_VERSION, maj, min, rel, kl__keyfolder_sync_name(&s->kf));
 }
 
-const kl_archive_backend kl_backend_hdf5dir = {
+const kl_archive_backend kl__backend_hdf5dir = {
     .version = KL_BACKEND_VERSION,
     .scheme = "hdf5dir",
     .flags = 0,
@@ -402,8 +402,8 @@ const kl_archive_backend kl_backend_hdf5dir = {
     .drop = hd_drop,
     .describe = hd_describe,
     .iter_new = hd_iter_new,
-    .iter_next = kl_keyfolder_iter_next,
-    .iter_free = kl_keyfolder_iter_free,
+    .iter_next = kl__keyfolder_iter_next,
+    .iter_free = kl__keyfolder_iter_free,
     .get_view = hd_get_view,
     .verify = hd_verify,
 };

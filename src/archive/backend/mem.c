@@ -26,7 +26,7 @@ static void store_unref(store *s)
     bool last = --s->refs == 0;
     pthread_mutex_unlock(&names_mu);
     if (last) {
-        kv_free(&s->t);
+        kl__kv_free(&s->t);
         pthread_mutex_destroy(&s->mu);
         free(s->name);
         free(s);
@@ -41,7 +41,7 @@ static store *store_new(const char *name)
         return NULL;
     }
     pthread_mutex_init(&s->mu, NULL);
-    kv_init(&s->t);
+    kl__kv_init(&s->t);
     return s;
 }
 
@@ -82,7 +82,7 @@ static int mem_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    kv_item *it = kv_find(&s->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&s->t, key, klen);
     int rc;
     if (!it) {
         rc = kl_seterr(KL_ENOTFOUND, "mem:%s: key not found", s->name ? s->name : "");
@@ -97,9 +97,9 @@ static int mem_get(void *state, const void *key, size_t klen, kl_buf *val)
 static int mem_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
 {
     store *s = state;
-    int64_t now = kl_now_ns();
+    int64_t now = kl__now_ns();
     pthread_mutex_lock(&s->mu);
-    int rc = kv_put(&s->t, key, klen, val, vlen, now, NULL);
+    int rc = kl__kv_put(&s->t, key, klen, val, vlen, now, NULL);
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -108,7 +108,7 @@ static int mem_del(void *state, const void *key, size_t klen)
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    bool had = kv_del(&s->t, key, klen);
+    bool had = kl__kv_del(&s->t, key, klen);
     pthread_mutex_unlock(&s->mu);
     return had ? 0 : kl_seterr(KL_ENOTFOUND, "mem:%s: key not found", s->name ? s->name : "");
 }
@@ -117,7 +117,7 @@ static int mem_contains(void *state, const void *key, size_t klen)
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    int r = kv_find(&s->t, key, klen) != NULL;
+    int r = kl__kv_find(&s->t, key, klen) != NULL;
     pthread_mutex_unlock(&s->mu);
     return r;
 }
@@ -135,7 +135,7 @@ static int mem_stat(void *state, const void *key, size_t klen, kl_entry_info *ou
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    kv_item *it = kv_find(&s->t, key, klen);
+    kl__kv_item *it = kl__kv_find(&s->t, key, klen);
     if (it) {
         out->stored_ns = it->stored_ns;
         out->size = it->klen + it->vlen;
@@ -148,7 +148,7 @@ static int mem_clear(void *state)
 {
     store *s = state;
     pthread_mutex_lock(&s->mu);
-    kv_clear(&s->t);
+    kl__kv_clear(&s->t);
     pthread_mutex_unlock(&s->mu);
     return 0;
 }
@@ -210,7 +210,7 @@ static int mem_iter_next(void *cur, kl_buf *key, kl_buf *val)
 {
     cursor *c = cur;
     pthread_mutex_lock(&c->s->mu);
-    kv_item *it = kv_next(&c->s->t, &c->pos);
+    kl__kv_item *it = kl__kv_next(&c->s->t, &c->pos);
     int rc = 0;
     if (it) {
         kl_buf_reset(key);
@@ -234,7 +234,7 @@ static void mem_iter_free(void *cur)
     free(c);
 }
 
-const kl_archive_backend kl_backend_mem = {
+const kl_archive_backend kl__backend_mem = {
     .version = KL_BACKEND_VERSION,
     .scheme = "mem",
     .flags = KL_BACKEND_THREADSAFE,

@@ -40,7 +40,7 @@ static int null_iter_new(void *state, void **cursor)
 static int null_iter_next(void *cursor, kl_buf *key, kl_buf *val) { return 0; }
 static void null_iter_free(void *cursor) {}
 
-const kl_archive_backend kl_backend_null = {
+const kl_archive_backend kl__backend_null = {
     .version = KL_BACKEND_VERSION,
     .scheme = "null",
     .flags = KL_BACKEND_THREADSAFE,

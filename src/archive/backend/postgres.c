@@ -153,8 +153,8 @@ enum {
 };
 
 static const char *const st_names[ST_NSTMT] = {
-    "kl_get", "kl_put", "kl_del", "kl_has", "kl_count", "kl_stat",
-    "kl_page_k", "kl_page_kv", "kl_cat_find", "kl_cat_upsert", "kl_cat_del",
+    "kl__get", "kl__put", "kl__del", "kl__has", "kl__count", "kl__stat",
+    "kl__page_k", "kl__page_kv", "kl__cat_find", "kl__cat_upsert", "kl__cat_del",
 };
 
 /* The SQL of statement i for this layout, or NULL when it has none. */
@@ -312,7 +312,7 @@ static int pg_run(pg_state *s, int i, int nparams, const char *const *vals, cons
         PQclear(res);
         if (!dropped || !read || attempt > 0 || s->in_txn)
             return r;
-        if ((r = kl_archive_reconnect(pg_reconnect, s)))
+        if ((r = kl__archive_reconnect(pg_reconnect, s)))
             return r;
     }
 }
@@ -405,7 +405,7 @@ static int tb_put(pg_state *s, const void *key, size_t klen, const void *val, si
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_now_ns());
+    pg_put_int8(now, kl__now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = vlen ? val : "";
     k.lens[2] = (int)vlen;
@@ -431,7 +431,7 @@ static int ca_entry_sql(pg_state *s, const char *fmt, int64_t id, const void *bl
                         kl_buf *val, const char *what)
 {
     char name[KL_SQL_ENTRY_NAME_MAX], sql[160];
-    kl_sql_entry_table(name, id);
+    kl__sql_entry_table(name, id);
     snprintf(sql, sizeof sql, fmt, name);
     const char *vals[1] = {n ? blob : ""};
     int lens[1] = {(int)n}, fmts[1] = {1};
@@ -484,7 +484,7 @@ static int ca_put_in_txn(pg_state *s, const void *key, size_t klen, const void *
     pg_key k;
     uint8_t now[8], size[8];
     pg_key_init(&k, key, klen);
-    pg_put_int8(now, kl_now_ns());
+    pg_put_int8(now, kl__now_ns());
     pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = (const char *)now;
     k.lens[2] = 8;
@@ -545,7 +545,7 @@ static int ca_clear(pg_state *s)
         r = kl_buf_append_str(&sql, "DROP TABLE IF EXISTS ");
         for (int i = 0; !r && i < n; i++) {
             char name[KL_SQL_ENTRY_NAME_MAX];
-            kl_sql_entry_table(name, strtoll(PQgetvalue(res, i, 0), NULL, 10));
+            kl__sql_entry_table(name, strtoll(PQgetvalue(res, i, 0), NULL, 10));
             r = kl_buf_printf(&sql, "%s\"%s\"", i ? ", " : "", name);
         }
         PQclear(res);
@@ -700,9 +700,9 @@ static int pg_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     int r = 0;
     const char *t = kl_url_param_get(url, "table");
     if (t) {
-        if ((r = kl_sql_check_table(s->url, t, PG_NAME_MAX)))
+        if ((r = kl__sql_check_table(s->url, t, PG_NAME_MAX)))
             goto fail;
-        if (!(s->table = strdup(t)) || kl_sql_quote_ident(&s->qtable, t)) {
+        if (!(s->table = strdup(t)) || kl__sql_quote_ident(&s->qtable, t)) {
             r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
             goto fail;
         }
@@ -919,7 +919,7 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         pg_rollback(s);
         return r;
     }
-    int64_t now = kl_now_ns();
+    int64_t now = kl__now_ns();
     for (size_t done = 0; !r && done < n;) {
         size_t m = n - done < PG_PIPELINE_CHUNK ? n - done : PG_PIPELINE_CHUNK;
         size_t sent = 0;
@@ -1148,6 +1148,6 @@ static void pg_iter_free(void *cursor)
         .iter_new = pg_iter_new, .iter_next = pg_iter_next, .iter_free = pg_iter_free,           \
     }
 
-const kl_archive_backend kl_backend_postgresql = PG_BACKEND("postgresql");
+const kl_archive_backend kl__backend_postgresql = PG_BACKEND("postgresql");
 /* libpq accepts both URI schemes */
-const kl_archive_backend kl_backend_postgres = PG_BACKEND("postgres");
+const kl_archive_backend kl__backend_postgres = PG_BACKEND("postgres");

@@ -368,7 +368,7 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
         }
         if (!read || attempt > 0)
             return r;
-        if ((r = kl_archive_reconnect(rd_reconnect, s)))
+        if ((r = kl__archive_reconnect(rd_reconnect, s)))
             return r;
     }
 }
@@ -490,7 +490,7 @@ static int rd_put(void *state, const void *key, size_t klen, const void *val, si
     if (r)
         return r;
     char stamp[48];
-    int sl = rd_stamp(stamp, sizeof stamp, kl_now_ns(), klen, vlen);
+    int sl = rd_stamp(stamp, sizeof stamp, kl__now_ns(), klen, vlen);
     const char *a1[4] = {"HSET", s->k_entries, KEYARG(key), KEYARG(val)};
     size_t l1[4] = {4, s->l_entries, klen, vlen};
     const char *a2[4] = {"HSET", s->k_stamps, KEYARG(key), stamp};
@@ -748,7 +748,7 @@ static int rd_put_many(void *state, size_t n, const void *const *keys, const siz
         free(slens);
         return kl_seterr(KL_ENOMEM, "%s: out of memory for a batch of %zu", s->url, n);
     }
-    int64_t now = kl_now_ns();
+    int64_t now = kl__now_ns();
     for (size_t j = 0; j < n; j++)
         slens[j] = (size_t)rd_stamp(stamps + j * 48, 48, now, klens[j], vlens[j]);
     r = rd_txn_runs(s, "HSET", "put_many", n, keys, klens, vals, vlens, stamps, slens, NULL);
@@ -1035,7 +1035,7 @@ static char *rd_decode(const char *p, size_t n, bool *bad)
     char *o = malloc(n + 1);
     if (!o)
         return NULL;
-    ptrdiff_t len = kl_pct_decode(o, p, n);
+    ptrdiff_t len = kl__pct_decode(o, p, n);
     if (len < 0 || memchr(o, '\0', (size_t)len)) {
         *bad = true;
         free(o);
@@ -1247,7 +1247,7 @@ static int rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         kl_seterr(r, "%s: out of memory", s->url);
     /* unknown options are refused before anything is created on the server */
     if (!r)
-        r = kl_url_check_used(url);
+        r = kl__url_check_used(url);
     if (!r)
         r = rd_connect(s);
     if (!r)
@@ -1260,7 +1260,7 @@ static int rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     return 0;
 }
 
-const kl_archive_backend kl_backend_redis = {
+const kl_archive_backend kl__backend_redis = {
     .version = KL_BACKEND_VERSION,
     .scheme = "redis",
     .flags = 0,

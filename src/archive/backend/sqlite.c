@@ -147,7 +147,7 @@ static int sq_err(sq_state *s, int rc, const char *what)
     int code = sq_code(rc);
     int err = s->db ? sqlite3_system_errno(s->db) : 0;
     if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) && err)
-        code = kl_errno_code(err); /* permission denied, no space, ... */
+        code = kl__errno_code(err); /* permission denied, no space, ... */
     return kl_seterr(code, "%s: %s: %s", s->url, what, msg);
 }
 
@@ -267,7 +267,7 @@ static int tb_put(sq_state *s, const void *key, size_t klen, const void *val, si
     sqlite3_stmt *st = s->st[SQ_PUT];
     sq_bind_blob(st, 1, key, klen);
     sq_bind_blob(st, 2, val, vlen);
-    sqlite3_bind_int64(st, 3, kl_now_ns());
+    sqlite3_bind_int64(st, 3, kl__now_ns());
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(klen + vlen));
     return sq_run(s, st, "put");
 }
@@ -368,7 +368,7 @@ static int ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
                         kl_buf *val)
 {
     char name[KL_SQL_ENTRY_NAME_MAX];
-    kl_sql_entry_table(name, id);
+    kl__sql_entry_table(name, id);
     bool cached = kind == EK_GET || kind == EK_PUT;
     sq_entry_stmt *slot = NULL;
     sqlite3_stmt *st = NULL;
@@ -439,7 +439,7 @@ static int ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
  * previous key's CREATE TABLE changed the schema). */
 static int ca_put_in_txn(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    int64_t id = 0, now = kl_now_ns();
+    int64_t id = 0, now = kl__now_ns();
     int put = EK_PUT;
     sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
     sq_bind_blob(st, 1, key, klen);
@@ -653,7 +653,7 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64
 {
     const char *t = kl_url_param_get(url, "table");
     if (t) {
-        int r = kl_sql_check_table(url->full, t, 0);
+        int r = kl__sql_check_table(url->full, t, 0);
         if (r)
             return r;
         if (!(s->table = strdup(t)))
@@ -688,7 +688,7 @@ static int sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     }
     if ((r = sq_parse_opts(s, url, &timeout_ms, &max_size)))
         goto fail;
-    if (s->table && ((r = kl_sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
+    if (s->table && ((r = kl__sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
         r = r ? r : KL_ENOMEM;
         goto fail;
     }
@@ -1162,7 +1162,7 @@ static void sq_iter_free(void *cursor)
         sq_cursor_free(cursor);
 }
 
-const kl_archive_backend kl_backend_sqlite = {
+const kl_archive_backend kl__backend_sqlite = {
     .version = KL_BACKEND_VERSION,
     .scheme = "sqlite",
     .flags = 0,

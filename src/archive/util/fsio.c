@@ -13,7 +13,7 @@
 static _Atomic int fault_err;
 static _Atomic int64_t fault_budget;
 
-void kl_fsio_fault_inject(int err, uint64_t after_bytes)
+void kl__fsio_fault_inject(int err, uint64_t after_bytes)
 {
     atomic_store(&fault_budget, (int64_t)(after_bytes > INT64_MAX ? INT64_MAX : after_bytes));
     atomic_store(&fault_err, err);
@@ -36,7 +36,7 @@ static ssize_t do_pwrite(int fd, const void *p, size_t n, int64_t off)
     return off < 0 ? write(fd, p, n) : pwrite(fd, p, n, (off_t)off);
 }
 
-int kl_fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *path)
+int kl__fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *path)
 {
     const uint8_t *b = p;
     while (n) {
@@ -58,7 +58,7 @@ int kl_fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *pat
     return 0;
 }
 
-int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, const char *path)
+int kl__fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, const char *path)
 {
     size_t total = 0;
     for (int i = 0; i < niov; i++)
@@ -79,7 +79,7 @@ int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, cons
                     off += (int64_t)iov[i].iov_len;
                 continue;
             }
-            int rc = kl_fsio_pwrite(fd, (const uint8_t *)iov[i].iov_base + done,
+            int rc = kl__fsio_pwrite(fd, (const uint8_t *)iov[i].iov_base + done,
                                     iov[i].iov_len - done, off < 0 ? -1 : off + (int64_t)done,
                                     path);
             if (rc)
@@ -91,7 +91,7 @@ int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, cons
         return 0;
     }
     for (int i = 0; i < niov; i++) {
-        int rc = kl_fsio_pwrite(fd, iov[i].iov_base, iov[i].iov_len, off, path);
+        int rc = kl__fsio_pwrite(fd, iov[i].iov_base, iov[i].iov_len, off, path);
         if (rc)
             return rc;
         if (off >= 0)
@@ -100,7 +100,7 @@ int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, cons
     return 0;
 }
 
-int kl_fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const char *path)
+int kl__fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const char *path)
 {
     uint8_t *b = p;
     size_t done = 0;
@@ -119,24 +119,24 @@ int kl_fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const cha
     return 0;
 }
 
-int kl_fsio_fsync(int fd, const char *path)
+int kl__fsio_fsync(int fd, const char *path)
 {
     if (fsync(fd) < 0)
         return kl_seterrno(errno, "fsync", path);
     return 0;
 }
 
-int kl_fsio_fsync_dir(const char *path)
+int kl__fsio_fsync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return kl_seterrno(errno, "open folder", path);
-    int rc = kl_fsio_fsync(fd, path);
+    int rc = kl__fsio_fsync(fd, path);
     close(fd);
     return rc;
 }
 
-int kl_fsio_mkdirs(const char *path)
+int kl__fsio_mkdirs(const char *path)
 {
     char *p = strdup(path);
     if (!p)

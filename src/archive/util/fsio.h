@@ -12,21 +12,21 @@
 #include <sys/uio.h>
 
 /* Write all n bytes at off (off < 0: at the current position). */
-int kl_fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *path);
+int kl__fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *path);
 /* Write all the iovecs at off (consumes nothing of the caller's array). */
-int kl_fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, const char *path);
+int kl__fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, const char *path);
 /* Read up to n bytes at off; *got tells how many (short only at EOF). */
-int kl_fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const char *path);
-int kl_fsio_fsync(int fd, const char *path);
+int kl__fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const char *path);
+int kl__fsio_fsync(int fd, const char *path);
 /* fsync a folder (so a rename or create in it is durable). */
-int kl_fsio_fsync_dir(const char *path);
+int kl__fsio_fsync_dir(const char *path);
 /* mkdir -p. */
-int kl_fsio_mkdirs(const char *path);
+int kl__fsio_mkdirs(const char *path);
 
 /* Testing only: after `after_bytes` more bytes have been written by this
- * process through kl_fsio, writes fail with errno `err` (the write that
+ * process through kl__fsio, writes fail with errno `err` (the write that
  * crosses the limit writes its first part, as a full disk does).
  * err == 0 switches the injector off. */
-void kl_fsio_fault_inject(int err, uint64_t after_bytes);
+void kl__fsio_fault_inject(int err, uint64_t after_bytes);
 
 #endif

@@ -32,7 +32,7 @@ static void fork_prepare(void) { pthread_mutex_lock(&h5_mutex); }
 static void fork_done(void) { pthread_mutex_unlock(&h5_mutex); }
 static void h5_init(void) { pthread_atfork(fork_prepare, fork_done, fork_done); }
 
-void kl_h5_enter(void)
+void kl__h5_enter(void)
 {
     pthread_once(&h5_once, h5_init);
     pthread_mutex_lock(&h5_mutex);
@@ -43,7 +43,7 @@ void kl_h5_enter(void)
     }
 }
 
-void kl_h5_leave(void) { pthread_mutex_unlock(&h5_mutex); }
+void kl__h5_leave(void) { pthread_mutex_unlock(&h5_mutex); }
 
 /* ---- errors ------------------------------------------------------------ */
 
@@ -87,14 +87,14 @@ static void walk_stack(walk *w)
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, walk_cb, w);
 }
 
-int kl_h5_errno(void)
+int kl__h5_errno(void)
 {
     walk w;
     walk_stack(&w);
     return w.err;
 }
 
-int kl_h5_fail(int code, const char *fmt, ...)
+int kl__h5_fail(int code, const char *fmt, ...)
 {
     char msg[600];
     va_list ap;
@@ -105,7 +105,7 @@ int kl_h5_fail(int code, const char *fmt, ...)
     walk_stack(&w);
     H5Eclear2(H5E_DEFAULT);
     if (!code)
-        code = w.err ? kl_errno_code(w.err) : KL_EIO;
+        code = w.err ? kl__errno_code(w.err) : KL_EIO;
     if (code == KL_ENOTFOUND && w.err != ENOENT)
         code = KL_EIO;
     if (!w.desc[0])
@@ -115,7 +115,7 @@ int kl_h5_fail(int code, const char *fmt, ...)
 
 /* ---- files ------------------------------------------------------------- */
 
-hid_t kl_h5_fapl(bool locking)
+hid_t kl__h5_fapl(bool locking)
 {
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     if (fapl < 0)
@@ -129,7 +129,7 @@ hid_t kl_h5_fapl(bool locking)
     return fapl;
 }
 
-int kl_h5_file_fd(hid_t file, hid_t fapl)
+int kl__h5_file_fd(hid_t file, hid_t fapl)
 {
     void *h = NULL;
     if (H5Fget_vfd_handle(file, fapl, &h) < 0 || !h) {
@@ -147,7 +147,7 @@ static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, cons
     hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
     int rc = 0;
     if (a < 0 || (p && H5Awrite(a, type, p) < 0))
-        rc = kl_h5_fail(0, "%s: write attribute %s", where, name);
+        rc = kl__h5_fail(0, "%s: write attribute %s", where, name);
     if (a >= 0)
         H5Aclose(a);
     return rc;
@@ -157,7 +157,7 @@ static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *p, c
 {
     hid_t sp = H5Screate(H5S_SCALAR);
     if (sp < 0)
-        return kl_h5_fail(0, "%s: dataspace", where);
+        return kl__h5_fail(0, "%s: dataspace", where);
     int rc = attr_write(obj, name, type, sp, p, where);
     H5Sclose(sp);
     return rc;
@@ -169,7 +169,7 @@ static int attr_bytes(hid_t obj, const char *name, const void *p, size_t n, cons
     hsize_t dim = n;
     hid_t sp = n ? H5Screate_simple(1, &dim, NULL) : H5Screate(H5S_NULL);
     if (sp < 0)
-        return kl_h5_fail(0, "%s: dataspace", where);
+        return kl__h5_fail(0, "%s: dataspace", where);
     int rc = attr_write(obj, name, H5T_STD_U8LE, sp, n ? p : NULL, where);
     H5Sclose(sp);
     return rc;
@@ -181,7 +181,7 @@ static int attr_string(hid_t obj, const char *name, const char *s, const char *w
     if (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
         if (t >= 0)
             H5Tclose(t);
-        return kl_h5_fail(0, "%s: string type", where);
+        return kl__h5_fail(0, "%s: string type", where);
     }
     int rc = attr_scalar(obj, name, t, s, where);
     H5Tclose(t);
@@ -198,7 +198,7 @@ static hid_t attr_open(hid_t obj, const char *name, const char *where, const cha
     if (H5Aexists(obj, name) == 0)
         kl_seterr(KL_ECORRUPT, "%s: %s: attribute %s missing", where, what, name);
     else
-        kl_h5_fail(KL_ECORRUPT, "%s: %s: attribute %s unreadable", where, what, name);
+        kl__h5_fail(KL_ECORRUPT, "%s: %s: attribute %s unreadable", where, what, name);
     return -1;
 }
 
@@ -253,7 +253,7 @@ static int attr_wrong(const attr *t, const char *kind)
 static int attr_fetch(attr *t, hid_t mtype, void *p)
 {
     if (H5Aread(t->a, mtype, p) < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", t->where, t->what, t->name);
+        return kl__h5_fail(KL_ECORRUPT, "%s: %s: read attribute %s", t->where, t->what, t->name);
     return 0;
 }
 
@@ -324,7 +324,7 @@ static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max,
 
 /* ---- the marker -------------------------------------------------------- */
 
-int kl_h5_mark(hid_t file, const char *format, const char *where)
+int kl__h5_mark(hid_t file, const char *format, const char *where)
 {
     int32_t ver = KL_H5_VERSION;
     int rc = attr_string(file, "klepto_format", format, where);
@@ -333,11 +333,11 @@ int kl_h5_mark(hid_t file, const char *format, const char *where)
     return rc;
 }
 
-int kl_h5_check_mark(hid_t file, const char *format, const char *where)
+int kl__h5_check_mark(hid_t file, const char *format, const char *where)
 {
     htri_t ex = H5Aexists(file, "klepto_format");
     if (ex < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: unreadable root group", where);
+        return kl__h5_fail(KL_ECORRUPT, "%s: unreadable root group", where);
     if (!ex)
         return kl_seterr(KL_ECORRUPT,
                          "%s: an HDF5 file that is not a klepto archive (no klepto_format "
@@ -355,7 +355,7 @@ int kl_h5_check_mark(hid_t file, const char *format, const char *where)
         return rc;
     int32_t ver = 0;
     if (!attr_is(&t, H5T_INTEGER, 0) || t.n != 1 || H5Aread(t.a, H5T_NATIVE_INT32, &ver) < 0)
-        rc = kl_h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
+        rc = kl__h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
     attr_done(&t);
     if (!rc && ver > KL_H5_VERSION)
         rc = kl_seterr(KL_EVERSION, "%s: format version %d (this library reads %d)", where,
@@ -402,12 +402,12 @@ static int dtype_of(hid_t t)
     }
 }
 
-int kl_h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
+int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
                       size_t vlen, int64_t stored_ns, const char *where)
 {
-    kl_tarray ta;
-    bool array = vlen && kl_tarray_parse(val, vlen, &ta) && ta.nbytes > 0 &&
-                 ta.head <= sizeof ((kl_h5_entry *)0)->head;
+    kl__tarray ta;
+    bool array = vlen && kl__tarray_parse(val, vlen, &ta) && ta.nbytes > 0 &&
+                 ta.head <= sizeof ((kl__h5_entry *)0)->head;
     hid_t type = array ? le_type(ta.dtype) : H5T_STD_U8LE;
     const uint8_t *data = array ? (const uint8_t *)val + ta.head : val;
     size_t nbytes = array ? ta.nbytes : vlen;
@@ -426,11 +426,11 @@ int kl_h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen,
     int rc = 0;
     if (sp < 0 || dcpl < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
         (nbytes && nbytes <= COMPACT_MAX && H5Pset_layout(dcpl, H5D_COMPACT) < 0))
-        rc = kl_h5_fail(0, "%s: entry %s: dataset properties", where, name);
+        rc = kl__h5_fail(0, "%s: entry %s: dataset properties", where, name);
     if (!rc && (d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
-        rc = kl_h5_fail(0, "%s: entry %s: create dataset", where, name);
+        rc = kl__h5_fail(0, "%s: entry %s: create dataset", where, name);
     if (!rc && nbytes && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
-        rc = kl_h5_fail(0, "%s: entry %s: write %zu bytes", where, name, nbytes);
+        rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes", where, name, nbytes);
     char what[100];
     snprintf(what, sizeof what, "%s: entry %s", where, name);
     uint64_t h = XXH3_64bits(val, vlen);
@@ -453,7 +453,7 @@ int kl_h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen,
     return rc;
 }
 
-int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, const char *where)
+int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e, const char *where)
 {
     memset(e, 0, sizeof *e);
     e->dset = -1;
@@ -468,7 +468,7 @@ int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, c
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", where);
         e->dset = H5Dopen2(loc, name, H5P_DEFAULT);
         if (e->dset < 0)
-            return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: not a readable dataset", where, name);
+            return kl__h5_fail(KL_ECORRUPT, "%s: entry %s: not a readable dataset", where, name);
     }
     char what[80];
     snprintf(what, sizeof what, "entry %s", name);
@@ -500,7 +500,7 @@ int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, c
             n = 0;
         size_t es = ft >= 0 ? H5Tget_size(ft) : 0;
         if (n < 0 || es == 0)
-            rc = kl_h5_fail(KL_ECORRUPT, "%s: %s: unreadable dataspace or type", where, what);
+            rc = kl__h5_fail(KL_ECORRUPT, "%s: %s: unreadable dataspace or type", where, what);
         else if (e->array ? dtype_of(ft) < 0 : (H5Tget_class(ft) != H5T_INTEGER || es != 1))
             rc = kl_seterr(KL_ECORRUPT, "%s: %s: dataset type does not match its kind", where,
                            what);
@@ -514,11 +514,11 @@ int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, c
             H5Tclose(ft);
     }
     if (rc)
-        kl_h5_entry_close(e);
+        kl__h5_entry_close(e);
     return rc;
 }
 
-void kl_h5_entry_close(kl_h5_entry *e)
+void kl__h5_entry_close(kl__h5_entry *e)
 {
     if (e->dset >= 0)
         H5Dclose(e->dset);
@@ -526,7 +526,7 @@ void kl_h5_entry_close(kl_h5_entry *e)
 }
 
 /* The type to read the elements as, and (arrays) their kl_dtype. */
-static int read_type(kl_h5_entry *e, hid_t *mtype, int *dtype)
+static int read_type(kl__h5_entry *e, hid_t *mtype, int *dtype)
 {
     *mtype = H5T_NATIVE_UINT8;
     *dtype = -1;
@@ -534,7 +534,7 @@ static int read_type(kl_h5_entry *e, hid_t *mtype, int *dtype)
         return 0;
     hid_t ft = H5Dget_type(e->dset);
     if (ft < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: unreadable type", e->where, e->name);
+        return kl__h5_fail(KL_ECORRUPT, "%s: entry %s: unreadable type", e->where, e->name);
     *dtype = dtype_of(ft);
     H5Tclose(ft);
     if (*dtype < 0)
@@ -544,7 +544,7 @@ static int read_type(kl_h5_entry *e, hid_t *mtype, int *dtype)
 }
 
 /* Shape of the dataset into ta (rank <= KL_NDARRAY_MAXDIM). */
-static int dataset_shape(kl_h5_entry *e, kl_tarray *ta)
+static int dataset_shape(kl__h5_entry *e, kl__tarray *ta)
 {
     hid_t sp = H5Dget_space(e->dset);
     int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
@@ -563,7 +563,7 @@ static int dataset_shape(kl_h5_entry *e, kl_tarray *ta)
     return rc;
 }
 
-int kl_h5_entry_value(kl_h5_entry *e, kl_buf *val)
+int kl__h5_entry_value(kl__h5_entry *e, kl_buf *val)
 {
     hid_t mtype;
     int dtype;
@@ -577,7 +577,7 @@ int kl_h5_entry_value(kl_h5_entry *e, kl_buf *val)
     memcpy(val->data, e->head, e->hlen);
     if (e->nbytes &&
         H5Dread(e->dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, val->data + e->hlen) < 0)
-        return kl_h5_fail(KL_ECORRUPT, "%s: entry %s: read %llu bytes", e->where, e->name,
+        return kl__h5_fail(KL_ECORRUPT, "%s: entry %s: read %llu bytes", e->where, e->name,
                           (unsigned long long)e->nbytes);
     val->len = total;
     if (XXH3_64bits(val->data, total) != e->xxh3) {
@@ -585,8 +585,8 @@ int kl_h5_entry_value(kl_h5_entry *e, kl_buf *val)
         return kl_seterr(KL_ECORRUPT, "%s: entry %s: value checksum mismatch", e->where, e->name);
     }
     if (e->array) {
-        kl_tarray ta, ds = {0};
-        if (!kl_tarray_parse(val->data, total, &ta) || ta.head != e->hlen || ta.dtype != dtype ||
+        kl__tarray ta, ds = {0};
+        if (!kl__tarray_parse(val->data, total, &ta) || ta.head != e->hlen || ta.dtype != dtype ||
             dataset_shape(e, &ds) || ds.ndim != ta.ndim ||
             memcmp(ds.shape, ta.shape, sizeof ds.shape)) {
             val->len = 0;
@@ -603,7 +603,7 @@ static void map_release(kl_view *v)
     free(v);
 }
 
-int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
+int kl__h5_entry_view(kl__h5_entry *e, int fd, kl_view **out)
 {
     *out = NULL;
     if (!e->array)
@@ -633,18 +633,18 @@ int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
                          e->where, e->name);
     if (!map) {
         kl_buf v = KL_BUF_INIT;
-        kl_tarray ta;
-        rc = kl_h5_entry_value(e, &v);
-        if (!rc && !kl_tarray_parse(v.data, v.len, &ta))
+        kl__tarray ta;
+        rc = kl__h5_entry_value(e, &v);
+        if (!rc && !kl__tarray_parse(v.data, v.len, &ta))
             rc = kl_seterr(KL_ECORRUPT, "%s: entry %s: not an array", e->where, e->name);
         if (!rc) {
-            rc = kl_view_from_copy(out, v.data, v.len, &ta);
+            rc = kl__view_from_copy(out, v.data, v.len, &ta);
             v.data = NULL;
         }
         kl_buf_free(&v);
         return rc;
     }
-    kl_tarray ta = {0};
+    kl__tarray ta = {0};
     if ((rc = dataset_shape(e, &ta)))
         return rc;
     long pg = sysconf(_SC_PAGESIZE);
@@ -652,7 +652,7 @@ int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
     size_t len = (size_t)(off - base + e->nbytes);
     void *m = mmap(NULL, len, PROT_READ, MAP_SHARED, fd, (off_t)base);
     if (m == MAP_FAILED)
-        return kl_seterr(kl_errno_code(errno), "%s: entry %s: map: %s", e->where, e->name,
+        return kl_seterr(kl__errno_code(errno), "%s: entry %s: map: %s", e->where, e->name,
                          strerror(errno));
     kl_view *v = calloc(1, sizeof *v);
     if (!v) {
@@ -672,21 +672,21 @@ int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out)
     return 0;
 }
 
-int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out)
+int kl__h5_entry_answer(kl__h5_entry *e, kl__h5_want want, size_t klen, int fd, void *out)
 {
     switch (want) {
     case KL_H5_VALUE:
-        return kl_h5_entry_value(e, out);
+        return kl__h5_entry_value(e, out);
     case KL_H5_PRESENT:
         return 1;
     case KL_H5_INFO: {
         kl_entry_info *info = out;
         info->stored_ns = e->stored_ns;
-        info->size = klen + kl_h5_entry_vlen(e);
+        info->size = klen + kl__h5_entry_vlen(e);
         return 0;
     }
     case KL_H5_VIEW:
-        return kl_h5_entry_view(e, fd, out);
+        return kl__h5_entry_view(e, fd, out);
     }
     return kl_seterr(KL_EINVAL, "%s: unknown read", e->where);
 }

@@ -18,48 +18,48 @@
 #define KL_H5_NAME_HEX KL_KEYFOLDER_HEX /* an entry's name: hex of the key's XXH3-128 */
 
 /* HDF5 as packaged may not be thread-safe: every call into it happens
- * between kl_h5_enter() and kl_h5_leave() (one process-wide mutex), which
+ * between kl__h5_enter() and kl__h5_leave() (one process-wide mutex), which
  * also switches HDF5's printing of errors off for the calling thread. */
-void kl_h5_enter(void);
-void kl_h5_leave(void);
+void kl__h5_enter(void);
+void kl__h5_leave(void);
 
 /* Set the thread's message to "<printf text>: <HDF5's innermost error>"
  * and clear HDF5's error stack.  code 0: derived from the errno HDF5
  * reports (ENOSPC → KL_ENOSPC, EACCES → KL_EPERM, ...), else KL_EIO. */
-int kl_h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int kl__h5_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The errno HDF5's error stack reports (0 when none); leaves the stack. */
-int kl_h5_errno(void);
+int kl__h5_errno(void);
 
 /* File access properties: the 1.8 file format (readable by any HDF5 since
  * 1.8), blocks of 64 KiB and more 64-byte aligned (so mapped arrays are),
  * `locking`: HDF5's own flock while a file is open. */
-hid_t kl_h5_fapl(bool locking);
+hid_t kl__h5_fapl(bool locking);
 
 /* The hex name of a key's entry into out (KL_H5_NAME_HEX + 1 bytes). */
-static inline void kl_h5_entry_name(const void *key, size_t klen, char *out)
+static inline void kl__h5_entry_name(const void *key, size_t klen, char *out)
 {
-    kl_keyfolder_key_hex(key, klen, out);
+    kl__keyfolder_key_hex(key, klen, out);
 }
 
 /* Root attributes klepto_format = `format` and klepto_format_version. */
-int kl_h5_mark(hid_t file, const char *format, const char *where);
+int kl__h5_mark(hid_t file, const char *format, const char *where);
 /* KL_ECORRUPT when the file lacks them or names another format,
  * KL_EVERSION when it is newer than this library reads. */
-int kl_h5_check_mark(hid_t file, const char *format, const char *where);
+int kl__h5_check_mark(hid_t file, const char *format, const char *where);
 
 /* The key an entry was opened with (in stored) is `key`. */
-static inline bool kl_h5_is_key(const kl_buf *stored, const void *key, size_t klen)
+static inline bool kl__h5_is_key(const kl_buf *stored, const void *key, size_t klen)
 {
     return stored->len == klen && !memcmp(stored->data, key, klen);
 }
 
 /* Create dataset `name` in loc holding the entry (replacing nothing: the
  * caller deletes an old one first).  `where` names the file in messages. */
-int kl_h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
+int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
                       size_t vlen, int64_t stored_ns, const char *where);
 
-/* An opened entry: its key is in the kl_buf given to kl_h5_entry_open. */
-typedef struct kl_h5_entry {
+/* An opened entry: its key is in the kl_buf given to kl__h5_entry_open. */
+typedef struct kl__h5_entry {
     hid_t dset;
     bool array;        /* a typed numeric array stored natively */
     int64_t stored_ns;
@@ -69,32 +69,32 @@ typedef struct kl_h5_entry {
     uint64_t nbytes;   /* bytes of the dataset's elements */
     const char *where;
     char name[64];
-} kl_h5_entry;
+} kl__h5_entry;
 
 /* Open dataset `name` and read its key into key.  KL_ENOTFOUND when loc
  * has no such link; KL_ECORRUPT when it is not a well-formed entry. */
-int kl_h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl_h5_entry *e, const char *where);
-void kl_h5_entry_close(kl_h5_entry *e);
+int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e, const char *where);
+void kl__h5_entry_close(kl__h5_entry *e);
 /* The value's canonical bytes (checked against the stored XXH3). */
-int kl_h5_entry_value(kl_h5_entry *e, kl_buf *val);
+int kl__h5_entry_value(kl__h5_entry *e, kl_buf *val);
 /* Bytes of the value as stored (head + elements). */
-static inline uint64_t kl_h5_entry_vlen(const kl_h5_entry *e) { return e->hlen + e->nbytes; }
+static inline uint64_t kl__h5_entry_vlen(const kl__h5_entry *e) { return e->hlen + e->nbytes; }
 /* A view of an array entry: mapped from fd (the open file of the entry's
  * HDF5 file, which must never change in place) when the elements are
  * stored contiguously and large, else over a copy.  KL_ETYPE for other
  * values. */
-int kl_h5_entry_view(kl_h5_entry *e, int fd, kl_view **out);
+int kl__h5_entry_view(kl__h5_entry *e, int fd, kl_view **out);
 
 /* What a keyed read (get, contains, stat, get_view) wants of the entry it
  * found. */
-typedef enum kl_h5_want { KL_H5_VALUE, KL_H5_PRESENT, KL_H5_INFO, KL_H5_VIEW } kl_h5_want;
+typedef enum kl__h5_want { KL_H5_VALUE, KL_H5_PRESENT, KL_H5_INFO, KL_H5_VIEW } kl__h5_want;
 /* Answer a keyed read from e: KL_H5_VALUE the value into (kl_buf *)out,
  * KL_H5_PRESENT 1, KL_H5_INFO (kl_entry_info *)out (size counts the klen
  * key bytes), KL_H5_VIEW a view into (kl_view **)out mapped from fd (as
- * kl_h5_entry_view). */
-int kl_h5_entry_answer(kl_h5_entry *e, kl_h5_want want, size_t klen, int fd, void *out);
+ * kl__h5_entry_view). */
+int kl__h5_entry_answer(kl__h5_entry *e, kl__h5_want want, size_t klen, int fd, void *out);
 
 /* The sec2 file descriptor HDF5 reads `file` through, or -1. */
-int kl_h5_file_fd(hid_t file, hid_t fapl);
+int kl__h5_file_fd(hid_t file, hid_t fapl);
 
 #endif

@@ -23,7 +23,7 @@
 static const char hexd[] = "0123456789abcdef";
 static _Atomic unsigned long long tmp_counter;
 
-void kl_keyfolder_key_hex(const void *key, size_t klen, char *out)
+void kl__keyfolder_key_hex(const void *key, size_t klen, char *out)
 {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, XXH3_128bits(key, klen));
@@ -34,9 +34,9 @@ void kl_keyfolder_key_hex(const void *key, size_t klen, char *out)
     out[KL_KEYFOLDER_HEX] = '\0';
 }
 
-void kl_keyfolder_rel(const kl_keyfolder *kf, const void *key, size_t klen, char *out)
+void kl__keyfolder_rel(const kl__keyfolder *kf, const void *key, size_t klen, char *out)
 {
-    kl_keyfolder_key_hex(key, klen, out + 3);
+    kl__keyfolder_key_hex(key, klen, out + 3);
     out[0] = out[3];
     out[1] = out[4];
     out[2] = '/';
@@ -56,13 +56,13 @@ static bool is_shard(const char *base)
     return is_hex(base, 2) && base[2] == '\0';
 }
 
-bool kl_keyfolder_is_entry(const kl_keyfolder *kf, const char *base)
+bool kl__keyfolder_is_entry(const kl__keyfolder *kf, const char *base)
 {
     return strlen(base) == KL_KEYFOLDER_HEX + strlen(kf->lay->suffix) &&
            is_hex(base, KL_KEYFOLDER_HEX) && !strcmp(base + KL_KEYFOLDER_HEX, kf->lay->suffix);
 }
 
-bool kl_keyfolder_is_stale_tmp(const char *base)
+bool kl__keyfolder_is_stale_tmp(const char *base)
 {
     if (strncmp(base, ".tmp.", 5))
         return false;
@@ -70,14 +70,14 @@ bool kl_keyfolder_is_stale_tmp(const char *base)
     return pid > 0 && kill((pid_t)pid, 0) < 0 && errno == ESRCH;
 }
 
-int kl_keyfolder_shard_index(const char *rel)
+int kl__keyfolder_shard_index(const char *rel)
 {
     int hi = rel[0] <= '9' ? rel[0] - '0' : rel[0] - 'a' + 10;
     int lo = rel[1] <= '9' ? rel[1] - '0' : rel[1] - 'a' + 10;
     return hi * 16 + lo;
 }
 
-const char *kl_keyfolder_sync_name(const kl_keyfolder *kf)
+const char *kl__keyfolder_sync_name(const kl__keyfolder *kf)
 {
     static const char *const modes[] = {"none", "normal", "full"};
     return modes[kf->sync];
@@ -85,26 +85,26 @@ const char *kl_keyfolder_sync_name(const kl_keyfolder *kf)
 
 /* ---- fsync ------------------------------------------------------------- */
 
-int kl_keyfolder_fsync_at(kl_keyfolder *kf, const char *rel, int flags)
+int kl__keyfolder_fsync_at(kl__keyfolder *kf, const char *rel, int flags)
 {
     int fd = openat(kf->rootfd, rel, flags | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT ? 0 : kl_seterrno(errno, "open for fsync", rel);
-    int rc = kl_fsio_fsync(fd, rel);
+    int rc = kl__fsio_fsync(fd, rel);
     close(fd);
     return rc;
 }
 
-int kl_keyfolder_fsync_shard(kl_keyfolder *kf, int i)
+int kl__keyfolder_fsync_shard(kl__keyfolder *kf, int i)
 {
     char shard[3] = {hexd[i >> 4], hexd[i & 15], '\0'};
-    return kl_keyfolder_fsync_at(kf, shard, O_RDONLY | O_DIRECTORY);
+    return kl__keyfolder_fsync_at(kf, shard, O_RDONLY | O_DIRECTORY);
 }
 
 /* ---- writing ----------------------------------------------------------- */
 
-int kl_keyfolder_create_tmp(kl_keyfolder *kf, const char *rel, char *tmp,
-                            kl_keyfolder_create_fn create, void *arg, bool *new_shard)
+int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
+                            kl__keyfolder_create_fn create, void *arg, bool *new_shard)
 {
     *new_shard = false;
     int err = 0;
@@ -119,7 +119,7 @@ int kl_keyfolder_create_tmp(kl_keyfolder *kf, const char *rel, char *tmp,
         if (err == ENOENT && !*new_shard) {
             char shard[3] = {rel[0], rel[1], '\0'};
             if (mkdirat(kf->rootfd, shard, 0777) < 0 && errno != EEXIST)
-                return kl_seterr(kl_errno_code(errno), "%s: create folder %s: %s", kf->url, shard,
+                return kl_seterr(kl__errno_code(errno), "%s: create folder %s: %s", kf->url, shard,
                                  strerror(errno));
             *new_shard = true;
             attempt--;
@@ -129,43 +129,43 @@ int kl_keyfolder_create_tmp(kl_keyfolder *kf, const char *rel, char *tmp,
             break;
         }
     }
-    return kl_seterr(kl_errno_code(err), "%s: create entry %s: %s", kf->url, tmp, strerror(err));
+    return kl_seterr(kl__errno_code(err), "%s: create entry %s: %s", kf->url, tmp, strerror(err));
 }
 
-int kl_keyfolder_commit(kl_keyfolder *kf, const char *tmp, const char *rel, bool new_shard)
+int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bool new_shard)
 {
     if (renameat(kf->rootfd, tmp, kf->rootfd, rel) < 0) {
-        int rc = kl_seterr(kl_errno_code(errno), "%s: rename %s into place: %s", kf->url, rel,
+        int rc = kl_seterr(kl__errno_code(errno), "%s: rename %s into place: %s", kf->url, rel,
                            strerror(errno));
         unlinkat(kf->rootfd, tmp, 0);
         return rc;
     }
     int rc = 0;
     if (kf->sync == KL_SYNC_FULL) {
-        rc = kl_keyfolder_fsync_shard(kf, kl_keyfolder_shard_index(rel));
+        rc = kl__keyfolder_fsync_shard(kf, kl__keyfolder_shard_index(rel));
         if (!rc && new_shard)
-            rc = kl_fsio_fsync(kf->rootfd, kf->root);
+            rc = kl__fsio_fsync(kf->rootfd, kf->root);
     }
     return rc;
 }
 
-int kl_keyfolder_unlink(kl_keyfolder *kf, const char *rel)
+int kl__keyfolder_unlink(kl__keyfolder *kf, const char *rel)
 {
     if (unlinkat(kf->rootfd, rel, 0) < 0) {
         if (errno == ENOENT)
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", kf->url);
-        return kl_seterr(kl_errno_code(errno), "%s: delete entry %s: %s", kf->url, rel,
+        return kl_seterr(kl__errno_code(errno), "%s: delete entry %s: %s", kf->url, rel,
                          strerror(errno));
     }
     if (kf->sync == KL_SYNC_FULL)
-        return kl_keyfolder_fsync_shard(kf, kl_keyfolder_shard_index(rel));
+        return kl__keyfolder_fsync_shard(kf, kl__keyfolder_shard_index(rel));
     return 0;
 }
 
 /* ---- walking the shards ------------------------------------------------ */
 
 /* The folder (or a shard of it) opened for listing; NULL with errno set. */
-static DIR *open_listing(kl_keyfolder *kf, const char *rel)
+static DIR *open_listing(kl__keyfolder *kf, const char *rel)
 {
     int fd = openat(kf->rootfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     DIR *d = fd < 0 ? NULL : fdopendir(fd);
@@ -177,7 +177,7 @@ static DIR *open_listing(kl_keyfolder *kf, const char *rel)
     return d;
 }
 
-int kl_keyfolder_walk(kl_keyfolder *kf, kl_keyfolder_walk_fn fn, void *arg)
+int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg)
 {
     DIR *root = open_listing(kf, ".");
     if (!root)
@@ -210,65 +210,65 @@ int kl_keyfolder_walk(kl_keyfolder *kf, kl_keyfolder_walk_fn fn, void *arg)
     return rc;
 }
 
-static int count_fn(kl_keyfolder *kf, const char *rel, const char *base, void *arg)
+static int count_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
 {
     (void)rel;
-    if (kl_keyfolder_is_entry(kf, base))
+    if (kl__keyfolder_is_entry(kf, base))
         ++*(size_t *)arg;
     return 0;
 }
 
-int kl_keyfolder_count(kl_keyfolder *kf, size_t *out)
+int kl__keyfolder_count(kl__keyfolder *kf, size_t *out)
 {
     *out = 0;
-    return kl_keyfolder_walk(kf, count_fn, out);
+    return kl__keyfolder_walk(kf, count_fn, out);
 }
 
-static int delete_file(kl_keyfolder *kf, const char *rel, const char *what)
+static int delete_file(kl__keyfolder *kf, const char *rel, const char *what)
 {
     if (unlinkat(kf->rootfd, rel, 0) < 0 && errno != ENOENT)
-        return kl_seterr(kl_errno_code(errno), "%s: delete %s%s: %s", kf->url, what, rel,
+        return kl_seterr(kl__errno_code(errno), "%s: delete %s%s: %s", kf->url, what, rel,
                          strerror(errno));
     return 0;
 }
 
-static int clear_fn(kl_keyfolder *kf, const char *rel, const char *base, void *arg)
+static int clear_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
 {
     (void)arg;
-    if (kl_keyfolder_is_entry(kf, base) || kl_keyfolder_is_stale_tmp(base))
+    if (kl__keyfolder_is_entry(kf, base) || kl__keyfolder_is_stale_tmp(base))
         return delete_file(kf, rel, "entry ");
     return 0;
 }
 
-int kl_keyfolder_clear(kl_keyfolder *kf)
+int kl__keyfolder_clear(kl__keyfolder *kf)
 {
-    int rc = kl_keyfolder_walk(kf, clear_fn, NULL);
+    int rc = kl__keyfolder_walk(kf, clear_fn, NULL);
     if (!rc && kf->sync == KL_SYNC_FULL)
-        rc = kl_fsio_fsync(kf->rootfd, kf->root);
+        rc = kl__fsio_fsync(kf->rootfd, kf->root);
     return rc;
 }
 
-static int drop_fn(kl_keyfolder *kf, const char *rel, const char *base, void *arg)
+static int drop_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
 {
     (void)base;
     (void)arg;
     return delete_file(kf, rel, "");
 }
 
-int kl_keyfolder_drop(kl_keyfolder *kf)
+int kl__keyfolder_drop(kl__keyfolder *kf)
 {
-    int rc = kl_keyfolder_walk(kf, drop_fn, NULL);
+    int rc = kl__keyfolder_walk(kf, drop_fn, NULL);
     for (int i = 0; !rc && i < 256; i++) {
         char shard[3] = {hexd[i >> 4], hexd[i & 15], '\0'};
         if (unlinkat(kf->rootfd, shard, AT_REMOVEDIR) < 0 && errno != ENOENT)
-            rc = kl_seterr(kl_errno_code(errno), "%s: remove %s: %s", kf->url, shard,
+            rc = kl_seterr(kl__errno_code(errno), "%s: remove %s: %s", kf->url, shard,
                            strerror(errno));
     }
     if (!rc && unlinkat(kf->rootfd, kf->lay->marker, 0) < 0 && errno != ENOENT)
-        rc = kl_seterr(kl_errno_code(errno), "%s: delete %s: %s", kf->root, kf->lay->marker,
+        rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", kf->root, kf->lay->marker,
                        strerror(errno));
     if (!rc && rmdir(kf->root) < 0)
-        rc = kl_seterr(kl_errno_code(errno), "%s: remove folder %s: %s", kf->url, kf->root,
+        rc = kl_seterr(kl__errno_code(errno), "%s: remove folder %s: %s", kf->url, kf->root,
                        strerror(errno));
     kf->sync = KL_SYNC_NONE; /* nothing left to flush at close */
     return rc;
@@ -280,20 +280,20 @@ typedef struct vctx {
     bool repair;
     kl_buf *report;
     size_t problems;
-    kl_keyfolder_check_fn check;
+    kl__keyfolder_check_fn check;
     void *arg;
 } vctx;
 
-static int verify_fn(kl_keyfolder *kf, const char *rel, const char *base, void *arg)
+static int verify_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
 {
     vctx *v = arg;
-    if (kl_keyfolder_is_stale_tmp(base)) {
+    if (kl__keyfolder_is_stale_tmp(base)) {
         /* a crashed writer's leftover: never visible, not a damaged entry */
         if (v->repair && unlinkat(kf->rootfd, rel, 0) == 0 && v->report)
             kl_buf_printf(v->report, "%s: removed leftover temporary file %s\n", kf->url, rel);
         return 0;
     }
-    if (!kl_keyfolder_is_entry(kf, base))
+    if (!kl__keyfolder_is_entry(kf, base))
         return 0;
     int rc = v->check(kf, rel, v->arg);
     if (rc <= 0)
@@ -307,19 +307,19 @@ static int verify_fn(kl_keyfolder *kf, const char *rel, const char *base, void *
     return 0;
 }
 
-int kl_keyfolder_verify(kl_keyfolder *kf, bool repair, kl_buf *report, size_t *problems,
-                        kl_keyfolder_check_fn check, void *arg)
+int kl__keyfolder_verify(kl__keyfolder *kf, bool repair, kl_buf *report, size_t *problems,
+                        kl__keyfolder_check_fn check, void *arg)
 {
     vctx v = {repair, report, 0, check, arg};
-    int rc = kl_keyfolder_walk(kf, verify_fn, &v);
+    int rc = kl__keyfolder_walk(kf, verify_fn, &v);
     *problems = v.problems;
     return rc;
 }
 
-int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, size_t klen)
+int kl__keyfolder_check_name(kl__keyfolder *kf, const char *rel, const void *key, size_t klen)
 {
     char want[KL_KEYFOLDER_REL_MAX];
-    kl_keyfolder_rel(kf, key, klen, want);
+    kl__keyfolder_rel(kf, key, klen, want);
     if (strcmp(want, rel))
         return kl_seterr(KL_ECORRUPT, "%s: entry %s: stored under the wrong name", kf->url, rel);
     return 0;
@@ -328,14 +328,14 @@ int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, 
 /* ---- iteration --------------------------------------------------------- */
 
 typedef struct kf_cursor {
-    kl_keyfolder *kf;
-    kl_keyfolder_read_fn read;
+    kl__keyfolder *kf;
+    kl__keyfolder_read_fn read;
     DIR *root, *shard;
     char shardname[3];
     kl_buf scratch;
 } kf_cursor;
 
-int kl_keyfolder_iter_new(kl_keyfolder *kf, kl_keyfolder_read_fn read, void **out)
+int kl__keyfolder_iter_new(kl__keyfolder *kf, kl__keyfolder_read_fn read, void **out)
 {
     kf_cursor *c = calloc(1, sizeof *c);
     if (!c)
@@ -366,7 +366,7 @@ static int next_name(kf_cursor *c, char *rel)
             memcpy(c->shardname, de->d_name, 3);
         }
         struct dirent *fe;
-        while ((fe = readdir(c->shard)) && !kl_keyfolder_is_entry(c->kf, fe->d_name))
+        while ((fe = readdir(c->shard)) && !kl__keyfolder_is_entry(c->kf, fe->d_name))
             ;
         if (fe) {
             memcpy(rel, c->shardname, 2);
@@ -379,7 +379,7 @@ static int next_name(kf_cursor *c, char *rel)
     }
 }
 
-int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val)
+int kl__keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val)
 {
     kf_cursor *c = cur;
     char rel[KL_KEYFOLDER_REL_MAX];
@@ -391,7 +391,7 @@ int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val)
     return 0;
 }
 
-void kl_keyfolder_iter_free(void *cur)
+void kl__keyfolder_iter_free(void *cur)
 {
     kf_cursor *c = cur;
     if (c->shard)
@@ -403,7 +403,7 @@ void kl_keyfolder_iter_free(void *cur)
 
 /* ---- open / close ------------------------------------------------------ */
 
-static int write_marker(kl_keyfolder *kf)
+static int write_marker(kl__keyfolder *kf)
 {
     const char *marker = kf->lay->marker;
     uint8_t m[MARKER_LEN];
@@ -414,32 +414,32 @@ static int write_marker(kl_keyfolder *kf)
     snprintf(tmp, sizeof tmp, ".tmp.%d.marker", (int)getpid());
     int fd = openat(kf->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
-        return kl_seterr(kl_errno_code(errno), "%s: create %s: %s", kf->url, marker,
+        return kl_seterr(kl__errno_code(errno), "%s: create %s: %s", kf->url, marker,
                          strerror(errno));
-    int rc = kl_fsio_pwrite(fd, m, sizeof m, 0, kf->root);
+    int rc = kl__fsio_pwrite(fd, m, sizeof m, 0, kf->root);
     if (!rc && kf->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", kf->root);
     close(fd);
     if (!rc && renameat(kf->rootfd, tmp, kf->rootfd, marker) < 0)
-        rc = kl_seterr(kl_errno_code(errno), "%s: rename %s into place: %s", kf->root, marker,
+        rc = kl_seterr(kl__errno_code(errno), "%s: rename %s into place: %s", kf->root, marker,
                        strerror(errno));
     if (rc)
         unlinkat(kf->rootfd, tmp, 0);
     else if (kf->sync != KL_SYNC_NONE)
-        rc = kl_fsio_fsync(kf->rootfd, kf->root);
+        rc = kl__fsio_fsync(kf->rootfd, kf->root);
     return rc;
 }
 
 /* The folder is an archive (marker present and readable), an empty folder
  * (made one), or something else (refused, untouched). */
-static int check_marker(kl_keyfolder *kf, bool read_only)
+static int check_marker(kl__keyfolder *kf, bool read_only)
 {
-    const kl_keyfolder_layout *lay = kf->lay;
+    const kl__keyfolder_layout *lay = kf->lay;
     int fd = openat(kf->rootfd, lay->marker, O_RDONLY | O_CLOEXEC);
     if (fd >= 0) {
         uint8_t m[MARKER_LEN];
         size_t got = 0;
-        int rc = kl_fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
+        int rc = kl__fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
         close(fd);
         if (rc)
             return rc;
@@ -453,7 +453,7 @@ static int check_marker(kl_keyfolder *kf, bool read_only)
         return 0;
     }
     if (errno != ENOENT)
-        return kl_seterr(kl_errno_code(errno), "%s: open %s: %s", kf->url, lay->marker,
+        return kl_seterr(kl__errno_code(errno), "%s: open %s: %s", kf->url, lay->marker,
                          strerror(errno));
     DIR *d = open_listing(kf, ".");
     if (!d)
@@ -470,7 +470,7 @@ static int check_marker(kl_keyfolder *kf, bool read_only)
     return read_only ? 0 : write_marker(kf);
 }
 
-int kl_keyfolder_init(kl_keyfolder *kf, const kl_keyfolder_layout *lay, const kl_url *url)
+int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const kl_url *url)
 {
     memset(kf, 0, sizeof *kf);
     kf->lay = lay;
@@ -479,30 +479,30 @@ int kl_keyfolder_init(kl_keyfolder *kf, const kl_keyfolder_layout *lay, const kl
     if (!*url->rest)
         return kl_seterr(KL_EINVAL, "%s: %s: needs a folder path (%s:PATH)", url->full, lay->scheme,
                          lay->scheme);
-    if (!(kf->url = strdup(url->full)) || !(kf->root = kl_abs_path(url->rest)))
+    if (!(kf->url = strdup(url->full)) || !(kf->root = kl__abs_path(url->rest)))
         return kl_seterr(KL_ENOMEM, "out of memory");
     return kl_url_sync_mode(url, &kf->sync);
 }
 
-int kl_keyfolder_attach(kl_keyfolder *kf, const kl_archive_opts *opts)
+int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
 {
     const char *url = kf->url;
     int rc = 0;
     struct stat st;
     if (stat(kf->root, &st) < 0) {
         if (errno != ENOENT)
-            rc = kl_seterr(kl_errno_code(errno), "%s: %s: %s", url, kf->root, strerror(errno));
+            rc = kl_seterr(kl__errno_code(errno), "%s: %s: %s", url, kf->root, strerror(errno));
         else if (!opts->create || opts->read_only)
             rc = kl_seterr(KL_ENOTFOUND, "%s: folder %s does not exist", url, kf->root);
         else
-            rc = kl_fsio_mkdirs(kf->root);
+            rc = kl__fsio_mkdirs(kf->root);
         if (rc == 0 && stat(kf->root, &st) < 0)
             rc = kl_seterrno(errno, "stat", kf->root);
     }
     if (!rc && !S_ISDIR(st.st_mode))
         rc = kl_seterr(KL_EINVAL, "%s: %s is not a folder", url, kf->root);
     if (!rc && (kf->rootfd = open(kf->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-        rc = kl_seterr(kl_errno_code(errno), "%s: open folder %s: %s", url, kf->root,
+        rc = kl_seterr(kl__errno_code(errno), "%s: open folder %s: %s", url, kf->root,
                        strerror(errno));
     if (!rc)
         rc = check_marker(kf, opts->read_only);
@@ -512,7 +512,7 @@ int kl_keyfolder_attach(kl_keyfolder *kf, const kl_archive_opts *opts)
     return rc;
 }
 
-void kl_keyfolder_close(kl_keyfolder *kf)
+void kl__keyfolder_close(kl__keyfolder *kf)
 {
     if (kf->rootfd >= 0)
         close(kf->rootfd);

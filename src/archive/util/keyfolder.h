@@ -9,7 +9,7 @@
  * fsyncs for ?sync=full, walking and iterating the shards, the leftover
  * temporaries of crashed writers in verify, clear and drop.
  *
- * A kl_keyfolder belongs to one archive handle; like the handle it is not
+ * A kl__keyfolder belongs to one archive handle; like the handle it is not
  * thread-safe.  Functions return 0 or a negative KL_E* code with the
  * message set, naming the archive URL. */
 #ifndef KLEPTO_ARCHIVE_KEYFOLDER_H
@@ -27,100 +27,100 @@
 #define KL_KEYFOLDER_TMP_MAX 64 /* room for a temporary file's name */
 
 /* What tells one kind of folder archive from another. */
-typedef struct kl_keyfolder_layout {
+typedef struct kl__keyfolder_layout {
     const char *scheme; /* URL scheme, in messages: "dir" */
     const char *marker; /* name of the marker file in the folder */
     const char *magic;  /* its first 8 bytes */
     uint32_t version;   /* format version written; newer ones refused */
     const char *suffix; /* after the hex digits of an entry's name (< 8 chars) */
-} kl_keyfolder_layout;
+} kl__keyfolder_layout;
 
-typedef struct kl_keyfolder {
-    const kl_keyfolder_layout *lay;
+typedef struct kl__keyfolder {
+    const kl__keyfolder_layout *lay;
     char *url, *root; /* owned */
     int rootfd;
     int sync;  /* KL_SYNC_* from ?sync= */
     pid_t pid; /* cached: getpid() is a system call */
-} kl_keyfolder;
+} kl__keyfolder;
 
 /* The hex name of a key (KL_KEYFOLDER_HEX digits + NUL into out).  hdf5:
  * names its groups with it too. */
-void kl_keyfolder_key_hex(const void *key, size_t klen, char *out);
+void kl__keyfolder_key_hex(const void *key, size_t klen, char *out);
 
 /* Start: the URL, the absolute folder path and ?sync=.  KL_EINVAL when
- * the URL names no folder.  Call kl_keyfolder_close even when it fails. */
-int kl_keyfolder_init(kl_keyfolder *kf, const kl_keyfolder_layout *lay, const kl_url *url);
+ * the URL names no folder.  Call kl__keyfolder_close even when it fails. */
+int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const kl_url *url);
 /* Open the folder (made when missing and opts->create): it holds the
  * marker, or is empty (the marker written unless read-only), or is
  * refused untouched. */
-int kl_keyfolder_attach(kl_keyfolder *kf, const kl_archive_opts *opts);
-void kl_keyfolder_close(kl_keyfolder *kf);
+int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts);
+void kl__keyfolder_close(kl__keyfolder *kf);
 /* "none", "normal" or "full". */
-const char *kl_keyfolder_sync_name(const kl_keyfolder *kf);
+const char *kl__keyfolder_sync_name(const kl__keyfolder *kf);
 
 /* The entry name "ab/HEX+SUFFIX" of a key into out (KL_KEYFOLDER_REL_MAX). */
-void kl_keyfolder_rel(const kl_keyfolder *kf, const void *key, size_t klen, char *out);
+void kl__keyfolder_rel(const kl__keyfolder *kf, const void *key, size_t klen, char *out);
 /* A file name in a shard is an entry's (not a temporary or a stranger). */
-bool kl_keyfolder_is_entry(const kl_keyfolder *kf, const char *base);
+bool kl__keyfolder_is_entry(const kl__keyfolder *kf, const char *base);
 /* A temporary file whose writer is gone (".tmp.PID.N" with PID dead). */
-bool kl_keyfolder_is_stale_tmp(const char *base);
+bool kl__keyfolder_is_stale_tmp(const char *base);
 /* 0..255: the shard of an entry name. */
-int kl_keyfolder_shard_index(const char *rel);
+int kl__keyfolder_shard_index(const char *rel);
 /* fsync rel (opened with flags); a file that is gone is fine. */
-int kl_keyfolder_fsync_at(kl_keyfolder *kf, const char *rel, int flags);
+int kl__keyfolder_fsync_at(kl__keyfolder *kf, const char *rel, int flags);
 /* fsync shard i's folder. */
-int kl_keyfolder_fsync_shard(kl_keyfolder *kf, int i);
+int kl__keyfolder_fsync_shard(kl__keyfolder *kf, int i);
 
 /* Makes a temporary file named tmp (relative to the folder): 0 when made,
  * ENOENT (its shard folder is missing) or EEXIST (the name is taken) for
- * kl_keyfolder_create_tmp to deal with, else a negative KL_E* code with
+ * kl__keyfolder_create_tmp to deal with, else a negative KL_E* code with
  * the message set. */
-typedef int (*kl_keyfolder_create_fn)(kl_keyfolder *kf, const char *tmp, void *arg);
+typedef int (*kl__keyfolder_create_fn)(kl__keyfolder *kf, const char *tmp, void *arg);
 /* A new temporary file in the shard of entry rel, made by create; its
  * name into tmp (KL_KEYFOLDER_TMP_MAX).  *new_shard tells whether the
- * shard folder was made (kl_keyfolder_commit fsyncs the root then). */
-int kl_keyfolder_create_tmp(kl_keyfolder *kf, const char *rel, char *tmp,
-                            kl_keyfolder_create_fn create, void *arg, bool *new_shard);
+ * shard folder was made (kl__keyfolder_commit fsyncs the root then). */
+int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
+                            kl__keyfolder_create_fn create, void *arg, bool *new_shard);
 /* Rename the written and closed tmp over entry rel (the temporary is
  * removed when that fails); with sync=full, fsync the shard (and the root
  * after a new shard). */
-int kl_keyfolder_commit(kl_keyfolder *kf, const char *tmp, const char *rel, bool new_shard);
+int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bool new_shard);
 /* Delete entry rel (KL_ENOTFOUND when there is none); with sync=full,
  * fsync its shard. */
-int kl_keyfolder_unlink(kl_keyfolder *kf, const char *rel);
+int kl__keyfolder_unlink(kl__keyfolder *kf, const char *rel);
 
 /* Calls fn for every file of every shard (entries and temporaries), with
  * rel "ab/NAME" and base NAME; a nonzero return stops the walk. */
-typedef int (*kl_keyfolder_walk_fn)(kl_keyfolder *kf, const char *rel, const char *base, void *arg);
-int kl_keyfolder_walk(kl_keyfolder *kf, kl_keyfolder_walk_fn fn, void *arg);
-int kl_keyfolder_count(kl_keyfolder *kf, size_t *out);
+typedef int (*kl__keyfolder_walk_fn)(kl__keyfolder *kf, const char *rel, const char *base, void *arg);
+int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg);
+int kl__keyfolder_count(kl__keyfolder *kf, size_t *out);
 /* Delete every entry and every stale temporary. */
-int kl_keyfolder_clear(kl_keyfolder *kf);
+int kl__keyfolder_clear(kl__keyfolder *kf);
 /* Delete everything, the marker and the folder; nothing is left to sync. */
-int kl_keyfolder_drop(kl_keyfolder *kf);
+int kl__keyfolder_drop(kl__keyfolder *kf);
 
 /* Checks the entry file rel: 0 when sound (or not to be judged), 1 when
  * damaged (kl_errmsg() says how), else a negative KL_E* code that stops
  * verify. */
-typedef int (*kl_keyfolder_check_fn)(kl_keyfolder *kf, const char *rel, void *arg);
+typedef int (*kl__keyfolder_check_fn)(kl__keyfolder *kf, const char *rel, void *arg);
 /* The archive's verify: every entry through check, each damaged one
  * reported (and with repair deleted), leftover temporaries of dead
  * writers removed with repair. */
-int kl_keyfolder_verify(kl_keyfolder *kf, bool repair, kl_buf *report, size_t *problems,
-                        kl_keyfolder_check_fn check, void *arg);
+int kl__keyfolder_verify(kl__keyfolder *kf, bool repair, kl_buf *report, size_t *problems,
+                        kl__keyfolder_check_fn check, void *arg);
 /* KL_ECORRUPT when the entry at rel holds a key whose name is another. */
-int kl_keyfolder_check_name(kl_keyfolder *kf, const char *rel, const void *key, size_t klen);
+int kl__keyfolder_check_name(kl__keyfolder *kf, const char *rel, const void *key, size_t klen);
 
 /* Iteration for the backend's iter_new/iter_next/iter_free: the entries
  * in folder order (entries added or deleted meanwhile may or may not be
  * seen).  read fills key (and val unless NULL) from entry file rel,
  * using scratch as it likes; KL_ENOTFOUND skips the entry (deleted
  * meanwhile). */
-typedef int (*kl_keyfolder_read_fn)(kl_keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
+typedef int (*kl__keyfolder_read_fn)(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf *key,
                                     kl_buf *val);
-int kl_keyfolder_iter_new(kl_keyfolder *kf, kl_keyfolder_read_fn read, void **out);
+int kl__keyfolder_iter_new(kl__keyfolder *kf, kl__keyfolder_read_fn read, void **out);
 /* 1 with the next entry, 0 at the end. */
-int kl_keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val);
-void kl_keyfolder_iter_free(void *cur);
+int kl__keyfolder_iter_next(void *cur, kl_buf *key, kl_buf *val);
+void kl__keyfolder_iter_free(void *cur);
 
 #endif

@@ -9,9 +9,9 @@
 #define EMPTY 0u
 #define TOMB UINT32_MAX
 
-void kv_init(kvtable *t) { memset(t, 0, sizeof *t); }
+void kl__kv_init(kvtable *t) { memset(t, 0, sizeof *t); }
 
-void kv_clear(kvtable *t)
+void kl__kv_clear(kvtable *t)
 {
     for (size_t i = 0; i < t->nitems; i++)
         free(t->items[i].key);
@@ -27,10 +27,10 @@ void kv_clear(kvtable *t)
     t->used = t->live = t->bytes = 0;
 }
 
-void kv_free(kvtable *t)
+void kl__kv_free(kvtable *t)
 {
     t->cursors = 0;
-    kv_clear(t);
+    kl__kv_clear(t);
     free(t->items);
     free(t->slots);
     memset(t, 0, sizeof *t);
@@ -81,7 +81,7 @@ static size_t lookup(kvtable *t, const void *key, size_t klen, uint64_t h, bool 
             if (free_slot == SIZE_MAX)
                 free_slot = j;
         } else {
-            kv_item *it = &t->items[s - 1];
+            kl__kv_item *it = &t->items[s - 1];
             if (it->hash == h && it->klen == klen && !memcmp(it->key, key, klen)) {
                 *found = true;
                 return j;
@@ -91,7 +91,7 @@ static size_t lookup(kvtable *t, const void *key, size_t klen, uint64_t h, bool 
     }
 }
 
-kv_item *kv_find(kvtable *t, const void *key, size_t klen)
+kl__kv_item *kl__kv_find(kvtable *t, const void *key, size_t klen)
 {
     if (!t->nslots)
         return NULL;
@@ -100,8 +100,8 @@ kv_item *kv_find(kvtable *t, const void *key, size_t klen)
     return found ? &t->items[t->slots[j] - 1] : NULL;
 }
 
-int kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vlen,
-           int64_t stored_ns, kv_item **out)
+int kl__kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vlen,
+           int64_t stored_ns, kl__kv_item **out)
 {
     uint64_t h = XXH3_64bits(key, klen);
     if (klen > SIZE_MAX / 2 || vlen > SIZE_MAX / 2 - klen)
@@ -124,7 +124,7 @@ int kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vle
     }
     bool found;
     size_t j = lookup(t, key, klen, h, &found);
-    kv_item *it;
+    kl__kv_item *it;
     if (found) {
         it = &t->items[t->slots[j] - 1];
         t->bytes -= it->klen + it->vlen;
@@ -136,7 +136,7 @@ int kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vle
         }
         if (t->nitems == t->itemcap) {
             size_t cap = t->itemcap ? t->itemcap * 2 : 16;
-            kv_item *p = realloc(t->items, cap * sizeof *p);
+            kl__kv_item *p = realloc(t->items, cap * sizeof *p);
             if (!p) {
                 free(mem);
                 return kl_seterr(KL_ENOMEM, "out of memory growing an in-memory archive");
@@ -163,7 +163,7 @@ int kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vle
     return 0;
 }
 
-bool kv_del(kvtable *t, const void *key, size_t klen)
+bool kl__kv_del(kvtable *t, const void *key, size_t klen)
 {
     if (!t->nslots)
         return false;
@@ -171,7 +171,7 @@ bool kv_del(kvtable *t, const void *key, size_t klen)
     size_t j = lookup(t, key, klen, XXH3_64bits(key, klen), &found);
     if (!found)
         return false;
-    kv_item *it = &t->items[t->slots[j] - 1];
+    kl__kv_item *it = &t->items[t->slots[j] - 1];
     t->bytes -= it->klen + it->vlen;
     free(it->key);
     it->key = NULL;
@@ -180,10 +180,10 @@ bool kv_del(kvtable *t, const void *key, size_t klen)
     return true;
 }
 
-kv_item *kv_next(kvtable *t, size_t *pos)
+kl__kv_item *kl__kv_next(kvtable *t, size_t *pos)
 {
     while (*pos < t->nitems) {
-        kv_item *it = &t->items[(*pos)++];
+        kl__kv_item *it = &t->items[(*pos)++];
         if (it->key)
             return it;
     }

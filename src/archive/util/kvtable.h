@@ -10,17 +10,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct kv_item {
+typedef struct kl__kv_item {
     uint8_t *key; /* NULL: a hole left by a delete */
     uint8_t *val; /* inside the same allocation as key */
     size_t klen, vlen;
     uint64_t hash;
     int64_t stored_ns;
     bool dirty;   /* for the cached front: not yet written to the backing */
-} kv_item;
+} kl__kv_item;
 
 typedef struct kvtable {
-    kv_item *items;
+    kl__kv_item *items;
     size_t nitems, itemcap; /* dense array, holes included */
     size_t live;            /* entries present */
     uint32_t *slots;        /* 0 empty, UINT32_MAX deleted, else item index + 1 */
@@ -29,16 +29,16 @@ typedef struct kvtable {
     unsigned cursors;       /* open cursors: the dense array is not compacted */
 } kvtable;
 
-void kv_init(kvtable *t);
-void kv_free(kvtable *t);
-void kv_clear(kvtable *t);
-kv_item *kv_find(kvtable *t, const void *key, size_t klen);
+void kl__kv_init(kvtable *t);
+void kl__kv_free(kvtable *t);
+void kl__kv_clear(kvtable *t);
+kl__kv_item *kl__kv_find(kvtable *t, const void *key, size_t klen);
 /* Insert or replace; KL_ENOMEM / KL_ETOOBIG.  *out (optional) the item. */
-int kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vlen,
-           int64_t stored_ns, kv_item **out);
+int kl__kv_put(kvtable *t, const void *key, size_t klen, const void *val, size_t vlen,
+           int64_t stored_ns, kl__kv_item **out);
 /* true if it was present */
-bool kv_del(kvtable *t, const void *key, size_t klen);
+bool kl__kv_del(kvtable *t, const void *key, size_t klen);
 /* The next live item at or after *pos (advanced past it), or NULL. */
-kv_item *kv_next(kvtable *t, size_t *pos);
+kl__kv_item *kl__kv_next(kvtable *t, size_t *pos);
 
 #endif

@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-int kl_sql_quote_ident(kl_buf *out, const char *name)
+int kl__sql_quote_ident(kl_buf *out, const char *name)
 {
     int rc = kl_buf_append(out, "\"", 1);
     for (const char *p = name; rc == 0 && *p; p++) {
@@ -16,7 +16,7 @@ int kl_sql_quote_ident(kl_buf *out, const char *name)
     return rc ? rc : kl_buf_append(out, "\"", 1);
 }
 
-int kl_sql_check_table(const char *url, const char *name, size_t maxlen)
+int kl__sql_check_table(const char *url, const char *name, size_t maxlen)
 {
     size_t n = strlen(name);
     if (n == 0)
@@ -30,7 +30,7 @@ int kl_sql_check_table(const char *url, const char *name, size_t maxlen)
     return 0;
 }
 
-void kl_sql_entry_table(char *out, int64_t id)
+void kl__sql_entry_table(char *out, int64_t id)
 {
     snprintf(out, KL_SQL_ENTRY_NAME_MAX, KL_SQL_ENTRY_PREFIX "%" PRId64, id);
 }

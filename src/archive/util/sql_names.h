@@ -22,14 +22,14 @@
 
 /* Append `name` as a double-quoted SQL identifier (embedded quotes
  * doubled), so any text is a safe table name.  KL_ENOMEM. */
-int kl_sql_quote_ident(kl_buf *out, const char *name);
+int kl__sql_quote_ident(kl_buf *out, const char *name);
 
 /* Check a user-given table name: not empty, at most maxlen bytes (0: no
  * limit), no control characters.  KL_EINVAL naming `url` otherwise. */
-int kl_sql_check_table(const char *url, const char *name, size_t maxlen);
+int kl__sql_check_table(const char *url, const char *name, size_t maxlen);
 
 /* The name of the entry table of catalogue id `id` (out holds
  * KL_SQL_ENTRY_NAME_MAX bytes). */
-void kl_sql_entry_table(char *out, int64_t id);
+void kl__sql_entry_table(char *out, int64_t id);
 
 #endif
