@@ -59,6 +59,14 @@ int kl_seterr_prefix(int code, const char *fmt, ...)
     return code;
 }
 
+int kl__opts_version_check(unsigned version, unsigned current, const char *what)
+{
+    if (version >= 1 && version <= current)
+        return 0;
+    return kl_seterr(KL_EINVAL, "%s: options version %u unknown (this library knows 1 to %u; "
+                     "start from the _OPTS_INIT of its header)", what, version, current);
+}
+
 int kl__errno_code(int err)
 {
     switch (err) {

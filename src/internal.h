@@ -19,6 +19,13 @@ typedef int (*kl__into_fn)(const void *ctx, const void *arg, void *buf, size_t c
 struct kl_buf;
 int kl__buf_fill(struct kl_buf *out, kl__into_fn into, const void *ctx, const void *arg);
 
+/* The one check of an options struct's `version` field: every version from
+ * 1 to `current` is accepted (a program built against an older header
+ * passes an older, shorter struct, and the library reads only the fields
+ * that version has); 0 and newer ones are refused with KL_EINVAL naming
+ * `what` ("keymap", "memo 'f'", ...) and the versions known. */
+int kl__opts_version_check(unsigned version, unsigned current, const char *what);
+
 #define KL_LIKELY(x) __builtin_expect(!!(x), 1)
 #define KL_UNLIKELY(x) __builtin_expect(!!(x), 0)
 

@@ -383,10 +383,10 @@ int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *o
     kl_cached_opts def = KL_CACHED_OPTS_INIT;
     if (!opts)
         opts = &def;
-    if (opts->version != KL_CACHED_OPTS_VERSION) {
+    int vrc = kl__opts_version_check(opts->version, KL_CACHED_OPTS_VERSION, "cached");
+    if (vrc) {
         kl_archive_close(backing);
-        return kl_seterr(KL_EINVAL, "kl_cached_opts version %u, expected %d", opts->version,
-                         KL_CACHED_OPTS_VERSION);
+        return vrc;
     }
     cstate *c = calloc(1, sizeof *c);
     if (!c) {

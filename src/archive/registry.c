@@ -141,9 +141,9 @@ int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *op
     kl_archive_opts def = KL_ARCHIVE_OPTS_INIT;
     if (!opts)
         opts = &def;
-    if (opts->version != KL_ARCHIVE_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "kl_archive_opts version %u, expected %d", opts->version,
-                         KL_ARCHIVE_OPTS_VERSION);
+    int vrc = kl__opts_version_check(opts->version, KL_ARCHIVE_OPTS_VERSION, "archive");
+    if (vrc)
+        return vrc;
     kl_url *u = NULL;
     int rc = kl__url_parse(url, &u);
     if (rc)

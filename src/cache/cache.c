@@ -205,9 +205,9 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     kl_cache_opts def = KL_CACHE_OPTS_INIT;
     if (!opts)
         opts = &def;
-    if (opts->version == 0 || opts->version > KL_CACHE_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "cache: options version %u unknown (use KL_CACHE_OPTS_INIT)",
-                         opts->version);
+    int vrc = kl__opts_version_check(opts->version, KL_CACHE_OPTS_VERSION, "cache");
+    if (vrc)
+        return vrc;
     if (!(opts->ttl > 0))
         return kl_seterr(KL_EINVAL,
                          "cache: ttl %g is not a positive number of seconds (use "

@@ -294,9 +294,9 @@ int kl_keygen_new(kl_keygen **out, const kl_signature *sig, const kl_keymap *km,
         return kl_seterr(KL_EINVAL, "kl_keygen_new: NULL argument");
     if (!opts)
         opts = &def;
-    if (opts->version != KL_KEYGEN_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "keygen: options version %u, expected %u", opts->version,
-                         KL_KEYGEN_OPTS_VERSION);
+    int vrc = kl__opts_version_check(opts->version, KL_KEYGEN_OPTS_VERSION, "keygen");
+    if (vrc)
+        return vrc;
     if (opts->rounding != KL_ROUND_SIMPLE && opts->rounding != KL_ROUND_SHALLOW &&
         opts->rounding != KL_ROUND_DEEP)
         return kl_seterr(KL_EINVAL, "keygen: unknown rounding mode %d", (int)opts->rounding);

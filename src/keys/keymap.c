@@ -88,9 +88,9 @@ int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts)
         return kl_seterr(KL_EINVAL, "kl_keymap_new: NULL out");
     if (!opts)
         opts = &def;
-    if (opts->version != KL_KEYMAP_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "keymap: options version %u, expected %u", opts->version,
-                         KL_KEYMAP_OPTS_VERSION);
+    int vrc = kl__opts_version_check(opts->version, KL_KEYMAP_OPTS_VERSION, "keymap");
+    if (vrc)
+        return vrc;
     kl_keymap *km = calloc(1, sizeof *km);
     if (!km)
         return kl_seterr(KL_ENOMEM, "out of memory creating a keymap");

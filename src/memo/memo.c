@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "memo/memo_impl.h"
@@ -80,9 +81,11 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
     kl_memo_opts def = KL_MEMO_OPTS_INIT;
     if (!opts)
         opts = &def;
-    if (opts->version == 0 || opts->version > KL_MEMO_OPTS_VERSION)
-        return kl_seterr(KL_EINVAL, "memo '%s': options version %u unknown", m->name,
-                         opts->version);
+    char what[300];
+    snprintf(what, sizeof what, "memo '%s'", m->name);
+    int vrc = kl__opts_version_check(opts->version, KL_MEMO_OPTS_VERSION, what);
+    if (vrc)
+        return vrc;
     kl_signature *sig = NULL;
     kl_keymap *km = NULL;
     kl_keygen *kg = NULL;

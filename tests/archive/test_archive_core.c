@@ -56,6 +56,7 @@ static void unknown_scheme_and_option_are_errors(void **st)
     kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
     o.version = 99;
     assert_int_equal(kl_archive_open(&ar, "mem:", &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "archive: options version 99 unknown"));
 }
 
 /* A minimal backend with only the required slots, over a fixed store of

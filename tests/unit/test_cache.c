@@ -202,6 +202,9 @@ static void bad_options_are_refused(void **state)
     o = (kl_cache_opts)KL_CACHE_OPTS_INIT;
     o.version = 99;
     assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "cache: options version 99 unknown (this library knows 1 to"));
+    o.version = 0;
+    assert_int_equal(kl_cache_new(&c, &o), KL_EINVAL);
     assert_null(c);
 }
 

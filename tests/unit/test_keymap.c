@@ -326,6 +326,9 @@ static void bad_options_are_refused(void **state)
     o.kind = KL_KEYMAP_RAW;
     o.version = 99;
     assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "keymap: options version 99 unknown"));
+    o.version = 0;
+    assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);
     assert_null(km);
 }
 
