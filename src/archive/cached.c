@@ -352,7 +352,7 @@ static void c_iter_free(void *cur)
 static const kl_archive_backend cached_front = {
     .version = KL_BACKEND_VERSION,
     .scheme = "cached",
-    .flags = 0,
+    .flags = KL_BACKEND_DELEGATES_VERIFY, /* c_verify: the backing archive's */
     .close = c_close,
     .get = c_get,
     .put = c_put,

@@ -43,7 +43,6 @@ int kl__archive_front_new(kl_archive **out, const kl_archive_backend *be, void *
     if (rc)
         return rc;
     (*out)->state = state;
-    (*out)->front = true;
     return 0;
 }
 

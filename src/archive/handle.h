@@ -15,8 +15,6 @@ struct kl_archive {
     char *url;      /* as opened, password masked */
     bool serial;    /* backend not thread-safe: hold mu around every call */
     bool read_only;
-    bool front;     /* a wrapper over another archive (the cached front):
-                     * verify leaves decoding to the archive behind it */
     pthread_mutex_t mu;
 };
 

@@ -150,9 +150,9 @@ int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *probl
         rc = ar->be->verify(ar->state, repair, report, &np);
     else
         rc = walk(ar, WALK_READ, repair, report, &np);
-    /* a front (the cached one) delegates to the archive behind it, which
-     * decodes */
-    if (!rc && !ar->front)
+    /* a wrapper (the cached front, ...) delegates to the archive behind
+     * it, which decodes */
+    if (!rc && !(ar->be->flags & KL_BACKEND_DELEGATES_VERIFY))
         rc = walk(ar, WALK_DECODE, repair, report, &np);
     KL__AR_UNLOCK(ar);
     if (problems)

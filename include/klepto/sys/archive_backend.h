@@ -36,7 +36,15 @@ extern "C" {
 #endif
 
 #define KL_BACKEND_VERSION 2 /* 2 added del_many */
+/* Flags (kl_archive_backend.flags). */
+/* Every slot may be called from many threads at once: the core takes no
+ * lock around the calls. */
 #define KL_BACKEND_THREADSAFE 0x01u
+/* The verify slot also checks that every stored key and value decodes,
+ * so the core skips its own decoding walk after it: for a backend that
+ * wraps another archive and verifies by calling kl_archive_verify on it
+ * (otherwise the wrapped archive's problems would be counted twice). */
+#define KL_BACKEND_DELEGATES_VERIFY 0x02u
 
 /* One query-string option: ?name=value&... (both NUL-terminated, decoded). */
 typedef struct kl_url_param {
