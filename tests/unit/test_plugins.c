@@ -17,7 +17,9 @@
 #include "klepto/sys/errors.h"
 #include "klepto/sys/policy.h"
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -471,6 +473,59 @@ static void older_policy_versions_are_accepted(void **st)
     assert_true(b);
 }
 
+/* Registration from many threads at once: each name is taken exactly once
+ * (the same struct registered by every thread succeeds for one), and
+ * lookups running meanwhile find only complete entries. */
+enum { RTHREADS = 4, RPER = 16 };
+static kl_policy_ops race_ops[RTHREADS][RPER];
+static char race_names[RTHREADS][RPER][16];
+static kl_archive_backend race_backend;
+static int race_wins[RTHREADS];
+
+static void *race(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int j = 0; j < RPER; j++) {
+        if (kl_policy_register(&race_ops[t][j]) != 0)
+            return (void *)1;
+        const kl_policy_ops *f = kl_policy_find(race_names[(t + 1) % RTHREADS][j]);
+        if (f && f->victim != pf_victim)
+            return (void *)1;
+    }
+    race_wins[t] = kl_archive_register(&race_backend) == 0;
+    return NULL;
+}
+
+static void registration_from_many_threads(void **st)
+{
+    (void)st;
+    for (int t = 0; t < RTHREADS; t++)
+        for (int j = 0; j < RPER; j++) {
+            snprintf(race_names[t][j], sizeof race_names[t][j], "race%d_%d", t, j);
+            race_ops[t][j] = plugfifo;
+            race_ops[t][j].name = race_names[t][j];
+        }
+    race_backend = tally_backend;
+    race_backend.scheme = "race";
+    pthread_t th[RTHREADS];
+    for (int t = 0; t < RTHREADS; t++)
+        assert_int_equal(pthread_create(&th[t], NULL, race, (void *)(intptr_t)t), 0);
+    int wins = 0;
+    for (int t = 0; t < RTHREADS; t++) {
+        void *r = NULL;
+        assert_int_equal(pthread_join(th[t], &r), 0);
+        assert_null(r);
+        wins += race_wins[t];
+    }
+    assert_int_equal(wins, 1);
+    for (int t = 0; t < RTHREADS; t++)
+        for (int j = 0; j < RPER; j++)
+            assert_ptr_equal(kl_policy_find(race_names[t][j]), &race_ops[t][j]);
+    kl_archive *ar = NULL;
+    OK(kl_archive_open(&ar, "race:r", NULL));
+    OK(kl_archive_close(ar));
+}
+
 /* ---- both, under a memo ------------------------------------------------- */
 
 static int squares;
@@ -536,6 +591,7 @@ int main(void)
         cmocka_unit_test(a_cache_evicts_by_the_registered_policy),
         cmocka_unit_test(older_policy_versions_are_accepted),
         cmocka_unit_test(a_memo_uses_the_plugin_policy_and_archive),
+        cmocka_unit_test(registration_from_many_threads),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
