@@ -34,7 +34,11 @@
  *   full    every put is fsynced (file, and folder for dir:) before it
  *           returns.
  * Any archive URL also takes ?cached=true: the handle is then the cached
- * front (klepto/cached.h) over the archive the rest of the URL names.
+ * front (klepto/cached.h) over the archive the rest of the URL names.  The
+ * front is a wrapper the core puts around the archive, not a scheme:
+ * "cached:..." is an unknown scheme like any other.  More schemes can be
+ * added from outside the library (kl_archive_register,
+ * klepto/sys/archive_backend.h).
  *
  * Thread-safety: one kl_archive handle may be used from many threads at
  * once (the core serialises calls for backends that are not thread-safe

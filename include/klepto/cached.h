@@ -14,7 +14,9 @@
  * is a plain in-memory dictionary until it is switched back on.
  *
  * Open one with kl_cached_new() over an open archive, or by URL with
- * ?cached=true on any archive URL ("dir:/data?cached=true").
+ * ?cached=true on any archive URL ("dir:/data?cached=true"), which
+ * kl_archive_open applies as a wrapper around the archive it opens (there
+ * is no "cached:" scheme).  kl_archive_scheme() of the handle is "cached".
  *
  * Thread-safety: as any kl_archive handle (calls are serialised).
  * Errors: as archive.h; the functions below also return KL_EINVAL when the

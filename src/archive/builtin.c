@@ -1,13 +1,12 @@
 /* The backends compiled into the library, registered on first use of the
  * registry.  A new built-in backend adds its line here. */
-#include "backends.h"
+#include "archive/builtin.h"
 
 const kl_archive_backend *const kl__builtin_backends[] = {
     &kl__backend_mem,
     &kl__backend_null,
     &kl__backend_dir,
     &kl__backend_file,
-    &kl__backend_cached,
     &kl__backend_sqlite,
     &kl__backend_postgresql,
     &kl__backend_postgres,

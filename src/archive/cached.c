@@ -1,6 +1,10 @@
 /* The cached front (klepto/cached.h): an in-memory dictionary in front of
- * a backing archive, itself exposed as an archive backend. */
-#include "backends.h"
+ * a backing archive, itself an archive handle.  It is a front, not a
+ * scheme (archive/front.h): kl_cached_new makes one, and kl_archive_open
+ * applies it for ?cached=true. */
+#include "archive/front.h"
+#include "archive/host.h"
+#include "archive/tarray.h"
 #include "internal.h"
 #include "klepto/cached.h"
 #include "archive/util/kvtable.h"
@@ -343,19 +347,12 @@ static void c_iter_free(void *cur)
     free(k);
 }
 
-static int c_open(void **state, const kl_url *url, const kl_archive_opts *opts)
-{
-    (void)state;
-    (void)opts;
-    return kl_seterr(KL_EINVAL, "%s: open a cached archive with ?cached=true on its URL",
-                     url->full);
-}
-
-const kl_archive_backend kl__backend_cached = {
+/* Slots of the front; never registered, so no open (see front.h).  The
+ * scheme name is what kl_archive_scheme reports for the handle. */
+static const kl_archive_backend cached_front = {
     .version = KL_BACKEND_VERSION,
     .scheme = "cached",
-    .flags = 0,
-    .open = c_open,
+    .flags = KL_BACKEND_DELEGATES_VERIFY, /* c_verify: the backing archive's */
     .close = c_close,
     .get = c_get,
     .put = c_put,
@@ -406,7 +403,7 @@ int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *o
         rc = kl_buf_append_str(&url, "cached:");
     }
     const char *u = rc ? NULL : kl_buf_cstr(&url);
-    rc = u ? kl__archive_wrap(out, &kl__backend_cached, c, u) : KL_ENOMEM;
+    rc = u ? kl__archive_front_new(out, &cached_front, c, u) : KL_ENOMEM;
     kl_buf_free(&url);
     if (rc) {
         kl_archive_close(backing);
@@ -416,7 +413,7 @@ int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *o
     return rc;
 }
 
-bool kl_cached_is(const kl_archive *ar) { return kl__archive_has_backend(ar, &kl__backend_cached); }
+bool kl_cached_is(const kl_archive *ar) { return kl__archive_has_backend(ar, &cached_front); }
 
 typedef struct keys_arg {
     size_t n;
@@ -481,7 +478,7 @@ int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size
                    size_t *loaded)
 {
     keys_arg a = {n, keys, klens, loaded, false, NULL, NULL};
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_load", load_fn, &a);
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_load", load_fn, &a);
 }
 
 static int dump_fn(void *state, void *arg)
@@ -494,7 +491,7 @@ int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size
                    size_t *dumped)
 {
     keys_arg a = {n, keys, klens, dumped, false, NULL, NULL};
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_dump", dump_fn, &a);
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_dump", dump_fn, &a);
 }
 
 static int sync_fn(void *state, void *arg)
@@ -512,7 +509,7 @@ static int sync_fn(void *state, void *arg)
 int kl_cached_sync(kl_archive *ar, bool clear)
 {
     keys_arg a = {0, NULL, NULL, NULL, clear, NULL, NULL};
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_sync", sync_fn, &a);
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_sync", sync_fn, &a);
 }
 
 static int archived_fn(void *state, void *arg)
@@ -523,7 +520,7 @@ static int archived_fn(void *state, void *arg)
 
 int kl_cached_archived(kl_archive *ar)
 {
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_archived", archived_fn,
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_archived", archived_fn,
                                   NULL);
 }
 
@@ -540,7 +537,7 @@ static int set_archived_fn(void *state, void *arg)
 int kl_cached_set_archived(kl_archive *ar, bool on)
 {
     keys_arg a = {0, NULL, NULL, NULL, on, NULL, NULL};
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_set_archived",
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_set_archived",
                                   set_archived_fn, &a);
 }
 
@@ -553,7 +550,7 @@ static int backing_fn(void *state, void *arg)
 kl_archive *kl_cached_backing(kl_archive *ar)
 {
     kl_archive *b = NULL;
-    if (kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_backing", backing_fn, &b))
+    if (kl__archive_locked_call(ar, &cached_front, "kl_cached_backing", backing_fn, &b))
         return NULL;
     return b;
 }
@@ -581,7 +578,7 @@ int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old)
     if (old)
         *old = NULL;
     keys_arg a = {0, NULL, NULL, NULL, false, backing, old};
-    int rc = kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_set_backing",
+    int rc = kl__archive_locked_call(ar, &cached_front, "kl_cached_set_backing",
                                     set_backing_fn, &a);
     if (rc == KL_EINVAL && !kl_cached_is(ar))
         kl_archive_close(backing);
@@ -606,5 +603,5 @@ static int counts_fn(void *state, void *arg)
 int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved)
 {
     counts k = {entries, unsaved};
-    return kl__archive_locked_call(ar, &kl__backend_cached, "kl_cached_mem_count", counts_fn, &k);
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_mem_count", counts_fn, &k);
 }

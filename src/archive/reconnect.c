@@ -1,7 +1,7 @@
 /* The reconnect step the server backends (postgres, redis) take after a
  * lost connection: the message of a second failure keeps the first's
  * words, which say what was being done when the connection went. */
-#include "backends.h"
+#include "archive/reconnect.h"
 #include "internal.h"
 
 #include <stdlib.h>

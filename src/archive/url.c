@@ -1,15 +1,13 @@
 /* Archive URLs: "scheme:rest?name=value&..." cut into a kl_url, with the
  * bookkeeping that lets the core reject options no backend asked for. */
 #define _GNU_SOURCE
-#include "backends.h"
+#include "archive/url.h"
 #include "internal.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <time.h>
-#include <unistd.h>
 
 /* kl_url is the first member so the public, const kl_url can be mapped
  * back to the private flags recording which options were read. */
@@ -268,23 +266,4 @@ int kl_url_bool(const kl_url *u, const char *name, bool *out)
     else
         return kl_seterr(KL_EINVAL, "%s: %s=%s: expected true or false", kl_url_shown(u), name, v);
     return 0;
-}
-
-char *kl__abs_path(const char *path)
-{
-    if (path[0] == '/')
-        return strdup(path);
-    char *cwd = getcwd(NULL, 0);
-    char *r = NULL;
-    if (cwd && asprintf(&r, "%s/%s", cwd, path) < 0)
-        r = NULL;
-    free(cwd);
-    return r;
-}
-
-int64_t kl__now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }

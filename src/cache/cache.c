@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "cache/cache_impl.h"
+#include "policy/hints.h"
 
 
 struct kl_cache_ticket {
@@ -226,6 +227,7 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     if (!c)
         return kl_seterr(KL_ENOMEM, "cache: out of memory");
     const char *name = opts->policy ? opts->policy : "lru";
+    kl_policy_hints hints = {0}; /* the policy's lock-free hints, if any */
     c->maxsize = opts->maxsize;
     c->maxbytes = opts->maxbytes;
     c->purge = opts->purge;
@@ -253,10 +255,11 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
         }
         c->mode = MODE_POLICY;
         c->policy_name = c->pol->name;
-        if (c->pol->version >= 2 && c->pol->hit_saturation) {
+        kl__policy_hints_of(c->pol, &hints);
+        if (hints.hit_saturation) {
             c->hit_sat = true;
-            c->hit_word = c->pol->hit_word;
-            c->hit_mask = c->pol->hit_mask;
+            c->hit_word = hints.hit_word;
+            c->hit_mask = hints.hit_mask;
         }
     }
 
@@ -264,7 +267,7 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
     c->exp_off = meta;
     c->hdr_off = c->exp_off + (c->ttl_ns > 0 ? sizeof(int64_t) : 0);
     c->data_off = c->hdr_off + sizeof(entry_hdr);
-    if (c->pol && !c->hit_sat && c->pol->version >= 3 && c->pol->deferrable_hits) {
+    if (c->pol && !c->hit_sat && hints.deferrable_hits) {
         c->defer_hits = true;
         c->hit_word = (uint32_t)c->hdr_off;
         c->hit_mask = ENTRY_REF;

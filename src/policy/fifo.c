@@ -55,5 +55,5 @@ const kl_policy_ops kl__policy_fifo = {
     .on_hit = fifo_on_hit,
     .on_remove = fifo_on_remove,
     .victim = fifo_victim,
-    .hit_saturation = true, /* hits never change anything */
+    .hints = &(const kl_policy_hints){.hit_saturation = true}, /* hits never change anything */
 };

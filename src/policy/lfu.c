@@ -193,5 +193,6 @@ const kl_policy_ops kl__policy_lfu = {
     .on_hit = lfu_on_hit,
     .on_remove = lfu_on_remove,
     .victim = lfu_victim,
-    .deferrable_hits = true, /* counted when the entry comes up as victim */
+    /* counted when the entry comes up as victim */
+    .hints = &(const kl_policy_hints){.deferrable_hits = true},
 };

@@ -52,5 +52,6 @@ const kl_policy_ops kl__policy_lru = {
     .on_hit = lru_on_hit,
     .on_remove = lru_on_remove,
     .victim = lru_victim,
-    .deferrable_hits = true, /* CLOCK-like under concurrent hits */
+    /* CLOCK-like under concurrent hits */
+    .hints = &(const kl_policy_hints){.deferrable_hits = true},
 };

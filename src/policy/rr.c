@@ -124,5 +124,5 @@ const kl_policy_ops kl__policy_rr = {
     .on_hit = rr_on_hit,
     .on_remove = rr_on_remove,
     .victim = rr_victim,
-    .hit_saturation = true, /* hits never change anything */
+    .hints = &(const kl_policy_hints){.hit_saturation = true}, /* hits never change anything */
 };

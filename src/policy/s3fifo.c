@@ -165,7 +165,9 @@ const kl_policy_ops kl__policy_s3fifo = {
     .on_remove = s3_on_remove,
     .victim = s3_victim,
     /* a hit counts up to 3; at 3, hits change nothing */
-    .hit_saturation = true,
-    .hit_word = offsetof(s3_meta, word),
-    .hit_mask = S3_FREQ,
+    .hints = &(const kl_policy_hints){
+        .hit_saturation = true,
+        .hit_word = offsetof(s3_meta, word),
+        .hit_mask = S3_FREQ,
+    },
 };

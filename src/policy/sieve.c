@@ -105,7 +105,9 @@ const kl_policy_ops kl__policy_sieve = {
     .on_remove = sieve_on_remove,
     .victim = sieve_victim,
     /* a hit sets the visited word; once set, hits change nothing */
-    .hit_saturation = true,
-    .hit_word = offsetof(sieve_meta, visited),
-    .hit_mask = 1,
+    .hints = &(const kl_policy_hints){
+        .hit_saturation = true,
+        .hit_word = offsetof(sieve_meta, visited),
+        .hit_mask = 1,
+    },
 };

@@ -4,8 +4,9 @@
 #include "archive_suite.h"
 #include "testutil.h"
 
-#include "archive/backends.h"
+#include "archive/url.h"
 #include "klepto/archive.h"
+#include "klepto/cached.h"
 #include "klepto/sys/archive_backend.h"
 
 #include <pthread.h>
@@ -57,6 +58,42 @@ static void unknown_scheme_and_option_are_errors(void **st)
     o.version = 99;
     assert_int_equal(kl_archive_open(&ar, "mem:", &o), KL_EINVAL);
     assert_non_null(strstr(kl_errmsg(), "archive: options version 99 unknown"));
+}
+
+/* The cached front is a wrapper the core applies for ?cached=true, not a
+ * scheme: "cached:" is unknown like any other scheme, and a front over an
+ * archive still reports the scheme "cached" and verifies through it. */
+static void cached_is_a_front_not_a_scheme(void **st)
+{
+    (void)st;
+    kl_archive *ar = NULL;
+    assert_int_equal(kl_archive_open(&ar, "cached:", NULL), KL_EINVAL);
+    assert_string_equal(kl_errmsg(), "cached:: unknown archive scheme 'cached:'");
+    assert_null(ar);
+    assert_int_equal(kl_archive_open(&ar, "cached:/x?cached=false", NULL), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "unknown archive scheme 'cached:'"));
+    assert_int_equal(kl_archive_open(&ar, "mem:front?cached=maybe", NULL), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "cached=maybe"));
+
+    KT_OK(kl_archive_open(&ar, "mem:front?cached=true", NULL));
+    assert_true(kl_cached_is(ar));
+    assert_string_equal(kl_archive_scheme(ar), "cached");
+    assert_string_equal(kl_archive_scheme(kl_cached_backing(ar)), "mem");
+    assert_string_equal(kl_archive_url(kl_cached_backing(ar)), "mem:front");
+    /* a value that does not decode, written behind the front's back, is
+     * found once (by the backing archive's decoding walk) */
+    kl_archive *back = NULL;
+    KT_OK(kl_archive_open(&back, "mem:front", NULL));
+    KT_OK(kl_archive_put(back, "\x01", 1, "\xff", 1));
+    KT_OK(kl_archive_close(back));
+    size_t problems = 0;
+    KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+    assert_int_equal(problems, 1);
+    KT_OK(kl_archive_close(ar));
+    KT_OK(kl_archive_open(&ar, "mem:front?cached=false", NULL));
+    assert_false(kl_cached_is(ar));
+    assert_string_equal(kl_archive_scheme(ar), "mem");
+    KT_OK(kl_archive_close(ar));
 }
 
 /* A minimal backend with only the required slots, over a fixed store of
@@ -355,6 +392,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url_parts_and_percent_decoding),
         cmocka_unit_test(unknown_scheme_and_option_are_errors),
+        cmocka_unit_test(cached_is_a_front_not_a_scheme),
         cmocka_unit_test(registry_checks_and_fallbacks),
         cmocka_unit_test(read_only_refuses_writes),
         cmocka_unit_test(mem_name_is_shared_in_the_process),

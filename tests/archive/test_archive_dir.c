@@ -4,7 +4,8 @@
 #include "archive_suite.h"
 #include "testutil.h"
 
-#include "archive/util/fsio.h"
+#include "fault_archive.h"
+#include "fsize_limit.h"
 #include "klepto/archive.h"
 
 #include <errno.h>
@@ -311,10 +312,22 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
     unsigned char k[64], v[VLEN];
     size_t kl = kt_key(k, 5, 0);
     memset(v, 9, sizeof v);
-    kl__fsio_fault_inject(ENOSPC, 100);
-    int rc = kl_archive_put(ar, k, kl, v, VLEN); /* replacing entry 5 */
-    kl__fsio_fault_inject(0, 0);
+    /* A full disk, through the fault: wrapper (tests/support), which fails
+     * the put before it reaches dir: ... */
+    char *furl = kt_fault_url("put=1,ENOSPC", url);
+    kl_archive *far = NULL;
+    KT_OK(kl_archive_open(&far, furl, NULL));
+    free(furl);
+    int rc = kl_archive_put(far, k, kl, v, VLEN); /* replacing entry 5 */
     assert_int_equal(rc, KL_ENOSPC);
+    assert_non_null(strstr(kl_errmsg(), root));
+    KT_OK(kl_archive_close(far));
+    /* ... and the write of the entry file cut short after 100 bytes, which
+     * the wrapper cannot reach: a real file-size limit (EFBIG, KL_EIO) */
+    kt_fsize_limit(100);
+    rc = kl_archive_put(ar, k, kl, v, VLEN);
+    kt_fsize_unlimit();
+    assert_int_equal(rc, KL_EIO);
     assert_non_null(strstr(kl_errmsg(), root));
     assert_int_equal(count_files(root), files); /* no temporary file left */
     for (int i = 0; i < NENT; i++)

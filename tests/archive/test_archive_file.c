@@ -4,7 +4,8 @@
 #include "archive_suite.h"
 #include "testutil.h"
 
-#include "archive/util/fsio.h"
+#include "fault_archive.h"
+#include "fsize_limit.h"
 #include "klepto/archive.h"
 
 #include <errno.h>
@@ -324,10 +325,22 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
     big[1] = (sizeof big - 3) >> 8;
     big[2] = (sizeof big - 3) & 0xff;
     size_t kl = kt_key(k, 5000, 0);
-    kl__fsio_fault_inject(ENOSPC, 1000);
-    int rc = kl_archive_put(ar, k, kl, big, sizeof big);
-    kl__fsio_fault_inject(0, 0);
+    /* A full disk, through the fault: wrapper (tests/support), which fails
+     * the put before it reaches file: ... */
+    char *furl = kt_fault_url("put=1,ENOSPC", url);
+    kl_archive *far = NULL;
+    KT_OK(kl_archive_open(&far, furl, NULL));
+    free(furl);
+    int rc = kl_archive_put(far, k, kl, big, sizeof big);
     assert_int_equal(rc, KL_ENOSPC);
+    assert_non_null(strstr(kl_errmsg(), path));
+    KT_OK(kl_archive_close(far));
+    /* ... and the record's append cut short after 1000 bytes, which the
+     * wrapper cannot reach: a real file-size limit (EFBIG, KL_EIO) */
+    kt_fsize_limit((uint64_t)before.st_size + 1000);
+    rc = kl_archive_put(ar, k, kl, big, sizeof big);
+    kt_fsize_unlimit();
+    assert_int_equal(rc, KL_EIO);
     assert_non_null(strstr(kl_errmsg(), path));
     assert_int_equal(stat(path, &after), 0);
     assert_int_equal(after.st_size, before.st_size); /* no partial record left */
@@ -335,9 +348,14 @@ static void disk_full_is_an_error_and_loses_nothing(void **st)
         assert_int_equal(get_rc(ar, i), 0);
     assert_int_equal(kl_archive_contains(ar, k, kl), 0);
     /* compaction into a full disk fails cleanly too */
-    kl__fsio_fault_inject(ENOSPC, 100);
-    assert_int_equal(kl_archive_compact(ar), KL_ENOSPC);
-    kl__fsio_fault_inject(0, 0);
+    furl = kt_fault_url("compact=1,ENOSPC", url);
+    KT_OK(kl_archive_open(&far, furl, NULL));
+    free(furl);
+    assert_int_equal(kl_archive_compact(far), KL_ENOSPC);
+    KT_OK(kl_archive_close(far));
+    kt_fsize_limit(100); /* the new file's write cut short after 100 bytes */
+    assert_int_equal(kl_archive_compact(ar), KL_EIO);
+    kt_fsize_unlimit();
     for (int i = 0; i < NREC; i++)
         assert_int_equal(get_rc(ar, i), 0);
     KT_OK(kl_archive_put(ar, k, kl, big, sizeof big));

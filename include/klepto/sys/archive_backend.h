@@ -2,22 +2,55 @@
  * klepto/sys/archive_backend.h — writing an archive backend.
  *
  * A backend is a versioned struct of function pointers registered under a
- * URL scheme.  Required slots: open, close, get, put, del, count, iter_new,
+ * URL scheme: fill a static const kl_archive_backend, call
+ * kl_archive_register(&it) once, and kl_archive_open("SCHEME:...") (and
+ * every memo or tool given such a URL) reaches it.  Only the installed
+ * headers are needed (tests/unit/test_plugins.c is a complete example).
+ *
+ * Slots.  Required: open, close, get, put, del, count, iter_new,
  * iter_next, iter_free.  Optional slots may be NULL and the core falls
  * back: contains → get; stat → get (size only); clear → iterate + del;
  * sync → nothing to do; drop → KL_EUNSUPPORTED; put_many/get_many → loops;
  * describe → nothing extra; get_view → get + a view over a copy; verify →
- * iterate and decode every entry (repair deletes those that fail);
- * compact → nothing to do; del_many (version 2) → del per key.  New slots are only ever appended, and
- * `version` tells the core how many a backend knows.
+ * iterate and read every entry back; compact → nothing to do; del_many
+ * (version 2) → del per key.  After verify (the slot or the fallback) the
+ * core decodes every stored key and value itself (repair deletes those
+ * that fail), unless KL_BACKEND_DELEGATES_VERIFY.  The core also handles
+ * what is common to all archives: read-only handles (writes refused before
+ * a slot is called), the ?cached=true option (the cached front of
+ * klepto/cached.h is put around the opened archive; a backend never sees
+ * that option), and refusing options no slot asked for.
  *
- * Every slot returns 0 or a negative KL_E* code after setting the thread's
- * message with kl_seterr (sys/errors.h) naming the URL/file/key at fault;
- * kl_url_shown gives the URL to name, its password masked.
+ * Errors.  Every slot returns 0 or a negative KL_E* code (error.h) after
+ * setting the thread's message with kl_seterr / kl_seterr_prefix /
+ * kl_seterrno (sys/errors.h) naming the URL, file or key at fault;
+ * kl_url_shown gives the URL to name, its password masked.  get, del and
+ * stat of a missing key return KL_ENOTFOUND; a damaged entry KL_ECORRUPT
+ * (iteration may go on after it).  The core passes codes and messages to
+ * the caller unchanged.
+ *
+ * Options.  open() reads the query string with kl_url_param_get or the
+ * readers below (kl_url_uint, kl_url_double, kl_url_bool,
+ * kl_url_sync_mode), which also write the messages for bad values; the
+ * core then refuses any option no one asked for (KL_EINVAL naming it).
+ *
+ * Versions.  `version` is KL_BACKEND_VERSION of the header the backend was
+ * built with; new slots are only ever appended, so the core reads only
+ * the slots that version has and a backend built against an older header
+ * keeps working.  A version newer than the library's is refused at
+ * registration (KL_EINVAL).
+ *
+ * Wrappers.  A backend may open other archives in its open() (with
+ * kl_archive_open, from a URL in its options) and forward to them with the
+ * kl_archive_* calls: tests/support/fault_archive.c does so to inject
+ * failures.  Such a backend sets KL_BACKEND_DELEGATES_VERIFY when its
+ * verify is the wrapped archive's kl_archive_verify.
  *
  * Thread-safety: unless `flags` has KL_BACKEND_THREADSAFE, the core holds a
  * per-handle mutex around every call, so a backend may keep unsynchronised
- * state per handle.
+ * state per handle (state shared between handles, as a store named in the
+ * URL, is the backend's to protect).  Iterators are used by one thread.
+ * kl_archive_register may be called from any thread, at any time.
  */
 #ifndef KLEPTO_SYS_ARCHIVE_BACKEND_H
 #define KLEPTO_SYS_ARCHIVE_BACKEND_H
@@ -36,7 +69,15 @@ extern "C" {
 #endif
 
 #define KL_BACKEND_VERSION 2 /* 2 added del_many */
+/* Flags (kl_archive_backend.flags). */
+/* Every slot may be called from many threads at once: the core takes no
+ * lock around the calls. */
 #define KL_BACKEND_THREADSAFE 0x01u
+/* The verify slot also checks that every stored key and value decodes,
+ * so the core skips its own decoding walk after it: for a backend that
+ * wraps another archive and verifies by calling kl_archive_verify on it
+ * (otherwise the wrapped archive's problems would be counted twice). */
+#define KL_BACKEND_DELEGATES_VERIFY 0x02u
 
 /* One query-string option: ?name=value&... (both NUL-terminated, decoded). */
 typedef struct kl_url_param {
@@ -141,10 +182,15 @@ struct kl_view {
     size_t priv_len;
 };
 
-/* Register a backend under its scheme (replacing none: KL_EINVAL if the
- * scheme is taken or the version is newer than this library knows).
- * Built-in backends are registered automatically.  The struct must outlive
- * the process's use of the library. Thread-safe. */
+/* Register a backend under its scheme (lower case, as kl_archive_open
+ * lower-cases the scheme of URLs).  Returns 0, or KL_EINVAL (message set)
+ * when backend or its scheme is NULL or empty, a required slot is NULL,
+ * its version is 0 or newer than KL_BACKEND_VERSION, or the scheme is
+ * taken (by a built-in backend or an earlier registration: nothing is
+ * ever replaced or unregistered); KL_ENOMEM.  Built-in backends are
+ * registered automatically.  Ownership: the library keeps the pointer, not
+ * a copy: the struct (and its scheme string) must outlive the process's
+ * use of the library.  Thread-safe. */
 KL_API int kl_archive_register(const kl_archive_backend *backend);
 
 #ifdef __cplusplus

@@ -11,6 +11,14 @@
  * A policy instance is used by one thread at a time (the cache holds the
  * shard lock around every call), so policies need no locking of their own.
  * Every operation must be O(1) (amortised).
+ *
+ * Writing one: fill a static const kl_policy_ops with version =
+ * KL_POLICY_VERSION, register it once with kl_policy_register, then name
+ * it in kl_cache_opts.policy (or a memo's cache options).  Slots do not
+ * set error messages: create returns KL_ENOMEM and the cache reports it
+ * naming the policy.  A struct written for an older version keeps
+ * working: new fields are only ever appended, and `version` tells the
+ * library which ones the struct has.
  */
 #ifndef KLEPTO_SYS_POLICY_H
 #define KLEPTO_SYS_POLICY_H
@@ -25,11 +33,48 @@
 extern "C" {
 #endif
 
-#define KL_POLICY_VERSION 3 /* 2 added the hit_saturation fields, 3 deferrable_hits */
+/* 2 added the hit-saturation hints, 3 deferrable_hits; 4 moved both out
+ * of this struct into the optional `hints` block.  Structs of every
+ * version from 1 on are accepted: the library reads the fields their
+ * version has (for 2 and 3, the hints where those versions had them). */
+#define KL_POLICY_VERSION 4
+
+/* Optional facts about a policy that let the cache serve hits without
+ * taking the shard lock (klepto/cache.h's fast reads).  A policy without
+ * them (hints == NULL) is always correct, only slower under threads.
+ * Both are promises the cache relies on: a wrong one corrupts the
+ * policy's order, never the cache's memory. */
+typedef struct kl_policy_hints {
+    /* Lets hits skip the policy when they would change nothing, so that
+     * they need no lock: when hit_saturation is true, a hit is a no-op
+     * while the 64-bit word at byte offset hit_word of the entry's
+     * metadata has every bit of hit_mask set (mask 0: hits never change
+     * anything).  hit_word must be a multiple of 8 with the word inside
+     * meta_size when the mask is not 0.  The cache may read that word
+     * without the lock, from an entry being changed or freed (it only
+     * decides whether to call on_hit later, under the lock).  Policies
+     * whose hits always reorder entries (lru, lfu, ...) leave
+     * hit_saturation false. */
+    bool hit_saturation;
+    uint32_t hit_word;
+    uint64_t hit_mask;
+
+    /* For policies whose hits always reorder entries: when true, the cache
+     * may, while several threads hit it at once, record a hit as a
+     * "referenced" mark on the entry instead of calling on_hit, and call
+     * on_hit for it when the entry next comes up as the victim (a second
+     * chance; the policy is then asked for a victim again).  Each such
+     * call consumes the mark, so victim selection stays O(1) amortised.
+     * LRU becomes CLOCK-like under concurrent hits and stays exact for a
+     * single thread.  A policy whose victim may be the entry on_hit just
+     * touched (mru) must leave it false.  Ignored when hit_saturation is
+     * true. */
+    bool deferrable_hits;
+} kl_policy_hints;
 
 typedef struct kl_policy_ops {
     unsigned version; /* KL_POLICY_VERSION */
-    const char *name; /* "lru", "lfu", ... */
+    const char *name; /* "lru", "lfu", ...: the name kl_cache_opts.policy gives */
     size_t meta_size; /* bytes of per-entry metadata, aligned to 8 by the cache */
 
     /* Create the policy state for a cache (or shard) holding at most
@@ -48,36 +93,34 @@ typedef struct kl_policy_ops {
      * on_remove after).  NULL when the policy holds no entries. */
     void *(*victim)(void *state);
 
-    /* Version 2.  Lets hits skip the policy when they would change
-     * nothing, so that they need no lock: when hit_saturation is true, a
-     * hit is a no-op while the 64-bit word at byte offset hit_word of the
-     * entry's metadata has every bit of hit_mask set (mask 0: hits never
-     * change anything).  The cache may read that word without the lock,
-     * from an entry being changed or freed (it only decides whether to
-     * call on_hit later, under the lock).  Policies whose hits always
-     * reorder entries (lru, lfu, ...) leave hit_saturation false. */
-    bool hit_saturation;
-    uint32_t hit_word;
-    uint64_t hit_mask;
-
-    /* Version 3.  For policies whose hits always reorder entries: when
-     * true, the cache may, while several threads hit it at once, record a
-     * hit as a "referenced" mark on the entry instead of calling on_hit,
-     * and call on_hit for it when the entry next comes up as the victim
-     * (a second chance; the policy is then asked for a victim again).
-     * Each such call consumes the mark, so victim selection stays O(1)
-     * amortised.  LRU becomes CLOCK-like under concurrent hits and stays
-     * exact for a single thread.  A policy whose victim may be the entry
-     * on_hit just touched (mru) must leave it false. */
-    bool deferrable_hits;
+    /* Version 4.  Optional (NULL: none): see kl_policy_hints.  Must live
+     * as long as the struct. */
+    const kl_policy_hints *hints;
 } kl_policy_ops;
 
-/* Look up a built-in policy by name ("lru", "lfu", "mru", "rr", "fifo",
- * "sieve", "s3fifo", "arc", "wtinylfu"; "inf" and "no" are cache modes, not
- * policies, and are handled by the cache).  NULL if unknown. */
+/* Make a policy defined outside the library known by its name, so that
+ * a cache can use it (kl_cache_opts.policy, as for the built-in ones).
+ * Returns 0, or KL_EINVAL (message set, sys/errors.h's kl_errmsg) when
+ * ops or its name is NULL or empty, a required slot (create, destroy,
+ * on_insert, on_hit, on_remove, victim) is NULL, its version is 0 or newer
+ * than KL_POLICY_VERSION, its hints are inconsistent (see
+ * kl_policy_hints), or the name is taken: by a built-in policy, by the
+ * cache modes "inf" and "no", or by an earlier registration (there is no
+ * unregistering).  KL_ENOMEM when out of memory.
+ * Ownership: the library keeps the pointer, not a copy: *ops (and its
+ * name and hints) must outlive every use of the library (a static const
+ * struct).  Thread-safe, also against kl_policy_find and caches being
+ * created meanwhile. */
+KL_API int kl_policy_register(const kl_policy_ops *ops);
+
+/* Look up a policy by name: a built-in one ("lru", "lfu", "mru", "rr",
+ * "fifo", "sieve", "s3fifo", "arc", "wtinylfu") or one registered with
+ * kl_policy_register.  "inf" and "no" are cache modes, not policies, and
+ * are handled by the cache.  NULL if unknown.  Thread-safe. */
 KL_API const kl_policy_ops *kl_policy_find(const char *name);
 
-/* The names of all built-in policies, NULL-terminated. */
+/* The names of all built-in policies, NULL-terminated (registered ones are
+ * not listed). */
 KL_API const char *const *kl_policy_names(void);
 
 #ifdef __cplusplus

@@ -5,31 +5,9 @@
 #include "internal.h"
 
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static _Atomic int fault_err;
-static _Atomic int64_t fault_budget;
-
-void kl__fsio_fault_inject(int err, uint64_t after_bytes)
-{
-    atomic_store(&fault_budget, (int64_t)(after_bytes > INT64_MAX ? INT64_MAX : after_bytes));
-    atomic_store(&fault_err, err);
-}
-
-/* How many of n bytes may be written before the injected fault (n when
- * none is armed). */
-static size_t fault_allow(size_t n)
-{
-    if (KL_LIKELY(!atomic_load_explicit(&fault_err, memory_order_relaxed)))
-        return n;
-    int64_t b = atomic_fetch_sub(&fault_budget, (int64_t)n);
-    if (b >= (int64_t)n)
-        return n;
-    return b > 0 ? (size_t)b : 0;
-}
 
 static ssize_t do_pwrite(int fd, const void *p, size_t n, int64_t off)
 {
@@ -40,11 +18,7 @@ int kl__fsio_pwrite(int fd, const void *p, size_t n, int64_t off, const char *pa
 {
     const uint8_t *b = p;
     while (n) {
-        size_t allow = fault_allow(n);
-        if (!allow) {
-            return kl_seterrno(atomic_load(&fault_err), "write", path);
-        }
-        ssize_t w = do_pwrite(fd, b, allow, off);
+        ssize_t w = do_pwrite(fd, b, n, off);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -63,39 +37,29 @@ int kl__fsio_pwritev(int fd, const struct iovec *iov, int niov, int64_t off, con
     size_t total = 0;
     for (int i = 0; i < niov; i++)
         total += iov[i].iov_len;
-    if (KL_LIKELY(!atomic_load_explicit(&fault_err, memory_order_relaxed))) {
-        /* the common case: one system call */
-        ssize_t w = off < 0 ? writev(fd, iov, niov) : pwritev(fd, iov, niov, (off_t)off);
-        if (w == (ssize_t)total)
-            return 0;
-        if (w < 0 && errno != EINTR)
-            return kl_seterrno(errno, "write", path);
-        /* a short write: finish piece by piece */
-        size_t done = w > 0 ? (size_t)w : 0;
-        for (int i = 0; i < niov; i++) {
-            if (done >= iov[i].iov_len) {
-                done -= iov[i].iov_len;
-                if (off >= 0)
-                    off += (int64_t)iov[i].iov_len;
-                continue;
-            }
-            int rc = kl__fsio_pwrite(fd, (const uint8_t *)iov[i].iov_base + done,
-                                    iov[i].iov_len - done, off < 0 ? -1 : off + (int64_t)done,
-                                    path);
-            if (rc)
-                return rc;
+    /* the common case: one system call */
+    ssize_t w = off < 0 ? writev(fd, iov, niov) : pwritev(fd, iov, niov, (off_t)off);
+    if (w == (ssize_t)total)
+        return 0;
+    if (w < 0 && errno != EINTR)
+        return kl_seterrno(errno, "write", path);
+    /* a short write: finish piece by piece */
+    size_t done = w > 0 ? (size_t)w : 0;
+    for (int i = 0; i < niov; i++) {
+        if (done >= iov[i].iov_len) {
+            done -= iov[i].iov_len;
             if (off >= 0)
                 off += (int64_t)iov[i].iov_len;
-            done = 0;
+            continue;
         }
-        return 0;
-    }
-    for (int i = 0; i < niov; i++) {
-        int rc = kl__fsio_pwrite(fd, iov[i].iov_base, iov[i].iov_len, off, path);
+        int rc = kl__fsio_pwrite(fd, (const uint8_t *)iov[i].iov_base + done,
+                                iov[i].iov_len - done, off < 0 ? -1 : off + (int64_t)done,
+                                path);
         if (rc)
             return rc;
         if (off >= 0)
             off += (int64_t)iov[i].iov_len;
+        done = 0;
     }
     return 0;
 }

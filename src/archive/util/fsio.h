@@ -1,7 +1,5 @@
 /* File-system helpers of the file-based archives: complete reads and
- * writes that map errno to KL_E* naming the path, fsync of a folder, and a
- * fault injector the tests use to simulate a full disk (never enabled by
- * the library itself). */
+ * writes that map errno to KL_E* naming the path, fsync of a folder. */
 #ifndef KLEPTO_ARCHIVE_FSIO_H
 #define KLEPTO_ARCHIVE_FSIO_H
 
@@ -22,11 +20,5 @@ int kl__fsio_fsync(int fd, const char *path);
 int kl__fsio_fsync_dir(const char *path);
 /* mkdir -p. */
 int kl__fsio_mkdirs(const char *path);
-
-/* Testing only: after `after_bytes` more bytes have been written by this
- * process through kl__fsio, writes fail with errno `err` (the write that
- * crosses the limit writes its first part, as a full disk does).
- * err == 0 switches the injector off. */
-void kl__fsio_fault_inject(int err, uint64_t after_bytes);
 
 #endif

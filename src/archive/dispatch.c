@@ -1,0 +1,303 @@
+/* The kl_archive_* calls: each takes the handle's lock when its backend is
+ * not thread-safe, refuses writes to a read-only handle, and calls the
+ * backend's slot, or, for an optional slot the backend left NULL, the
+ * fallback built from the required ones (sys/archive_backend.h lists
+ * them). */
+#include "archive/handle.h"
+#include "archive/tarray.h"
+#include "internal.h"
+
+#include <stdlib.h>
+
+int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val)
+{
+    KL__AR_LOCK(ar);
+    int rc = ar->be->get(ar->state, key, klen, val);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = kl__archive_check_writable(ar);
+    if (rc)
+        return rc;
+    KL__AR_LOCK(ar);
+    rc = ar->be->put(ar->state, key, klen, val, vlen);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_del(kl_archive *ar, const void *key, size_t klen)
+{
+    int rc = kl__archive_check_writable(ar);
+    if (rc)
+        return rc;
+    KL__AR_LOCK(ar);
+    rc = ar->be->del(ar->state, key, klen);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+static int contains_locked(kl_archive *ar, const void *key, size_t klen)
+{
+    if (ar->be->contains)
+        return ar->be->contains(ar->state, key, klen);
+    kl_buf tmp = KL_BUF_INIT;
+    int rc = ar->be->get(ar->state, key, klen, &tmp);
+    kl_buf_free(&tmp);
+    if (rc == KL_ENOTFOUND)
+        return 0;
+    return rc ? rc : 1;
+}
+
+int kl_archive_contains(kl_archive *ar, const void *key, size_t klen)
+{
+    KL__AR_LOCK(ar);
+    int rc = contains_locked(ar, key, klen);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_count(kl_archive *ar, size_t *out)
+{
+    KL__AR_LOCK(ar);
+    int rc = ar->be->count(ar->state, out);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)
+{
+    KL__AR_LOCK(ar);
+    int rc;
+    if (ar->be->stat) {
+        rc = ar->be->stat(ar->state, key, klen, out);
+    } else {
+        kl_buf tmp = KL_BUF_INIT;
+        rc = ar->be->get(ar->state, key, klen, &tmp);
+        if (!rc) {
+            out->stored_ns = 0;
+            out->size = klen + tmp.len;
+        }
+        kl_buf_free(&tmp);
+    }
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+/* Keys first, deletes after: deleting under a live cursor is not
+ * something every backend promises to survive. */
+static int clear_by_iteration(kl_archive *ar)
+{
+    void *cur = NULL;
+    int rc = ar->be->iter_new(ar->state, &cur);
+    if (rc)
+        return rc;
+    kl_buf keys = KL_BUF_INIT, k = KL_BUF_INIT;
+    for (;;) {
+        int r = ar->be->iter_next(cur, &k, NULL);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            rc = r;
+            break;
+        }
+        uint64_t n = k.len;
+        if ((rc = kl_buf_append(&keys, &n, sizeof n)) || (rc = kl_buf_append(&keys, k.data, k.len)))
+            break;
+    }
+    ar->be->iter_free(cur);
+    for (size_t off = 0; !rc && off < keys.len;) {
+        uint64_t n;
+        memcpy(&n, keys.data + off, sizeof n);
+        off += sizeof n;
+        int r = ar->be->del(ar->state, keys.data + off, (size_t)n);
+        if (r && r != KL_ENOTFOUND)
+            rc = r;
+        off += (size_t)n;
+    }
+    kl_buf_free(&keys);
+    kl_buf_free(&k);
+    return rc;
+}
+
+int kl_archive_clear(kl_archive *ar)
+{
+    int rc = kl__archive_check_writable(ar);
+    if (rc)
+        return rc;
+    KL__AR_LOCK(ar);
+    rc = ar->be->clear ? ar->be->clear(ar->state) : clear_by_iteration(ar);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_sync(kl_archive *ar)
+{
+    if (!ar->be->sync)
+        return 0;
+    KL__AR_LOCK(ar);
+    int rc = ar->be->sync(ar->state);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_drop(kl_archive *ar)
+{
+    if (!ar)
+        return 0;
+    int rc = kl__archive_check_writable(ar);
+    if (!rc && !ar->be->drop)
+        rc = kl_seterr(KL_EUNSUPPORTED, "%s: %s: archives cannot be dropped", ar->url,
+                       ar->be->scheme);
+    if (!rc)
+        rc = ar->be->drop(ar->state);
+    int rc2 = ar->be->close(ar->state);
+    kl__archive_handle_release(ar);
+    return rc ? rc : rc2;
+}
+
+int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        const void *const *vals, const size_t *vlens)
+{
+    int rc = kl__archive_check_writable(ar);
+    if (rc)
+        return rc;
+    KL__AR_LOCK(ar);
+    if (ar->be->put_many)
+        rc = ar->be->put_many(ar->state, n, keys, klens, vals, vlens);
+    else
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = ar->be->put(ar->state, keys[i], klens[i], vals[i], vlens[i]);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        size_t *deleted)
+{
+    size_t done = 0;
+    int rc = kl__archive_check_writable(ar);
+    if (!rc) {
+        KL__AR_LOCK(ar);
+        if (ar->be->version >= 2 && ar->be->del_many) {
+            rc = ar->be->del_many(ar->state, n, keys, klens, &done);
+        } else {
+            for (size_t i = 0; i < n && !rc; i++) {
+                int r = ar->be->del(ar->state, keys[i], klens[i]);
+                if (r == 0)
+                    done++;
+                else if (r != KL_ENOTFOUND)
+                    rc = r;
+            }
+        }
+        KL__AR_UNLOCK(ar);
+    }
+    if (deleted)
+        *deleted = done;
+    return rc;
+}
+
+int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
+                        kl_buf *vals, bool *found)
+{
+    int rc = 0;
+    KL__AR_LOCK(ar);
+    if (ar->be->get_many) {
+        rc = ar->be->get_many(ar->state, n, keys, klens, vals, found);
+    } else {
+        for (size_t i = 0; i < n && !rc; i++) {
+            int r = ar->be->get(ar->state, keys[i], klens[i], &vals[i]);
+            found[i] = r == 0;
+            if (r && r != KL_ENOTFOUND)
+                rc = r;
+        }
+    }
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_describe(kl_archive *ar, kl_buf *out)
+{
+    if (!ar->be->describe)
+        return 0;
+    KL__AR_LOCK(ar);
+    int rc = ar->be->describe(ar->state, out);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+int kl_archive_compact(kl_archive *ar)
+{
+    int rc = kl__archive_check_writable(ar);
+    if (rc || !ar->be->compact)
+        return rc;
+    KL__AR_LOCK(ar);
+    rc = ar->be->compact(ar->state);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+/* ---- views ------------------------------------------------------------ */
+
+int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out)
+{
+    *out = NULL;
+    KL__AR_LOCK(ar);
+    int rc;
+    if (ar->be->get_view) {
+        rc = ar->be->get_view(ar->state, key, klen, out);
+    } else {
+        kl_buf v = KL_BUF_INIT;
+        rc = ar->be->get(ar->state, key, klen, &v);
+        kl__tarray ta;
+        if (!rc && !kl__tarray_parse(v.data, v.len, &ta))
+            rc = kl_seterr(KL_ETYPE, "%s: the value is not a typed numeric array", ar->url);
+        if (!rc) {
+            rc = kl__view_from_copy(out, v.data, v.len, &ta);
+            v.data = NULL;
+        }
+        kl_buf_free(&v);
+    }
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+/* ---- iteration -------------------------------------------------------- */
+
+int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out)
+{
+    *out = NULL;
+    kl_archive_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return kl_seterr(KL_ENOMEM, "out of memory iterating %s", ar->url);
+    it->ar = ar;
+    KL__AR_LOCK(ar);
+    int rc = ar->be->iter_new(ar->state, &it->cur);
+    KL__AR_UNLOCK(ar);
+    if (rc) {
+        free(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val)
+{
+    KL__AR_LOCK(it->ar);
+    int rc = it->ar->be->iter_next(it->cur, key, val);
+    KL__AR_UNLOCK(it->ar);
+    return rc;
+}
+
+void kl_archive_iter_free(kl_archive_iter *it)
+{
+    if (!it)
+        return;
+    KL__AR_LOCK(it->ar);
+    it->ar->be->iter_free(it->cur);
+    KL__AR_UNLOCK(it->ar);
+    free(it);
+}

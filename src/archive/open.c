@@ -1,0 +1,122 @@
+/* Opening and closing archives: kl_archive_open reads the URL, applies the
+ * cached front when the URL asks for it (?cached=true: the front is a
+ * wrapper around the archive the rest of the URL names, not a scheme), and
+ * otherwise opens the backend registered under the URL's scheme. */
+#include "archive/handle.h"
+#include "archive/registry.h"
+#include "archive/url.h"
+#include "internal.h"
+#include "klepto/cached.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Rebuild the URL without ?cached=... so the backing archive gets the rest. */
+static char *url_without_cached(const kl_url *u)
+{
+    kl_buf b = KL_BUF_INIT;
+    const char *q = strchr(u->full, '?');
+    kl_buf_append(&b, u->full, q ? (size_t)(q - u->full) : strlen(u->full));
+    if (q) {
+        char sep = '?';
+        const char *p = q + 1;
+        while (*p) {
+            const char *amp = strchr(p, '&');
+            size_t n = amp ? (size_t)(amp - p) : strlen(p);
+            if (!(n >= 6 && !strncmp(p, "cached", 6) && (n == 6 || p[6] == '='))) {
+                kl_buf_append(&b, &sep, 1);
+                kl_buf_append(&b, p, n);
+                sep = '&';
+            }
+            p += n + (amp ? 1 : 0);
+        }
+    }
+    const char *s = kl_buf_cstr(&b);
+    char *r = s ? strdup(s) : NULL;
+    kl_buf_free(&b);
+    return r;
+}
+
+/* The cached front over the archive named by u without its ?cached=. */
+static int open_cached_front(kl_archive **out, const kl_url *u, const kl_archive_opts *opts)
+{
+    char *inner = url_without_cached(u);
+    if (!inner)
+        return kl_seterr(KL_ENOMEM, "out of memory opening %s", kl_url_shown(u));
+    kl_archive *backing = NULL;
+    int rc = kl_archive_open(&backing, inner, opts);
+    free(inner);
+    if (rc)
+        return rc;
+    kl_cached_opts co = KL_CACHED_OPTS_INIT;
+    return kl_cached_new(out, backing, &co);
+}
+
+/* A handle over backend be opened on u; the URL's options must all have
+ * been read by be->open. */
+static int open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
+                        const kl_url *u, const kl_archive_opts *opts)
+{
+    kl_archive *ar = NULL;
+    int rc = kl__archive_handle_new(&ar, be, url, kl_url_shown(u));
+    if (rc)
+        return rc;
+    ar->read_only = opts->read_only;
+    rc = be->open(&ar->state, u, opts);
+    if (!rc) {
+        rc = kl__url_check_used(u);
+        if (rc) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", kl_errmsg());
+            be->close(ar->state);
+            kl_seterr(rc, "%s", msg);
+        }
+    }
+    if (rc) {
+        kl__archive_handle_release(ar);
+        return rc;
+    }
+    *out = ar;
+    return 0;
+}
+
+int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts)
+{
+    *out = NULL;
+    kl_archive_opts def = KL_ARCHIVE_OPTS_INIT;
+    if (!opts)
+        opts = &def;
+    int rc = kl__opts_version_check(opts->version, KL_ARCHIVE_OPTS_VERSION, "archive");
+    if (rc)
+        return rc;
+    kl_url *u = NULL;
+    rc = kl__url_parse(url, &u);
+    if (rc)
+        return rc;
+    bool cached = false;
+    rc = kl_url_bool(u, "cached", &cached); /* the core's own option */
+    if (!rc && cached) {
+        rc = open_cached_front(out, u, opts);
+        kl__url_free(u);
+        return rc;
+    }
+    const kl_archive_backend *be = rc ? NULL : kl__archive_backend_find(u->scheme);
+    if (!rc && !be)
+        rc = kl_seterr(KL_EINVAL, "%s: unknown archive scheme '%s:'", kl_url_shown(u), u->scheme);
+    if (!rc)
+        rc = open_backend(out, be, url, u, opts);
+    kl__url_free(u);
+    return rc;
+}
+
+int kl_archive_close(kl_archive *ar)
+{
+    if (!ar)
+        return 0;
+    int rc = ar->be->close(ar->state);
+    kl__archive_handle_release(ar);
+    return rc;
+}
+
+const char *kl_archive_url(const kl_archive *ar) { return ar->url; }
+const char *kl_archive_scheme(const kl_archive *ar) { return ar->be->scheme; }
