@@ -21,15 +21,12 @@ static char *tmp;
 static int setup(void **state)
 {
     (void)state;
-    tmp = kt_tmpdir("simulate");
-    return tmp ? 0 : -1;
+    return kt_tempdir_make(&tmp, "simulate");
 }
-
 static int teardown(void **state)
 {
     (void)state;
-    kt_rmrf(tmp);
-    free(tmp);
+    kt_tempdir_remove(&tmp);
     return 0;
 }
 
