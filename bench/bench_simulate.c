@@ -1,6 +1,6 @@
 /* `simulate`: the replay rate of `klepto simulate` (LRU, 20k entries) on a
  * warm trace file of 2M text keys drawn from a Zipf(0.9) law over 200k keys.
- * The command's own code is compiled in and called as the CLI calls it
+ * The command, from the CLI's library, is called as the CLI calls it
  * (file mapping, line splitting, the real cache), minus process start-up.
  * Baseline: the same replay the simplest fast way — a bare open-addressing
  * table of key hashes and an intrusive LRU list, no locks, no allocation. */
@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "../tools/cmd_simulate.c"
+#include "cli.h"
 
 enum { NKEYS = 200000, NREQ = 2000000, CAP = 20000, REPS = 5 };
 

@@ -1,4 +1,5 @@
-/* Helpers shared by the klepto commands: errors, exit codes, literals. */
+/* Helpers shared by the klepto commands: errors, exit codes, literals,
+ * help, options. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +104,20 @@ static int render(const void *p, size_t n, kl_buf *out, bool as_key)
 
 int cli_render_key(const void *p, size_t n, kl_buf *out) { return render(p, n, out, true); }
 int cli_render_value(const void *p, size_t n, kl_buf *out) { return render(p, n, out, false); }
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
+
+int cli_help(const char *usage, const char *about)
+{
+    printf("%s\n\n%s", usage, about);
+    return CLI_OK;
+}
 
 /* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
  * option, 0 when it is not, -1 when its value is missing. */
