@@ -28,8 +28,8 @@ static int teardown(void **st)
 }
 
 static const char *const commands[] = {
-    "ls",     "get",    "count",  "put",   "rm",  "stats", "verify",   "clear",
-    "copy",   "compact", "export", "import", "prune", "key", "simulate",
+    "ls",   "get",     "count",  "put",    "rm",    "stats", "verify",   "clear",
+    "copy", "compact", "export", "import", "prune", "key",   "simulate",
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -7,9 +7,12 @@
 #include "zipf.h"
 
 const char *const kt_all_policies[KT_NPOLICIES] = {"lru",   "lfu",    "mru",      "rr", "fifo",
-                                       "sieve", "s3fifo", "wtinylfu", "arc"};
+                                                   "sieve", "s3fifo", "wtinylfu", "arc"};
 
-uint64_t kt_key_hash(int64_t k) { return kt_mix64((uint64_t)k * 0x2545f4914f6cdd1dULL + 7); }
+uint64_t kt_key_hash(int64_t k)
+{
+    return kt_mix64((uint64_t)k * 0x2545f4914f6cdd1dULL + 7);
+}
 
 void kt_harness_open(kt_harness *h, const char *policy, size_t cap, size_t nkeys, uint64_t seed)
 {

@@ -12,9 +12,18 @@ uint64_t kt_mix64(uint64_t z)
     return z ^ (z >> 31);
 }
 
-uint64_t kt_rng_next(kt_rng *r) { return kt_mix64(r->s++); }
-double kt_rng_unit(kt_rng *r) { return (double)(kt_rng_next(r) >> 11) * 0x1.0p-53; }
-size_t kt_rng_below(kt_rng *r, size_t n) { return (size_t)(kt_rng_next(r) % n); }
+uint64_t kt_rng_next(kt_rng *r)
+{
+    return kt_mix64(r->s++);
+}
+double kt_rng_unit(kt_rng *r)
+{
+    return (double)(kt_rng_next(r) >> 11) * 0x1.0p-53;
+}
+size_t kt_rng_below(kt_rng *r, size_t n)
+{
+    return (size_t)(kt_rng_next(r) % n);
+}
 
 int kt_zipf_init(kt_zipf *z, double alpha, size_t nkeys)
 {

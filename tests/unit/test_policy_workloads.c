@@ -222,8 +222,8 @@ enum { P_LRU, P_LFU, P_MRU, P_RR, P_FIFO, P_SIEVE, P_S3FIFO, P_WTINYLFU, P_ARC }
 
 /* Miss ratios of Belady and every policy; prints a row of the table in
  * docs/policies.md. */
-static void workload_row(const char *name, const int64_t *t, size_t nkeys, size_t cap,
-                         double *opt, double mr[NPOL])
+static void workload_row(const char *name, const int64_t *t, size_t nkeys, size_t cap, double *opt,
+                         double mr[NPOL])
 {
     *opt = belady_miss_ratio(t, W_REQS, nkeys, cap);
     printf("| %s | %zu | %.3f |", name, cap, *opt);

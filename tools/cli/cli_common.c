@@ -10,15 +10,19 @@
 int cli_status(int code)
 {
     switch (code) {
-    case KL_OK: return CLI_OK;
-    case KL_ENOTFOUND: return CLI_NOTFOUND;
+    case KL_OK:
+        return CLI_OK;
+    case KL_ENOTFOUND:
+        return CLI_NOTFOUND;
     case KL_EINVAL:
     case KL_ETYPE:
     case KL_ETOOBIG:
     case KL_ERANGE:
     case KL_ECORRUPT:
-    case KL_EVERSION: return CLI_USAGE;
-    default: return CLI_IO;
+    case KL_EVERSION:
+        return CLI_USAGE;
+    default:
+        return CLI_IO;
     }
 }
 
@@ -28,7 +32,7 @@ int cli_fail(int code, const char *what)
     if (!msg[0])
         msg = kl_strerror(code);
     char *shown = kl_archive_redact_url(what); /* no password on the terminal */
-    if (!shown || strstr(msg, shown)) /* the library's message already names it */
+    if (!shown || strstr(msg, shown))          /* the library's message already names it */
         fprintf(stderr, "klepto: %s\n", msg);
     else
         fprintf(stderr, "klepto: %s: %s\n", shown, msg);
@@ -102,8 +106,14 @@ static int render(const void *p, size_t n, kl_buf *out, bool as_key)
     return rc;
 }
 
-int cli_render_key(const void *p, size_t n, kl_buf *out) { return render(p, n, out, true); }
-int cli_render_value(const void *p, size_t n, kl_buf *out) { return render(p, n, out, false); }
+int cli_render_key(const void *p, size_t n, kl_buf *out)
+{
+    return render(p, n, out, true);
+}
+int cli_render_value(const void *p, size_t n, kl_buf *out)
+{
+    return render(p, n, out, false);
+}
 
 bool cli_wants_help(int argc, char **argv)
 {

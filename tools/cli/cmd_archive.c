@@ -180,8 +180,7 @@ int cli_cmd_verify(int argc, char **argv)
 }
 
 static const char clear_usage[] = "usage: klepto clear URL";
-static const char clear_about[] =
-    "Remove every entry of the archive at URL.\n";
+static const char clear_about[] = "Remove every entry of the archive at URL.\n";
 
 int cli_cmd_clear(int argc, char **argv)
 {
@@ -203,8 +202,7 @@ int cli_cmd_clear(int argc, char **argv)
 }
 
 static const char compact_usage[] = "usage: klepto compact URL";
-static const char compact_about[] =
-    "Reclaim the space of replaced and deleted entries.\n";
+static const char compact_about[] = "Reclaim the space of replaced and deleted entries.\n";
 
 int cli_cmd_compact(int argc, char **argv)
 {

@@ -102,9 +102,8 @@ int cli_cmd_ls(int argc, char **argv)
 }
 
 static const char get_usage[] = "usage: klepto get URL KEY";
-static const char get_about[] =
-    "Print the value stored under the key literal KEY, as a literal.\n"
-    "A key not stored exits 1.\n";
+static const char get_about[] = "Print the value stored under the key literal KEY, as a literal.\n"
+                                "A key not stored exits 1.\n";
 
 int cli_cmd_get(int argc, char **argv)
 {
@@ -121,10 +120,10 @@ int cli_cmd_get(int argc, char **argv)
     if (rc) {
         st = cli_fail(rc, argv[1]);
     } else if ((rc = kl_archive_get(ar, key.data, key.len, &val)) != 0) {
-        st = rc == KL_ENOTFOUND ? (fprintf(stderr, "klepto: %s: key %s not found\n", argv[0],
-                                           argv[1]),
-                                   CLI_NOTFOUND)
-                                : cli_fail(rc, argv[0]);
+        st = rc == KL_ENOTFOUND
+                 ? (fprintf(stderr, "klepto: %s: key %s not found\n", argv[0], argv[1]),
+                    CLI_NOTFOUND)
+                 : cli_fail(rc, argv[0]);
     } else if ((rc = cli_render_value(val.data, val.len, &out)) != 0) {
         st = cli_fail(rc, argv[0]);
     } else {
@@ -138,8 +137,7 @@ int cli_cmd_get(int argc, char **argv)
 }
 
 static const char count_usage[] = "usage: klepto count URL";
-static const char count_about[] =
-    "Print the number of entries in the archive at URL.\n";
+static const char count_about[] = "Print the number of entries in the archive at URL.\n";
 
 int cli_cmd_count(int argc, char **argv)
 {

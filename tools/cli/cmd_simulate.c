@@ -27,8 +27,7 @@ typedef struct {
     char *heap; /* free on release when set */
 } trace_buf;
 
-static const char simulate_usage[] =
-    "usage: klepto simulate --policy NAME --size N [--trace FILE]";
+static const char simulate_usage[] = "usage: klepto simulate --policy NAME --size N [--trace FILE]";
 static const char simulate_about[] =
     "Replay a trace of keys (one per line, any bytes; FILE, or stdin when none\n"
     "or -) as get-or-insert through a cache with that eviction policy and N\n"
