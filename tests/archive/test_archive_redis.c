@@ -7,17 +7,10 @@
  * prefix of its own (pid + counter) and removes it, so test programs can
  * share the server at once (redis_fixture.h). */
 #define _GNU_SOURCE
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>

@@ -23,7 +23,6 @@
 
 #include "klepto/archive.h"
 #include "klepto/error.h"
-#include "archive_suite.h"
 #include "redis_fixture.h"
 #include "testutil.h"
 
