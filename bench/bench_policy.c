@@ -5,12 +5,12 @@
  * eviction.  Baseline: LRU measured in the same run, the simplest policy. */
 #include "harness.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "klepto/sys/policy.h"
+#include "zipf.h"
 
 enum { NKEYS = 1000000, NREQ = 2000000, CAP = 100000, REPS = 3 };
 
@@ -20,38 +20,19 @@ typedef struct {
     uint32_t in;
 } ent;
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
+/* Zipf(0.9) ranks from draws 0..NREQ-1, the hot keys scattered. */
 static uint32_t *make_trace(void)
 {
-    double *cdf = malloc(NKEYS * sizeof *cdf);
+    kt_zipf z;
     uint32_t *t = malloc(NREQ * sizeof *t);
-    if (!cdf || !t) {
+    if (!t || kt_zipf_init(&z, 0.9, NKEYS) != 0) {
         fprintf(stderr, "bench_policy: out of memory\n");
         exit(1);
     }
-    double sum = 0;
-    for (size_t i = 0; i < NKEYS; i++)
-        cdf[i] = (sum += pow((double)(i + 1), -0.9));
-    for (uint64_t r = 0; r < NREQ; r++) {
-        double u = (double)(mix64(r) >> 11) * 0x1.0p-53 * sum;
-        size_t lo = 0, hi = NKEYS - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (cdf[mid] < u)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        t[r] = (uint32_t)(mix64(lo) % NKEYS); /* scatter the hot keys */
-    }
-    free(cdf);
+    kt_rng g = {0};
+    for (uint64_t r = 0; r < NREQ; r++)
+        t[r] = (uint32_t)(kt_mix64(kt_zipf_rank(&z, kt_rng_unit(&g))) % NKEYS);
+    kt_zipf_free(&z);
     return t;
 }
 
@@ -76,7 +57,7 @@ static double run(const kl_policy_ops *ops, const uint32_t *t, ent *e, double *m
         memset(x->meta, 0, sizeof x->meta);
         x->in = 1;
         count++;
-        ops->on_insert(st, x->meta, mix64(t[i]));
+        ops->on_insert(st, x->meta, kt_mix64(t[i]));
         while (count > CAP) {
             ent *v = ops->victim(st);
             ops->on_remove(st, v->meta);

@@ -1,56 +1,39 @@
 /* `simulate`: the replay rate of `klepto simulate` (LRU, 20k entries) on a
  * warm trace file of 2M text keys drawn from a Zipf(0.9) law over 200k keys.
- * The command's own code is compiled in and called as the CLI calls it
+ * The command, from the CLI's library, is called as the CLI calls it
  * (file mapping, line splitting, the real cache), minus process start-up.
  * Baseline: the same replay the simplest fast way — a bare open-addressing
  * table of key hashes and an intrusive LRU list, no locks, no allocation. */
 #include "harness.h"
 
 #include <fcntl.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "../tools/cmd_simulate.c"
+#include "cli.h"
+#include "zipf.h"
 
 enum { NKEYS = 200000, NREQ = 2000000, CAP = 20000, REPS = 5 };
 
-static uint64_t mix64(uint64_t z)
-{
-    z += 0x9e3779b97f4a7c15ULL;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
+/* NREQ text keys: Zipf(0.9) ranks from draws 0..NREQ-1, one line each. */
 static char *make_trace(size_t *len)
 {
-    double *cdf = malloc(NKEYS * sizeof *cdf);
+    kt_zipf z;
     char *buf = malloc((size_t)NREQ * 24);
-    if (!cdf || !buf) {
+    if (!buf || kt_zipf_init(&z, 0.9, NKEYS) != 0) {
         fprintf(stderr, "bench_simulate: out of memory\n");
         exit(1);
     }
-    double sum = 0;
-    for (size_t i = 0; i < NKEYS; i++)
-        cdf[i] = (sum += pow((double)(i + 1), -0.9));
+    kt_rng g = {0};
     size_t n = 0;
     for (uint64_t r = 0; r < NREQ; r++) {
-        double u = (double)(mix64(r) >> 11) * 0x1.0p-53 * sum;
-        size_t lo = 0, hi = NKEYS - 1;
-        while (lo < hi) {
-            size_t mid = (lo + hi) / 2;
-            if (cdf[mid] < u)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        n += (size_t)sprintf(buf + n, "user:%zu:profile\n", lo * 7919 % 1000003);
+        size_t rank = kt_zipf_rank(&z, kt_rng_unit(&g));
+        n += (size_t)sprintf(buf + n, "user:%zu:profile\n", rank * 7919 % 1000003);
     }
-    free(cdf);
+    kt_zipf_free(&z);
     *len = n;
     return buf;
 }

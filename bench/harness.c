@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "klepto/error.h"
+#include "tempdir.h"
 
 uint64_t bench_now_ns(void)
 {
@@ -41,28 +42,18 @@ void bench_report(const char *name, double value, const char *unit, double basel
     fflush(stdout);
 }
 
-static char tmpdir[256];
+static char *tmpdir;
 
 const char *bench_tmpdir(void)
 {
-    if (!tmpdir[0]) {
-        const char *base = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof tmpdir, "%s/klepto-bench-XXXXXX", base ? base : "/tmp");
-        if (!mkdtemp(tmpdir)) {
-            perror("mkdtemp");
-            exit(1);
-        }
+    if (!tmpdir && !(tmpdir = kt_tmpdir("bench"))) {
+        perror("bench: temporary folder");
+        exit(1);
     }
     return tmpdir;
 }
 
-void bench_rmrf(const char *path)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", path);
-    if (system(cmd) != 0)
-        fprintf(stderr, "bench: could not remove %s\n", path);
-}
+void bench_rmrf(const char *path) { kt_rmrf(path); }
 
 int bench_wants(const char *name)
 {

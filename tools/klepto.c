@@ -1,8 +1,13 @@
-/* The klepto command-line tool: dispatch to the commands (CLI.md). */
+/* The klepto command-line tool: main() and the dispatch by command name
+ * (CLI.md); the commands themselves are the library in tools/cli/. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
+
+#ifndef KLEPTO_VERSION_STRING
+#error "KLEPTO_VERSION_STRING (the project version) is defined by the build"
+#endif
 
 typedef struct command {
     const char *name;
@@ -16,8 +21,10 @@ static const command commands[] = {
     {"count", cli_cmd_count, "count URL                     number of entries"},
     {"put", cli_cmd_put, "put URL KEY VALUE             write one entry (creates the archive)"},
     {"rm", cli_cmd_rm, "rm URL KEY                    delete one entry"},
-    {"stats", cli_cmd_stats, "stats URL                     entries, bytes, format and backend facts"},
-    {"verify", cli_cmd_verify, "verify URL [--repair]         check every entry; drop damaged ones"},
+    {"stats", cli_cmd_stats,
+     "stats URL                     entries, bytes, format and backend facts"},
+    {"verify", cli_cmd_verify,
+     "verify URL [--repair]         check every entry; drop damaged ones"},
     {"clear", cli_cmd_clear, "clear URL                     remove every entry"},
     {"copy", cli_cmd_copy, "copy SRC DST                  copy every entry between archives"},
     {"compact", cli_cmd_compact, "compact URL                   reclaim the space of old entries"},
@@ -42,19 +49,40 @@ static void usage(FILE *f)
                "check, 2 bad usage or input, 3 I/O, backend or server error.\n");
 }
 
+/* "klepto VERSION", then the features built in. */
+static int version(void)
+{
+    printf("klepto %s\n", KLEPTO_VERSION_STRING);
+    /* TODO: print "features: %s\n" with kl_features() once include/klepto/features.h exists. */
+    return CLI_OK;
+}
+
+static const command *find(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", name);
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
         return CLI_USAGE;
     }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+        return version();
+    if (!strcmp(argv[1], "help") && argc > 2) { /* klepto help CMD: that command's help */
+        const command *c = find(argv[2]);
+        char *help[] = {"--help", NULL};
+        return c ? c->run(1, help) : CLI_USAGE;
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return CLI_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].run(argc - 2, argv + 2);
-    fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", argv[1]);
-    return CLI_USAGE;
+    const command *c = find(argv[1]);
+    return c ? c->run(argc - 2, argv + 2) : CLI_USAGE;
 }

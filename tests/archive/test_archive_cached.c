@@ -16,14 +16,12 @@ static char *tmp;
 static int setup(void **st)
 {
     (void)st;
-    tmp = kt_tmpdir("cached");
-    return tmp ? 0 : -1;
+    return kt_tempdir_make(&tmp, "cached");
 }
 static int teardown(void **st)
 {
     (void)st;
-    kt_rmrf(tmp);
-    free(tmp);
+    kt_tempdir_remove(&tmp);
     return 0;
 }
 
@@ -213,8 +211,7 @@ static void write_through_and_url_form(void **st)
 int main(void)
 {
     /* many small files: a tmpfs keeps this fast (test_archive_dir checks the disk) */
-    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
+    kt_tempdir_prefer_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(conformance),
         cmocka_unit_test(put_stays_in_memory_until_dump),

@@ -387,8 +387,7 @@ static void conformance_null(void **st)
 int main(void)
 {
     /* many small files: a tmpfs keeps this fast (test_archive_dir checks the disk) */
-    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
+    kt_tempdir_prefer_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(url_parts_and_percent_decoding),
         cmocka_unit_test(unknown_scheme_and_option_are_errors),

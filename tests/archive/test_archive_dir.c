@@ -22,14 +22,12 @@ static char *tmp;
 static int setup(void **st)
 {
     (void)st;
-    tmp = kt_tmpdir("dir");
-    return tmp ? 0 : -1;
+    return kt_tempdir_make(&tmp, "dir");
 }
 static int teardown(void **st)
 {
     (void)st;
-    kt_rmrf(tmp);
-    free(tmp);
+    kt_tempdir_remove(&tmp);
     return 0;
 }
 
@@ -437,8 +435,7 @@ static void on_disk_with_full_sync(void **st)
 int main(void)
 {
     disk_tmp = kt_tmpdir("disk");
-    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
+    kt_tempdir_prefer_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(on_disk_with_full_sync),
         cmocka_unit_test(conformance_normal),

@@ -23,14 +23,12 @@ static char *tmp;
 static int setup(void **st)
 {
     (void)st;
-    tmp = kt_tmpdir("file");
-    return tmp ? 0 : -1;
+    return kt_tempdir_make(&tmp, "file");
 }
 static int teardown(void **st)
 {
     (void)st;
-    kt_rmrf(tmp);
-    free(tmp);
+    kt_tempdir_remove(&tmp);
     return 0;
 }
 
@@ -574,8 +572,7 @@ static void on_disk_with_full_sync(void **st)
 int main(void)
 {
     disk_tmp = kt_tmpdir("disk");
-    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
+    kt_tempdir_prefer_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(on_disk_with_full_sync),
         cmocka_unit_test(conformance_normal),

@@ -813,8 +813,7 @@ static void bad_urls(void **st)
 
 int main(void)
 {
-    if (!getenv("TMPDIR") && access("/dev/shm", W_OK) == 0)
-        setenv("TMPDIR", "/dev/shm", 1);
+    kt_tempdir_prefer_memory();
     tmp = kt_tmpdir("hdf5");
     if (!tmp)
         return 1;

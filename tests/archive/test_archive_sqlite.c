@@ -10,6 +10,7 @@
 #include "klepto/archive.h"
 #include "klepto/error.h"
 #include "archive_suite.h"
+#include "awkward_keys.h"
 #include "testutil.h"
 
 typedef struct fx {
@@ -43,45 +44,8 @@ static char *url_of(const fx *f, const char *suffix)
     return u;
 }
 
-/* Keys of awkward bytes: empty, NULs, 0xff, quotes, SQL text, long. */
-#define NKEYS 7
-static void key_i(int i, kl_buf *k)
-{
-    kl_buf_reset(k);
-    switch (i) {
-    case 0:
-        break;
-    case 1:
-        kl_buf_append(k, "\0\0\0", 3);
-        break;
-    case 2:
-        kl_buf_append(k, "\xff\xfe\x80", 3);
-        break;
-    case 3:
-        kl_buf_append_str(k, "it's \"quoted\"");
-        break;
-    case 4:
-        kl_buf_append_str(k, "x'); DROP TABLE t; --");
-        break;
-    case 5:
-        for (int j = 0; j < 100000; j++)
-            kl_buf_append(k, &(uint8_t){(uint8_t)(j * 7)}, 1);
-        break;
-    default:
-        kl_buf_append_str(k, "plain");
-        break;
-    }
-}
-
-static void val_i(int i, int gen, kl_buf *v)
-{
-    kl_buf_reset(v);
-    if (i == 1)
-        return; /* an empty value */
-    size_t n = i == 5 ? 1u << 20 : (size_t)(i * 10 + gen);
-    for (size_t j = 0; j < n; j++)
-        kl_buf_append(v, &(uint8_t){(uint8_t)(j + (size_t)i + (size_t)gen)}, 1);
-}
+/* Keys of awkward bytes and their values: awkward_keys.h. */
+#define NKEYS KT_AWKWARD_KEYS
 
 static void check_contents(kl_archive *ar, int gen)
 {
@@ -90,8 +54,8 @@ static void check_contents(kl_archive *ar, int gen)
     KT_OK(kl_archive_count(ar, &n));
     assert_int_equal(n, NKEYS);
     for (int i = 0; i < NKEYS; i++) {
-        key_i(i, &k);
-        val_i(i, gen, &v);
+        kt_awkward_key(i, &k);
+        kt_awkward_value(i, gen, &v);
         KT_OK(kl_archive_get(ar, k.data, k.len, &got));
         assert_int_equal(got.len, v.len);
         if (v.len)
@@ -109,11 +73,11 @@ static void check_contents(kl_archive *ar, int gen)
     while ((rc = kl_archive_iter_next(it, &got, &v)) == 1) {
         total++;
         for (int i = 0; i < NKEYS; i++) {
-            key_i(i, &k);
+            kt_awkward_key(i, &k);
             if (k.len == got.len && (k.len == 0 || memcmp(k.data, got.data, k.len) == 0)) {
                 seen[i]++;
                 kl_buf want = KL_BUF_INIT;
-                val_i(i, gen, &want);
+                kt_awkward_value(i, gen, &want);
                 assert_int_equal(v.len, want.len);
                 if (want.len)
                     assert_memory_equal(v.data, want.data, want.len);
@@ -135,8 +99,8 @@ static void put_all(kl_archive *ar, int gen)
 {
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
     for (int i = 0; i < NKEYS; i++) {
-        key_i(i, &k);
-        val_i(i, gen, &v);
+        kt_awkward_key(i, &k);
+        kt_awkward_value(i, gen, &v);
         KT_OK(kl_archive_put(ar, k.data ? k.data : (const uint8_t *)"", k.len,
                              v.data ? v.data : (const uint8_t *)"", v.len));
     }
@@ -170,7 +134,7 @@ static void exercise(const char *url, bool persistent)
         check_contents(ar, 1);
     }
     kl_buf k = KL_BUF_INIT;
-    key_i(3, &k);
+    kt_awkward_key(3, &k);
     KT_OK(kl_archive_del(ar, k.data, k.len));
     assert_int_equal(kl_archive_get(ar, k.data, k.len, &got), KL_ENOTFOUND);
     assert_int_equal(kl_archive_del(ar, k.data, k.len), KL_ENOTFOUND);

@@ -30,7 +30,7 @@ static void put_literal(kl_archive *ar, const char *k, const char *v)
 static int setup(void **state)
 {
     (void)state;
-    dir = kt_tmpdir("cli");
+    assert_int_equal(kt_tempdir_make(&dir, "cli"), 0);
     snprintf(url, sizeof url, "dir:%s/ar", dir);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
@@ -44,8 +44,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    kt_rmrf(dir);
-    free(dir);
+    kt_tempdir_remove(&dir);
     return 0;
 }
 

@@ -21,14 +21,12 @@ static char *dir;
 static int setup(void **st)
 {
     (void)st;
-    dir = kt_tmpdir("clit");
-    return dir ? 0 : -1;
+    return kt_tempdir_make(&dir, "clit");
 }
 static int teardown(void **st)
 {
     (void)st;
-    kt_rmrf(dir);
-    free(dir);
+    kt_tempdir_remove(&dir);
     return 0;
 }
 

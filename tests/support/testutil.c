@@ -5,41 +5,11 @@
 #include <stdarg.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-char *kt_tmpdir(const char *tag)
-{
-    const char *base = getenv("TMPDIR");
-    char *p = NULL;
-    if (asprintf(&p, "%s/klepto-test-%s-XXXXXX", base && *base ? base : "/tmp", tag) < 0)
-        return NULL;
-    if (!mkdtemp(p)) {
-        free(p);
-        return NULL;
-    }
-    return p;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-void kt_rmrf(const char *path)
-{
-    if (path)
-        nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 const char *kt_data(const char *name)
 {

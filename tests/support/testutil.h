@@ -1,5 +1,6 @@
-/* Helpers shared by the test programs: temporary folders, test data paths,
- * child processes.  Every test cleans up what it creates. */
+/* Helpers shared by the test programs: test data paths, child processes,
+ * the klepto tool, assertions (temporary folders: tempdir.h).  Every test
+ * cleans up what it creates. */
 #ifndef KLEPTO_TESTUTIL_H
 #define KLEPTO_TESTUTIL_H
 
@@ -11,11 +12,8 @@
 #include <cmocka.h>
 #include <stdbool.h>
 
-/* A fresh temporary folder (mkdtemp under $TMPDIR or /tmp); the returned
- * string is heap-allocated; remove it with kt_rmrf then free it. */
-char *kt_tmpdir(const char *tag);
-/* Remove a file or folder tree; ignores missing paths. */
-void kt_rmrf(const char *path);
+/* Temporary folders: kt_tmpdir, kt_rmrf and the shared fixture. */
+#include "tempdir.h"
 /* Path of a file in tests/data (static buffer, valid until the next call). */
 const char *kt_data(const char *name);
 /* Path of a built program in the build tree (static buffer). */

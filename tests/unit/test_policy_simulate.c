@@ -1,5 +1,5 @@
-/* `klepto simulate`: the command's code is compiled into this test and
- * called as the CLI calls it, with stdout captured.  It must print the
+/* `klepto simulate`: the command, from the CLI's library, called as the
+ * CLI calls it, with stdout captured.  It must print the
  * contract's line, count hits exactly as the policy dictates (checked
  * against the policy driven directly, without the cache), read any text
  * (CRLF, no final newline, stdin) and reject bad arguments with status 2. */
@@ -12,8 +12,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "../../tools/cmd_simulate.c"
-
+#include "cli.h"
 #include "klepto/sys/policy.h"
 
 static char *tmp;
@@ -21,15 +20,12 @@ static char *tmp;
 static int setup(void **state)
 {
     (void)state;
-    tmp = kt_tmpdir("simulate");
-    return tmp ? 0 : -1;
+    return kt_tempdir_make(&tmp, "simulate");
 }
-
 static int teardown(void **state)
 {
     (void)state;
-    kt_rmrf(tmp);
-    free(tmp);
+    kt_tempdir_remove(&tmp);
     return 0;
 }
 

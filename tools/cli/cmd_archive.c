@@ -7,10 +7,17 @@
 #include "cli.h"
 #include "klepto/cached.h"
 
+static const char put_usage[] = "usage: klepto put URL KEY VALUE";
+static const char put_about[] =
+    "Store the value literal VALUE under the key literal KEY, replacing an\n"
+    "entry stored under that key; the archive is created when missing.\n";
+
 int cli_cmd_put(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(put_usage, put_about);
     if (argc != 3)
-        return cli_usage("usage: klepto put URL KEY VALUE");
+        return cli_usage("%s", put_usage);
     kl_buf key = KL_BUF_INIT, val = KL_BUF_INIT;
     kl_value v;
     int rc = kl_parse(argv[2], strlen(argv[2]), &v);
@@ -43,10 +50,17 @@ int cli_cmd_put(int argc, char **argv)
     return st;
 }
 
+static const char rm_usage[] = "usage: klepto rm URL KEY";
+static const char rm_about[] =
+    "Delete the entry stored under the key literal KEY.  A key not stored\n"
+    "exits 1.\n";
+
 int cli_cmd_rm(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(rm_usage, rm_about);
     if (argc != 2)
-        return cli_usage("usage: klepto rm URL KEY");
+        return cli_usage("%s", rm_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)
@@ -70,10 +84,17 @@ int cli_cmd_rm(int argc, char **argv)
     return st;
 }
 
+static const char stats_usage[] = "usage: klepto stats URL";
+static const char stats_about[] =
+    "Print what the archive holds, one name=value per line: entries, bytes,\n"
+    "format, damaged entries when any, then the backend's own facts.\n";
+
 int cli_cmd_stats(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(stats_usage, stats_about);
     if (argc != 1)
-        return cli_usage("usage: klepto stats URL");
+        return cli_usage("%s", stats_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)
@@ -110,8 +131,16 @@ int cli_cmd_stats(int argc, char **argv)
     return st;
 }
 
+static const char verify_usage[] = "usage: klepto verify URL [--repair]";
+static const char verify_about[] =
+    "Check every entry's framing, checksum and decoding; print each problem\n"
+    "found, one per line, and exit 1 when there is any.  --repair drops the\n"
+    "damaged entries.\n";
+
 int cli_cmd_verify(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(verify_usage, verify_about);
     const char *url = NULL;
     bool repair = false;
     for (int i = 0; i < argc; i++) {
@@ -125,7 +154,7 @@ int cli_cmd_verify(int argc, char **argv)
             return cli_usage("verify: unexpected argument '%s'", argv[i]);
     }
     if (!url)
-        return cli_usage("usage: klepto verify URL [--repair]");
+        return cli_usage("%s", verify_usage);
     kl_archive *ar;
     int st = cli_open(&ar, url, false);
     if (st)
@@ -150,10 +179,15 @@ int cli_cmd_verify(int argc, char **argv)
     return st;
 }
 
+static const char clear_usage[] = "usage: klepto clear URL";
+static const char clear_about[] = "Remove every entry of the archive at URL.\n";
+
 int cli_cmd_clear(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(clear_usage, clear_about);
     if (argc != 1)
-        return cli_usage("usage: klepto clear URL");
+        return cli_usage("%s", clear_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)
@@ -167,10 +201,15 @@ int cli_cmd_clear(int argc, char **argv)
     return st;
 }
 
+static const char compact_usage[] = "usage: klepto compact URL";
+static const char compact_about[] = "Reclaim the space of replaced and deleted entries.\n";
+
 int cli_cmd_compact(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(compact_usage, compact_about);
     if (argc != 1)
-        return cli_usage("usage: klepto compact URL");
+        return cli_usage("%s", compact_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)
@@ -186,10 +225,17 @@ int cli_cmd_compact(int argc, char **argv)
 
 enum { COPY_BATCH = 512 };
 
+static const char copy_usage[] = "usage: klepto copy SRC DST";
+static const char copy_about[] =
+    "Copy every entry of the archive SRC into the archive DST (any two kinds;\n"
+    "DST is created when missing) and print a summary line.\n";
+
 int cli_cmd_copy(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(copy_usage, copy_about);
     if (argc != 2)
-        return cli_usage("usage: klepto copy SRC DST");
+        return cli_usage("%s", copy_usage);
     kl_archive *src, *dst;
     int st = cli_open(&src, argv[0], false);
     if (st)

@@ -5,8 +5,16 @@
 
 #include "cli.h"
 
+static const char ls_usage[] = "usage: klepto ls URL [--long] [--json]";
+static const char ls_about[] =
+    "List the entries of the archive at URL: one key literal per line.\n"
+    "--long adds each value's size in bytes and its age (- when unknown);\n"
+    "--json prints one JSON object per entry instead (key, value, size, stored).\n";
+
 int cli_cmd_ls(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(ls_usage, ls_about);
     const char *url = NULL;
     bool lng = false, json = false;
     for (int i = 0; i < argc; i++) {
@@ -22,7 +30,7 @@ int cli_cmd_ls(int argc, char **argv)
             return cli_usage("ls: unexpected argument '%s'", argv[i]);
     }
     if (!url)
-        return cli_usage("usage: klepto ls URL [--long] [--json]");
+        return cli_usage("%s", ls_usage);
     kl_archive *ar;
     int st = cli_open(&ar, url, false);
     if (st)
@@ -93,10 +101,16 @@ int cli_cmd_ls(int argc, char **argv)
     return st;
 }
 
+static const char get_usage[] = "usage: klepto get URL KEY";
+static const char get_about[] = "Print the value stored under the key literal KEY, as a literal.\n"
+                                "A key not stored exits 1.\n";
+
 int cli_cmd_get(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(get_usage, get_about);
     if (argc != 2)
-        return cli_usage("usage: klepto get URL KEY");
+        return cli_usage("%s", get_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)
@@ -106,10 +120,10 @@ int cli_cmd_get(int argc, char **argv)
     if (rc) {
         st = cli_fail(rc, argv[1]);
     } else if ((rc = kl_archive_get(ar, key.data, key.len, &val)) != 0) {
-        st = rc == KL_ENOTFOUND ? (fprintf(stderr, "klepto: %s: key %s not found\n", argv[0],
-                                           argv[1]),
-                                   CLI_NOTFOUND)
-                                : cli_fail(rc, argv[0]);
+        st = rc == KL_ENOTFOUND
+                 ? (fprintf(stderr, "klepto: %s: key %s not found\n", argv[0], argv[1]),
+                    CLI_NOTFOUND)
+                 : cli_fail(rc, argv[0]);
     } else if ((rc = cli_render_value(val.data, val.len, &out)) != 0) {
         st = cli_fail(rc, argv[0]);
     } else {
@@ -122,10 +136,15 @@ int cli_cmd_get(int argc, char **argv)
     return st;
 }
 
+static const char count_usage[] = "usage: klepto count URL";
+static const char count_about[] = "Print the number of entries in the archive at URL.\n";
+
 int cli_cmd_count(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(count_usage, count_about);
     if (argc != 1)
-        return cli_usage("usage: klepto count URL");
+        return cli_usage("%s", count_usage);
     kl_archive *ar;
     int st = cli_open(&ar, argv[0], false);
     if (st)

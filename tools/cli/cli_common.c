@@ -1,4 +1,5 @@
-/* Helpers shared by the klepto commands: errors, exit codes, literals. */
+/* Helpers shared by the klepto commands: errors, exit codes, literals,
+ * help, options. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,15 +10,19 @@
 int cli_status(int code)
 {
     switch (code) {
-    case KL_OK: return CLI_OK;
-    case KL_ENOTFOUND: return CLI_NOTFOUND;
+    case KL_OK:
+        return CLI_OK;
+    case KL_ENOTFOUND:
+        return CLI_NOTFOUND;
     case KL_EINVAL:
     case KL_ETYPE:
     case KL_ETOOBIG:
     case KL_ERANGE:
     case KL_ECORRUPT:
-    case KL_EVERSION: return CLI_USAGE;
-    default: return CLI_IO;
+    case KL_EVERSION:
+        return CLI_USAGE;
+    default:
+        return CLI_IO;
     }
 }
 
@@ -27,7 +32,7 @@ int cli_fail(int code, const char *what)
     if (!msg[0])
         msg = kl_strerror(code);
     char *shown = kl_archive_redact_url(what); /* no password on the terminal */
-    if (!shown || strstr(msg, shown)) /* the library's message already names it */
+    if (!shown || strstr(msg, shown))          /* the library's message already names it */
         fprintf(stderr, "klepto: %s\n", msg);
     else
         fprintf(stderr, "klepto: %s: %s\n", shown, msg);
@@ -101,8 +106,28 @@ static int render(const void *p, size_t n, kl_buf *out, bool as_key)
     return rc;
 }
 
-int cli_render_key(const void *p, size_t n, kl_buf *out) { return render(p, n, out, true); }
-int cli_render_value(const void *p, size_t n, kl_buf *out) { return render(p, n, out, false); }
+int cli_render_key(const void *p, size_t n, kl_buf *out)
+{
+    return render(p, n, out, true);
+}
+int cli_render_value(const void *p, size_t n, kl_buf *out)
+{
+    return render(p, n, out, false);
+}
+
+bool cli_wants_help(int argc, char **argv)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    return false;
+}
+
+int cli_help(const char *usage, const char *about)
+{
+    printf("%s\n\n%s", usage, about);
+    return CLI_OK;
+}
 
 /* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
  * option, 0 when it is not, -1 when its value is missing. */

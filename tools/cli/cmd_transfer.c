@@ -97,8 +97,15 @@ static int json_string_of(kl_buf *out, const kl_buf *text)
     return kl_json(out, &t);
 }
 
+static const char export_usage[] = "usage: klepto export URL [--format json|csv]";
+static const char export_about[] =
+    "Write every entry to stdout: JSON lines {\"key\": ..., \"value\": ...} (the\n"
+    "default) or CSV with a header.\n";
+
 int cli_cmd_export(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(export_usage, export_about);
     const char *url = NULL, *val;
     int fmt = FMT_JSON, r;
     for (int i = 0; i < argc; i++) {
@@ -116,7 +123,7 @@ int cli_cmd_export(int argc, char **argv)
         }
     }
     if (!url)
-        return cli_usage("usage: klepto export URL [--format json|csv]");
+        return cli_usage("%s", export_usage);
     kl_archive *ar;
     int st = cli_open(&ar, url, false);
     if (st)
@@ -413,8 +420,16 @@ static int batch_put(kl_archive *ar, batch *b)
     return rc;
 }
 
+static const char import_usage[] = "usage: klepto import URL [--format json|csv] [FILE]";
+static const char import_about[] =
+    "Read entries from FILE (or stdin, or -) in the format export writes and\n"
+    "store them; prints a summary line.  The format defaults to csv for a\n"
+    "FILE ending in .csv, json otherwise.\n";
+
 int cli_cmd_import(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(import_usage, import_about);
     const char *url = NULL, *path = NULL, *val;
     int fmt = -1, r;
     for (int i = 0; i < argc; i++) {
@@ -434,7 +449,7 @@ int cli_cmd_import(int argc, char **argv)
         }
     }
     if (!url)
-        return cli_usage("usage: klepto import URL [--format json|csv] [FILE]");
+        return cli_usage("%s", import_usage);
     bool use_stdin = !path || !strcmp(path, "-");
     if (fmt < 0)
         fmt = !use_stdin && ends_with_csv(path) ? FMT_CSV : FMT_JSON;

@@ -73,9 +73,15 @@ static int by_age(const void *a, const void *b)
 
 static const char prune_usage[] =
     "usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] [--older-than N[s|m|h|d]]";
+static const char prune_about[] =
+    "Remove the oldest entries until the archive is within every limit given:\n"
+    "at most N entries, at most B bytes of keys and values, none older than\n"
+    "the duration (30s, 15m, 2h, 7d); prints a summary line.\n";
 
 int cli_cmd_prune(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(prune_usage, prune_about);
     const char *url = NULL, *val;
     bool by_count = false, by_bytes = false, by_time = false;
     uint64_t max_entries = 0, max_bytes = 0, older_s = 0;

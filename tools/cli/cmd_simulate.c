@@ -20,9 +20,6 @@
 #include "klepto/cache.h"
 #include "klepto/error.h"
 
-/* Takes the arguments after "simulate" (as every command does). */
-int cli_cmd_simulate(int argc, char **argv);
-
 typedef struct {
     const char *data;
     size_t len;
@@ -30,9 +27,16 @@ typedef struct {
     char *heap; /* free on release when set */
 } trace_buf;
 
+static const char simulate_usage[] = "usage: klepto simulate --policy NAME --size N [--trace FILE]";
+static const char simulate_about[] =
+    "Replay a trace of keys (one per line, any bytes; FILE, or stdin when none\n"
+    "or -) as get-or-insert through a cache with that eviction policy and N\n"
+    "entries, and print policy=... size=... requests=... hits=... misses=...\n"
+    "miss_ratio=...\n";
+
 static int usage(void)
 {
-    fprintf(stderr, "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE]\n");
+    fprintf(stderr, "klepto: %s\n", simulate_usage);
     return CLI_USAGE;
 }
 
@@ -127,6 +131,8 @@ static int parse_size(const char *s, size_t *out)
 
 int cli_cmd_simulate(int argc, char **argv)
 {
+    if (cli_wants_help(argc, argv))
+        return cli_help(simulate_usage, simulate_about);
     const char *policy = NULL, *size_arg = NULL, *trace = NULL;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];

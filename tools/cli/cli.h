@@ -1,5 +1,7 @@
-/* Shared pieces of the klepto command-line tool: the commands' entry
- * points and helpers for literals, archives and exit codes (CLI.md). */
+/* The klepto command-line tool as a library (private to the tool, its
+ * tests and benchmarks): the commands' entry points and the helpers they
+ * share for literals, archives, help and exit codes (CLI.md).  main() and
+ * the dispatch by command name are in tools/klepto.c. */
 #ifndef KLEPTO_CLI_H
 #define KLEPTO_CLI_H
 
@@ -31,6 +33,13 @@ int cli_find_key(kl_archive *ar, const char *literal, kl_buf *key);
 int cli_render_key(const void *p, size_t n, kl_buf *out);
 int cli_render_value(const void *p, size_t n, kl_buf *out);
 
+/* True when the arguments (before a "--") hold "-h" or "--help": the
+ * command then prints its help instead of running. */
+bool cli_wants_help(int argc, char **argv);
+/* Print a command's help to stdout: its usage line ("usage: klepto ..."),
+ * then what it does; returns CLI_OK. */
+int cli_help(const char *usage, const char *about);
+
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *val set (and *i
  * past a separate value), 0 when argv[*i] is another argument, -1 when the
  * value is missing. */
@@ -43,13 +52,17 @@ int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **v
 int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
                    size_t *damaged);
 
-/* Commands: each takes the arguments after its own name. */
+/* Commands: each takes the arguments after its own name, answers "-h" and
+ * "--help" with its help on stdout, and returns the exit status. */
+/* cmd_read.c */
 int cli_cmd_ls(int argc, char **argv);
 int cli_cmd_get(int argc, char **argv);
 int cli_cmd_count(int argc, char **argv);
+/* cmd_key.c */
 int cli_cmd_key(int argc, char **argv);
+/* cmd_simulate.c */
 int cli_cmd_simulate(int argc, char **argv);
-/* tools/cmd_archive.c */
+/* cmd_archive.c */
 int cli_cmd_put(int argc, char **argv);
 int cli_cmd_rm(int argc, char **argv);
 int cli_cmd_stats(int argc, char **argv);
@@ -57,12 +70,13 @@ int cli_cmd_verify(int argc, char **argv);
 int cli_cmd_clear(int argc, char **argv);
 int cli_cmd_copy(int argc, char **argv);
 int cli_cmd_compact(int argc, char **argv);
-/* tools/cmd_transfer.c */
+/* cmd_transfer.c */
 int cli_cmd_export(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
+/* cmd_prune.c */
 int cli_cmd_prune(int argc, char **argv);
 
-/* tools/cli_json.c: parse one JSON text (RFC 8259, strictly: no comments,
+/* cli_json.c: parse one JSON text (RFC 8259, strictly: no comments,
  * no trailing commas, no NaN) into *out.  Objects become maps with text
  * keys, arrays lists, strings text, integers (no '.', no exponent) int64,
  * other numbers float, true/false/null themselves; {"$bytes": "<padded

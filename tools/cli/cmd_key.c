@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 static const char usage[] =
     "usage: klepto key [--keymap raw|hash|string|pickle] [--algorithm NAME] [--typed]\n"
     "                  [--no-flat] [--signature SPEC] [--ignore LIST] [--tol N]\n"
@@ -122,8 +121,8 @@ int cli_cmd_key(int argc, char **argv)
             else if (!strcmp(v, "pickle"))
                 mo.kind = KL_KEYMAP_PICKLE;
             else {
-                code = fail(CLI_USAGE,
-                            "--keymap: unknown keymap '%s' (raw, hash, string, pickle)", v);
+                code =
+                    fail(CLI_USAGE, "--keymap: unknown keymap '%s' (raw, hash, string, pickle)", v);
                 goto out;
             }
         } else if ((v = opt_value("--algorithm", argc, argv, &i))) {
@@ -137,8 +136,7 @@ int cli_cmd_key(int argc, char **argv)
             errno = 0;
             long t = strtol(v, &end, 10);
             if (!*v || *end || errno || t < -100000 || t > 100000) {
-                code = fail(CLI_USAGE,
-                            "--tol: '%s' is not an integer number of decimal places", v);
+                code = fail(CLI_USAGE, "--tol: '%s' is not an integer number of decimal places", v);
                 goto out;
             }
             go.tol = (int)t;
@@ -150,8 +148,7 @@ int cli_cmd_key(int argc, char **argv)
             else if (!strcmp(v, "deep"))
                 go.rounding = KL_ROUND_DEEP;
             else {
-                code = fail(CLI_USAGE,
-                            "--rounding: unknown mode '%s' (simple, shallow, deep)", v);
+                code = fail(CLI_USAGE, "--rounding: unknown mode '%s' (simple, shallow, deep)", v);
                 goto out;
             }
         } else {
