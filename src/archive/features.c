@@ -22,12 +22,15 @@
 #endif
 
 /* Keep in step with builtin.c (schemes) and keys/digest.c (digests). */
-static const char features[] = "mem null dir file cached sqlite" KL_FEATURES_POSTGRES
-    KL_FEATURES_REDIS KL_FEATURES_HDF5
+static const char features[] =
+    "mem null dir file cached sqlite" KL_FEATURES_POSTGRES KL_FEATURES_REDIS KL_FEATURES_HDF5
     " xxh3-128 xxh3-64 md5 sha1 sha224 sha256 sha384 sha512 sha3-256 sha3-512"
     " blake2b512 blake2s256";
 
-const char *kl_features(void) { return features; }
+const char *kl_features(void)
+{
+    return features;
+}
 
 bool kl_feature(const char *name)
 {

@@ -32,14 +32,38 @@
 
 /* A backend that is never opened: registering it under a scheme tells
  * whether the registry already holds that scheme. */
-static int no_open(void **s, const kl_url *u, const kl_archive_opts *o) { return KL_EINVAL; }
-static int no_close(void *s) { return 0; }
-static int no_get(void *s, const void *k, size_t n, kl_buf *v) { return KL_ENOTFOUND; }
-static int no_put(void *s, const void *k, size_t n, const void *v, size_t m) { return KL_EPERM; }
-static int no_del(void *s, const void *k, size_t n) { return KL_ENOTFOUND; }
-static int no_count(void *s, size_t *out) { return 0; }
-static int no_iter_new(void *s, void **c) { return KL_EINVAL; }
-static int no_iter_next(void *c, kl_buf *k, kl_buf *v) { return 0; }
+static int no_open(void **s, const kl_url *u, const kl_archive_opts *o)
+{
+    return KL_EINVAL;
+}
+static int no_close(void *s)
+{
+    return 0;
+}
+static int no_get(void *s, const void *k, size_t n, kl_buf *v)
+{
+    return KL_ENOTFOUND;
+}
+static int no_put(void *s, const void *k, size_t n, const void *v, size_t m)
+{
+    return KL_EPERM;
+}
+static int no_del(void *s, const void *k, size_t n)
+{
+    return KL_ENOTFOUND;
+}
+static int no_count(void *s, size_t *out)
+{
+    return 0;
+}
+static int no_iter_new(void *s, void **c)
+{
+    return KL_EINVAL;
+}
+static int no_iter_next(void *c, kl_buf *k, kl_buf *v)
+{
+    return 0;
+}
 static void no_iter_free(void *c) {}
 
 /* true when the registry holds scheme (a probe under that name is refused
@@ -49,9 +73,17 @@ static bool scheme_registered(const char *scheme)
     kl_archive_backend *probe = calloc(1, sizeof *probe);
     assert_non_null(probe);
     *probe = (kl_archive_backend){
-        .version = KL_BACKEND_VERSION, .scheme = scheme, .open = no_open, .close = no_close,
-        .get = no_get, .put = no_put, .del = no_del, .count = no_count,
-        .iter_new = no_iter_new, .iter_next = no_iter_next, .iter_free = no_iter_free,
+        .version = KL_BACKEND_VERSION,
+        .scheme = scheme,
+        .open = no_open,
+        .close = no_close,
+        .get = no_get,
+        .put = no_put,
+        .del = no_del,
+        .count = no_count,
+        .iter_new = no_iter_new,
+        .iter_next = no_iter_next,
+        .iter_free = no_iter_free,
     };
     int r = kl_archive_register(probe);
     if (r == 0)

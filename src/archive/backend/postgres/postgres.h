@@ -106,7 +106,7 @@ int kl__pg_prepare_all(pg_state *s);
 int kl__pg_connect(pg_state *s);
 int kl__pg_ready(pg_state *s);
 int kl__pg_run(pg_state *s, int i, int nparams, const char *const *vals, const int *lens, bool read,
-           PGresult **out, const char *what);
+               PGresult **out, const char *what);
 int kl__pg_exec(pg_state *s, const char *sql, const char *what);
 int kl__pg_begin(pg_state *s);
 int kl__pg_commit(pg_state *s);
@@ -120,7 +120,7 @@ int kl__pg_copy_out(const PGresult *res, int row, int col, kl_buf *out);
 
 /* catalog.c: the sql_archive layout */
 int kl__pg_ca_entry_sql(pg_state *s, int op, int64_t id, const void *blob, size_t n, kl_buf *val,
-                 const char *what);
+                        const char *what);
 int kl__pg_ca_get(pg_state *s, const void *key, size_t klen, kl_buf *val);
 int kl__pg_ca_put_in_txn(pg_state *s, const void *key, size_t klen, const void *val, size_t vlen);
 int kl__pg_ca_del_in_txn(pg_state *s, const void *key, size_t klen);
@@ -135,9 +135,9 @@ int kl__pg_get(void *state, const void *key, size_t klen, kl_buf *val);
 
 /* batch.c */
 int kl__pg_put_many(void *state, size_t n, const void *const *keys, const size_t *klens,
-                const void *const *vals, const size_t *vlens);
+                    const void *const *vals, const size_t *vlens);
 int kl__pg_get_many(void *state, size_t n, const void *const *keys, const size_t *klens,
-                kl_buf *vals, bool *found);
+                    kl_buf *vals, bool *found);
 
 /* iter.c */
 int kl__pg_iter_new(void *state, void **cursor);

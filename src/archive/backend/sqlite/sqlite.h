@@ -96,7 +96,7 @@ typedef struct sq_state {
     sqlite3 *db;
     char *url;
     char *path;
-    char *table; /* NULL: sql_archive layout */
+    char *table;   /* NULL: sql_archive layout */
     kl_buf qtable; /* quoted table name, NUL-terminated */
     bool read_only;
     int sync_level; /* 0 off, 1 normal, 2 full */
