@@ -42,3 +42,5 @@ endmacro()
 klepto_optional_backend(POSTGRES libpq "/src/archive/backend/postgres/")
 klepto_optional_backend(REDIS hiredis "/src/archive/backend/redis/")
 klepto_optional_backend(HDF5 hdf5 "/src/archive/(backend/hdf5(dir)?\\.c|util/h5common\\.c)$")
+message(STATUS "klepto: optional backends: postgres=${KLEPTO_WITH_POSTGRES} "
+  "redis=${KLEPTO_WITH_REDIS} hdf5=${KLEPTO_WITH_HDF5}")

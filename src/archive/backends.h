@@ -16,10 +16,10 @@ extern const kl_archive_backend kl__backend_null;
 extern const kl_archive_backend kl__backend_dir;
 extern const kl_archive_backend kl__backend_file;
 extern const kl_archive_backend kl__backend_cached;
-extern const kl_archive_backend kl__backend_sqlite;     /* sqlite.c */
-extern const kl_archive_backend kl__backend_postgresql; /* postgres.c */
-extern const kl_archive_backend kl__backend_postgres;   /* postgres.c: same, postgres:// */
-extern const kl_archive_backend kl__backend_redis;      /* redis.c */
+extern const kl_archive_backend kl__backend_sqlite;     /* backend/sqlite/ */
+extern const kl_archive_backend kl__backend_postgresql; /* backend/postgres/ */
+extern const kl_archive_backend kl__backend_postgres;   /* backend/postgres/: same, postgres:// */
+extern const kl_archive_backend kl__backend_redis;      /* backend/redis/ */
 extern const kl_archive_backend kl__backend_hdf5;       /* hdf5.c */
 extern const kl_archive_backend kl__backend_hdf5dir;    /* hdf5dir.c */
 /* NULL-terminated list (src/archive/builtin.c): add a line per backend. */

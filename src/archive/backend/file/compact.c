@@ -3,18 +3,11 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-/* ---- compaction -------------------------------------------------------- */
 
 static int cmp_off(const void *a, const void *b)
 {

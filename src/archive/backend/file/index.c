@@ -3,18 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <libgen.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-/* ---- the index --------------------------------------------------------- */
 
 slot *kl__file_tab_find(fa *s, uint64_t lo, uint64_t hi, bool for_insert)
 {

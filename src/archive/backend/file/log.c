@@ -3,18 +3,11 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <libgen.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
-
-/* ---- records ----------------------------------------------------------- */
 
 void kl__file_key_hash(const void *key, size_t klen, uint64_t *lo, uint64_t *hi)
 {

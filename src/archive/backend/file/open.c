@@ -2,18 +2,9 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <libgen.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-/* ---- open / close / drop ----------------------------------------------- */
 
 static void fa_free(fa *s)
 {

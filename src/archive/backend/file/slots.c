@@ -3,18 +3,8 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <libgen.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <xxhash.h>
-
-/* ---- the slots --------------------------------------------------------- */
 
 /* Read the record the index has for key into s->rbuf.  Returns 0 with *r
  * set, KL_ENOTFOUND, KL_ECORRUPT.  want_value false: key only. */

@@ -4,17 +4,9 @@
 #include "archive/backend/file/file.h"
 
 #include <dirent.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-/* ---- verify ------------------------------------------------------------ */
 
 /* Remove PATH.compact.PID files whose compacting process is gone (killed
  * mid-compaction: the archive itself was never affected). */

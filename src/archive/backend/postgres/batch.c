@@ -3,12 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/postgres/postgres.h"
 
-#include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <xxhash.h>
 
 static int pg_pipeline_results(pg_state *s, size_t n)
 {

@@ -3,14 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/postgres/postgres.h"
 
-#include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <xxhash.h>
-
-/* ---- sql_archive layout ----------------------------------------------- */
 
 /* Entry statement op (KL_SQL_ENTRY_*) on the table of id; `val` receives
  * column 0 of row 0 when given. KL_ENOTFOUND when the table is gone

@@ -4,13 +4,8 @@
 #include "archive/backend/postgres/postgres.h"
 
 #include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <xxhash.h>
-
-/* ---- errors ----------------------------------------------------------- */
 
 /* libpq messages end with a newline and may span lines. */
 static void pg_trim(char *m)

@@ -3,14 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/postgres/postgres.h"
 
-#include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <xxhash.h>
-
-/* ---- iteration -------------------------------------------------------- */
 
 /* Pages of rows in kid (catalogue: id) order; the next page starts after
  * the last row seen, so no server-side cursor or transaction stays open. */

@@ -4,13 +4,7 @@
 #include "archive/backend/postgres/postgres.h"
 
 #include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <xxhash.h>
-
-/* ---- open / close ----------------------------------------------------- */
 
 static int pg_append_escaped(kl_buf *b, const char *s)
 {

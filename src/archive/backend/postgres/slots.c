@@ -3,12 +3,6 @@
 #define _GNU_SOURCE
 #include "archive/backend/postgres/postgres.h"
 
-#include <ctype.h>
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <xxhash.h>
 
 /* ---- sqltable layout -------------------------------------------------- */
 

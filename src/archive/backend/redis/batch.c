@@ -3,19 +3,6 @@
 #define _GNU_SOURCE
 #include "archive/backend/redis/redis.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <hiredis/sds.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-#include <xxhash.h>
 
 /* ---- batches ---------------------------------------------------------- */
 

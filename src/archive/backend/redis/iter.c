@@ -3,21 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/redis/redis.h"
 
-#include <ctype.h>
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <hiredis/sds.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
 #include <xxhash.h>
-
-/* ---- iteration -------------------------------------------------------- */
 
 /* The XXH3-128 digests of the keys yielded so far (open addressing; the
  * all-zero digest marks a free slot, a key hashing to it is nudged). */

@@ -4,20 +4,7 @@
 #include "archive/backend/redis/redis.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
-#include <limits.h>
-#include <poll.h>
-#include <hiredis/sds.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-#include <xxhash.h>
-
-/* ---- slots ------------------------------------------------------------ */
 
 int kl__rd_copy_bulk(rd_state *s, const redisReply *rep, kl_buf *out, const char *what)
 {

@@ -4,17 +4,8 @@
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ---- sql_archive layout ----------------------------------------------- */
 
 /* The catalogue id of key: 1 found (*id set), 0 absent, or an error. */
 int kl__sq_ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)

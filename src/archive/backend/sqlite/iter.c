@@ -3,17 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ---- iteration -------------------------------------------------------- */
 
 /* Cursors step upwards from the last entry seen — by key in the sqltable
  * layout, by catalogue id in the sql_archive layout — one indexed seek per

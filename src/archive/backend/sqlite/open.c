@@ -3,17 +3,11 @@
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-
-/* ---- open / close ----------------------------------------------------- */
 
 static int sq_table_exists(sq_state *s, const char *name, bool *out)
 {

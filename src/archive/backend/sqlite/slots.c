@@ -3,17 +3,8 @@
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
-
-/* ---- sqltable layout -------------------------------------------------- */
 
 static int tb_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {

@@ -3,15 +3,6 @@
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
 
-#include <errno.h>
-#include <inttypes.h>
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
 /* ---- errors ----------------------------------------------------------- */
 
