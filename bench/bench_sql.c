@@ -5,7 +5,9 @@
  * postgres_batch_write needs $KLEPTO_TEST_PG_URL (make bench starts a
  * server); without it the figure is skipped with a note on stderr. */
 #define _GNU_SOURCE
+#ifdef KLEPTO_HAVE_POSTGRES
 #include <libpq-fe.h>
+#endif
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,6 +370,8 @@ static void bench_sql_archive_read(void)
 
 /* ---- PostgreSQL ------------------------------------------------------- */
 
+#ifdef KLEPTO_HAVE_POSTGRES
+
 static double raw_pg_write(const char *conninfo, const bench_data *d)
 {
     PGconn *c = PQconnectdb(conninfo);
@@ -437,6 +441,13 @@ static void bench_postgres(void)
     free(url);
     bench_data_free(&d);
 }
+#else
+static void bench_postgres(void)
+{
+    fprintf(stderr, "bench_sql: built without PostgreSQL (KLEPTO_WITH_POSTGRES=OFF): "
+                    "postgres_batch_write skipped\n");
+}
+#endif
 
 int main(void)
 {

@@ -10,6 +10,7 @@
  *   cached.h   an in-memory dictionary in front of an archive
  *   memo.h     memoized functions, generic and typed (KL_MEMOIZE)
  *   error.h    error codes and messages
+ *   features.h the archive kinds and digests this build holds
  */
 #ifndef KLEPTO_H
 #define KLEPTO_H
@@ -20,6 +21,7 @@
 #include "klepto/codec.h"
 #include "klepto/digest.h"
 #include "klepto/error.h"
+#include "klepto/features.h"
 #include "klepto/keygen.h"
 #include "klepto/keymap.h"
 #include "klepto/memo.h"

@@ -8,11 +8,11 @@
 extern const kl_archive_backend kl__backend_mem;        /* backend/mem.c */
 extern const kl_archive_backend kl__backend_null;       /* backend/null.c */
 extern const kl_archive_backend kl__backend_dir;        /* backend/dir.c */
-extern const kl_archive_backend kl__backend_file;       /* backend/file.c */
-extern const kl_archive_backend kl__backend_sqlite;     /* backend/sqlite.c */
-extern const kl_archive_backend kl__backend_postgresql; /* backend/postgres.c */
-extern const kl_archive_backend kl__backend_postgres;   /* backend/postgres.c: same, postgres:// */
-extern const kl_archive_backend kl__backend_redis;      /* backend/redis.c */
+extern const kl_archive_backend kl__backend_file;       /* backend/file/ */
+extern const kl_archive_backend kl__backend_sqlite;     /* backend/sqlite/ */
+extern const kl_archive_backend kl__backend_postgresql; /* backend/postgres/ */
+extern const kl_archive_backend kl__backend_postgres;   /* backend/postgres/: same, postgres:// */
+extern const kl_archive_backend kl__backend_redis;      /* backend/redis/ */
 extern const kl_archive_backend kl__backend_hdf5;       /* backend/hdf5.c */
 extern const kl_archive_backend kl__backend_hdf5dir;    /* backend/hdf5dir.c */
 /* NULL-terminated list (builtin.c): add a line per backend. */

@@ -5,6 +5,7 @@
 
 #include "klepto/archive.h"
 #include "klepto/cached.h"
+#include "klepto/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,10 @@ static void put_stays_in_memory_until_dump(void **st)
 static void dump_in_batches(void **st)
 {
     (void)st;
+    if (!kl_feature("hdf5")) {
+        print_message("built without HDF5 (KLEPTO_WITH_HDF5=OFF): skipped\n");
+        skip();
+    }
     char url[600];
     snprintf(url, sizeof url, "hdf5:%s/batches.h5?sync=none", tmp);
     kl_archive *back = NULL, *c = NULL, *peek = NULL;

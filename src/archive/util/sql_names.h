@@ -1,4 +1,4 @@
-/* Helpers shared by the SQL archive backends (sqlite.c, postgres.c):
+/* Helpers shared by the SQL archive backends (backend/sqlite/, backend/postgres/):
  * identifier quoting, the names of klepto's own tables, entry metadata.
  * Not installed. */
 #ifndef KLEPTO_ARCHIVE_SQL_NAMES_H

@@ -1,0 +1,46 @@
+# The optional archive backends: PostgreSQL (libpq), Redis (hiredis) and
+# HDF5.  Each is a cache option, KLEPTO_WITH_<NAME>, that defaults to ON
+# when pkg-config finds its library and to OFF (with a message) when not;
+# asking for ON without the library stops the configuration.
+#
+# Sets, for the including file:
+#   KLEPTO_SOURCES        minus the sources of the backends left out
+#   KLEPTO_DEPS           plus the libraries of the backends built
+#   KLEPTO_HAVE_DEFINES   KLEPTO_HAVE_POSTGRES / _REDIS / _HDF5 for those built
+#   KLEPTO_PC_REQUIRES    the pkg-config modules klepto.pc names
+
+set(KLEPTO_HAVE_DEFINES "")
+set(KLEPTO_PC_REQUIRES "libxxhash libcrypto libzstd sqlite3")
+
+# klepto_optional_backend(NAME PKG SOURCE_REGEX)
+#   NAME          POSTGRES, REDIS or HDF5 (option KLEPTO_WITH_NAME)
+#   PKG           the pkg-config module
+#   SOURCE_REGEX  the sources under src/ that only this backend uses
+macro(klepto_optional_backend name pkg regex)
+  pkg_check_modules(KL_${name} QUIET IMPORTED_TARGET ${pkg})
+  if(DEFINED KLEPTO_WITH_${name})
+    if(KLEPTO_WITH_${name} AND NOT KL_${name}_FOUND)
+      message(FATAL_ERROR "KLEPTO_WITH_${name}=ON but pkg-config finds no ${pkg}: "
+        "install its development package or configure with -DKLEPTO_WITH_${name}=OFF")
+    endif()
+  elseif(KL_${name}_FOUND)
+    message(STATUS "klepto: ${pkg} ${KL_${name}_VERSION} found: KLEPTO_WITH_${name}=ON")
+  else()
+    message(STATUS "klepto: ${pkg} not found: KLEPTO_WITH_${name}=OFF "
+      "(its backend, tests and benchmarks are left out)")
+  endif()
+  option(KLEPTO_WITH_${name} "Build the ${pkg} archive backend" ${KL_${name}_FOUND})
+  if(KLEPTO_WITH_${name})
+    list(APPEND KLEPTO_DEPS PkgConfig::KL_${name})
+    list(APPEND KLEPTO_HAVE_DEFINES KLEPTO_HAVE_${name})
+    string(APPEND KLEPTO_PC_REQUIRES " ${pkg}")
+  else()
+    list(FILTER KLEPTO_SOURCES EXCLUDE REGEX "${regex}")
+  endif()
+endmacro()
+
+klepto_optional_backend(POSTGRES libpq "/src/archive/backend/postgres/")
+klepto_optional_backend(REDIS hiredis "/src/archive/backend/redis/")
+klepto_optional_backend(HDF5 hdf5 "/src/archive/(backend/hdf5(dir)?\\.c|util/h5common\\.c)$")
+message(STATUS "klepto: optional backends: postgres=${KLEPTO_WITH_POSTGRES} "
+  "redis=${KLEPTO_WITH_REDIS} hdf5=${KLEPTO_WITH_HDF5}")

@@ -1,0 +1,83 @@
+/* file: open, close and drop.  See file.h. */
+#define _GNU_SOURCE
+#include "archive/backend/file/file.h"
+
+#include <signal.h>
+#include <libgen.h>
+#include <stdlib.h>
+
+static void fa_free(fa *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->tab);
+    kl_buf_free(&s->pend);
+    kl_buf_free(&s->rbuf);
+    free(s->url);
+    free(s->path);
+    free(s->dir);
+    free(s);
+}
+
+int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opts)
+{
+    if (!*url->rest)
+        return kl_seterr(KL_EINVAL, "%s: file: needs a path (file:PATH)", url->full);
+    fa *s = calloc(1, sizeof *s);
+    if (!s)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    s->fd = -1;
+    s->end = FHDR;
+    s->autocompact = 0.5;
+    s->read_only = opts->read_only;
+    int rc = 0;
+    char *d = NULL;
+    if (!(s->url = strdup(url->full)) || !(s->path = kl__abs_path(url->rest)) ||
+        !(d = strdup(s->path)) || !(s->dir = strdup(dirname(d))))
+        rc = kl_seterr(KL_ENOMEM, "out of memory");
+    free(d);
+    if (!rc)
+        rc = kl_url_sync_mode(url, &s->sync);
+    if (!rc)
+        rc = kl_url_double(url, "autocompact", 0, 1, &s->autocompact);
+    bool create = opts->create && !opts->read_only;
+    if (!rc && create && access(s->dir, F_OK) < 0)
+        rc = kl__fsio_mkdirs(s->dir);
+    if (!rc)
+        rc = kl__file_open_file(s, create);
+    if (!rc)
+        rc = kl__file_scan(s);
+    if (rc) {
+        fa_free(s);
+        return rc;
+    }
+    *state = s;
+    return 0;
+}
+
+int kl__file_fa_close(void *state)
+{
+    fa *s = state;
+    int rc = s->read_only ? 0 : kl__file_fa_sync(s);
+    fa_free(s);
+    return rc;
+}
+
+int kl__file_fa_drop(void *state)
+{
+    fa *s = state;
+    kl_buf_reset(&s->pend);
+    if (unlink(s->path) < 0 && errno != ENOENT)
+        return kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
+                         strerror(errno));
+    /* readers still holding the file learn it is gone */
+    kl_buf mv = KL_BUF_INIT;
+    if (!s->read_only && !kl__file_rec_build(&mv, T_MOVED, "", 0, "", 0) && !kl__file_lock_ex(s)) {
+        kl__file_scan(s);
+        kl__fsio_pwrite(s->fd, mv.data, mv.len, (int64_t)s->end, s->path);
+        kl__file_unlock(s);
+    }
+    kl_buf_free(&mv);
+    s->read_only = true; /* nothing to flush at close */
+    return 0;
+}

@@ -1,0 +1,235 @@
+/* sqlite: opening a database (options, pragmas, tables, prepared
+ * statements) and closing it.  See sqlite.h. */
+#define _GNU_SOURCE
+#include "archive/backend/sqlite/sqlite.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static int sq_table_exists(sq_state *s, const char *name, bool *out)
+{
+    sqlite3_stmt *st;
+    int r = kl__sq_prepare(s, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1", &st,
+                       false);
+    if (r)
+        return r;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW;
+    r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : kl__sq_err(s, rc, "open");
+    sqlite3_finalize(st);
+    return r;
+}
+
+const char *const kl__sq_sync_names[] = {"OFF", "NORMAL", "FULL"};
+
+/* Journal mode, synchronous level and the tables.  Run again while another
+ * process holds a lock that the busy handler is not consulted for (the WAL
+ * switch and recovery can report SQLITE_BUSY straight away). */
+static int sq_setup(sq_state *s, bool create)
+{
+    char sql[512];
+    int r;
+    bool memory = strcmp(s->path, ":memory:") == 0 || s->path[0] == '\0';
+    /* The first statement reads the header: a file that is not SQLite
+     * fails here with SQLITE_NOTADB. */
+    if ((r = kl__sq_exec(s, "SELECT count(*) FROM sqlite_master", "open")))
+        return r;
+    if (!memory && !s->read_only && (r = kl__sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL")))
+        return r;
+    snprintf(sql, sizeof sql, "PRAGMA synchronous=%s", kl__sq_sync_names[s->sync_level]);
+    if ((r = kl__sq_exec(s, sql, "set synchronous")))
+        return r;
+    /* Reads through a memory map skip a copy and a system call per page:
+     * the sql_archive layout touches one page per table, so its lookups
+     * would otherwise slow down as the table count outgrows the cache. */
+    if (!memory && (r = kl__sq_exec(s, "PRAGMA mmap_size=1073741824", "set mmap_size")))
+        return r;
+    const char *want = s->table ? s->table : KL_SQL_CATALOGUE;
+    bool exists;
+    if ((r = sq_table_exists(s, want, &exists)))
+        return r;
+    if (exists)
+        return 0;
+    if (!create || s->read_only)
+        return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url, want);
+    if (s->table) {
+        kl_buf q = KL_BUF_INIT;
+        r = kl_buf_printf(&q,
+                          "CREATE TABLE IF NOT EXISTS %s (key BLOB PRIMARY KEY, value BLOB NOT "
+                          "NULL, stored_ns INTEGER NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID",
+                          (const char *)s->qtable.data);
+        if (!r)
+            r = kl_buf_cstr(&q) ? kl__sq_exec(s, (const char *)q.data, "create table") : KL_ENOMEM;
+        kl_buf_free(&q);
+        return r;
+    }
+    return kl__sq_exec(s, kl__sql_dialect_sqlite.create_catalogue, "create catalogue");
+}
+
+static int sq_prepare_all(sq_state *s)
+{
+    const char *t = (const char *)s->qtable.data;
+    char *sql[SQ_NSTMT] = {0};
+    int r = 0;
+    if (s->table) {
+        if (asprintf(&sql[SQ_GET], "SELECT value FROM %s WHERE key = ?1", t) < 0 ||
+            asprintf(&sql[SQ_PUT],
+                     "INSERT INTO %s (key, value, stored_ns, size) VALUES (?1, ?2, ?3, ?4) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                     "stored_ns = excluded.stored_ns, size = excluded.size",
+                     t) < 0 ||
+            asprintf(&sql[SQ_DEL], "DELETE FROM %s WHERE key = ?1", t) < 0 ||
+            asprintf(&sql[SQ_HAS], "SELECT 1 FROM %s WHERE key = ?1", t) < 0 ||
+            asprintf(&sql[SQ_COUNT], "SELECT count(*) FROM %s", t) < 0 ||
+            asprintf(&sql[SQ_STAT], "SELECT stored_ns, size FROM %s WHERE key = ?1", t) < 0)
+            r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+    } else {
+        static const char *const cat[] = {
+            [SQ_CAT_FIND] = "SELECT id FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
+            [SQ_CAT_INSERT] = "INSERT INTO " KL_SQL_CATALOGUE
+                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)"
+                              " ON CONFLICT (key) DO NOTHING",
+            [SQ_CAT_TOUCH] = "UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 "
+                             "WHERE id = ?1",
+            [SQ_CAT_DEL] = "DELETE FROM " KL_SQL_CATALOGUE " WHERE id = ?1",
+            [SQ_HAS] = "SELECT 1 FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
+            [SQ_COUNT] = "SELECT count(*) FROM " KL_SQL_CATALOGUE,
+            [SQ_STAT] = "SELECT stored_ns, size FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
+        };
+        for (int i = 0; !r && i < SQ_BEGIN; i++) {
+            if (i < (int)(sizeof cat / sizeof *cat) && cat[i] && !(sql[i] = strdup(cat[i])))
+                r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+        }
+    }
+    static const char *const txn[] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};
+    for (int i = 0; !r && i < 4; i++) {
+        if (!(sql[SQ_BEGIN + i] = strdup(txn[i])))
+            r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+    }
+    for (int i = 0; !r && i < SQ_NSTMT; i++) {
+        if (sql[i])
+            r = kl__sq_prepare(s, sql[i], &s->st[i], true);
+    }
+    for (int i = 0; i < SQ_NSTMT; i++)
+        free(sql[i]);
+    return r;
+}
+
+int kl__sq_close(void *state)
+{
+    sq_state *s = state;
+    if (!s)
+        return 0;
+    for (int i = 0; i < SQ_NSTMT; i++)
+        sqlite3_finalize(s->st[i]);
+    for (int i = 0; i < SQ_ENTRY_CACHE; i++)
+        sqlite3_finalize(s->ecache[i].st);
+    int r = 0;
+    /* _v2: an iterator still open keeps the connection until it is freed */
+    if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
+        r = kl__sq_err(s, SQLITE_BUSY, "close");
+    free(s->url);
+    free(s->path);
+    free(s->table);
+    kl_buf_free(&s->qtable);
+    free(s);
+    return r;
+}
+
+static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64_t *max_size)
+{
+    const char *t = kl_url_param_get(url, "table");
+    if (t) {
+        int r = kl__sql_check_table(url->full, t, 0);
+        if (r)
+            return r;
+        if (!(s->table = strdup(t)))
+            return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+    }
+    uint64_t to = (uint64_t)*timeout_ms;
+    int r = kl_url_uint(url, "timeout", 0, INT_MAX, &to);
+    if (r)
+        return r;
+    *timeout_ms = (int)to;
+    if ((r = kl_url_uint(url, "max_size", 1024, INT_MAX, max_size)))
+        return r;
+    /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
+    return kl_url_sync_mode(url, &s->sync_level);
+}
+
+int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
+{
+    kl_archive_opts def = KL_ARCHIVE_OPTS_INIT;
+    if (!opts)
+        opts = &def;
+    *out = NULL;
+    sq_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+    s->read_only = opts->read_only;
+    int timeout_ms = 30000, r;
+    uint64_t max_size = 0;
+    if (!(s->url = strdup(url->full)) || !(s->path = strdup(url->rest))) {
+        r = kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+        goto fail;
+    }
+    if ((r = sq_parse_opts(s, url, &timeout_ms, &max_size)))
+        goto fail;
+    if (s->table && ((r = kl__sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
+        r = r ? r : KL_ENOMEM;
+        goto fail;
+    }
+    if (!kl_buf_cstr(&s->qtable)) {
+        r = kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+        goto fail;
+    }
+    bool memory = strcmp(s->path, ":memory:") == 0 || s->path[0] == '\0';
+    struct stat sb;
+    if (!memory && stat(s->path, &sb) != 0) {
+        if (errno != ENOENT) {
+            r = kl_seterrno(errno, "open", url->full);
+            goto fail;
+        }
+        if (!opts->create || opts->read_only) {
+            r = kl_seterr(KL_ENOTFOUND, "%s: no such database file", url->full);
+            goto fail;
+        }
+    } else if (!memory && S_ISDIR(sb.st_mode)) {
+        r = kl_seterr(KL_EINVAL, "%s: is a folder, not an SQLite database", url->full);
+        goto fail;
+    }
+    /* NOMUTEX: the core already serialises every call on this handle
+     * (iterators included), so SQLite's own per-call mutex is pure cost. */
+    int flags = SQLITE_OPEN_NOMUTEX |
+                (opts->read_only ? SQLITE_OPEN_READONLY
+                                 : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0));
+    int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        r = kl__sq_err(s, rc, "open");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, timeout_ms);
+    if (max_size) /* only ever lowers SQLite's limit */
+        sqlite3_limit(s->db, SQLITE_LIMIT_LENGTH, (int)max_size);
+    /* WAL switch / recovery may answer SQLITE_BUSY without waiting. */
+    struct timespec nap = {0, 2000000};
+    for (long waited = 0;; waited += 2) {
+        r = sq_setup(s, opts->create);
+        if (r != KL_EBUSY || waited >= timeout_ms)
+            break;
+        nanosleep(&nap, NULL);
+    }
+    if (r)
+        goto fail;
+    if ((r = sq_prepare_all(s)))
+        goto fail;
+    *out = s;
+    return 0;
+fail:
+    kl__sq_close(s);
+    return r;
+}
