@@ -147,7 +147,7 @@ static void every_archive_word_is_a_registered_scheme(void **state)
         schemes++;
     }
     free(copy);
-    assert_int_equal(schemes, 6 + 2 * HAVE_POSTGRES + HAVE_REDIS + 2 * HAVE_HDF5);
+    assert_int_equal(schemes, 5 + 2 * HAVE_POSTGRES + HAVE_REDIS + 2 * HAVE_HDF5);
 }
 
 /* Every digest word works as a keymap hash algorithm, and every named
