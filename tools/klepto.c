@@ -53,7 +53,7 @@ static void usage(FILE *f)
 static int version(void)
 {
     printf("klepto %s\n", KLEPTO_VERSION_STRING);
-    /* TODO: print "features: %s\n" with kl_features() once include/klepto/features.h exists. */
+    printf("features: %s\n", kl_features());
     return CLI_OK;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "klepto/features.h"
 #include "tempdir.h"
 
 static char *dir;
@@ -150,6 +151,10 @@ static void version_prints_the_project_version(void **st)
     assert_int_equal(kt_klepto(&out, true, "--version"), 0);
     if (strncmp(out, want, strlen(want)) != 0)
         fail_msg("klepto --version printed '%s', expected it to begin with '%s'", out, want);
+    /* the second line names what is built in, as kl_features() does */
+    char features[1024];
+    snprintf(features, sizeof features, "%sfeatures: %s\n", want, kl_features());
+    assert_string_equal(out, features);
     assert_int_equal(kt_klepto(&again, true, "version"), 0);
     assert_string_equal(again, out);
     free(out);
