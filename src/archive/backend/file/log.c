@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
 
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -174,6 +175,9 @@ int kl__file_open_file(fa *s, bool create)
     return check_header(s);
 }
 
+/* Rounds of reopening a compacted file before a scan takes the lock. */
+#define SCAN_ROUNDS_UNLOCKED 4
+
 /* The path now names another file (compacted by someone): reopen it. */
 static int reopen(fa *s)
 {
@@ -208,10 +212,29 @@ static bool path_replaced(fa *s)
 
 /* Index what was appended since s->end.  With the lock held, an incomplete
  * or unreadable tail is a crashed writer's and is cut off; without it, it
- * may be an append in progress and is left for later. */
+ * may be an append in progress and is left for later.
+ *
+ * A file that was compacted ends in a "moved" record: the scan reopens
+ * the path and goes on in the new file.  Without the lock, other
+ * processes may compact again before the new file is read, so after a few
+ * such rounds the scan takes the lock and finishes under it.  With the
+ * lock, each round that finds the file moved again means another process
+ * finished a compaction between our reopening and our locking, so the
+ * chase always ends (busy machines with many compacting writers took more
+ * than four rounds: the writer then failed with "keeps being replaced"). */
 int kl__file_scan(fa *s)
 {
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0;; round++) {
+        if (round >= SCAN_ROUNDS_UNLOCKED && !s->locked) {
+            int rc = kl__file_lock_ex(s);
+            if (rc)
+                return rc;
+            rc = kl__file_refresh(s);
+            kl__file_unlock(s);
+            return rc;
+        }
+        if (round >= SCAN_ROUNDS_UNLOCKED)
+            sched_yield(); /* let the compactor that beat us finish */
         struct stat st;
         if (fstat(s->fd, &st) < 0)
             return kl_seterrno(errno, "stat", s->path);
@@ -315,7 +338,6 @@ int kl__file_scan(fa *s)
         if ((rc = reopen(s)))
             return rc;
     }
-    return kl_seterr(KL_EBUSY, "%s: the file keeps being replaced; retry", s->url);
 }
 
 /* Bring the index up to date (and onto the current file). */
