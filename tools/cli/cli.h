@@ -76,14 +76,4 @@ int cli_cmd_import(int argc, char **argv);
 /* cmd_prune.c */
 int cli_cmd_prune(int argc, char **argv);
 
-/* cli_json.c: parse one JSON text (RFC 8259, strictly: no comments,
- * no trailing commas, no NaN) into *out.  Objects become maps with text
- * keys, arrays lists, strings text, integers (no '.', no exponent) int64,
- * other numbers float, true/false/null themselves; {"$bytes": "<padded
- * base64>"}, kl_json's spelling of bytes, becomes bytes.  Everything else
- * kl_json spells specially ("inf"/"nan" strings, "$ndarray" objects, quoted
- * non-text map keys) stays what JSON says it is.  Returns 0, KL_EINVAL
- * with "column N: what" in err, or KL_ENOMEM. */
-int cli_json_parse(const char *text, size_t len, kl_value *out, char *err, size_t errlen);
-
 #endif

@@ -13,7 +13,7 @@
  * line per entry, both fields literals, quoted as RFC 4180 says, LF line
  * ends (CRLF read too).
  *
- * Import without literals reads the JSON as cli_json_parse() says: arrays
+ * Import without literals reads the JSON as kl_json_parse() says: arrays
  * become lists (the same bytes as tuples), {"$bytes": base64} bytes, and
  * the rest of kl_json's spellings ("nan" strings, "$ndarray" objects,
  * quoted non-text map keys) stay what JSON says they are.  Members other
@@ -247,10 +247,9 @@ static int encode_literal(input *in, const char *what, const char *s, size_t n, 
 static int json_entry(input *in, const char *s, size_t n, kl_buf *key, kl_buf *val)
 {
     kl_value obj;
-    char jerr[256];
-    int rc = cli_json_parse(s, n, &obj, jerr, sizeof jerr);
+    int rc = kl_json_parse(s, n, &obj);
     if (rc) {
-        snprintf(in->err, sizeof in->err, "bad JSON: %s", jerr);
+        snprintf(in->err, sizeof in->err, "bad JSON: %s", kl_errmsg());
         return rc;
     }
     static const char *const names[4] = {"key", "value", "key_repr", "value_repr"};

@@ -1,6 +1,6 @@
-/* A strict JSON reader (RFC 8259) for `klepto import`: the inverse of
- * kl_json() where JSON can be inverted.  The library only writes JSON, and
- * the CLI is the one place that needs to read it, so it lives here. */
+/* A strict JSON reader (RFC 8259), kl_json_parse (codec.h): the inverse of
+ * kl_json() where JSON can be inverted.  `klepto import` reads its JSON
+ * lines with it. */
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "internal.h"
+#include "klepto/codec.h"
 
 typedef struct jp {
     const char *base, *p, *end;
@@ -363,20 +364,23 @@ static int read_value(jp *j, kl_value *out, unsigned depth)
                 (unsigned char)*j->p >= 0x20 && (unsigned char)*j->p < 0x7f ? *j->p : '?');
 }
 
-int cli_json_parse(const char *text, size_t len, kl_value *out, char *err, size_t errlen)
+int kl_json_parse(const char *text, size_t len, kl_value *out)
 {
-    jp j = {text, text, text + len, err, errlen};
+    char err[256] = "";
+    jp j = {text, text, text + len, err, sizeof err};
     kl_value v;
     int rc = read_value(&j, &v, 0);
-    if (rc == KL_ENOMEM)
-        snprintf(err, errlen, "out of memory");
-    if (rc)
-        return rc;
-    skip_ws(&j);
-    if (j.p != j.end) {
-        kl_value_free(&v);
-        return jerr(&j, j.p, "trailing characters after the value");
+    if (!rc) {
+        skip_ws(&j);
+        if (j.p != j.end) {
+            kl_value_free(&v);
+            rc = jerr(&j, j.p, "trailing characters after the value");
+        }
     }
+    if (rc == KL_ENOMEM)
+        return kl_seterr(rc, "out of memory");
+    if (rc)
+        return kl_seterr(rc, "%s", err);
     *out = v;
     return 0;
 }
