@@ -430,7 +430,7 @@ static void forked_child_does_not_wait_for_gone_readers(void **state)
                     _exit(3);
             _exit(0);
         }
-        int status;
+        int status = 0;
         pid_t waited = waitpid(pid, &status, 0);
         if (waited != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             /* stop the hitting thread first: the memo is freed after the
