@@ -163,7 +163,11 @@ read_result(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_result_kin
     shard *sh = shard_of(c, h);
     uint64_t val[4]; /* results are short */
     fast_found f = fast_read(c, r, sh, key, klen / 8, 0, h, val, 4);
-    if (f.found != FAST_FOUND || result_decode(kind, out, (const uint8_t *)val, f.vlen))
+    if (f.found != FAST_FOUND)
+        return -1;
+    if (!(KL_LIKELY(kind == KL_RESULT_DOUBLE) &&
+          kl__cbor_f64_get_words(val[0], val[1], f.vlen, out)) &&
+        result_decode_slow(kind, out, (const uint8_t *)val, f.vlen))
         return -1;
     fast_hit(c, r, sh, &f);
     return 1;

@@ -111,14 +111,14 @@ static inline FAST_READ_ATTRS uint64_t fast_load(const uint64_t *slot) { return 
 typedef struct fast_found {
     int found;
     uint32_t vlen;
-    uint32_t at;  /* the slot */
-    uint64_t sv;  /* its value */
-    bool noop;    /* the hit changes nothing in the policy */
+    uint32_t at; /* the slot */
+    uint64_t sv; /* its value */
+    bool noop;   /* the hit changes nothing in the policy */
 } fast_found;
 
 #define FAST_FOUND 1
 #define FAST_ABSENT 0
-#define FAST_ROOM (-1)  /* the value needs more than cap words (f->vlen says how long) */
+#define FAST_ROOM (-1)  /* the value needs more than cap words (vlen says how long) */
 #define FAST_RETRY (-2) /* a writer interfered */
 
 /* The comparison of a fast probe: a key of nw whole words and `tail`
@@ -177,7 +177,7 @@ static inline FAST_READ_ATTRS fast_found fast_probe(const kl_cache *c, shard *sh
     uint8_t **chunks = RELAXED(&sh->slab.chunks);
     fast_sought s = {c, chunks, chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0, key, nw,
                      tail, NULL, 0};
-    size_t at = table_probe(slots, mask, tag, fast_load, fast_match, &s);
+    size_t at = table_probe(slots, mask, tag, fast_load, fast_match, &s, true);
     if (at >= TABLE_RETRY) {
         f.found = at == TABLE_ABSENT ? FAST_ABSENT : FAST_RETRY;
         return f;
@@ -193,7 +193,7 @@ static inline FAST_READ_ATTRS fast_found fast_probe(const kl_cache *c, shard *sh
     }
     /* whole words: a value's last word, and the slack after every chunk,
      * are readable */
-    if (cap <= 4) { /* a short value (a typed result): a fixed number */
+    if (cap == 4) { /* room for a typed result: two words, or four */
         dst[0] = RELAXED(&v[0]);
         dst[1] = RELAXED(&v[1]);
         if (words > 2) {

@@ -45,10 +45,10 @@ typedef int (*table_match_fn)(void *ctx, uint64_t sv);
 /* Walk the probe run of `tag` in slots[0..mask]: the index of the slot the
  * comparison accepted, TABLE_ABSENT, or TABLE_RETRY.  A table is never
  * full, but a lock-free reader racing a writer could in theory chase the
- * empty slot: the walk stops after one lap. */
+ * empty slot: with `one_lap` the walk stops after one lap. */
 static inline __attribute__((always_inline)) size_t
 table_probe(const uint64_t *slots, size_t mask, uint32_t tag, table_load_fn load,
-            table_match_fn match, void *ctx)
+            table_match_fn match, void *ctx, bool one_lap)
 {
     size_t budget = mask;
     for (size_t i = tag & mask;; i = (i + 1) & mask) {
@@ -62,7 +62,7 @@ table_probe(const uint64_t *slots, size_t mask, uint32_t tag, table_load_fn load
             if (m < 0)
                 return TABLE_RETRY;
         }
-        if (!budget--)
+        if (one_lap && !budget--)
             return TABLE_RETRY;
     }
 }
@@ -118,7 +118,7 @@ table_find(const kl_cache *c, shard *sh, const void *key, size_t klen, uint64_t 
     if (!sh->slots)
         return NULL;
     key_sought k = {c, sh, key, klen, NULL};
-    *slot = table_probe(sh->slots, sh->mask, (uint32_t)h, table_load, key_match, &k);
+    *slot = table_probe(sh->slots, sh->mask, (uint32_t)h, table_load, key_match, &k, false);
     return *slot < TABLE_RETRY ? k.e : NULL;
 }
 
@@ -138,7 +138,7 @@ static inline size_t table_find_entry(const kl_cache *c, shard *sh, entry *e)
 {
     uint32_t tag = (uint32_t)key_hash(entry_key(c, e), entry_klen(c, e));
     entry_sought x = {sh, e};
-    return table_probe(sh->slots, sh->mask, tag, table_load, entry_match, &x);
+    return table_probe(sh->slots, sh->mask, tag, table_load, entry_match, &x, false);
 }
 
 static inline int value_match(void *ctx, uint64_t sv) { return sv == *(const uint64_t *)ctx; }
@@ -151,7 +151,7 @@ static inline bool table_holds(const shard *sh, uint64_t sv, uint32_t at)
         return false;
     if (at <= sh->mask && sh->slots[at] == sv)
         return true;
-    return table_probe(sh->slots, sh->mask, slot_tag(sv), table_load, value_match, &sv) <
+    return table_probe(sh->slots, sh->mask, slot_tag(sv), table_load, value_match, &sv, false) <
            TABLE_RETRY;
 }
 

@@ -4,6 +4,7 @@
  * key argument) and a bool (0xf4 / 0xf5).  The memo's hit path decodes
  * results with these, the key generator writes plain doubles with
  * kl__cbor_f64_put; everything else goes through the codec proper.
+ * Little-endian hosts (as the rest of the library assumes).
  */
 #ifndef KLEPTO_CODEC_CBOR_SCALAR_H
 #define KLEPTO_CODEC_CBOR_SCALAR_H
@@ -24,6 +25,19 @@ static inline bool kl__cbor_f64_get(const uint8_t *v, size_t n, double *out)
         uint64_t b;
         memcpy(&b, v + 1, 8);
         b = __builtin_bswap64(b);
+        memcpy(out, &b, 8);
+        return true;
+    }
+    return false;
+}
+
+/* The same for an item held in little-endian 64-bit words, as a reader
+ * that copies whole words has it (w0's low byte is the item's first): no
+ * unaligned load from memory just written. */
+static inline bool kl__cbor_f64_get_words(uint64_t w0, uint64_t w1, size_t n, double *out)
+{
+    if (__builtin_expect(n == 9 && (uint8_t)w0 == KL_CBOR_F64, 1)) {
+        uint64_t b = __builtin_bswap64((w0 >> 8) | (w1 << 56));
         memcpy(out, &b, 8);
         return true;
     }
