@@ -122,13 +122,14 @@ typedef struct fast_found {
 #define FAST_RETRY (-2) /* a writer interfered */
 
 /* The comparison of a fast probe: a key of nw whole words and `tail`
- * more bytes. */
+ * more bytes (ktail, the bits tmask selects of a word). */
 typedef struct fast_sought {
     const kl_cache *c;
     uint8_t **chunks;
     size_t nch;
     const uint8_t *key;
     size_t nw, tail;
+    uint64_t ktail, tmask;
     uint8_t *e;  /* the entry last compared */
     uint64_t sv; /* its slot value */
 } fast_sought;
@@ -151,14 +152,9 @@ static inline FAST_READ_ATTRS int fast_match(void *ctx, uint64_t x)
         if (RELAXED(&k[w]) != kw)
             return 0;
     }
-    if (s->tail) { /* the entry's bytes after its key (value, or the chunk's
-                    * slack) are readable: the last key word is read whole */
-        uint64_t kt = 0;
-        memcpy(&kt, s->key + s->nw * 8, s->tail);
-        if ((RELAXED(&k[s->nw]) & ((UINT64_C(1) << (8 * s->tail)) - 1)) != kt)
-            return 0;
-    }
-    return 1;
+    /* the entry's bytes after its key (value, or the chunk's slack) are
+     * readable: the last key word is read whole */
+    return !s->tail || (RELAXED(&k[s->nw]) & s->tmask) == s->ktail;
 }
 
 /* One optimistic probe (between fast_enter and fast_leave) for a key of
@@ -176,7 +172,19 @@ static inline FAST_READ_ATTRS fast_found fast_probe(const kl_cache *c, shard *sh
     size_t mask = RELAXED(&slots[-1]);
     uint8_t **chunks = RELAXED(&sh->slab.chunks);
     fast_sought s = {c, chunks, chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0, key, nw,
-                     tail, NULL, 0};
+                     tail, 0, 0, NULL, 0};
+    if (tail) {
+        s.tmask = (UINT64_C(1) << (8 * tail)) - 1;
+        if (nw) { /* the key's last 8 bytes, shifted: no byte loop */
+            uint64_t last;
+            memcpy(&last, key + nw * 8 + tail - 8, 8);
+            s.ktail = last >> (64 - 8 * tail);
+        } else {
+            uint64_t kt = 0;
+            memcpy(&kt, key, tail);
+            s.ktail = kt;
+        }
+    }
     size_t at = table_probe(slots, mask, tag, fast_load, fast_match, &s, true);
     if (at >= TABLE_RETRY) {
         f.found = at == TABLE_ABSENT ? FAST_ABSENT : FAST_RETRY;
