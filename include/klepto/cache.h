@@ -17,8 +17,11 @@
  * "inf" cache (never evicts), whatever policy was named.
  *
  * Thread-safety: every function may be called from many threads at once.
- * The table is split into shards with a lock each; a hit holds one shard
- * lock for a short copy.  Concurrent misses of one key are "single-flight":
+ * The table is split into shards with a lock each.  A hit holds one shard
+ * lock for a short copy — or, where the policy allows (docs/threading.md),
+ * takes no lock at all: it reads optimistically and retries or falls back
+ * to the lock if a writer came by.  Concurrent misses of one key are
+ * "single-flight":
  * kl_cache_acquire() hands one caller a ticket to compute the value, the
  * others wait and receive its result (or its error).
  */

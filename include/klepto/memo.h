@@ -10,7 +10,8 @@
  * Two faces:
  *  - generic: kl_memo_new() over a function taking kl_values;
  *  - typed: KL_MEMOIZE(ret, name, (type, arg), ...) { body } turns a plain
- *    C function into a memoized one (see the end of this file).
+ *    C function into a memoized one (see the end of this file; the macro's
+ *    machinery is in memoize.h, included here).
  *
  * Thread-safety: kl_memo_call/key/lookup/info/forget/dump/load may be
  * called from many threads at once.  kl_memo_configure, set_archive and
@@ -132,137 +133,9 @@ KL_API const char *kl_memo_name(const kl_memo *m);
  * returns NULL only if memory ran out.
  */
 
-/* Internal to the macro: the state of one typed call. */
-typedef struct kl_memo_slot {
-    kl_memo *memo;
-    kl_cache_ticket *ticket;
-} kl_memo_slot;
-
-/* The hot path of the macro: build the key of the arguments' 64-bit
- * images (kl__image_of), look it up, and decode a found value with `take`
- * straight into *out.  0: *out holds the result; 1: compute, then
- * kl_memo_typed_finish; <0: compute without storing (the error is
- * counted). */
-KL_API int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs, kl_memo_slot *slot,
-                       kl_cache_take_fn take, void *out);
-/* take functions for the result types: decode value bytes into *out. */
-KL_API int kl__take_double(void *out, const uint8_t *v, size_t n);
-KL_API int kl__take_float(void *out, const uint8_t *v, size_t n);
-KL_API int kl__take_i64(void *out, const uint8_t *v, size_t n);
-KL_API int kl__take_int(void *out, const uint8_t *v, size_t n);
-KL_API int kl__take_long(void *out, const uint8_t *v, size_t n);
-KL_API int kl__take_bool(void *out, const uint8_t *v, size_t n);
-#define KL__TAKE(ptr)                                                                      \
-    _Generic(*(ptr),                                                                       \
-        double: kl__take_double,                                                           \
-        float: kl__take_float,                                                             \
-        int64_t: kl__take_i64,                                                             \
-        int: kl__take_int,                                                                 \
-        bool: kl__take_bool,                                                               \
-        default: kl__take_long)
-KL_API void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
-/* The memo behind a KL_MEMOIZE function, made on first use.  `types` has
- * one code per argument: 'd' double, 'f' float, 'i' integer, 'b' bool,
- * 's' text. */
-KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
-                           const char *types);
-
-#define KL__LIKELY(x) __builtin_expect(!!(x), 1)
-#define KL__CAT(a, b) KL__CAT_(a, b)
-#define KL__CAT_(a, b) a##b
-#define KL__NARGS(...) KL__NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
-#define KL__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
-#define KL__MAP(f, sep, ...) KL__CAT(KL__MAP_, KL__NARGS(__VA_ARGS__))(f, sep, __VA_ARGS__)
-#define KL__MAP_1(f, s, a) f a
-#define KL__MAP_2(f, s, a, ...) f a s() KL__MAP_1(f, s, __VA_ARGS__)
-#define KL__MAP_3(f, s, a, ...) f a s() KL__MAP_2(f, s, __VA_ARGS__)
-#define KL__MAP_4(f, s, a, ...) f a s() KL__MAP_3(f, s, __VA_ARGS__)
-#define KL__MAP_5(f, s, a, ...) f a s() KL__MAP_4(f, s, __VA_ARGS__)
-#define KL__MAP_6(f, s, a, ...) f a s() KL__MAP_5(f, s, __VA_ARGS__)
-#define KL__MAP_7(f, s, a, ...) f a s() KL__MAP_6(f, s, __VA_ARGS__)
-#define KL__MAP_8(f, s, a, ...) f a s() KL__MAP_7(f, s, __VA_ARGS__)
-#define KL__COMMA() ,
-#define KL__NOSEP()
-#define KL__PARAM(type, name) type name
-#define KL__ARGNAME(type, name) name
-#define KL__SIGNAME(type, name) #name ","
-#define KL__IMAGE(type, name) kl__image_of(name)
-#define KL__TYPECODE(type, name)                                                           \
-    _Generic((type){0},                                                                    \
-        double: 'd',                                                                       \
-        float: 'f',                                                                        \
-        bool: 'b',                                                                         \
-        char *: 's',                                                                       \
-        const char *: 's',                                                                 \
-        default: 'i')
-
-/* Argument → its 64-bit image, chosen by C type: a float's double bits,
- * an integer's int64 value, a bool's 0/1, a text's pointer (borrowed). */
-#define kl__image_of(x)                                                                    \
-    _Generic((x),                                                                          \
-        double: kl__image_f64,                                                             \
-        float: kl__image_f32,                                                              \
-        bool: kl__image_bool,                                                              \
-        char *: kl__image_text,                                                            \
-        const char *: kl__image_text,                                                      \
-        default: kl__image_int)(x)
-static inline uint64_t kl__image_f64(double d)
-{
-    union {
-        double d;
-        uint64_t u;
-    } x = {d};
-    return x.u;
-}
-static inline uint64_t kl__image_f32(float f) { return kl__image_f64((double)f); }
-static inline uint64_t kl__image_bool(bool b) { return b ? 1u : 0u; }
-static inline uint64_t kl__image_text(const char *s) { return (uint64_t)(uintptr_t)s; }
-static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
-
-/* Argument → value, chosen by C type (no allocation: text is borrowed). */
-#define KL_VALUE_OF(x)                                                                     \
-    _Generic((x),                                                                          \
-        double: kl_value_float,                                                            \
-        float: kl__value_float32,                                                          \
-        bool: kl_value_bool,                                                               \
-        char *: kl_value_cstr_ref,                                                         \
-        const char *: kl_value_cstr_ref,                                                   \
-        default: kl__value_integer)(x)
-static inline kl_value kl__value_float32(float f) { return kl_value_float((double)f); }
-static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
-
-#define KL_MEMOIZE(ret, name, ...)                                                         \
-    static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__));                   \
-    static kl_memo *name##__holder;                                                        \
-    kl_memo *name##_memo(void)                                                             \
-    {                                                                                      \
-        kl_memo *kl__m = __atomic_load_n(&name##__holder, __ATOMIC_ACQUIRE);               \
-        static const char kl__types[] = {KL__MAP(KL__TYPECODE, KL__COMMA, __VA_ARGS__), 0}; \
-        return kl__m ? kl__m                                                               \
-                     : kl_memo_typed_get(&name##__holder, #name,                           \
-                                         KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__),     \
-                                         kl__types);                                       \
-    }                                                                                      \
-    ret name(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))                                   \
-    {                                                                                      \
-        const uint64_t kl__img[] = {KL__MAP(KL__IMAGE, KL__COMMA, __VA_ARGS__)};           \
-        kl_memo_slot kl__slot;                                                             \
-        ret kl__r;                                                                         \
-        int kl__rc = kl_memo_typed_call(name##_memo(), kl__img,                            \
-                                        sizeof kl__img / sizeof kl__img[0], &kl__slot,     \
-                                        KL__TAKE(&kl__r), &kl__r);                         \
-        if (KL__LIKELY(kl__rc == 0))                                                       \
-            return kl__r;                                                                  \
-        kl__r = name##__body(KL__MAP(KL__ARGNAME, KL__COMMA, __VA_ARGS__));                \
-        if (kl__rc == 1) {                                                                 \
-            kl_value kl__rv = KL_VALUE_OF(kl__r);                                          \
-            kl_memo_typed_finish(&kl__slot, &kl__rv);                                      \
-        }                                                                                  \
-        return kl__r;                                                                      \
-    }                                                                                      \
-    static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))
-
 #ifdef __cplusplus
 }
 #endif
+
+#include "memoize.h" /* KL_MEMOIZE's machinery */
 #endif

@@ -1,6 +1,6 @@
 /*
- * Fast reads of the cache (cache_impl.h): hits that take no lock and write
- * no memory another thread writes.
+ * Fast reads of the cache (the inline part is cache_read.h): hits that
+ * take no lock and write no memory another thread writes.
  *
  * A reader probes the table optimistically between two reads of its
  * shard's sequence number (odd while a writer holds the lock for a change
@@ -28,7 +28,7 @@
  * policy, and a single thread's locked hit is as fast as a fast read, so
  * they keep the locked, exact hit — until threads contend for a shard
  * lock (kl__cache_contended).  Then, if the policy allows deferred hits
- * (sys/policy.h), typed hits become fast reads that only mark the entry
+ * (sys/policy.h), hits become fast reads that only mark the entry
  * (ENTRY_REF, set under the lock in the batch, once per entry); a marked
  * entry that comes up as the victim is told to the policy and gets a
  * second chance, so LRU behaves like CLOCK while threads share the cache.
@@ -48,8 +48,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "cache/cache_impl.h"
-#include "cache/tslot.h"
+#include "cache/cache_read.h"
 
 /* ---- the process-wide barrier ------------------------------------------------------ */
 
@@ -158,64 +157,6 @@ void kl__cache_check_alone(kl_cache *c, reader *r)
  * locked path (a copy a writer may void is cheap only when short). */
 #define FAST_VALUE_MAX (64u << 10)
 
-/* One optimistic probe for a key of klen bytes: 1 found — the words from
- * the key's last (partial) word through the value's end copied to dst
- * (cap words), *vlen its length; 0 absent; -1 a value needing more than
- * cap words (*vlen says how long); -2 a writer interfered. */
-static inline FAST_READ_ATTRS int probe_bytes(const kl_cache *c, shard *sh, const uint8_t *key,
-                                              size_t klen, uint32_t tag, uint64_t *dst,
-                                              size_t cap, uint32_t *vlen, uint64_t *sv,
-                                              uint32_t *at, bool *noop)
-{
-    uint64_t *slots = RELAXED(&sh->slots);
-    if (!slots)
-        return 0;
-    size_t mask = RELAXED(&slots[-1]);
-    uint8_t **chunks = RELAXED(&sh->slab.chunks);
-    size_t nch = chunks ? (size_t)(uintptr_t)RELAXED(&chunks[-1]) : 0;
-    size_t nw = klen / 8, tail = klen % 8;
-    uint64_t ktail = 0, tmask = tail ? (UINT64_C(1) << (8 * tail)) - 1 : 0;
-    if (tail)
-        memcpy(&ktail, key + nw * 8, tail);
-    size_t i = tag & mask, budget = mask; /* one lap at most, as the typed read */
-    for (;; i = (i + 1) & mask) {
-        uint64_t x = RELAXED(&slots[i]);
-        if (!x)
-            return 0;
-        if ((uint32_t)(x >> 32) == tag) {
-            uint8_t *e = fast_entry(chunks, nch, x);
-            if (!e)
-                return -2;
-            entry_hdr *hd = (entry_hdr *)(e + c->hdr_off);
-            const uint64_t *k = (const uint64_t *)(e + c->data_off);
-            bool same = (RELAXED(&hd->klen_ref) & ~ENTRY_REF) == klen;
-            for (size_t w = 0; same && w < nw; w++) {
-                uint64_t kw;
-                memcpy(&kw, key + w * 8, 8);
-                same = RELAXED(&k[w]) == kw;
-            }
-            /* the entry's bytes after its key (value, or the chunk's
-             * slack) are readable: the last key word is read whole */
-            if (same && tail)
-                same = (RELAXED(&k[nw]) & tmask) == ktail;
-            if (same) {
-                *vlen = RELAXED(&hd->vlen_dirty) >> 1;
-                size_t words = (tail + *vlen + 7) / 8;
-                if (words > cap)
-                    return -1;
-                for (size_t w = 0; w < words; w++)
-                    dst[w] = RELAXED(&k[nw + w]);
-                *noop = fast_noop(c, e);
-                *sv = x;
-                *at = (uint32_t)i;
-                return 1;
-            }
-        }
-        if (!budget--)
-            return -2;
-    }
-}
-
 int kl__cache_read_bytes(kl_cache *c, const void *key, size_t klen, uint64_t h, kl_buf *val)
 {
     int ts = kl__thread_slot();
@@ -224,33 +165,24 @@ int kl__cache_read_bytes(kl_cache *c, const void *key, size_t klen, uint64_t h, 
     reader *r = &c->readers[ts];
     shard *sh = shard_of(c, h);
     size_t cap = 8; /* words: most values fit the first time */
-    for (int attempt = 0; attempt < 5; attempt++) {
+    for (int grown = 0; grown < 2; grown++) {
         val->len = 0;
         if (kl_buf_reserve(val, cap * 8))
             return -1; /* the locked path reports it */
-        uint32_t vlen = 0, at = 0;
-        uint64_t sv = 0;
-        bool noop = true;
-        uint32_t s1 = fast_enter(r, sh);
-        int found = s1 & 1 ? -2
-                           : probe_bytes(c, sh, key, klen, (uint32_t)h,
-                                         (uint64_t *)(void *)val->data, cap, &vlen, &sv, &at,
-                                         &noop);
-        if (s1 != fast_leave(r, sh) || found == -2)
-            continue;
-        if (found == -1) { /* longer than the room: once more with room */
-            size_t words = (klen % 8 + (size_t)vlen + 7) / 8;
-            if (vlen > FAST_VALUE_MAX || words <= cap)
-                return -1;
-            cap = words;
-            continue;
-        }
-        if (found == 0)
+        fast_found f =
+            fast_read(c, r, sh, key, klen / 8, klen % 8, h, (uint64_t *)(void *)val->data, cap);
+        if (f.found == FAST_ABSENT)
             return 0;
-        memmove(val->data, val->data + klen % 8, vlen);
-        val->len = vlen;
-        fast_hit(c, r, sh, sv, at, noop);
-        return 1;
+        if (f.found == FAST_FOUND) {
+            memmove(val->data, val->data + klen % 8, f.vlen);
+            val->len = f.vlen;
+            fast_hit(c, r, sh, &f);
+            return 1;
+        }
+        size_t words = (klen % 8 + (size_t)f.vlen + 7) / 8;
+        if (f.found == FAST_RETRY || f.vlen > FAST_VALUE_MAX || words <= cap)
+            return -1;
+        cap = words; /* longer than the room: once more with room */
     }
     return -1;
 }
@@ -320,27 +252,6 @@ static void noted_hit(kl_cache *c, shard *sh, entry *e)
         policy_hit(c, sh, e);
 }
 
-/* Apply one noted hit (lock held), if the entry the slot value names is
- * still in the table (usually still in slot `at`). */
-static void apply_hit(kl_cache *c, shard *sh, uint64_t sv, uint32_t at)
-{
-    if (!sh->slots)
-        return;
-    if (at <= sh->mask && sh->slots[at] == sv) {
-        noted_hit(c, sh, slot_entry(sh, sv));
-        return;
-    }
-    for (size_t i = slot_tag(sv) & sh->mask;; i = (i + 1) & sh->mask) {
-        uint64_t x = sh->slots[i];
-        if (x == sv) {
-            noted_hit(c, sh, slot_entry(sh, sv));
-            return;
-        }
-        if (!x)
-            return;
-    }
-}
-
 void kl__cache_reader_flush(kl_cache *c, reader *r)
 {
     uint32_t n = r->npend;
@@ -358,7 +269,8 @@ void kl__cache_reader_flush(kl_cache *c, reader *r)
         spin_lock_quiet(&sh->lock); /* policy metadata only: readers go on */
         for (uint32_t j = i; j < n; j++)
             if (r->pend_shard[j] == s) {
-                apply_hit(c, sh, r->pend[j], r->pend_slot[j]);
+                if (table_holds(sh, r->pend[j], r->pend_slot[j])) /* still there */
+                    noted_hit(c, sh, slot_entry(sh, r->pend[j]));
                 done |= 1u << j;
             }
         spin_unlock(&sh->lock);
@@ -367,7 +279,7 @@ void kl__cache_reader_flush(kl_cache *c, reader *r)
 
 void kl__cache_flush_mine(kl_cache *c)
 {
-    int ts = kl__tslot_cached - 1; /* a thread without a number has noted nothing */
+    int ts = kl__self.slot - 1; /* a thread without a number has noted nothing */
     if (ts >= 0 && c->readers[ts].npend)
         kl__cache_reader_flush(c, &c->readers[ts]);
 }

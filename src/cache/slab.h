@@ -1,5 +1,5 @@
 /*
- * A per-shard allocator for cache entries (private to cache.c).
+ * A per-shard allocator for cache entries (private to the cache).
  *
  * Entries are carved from chunks (1 KiB, doubling to 16 KiB) in 8-byte
  * units and named by a 32-bit id (chunk index << 13 | unit offset), so a
@@ -10,7 +10,7 @@
  * rounding beyond 8 bytes.  Memory returns to the system when the slab is
  * reset or destroyed.  Not thread-safe: the shard lock guards it.
  *
- * Optimistic readers (cache_impl.h) may still be reading memory the slab
+ * Optimistic readers (cache_read.h) may still be reading memory the slab
  * lets go of, so a slab with a `retire` hook hands it there instead of
  * freeing it: the chunk table's old copy when it grows, a big entry's
  * chunk, every chunk on reset.  The chunk table's capacity sits in the word

@@ -13,6 +13,7 @@
  * encoded straight from name heads prepared at creation (the "fast" path):
  * no sorting, no allocation, no calls for plain doubles. */
 #define _GNU_SOURCE /* qsort_r */
+#include "codec/cbor_scalar.h"
 #include "internal.h"
 #include "klepto/keygen.h"
 
@@ -732,10 +733,7 @@ static int fast_key_roomy(const kl_keygen *kg, const kl_call *c, uint8_t *buf, s
         uint64_t b;
         memcpy(&b, &v->u.f, 8);
         if (KL_LIKELY(v->type == KL_FLOAT && plain_f64(b))) {
-            b = __builtin_bswap64(b);
-            p[0] = 0xfb;
-            memcpy(p + 1, &b, 8);
-            p += 9;
+            p = kl__cbor_f64_put(p, b);
             continue;
         }
         kl_enc e;

@@ -1,51 +1,16 @@
 /*
  * Memoized functions (memo.h): construction, and the generic call path
  * that ties keygen, cache and archive together.  The typed KL_MEMOIZE face
- * is in memo_typed.c.
+ * is in memo_typed.c.  Value bytes pass through the thread's scratch
+ * buffer (tslot.h, via cache_memo.h).
  */
 #define _GNU_SOURCE
 #include "klepto/memo.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "memo/memo_impl.h"
-
-/* ---- per-thread scratch buffer for value bytes ---------------------------------- */
-
-/* The buffer lives in a thread-local pointer (one load on the hot path);
- * the pthread key only exists to free it when the thread ends. */
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local kl_buf *scratch_buf;
-
-static void scratch_free(void *p)
-{
-    kl_buf_free(p);
-    free(p);
-    scratch_buf = NULL;
-}
-static void scratch_init(void) { pthread_key_create(&scratch_key, scratch_free); }
-
-static kl_buf *scratch_slow(void)
-{
-    pthread_once(&scratch_once, scratch_init);
-    kl_buf *b = calloc(1, sizeof *b);
-    if (!b || pthread_setspecific(scratch_key, b) != 0) {
-        free(b);
-        return NULL;
-    }
-    scratch_buf = b;
-    return b;
-}
-
-static inline kl_buf *scratch(void)
-{
-    kl_buf *b = scratch_buf;
-    return KL_LIKELY(b != NULL) ? b : scratch_slow();
-}
 
 /* ---- construction ---------------------------------------------------------------- */
 
@@ -240,7 +205,7 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
         kl_cache_count_error(m->cache); /* safe: the call goes ahead uncached */
         return call_uncached(m, call, result);
     }
-    kl_buf *val = scratch();
+    kl_buf *val = kl__thread_scratch(); /* the thread's one buffer for value bytes */
     if (!val) {
         kl_buf_free(&heap);
         return kl_seterr(KL_ENOMEM, "memo '%s': out of memory", m->name);
@@ -280,16 +245,16 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
 int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result)
 {
     uint8_t stack[KEY_STACK];
-    kl_buf heap = KL_BUF_INIT, val = KL_BUF_INIT;
+    kl_buf heap = KL_BUF_INIT, *val = kl__thread_scratch();
     const uint8_t *key;
     size_t klen;
-    int rc = kl__memo_mem_key(m, call, stack, &heap, &key, &klen);
+    int rc = val ? kl__memo_mem_key(m, call, stack, &heap, &key, &klen)
+                 : kl_seterr(KL_ENOMEM, "memo '%s': out of memory", m->name);
     if (rc == 0)
-        rc = kl_cache_get(m->cache, key, klen, &val, false);
+        rc = kl_cache_get(m->cache, key, klen, val, false);
     if (rc == 0)
-        rc = kl_decode(val.data, val.len, result);
+        rc = kl_decode(val->data, val->len, result);
     kl_buf_free(&heap);
-    kl_buf_free(&val);
     return rc;
 }
 

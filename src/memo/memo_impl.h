@@ -5,7 +5,9 @@
 #ifndef KLEPTO_MEMO_IMPL_H
 #define KLEPTO_MEMO_IMPL_H
 
-#include "cache/cache_impl.h"
+#include <string.h>
+
+#include "cache/cache_memo.h"
 #include "internal.h"
 #include "klepto/memo.h"
 

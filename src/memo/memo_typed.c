@@ -19,7 +19,6 @@
 #include <stdlib.h>
 
 #include "memo/memo_impl.h"
-#include "cache/tslot.h"
 
 /* ---- argument images ------------------------------------------------------------- */
 
@@ -310,64 +309,11 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
     return fresh;
 }
 
-/* The hit path, inline from key to result: hash, lock, probe, decode,
- * policy, unlock.  1 when served; 0 when absent, with the shard lock still
- * held for the miss path; -1 sends the call to the full acquire (expiring
- * entries, "no" caches, a value take refuses). */
-static inline __attribute__((always_inline)) int
-typed_hit(kl_cache *c, const uint8_t *key, size_t klen, uint64_t h, kl_cache_take_fn take,
-          void *out)
-{
-    if (KL_UNLIKELY(c->mode == MODE_NO || c->ttl_ns > 0))
-        return -1;
-    shard *sh = shard_of(c, h);
-    spin_lock(&sh->lock);
-    size_t slot = table_find_slot(c, sh, key, klen, h);
-    if (KL_UNLIKELY(slot == SIZE_MAX))
-        return 0;
-    entry *e = slot_entry(sh, sh->slots[slot]);
-    const uint8_t *v = entry_val(c, e);
-    size_t vlen = entry_vlen(c, e);
-    if (!(take == kl__take_double && take_cbor_f64(out, v, vlen)) && take(out, v, vlen)) {
-        spin_unlock(&sh->lock);
-        return -1; /* the full path finds it again, counts it, and refuses it */
-    }
-    if (c->pol)
-        policy_hit(c, sh, e);
-    sh->hit++;
-    spin_unlock(&sh->lock);
-    return 1;
-}
-
-/* After a probe that did not serve the call (hit 0: absent, with the shard
- * lock held; -1: needs the full acquire): the miss path, and the result
- * code of kl_memo_typed_call. */
-static __attribute__((noinline)) int typed_miss(kl_memo *m, const uint8_t *key, size_t klen,
-                                                uint64_t h, int hit, kl_memo_slot *slot,
-                                                kl_cache_take_fn take, void *out)
-{
-    int rc;
-    if (hit == 0)
-        rc = kl__cache_miss_locked(m->cache, key, klen, h, take, out, &slot->ticket);
-    else
-        rc = kl__cache_acquire_hashed(m->cache, key, klen, h, take, out, &slot->ticket);
-    if (KL_LIKELY(rc == 0))
-        return 0;
-    if (rc == 2) /* a stored value of another type: compute, keep the entry */
-        return kl_seterr(KL_ETYPE,
-                         "memo '%s': the stored result is not of the function's result type "
-                         "(computed afresh)",
-                         m->name);
-    if (rc < 0)
-        kl_cache_count_error(m->cache);
-    return rc;
-}
-
 /* A typed call whose memory is keyed canonically (text arguments, or
  * options that reshape keys): build the canonical key from the images. */
 static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint64_t *img,
                                                           size_t nargs, kl_memo_slot *slot,
-                                                          kl_cache_take_fn take, void *out)
+                                                          kl_result_kind kind, void *out)
 {
     if (nargs != m->ntypes) {
         kl_cache_count_error(m->cache);
@@ -388,92 +334,42 @@ static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint
         kl_cache_count_error(m->cache);
         return rc;
     }
-    uint64_t h = key_hash(key, klen);
-    int hit = typed_hit(m->cache, key, klen, h, take, out);
-    rc = hit == 1 ? 0 : typed_miss(m, key, klen, h, hit, slot, take, out);
+    rc = kl__cache_acquire_result(m->cache, key, klen, kind, out, &slot->ticket);
     kl_buf_free(&heap);
     return rc;
 }
 
+/* A raw-keyed call with a NaN or a zero among its float arguments: the
+ * key of their normalised images. */
+static __attribute__((noinline)) int typed_call_normalised(kl_memo *m, const uint64_t *img,
+                                                           size_t nargs, kl_memo_slot *slot,
+                                                           kl_result_kind kind, void *out)
+{
+    uint64_t key[TYPED_MAX_ARGS];
+    for (size_t i = 0; i < nargs; i++)
+        key[i] = (m->float_args >> i) & 1 ? float_image(m, img[i]) : img[i];
+    return kl__cache_acquire_result(m->cache, key, 8 * nargs, kind, out, &slot->ticket);
+}
+
+/* The macro's call: with raw keys the images are the key, unless a float
+ * argument needs its image normalised (NaN, -0.0; checked on the bits:
+ * every image whose exponent is all ones or that is ±0 goes the slow
+ * way).  The cache decodes a hit into *out, counts errors, and its result
+ * code is the call's (0, 1, 2: compute without storing, < 0). */
 int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
-                       kl_cache_take_fn take, void *out)
+                       kl_result_kind kind, void *out)
 {
     slot->memo = m;
     slot->ticket = NULL;
     if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
         return KL_ENOMEM;
     if (KL_UNLIKELY(!m->raw_keys || nargs != m->ntypes))
-        return typed_call_canonical(m, img, nargs, slot, take, out);
-    uint64_t key[TYPED_MAX_ARGS];
-    for (size_t i = 0; i < nargs; i++) {
-        uint64_t b = img[i];
-        /* NaN or ±0.0 in a float argument (rare): normalise it */
-        if (KL_UNLIKELY((m->float_args >> i) & 1) && KL_UNLIKELY(((b << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
-            b = float_image(m, b);
-        key[i] = b;
-    }
-    size_t klen = 8 * nargs;
-    uint64_t h = key_hash(key, klen);
-    kl_cache *c = m->cache;
-    if (__atomic_load_n(&c->fast_now, __ATOMIC_RELAXED)) { /* implies c->readers */
-        int ts = kl__thread_slot();
-        if (KL_LIKELY(ts >= 0) &&
-            cache_read_fast(c, &c->readers[ts], key, nargs, h, take, kl__take_double, out) == 1)
-            return 0;
-    }
-    int hit = typed_hit(c, (const uint8_t *)key, klen, h, take, out);
-    if (KL_LIKELY(hit == 1))
-        return 0;
-    return typed_miss(m, (const uint8_t *)key, klen, h, hit, slot, take, out);
-}
-
-/* Decoders for kl_memo_typed_call.  A double result is almost always
- * stored as a CBOR float64 (0xfb, big-endian bits): decoded inline, the
- * rest by the codec. */
-int kl__take_double(void *out, const uint8_t *v, size_t n)
-{
-    return take_cbor_f64(out, v, n) ? 0 : kl_decode_double(v, n, out);
-}
-
-int kl__take_float(void *out, const uint8_t *v, size_t n)
-{
-    double d;
-    int rc = kl__take_double(&d, v, n);
-    if (rc == 0)
-        *(float *)out = (float)d;
-    return rc;
-}
-
-int kl__take_i64(void *out, const uint8_t *v, size_t n) { return kl_decode_int64(v, n, out); }
-
-int kl__take_int(void *out, const uint8_t *v, size_t n)
-{
-    int64_t i;
-    int rc = kl_decode_int64(v, n, &i);
-    if (rc == 0 && (i < INT32_MIN || i > INT32_MAX))
-        rc = KL_ERANGE;
-    if (rc == 0)
-        *(int *)out = (int)i;
-    return rc;
-}
-
-int kl__take_long(void *out, const uint8_t *v, size_t n)
-{
-    int64_t i;
-    int rc = kl_decode_int64(v, n, &i);
-    if (rc == 0)
-        *(long *)out = (long)i;
-    return rc;
-}
-
-int kl__take_bool(void *out, const uint8_t *v, size_t n)
-{
-    /* CBOR false / true */
-    if (n == 1 && (v[0] == 0xf4 || v[0] == 0xf5)) {
-        *(bool *)out = v[0] == 0xf5;
-        return 0;
-    }
-    return kl_seterr(KL_ETYPE, "memo: the stored result is not a bool");
+        return typed_call_canonical(m, img, nargs, slot, kind, out);
+    for (size_t i = 0; i < nargs; i++)
+        if (KL_UNLIKELY((m->float_args >> i) & 1) &&
+            KL_UNLIKELY(((img[i] << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
+            return typed_call_normalised(m, img, nargs, slot, kind, out);
+    return kl__cache_acquire_result(m->cache, img, 8 * nargs, kind, out, &slot->ticket);
 }
 
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "klepto.h"
+#include "cache/cache_read.h" /* the cache's state: fast_now, kl__cache_contended, ... */
 #include "memo/memo_impl.h"
 
 static atomic_long computed;

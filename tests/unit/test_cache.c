@@ -345,6 +345,62 @@ static void acquire_hands_out_one_ticket(void **state)
     kl_cache_free(c);
 }
 
+/* take for kl_cache_acquire_take: an integer value into *ctx, anything
+ * else refused. */
+static int take_int(void *ctx, const uint8_t *v, size_t n)
+{
+    return kl_decode_int64(v, n, ctx) != 0;
+}
+
+/* kl_cache_acquire_take shows a found value's bytes to take in place — a
+ * hit, a value another call stored, a load from the archive — and says
+ * when take refused them (found and counted, nothing stored over it). */
+static void acquire_take_hands_over_the_bytes(void **state)
+{
+    (void)state;
+    kl_cache *c = make("lru", 10, 0);
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, "mem:cache-take", NULL));
+    KT_OK(kl_cache_set_archive(c, ar));
+    put_int(c, 1, 100);
+    uint8_t text[3] = {0x62, 'n', 'o'}; /* CBOR "no" */
+    uint8_t k = 2;
+    KT_OK(kl_cache_put(c, &k, 1, text, sizeof text));
+    uint8_t kb[16];
+    kl_enc ek;
+    kl_enc_init(&ek, kb, sizeof kb, 0);
+    kl_enc_int(&ek, 1);
+    int64_t out = 0;
+    kl_cache_ticket *t = NULL;
+    assert_int_equal(kl_cache_acquire_take(c, kb, ek.len, take_int, &out, &t), 0);
+    assert_int_equal(out, 100);
+    assert_null(t);
+    assert_int_equal(kl_cache_acquire_take(c, &k, 1, take_int, &out, &t), 2);
+    assert_null(t);
+    /* a miss: the ticket; then the stored value is taken */
+    k = 3;
+    assert_int_equal(kl_cache_acquire_take(c, &k, 1, take_int, &out, &t), 1);
+    assert_non_null(t);
+    uint8_t seven = 0x07;
+    KT_OK(kl_cache_fulfil(t, &seven, 1));
+    assert_int_equal(kl_cache_acquire_take(c, &k, 1, take_int, &out, &t), 0);
+    assert_int_equal(out, 7);
+    /* from the archive after the memory is emptied */
+    KT_OK(kl_cache_clear(c, false));
+    out = 0;
+    assert_int_equal(kl_cache_acquire_take(c, kb, ek.len, take_int, &out, &t), 0);
+    assert_int_equal(out, 100);
+    k = 2;
+    assert_int_equal(kl_cache_acquire_take(c, &k, 1, take_int, &out, &t), 2);
+    kl_cache_stats s;
+    kl_cache_stats_get(c, &s);
+    assert_int_equal(s.load, 2);
+    assert_int_equal(s.miss, 0);
+    KT_OK(kl_cache_set_archive(c, NULL));
+    kl_cache_free(c);
+    KT_OK(kl_archive_close(ar));
+}
+
 /* Entries of many sizes (small ones sharing memory, big ones alone) are
  * replaced, evicted and forgotten over and over; every value read back
  * is the one last stored under its key, byte for byte. */
@@ -439,6 +495,7 @@ int main(void)
         cmocka_unit_test(purge_dumps_everything_and_empties),
         cmocka_unit_test(failed_archive_write_never_loses_an_entry),
         cmocka_unit_test(acquire_hands_out_one_ticket),
+        cmocka_unit_test(acquire_take_hands_over_the_bytes),
         cmocka_unit_test(clear_resets_or_keeps_statistics),
         cmocka_unit_test(churn_of_mixed_sizes_keeps_values_intact),
     };

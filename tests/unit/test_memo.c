@@ -340,6 +340,64 @@ static void typed_and_generic_keys_agree(void **state)
     KT_OK(kl_memo_set_archive(rosen_memo(), NULL));
 }
 
+/* A memoized function that calls other memos, generic and typed, whose
+ * results come from their archives: every call passes its value bytes
+ * through the thread's one scratch buffer, which the inner calls reuse
+ * while the outer one waits for its function. */
+static kl_memo *inner;
+
+static int outer_fn(void *ud, const kl_call *call, kl_value *out)
+{
+    (void)ud;
+    double x = call->pos[0].u.f;
+    int rc;
+    double product = call2(inner, kl_value_float(x), kl_value_float(3), &rc);
+    if (rc)
+        return rc;
+    *out = kl_value_float(product + rosen(x, 1.0));
+    return 0;
+}
+
+static void nested_memos_share_the_scratch_buffer(void **state)
+{
+    (void)state;
+    inner = new_mul("mem:nested-inner");
+    KT_OK(kl_memo_set_archive(rosen_memo(), "mem:nested-rosen"));
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x";
+    kl_memo *outer;
+    KT_OK(kl_memo_new(&outer, "outer", outer_fn, NULL, &o));
+    enum { N = 20 };
+    int rc;
+    for (int i = 0; i < N; i++) { /* the inner results into the archives */
+        (void)call2(inner, kl_value_float(i + 0.5), kl_value_float(3), &rc);
+        KT_OK(rc);
+        (void)rosen(i + 0.5, 1.0);
+    }
+    KT_OK(kl_memo_clear(inner, false));
+    KT_OK(kl_memo_clear(rosen_memo(), false));
+    for (int r = 0; r < 2; r++)
+        for (int i = 0; i < N; i++) {
+            double x = i + 0.5;
+            kl_value arg = kl_value_float(x), res;
+            kl_call c = {&arg, 1, NULL, NULL, 0};
+            KT_OK(kl_memo_call(outer, &c, &res));
+            double want = x * 3 + ((1 - x) * (1 - x) + 100 * (1 - x * x) * (1 - x * x));
+            assert_true(res.type == KL_FLOAT && res.u.f == want);
+        }
+    kl_memo_info info;
+    kl_memo_info_get(outer, &info);
+    assert_int_equal(info.miss, N);
+    assert_int_equal(info.hit, N);
+    kl_memo_info_get(inner, &info);
+    assert_int_equal(info.load, N);
+    kl_memo_info_get(rosen_memo(), &info);
+    assert_int_equal(info.load, N);
+    KT_OK(kl_memo_free(outer));
+    KT_OK(kl_memo_free(inner));
+    KT_OK(kl_memo_set_archive(rosen_memo(), NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -355,6 +413,7 @@ int main(void)
         cmocka_unit_test(bad_archive_url_is_reported),
         cmocka_unit_test(typed_wrapper_memoizes),
         cmocka_unit_test(typed_and_generic_keys_agree),
+        cmocka_unit_test(nested_memos_share_the_scratch_buffer),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kl_memo_free(rosen_memo());

@@ -92,6 +92,67 @@ static void wrong_type_in_archive_is_computed(void **state)
     kl_buf_free(&val);
 }
 
+/* With a policy whose hits take no lock (sieve), results are decoded from
+ * lock-free reads — every result type — and a stored value of another
+ * type is refused there as on the locked path: found, counted once,
+ * computed afresh, never stored over. */
+static void lock_free_hits_decode_every_result_type(void **state)
+{
+    (void)state;
+    kl_memo *ms[] = {t_half_memo(), t_float_memo(), t_int_memo(),
+                     t_long_memo(), t_i64_memo(),   t_odd_memo()};
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.cache.policy = "sieve";
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        KT_OK(kl_memo_configure(ms[i], &o));
+    ncalls = 0;
+    double x = 0.1;
+    for (int r = 0; r < 3; r++) {
+        assert_true(t_half(x) == x / 2);
+        assert_true(t_float(x) == (float)(x * 3));
+        assert_int_equal(t_int(-100000, 20000), -2000000007);
+        assert_true(t_long(-5) == -5000015L);
+        assert_true(t_i64(INT64_C(2000000000)) == INT64_C(2000000000) * INT64_C(4294967311));
+        assert_true(t_odd(7) == true);
+    }
+    assert_int_equal(ncalls, 6);
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        kl_memo_info info;
+        kl_memo_info_get(ms[i], &info);
+        assert_string_equal(info.policy, "sieve");
+        assert_int_equal(info.hit, 2);
+        assert_int_equal(info.miss, 1);
+    }
+
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, "mem:typed-wrong-sieve", NULL));
+    kl_buf key = KL_BUF_INIT, val = KL_BUF_INIT;
+    kl_value a[2] = {kl_value_int(2), kl_value_int(5)};
+    kl_call c = {a, 2, NULL, NULL, 0};
+    KT_OK(kl_memo_key(t_int_memo(), &c, &key));
+    kl_value text = kl_value_cstr_ref("not a number");
+    KT_OK(kl_encode(&val, &text, 0));
+    KT_OK(kl_archive_put(ar, key.data, key.len, val.data, val.len));
+    KT_OK(kl_archive_close(ar));
+    o.archive = "mem:typed-wrong-sieve";
+    KT_OK(kl_memo_configure(t_int_memo(), &o));
+    ncalls = 0;
+    for (int r = 0; r < 3; r++)
+        assert_int_equal(t_int(2, 5), 3);
+    assert_int_equal(ncalls, 3);
+    kl_memo_info info;
+    kl_memo_info_get(t_int_memo(), &info);
+    assert_int_equal(info.load, 1);
+    assert_int_equal(info.hit, 2);
+    assert_int_equal(info.miss, 0);
+    kl_buf_free(&key);
+    kl_buf_free(&val);
+    KT_OK(kl_memo_set_archive(t_int_memo(), NULL));
+    kl_memo_opts plain = KL_MEMO_OPTS_INIT;
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+        KT_OK(kl_memo_configure(ms[i], &plain));
+}
+
 /* Results come back from an archive (a load) after the memory is emptied. */
 static void results_load_from_the_archive(void **state)
 {
@@ -273,6 +334,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_result_type_round_trips),
         cmocka_unit_test(wrong_type_in_archive_is_computed),
+        cmocka_unit_test(lock_free_hits_decode_every_result_type),
         cmocka_unit_test(results_load_from_the_archive),
         cmocka_unit_test(memory_and_archive_keys_agree),
         cmocka_unit_test(float_arguments_merge_as_keys_do),

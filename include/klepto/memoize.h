@@ -1,0 +1,180 @@
+/*
+ * klepto/memoize.h — the machinery behind KL_MEMOIZE (memo.h, which
+ * includes this file and documents the macro).
+ *
+ * KL_MEMOIZE(ret, name, (type, arg), ...) { body } expands to three
+ * functions: `name##__body` (the body as written), `name##_memo` (the memo,
+ * made on first use by kl_memo_typed_get) and `name` itself, which turns
+ * its arguments into 64-bit images, asks kl_memo_typed_call for a stored
+ * result of the result type's kind, and otherwise runs the body and hands
+ * the result to kl_memo_typed_finish.  Everything the expansion calls is
+ * either a KL_API function named kl_memo_typed_* or a static inline helper
+ * of this header; the kl__ / KL__ names below are private to the header.
+ */
+#ifndef KLEPTO_MEMOIZE_H
+#define KLEPTO_MEMOIZE_H
+
+#include "export.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memo.h"
+#include "value.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The C type of a typed function's result: how a stored value is decoded
+ * into it on a hit. */
+typedef enum kl_result_kind {
+    KL_RESULT_DOUBLE,
+    KL_RESULT_FLOAT,
+    KL_RESULT_INT64, /* int64_t, and long where it is the same type */
+    KL_RESULT_INT,
+    KL_RESULT_LONG,
+    KL_RESULT_BOOL,
+} kl_result_kind;
+
+/* The kind of the object *ptr. */
+#define KL__RESULT_KIND(ptr)                                                               \
+    _Generic(*(ptr),                                                                       \
+        double: KL_RESULT_DOUBLE,                                                          \
+        float: KL_RESULT_FLOAT,                                                            \
+        int64_t: KL_RESULT_INT64,                                                          \
+        int: KL_RESULT_INT,                                                                \
+        bool: KL_RESULT_BOOL,                                                              \
+        default: KL_RESULT_LONG)
+
+/* The state of one typed call, between kl_memo_typed_call and
+ * kl_memo_typed_finish. */
+typedef struct kl_memo_slot {
+    kl_memo *memo;
+    kl_cache_ticket *ticket;
+} kl_memo_slot;
+
+/* The hot path of the macro: build the key of the arguments' 64-bit
+ * images (kl__image_of), look it up, and decode a found value as a result
+ * of `kind` straight into *out.  0: *out holds the result; 1: compute,
+ * then kl_memo_typed_finish; anything else: compute without storing (2: a
+ * stored value that is not a result of `kind`; < 0: an error, counted in
+ * kl_memo_info's errors). */
+KL_API int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs,
+                              kl_memo_slot *slot, kl_result_kind kind, void *out);
+/* Store the computed result of a call that returned 1. */
+KL_API void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
+/* The memo behind a KL_MEMOIZE function, made on first use.  `types` has
+ * one code per argument: 'd' double, 'f' float, 'i' integer, 'b' bool,
+ * 's' text. */
+KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+                                  const char *types);
+
+/* ---- arguments ------------------------------------------------------------------ */
+
+/* Argument → its 64-bit image, chosen by C type: a float's double bits,
+ * an integer's int64 value, a bool's 0/1, a text's pointer (borrowed). */
+#define kl__image_of(x)                                                                    \
+    _Generic((x),                                                                          \
+        double: kl__image_f64,                                                             \
+        float: kl__image_f32,                                                              \
+        bool: kl__image_bool,                                                              \
+        char *: kl__image_text,                                                            \
+        const char *: kl__image_text,                                                      \
+        default: kl__image_int)(x)
+static inline uint64_t kl__image_f64(double d)
+{
+    union {
+        double d;
+        uint64_t u;
+    } x = {d};
+    return x.u;
+}
+static inline uint64_t kl__image_f32(float f) { return kl__image_f64((double)f); }
+static inline uint64_t kl__image_bool(bool b) { return b ? 1u : 0u; }
+static inline uint64_t kl__image_text(const char *s) { return (uint64_t)(uintptr_t)s; }
+static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
+
+/* Argument type → its code for kl_memo_typed_get. */
+#define KL__TYPECODE(type, name)                                                           \
+    _Generic((type){0},                                                                    \
+        double: 'd',                                                                       \
+        float: 'f',                                                                        \
+        bool: 'b',                                                                         \
+        char *: 's',                                                                       \
+        const char *: 's',                                                                 \
+        default: 'i')
+
+/* Argument → value, chosen by C type (no allocation: text is borrowed). */
+#define KL_VALUE_OF(x)                                                                     \
+    _Generic((x),                                                                          \
+        double: kl_value_float,                                                            \
+        float: kl__value_float32,                                                          \
+        bool: kl_value_bool,                                                               \
+        char *: kl_value_cstr_ref,                                                         \
+        const char *: kl_value_cstr_ref,                                                   \
+        default: kl__value_integer)(x)
+static inline kl_value kl__value_float32(float f) { return kl_value_float((double)f); }
+static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
+
+/* ---- the argument list: (type, name) pairs, mapped ---------------------------------- */
+
+#define KL__LIKELY(x) __builtin_expect(!!(x), 1)
+#define KL__CAT(a, b) KL__CAT_(a, b)
+#define KL__CAT_(a, b) a##b
+#define KL__NARGS(...) KL__NARGS_(__VA_ARGS__, 8, 7, 6, 5, 4, 3, 2, 1, 0)
+#define KL__NARGS_(_1, _2, _3, _4, _5, _6, _7, _8, N, ...) N
+#define KL__MAP(f, sep, ...) KL__CAT(KL__MAP_, KL__NARGS(__VA_ARGS__))(f, sep, __VA_ARGS__)
+#define KL__MAP_1(f, s, a) f a
+#define KL__MAP_2(f, s, a, ...) f a s() KL__MAP_1(f, s, __VA_ARGS__)
+#define KL__MAP_3(f, s, a, ...) f a s() KL__MAP_2(f, s, __VA_ARGS__)
+#define KL__MAP_4(f, s, a, ...) f a s() KL__MAP_3(f, s, __VA_ARGS__)
+#define KL__MAP_5(f, s, a, ...) f a s() KL__MAP_4(f, s, __VA_ARGS__)
+#define KL__MAP_6(f, s, a, ...) f a s() KL__MAP_5(f, s, __VA_ARGS__)
+#define KL__MAP_7(f, s, a, ...) f a s() KL__MAP_6(f, s, __VA_ARGS__)
+#define KL__MAP_8(f, s, a, ...) f a s() KL__MAP_7(f, s, __VA_ARGS__)
+#define KL__COMMA() ,
+#define KL__NOSEP()
+#define KL__PARAM(type, name) type name
+#define KL__ARGNAME(type, name) name
+#define KL__SIGNAME(type, name) #name ","
+#define KL__IMAGE(type, name) kl__image_of(name)
+
+/* ---- the macro ------------------------------------------------------------------ */
+
+#define KL_MEMOIZE(ret, name, ...)                                                         \
+    static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__));                   \
+    static kl_memo *name##__holder;                                                        \
+    kl_memo *name##_memo(void)                                                             \
+    {                                                                                      \
+        kl_memo *kl__m = __atomic_load_n(&name##__holder, __ATOMIC_ACQUIRE);               \
+        static const char kl__types[] = {KL__MAP(KL__TYPECODE, KL__COMMA, __VA_ARGS__), 0}; \
+        return kl__m ? kl__m                                                               \
+                     : kl_memo_typed_get(&name##__holder, #name,                           \
+                                         KL__MAP(KL__SIGNAME, KL__NOSEP, __VA_ARGS__),     \
+                                         kl__types);                                       \
+    }                                                                                      \
+    ret name(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))                                   \
+    {                                                                                      \
+        const uint64_t kl__img[] = {KL__MAP(KL__IMAGE, KL__COMMA, __VA_ARGS__)};           \
+        kl_memo_slot kl__slot;                                                             \
+        ret kl__r;                                                                         \
+        int kl__rc = kl_memo_typed_call(name##_memo(), kl__img,                            \
+                                        sizeof kl__img / sizeof kl__img[0], &kl__slot,     \
+                                        KL__RESULT_KIND(&kl__r), &kl__r);                  \
+        if (KL__LIKELY(kl__rc == 0))                                                       \
+            return kl__r;                                                                  \
+        kl__r = name##__body(KL__MAP(KL__ARGNAME, KL__COMMA, __VA_ARGS__));                \
+        if (kl__rc == 1) {                                                                 \
+            kl_value kl__rv = KL_VALUE_OF(kl__r);                                          \
+            kl_memo_typed_finish(&kl__slot, &kl__rv);                                      \
+        }                                                                                  \
+        return kl__r;                                                                      \
+    }                                                                                      \
+    static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))
+
+#ifdef __cplusplus
+}
+#endif
+#endif
