@@ -192,6 +192,7 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
             }
         }
     }
+    kl__cache_fork_track(c);
     *out = c;
     return 0;
 }
@@ -200,6 +201,7 @@ int kl_cache_free(kl_cache *c)
 {
     if (!c)
         return 0;
+    kl__cache_fork_untrack(c);
     int first = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];

@@ -171,6 +171,8 @@ struct kl_cache {
     uint32_t contended;
     int64_t contended_t0;
     shard *shards;
+    /* every live cache is on one list, for fork() (cache_fork.c) */
+    struct kl_cache *fork_prev, *fork_next;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */
     size_t total_count, total_bytes; /* atomic */
@@ -305,5 +307,11 @@ int kl__shard_write_dirty(kl_cache *c, shard *sh);
  * memory now, after a grace period (lock held). */
 void kl__shard_retire(kl_cache *c, shard *sh, void *p, size_t bytes);
 void kl__shard_free_retired(kl_cache *c, shard *sh);
+
+/* Put a new cache on (take a cache about to be freed off) the list whose
+ * locks fork() takes, so that a child inherits every cache unlocked and
+ * whole (cache_fork.c). */
+void kl__cache_fork_track(kl_cache *c);
+void kl__cache_fork_untrack(kl_cache *c);
 
 #endif
