@@ -1,9 +1,10 @@
 /*
  * The CBOR scalars hot paths read and write inline (private): a float64
  * item (0xfb and the big-endian bits — nearly every real-valued result and
- * key argument) and a bool (0xf4 / 0xf5).  The memo's hit path decodes
- * results with these, the key generator writes plain doubles with
- * kl__cbor_f64_put; everything else goes through the codec proper.
+ * key argument) and a bool (0xf4 / 0xf5): the one place that writes and
+ * reads a float64 item.  The encoder, the decoder's kl_decode_double, the
+ * key generator and the memo's hit path all use these; everything else
+ * goes through the codec proper.
  * Little-endian hosts (as the rest of the library assumes).
  */
 #ifndef KLEPTO_CODEC_CBOR_SCALAR_H

@@ -1,6 +1,7 @@
 /* The validating decoder: well-formed CBOR in, owned values out.  Every
  * read is bounds-checked against the input, every count is checked against
  * the bytes left before anything is allocated, nesting is bounded. */
+#include "codec/cbor_scalar.h"
 #include "codec/codec_internal.h"
 #include "internal.h"
 
@@ -444,14 +445,8 @@ static int decode_scalar(const void *p, size_t len, kl_value *out)
 
 int kl_decode_double(const void *p, size_t len, double *out)
 {
-    const uint8_t *b = p;
-    if (KL_LIKELY(len == 9 && b[0] == 0xfb)) { /* the common case: a float64 */
-        uint64_t u;
-        memcpy(&u, b + 1, sizeof u);
-        u = __builtin_bswap64(u); /* CBOR is big-endian */
-        memcpy(out, &u, sizeof *out);
+    if (kl__cbor_f64_get(p, len, out)) /* the common case: a float64 */
         return 0;
-    }
     kl_value v;
     int rc = decode_scalar(p, len, &v);
     if (rc)

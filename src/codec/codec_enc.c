@@ -1,6 +1,7 @@
 /* The streaming canonical encoder: deterministic CBOR (RFC 8949 §4.2.1)
  * into a caller's buffer, counting past its end like snprintf. */
 #define _GNU_SOURCE
+#include "codec/cbor_scalar.h"
 #include "codec/codec_internal.h"
 #include "internal.h"
 
@@ -112,12 +113,8 @@ static inline int32_t half_of(float g)
 /* Writes a 9-byte float64 item (the common case for real-valued keys). */
 static inline void put_f64(kl_enc *e, uint64_t bits)
 {
-    if (KL_LIKELY(e->cap >= e->len && e->cap - e->len >= 9)) {
-        uint8_t *p = e->buf + e->len;
-        uint64_t be = __builtin_bswap64(bits);
-        p[0] = 0xfb;
-        memcpy(p + 1, &be, 8);
-    }
+    if (KL_LIKELY(e->cap >= e->len && e->cap - e->len >= 9))
+        kl__cbor_f64_put(e->buf + e->len, bits);
     e->len += 9;
 }
 
