@@ -582,6 +582,30 @@ static void a_memo_uses_the_plugin_policy_and_archive(void **st)
     OK(kl_archive_close(ar));
 }
 
+/* A program's own functions whose names the library uses inside: before
+ * the library hid its insides, a program defining kv_find (the mem:
+ * archive's table lookup, exported then) silently took over the library's
+ * calls, and a put was then "not found".  Hidden names bind inside the
+ * library, so these change nothing there. */
+int kv_find(void);
+int kv_find(void) { return -1; }
+int kl__kv_find(void);
+int kl__kv_find(void) { return -1; }
+
+static void the_programs_own_names_do_not_replace_the_librarys(void **st)
+{
+    (void)st;
+    assert_int_equal(kv_find() + kl__kv_find(), -2);
+    kl_archive *ar = NULL;
+    OK(kl_archive_open(&ar, "mem:", NULL));
+    OK(kl_archive_put(ar, "k", 1, "\x01", 1));
+    kl_buf v = KL_BUF_INIT;
+    OK(kl_archive_get(ar, "k", 1, &v));
+    assert_int_equal(v.len, 1);
+    kl_buf_free(&v);
+    OK(kl_archive_close(ar));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -592,6 +616,7 @@ int main(void)
         cmocka_unit_test(older_policy_versions_are_accepted),
         cmocka_unit_test(a_memo_uses_the_plugin_policy_and_archive),
         cmocka_unit_test(registration_from_many_threads),
+        cmocka_unit_test(the_programs_own_names_do_not_replace_the_librarys),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
