@@ -43,10 +43,10 @@ run_suite() { # NAME BUILD_DIR CMAKE_ARGS... -- CTEST_ARGS...
   rm -f "$log"
 }
 
-run_suite "gcc build: all tests" build-test -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=RelWithDebInfo
-run_suite "clang ASan+UBSan: all tests" build-asan -DKLEPTO_BENCH=ON -DCMAKE_C_COMPILER=clang -DKLEPTO_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
+run_suite "gcc build: all tests" build-test -DCMAKE_C_COMPILER=gcc -DCMAKE_CXX_COMPILER=g++ -DCMAKE_BUILD_TYPE=RelWithDebInfo
+run_suite "clang ASan+UBSan: all tests" build-asan -DKLEPTO_BENCH=ON -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DKLEPTO_SANITIZE=address -DCMAKE_BUILD_TYPE=Debug
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-run_suite "clang TSan: concurrency tests" build-tsan -DCMAKE_C_COMPILER=clang -DKLEPTO_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -L concurrency
+run_suite "clang TSan: concurrency tests" build-tsan -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DKLEPTO_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -L concurrency
 
 echo
 if ((${#failures[@]})); then

@@ -130,7 +130,8 @@ KL_API const char *kl_memo_name(const kl_memo *m);
  * entries whose keys are calls of this function.  A typed call cannot
  * report errors: when a key or an archive fails it computes uncached and
  * counts the error (kl_memo_info).  Up to 8 arguments.  rosen_memo()
- * returns NULL only if memory ran out.
+ * returns NULL only if memory ran out.  The macro works from C11 and from
+ * C++11 alike (memoize.h chooses by _Generic in C, by overloading in C++).
  */
 
 #ifdef __cplusplus

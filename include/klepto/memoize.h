@@ -38,7 +38,9 @@ typedef enum kl_result_kind {
     KL_RESULT_BOOL,
 } kl_result_kind;
 
-/* The kind of the object *ptr. */
+/* The kind of the object *ptr (C: _Generic; C++: overloads, at the end
+ * of this header). */
+#ifndef __cplusplus
 #define KL__RESULT_KIND(ptr)                                                               \
     _Generic(*(ptr),                                                                       \
         double: KL_RESULT_DOUBLE,                                                          \
@@ -47,6 +49,9 @@ typedef enum kl_result_kind {
         int: KL_RESULT_INT,                                                                \
         bool: KL_RESULT_BOOL,                                                              \
         default: KL_RESULT_LONG)
+#else
+#define KL__RESULT_KIND(ptr) kl__result_kind(ptr)
+#endif
 
 /* The state of one typed call, between kl_memo_typed_call and
  * kl_memo_typed_finish. */
@@ -75,6 +80,7 @@ KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char
 
 /* Argument → its 64-bit image, chosen by C type: a float's double bits,
  * an integer's int64 value, a bool's 0/1, a text's pointer (borrowed). */
+#ifndef __cplusplus
 #define kl__image_of(x)                                                                    \
     _Generic((x),                                                                          \
         double: kl__image_f64,                                                             \
@@ -83,6 +89,7 @@ KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char
         char *: kl__image_text,                                                            \
         const char *: kl__image_text,                                                      \
         default: kl__image_int)(x)
+#endif
 static inline uint64_t kl__image_f64(double d)
 {
     union {
@@ -97,6 +104,7 @@ static inline uint64_t kl__image_text(const char *s) { return (uint64_t)(uintptr
 static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
 
 /* Argument type → its code for kl_memo_typed_get. */
+#ifndef __cplusplus
 #define KL__TYPECODE(type, name)                                                           \
     _Generic((type){0},                                                                    \
         double: 'd',                                                                       \
@@ -105,8 +113,12 @@ static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
         char *: 's',                                                                       \
         const char *: 's',                                                                 \
         default: 'i')
+#else
+#define KL__TYPECODE(type, name) kl__typecode((type)0)
+#endif
 
 /* Argument → value, chosen by C type (no allocation: text is borrowed). */
+#ifndef __cplusplus
 #define KL_VALUE_OF(x)                                                                     \
     _Generic((x),                                                                          \
         double: kl_value_float,                                                            \
@@ -115,6 +127,9 @@ static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
         char *: kl_value_cstr_ref,                                                         \
         const char *: kl_value_cstr_ref,                                                   \
         default: kl__value_integer)(x)
+#else
+#define KL_VALUE_OF(x) kl__value_of(x)
+#endif
 static inline kl_value kl__value_float32(float f) { return kl_value_float((double)f); }
 static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
 
@@ -175,6 +190,36 @@ static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
     static ret name##__body(KL__MAP(KL__PARAM, KL__COMMA, __VA_ARGS__))
 
 #ifdef __cplusplus
-}
+} /* extern "C" */
+
+/* C++ has no _Generic: the same choices by overloading.  Integers of any
+ * type take the template (as `default:` does in C). */
+static inline uint64_t kl__image_of(double d) { return kl__image_f64(d); }
+static inline uint64_t kl__image_of(float f) { return kl__image_f32(f); }
+static inline uint64_t kl__image_of(bool b) { return kl__image_bool(b); }
+static inline uint64_t kl__image_of(char *s) { return kl__image_text(s); }
+static inline uint64_t kl__image_of(const char *s) { return kl__image_text(s); }
+template <class T> static inline uint64_t kl__image_of(T i) { return kl__image_int((int64_t)i); }
+
+static inline constexpr char kl__typecode(double) { return 'd'; }
+static inline constexpr char kl__typecode(float) { return 'f'; }
+static inline constexpr char kl__typecode(bool) { return 'b'; }
+static inline constexpr char kl__typecode(char *) { return 's'; }
+static inline constexpr char kl__typecode(const char *) { return 's'; }
+template <class T> static inline constexpr char kl__typecode(T) { return 'i'; }
+
+static inline kl_value kl__value_of(double d) { return kl_value_float(d); }
+static inline kl_value kl__value_of(float f) { return kl__value_float32(f); }
+static inline kl_value kl__value_of(bool b) { return kl_value_bool(b); }
+static inline kl_value kl__value_of(char *s) { return kl_value_cstr_ref(s); }
+static inline kl_value kl__value_of(const char *s) { return kl_value_cstr_ref(s); }
+template <class T> static inline kl_value kl__value_of(T i) { return kl__value_integer((int64_t)i); }
+
+static inline kl_result_kind kl__result_kind(double *) { return KL_RESULT_DOUBLE; }
+static inline kl_result_kind kl__result_kind(float *) { return KL_RESULT_FLOAT; }
+static inline kl_result_kind kl__result_kind(int64_t *) { return KL_RESULT_INT64; }
+static inline kl_result_kind kl__result_kind(int *) { return KL_RESULT_INT; }
+static inline kl_result_kind kl__result_kind(bool *) { return KL_RESULT_BOOL; }
+template <class T> static inline kl_result_kind kl__result_kind(T *) { return KL_RESULT_LONG; }
 #endif
 #endif

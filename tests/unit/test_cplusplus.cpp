@@ -1,0 +1,71 @@
+// The public headers from C++: KL_MEMOIZE (whose C form chooses by
+// _Generic, which C++ lacks: memoize.h overloads instead) on double, int,
+// long, bool and text arguments and double, int and long results, and the
+// generic API.  A plain program: exit 0 when every check holds.
+#include <klepto.h>
+
+#include <cstdio>
+#include <cstring>
+
+static int calls;
+
+KL_MEMOIZE(double, area, (double, w), (double, h))
+{
+    calls++;
+    return w * h;
+}
+
+KL_MEMOIZE(int, plus, (int, a), (long, b), (bool, neg))
+{
+    calls++;
+    return neg ? -(a + (int)b) : a + (int)b;
+}
+
+KL_MEMOIZE(long, text_length, (const char *, s))
+{
+    calls++;
+    return (long)std::strlen(s);
+}
+
+static int fails;
+#define CHECK(cond)                                                                      \
+    do {                                                                                 \
+        if (!(cond)) {                                                                   \
+            std::fprintf(stderr, "%s:%d: failed: %s (%s)\n", __FILE__, __LINE__, #cond, \
+                         kl_errmsg());                                                   \
+            fails++;                                                                     \
+        }                                                                                \
+    } while (0)
+
+int main()
+{
+    CHECK(area(2.0, 3.5) == 7.0);
+    CHECK(area(2.0, 3.5) == 7.0);
+    CHECK(plus(1, 2L, false) == 3);
+    CHECK(plus(1, 2L, false) == 3);
+    CHECK(plus(1, 2L, true) == -3);
+    CHECK(text_length("abc") == 3);
+    CHECK(text_length("abc") == 3);
+    CHECK(calls == 4);
+    kl_memo_info info;
+    kl_memo_info_get(area_memo(), &info);
+    CHECK(info.hit == 1 && info.miss == 1);
+    kl_memo_info_get(plus_memo(), &info);
+    CHECK(info.hit == 1 && info.miss == 2);
+
+    // the generic API: an archive round trip
+    kl_archive *ar = nullptr;
+    CHECK(kl_archive_open(&ar, "mem:", nullptr) == 0);
+    CHECK(kl_archive_put(ar, "k", 1, "v", 1) == 0);
+    kl_buf v = KL_BUF_INIT;
+    CHECK(kl_archive_get(ar, "k", 1, &v) == 0 && v.len == 1 && v.data[0] == 'v');
+    kl_buf_free(&v);
+    CHECK(kl_archive_close(ar) == 0);
+
+    kl_memo_free(area_memo());
+    kl_memo_free(plus_memo());
+    kl_memo_free(text_length_memo());
+    if (fails == 0)
+        std::printf("1 passed, 0 failed\n");
+    return fails ? 1 : 0;
+}
