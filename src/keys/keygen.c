@@ -481,23 +481,23 @@ typedef struct argref {
     size_t pos;
 } argref;
 
+/* Python's round(x, tol): infinities and NaN come back unchanged (as
+ * klepto's keys then hold them); a finite value whose rounding overflows
+ * is Python's OverflowError, KL_ERANGE here. */
 static int round_float(const kl_keygen *kg, double *f, argref a)
 {
     char what[64];
-    if (KL_LIKELY(isfinite(*f))) {
-        double r = kl_round(*f, kg->tol);
-        if (KL_LIKELY(isfinite(r))) {
-            *f = r;
-            return 0;
-        }
+    if (KL_UNLIKELY(!isfinite(*f)))
+        return 0;
+    double r = kl_round(*f, kg->tol);
+    if (KL_LIKELY(isfinite(r))) {
+        *f = r;
+        return 0;
     }
     if (a.name)
         snprintf(what, sizeof what, "argument '%s'", a.name);
     else
         snprintf(what, sizeof what, "positional argument %zu", a.pos);
-    if (!isfinite(*f))
-        return kl_seterr(KL_ERANGE, "%s: cannot round %s to %d places", what,
-                         isnan(*f) ? "nan" : (*f > 0 ? "inf" : "-inf"), kg->tol);
     return kl_seterr(KL_ERANGE, "%s: %.17g rounded to %d places overflows", what, *f, kg->tol);
 }
 

@@ -9,8 +9,10 @@
  * entries.  Should a chunk allocation fail, a hit leaves the entry in its
  * bucket (counted as a recency refresh only) — degraded, never corrupt.
  *
- * As in klepto, room is made before the newcomer arrives: the entry just
- * inserted is skipped by victim() unless it is alone. */
+ * Room is made before the newcomer arrives: the entry just inserted is
+ * skipped by victim() unless it is alone.  Not as in klepto, whose LFU
+ * drops max(2, maxsize // 10) entries at once and may drop the newcomer:
+ * this one is exact, one entry at a time (docs/policies.md). */
 #include <stdlib.h>
 
 #include "klepto/error.h"

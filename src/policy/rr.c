@@ -3,8 +3,9 @@
  * removal is one swap with the last element.  The draw is seeded by the
  * cache's seed, so a run is reproducible.
  *
- * As in klepto, the victim is drawn among the entries present before the
- * newest insertion: the newcomer is skipped unless it is alone. */
+ * The victim is drawn among the entries present before the newest
+ * insertion: the newcomer is skipped unless it is alone (klepto's RR may
+ * drop the newcomer; keeping it is the better choice). */
 #include <stdlib.h>
 
 #include "klepto/error.h"
