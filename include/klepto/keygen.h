@@ -21,10 +21,10 @@
  *    arrays (not maps); deep rounds inside arrays and map values at any
  *    depth, never map keys; float nd-arrays are rounded element-wise by
  *    shallow and deep;
- *  - rounding a NaN or infinity, or a result that overflows (negative tol),
- *    is KL_ERANGE (Python's round() keeps inf and nan unchanged; here a
- *    tolerance never lets a non-finite value through silently).  Ignored
- *    arguments are not rounded, so they never fail.
+ *  - NaN and infinities are left as they are, as Python's round() leaves
+ *    them; a finite value whose rounding overflows (negative tol) is
+ *    KL_ERANGE (Python's OverflowError).  Ignored arguments are not
+ *    rounded, so they never fail.
  *
  * Thread-safety: signatures and keygens are immutable after creation and
  * may be shared by any number of threads.
