@@ -79,8 +79,9 @@ KL_API int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts);
 /* Call through the cache.  *result is owned by the caller (kl_value_free).
  * Returns 0, the function's error, KL_EINVAL (call does not fit the
  * signature), KL_ETYPE/KL_ERANGE/KL_ETOOBIG (key could not be built —
- * unless safe, which calls uncached instead), archive errors are counted
- * and the result still returned. */
+ * unless safe, which calls uncached instead and counts the call as a
+ * miss and an error, as klepto counts it), archive errors are counted and
+ * the result still returned. */
 KL_API int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
 /* The key a call maps to, without calling (appended to key). */
 KL_API int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);

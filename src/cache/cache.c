@@ -481,6 +481,8 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
 
 void kl_cache_count_error(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].errors); }
 
+void kl__cache_count_miss(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].miss); }
+
 const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 
 size_t kl_cache_entry_overhead(const kl_cache *c)

@@ -25,6 +25,11 @@
 int kl__cache_acquire_result(kl_cache *c, const void *key, size_t klen, kl_result_kind kind,
                              void *out, kl_cache_ticket **ticket);
 
+/* Count a miss that never reached the cache: a call its memo ran
+ * uncached because its key could not be built (klepto counts such a
+ * fallback as a miss, so hit + miss + load is the number of calls). */
+void kl__cache_count_miss(kl_cache *c);
+
 /* How memory keys map to archive keys, for a cache whose owner keys memory
  * differently from the archive (the typed memo keys memory by its raw
  * argument bits and the archive by the canonical key).  to_archive writes

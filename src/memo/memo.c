@@ -202,7 +202,10 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
         kl_buf_free(&heap);
         if (rc == KL_EINVAL || !m->safe)
             return rc;
-        kl_cache_count_error(m->cache); /* safe: the call goes ahead uncached */
+        /* safe: the call goes ahead uncached, an error and (as klepto
+         * counts it) a miss */
+        kl_cache_count_error(m->cache);
+        kl__cache_count_miss(m->cache);
         return call_uncached(m, call, result);
     }
     kl_buf *val = kl__thread_scratch(); /* the thread's one buffer for value bytes */

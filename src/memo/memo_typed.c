@@ -316,7 +316,8 @@ static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint
                                                           kl_result_kind kind, void *out)
 {
     if (nargs != m->ntypes) {
-        kl_cache_count_error(m->cache);
+        kl_cache_count_error(m->cache); /* computed uncached: an error and a miss */
+        kl__cache_count_miss(m->cache);
         return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
                          nargs, m->ntypes);
     }
@@ -331,7 +332,8 @@ static __attribute__((noinline)) int typed_call_canonical(kl_memo *m, const uint
     int rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
     if (rc) {
         kl_buf_free(&heap);
-        kl_cache_count_error(m->cache);
+        kl_cache_count_error(m->cache); /* computed uncached: an error and a miss */
+        kl__cache_count_miss(m->cache);
         return rc;
     }
     rc = kl__cache_acquire_result(m->cache, key, klen, kind, out, &slot->ticket);
