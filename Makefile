@@ -6,7 +6,7 @@ CC       ?= cc
 PREFIX   ?= /usr/local
 ARGS     ?=
 
-.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install clean format
+.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install uninstall clean format
 
 all: build
 
@@ -46,8 +46,25 @@ bench: deps
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@bash scripts/with-servers.sh bash bench/run.sh build-bench $(ARGS)
 
+# Install into $(PREFIX) (and under $(DESTDIR) when set), whatever prefix
+# $(BUILD) was first configured with: the installed klepto.pc and CMake
+# package find their files relative to themselves.  A user-owned prefix
+# needs no root: make install PREFIX=$HOME/.local
 install: build
-	cmake --install $(BUILD)
+	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD) --prefix "$(abspath $(PREFIX))"
+
+# Remove the files the last `make install` from $(BUILD) wrote (CMake's
+# $(BUILD)/install_manifest.txt, DESTDIR included), then klepto's own
+# folders (include/klepto, lib/cmake/klepto) once empty.
+uninstall:
+	@m="$(BUILD)/install_manifest.txt"; \
+	if [ ! -f "$$m" ]; then echo "make uninstall: no $$m: nothing was installed from $(BUILD)" >&2; exit 1; fi; \
+	n=0; while IFS= read -r f || [ -n "$$f" ]; do \
+	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f -- "$$f" && n=$$((n + 1)); fi; \
+	done < "$$m"; \
+	sed 's|/[^/]*$$||' "$$m" | sort -ru | grep -E '/klepto(/|$$)' | while IFS= read -r d; do \
+	  rmdir -- "$$d" 2>/dev/null || true; done; \
+	echo "make uninstall: removed $$n files listed in $$m"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
