@@ -74,10 +74,10 @@ step "(a) pkg-config"
 export PKG_CONFIG_PATH=$libdir/pkgconfig
 [[ "$(pkg-config --modversion klepto)" == "$version" ]] || fail "pkg-config --modversion klepto"
 read -r -a cflags <<<"$(pkg-config --cflags klepto)"
-[[ ${#cflags[@]} -eq 1 && "${cflags[0]}" == -I* ]] && same_path "${cflags[0]#-I}" "$prefix/include" ||
+{ [[ ${#cflags[@]} -eq 1 && "${cflags[0]}" == -I* ]] && same_path "${cflags[0]#-I}" "$prefix/include"; } ||
   fail "pkg-config --cflags klepto prints '${cflags[*]}', not only -I$prefix/include"
 read -r -a libs <<<"$(pkg-config --libs klepto)"
-[[ ${#libs[@]} -eq 2 && "${libs[0]}" == -L* && "${libs[1]}" == -lklepto ]] && same_path "${libs[0]#-L}" "$libdir" ||
+{ [[ ${#libs[@]} -eq 2 && "${libs[0]}" == -L* && "${libs[1]}" == -lklepto ]] && same_path "${libs[0]#-L}" "$libdir"; } ||
   fail "pkg-config --libs klepto prints '${libs[*]}', not -L$libdir -lklepto"
 # shellcheck disable=SC2046 # word splitting of pkg-config's output is meant
 quiet cc-pc "$cc" -o "$tmp/app_pc" "$here/app.c" $(pkg-config --cflags --libs klepto)
@@ -123,7 +123,8 @@ step "make install PREFIX=$fake DESTDIR=$stage"
 quiet install-destdir make -C "$src" install BUILD="$tmp/build" PREFIX="$fake" DESTDIR="$stage"
 [[ ! -e "$fake" ]] || fail "DESTDIR ignored: $fake was written"
 [[ -f "$stage$fake/include/klepto.h" ]] || fail "nothing installed under DESTDIR $stage$fake"
-export PKG_CONFIG_PATH=$(dirname "$(find "$stage$fake" -name klepto.pc)")
+PKG_CONFIG_PATH=$(dirname "$(find "$stage$fake" -name klepto.pc)")
+export PKG_CONFIG_PATH
 same_path "$(pkg-config --variable=includedir klepto)" "$stage$fake/include" ||
   fail "the staged klepto.pc points at $(pkg-config --variable=includedir klepto)"
 # shellcheck disable=SC2046
