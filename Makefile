@@ -3,7 +3,9 @@
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
 CC       ?= cc
-PREFIX   ?= /usr/local
+# install prefix: when not given, the one $(BUILD) was configured with
+# (/usr/local unless configured otherwise)
+PREFIX   ?=
 ARGS     ?=
 
 .PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install uninstall clean format
@@ -14,7 +16,7 @@ deps:
 	@bash scripts/deps.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(abspath $(or $(PREFIX),/usr/local)) >/dev/null
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -51,7 +53,7 @@ bench: deps
 # package find their files relative to themselves.  A user-owned prefix
 # needs no root: make install PREFIX=$HOME/.local
 install: build
-	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD) --prefix "$(abspath $(PREFIX))"
+	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD)$(if $(PREFIX), --prefix "$(abspath $(PREFIX))")
 
 # Remove the files the last `make install` from $(BUILD) wrote (CMake's
 # $(BUILD)/install_manifest.txt, DESTDIR included), then klepto's own
