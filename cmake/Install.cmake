@@ -3,7 +3,7 @@
 #   <prefix>/lib/libklepto.so.*      the shared library (SONAME libklepto.so.<major>)
 #   <prefix>/lib/libklepto.a         the static library
 #   <prefix>/include/klepto.h, klepto/...   the public headers
-#   <prefix>/bin/klepto              the command-line tool
+#   <prefix>/bin/klepto              the command-line tool (KLEPTO_CLI)
 #   <prefix>/lib/pkgconfig/klepto.pc            for pkg-config
 #   <prefix>/lib/cmake/klepto/kleptoConfig*.cmake for find_package(klepto)
 #
@@ -25,7 +25,9 @@ install(TARGETS klepto EXPORT kleptoTargets
 install(TARGETS klepto_static EXPORT kleptoStaticTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
-install(TARGETS klepto_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET klepto_cli)
+  install(TARGETS klepto_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 # ---- klepto.pc ---------------------------------------------------------------
