@@ -3,10 +3,12 @@
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    ?= build
 CC       ?= cc
-PREFIX   ?= /usr/local
+# install prefix: when not given, the one $(BUILD) was configured with
+# (/usr/local unless configured otherwise)
+PREFIX   ?=
 ARGS     ?=
 
-.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install clean format
+.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install uninstall clean format
 
 all: build
 
@@ -14,7 +16,7 @@ deps:
 	@bash scripts/deps.sh
 
 $(BUILD)/CMakeCache.txt:
-	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_INSTALL_PREFIX=$(abspath $(or $(PREFIX),/usr/local)) >/dev/null
 
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -46,8 +48,25 @@ bench: deps
 	@cmake --build build-bench -j $(JOBS) >/dev/null
 	@bash scripts/with-servers.sh bash bench/run.sh build-bench $(ARGS)
 
+# Install into $(PREFIX) (and under $(DESTDIR) when set), whatever prefix
+# $(BUILD) was first configured with: the installed klepto.pc and CMake
+# package find their files relative to themselves.  A user-owned prefix
+# needs no root: make install PREFIX=$HOME/.local
 install: build
-	cmake --install $(BUILD)
+	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD)$(if $(PREFIX), --prefix "$(abspath $(PREFIX))")
+
+# Remove the files the last `make install` from $(BUILD) wrote (CMake's
+# $(BUILD)/install_manifest.txt, DESTDIR included), then klepto's own
+# folders (include/klepto, lib/cmake/klepto) once empty.
+uninstall:
+	@m="$(BUILD)/install_manifest.txt"; \
+	if [ ! -f "$$m" ]; then echo "make uninstall: no $$m: nothing was installed from $(BUILD)" >&2; exit 1; fi; \
+	n=0; while IFS= read -r f || [ -n "$$f" ]; do \
+	  if [ -e "$$f" ] || [ -L "$$f" ]; then rm -f -- "$$f" && n=$$((n + 1)); fi; \
+	done < "$$m"; \
+	sed 's|/[^/]*$$||' "$$m" | sort -ru | grep -E '/klepto(/|$$)' | while IFS= read -r d; do \
+	  rmdir -- "$$d" 2>/dev/null || true; done; \
+	echo "make uninstall: removed $$n files listed in $$m"
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

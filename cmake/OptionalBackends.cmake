@@ -7,10 +7,10 @@
 #   KLEPTO_SOURCES        minus the sources of the backends left out
 #   KLEPTO_DEPS           plus the libraries of the backends built
 #   KLEPTO_HAVE_DEFINES   KLEPTO_HAVE_POSTGRES / _REDIS / _HDF5 for those built
-#   KLEPTO_PC_REQUIRES    the pkg-config modules klepto.pc names
+#   KLEPTO_PC_MODULES     plus KL_<NAME>=<module> for those built (the
+#                         imported target PkgConfig::KL_<NAME> and its module)
 
 set(KLEPTO_HAVE_DEFINES "")
-set(KLEPTO_PC_REQUIRES "libxxhash libcrypto libzstd sqlite3")
 
 # klepto_optional_backend(NAME PKG SOURCE_REGEX)
 #   NAME          POSTGRES, REDIS or HDF5 (option KLEPTO_WITH_NAME)
@@ -33,7 +33,7 @@ macro(klepto_optional_backend name pkg regex)
   if(KLEPTO_WITH_${name})
     list(APPEND KLEPTO_DEPS PkgConfig::KL_${name})
     list(APPEND KLEPTO_HAVE_DEFINES KLEPTO_HAVE_${name})
-    string(APPEND KLEPTO_PC_REQUIRES " ${pkg}")
+    list(APPEND KLEPTO_PC_MODULES "KL_${name}=${pkg}")
   else()
     list(FILTER KLEPTO_SOURCES EXCLUDE REGEX "${regex}")
   endif()

@@ -11,6 +11,7 @@
  *   memo.h     memoized functions, generic and typed (KL_MEMOIZE)
  *   error.h    error codes and messages
  *   features.h the archive kinds and digests this build holds
+ *   version.h  the version of the headers and of the library loaded
  */
 #ifndef KLEPTO_H
 #define KLEPTO_H
@@ -26,5 +27,6 @@
 #include "klepto/keymap.h"
 #include "klepto/memo.h"
 #include "klepto/value.h"
+#include "klepto/version.h"
 
 #endif
