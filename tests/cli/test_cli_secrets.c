@@ -276,7 +276,14 @@ static void redis_with_a_password(void **st)
     kt_redis_new_prefix(p, sizeof p, "secrets");
     snprintf(user, sizeof user, "kt_secrets_%d", (int)getpid());
     redisContext *c = kt_redis_connect(kt_redis_url());
-    freeReplyObject(kt_redis_raw(c, "ACL SETUSER %s on >%s ~* &* +@all", user, SECRET));
+    redisReply *rep = kt_redis_raw(c, "ACL SETUSER %s on >%s ~* +@all", user, SECRET);
+    if (rep->type == REDIS_REPLY_ERROR) { /* a server before 6.0: no ACL users */
+        print_message("ACL SETUSER: %s: skipped\n", rep->str);
+        freeReplyObject(rep);
+        redisFree(c);
+        skip();
+    }
+    freeReplyObject(rep);
     char *url;
     assert_true(asprintf(&url, "redis://%s:" SECRET "@%s:%d/0?prefix=%s", user, host, port, p) > 0);
     every_command(url, true, ":***@");
