@@ -62,7 +62,10 @@ static const command *find(const char *name)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return &commands[i];
-    fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", name);
+    /* the word may be a URL given before the command: never its password */
+    char *shown = cli_url_shown(name);
+    fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", shown);
+    cli_url_free(shown);
     return NULL;
 }
 

@@ -391,16 +391,25 @@ static int read_item(dec *d, kl_value *out, unsigned depth)
     }
 }
 
-int kl_decode(const void *p, size_t len, kl_value *out)
+/* An empty input may come as (NULL, 0) — an empty key or value: told
+ * apart before any pointer arithmetic, NULL + 0 being undefined in C. */
+static int check_input(const void *p, size_t len)
 {
-    dec d = {p, p, (const uint8_t *)p + len};
     if (!p && len)
         return kl_seterr(KL_EINVAL, "decode: NULL input");
     if (len == 0)
         return kl_seterr(KL_ECORRUPT, "decode: byte 0: empty input");
-    kl_value v;
-    int rc = read_item(&d, &v, 0);
+    return 0;
+}
+
+int kl_decode(const void *p, size_t len, kl_value *out)
+{
+    int rc = check_input(p, len);
     if (rc)
+        return rc;
+    dec d = {p, p, (const uint8_t *)p + len};
+    kl_value v;
+    if ((rc = read_item(&d, &v, 0)))
         return rc;
     if (d.p != d.end) {
         kl_value_free(&v);
@@ -413,10 +422,13 @@ int kl_decode(const void *p, size_t len, kl_value *out)
 /* One scalar spanning the whole input: a number, or the reason it is not. */
 static int decode_scalar(const void *p, size_t len, kl_value *out)
 {
+    int rc = check_input(p, len);
+    if (rc)
+        return rc;
     dec d = {p, p, (const uint8_t *)p + len};
     unsigned major = 0, ai = 0;
     uint64_t arg = 0;
-    int rc = read_head(&d, &major, &ai, &arg);
+    rc = read_head(&d, &major, &ai, &arg);
     if (rc)
         return rc;
     if (d.p == d.end) {
@@ -445,7 +457,7 @@ static int decode_scalar(const void *p, size_t len, kl_value *out)
 
 int kl_decode_double(const void *p, size_t len, double *out)
 {
-    if (kl__cbor_f64_get(p, len, out)) /* the common case: a float64 */
+    if (p && kl__cbor_f64_get(p, len, out)) /* the common case: a float64 */
         return 0;
     kl_value v;
     int rc = decode_scalar(p, len, &v);

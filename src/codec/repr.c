@@ -580,6 +580,11 @@ static int repr_value(kl_buf *out, const kl_value *v, unsigned depth)
     case KL_NULL:
         return kl_buf_append(out, "None", 4);
     case KL_IGNORED:
+        /* CBOR undefined (0xf7), the marker of an ignored argument, is
+         * NULL: what Python klepto's marker (klepto.NULL) prints, and the
+         * word kl_parse reads back as this marker — never None, which is
+         * CBOR null (0xf6), another value.  Key texts of ignored calls
+         * (keymap.h) have always said NULL, so this cannot change. */
         return kl_buf_append(out, "NULL", 4);
     case KL_BOOL:
         return v->u.b ? kl_buf_append(out, "True", 4) : kl_buf_append(out, "False", 5);

@@ -602,6 +602,96 @@ static void lost_connections_and_restarts_are_survived(void **state)
     free(u);
 }
 
+/* A new handle that may not create the archive (create = false) opens
+ * url and finds key -> val. */
+static void opens_and_reads(const char *url, const char *key, const char *val)
+{
+    kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
+    o.create = false;
+    kl_archive *ar = NULL;
+    int rc = kl_archive_open(&ar, url, &o);
+    if (rc)
+        fail_msg("a new handle on %s: %d: %s", url, rc, kl_errmsg());
+    kl_buf got = KL_BUF_INIT;
+    KT_OK(kl_archive_get(ar, key, strlen(key), &got));
+    assert_int_equal(got.len, strlen(val));
+    assert_memory_equal(got.data, val, got.len);
+    KT_OK(kl_archive_close(ar));
+    kl_buf_free(&got);
+}
+
+/* A server restarted without persistence comes back empty, the format
+ * marker gone with the rest: a writer whose handle lives on writes the
+ * marker again with its next put (or put_many), so new handles still
+ * find an archive ("no klepto archive" otherwise, with entries in it).
+ * A marker removed under a live connection comes back with the first write
+ * a second later; a marker that is there is never overwritten. */
+static void writes_after_a_restart_keep_the_archive_openable(void **state)
+{
+    (void)state;
+    if (!have_redis_server())
+        skip();
+    private_server srv = {kt_tmpdir("redismark"), free_port()};
+    server_start(&srv);
+    char *u;
+    assert_true(asprintf(&u, "redis://127.0.0.1:%d/0?prefix=mark&timeout=5", srv.port) > 0);
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    KT_OK(kl_archive_put(ar, "k1", 2, "v1", 2));
+    opens_and_reads(u, "k1", "v1");
+
+    /* a put after the restart */
+    server_stop(&srv);
+    server_start(&srv);
+    KT_OK(kl_archive_put(ar, "k2", 2, "v2", 2));
+    opens_and_reads(u, "k2", "v2");
+
+    /* a put_many after the restart */
+    server_stop(&srv);
+    server_start(&srv);
+    const void *keys[2] = {"k3", "k4"}, *vals[2] = {"v3", "v4"};
+    size_t lens[2] = {2, 2};
+    KT_OK(kl_archive_put_many(ar, 2, keys, lens, vals, lens));
+    opens_and_reads(u, "k4", "v4");
+
+    /* the marker deleted, the connection alive */
+    redisContext *c = redisConnect("127.0.0.1", srv.port);
+    assert_true(c && !c->err);
+    assert_int_equal(kt_redis_raw_int(c, "DEL %s", "{mark}:format"), 1);
+    usleep(1100 * 1000);
+    KT_OK(kl_archive_put(ar, "k5", 2, "v5", 2));
+    opens_and_reads(u, "k5", "v5");
+    /* deletes need no marker and make none */
+    assert_int_equal(kt_redis_raw_int(c, "DEL %s", "{mark}:format"), 1);
+    freeReplyObject(kt_redis_raw(c, "CLIENT KILL TYPE normal SKIPME yes"));
+    KT_OK(kl_archive_del(ar, "k5", 2));
+    const void *dk[1] = {"k4"};
+    size_t dl[1] = {2}, gone = 0;
+    KT_OK(kl_archive_del_many(ar, 1, dk, dl, &gone));
+    assert_int_equal(gone, 1);
+    assert_int_equal(kt_redis_raw_int(c, "EXISTS %s", "{mark}:format"), 0);
+
+    /* one that is there stays as it is (writes over a new connection
+     * carry the SET NX): a newer layout's marker is left for that
+     * layout's readers to judge */
+    freeReplyObject(kt_redis_raw(c, "SET {mark}:format %s", "klepto-redis 9"));
+    freeReplyObject(kt_redis_raw(c, "CLIENT KILL TYPE normal SKIPME yes"));
+    KT_OK(kl_archive_put(ar, "k6", 2, "v6", 2));
+    freeReplyObject(kt_redis_raw(c, "CLIENT KILL TYPE normal SKIPME yes"));
+    KT_OK(kl_archive_put_many(ar, 2, keys, lens, vals, lens));
+    redisReply *rep = kt_redis_raw(c, "GET {mark}:format");
+    assert_int_equal(rep->type, REDIS_REPLY_STRING);
+    assert_string_equal(rep->str, "klepto-redis 9");
+    freeReplyObject(rep);
+    redisFree(c);
+
+    KT_OK(kl_archive_close(ar));
+    server_stop(&srv);
+    kt_rmrf(srv.dir);
+    free(srv.dir);
+    free(u);
+}
+
 int main(void)
 {
     if (!kt_redis_url())
@@ -615,6 +705,7 @@ int main(void)
         cmocka_unit_test(passwords_users_and_refusals),
         cmocka_unit_test(a_full_server_refuses_writes_cleanly),
         cmocka_unit_test(lost_connections_and_restarts_are_survived),
+        cmocka_unit_test(writes_after_a_restart_keep_the_archive_openable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

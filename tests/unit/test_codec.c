@@ -605,6 +605,41 @@ static void test_scalar_fast_paths(void **state)
     assert_int_equal(kl_decode_double(in, 0, &f), KL_ECORRUPT);
 }
 
+/* An empty key or value reaches the decoder as (NULL, 0): every entry
+ * point says KL_ECORRUPT ("empty input") without pointer arithmetic on
+ * NULL (undefined in C: the ASan+UBSan build aborts on it), and NULL with
+ * a length is KL_EINVAL, never a read through NULL.  Nothing is written
+ * to the outputs. */
+static void test_decoders_take_null_empty_input(void **state)
+{
+    (void)state;
+    kl_value v = kl_value_int(7);
+    double f = 2.5;
+    int64_t i = 9;
+    assert_int_equal(kl_decode(NULL, 0, &v), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "empty input"));
+    assert_int_equal(kl_decode_double(NULL, 0, &f), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "empty input"));
+    assert_int_equal(kl_decode_int64(NULL, 0, &i), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "empty input"));
+    /* a length without bytes: refused before anything is read (9 is the
+     * float64 fast path's length, 1 a lone head) */
+    for (size_t len = 1; len <= 9; len += 8) {
+        assert_int_equal(kl_decode(NULL, len, &v), KL_EINVAL);
+        assert_int_equal(kl_decode_double(NULL, len, &f), KL_EINVAL);
+        assert_int_equal(kl_decode_int64(NULL, len, &i), KL_EINVAL);
+        assert_non_null(strstr(kl_errmsg(), "NULL input"));
+    }
+    assert_int_equal(v.type, KL_INT);
+    assert_int_equal(v.u.i, 7);
+    assert_true(f == 2.5);
+    assert_int_equal(i, 9);
+    /* an empty buffer that has an address reads the same */
+    uint8_t none[1] = {0};
+    assert_int_equal(kl_decode(none, 0, &v), KL_ECORRUPT);
+    assert_int_equal(kl_decode_int64(none, 0, &i), KL_ECORRUPT);
+}
+
 /* ---- property test ------------------------------------------------------ */
 
 static uint64_t seed = 0x243f6a8885a308d3ull;
@@ -907,6 +942,7 @@ int main(void)
         cmocka_unit_test(test_decoder_never_allocates_beyond_its_input),
         cmocka_unit_test(test_decoder_nesting_is_bounded),
         cmocka_unit_test(test_scalar_fast_paths),
+        cmocka_unit_test(test_decoders_take_null_empty_input),
         cmocka_unit_test(test_random_values_round_trip),
         cmocka_unit_test(test_decode_of_a_large_float_array_is_exact),
         cmocka_unit_test(test_float_width_matches_a_brute_force_reference),

@@ -404,6 +404,45 @@ static void test_json_keys_of_containers_stay_linear(void **state)
     kl_buf_free(&out);
 }
 
+/* CBOR undefined (0xf7) is the ignored-argument marker: it decodes to
+ * KL_IGNORED and renders NULL (Python klepto's marker), told apart from
+ * None (CBOR null, 0xf6) wherever it sits, and the text reads back to the
+ * very byte it came from. */
+static void test_cbor_undefined_renders_null_apart_from_none(void **state)
+{
+    (void)state;
+    static const struct {
+        const uint8_t bytes[8];
+        size_t len;
+        const char *text;
+    } cases[] = {
+        {{0xf7}, 1, "NULL"},
+        {{0xf6}, 1, "None"},
+        {{0x82, 0xf6, 0xf7}, 3, "[None, NULL]"},
+        {{0x82, 0xf7, 0xf6}, 3, "[NULL, None]"},
+        {{0xa2, 0xf6, 0xf7, 0xf7, 0xf6}, 5, "{None: NULL, NULL: None}"},
+        {{0x81, 0x64, 'N', 'U', 'L', 'L'}, 6, "['NULL']"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        kl_value v;
+        KT_OK(kl_decode(cases[c].bytes, cases[c].len, &v));
+        if (c == 0)
+            assert_int_equal(v.type, KL_IGNORED);
+        char *got = repr_of(&v);
+        assert_string_equal(got, cases[c].text);
+        kl_value_free(&v);
+        /* and back: the text encodes to the bytes it was rendered from */
+        kl_buf enc = KL_BUF_INIT;
+        KT_OK(kl_parse(got, strlen(got), &v));
+        KT_OK(kl_encode(&enc, &v, 0));
+        assert_int_equal(enc.len, cases[c].len);
+        assert_memory_equal(enc.data, cases[c].bytes, enc.len);
+        kl_value_free(&v);
+        kl_buf_free(&enc);
+        free(got);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -421,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_parse_errors_name_the_position),
         cmocka_unit_test(test_json_spells_what_json_lacks),
         cmocka_unit_test(test_repr_rejects_bad_values_without_output),
+        cmocka_unit_test(test_cbor_undefined_renders_null_apart_from_none),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

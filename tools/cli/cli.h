@@ -16,10 +16,19 @@ enum { CLI_OK = 0, CLI_NOTFOUND = 1, CLI_FAILED_CHECK = 1, CLI_USAGE = 2, CLI_IO
 /* Print "klepto: WHAT: kl_errmsg()" to stderr and return the exit status
  * that fits the error code. */
 int cli_fail(int code, const char *what);
-/* Print "klepto: message" to stderr and return CLI_USAGE. */
+/* Print "klepto: message" to stderr and return CLI_USAGE.  A URL quoted
+ * in the message (an argument out of place) has its password masked. */
 int cli_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Map a KL_E* code to an exit status. */
 int cli_status(int code);
+
+/* The text the tool prints for an archive URL: url with any password
+ * masked (kl_archive_redact_url) — the tool never prints a password, on
+ * either stream.  A copy to release with cli_url_free; never NULL (a
+ * placeholder when out of memory).  While the archive is open,
+ * kl_archive_url() gives the same masking. */
+char *cli_url_shown(const char *url);
+void cli_url_free(char *shown);
 
 /* Open an archive for a command; prints the error itself. */
 int cli_open(kl_archive **out, const char *url, bool create);
@@ -48,7 +57,8 @@ int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **v
 /* The next entry of an iteration over the archive at url, past damaged
  * ones: 1 (key and val filled; val may be NULL), 0 at the end, or a
  * negative error that ends it.  Each damaged entry is counted in *damaged
- * and, when report, named on stderr ("klepto: URL: skipped: ..."). */
+ * and, when report, named on stderr ("klepto: URL: skipped: ..."): pass
+ * the URL masked (kl_archive_url of the open archive). */
 int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
                    size_t *damaged);
 

@@ -1,5 +1,6 @@
 /* Helpers shared by the klepto commands: errors, exit codes, literals,
  * help, options. */
+#define _GNU_SOURCE /* vasprintf */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,17 +27,37 @@ int cli_status(int code)
     }
 }
 
+/* The placeholder cli_url_shown gives when out of memory: never freed. */
+static char url_placeholder[] = "(archive URL)";
+
+char *cli_url_shown(const char *url)
+{
+    char *s = kl_archive_redact_url(url);
+    return s ? s : url_placeholder;
+}
+
+void cli_url_free(char *shown)
+{
+    if (shown != url_placeholder)
+        free(shown);
+}
+
 int cli_fail(int code, const char *what)
 {
-    const char *msg = kl_errmsg();
-    if (!msg[0])
-        msg = kl_strerror(code);
-    char *shown = kl_archive_redact_url(what); /* no password on the terminal */
-    if (!shown || strstr(msg, shown))          /* the library's message already names it */
+    const char *raw = kl_errmsg();
+    if (!raw[0])
+        raw = kl_strerror(code);
+    /* no password on the terminal: what may be a URL, and the library's
+     * message (or a server's or client library's, quoted in it) is masked
+     * again in case it quotes one unmasked */
+    char *msg = cli_url_shown(raw);
+    char *shown = cli_url_shown(what);
+    if (strstr(msg, shown)) /* the library's message already names it */
         fprintf(stderr, "klepto: %s\n", msg);
     else
         fprintf(stderr, "klepto: %s: %s\n", shown, msg);
-    free(shown);
+    cli_url_free(shown);
+    cli_url_free(msg);
     return cli_status(code);
 }
 
@@ -44,10 +65,14 @@ int cli_usage(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fputs("klepto: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *text = NULL;
+    int n = vasprintf(&text, fmt, ap);
     va_end(ap);
+    /* the message may quote an argument, and that argument may be a URL */
+    char *shown = cli_url_shown(n < 0 ? "bad usage (out of memory)" : text);
+    fprintf(stderr, "klepto: %s\n", shown);
+    cli_url_free(shown);
+    free(text);
     return CLI_USAGE;
 }
 

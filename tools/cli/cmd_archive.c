@@ -71,7 +71,7 @@ int cli_cmd_rm(int argc, char **argv)
         st = cli_fail(rc, argv[1]);
     } else if ((rc = kl_archive_del(ar, key.data, key.len)) != 0) {
         if (rc == KL_ENOTFOUND) {
-            fprintf(stderr, "klepto: %s: key %s not found\n", argv[0], argv[1]);
+            fprintf(stderr, "klepto: %s: key %s not found\n", kl_archive_url(ar), argv[1]);
             st = CLI_NOTFOUND;
         } else {
             st = cli_fail(rc, "rm");
@@ -105,7 +105,7 @@ int cli_cmd_stats(int argc, char **argv)
     unsigned long long bytes = 0;
     int rc = kl_archive_iter_new(ar, &it);
     while (!rc) {
-        int r = cli_next_entry(it, argv[0], false, &k, &v, &damaged);
+        int r = cli_next_entry(it, kl_archive_url(ar), false, &k, &v, &damaged);
         if (r <= 0) {
             rc = r;
             break;
@@ -160,7 +160,7 @@ int cli_cmd_verify(int argc, char **argv)
     if (st)
         return st;
     if (isatty(2))
-        fprintf(stderr, "checking %s ...\r", url);
+        fprintf(stderr, "checking %s ...\r", kl_archive_url(ar));
     kl_buf report = KL_BUF_INIT;
     size_t problems = 0;
     int rc = kl_archive_verify(ar, repair, &report, &problems);
@@ -253,7 +253,7 @@ int cli_cmd_copy(int argc, char **argv)
     size_t kl[COPY_BATCH], vl[COPY_BATCH], n = 0, copied = 0, damaged = 0;
     int rc = kl_archive_iter_new(src, &it);
     for (bool done = rc != 0; !done;) {
-        int r = cli_next_entry(it, argv[0], true, &keys[n], &vals[n], &damaged);
+        int r = cli_next_entry(it, kl_archive_url(src), true, &keys[n], &vals[n], &damaged);
         if (r < 0) {
             rc = r;
             break;
@@ -286,7 +286,10 @@ int cli_cmd_copy(int argc, char **argv)
         st = cli_fail(rc2, "copy");
     kl_archive_close(src);
     if (!st) {
-        printf("copied %zu entries from %s to %s", copied, argv[0], argv[1]);
+        char *from = cli_url_shown(argv[0]), *to = cli_url_shown(argv[1]);
+        printf("copied %zu entries from %s to %s", copied, from, to);
+        cli_url_free(from);
+        cli_url_free(to);
         if (damaged)
             printf(" (%zu damaged entries skipped)", damaged);
         printf("\n");

@@ -132,7 +132,7 @@ int cli_cmd_prune(int argc, char **argv)
     kl_buf key = KL_BUF_INIT;
     int rc = kl_archive_iter_new(ar, &it);
     while (!rc) {
-        int r = cli_next_entry(it, url, true, &key, NULL, &damaged);
+        int r = cli_next_entry(it, kl_archive_url(ar), true, &key, NULL, &damaged);
         if (r <= 0) {
             rc = r;
             break;
@@ -141,7 +141,7 @@ int cli_cmd_prune(int argc, char **argv)
         if ((r = kl_archive_stat(ar, key.data, key.len, &info)) == KL_ENOTFOUND)
             continue; /* removed meanwhile */
         if (r == KL_ECORRUPT) {
-            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+            fprintf(stderr, "klepto: %s: skipped: %s\n", kl_archive_url(ar), kl_errmsg());
             damaged++;
             continue;
         }
@@ -215,12 +215,14 @@ int cli_cmd_prune(int argc, char **argv)
     if (rc2 && !st)
         st = cli_fail(rc2, url);
     if (!st) {
+        char *shown = cli_url_shown(url);
         if (untimed && cut)
             fprintf(stderr,
                     "klepto: %s: %zu entries have no stored time (the backend keeps none); "
                     "they counted as the oldest\n",
-                    url, untimed);
-        printf("pruned %zu entries from %s (%zu left)\n", pruned, url, left);
+                    shown, untimed);
+        printf("pruned %zu entries from %s (%zu left)\n", pruned, shown, left);
+        cli_url_free(shown);
         if (damaged)
             st = CLI_FAILED_CHECK;
     }

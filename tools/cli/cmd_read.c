@@ -121,7 +121,7 @@ int cli_cmd_get(int argc, char **argv)
         st = cli_fail(rc, argv[1]);
     } else if ((rc = kl_archive_get(ar, key.data, key.len, &val)) != 0) {
         st = rc == KL_ENOTFOUND
-                 ? (fprintf(stderr, "klepto: %s: key %s not found\n", argv[0], argv[1]),
+                 ? (fprintf(stderr, "klepto: %s: key %s not found\n", kl_archive_url(ar), argv[1]),
                     CLI_NOTFOUND)
                  : cli_fail(rc, argv[0]);
     } else if ((rc = cli_render_value(val.data, val.len, &out)) != 0) {

@@ -135,7 +135,8 @@ int cli_cmd_export(int argc, char **argv)
     if (fmt == FMT_CSV)
         fputs("key,value\n", stdout);
     int rc = kl_archive_iter_new(ar, &it);
-    while (!rc && (r = cli_next_entry(it, url, true, &k, &v, &damaged)) != 0) {
+    const char *shown = kl_archive_url(ar);
+    while (!rc && (r = cli_next_entry(it, shown, true, &k, &v, &damaged)) != 0) {
         if (r < 0) {
             rc = r;
             break;
@@ -144,7 +145,7 @@ int cli_cmd_export(int argc, char **argv)
         bool json = fmt == FMT_JSON;
         if ((r = render_entry(&k, true, &kl, json ? &kj : NULL, &kx)) != 0 ||
             (r = render_entry(&v, false, &vl, json ? &vj : NULL, &vx)) != 0) {
-            fprintf(stderr, "klepto: %s: skipped an entry that does not decode: %s\n", url,
+            fprintf(stderr, "klepto: %s: skipped an entry that does not decode: %s\n", shown,
                     kl_errmsg());
             damaged++;
             continue;
@@ -153,8 +154,8 @@ int cli_cmd_export(int argc, char **argv)
             /* still written: it is the best text there is, but the
              * exit status says the export is not faithful */
             fprintf(stderr,
-                    "klepto: %s: the %s of entry %s does not read back to the bytes stored\n", url,
-                    kx ? "value" : "key", kl_buf_cstr(&kl));
+                    "klepto: %s: the %s of entry %s does not read back to the bytes stored\n",
+                    shown, kx ? "value" : "key", kl_buf_cstr(&kl));
             inexact++;
         }
         line.len = 0;
@@ -542,8 +543,11 @@ int cli_cmd_import(int argc, char **argv)
         if (rc2 && !st)
             st = cli_fail(rc2, url);
     }
-    if (!st)
-        printf("imported %zu entries into %s\n", imported, url);
+    if (!st) {
+        char *shown = cli_url_shown(url);
+        printf("imported %zu entries into %s\n", imported, shown);
+        cli_url_free(shown);
+    }
     if (b)
         for (size_t i = 0; i < IMPORT_BATCH; i++) {
             kl_buf_free(&b->keys[i]);

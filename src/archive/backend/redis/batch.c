@@ -73,8 +73,9 @@ static void rd_batch_end_cmd(rd_batch *b)
  * keys (rd_run_end) CMD on the entries hash and CMD on the stamps hash,
  * each with the run's keys, each key followed by its value (vals) and its
  * stamp (stamps: the text of stamp j at stamps + 48 j, slens[j] bytes)
- * when those are given; then EXEC.  On success *sum (if not NULL) gets the
- * total of the entries commands' integer replies. */
+ * when those are given; then, for writes (vals given), the marker when it
+ * is due (kl__rd_write_ready); then EXEC.  On success *sum (if not NULL)
+ * gets the total of the entries commands' integer replies. */
 static int rd_txn_runs(rd_state *s, const char *cmd, const char *what, size_t n,
                        const void *const *keys, const size_t *klens, const void *const *vals,
                        const size_t *vlens, const char *stamps, const size_t *slens,
@@ -83,10 +84,14 @@ static int rd_txn_runs(rd_state *s, const char *cmd, const char *what, size_t n,
     size_t runs = 0;
     for (size_t i = 0; i < n; i = rd_run_end(i, n, klens, vlens))
         runs++;
-    rd_batch b;
-    size_t nc = 2 + 2 * runs;
-    int r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n, n);
+    bool marker = false;
+    int r = kl__rd_write_ready(s, &marker);
     if (r)
+        return r;
+    marker = marker && vals != NULL;
+    rd_batch b;
+    size_t nc = 2 + 2 * runs + marker;
+    if ((r = rd_batch_init(s, &b, nc, 2 + 4 * runs + 4 * n + 4, n)))
         return r;
     rd_batch_arg(&b, "MULTI", 5);
     rd_batch_end_cmd(&b);
@@ -109,12 +114,20 @@ static int rd_txn_runs(rd_state *s, const char *cmd, const char *what, size_t n,
         }
         i = end;
     }
+    if (marker) {
+        rd_cmd m = kl__rd_marker(s);
+        for (int a = 0; a < m.argc; a++)
+            rd_batch_arg(&b, m.argv[a], m.lens[a]);
+        rd_batch_end_cmd(&b);
+    }
     rd_batch_arg(&b, "EXEC", 4);
     rd_batch_end_cmd(&b);
-    r = kl__rd_run(s, b.cmds, nc, b.reps, false, what);
+    r = kl__rd_run_prepared(s, b.cmds, nc, b.reps, what);
     if (!r)
         r = kl__rd_check_txn(s, b.reps, nc - 2, what);
-    for (size_t k = 0; !r && sum && k < nc - 2; k += 2) {
+    if (!r && marker)
+        kl__rd_marker_sent(s);
+    for (size_t k = 0; !r && sum && k < 2 * runs; k += 2) {
         const redisReply *x = b.reps[nc - 1]->element[k];
         if (x->type != REDIS_REPLY_INTEGER)
             r = kl__rd_unexpected(s, x, what);

@@ -117,15 +117,18 @@ static int rd_check_prefix(rd_state *s, const char *p)
     return 0;
 }
 
+rd_cmd kl__rd_marker(rd_state *s)
+{
+    return (rd_cmd){4, s->marker_argv, s->marker_lens};
+}
+
 /* The marker: created when missing (if allowed), then checked. */
 static int rd_check_format(rd_state *s, bool create)
 {
     /* SET NX (when creating) and GET in one round trip */
-    const char *set[4] = {"SET", s->k_format, RD_FORMAT, "NX"};
-    size_t lset[4] = {3, s->l_format, strlen(RD_FORMAT), 2};
     const char *get[2] = {"GET", s->k_format};
     size_t lget[2] = {3, s->l_format};
-    rd_cmd cmds[2] = {{4, set, lset}, {2, get, lget}};
+    rd_cmd cmds[2] = {kl__rd_marker(s), {2, get, lget}};
     bool make = create && !s->read_only;
     redisReply *reps[2];
     int r = kl__rd_run(s, make ? cmds : cmds + 1, make ? 2 : 1, reps, !make, "open");
@@ -203,7 +206,7 @@ int kl__rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     rd_state *s = calloc(1, sizeof *s);
     if (!s || !(s->url = kl_archive_redact_url(url->full))) {
         free(s);
-        return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+        return kl_seterr(KL_ENOMEM, "redis: out of memory"); /* url->full may hold a password */
     }
     s->port = 6379;
     s->timeout = RD_DEFAULT_TIMEOUT;
@@ -223,6 +226,12 @@ int kl__rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         r = KL_ENOMEM;
     if (r == KL_ENOMEM)
         kl_seterr(r, "%s: out of memory", s->url);
+    if (!r) {
+        const char *argv[4] = {"SET", s->k_format, RD_FORMAT, "NX"};
+        size_t lens[4] = {3, s->l_format, strlen(RD_FORMAT), 2};
+        memcpy(s->marker_argv, argv, sizeof argv);
+        memcpy(s->marker_lens, lens, sizeof lens);
+    }
     /* unknown options are refused before anything is created on the server */
     if (!r)
         r = kl__url_check_used(url);
@@ -230,6 +239,8 @@ int kl__rd_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         r = kl__rd_connect(s);
     if (!r)
         r = rd_check_format(s, opts->create);
+    if (!r)
+        kl__rd_marker_sent(s); /* there, on this connection */
     if (r) {
         kl__rd_close(s);
         return r;

@@ -85,10 +85,12 @@ static int rd_put(void *state, const void *key, size_t klen, const void *val, si
     size_t l1[4] = {4, s->l_entries, klen, vlen};
     const char *a2[4] = {"HSET", s->k_stamps, KEYARG(key), stamp};
     size_t l2[4] = {4, s->l_stamps, klen, (size_t)sl};
-    redisReply *reps[4];
-    if ((r = kl__rd_txn2(s, (rd_cmd){4, a1, l1}, (rd_cmd){4, a2, l2}, reps, "put")))
+    /* with the marker when it is due, in case the server lost it */
+    rd_cmd cmds[2] = {{4, a1, l1}, {4, a2, l2}};
+    redisReply *reps[5];
+    if ((r = kl__rd_txn(s, cmds, 2, true, reps, "put")))
         return r;
-    kl__rd_free_replies(reps, 4);
+    kl__rd_free_replies(reps, 5);
     return 0;
 }
 
@@ -102,14 +104,15 @@ static int rd_del(void *state, const void *key, size_t klen)
     size_t l1[3] = {4, s->l_entries, klen};
     const char *a2[3] = {"HDEL", s->k_stamps, KEYARG(key)};
     size_t l2[3] = {4, s->l_stamps, klen};
-    redisReply *reps[4];
-    if ((r = kl__rd_txn2(s, (rd_cmd){3, a1, l1}, (rd_cmd){3, a2, l2}, reps, "delete")))
+    rd_cmd cmds[2] = {{3, a1, l1}, {3, a2, l2}};
+    redisReply *reps[5];
+    if ((r = kl__rd_txn(s, cmds, 2, false, reps, "delete")))
         return r;
     const redisReply *n = reps[3]->element[0];
     r = n->type != REDIS_REPLY_INTEGER ? kl__rd_unexpected(s, n, "delete")
         : n->integer == 0              ? kl__rd_notfound(s)
                                        : 0;
-    kl__rd_free_replies(reps, 4);
+    kl__rd_free_replies(reps, 5);
     return r;
 }
 
