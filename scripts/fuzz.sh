@@ -11,8 +11,7 @@ targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(fuzz_decode fuzz_parse)
 out=build-fuzz
 mkdir -p "$out"
-srcs=(src/value.c src/codec_enc.c src/codec_dec.c src/repr.c src/parse.c src/json.c
-      src/unicode_printable.c src/buf.c src/error.c)
+srcs=(src/codec/*.c src/error.c) # the codec layer and the error messages it sets
 for t in "${targets[@]}"; do
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         -Iinclude -Isrc "${srcs[@]}" "fuzz/$t.c" -lm -o "$out/$t"

@@ -5,10 +5,6 @@
 
 #include "cli.h"
 
-#ifndef KLEPTO_VERSION_STRING
-#error "KLEPTO_VERSION_STRING (the project version) is defined by the build"
-#endif
-
 typedef struct command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -52,7 +48,7 @@ static void usage(FILE *f)
 /* "klepto VERSION", then the features built in. */
 static int version(void)
 {
-    printf("klepto %s\n", KLEPTO_VERSION_STRING);
+    printf("klepto %s\n", kl_version()); /* the library's: it may be newer than the tool's build */
     printf("features: %s\n", kl_features());
     return CLI_OK;
 }

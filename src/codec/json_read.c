@@ -367,6 +367,9 @@ static int read_value(jp *j, kl_value *out, unsigned depth)
 int kl_json_parse(const char *text, size_t len, kl_value *out)
 {
     char err[256] = "";
+    if (!text) /* no pointer arithmetic on NULL */
+        return len ? kl_seterr(KL_EINVAL, "kl_json_parse: NULL text")
+                   : kl_seterr(KL_EINVAL, "column 1: no JSON value (empty input)");
     jp j = {text, text, text + len, err, sizeof err};
     kl_value v;
     int rc = read_value(&j, &v, 0);

@@ -48,6 +48,10 @@ static void refuses_what_rfc_8259_refuses_naming_the_column(void **st)
                      kl_errmsg(), bad[i].msg);
         assert_int_equal(v.type, KL_INT); /* untouched */
     }
+    kl_value v = kl_value_int(7);
+    assert_int_equal(kl_json_parse(NULL, 0, &v), KL_EINVAL); /* no arithmetic on NULL */
+    assert_int_equal(kl_json_parse(NULL, 5, &v), KL_EINVAL);
+    assert_int_equal(v.type, KL_INT);
 }
 
 int main(void)
