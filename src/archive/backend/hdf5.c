@@ -117,6 +117,9 @@ static int snapshot(h5_state *s, hid_t *out)
         return 0;
     }
     snap_close(s);
+    /* HDF5 would block opening a FIFO put there */
+    if (!S_ISREG(st.st_mode))
+        return kl_seterr(KL_ECORRUPT, "%s: %s is no longer a regular file", s->url, s->path);
     if (st.st_size == 0)
         return kl_seterr(KL_ECORRUPT, "%s: %s is empty, not an archive", s->url, s->path);
     hid_t f;
@@ -302,6 +305,10 @@ static int lock_current(h5_state *s, int *out, struct stat *st)
                        ? kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path)
                        : kl_seterr(kl__errno_code(errno), "%s: open %s for writing: %s", s->url,
                                    s->path, strerror(errno));
+        if (fstat(fd, st) == 0 && !S_ISREG(st->st_mode)) {
+            close(fd);
+            return kl_seterr(KL_ECORRUPT, "%s: %s is not a regular file", s->url, s->path);
+        }
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int r;
         while ((r = fcntl(fd, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
@@ -744,7 +751,9 @@ static bool is_hex_name(const char *n)
     return true;
 }
 
-/* Temporary files of writers that are gone: ".BASE.tmp.PID.N". */
+/* Temporary files of writers that are gone, ".BASE.tmp.PID.N" (whole
+ * copies of the file): never read, but space taken.  Each is reported
+ * with its size (not counted as damage) and removed with repair. */
 static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
 {
     DIR *d = opendir(s->dir);
@@ -759,8 +768,22 @@ static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
         long pid = strtol(n + 1 + bl + 5, NULL, 10);
         if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        if (repair && unlinkat(dirfd(d), n, 0) == 0 && report)
-            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s\n", s->url, s->dir, n);
+        struct stat st;
+        long long size = fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
+        int err = repair && unlinkat(dirfd(d), n, 0) < 0 ? errno : 0;
+        if (!report)
+            continue;
+        if (!repair)
+            kl_buf_printf(report,
+                          "%s: leftover temporary file %s/%s (%lld bytes) of a writer that is "
+                          "gone (verify --repair removes it)\n",
+                          s->url, s->dir, n, size);
+        else if (!err)
+            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s (%lld bytes)\n",
+                          s->url, s->dir, n, size);
+        else
+            kl_buf_printf(report, "%s: leftover temporary file %s/%s (%lld bytes): not removed: %s\n",
+                          s->url, s->dir, n, size, strerror(err));
     }
     closedir(d);
 }
