@@ -38,12 +38,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,47 +250,6 @@ static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
                      s->dir, strerror(errno));
 }
 
-static int copy_file(h5_state *s, int from, int to, uint64_t size, const char *tmp)
-{
-    if (ioctl(to, FICLONE, from) == 0)
-        return 0;
-    loff_t in = 0, out = 0;
-    bool fallback = false;
-    while ((uint64_t)in < size) {
-        ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(size - (uint64_t)in), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-                      errno == EOPNOTSUPP) && in == 0) {
-            fallback = true;
-            break;
-        }
-        if (n < 0)
-            return kl_seterr(kl__errno_code(errno), "%s: copy to %s: %s", s->url, tmp,
-                             strerror(errno));
-        if (n == 0)
-            return kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
-    }
-    if (!fallback)
-        return 0;
-    enum { CHUNK = 1 << 20 };
-    char *buf = malloc(CHUNK);
-    if (!buf)
-        return kl_seterr(KL_ENOMEM, "out of memory");
-    int rc = 0;
-    for (uint64_t off = 0; !rc && off < size;) {
-        size_t got = 0, want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-        rc = kl__fsio_pread(from, buf, want, (int64_t)off, &got, s->path);
-        if (!rc && got == 0)
-            rc = kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
-        if (!rc)
-            rc = kl__fsio_pwrite(to, buf, got, (int64_t)off, tmp);
-        off += got;
-    }
-    free(buf);
-    return rc;
-}
-
 /* Open PATH and hold an exclusive lock on the file it names (retrying
  * when a writer renamed another over it meanwhile).  KL_ENOTFOUND when
  * there is no file. */
@@ -339,7 +296,7 @@ static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
         return kl__h5_fail(0, "%s: create %s", s->url, tmp);
     int rc = kl__h5_mark(*f, FORMAT, s->url);
     if (rc) {
-        H5Fclose(*f);
+        kl__h5_close_written(*f, s->fapl_rw, rc, tmp);
         *f = -1;
     }
     return rc;
@@ -351,9 +308,9 @@ static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
 static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool exclusive,
                   uint64_t *size)
 {
-    if (H5Fclose(f) < 0 && !rc)
-        rc = kl__h5_fail(0, "%s: close %s", s->url, tmp);
-    H5Eclear2(H5E_DEFAULT);
+    char where[PATH_MAX + 800];
+    snprintf(where, sizeof where, "%s: %s", s->url, tmp);
+    rc = kl__h5_close_written(f, s->fapl_rw, rc, where);
     if (!rc && s->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterr(kl__errno_code(errno), "%s: fsync %s: %s", s->url, tmp, strerror(errno));
     struct stat st;
@@ -423,7 +380,7 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
     if (mode == TXN_FRESH || st.st_size == 0) {
         rc = make_fresh(s, tmp, &f);
     } else {
-        rc = copy_file(s, lockfd, fd, (uint64_t)st.st_size, tmp);
+        rc = kl__fsio_copy(lockfd, fd, (uint64_t)st.st_size, s->path, tmp);
         if (!rc && (f = H5Fopen(tmp, H5F_ACC_RDWR, s->fapl_rw)) < 0)
             rc = kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
         if (!rc)
@@ -474,8 +431,8 @@ static int add_garbage(h5_state *s, hid_t f, uint64_t n)
     int rc = 0;
     if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &g) < 0)
         rc = kl__h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
     return rc;
 }
 
@@ -625,10 +582,21 @@ static int h5_clear(void *state)
     return rc;
 }
 
-/* Rebuild: a fresh file holding copies of the live entries only. */
-static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
+/* Whether `name` is among the 33-byte records of names. */
+static bool listed(const kl_buf *names, const char *name)
 {
-    (void)lockfd;
+    for (size_t off = 0; names && off < names->len; off += KL_H5_NAME_HEX + 1)
+        if (!strcmp((const char *)names->data + off, name))
+            return true;
+    return false;
+}
+
+/* Rebuild: a fresh file holding copies of the live entries, less those
+ * named in skip.  Only the fresh file is written, so this also repairs a
+ * damaged file: HDF5 never changes (or frees space in) its damaged
+ * structures, which can make HDF5 fail to close a file. */
+static int rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *skip)
+{
     hid_t src;
     int rc = open_ro(s, &src);
     if (rc)
@@ -646,8 +614,11 @@ static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
     }
     for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
         const char *name = (const char *)names.data + off;
+        /* a damaged index may list a name twice */
+        if (listed(skip, name) || H5Lexists(f, name, H5P_DEFAULT) > 0)
+            continue;
         if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-            rc = kl__h5_fail(0, "%s: entry %s: copy while compacting", s->url, name);
+            rc = kl__h5_fail(0, "%s: entry %s: copy into a rebuilt file", s->url, name);
     }
     H5Fclose(src);
     kl_buf_free(&names);
@@ -655,6 +626,12 @@ static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
         rc = commit(s, f, fd, tmp, rc, false, NULL);
     H5Eclear2(H5E_DEFAULT);
     return rc;
+}
+
+static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
+{
+    (void)lockfd;
+    return rebuild_locked(s, st, NULL);
 }
 
 static int h5_compact(void *state)
@@ -788,19 +765,6 @@ static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
     closedir(d);
 }
 
-static int drop_names_fn(h5_state *s, hid_t f, void *arg)
-{
-    kl_buf *names = arg;
-    int rc = 0;
-    for (size_t off = 0; !rc && off < names->len; off += KL_H5_NAME_HEX + 1) {
-        const char *name = (const char *)names->data + off;
-        if (H5Lexists(f, name, H5P_DEFAULT) > 0)
-            rc = unlink_entry(s, f, name);
-    }
-    H5Eclear2(H5E_DEFAULT);
-    return rc;
-}
-
 static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 {
     h5_state *s = state;
@@ -841,8 +805,16 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
             kl_buf_printf(report, "%s%s\n", kl_errmsg(), repair ? " (dropped)" : "");
     }
     H5Eclear2(H5E_DEFAULT);
-    if (!rc && repair && bad.len)
-        rc = txn(s, TXN_COPY, drop_names_fn, &bad);
+    if (!rc && repair && bad.len) {
+        /* rebuilt without the damaged entries, not deleted from a copy:
+         * see rebuild_locked */
+        int lockfd;
+        struct stat st;
+        if (!(rc = lock_current(s, &lockfd, &st))) {
+            rc = rebuild_locked(s, &st, &bad);
+            close(lockfd);
+        }
+    }
     kl__h5_leave();
     kl_buf_free(&names);
     kl_buf_free(&bad);

@@ -205,9 +205,7 @@ static int hd_put(void *state, const void *key, size_t klen, const void *val, si
         else if (fd >= 0 && fdatasync(fd) < 0)
             rc = kl_seterrno(errno, "fsync", full_path(s, tmp));
     }
-    if (H5Fclose(f) < 0 && !rc)
-        rc = kl__h5_fail(0, "%s: close", w);
-    H5Eclear2(H5E_DEFAULT);
+    rc = kl__h5_close_written(f, s->fapl, rc, w);
     kl__h5_leave();
     if (rc) {
         unlinkat(s->kf.rootfd, tmp, 0);
