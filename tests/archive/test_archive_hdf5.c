@@ -784,6 +784,53 @@ static void replaced_entries_are_compacted(void **st)
     KT_OK(kl_archive_drop(ar));
 }
 
+/* ---- leftovers of killed writers --------------------------------------- */
+
+/* verify reports a killed writer's whole-file copy with its size (not as
+ * damage) and changes nothing; --repair removes it; a live writer's
+ * temporary file is neither reported nor removed. */
+static void leftover_copies_are_reported(void **st)
+{
+    (void)st;
+    const char *url = url_of("hdf5", "left.h5", "");
+    char u[700];
+    snprintf(u, sizeof u, "%s", url);
+    make_entries(u, 3);
+    pid_t gone = fork();
+    assert_true(gone >= 0);
+    if (gone == 0)
+        _exit(0);
+    waitpid(gone, NULL, 0);
+    char dead[800], live[800];
+    snprintf(dead, sizeof dead, "%s/.left.h5.tmp.%d.4", tmp, (int)gone);
+    snprintf(live, sizeof live, "%s/.left.h5.tmp.%d.5", tmp, (int)getpid());
+    static char junk[4321];
+    write_file(dead, junk, sizeof junk);
+    write_file(live, junk, 10);
+    kl_archive *ar = open_ok(u);
+    kl_buf rep = KL_BUF_INIT;
+    size_t problems = 9;
+    KT_OK(kl_archive_verify(ar, false, &rep, &problems));
+    assert_int_equal(problems, 0);
+    char name[100];
+    snprintf(name, sizeof name, ".left.h5.tmp.%d.4 (4321 bytes)", (int)gone);
+    if (!strstr(kl_buf_cstr(&rep), name) || !strstr(kl_buf_cstr(&rep), "leftover"))
+        fail_msg("verify's report lacks the leftover: [%s]", kl_buf_cstr(&rep));
+    snprintf(name, sizeof name, ".left.h5.tmp.%d.5", (int)getpid());
+    assert_null(strstr(kl_buf_cstr(&rep), name));
+    struct stat sb;
+    assert_int_equal(stat(dead, &sb), 0);
+    kl_buf_reset(&rep);
+    KT_OK(kl_archive_verify(ar, true, &rep, &problems));
+    assert_int_equal(problems, 0);
+    assert_non_null(strstr(kl_buf_cstr(&rep), "removed leftover"));
+    assert_int_equal(stat(dead, &sb), -1);
+    assert_int_equal(stat(live, &sb), 0);
+    unlink(live);
+    kl_buf_free(&rep);
+    KT_OK(kl_archive_close(ar));
+}
+
 /* ---- URLs -------------------------------------------------------------- */
 
 static void bad_urls(void **st)
@@ -835,6 +882,7 @@ int main(void)
         cmocka_unit_test(out_of_space_leaves_the_archive_whole),
         cmocka_unit_test(permission_denied),
         cmocka_unit_test(replaced_entries_are_compacted),
+        cmocka_unit_test(leftover_copies_are_reported),
         cmocka_unit_test(bad_urls),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

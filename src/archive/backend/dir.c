@@ -113,14 +113,14 @@ static int parse_header(dir_state *s, const char *name, const uint8_t *p, uint64
  * key only.  KL_ENOTFOUND when there is no such file. */
 static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_value, entry *e)
 {
-    int fd = openat(s->kf.rootfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOENT)
-            return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
-        return kl_seterrno(errno, "open entry", name);
-    }
+    /* a FIFO or a folder at the name is a damaged entry, never a hang */
+    int fd;
+    struct stat st;
+    int rc = kl__keyfolder_open_entry(&s->kf, name, &fd, &st);
+    if (rc)
+        return rc;
     size_t want = want_value ? 64 * 1024 : 4096, got = 0;
-    int rc = kl_buf_reserve(buf, want);
+    rc = kl_buf_reserve(buf, want);
     /* one read: on a regular file a short count means the end of it, and
      * most entries are smaller than the first read */
     ssize_t r;
@@ -130,14 +130,9 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
         rc = kl_seterrno(errno, "read", name);
     else if (!rc)
         got = (size_t)r;
-    uint64_t fsize = got;
-    if (!rc && got == want) {
-        struct stat st;
-        if (fstat(fd, &st) < 0)
-            rc = kl_seterrno(errno, "stat entry", name);
-        else
-            fsize = (uint64_t)st.st_size;
-    }
+    /* a short read is the whole file; else the size fstat saw (a file
+     * cut meanwhile is caught by the read of the rest below) */
+    uint64_t fsize = got < want || (uint64_t)st.st_size < got ? got : (uint64_t)st.st_size;
     if (!rc)
         rc = parse_header(s, name, buf->data, fsize, e);
     uint64_t need = want_value ? fsize : (uint64_t)HDR + (rc ? 0 : e->klen);
@@ -466,18 +461,14 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     }
     /* The mapping is of the inode opened now: a later replace renames a new
      * file over the name and leaves this one intact until unmapped. */
-    int fd = openat(s->kf.rootfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url)
-                               : kl_seterrno(errno, "open entry", name);
+    int fd;
     struct stat st;
+    if ((rc = kl__keyfolder_open_entry(&s->kf, name, &fd, &st)))
+        return rc;
     uint8_t hdr[HDR];
     size_t got = 0;
     void *map = MAP_FAILED;
-    if (fstat(fd, &st) < 0)
-        rc = kl_seterrno(errno, "stat entry", name);
-    if (!rc)
-        rc = kl__fsio_pread(fd, hdr, HDR, 0, &got, name);
+    rc = kl__fsio_pread(fd, hdr, HDR, 0, &got, name);
     if (!rc)
         rc = parse_header(s, name, hdr, (uint64_t)st.st_size, &e);
     if (!rc && (le64_get(hdr + 40) != XXH3_64bits(key, klen) || e.klen != klen ||

@@ -38,12 +38,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/fs.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,6 +115,9 @@ static int snapshot(h5_state *s, hid_t *out)
         return 0;
     }
     snap_close(s);
+    /* HDF5 would block opening a FIFO put there */
+    if (!S_ISREG(st.st_mode))
+        return kl_seterr(KL_ECORRUPT, "%s: %s is no longer a regular file", s->url, s->path);
     if (st.st_size == 0)
         return kl_seterr(KL_ECORRUPT, "%s: %s is empty, not an archive", s->url, s->path);
     hid_t f;
@@ -249,47 +250,6 @@ static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
                      s->dir, strerror(errno));
 }
 
-static int copy_file(h5_state *s, int from, int to, uint64_t size, const char *tmp)
-{
-    if (ioctl(to, FICLONE, from) == 0)
-        return 0;
-    loff_t in = 0, out = 0;
-    bool fallback = false;
-    while ((uint64_t)in < size) {
-        ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(size - (uint64_t)in), 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-                      errno == EOPNOTSUPP) && in == 0) {
-            fallback = true;
-            break;
-        }
-        if (n < 0)
-            return kl_seterr(kl__errno_code(errno), "%s: copy to %s: %s", s->url, tmp,
-                             strerror(errno));
-        if (n == 0)
-            return kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
-    }
-    if (!fallback)
-        return 0;
-    enum { CHUNK = 1 << 20 };
-    char *buf = malloc(CHUNK);
-    if (!buf)
-        return kl_seterr(KL_ENOMEM, "out of memory");
-    int rc = 0;
-    for (uint64_t off = 0; !rc && off < size;) {
-        size_t got = 0, want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-        rc = kl__fsio_pread(from, buf, want, (int64_t)off, &got, s->path);
-        if (!rc && got == 0)
-            rc = kl_seterr(KL_EIO, "%s: %s shrank while copying it", s->url, s->path);
-        if (!rc)
-            rc = kl__fsio_pwrite(to, buf, got, (int64_t)off, tmp);
-        off += got;
-    }
-    free(buf);
-    return rc;
-}
-
 /* Open PATH and hold an exclusive lock on the file it names (retrying
  * when a writer renamed another over it meanwhile).  KL_ENOTFOUND when
  * there is no file. */
@@ -302,6 +262,10 @@ static int lock_current(h5_state *s, int *out, struct stat *st)
                        ? kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", s->url, s->path)
                        : kl_seterr(kl__errno_code(errno), "%s: open %s for writing: %s", s->url,
                                    s->path, strerror(errno));
+        if (fstat(fd, st) == 0 && !S_ISREG(st->st_mode)) {
+            close(fd);
+            return kl_seterr(KL_ECORRUPT, "%s: %s is not a regular file", s->url, s->path);
+        }
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int r;
         while ((r = fcntl(fd, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
@@ -332,7 +296,7 @@ static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
         return kl__h5_fail(0, "%s: create %s", s->url, tmp);
     int rc = kl__h5_mark(*f, FORMAT, s->url);
     if (rc) {
-        H5Fclose(*f);
+        kl__h5_close_written(*f, s->fapl_rw, rc, tmp);
         *f = -1;
     }
     return rc;
@@ -344,9 +308,9 @@ static int make_fresh(h5_state *s, const char *tmp, hid_t *f)
 static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool exclusive,
                   uint64_t *size)
 {
-    if (H5Fclose(f) < 0 && !rc)
-        rc = kl__h5_fail(0, "%s: close %s", s->url, tmp);
-    H5Eclear2(H5E_DEFAULT);
+    char where[PATH_MAX + 800];
+    snprintf(where, sizeof where, "%s: %s", s->url, tmp);
+    rc = kl__h5_close_written(f, s->fapl_rw, rc, where);
     if (!rc && s->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterr(kl__errno_code(errno), "%s: fsync %s: %s", s->url, tmp, strerror(errno));
     struct stat st;
@@ -416,7 +380,7 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
     if (mode == TXN_FRESH || st.st_size == 0) {
         rc = make_fresh(s, tmp, &f);
     } else {
-        rc = copy_file(s, lockfd, fd, (uint64_t)st.st_size, tmp);
+        rc = kl__fsio_copy(lockfd, fd, (uint64_t)st.st_size, s->path, tmp);
         if (!rc && (f = H5Fopen(tmp, H5F_ACC_RDWR, s->fapl_rw)) < 0)
             rc = kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
         if (!rc)
@@ -467,8 +431,8 @@ static int add_garbage(h5_state *s, hid_t f, uint64_t n)
     int rc = 0;
     if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &g) < 0)
         rc = kl__h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
-    if (a >= 0)
-        H5Aclose(a);
+    if (a >= 0 && H5Aclose(a) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: update " GARBAGE_ATTR, s->url);
     return rc;
 }
 
@@ -618,10 +582,21 @@ static int h5_clear(void *state)
     return rc;
 }
 
-/* Rebuild: a fresh file holding copies of the live entries only. */
-static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
+/* Whether `name` is among the 33-byte records of names. */
+static bool listed(const kl_buf *names, const char *name)
 {
-    (void)lockfd;
+    for (size_t off = 0; names && off < names->len; off += KL_H5_NAME_HEX + 1)
+        if (!strcmp((const char *)names->data + off, name))
+            return true;
+    return false;
+}
+
+/* Rebuild: a fresh file holding copies of the live entries, less those
+ * named in skip.  Only the fresh file is written, so this also repairs a
+ * damaged file: HDF5 never changes (or frees space in) its damaged
+ * structures, which can make HDF5 fail to close a file. */
+static int rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *skip)
+{
     hid_t src;
     int rc = open_ro(s, &src);
     if (rc)
@@ -639,8 +614,11 @@ static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
     }
     for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
         const char *name = (const char *)names.data + off;
+        /* a damaged index may list a name twice */
+        if (listed(skip, name) || H5Lexists(f, name, H5P_DEFAULT) > 0)
+            continue;
         if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-            rc = kl__h5_fail(0, "%s: entry %s: copy while compacting", s->url, name);
+            rc = kl__h5_fail(0, "%s: entry %s: copy into a rebuilt file", s->url, name);
     }
     H5Fclose(src);
     kl_buf_free(&names);
@@ -648,6 +626,12 @@ static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
         rc = commit(s, f, fd, tmp, rc, false, NULL);
     H5Eclear2(H5E_DEFAULT);
     return rc;
+}
+
+static int compact_locked(h5_state *s, int lockfd, const struct stat *st)
+{
+    (void)lockfd;
+    return rebuild_locked(s, st, NULL);
 }
 
 static int h5_compact(void *state)
@@ -744,7 +728,9 @@ static bool is_hex_name(const char *n)
     return true;
 }
 
-/* Temporary files of writers that are gone: ".BASE.tmp.PID.N". */
+/* Temporary files of writers that are gone, ".BASE.tmp.PID.N" (whole
+ * copies of the file): never read, but space taken.  Each is reported
+ * with its size (not counted as damage) and removed with repair. */
 static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
 {
     DIR *d = opendir(s->dir);
@@ -759,23 +745,24 @@ static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
         long pid = strtol(n + 1 + bl + 5, NULL, 10);
         if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
             continue;
-        if (repair && unlinkat(dirfd(d), n, 0) == 0 && report)
-            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s\n", s->url, s->dir, n);
+        struct stat st;
+        long long size = fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
+        int err = repair && unlinkat(dirfd(d), n, 0) < 0 ? errno : 0;
+        if (!report)
+            continue;
+        if (!repair)
+            kl_buf_printf(report,
+                          "%s: leftover temporary file %s/%s (%lld bytes) of a writer that is "
+                          "gone (verify --repair removes it)\n",
+                          s->url, s->dir, n, size);
+        else if (!err)
+            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s (%lld bytes)\n",
+                          s->url, s->dir, n, size);
+        else
+            kl_buf_printf(report, "%s: leftover temporary file %s/%s (%lld bytes): not removed: %s\n",
+                          s->url, s->dir, n, size, strerror(err));
     }
     closedir(d);
-}
-
-static int drop_names_fn(h5_state *s, hid_t f, void *arg)
-{
-    kl_buf *names = arg;
-    int rc = 0;
-    for (size_t off = 0; !rc && off < names->len; off += KL_H5_NAME_HEX + 1) {
-        const char *name = (const char *)names->data + off;
-        if (H5Lexists(f, name, H5P_DEFAULT) > 0)
-            rc = unlink_entry(s, f, name);
-    }
-    H5Eclear2(H5E_DEFAULT);
-    return rc;
 }
 
 static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
@@ -818,8 +805,16 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
             kl_buf_printf(report, "%s%s\n", kl_errmsg(), repair ? " (dropped)" : "");
     }
     H5Eclear2(H5E_DEFAULT);
-    if (!rc && repair && bad.len)
-        rc = txn(s, TXN_COPY, drop_names_fn, &bad);
+    if (!rc && repair && bad.len) {
+        /* rebuilt without the damaged entries, not deleted from a copy:
+         * see rebuild_locked */
+        int lockfd;
+        struct stat st;
+        if (!(rc = lock_current(s, &lockfd, &st))) {
+            rc = rebuild_locked(s, &st, &bad);
+            close(lockfd);
+        }
+    }
     kl__h5_leave();
     kl_buf_free(&names);
     kl_buf_free(&bad);

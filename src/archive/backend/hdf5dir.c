@@ -79,6 +79,11 @@ static int open_entry(hd_state *s, const char *rel, hid_t *file, kl__h5_entry *e
 {
     e->dset = -1;
     const char *w = where(s, rel);
+    /* HDF5 opens by path, blocking on a FIFO: what is there is checked
+     * first (a FIFO, a folder, ... is a damaged entry of this key) */
+    int rc = kl__keyfolder_check_file(&s->kf, rel);
+    if (rc)
+        return rc;
     hid_t f = H5Fopen(full_path(s, rel), H5F_ACC_RDONLY, s->fapl);
     if (f < 0) {
         int err = kl__h5_errno();
@@ -88,7 +93,7 @@ static int open_entry(hd_state *s, const char *rel, hid_t *file, kl__h5_entry *e
         }
         return kl__h5_fail(err ? 0 : KL_ECORRUPT, "%s: open", w);
     }
-    int rc = kl__h5_check_mark(f, FORMAT, w);
+    rc = kl__h5_check_mark(f, FORMAT, w);
     if (!rc)
         rc = kl__h5_entry_open(f, DSET, &s->key, e, w);
     if (rc == KL_ENOTFOUND)
@@ -200,9 +205,7 @@ static int hd_put(void *state, const void *key, size_t klen, const void *val, si
         else if (fd >= 0 && fdatasync(fd) < 0)
             rc = kl_seterrno(errno, "fsync", full_path(s, tmp));
     }
-    if (H5Fclose(f) < 0 && !rc)
-        rc = kl__h5_fail(0, "%s: close", w);
-    H5Eclear2(H5E_DEFAULT);
+    rc = kl__h5_close_written(f, s->fapl, rc, w);
     kl__h5_leave();
     if (rc) {
         unlinkat(s->kf.rootfd, tmp, 0);

@@ -5,7 +5,9 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -120,5 +122,48 @@ int kl__fsio_mkdirs(const char *path)
         }
     }
     free(p);
+    return rc;
+}
+
+/* A reflink where the file system has them, else copy_file_range in the
+ * kernel, else reads and writes. */
+int kl__fsio_copy(int from, int to, uint64_t size, const char *from_path, const char *to_path)
+{
+    if (ioctl(to, FICLONE, from) == 0)
+        return 0;
+    loff_t in = 0, out = 0;
+    bool fallback = false;
+    while ((uint64_t)in < size) {
+        ssize_t n = copy_file_range(from, &in, to, &out, (size_t)(size - (uint64_t)in), 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+                      errno == EOPNOTSUPP) && in == 0) {
+            fallback = true;
+            break;
+        }
+        if (n < 0)
+            return kl_seterr(kl__errno_code(errno), "copy %s to %s: %s", from_path, to_path,
+                             strerror(errno));
+        if (n == 0)
+            return kl_seterr(KL_EIO, "%s shrank while copying it", from_path);
+    }
+    if (!fallback)
+        return 0;
+    enum { CHUNK = 1 << 20 };
+    char *buf = malloc(CHUNK);
+    if (!buf)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint64_t off = 0; !rc && off < size;) {
+        size_t got = 0, want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+        rc = kl__fsio_pread(from, buf, want, (int64_t)off, &got, from_path);
+        if (!rc && got == 0)
+            rc = kl_seterr(KL_EIO, "%s shrank while copying it", from_path);
+        if (!rc)
+            rc = kl__fsio_pwrite(to, buf, got, (int64_t)off, to_path);
+        off += got;
+    }
+    free(buf);
     return rc;
 }

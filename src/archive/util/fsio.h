@@ -18,6 +18,9 @@ int kl__fsio_pread(int fd, void *p, size_t n, int64_t off, size_t *got, const ch
 int kl__fsio_fsync(int fd, const char *path);
 /* fsync a folder (so a rename or create in it is durable). */
 int kl__fsio_fsync_dir(const char *path);
+/* Copy the first size bytes of from (at from_path) into the empty file
+ * to (at to_path); KL_EIO when from is shorter. */
+int kl__fsio_copy(int from, int to, uint64_t size, const char *from_path, const char *to_path);
 /* mkdir -p. */
 int kl__fsio_mkdirs(const char *path);
 

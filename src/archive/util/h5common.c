@@ -10,6 +10,7 @@
 #include "internal.h"
 
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,26 @@ int kl__h5_file_fd(hid_t file, hid_t fapl)
     return *(int *)h;
 }
 
+int kl__h5_close_written(hid_t file, hid_t fapl, int rc, const char *where)
+{
+    if (!rc && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
+        rc = kl__h5_fail(0, "%s: write", where);
+    if (rc) {
+        /* abandoned: whatever HDF5 still writes (metadata, the final
+         * truncate) goes to memory, where it cannot fail for want of disk */
+        int fd = kl__h5_file_fd(file, fapl);
+        int mem = memfd_create("klepto-abandoned", MFD_CLOEXEC);
+        if (fd >= 0 && mem >= 0)
+            dup3(mem, fd, O_CLOEXEC);
+        if (mem >= 0)
+            close(mem);
+    }
+    if (H5Fclose(file) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: close", where);
+    H5Eclear2(H5E_DEFAULT);
+    return rc;
+}
+
 /* ---- attributes -------------------------------------------------------- */
 
 static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, const void *p,
@@ -148,8 +169,9 @@ static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, cons
     int rc = 0;
     if (a < 0 || (p && H5Awrite(a, type, p) < 0))
         rc = kl__h5_fail(0, "%s: write attribute %s", where, name);
-    if (a >= 0)
-        H5Aclose(a);
+    /* a close may be where HDF5 writes what it held back */
+    if (a >= 0 && H5Aclose(a) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: close attribute %s", where, name);
     return rc;
 }
 
@@ -444,8 +466,11 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
         rc = attr_scalar(d, "klepto_stored_ns", H5T_STD_I64LE, &stored_ns, what);
     if (!rc)
         rc = attr_scalar(d, "klepto_xxh3", H5T_STD_U64LE, &h, what);
-    if (d >= 0)
-        H5Dclose(d);
+    /* HDF5 keeps small raw-data writes in its sieve buffer and writes them
+     * when the dataset is closed: a full disk is often reported here
+     * only, and an entry whose close failed is not stored */
+    if (d >= 0 && H5Dclose(d) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: entry %s: close dataset", where, name);
     if (dcpl >= 0)
         H5Pclose(dcpl);
     if (sp >= 0)

@@ -97,4 +97,18 @@ int kl__h5_entry_answer(kl__h5_entry *e, kl__h5_want want, size_t klen, int fd, 
 /* The sec2 file descriptor HDF5 reads `file` through, or -1. */
 int kl__h5_file_fd(hid_t file, hid_t fapl);
 
+/* Close `file`, a temporary file this process created or copied and
+ * wrote (opened with fapl), and return rc or, when rc is 0, why the
+ * file could not be written in full (KL_ENOSPC, KL_EIO, with HDF5's
+ * reason; `where` names it in messages).  What HDF5 held back (metadata,
+ * small values) is written by a flush first, so that a full disk is
+ * reported there: a failed H5Fclose is not survivable with HDF5 before
+ * 1.14.1, which frees the file yet keeps its ID and crashes on it when
+ * the process exits.  A file that failed (rc or the flush) is abandoned:
+ * its descriptor is pointed at an anonymous memory file so that the
+ * writes HDF5 still makes while closing it succeed; the caller removes
+ * the file.  (Under a process file-size limit, RLIMIT_FSIZE, the memory
+ * file is limited too: there the close can still fail.) */
+int kl__h5_close_written(hid_t file, hid_t fapl, int rc, const char *where);
+
 #endif

@@ -87,10 +87,15 @@ const char *kl__keyfolder_sync_name(const kl__keyfolder *kf)
 
 int kl__keyfolder_fsync_at(kl__keyfolder *kf, const char *rel, int flags)
 {
-    int fd = openat(kf->rootfd, rel, flags | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put at the name meanwhile must not block */
+    int fd = openat(kf->rootfd, rel, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT ? 0 : kl_seterrno(errno, "open for fsync", rel);
-    int rc = kl__fsio_fsync(fd, rel);
+        return errno == ENOENT || errno == ENXIO ? 0 : kl_seterrno(errno, "open for fsync", rel);
+    struct stat st;
+    int rc = 0;
+    /* nothing of ours to flush in anything but a file or a folder */
+    if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+        rc = kl__fsio_fsync(fd, rel);
     close(fd);
     return rc;
 }
@@ -99,6 +104,65 @@ int kl__keyfolder_fsync_shard(kl__keyfolder *kf, int i)
 {
     char shard[3] = {hexd[i >> 4], hexd[i & 15], '\0'};
     return kl__keyfolder_fsync_at(kf, shard, O_RDONLY | O_DIRECTORY);
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static const char *kind_of(mode_t m)
+{
+    if (S_ISDIR(m))
+        return "a folder";
+    if (S_ISFIFO(m))
+        return "a FIFO";
+    if (S_ISSOCK(m))
+        return "a socket";
+    if (S_ISCHR(m) || S_ISBLK(m))
+        return "a device";
+    return "something";
+}
+
+int kl__keyfolder_not_file(kl__keyfolder *kf, const char *rel, mode_t mode)
+{
+    return kl_seterr(KL_ECORRUPT, "%s: entry %s: %s where an entry file should be", kf->url, rel,
+                     kind_of(mode));
+}
+
+/* Why entry rel could not be opened or stat'ed (errno err). */
+static int entry_error(kl__keyfolder *kf, const char *rel, int err)
+{
+    if (err == ENOENT)
+        return kl_seterr(KL_ENOTFOUND, "%s: key not found", kf->url);
+    /* a socket cannot be opened (ENXIO): say what is there instead */
+    struct stat st;
+    if (fstatat(kf->rootfd, rel, &st, 0) == 0 && !S_ISREG(st.st_mode))
+        return kl__keyfolder_not_file(kf, rel, st.st_mode);
+    return kl_seterr(kl__errno_code(err), "%s: open entry %s: %s", kf->url, rel, strerror(err));
+}
+
+int kl__keyfolder_open_entry(kl__keyfolder *kf, const char *rel, int *fd, struct stat *st)
+{
+    *fd = openat(kf->rootfd, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (*fd < 0)
+        return entry_error(kf, rel, errno);
+    int rc = 0;
+    if (fstat(*fd, st) < 0)
+        rc = kl_seterr(kl__errno_code(errno), "%s: stat entry %s: %s", kf->url, rel,
+                       strerror(errno));
+    else if (!S_ISREG(st->st_mode))
+        rc = kl__keyfolder_not_file(kf, rel, st->st_mode);
+    if (rc) {
+        close(*fd);
+        *fd = -1;
+    }
+    return rc;
+}
+
+int kl__keyfolder_check_file(kl__keyfolder *kf, const char *rel)
+{
+    struct stat st;
+    if (fstatat(kf->rootfd, rel, &st, 0) < 0)
+        return entry_error(kf, rel, errno);
+    return S_ISREG(st.st_mode) ? 0 : kl__keyfolder_not_file(kf, rel, st.st_mode);
 }
 
 /* ---- writing ----------------------------------------------------------- */
@@ -154,8 +218,10 @@ int kl__keyfolder_unlink(kl__keyfolder *kf, const char *rel)
     if (unlinkat(kf->rootfd, rel, 0) < 0) {
         if (errno == ENOENT)
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", kf->url);
-        return kl_seterr(kl__errno_code(errno), "%s: delete entry %s: %s", kf->url, rel,
-                         strerror(errno));
+        /* an empty folder where the entry should be goes too */
+        if (errno != EISDIR || unlinkat(kf->rootfd, rel, AT_REMOVEDIR) < 0)
+            return kl_seterr(kl__errno_code(errno), "%s: delete entry %s: %s", kf->url, rel,
+                             strerror(errno));
     }
     if (kf->sync == KL_SYNC_FULL)
         return kl__keyfolder_fsync_shard(kf, kl__keyfolder_shard_index(rel));
@@ -224,11 +290,23 @@ int kl__keyfolder_count(kl__keyfolder *kf, size_t *out)
     return kl__keyfolder_walk(kf, count_fn, out);
 }
 
+/* Remove rel: a file, or a folder where a file should be when it is
+ * empty (what is in a folder is not ours to delete).  0 or errno. */
+static int remove_at(kl__keyfolder *kf, const char *rel)
+{
+    if (unlinkat(kf->rootfd, rel, 0) == 0 || errno == ENOENT)
+        return 0;
+    if (errno == EISDIR && (unlinkat(kf->rootfd, rel, AT_REMOVEDIR) == 0 || errno == ENOENT))
+        return 0;
+    return errno == EEXIST ? ENOTEMPTY : errno;
+}
+
 static int delete_file(kl__keyfolder *kf, const char *rel, const char *what)
 {
-    if (unlinkat(kf->rootfd, rel, 0) < 0 && errno != ENOENT)
-        return kl_seterr(kl__errno_code(errno), "%s: delete %s%s: %s", kf->url, what, rel,
-                         strerror(errno));
+    int err = remove_at(kf, rel);
+    if (err)
+        return kl_seterr(kl__errno_code(err), "%s: delete %s%s: %s", kf->url, what, rel,
+                         strerror(err));
     return 0;
 }
 
@@ -284,13 +362,34 @@ typedef struct vctx {
     void *arg;
 } vctx;
 
+/* A crashed writer's leftover temporary file rel: never visible, not a
+ * damaged entry, but space taken; reported with its size, and removed
+ * with repair. */
+static void leftover(kl__keyfolder *kf, vctx *v, const char *rel)
+{
+    struct stat st;
+    long long size = fstatat(kf->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
+    int err = v->repair ? remove_at(kf, rel) : 0;
+    if (!v->report)
+        return;
+    if (!v->repair)
+        kl_buf_printf(v->report,
+                      "%s: leftover temporary file %s (%lld bytes) of a writer that is gone "
+                      "(verify --repair removes it)\n",
+                      kf->url, rel, size);
+    else if (!err)
+        kl_buf_printf(v->report, "%s: removed leftover temporary file %s (%lld bytes)\n", kf->url,
+                      rel, size);
+    else
+        kl_buf_printf(v->report, "%s: leftover temporary file %s (%lld bytes): not removed: %s\n",
+                      kf->url, rel, size, strerror(err));
+}
+
 static int verify_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
 {
     vctx *v = arg;
     if (kl__keyfolder_is_stale_tmp(base)) {
-        /* a crashed writer's leftover: never visible, not a damaged entry */
-        if (v->repair && unlinkat(kf->rootfd, rel, 0) == 0 && v->report)
-            kl_buf_printf(v->report, "%s: removed leftover temporary file %s\n", kf->url, rel);
+        leftover(kf, v, rel);
         return 0;
     }
     if (!kl__keyfolder_is_entry(kf, base))
@@ -301,9 +400,32 @@ static int verify_fn(kl__keyfolder *kf, const char *rel, const char *base, void 
     char msg[800];
     snprintf(msg, sizeof msg, "%s", kl_errmsg());
     v->problems++;
-    bool dropped = v->repair && unlinkat(kf->rootfd, rel, 0) == 0;
-    if (v->report)
-        kl_buf_printf(v->report, "%s%s\n", msg, dropped ? " (dropped)" : "");
+    /* a folder where an entry should be goes only when it is empty */
+    int err = v->repair ? remove_at(kf, rel) : 0;
+    if (!v->report)
+        return 0;
+    if (!v->repair)
+        kl_buf_printf(v->report, "%s\n", msg);
+    else if (!err)
+        kl_buf_printf(v->report, "%s (dropped)\n", msg);
+    else if (err == ENOTEMPTY)
+        kl_buf_printf(v->report, "%s (not dropped: the folder is not empty; move it away)\n", msg);
+    else
+        kl_buf_printf(v->report, "%s (not dropped: %s)\n", msg, strerror(err));
+    return 0;
+}
+
+/* Leftovers in the folder itself: temporary markers of killed creators. */
+static int verify_root(kl__keyfolder *kf, vctx *v)
+{
+    DIR *d = open_listing(kf, ".");
+    if (!d)
+        return kl_seterrno(errno, "list folder", kf->root);
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (kl__keyfolder_is_stale_tmp(de->d_name))
+            leftover(kf, v, de->d_name);
+    closedir(d);
     return 0;
 }
 
@@ -311,7 +433,9 @@ int kl__keyfolder_verify(kl__keyfolder *kf, bool repair, kl_buf *report, size_t 
                         kl__keyfolder_check_fn check, void *arg)
 {
     vctx v = {repair, report, 0, check, arg};
-    int rc = kl__keyfolder_walk(kf, verify_fn, &v);
+    int rc = verify_root(kf, &v);
+    if (!rc)
+        rc = kl__keyfolder_walk(kf, verify_fn, &v);
     *problems = v.problems;
     return rc;
 }
@@ -403,6 +527,9 @@ void kl__keyfolder_iter_free(void *cur)
 
 /* ---- open / close ------------------------------------------------------ */
 
+/* Write the marker under a temporary name, then link it into place:
+ * a marker another creator linked first stays (the caller reads back
+ * whichever is there), and no reader ever sees a marker half-written. */
 static int write_marker(kl__keyfolder *kf)
 {
     const char *marker = kf->lay->marker;
@@ -411,8 +538,15 @@ static int write_marker(kl__keyfolder *kf)
     le32_put(m + 8, kf->lay->version);
     le32_put(m + 12, 0);
     char tmp[KL_KEYFOLDER_TMP_MAX];
-    snprintf(tmp, sizeof tmp, ".tmp.%d.marker", (int)getpid());
-    int fd = openat(kf->rootfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = -1;
+    /* ".tmp.PID.marker.N": unique among threads too (O_EXCL) */
+    for (int attempt = 0; attempt < 64 && fd < 0; attempt++) {
+        snprintf(tmp, sizeof tmp, ".tmp.%d.marker.%llu", (int)getpid(),
+                 (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
+        fd = openat(kf->rootfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0)
         return kl_seterr(kl__errno_code(errno), "%s: create %s: %s", kf->url, marker,
                          strerror(errno));
@@ -420,54 +554,93 @@ static int write_marker(kl__keyfolder *kf)
     if (!rc && kf->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", kf->root);
     close(fd);
-    if (!rc && renameat(kf->rootfd, tmp, kf->rootfd, marker) < 0)
-        rc = kl_seterr(kl__errno_code(errno), "%s: rename %s into place: %s", kf->root, marker,
+    if (!rc && linkat(kf->rootfd, tmp, kf->rootfd, marker, 0) < 0 && errno != EEXIST &&
+        renameat(kf->rootfd, tmp, kf->rootfd, marker) < 0) /* no hard links here */
+        rc = kl_seterr(kl__errno_code(errno), "%s: put %s into place: %s", kf->root, marker,
                        strerror(errno));
-    if (rc)
-        unlinkat(kf->rootfd, tmp, 0);
-    else if (kf->sync != KL_SYNC_NONE)
+    unlinkat(kf->rootfd, tmp, 0);
+    if (!rc && kf->sync != KL_SYNC_NONE)
         rc = kl__fsio_fsync(kf->rootfd, kf->root);
     return rc;
 }
 
-/* The folder is an archive (marker present and readable), an empty folder
- * (made one), or something else (refused, untouched). */
-static int check_marker(kl__keyfolder *kf, bool read_only)
+/* 0 when the marker says this kind of archive in a version we read;
+ * KL_ENOTFOUND (no message) when there is no marker; else the error. */
+static int read_marker(kl__keyfolder *kf)
 {
     const kl__keyfolder_layout *lay = kf->lay;
-    int fd = openat(kf->rootfd, lay->marker, O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        uint8_t m[MARKER_LEN];
-        size_t got = 0;
-        int rc = kl__fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
-        close(fd);
-        if (rc)
-            return rc;
-        if (got < 12 || memcmp(m, lay->magic, 8))
-            return kl_seterr(KL_ECORRUPT, "%s: %s/%s is not a klepto %s: archive marker", kf->url,
-                             kf->root, lay->marker, lay->scheme);
-        uint32_t ver = le32_get(m + 8);
-        if (ver > lay->version)
-            return kl_seterr(KL_EVERSION, "%s: folder format version %u (this library reads %u)",
-                             kf->url, ver, lay->version);
-        return 0;
-    }
-    if (errno != ENOENT)
+    int fd = openat(kf->rootfd, lay->marker, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT)
+        return KL_ENOTFOUND;
+    if (fd < 0)
         return kl_seterr(kl__errno_code(errno), "%s: open %s: %s", kf->url, lay->marker,
                          strerror(errno));
+    uint8_t m[MARKER_LEN];
+    size_t got = 0;
+    struct stat st;
+    int rc = 0;
+    if (fstat(fd, &st) < 0)
+        rc = kl_seterrno(errno, "stat", lay->marker);
+    else if (S_ISREG(st.st_mode)) /* a FIFO there must not block the read */
+        rc = kl__fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
+    close(fd);
+    if (rc)
+        return rc;
+    if (got < 12 || memcmp(m, lay->magic, 8))
+        return kl_seterr(KL_ECORRUPT, "%s: %s/%s is not a klepto %s: archive marker", kf->url,
+                         kf->root, lay->marker, lay->scheme);
+    uint32_t ver = le32_get(m + 8);
+    if (ver > lay->version)
+        return kl_seterr(KL_EVERSION, "%s: folder format version %u (this library reads %u)",
+                         kf->url, ver, lay->version);
+    return 0;
+}
+
+/* Whether the folder holds nothing but temporary files. */
+static int folder_empty(kl__keyfolder *kf, bool *empty)
+{
     DIR *d = open_listing(kf, ".");
     if (!d)
         return kl_seterrno(errno, "list folder", kf->root);
     struct dirent *de;
-    bool empty = true;
-    while (empty && (de = readdir(d)))
+    *empty = true;
+    while (*empty && (de = readdir(d)))
         if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") && strncmp(de->d_name, ".tmp.", 5))
-            empty = false;
+            *empty = false;
     closedir(d);
-    if (!empty)
-        return kl_seterr(KL_EINVAL, "%s: folder %s is not a klepto %s: archive (no %s)", kf->url,
-                         kf->root, lay->scheme, lay->marker);
-    return read_only ? 0 : write_marker(kf);
+    return 0;
+}
+
+/* The folder is an archive (marker present and readable), an empty folder
+ * (made one), or something else (refused, untouched).  Several processes
+ * may be creating the same archive at once: each links the marker into
+ * place before it writes anything else, so a folder found not empty is
+ * refused only when it still has no marker after the listing. */
+static int check_marker(kl__keyfolder *kf, bool read_only)
+{
+    const kl__keyfolder_layout *lay = kf->lay;
+    int rc = read_marker(kf);
+    if (rc != KL_ENOTFOUND)
+        return rc;
+    bool empty = false;
+    if ((rc = folder_empty(kf, &empty)))
+        return rc;
+    if (!empty) {
+        rc = read_marker(kf);
+        if (rc == KL_ENOTFOUND)
+            rc = kl_seterr(KL_EINVAL, "%s: folder %s is not a klepto %s: archive (no %s)", kf->url,
+                           kf->root, lay->scheme, lay->marker);
+        return rc;
+    }
+    if (read_only)
+        return 0;
+    if ((rc = write_marker(kf)))
+        return rc;
+    /* ours, or the one another creator linked first */
+    rc = read_marker(kf);
+    if (rc == KL_ENOTFOUND)
+        rc = kl_seterr(KL_EIO, "%s: %s/%s vanished as it was made", kf->url, kf->root, lay->marker);
+    return rc;
 }
 
 int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const kl_url *url)

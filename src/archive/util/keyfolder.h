@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #define KL_KEYFOLDER_HEX 32     /* hex digits of a key's name */
@@ -64,6 +65,17 @@ void kl__keyfolder_rel(const kl__keyfolder *kf, const void *key, size_t klen, ch
 bool kl__keyfolder_is_entry(const kl__keyfolder *kf, const char *base);
 /* A temporary file whose writer is gone (".tmp.PID.N" with PID dead). */
 bool kl__keyfolder_is_stale_tmp(const char *base);
+/* Open entry file rel for reading.  O_NONBLOCK, so that a FIFO or a
+ * device at an entry's name cannot block the open (it has no effect on
+ * the regular files entries are), then fstat: *fd is open on a regular
+ * file, its status in *st.  KL_ENOTFOUND when there is no such file,
+ * KL_ECORRUPT when something else is there (kl__keyfolder_not_file). */
+int kl__keyfolder_open_entry(kl__keyfolder *kf, const char *rel, int *fd, struct stat *st);
+/* For readers that cannot be handed a descriptor (HDF5 opens by path):
+ * 0 when rel names a regular file, else as kl__keyfolder_open_entry. */
+int kl__keyfolder_check_file(kl__keyfolder *kf, const char *rel);
+/* KL_ECORRUPT: entry rel is a folder, FIFO, ... (named by mode). */
+int kl__keyfolder_not_file(kl__keyfolder *kf, const char *rel, mode_t mode);
 /* 0..255: the shard of an entry name. */
 int kl__keyfolder_shard_index(const char *rel);
 /* fsync rel (opened with flags); a file that is gone is fine. */
@@ -104,8 +116,9 @@ int kl__keyfolder_drop(kl__keyfolder *kf);
  * verify. */
 typedef int (*kl__keyfolder_check_fn)(kl__keyfolder *kf, const char *rel, void *arg);
 /* The archive's verify: every entry through check, each damaged one
- * reported (and with repair deleted), leftover temporaries of dead
- * writers removed with repair. */
+ * reported (and with repair deleted; a folder where an entry should be
+ * only when it is empty), leftover temporaries of dead writers reported
+ * with their size (not counted as problems) and removed with repair. */
 int kl__keyfolder_verify(kl__keyfolder *kf, bool repair, kl_buf *report, size_t *problems,
                         kl__keyfolder_check_fn check, void *arg);
 /* KL_ECORRUPT when the entry at rel holds a key whose name is another. */
