@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "klepto/archive.h"
 #include "klepto/error.h"
@@ -442,6 +443,94 @@ static void missing_and_read_only(void **state)
     free(u4);
 }
 
+static bool exists(const char *path, const char *suffix)
+{
+    char p[600];
+    snprintf(p, sizeof p, "%s%s", path, suffix);
+    return access(p, F_OK) == 0;
+}
+
+static void assert_no_database(const fx *f)
+{
+    if (exists(f->path, "") || exists(f->path, "-wal") || exists(f->path, "-shm") ||
+        exists(f->path, "-journal"))
+        fail_msg("a refused open left %s (or its -wal, -shm) behind", f->path);
+}
+
+/* Refused URLs create nothing: the options are all read, and an unknown
+ * one refused, before the file is opened. */
+static void refused_urls_leave_no_file_behind(void **state)
+{
+    fx *f = *state;
+    static const char *const bad[] = {"?bogus=1", "?table=t&bogus=1", "?timeout=soon",
+                                      "?table=klepto_catalogue", "?table=e3",
+                                      "?table=sqlite_stat1"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *u = url_of(f, bad[i]);
+        kl_archive *ar = NULL;
+        assert_int_equal(kl_archive_open(&ar, u, NULL), KL_EINVAL);
+        assert_null(ar);
+        assert_no_database(f);
+        free(u);
+    }
+    char *out = NULL;
+    assert_int_equal(kt_klepto(&out, true, "put 'sqlite:%s?bogus=1' 1 2", f->path), 2);
+    assert_non_null(strstr(out, "bogus"));
+    free(out);
+    assert_no_database(f);
+}
+
+/* ?table= cannot name the table-per-key layout's own tables (the catalogue,
+ * an entry table e<number>) nor SQLite's: the two layouts share a file. */
+static void reserved_table_names_are_refused(void **state)
+{
+    fx *f = *state;
+    char *whole = url_of(f, "");
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, whole, NULL));
+    put_str(ar, "a", "1");
+    put_str(ar, "b", "2");
+    put_str(ar, "c", "3");
+    KT_OK(kl_archive_close(ar));
+    static const char *const bad[] = {"?table=klepto_catalogue", "?table=KLEPTO_Catalogue",
+                                      "?table=e2", "?table=E17", "?table=sqlite_master"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *u = url_of(f, bad[i]);
+        assert_int_equal(kl_archive_open(&ar, u, NULL), KL_EINVAL);
+        assert_non_null(strstr(kl_errmsg(), bad[i] + 1)); /* names the option */
+        free(u);
+    }
+    /* the table-per-key archive is intact */
+    KT_OK(kl_archive_open(&ar, whole, NULL));
+    size_t n;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 3);
+    get_str(ar, "b", "2");
+    KT_OK(kl_archive_close(ar));
+    /* names that merely look alike are fine */
+    static const char *const fine[] = {"?table=e", "?table=e2x", "?table=klepto_catalogue2",
+                                       "?table=entries"};
+    for (size_t i = 0; i < sizeof fine / sizeof *fine; i++) {
+        char *u = url_of(f, fine[i]);
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        put_str(ar, "k", "v");
+        KT_OK(kl_archive_close(ar));
+        free(u);
+    }
+    /* a ?table=e<number> archive made before the check still opens */
+    raw_query(f->path,
+              "CREATE TABLE e900 (key BLOB PRIMARY KEY, value BLOB NOT NULL, stored_ns INTEGER "
+              "NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID",
+              NULL);
+    char *old = url_of(f, "?table=e900");
+    KT_OK(kl_archive_open(&ar, old, NULL));
+    put_str(ar, "k", "v");
+    get_str(ar, "k", "v");
+    KT_OK(kl_archive_close(ar));
+    free(old);
+    free(whole);
+}
+
 /* A trigger (added behind klepto's back) fails the second row of a batch:
  * the batch leaves nothing behind. */
 static void a_failed_batch_leaves_no_rows(void **state)
@@ -568,6 +657,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_file_that_is_not_sqlite_is_refused, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(missing_and_read_only, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(refused_urls_leave_no_file_behind, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(reserved_table_names_are_refused, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_failed_batch_leaves_no_rows, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(two_handles_share_one_file, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(entries_over_the_size_limit_are_refused, fx_setup,

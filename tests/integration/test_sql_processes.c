@@ -6,6 +6,7 @@
 #ifdef KLEPTO_HAVE_POSTGRES
 #include <libpq-fe.h>
 #endif
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 
 #include "klepto/archive.h"
 #include "klepto/error.h"
+#include "klepto/sys/errors.h"
 #include "testutil.h"
 
 enum { NPROC = 8 };
@@ -152,6 +154,98 @@ static void sqlite_file_shared_by_8_writers(void **state)
     free(dir);
 }
 
+/* Table-per-key SQLite: one process adds keys without pause -- each a
+ * new table, so each a schema change -- while this one opens the file,
+ * counts and reads, 300 times.  Every statement of a connection whose
+ * schema went stale is re-prepared; SQLite gives up on that after a few
+ * tries (SQLITE_SCHEMA, "database schema has changed"), the backend must
+ * not. */
+static int schema_writer(const char *url, int stop_fd)
+{
+    kl_archive *ar;
+    if (kl_archive_open(&ar, url, NULL)) {
+        fprintf(stderr, "writer: open: %s\n", kl_errmsg());
+        return 1;
+    }
+    int rc = 0;
+    char k[32], v[48];
+    char c;
+    /* keys added without pause, and the oldest removed, so that the
+     * schema changes all the time but stays near BASE + 200 tables: SQLite's schema
+     * loads slow down with the table count */
+    for (int i = 0; !rc && read(stop_fd, &c, 1) < 0; i++) {
+        int kn = snprintf(k, sizeof k, "w/%d", i), vn = snprintf(v, sizeof v, "w %d", i);
+        if ((rc = kl_archive_put(ar, k, (size_t)kn, v, (size_t)vn)))
+            fprintf(stderr, "writer: put %s: %s\n", k, kl_errmsg());
+        kn = snprintf(k, sizeof k, "w/%d", i - 200);
+        if (!rc && i >= 200 && (rc = kl_archive_del(ar, k, (size_t)kn)))
+            fprintf(stderr, "writer: del %s: %s\n", k, kl_errmsg());
+    }
+    kl_archive_close(ar);
+    return rc ? 1 : 0;
+}
+
+static void sqlite_readers_meet_a_changing_schema(void **state)
+{
+    (void)state;
+    char *dir = kt_tmpdir("sqlschema"), *u;
+    assert_true(asprintf(&u, "sqlite:%s/grow.db", dir) > 0);
+    enum { BASE = 2000, ROUNDS = 300 };
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    char k[32], v[48];
+    for (int i = 0; i < BASE; i++) {
+        int kn = snprintf(k, sizeof k, "k/%d", i), vn = snprintf(v, sizeof v, "v %d", i);
+        KT_OK(kl_archive_put(ar, k, (size_t)kn, v, (size_t)vn));
+    }
+    KT_OK(kl_archive_close(ar));
+
+    int stop[2];
+    assert_int_equal(pipe(stop), 0);
+    assert_int_equal(fcntl(stop[0], F_SETFL, O_NONBLOCK), 0);
+    fflush(NULL);
+    pid_t w = fork();
+    assert_true(w >= 0);
+    if (w == 0) {
+        close(stop[1]);
+        alarm(300);
+        _exit(schema_writer(u, stop[0]));
+    }
+    close(stop[0]);
+    alarm(300); /* a hang fails the test */
+    int errors = 0;
+    kl_buf got = KL_BUF_INIT;
+    for (int i = 0; i < ROUNDS; i++) {
+        int r = kl_archive_open(&ar, u, NULL);
+        size_t n = 0;
+        if (!r)
+            r = kl_archive_count(ar, &n);
+        int kn = snprintf(k, sizeof k, "k/%d", i % BASE), vn = snprintf(v, sizeof v, "v %d", i % BASE);
+        if (!r)
+            r = kl_archive_get(ar, k, (size_t)kn, &got);
+        if (!r && (got.len != (size_t)vn || memcmp(got.data, v, (size_t)vn) != 0))
+            r = kl_seterr(KL_ECORRUPT, "%s holds '%.*s'", k, (int)got.len, (const char *)got.data);
+        if (!r && n < BASE)
+            r = kl_seterr(KL_ECORRUPT, "count %zu < %d", n, BASE);
+        if (r && ++errors <= 5)
+            print_message("round %d: %s\n", i, kl_errmsg());
+        if (ar)
+            kl_archive_close(ar);
+        ar = NULL;
+    }
+    close(stop[1]);
+    int st;
+    assert_int_equal(waitpid(w, &st, 0), w);
+    alarm(0);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_int_equal(errors, 0);
+    kl_buf_free(&got);
+    free(u);
+    kt_rmrf(dir);
+    free(dir);
+}
+
 #ifdef KLEPTO_HAVE_POSTGRES
 static void pg_exec_or_fail(const char *url, const char *sql)
 {
@@ -202,6 +296,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sqlite_file_shared_by_8_writers),
+        cmocka_unit_test(sqlite_readers_meet_a_changing_schema),
         cmocka_unit_test(postgres_database_shared_by_8_writers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "klepto/sys/errors.h"
 
 int cli_status(int code)
 {
@@ -176,12 +177,37 @@ int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **v
 int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
                    size_t *damaged)
 {
+    /* Iterators move past a damaged entry (or end) on every call.  One
+     * that reports the same damage twice in a row -- the same message, and
+     * the key buffer as it left it -- has not moved: asking again would
+     * spin forever, so the scan ends there, as an I/O error (exit 3). */
+    kl_buf prev = KL_BUF_INIT; /* the last message, NUL, then the key */
+    bool have_prev = false;
     for (;;) {
         int r = kl_archive_iter_next(it, key, val);
-        if (r != KL_ECORRUPT)
+        if (r != KL_ECORRUPT) {
+            kl_buf_free(&prev);
             return r;
+        }
+        const char *msg = kl_errmsg();
+        size_t ml = strlen(msg) + 1;
+        if (have_prev && prev.len == ml + key->len && memcmp(prev.data, msg, ml) == 0 &&
+            (key->len == 0 || memcmp(prev.data + ml, key->data, key->len) == 0)) {
+            char *shown = kl_archive_redact_url(url);
+            r = kl_seterr(KL_EIO, "%s: the scan does not get past a damaged entry: %s",
+                          shown ? shown : "archive", (const char *)prev.data);
+            free(shown);
+            kl_buf_free(&prev);
+            return r;
+        }
         if (report)
-            fprintf(stderr, "klepto: %s: skipped: %s\n", url, kl_errmsg());
+            fprintf(stderr, "klepto: %s: skipped: %s\n", url, msg);
         (*damaged)++;
+        kl_buf_reset(&prev);
+        if (kl_buf_append(&prev, msg, ml) || kl_buf_append(&prev, key->data, key->len)) {
+            kl_buf_free(&prev);
+            return KL_ENOMEM;
+        }
+        have_prev = true;
     }
 }

@@ -1,7 +1,9 @@
 /* See sql_names.h. */
 #include "archive/util/sql_names.h"
 
+#include <ctype.h>
 #include <inttypes.h>
+#include <strings.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +30,19 @@ int kl__sql_check_table(const char *url, const char *name, size_t maxlen)
             return kl_seterr(KL_EINVAL, "%s: control character in table name", url);
     }
     return 0;
+}
+
+int kl__sql_reserved_table(const char *name)
+{
+    if (!strcasecmp(name, KL_SQL_CATALOGUE) || !strncasecmp(name, "sqlite_", 7))
+        return 1;
+    size_t np = strlen(KL_SQL_ENTRY_PREFIX);
+    if (strncasecmp(name, KL_SQL_ENTRY_PREFIX, np) || !name[np])
+        return 0;
+    for (const char *p = name + np; *p; p++)
+        if (!isdigit((unsigned char)*p))
+            return 0;
+    return 2;
 }
 
 void kl__sql_entry_table(char *out, int64_t id)

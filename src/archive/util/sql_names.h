@@ -28,6 +28,15 @@ int kl__sql_quote_ident(kl_buf *out, const char *name);
  * limit), no control characters.  KL_EINVAL naming `url` otherwise. */
 int kl__sql_check_table(const char *url, const char *name, size_t maxlen);
 
+/* Whether `name` is one of the sql_archive layout's own tables (the
+ * catalogue, or an entry table KL_SQL_ENTRY_PREFIX<digits>) or a name the
+ * database keeps for itself (SQLite's sqlite_...), compared as SQL
+ * compares names: ASCII letters in either case.  1 for the catalogue and
+ * the database's names, 2 for an entry table's name, 0 otherwise.  A
+ * ?table= archive of such a name would share the table with the other
+ * layout (or could not be created). */
+int kl__sql_reserved_table(const char *name);
+
 /* The name of the entry table of catalogue id `id` (out holds
  * KL_SQL_ENTRY_NAME_MAX bytes). */
 void kl__sql_entry_table(char *out, int64_t id);

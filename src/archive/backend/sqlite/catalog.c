@@ -12,14 +12,14 @@ int kl__sq_ca_find(sq_state *s, const void *key, size_t klen, int64_t *id)
 {
     sqlite3_stmt *st = s->st[SQ_CAT_FIND];
     kl__sq_bind_blob(st, 1, key, klen);
-    int rc = sqlite3_step(st), r;
+    int rc = kl__sq_step(s, st), r;
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(st, 0);
         r = 1;
     } else {
         r = rc == SQLITE_DONE ? 0 : kl__sq_err(s, rc, "catalogue lookup");
     }
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -112,6 +112,13 @@ int kl__sq_ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
         char sql[160];
         snprintf(sql, sizeof sql, kl__sql_dialect_sqlite.entry[kind], name);
         int r = kl__sq_prepare(s, sql, &st, cached);
+        /* the catalogue holds the id (in the caller's snapshot), so an
+         * entry table that is missing or has no value column is damage */
+        if (r == KL_EBACKEND && kind == KL_SQL_ENTRY_GET) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", kl_errmsg());
+            r = kl_seterr(KL_ECORRUPT, "%s (the entry table of a stored key)", msg);
+        }
         if (r)
             return r;
         if (cached) {
@@ -121,7 +128,7 @@ int kl__sq_ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
     }
     if (blob)
         kl__sq_bind_blob(st, 1, blob, n);
-    int rc = sqlite3_step(st), r = 0;
+    int rc = kl__sq_step(s, st), r = 0;
     if (rc == SQLITE_ROW && val)
         r = kl__sq_column_copy(s, st, 0, val, true); /* as ca_blob_get reads it */
     else if (rc == SQLITE_DONE && val)
@@ -129,11 +136,12 @@ int kl__sq_ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
     else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         r = kl__sq_err(s, rc, kl__sql_dialect_sqlite.entry_what[kind]);
     if (!cached) {
-        sqlite3_finalize(st);
+        kl__sq_finalize(s, st);
     } else if (r) {
+        kl__sq_reset(s, st);
         ec_evict(slot); /* not kept after a failure */
     } else {
-        sqlite3_reset(st);
+        kl__sq_reset(s, st);
         sqlite3_clear_bindings(st); /* holds no pointer to the caller's value */
     }
     return r;
@@ -147,12 +155,12 @@ int kl__sq_ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
     sqlite3_stmt *st = s->st[SQ_CAT_FIND];
     kl__sq_bind_blob(st, 1, key, klen);
-    int rc = sqlite3_step(st), r;
+    int rc = kl__sq_step(s, st), r;
     if (rc == SQLITE_ROW)
         r = kl__sq_ca_entry_sql(s, KL_SQL_ENTRY_GET, sqlite3_column_int64(st, 0), NULL, 0, val);
     else
         r = rc == SQLITE_DONE ? kl__sq_notfound(s) : kl__sq_err(s, rc, "catalogue lookup");
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -228,7 +236,7 @@ int kl__sq_ca_clear_in_txn(sq_state *s)
     int64_t *ids = NULL;
     size_t n = 0, cap = 0;
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = kl__sq_step(s, st)) == SQLITE_ROW) {
         if (n == cap) {
             cap = cap ? cap * 2 : 256;
             int64_t *p = realloc(ids, cap * sizeof *ids);
@@ -242,7 +250,7 @@ int kl__sq_ca_clear_in_txn(sq_state *s)
     }
     if (!r && rc != SQLITE_DONE)
         r = kl__sq_err(s, rc, "clear");
-    sqlite3_finalize(st);
+    kl__sq_finalize(s, st);
     for (size_t i = 0; !r && i < n; i++)
         r = kl__sq_ca_entry_sql(s, KL_SQL_ENTRY_DROP, ids[i], NULL, 0, NULL);
     free(ids);

@@ -2,6 +2,7 @@
  * statements) and closing it.  See sqlite.h. */
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
+#include "archive/url.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -17,11 +18,37 @@ static int sq_table_exists(sq_state *s, const char *name, bool *out)
     if (r)
         return r;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = kl__sq_step(s, st);
     *out = rc == SQLITE_ROW;
     r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : kl__sq_err(s, rc, "open");
-    sqlite3_finalize(st);
+    kl__sq_finalize(s, st);
     return r;
+}
+
+/* An entry table's name (e<number>) as ?table=: such an archive would
+ * share its table with a table-per-key archive in the same file.  Tables
+ * of that name made before this check are still opened. */
+static int sq_refuse_entry_name(const char *url, const char *table)
+{
+    return kl_seterr(KL_EINVAL,
+                     "%s: table=%s: the names " KL_SQL_ENTRY_PREFIX
+                     "<number> are the table-per-key layout's; choose another",
+                     url, table);
+}
+
+/* Whether the table ?table= names has the sqltable layout's columns (an
+ * entry table of the other layout has only "value"). */
+static bool sq_has_key_column(sq_state *s)
+{
+    kl_buf q = KL_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    bool ok = kl_buf_printf(&q, "SELECT key, value, stored_ns, size FROM %s LIMIT 0",
+                            (const char *)s->qtable.data) == 0 &&
+              kl_buf_cstr(&q) &&
+              sqlite3_prepare_v2(s->db, (const char *)q.data, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    kl_buf_free(&q);
+    return ok;
 }
 
 const char *const kl__sq_sync_names[] = {"OFF", "NORMAL", "FULL"};
@@ -35,8 +62,22 @@ static int sq_setup(sq_state *s, bool create)
     int r;
     bool memory = strcmp(s->path, ":memory:") == 0 || s->path[0] == '\0';
     /* The first statement reads the header: a file that is not SQLite
-     * fails here with SQLITE_NOTADB. */
-    if ((r = kl__sq_exec(s, "SELECT count(*) FROM sqlite_master", "open")))
+     * fails here with SQLITE_NOTADB.  It also loads the schema, inside a
+     * read transaction so that the load and the statement read one
+     * snapshot: otherwise another process that adds tables faster than
+     * the schema loads has SQLite reload it again and again (see
+     * kl__sq_step). */
+    if ((r = kl__sq_exec(s, "BEGIN", "open")))
+        return r;
+    const char *want = s->table ? s->table : KL_SQL_CATALOGUE;
+    bool exists = false;
+    r = kl__sq_exec(s, "SELECT count(*) FROM sqlite_master", "open");
+    if (!r)
+        r = sq_table_exists(s, want, &exists);
+    if (!r && s->table && s->entry_name && (!exists || !sq_has_key_column(s)))
+        r = sq_refuse_entry_name(s->url, s->table);
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to lose */
+    if (r)
         return r;
     if (!memory && !s->read_only && (r = kl__sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL")))
         return r;
@@ -47,10 +88,6 @@ static int sq_setup(sq_state *s, bool create)
      * the sql_archive layout touches one page per table, so its lookups
      * would otherwise slow down as the table count outgrows the cache. */
     if (!memory && (r = kl__sq_exec(s, "PRAGMA mmap_size=1073741824", "set mmap_size")))
-        return r;
-    const char *want = s->table ? s->table : KL_SQL_CATALOGUE;
-    bool exists;
-    if ((r = sq_table_exists(s, want, &exists)))
         return r;
     if (exists)
         return 0;
@@ -147,6 +184,13 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64
         int r = kl__sql_check_table(url->full, t, 0);
         if (r)
             return r;
+        int reserved = kl__sql_reserved_table(t);
+        if (reserved == 1)
+            return kl_seterr(KL_EINVAL,
+                             "%s: table=%s: a reserved name (the table-per-key layout's "
+                             "catalogue " KL_SQL_CATALOGUE ", or SQLite's sqlite_...)",
+                             url->full, t);
+        s->entry_name = reserved == 2;
         if (!(s->table = strdup(t)))
             return kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
     }
@@ -179,6 +223,10 @@ int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     }
     if ((r = sq_parse_opts(s, url, &timeout_ms, &max_size)))
         goto fail;
+    /* every option read: an unknown one is refused before anything is
+     * created (the core's own check comes after open, too late for that) */
+    if ((r = kl__url_check_used(url)))
+        goto fail;
     if (s->table && ((r = kl__sql_quote_ident(&s->qtable, s->table)) || !kl_buf_cstr(&s->qtable))) {
         r = r ? r : KL_ENOMEM;
         goto fail;
@@ -196,6 +244,10 @@ int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
         }
         if (!opts->create || opts->read_only) {
             r = kl_seterr(KL_ENOTFOUND, "%s: no such database file", url->full);
+            goto fail;
+        }
+        if (s->entry_name) { /* before the file is made */
+            r = sq_refuse_entry_name(url->full, s->table);
             goto fail;
         }
     } else if (!memory && S_ISDIR(sb.st_mode)) {

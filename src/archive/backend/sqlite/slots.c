@@ -10,14 +10,14 @@ static int tb_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
     sqlite3_stmt *st = s->st[SQ_GET];
     kl__sq_bind_blob(st, 1, key, klen);
-    int rc = sqlite3_step(st), r;
+    int rc = kl__sq_step(s, st), r;
     if (rc == SQLITE_ROW)
         r = val ? kl__sq_column_value(s, st, 0, val) : 0;
     else if (rc == SQLITE_DONE)
         r = kl__sq_notfound(s);
     else
         r = kl__sq_err(s, rc, "get");
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -85,9 +85,9 @@ static int sq_contains(void *state, const void *key, size_t klen)
     sq_state *s = state;
     sqlite3_stmt *st = s->st[SQ_HAS];
     kl__sq_bind_blob(st, 1, key, klen);
-    int rc = sqlite3_step(st);
+    int rc = kl__sq_step(s, st);
     int r = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : kl__sq_err(s, rc, "contains");
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -95,12 +95,12 @@ static int sq_count(void *state, size_t *out)
 {
     sq_state *s = state;
     sqlite3_stmt *st = s->st[SQ_COUNT];
-    int rc = sqlite3_step(st), r = 0;
+    int rc = kl__sq_step(s, st), r = 0;
     if (rc == SQLITE_ROW)
         *out = (size_t)sqlite3_column_int64(st, 0);
     else
         r = kl__sq_err(s, rc, "count");
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -109,14 +109,14 @@ static int sq_stat(void *state, const void *key, size_t klen, kl_entry_info *out
     sq_state *s = state;
     sqlite3_stmt *st = s->st[SQ_STAT];
     kl__sq_bind_blob(st, 1, key, klen);
-    int rc = sqlite3_step(st), r = 0;
+    int rc = kl__sq_step(s, st), r = 0;
     if (rc == SQLITE_ROW) {
         out->stored_ns = sqlite3_column_int64(st, 0);
         out->size = (uint64_t)sqlite3_column_int64(st, 1);
     } else {
         r = rc == SQLITE_DONE ? kl__sq_notfound(s) : kl__sq_err(s, rc, "stat");
     }
-    sqlite3_reset(st);
+    kl__sq_reset(s, st);
     return r;
 }
 
@@ -306,9 +306,9 @@ static int sq_describe(void *state, kl_buf *out)
         snprintf(sql, sizeof sql, "PRAGMA %s", pragmas[i]);
         if ((r = kl__sq_prepare(s, sql, &st, false)))
             break;
-        if (sqlite3_step(st) == SQLITE_ROW)
+        if (kl__sq_step(s, st) == SQLITE_ROW)
             r = kl_buf_printf(out, "%s=%s\n", pragmas[i], (const char *)sqlite3_column_text(st, 0));
-        sqlite3_finalize(st);
+        kl__sq_finalize(s, st);
     }
     return r;
 }
@@ -335,4 +335,5 @@ const kl_archive_backend kl__backend_sqlite = {
     .iter_new = kl__sq_iter_new,
     .iter_next = kl__sq_iter_next,
     .iter_free = kl__sq_iter_free,
+    .verify = kl__sq_verify,
 };

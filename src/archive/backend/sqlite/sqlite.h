@@ -39,7 +39,8 @@
  *
  * Files: statements.c (errors, statement helpers), open.c (connection,
  * pragmas, tables), catalog.c (the sql_archive layout, with
- * util/sql_catalog.c), slots.c (the backend's slots), iter.c (cursors).
+ * util/sql_catalog.c), slots.c (the backend's slots), iter.c (cursors),
+ * verify.c (SQLite's own check, then every entry read).
  */
 #ifndef KLEPTO_ARCHIVE_BACKEND_SQLITE_H
 #define KLEPTO_ARCHIVE_BACKEND_SQLITE_H
@@ -97,8 +98,12 @@ typedef struct sq_state {
     char *url;
     char *path;
     char *table;   /* NULL: sql_archive layout */
+    bool entry_name; /* table has an entry table's name (refused when new) */
     kl_buf qtable; /* quoted table name, NUL-terminated */
     bool read_only;
+    /* the statement for which kl__sq_step opened a transaction to get
+     * past schema changes (ended by its reset), or NULL */
+    sqlite3_stmt *schema_txn;
     int sync_level; /* 0 off, 1 normal, 2 full */
     sqlite3_stmt *st[SQ_NSTMT];
     sq_entry_stmt ecache[SQ_ENTRY_CACHE];
@@ -111,6 +116,13 @@ typedef struct sq_state {
 int kl__sq_err(sq_state *s, int rc, const char *what);
 int kl__sq_notfound(sq_state *s);
 int kl__sq_prepare(sq_state *s, const char *sql, sqlite3_stmt **out, bool persistent);
+/* sqlite3_step that gets past another connection's schema changes (see
+ * statements.c): every step goes here, and a statement stepped here is
+ * reset or finalized through kl__sq_reset / kl__sq_finalize (which end the
+ * transaction the step may have opened; its error, if any). */
+int kl__sq_step(sq_state *s, sqlite3_stmt *st);
+int kl__sq_reset(sq_state *s, sqlite3_stmt *st);
+int kl__sq_finalize(sq_state *s, sqlite3_stmt *st);
 int kl__sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n);
 int kl__sq_run(sq_state *s, sqlite3_stmt *st, const char *what);
 int kl__sq_exec(sq_state *s, const char *sql, const char *what);
@@ -140,5 +152,8 @@ int kl__sq_close(void *state);
 int kl__sq_iter_new(void *state, void **cursor);
 int kl__sq_iter_next(void *cursor, kl_buf *key, kl_buf *val);
 void kl__sq_iter_free(void *cursor);
+
+/* verify.c: SQLite's integrity_check and a read of every entry */
+int kl__sq_verify(void *state, bool repair, kl_buf *report, size_t *problems);
 
 #endif

@@ -52,15 +52,88 @@ int kl__sq_notfound(sq_state *s) { return kl_seterr(KL_ENOTFOUND, "%s: key not f
 
 /* ---- statements ------------------------------------------------------- */
 
+/* Schema changes.  Another connection that changes the schema (the
+ * sql_archive layout creates a table per new key) expires this
+ * connection's statements.  SQLite then reloads the schema and prepares
+ * the statement again -- but outside a transaction the reload reads one
+ * snapshot and the statement then starts another: when the other process
+ * changes the schema faster than a schema of thousands of tables loads,
+ * the two never agree and SQLite gives up with SQLITE_SCHEMA ("database
+ * schema has changed") after its own retries.  So a statement that meets
+ * SQLITE_SCHEMA outside a transaction runs again inside one (BEGIN, or
+ * BEGIN IMMEDIATE for a statement that writes): the reload then reads the
+ * very snapshot the statement reads, and the next attempt succeeds.  That
+ * transaction ends when the statement is reset or finalized through
+ * kl__sq_reset / kl__sq_finalize. */
+enum { SQ_SCHEMA_RETRIES = 5 };
+
+static const char *sq_schema_begin_sql(sq_state *s, bool write)
+{
+    return write && !s->read_only ? "BEGIN IMMEDIATE" : "BEGIN";
+}
+
 int kl__sq_prepare(sq_state *s, const char *sql, sqlite3_stmt **out, bool persistent)
 {
-    int rc = sqlite3_prepare_v3(s->db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, out,
+    int rc;
+    for (int i = 0;; i++) {
+        rc = sqlite3_prepare_v3(s->db, sql, -1, persistent ? SQLITE_PREPARE_PERSISTENT : 0, out,
                                 NULL);
+        /* a prepare reloads a stale schema itself; it reports
+         * SQLITE_SCHEMA only when that raced with a change: again */
+        if ((rc & 0xff) != SQLITE_SCHEMA || i == SQ_SCHEMA_RETRIES)
+            break;
+    }
     if (rc != SQLITE_OK) {
         *out = NULL;
         return kl__sq_err(s, rc, "prepare");
     }
     return 0;
+}
+
+int kl__sq_step(sq_state *s, sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    for (int i = 0; (rc & 0xff) == SQLITE_SCHEMA && i < SQ_SCHEMA_RETRIES; i++) {
+        sqlite3_reset(st); /* keeps the bindings; the next step re-prepares */
+        if (sqlite3_get_autocommit(s->db) && !s->schema_txn) {
+            int b = sqlite3_exec(s->db, sq_schema_begin_sql(s, !sqlite3_stmt_readonly(st)), NULL,
+                                 NULL, NULL);
+            if (b != SQLITE_OK)
+                return b;
+            s->schema_txn = st;
+        }
+        rc = sqlite3_step(st);
+    }
+    return rc;
+}
+
+/* End the transaction kl__sq_step opened for st, if it opened one. */
+static int sq_schema_end(sq_state *s, bool mine)
+{
+    if (!mine)
+        return 0;
+    s->schema_txn = NULL;
+    if (sqlite3_get_autocommit(s->db))
+        return 0;
+    int rc = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        return 0;
+    int r = kl__sq_err(s, rc, "commit");
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return r;
+}
+
+int kl__sq_reset(sq_state *s, sqlite3_stmt *st)
+{
+    sqlite3_reset(st);
+    return sq_schema_end(s, st && s->schema_txn == st);
+}
+
+int kl__sq_finalize(sq_state *s, sqlite3_stmt *st)
+{
+    bool mine = st && s->schema_txn == st;
+    sqlite3_finalize(st);
+    return sq_schema_end(s, mine);
 }
 
 /* SQLite binds a NULL pointer as SQL NULL: empty keys/values need a real
@@ -73,16 +146,30 @@ int kl__sq_bind_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
 /* Run a statement that returns no rows; resets it. */
 int kl__sq_run(sq_state *s, sqlite3_stmt *st, const char *what)
 {
-    int rc = sqlite3_step(st);
+    int rc = kl__sq_step(s, st);
     int r = rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : kl__sq_err(s, rc, what);
-    sqlite3_reset(st);
-    return r;
+    int e = kl__sq_reset(s, st);
+    return r ? r : e;
 }
 
 int kl__sq_exec(sq_state *s, const char *sql, const char *what)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+    if ((rc & 0xff) == SQLITE_SCHEMA && sqlite3_get_autocommit(s->db) && !s->schema_txn) {
+        /* again inside a transaction (see kl__sq_step); the statement may
+         * write, so the transaction takes the write lock where it can */
+        sqlite3_free(msg);
+        msg = NULL;
+        rc = sqlite3_exec(s->db, sq_schema_begin_sql(s, true), NULL, NULL, &msg);
+        if (rc == SQLITE_OK) {
+            rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+            int end = sqlite3_exec(s->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", NULL, NULL,
+                                   NULL);
+            if (rc == SQLITE_OK)
+                rc = end;
+        }
+    }
     int r = 0;
     if (rc != SQLITE_OK) {
         r = (rc & 0xff) == SQLITE_NOTADB
@@ -109,6 +196,7 @@ void kl__sq_rollback(sq_state *s)
         sqlite3_step(s->st[SQ_ROLLBACK]);
         sqlite3_reset(s->st[SQ_ROLLBACK]);
     }
+    s->schema_txn = NULL; /* ended too, if one was open */
 }
 
 int kl__sq_check_size(sq_state *s, size_t klen, size_t vlen)
