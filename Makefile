@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # Thin front-end over CMake.  `make demo` and `make test` are the README's
 # two-command quick start; both check/install the Debian packages first.
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)

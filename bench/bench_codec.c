@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Codec figures: decoding a 1 MiB float64 array against memcpy of the
  * same bytes, encoding and rendering small keys against the simplest
  * alternatives, each measured beside its baseline in the same run. */

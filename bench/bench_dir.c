@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dir: archive throughput beside the raw file-system calls it is built
  * from: dir_write (baseline: write a temporary file and rename it into a
  * sharded folder), dir_read (baseline: open + read + close of the same

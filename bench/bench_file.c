@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: archive figures: file_write (appends with sync=none; baseline: one
  * raw write() per entry of the same key and value bytes) and
  * file_reopen_1m (open a 1M-entry archive and read one key; baseline:

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hdf5: and hdf5dir: beside the raw HDF5 C API doing the same work in the
  * same run:
  *   hdf5_write / hdf5_read      single puts / gets of small entries

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Key figures (BENCH.md):
  *   key_build_2d  the default key (raw keymap) of f(x, y) with two doubles,

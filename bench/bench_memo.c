@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Memo figures: memo_hit, memo_hit_1m, memo_miss_evict, memo_hit_2threads
  * (and memo_hit_2threads_sieve, the same with a policy whose hits take no lock;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `policy_NAME`: what each eviction policy costs per request, driven
  * directly (no locks, no table hashing of key bytes: the entries are an
  * array indexed by key) on a Zipf(0.9) trace of 2M requests over 1M keys

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: archives: a batch of writes (put_many, one pipelined transaction)
  * and point reads, each beside the same work done with raw hiredis calls
  * in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `simulate`: the replay rate of `klepto simulate` (LRU, 20k entries) on a
  * warm trace file of 2M text keys drawn from a Zipf(0.9) law over 200k keys.
  * The command, from the CLI's library, is called as the CLI calls it

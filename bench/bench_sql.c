@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* SQL archives: sqlite: writes (batched and single), point reads, the
  * table-per-key layout, and batched PostgreSQL writes — each beside the
  * same work done with raw sqlite3 / libpq calls in the same run.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Benchmark harness: see harness.h. */
 #define _GNU_SOURCE
 #include "harness.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Benchmark harness: timing, medians and the JSON line format of BENCH.md. */
 #ifndef KLEPTO_BENCH_HARNESS_H
 #define KLEPTO_BENCH_HARNESS_H

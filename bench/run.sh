@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs every benchmark program and prints a table (or, with --json, the
 # JSON lines of BENCH.md).  Usage: bench/run.sh BUILD_DIR [--json] [--only NAME]
 set -euo pipefail

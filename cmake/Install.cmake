@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The install rules (included by the top CMakeLists.txt when KLEPTO_INSTALL):
 #
 #   <prefix>/lib/libklepto.so.*      the shared library (SONAME libklepto.so.<major>)

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: BSD-3-Clause
 # The optional archive backends: PostgreSQL (libpq), Redis (hiredis) and
 # HDF5.  Each is a cache option, KLEPTO_WITH_<NAME>, that defaults to ON
 # when pkg-config finds its library and to OFF (with a message) when not;

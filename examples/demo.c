@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The demo: memoize a slow numerical function into an archive, so that a
  * second run of the same program computes nothing.

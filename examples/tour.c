@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The README's five-minute tour, as a program that builds and runs (the
  * tests run it, so the README's code stays true).

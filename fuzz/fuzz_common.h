@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Shared checks of the fuzz targets: whatever the input, the codec must
  * not crash, and every value it accepts must survive the round trips. */
 #ifndef KLEPTO_FUZZ_COMMON_H

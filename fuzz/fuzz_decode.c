@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the validating decoder on arbitrary bytes. */
 #include "fuzz_common.h"
 

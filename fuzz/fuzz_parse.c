@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* libFuzzer target: the Python-literal parser on arbitrary text. */
 #include "fuzz_common.h"
 

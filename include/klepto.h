@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto.h — persistent memoization for C.  Includes every public header:
  *   value.h    the dynamic value type

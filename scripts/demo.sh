@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs the demo twice in a fresh folder: the first run computes, the second
 # finds every result in the archive the first one left.
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Checks the Debian packages the build, tests and benchmarks need; installs
 # the missing ones with apt-get when running as root, otherwise prints the
 # exact command to run and fails.

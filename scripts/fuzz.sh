@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Builds the libFuzzer targets with clang (ASan+UBSan) and runs each for N
 # seconds on its saved corpus; new inputs found go to build-fuzz/new/<target>
 # (merge the interesting ones into fuzz/corpus/<target> by hand).

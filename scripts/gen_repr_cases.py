@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Generates tests/data/repr_python.txt: one Python repr() per line, for
 values of the kinds the codec renders (None, bools, ints in int64, floats,
 str, bytes, lists, tuples, dicts), so the tests can require byte-exact

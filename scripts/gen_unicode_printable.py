@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-3-Clause
 """Generates src/unicode_printable.c: the code points Python's
 str.isprintable() rejects, as sorted inclusive ranges, so that the text
 rendering escapes exactly the characters Python's repr() escapes.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The whole test suite (run by `make test`, inside scripts/with-servers.sh):
 #   1. gcc build, warnings as errors, every test;
 #   2. clang build with AddressSanitizer + UndefinedBehaviorSanitizer, every test;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # Runs a command beside throw-away database servers:
 #
 #   bash scripts/with-servers.sh CMD ARGS...

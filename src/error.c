@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Error codes' names and the thread-local detail message. */
 #include "internal.h"
 

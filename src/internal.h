@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private helpers shared by the library's modules (not installed). */
 #ifndef KLEPTO_INTERNAL_H
 #define KLEPTO_INTERNAL_H

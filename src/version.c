@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The library's version (include/klepto/version.h). */
 #include "klepto/version.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The klepto command-line tool: main() and the dispatch by command name
  * (CLI.md); the commands themselves are the library in tools/cli/. */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/archive.h — dictionary-style persistent stores ("archives").
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/cache.h — the concurrent in-memory cache of encoded entries.
  *

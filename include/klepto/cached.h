@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/cached.h — the cached front of an archive (klepto's cached=True).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/codec.h — the canonical binary encoding, text rendering and JSON.
  *

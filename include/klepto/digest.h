@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/digest.h — hashing: xxHash's XXH3 (fast, non-cryptographic) and
  * named cryptographic digests through OpenSSL's EVP interface.

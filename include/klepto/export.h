@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/export.h — KL_API marks the functions the shared library exports.
  *

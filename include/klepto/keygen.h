@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/keygen.h — signatures, argument normalisation, ignore masks and
  * float rounding: everything between "a call as made" and a keymap.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/keymap.h — turning a normalised call into key bytes.
  *

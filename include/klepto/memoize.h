@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/memoize.h — the machinery behind KL_MEMOIZE (memo.h, which
  * includes this file and documents the macro).

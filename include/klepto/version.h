@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/version.h — the version of the klepto headers, and of the library
  * a program runs with.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Everything a built-in backend may need from the archive core, in one
  * include (not installed): the list of built-in backends, URL internals,
  * the reconnect step, paths and clock, typed arrays.  Each part has its

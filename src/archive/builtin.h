@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The backends compiled into the library (their list is builtin.c; the
  * registry adds them on first use). */
 #ifndef KLEPTO_ARCHIVE_BUILTIN_H

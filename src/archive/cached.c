@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The cached front (klepto/cached.h): an in-memory dictionary in front of
  * a backing archive, itself an archive handle.  It is a front, not a
  * scheme (archive/front.h): kl_cached_new makes one, and kl_archive_open

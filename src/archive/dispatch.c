@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The kl_archive_* calls: each takes the handle's lock when its backend is
  * not thread-safe, refuses writes to a read-only handle, and calls the
  * backend's slot, or, for an optional slot the backend left NULL, the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* kl_features() and kl_feature(): the archive kinds and digests this build
  * holds (the optional backends by their KLEPTO_HAVE_* defines, set by
  * cmake/OptionalBackends.cmake).  The format is in klepto/features.h. */

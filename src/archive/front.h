@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Fronts: archives that wrap another archive and are not reached by a URL
  * scheme of their own (the cached front, cached.c).  kl_archive_open
  * applies them when the URL asks (?cached=true); they are never in the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Archive handles: making and releasing them, the read-only check, and
  * the handles of fronts (archives wrapping another, see front.h). */
 #include "archive/handle.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The archive handle as the core's files see it (not installed): the
  * backend and its state, the URL to name in messages, and the per-handle
  * mutex held around every call to a backend that is not thread-safe. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What the backends ask of the host system: absolute paths and the wall
  * clock (host.c). */
 #ifndef KLEPTO_ARCHIVE_HOST_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Opening and closing archives: kl_archive_open reads the URL, applies the
  * cached front when the URL asks for it (?cached=true: the front is a
  * wrapper around the archive the rest of the URL names, not a scheme), and

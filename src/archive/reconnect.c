@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The reconnect step the server backends (postgres, redis) take after a
  * lost connection: the message of a second failure keeps the first's
  * words, which say what was being done when the connection went. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The reconnect step of the server backends (postgres, redis), see
  * reconnect.c. */
 #ifndef KLEPTO_ARCHIVE_RECONNECT_H

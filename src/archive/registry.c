@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The scheme registry: the table of backends by URL scheme, filled with
  * the built-in backends on first use and by kl_archive_register. */
 #include "archive/registry.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The scheme registry (registry.c): which backend serves "scheme:". */
 #ifndef KLEPTO_ARCHIVE_REGISTRY_H
 #define KLEPTO_ARCHIVE_REGISTRY_H

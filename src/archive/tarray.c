@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Recognising a typed numeric array at the top of an encoded value: the
  * CBOR head of an RFC 8746 typed array, maybe inside tag 40 [shape,
  * array] (see tarray.h). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Typed numeric arrays inside encoded values (tarray.c), and the view over
  * a private copy of one (view.c): what get_view and its fallback share. */
 #ifndef KLEPTO_ARCHIVE_TARRAY_H

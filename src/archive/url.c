@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Archive URLs: "scheme:rest?name=value&..." cut into a kl_url, with the
  * bookkeeping that lets the core reject options no backend asked for. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private half of archive URLs (src/archive/url.c): parsing "scheme:rest?
  * a=1&b=2" into the public kl_url, and the check that every option given
  * was asked for.  The option readers themselves are public

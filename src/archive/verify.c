@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* kl_archive_verify: the backend's own check of framing and checksums (or,
  * without one, a walk that reads every entry back), then one walk that
  * decodes every stored key and value; with repair, the entries found

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Views of stored typed numeric arrays: the view over a private copy (the
  * fallback of get_view) and the kl_view accessors of archive.h. */
 #include "archive/tarray.h"

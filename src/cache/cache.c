@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The concurrent in-memory cache (cache.h): creation and release, the
  * archive boundary, put and forget, and the whole-cache operations.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * fork() and caches: a child inherits every cache in a consistent state.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The cache's lookups (cache.h, cache_memo.h): kl_cache_get, the
  * single-flight acquire (tickets), and the typed acquire behind

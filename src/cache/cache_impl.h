@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The cache's data structures and the small inline helpers its files share
  * (private to src/cache/; the memo sees the cache through cache_memo.h).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * What the memo layer sees of the cache beyond cache.h (private): the
  * typed acquire that KL_MEMOIZE's hits go through, the translation of

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Fast reads of the cache (the inline part is cache_read.h): hits that
  * take no lock and write no memory another thread writes.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Fast reads, the inline part (private; how they work: cache_read.c): an
  * optimistic probe of a shard's table without its lock, validated by the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The cache's insertion and eviction (cache_impl.h): new entries, the
  * limits (entries and bytes, global across shards), eviction by the

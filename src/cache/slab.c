@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The cache's entry allocator (slab.h). */
 #include "cache/slab.h"
 

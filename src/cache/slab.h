@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * A per-shard allocator for cache entries (private to the cache).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Per-thread state (tslot.h). */
 #include "cache/tslot.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Per-thread state of the cache and the memo (private): one record per
  * thread, set up on first use and released when the thread exits.

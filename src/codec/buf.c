@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The growable byte buffer used to hand variable-size results to callers. */
 #include "internal.h"
 #include "klepto/codec.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The CBOR scalars hot paths read and write inline (private): a float64
  * item (0xfb and the big-endian bits — nearly every real-valued result and

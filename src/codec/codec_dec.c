@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The validating decoder: well-formed CBOR in, owned values out.  Every
  * read is bounds-checked against the input, every count is checked against
  * the bytes left before anything is allocated, nesting is bounded. */

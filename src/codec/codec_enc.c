@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The streaming canonical encoder: deterministic CBOR (RFC 8949 §4.2.1)
  * into a caller's buffer, counting past its end like snprintf. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Private helpers shared by the codec's files (encoder, decoder, text). */
 #ifndef KLEPTO_CODEC_INTERNAL_H
 #define KLEPTO_CODEC_INTERNAL_H

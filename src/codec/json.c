@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* JSON output, laid out like Python's json.dumps (", " and ": ",
  * ensure_ascii off: non-ASCII text is written as UTF-8).  What JSON cannot
  * hold gets a documented spelling: bytes {"$bytes": "<base64>"}, nd-arrays

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A strict JSON reader (RFC 8259), kl_json_parse (codec.h): the inverse of
  * kl_json() where JSON can be inverted.  `klepto import` reads its JSON
  * lines with it. */

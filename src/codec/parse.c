@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The Python-literal parser: reads back everything kl_repr() writes (and
  * the usual hand-written variations: both quote styles, escapes, signs,
  * whitespace, trailing commas, inf/nan). */

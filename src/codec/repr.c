@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The Python-literal text rendering: exactly what Python's repr() prints
  * for the same value, including the shortest round-trip float form. */
 #include "codec/codec_internal.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The dynamic value type: owning constructors, containers, copy, free,
  * equality and UTF-8 validation. */
 #include "internal.h"

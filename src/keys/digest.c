@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Hashing: XXH3 through libxxhash, named digests through OpenSSL EVP. */
 #include "internal.h"
 #include "klepto/digest.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* keygen: a call as made -> a normalised call -> a key.
  *
  * Binding, ignore masks and rounding follow Python klepto (_inspect._keygen

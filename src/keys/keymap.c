@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Keymaps: a normalised call -> key bytes (raw, hash, string, pickle).
  *
  * Every keymap first lays the call out the way Python klepto's keymap does

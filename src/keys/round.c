@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Python's round(x, ndigits) for doubles.
  *
  * CPython rounds through a correctly rounded decimal string (dtoa mode 3,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Parsing function signatures written in Python syntax. */
 #include "internal.h"
 #include "klepto/keygen.h"

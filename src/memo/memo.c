@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Memoized functions (memo.h): construction, and the generic call path
  * that ties keygen, cache and archive together.  The typed KL_MEMOIZE face

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The memo's state (private): shared by memo.c (construction and the
  * generic face) and memo_typed.c (the KL_MEMOIZE face and its raw keys).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The typed face of the memo (KL_MEMOIZE, memo.h) and its raw keys.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* ARC (Megiddo & Modha, FAST '03): two LRU lists of resident entries — T1
  * for keys seen once recently, T2 for keys seen at least twice — and two
  * ghost lists of the hashes just evicted from each (B1, B2).  A miss that

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* FIFO: evict the entry inserted longest ago; reads change nothing.
  * 16 bytes of metadata per entry (the doubly linked node, so that deletes
  * and expiries can unlink any entry in O(1)). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Ghost list: see ghost.h.  Removal from the middle leaves a hole in the
  * ring (so order stays O(1) to keep) and deletes from the table with
  * backward-shift deletion (so lookups never walk tombstones). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A ghost list: a bounded FIFO of the hashes of recently evicted entries,
  * with O(1) membership (private to the policies).  It holds hashes only,
  * never keys or values.  The ring keeps insertion order; an open-addressing

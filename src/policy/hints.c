@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A policy's lock-free hints, read from a struct of any version (see
  * hints.h).  Versions 2 and 3 of kl_policy_ops carried the hints inline
  * after `victim`; the layout below is theirs, kept only to read them. */

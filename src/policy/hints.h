@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Reading a policy's lock-free hints whatever version its struct was
  * written for (hints.c): version 4 has them behind `hints`, versions 2 and
  * 3 had them inline, version 1 has none. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* LFU, exact and O(1): entries sit in frequency buckets kept in ascending
  * order; a hit moves an entry to the next bucket (created beside it when
  * missing), so the victim is always the least recently used entry of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* LRU: evict the entry read or inserted longest ago.  One intrusive list,
  * most recent at the front; 16 bytes of metadata per entry.  The state is
  * the list head itself, so that the cache's hit path can move an entry to

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* MRU: evict the most recently used entry — the right choice for cyclic
  * scans larger than the cache, the worst for almost everything else.
  *

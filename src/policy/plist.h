@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Intrusive circular doubly linked list shared by the policies (private).
  * A node is the first bytes of an entry's policy metadata, so a policy can
  * find an entry's place in O(1) from the metadata address alone. */

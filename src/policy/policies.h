@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The built-in eviction policies (private: reach them through
  * kl_policy_find() in klepto/sys/policy.h). */
 #ifndef KLEPTO_POLICY_POLICIES_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Name -> policy: the built-in ones, then those registered from outside
  * the library with kl_policy_register.  "inf" and "no" are cache modes,
  * handled by the cache, so they are not listed here (and cannot be

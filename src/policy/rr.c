@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* RR: random replacement.  The entries live in a dense array (each entry's
  * metadata holds its index + 1), so a uniform victim is one draw and a
  * removal is one swap with the last element.  The draw is seeded by the

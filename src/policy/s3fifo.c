@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* S3-FIFO (Yang et al., SOSP '23): three FIFO queues.  New entries go to a
  * small queue (10% of the capacity); the ones read again while there are
  * promoted to the main queue, the others leave and their hash goes to a

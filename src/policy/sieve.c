@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* SIEVE (Zhang et al., NSDI '24): a FIFO queue plus one "visited" bit per
  * entry and a hand.  A hit only sets the bit; the hand walks from the
  * oldest entry towards the newest, clearing set bits, and stops at the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* W-TinyLFU (Einziger, Friedman & Manes, 2017; the policy of Caffeine):
  * a small LRU window (1% of the capacity) in front of a segmented-LRU main
  * area (probation 20%, protected 80%), with admission by frequency.  An

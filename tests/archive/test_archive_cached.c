@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The cached front: conformance over several backing kinds, and load,
  * dump, sync(clear), archived, drop and replacing the backing archive. */
 #include "archive_suite.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The archive core: URL parsing, the registry, option checking, the
  * fallbacks for optional slots, and the conformance suite on mem: and
  * null:. */

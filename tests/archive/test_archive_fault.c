@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The fault: wrapper archive of the test support (fault_archive.h): it is
  * transparent until the chosen call, fails exactly that call (or every
  * later one with "+") with the chosen error and a message saying so, and

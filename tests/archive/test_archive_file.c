@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: — conformance in every durability mode, the log format's promises
  * (torn tails ignored, other processes' appends seen, compaction), and bad
  * input. */

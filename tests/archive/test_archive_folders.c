@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The folder archives, dir: and hdf5dir: (keyfolder.c), against strangers
  * in the folder and against each other:
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hdf5: and hdf5dir: — conformance, what other HDF5 readers see (native
  * datasets read with the HDF5 C API and h5dump), exact keys of any bytes,
  * many processes writing at once, writers killed mid-write, damaged and

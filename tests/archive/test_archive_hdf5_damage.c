@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Damaged HDF5 archives never crash or hang verify and verify --repair.
  *
  * A small hdf5: archive (40 entries, small values in object headers and

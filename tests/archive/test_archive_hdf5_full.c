@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hdf5: and hdf5dir: when the disk fills during a put of a small value.
  *
  * HDF5 keeps a small value's bytes in its sieve buffer and writes them when

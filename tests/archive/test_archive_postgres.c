@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql:// archives against a real server ($KLEPTO_TEST_PG_URL, set by
  * scripts/with-servers.sh under `make test`; the tests skip without it).
  * Each test works in a schema of its own so test programs can share the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis:// archives against a real server ($KLEPTO_TEST_REDIS_URL, set by
  * scripts/with-servers.sh under `make test`; the tests skip without it):
  * the conformance suite, layout and isolation by prefix, binary keys and

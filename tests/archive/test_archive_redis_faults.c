@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis:// archives when things go wrong: unreachable servers, masked
  * passwords, bad URLs, databases out of range, connections cut while a
  * command is in flight (through a relay that drops them), and — on a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: archives — both layouts, :memory:, SQL-specific behaviour and bad
  * input.  (The shared archive suite covers the generic contract.) */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: damaged database files, both layouts.  Every scan ends — the
  * library's iteration and verify, and the klepto commands that walk an
  * archive (ls, export, copy, prune, stats, verify) — whatever byte of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The archive-managing commands of the klepto tool (CLI.md): put, rm,
  * stats, verify [--repair], clear, copy between kinds, compact; their
  * output and exit statuses. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The klepto command: ls, get, count on a dir: archive written through the
  * library; exit statuses and error messages of the contract (CLI.md). */
 #define _GNU_SOURCE

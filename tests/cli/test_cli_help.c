@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Help and version of the klepto tool (CLI.md): every command answers
  * "--help" and "-h" with its usage on stdout and status 0, without doing
  * anything; "klepto help CMD" is the same; "klepto --version" and

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The klepto tool never prints a password (README): every command that
  * takes an archive URL, run against Redis and PostgreSQL URLs carrying a
  * planted password (USER:PASSWORD@ and ?password= forms), succeeding and

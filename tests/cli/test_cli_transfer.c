@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* klepto export / import / prune (CLI.md): export→import reproduces every
  * stored key and value byte for byte across archive kinds and both
  * formats; hand-written JSON imports; bad input is refused by line with

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A program from outside the project, built against an installed klepto
  * (pkg-config, find_package) or a klepto subproject: memoizes a function,
  * calls it twice, and checks that the second call was a hit; and that the

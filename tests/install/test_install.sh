@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # A stranger installs klepto and uses it:
 #
 #   test_install.sh SOURCE_DIR [CC] [CMAKE]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Crash safety of file: and dir: (support/crash_loop.h): a writer killed
  * with SIGKILL at a random moment, 50 times per archive kind. */
 #include "archive_suite.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Many processes writing one archive at once: 8 processes each put 5,000
  * keys of their own and the same 1,000 shared keys, interleaved, into one
  * file: and one dir: archive.  Afterwards every key is there with its

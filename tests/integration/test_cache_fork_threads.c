@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fork() while other threads use caches: the child inherits every cache
  * unlocked and whole (src/cache/cache_fork.c).  Threads keep the shard
  * locks and the single-flight mutexes busy (inserts with evictions,

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The example programs the README shows run and print what it says. */
 #define _GNU_SOURCE
 #include "testutil.h"

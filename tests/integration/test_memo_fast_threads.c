@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Lock-free hits of typed memos (cache_read.c): many threads hitting while
  * others insert, evict, grow tables and clear — every result right, the
  * statistics adding up (generic memos too) — and, on one thread, policies

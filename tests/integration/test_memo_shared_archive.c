@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Two processes with their own memo on one shared archive (PostgreSQL,
  * Redis and SQLite): what one computed, the other loads instead of
  * computing (each result is computed once across the processes).  The

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Many threads on one memo: every result correct, every key computed once
  * (single-flight), statistics add up.  Also runs under ThreadSanitizer. */
 #define _GNU_SOURCE

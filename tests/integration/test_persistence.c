@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Persistence across processes: the demo program run twice on one archive
  * computes everything the first time and nothing the second. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Anyone can read a sqlite: archive: Python's sqlite3 + cbor2 (Debian's
  * python3-cbor2) decode the keys and values of both layouts written here.
  * Skips, saying so, when no Python with cbor2 is installed. */

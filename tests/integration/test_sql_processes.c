@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* 8 processes writing at once — distinct keys and keys they all write —
  * into one SQLite file and one PostgreSQL database, in both layouts: no
  * process sees an error, nothing is lost, every value is one that some

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See archive_suite.h. */
 #include "archive_suite.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The archive conformance suite: the behaviour every archive backend owes
  * the core (archive.h), checked through the public API on any URL.  A
  * backend's test program calls kt_archive_suite() from a cmocka test; a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See awkward_keys.h. */
 #include "awkward_keys.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Keys of awkward bytes for the archive tests, one list for every backend:
  * the empty key, NULs, bytes that are not UTF-8, quotes, SQL text, a key
  * of 100,000 bytes (longer than any index entry may be), a plain one.

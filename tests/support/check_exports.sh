@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
 # The shared library exports exactly the public API: every dynamic symbol
 # it defines is declared by a header under include/, and every function a
 # header marks KL_API is exported.  Usage: check_exports.sh LIB INCLUDE_DIR

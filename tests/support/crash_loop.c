@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See crash_loop.h. */
 #include "crash_loop.h"
 #include "archive_suite.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Crash safety, the test shared by the archive kinds: a child writing in a
  * loop (new keys, and rewrites of a few hot keys) is killed with SIGKILL
  * at a random moment, round after round.  After every kill the archive

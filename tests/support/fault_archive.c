@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The fault: archive (see fault_archive.h): a wrapper backend that counts
  * the calls of each operation and fails the chosen one. */
 #include "fault_archive.h"

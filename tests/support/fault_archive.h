@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* fault: — an archive that wraps any other archive and makes one of its
  * operations fail, for tests of what a failure leaves behind (the pattern
  * of SQLite's test VFS).  It is an ordinary plug-in, registered through

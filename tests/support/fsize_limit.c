@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See fsize_limit.h. */
 #include "fsize_limit.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A real limit on file size (RLIMIT_FSIZE) for tests of writes cut short:
  * the write that crosses the limit writes its first part and the next one
  * fails with EFBIG (SIGXFSZ is ignored meanwhile), as on a full disk.  The

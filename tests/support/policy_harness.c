@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See policy_harness.h. */
 #include "policy_harness.h"
 

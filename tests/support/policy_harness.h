@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A small harness that plays the cache's part for an eviction policy
  * (include/klepto/sys/policy.h), shared by the policy tests: entries with
  * zeroed metadata, a key -> entry map, get-or-insert, then evict while

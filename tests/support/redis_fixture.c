@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See redis_fixture.h. */
 #define _GNU_SOURCE
 #include "redis_fixture.h"

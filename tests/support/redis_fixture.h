@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The shared Redis server of the tests ($KLEPTO_TEST_REDIS_URL, set by
  * scripts/with-servers.sh): archive URLs under prefixes of their own, and
  * raw hiredis commands to look behind the archive's back.  Failures are

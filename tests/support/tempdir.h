@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Temporary folders for the tests: one fresh folder per test program (or
  * per test), removed with everything in it at the end. */
 #ifndef KLEPTO_TEST_TEMPDIR_H

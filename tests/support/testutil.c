@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See testutil.h. */
 #define _GNU_SOURCE
 #include "testutil.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the test programs: test data paths, child processes,
  * the klepto tool, assertions (temporary folders: tempdir.h).  Every test
  * cleans up what it creates. */

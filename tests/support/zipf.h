@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Reproducible pseudo-random numbers and Zipf traces, shared by the policy
  * tests and the benchmarks (no cmocka: the benches compile it too).
  *

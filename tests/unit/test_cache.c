@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The cache: limits, modes, archive write-through/back, purge, ttl,
  * statistics, single-flight bookkeeping and bad options. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The canonical CBOR encoder and the validating decoder. */
 #include "testutil.h"
 

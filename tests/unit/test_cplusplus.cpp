@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 // The public headers from C++: KL_MEMOIZE (whose C form chooses by
 // _Generic, which C++ lacks: memoize.h overloads instead) on double, int,
 // long, bool and text arguments and double, int and long results, and the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* digest: XXH3 helpers and the named OpenSSL digests, against published
  * test vectors ("abc" as in FIPS 180 / 202, RFC 7693). */
 #include "testutil.h"

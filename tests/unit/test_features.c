@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* features: kl_features() names what the build holds — the archive schemes
  * the registry knows (the optional ones as KLEPTO_WITH_* chose) and the
  * digests — in the documented format, and kl_feature() matches whole

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Replays the saved fuzz corpus through the fuzz targets' own code, then
  * mutates every corpus input at random (fixed seed) for more rounds: none
  * may crash, leak or break a round trip (the targets abort if one does). */

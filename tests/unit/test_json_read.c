@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* kl_json_parse: the strict JSON reader (codec.h), the inverse of kl_json
  * where JSON can be inverted; errors name the column. */
 #include "testutil.h"

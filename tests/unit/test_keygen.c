@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* keygen: signatures, binding and validation, ignore masks, rounding
  * (Python's round), the fast path agreeing with the general one, and the
  * `klepto key` command. */

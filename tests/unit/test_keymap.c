@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* keymap: layouts (flat, typed, sentinel, non-flat), the lone-item rule,
  * the four kinds, chaining, and refusals.  Expected texts are what
  * Python's repr() prints for the same tuples. */

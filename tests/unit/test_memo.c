@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Memoized functions: the generic call path, the typed wrapper, errors,
  * safe variants, tags, lookup/forget, archives. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The typed face's hit path: every result type decoded straight from the
  * cache entry, shortened floats, results found in a shared archive, and
  * stored values of the wrong type (computed afresh, never misread). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Plug-ins defined outside the library: an archive backend and an
  * eviction policy written against the installed headers only, registered
  * with kl_archive_register / kl_policy_register and used through

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Eviction policies, driven through the harness of policy_harness.h that
  * plays the cache's part.  Checked two ways here: hand-computed hit counts
  * on tiny traces, and identical hit counts against obviously-correct

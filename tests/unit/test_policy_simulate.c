@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `klepto simulate`: the command, from the CLI's library, called as the
  * CLI calls it, with stdout captured.  It must print the
  * contract's line, count hits exactly as the policy dictates (checked

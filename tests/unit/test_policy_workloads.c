@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Eviction policies on larger traces, driven through the harness of
  * policy_harness.h: the expected ordering of miss ratios on a Zipf trace,
  * Belady's optimum included, and synthetic workloads (scans, loops,

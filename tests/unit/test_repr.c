@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Python-literal rendering and parsing, against Python's own repr(). */
 #include "testutil.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The value type: constructors, containers, copy, free, equality, UTF-8. */
 #include "testutil.h"
 

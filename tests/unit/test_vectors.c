@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Key compatibility with Python klepto: every line of
  * tests/data/klepto-keys.jsonl is a call with the keys klepto produced for
  * it (stringmap, md5 and sha256 hashmaps); the library must produce the

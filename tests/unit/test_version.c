@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* version: include/klepto/version.h's numbers, its string, kl_version() of
  * the static library linked here and of the shared library loaded with
  * dlopen, and the project version CMakeLists.txt declares

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The klepto command-line tool as a library (private to the tool, its
  * tests and benchmarks): the commands' entry points and the helpers they
  * share for literals, archives, help and exit codes (CLI.md).  main() and

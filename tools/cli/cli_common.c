@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the klepto commands: errors, exit codes, literals,
  * help, options. */
 #define _GNU_SOURCE /* vasprintf */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Archive-managing commands: put, rm, stats, verify, clear, copy, compact
  * (CLI.md). */
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* klepto key: the key a call maps to, without calling anything.
  *
  *   klepto key [--keymap raw|hash|string|pickle] [--algorithm NAME] [--typed]

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Trimming an archive to limits: prune (CLI.md).
  *
  * Entries are ordered by stored time (kl_archive_stat), oldest first;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Reading commands: ls, get, count. */
 #include <stdio.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* `klepto simulate --policy NAME --size N [--trace FILE]`: replay a trace of
  * keys (one per line, any bytes) as get-or-insert through a real cache with
  * that policy and entry limit, and print the hit and miss counts.

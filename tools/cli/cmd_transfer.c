@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Moving entries in and out of archives as text: export, import (CLI.md).
  *
  * Tuples and lists encode alike (codec.h), so JSON's lists lose nothing

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/sys/archive_backend.h — writing an archive backend.
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/sys/errors.h — setting the thread's error message, for code that
  * plugs into the library (archive backends, policies, user-type codecs).

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * klepto/sys/policy.h — the eviction-policy plug-in interface.
  *

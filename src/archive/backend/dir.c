@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* dir: — a folder with one file per entry (klepto's dir_archive).
  *
  * An entry lives at SHARD/NAME where NAME is the 32-hex-digit XXH3-128 of

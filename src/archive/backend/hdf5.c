@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hdf5: — one HDF5 file, one dataset per entry (klepto's hdf_archive).
  *
  * Layout (docs/hdf5.md): the root group carries klepto_format = "klepto

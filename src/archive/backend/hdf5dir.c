@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* hdf5dir: — a folder of HDF5 files, one per entry (klepto's
  * hdfdir_archive).
  *

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* mem: — an in-process dictionary (klepto's dict_archive).  "mem:" is a
  * private store per handle; "mem:NAME" names a store shared by every
  * handle of the process that opens that name, kept for the life of the

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* null: — stores nothing (klepto's null_archive): puts are accepted and
  * forgotten, every read misses. */
 #include "archive/backends.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See fsio.h. */
 #define _GNU_SOURCE
 #include "archive/util/fsio.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* File-system helpers of the file-based archives: complete reads and
  * writes that map errno to KL_E* naming the path, fsync of a folder. */
 #ifndef KLEPTO_ARCHIVE_FSIO_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See h5common.h.  One entry is one dataset: a typed numeric array value
  * is stored natively (its dtype and shape, little-endian), so any HDF5
  * reader gets the array; any other value is its canonical CBOR bytes in a

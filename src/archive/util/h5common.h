@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* What the two HDF5 archives (hdf5: one file, hdf5dir: a folder of files)
  * share: the library's global lock, HDF5 errors turned into KL_E* codes,
  * the file properties, the marker attributes, and one entry stored as one

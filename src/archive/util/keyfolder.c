@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A folder of one file per key (keyfolder.h): the layout and lifecycle
  * dir: and hdf5dir: share.  The marker is 16 bytes: 8 bytes of magic, the
  * format version (u32 LE) and 4 zero bytes (docs/formats.md, docs/hdf5.md). */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* A folder of one file per key: the machinery dir: and hdf5dir: share.
  *
  * It owns the folder's layout and its lifecycle, not what an entry file

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See kvtable.h. */
 #include "archive/util/kvtable.h"
 

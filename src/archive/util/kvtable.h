@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* An in-memory dictionary of byte keys to byte values, shared by mem: and
  * the cached front.  Entries live in a dense array in insertion order
  * (holes where deleted) with an open-addressing index over it, so a cursor

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Little-endian fixed-width fields of the on-disk formats. */
 #ifndef KLEPTO_ARCHIVE_LE_H
 #define KLEPTO_ARCHIVE_LE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The sql_archive layout's SQL for SQLite and PostgreSQL and its put and
  * delete steps (see sql_catalog.h).  The table definitions are on-disk
  * format: SQLite keeps their text in sqlite_master, so they stay

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* The sql_archive layout shared by the SQL backends (sqlite, postgres):
  * a catalogue table KL_SQL_CATALOGUE maps each key to an id, and the
  * key's value is the one row of its own entry table "e<id>"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* See sql_names.h. */
 #include "archive/util/sql_names.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* Helpers shared by the SQL archive backends (backend/sqlite/, backend/postgres/):
  * identifier quoting, the names of klepto's own tables, entry metadata.
  * Not installed. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: compaction: the live records into a new file renamed over the
  * old one, which gets a "moved" record.  See file.h. */
 #define _GNU_SOURCE

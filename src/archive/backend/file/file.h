@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: — one log-structured file holding every entry (klepto's
  * file_archive).
  *

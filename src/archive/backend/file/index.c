@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: the in-memory index (128-bit key hash -> record) and the
  * batched updates a scan applies to it.  See file.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: iteration over a snapshot of the index, on the file as it was.
  * See file.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: records (encoding, checking), the lock, and reading and
  * appending the log (catching up with other writers).  See file.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: open, close and drop.  See file.h. */
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"

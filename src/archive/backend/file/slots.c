@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: the backend's slots (get, put, delete, batches, ...) and the
  * backend itself.  See file.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* file: verify (and repair): every record's framing and checksums.
  * See file.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: batches: put_many (pipelined, in digest order, retried
  * after a deadlock) and get_many.  See postgres.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: the sql_archive layout (a catalogue and one table per key),
  * its steps run for util/sql_catalog.c.  See postgres.h. */
 #define _GNU_SOURCE

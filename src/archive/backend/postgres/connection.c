@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: error messages, the prepared statements, the connection
  * (with its reconnect), transactions and key parameters.  See postgres.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: iteration in pages, by digest (sqltable) or catalogue id
  * (sql_archive).  See postgres.h. */
 #define _GNU_SOURCE

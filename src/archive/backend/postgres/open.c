@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: opening (the libpq connection string, the tables on first
  * use) and closing.  See postgres.h. */
 #define _GNU_SOURCE

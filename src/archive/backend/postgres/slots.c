@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* postgresql: the backend's slots for both layouts, and the backend
  * itself (under both URL schemes).  See postgres.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: batches: put_many, del_many and get_many as variadic commands
  * in MULTI/EXEC runs of bounded size.  See redis.h. */
 #define _GNU_SOURCE

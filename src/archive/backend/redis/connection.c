@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: error messages, the connection (polled for staleness, remade
  * after a fork or a drop), commands sent in one go, MULTI/EXEC.  See
  * redis.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: iteration by HSCAN pages, with a table of keys already
  * returned (HSCAN may repeat one).  See redis.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: opening (the URL, the key names, the format marker) and
  * closing.  See redis.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* redis: the single-key slots, clear and drop, describe, and the backend
  * itself.  See redis.h. */
 #define _GNU_SOURCE

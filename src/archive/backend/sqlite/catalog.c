@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: the sql_archive layout (a catalogue and one table per key):
  * the statement cache of entry tables and the catalogue steps, run for
  * util/sql_catalog.c.  See sqlite.h. */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: iteration, by key (sqltable) or catalogue id (sql_archive).
  * See sqlite.h. */
 #define _GNU_SOURCE

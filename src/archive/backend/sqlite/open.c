@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: opening a database (options, pragmas, tables, prepared
  * statements) and closing it.  See sqlite.h. */
 #define _GNU_SOURCE

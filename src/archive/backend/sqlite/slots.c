@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: the backend's slots (get, put, batches, clear, describe, ...)
  * for both layouts, and the backend itself.  See sqlite.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * sqlite: archives in an SQLite database file (or ":memory:").
  *

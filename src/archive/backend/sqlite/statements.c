@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: error codes and messages, and the helpers every statement runs
  * through (prepare, bind, step, transactions).  See sqlite.h. */
 #define _GNU_SOURCE

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
 /* sqlite: verify.  The SQL layouts keep no checksum per entry
  * (docs/formats.md), so a flipped byte inside a stored value is seen only
  * when the value then fails to decode (the core decodes every key and
