@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The klepto command-line tool: main() and the dispatch by command name
  * (CLI.md); the commands themselves are the library in tools/cli/. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -66,7 +67,20 @@ static const command *find(const char *name)
     return NULL;
 }
 
-int main(int argc, char **argv)
+/* What a command printed must have reached stdout: a full disk, a closed
+ * pipe's reader gone or /dev/full turn the run into an I/O failure (exit
+ * 3) with one line on stderr, never a silent success. */
+static int finish(int status)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        int err = errno;
+        fprintf(stderr, "klepto: writing the output failed: %s\n", strerror(err ? err : EIO));
+        return CLI_IO;
+    }
+    return status;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc < 2) {
         usage(stderr);
@@ -85,4 +99,9 @@ int main(int argc, char **argv)
     }
     const command *c = find(argv[1]);
     return c ? c->run(argc - 2, argv + 2) : CLI_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+    return finish(run(argc, argv));
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "klepto.h"
 
@@ -64,6 +65,27 @@ static void count_prints_the_number_of_entries(void **state)
     assert_int_equal(klepto(args, &out), 0);
     assert_string_equal(out, "3\n");
     free(out);
+}
+
+/* Output that cannot be written is an I/O failure, never a silent
+ * success: stdout on /dev/full gives exit 3 and one line on stderr. */
+static void a_failed_write_to_stdout_exits_3(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip(); /* no /dev/full on this system */
+    static const char *const cmds[] = {"count", "ls", "export", "stats"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char *err = NULL;
+        int st = kt_klepto(&err, false, "%s '%s' 2>&1 >/dev/full", cmds[i], url);
+        if (st != 3 || !err || !strstr(err, "klepto: writing the output failed"))
+            fail_msg("klepto %s >/dev/full: status %d, stderr '%s'", cmds[i], st,
+                     err ? err : "");
+        free(err);
+    }
+    char *err = NULL;
+    assert_int_equal(kt_klepto(&err, false, "--version 2>&1 >/dev/full"), 3);
+    free(err);
 }
 
 static void ls_prints_each_key_as_a_literal(void **state)
@@ -190,6 +212,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(count_prints_the_number_of_entries),
         cmocka_unit_test(ls_prints_each_key_as_a_literal),
+        cmocka_unit_test(a_failed_write_to_stdout_exits_3),
         cmocka_unit_test(get_prints_the_value_literal),
         cmocka_unit_test(missing_key_exits_1_and_bad_input_exits_2),
         cmocka_unit_test(missing_archive_is_not_created_by_reading),
