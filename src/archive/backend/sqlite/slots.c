@@ -133,24 +133,31 @@ static int sq_exec_on_table(sq_state *s, const char *fmt, const char *what)
     return r;
 }
 
-static int sq_clear(void *state)
+/* Remove every entry (clear) or the storage itself (drop), in one
+ * transaction: the ?table= table, or every entry table and, for drop, the
+ * catalogue. */
+static int sq_empty(sq_state *s, bool drop)
 {
-    sq_state *s = state;
+    const char *what = drop ? "drop" : "clear";
     int r = kl__sq_writable(s);
     if (r)
         return r;
     if ((r = kl__sq_begin(s, true)))
         return r;
     if (s->table) {
-        r = sq_exec_on_table(s, "DELETE FROM %s", "clear");
+        r = sq_exec_on_table(s, drop ? "DROP TABLE IF EXISTS %s" : "DELETE FROM %s", what);
     } else {
         r = kl__sq_ca_clear_in_txn(s);
+        if (!r && drop)
+            r = kl__sq_exec(s, "DROP TABLE IF EXISTS " KL_SQL_CATALOGUE, what);
     }
     if (!r)
         r = kl__sq_commit(s);
     kl__sq_rollback(s);
     return r;
 }
+
+static int sq_clear(void *state) { return sq_empty(state, false); }
 
 static int sq_sync(void *state)
 {
@@ -163,26 +170,7 @@ static int sq_sync(void *state)
     return rc == SQLITE_OK || (rc & 0xff) == SQLITE_BUSY ? 0 : kl__sq_err(s, rc, "sync");
 }
 
-static int sq_drop(void *state)
-{
-    sq_state *s = state;
-    int r = kl__sq_writable(s);
-    if (r)
-        return r;
-    if ((r = kl__sq_begin(s, true)))
-        return r;
-    if (s->table) {
-        r = sq_exec_on_table(s, "DROP TABLE IF EXISTS %s", "drop");
-    } else {
-        r = kl__sq_ca_clear_in_txn(s);
-        if (!r)
-            r = kl__sq_exec(s, "DROP TABLE IF EXISTS " KL_SQL_CATALOGUE, "drop");
-    }
-    if (!r)
-        r = kl__sq_commit(s);
-    kl__sq_rollback(s);
-    return r;
-}
+static int sq_drop(void *state) { return sq_empty(state, true); }
 
 /* Batch order for the sqltable layout: by key as SQLite compares blobs
  * (memcmp, then length), ties by position so the last of equal keys wins.
