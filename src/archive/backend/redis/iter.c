@@ -45,7 +45,8 @@ static int rd_seen_add(rd_seen *t, XXH128_hash_t h)
         t->slots = calloc(cap, sizeof *t->slots);
         if (!t->slots) {
             t->slots = old;
-            return KL_ENOMEM;
+            return kl_seterr(KL_ENOMEM, "redis: out of memory remembering the keys an "
+                                        "iteration returned (%zu)", t->n);
         }
         t->cap = cap;
         for (size_t i = 0; i < oldcap; i++) {

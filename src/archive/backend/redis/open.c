@@ -74,7 +74,7 @@ static int rd_parse_rest(rd_state *s, const char *rest)
     }
     s->host = hend > hp ? strndup(hp, (size_t)(hend - hp)) : strdup("127.0.0.1");
     if (!s->host)
-        return KL_ENOMEM;
+        return kl_seterr(KL_ENOMEM, "redis: out of memory reading the host of the URL");
     if (port) {
         size_t pl = (size_t)(p + alen - port);
         long v = 0;
