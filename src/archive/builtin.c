@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The backends compiled into the library, registered on first use of the
  * registry.  A new built-in backend adds its line here (and its name to
- * features.c).  PostgreSQL, Redis and HDF5 are there only when built
+ * src/version.c).  PostgreSQL, Redis and HDF5 are there only when built
  * (KLEPTO_HAVE_*, see cmake/OptionalBackends.cmake). */
 #include "archive/builtin.h"
 
