@@ -49,7 +49,8 @@ typedef struct shelf_handle {
 static size_t find(const void *key, size_t klen)
 {
     size_t i = 0;
-    while (i < shelf_len && !(shelf[i].key.len == klen && memcmp(shelf[i].key.data, key, klen) == 0))
+    while (i < shelf_len &&
+           !(shelf[i].key.len == klen && memcmp(shelf[i].key.data, key, klen) == 0))
         i++;
     return i;
 }
@@ -192,7 +193,10 @@ static int shelf_iter_next(void *cursor, kl_buf *key, kl_buf *val)
     return rc;
 }
 
-static void shelf_iter_free(void *cursor) { free(cursor); }
+static void shelf_iter_free(void *cursor)
+{
+    free(cursor);
+}
 
 /* The library keeps a pointer to this struct: it must live as long as the
  * program uses the library (a static const does). */

@@ -83,9 +83,12 @@ static int call_and_show(kl_memo *m, const char *as_written, const kl_value *pos
 int main(void)
 {
     kl_memo_opts opts = KL_MEMO_OPTS_INIT;
-    opts.signature = "x, y, p=2.0, verbose=False"; /* defaults are Python literals */
-    opts.ignore = "verbose"; /* names or indices never part of the key */
-    opts.tol = 1;            /* floats rounded to 1 decimal place in the key */
+    /* Python syntax; defaults are Python literals */
+    opts.signature = "x, y, p=2.0, verbose=False";
+    /* names or indices (comma-separated) that are never part of the key */
+    opts.ignore = "verbose";
+    /* floats rounded to 1 decimal place in the key */
+    opts.tol = 1;
     kl_memo *m;
     if (kl_memo_new(&m, "norm", norm, NULL, &opts) != 0) {
         fprintf(stderr, "generic: %s\n", kl_errmsg());
@@ -112,14 +115,13 @@ int main(void)
     /* another p: another key */
     rc |= call_and_show(m, "norm(3.0, 4.0, p=1.0)", three_four, 2, p_name, p_one, 1);
     /* an error of the function is returned, not stored */
-    if (call_and_show(m, "norm(3.0, 4.0, p=0.0)", three_four, 2, p_name, p_zero, 1) !=
-        KL_EFUNC)
+    if (call_and_show(m, "norm(3.0, 4.0, p=0.0)", three_four, 2, p_name, p_zero, 1) != KL_EFUNC)
         rc = 1;
 
     kl_memo_info info;
     kl_memo_info_get(m, &info);
-    printf("norm ran %d times: hit=%llu miss=%llu size=%zu\n", runs,
-           (unsigned long long)info.hit, (unsigned long long)info.miss, info.size);
+    printf("norm ran %d times: hit=%llu miss=%llu size=%zu\n", runs, (unsigned long long)info.hit,
+           (unsigned long long)info.miss, info.size);
     kl_memo_free(m);
     return rc ? 1 : 0;
 }

@@ -55,8 +55,8 @@ int main(void)
 {
     /* Without configuration a memo keeps every result in memory. */
     int64_t a = collatz_steps(27), b = collatz_steps(27);
-    printf("collatz_steps(27) = %lld, again %lld (body ran %d time)\n", (long long)a,
-           (long long)b, body_runs);
+    printf("collatz_steps(27) = %lld, again %lld (body ran %d time)\n", (long long)a, (long long)b,
+           body_runs);
     print_info("collatz_steps", collatz_steps_memo());
 
     /* Configure a memo before use: here a least-recently-used cache of two
@@ -74,8 +74,10 @@ int main(void)
     printf("to_metres(km, 1.5) = %g\n", to_metres("km", 1.5));
     printf("to_metres(km, 1.5) = %g\n", to_metres(unit, 1.5)); /* a hit */
     printf("to_metres(cm, 250) = %g\n", to_metres("cm", 250));
-    printf("to_metres(m, 7) = %g\n", to_metres("m", 7)); /* evicts ("km", 1.5) */
-    printf("to_metres(km, 1.5) = %g\n", to_metres("km", 1.5)); /* computed again */
+    /* a third entry: evicts the least recently used, ("km", 1.5) */
+    printf("to_metres(m, 7) = %g\n", to_metres("m", 7));
+    /* so this is computed again */
+    printf("to_metres(km, 1.5) = %g\n", to_metres("km", 1.5));
     printf("body ran %d times\n", body_runs);
     print_info("to_metres", to_metres_memo());
 

@@ -39,8 +39,8 @@ int main(int argc, char **argv)
 
     kl_memo_info info;
     kl_memo_info_get(rosen_memo(), &info);
-    printf("%llu results in %s (errors=%llu)\n",
-           (unsigned long long)(info.miss + info.load), url, (unsigned long long)info.errors);
+    printf("%llu results in %s (errors=%llu)\n", (unsigned long long)(info.miss + info.load), url,
+           (unsigned long long)info.errors);
     int rc = kl_memo_free(rosen_memo()); /* closes the archive */
     return rc != 0 || info.errors != 0;
 }

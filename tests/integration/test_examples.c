@@ -186,8 +186,8 @@ static void two_machines_without_a_url_says_so(void **state)
 {
     (void)state;
     char *out = run_example("env -u KLEPTO_URL %s", kt_bin("two_machines"));
-    assert_string_equal(out,
-                        "two_machines: skipped: set KLEPTO_URL to a postgresql:// or redis:// URL\n");
+    assert_string_equal(
+        out, "two_machines: skipped: set KLEPTO_URL to a postgresql:// or redis:// URL\n");
     free(out);
 }
 
