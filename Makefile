@@ -9,7 +9,7 @@ CC       ?= cc
 PREFIX   ?=
 ARGS     ?=
 
-.PHONY: all deps build demo test test-unit fuzz fuzz-replay bench install uninstall clean format
+.PHONY: all deps build demo test test-unit docs fuzz fuzz-replay bench install uninstall clean format
 
 all: build
 
@@ -34,6 +34,11 @@ test: deps
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# The API reference: Doxygen over include/klepto/ (docs/Doxyfile) into
+# $(BUILD)/docs/html; any Doxygen warning fails it.
+docs: deps
+	@bash scripts/docs.sh $(BUILD)/docs
 
 # Replay the saved fuzz corpus (part of `make test`), or fuzz anew for
 # FUZZ_SECONDS per target with libFuzzer (clang).

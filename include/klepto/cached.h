@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/cached.h — the cached front of an archive (klepto's cached=True).
+/**
+ * @file
+ * The cached front of an archive (klepto's cached=True).
  *
  * A cached archive is an in-memory dictionary in front of a backing
  * archive, and is itself a kl_archive: every kl_archive_* call works on it.
@@ -37,53 +38,56 @@
 extern "C" {
 #endif
 
+/** Options of kl_cached_new(): start from KL_CACHED_OPTS_INIT. */
 typedef struct kl_cached_opts {
-    unsigned version;   /* KL_CACHED_OPTS_VERSION */
-    bool write_through; /* puts also go to the backing archive at once */
-    bool archived;      /* use the backing archive from the start */
+    unsigned version;   /**< KL_CACHED_OPTS_VERSION */
+    bool write_through; /**< puts also go to the backing archive at once */
+    bool archived;      /**< use the backing archive from the start */
 } kl_cached_opts;
+/** The version of kl_cached_opts this header declares. */
 #define KL_CACHED_OPTS_VERSION 1
+/** The default options: not write-through, archived. */
 #define KL_CACHED_OPTS_INIT {KL_CACHED_OPTS_VERSION, false, true}
 
-/* A cached front over `backing`, which the new handle owns from now on
+/** A cached front over `backing`, which the new handle owns from now on
  * (closed with it, even when this call fails).  backing may be NULL: a
  * purely in-memory dictionary until kl_cached_set_backing().  opts may be
  * NULL for the defaults. */
 KL_API int kl_cached_new(kl_archive **out, kl_archive *backing, const kl_cached_opts *opts);
 
-/* true when ar is a cached front. */
+/** true when ar is a cached front. */
 KL_API bool kl_cached_is(const kl_archive *ar);
 
-/* Read entries of the backing archive into memory: all of them (keys ==
+/** Read entries of the backing archive into memory: all of them (keys ==
  * NULL) or the n given keys (missing ones are skipped).  Entries changed
  * in memory and not yet dumped are kept, not overwritten.  *loaded (may be
  * NULL) gets how many were read. */
 KL_API int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *loaded);
 
-/* Write memory entries to the backing archive: every unsaved one (keys ==
+/** Write memory entries to the backing archive: every unsaved one (keys ==
  * NULL) or the n given keys (those in memory).  *dumped (may be NULL) gets
  * how many were written.  Nothing is written while archived is off. */
 KL_API int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *dumped);
 
-/* Dump everything unsaved, sync the backing archive, and with clear empty
+/** Dump everything unsaved, sync the backing archive, and with clear empty
  * the memory. */
 KL_API int kl_cached_sync(kl_archive *ar, bool clear);
 
-/* 1 when the backing archive is in use, 0 when not, or KL_EINVAL. */
+/** 1 when the backing archive is in use, 0 when not, or KL_EINVAL. */
 KL_API int kl_cached_archived(kl_archive *ar);
-/* Turn the use of the backing archive on or off (on needs a backing). */
+/** Turn the use of the backing archive on or off (on needs a backing). */
 KL_API int kl_cached_set_archived(kl_archive *ar, bool on);
 
-/* The backing archive (borrowed; NULL when none). */
+/** The backing archive (borrowed; NULL when none). */
 KL_API kl_archive *kl_cached_backing(kl_archive *ar);
-/* Replace the backing archive by `backing` (owned from now on; NULL for
+/** Replace the backing archive by `backing` (owned from now on; NULL for
  * none).  The previous one is handed to *old when old != NULL, otherwise
  * closed.  Every memory entry counts as unsaved for the new archive. */
 KL_API int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old);
 
-/* Entries held in memory, and how many of them are unsaved. */
+/** Entries held in memory, and how many of them are unsaved. */
 KL_API int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved);
 
 #ifdef __cplusplus

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/keymap.h — turning a normalised call into key bytes.
+/**
+ * @file
+ * Turning a normalised call into key bytes.
  *
  * A key is always stored as one canonical encoded value (codec.h), so any
  * key can be rendered back as a literal:
@@ -55,68 +56,76 @@
 extern "C" {
 #endif
 
-/* Keys longer than this (encoded) are refused with KL_ETOOBIG. */
+/** Keys longer than this (encoded) are refused with KL_ETOOBIG. */
 #define KL_KEY_MAX (1u << 20)
 
+/** The kinds of keymap (see above). */
 typedef enum kl_keymap_kind {
-    KL_KEYMAP_RAW = 0,
-    KL_KEYMAP_HASH,
-    KL_KEYMAP_STRING,
-    KL_KEYMAP_PICKLE
+    KL_KEYMAP_RAW = 0, /**< the call tuple itself (klepto's keymap) */
+    KL_KEYMAP_HASH,    /**< a digest's hex text (hashmap) */
+    KL_KEYMAP_STRING,  /**< the literal text (stringmap) */
+    KL_KEYMAP_PICKLE   /**< the serialized bytes (picklemap) */
 } kl_keymap_kind;
 
+/** Options of kl_keymap_new(): start from KL_KEYMAP_OPTS_INIT. */
 typedef struct kl_keymap_opts {
-    unsigned version;        /* KL_KEYMAP_OPTS_VERSION */
-    kl_keymap_kind kind;
-    const char *algorithm;   /* hash: digest name (NULL = "xxh3");
+    unsigned version;        /**< KL_KEYMAP_OPTS_VERSION */
+    kl_keymap_kind kind;     /**< raw, hash, string or pickle */
+    const char *algorithm;   /**< hash: digest name (NULL = "xxh3");
                                 pickle: serializer (NULL = "cbor");
                                 string: text encoding (NULL = "utf-8") */
-    bool typed;              /* record argument types */
-    bool flat;               /* (*args, k1, v1, …) rather than (args, kwds) */
-    const kl_value *sentinel;/* optional marker between parts of a flat key
+    bool typed;              /**< record argument types */
+    bool flat;               /**< (*args, k1, v1, …) rather than (args, kwds) */
+    const kl_value *sentinel;/**< optional marker between parts of a flat key
                                 (copied at creation) */
 } kl_keymap_opts;
+/** The version of kl_keymap_opts this header declares. */
 #define KL_KEYMAP_OPTS_VERSION 1
+/** The default options: raw, untyped, flat, no sentinel. */
 #define KL_KEYMAP_OPTS_INIT {KL_KEYMAP_OPTS_VERSION, KL_KEYMAP_RAW, NULL, false, true, NULL}
 
-/* A normalised call (see keygen.h): the extra positional arguments
+/** A normalised call (see keygen.h): the extra positional arguments
  * (varargs) and the named values (bound parameters and extra named
  * arguments), sorted by name.  All memory is borrowed. */
 typedef struct kl_ncall {
-    const kl_value *varargs;
-    size_t nvarargs;
-    const char *const *names; /* NUL-terminated, strictly ascending (strcmp) */
-    const kl_value *values;
-    size_t nnamed;
+    const kl_value *varargs;  /**< the extra positional arguments */
+    size_t nvarargs;          /**< how many */
+    const char *const *names; /**< NUL-terminated, strictly ascending (strcmp) */
+    const kl_value *values;   /**< the named values, as names */
+    size_t nnamed;            /**< how many */
 } kl_ncall;
 
+/** A keymap (opaque): kl_keymap_new() to kl_keymap_free(). */
 typedef struct kl_keymap kl_keymap;
 
-/* Create a keymap.  KL_EINVAL for an unknown kind, digest or serializer
+/** Create a keymap.  KL_EINVAL for an unknown kind, digest or serializer
  * (message names it), KL_ENOMEM.  *out is freed with kl_keymap_free. */
 KL_API int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts);
-/* Chain: the key is outer(inner(call)); the inner key value becomes the
+/** Chain: the key is outer(inner(call)); the inner key value becomes the
  * single argument of the outer keymap.  Takes ownership of both on
  * success.  KL_EINVAL on NULLs, KL_ENOMEM. */
 KL_API int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner);
-/* The parts of a chained keymap (borrowed; NULL when not chained). */
+/** @{ */
+/** The parts of a chained keymap (borrowed; NULL when not chained). */
 KL_API const kl_keymap *kl_keymap_outer(const kl_keymap *km);
 KL_API const kl_keymap *kl_keymap_inner(const kl_keymap *km);
-/* The options a keymap was built with (borrowed). */
+/** @} */
+/** The options a keymap was built with (borrowed). */
 KL_API const kl_keymap_opts *kl_keymap_options(const kl_keymap *km);
+/** Release a keymap, and the parts of a chain (safe on NULL). */
 KL_API void kl_keymap_free(kl_keymap *km);
 
-/* Build the key of a normalised call into a caller's buffer, without
+/** Build the key of a normalised call into a caller's buffer, without
  * allocating when the buffer is large enough.  *len receives the key's
  * length; when *len > cap nothing useful was written and the caller retries
  * with a buffer of *len bytes.  Returns 0, KL_ETYPE (an argument that
  * cannot be encoded, message names it), KL_ETOOBIG (key > KL_KEY_MAX). */
 KL_API int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, size_t cap,
                        size_t *len);
-/* The same, appended to a heap buffer. */
+/** The same, appended to a heap buffer. */
 KL_API int kl_keymap_key(const kl_keymap *km, const kl_ncall *call, kl_buf *out);
 
-/* The key as a value (for "string" this is the text, for "hash" the hex
+/** The key as a value (for "string" this is the text, for "hash" the hex
  * text, ...): what kl_decode() of the key bytes gives.  Owned by caller. */
 KL_API int kl_keymap_key_value(const kl_keymap *km, const kl_ncall *call, kl_value *out);
 

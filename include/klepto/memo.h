@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/memo.h — memoized functions.
+/**
+ * @file
+ * Memoized functions.
  *
  * A memo binds a function, a signature, a key generator (keygen.h), a cache
  * (cache.h) and optionally an archive (archive.h).  One call: normalise the
@@ -39,86 +40,101 @@
 extern "C" {
 #endif
 
-/* The function being memoized: fill *result (owned by the library after
+/** The function being memoized: fill *result (owned by the library after
  * return) and return 0, or return a negative error (KL_EFUNC or any KL_E*
  * code) — a failed call is never cached and its error reaches the caller. */
 typedef int (*kl_memo_fn)(void *userdata, const kl_call *call, kl_value *result);
 
+/** Options of kl_memo_new() and kl_memo_configure(): start from
+ * KL_MEMO_OPTS_INIT. */
 typedef struct kl_memo_opts {
-    unsigned version;             /* KL_MEMO_OPTS_VERSION */
-    const char *signature;        /* "x, y=2.5, *args, **kw"; NULL = all varargs */
-    kl_cache_opts cache;          /* policy, maxsize, maxbytes, ttl, purge, ... */
-    const char *archive;          /* archive URL (archive.h), or NULL */
-    kl_keymap_opts keymap;        /* default: raw, untyped, flat */
-    const char *ignore;           /* names/indices/"*"/"**", comma-separated */
-    int tol;                      /* rounding decimal places; KL_TOL_NONE = off */
-    kl_rounding rounding;         /* simple / shallow / deep */
-    bool safe;                    /* key/encode failures → uncached call */
-    const char *tag;              /* namespaces stored results: bump it when the
+    unsigned version;             /**< KL_MEMO_OPTS_VERSION */
+    const char *signature;        /**< "x, y=2.5, *args, **kw"; NULL = all varargs */
+    kl_cache_opts cache;          /**< policy, maxsize, maxbytes, ttl, purge, ... */
+    const char *archive;          /**< archive URL (archive.h), or NULL */
+    kl_keymap_opts keymap;        /**< default: raw, untyped, flat */
+    const char *ignore;           /**< names/indices/"*"/"**", comma-separated */
+    int tol;                      /**< rounding decimal places; KL_TOL_NONE = off */
+    kl_rounding rounding;         /**< simple / shallow / deep */
+    bool safe;                    /**< key/encode failures → uncached call */
+    const char *tag;              /**< namespaces stored results: bump it when the
                                      function changes (NULL = none) */
 } kl_memo_opts;
+/** The version of kl_memo_opts this header declares. */
 #define KL_MEMO_OPTS_VERSION 1
+/** The default options: no signature, the default cache, no archive. */
 #define KL_MEMO_OPTS_INIT                                                                   \
     {KL_MEMO_OPTS_VERSION, NULL, KL_CACHE_OPTS_INIT, NULL, KL_KEYMAP_OPTS_INIT, NULL,       \
      KL_TOL_NONE, KL_ROUND_SIMPLE, false, NULL}
 
+/** A memo (opaque): kl_memo_new() to kl_memo_free(). */
 typedef struct kl_memo kl_memo;
 
-/* Create a memo.  `name` is copied (used in messages).  Returns 0,
+/** Create a memo.  `name` is copied (used in messages).  Returns 0,
  * KL_EINVAL (bad signature, option, ignore list — named in the message),
  * archive open errors, KL_ENOMEM.  Free with kl_memo_free. */
 KL_API int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
                 const kl_memo_opts *opts);
-/* Writes back pending entries, closes the memo's own archive, releases.
+/** Writes back pending entries, closes the memo's own archive, releases.
  * Returns the first error of that flush.  Safe on NULL. */
 KL_API int kl_memo_free(kl_memo *m);
 
-/* Replace the options (the in-memory cache is emptied; the archive named
+/** Replace the options (the in-memory cache is emptied; the archive named
  * by opts is opened).  Not concurrently with calls. */
 KL_API int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts);
 
-/* Call through the cache.  *result is owned by the caller (kl_value_free).
+/** Call through the cache.  *result is owned by the caller (kl_value_free).
  * Returns 0, the function's error, KL_EINVAL (call does not fit the
  * signature), KL_ETYPE/KL_ERANGE/KL_ETOOBIG (key could not be built —
  * unless safe, which calls uncached instead and counts the call as a
  * miss and an error, as klepto counts it), archive errors are counted and
  * the result still returned. */
 KL_API int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
-/* The key a call maps to, without calling (appended to key). */
+/** The key a call maps to, without calling (appended to key). */
 KL_API int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);
-/* The stored result of a call (memory, then archive), without calling;
+/** The stored result of a call (memory, then archive), without calling;
  * KL_ENOTFOUND if none.  Counts no hit or miss (a result found in the
  * archive is copied into memory and counted as a load). */
 KL_API int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result);
-/* Remove a call's result from memory and archive. KL_ENOTFOUND if none. */
+/** Remove a call's result from memory and archive. KL_ENOTFOUND if none. */
 KL_API int kl_memo_forget(kl_memo *m, const kl_call *call);
 
+/** A memo's statistics (kl_memo_info_get). */
 typedef struct kl_memo_info {
+    /** @{ */
+    /** as in kl_cache_stats (cache.h) */
     uint64_t hit, miss, load, errors, evictions, expirations;
     size_t size, maxsize, bytes;
-    const char *policy; /* borrowed: lives as long as the memo's configuration */
+    /** @} */
+    const char *policy; /**< borrowed: lives as long as the memo's configuration */
 } kl_memo_info;
+/** The memo's statistics into *out. */
 KL_API void kl_memo_info_get(const kl_memo *m, kl_memo_info *out);
 
-/* Empty memory; keep_stats=false also zeroes the statistics. */
+/** Empty memory; keep_stats=false also zeroes the statistics. */
 KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
-/* Write memory to the archive / read the archive into memory. */
+/** @{ */
+/** Write memory to the archive / read the archive into memory. */
 KL_API int kl_memo_dump(kl_memo *m);
 KL_API int kl_memo_load(kl_memo *m, size_t *loaded);
-/* Attach the archive at URL (NULL detaches); the memo owns it. Memory
+/** @} */
+/** Attach the archive at URL (NULL detaches); the memo owns it. Memory
  * entries are written to the new archive. Not concurrently with calls. */
 KL_API int kl_memo_set_archive(kl_memo *m, const char *url);
-/* The attached archive (borrowed), or NULL. */
+/** The attached archive (borrowed), or NULL. */
 KL_API kl_archive *kl_memo_archive(const kl_memo *m);
+/** The name the memo was created with (borrowed). */
 KL_API const char *kl_memo_name(const kl_memo *m);
 
-/* ---- the typed face ----------------------------------------------------------
- *
+/* ---- the typed face ---------------------------------------------------------- */
+/** @def KL_MEMOIZE(ret, name, ...)
+ * The typed face:
+ * @code
  *   KL_MEMOIZE(double, rosen, (double, x), (double, y))
  *   {
  *       return (1 - x) * (1 - x) + 100 * (y - x * x) * (y - x * x);
  *   }
- *
+ * @endcode
  * defines `double rosen(double x, double y)`, which consults the cache, and
  * `kl_memo *rosen_memo(void)` to configure and inspect it.  Argument types:
  * double, float, int64_t, int, long, unsigned, bool, const char * (text).

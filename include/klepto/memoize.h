@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/memoize.h — the machinery behind KL_MEMOIZE (memo.h, which
+/**
+ * @file
+ * The machinery behind KL_MEMOIZE (memo.h, which
  * includes this file and documents the macro).
  *
  * KL_MEMOIZE(ret, name, (type, arg), ...) { body } expands to three
@@ -28,12 +29,12 @@
 extern "C" {
 #endif
 
-/* The C type of a typed function's result: how a stored value is decoded
+/** The C type of a typed function's result: how a stored value is decoded
  * into it on a hit. */
 typedef enum kl_result_kind {
     KL_RESULT_DOUBLE,
     KL_RESULT_FLOAT,
-    KL_RESULT_INT64, /* int64_t, and long where it is the same type */
+    KL_RESULT_INT64, /**< int64_t, and long where it is the same type */
     KL_RESULT_INT,
     KL_RESULT_LONG,
     KL_RESULT_BOOL,
@@ -54,14 +55,14 @@ typedef enum kl_result_kind {
 #define KL__RESULT_KIND(ptr) kl__result_kind(ptr)
 #endif
 
-/* The state of one typed call, between kl_memo_typed_call and
+/** The state of one typed call, between kl_memo_typed_call and
  * kl_memo_typed_finish. */
 typedef struct kl_memo_slot {
-    kl_memo *memo;
-    kl_cache_ticket *ticket;
+    kl_memo *memo;           /**< the memo called */
+    kl_cache_ticket *ticket; /**< the duty to compute, when the call returned 1 */
 } kl_memo_slot;
 
-/* The hot path of the macro: build the key of the arguments' 64-bit
+/** The hot path of the macro: build the key of the arguments' 64-bit
  * images (kl__image_of), look it up, and decode a found value as a result
  * of `kind` straight into *out.  0: *out holds the result; 1: compute,
  * then kl_memo_typed_finish; anything else: compute without storing (2: a
@@ -69,9 +70,9 @@ typedef struct kl_memo_slot {
  * kl_memo_info's errors). */
 KL_API int kl_memo_typed_call(kl_memo *m, const uint64_t *images, size_t nargs,
                               kl_memo_slot *slot, kl_result_kind kind, void *out);
-/* Store the computed result of a call that returned 1. */
+/** Store the computed result of a call that returned 1. */
 KL_API void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result);
-/* The memo behind a KL_MEMOIZE function, made on first use.  `types` has
+/** The memo behind a KL_MEMOIZE function, made on first use.  `types` has
  * one code per argument: 'd' double, 'f' float, 'i' integer, 'b' bool,
  * 's' text. */
 KL_API kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
@@ -118,7 +119,8 @@ static inline uint64_t kl__image_int(int64_t i) { return (uint64_t)i; }
 #define KL__TYPECODE(type, name) kl__typecode((type)0)
 #endif
 
-/* Argument → value, chosen by C type (no allocation: text is borrowed). */
+/** @def KL_VALUE_OF(x)
+ * Argument → value, chosen by C type (no allocation: text is borrowed). */
 #ifndef __cplusplus
 #define KL_VALUE_OF(x)                                                                     \
     _Generic((x),                                                                          \
