@@ -5,7 +5,9 @@
  * folder) with nd-array values for numpy arrays (numpy's default integer
  * type, int64).
  *
- *   dir_archive(cached=False)                dir:PATH
+ *   dir_archive(cached=False)                dir:PATH (a URL is uncached
+ *                                            unless ?cached=true: klepto's
+ *                                            default is cached=True)
  *   dir_archive(cached=False, compression=3) dir:PATH?compression=zstd&level=3
  *   dir_archive(cached=False, memmode='r+')  dir:PATH read back through
  *                                            kl_archive_get_view (arrays of
@@ -23,7 +25,9 @@
  *     dtypes (a structured dtype): a C value has no functions or dtype
  *     objects to store.
  * Every assertion on the remaining values is klepto's (they read back
- * equal). */
+ * equal).  One deliberate difference (docs/from-python.md, "Archives"),
+ * asserted by archive_urls_are_uncached_by_default: an archive is cached
+ * only when asked (?cached=true), where klepto's default is cached=True. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -193,6 +197,30 @@ static void check_numpy(kl_archive *d, bool views)
     kl_value_free(&y);
 }
 
+/* klepto's archives are cached (an in-memory front) unless cached=False;
+ * an archive URL here is uncached unless it says ?cached=true, so
+ * dir_archive(cached=False) is the plain URL */
+static void archive_urls_are_uncached_by_default(void **state)
+{
+    (void)state;
+    kl_archive *plain = open_url("dir:%s/memo_default");
+    kl_archive *cached = open_url("dir:%s/memo_default?cached=true");
+    assert_false(kl_cached_is(plain));
+    assert_string_equal(kl_archive_scheme(plain), "dir");
+    assert_true(kl_cached_is(cached));
+    assert_int_equal(kl_cached_archived(cached), 1);
+    /* a put to the cached front stays in its memory until dumped */
+    kl_value one = kl_value_int(1);
+    put(cached, "a", &one);
+    size_t n;
+    KT_OK(kl_archive_count(plain, &n));
+    assert_int_equal(n, 0);
+    KT_OK(kl_cached_dump(cached, 0, NULL, NULL, NULL));
+    assert_stored(plain, "a", &one);
+    KT_OK(kl_archive_close(cached));
+    KT_OK(kl_archive_drop(plain));
+}
+
 static void dir_archive_uncached(void **state)
 {
     (void)state;
@@ -232,6 +260,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(list_and_array_round_trip_under_one_key),
+        cmocka_unit_test(archive_urls_are_uncached_by_default),
         cmocka_unit_test(dir_archive_uncached),
         cmocka_unit_test(dir_archive_compressed),
         cmocka_unit_test(dir_archive_memory_mapped),
