@@ -183,26 +183,26 @@ static void script_stand_ins(kl_archive *d)
 
 static void script_methods(kl_archive *d)
 {
-    del(d, "d");                      /* __delitem__ */
-    char *test = items(d);            /* copy */
+    del(d, "d");           /* __delitem__ */
+    char *test = items(d); /* copy */
     assert_string_equal(test, "{'a': 1, 'b': '1', 'c': 2.5}");
-    char *now = items(d);             /* __eq__ */
+    char *now = items(d); /* __eq__ */
     assert_string_equal(now, test);
     free(now);
-    kl_value i = get(d, "a");         /* __getitem__ */
-    kl_value got = get(d, "a");       /* get == pop */
+    kl_value i = get(d, "a");   /* __getitem__ */
+    kl_value got = get(d, "a"); /* get == pop */
     kl_value popped = get(d, "a");
     del(d, "a");
     assert_true(kl_value_equal(&got, &popped));
     kl_value_free(&got);
     kl_value_free(&popped);
-    now = items(d);                   /* __ne__ */
+    now = items(d); /* __ne__ */
     assert_string_not_equal(now, test);
     free(now);
-    put(d, "a", &i);                  /* __setitem__ */
+    put(d, "a", &i); /* __setitem__ */
     kl_value_free(&i);
-    assert_true(contains(d, "a"));    /* __contains__ */
-    now = items(d);                   /* keys, items, values */
+    assert_true(contains(d, "a")); /* __contains__ */
+    now = items(d);                /* keys, items, values */
     assert_string_equal(now, test);
     free(now);
 
@@ -245,11 +245,11 @@ static void script_methods(kl_archive *d)
     kl_buf_free(&k);
     kl_buf_free(&v);
 
-    KT_OK(kl_archive_clear(d));       /* clear */
-    now = items(d);                   /* __asdict__ == {} */
+    KT_OK(kl_archive_clear(d)); /* clear */
+    now = items(d);             /* __asdict__ == {} */
     assert_string_equal(now, "{}");
     free(now);
-    assert_int_equal(len(d), 0);      /* __len__ */
+    assert_int_equal(len(d), 0); /* __len__ */
     free(test);
 }
 
@@ -262,7 +262,7 @@ static void run_script(const char *url)
     script_basic(d);
     script_stand_ins(d);
     script_methods(d);
-    KT_OK(kl_archive_drop(d));        /* __drop__ */
+    KT_OK(kl_archive_drop(d)); /* __drop__ */
     kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
     o.create = false;
     assert_int_equal(kl_archive_open(&d, url, &o), KL_ENOTFOUND);
@@ -377,10 +377,8 @@ static void skip_without_postgres(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sqltable_on_sqlite),
-        cmocka_unit_test(sql_on_sqlite),
-        cmocka_unit_test(new_sql_on_postgres_drops),
-        cmocka_unit_test(sqltable_on_postgres),
+        cmocka_unit_test(sqltable_on_sqlite),        cmocka_unit_test(sql_on_sqlite),
+        cmocka_unit_test(new_sql_on_postgres_drops), cmocka_unit_test(sqltable_on_postgres),
         cmocka_unit_test(sql_on_postgres),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

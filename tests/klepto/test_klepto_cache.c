@@ -95,12 +95,12 @@ static kl_memo_info info_of(const kl_memo *m)
     return i;
 }
 
-#define ASSERT_INFO(m, h, mi, l)                                                         \
-    do {                                                                                 \
-        kl_memo_info i_ = info_of(m);                                                    \
-        assert_int_equal(i_.hit, (h));                                                   \
-        assert_int_equal(i_.miss, (mi));                                                 \
-        assert_int_equal(i_.load, (l));                                                  \
+#define ASSERT_INFO(m, h, mi, l)                                                                   \
+    do {                                                                                           \
+        kl_memo_info i_ = info_of(m);                                                              \
+        assert_int_equal(i_.hit, (h));                                                             \
+        assert_int_equal(i_.miss, (mi));                                                           \
+        assert_int_equal(i_.load, (l));                                                            \
     } while (0)
 
 static size_t memory_count(const kl_memo *m)
@@ -365,8 +365,11 @@ static void rounded_keys_return_the_stored_results(void **state)
         double want[4];
         uint64_t hit, miss;
     } runs[] = {
-        {1, KL_ROUND_SIMPLE,
-         {-32.94723372, -32.94723372, -25.847288070000005, -23.823605220000005}, 1, 3},
+        {1,
+         KL_ROUND_SIMPLE,
+         {-32.94723372, -32.94723372, -25.847288070000005, -23.823605220000005},
+         1,
+         3},
         {0, KL_ROUND_SIMPLE, {-32.94723372, -32.94723372, -32.94723372, -23.823605220000005}, 2, 2},
         {0, KL_ROUND_DEEP, {-32.94723372, -32.94723372, -32.94723372, -32.94723372}, 3, 1},
     };
