@@ -2,19 +2,9 @@
 /*
  * sqlite: archives in an SQLite database file (or ":memory:").
  *
- *   sqlite:PATH?table=T   sqltable_archive: one table
- *                           T(key BLOB PRIMARY KEY, value BLOB NOT NULL,
- *                             stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)
- *                           WITHOUT ROWID (a lookup is one b-tree descent,
- *                           not an index search and then a table search)
- *   sqlite:PATH           sql_archive: a catalogue
- *                           klepto_catalogue(id INTEGER PRIMARY KEY,
- *                             key BLOB NOT NULL UNIQUE, stored_ns, size)
- *                         and one table e<id>(value BLOB NOT NULL) per key,
- *                         holding one row (rowid 1).  An id may be reused
- *                         after its key was deleted (table and catalogue
- *                         row go in one transaction, so readers never mix
- *                         them up).
+ *   sqlite:PATH?table=T   sqltable_archive: one table of entries
+ *   sqlite:PATH           sql_archive: a catalogue and one table per key
+ * The tables, columns and types: docs/formats.md ("sqlite:").
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
  * (PRAGMA synchronous; default normal, with WAL), max_size=BYTES (largest
