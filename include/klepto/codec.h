@@ -56,9 +56,11 @@ KL_API void kl_buf_free(kl_buf *b);  /* memory released, buffer reusable */
 /* ---- streaming encoder (no allocation) ------------------------------ */
 
 /* Encoder flags. */
-#define KL_ENC_NUMERIC_EQ 0x01u /* floats holding an exact int64 value are
-                                   encoded as that integer, so 3 and 3.0
-                                   give one encoding (untyped keys) */
+#define KL_ENC_NUMERIC_EQ 0x01u /* floats holding an exact int64 value and
+                                   bools are encoded as that integer, so 1,
+                                   1.0 and True give one encoding, as they
+                                   are one dict key in Python (untyped
+                                   keys) */
 
 typedef struct kl_enc {
     uint8_t *buf;

@@ -72,7 +72,10 @@ void kl_enc_undefined(kl_enc *e)
 }
 void kl_enc_bool(kl_enc *e, bool b)
 {
-    put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20);
+    if (e->flags & KL_ENC_NUMERIC_EQ) /* Python: True == 1, False == 0 */
+        put_head(e, KL_CBOR_UINT, b ? 1 : 0);
+    else
+        put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20);
 }
 
 void kl_enc_int(kl_enc *e, int64_t i)
