@@ -61,6 +61,8 @@ KL_API void kl_buf_free(kl_buf *b);  /* memory released, buffer reusable */
                                    1.0 and True give one encoding, as they
                                    are one dict key in Python (untyped
                                    keys) */
+#define KL_ENC_ZERO_EQ 0x02u    /* -0.0 is encoded as 0.0, as Python finds
+                                   them equal (typed keys) */
 
 typedef struct kl_enc {
     uint8_t *buf;

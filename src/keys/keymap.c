@@ -127,6 +127,10 @@ int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner)
         return kl_seterr(KL_EINVAL,
                          "kl_keymap_chain: a typed outer keymap is not supported (its type "
                          "markers would reach the inner keymap as text, not as klepto's types)");
+    if (inner->opts.typed && inner->opts.kind == KL_KEYMAP_RAW)
+        return kl_seterr(KL_EINVAL,
+                         "kl_keymap_chain: a typed raw inner keymap is not supported (its type "
+                         "markers would reach the outer keymap as text, not as klepto's types)");
     kl_keymap *km = calloc(1, sizeof *km);
     if (!km)
         return kl_seterr(KL_ENOMEM, "out of memory chaining keymaps");
@@ -841,7 +845,7 @@ static int put_raw_key(const kl_buf *b, void *buf, size_t cap, size_t *len)
 static int bare_key_into(const kl_keymap *km, const kl_value *v, void *buf, size_t cap,
                          size_t *len)
 {
-    unsigned eq = km->opts.typed ? 0 : KL_ENC_NUMERIC_EQ;
+    unsigned eq = km->opts.typed ? KL_ENC_ZERO_EQ : KL_ENC_NUMERIC_EQ;
     kl_buf b = KL_BUF_INIT;
     char hex[KL_DIGEST_HEX_MAX];
     int rc;
@@ -902,6 +906,17 @@ static int chained_key_into(const kl_keymap *km, const kl_ncall *call, void *buf
     if ((rc = layout_tree(km->outer, call, &t, false)))
         return rc;
     kl_ncall one = {&t.root, 1, NULL, NULL, 0};
+    if (km->inner->opts.kind == KL_KEYMAP_RAW && !km->inner->outer) {
+        /* a raw inner key is its layout as it is (tuples stay tuples,
+         * 1.0 stays 1.0, as the Python object klepto hands on) */
+        tree t2;
+        if (!(rc = layout_tree(km->inner, &one, &t2, false))) {
+            rc = bare_key_into(km->outer, &t2.root, buf, cap, len);
+            tree_free(&t2);
+        }
+        tree_free(&t);
+        return rc;
+    }
     kl_value inner;
     rc = kl_keymap_key_value(km->inner, &one, &inner);
     tree_free(&t);
@@ -922,7 +937,7 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
     int rc = check_call(call);
     if (rc)
         return rc;
-    unsigned eq = km->opts.typed ? 0 : KL_ENC_NUMERIC_EQ;
+    unsigned eq = km->opts.typed ? KL_ENC_ZERO_EQ : KL_ENC_NUMERIC_EQ;
     if (km->opts.kind == KL_KEYMAP_RAW)
         return encode_into(km, call, eq, buf, cap, len);
 
