@@ -67,6 +67,10 @@ static int set_variant(kl_keymap *km)
     case KL_KEYMAP_PICKLE:
         if (!a || !strcmp(a, "cbor"))
             km->variant = PICKLE_CBOR;
+        else if (!strcmp(a, "json") && km->opts.typed)
+            return kl_seterr(KL_EINVAL,
+                             "keymap pickle: typed keys cannot be JSON (klepto's json.dumps "
+                             "refuses the type objects: not JSON serializable)");
         else if (!strcmp(a, "json"))
             km->variant = PICKLE_JSON;
         else if (!strcmp(a, "repr"))
