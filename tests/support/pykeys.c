@@ -111,7 +111,7 @@ const kl_value *kt_get(const kl_value *map, const char *name)
     return NULL;
 }
 
-int kt_key(const kl_keygen *kg, const char *args, const char *kwargs, kl_value *out)
+int kt_call_key(const kl_keygen *kg, const char *args, const char *kwargs, kl_value *out)
 {
     kl_value a = kt_lit(args), k = kwargs ? kt_lit(kwargs) : kl_value_null();
     kl_buf b = KL_BUF_INIT;
@@ -130,7 +130,7 @@ int kt_key(const kl_keygen *kg, const char *args, const char *kwargs, kl_value *
 char *kt_key_repr(const kl_keygen *kg, const char *args, const char *kwargs)
 {
     kl_value v;
-    KT_OK(kt_key(kg, args, kwargs, &v));
+    KT_OK(kt_call_key(kg, args, kwargs, &v));
     kl_buf b = KL_BUF_INIT;
     KT_OK(kl_repr(&b, &v));
     kl_value_free(&v);

@@ -32,7 +32,7 @@ kl_keygen *kt_keygen(const char *sig, const kl_keymap *km, const char *ignore, i
 int kt_key_bytes(const kl_keygen *kg, const kl_value *args, const kl_value *kwargs, kl_buf *out);
 /* The same with args and kwargs as Python literals ("(1, 2)", "{'y': 3}"
  * or NULL); *out the key as a value (decoded). */
-int kt_key(const kl_keygen *kg, const char *args, const char *kwargs, kl_value *out);
+int kt_call_key(const kl_keygen *kg, const char *args, const char *kwargs, kl_value *out);
 /* repr() of the key of a call (heap; the test fails when it errs). */
 char *kt_key_repr(const kl_keygen *kg, const char *args, const char *kwargs);
 /* The key of keymap km called directly: km(*args, **kwargs), as repr. */
