@@ -14,7 +14,10 @@
  *    str);
  *  - typed picklemap(serializer='json') is refused when made (klepto
  *    raises TypeError at the first call: types are not JSON
- *    serializable).
+ *    serializable);
+ *  - beyond the script: non-flat keys list the names sorted (klepto: in
+ *    the call's order); list and dict arguments get raw and hashmap()
+ *    keys (klepto: TypeError, unhashable).
  * Not applicable: picklemap(serializer='dill') (no Python pickles here:
  * our serializers are cbor, json, repr; test_klepto_chaining uses cbor,
  * which klepto writes with cbor2 identically); test_stub_decode
@@ -83,6 +86,26 @@ static void test_keymap(void **state)
                 "(\"<class 'int'>\", \"<class 'int'>\"))");
 }
 
+/* Beyond the script: a list argument.  klepto's raw key ([1, 2],) cannot
+ * enter its dict cache and hash(([1, 2],)) raises TypeError (unhashable);
+ * here raw and hashmap() keys are built for any encodable value
+ * (difference: unhashable arguments are keyed). */
+static void test_unhashable_arguments(void **state)
+{
+    (void)state;
+    const char *kinds[] = {"keymap", "hashmap"};
+    for (int i = 0; i < 2; i++) {
+        kl_keymap *km = kt_keymap(kinds[i], NULL, false, true);
+        kl_keygen *kg = kt_keygen(NULL, km, NULL, KL_TOL_NONE, KL_ROUND_SIMPLE);
+        kl_value v;
+        KT_OK(kt_call_key(kg, "([1, 2], {'k': [3]})", NULL, &v));
+        assert_true(i == 0 ? v.type == KL_ARRAY : v.type == KL_TEXT);
+        kl_value_free(&v);
+        kl_keygen_free(kg);
+        kl_keymap_free(km);
+    }
+}
+
 static void test_hashmap(void **state)
 {
     (void)state;
@@ -121,6 +144,13 @@ static void test_stringmap(void **state)
     kl_value_free(&want);
     kl_keygen_free(kg);
     kl_keymap_free(km);
+    /* beyond the script: klepto's non-flat key keeps the call's order of
+     * names, ((1,), {'b': 4, 'a': 3}); ours sorts them (difference) */
+    kl_keymap *nf = kt_keymap("stringmap", NULL, false, false);
+    char *got = kt_keymap_call_repr(nf, "(1,)", "{'b': 4, 'a': 3}");
+    assert_string_equal(got, "\"((1,), {'a': 3, 'b': 4})\"");
+    free(got);
+    kl_keymap_free(nf);
     /* == str((1, 2, 'a', 3, 'b', 4, type(1), type(2), type(3), type(4))) */
     expect_repr("stringmap", NULL, true, true,
                 "\"(1, 2, 'a', 3, 'b', 4, <class 'int'>, <class 'int'>, <class 'int'>, "
@@ -152,6 +182,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keymap),
         cmocka_unit_test(test_hashmap),
+        cmocka_unit_test(test_unhashable_arguments),
         cmocka_unit_test(test_stringmap),
         cmocka_unit_test(test_picklemap),
     };

@@ -341,6 +341,13 @@ static void chained_keymaps(void **state)
     assert_non_null(strstr(kl_errmsg(), "typed outer"));
     kl_keymap_free(to);
     kl_keymap_free(ti);
+    /* so is a typed raw inner keymap */
+    to = make(KL_KEYMAP_STRING, NULL, false, true, NULL);
+    ti = make(KL_KEYMAP_RAW, NULL, true, true, NULL);
+    assert_int_equal(kl_keymap_chain(&ch, to, ti), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "typed raw inner"));
+    kl_keymap_free(to);
+    kl_keymap_free(ti);
     assert_int_equal(kl_keymap_chain(&ch, NULL, NULL), KL_EINVAL);
 }
 
