@@ -48,8 +48,8 @@ static int doit(void *ud, const kl_call *call, kl_value *result)
     return kl_value_copy(result, &call->pos[0]);
 }
 
-static const char *const ARGS[] = {"(1,)", "('2',)", "([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
-                                                     "13, 14, 15, 16, 17, 18, 19],)"};
+#define DATA "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]"
+static const char *const ARGS[] = {"(1,)", "('2',)", "(" DATA ",)"};
 
 static kl_memo *new_memo(const char *url)
 {
