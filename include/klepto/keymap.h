@@ -12,7 +12,8 @@
  *           key, as Python klepto's hashmap does
  *   string  the Python-literal text of the key (stringmap); with a codec
  *           name, the bytes of that text in the codec
- *   pickle  the serialized key as bytes: "cbor" (default), "json", "repr"
+ *   pickle  the serialized key as bytes: "cbor" (default), "json", "repr";
+ *           typed "json" is refused (klepto's json.dumps refuses types)
  *
  * Flat keys are (*varargs, name1, value1, name2, value2, …) with named
  * values sorted by name; a flat key of exactly one int/text/bytes/null item
@@ -21,7 +22,8 @@
  * order (rendered <class 'int'> in text keys).  Untyped raw and xxh3 keys
  * encode integral floats and bools as integers, so that keys Python finds
  * equal (True == 1 == 1.0) are one key: f(x=True), f(x=1) and f(x=1.0)
- * share a key, as in klepto.
+ * share a key, as in klepto.  Typed raw and xxh3 keys encode -0.0 as 0.0
+ * (Python: -0.0 == 0.0).
  *
  * Details, as Python klepto does them unless said otherwise:
  *  - a sentinel goes before the named part (when there are named values)
@@ -83,7 +85,7 @@ typedef struct kl_keymap_opts {
     kl_keymap_kind kind;
     const char *algorithm;   /* hash: digest name (NULL = "xxh3");
                                 pickle: serializer (NULL = "cbor");
-                                string: text encoding (NULL = "utf-8") */
+                                string: encoding (NULL = "str") */
     bool typed;              /* record argument types */
     bool flat;               /* (*args, k1, v1, …) rather than (args, kwds) */
     const kl_value *sentinel;/* optional marker between parts of a flat key
