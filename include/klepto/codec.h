@@ -60,9 +60,13 @@ KL_API void kl_buf_free(kl_buf *b);  /**< memory released, buffer reusable */
 /* ---- streaming encoder (no allocation) ------------------------------ */
 
 /** Encoder flags. */
-#define KL_ENC_NUMERIC_EQ 0x01u /**< floats holding an exact int64 value are
-                                   encoded as that integer, so 3 and 3.0
-                                   give one encoding (untyped keys) */
+#define KL_ENC_NUMERIC_EQ 0x01u /**< floats holding an exact int64 value and
+                                   bools are encoded as that integer, so 1,
+                                   1.0 and True give one encoding, as they
+                                   are one dict key in Python (untyped
+                                   keys) */
+#define KL_ENC_ZERO_EQ 0x02u    /**< -0.0 is encoded as 0.0, as Python finds
+                                   them equal (typed keys) */
 
 /** A streaming encoder over a caller's buffer (kl_enc_init). */
 typedef struct kl_enc {

@@ -11,28 +11,43 @@
  *           "sha256", "sha384", "sha512", "sha3-256", "sha3-512",
  *           "blake2b512", "blake2s256") hash the Python-literal text of the
  *           key, as Python klepto's hashmap does
- *   string  the Python-literal text of the key (stringmap)
- *   pickle  the serialized key as bytes: "cbor" (default), "json", "repr"
+ *   string  the Python-literal text of the key (stringmap); with a codec
+ *           name, the bytes of that text in the codec
+ *   pickle  the serialized key as bytes: "cbor" (default), "json", "repr";
+ *           typed "json" is refused (klepto's json.dumps refuses types)
  *
  * Flat keys are (*varargs, name1, value1, name2, value2, …) with named
  * values sorted by name; a flat key of exactly one int/text/bytes/null item
  * is that item.  Non-flat keys are (varargs, {name: value}).  Typed keys
  * append the type of every vararg, then of every named value, in the same
- * order (rendered <class 'int'> in text keys); untyped raw keys encode
- * integral floats as integers so f(3) and f(3.0) share a key.
+ * order (rendered <class 'int'> in text keys).  Untyped raw and xxh3 keys
+ * encode integral floats and bools as integers, so that keys Python finds
+ * equal (True == 1 == 1.0) are one key: f(x=True), f(x=1) and f(x=1.0)
+ * share a key, as in klepto.  Typed raw and xxh3 keys encode -0.0 as 0.0
+ * (Python: -0.0 == 0.0).
  *
  * Details, as Python klepto does them unless said otherwise:
  *  - a sentinel goes before the named part (when there are named values)
  *    and, in typed keys, before the vararg types and before the named
  *    types (when there are named values);
- *  - the lone-item rule applies to untyped keys only; in untyped raw and
- *    xxh3 keys an integral float counts as the int it encodes as;
+ *  - the lone-item rule applies to untyped keys only, and to int, text,
+ *    bytes and None only: a lone float or bool stays a 1-tuple, so with
+ *    *args f(1) is the key 1 while f(1.0) and f(True) are the key (1,)
+ *    (Python: 1 != (1.0,) but (1.0,) == (True,));
  *  - the ignored marker renders NULL; its type is klepto._inspect._Null;
  *  - in raw (and xxh3, pickle-cbor) keys the type markers are the text
  *    "<class 'int'>" and the ignored marker is CBOR undefined;
- *  - "string" renders str(key) (a lone text item is the bare text, as
- *    Python's str()); algorithm "repr" always renders repr(key); accepted
- *    names: NULL/"utf-8"/"utf8"/"str", "repr";
+ *  - "string" encodings, as klepto's crypto.string(): NULL and "str"
+ *    render str(key) (a lone text item is the bare text, as Python's
+ *    str()); "repr" renders repr(key); "ascii" (exactly) is Python's
+ *    ascii(key), text with non-ASCII characters escaped; any other name
+ *    is a Python codec and the key is repr(key).encode(name) as bytes
+ *    ("utf-8", "utf_8", "UTF8" give b"'abc'" for 'abc').  Codecs written:
+ *    utf_8, utf_8_sig, utf_16, utf_16_le, utf_16_be, utf_32, utf_32_le,
+ *    utf_32_be, latin_1, ascii, under Python's names and aliases (case
+ *    and punctuation as Python's codec lookup ignores them).  Text a
+ *    codec cannot encode is KL_ETYPE naming the character (Python's
+ *    UnicodeEncodeError);
  *  - hash algorithms: "xxh3" (= "xxh3-128", "xxh128"), "xxh3-64", and the
  *    named digests (digest.h; hashlib's "sha3_256", "blake2b"… too);
  *  - non-flat keys list the named values in name order (Python klepto
@@ -73,7 +88,7 @@ typedef struct kl_keymap_opts {
     kl_keymap_kind kind;     /**< raw, hash, string or pickle */
     const char *algorithm;   /**< hash: digest name (NULL = "xxh3");
                                 pickle: serializer (NULL = "cbor");
-                                string: text encoding (NULL = "utf-8") */
+                                string: encoding (NULL = "str") */
     bool typed;              /**< record argument types */
     bool flat;               /**< (*args, k1, v1, …) rather than (args, kwds) */
     const kl_value *sentinel;/**< optional marker between parts of a flat key
@@ -98,12 +113,21 @@ typedef struct kl_ncall {
 /** A keymap (opaque): kl_keymap_new() to kl_keymap_free(). */
 typedef struct kl_keymap kl_keymap;
 
-/** Create a keymap.  KL_EINVAL for an unknown kind, digest or serializer
- * (message names it), KL_ENOMEM.  *out is freed with kl_keymap_free. */
+/** Create a keymap.  KL_EINVAL for an unknown kind, digest, serializer or
+ * encoding (message names it; Python codecs not written here are refused
+ * by name), KL_ENOMEM.  *out is freed with kl_keymap_free. */
 KL_API int kl_keymap_new(kl_keymap **out, const kl_keymap_opts *opts);
-/** Chain: the key is outer(inner(call)); the inner key value becomes the
- * single argument of the outer keymap.  Takes ownership of both on
- * success.  KL_EINVAL on NULLs, KL_ENOMEM. */
+/** Chain, as klepto's `inner + outer`: the outer keymap lays the call out
+ * (its flat/sentinel options), that layout becomes the single argument of
+ * the inner keymap, and the outer keymap's encoding (hash, string,
+ * pickle; raw keeps it) turns the inner key into the key.  So
+ * (stringmap() + hashmap(algorithm='md5'))(1, 2) is the md5 of
+ * "'((1, 2),)'".  The chain takes the outer keymap's options.  Takes
+ * ownership of both on success.  KL_EINVAL on NULLs or the same keymap
+ * twice; KL_EINVAL when outer is itself a chain (klepto's a + (b + c)
+ * silently drops b: build (a + b) + c, with the chain as inner) or is
+ * typed (its type markers would reach the inner keymap as text); then
+ * nothing is taken.  KL_ENOMEM. */
 KL_API int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner);
 /** @{ */
 /** The parts of a chained keymap (borrowed; NULL when not chained). */

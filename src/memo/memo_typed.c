@@ -81,9 +81,13 @@ static int value_image(const kl_memo *m, char type, const kl_value *v, uint64_t 
             return 1;
         return 0;
     case 'b':
-        if (v->type != KL_BOOL)
+        /* untyped canonical keys hold a bool as the int 0 or 1 */
+        if (v->type == KL_BOOL)
+            *b = v->u.b ? 1 : 0;
+        else if (v->type == KL_INT && (v->u.i == 0 || v->u.i == 1))
+            *b = (uint64_t)v->u.i;
+        else
             return 1;
-        *b = v->u.b ? 1 : 0;
         return 0;
     case 'i':
         if (v->type == KL_INT)
