@@ -133,19 +133,20 @@ KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
 /* klepto's dump(): write every entry in memory to the archive.  When the
  * archive is a cached front (?cached=true, cached.h) its memory is dumped
  * to the storage too, so the results persist now, not at kl_memo_free.
- * KL_EINVAL without an archive; 0 doing nothing while the archive is
- * switched off (kl_memo_set_archived); archive errors. */
+ * Without an archive, or with it switched off (kl_memo_set_archived), it
+ * does nothing and returns 0 (klepto's null archive).  Archive errors. */
 KL_API int kl_memo_dump(kl_memo *m);
 /* klepto's dump(*args): as kl_memo_dump for the results of the n given
  * calls that memory holds (the others are skipped).  *dumped (may be NULL)
- * gets how many were written.  Errors as kl_memo_dump, and key errors as
- * kl_memo_key (nothing is written after the first error). */
+ * gets how many were written.  Errors as kl_memo_dump, KL_EINVAL for
+ * n > 0 and no calls, key errors as kl_memo_key (nothing is written after
+ * the first error). */
 KL_API int kl_memo_dump_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *dumped);
 /* klepto's load(): read the archive's entries into memory (a cached
  * front's storage included), replacing what memory holds for the same
  * keys, within the cache's limits; no statistics are counted.  *loaded
- * (may be NULL) gets how many.  KL_EINVAL without an archive; 0 doing
- * nothing while the archive is switched off. */
+ * (may be NULL) gets how many.  Without an archive, or with it switched
+ * off, it does nothing and returns 0.  Archive errors. */
 KL_API int kl_memo_load(kl_memo *m, size_t *loaded);
 /* klepto's load(*args): as kl_memo_load for the results of the n given
  * calls (those the archive lacks are skipped). */

@@ -17,16 +17,9 @@ static kl_archive *live_archive(const kl_memo *m)
     return m->archive_off ? NULL : m->archive;
 }
 
-static int no_archive(const kl_memo *m, const char *what)
-{
-    return kl_seterr(KL_EINVAL, "memo '%s': %s needs an archive", m->name, what);
-}
-
 int kl_memo_dump(kl_memo *m)
 {
-    if (!m->archive)
-        return no_archive(m, "dump");
-    if (m->archive_off)
+    if (!live_archive(m)) /* klepto dumps into its null archive: nothing */
         return 0;
     int rc = kl_cache_dump(m->cache);
     if (rc == 0 && kl_cached_is(m->archive))
@@ -38,9 +31,7 @@ int kl_memo_load(kl_memo *m, size_t *loaded)
 {
     if (loaded)
         *loaded = 0;
-    if (!m->archive)
-        return no_archive(m, "load");
-    if (m->archive_off)
+    if (!live_archive(m))
         return 0;
     if (kl_cached_is(m->archive)) { /* the front's memory from its storage */
         int rc = kl_cached_load(m->archive, 0, NULL, NULL, NULL);
@@ -88,10 +79,8 @@ int kl_memo_dump_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *dumped
 {
     if (dumped)
         *dumped = 0;
-    if (!m->archive)
-        return no_archive(m, "dump");
     int rc = calls_given(m, n, calls, "dump");
-    if (rc || m->archive_off)
+    if (rc || !live_archive(m))
         return rc;
     bool front = kl_cached_is(m->archive);
     size_t done = 0;
@@ -117,10 +106,8 @@ int kl_memo_load_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *loaded
 {
     if (loaded)
         *loaded = 0;
-    if (!m->archive)
-        return no_archive(m, "load");
     int rc = calls_given(m, n, calls, "load");
-    if (rc || m->archive_off)
+    if (rc || !live_archive(m))
         return rc;
     bool front = kl_cached_is(m->archive);
     size_t done = 0;
