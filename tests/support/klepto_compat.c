@@ -109,3 +109,95 @@ void kt_trace_replay(kl_memo *m, const kt_trace_run *run)
         kl_value_free(&r);
     }
 }
+
+void kt_trace_keymap(const kt_trace_run *run, kl_keymap_opts *out)
+{
+    kl_keymap_opts def = KL_KEYMAP_OPTS_INIT;
+    *out = def;
+    const char *km = strchr(run->label, '/');
+    assert_non_null(km);
+    km++;
+    if (!strcmp(km, "None")) { /* klepto.safe: stringmap(flat=False) */
+        out->kind = KL_KEYMAP_STRING;
+        out->flat = false;
+        return;
+    }
+    static const struct {
+        const char *name;
+        kl_keymap_kind kind;
+    } kinds[] = {{"keymap(", KL_KEYMAP_RAW},
+                 {"hashmap(", KL_KEYMAP_HASH},
+                 {"stringmap(", KL_KEYMAP_STRING},
+                 {"picklemap(", KL_KEYMAP_PICKLE}};
+    size_t i = 0;
+    while (i < 4 && strncmp(km, kinds[i].name, strlen(kinds[i].name)))
+        i++;
+    if (i == 4)
+        fail_msg("unknown keymap in label %s", run->label);
+    out->kind = kinds[i].kind;
+    out->typed = strstr(km, "typed=True") != NULL;
+    out->flat = strstr(km, "flat=True") != NULL;
+}
+
+/* How many distinct keys the run's calls make under m. */
+static size_t distinct_keys(kl_memo *m, const kt_trace_run *run)
+{
+    kl_buf *keys = calloc(run->ncalls, sizeof *keys);
+    assert_non_null(keys);
+    size_t n = 0;
+    for (size_t i = 0; i < run->ncalls; i++) {
+        kl_value args[2] = {kt_trace_value(run, run->picks[2 * i]),
+                            kt_trace_value(run, run->picks[2 * i + 1])};
+        kl_call c = {args, 2, NULL, NULL, 0};
+        kl_buf k = KL_BUF_INIT;
+        KT_OK(kl_memo_key(m, &c, &k));
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = keys[j].len == k.len && !memcmp(keys[j].data, k.data, k.len);
+        if (seen)
+            kl_buf_free(&k);
+        else
+            keys[n++] = k;
+    }
+    for (size_t j = 0; j < n; j++)
+        kl_buf_free(&keys[j]);
+    free(keys);
+    return n;
+}
+
+void kt_trace_combination(const kt_trace_run *run, const char *url, const char *storage,
+                          kl_memo_info *info)
+{
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x, y";
+    o.cache.maxsize = 50;
+    o.safe = true; /* klepto.safe */
+    o.archive = url;
+    kt_trace_keymap(run, &o.keymap);
+    kl_memo *f;
+    KT_OK(kl_memo_new(&f, "f", kt_f3xy, NULL, &o));
+    kt_trace_replay(f, run);
+    KT_OK(kl_memo_dump(f));
+    kl_memo_info_get(f, info);
+    size_t distinct = distinct_keys(f, run);
+    KT_OK(kl_memo_free(f));
+
+    if (info->hit + info->miss + info->load != run->ncalls)
+        fail_msg("%s over %s: hit %llu + miss %llu + load %llu != %zu calls", run->label, url,
+                 (unsigned long long)info->hit, (unsigned long long)info->miss,
+                 (unsigned long long)info->load, run->ncalls);
+    assert_int_equal(info->errors, 0);
+    assert_true(info->load <= info->evictions);
+    if (!storage) {
+        assert_true(info->miss >= distinct);
+        assert_int_equal(info->load, 0);
+        return;
+    }
+    assert_int_equal(info->miss, distinct);
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, storage, NULL));
+    size_t stored = 0;
+    KT_OK(kl_archive_count(ar, &stored));
+    assert_int_equal(stored, distinct);
+    KT_OK(kl_archive_close(ar));
+}

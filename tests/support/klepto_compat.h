@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "klepto/keymap.h"
 #include "klepto/memo.h"
 
 /* One memoized function of a script: its calls and what klepto reported. */
@@ -36,5 +37,21 @@ int kt_f3xy(void *userdata, const kl_call *call, kl_value *out);
 
 /* Make every call of a run through m, checking each result is 3*x + y. */
 void kt_trace_replay(kl_memo *m, const kt_trace_run *run);
+
+/* The keymap a run's label names after its '/': "None" (klepto.safe's
+ * default, stringmap(flat=False)), "keymap(typed=T,flat=F)" (raw),
+ * "hashmap(...)", "stringmap(...)", "picklemap(...)". */
+void kt_trace_keymap(const kt_trace_run *run, kl_keymap_opts *out);
+
+/* test_basic.py's and test_hdf.py's _test_cache: klepto.safe's lru_cache
+ * (maxsize 50) of f over the archive at url with the run's keymap, its
+ * calls, f.dump().  Asserts the scripts' hit + miss + load == calls, and
+ * what follows from a fresh archive: every distinct key computed once
+ * (misses; more only when the archive keeps nothing, storage == NULL),
+ * nothing loaded that was not evicted first, and after the dump the
+ * storage (opened directly at `storage`) holding one entry per distinct
+ * key.  Returns the statistics in *info. */
+void kt_trace_combination(const kt_trace_run *run, const char *url, const char *storage,
+                          kl_memo_info *info);
 
 #endif
