@@ -360,6 +360,64 @@ static void dump_through_a_cached_front_persists(void **st)
     KT_OK(kl_archive_drop(peek));
 }
 
+/* A deliberate difference (docs/from-python.md): klepto's memo writes a
+ * result to its archive only at dump, eviction or purge; ours writes it
+ * through when stored, unless write_back. */
+static void results_are_written_through_unless_write_back(void **st)
+{
+    (void)st;
+    kl_memo *m = new_sq("mem:inspect-through", 100, false);
+    call_sq(m, 3);
+    assert_true(archive_has(m, 3)); /* before any dump */
+    kl_memo_free(m);
+    m = new_sq("mem:inspect-back", 100, true);
+    call_sq(m, 3);
+    assert_false(archive_has(m, 3)); /* klepto's way */
+    KT_OK(kl_memo_dump(m));
+    assert_true(archive_has(m, 3));
+    kl_memo_free(m);
+}
+
+/* A deliberate difference (docs/from-python.md): kl_memo_set_archive
+ * writes what the old archive is still owed (write_back entries) to it
+ * before swapping; klepto's archive(obj) leaves them to whatever archive
+ * is attached when they are dumped. */
+static void set_archive_pays_the_old_archive_first(void **st)
+{
+    (void)st;
+    kl_memo *m = new_sq("mem:inspect-owed-a", 100, true);
+    call_sq(m, 5);
+    kl_archive *a;
+    KT_OK(kl_archive_open(&a, "mem:inspect-owed-a", NULL));
+    assert_int_equal(archive_count(a), 0);
+    KT_OK(kl_memo_set_archive(m, "mem:inspect-owed-b"));
+    assert_int_equal(archive_count(a), 1);
+    assert_int_equal(archive_count(kl_memo_archive(m)), 0);
+    KT_OK(kl_archive_drop(a));
+    kl_memo_free(m);
+}
+
+/* A deliberate difference (docs/from-python.md): over a ?cached=true
+ * archive the memo keeps its own bounded memory in front of the front's
+ * dictionary, where klepto's memo uses that dictionary as its memory.  An
+ * entry the memo evicts stays in the front, so over null: (which keeps
+ * nothing) it comes back as a load, where klepto computes it again. */
+static void a_cached_front_is_a_second_memory(void **st)
+{
+    (void)st;
+    kl_memo *m = new_sq("null:?cached=true", 2, false);
+    calls = 0;
+    for (int x = 1; x <= 3; x++)
+        call_sq(m, x); /* 1 is evicted into the front */
+    assert_int_equal(call_sq(m, 1), 1);
+    assert_int_equal(calls, 3);
+    kl_memo_info info;
+    kl_memo_info_get(m, &info);
+    assert_int_equal(info.load, 1);
+    assert_int_equal(info.miss, 3);
+    kl_memo_free(m);
+}
+
 int main(void)
 {
     kt_tempdir_prefer_memory();
@@ -370,6 +428,9 @@ int main(void)
         cmocka_unit_test(archived_switches_the_archive_off_and_on),
         cmocka_unit_test(set_archive_swaps_without_copying),
         cmocka_unit_test(dump_through_a_cached_front_persists),
+        cmocka_unit_test(results_are_written_through_unless_write_back),
+        cmocka_unit_test(set_archive_pays_the_old_archive_first),
+        cmocka_unit_test(a_cached_front_is_a_second_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
