@@ -70,9 +70,9 @@ static void two_keys_done(two_keys *k)
 
 static int calls_given(const kl_memo *m, size_t n, const kl_call *calls, const char *what)
 {
-    return n && !calls ? kl_seterr(KL_EINVAL, "memo '%s': %s: %zu calls but no array",
-                                   m->name, what, n)
-                       : 0;
+    return n && !calls
+               ? kl_seterr(KL_EINVAL, "memo '%s': %s: %zu calls but no array", m->name, what, n)
+               : 0;
 }
 
 int kl_memo_dump_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *dumped)
@@ -145,9 +145,15 @@ int kl_memo_set_archive(kl_memo *m, const char *url)
     return rc;
 }
 
-kl_archive *kl_memo_archive(const kl_memo *m) { return m->archive; }
+kl_archive *kl_memo_archive(const kl_memo *m)
+{
+    return m->archive;
+}
 
-bool kl_memo_archived(const kl_memo *m) { return live_archive(m) != NULL; }
+bool kl_memo_archived(const kl_memo *m)
+{
+    return live_archive(m) != NULL;
+}
 
 int kl_memo_set_archived(kl_memo *m, bool on)
 {

@@ -67,8 +67,7 @@ static int visit(void *ctx, const uint8_t *key, size_t klen, const uint8_t *akey
         return kl_seterr(KL_ECORRUPT, "memo '%s': a key in memory does not decode", w->m->name);
     if ((rc = kl_decode(val, vlen, &value))) {
         kl_value_free(&args);
-        return kl_seterr(KL_ECORRUPT, "memo '%s': a value in memory does not decode",
-                         w->m->name);
+        return kl_seterr(KL_ECORRUPT, "memo '%s': a value in memory does not decode", w->m->name);
     }
     kl_memo_entry e = {akey, aklen, &args, &value};
     rc = w->fn(w->ctx, &e);

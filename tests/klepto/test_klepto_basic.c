@@ -76,8 +76,7 @@ static void test_combinations(void **st)
     for (size_t r = 0; r < n; r++) {
         size_t a = r % NARCHIVES, k = r / NARCHIVES;
         assert_int_equal(runs[r].ncalls, N);
-        assert_int_equal(strncmp(runs[r].label, archives[a].klepto, strlen(archives[a].klepto)),
-                         0);
+        assert_int_equal(strncmp(runs[r].label, archives[a].klepto, strlen(archives[a].klepto)), 0);
         char storage[700], url[800];
         if (!strcmp(archives[a].scheme, "null"))
             snprintf(storage, sizeof storage, "null:");
@@ -93,8 +92,8 @@ static void test_combinations(void **st)
                        info.load != (uint64_t)runs[r].load))
             fail_msg("%s: (hit, miss, load) = (%llu, %llu, %llu), klepto (%lld, %lld, %lld)",
                      runs[r].label, (unsigned long long)info.hit, (unsigned long long)info.miss,
-                     (unsigned long long)info.load, (long long)runs[r].hit,
-                     (long long)runs[r].miss, (long long)runs[r].load);
+                     (unsigned long long)info.load, (long long)runs[r].hit, (long long)runs[r].miss,
+                     (long long)runs[r].load);
     }
     kt_trace_free(runs, n);
 }

@@ -51,8 +51,7 @@ static void hits(const kt_trace_run *run, const char *policy, size_t maxsize, co
                  kl_memo_info *info)
 {
     char want[64];
-    snprintf(want, sizeof want, "%s_cache/%zu/%s", policy, maxsize,
-             archive ? "archived" : "plain");
+    snprintf(want, sizeof want, "%s_cache/%zu/%s", policy, maxsize, archive ? "archived" : "plain");
     assert_string_equal(run->label, want);
     kl_memo_opts o = KL_MEMO_OPTS_INIT;
     o.signature = "x, y";

@@ -55,8 +55,8 @@ static const struct {
     const char *scheme;
     const char *name;
 } archives[NARCHIVES] = {
-    {"hdf_archive", "hdf5", "memo.hdf5"},  {"hdf_archive", "hdf5", "memo.h5"},
-    {"hdf_archive", "hdf5", "xxxx.hdf5"},  {"hdf_archive", "hdf5", "xxxx.h5"},
+    {"hdf_archive", "hdf5", "memo.hdf5"},   {"hdf_archive", "hdf5", "memo.h5"},
+    {"hdf_archive", "hdf5", "xxxx.hdf5"},   {"hdf_archive", "hdf5", "xxxx.h5"},
     {"hdfdir_archive", "hdf5dir", "memoq"}, {"hdfdir_archive", "hdf5dir", "memor"},
     {"hdfdir_archive", "hdf5dir", "memos"}, {"hdfdir_archive", "hdf5dir", "memot"},
 };
@@ -92,8 +92,8 @@ static void test_combinations(void **st)
                     info.load != (uint64_t)runs[r].load))
             fail_msg("%s: (hit, miss, load) = (%llu, %llu, %llu), klepto (%lld, %lld, %lld)",
                      runs[r].label, (unsigned long long)info.hit, (unsigned long long)info.miss,
-                     (unsigned long long)info.load, (long long)runs[r].hit,
-                     (long long)runs[r].miss, (long long)runs[r].load);
+                     (unsigned long long)info.load, (long long)runs[r].hit, (long long)runs[r].miss,
+                     (long long)runs[r].load);
     }
     kt_trace_free(runs, n);
 }

@@ -158,7 +158,7 @@ static void test_adder(void **st)
     assert_int_equal(CALL(add, 2, P(1, 2), "debug", kl_value_bool(0)), 3);
     assert_int_equal(CALL(add, 2, P(1, 2), "debug", kl_value_bool(1)), 3); /* cached */
     assert_int_equal(CALL(add, 1, P(4), NULL, no), 4);
-    assert_int_equal(CALL(add, 0, P(0), "x", kl_value_int(4)), 4); /* cached */
+    assert_int_equal(CALL(add, 0, P(0), "x", kl_value_int(4)), 4);       /* cached */
     assert_int_equal(CALL(plus, 1, P(4), "debug", kl_value_bool(1)), 4); /* cached */
     assert_int_equal(CALL(plus, 3, P(2, 0, 3), NULL, no), 5);
     assert_int_equal(CALL(plus, 3, P(2, 0, 4), NULL, no), 6);

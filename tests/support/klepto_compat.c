@@ -49,9 +49,9 @@ size_t kt_trace_load(const char *script, kt_trace_run **runs)
             assert_true(n > 0);
             kt_trace_run *r = &out[n - 1];
             long long v[5];
-            assert_int_equal(sscanf(line, "# info %lld %lld %lld %lld %lld", &v[0], &v[1],
-                                    &v[2], &v[3], &v[4]),
-                             5);
+            assert_int_equal(
+                sscanf(line, "# info %lld %lld %lld %lld %lld", &v[0], &v[1], &v[2], &v[3], &v[4]),
+                5);
             r->hit = v[0], r->miss = v[1], r->load = v[2], r->maxsize = v[3], r->size = v[4];
             continue;
         }
