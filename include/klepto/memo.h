@@ -15,9 +15,12 @@
  *    C function into a memoized one (see the end of this file; the macro's
  *    machinery is in memoize.h, included here).
  *
- * Thread-safety: kl_memo_call/key/lookup/info/forget/dump/load may be
- * called from many threads at once.  kl_memo_configure, set_archive and
- * free must not run concurrently with anything else on the same memo.
+ * Thread-safety: kl_memo_call, key, lookup, fetch, forget, info_get,
+ * foreach, clear, dump, dump_keys, load, load_keys and archived may be
+ * called from many threads at once (foreach sees each shard of memory as
+ * it was at one moment; calls made meanwhile may or may not show).
+ * kl_memo_configure, set_archive, set_archived and free must not run
+ * concurrently with anything else on the same memo.
  */
 #ifndef KLEPTO_MEMO_H
 #define KLEPTO_MEMO_H
@@ -92,10 +95,17 @@ KL_API int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts);
 KL_API int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result);
 /** The key a call maps to, without calling (appended to key). */
 KL_API int kl_memo_key(kl_memo *m, const kl_call *call, kl_buf *key);
-/** The stored result of a call (memory, then archive), without calling;
- * KL_ENOTFOUND if none.  Counts no hit or miss (a result found in the
- * archive is copied into memory and counted as a load). */
+/** klepto's lookup: the result of a call held in memory, without calling;
+ * KL_ENOTFOUND if memory has none (the archive is not consulted).  It has
+ * no effect: no statistics, no policy update, no insertion, no eviction.
+ * *result is owned by the caller.  Also KL_EINVAL/KL_ETYPE/KL_ERANGE/
+ * KL_ETOOBIG when the call's key cannot be built, KL_ENOMEM. */
 KL_API int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result);
+/** The stored result of a call, read through: memory, then the archive (a
+ * result found there is copied into memory and counted as a load); never
+ * calls the function and counts no hit or miss.  KL_ENOTFOUND if neither
+ * holds it; archive errors as kl_archive_get. */
+KL_API int kl_memo_fetch(kl_memo *m, const kl_call *call, kl_value *result);
 /** Remove a call's result from memory and archive. KL_ENOTFOUND if none. */
 KL_API int kl_memo_forget(kl_memo *m, const kl_call *call);
 
@@ -111,18 +121,64 @@ typedef struct kl_memo_info {
 /** The memo's statistics into *out. */
 KL_API void kl_memo_info_get(const kl_memo *m, kl_memo_info *out);
 
+/** One entry in memory, as kl_memo_foreach shows it; everything borrowed
+ * for the duration of the callback only. */
+typedef struct kl_memo_entry {
+    const uint8_t *key; /**< the archive key (as kl_memo_key gives it) */
+    size_t klen;        /**< its length in bytes */
+    const kl_value *args;  /**< that key decoded (with a tag: [tag, key]) */
+    const kl_value *value; /**< the stored result, decoded */
+} kl_memo_entry;
+/** Return 0 to go on; anything else stops kl_memo_foreach, which returns it. */
+typedef int (*kl_memo_entry_fn)(void *ctx, const kl_memo_entry *entry);
+/** klepto's __cache__(): visit every entry in memory, in no particular
+ * order, without disturbing anything (no statistics, no policy update,
+ * no expiry; expired entries are skipped).  The callback runs with no
+ * lock held and may call the memo (a call made from it may or may not be
+ * visited).  Returns 0, the callback's non-zero value, KL_ENOMEM, or
+ * KL_ECORRUPT if a stored value does not decode. */
+KL_API int kl_memo_foreach(kl_memo *m, kl_memo_entry_fn fn, void *ctx);
+
 /** Empty memory; keep_stats=false also zeroes the statistics. */
 KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
-/** @{ */
-/** Write memory to the archive / read the archive into memory. */
+/** klepto's dump(): write every entry in memory to the archive.  When the
+ * archive is a cached front (?cached=true, cached.h) its memory is dumped
+ * to the storage too, so the results persist now, not at kl_memo_free.
+ * Without an archive, or with it switched off (kl_memo_set_archived), it
+ * does nothing and returns 0 (klepto's null archive).  Archive errors. */
 KL_API int kl_memo_dump(kl_memo *m);
+/** klepto's dump(*args): as kl_memo_dump for the results of the n given
+ * calls that memory holds (the others are skipped).  *dumped (may be NULL)
+ * gets how many were written.  Errors as kl_memo_dump, KL_EINVAL for
+ * n > 0 and no calls, key errors as kl_memo_key (nothing is written after
+ * the first error). */
+KL_API int kl_memo_dump_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *dumped);
+/** klepto's load(): read the archive's entries into memory (a cached
+ * front's storage included), replacing what memory holds for the same
+ * keys, within the cache's limits; no statistics are counted.  *loaded
+ * (may be NULL) gets how many.  Without an archive, or with it switched
+ * off, it does nothing and returns 0.  Archive errors. */
 KL_API int kl_memo_load(kl_memo *m, size_t *loaded);
-/** @} */
-/** Attach the archive at URL (NULL detaches); the memo owns it. Memory
- * entries are written to the new archive. Not concurrently with calls. */
+/** klepto's load(*args): as kl_memo_load for the results of the n given
+ * calls (those the archive lacks are skipped). */
+KL_API int kl_memo_load_keys(kl_memo *m, size_t n, const kl_call *calls, size_t *loaded);
+
+/** klepto's archive(obj): put the archive at URL in place of the current
+ * one (NULL: none); the memo owns it and the old one is closed (after it
+ * got what it was still owed, write_back entries).  Memory is kept and is
+ * not copied into the new archive: call kl_memo_dump for that.  Switches
+ * the archive on (kl_memo_set_archived).  Open errors leave the memo as
+ * it was.  Not concurrently with anything else on the memo. */
 KL_API int kl_memo_set_archive(kl_memo *m, const char *url);
-/** The attached archive (borrowed), or NULL. */
+/** The memo's archive (borrowed, also while switched off), or NULL. */
 KL_API kl_archive *kl_memo_archive(const kl_memo *m);
+/** klepto's archived(): true when the memo has an archive switched on. */
+KL_API bool kl_memo_archived(const kl_memo *m);
+/** klepto's archived(on): switch the use of the archive off (calls, dump
+ * and load then ignore it; it stays open and attached) or back on.  Memory
+ * is kept either way and nothing is copied.  KL_EINVAL when turning on a
+ * memo without an archive.  Not concurrently with anything else on m. */
+KL_API int kl_memo_set_archived(kl_memo *m, bool on);
 /** The name the memo was created with (borrowed). */
 KL_API const char *kl_memo_name(const kl_memo *m);
 

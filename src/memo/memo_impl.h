@@ -42,6 +42,9 @@ struct kl_memo {
     bool raw_merge_zero; /* -0.0 and 0.0 make one key (untyped keymap) */
     unsigned float_args; /* bit i: argument i is a float */
     bool raw_opts_ok;    /* the options allow raw keys (set by configure) */
+    /* klepto's archived(False): the archive stays open and owned but the
+     * cache is not attached to it (memo_archive.c) */
+    bool archive_off;
 };
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.

@@ -19,6 +19,7 @@ static void tour_runs_as_the_readme_says(void **state)
     assert_int_equal(kt_run(cmd, &out), 0);
     assert_non_null(strstr(out, "rosen(1, 2) = 100, 100  hit=1 miss=1 load=0 size=1"));
     assert_non_null(strstr(out, "area = 10, 10  hit=1 miss=1"));
+    assert_non_null(strstr(out, "area: lookup = 10, 1 entry in memory"));
     assert_non_null(strstr(out, "['answer'] = 42"));
     free(out);
     /* a second run finds rosen(1, 2) in the SQLite archive */
