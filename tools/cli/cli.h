@@ -33,6 +33,14 @@ void cli_url_free(char *shown);
 
 /* Open an archive for a command; prints the error itself. */
 int cli_open(kl_archive **out, const char *url, bool create);
+/* Open an archive read-only, for the commands that only read (ls, get,
+ * count, stats, export, verify without --repair): they work without
+ * write permission on the archive's files.  Prints the error itself. */
+int cli_open_ro(kl_archive **out, const char *url);
+/* Close ar; when that fails and st is still CLI_OK, print the error and
+ * return its status (a read-only read may learn only at close that what
+ * it read was not consistent); otherwise return st. */
+int cli_close(kl_archive *ar, const char *url, int st);
 /* Parse a key literal into canonical key bytes (appended to key).  With
  * numeric_eq, integral floats encode as integers (untyped keys). */
 int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key);

@@ -97,7 +97,7 @@ int cli_cmd_stats(int argc, char **argv)
     if (argc != 1)
         return cli_usage("%s", stats_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
+    int st = cli_open_ro(&ar, argv[0]);
     if (st)
         return st;
     kl_archive_iter *it = NULL;
@@ -128,7 +128,7 @@ int cli_cmd_stats(int argc, char **argv)
     kl_buf_free(&k);
     kl_buf_free(&v);
     kl_buf_free(&facts);
-    kl_archive_close(ar);
+    st = cli_close(ar, argv[0], st);
     return st;
 }
 
@@ -157,7 +157,7 @@ int cli_cmd_verify(int argc, char **argv)
     if (!url)
         return cli_usage("%s", verify_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    int st = repair ? cli_open(&ar, url, false) : cli_open_ro(&ar, url);
     if (st)
         return st;
     if (isatty(2))
@@ -238,7 +238,7 @@ int cli_cmd_copy(int argc, char **argv)
     if (argc != 2)
         return cli_usage("%s", copy_usage);
     kl_archive *src, *dst;
-    int st = cli_open(&src, argv[0], false);
+    int st = cli_open_ro(&src, argv[0]);
     if (st)
         return st;
     if ((st = cli_open(&dst, argv[1], true)) != 0) {

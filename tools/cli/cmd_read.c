@@ -33,7 +33,7 @@ int cli_cmd_ls(int argc, char **argv)
     if (!url)
         return cli_usage("%s", ls_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    int st = cli_open_ro(&ar, url);
     if (st)
         return st;
     kl_archive_iter *it;
@@ -113,7 +113,7 @@ int cli_cmd_get(int argc, char **argv)
     if (argc != 2)
         return cli_usage("%s", get_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
+    int st = cli_open_ro(&ar, argv[0]);
     if (st)
         return st;
     kl_buf key = KL_BUF_INIT, val = KL_BUF_INIT, out = KL_BUF_INIT;
@@ -133,7 +133,7 @@ int cli_cmd_get(int argc, char **argv)
     kl_buf_free(&key);
     kl_buf_free(&val);
     kl_buf_free(&out);
-    kl_archive_close(ar);
+    st = cli_close(ar, argv[0], st);
     return st;
 }
 
@@ -147,7 +147,7 @@ int cli_cmd_count(int argc, char **argv)
     if (argc != 1)
         return cli_usage("%s", count_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
+    int st = cli_open_ro(&ar, argv[0]);
     if (st)
         return st;
     size_t n;
@@ -156,6 +156,6 @@ int cli_cmd_count(int argc, char **argv)
         st = cli_fail(rc, argv[0]);
     else
         printf("%zu\n", n);
-    kl_archive_close(ar);
+    st = cli_close(ar, argv[0], st);
     return st;
 }

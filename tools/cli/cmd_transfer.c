@@ -126,7 +126,7 @@ int cli_cmd_export(int argc, char **argv)
     if (!url)
         return cli_usage("%s", export_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    int st = cli_open_ro(&ar, url);
     if (st)
         return st;
     kl_archive_iter *it = NULL;
@@ -187,7 +187,7 @@ int cli_cmd_export(int argc, char **argv)
     }
     if (!st && (damaged || inexact))
         st = CLI_FAILED_CHECK;
-    kl_archive_close(ar);
+    st = cli_close(ar, url, st);
     kl_buf *bufs[] = {&k, &v, &kl, &vl, &kj, &vj, &line};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         kl_buf_free(bufs[i]);
