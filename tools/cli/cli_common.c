@@ -172,6 +172,14 @@ int cli_help(const char *usage, const char *about)
     return CLI_OK;
 }
 
+int cli_reject_options(int argc, char **argv, const char *cmd)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("%s: unknown option '%s' (try 'klepto %s --help')", cmd, argv[i], cmd);
+    return 0;
+}
+
 /* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
  * option, 0 when it is not, -1 when its value is missing. */
 int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **val)

@@ -137,25 +137,35 @@ int cli_cmd_get(int argc, char **argv)
     return st;
 }
 
-static const char count_usage[] = "usage: klepto count URL";
-static const char count_about[] = "Print the number of entries in the archive at URL.\n";
+static const char count_usage[] = "usage: klepto count URL [--json]";
+static const char count_about[] = "Print the number of entries in the archive at URL.\n"
+                                  "--json prints {\"entries\": N} instead.\n";
 
 int cli_cmd_count(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(count_usage, count_about);
+    bool json = cli_take_flag(&argc, argv, "--json");
+    int st;
+    if ((st = cli_reject_options(argc, argv, "count")) != 0)
+        return st;
     if (argc != 1)
         return cli_usage("%s", count_usage);
     kl_archive *ar;
-    int st = cli_open_ro(&ar, argv[0]);
-    if (st)
+    if ((st = cli_open_ro(&ar, argv[0])) != 0)
         return st;
     size_t n;
     int rc = kl_archive_count(ar, &n);
-    if (rc)
+    if (rc) {
         st = cli_fail(rc, argv[0]);
-    else
+    } else if (json) {
+        cli_json o = {KL_BUF_INIT};
+        cli_json_uint(&o, "entries", n);
+        if ((rc = cli_json_print(&o)) != 0)
+            st = cli_fail(rc, "count");
+    } else {
         printf("%zu\n", n);
+    }
     st = cli_close(ar, argv[0], st);
     return st;
 }

@@ -106,8 +106,8 @@ int kl__sq_ro_check(const sq_state *s)
         return 0;
     struct stat st;
     off_t wal = 0;
-    bool same = stat(s->path, &st) == 0 && st.st_ino == s->snap_ino &&
-                st.st_size == s->snap_size && st.st_mtim.tv_sec == s->snap_mtime.tv_sec &&
+    bool same = stat(s->path, &st) == 0 && st.st_ino == s->snap_ino && st.st_size == s->snap_size &&
+                st.st_mtim.tv_sec == s->snap_mtime.tv_sec &&
                 st.st_mtim.tv_nsec == s->snap_mtime.tv_nsec;
     if (same && sibling_exists(s->path, "-wal", &wal) && wal > 0)
         same = false;
