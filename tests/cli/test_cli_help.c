@@ -126,7 +126,8 @@ static void bad_usage_still_exits_2_with_the_usage_line_on_stderr(void **st)
         {"copy mem:", "klepto: usage: klepto copy SRC DST [--json] [--progress|--quiet]\n"},
         {"compact", "klepto: usage: klepto compact URL [--progress|--quiet]\n"},
         {"export", "klepto: usage: klepto export URL [--format json|csv] [--progress|--quiet]\n"},
-        {"import", "klepto: usage: klepto import URL [--format json|csv] [FILE] [--progress|--quiet]\n"},
+        {"import",
+         "klepto: usage: klepto import URL [--format json|csv] [FILE] [--progress|--quiet]\n"},
         {"prune", "klepto: usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] "
                   "[--older-than N[s|m|h|d]] [--json] [--progress|--quiet]\n"},
         {"simulate", "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE]\n"},

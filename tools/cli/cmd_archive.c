@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "klepto/cached.h"
+#include "klepto/sys/errors.h"
 
 static const char put_usage[] = "usage: klepto put URL KEY VALUE";
 static const char put_about[] =
@@ -336,7 +337,18 @@ int cli_cmd_compact(int argc, char **argv)
     return whole_archive(argc, argv, "compact", compact_usage, kl_archive_compact);
 }
 
-enum { COPY_BATCH = 512 };
+/* Entries written per put_many: one transaction (or file append) each.
+ * Large batches matter: each commit rewrites every page it touched, and
+ * keys in no order touch pages all over an SQL table, so 1M entries in
+ * batches of 512 wrote the table's pages some 2000 times over.  A batch
+ * also ends at COPY_BATCH_BYTES of keys and values, to bound memory. */
+enum { COPY_BATCH = 1 << 17, COPY_BATCH_BYTES = 64 << 20 };
+
+typedef struct copy_batch {
+    kl_buf keys[COPY_BATCH], vals[COPY_BATCH];
+    const void *kp[COPY_BATCH], *vp[COPY_BATCH];
+    size_t kl[COPY_BATCH], vl[COPY_BATCH];
+} copy_batch;
 
 static const char copy_usage[] = "usage: klepto copy SRC DST [--json] [--progress|--quiet]";
 static const char copy_about[] =
@@ -371,33 +383,34 @@ int cli_cmd_copy(int argc, char **argv)
     cli_progress pg;
     cli_progress_start(&pg, mode, "copy", false, total);
     kl_archive_iter *it = NULL;
-    kl_buf keys[COPY_BATCH], vals[COPY_BATCH];
-    memset(keys, 0, sizeof keys);
-    memset(vals, 0, sizeof vals);
-    const void *kp[COPY_BATCH], *vp[COPY_BATCH];
-    size_t kl[COPY_BATCH], vl[COPY_BATCH], n = 0, copied = 0, damaged = 0;
-    int rc = kl_archive_iter_new(src, &it);
+    copy_batch *b = calloc(1, sizeof *b);
+    kl_buf *keys = b ? b->keys : NULL, *vals = b ? b->vals : NULL;
+    size_t n = 0, copied = 0, damaged = 0, bytes = 0;
+    int rc = b ? kl_archive_iter_new(src, &it) : kl_seterr(KL_ENOMEM, "copy: out of memory");
     for (bool done = rc != 0; !done;) {
         int r = cli_next_entry(it, kl_archive_url(src), true, &keys[n], &vals[n], &damaged);
         if (r < 0) {
             rc = r;
             break;
         }
-        if (r == 1)
+        if (r == 1) {
+            bytes += keys[n].len + vals[n].len;
             n++;
+        }
         done = r == 0;
-        if (n == COPY_BATCH || (done && n)) {
+        if (n == COPY_BATCH || bytes >= COPY_BATCH_BYTES || (done && n)) {
             for (size_t i = 0; i < n; i++) {
-                kp[i] = keys[i].data;
-                kl[i] = keys[i].len;
-                vp[i] = vals[i].data;
-                vl[i] = vals[i].len;
+                b->kp[i] = keys[i].data;
+                b->kl[i] = keys[i].len;
+                b->vp[i] = vals[i].data;
+                b->vl[i] = vals[i].len;
             }
-            if ((rc = kl_archive_put_many(dst, n, kp, kl, vp, vl)) != 0)
+            if ((rc = kl_archive_put_many(dst, n, b->kp, b->kl, b->vp, b->vl)) != 0)
                 break;
             copied += n;
             cli_progress_add(&pg, n);
             n = 0;
+            bytes = 0;
         }
     }
     kl_archive_iter_free(it);
@@ -429,9 +442,10 @@ int cli_cmd_copy(int argc, char **argv)
         if (damaged && !st)
             st = CLI_FAILED_CHECK;
     }
-    for (size_t i = 0; i < COPY_BATCH; i++) {
+    for (size_t i = 0; b && i < COPY_BATCH; i++) {
         kl_buf_free(&keys[i]);
         kl_buf_free(&vals[i]);
     }
+    free(b);
     return st;
 }
