@@ -92,7 +92,7 @@ static int run(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version"))
         return version();
     if (!strcmp(argv[1], "help") && argc > 2) { /* klepto help CMD: that command's help */
         const command *c = find(argv[2]);
