@@ -41,7 +41,8 @@
  * Files: statements.c (errors, statement helpers), open.c (connection,
  * pragmas, tables), catalog.c (the sql_archive layout, with
  * util/sql_catalog.c), slots.c (the backend's slots), iter.c (cursors),
- * verify.c (SQLite's own check, then every entry read).
+ * verify.c (SQLite's own check, then every entry read), readonly.c (a
+ * read-only open of a WAL database in a folder the reader cannot write).
  */
 #ifndef KLEPTO_ARCHIVE_BACKEND_SQLITE_H
 #define KLEPTO_ARCHIVE_BACKEND_SQLITE_H
