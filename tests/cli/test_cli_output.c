@@ -123,6 +123,28 @@ static void stats_is_human_on_a_terminal(void **state)
     free(out);
 }
 
+/* On a terminal the line is drawn over itself and wiped at the end. */
+static void progress_is_drawn_on_a_terminal(void **state)
+{
+    (void)state;
+    if (kt_run("script -qec true /dev/null >/dev/null 2>&1", NULL) != 0)
+        skip(); /* no script(1) to lend a terminal */
+    char cmd[9000], *out;
+    snprintf(cmd, sizeof cmd, "script -qec \"%s copy '%s' mem:\" /dev/null </dev/null",
+             kt_bin("klepto"), src);
+    assert_int_equal(kt_run(cmd, &out), 0);
+    if (!strstr(out, "\rcopy: 0/3 entries (0%)") || !strstr(out, "\r\033[K") ||
+        !strstr(out, "copied 3 entries"))
+        fail_msg("klepto copy on a terminal drew: %s", out);
+    free(out);
+    /* --quiet: nothing drawn there either */
+    snprintf(cmd, sizeof cmd, "script -qec \"%s copy '%s' mem: --quiet\" /dev/null </dev/null",
+             kt_bin("klepto"), src);
+    assert_int_equal(kt_run(cmd, &out), 0);
+    assert_null(strstr(out, "copy: "));
+    free(out);
+}
+
 static void verify_copy_prune_json(void **state)
 {
     (void)state;
@@ -229,6 +251,7 @@ int main(void)
         cmocka_unit_test(count_json),
         cmocka_unit_test(stats_is_exact_in_a_pipe_and_human_when_asked),
         cmocka_unit_test(stats_is_human_on_a_terminal),
+        cmocka_unit_test(progress_is_drawn_on_a_terminal),
         cmocka_unit_test(verify_copy_prune_json),
         cmocka_unit_test(progress_only_when_asked_in_a_pipe),
         cmocka_unit_test(progress_and_quiet_together_is_bad_usage),
