@@ -256,13 +256,17 @@ int cli_cmd_verify(int argc, char **argv)
     cli_progress pg;
     if (mode != CLI_PROGRESS_OFF)
         kl_archive_count(ar, &total);
-    cli_progress_start(&pg, mode, "verify", false, total);
+    /* named as before there was a progress line: "verify URL" (masked) */
+    kl_buf what = KL_BUF_INIT;
+    kl_buf_printf(&what, "verify %s", kl_archive_url(ar));
+    cli_progress_start(&pg, mode, kl_buf_cstr(&what) ? kl_buf_cstr(&what) : "verify", false, total);
     kl_buf report = KL_BUF_INIT;
     size_t problems = 0;
     int rc = kl_archive_verify(ar, repair, &report, &problems);
     if (!rc)
         cli_progress_add(&pg, total);
     cli_progress_end(&pg);
+    kl_buf_free(&what);
     if (json && !rc) {
         cli_json o = {KL_BUF_INIT};
         kl_buf msgs = KL_BUF_INIT;
