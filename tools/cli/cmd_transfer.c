@@ -540,11 +540,11 @@ int cli_cmd_import(int argc, char **argv)
         }
         if (rc)
             break;
-        if (by_bytes) {
+        if (pg.on && by_bytes) { /* only when drawn: ftell is a system call */
             long at = ftell(in.f);
             if (at > 0 && (uint64_t)at > pg.done)
                 cli_progress_add(&pg, (uint64_t)at - pg.done);
-        } else {
+        } else if (pg.on) {
             cli_progress_add(&pg, 1);
         }
         if (++b->n == IMPORT_BATCH) {
