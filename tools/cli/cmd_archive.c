@@ -389,9 +389,11 @@ int cli_cmd_copy(int argc, char **argv)
     kl_archive_iter *it = NULL;
     copy_batch *b = calloc(1, sizeof *b);
     kl_buf *keys = b ? b->keys : NULL, *vals = b ? b->vals : NULL;
-    size_t n = 0, copied = 0, damaged = 0, bytes = 0;
+    size_t n = 0, used = 0, copied = 0, damaged = 0, bytes = 0; /* used: buffers touched */
     int rc = b ? kl_archive_iter_new(src, &it) : kl_seterr(KL_ENOMEM, "copy: out of memory");
     for (bool done = rc != 0; !done;) {
+        if (n >= used)
+            used = n + 1;
         int r = cli_next_entry(it, kl_archive_url(src), true, &keys[n], &vals[n], &damaged);
         if (r < 0) {
             rc = r;
@@ -446,7 +448,7 @@ int cli_cmd_copy(int argc, char **argv)
         if (damaged && !st)
             st = CLI_FAILED_CHECK;
     }
-    for (size_t i = 0; b && i < COPY_BATCH; i++) {
+    for (size_t i = 0; b && i < used; i++) {
         kl_buf_free(&keys[i]);
         kl_buf_free(&vals[i]);
     }
