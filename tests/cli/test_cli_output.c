@@ -229,7 +229,7 @@ static void progress_only_when_asked_in_a_pipe(void **state)
     }
 }
 
-static void progress_and_quiet_together_is_bad_usage(void **state)
+static void bad_usage_and_closed_output_say_so_in_one_line(void **state)
 {
     (void)state;
     char *out = NULL;
@@ -243,6 +243,14 @@ static void progress_and_quiet_together_is_bad_usage(void **state)
     assert_int_equal(kt_klepto(&out, true, "--bogus"), 2);
     assert_string_equal(out, "klepto: unknown option '--bogus' (try 'klepto --help')\n");
     free(out);
+    assert_int_equal(kt_klepto(&out, true, "count bogus:x"), 2);
+    assert_string_equal(out, "klepto: bogus:x: unknown archive scheme 'bogus:'\n");
+    free(out);
+    /* stdout closed: one line, exit 3 */
+    assert_int_equal(kt_klepto(&out, false, "count '%s' 2>&1 >&-", src), 3);
+    assert_non_null(strstr(out, "klepto: writing the output failed: "));
+    assert_true(strchr(out, '\n') == out + strlen(out) - 1); /* one line */
+    free(out);
 }
 
 int main(void)
@@ -254,7 +262,7 @@ int main(void)
         cmocka_unit_test(progress_is_drawn_on_a_terminal),
         cmocka_unit_test(verify_copy_prune_json),
         cmocka_unit_test(progress_only_when_asked_in_a_pipe),
-        cmocka_unit_test(progress_and_quiet_together_is_bad_usage),
+        cmocka_unit_test(bad_usage_and_closed_output_say_so_in_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
