@@ -58,8 +58,10 @@ bench: deps
 # $(BUILD) was first configured with: the installed klepto.pc and CMake
 # package find their files relative to themselves.  A user-owned prefix
 # needs no root: make install PREFIX=$HOME/.local
+# A destination that cannot be written is refused before anything is
+# copied; a failure part-way says what was left (scripts/install.sh).
 install: build
-	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD)$(if $(PREFIX), --prefix "$(abspath $(PREFIX))")
+	@bash scripts/install.sh "$(BUILD)" "$(if $(PREFIX),$(abspath $(PREFIX)))" "$(if $(DESTDIR),$(abspath $(DESTDIR)))"
 
 # Remove the files the last `make install` from $(BUILD) wrote (CMake's
 # $(BUILD)/install_manifest.txt, DESTDIR included), then klepto's own

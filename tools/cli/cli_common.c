@@ -88,6 +88,22 @@ int cli_open(kl_archive **out, const char *url, bool create)
     return 0;
 }
 
+int cli_open_ro(kl_archive **out, const char *url)
+{
+    kl_archive_opts opts = KL_ARCHIVE_OPTS_INIT;
+    opts.read_only = true;
+    int rc = kl_archive_open(out, url, &opts);
+    if (rc)
+        return cli_fail(rc, url);
+    return 0;
+}
+
+int cli_close(kl_archive *ar, const char *url, int st)
+{
+    int rc = kl_archive_close(ar);
+    return rc && st == CLI_OK ? cli_fail(rc, url) : st;
+}
+
 int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key)
 {
     kl_value v;
@@ -154,6 +170,14 @@ int cli_help(const char *usage, const char *about)
 {
     printf("%s\n\n%s", usage, about);
     return CLI_OK;
+}
+
+int cli_reject_options(int argc, char **argv, const char *cmd)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("%s: unknown option '%s' (try 'klepto %s --help')", cmd, argv[i], cmd);
+    return 0;
 }
 
 /* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the
