@@ -44,8 +44,11 @@ struct kl_memo {
     unsigned float_args; /* bit i: argument i is a float */
     bool raw_opts_ok;    /* the options allow raw keys (set by configure) */
     /* Some argument is an array (type codes 'A'..'J', memo_typed.h): raw
-     * keys are then of variable length. */
+     * keys are then of variable length; with one array only, its element
+     * count is implied by the key's length and not written. */
     bool has_arrays;
+    bool counted_arrays; /* more than one array: each written with its count */
+    uint8_t arg_esize[TYPED_MAX_ARGS]; /* an array argument's element size; 0: scalar */
 };
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.

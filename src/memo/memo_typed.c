@@ -117,12 +117,13 @@ kl_value kl__typed_image_value(char type, uint64_t bits) { return image_value(ty
 
 /* Append the raw form of an array argument's value (an nd-array of the
  * argument's dtype and one dimension): 0, or 1 when it does not fit. */
-static int array_raw(char type, const kl_value *v, kl_buf *out)
+static int array_raw(const kl_memo *m, char type, const kl_value *v, kl_buf *out)
 {
     if (v->type != KL_NDARRAY || v->u.nd.ndim != 1 || v->u.nd.dtype != typed_dtype(type))
         return 1;
     uint64_t n = v->u.nd.shape[0];
-    if (kl_buf_append(out, &n, 8) || kl_buf_append(out, v->u.nd.data, kl_value_ndarray_bytes(v)))
+    if ((m->counted_arrays && kl_buf_append(out, &n, 8)) ||
+        kl_buf_append(out, v->u.nd.data, kl_value_ndarray_bytes(v)))
         return KL_ENOMEM;
     return 0;
 }
@@ -201,7 +202,7 @@ static int call_raw_key(const kl_memo *m, const kl_call *call, kl_buf *out)
     for (size_t i = 0; i < m->ntypes && !rc; i++) {
         uint64_t b;
         if (typed_is_array(m->types[i])) {
-            rc = array_raw(m->types[i], at[i], out);
+            rc = array_raw(m, m->types[i], at[i], out);
             if (rc == 1)
                 rc = misfit(m, i);
         } else if (value_image(m, m->types[i], at[i], &b)) {
@@ -247,15 +248,23 @@ static int raw_values(const kl_memo *m, const uint8_t *key, size_t klen, kl_valu
     size_t at = 0, i;
     for (i = 0; i < m->ntypes; i++) { /* at <= klen throughout */
         uint64_t b;
-        if (klen - at < 8)
-            break;
-        memcpy(&b, key + at, 8);
-        at += 8;
-        if (!typed_is_array(m->types[i])) {
+        size_t esz = m->arg_esize[i];
+        if (esz && !m->counted_arrays) {
+            /* the one array: what the scalars (8 bytes each) leave */
+            size_t scalars = 8 * (m->ntypes - 1);
+            if (klen < scalars || (klen - scalars) % esz)
+                break;
+            b = (klen - scalars) / esz;
+        } else {
+            if (klen - at < 8)
+                break;
+            memcpy(&b, key + at, 8);
+            at += 8;
+        }
+        if (!esz) {
             args[i] = image_value(m->types[i], b);
             continue;
         }
-        size_t esz = kl_dtype_size(typed_dtype(m->types[i]));
         if (b > (klen - at) / esz)
             break;
         shape[i] = (size_t)b;
@@ -338,7 +347,7 @@ static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf
         if (!v)
             rc = 1;
         else if (typed_is_array(m->types[i]))
-            rc = array_raw(m->types[i], v, out);
+            rc = array_raw(m, m->types[i], v, out);
         else if (value_image(m, m->types[i], v, &b))
             rc = 1;
         else
@@ -381,9 +390,15 @@ void kl__memo_raw_keys_update(kl_memo *m)
                kl_signature_nparams(m->sig) == m->ntypes &&
                kl_signature_npositional(m->sig) == m->ntypes && !kl_signature_has_varargs(m->sig) &&
                !kl_signature_has_varkw(m->sig) && !strchr(m->types, 's');
-    m->has_arrays = false;
-    for (size_t i = 0; i < m->ntypes; i++)
-        m->has_arrays |= typed_is_array(m->types[i]);
+    size_t narrays = 0;
+    for (size_t i = 0; i < m->ntypes; i++) {
+        narrays += typed_is_array(m->types[i]);
+        m->arg_esize[i] = typed_is_array(m->types[i])
+                              ? (uint8_t)kl_dtype_size(typed_dtype(m->types[i]))
+                              : 0;
+    }
+    m->has_arrays = narrays > 0;
+    m->counted_arrays = narrays > 1;
     m->raw_keys = raw;
     m->float_args = 0;
     for (size_t i = 0; i < m->ntypes; i++)

@@ -7,8 +7,9 @@
  * Type codes, one per argument of the key: 'd' double, 'f' float, 'i'
  * integer, 'b' bool, 's' text, and 'A' + dtype ('A'..'J') an array of that
  * kl_dtype.  A raw memory key is, argument after argument, a scalar's
- * 8-byte image or an array's 8-byte element count followed by its
- * elements' bytes.
+ * 8-byte image or an array's elements' bytes — preceded by its 8-byte
+ * element count when the function has more than one array (with one, the
+ * key's length implies the count, and a vector's key is its bytes).
  */
 #ifndef KLEPTO_MEMO_TYPED_H
 #define KLEPTO_MEMO_TYPED_H

@@ -4,7 +4,7 @@
  * (KL_MEMOIZE's general form: KL_ARR, KL_ARR_FIXED, KL_OUT_ARR).
  *
  * Keys: with raw keys (memo_typed.h) an array joins the memory key as its
- * element count and element bytes, built on the stack when it fits; with
+ * element bytes (and count), built on the stack when it fits; with
  * options that reshape keys (rounding, ignored arguments, other keymaps)
  * the arguments become values — an array a borrowed 1-d nd-array — and
  * the key is canonical.  Either way the archive gets the canonical key,
@@ -27,25 +27,18 @@
 
 static unsigned dtype_tag(kl_dtype dt) { return kl__cbor_dtype_tag(dt); }
 
-/* Checks an array argument (no NULL with elements, no key over the limit)
- * and returns the bytes it adds to a raw key (0 on error). */
-static size_t array_check(const kl_memo *m, size_t i, const kl_typed_arg *a, int *rc)
+/* Why array argument i cannot make a key: NULL with elements, or more
+ * elements than a key may hold. */
+static __attribute__((noinline, cold)) int array_error(const kl_memo *m, size_t i,
+                                                       const kl_typed_arg *a)
 {
-    size_t esz = kl_dtype_size(typed_dtype(m->types[i]));
     const char *name = kl_signature_param(m->sig, i);
-    if (!a->image && a->len) {
-        *rc = kl_seterr(KL_EINVAL, "memo '%s': argument '%s' is NULL with length %zu", m->name,
-                        name, a->len);
-        return 0;
-    }
-    if (a->len > (KL_KEY_MAX - 8) / esz) {
-        *rc = kl_seterr(KL_ETOOBIG,
-                        "memo '%s': argument '%s' has %zu elements, over the key limit of %u "
-                        "bytes",
-                        m->name, name, a->len, KL_KEY_MAX);
-        return 0;
-    }
-    return 8 + a->len * esz;
+    if (!a->image && a->len)
+        return kl_seterr(KL_EINVAL, "memo '%s': argument '%s' is NULL with length %zu", m->name,
+                         name, a->len);
+    return kl_seterr(KL_ETOOBIG,
+                     "memo '%s': argument '%s' has %zu elements, over the key limit of %u bytes",
+                     m->name, name, a->len, KL_KEY_MAX);
 }
 
 /* ---- out-parameters ---------------------------------------------------------------- */
@@ -173,6 +166,75 @@ static __attribute__((noinline)) int call_canonical(kl_memo *m, const kl_typed_a
     return rc;
 }
 
+/* Write the raw key of the arguments into key (cap bytes); returns its
+ * length, which may exceed cap (then nothing past cap was written), or 0
+ * with *rc set when an array cannot make a key. */
+static inline __attribute__((always_inline)) size_t raw_key(const kl_memo *m,
+                                                            const kl_typed_arg *args,
+                                                            uint8_t *key, size_t cap, int *rc)
+{
+    size_t at = 0;
+    for (size_t i = 0; i < m->ntypes; i++) {
+        uint64_t b = args[i].image;
+        size_t esz = m->arg_esize[i];
+        if (!esz) {
+            /* NaN and ±0 images are normalised (as memo_typed.c's) */
+            if (((m->float_args >> i) & 1) &&
+                KL_UNLIKELY(((b << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
+                b = kl__typed_float_image(m, b);
+            if (KL_LIKELY(at + 8 <= cap))
+                memcpy(key + at, &b, 8);
+            at += 8;
+            continue;
+        }
+        uint64_t n = args[i].len;
+        if (KL_UNLIKELY((!b && n) || n > KL_KEY_MAX)) {
+            *rc = array_error(m, i, &args[i]);
+            return 0;
+        }
+        size_t bytes = (size_t)n * esz, head = m->counted_arrays ? 8 : 0;
+        if (KL_LIKELY(at + head + bytes <= cap)) {
+            memcpy(key + at, &n, head);
+            if (bytes)
+                memcpy(key + at + head, (const void *)(uintptr_t)b, bytes);
+        }
+        at += head + bytes;
+    }
+    return at;
+}
+
+/* A raw key longer than the stack holds: built on the heap. */
+static __attribute__((noinline)) int call_long_key(kl_memo *m, const kl_typed_arg *args,
+                                                   size_t total, kl_memo_slot *slot,
+                                                   kl_result_kind kind, void *out,
+                                                   const kl_typed_out *outs, size_t nouts)
+{
+    if (total > KL_KEY_MAX) { /* name the longest array */
+        size_t longest = 0, bytes = 0;
+        for (size_t i = 0; i < m->ntypes; i++)
+            if (m->arg_esize[i] && args[i].len * m->arg_esize[i] >= bytes) {
+                bytes = args[i].len * m->arg_esize[i];
+                longest = i;
+            }
+        return kl__typed_uncached(m, kl_seterr(KL_ETOOBIG,
+                                               "memo '%s': argument '%s' has %zu elements: a "
+                                               "key of %zu bytes, over the key limit of %u",
+                                               m->name, kl_signature_param(m->sig, longest),
+                                               args[longest].len, total, KL_KEY_MAX));
+    }
+    uint8_t *key = malloc(total);
+    if (!key)
+        return kl__typed_uncached(m, kl_seterr(KL_ENOMEM,
+                                               "memo '%s': out of memory for a key of %zu "
+                                               "bytes",
+                                               m->name, total));
+    int rc = 0;
+    (void)raw_key(m, args, key, total, &rc);
+    rc = acquire(m, key, total, slot, kind, out, outs, nouts);
+    free(key);
+    return rc;
+}
+
 int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
                             kl_memo_slot *slot, kl_result_kind kind, void *out,
                             const kl_typed_out *outs, size_t nouts)
@@ -188,51 +250,31 @@ int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
                                                m->name, nargs, m->ntypes));
     if (KL_UNLIKELY(nouts) && (rc = outs_valid(m, outs, nouts)))
         return kl__typed_uncached(m, rc);
-    size_t total = 0;
-    for (size_t i = 0; i < nargs; i++) {
-        if (!typed_is_array(m->types[i])) {
-            total += 8;
-            continue;
-        }
-        size_t add = array_check(m, i, &args[i], &rc);
-        if (KL_UNLIKELY(rc))
-            return kl__typed_uncached(m, rc);
-        total += add;
+    if (m->ntypes == 1 && m->arg_esize[0] && KL_LIKELY(m->raw_keys)) {
+        /* a function of one array (a vector): its elements are the key */
+        const void *p = (const void *)(uintptr_t)args[0].image;
+        size_t n = args[0].len, bytes = n * m->arg_esize[0];
+        if (KL_UNLIKELY((!p && n) || n > KL_KEY_MAX || bytes > KL_KEY_MAX))
+            return kl__typed_uncached(m, n > KL_KEY_MAX || bytes <= KL_KEY_MAX
+                                             ? array_error(m, 0, &args[0])
+                                             : kl_seterr(KL_ETOOBIG,
+                                                         "memo '%s': argument '%s' has %zu "
+                                                         "elements, over the key limit of %u "
+                                                         "bytes",
+                                                         m->name, kl_signature_param(m->sig, 0),
+                                                         n, KL_KEY_MAX));
+        static const uint8_t none[1];
+        return acquire(m, p ? p : none, bytes, slot, kind, out, outs, nouts);
     }
-    if (KL_UNLIKELY(total > KL_KEY_MAX))
-        return kl__typed_uncached(m, kl_seterr(KL_ETOOBIG,
-                                               "memo '%s': the arguments make a key of %zu "
-                                               "bytes, over the limit of %u",
-                                               m->name, total, KL_KEY_MAX));
-    if (!m->raw_keys)
-        return call_canonical(m, args, slot, kind, out, outs, nouts);
     uint8_t stack[ARGS_STACK];
-    uint8_t *key = total <= sizeof stack ? stack : malloc(total);
-    if (KL_UNLIKELY(!key))
-        return kl__typed_uncached(m, kl_seterr(KL_ENOMEM, "memo '%s': out of memory for a "
-                                                          "key of %zu bytes",
-                                               m->name, total));
-    uint8_t *p = key;
-    for (size_t i = 0; i < nargs; i++) {
-        uint64_t b = args[i].image;
-        if (typed_is_array(m->types[i])) {
-            uint64_t n = args[i].len;
-            size_t bytes = args[i].len * kl_dtype_size(typed_dtype(m->types[i]));
-            memcpy(p, &n, 8);
-            if (bytes)
-                memcpy(p + 8, (const void *)(uintptr_t)b, bytes);
-            p += 8 + bytes;
-            continue;
-        }
-        if (m->types[i] == 'd' || m->types[i] == 'f')
-            b = kl__typed_float_image(m, b);
-        memcpy(p, &b, 8);
-        p += 8;
-    }
-    rc = acquire(m, key, total, slot, kind, out, outs, nouts);
-    if (key != stack)
-        free(key);
-    return rc;
+    size_t total = raw_key(m, args, stack, sizeof stack, &rc);
+    if (KL_UNLIKELY(rc))
+        return kl__typed_uncached(m, rc);
+    if (KL_UNLIKELY(!m->raw_keys)) /* the checks above hold for canonical keys too */
+        return call_canonical(m, args, slot, kind, out, outs, nouts);
+    if (KL_UNLIKELY(total > sizeof stack))
+        return call_long_key(m, args, total, slot, kind, out, outs, nouts);
+    return acquire(m, stack, total, slot, kind, out, outs, nouts);
 }
 
 void kl_memo_typed_finish_outs(kl_memo_slot *slot, const kl_typed_out *outs, size_t nouts)

@@ -40,6 +40,15 @@ KL_MEMOIZE(int64_t, a_norm1, KL_ARR_FIXED(int32_t, p, 3))
     return (int64_t)llabs(p[0]) + llabs(p[1]) + llabs(p[2]);
 }
 
+KL_MEMOIZE(double, a_dot, KL_ARR(double, x, n), (int, scale), KL_ARR(double, y, m))
+{
+    ncalls++;
+    double s = 0;
+    for (size_t i = 0; i < n && i < m; i++)
+        s += x[i] * y[i];
+    return s * scale;
+}
+
 #define SUM_OF(T, name)                                                                    \
     KL_MEMOIZE(double, name, KL_ARR(T, x, n))                                              \
     {                                                                                      \
@@ -235,6 +244,46 @@ static void archive_round_trip(void **state)
     KT_OK(kl_memo_set_archive(a_scaled_memo(), NULL));
 }
 
+/* Two arrays: each keyed with its own length (moving an element from one
+ * to the other is another call), through memory and the archive. */
+static void two_arrays(void **state)
+{
+    (void)state;
+    KT_OK(kl_memo_set_archive(a_dot_memo(), "mem:arrays-two"));
+    double x[] = {1, 2, 3}, y[] = {4, 5, 6, 7};
+    ncalls = 0;
+    for (int r = 0; r < 2; r++) {
+        assert_true(a_dot(x, 3, 2, y, 4) == 64);
+        assert_true(a_dot(x, 2, 2, y, 4) == 28);
+        assert_true(a_dot(x, 3, 2, y, 3) == 64);
+        assert_true(a_dot(x, 3, 1, y, 3) == 32);
+    }
+    assert_int_equal(ncalls, 4);
+    KT_OK(kl_memo_clear(a_dot_memo(), false));
+    size_t loaded = 0;
+    KT_OK(kl_memo_load(a_dot_memo(), &loaded));
+    assert_int_equal(loaded, 4);
+    assert_true(a_dot(x, 2, 2, y, 4) == 28);
+    assert_true(a_dot(x, 3, 2, y, 3) == 64);
+    assert_int_equal(ncalls, 4);
+    kl_value args[3];
+    size_t nx = 2, ny = 4;
+    KT_OK(kl_value_ndarray(&args[0], KL_DT_FLOAT64, 1, &nx, x));
+    args[1] = kl_value_int(2);
+    KT_OK(kl_value_ndarray(&args[2], KL_DT_FLOAT64, 1, &ny, y));
+    char *s = repr_key(a_dot_memo(), args, 3);
+    assert_string_equal(s, "['scale', 2, 'x', array([1.0, 2.0], dtype=float64), 'y', "
+                           "array([4.0, 5.0, 6.0, 7.0], dtype=float64)]");
+    free(s);
+    kl_call c = {args, 3, NULL, NULL, 0};
+    kl_value res;
+    KT_OK(kl_memo_lookup(a_dot_memo(), &c, &res));
+    assert_true(res.type == KL_FLOAT && res.u.f == 28);
+    kl_value_free(&args[0]);
+    kl_value_free(&args[2]);
+    KT_OK(kl_memo_set_archive(a_dot_memo(), NULL));
+}
+
 /* Rounding applies element-wise under shallow (or deep) rounding, as
  * klepto's shallow_round rounds the items of a sequence; simple rounding
  * rounds only scalar arguments, as klepto's simple_round does. */
@@ -317,6 +366,7 @@ int main(void)
         cmocka_unit_test(every_element_type),
         cmocka_unit_test(archive_keys_read_as_ndarrays),
         cmocka_unit_test(archive_round_trip),
+        cmocka_unit_test(two_arrays),
         cmocka_unit_test(rounding_applies_to_elements),
         cmocka_unit_test(bad_arrays_are_errors),
     };
