@@ -185,7 +185,7 @@ typedef struct kl_typed_out {
  * out-parameters.  `types` codes: as kl_memo_typed_get's.  With nouts >
  * 0, a hit fills the out arrays (kind and out are not used); the stored
  * result of such a function is its out arrays (one: the nd-array; more: a
- * tuple of them).  A result whose element counts or types do not match
+ * list of them).  A result whose element counts or types do not match
  * the out arrays is a result of another kind: 2.  Array elements are
  * read, never written; an out array is written only on a hit. */
 KL_API int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,

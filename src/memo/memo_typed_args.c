@@ -11,7 +11,7 @@
  * where an array reads back as array([...], dtype=...).
  *
  * Results: out-parameters are stored as nd-arrays (one out: the array; more:
- * a tuple of them).  A hit checks the stored bytes against every out
+ * a list of them).  A hit checks the stored bytes against every out
  * array's element type and count before it writes any of them, so a
  * result of another shape is computed afresh, never half-copied.  Reading
  * needs no allocation: the bytes are parsed in place (RFC 8746 typed
@@ -290,7 +290,7 @@ void kl_memo_typed_finish_outs(kl_memo_slot *slot, const kl_typed_out *outs, siz
         shape[i] = outs[i].len;
         items[i] = typed_ndarray_ref((kl_dtype)outs[i].dtype, outs[i].ptr, &shape[i]);
     }
-    kl_value result = nouts == 1 ? items[0] : kl_value_array_ref(items, nouts, true);
+    kl_value result = nouts == 1 ? items[0] : kl_value_array_ref(items, nouts, false);
     kl_buf buf = KL_BUF_INIT;
     int rc = kl_encode(&buf, &result, 0);
     if (!rc)

@@ -28,6 +28,27 @@ KL_MEMOIZE(long, text_length, (const char *, s))
     return (long)std::strlen(s);
 }
 
+// the general forms: array arguments (a pointer with its length, a
+// fixed-size array) and out-parameters
+KL_MEMOIZE(double, dot3, KL_ARR(double, x, n), KL_ARR_FIXED(float, w, 3))
+{
+    calls++;
+    double s = 0;
+    for (size_t i = 0; i < n && i < 3; i++)
+        s += x[i] * w[i];
+    return s;
+}
+
+KL_MEMOIZE(int, twice, KL_ARR(int32_t, v, n), KL_OUT_ARR(int64_t, out, m))
+{
+    calls++;
+    if (m < n)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = 2 * (int64_t)v[i];
+    return 0;
+}
+
 static int fails;
 #define CHECK(cond)                                                                      \
     do {                                                                                 \
@@ -48,6 +69,19 @@ int main()
     CHECK(text_length("abc") == 3);
     CHECK(text_length("abc") == 3);
     CHECK(calls == 4);
+    {
+        const double x[] = {1, 2, 3};
+        const float w[3] = {0.5f, 0.25f, 2};
+        CHECK(dot3(x, 3, w) == 7.0);
+        CHECK(dot3(x, 3, w) == 7.0);
+        const int32_t v[] = {4, -5};
+        int64_t out[2] = {0, 0};
+        CHECK(twice(v, 2, out, 2) == 0);
+        out[0] = out[1] = 0;
+        CHECK(twice(v, 2, out, 2) == 0 && out[0] == 8 && out[1] == -10);
+        CHECK(twice(v, 2, out, 1) == 1);
+        CHECK(calls == 4 + 3);
+    }
     kl_memo_info info;
     kl_memo_info_get(area_memo(), &info);
     CHECK(info.hit == 1 && info.miss == 1);
