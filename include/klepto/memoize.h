@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "memo.h"
+#include "usertype.h"
 #include "value.h"
 
 #ifdef __cplusplus
@@ -165,24 +166,39 @@ static inline kl_value kl__value_integer(int64_t i) { return kl_value_int(i); }
 #define KL_ARR(type, name, len) (KL__ARR, type, name, len)
 #define KL_ARR_FIXED(type, name, n) (KL__FIX, type, name, n)
 #define KL_OUT_ARR(type, name, len) (KL__OUT, type, name, len)
+#define KL_OBJ(desc, type, name) (KL__OBJ, type, name, desc)
+#define KL_OUT_OBJ(desc, type, name) (KL__OUTOBJ, type, name, desc)
 
 /* One argument of a typed call beyond a scalar's image: an array is its
- * address and element count. */
+ * address and element count, an object its address and type. */
 typedef struct kl_typed_arg {
-    uint64_t image; /* a scalar's 64-bit image, or an array's address */
-    size_t len;     /* an array's element count; 0 for a scalar */
+    uint64_t image;          /* a scalar's 64-bit image, or the address */
+    size_t len;              /* an array's element count; else 0 */
+    const kl_usertype *type; /* an object's type; else NULL */
 } kl_typed_arg;
 
 /* One out-parameter of a typed call: the caller's array, its element
- * count, and its element type (a kl_dtype). */
+ * count and element type (a kl_dtype) — or the caller's object and its
+ * type (then len is 0 and dtype -1). */
 typedef struct kl_typed_out {
     void *ptr;
     size_t len;
     int dtype;
+    const kl_usertype *type;
 } kl_typed_out;
 
-/* kl_memo_typed_call for the functions with array arguments or
- * out-parameters.  `types` codes: as kl_memo_typed_get's.  With nouts >
+/* kl_memo_typed_get for the general form: objtypes has one entry per
+ * argument of the key (the type of a 'U' object argument, else NULL);
+ * outtypes lists the types of object results (NULL-terminated).  Every
+ * type is registered (kl_type_register): a name registered with another
+ * codec makes the memo fail (NULL, the message names the type). */
+KL_API kl_memo *kl_memo_typed_get_general(kl_memo **holder, const char *name,
+                                          const char *signature, const char *types,
+                                          const kl_usertype *const *objtypes,
+                                          const kl_usertype *const *outtypes);
+/* kl_memo_typed_call for the functions with array or object arguments or
+ * out-parameters.  `types` codes: as kl_memo_typed_get's, and 'A' + a
+ * kl_dtype for an array, 'U' for an object.  With nouts >
  * 0, a hit fills the out arrays (kind and out are not used); the stored
  * result of such a function is its out arrays (one: the nd-array; more: a
  * list of them).  A result whose element counts or types do not match
@@ -227,31 +243,57 @@ KL_API void kl_memo_typed_abandon(kl_memo_slot *slot, int code);
 #define KL__PARAMKL__ARR(t, n, l) const t *n, size_t l
 #define KL__PARAMKL__FIX(t, n, l) const t n[l]
 #define KL__PARAMKL__OUT(t, n, l) t *n, size_t l
+#define KL__PARAMKL__OBJ(t, n, l) const t *n
+#define KL__PARAMKL__OUTOBJ(t, n, l) t *n
 #define KL__G_ARGS_2(t, n) n
 #define KL__G_ARGS_4(k, t, n, l) KL__CAT(KL__ARGS, k)(n, l)
 #define KL__ARGSKL__ARR(n, l) n, l
 #define KL__ARGSKL__FIX(n, l) n
 #define KL__ARGSKL__OUT(n, l) n, l
+#define KL__ARGSKL__OBJ(n, l) n
+#define KL__ARGSKL__OUTOBJ(n, l) n
 #define KL__G_SIG_2(t, n) #n ","
 #define KL__G_SIG_4(k, t, n, l) KL__CAT(KL__SIG, k)(n)
 #define KL__SIGKL__ARR(n) #n ","
 #define KL__SIGKL__FIX(n) #n ","
 #define KL__SIGKL__OUT(n)
+#define KL__SIGKL__OBJ(n) #n ","
+#define KL__SIGKL__OUTOBJ(n)
 #define KL__G_CODE_2(t, n) KL__TYPECODE(t, n),
 #define KL__G_CODE_4(k, t, n, l) KL__CAT(KL__CODE, k)(t)
 #define KL__CODEKL__ARR(t) (char)('A' + KL__DTYPE_OF(t)),
 #define KL__CODEKL__FIX(t) (char)('A' + KL__DTYPE_OF(t)),
 #define KL__CODEKL__OUT(t)
-#define KL__G_TARG_2(t, n) {kl__image_of(n), 0},
+#define KL__CODEKL__OBJ(t) 'U',
+#define KL__CODEKL__OUTOBJ(t)
+#define KL__G_TARG_2(t, n) {kl__image_of(n), 0, NULL},
 #define KL__G_TARG_4(k, t, n, l) KL__CAT(KL__TARG, k)(n, l)
-#define KL__TARGKL__ARR(n, l) {(uint64_t)(uintptr_t)(const void *)(n), (size_t)(l)},
-#define KL__TARGKL__FIX(n, l) {(uint64_t)(uintptr_t)(const void *)(n), (size_t)(l)},
+#define KL__TARGKL__ARR(n, l) {(uint64_t)(uintptr_t)(const void *)(n), (size_t)(l), NULL},
+#define KL__TARGKL__FIX(n, l) {(uint64_t)(uintptr_t)(const void *)(n), (size_t)(l), NULL},
 #define KL__TARGKL__OUT(n, l)
+#define KL__TARGKL__OBJ(n, l) {(uint64_t)(uintptr_t)(const void *)(n), 0, &(l)},
+#define KL__TARGKL__OUTOBJ(n, l)
 #define KL__G_TOUT_2(t, n)
 #define KL__G_TOUT_4(k, t, n, l) KL__CAT(KL__TOUT, k)(t, n, l)
 #define KL__TOUTKL__ARR(t, n, l)
 #define KL__TOUTKL__FIX(t, n, l)
-#define KL__TOUTKL__OUT(t, n, l) {(void *)(n), (size_t)(l), KL__DTYPE_OF(t)},
+#define KL__TOUTKL__OUT(t, n, l) {(void *)(n), (size_t)(l), KL__DTYPE_OF(t), NULL},
+#define KL__TOUTKL__OBJ(t, n, l)
+#define KL__TOUTKL__OUTOBJ(t, n, l) {(void *)(n), 0, -1, &(l)},
+#define KL__G_OBJT_2(t, n) NULL,
+#define KL__G_OBJT_4(k, t, n, l) KL__CAT(KL__OBJT, k)(l)
+#define KL__OBJTKL__ARR(l) NULL,
+#define KL__OBJTKL__FIX(l) NULL,
+#define KL__OBJTKL__OUT(l)
+#define KL__OBJTKL__OBJ(l) &(l),
+#define KL__OBJTKL__OUTOBJ(l)
+#define KL__G_OUTT_2(t, n)
+#define KL__G_OUTT_4(k, t, n, l) KL__CAT(KL__OUTT, k)(l)
+#define KL__OUTTKL__ARR(l)
+#define KL__OUTTKL__FIX(l)
+#define KL__OUTTKL__OUT(l)
+#define KL__OUTTKL__OBJ(l)
+#define KL__OUTTKL__OUTOBJ(l) &(l),
 #define KL__GANY(a) KL__G(ANY, KL__UNPAREN a)
 #define KL__GPARAM(a) KL__G(PARAM, KL__UNPAREN a)
 #define KL__GARGS(a) KL__G(ARGS, KL__UNPAREN a)
@@ -259,6 +301,8 @@ KL_API void kl_memo_typed_abandon(kl_memo_slot *slot, int code);
 #define KL__GCODE(a) KL__G(CODE, KL__UNPAREN a)
 #define KL__GTARG(a) KL__G(TARG, KL__UNPAREN a)
 #define KL__GTOUT(a) KL__G(TOUT, KL__UNPAREN a)
+#define KL__GOBJT(a) KL__G(OBJT, KL__UNPAREN a)
+#define KL__GOUTT(a) KL__G(OUTT, KL__UNPAREN a)
 #define KL__UNPAREN(...) __VA_ARGS__
 #define KL__MAP1(f, sep, ...) KL__CAT(KL__MAP1_, KL__NARGS(__VA_ARGS__))(f, sep, __VA_ARGS__)
 #define KL__MAP1_1(f, s, a) f(a)
@@ -292,15 +336,19 @@ KL_API void kl_memo_typed_abandon(kl_memo_slot *slot, int code);
     {                                                                                      \
         kl_memo *kl__m = __atomic_load_n(&name##__holder, __ATOMIC_ACQUIRE);               \
         static const char kl__types[] = {KL__MAP1(KL__GCODE, KL__NOSEP, __VA_ARGS__) 0};   \
+        static const kl_usertype *const kl__objt[] = {                                     \
+            KL__MAP1(KL__GOBJT, KL__NOSEP, __VA_ARGS__) NULL};                             \
+        static const kl_usertype *const kl__outt[] = {                                     \
+            KL__MAP1(KL__GOUTT, KL__NOSEP, __VA_ARGS__) NULL};                             \
         return kl__m ? kl__m                                                               \
-                     : kl_memo_typed_get(&name##__holder, #name,                           \
-                                         KL__MAP1(KL__GSIG, KL__NOSEP, __VA_ARGS__) "",    \
-                                         kl__types);                                       \
+                     : kl_memo_typed_get_general(&name##__holder, #name,                   \
+                                                 KL__MAP1(KL__GSIG, KL__NOSEP, __VA_ARGS__) "", \
+                                                 kl__types, kl__objt, kl__outt);           \
     }                                                                                      \
     ret name(KL__MAP1(KL__GPARAM, KL__COMMA, __VA_ARGS__))                                 \
     {                                                                                      \
         const kl_typed_arg kl__a[] = {KL__MAP1(KL__GTARG, KL__NOSEP, __VA_ARGS__)};        \
-        const kl_typed_out kl__o[] = {KL__MAP1(KL__GTOUT, KL__NOSEP, __VA_ARGS__){0, 0, 0}}; \
+        const kl_typed_out kl__o[] = {KL__MAP1(KL__GTOUT, KL__NOSEP, __VA_ARGS__){0, 0, 0, 0}}; \
         const size_t kl__no = sizeof kl__o / sizeof kl__o[0] - 1;                          \
         kl_memo_slot kl__slot;                                                             \
         ret kl__r;                                                                         \

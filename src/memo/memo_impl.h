@@ -48,7 +48,10 @@ struct kl_memo {
      * count is implied by the key's length and not written. */
     bool has_arrays;
     bool counted_arrays; /* more than one array: each written with its count */
-    uint8_t arg_esize[TYPED_MAX_ARGS]; /* an array argument's element size; 0: scalar */
+    bool has_objects;    /* some argument is an object of a user type ('U') */
+    uint8_t arg_esize[TYPED_MAX_ARGS]; /* an array argument's element size, 1 for
+                                          an object (its encoded bytes); 0: scalar */
+    const kl_usertype *objtype[TYPED_MAX_ARGS]; /* an object argument's type ('U') */
 };
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.

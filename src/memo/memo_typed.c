@@ -128,8 +128,47 @@ static int array_raw(const kl_memo *m, char type, const kl_value *v, kl_buf *out
     return 0;
 }
 
+int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *out)
+{
+    const kl_usertype *t = m->objtype[i];
+    if (v->type != KL_ARRAY || !(v->flags & KL_VALUE_OBJECT) || v->u.a.len != 3 ||
+        v->u.a.items[0].type != KL_TEXT || v->u.a.items[0].u.s.len != strlen(t->name) ||
+        memcmp(v->u.a.items[0].u.s.ptr, t->name, v->u.a.items[0].u.s.len) != 0 ||
+        v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->version)
+        return 1;
+    size_t at = out->len;
+    uint64_t n = 0;
+    if (m->counted_arrays && kl_buf_append(out, &n, 8))
+        return KL_ENOMEM;
+    size_t start = out->len;
+    int rc = kl_encode(out, &v->u.a.items[2], 0);
+    if (rc)
+        return rc == KL_ENOMEM ? rc : 1;
+    n = out->len - start;
+    if (m->counted_arrays)
+        memcpy(out->data + at, &n, 8);
+    return 0;
+}
+
+int kl__typed_object_value(const kl_memo *m, size_t i, const uint8_t *p, size_t n,
+                           kl_value *items, kl_value *out)
+{
+    const kl_usertype *t = m->objtype[i];
+    int rc = kl_decode(p, n, &items[2]);
+    if (rc)
+        return kl_seterr_prefix(rc, "memo '%s': argument '%s': the encoded '%s' does not decode",
+                                m->name, kl_signature_param(m->sig, i), t->name);
+    items[0] = kl_value_cstr_ref(t->name);
+    items[1] = kl_value_int((int64_t)t->version);
+    *out = kl_value_array_ref(items, 3, false);
+    out->flags |= KL_VALUE_OBJECT;
+    return 0;
+}
+
 static const char *type_name(char type)
 {
+    if (typed_is_object(type))
+        return "object";
     if (typed_is_array(type)) {
         static const char *const names[] = {"int8 array",   "int16 array",   "int32 array",
                                             "int64 array",  "uint8 array",   "uint16 array",
@@ -201,7 +240,15 @@ static int call_raw_key(const kl_memo *m, const kl_call *call, kl_buf *out)
     out->len = 0;
     for (size_t i = 0; i < m->ntypes && !rc; i++) {
         uint64_t b;
-        if (typed_is_array(m->types[i])) {
+        if (typed_is_object(m->types[i])) {
+            rc = kl__typed_object_raw(m, i, at[i], out);
+            if (rc == 1)
+                rc = kl_seterr(KL_ETYPE,
+                               "memo '%s': argument '%s' is not an object of type '%s' "
+                               "version %u",
+                               m->name, kl_signature_param(m->sig, i), m->objtype[i]->name,
+                               m->objtype[i]->version);
+        } else if (typed_is_array(m->types[i])) {
             rc = array_raw(m, m->types[i], at[i], out);
             if (rc == 1)
                 rc = misfit(m, i);
@@ -243,8 +290,10 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
 /* The argument values of a raw key (arrays borrow the key's bytes; their
  * lengths go to shape[]): 0, or KL_EINVAL when the key is not raw. */
 static int raw_values(const kl_memo *m, const uint8_t *key, size_t klen, kl_value *args,
-                      size_t *shape)
+                      size_t *shape, kl_value (*objs)[3])
 {
+    for (size_t i = 0; i < m->ntypes; i++)
+        objs[i][2] = kl_value_null();
     size_t at = 0, i;
     for (i = 0; i < m->ntypes; i++) { /* at <= klen throughout */
         uint64_t b;
@@ -267,14 +316,44 @@ static int raw_values(const kl_memo *m, const uint8_t *key, size_t klen, kl_valu
         }
         if (b > (klen - at) / esz)
             break;
+        if (typed_is_object(m->types[i])) {
+            int rc = kl__typed_object_value(m, i, key + at, (size_t)b, objs[i], &args[i]);
+            if (rc) {
+                for (size_t j = 0; j < i; j++)
+                    kl_value_free(&objs[j][2]);
+                return rc;
+            }
+            at += (size_t)b;
+            continue;
+        }
         shape[i] = (size_t)b;
         args[i] = typed_ndarray_ref(typed_dtype(m->types[i]), key + at, &shape[i]);
         at += (size_t)b * esz;
     }
-    if (i < m->ntypes || at != klen || !m->ntypes)
+    if (i < m->ntypes || at != klen || !m->ntypes) {
+        for (size_t j = 0; j < i && j < m->ntypes; j++)
+            kl_value_free(&objs[j][2]);
         return kl_seterr(KL_EINVAL, "memo '%s': a memory key of %zu bytes is not raw", m->name,
                          klen);
+    }
     return 0;
+}
+
+static void raw_values_free(const kl_memo *m, kl_value (*objs)[3])
+{
+    for (size_t i = 0; i < m->ntypes; i++)
+        kl_value_free(&objs[i][2]);
+}
+
+int kl__typed_raw_decodes(const kl_memo *m, const uint8_t *key, size_t klen)
+{
+    kl_value args[TYPED_MAX_ARGS];
+    size_t shape[TYPED_MAX_ARGS];
+    kl_value objs[TYPED_MAX_ARGS][3];
+    int rc = raw_values(m, key, klen, args, shape, objs);
+    if (!rc)
+        raw_values_free(m, objs);
+    return rc;
 }
 
 /* The canonical (archive) key of a raw key. */
@@ -284,7 +363,8 @@ static int raw_to_archive(void *ctx, const uint8_t *key, size_t klen, uint8_t *b
     const kl_memo *m = ctx;
     kl_value args[TYPED_MAX_ARGS];
     size_t shape[TYPED_MAX_ARGS];
-    int rc = raw_values(m, key, klen, args, shape);
+    kl_value objs[TYPED_MAX_ARGS][3];
+    int rc = raw_values(m, key, klen, args, shape, objs);
     if (rc)
         return rc;
     kl_call call = {args, m->ntypes, NULL, NULL, 0};
@@ -294,6 +374,7 @@ static int raw_to_archive(void *ctx, const uint8_t *key, size_t klen, uint8_t *b
     size_t n;
     rc = kl_keygen_key_into(m->keygen, &call, buf + (cap >= p ? p : 0), cap >= p ? cap - p : 0,
                             &n);
+    raw_values_free(m, objs);
     *len = p + n;
     return rc;
 }
@@ -346,6 +427,8 @@ static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf
         uint64_t b;
         if (!v)
             rc = 1;
+        else if (typed_is_object(m->types[i])) /* another name or version: skipped */
+            rc = kl__typed_object_raw(m, i, v, out);
         else if (typed_is_array(m->types[i]))
             rc = array_raw(m, m->types[i], v, out);
         else if (value_image(m, m->types[i], v, &b))
@@ -392,12 +475,16 @@ void kl__memo_raw_keys_update(kl_memo *m)
                !kl_signature_has_varkw(m->sig) && !strchr(m->types, 's');
     size_t narrays = 0;
     for (size_t i = 0; i < m->ntypes; i++) {
-        narrays += typed_is_array(m->types[i]);
+        narrays += typed_is_array(m->types[i]) || typed_is_object(m->types[i]);
         m->arg_esize[i] = typed_is_array(m->types[i])
                               ? (uint8_t)kl_dtype_size(typed_dtype(m->types[i]))
-                              : 0;
+                          : typed_is_object(m->types[i]) ? 1
+                                                         : 0;
     }
     m->has_arrays = narrays > 0;
+    m->has_objects = false;
+    for (size_t i = 0; i < m->ntypes; i++)
+        m->has_objects |= typed_is_object(m->types[i]);
     m->counted_arrays = narrays > 1;
     m->raw_keys = raw;
     m->float_args = 0;
@@ -422,17 +509,30 @@ static int typed_only(void *userdata, const kl_call *call, kl_value *result)
                      "memo: a KL_MEMOIZE function is called through its C wrapper only");
 }
 
-kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
-                           const char *types)
+static kl_memo *typed_get(kl_memo **holder, const char *name, const char *signature,
+                          const char *types, const kl_usertype *const *objtypes,
+                          const kl_usertype *const *outtypes)
 {
     kl_memo *m = __atomic_load_n(holder, __ATOMIC_ACQUIRE);
     if (KL_LIKELY(m))
         return m;
     size_t nt = strlen(types);
-    if (nt == 0 || nt > TYPED_MAX_ARGS || strspn(types, "dfibsABCDEFGHIJ") != nt) {
+    if (nt == 0 || nt > TYPED_MAX_ARGS || strspn(types, "dfibsABCDEFGHIJU") != nt) {
         kl_seterr(KL_EINVAL, "memo '%s': argument types '%s' unknown", name, types);
         return NULL;
     }
+    for (size_t i = 0; i < nt; i++)
+        if (typed_is_object(types[i]) && (!objtypes || !objtypes[i])) {
+            kl_seterr(KL_EINVAL, "memo '%s': argument %zu has no user type", name, i + 1);
+            return NULL;
+        }
+    /* one name, one codec: every type of the function is registered */
+    for (size_t i = 0; objtypes && i < nt; i++)
+        if (objtypes[i] && kl_type_register(objtypes[i]))
+            return NULL;
+    for (size_t i = 0; outtypes && outtypes[i]; i++)
+        if (kl_type_register(outtypes[i]))
+            return NULL;
     /* the macro writes "x,y," — drop the trailing comma */
     char sig[512];
     size_t n = strlen(signature);
@@ -448,6 +548,8 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
         return NULL;
     memcpy(fresh->types, types, nt + 1);
     fresh->ntypes = nt;
+    for (size_t i = 0; i < nt; i++)
+        fresh->objtype[i] = objtypes ? objtypes[i] : NULL;
     kl__memo_raw_keys_update(fresh);
     kl_memo *expected = NULL;
     if (!__atomic_compare_exchange_n(holder, &expected, fresh, false, __ATOMIC_ACQ_REL,
@@ -456,6 +558,19 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
         return expected;
     }
     return fresh;
+}
+
+kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+                           const char *types)
+{
+    return typed_get(holder, name, signature, types, NULL, NULL);
+}
+
+kl_memo *kl_memo_typed_get_general(kl_memo **holder, const char *name, const char *signature,
+                                   const char *types, const kl_usertype *const *objtypes,
+                                   const kl_usertype *const *outtypes)
+{
+    return typed_get(holder, name, signature, types, objtypes, outtypes);
 }
 
 /* A typed call whose memory is keyed canonically (text arguments, or

@@ -6,10 +6,12 @@
  *
  * Type codes, one per argument of the key: 'd' double, 'f' float, 'i'
  * integer, 'b' bool, 's' text, and 'A' + dtype ('A'..'J') an array of that
- * kl_dtype.  A raw memory key is, argument after argument, a scalar's
- * 8-byte image or an array's elements' bytes — preceded by its 8-byte
- * element count when the function has more than one array (with one, the
- * key's length implies the count, and a vector's key is its bytes).
+ * kl_dtype, 'U' an object of a user type (usertype.h).  A raw memory key
+ * is, argument after argument, a scalar's 8-byte image, an array's
+ * elements' bytes or an object's encoded value (what its type's encode
+ * writes) — arrays and objects preceded by their 8-byte length (elements,
+ * bytes) when the function has more than one of them (with one, the key's
+ * length implies it, and a vector's key is its bytes).
  */
 #ifndef KLEPTO_MEMO_TYPED_H
 #define KLEPTO_MEMO_TYPED_H
@@ -18,10 +20,26 @@
 
 static inline bool typed_is_array(char t) { return t >= 'A' && t <= 'J'; }
 static inline kl_dtype typed_dtype(char t) { return (kl_dtype)(t - 'A'); }
+static inline bool typed_is_object(char t) { return t == 'U'; }
+
+/* The raw key part of an object argument's value v (an object of the
+ * argument's type and version) appended to out: 0, 1 when v does not fit,
+ * KL_ENOMEM. */
+int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *out);
+
+/* The value of an object argument whose encoded value is the n bytes at
+ * p: an [name, version, value] object over items (3 values; items[2] is
+ * owned: kl_value_free it).  0, or the decoder's error. */
+int kl__typed_object_value(const kl_memo *m, size_t i, const uint8_t *p, size_t n,
+                           kl_value *items, kl_value *out);
 
 /* The image of a float argument as memory keys use it (NaN: one image;
  * -0.0 is 0.0 when the keymap merges them). */
 uint64_t kl__typed_float_image(const kl_memo *m, uint64_t bits);
+
+/* 0 when every object in a raw key decodes, else the decoder's error
+ * (the message names the argument). */
+int kl__typed_raw_decodes(const kl_memo *m, const uint8_t *key, size_t klen);
 
 /* The value of one scalar argument image. */
 kl_value kl__typed_image_value(char type, uint64_t bits);

@@ -41,6 +41,25 @@ static __attribute__((noinline, cold)) int array_error(const kl_memo *m, size_t 
                      m->name, name, a->len, KL_KEY_MAX);
 }
 
+/* Why object argument i cannot make a key. */
+static __attribute__((noinline, cold)) int object_error(const kl_memo *m, size_t i,
+                                                        const kl_typed_arg *a, int rc)
+{
+    const char *name = kl_signature_param(m->sig, i);
+    if (!a->image)
+        return kl_seterr(KL_EINVAL, "memo '%s': argument '%s' is NULL", m->name, name);
+    if (a->type != m->objtype[i])
+        return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' is of type '%s', not '%s'", m->name,
+                         name, a->type ? a->type->name : "(none)", m->objtype[i]->name);
+    if (*kl_errmsg())
+        return kl_seterr_prefix(rc < 0 ? rc : KL_EINVAL,
+                                "memo '%s': argument '%s': encoding its '%s' failed", m->name,
+                                name, m->objtype[i]->name);
+    return kl_seterr(rc < 0 ? rc : KL_EINVAL,
+                     "memo '%s': argument '%s': encoding its '%s' failed (%d)", m->name, name,
+                     m->objtype[i]->name, rc);
+}
+
 /* ---- out-parameters ---------------------------------------------------------------- */
 
 typedef struct outs_ctx {
@@ -107,6 +126,12 @@ static int outs_valid(const kl_memo *m, const kl_typed_out *outs, size_t nouts)
     if (nouts > TYPED_MAX_ARGS)
         return kl_seterr(KL_EINVAL, "memo '%s': %zu out-parameters", m->name, nouts);
     for (size_t i = 0; i < nouts; i++) {
+        if (outs[i].type) {
+            if (!outs[i].ptr)
+                return kl_seterr(KL_EINVAL, "memo '%s': out-parameter %zu is NULL", m->name,
+                                 i + 1);
+            continue;
+        }
         if (!dtype_tag((kl_dtype)outs[i].dtype))
             return kl_seterr(KL_EINVAL, "memo '%s': out-parameter %zu has no element type",
                              m->name, i + 1);
@@ -120,12 +145,74 @@ static int outs_valid(const kl_memo *m, const kl_typed_out *outs, size_t nouts)
     return 0;
 }
 
+/* A stored result as out-parameters some of which are objects: decoded
+ * (outside the cache's lock), checked whole — every object of its type
+ * and version, every array of its element type and count — then copied.
+ * 0, or 1 when it is not a result of these shapes (the message says why). */
+static int objects_take(const kl_typed_out *outs, size_t nouts, const uint8_t *v, size_t n)
+{
+    kl_value r;
+    if (kl_decode(v, n, &r))
+        return 1;
+    const kl_value *items = &r;
+    int rc = 0;
+    if (nouts > 1) {
+        if (r.type != KL_ARRAY || r.u.a.len != nouts || r.flags & KL_VALUE_OBJECT)
+            rc = 1;
+        items = r.u.a.items;
+    }
+    void *tmp[TYPED_MAX_ARGS] = {0};
+    for (size_t i = 0; i < nouts && !rc; i++) {
+        const kl_typed_out *o = &outs[i];
+        const kl_value *it = &items[i];
+        if (o->type) {
+            if (!(tmp[i] = malloc(o->type->size))) {
+                rc = 1;
+                break;
+            }
+            memcpy(tmp[i], o->ptr, o->type->size);
+            rc = kl_value_object_get(it, o->type, tmp[i]) ? 1 : 0;
+        } else if (it->type != KL_NDARRAY || it->u.nd.ndim != 1 || it->u.nd.dtype != o->dtype ||
+                   it->u.nd.shape[0] != o->len) {
+            rc = 1;
+        }
+    }
+    for (size_t i = 0; i < nouts && !rc; i++) {
+        if (outs[i].type)
+            memcpy(outs[i].ptr, tmp[i], outs[i].type->size);
+        else if (outs[i].len)
+            memcpy(outs[i].ptr, items[i].u.nd.data, kl_value_ndarray_bytes(&items[i]));
+    }
+    for (size_t i = 0; i < nouts; i++)
+        free(tmp[i]);
+    kl_value_free(&r);
+    return rc;
+}
+
+static bool outs_have_objects(const kl_typed_out *outs, size_t nouts)
+{
+    for (size_t i = 0; i < nouts; i++)
+        if (outs[i].type)
+            return true;
+    return false;
+}
+
 /* Look the key up: a result into *out (kind) or into the out arrays. */
 static int acquire(kl_memo *m, const uint8_t *key, size_t klen, kl_memo_slot *slot,
                    kl_result_kind kind, void *out, const kl_typed_out *outs, size_t nouts)
 {
     if (!nouts)
         return kl__cache_acquire_result(m->cache, key, klen, kind, out, &slot->ticket);
+    if (outs_have_objects(outs, nouts)) {
+        kl_buf val = KL_BUF_INIT;
+        int rc = kl_cache_acquire(m->cache, key, klen, &val, &slot->ticket);
+        if (rc == 0 && objects_take(outs, nouts, val.data, val.len))
+            rc = 2; /* found, counted, not a result of these types: computed afresh */
+        if (rc < 0)
+            kl_cache_count_error(m->cache);
+        kl_buf_free(&val);
+        return rc;
+    }
     outs_ctx ctx = {outs, nouts};
     int rc = kl_cache_acquire_take(m->cache, key, klen, take_outs, &ctx, &slot->ticket);
     if (rc < 0)
@@ -143,8 +230,16 @@ static __attribute__((noinline)) int call_canonical(kl_memo *m, const kl_typed_a
 {
     kl_value vals[TYPED_MAX_ARGS];
     size_t shape[TYPED_MAX_ARGS];
+    int rc = 0;
     for (size_t i = 0; i < m->ntypes; i++) {
-        if (typed_is_array(m->types[i])) {
+        if (m->objtype[i]) { /* owned: freed below */
+            if ((rc = kl_value_object(&vals[i], m->objtype[i],
+                                      (const void *)(uintptr_t)args[i].image))) {
+                for (size_t j = 0; j < i; j++)
+                    kl_value_free(&vals[j]);
+                return kl__typed_uncached(m, rc);
+            }
+        } else if (typed_is_array(m->types[i])) {
             shape[i] = args[i].len;
             vals[i] = typed_ndarray_ref(typed_dtype(m->types[i]),
                                         (const void *)(uintptr_t)args[i].image, &shape[i]);
@@ -157,12 +252,34 @@ static __attribute__((noinline)) int call_canonical(kl_memo *m, const kl_typed_a
     kl_buf heap = KL_BUF_INIT;
     const uint8_t *key = stack;
     size_t klen = 0;
-    int rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    rc = memo_build_key(m, &call, stack, &heap, &key, &klen);
+    for (size_t i = 0; i < m->ntypes; i++)
+        kl_value_free(&vals[i]); /* the objects; the rest borrow */
     if (rc)
         rc = kl__typed_uncached(m, rc);
     else
         rc = acquire(m, key, klen, slot, kind, out, outs, nouts);
     kl_buf_free(&heap);
+    return rc;
+}
+
+/* acquire for a raw key; at a miss, a key with objects must decode (an
+ * encode that writes bytes no decoder reads is an error: computed
+ * uncached, nothing stored). */
+static inline int acquire_checked(kl_memo *m, const uint8_t *key, size_t klen,
+                                  kl_memo_slot *slot, kl_result_kind kind, void *out,
+                                  const kl_typed_out *outs, size_t nouts)
+{
+    int rc = acquire(m, key, klen, slot, kind, out, outs, nouts);
+    if (KL_UNLIKELY(rc == 1) && m->has_objects) {
+        int bad = kl__typed_raw_decodes(m, key, klen);
+        if (bad) {
+            kl_cache_abandon(slot->ticket, bad);
+            slot->ticket = NULL;
+            kl_cache_count_error(m->cache);
+            return bad;
+        }
+    }
     return rc;
 }
 
@@ -177,6 +294,26 @@ static inline __attribute__((always_inline)) size_t raw_key(const kl_memo *m,
     for (size_t i = 0; i < m->ntypes; i++) {
         uint64_t b = args[i].image;
         size_t esz = m->arg_esize[i];
+        if (m->objtype[i]) { /* an object: what its type's encode writes */
+            if (KL_UNLIKELY(!b || args[i].type != m->objtype[i])) {
+                *rc = object_error(m, i, &args[i], KL_EINVAL);
+                return 0;
+            }
+            size_t head = m->counted_arrays ? 8 : 0;
+            size_t room = at + head <= cap ? cap - at - head : 0;
+            kl_enc e;
+            kl_enc_init(&e, room ? key + at + head : NULL, room, 0);
+            int erc = m->objtype[i]->encode(&e, (const void *)(uintptr_t)b);
+            if (KL_UNLIKELY(erc || e.err)) {
+                *rc = object_error(m, i, &args[i], erc ? erc : e.err);
+                return 0;
+            }
+            uint64_t n = e.len;
+            if (head && at + head <= cap)
+                memcpy(key + at, &n, 8);
+            at += head + e.len;
+            continue;
+        }
         if (!esz) {
             /* NaN and ±0 images are normalised (as memo_typed.c's) */
             if (((m->float_args >> i) & 1) &&
@@ -230,7 +367,7 @@ static __attribute__((noinline)) int call_long_key(kl_memo *m, const kl_typed_ar
                                                m->name, total));
     int rc = 0;
     (void)raw_key(m, args, key, total, &rc);
-    rc = acquire(m, key, total, slot, kind, out, outs, nouts);
+    rc = acquire_checked(m, key, total, slot, kind, out, outs, nouts);
     free(key);
     return rc;
 }
@@ -250,7 +387,7 @@ int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
                                                m->name, nargs, m->ntypes));
     if (KL_UNLIKELY(nouts) && (rc = outs_valid(m, outs, nouts)))
         return kl__typed_uncached(m, rc);
-    if (m->ntypes == 1 && m->arg_esize[0] && KL_LIKELY(m->raw_keys)) {
+    if (m->ntypes == 1 && m->arg_esize[0] && !m->objtype[0] && KL_LIKELY(m->raw_keys)) {
         /* a function of one array (a vector): its elements are the key */
         const void *p = (const void *)(uintptr_t)args[0].image;
         size_t n = args[0].len, bytes = n * m->arg_esize[0];
@@ -274,7 +411,7 @@ int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
         return call_canonical(m, args, slot, kind, out, outs, nouts);
     if (KL_UNLIKELY(total > sizeof stack))
         return call_long_key(m, args, total, slot, kind, out, outs, nouts);
-    return acquire(m, stack, total, slot, kind, out, outs, nouts);
+    return acquire_checked(m, stack, total, slot, kind, out, outs, nouts);
 }
 
 void kl_memo_typed_finish_outs(kl_memo_slot *slot, const kl_typed_out *outs, size_t nouts)
@@ -286,13 +423,21 @@ void kl_memo_typed_finish_outs(kl_memo_slot *slot, const kl_typed_out *outs, siz
         slot->ticket = NULL;
         return;
     }
+    int rc = 0;
     for (size_t i = 0; i < nouts; i++) {
         shape[i] = outs[i].len;
-        items[i] = typed_ndarray_ref((kl_dtype)outs[i].dtype, outs[i].ptr, &shape[i]);
+        items[i] = kl_value_null();
+        if (outs[i].type && !rc)
+            rc = kl_value_object(&items[i], outs[i].type, outs[i].ptr); /* owned */
+        else if (!outs[i].type)
+            items[i] = typed_ndarray_ref((kl_dtype)outs[i].dtype, outs[i].ptr, &shape[i]);
     }
     kl_value result = nouts == 1 ? items[0] : kl_value_array_ref(items, nouts, false);
     kl_buf buf = KL_BUF_INIT;
-    int rc = kl_encode(&buf, &result, 0);
+    if (!rc)
+        rc = kl_encode(&buf, &result, 0);
+    for (size_t i = 0; i < nouts; i++)
+        kl_value_free(&items[i]);
     if (!rc)
         (void)kl_cache_fulfil(slot->ticket, buf.data, buf.len);
     else

@@ -330,7 +330,7 @@ static void bad_arrays_are_errors(void **state)
     /* NULL with a length (through the call the macro makes: a_sum's body
      * would read the NULL array; the memo must not, and says so) */
     kl_memo_slot slot;
-    kl_typed_arg bad = {0, 5};
+    kl_typed_arg bad = {0, 5, NULL};
     double out = 0;
     int rc = kl_memo_typed_call_args(a_sum_memo(), &bad, 1, &slot, KL_RESULT_DOUBLE, &out,
                                      NULL, 0);

@@ -205,8 +205,8 @@ static void null_out_array(void **state)
 {
     (void)state;
     kl_memo_slot slot;
-    kl_typed_arg args[2] = {{kl__image_int(2), 0}, {kl__image_int(2), 0}};
-    kl_typed_out outs[2] = {{NULL, 3, KL_DT_INT64}, {NULL, 0, KL_DT_FLOAT32}};
+    kl_typed_arg args[2] = {{kl__image_int(2), 0, NULL}, {kl__image_int(2), 0, NULL}};
+    kl_typed_out outs[2] = {{NULL, 3, KL_DT_INT64, NULL}, {NULL, 0, KL_DT_FLOAT32, NULL}};
     int rc = kl_memo_typed_call_args(powers_memo(), args, 2, &slot, KL_RESULT_INT, NULL, outs, 2);
     assert_int_equal(rc, KL_EINVAL);
     assert_non_null(strstr(kl_errmsg(), "out-parameter 1 is NULL with length 3"));
