@@ -136,15 +136,37 @@ int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *
         memcmp(v->u.a.items[0].u.s.ptr, t->name, v->u.a.items[0].u.s.len) != 0 ||
         v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->version)
         return 1;
+    /* the bytes a call makes are what the type's encode writes: the value
+     * goes through the type (decode, encode), and one that its decode
+     * refuses is skipped */
+    void *obj = calloc(1, t->size);
+    if (!obj)
+        return KL_ENOMEM;
+    int rc = t->decode(&v->u.a.items[2], obj) ? 1 : 0;
     size_t at = out->len;
     uint64_t n = 0;
-    if (m->counted_arrays && kl_buf_append(out, &n, 8))
-        return KL_ENOMEM;
-    size_t start = out->len;
-    int rc = kl_encode(out, &v->u.a.items[2], 0);
-    if (rc)
-        return rc == KL_ENOMEM ? rc : 1;
-    n = out->len - start;
+    if (!rc && m->counted_arrays && kl_buf_append(out, &n, 8))
+        rc = KL_ENOMEM;
+    kl_enc e;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        size_t room = out->cap - out->len;
+        kl_enc_init(&e, room ? out->data + out->len : NULL, room, 0);
+        if (t->encode(&e, obj) || e.err)
+            rc = 1;
+        else if (e.len <= out->cap - out->len)
+            break;
+        else if (pass == 0)
+            rc = kl_buf_reserve(out, e.len);
+        else
+            rc = 1;
+    }
+    free(obj);
+    if (rc) {
+        out->len = at;
+        return rc;
+    }
+    out->len += e.len;
+    n = e.len;
     if (m->counted_arrays)
         memcpy(out->data + at, &n, 8);
     return 0;
