@@ -138,7 +138,7 @@ static int outs_valid(const kl_memo *m, const kl_typed_out *outs, size_t nouts)
         if (!outs[i].ptr && outs[i].len)
             return kl_seterr(KL_EINVAL, "memo '%s': out-parameter %zu is NULL with length %zu",
                              m->name, i + 1, outs[i].len);
-        if (outs[i].len > (KL_KEY_MAX * (size_t)64) / kl_dtype_size((kl_dtype)outs[i].dtype))
+        if (outs[i].len > SIZE_MAX / 8)
             return kl_seterr(KL_ETOOBIG, "memo '%s': out-parameter %zu has %zu elements",
                              m->name, i + 1, outs[i].len);
     }

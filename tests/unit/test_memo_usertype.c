@@ -16,13 +16,35 @@
 #include "klepto.h"
 #include "klepto/sys/errors.h"
 
-/* ---- counting allocations: the program's malloc family, over glibc's ---- */
+/* ---- counting allocations: the program's malloc family over glibc's, or
+ * (under AddressSanitizer, which owns malloc) its allocation hooks ---- */
 
+static _Thread_local int counting;
+static _Thread_local long allocations;
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#endif
+
+#ifdef UNDER_ASAN
+#include <sanitizer/allocator_interface.h>
+static void on_malloc(const volatile void *p, size_t n)
+{
+    (void)p;
+    (void)n;
+    allocations += counting;
+}
+static void on_free(const volatile void *p) { (void)p; }
+static void count_allocations(void) { __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free); }
+#else
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
-static _Thread_local int counting;
-static _Thread_local long allocations;
 void *malloc(size_t n)
 {
     allocations += counting;
@@ -38,6 +60,8 @@ void *realloc(void *p, size_t n)
     allocations += counting;
     return __libc_realloc(p, n);
 }
+static void count_allocations(void) {}
+#endif
 
 /* ---- the types ---- */
 
@@ -403,6 +427,7 @@ static void result_of_another_version(void **state)
 
 int main(void)
 {
+    count_allocations();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(objects_are_keyed_by_their_fields),
         cmocka_unit_test(archive_keys_and_results),
