@@ -49,6 +49,12 @@ KL_MEMOIZE(double, a_dot, KL_ARR(double, x, n), (int, scale), KL_ARR(double, y, 
     return s * scale;
 }
 
+KL_MEMOIZE(double, a_labeled, (const char *, label), KL_ARR(double, x, n))
+{
+    ncalls++;
+    return (double)strlen(label) + (n ? x[0] : 0);
+}
+
 #define SUM_OF(T, name)                                                                    \
     KL_MEMOIZE(double, name, KL_ARR(T, x, n))                                              \
     {                                                                                      \
@@ -284,6 +290,25 @@ static void two_arrays(void **state)
     KT_OK(kl_memo_set_archive(a_dot_memo(), NULL));
 }
 
+/* With a text argument the memory key is canonical: arrays still key by
+ * their elements. */
+static void arrays_beside_text(void **state)
+{
+    (void)state;
+    double x[] = {0.5, 1}, y[] = {0.5, 1};
+    char a[] = "abc", b[] = "abc";
+    ncalls = 0;
+    for (int r = 0; r < 2; r++) {
+        assert_true(a_labeled(a, x, 2) == 3.5);
+        assert_true(a_labeled(b, y, 2) == 3.5); /* other memory, same contents */
+        assert_true(a_labeled(a, x, 1) == 3.5); /* a shorter array: another key */
+    }
+    assert_int_equal(ncalls, 2);
+    kl_memo_info info;
+    kl_memo_info_get(a_labeled_memo(), &info);
+    assert_int_equal(info.hit, 4);
+}
+
 /* Rounding applies element-wise under shallow (or deep) rounding, as
  * klepto's shallow_round rounds the items of a sequence; simple rounding
  * rounds only scalar arguments, as klepto's simple_round does. */
@@ -367,6 +392,7 @@ int main(void)
         cmocka_unit_test(archive_keys_read_as_ndarrays),
         cmocka_unit_test(archive_round_trip),
         cmocka_unit_test(two_arrays),
+        cmocka_unit_test(arrays_beside_text),
         cmocka_unit_test(rounding_applies_to_elements),
         cmocka_unit_test(bad_arrays_are_errors),
     };
