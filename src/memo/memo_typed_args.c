@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The typed face's calls with array arguments or out-parameters
- * (KL_MEMOIZE's general form: KL_ARR, KL_ARR_FIXED, KL_OUT_ARR).
+ * The typed face's calls with array or object arguments or
+ * out-parameters (KL_MEMOIZE's general form: KL_ARR, KL_ARR_FIXED,
+ * KL_OBJ, KL_OUT_ARR, KL_OUT_OBJ).
  *
  * Keys: with raw keys (memo_typed.h) an array joins the memory key as its
- * element bytes (and count), built on the stack when it fits; with
- * options that reshape keys (rounding, ignored arguments, other keymaps)
- * the arguments become values — an array a borrowed 1-d nd-array — and
- * the key is canonical.  Either way the archive gets the canonical key,
- * where an array reads back as array([...], dtype=...).
+ * element bytes (and count), an object as what its type's encode writes,
+ * built on the stack when it fits (a function of one array is keyed by
+ * the caller's elements in place); with options that reshape keys
+ * (rounding, ignored arguments, other keymaps) the arguments become
+ * values — an array a borrowed 1-d nd-array, an object its tag-27 value —
+ * and the key is canonical.  Either way the archive gets the canonical
+ * key, where an array reads back as array([...], dtype=...).  A miss
+ * checks that every object's bytes decode before anything is stored.
  *
- * Results: out-parameters are stored as nd-arrays (one out: the array; more:
- * a list of them).  A hit checks the stored bytes against every out
- * array's element type and count before it writes any of them, so a
- * result of another shape is computed afresh, never half-copied.  Reading
- * needs no allocation: the bytes are parsed in place (RFC 8746 typed
- * arrays, as our encoder writes them).
+ * Results: out-parameters are stored as nd-arrays or objects (one out: that
+ * value; more: a list of them).  A hit checks the stored bytes against
+ * every out-parameter's type and size before it writes any of them, so a
+ * result of another shape or version is computed afresh, never
+ * half-copied.  Arrays alone are read without allocation (the bytes are
+ * parsed in place: RFC 8746 typed arrays, as our encoder writes them);
+ * objects are decoded outside the cache's lock.
  */
 #include <stdlib.h>
 
@@ -51,6 +56,11 @@ static __attribute__((noinline, cold)) int object_error(const kl_memo *m, size_t
     if (a->type != m->objtype[i])
         return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' is of type '%s', not '%s'", m->name,
                          name, a->type ? a->type->name : "(none)", m->objtype[i]->name);
+    /* encode again (it is deterministic) to learn whether it says why */
+    kl_errclear();
+    kl_enc e;
+    kl_enc_init(&e, NULL, 0, 0);
+    (void)m->objtype[i]->encode(&e, (const void *)(uintptr_t)a->image);
     if (*kl_errmsg())
         return kl_seterr_prefix(rc < 0 ? rc : KL_EINVAL,
                                 "memo '%s': argument '%s': encoding its '%s' failed", m->name,

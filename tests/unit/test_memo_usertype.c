@@ -360,6 +360,62 @@ static void bad_codecs_are_errors(void **state)
     assert_non_null(strstr(kl_errmsg(), "encode wrote bytes that do not decode"));
 }
 
+/* An object whose encoding is longer than the stack key buffer, beside an
+ * array: two variable parts, each with its length, built on the heap. */
+typedef struct blob {
+    char text[3000];
+} blob;
+static int blob_encode(kl_enc *e, const void *obj)
+{
+    const blob *b = obj;
+    kl_enc_text(e, b->text, strnlen(b->text, sizeof b->text));
+    return 0;
+}
+static int blob_decode(const kl_value *v, void *obj)
+{
+    blob *b = obj;
+    if (v->type != KL_TEXT || v->u.s.len >= sizeof b->text)
+        return KL_ETYPE;
+    memset(b->text, 0, sizeof b->text);
+    memcpy(b->text, v->u.s.ptr, v->u.s.len);
+    return 0;
+}
+static const kl_usertype blob_type = {"blob", 1, sizeof(blob), blob_encode, blob_decode};
+
+KL_MEMOIZE(int64_t, blob_len, KL_OBJ(blob_type, blob, b), KL_ARR(int16_t, w, n))
+{
+    ncalls++;
+    return (int64_t)strlen(b->text) + (n ? w[0] : 0);
+}
+
+static void long_objects(void **state)
+{
+    (void)state;
+    static blob a, b;
+    memset(a.text, 'x', 2500);
+    memset(b.text, 'x', 2500);
+    b.text[2499] = 'y';
+    int16_t w[] = {7, 8};
+    KT_OK(kl_memo_set_archive(blob_len_memo(), "mem:usertype-blob"));
+    ncalls = 0;
+    for (int r = 0; r < 2; r++) {
+        assert_true(blob_len(&a, w, 2) == 2507);
+        assert_true(blob_len(&b, w, 2) == 2507);
+        assert_true(blob_len(&a, w, 1) == 2507);
+    }
+    assert_int_equal(ncalls, 3);
+    KT_OK(kl_memo_clear(blob_len_memo(), false));
+    size_t loaded = 0;
+    KT_OK(kl_memo_load(blob_len_memo(), &loaded));
+    assert_int_equal(loaded, 3);
+    assert_true(blob_len(&b, w, 2) == 2507);
+    assert_int_equal(ncalls, 3);
+    kl_memo_info info;
+    kl_memo_info_get(blob_len_memo(), &info);
+    assert_int_equal(info.hit, 1);
+    KT_OK(kl_memo_set_archive(blob_len_memo(), NULL));
+}
+
 /* One name, one codec. */
 static const kl_usertype params_v2 = {"params", 2, sizeof(params), params_encode,
                                       params_decode};
@@ -466,6 +522,7 @@ int main(void)
         cmocka_unit_test(generic_api),
         cmocka_unit_test(hits_do_not_allocate),
         cmocka_unit_test(bad_codecs_are_errors),
+        cmocka_unit_test(long_objects),
         cmocka_unit_test(one_name_one_codec),
         cmocka_unit_test(result_of_another_version),
     };
