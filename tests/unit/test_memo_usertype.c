@@ -266,6 +266,17 @@ static void generic_api(void **state)
     kl_call pc = {pargs, 2, NULL, NULL, 0};
     assert_int_equal(kl_memo_lookup(energy_memo(), &pc, &res), KL_ETYPE);
     assert_non_null(strstr(kl_errmsg(), "not an object of type 'params'"));
+    /* JSON spells it {"$object": [...]} and reads it back as an object */
+    kl_buf json = KL_BUF_INIT;
+    KT_OK(kl_json(&json, &args[0]));
+    assert_string_equal(kl_buf_cstr(&json), "{\"$object\": [\"params\", 1, [2.0, 3, \"g\"]]}");
+    kl_value parsed;
+    KT_OK(kl_json_parse((const char *)json.data, json.len, &parsed));
+    assert_true(kl_value_equal(&parsed, &args[0]));
+    kl_value_free(&parsed);
+    const char *bad = "{\"$object\": [1, 2]}";
+    assert_int_equal(kl_json_parse(bad, strlen(bad), &parsed), KL_EINVAL);
+    kl_buf_free(&json);
     /* of another version: KL_EVERSION, obj untouched */
     kl_usertype v2 = params_type;
     v2.version = 2;
