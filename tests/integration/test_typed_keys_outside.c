@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* What a KL_MEMOIZE function of arrays and structs leaves in an archive
  * reads well from outside: `klepto ls` renders an array key as
- * array([...], dtype=float64) and an object as CBORTag(27, [...]), and
+ * array([...], dtype=float64) and an object as CBORTag(27, [...]) (a
+ * literal `klepto get` takes back), and
  * Python's cbor2 decodes the same keys and values (the object as
  * CBORTag(27, ['params', 1, [...]])).  The Python part skips, saying so,
  * when no Python with cbor2 is installed. */
@@ -96,6 +97,12 @@ static void archives_read_from_outside(void **state)
     free(ls);
     assert_int_equal(kt_klepto(&ls, true, "ls '%s'", step_url), 0);
     assert_non_null(strstr(ls, "('p', CBORTag(27, ['params', 1, [0.25, 7]]))"));
+    free(ls);
+    /* and the literal it prints names the entry */
+    assert_int_equal(kt_klepto(&ls, true, "get '%s' \"('p', CBORTag(27, ['params', 1, [0.25, 7]]))\"",
+                               step_url),
+                     0);
+    assert_non_null(strstr(ls, "array([0.0, 0.25, 0.5], dtype=float32)"));
     free(ls);
 
     const char *py = python_with_cbor2();

@@ -277,6 +277,16 @@ static void generic_api(void **state)
     const char *bad = "{\"$object\": [1, 2]}";
     assert_int_equal(kl_json_parse(bad, strlen(bad), &parsed), KL_EINVAL);
     kl_buf_free(&json);
+    /* the Python literal kl_repr writes reads back too (klepto get KEY) */
+    kl_buf lit = KL_BUF_INIT;
+    KT_OK(kl_repr(&lit, &args[0]));
+    assert_string_equal(kl_buf_cstr(&lit), "CBORTag(27, ['params', 1, [2.0, 3, 'g']])");
+    KT_OK(kl_parse((const char *)lit.data, lit.len, &parsed));
+    assert_true(kl_value_equal(&parsed, &args[0]));
+    kl_value_free(&parsed);
+    const char *badlit = "CBORTag(28, [1])";
+    assert_int_equal(kl_parse(badlit, strlen(badlit), &parsed), KL_EINVAL);
+    kl_buf_free(&lit);
     /* of another version: KL_EVERSION, obj untouched */
     kl_usertype v2 = params_type;
     v2.version = 2;
