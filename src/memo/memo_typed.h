@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * What the typed face's two files share (private): memo_typed.c (scalar
- * calls, the memo's creation, the archive boundary) and memo_typed_args.c
- * (calls with array arguments or out-parameters).
+ * What the typed face's files share (private): memo_typed.c (scalar
+ * calls, the memo's creation, the archive boundary), memo_typed_args.c
+ * (calls with array or object arguments) and memo_typed_outs.c (results
+ * through out-parameters).
  *
  * Type codes, one per argument of the key: 'd' double, 'f' float, 'i'
  * integer, 'b' bool, 's' text, and 'A' + dtype ('A'..'J') an array of that
@@ -56,6 +57,15 @@ static inline kl_value typed_ndarray_ref(kl_dtype dt, const void *p, size_t *n)
     v.u.nd.dtype = (uint8_t)dt;
     return v;
 }
+
+/* Out-parameters (memo_typed_outs.c).  outs_valid: 0, or an error naming
+ * the out-parameter that cannot take a result (NULL with a length, no
+ * element type).  acquire_outs: kl__cache_acquire_result for a result
+ * through out-parameters (0 filled, 1 compute, 2 found but not of their
+ * shape, < 0 counted error). */
+int kl__typed_outs_valid(const kl_memo *m, const kl_typed_out *outs, size_t nouts);
+int kl__typed_acquire_outs(kl_memo *m, const uint8_t *key, size_t klen, kl_memo_slot *slot,
+                           const kl_typed_out *outs, size_t nouts);
 
 /* Count a call computed uncached because its key could not be built (an
  * error and a miss, as klepto counts it) and return rc. */
