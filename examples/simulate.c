@@ -85,10 +85,10 @@ static int result_decode(const kl_value *v, void *obj)
 
 /* bump a version when its struct's fields change: stored results of the
  * old layout are then never read into the new one */
-static const kl_usertype params_type = {"params", 1, sizeof(params), params_encode,
-                                        params_decode};
-static const kl_usertype result_type = {"result", 1, sizeof(result), result_encode,
-                                        result_decode};
+static const kl_usertype params_type =
+    KL_USERTYPE_INIT("params", 1, params, params_encode, params_decode);
+static const kl_usertype result_type =
+    KL_USERTYPE_INIT("result", 1, result, result_encode, result_decode);
 
 /* ---- the simulation: returns 0, or non-zero (not cached) for bad input ---- */
 

@@ -6,7 +6,7 @@
  * and float forms, definite lengths, map keys sorted by the bytewise order
  * of their encodings; typed numeric arrays as RFC 8746 typed-array tags
  * (multi-dimensional ones as tag 40 [shape, typed array]); objects of user
- * types (usertype.h) as tag 27 [type name, version, value].  Tuples carry
+ * types (usertype.h) as tag 27 [type name, layout, value].  Tuples carry
  * no tag: a decoded array is a list unless it is a key (keys decode as
  * tuples).
  *

@@ -159,7 +159,7 @@ KL_API const char *kl_memo_name(const kl_memo *m);
  * KL_ROUND_SHALLOW or KL_ROUND_DEEP, as klepto's shallow_round rounds a
  * sequence's items; KL_ROUND_SIMPLE (the default) rounds scalar arguments
  * only, as klepto's simple_round does.  An object argument (usertype.h) is
- * keyed by what its type's encode writes, as [name, version, value] under
+ * keyed by what its type's encode writes, as [name, layout, value] under
  * CBOR tag 27; a hit encodes it into a stack buffer and allocates nothing.
  *
  * Out-parameters: a function with any returns an integer code.  On a hit

@@ -3,16 +3,16 @@
  * klepto/usertype.h — the user's own C types as arguments and results.
  *
  * A kl_usertype describes a C type (a parameter struct, a result struct)
- * by a name, a version and two functions: encode writes an object as one
+ * by a name, a layout version and two functions: encode writes an object as one
  * value with the streaming encoder (codec.h: kl_enc_array_head,
  * kl_enc_float, …), decode fills an object from that value.  In a key or
  * a stored result the object is the value [name, version, encoded value]
  * under CBOR tag 27 (an object with a type name and constructor
  * arguments): it never equals a plain argument, renders as
  * CBORTag(27, ['params', 1, [...]]) — as Python's cbor2 shows it — and
- * carries the version, so objects written with an older layout are other
- * keys, and stored results of another version are never decoded.  Bump
- * the version whenever the fields or their meaning change.
+ * carries the layout version, so objects written with an older layout are
+ * other keys, and stored results of another layout are never decoded.
+ * Bump `layout` whenever the fields or their meaning change.
  *
  * Use: in KL_MEMOIZE as KL_OBJ(desc, type, name) (an argument, passed as
  * const type *) and KL_OUT_OBJ(desc, type, name) (a result, type *) — see
@@ -28,8 +28,8 @@
  *       return 0;
  *   }
  *   static int params_decode(const kl_value *v, void *obj) { ... }
- *   static const kl_usertype params_type = {"params", 1, sizeof(params),
- *                                           params_encode, params_decode};
+ *   static const kl_usertype params_type =
+ *       KL_USERTYPE_INIT("params", 1, params, params_encode, params_decode);
  *
  * Ownership: descriptors are the caller's and must outlive every use
  * (usually static const objects).  Thread-safety: the registry is
@@ -51,8 +51,12 @@ extern "C" {
 #endif
 
 typedef struct kl_usertype {
+    unsigned version; /* KL_USERTYPE_VERSION: of this struct (fields are only
+                         ever appended; the library reads the ones its
+                         version has) */
     const char *name; /* the type's name in keys: non-empty, at most 64 bytes */
-    unsigned version; /* the layout's version: bump it when the layout changes */
+    unsigned layout;  /* the layout's version: bump it when the fields of the
+                         C type (or their meaning) change */
     size_t size;      /* sizeof the C object */
     /* Write *obj as one value (no allocation needed: a hit encodes its
      * arguments into a stack buffer).  0, or a negative KL_E* error. */
@@ -62,17 +66,22 @@ typedef struct kl_usertype {
      * partly written (the memo decodes into a copy). */
     int (*decode)(const kl_value *v, void *obj);
 } kl_usertype;
+#define KL_USERTYPE_VERSION 1
+/* A descriptor for the C type `ctype` (a static const initializer). */
+#define KL_USERTYPE_INIT(name, layout, ctype, encode, decode)                              \
+    {KL_USERTYPE_VERSION, name, layout, sizeof(ctype), encode, decode}
 
 /* Make a type known by its name.  Registering the same name again with
- * the same version, size and functions is a no-op; with others it is
+ * the same layout, size and functions is a no-op; with others it is
  * KL_EINVAL (the message names the type) — one name, one codec.
- * KL_EINVAL also for a descriptor without a name or functions, or with a
- * size of 0; KL_ENOMEM.  KL_MEMOIZE registers its types itself. */
+ * KL_EINVAL also for a descriptor whose version is 0 or newer than
+ * KL_USERTYPE_VERSION, without a name or functions, or with a size of 0;
+ * KL_ENOMEM.  KL_MEMOIZE registers its types itself. */
 KL_API int kl_type_register(const kl_usertype *t);
 /* The type registered under name, or NULL. */
 KL_API const kl_usertype *kl_type_find(const char *name);
 
-/* Write obj as an object of type t: tag 27, [name, version, value].
+/* Write obj as an object of type t: tag 27, [name, layout, value].
  * Errors go to e->err (and kl_errmsg): the encoder's, or the type's encode
  * error, or KL_ECORRUPT when encode wrote no single well-formed value. */
 KL_API void kl_enc_object(kl_enc *e, const kl_usertype *t, const void *obj);
@@ -80,8 +89,8 @@ KL_API void kl_enc_object(kl_enc *e, const kl_usertype *t, const void *obj);
  * errors of kl_enc_object, KL_ENOMEM. */
 KL_API int kl_value_object(kl_value *out, const kl_usertype *t, const void *obj);
 /* Fill obj from a value holding an object of type t: 0; KL_ETYPE when v
- * is not an object of that name; KL_EVERSION when its version is not t's
- * (a layout written by another version of the program); the decode
+ * is not an object of that name; KL_EVERSION when its layout version is
+ * not t's (written by another version of the program); the decode
  * function's error.  obj is written only on success. */
 KL_API int kl_value_object_get(const kl_value *v, const kl_usertype *t, void *obj);
 

@@ -3,7 +3,7 @@
  * ensure_ascii off: non-ASCII text is written as UTF-8).  What JSON cannot
  * hold gets a documented spelling: bytes {"$bytes": "<base64>"}, nd-arrays
  * {"$ndarray": {"dtype": "float64", "shape": [2, 3], "data": [row-major
- * elements]}}, objects of user types {"$object": [name, version, value]},
+ * elements]}}, objects of user types {"$object": [name, layout, value]},
  * non-finite floats "inf" / "-inf" / "nan", tuples as lists,
  * ignored markers as null, and map keys that are not text as the JSON text
  * of the key, quoted (1 -> "1", (1, 2) -> "[1, 2]"). */

@@ -245,7 +245,7 @@ static int maybe_bytes(jp *j, const char *at, kl_value *map)
     return 0;
 }
 
-/* {"$object": [name, version, value]} is how kl_json writes an object of a
+/* {"$object": [name, layout, value]} is how kl_json writes an object of a
  * user type: read it back as one (KL_VALUE_OBJECT).  Not of that shape:
  * an error, since nothing else writes that spelling. */
 static int maybe_object(jp *j, const char *at, kl_value *map)
@@ -257,7 +257,7 @@ static int maybe_object(jp *j, const char *at, kl_value *map)
         return 0;
     if (v->type != KL_ARRAY || v->u.a.len != 3 || v->u.a.items[0].type != KL_TEXT ||
         v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i < 0)
-        return jerr(j, at, "\"$object\" needs [type name, version, value]");
+        return jerr(j, at, "\"$object\" needs [type name, layout, value]");
     kl_value obj = *v;
     *v = kl_value_null(); /* taken */
     obj.flags |= KL_VALUE_OBJECT;

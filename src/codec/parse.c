@@ -736,7 +736,7 @@ static int parse_value(parser *ps, kl_value *out, unsigned depth)
         return parse_ndarray(ps, out, depth);
     }
     if (take_word(ps, "CBORTag")) {
-        /* CBORTag(27, [name, version, value]): an object of a user type,
+        /* CBORTag(27, [name, layout, value]): an object of a user type,
          * as kl_repr writes it (and Python's cbor2 shows it) */
         kl_value tag, obj;
         if (!take_char(ps, '('))
@@ -755,7 +755,7 @@ static int parse_value(parser *ps, kl_value *out, unsigned depth)
         if (obj.type != KL_ARRAY || obj.u.a.len != 3 || obj.u.a.items[0].type != KL_TEXT ||
             obj.u.a.items[1].type != KL_INT || obj.u.a.items[1].u.i < 0) {
             kl_value_free(&obj);
-            return perr(ps, objat, "CBORTag(27, ...) needs [type name, version, value]");
+            return perr(ps, objat, "CBORTag(27, ...) needs [type name, layout, value]");
         }
         if (!take_char(ps, ')')) {
             kl_value_free(&obj);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * User types (usertype.h): the registry of names, and objects as values —
- * [name, version, value] arrays flagged KL_VALUE_OBJECT, which the codec
+ * [name, layout version, value] arrays flagged KL_VALUE_OBJECT, which the codec
  * writes under CBOR tag 27.
  */
 #include <pthread.h>
@@ -28,21 +28,25 @@ static const kl_usertype *find_locked(const char *name)
 
 int kl_type_register(const kl_usertype *t)
 {
-    if (!t || !t->name || !*t->name || strlen(t->name) > TYPE_NAME_MAX || !t->encode ||
+    if (!t)
+        return kl_seterr(KL_EINVAL, "user type: NULL descriptor");
+    int rc = kl__opts_version_check(t->version, KL_USERTYPE_VERSION, "kl_usertype");
+    if (rc)
+        return rc;
+    if (!t->name || !*t->name || strlen(t->name) > TYPE_NAME_MAX || !t->encode ||
         !t->decode || !t->size)
         return kl_seterr(KL_EINVAL, "user type '%s': needs a name of 1 to %d bytes, a size, "
                                     "and encode and decode functions",
-                         t && t->name ? t->name : "(null)", TYPE_NAME_MAX);
-    int rc = 0;
+                         t->name ? t->name : "(null)", TYPE_NAME_MAX);
     pthread_mutex_lock(&lock);
     const kl_usertype *old = find_locked(t->name);
     if (old && old != t &&
-        (old->version != t->version || old->size != t->size || old->encode != t->encode ||
+        (old->layout != t->layout || old->size != t->size || old->encode != t->encode ||
          old->decode != t->decode))
         rc = kl_seterr(KL_EINVAL,
-                       "user type '%s' is registered already with another codec (version %u, "
-                       "%zu bytes; now version %u, %zu bytes)",
-                       t->name, old->version, old->size, t->version, t->size);
+                       "user type '%s' is registered already with another codec (layout %u, "
+                       "%zu bytes; now layout %u, %zu bytes)",
+                       t->name, old->layout, old->size, t->layout, t->size);
     else if (!old && nregistered == REGISTRY_MAX)
         rc = kl_seterr(KL_ENOMEM, "user type '%s': the registry holds %d types at most",
                        t->name, REGISTRY_MAX);
@@ -66,10 +70,14 @@ void kl_enc_object(kl_enc *e, const kl_usertype *t, const void *obj)
 {
     if (e->err)
         return;
+    if (t->version < 1 || t->version > KL_USERTYPE_VERSION) {
+        e->err = kl__opts_version_check(t->version, KL_USERTYPE_VERSION, "kl_usertype");
+        return;
+    }
     kl_enc_tag(e, 27);
     kl_enc_array_head(e, 3);
     kl_enc_text(e, t->name, strlen(t->name));
-    kl_enc_int(e, t->version);
+    kl_enc_int(e, t->layout);
     int rc = t->encode(e, obj);
     if (rc && !e->err)
         e->err = rc < 0 ? rc : KL_EINVAL;
@@ -112,16 +120,19 @@ int kl_value_object(kl_value *out, const kl_usertype *t, const void *obj)
 
 int kl_value_object_get(const kl_value *v, const kl_usertype *t, void *obj)
 {
+    int vrc = kl__opts_version_check(t->version, KL_USERTYPE_VERSION, "kl_usertype");
+    if (vrc)
+        return vrc;
     if (v->type != KL_ARRAY || !(v->flags & KL_VALUE_OBJECT) || v->u.a.len != 3 ||
         v->u.a.items[0].type != KL_TEXT ||
         v->u.a.items[0].u.s.len != strlen(t->name) ||
         memcmp(v->u.a.items[0].u.s.ptr, t->name, v->u.a.items[0].u.s.len) != 0)
         return kl_seterr(KL_ETYPE, "the value is not an object of type '%s'", t->name);
-    if (v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->version)
-        return kl_seterr(KL_EVERSION, "the object of type '%s' has version %lld, not %u",
+    if (v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->layout)
+        return kl_seterr(KL_EVERSION, "the object of type '%s' has layout %lld, not %u",
                          t->name,
                          v->u.a.items[1].type == KL_INT ? (long long)v->u.a.items[1].u.i : -1LL,
-                         t->version);
+                         t->layout);
     void *tmp = malloc(t->size);
     if (!tmp)
         return kl_seterr(KL_ENOMEM, "user type '%s': out of memory", t->name);

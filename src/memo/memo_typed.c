@@ -134,7 +134,7 @@ int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *
     if (v->type != KL_ARRAY || !(v->flags & KL_VALUE_OBJECT) || v->u.a.len != 3 ||
         v->u.a.items[0].type != KL_TEXT || v->u.a.items[0].u.s.len != strlen(t->name) ||
         memcmp(v->u.a.items[0].u.s.ptr, t->name, v->u.a.items[0].u.s.len) != 0 ||
-        v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->version)
+        v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->layout)
         return 1;
     /* the bytes a call makes are what the type's encode writes: the value
      * goes through the type (decode, encode), and one that its decode
@@ -181,7 +181,7 @@ int kl__typed_object_value(const kl_memo *m, size_t i, const uint8_t *p, size_t 
         return kl_seterr_prefix(rc, "memo '%s': argument '%s': the encoded '%s' does not decode",
                                 m->name, kl_signature_param(m->sig, i), t->name);
     items[0] = kl_value_cstr_ref(t->name);
-    items[1] = kl_value_int((int64_t)t->version);
+    items[1] = kl_value_int((int64_t)t->layout);
     *out = kl_value_array_ref(items, 3, false);
     out->flags |= KL_VALUE_OBJECT;
     return 0;
@@ -267,9 +267,9 @@ static int call_raw_key(const kl_memo *m, const kl_call *call, kl_buf *out)
             if (rc == 1)
                 rc = kl_seterr(KL_ETYPE,
                                "memo '%s': argument '%s' is not an object of type '%s' "
-                               "version %u",
+                               "layout %u",
                                m->name, kl_signature_param(m->sig, i), m->objtype[i]->name,
-                               m->objtype[i]->version);
+                               m->objtype[i]->layout);
         } else if (typed_is_array(m->types[i])) {
             rc = array_raw(m, m->types[i], at[i], out);
             if (rc == 1)
@@ -449,7 +449,7 @@ static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf
         uint64_t b;
         if (!v)
             rc = 1;
-        else if (typed_is_object(m->types[i])) /* another name or version: skipped */
+        else if (typed_is_object(m->types[i])) /* another name or layout: skipped */
             rc = kl__typed_object_raw(m, i, v, out);
         else if (typed_is_array(m->types[i]))
             rc = array_raw(m, m->types[i], v, out);

@@ -29,7 +29,7 @@ static inline bool typed_is_object(char t) { return t == 'U'; }
 int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *out);
 
 /* The value of an object argument whose encoded value is the n bytes at
- * p: an [name, version, value] object over items (3 values; items[2] is
+ * p: an [name, layout, value] object over items (3 values; items[2] is
  * owned: kl_value_free it).  0, or the decoder's error. */
 int kl__typed_object_value(const kl_memo *m, size_t i, const uint8_t *p, size_t n,
                            kl_value *items, kl_value *out);

@@ -37,8 +37,8 @@ static int params_decode(const kl_value *v, void *obj)
     p->steps = (int32_t)v->u.a.items[1].u.i;
     return 0;
 }
-static const kl_usertype params_type = {"params", 1, sizeof(params), params_encode,
-                                        params_decode};
+static const kl_usertype params_type =
+    KL_USERTYPE_INIT("params", 1, params, params_encode, params_decode);
 
 KL_MEMOIZE(double, norm, KL_ARR(double, x, n))
 {

@@ -71,7 +71,8 @@ static int pair_decode(const kl_value *v, void *obj)
     p->b = v->u.a.items[1].u.f;
     return 0;
 }
-static const kl_usertype pair_type = {"pair", 1, sizeof(pair), pair_encode, pair_decode};
+static const kl_usertype pair_type =
+    KL_USERTYPE_INIT("pair", 1, pair, pair_encode, pair_decode);
 
 KL_MEMOIZE(int, swap, KL_OBJ(pair_type, pair, in), KL_OUT_OBJ(pair_type, pair, out))
 {

@@ -120,10 +120,10 @@ static int result_decode(const kl_value *v, void *obj)
     return 0;
 }
 
-static const kl_usertype params_type = {"params", 1, sizeof(params), params_encode,
-                                        params_decode};
-static const kl_usertype result_type = {"result", 3, sizeof(result), result_encode,
-                                        result_decode};
+static const kl_usertype params_type =
+    KL_USERTYPE_INIT("params", 1, params, params_encode, params_decode);
+static const kl_usertype result_type =
+    KL_USERTYPE_INIT("result", 3, result, result_encode, result_decode);
 
 static int ncalls;
 
@@ -289,7 +289,7 @@ static void generic_api(void **state)
     kl_buf_free(&lit);
     /* of another version: KL_EVERSION, obj untouched */
     kl_usertype v2 = params_type;
-    v2.version = 2;
+    v2.layout = 2;
     back.steps = 77;
     assert_int_equal(kl_value_object_get(&args[0], &v2, &back), KL_EVERSION);
     assert_int_equal(back.steps, 77);
@@ -335,10 +335,10 @@ static int garbage_encode(kl_enc *e, const void *obj)
     kl_enc_int(e, 1);
     return 0;
 }
-static const kl_usertype failing_type = {"failing", 1, sizeof(int), failing_encode,
-                                         result_decode};
-static const kl_usertype garbage_type = {"garbage", 1, sizeof(int), garbage_encode,
-                                         result_decode};
+static const kl_usertype failing_type =
+    KL_USERTYPE_INIT("failing", 1, int, failing_encode, result_decode);
+static const kl_usertype garbage_type =
+    KL_USERTYPE_INIT("garbage", 1, int, garbage_encode, result_decode);
 
 KL_MEMOIZE(int, uses_failing, KL_OBJ(failing_type, int, x), (int, y))
 {
@@ -401,7 +401,8 @@ static int blob_decode(const kl_value *v, void *obj)
     memcpy(b->text, v->u.s.ptr, v->u.s.len);
     return 0;
 }
-static const kl_usertype blob_type = {"blob", 1, sizeof(blob), blob_encode, blob_decode};
+static const kl_usertype blob_type =
+    KL_USERTYPE_INIT("blob", 1, blob, blob_encode, blob_decode);
 
 KL_MEMOIZE(int64_t, blob_len, KL_OBJ(blob_type, blob, b), KL_ARR(int16_t, w, n))
 {
@@ -438,8 +439,8 @@ static void long_objects(void **state)
 }
 
 /* One name, one codec. */
-static const kl_usertype params_v2 = {"params", 2, sizeof(params), params_encode,
-                                      params_decode};
+static const kl_usertype params_v2 =
+    KL_USERTYPE_INIT("params", 2, params, params_encode, params_decode);
 KL_MEMOIZE(double, energy_v2, KL_OBJ(params_v2, params, p))
 {
     ncalls++;
@@ -454,8 +455,15 @@ static void one_name_one_codec(void **state)
     assert_ptr_equal(kl_type_find("params"), &params_type);
     assert_int_equal(kl_type_register(&params_v2), KL_EINVAL);
     assert_non_null(strstr(kl_errmsg(), "'params' is registered already with another codec"));
-    kl_usertype nameless = {NULL, 1, 4, params_encode, params_decode};
+    kl_usertype nameless = KL_USERTYPE_INIT(NULL, 1, int, params_encode, params_decode);
     assert_int_equal(kl_type_register(&nameless), KL_EINVAL);
+    /* a descriptor of an unknown struct version */
+    kl_usertype future = params_type;
+    future.version = KL_USERTYPE_VERSION + 1;
+    assert_int_equal(kl_type_register(&future), KL_EINVAL);
+    params a0 = make(1, 1, "f");
+    kl_value fv;
+    assert_int_equal(kl_value_object(&fv, &future, &a0), KL_EINVAL);
     /* a function of the conflicting type has no memo: computed every time */
     assert_null(energy_v2_memo());
     params a = make(1.5, 1, "v2");
@@ -478,7 +486,7 @@ static void result_of_another_version(void **state)
     KT_OK(kl_memo_key(simulate_memo(), &c, &key));
     kl_value_free(&arg);
     kl_usertype old = result_type;
-    old.version = 2;
+    old.layout = 2;
     result stale = {999.0, 999};
     kl_value sv;
     KT_OK(kl_value_object(&sv, &old, &stale));
@@ -504,7 +512,7 @@ static void result_of_another_version(void **state)
     /* an argument written with another layout version is another key:
      * kl_memo_load skips it, and no call finds it */
     kl_usertype old_params = params_type;
-    old_params.version = 0;
+    old_params.layout = 0;
     KT_OK(kl_value_object(&arg, &old_params, &a));
     key.len = 0;
     KT_OK(kl_memo_key(simulate_memo(), &c, &key)); /* c's argument is arg */
