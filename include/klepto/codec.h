@@ -6,8 +6,10 @@
  * Canonical encoding: deterministic CBOR (RFC 8949 §4.2.1): shortest integer
  * and float forms, definite lengths, map keys sorted by the bytewise order
  * of their encodings; typed numeric arrays as RFC 8746 typed-array tags
- * (multi-dimensional ones as tag 40 [shape, typed array]).  Tuples carry no
- * tag: a decoded array is a list unless it is a key (keys decode as tuples).
+ * (multi-dimensional ones as tag 40 [shape, typed array]); objects of user
+ * types (usertype.h) as tag 27 [type name, layout, value].  Tuples carry
+ * no tag: a decoded array is a list unless it is a key (keys decode as
+ * tuples).
  *
  * The streaming encoder (kl_enc) writes into a caller's buffer and never
  * allocates; like snprintf it keeps counting past the end, so a too-small

@@ -203,11 +203,54 @@ KL_API const char *kl_memo_name(const kl_memo *m);
  * the C types (else KL_ETYPE), and kl_memo_load brings back the archive
  * entries whose keys are calls of this function.  A typed call cannot
  * report errors: when a key or an archive fails it computes uncached and
- * counts the error (kl_memo_info).  Up to 8 arguments.  rosen_memo()
- * returns NULL only if memory ran out.  The macro works from C11 and from
- * C++11 alike (memoize.h chooses by _Generic in C, by overloading in C++).
+ * counts the error (kl_memo_info; kl_errmsg says why).  Up to 8 entries in
+ * the argument list.  rosen_memo() returns NULL only if memory ran out or
+ * a user type of the function conflicts (below).  The macro works from C11
+ * and from C++11 alike (memoize.h chooses by _Generic in C, by overloading
+ * in C++).
+ *
+ * Arrays, structs and out-parameters — other entries of the list:
+ *
+ *   KL_ARR(double, x, n)        const double *x, size_t n: an array argument
+ *   KL_ARR_FIXED(float, w, 3)   const float w[3]
+ *   KL_OBJ(desc, params, p)     const params *p: an object of a user type
+ *   KL_OUT_ARR(double, g, m)    double *g, size_t m: an array result
+ *   KL_OUT_OBJ(desc, result, r) result *r: an object result
+ *
+ *   KL_MEMOIZE(double, f, KL_ARR(double, x, n)) { ... }        f(x, n)
+ *   KL_MEMOIZE(int, grad, KL_ARR(double, x, n), KL_OUT_ARR(double, g, m))
+ *   KL_MEMOIZE(int, run, KL_OBJ(params_type, params, p),
+ *              KL_OUT_OBJ(result_type, result, out))
+ *
+ * An array argument is keyed by its elements, whatever its address: in
+ * the archive as a 1-d nd-array of its element type (any of int8..int64,
+ * uint8..uint64, float, double: array([...], dtype=float64) when read
+ * back), in memory by its bytes (a function of one array is keyed by the
+ * caller's elements in place: a hit copies nothing).  Its length is part
+ * of the key.  Rounding (tol) applies to the elements under
+ * KL_ROUND_SHALLOW or KL_ROUND_DEEP, as klepto's shallow_round rounds a
+ * sequence's items; KL_ROUND_SIMPLE (the default) rounds scalar arguments
+ * only, as klepto's simple_round does.  An object argument (usertype.h) is
+ * keyed by what its type's encode writes, as [name, layout, value] under
+ * CBOR tag 27; a hit encodes it into a stack buffer and allocates nothing.
+ *
+ * Out-parameters: a function with any returns an integer code.  On a hit
+ * the out arrays and objects are filled from the stored result and the
+ * call returns 0 without running the body; on a miss the body runs, and
+ * its result is stored only when it returns 0 — any other code reaches
+ * the caller and nothing is cached.  The stored result is the out array
+ * as an nd-array or the object (one out-parameter), or a list of them.  A
+ * stored result that does not fit the out-parameters (another length or
+ * element type, an object of another type or version) is never copied
+ * into them: the body runs, and its result is returned (not stored over
+ * the other).
+ *
+ * Bad arguments — a NULL array with a non-zero length, an array whose key
+ * would exceed KL_KEY_MAX, a NULL object, an encode that fails or writes
+ * bytes that do not decode — are never read past: the call computes
+ * uncached, counts an error, and kl_errmsg names the argument.  The body
+ * then gets the arguments as given.
  */
-
 #ifdef __cplusplus
 }
 #endif

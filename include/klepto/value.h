@@ -67,6 +67,11 @@ KL_API size_t kl_dtype_size(kl_dtype dt);
 /* kl_value.flags */
 #define KL_VALUE_BORROWED 0x01u /**< payload memory is not owned: never freed */
 #define KL_VALUE_TUPLE 0x02u    /**< an array that renders as (…) not […] */
+#define KL_VALUE_OBJECT 0x04u   /**< an array [type name, layout, value]: an object
+                                   of a user type (usertype.h), encoded as CBOR
+                                   tag 27 ("object with type name and
+                                   constructor arguments"), never equal to a
+                                   plain array */
 
 /** The most dimensions an nd-array value may have. */
 #define KL_NDARRAY_MAXDIM 8

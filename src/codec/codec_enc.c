@@ -429,6 +429,8 @@ static void enc_value(kl_enc *e, const kl_value *v, unsigned depth)
         kl_enc_bytes(e, v->u.s.ptr, v->u.s.len);
         return;
     case KL_ARRAY:
+        if (v->flags & KL_VALUE_OBJECT)
+            kl_enc_tag(e, KL_CBOR_TAG_OBJECT);
         kl_enc_array_head(e, v->u.a.len);
         for (size_t i = 0; i < v->u.a.len; i++)
             enc_value(e, &v->u.a.items[i], depth + 1);
