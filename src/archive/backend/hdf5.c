@@ -60,6 +60,7 @@ typedef struct h5_state {
     bool create, read_only, dropped;
     pid_t pid;
     kl__h5j *jr; /* the journal of single puts (hdf5_journal.h) */
+    uint64_t fold_min; /* ?journal_max=: fold once the journal holds this much */
     hid_t fapl_ro, fapl_rw;
     hid_t snap;      /* read handle of the file PATH named last, or -1 */
     int snapfd;
@@ -630,7 +631,7 @@ static bool fold_due(h5_state *s, uint64_t divisor)
 {
     uint64_t j = kl__h5j_bytes(s->jr);
     struct stat st;
-    if (divisor == 4 && j < FOLD_MIN)
+    if (divisor == 4 && j < s->fold_min)
         return false;
     return j && stat(s->path, &st) == 0 && j >= (uint64_t)st.st_size / divisor;
 }
@@ -1094,6 +1095,9 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     }
     if (!rc)
         rc = kl_url_sync_mode(url, &s->sync);
+    s->fold_min = FOLD_MIN;
+    if (!rc)
+        rc = kl_url_uint(url, "journal_max", 0, UINT64_MAX, &s->fold_min);
     kl__h5_enter();
     if (!rc) {
         s->fapl_ro = kl__h5_fapl(true);
