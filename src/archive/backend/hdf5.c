@@ -615,13 +615,16 @@ static int h5_put_many(void *state, size_t n, const void *const *keys, const siz
 }
 
 /* Fold the journal into the file now (a transaction changing nothing
- * else); nothing to fold: nothing done. */
+ * else); nothing to fold: nothing done but cutting off a torn append. */
 static int fold_now(h5_state *s)
 {
-    int rc = kl__h5j_refresh(s->jr);
-    if (!rc && kl__h5j_count(s->jr))
-        rc = txn(s, TXN_COPY, NULL, NULL);
-    return rc;
+    /* the journal's refresh under its lock also cuts off a torn append */
+    int rc = kl__h5j_lock(s->jr);
+    if (rc)
+        return rc;
+    bool any = kl__h5j_count(s->jr) > 0;
+    kl__h5j_unlock(s->jr);
+    return any ? txn(s, TXN_COPY, NULL, NULL) : 0;
 }
 
 /* Whether the journal has grown enough to fold: FOLD_MIN and a quarter
