@@ -53,6 +53,7 @@
 #define COMPACT_MIN (1u << 20)
 #define FOLD_MIN (8u << 20) /* fold a journal this big, or a quarter of the file */
 #define DIRECT_MIN (64u << 10) /* values this big go straight into the file */
+#define CLOSE_FOLD_MAX (16u << 20) /* a close folds into files up to this size */
 
 typedef struct h5_state {
     char *url, *path, *dir, *base;
@@ -466,6 +467,8 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
             rc = kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
         if (!rc)
             rc = kl__h5_check_mark(f, FORMAT, s->url);
+        if (!rc)
+            rc = kl__h5_mark_current(f, s->url);
     }
     if (!rc && mode == TXN_COPY && fold)
         rc = fold_journal(s, f);
@@ -636,7 +639,11 @@ static bool fold_due(h5_state *s, uint64_t divisor)
     struct stat st;
     if (divisor == 4 && j < s->fold_min)
         return false;
-    return j && stat(s->path, &st) == 0 && j >= (uint64_t)st.st_size / divisor;
+    if (!j || stat(s->path, &st) < 0)
+        return false;
+    if (divisor == 8 && (uint64_t)st.st_size <= CLOSE_FOLD_MAX)
+        return true;
+    return j >= (uint64_t)st.st_size / divisor;
 }
 
 /* A single put: appended to the journal (O(entry)); folded with others.
@@ -1143,10 +1150,11 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     return 0;
 }
 
-/* A writer folds its journal at close unless it is small beside the file
- * (under an eighth of it): the file then holds every entry for other
- * HDF5 readers, and a close costs a copy of the file only once the puts
- * have paid for it in proportion.  That fold is an offer, not a duty: when
+/* A writer folds its journal at close into a file of up to CLOSE_FOLD_MAX
+ * bytes, and into a bigger one once the journal holds an eighth of its
+ * size: the file then holds every entry for other HDF5 readers, and a
+ * close costs a copy of a big file only once the puts have paid for it
+ * in proportion.  That fold is an offer, not a duty: when
  * it fails (a full disk) the entries stay in the journal, where every
  * klepto reader finds them and the next writer folds them, so the close
  * itself succeeds; kl_archive_compact reports such a failure. */
