@@ -7,6 +7,7 @@
 
 #include "archive/backend/file/file.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -79,6 +80,13 @@ int kl__h5j_open(kl__h5j **out, const char *h5path, const char *url, int sync, b
                 asprintf(&j->url, "%s (journal %s)", url, j->path) < 0)) {
         j->url = NULL;
         rc = kl_seterr(KL_ENOMEM, "out of memory");
+    }
+    /* a new journal gets the file's permission bits: it holds its entries */
+    struct stat st;
+    if (!rc && !read_only && stat(h5path, &st) == 0) {
+        int fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0666);
+        if (fd >= 0)
+            close(fd);
     }
     if (!rc) {
         rc = fa_attach(j);

@@ -459,6 +459,24 @@ static size_t cbor_head(const uint8_t *p, size_t len, uint64_t *count)
     return n;
 }
 
+/* The canonical (shortest) CBOR head of major type m and count n into
+ * out (9 bytes at most); its length. */
+static size_t head_of_string(uint8_t *out, unsigned m, uint64_t n)
+{
+    size_t len = n < 24 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : n <= UINT32_MAX ? 5 : 9;
+    static const uint8_t ai[] = {0, 0, 24, 25, 0, 26, 0, 0, 0, 27};
+    out[0] = (uint8_t)(m << 5 | (len == 1 ? n : ai[len]));
+    for (size_t i = 1; i < len; i++)
+        out[i] = (uint8_t)(n >> (8 * (len - 1 - i)));
+    return len;
+}
+
+static bool canonical_head(const uint8_t *v, size_t hn, unsigned major, uint64_t c)
+{
+    uint8_t h[9];
+    return head_of_string(h, major, c) == hn && !memcmp(h, v, hn);
+}
+
 static double half_to_double(uint16_t h)
 {
     int e = (h >> 10) & 31, m = h & 1023;
@@ -559,7 +577,7 @@ static void plan(const uint8_t *v, size_t vlen, value_layout *l)
             memcpy(&n.scalar.f, &c, 8);
         }
     } else if ((major == 2 || major == 3) && hn && c > 0 && c <= NATIVE_TEXT_MAX &&
-               hn + c == vlen) {
+               hn + c == vlen && canonical_head(v, hn, major, c)) {
         /* one element of c bytes: a UTF-8 string, or opaque bytes */
         n.kind = major == 3 ? KL_H5_TEXT : KL_H5_BYTES;
         n.head = hn;
@@ -670,7 +688,8 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
         rc = attr_bytes(d, "klepto_key", key, klen, what);
     if (!rc)
         rc = attr_string(d, "klepto_kind", kind_names[l.kind], what);
-    if (!rc && l.head)
+    /* a string's head follows from its length (head_of_string) */
+    if (!rc && l.head && l.kind != KL_H5_TEXT && l.kind != KL_H5_BYTES)
         rc = attr_bytes(d, "klepto_head", val, l.head, what);
     if (!rc)
         rc = key_repr(d, key, klen, what);
@@ -726,7 +745,7 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
                               what);
     if (!rc)
         rc = attr_read_scalar(e->dset, "klepto_xxh3", H5T_NATIVE_UINT64, &e->xxh3, where, what);
-    if (!rc && e->kind != KL_H5_CBOR) {
+    if (!rc && e->kind != KL_H5_CBOR && e->kind != KL_H5_TEXT && e->kind != KL_H5_BYTES) {
         kl_buf hb = KL_BUF_INIT;
         rc = attr_read_bytes(e->dset, "klepto_head", &hb, sizeof e->head, where, what);
         if (!rc) {
@@ -769,6 +788,8 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
         if (ft >= 0)
             H5Tclose(ft);
     }
+    if (!rc && (e->kind == KL_H5_TEXT || e->kind == KL_H5_BYTES))
+        e->hlen = head_of_string(e->head, e->kind == KL_H5_TEXT ? 3 : 2, e->nbytes);
     if (rc)
         kl__h5_entry_close(e);
     return rc;
