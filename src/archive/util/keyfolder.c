@@ -186,6 +186,9 @@ int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
             if (mkdirat(kf->rootfd, shard, 0777) < 0 && errno != EEXIST)
                 return kl_seterr(kl__errno_code(errno), "%s: create folder %s: %s", kf->url, shard,
                                  strerror(errno));
+            if (kf->folder_mode && fchmodat(kf->rootfd, shard, kf->folder_mode, 0) < 0)
+                return kl_seterr(kl__errno_code(errno), "%s: set the mode of folder %s: %s",
+                                 kf->url, shard, strerror(errno));
             *new_shard = true;
             attempt--;
         } else if (err == EEXIST) {
@@ -199,6 +202,12 @@ int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
 
 int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bool new_shard)
 {
+    if (kf->mode && fchmodat(kf->rootfd, tmp, kf->mode, 0) < 0) {
+        int rc = kl_seterr(kl__errno_code(errno), "%s: set the mode of %s: %s", kf->url, tmp,
+                           strerror(errno));
+        unlinkat(kf->rootfd, tmp, 0);
+        return rc;
+    }
     if (renameat(kf->rootfd, tmp, kf->rootfd, rel) < 0) {
         int rc = kl_seterr(kl__errno_code(errno), "%s: rename %s into place: %s", kf->url, rel,
                            strerror(errno));
@@ -551,7 +560,9 @@ static int write_marker(kl__keyfolder *kf)
     if (fd < 0)
         return kl_seterr(kl__errno_code(errno), "%s: create %s: %s", kf->url, marker,
                          strerror(errno));
-    int rc = kl__fsio_pwrite(fd, m, sizeof m, 0, kf->root);
+    int rc = kl__fsio_set_mode(fd, kf->mode, kf->root);
+    if (!rc)
+        rc = kl__fsio_pwrite(fd, m, sizeof m, 0, kf->root);
     if (!rc && kf->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", kf->root);
     close(fd);
@@ -655,7 +666,11 @@ int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const
                          lay->scheme);
     if (!(kf->url = strdup(url->full)) || !(kf->root = kl__abs_path(url->rest)))
         return kl_seterr(KL_ENOMEM, "out of memory");
-    return kl_url_sync_mode(url, &kf->sync);
+    int rc = kl_url_sync_mode(url, &kf->sync);
+    if (!rc)
+        rc = kl_url_file_mode(url, &kf->mode);
+    kf->folder_mode = kl_url_folder_mode(kf->mode);
+    return rc;
 }
 
 int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
@@ -669,7 +684,7 @@ int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
         else if (!opts->create || opts->read_only)
             rc = kl_seterr(KL_ENOTFOUND, "%s: folder %s does not exist", url, kf->root);
         else
-            rc = kl__fsio_mkdirs(kf->root);
+            rc = kl__fsio_mkdirs(kf->root, kf->folder_mode);
         if (rc == 0 && stat(kf->root, &st) < 0)
             rc = kl_seterrno(errno, "stat", kf->root);
     }

@@ -163,7 +163,9 @@ int kl__file_open_file(fa *s, bool create)
         if (rc)
             return rc;
         if (fstat(s->fd, &st) == 0 && st.st_size == 0) {
-            rc = kl__file_write_header(s, s->fd, s->path);
+            rc = kl__fsio_set_mode(s->fd, s->mode, s->path);
+            if (!rc)
+                rc = kl__file_write_header(s, s->fd, s->path);
             if (!rc && s->sync != KL_SYNC_NONE)
                 rc = kl__fsio_fsync(s->fd, s->path);
             if (rc)
