@@ -128,7 +128,7 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
     while (!rc && (r = pread(fd, buf->data, want, 0)) < 0 && errno == EINTR)
         ;
     if (!rc && r < 0)
-        rc = kl_seterrno(errno, "read", name);
+        rc = kl__keyfolder_fail(&s->kf, kl_seterrno(errno, "read", name));
     else if (!rc)
         got = (size_t)r;
     /* a short read is the whole file; else the size fstat saw (a file
@@ -142,7 +142,9 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
             rc = kl_seterr(KL_ETOOBIG, "%s: entry %s too large", s->kf.url, name);
         if (!rc && !(rc = kl_buf_reserve(buf, (size_t)need))) {
             size_t more = 0;
-            rc = kl__fsio_pread(fd, buf->data + got, (size_t)need - got, (int64_t)got, &more, name);
+            rc = kl__keyfolder_fail(&s->kf, kl__fsio_pread(fd, buf->data + got,
+                                                          (size_t)need - got, (int64_t)got,
+                                                          &more, name));
             if (!rc && got + more < need)
                 rc = corrupt(s, name, "truncated (the file shrank while reading)");
         }
@@ -488,7 +490,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     uint8_t hdr[HDR];
     size_t got = 0;
     void *map = MAP_FAILED;
-    rc = kl__fsio_pread(fd, hdr, HDR, 0, &got, name);
+    rc = kl__keyfolder_fail(&s->kf, kl__fsio_pread(fd, hdr, HDR, 0, &got, name));
     if (!rc)
         rc = parse_header(s, name, hdr, (uint64_t)st.st_size, &e);
     if (!rc && (le64_get(hdr + 40) != XXH3_64bits(key, klen) || e.klen != klen ||
@@ -497,7 +499,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     if (!rc) {
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
-            rc = kl_seterrno(errno, "map entry", name);
+            rc = kl__keyfolder_fail(&s->kf, kl_seterrno(errno, "map entry", name));
     }
     close(fd);
     if (rc)

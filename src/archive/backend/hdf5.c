@@ -339,8 +339,8 @@ static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool ex
         unlink(tmp);
         return rc;
     }
-    if (s->sync == KL_SYNC_FULL)
-        rc = kl__fsio_fsync_dir(s->dir);
+    if (s->sync == KL_SYNC_FULL && (rc = kl__fsio_fsync_dir(s->dir)))
+        kl_seterr_prefix(rc, "%s", s->url);
     return rc;
 }
 
@@ -665,7 +665,8 @@ static int h5_sync(void *state)
     h5_state *s = state;
     /* files are flushed before they are renamed (sync=normal/full); the
      * renames become durable with the folder */
-    return s->sync == KL_SYNC_NORMAL ? kl__fsio_fsync_dir(s->dir) : 0;
+    int rc = s->sync == KL_SYNC_NORMAL ? kl__fsio_fsync_dir(s->dir) : 0;
+    return rc ? kl_seterr_prefix(rc, "%s", s->url) : 0;
 }
 
 /* ---- iteration --------------------------------------------------------- */
@@ -893,7 +894,9 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
             rc = kl_seterr(kl__errno_code(errno), "%s: %s: %s", url->full, s->path, strerror(errno));
         else if (!s->create)
             rc = kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", url->full, s->path);
-        else if (!(rc = kl__fsio_mkdirs(s->dir, kl_url_folder_mode(s->mode))))
+        else if ((rc = kl__fsio_mkdirs(s->dir, kl_url_folder_mode(s->mode))))
+            kl_seterr_prefix(rc, "%s", url->full);
+        else
             rc = create_file(s);
         if (!rc && stat(s->path, &st) < 0)
             rc = kl_seterrno(errno, "stat", s->path);

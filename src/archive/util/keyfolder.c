@@ -91,12 +91,14 @@ int kl__keyfolder_fsync_at(kl__keyfolder *kf, const char *rel, int flags)
     /* O_NONBLOCK: a FIFO put at the name meanwhile must not block */
     int fd = openat(kf->rootfd, rel, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT || errno == ENXIO ? 0 : kl_seterrno(errno, "open for fsync", rel);
+        return errno == ENOENT || errno == ENXIO
+                   ? 0
+                   : kl__keyfolder_fail(kf, kl_seterrno(errno, "open for fsync", rel));
     struct stat st;
     int rc = 0;
     /* nothing of ours to flush in anything but a file or a folder */
     if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-        rc = kl__fsio_fsync(fd, rel);
+        rc = kl__keyfolder_fail(kf, kl__fsio_fsync(fd, rel));
     close(fd);
     return rc;
 }
@@ -267,7 +269,7 @@ int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg)
         if (!sh) {
             if (errno == ENOENT || errno == ENOTDIR)
                 continue;
-            rc = kl_seterrno(errno, "list folder", de->d_name);
+            rc = kl__keyfolder_fail(kf, kl_seterrno(errno, "list folder", de->d_name));
             break;
         }
         struct dirent *fe;
@@ -592,7 +594,7 @@ static int read_marker(kl__keyfolder *kf)
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) < 0)
-        rc = kl_seterrno(errno, "stat", lay->marker);
+        rc = kl__keyfolder_fail(kf, kl_seterrno(errno, "stat", lay->marker));
     else if (S_ISREG(st.st_mode)) /* a FIFO there must not block the read */
         rc = kl__fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
     close(fd);
@@ -684,7 +686,7 @@ int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
         else if (!opts->create || opts->read_only)
             rc = kl_seterr(KL_ENOTFOUND, "%s: folder %s does not exist", url, kf->root);
         else
-            rc = kl__fsio_mkdirs(kf->root, kf->folder_mode);
+            rc = kl__keyfolder_fail(kf, kl__fsio_mkdirs(kf->root, kf->folder_mode));
         if (rc == 0 && stat(kf->root, &st) < 0)
             rc = kl_seterrno(errno, "stat", kf->root);
     }

@@ -46,6 +46,14 @@ typedef struct kl__keyfolder {
     pid_t pid; /* cached: getpid() is a system call */
 } kl__keyfolder;
 
+/* Returns rc after putting the archive's URL in front of the thread's
+ * message (for failures of calls that named only an entry or a shard);
+ * 0 stays 0. */
+static inline int kl__keyfolder_fail(const kl__keyfolder *kf, int rc)
+{
+    return rc ? kl_seterr_prefix(rc, "%s", kf->url) : 0;
+}
+
 /* The hex name of a key (KL_KEYFOLDER_HEX digits + NUL into out).  hdf5:
  * names its groups with it too. */
 void kl__keyfolder_key_hex(const void *key, size_t klen, char *out);
