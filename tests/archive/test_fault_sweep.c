@@ -413,8 +413,7 @@ static void sweep_hdf5dir(void **st)
 
 int main(void)
 {
-    const char *l = getenv("KLEPTO_TEST_LONG");
-    long_run = l && *l && strcmp(l, "0");
+    long_run = kt_long();
     kt_tempdir_prefer_memory();
     tmp = kt_tmpdir("sweep");
     if (!tmp)
