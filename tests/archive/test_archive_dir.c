@@ -345,7 +345,8 @@ static void random_damage_is_never_misread(void **st)
     char root[512], url[600];
     snprintf(root, sizeof root, "%s/random", tmp);
     unsigned seed = 777;
-    for (int round = 0; round < 20; round++) {
+    /* KLEPTO_TEST_LONG=1 (`make test-long`): ten times as many rounds */
+    for (int round = 0; round < (kt_long() ? 200 : 20); round++) {
         make_archive(root); /* rewrites every entry */
         for (int j = 0; j < 5; j++) {
             const char *e = entry_path(root, (int)(rand_r(&seed) % NENT));
