@@ -238,9 +238,9 @@ static void a_killed_compaction_is_reported(void **st)
         _exit(0);
     assert_int_equal(waitpid(dead, NULL, 0), dead);
     snprintf(left, sizeof left, "%s.compact.%d", path, (int)dead);
-    write_file(left, "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123"
-                     "456789abcdefghijklmnopqrstuvwxyz0123456789",
-               123);
+    char junk[123];
+    memset(junk, 'j', sizeof junk);
+    write_file(left, junk, sizeof junk);
     kl_buf rep = KL_BUF_INIT;
     assert_int_equal(verify_says(path, false, &rep), 0);
     if (!strstr(kl_buf_cstr(&rep), left) || !strstr(kl_buf_cstr(&rep), "123 bytes"))
