@@ -159,8 +159,9 @@ int kl__url_parse(const char *text, kl_url **out)
         im->u.params = calloc(np, sizeof *im->u.params);
         im->used = calloc(np, sizeof *im->used);
         if (!im->u.params || !im->used) {
+            rc = kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh); /* sh dies with im */
             kl__url_free(&im->u);
-            return kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh);
+            return rc;
         }
         char *save = NULL;
         for (char *tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
