@@ -4,7 +4,8 @@
  * makes.  The failure must reach the caller as KL_ENOMEM (or be absorbed:
  * 0), with the objects involved still usable afterwards: the cache
  * answers, the archive reopens and every entry written before reads back.
- * Under AddressSanitizer, LeakSanitizer checks that nothing leaks at the
+ * The memo sweep goes through signatures, key generation, keymaps, the
+ * cache and a file: archive.  Under AddressSanitizer, LeakSanitizer checks that nothing leaks at the
  * end.  The number of failure points per operation is printed.
  *
  * Not covered: allocations inside SQLite, zstd, HDF5 and the C library
@@ -16,6 +17,7 @@
 #include "klepto/archive.h"
 #include "klepto/cache.h"
 #include "klepto/codec.h"
+#include "klepto/memo.h"
 #include "klepto/value.h"
 
 #include <stdio.h>
@@ -147,6 +149,68 @@ static void cache_after(int rc)
     cache = NULL;
 }
 
+/* ---- the memo: signature, keys, cache, archive ----------------------------- */
+
+static kl_memo *memo;
+static int calls;
+static char memo_url[700];
+
+static int square(void *ud, const kl_call *call, kl_value *result)
+{
+    (void)ud;
+    calls++;
+    int64_t x = call->npos ? call->pos[0].u.i : 0;
+    *result = kl_value_int(x * x);
+    return 0;
+}
+
+static void memo_prepare(void)
+{
+    memo = NULL;
+    snprintf(memo_url, sizeof memo_url, "file:%s/memo.kle", tmp);
+}
+static int memo_run(void)
+{
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x, y=2.5, *args, **kw";
+    o.archive = memo_url;
+    o.cache.maxsize = 4;
+    o.ignore = "y";
+    int rc = kl_memo_new(&memo, "square", square, NULL, &o);
+    for (int i = 0; !rc && i < 10; i++) {
+        kl_value args[2] = {kl_value_int(i % 6), kl_value_int(1)};
+        kl_call call = {args, 2, NULL, NULL, 0};
+        kl_value r;
+        rc = kl_memo_call(memo, &call, &r);
+        if (!rc)
+            kl_value_free(&r);
+    }
+    if (!rc)
+        rc = kl_memo_dump(memo);
+    return rc;
+}
+static void memo_after(int rc)
+{
+    (void)rc;
+    if (!memo)
+        return;
+    /* still usable: a call answers right */
+    kl_value args[1] = {kl_value_int(7)};
+    kl_call call = {args, 1, NULL, NULL, 0};
+    kl_value r;
+    KT_OK(kl_memo_call(memo, &call, &r));
+    assert_int_equal(r.u.i, 49);
+    kl_value_free(&r);
+    KT_OK(kl_memo_free(memo));
+    memo = NULL;
+}
+
+static void memo_sweep(void **st)
+{
+    (void)st;
+    sweep(&(op){"memo", memo_prepare, memo_run, memo_after});
+}
+
 /* ---- archives ----------------------------------------------------------------- */
 
 static char url[700];
@@ -266,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codec_sweep),
         cmocka_unit_test(cache_sweep),
+        cmocka_unit_test(memo_sweep),
         cmocka_unit_test(archive_sweeps),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
