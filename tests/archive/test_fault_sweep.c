@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Fault sweeps (the discipline of SQLite's test VFS): one workload — single
- * puts, batch puts, rewrites, deletes one by one and in a batch, sync,
- * compaction, verify --repair, and the cached front's dump — run on every
+/* Fault sweeps (the discipline of SQLite's test VFS): one workload
+ * (support/sweep_workload.h: single puts, batch puts, rewrites, deletes one
+ * by one and in a batch, sync, compaction, verify --repair, and the cached
+ * front's dump) run on every
  * local archive kind again and again, with the N-th read, write, fsync,
  * rename, mkdir or open of the library failing (support/fs_fault.h), once
  * or from then on, for N across the whole workload.  After each run:
