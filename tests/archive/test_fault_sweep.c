@@ -8,7 +8,7 @@
  * or from then on, for N across the whole workload.  After each run:
  *
  *  - every failure reached the caller as a negative code whose message
- *    names the archive (its path) and says what the system answered;
+ *    names the archive (its path), an operation, and what the system answered;
  *  - the archive reopens (no fault) and verify finds no problem;
  *  - every entry acknowledged before the fault reads back intact; an entry
  *    whose write failed reads as before or as after, never anything else;

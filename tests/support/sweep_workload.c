@@ -69,8 +69,24 @@ static size_t value_of(int k, int version, uint8_t *out)
 }
 
 
-/* A call's result: failures must be negative codes naming the archive
- * and the system's answer. */
+/* The message says what was being done (the words our messages use),
+ * outside its mentions of the archive's path. */
+static bool names_an_operation(const char *msg, const char *path)
+{
+    static const char *const verbs[] = {"read",   "write",  "fsync", "sync",    "rename", "create",
+                                        "open",   "link",   "folder", "copy",   "compact", "stat",
+                                        "lock",   "cut",    "mode",  "list",    "map",    "put",
+                                        "delete", "remove", "flush", "close"};
+    char text[2048];
+    snprintf(text, sizeof text, "%s", msg);
+    for (char *at = strstr(text, path); at; at = strstr(at, path))
+        memset(at, ' ', strlen(path));
+    for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+        if (strstr(text, verbs[i]))
+            return true;
+    return false;
+}
+
 static bool check_rc(kt_sweep_run *r, int rc, const char *what)
 {
     if (rc == 0)
@@ -85,6 +101,9 @@ static bool check_rc(kt_sweep_run *r, int rc, const char *what)
         KT_SWEEP_BAD("%s: %s failed (%s) with a message that does not say what the system "
                  "answered (%s): %s",
                  r->path, what, kl_strerror(rc), strerror(r->err), msg);
+    else if (r->own_words && !names_an_operation(msg, r->path))
+        KT_SWEEP_BAD("%s: %s failed (%s) with a message that names no operation: %s", r->path,
+                     what, kl_strerror(rc), msg);
     if (!r->failures++)
         snprintf(r->first, sizeof r->first, "%s: %s", what, msg);
     return false;

@@ -7,8 +7,8 @@
  * in a batch, sync, compaction, a batch of rewrites, verify --repair, and
  * the cached front's puts and dump, on KT_SWEEP_NK keys; with r->stop it
  * ends at the first call that fails.  Every call that fails must return a
- * negative code whose message names r->path (and, with r->own_words, says
- * strerror(r->err)).  The model records what each key may read as after
+ * negative code whose message names r->path (and, with r->own_words, an
+ * operation and strerror(r->err)).  The model records what each key may read as after
  * it: the last acknowledged version, or that of a write that failed.
  *
  * The check (no fault): the archive reopens, verify finds nothing, every
