@@ -16,11 +16,14 @@
 enum { HOT_MAX = 8, MAXACK = 200000 };
 
 /* What a child acknowledges: key (round, n) with sequence number seq;
- * round -1 for a hot key; seq DELETED for a delete of (round, n). */
+ * round -1 for a hot key; seq DELETING before it deletes (round, n) and
+ * DELETED after (killed in between, the entry may be there or not). */
 #define DELETED (-7)
+#define DELETING (-8)
 typedef struct ack {
     int32_t round, n;
     int64_t seq;
+    int32_t maybe_deleted; /* the parent's: a delete of it was under way */
 } ack;
 
 size_t kt_crash_value(unsigned char *v, int64_t seq)
@@ -49,7 +52,7 @@ int64_t kt_crash_check(const unsigned char *v, size_t len)
 
 static void send_ack(int fd, int32_t r, int32_t kn, int64_t seq)
 {
-    ack a = {r, kn, seq};
+    ack a = {r, kn, seq, 0};
     if (write(fd, &a, sizeof a) != (ssize_t)sizeof a)
         _exit(4);
 }
@@ -80,6 +83,7 @@ static int32_t mixed_step(kl_archive *ar, int round, int32_t n, int fd)
     if (n % 13 == 0 && n >= 26 && (n - 20) % 3 != 2 && (n - 20) % 17 >= 4) {
         /* key n - 20 of this round was put singly (not hot, not batched) */
         size_t kl = kt_key(ks[0], round, n - 20);
+        send_ack(fd, round, n - 20, DELETING);
         int rc = kl_archive_del(ar, ks[0], kl);
         if (rc && rc != KL_ENOTFOUND)
             _exit(6);
@@ -151,11 +155,14 @@ static void kill_one(const char *url, int round, const kt_crash_opts *o, ack *ac
         if (a.round < 0) {
             if (a.seq > hot_seq[a.n])
                 hot_seq[a.n] = a.seq;
-        } else if (a.seq == DELETED) {
+        } else if (a.seq == DELETED || a.seq == DELETING) {
             /* the put of that key was acknowledged a few acks ago */
             for (size_t i = *nacks; i-- > 0;)
                 if (acks[i].round == a.round && acks[i].n == a.n) {
-                    acks[i].seq = DELETED;
+                    if (a.seq == DELETED)
+                        acks[i].seq = DELETED;
+                    else
+                        acks[i].maybe_deleted = 1;
                     break;
                 }
         } else if (*nacks < MAXACK) {
@@ -194,7 +201,10 @@ size_t kt_crash_loop(const char *url, const kt_crash_opts *o)
                              acks[i].round, acks[i].n);
                 continue;
             }
-            KT_OK(kl_archive_get(ar, k, kl, &got));
+            int rc = kl_archive_get(ar, k, kl, &got);
+            if (rc == KL_ENOTFOUND && acks[i].maybe_deleted)
+                continue; /* its delete was under way at the kill */
+            KT_OK(rc);
             if (kt_crash_check(got.data, got.len) != acks[i].seq)
                 fail_msg("%s: round %d: acknowledged entry (%d, %d) damaged", url, round,
                          acks[i].round, acks[i].n);
