@@ -213,6 +213,13 @@ static bool path_replaced(fa *s)
     return stat(s->path, &st) == 0 && (st.st_ino != s->ino || st.st_dev != s->dev);
 }
 
+/* The path names the very file open at s->fd. */
+static bool still_here(fa *s)
+{
+    struct stat st;
+    return stat(s->path, &st) == 0 && st.st_ino == s->ino && st.st_dev == s->dev;
+}
+
 /* Index what was appended since s->end.  With the lock held, an incomplete
  * or unreadable tail is a crashed writer's and is cut off; without it, it
  * may be an append in progress and is left for later.
@@ -292,6 +299,14 @@ int kl__file_scan(fa *s)
                         pos += r.len;
                         continue;
                     }
+                }
+                if (r.type == T_MOVED && still_here(s)) {
+                    /* the path still names this file: a copy of a file
+                     * that was replaced (its moved record came along), or
+                     * a damaged one; reopening would find the same record
+                     * again, for ever.  What precedes it stands. */
+                    pos += r.len;
+                    continue;
                 }
                 if (r.type == T_MOVED) {
                     moved = true;
