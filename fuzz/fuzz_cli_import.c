@@ -13,9 +13,9 @@ static int fuzz_cli_import_one(const uint8_t *data, size_t size)
     bool csv = size && (data[0] & 1);
     snprintf(path, sizeof path, "%s/in.%s", fuzz_folder(), csv ? "csv" : "json");
     fuzz_write(path, size ? data + 1 : data, size ? size - 1 : 0);
-    char *argv[] = {"import", "null:", path, NULL};
+    char *argv[] = {"null:", path, NULL}; /* what follows "klepto import" */
     fflush(stdout);
-    int rc = cli_cmd_import(3, argv);
+    int rc = cli_cmd_import(2, argv);
     FUZZ_CHECK(rc == 0 || rc == 1 || rc == 2 || rc == 3);
     unlink(path);
     return 0;

@@ -189,19 +189,24 @@ static void test_dir_entry_corpus_and_mutations_never_crash(void **state)
     replay("fuzz_dir_entry", fuzz_dir_entry_one, 3000);
 }
 
-/* (the import's summary lines go to /dev/null) */
+/* (the import's summary lines and messages go to /dev/null) */
 static void test_cli_import_corpus_and_mutations_never_crash(void **state)
 {
     (void)state;
     fflush(stdout);
-    int saved = dup(1), null = open("/dev/null", O_WRONLY);
-    assert_true(saved >= 0 && null >= 0);
+    fflush(stderr);
+    int out = dup(1), err = dup(2), null = open("/dev/null", O_WRONLY);
+    assert_true(out >= 0 && err >= 0 && null >= 0);
     dup2(null, 1);
+    dup2(null, 2);
     close(null);
     replay("fuzz_cli_import", fuzz_cli_import_one, 2000);
     fflush(stdout);
-    dup2(saved, 1);
-    close(saved);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
 }
 
 int main(void)
