@@ -9,7 +9,7 @@ CC       ?= cc
 PREFIX   ?=
 ARGS     ?=
 
-.PHONY: all deps build demo test test-long test-unit fuzz fuzz-replay bench install uninstall clean format
+.PHONY: all deps build demo test test-long test-unit docs fuzz fuzz-replay bench install uninstall clean format
 
 all: build
 
@@ -41,6 +41,11 @@ test-long: deps
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The API reference: Doxygen over include/klepto/ (docs/Doxyfile) into
+# $(BUILD)/docs/html; any Doxygen warning fails it.
+docs: deps
+	@bash scripts/docs.sh $(BUILD)/docs
+
 # Replay the saved fuzz corpus (part of `make test`), or fuzz anew for
 # FUZZ_SECONDS per target with libFuzzer (clang).
 FUZZ_SECONDS ?= 60
@@ -59,8 +64,10 @@ bench: deps
 # $(BUILD) was first configured with: the installed klepto.pc and CMake
 # package find their files relative to themselves.  A user-owned prefix
 # needs no root: make install PREFIX=$HOME/.local
+# A destination that cannot be written is refused before anything is
+# copied; a failure part-way says what was left (scripts/install.sh).
 install: build
-	DESTDIR="$(if $(DESTDIR),$(abspath $(DESTDIR)))" cmake --install $(BUILD)$(if $(PREFIX), --prefix "$(abspath $(PREFIX))")
+	@bash scripts/install.sh "$(BUILD)" "$(if $(PREFIX),$(abspath $(PREFIX)))" "$(if $(DESTDIR),$(abspath $(DESTDIR)))"
 
 # Remove the files the last `make install` from $(BUILD) wrote (CMake's
 # $(BUILD)/install_manifest.txt, DESTDIR included), then klepto's own

@@ -5,6 +5,9 @@
 #   <prefix>/lib/libklepto.a         the static library
 #   <prefix>/include/klepto.h, klepto/...   the public headers
 #   <prefix>/bin/klepto              the command-line tool (KLEPTO_CLI)
+#   <prefix>/share/man/man1/klepto.1 its manual page (KLEPTO_CLI), and
+#   <prefix>/share/bash-completion/completions/klepto  its bash completion
+#   <prefix>/share/man/man3/klepto.3 the library's overview page
 #   <prefix>/lib/pkgconfig/klepto.pc            for pkg-config
 #   <prefix>/lib/cmake/klepto/kleptoConfig*.cmake for find_package(klepto)
 #
@@ -28,7 +31,12 @@ install(TARGETS klepto_static EXPORT kleptoStaticTargets
   INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 if(TARGET klepto_cli)
   install(TARGETS klepto_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(FILES ${PROJECT_SOURCE_DIR}/docs/man/klepto.1 DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+  # where bash-completion looks for a command's completion under a prefix
+  install(FILES ${PROJECT_SOURCE_DIR}/tools/completion/klepto.bash
+    DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME klepto)
 endif()
+install(FILES ${PROJECT_SOURCE_DIR}/docs/man/klepto.3 DESTINATION ${CMAKE_INSTALL_MANDIR}/man3)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 
 # ---- klepto.pc ---------------------------------------------------------------

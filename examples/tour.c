@@ -24,6 +24,15 @@ static int area(void *ud, const kl_call *call, kl_value *out)
     return 0; /* or a negative KL_E* code: not cached */
 }
 
+/* klepto's __cache__(): called once per entry in memory (entry->key,
+ * entry->args, entry->value) */
+static int visit(void *ctx, const kl_memo_entry *entry)
+{
+    (void)entry;
+    ++*(int *)ctx;
+    return 0;
+}
+
 static int fail(const char *what)
 {
     fprintf(stderr, "tour: %s: %s\n", what, kl_errmsg());
@@ -76,6 +85,11 @@ int main(int argc, char **argv)
            (unsigned long long)info.miss);
     kl_value_free(&r);
     kl_value_free(&r2);
+    int n = 0;
+    if (kl_memo_lookup(m, &call, &r) != 0 || kl_memo_foreach(m, visit, &n) != 0)
+        return fail("lookup");
+    printf("area: lookup = %g, %d entry in memory\n", r.u.f, n);
+    kl_value_free(&r);
     kl_memo_free(m);
 
     /* archives directly */

@@ -27,6 +27,7 @@
 #include "klepto/keygen.h"
 #include "klepto/keymap.h"
 #include "klepto/memo.h"
+#include "klepto/usertype.h"
 #include "klepto/value.h"
 #include "klepto/version.h"
 

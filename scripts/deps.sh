@@ -10,7 +10,7 @@ packages=(
   libxxhash-dev libssl-dev libzstd-dev libcmocka-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
   libhdf5-dev hdf5-tools libhiredis-dev redis-server
-  python3 python3-cbor2 python3-h5py
+  python3 python3-cbor2 python3-h5py doxygen
 )
 
 missing=()

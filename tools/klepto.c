@@ -16,22 +16,22 @@ typedef struct command {
 static const command commands[] = {
     {"ls", cli_cmd_ls, "ls URL [--long] [--json]      list entries"},
     {"get", cli_cmd_get, "get URL KEY                   print one value"},
-    {"count", cli_cmd_count, "count URL                     number of entries"},
+    {"count", cli_cmd_count, "count URL [--json]            number of entries"},
     {"put", cli_cmd_put, "put URL KEY VALUE             write one entry (creates the archive)"},
     {"rm", cli_cmd_rm, "rm URL KEY                    delete one entry"},
     {"stats", cli_cmd_stats,
-     "stats URL                     entries, bytes, format and backend facts"},
+     "stats URL [--json] [--human|--exact]   entries, bytes, format and backend facts"},
     {"verify", cli_cmd_verify,
-     "verify URL [--repair]         check every entry; drop damaged ones"},
+     "verify URL [--repair] [--json]   check every entry; drop damaged ones"},
     {"clear", cli_cmd_clear, "clear URL                     remove every entry"},
-    {"copy", cli_cmd_copy, "copy SRC DST                  copy every entry between archives"},
+    {"copy", cli_cmd_copy, "copy SRC DST [--json]         copy every entry between archives"},
     {"compact", cli_cmd_compact, "compact URL                   reclaim the space of old entries"},
     {"export", cli_cmd_export, "export URL [--format json|csv]   all entries to stdout"},
     {"import", cli_cmd_import,
      "import URL [--format json|csv] [FILE]   entries from a file or stdin"},
     {"prune", cli_cmd_prune,
-     "prune URL [--max-entries N] [--max-bytes B] [--older-than DURATION]   drop the oldest "
-     "entries beyond the limits"},
+     "prune URL [--max-entries N] [--max-bytes B] [--older-than DURATION] [--json]   drop "
+     "the oldest entries beyond the limits"},
     {"key", cli_cmd_key, "key [options] ARG... [NAME=ARG...]   the key a call maps to"},
     {"simulate", cli_cmd_simulate,
      "simulate --policy NAME --size N [--trace FILE]   replay a trace through a cache"},
@@ -44,7 +44,9 @@ static void usage(FILE *f)
         fprintf(f, "  klepto %s\n", commands[i].usage);
     fprintf(f, "\nKeys and values are Python-style literals: 1, 2.5, 'text', b'\\x00', None,\n"
                "(1, 'a'), [1, 2], {'k': 1.5}.  Exit status: 0 ok, 1 not found or failed\n"
-               "check, 2 bad usage or input, 3 I/O, backend or server error.\n");
+               "check, 2 bad usage or input, 3 I/O, backend or server error.\n"
+               "copy, export, import, verify, prune, compact and clear draw a progress line\n"
+               "on stderr when it is a terminal; --progress and --quiet force it on or off.\n");
 }
 
 /* "klepto VERSION", then the features built in. */
@@ -60,6 +62,10 @@ static const command *find(const char *name)
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(name, commands[i].name))
             return &commands[i];
+    if (name[0] == '-') {
+        fprintf(stderr, "klepto: unknown option '%s' (try 'klepto --help')\n", name);
+        return NULL;
+    }
     /* the word may be a URL given before the command: never its password */
     char *shown = cli_url_shown(name);
     fprintf(stderr, "klepto: unknown command '%s' (try 'klepto --help')\n", shown);
@@ -86,7 +92,7 @@ static int run(int argc, char **argv)
         usage(stderr);
         return CLI_USAGE;
     }
-    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") || !strcmp(argv[1], "version"))
         return version();
     if (!strcmp(argv[1], "help") && argc > 2) { /* klepto help CMD: that command's help */
         const command *c = find(argv[2]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/archive.h — dictionary-style persistent stores ("archives").
+/**
+ * @file
+ * Dictionary-style persistent stores ("archives").
  *
  * An archive maps key bytes to value bytes; both are canonical encoded
  * values (codec.h) but the archive never looks inside them.  Archives are
@@ -14,11 +15,11 @@
  *                        (?autocompact=RATIO, 0 disables; default 0.5)
  *   sqlite:PATH[?table=T]  SQLite: one table (key, value), or without
  *                        table= one table per key
- *   postgresql://USER@HOST:PORT/DB[?table=T]  the same on PostgreSQL
+ *   postgresql://USER\@HOST:PORT/DB[?table=T]  the same on PostgreSQL
  *   hdf5:PATH            one HDF5 file, one dataset per entry (typed arrays
  *                        as native datasets; docs/hdf5.md)
  *   hdf5dir:PATH         a folder of HDF5 files, one per entry
- *   redis://[[USER]:PASS@]HOST[:PORT][/DB][?prefix=P&timeout=SECONDS]
+ *   redis://[[USER]:PASS\@]HOST[:PORT][/DB][?prefix=P&timeout=SECONDS]
  *                        a Redis server (docs/redis.md)
  * Options go in the query string (dir:/x?sync=full); unknown options are an
  * error.  Values are percent-decoded.
@@ -74,94 +75,120 @@
 extern "C" {
 #endif
 
+/** An open archive (opaque): kl_archive_open() to kl_archive_close(). */
 typedef struct kl_archive kl_archive;
+/** An iteration over an archive's entries (opaque): kl_archive_iter_new()
+ * to kl_archive_iter_free(). */
 typedef struct kl_archive_iter kl_archive_iter;
 
+/** Options of kl_archive_open(): start from KL_ARCHIVE_OPTS_INIT. */
 typedef struct kl_archive_opts {
-    unsigned version; /* KL_ARCHIVE_OPTS_VERSION */
-    bool create;      /* create the storage if missing (default true) */
-    bool read_only;   /* refuse writes with KL_EPERM */
+    unsigned version; /**< KL_ARCHIVE_OPTS_VERSION */
+    bool create;      /**< create the storage if missing (default true) */
+    bool read_only;   /**< refuse writes with KL_EPERM */
 } kl_archive_opts;
+/** The version of kl_archive_opts this header declares. */
 #define KL_ARCHIVE_OPTS_VERSION 1
+/** The default options: create, read-write. */
 #define KL_ARCHIVE_OPTS_INIT {KL_ARCHIVE_OPTS_VERSION, true, false}
 
-/* Metadata of one stored entry. */
+/** Metadata of one stored entry. */
 typedef struct kl_entry_info {
-    int64_t stored_ns; /* wall-clock time it was written (ns since epoch), or 0 */
-    uint64_t size;     /* bytes of key + value as stored */
+    int64_t stored_ns; /**< wall-clock time it was written (ns since epoch), or 0 */
+    uint64_t size;     /**< bytes of key + value as stored */
 } kl_entry_info;
 
-/* Open an archive by URL.  opts may be NULL for the defaults.  Returns 0
- * and a handle to close with kl_archive_close(), or an error (see above;
- * an unknown scheme is KL_EINVAL naming it). */
+/** Open an archive by URL.
+ * @param out   the new handle, to close with kl_archive_close() (set on
+ *              success only)
+ * @param url   an archive URL (see above)
+ * @param opts  options, or NULL for the defaults
+ * @return 0, or an error (see above; an unknown scheme is KL_EINVAL
+ *         naming it). */
 KL_API int kl_archive_open(kl_archive **out, const char *url, const kl_archive_opts *opts);
-/* Flush and release.  Returns the first error of the final flush (the
+/** Flush and release.  Returns the first error of the final flush (the
  * handle is released regardless).  Safe on NULL. */
 KL_API int kl_archive_close(kl_archive *ar);
 
-/* The URL the archive was opened with, any password in it masked (see
+/** The URL the archive was opened with, any password in it masked (see
  * kl_archive_redact_url; borrowed, lives as long as ar). */
 KL_API const char *kl_archive_url(const kl_archive *ar);
-/* A copy of an archive URL fit for messages and logs: the password of a
+/** A copy of an archive URL fit for messages and logs: the password of a
  * `scheme://user:PASSWORD@host` part and the value of a `password=`
  * option become "***".  Free with free(); NULL when out of memory (or url
  * is NULL).  Messages of the library name URLs this way. */
 KL_API char *kl_archive_redact_url(const char *url);
-/* The scheme name ("dir", "mem", ...). */
+/** The scheme name ("dir", "mem", ...). */
 KL_API const char *kl_archive_scheme(const kl_archive *ar);
 
-/* Read one entry: the value bytes replace val's contents.  KL_ENOTFOUND
- * when absent; KL_ECORRUPT for a damaged entry (nothing is modified). */
+/** Read one entry: the value bytes replace val's contents.
+ * @param ar    the archive
+ * @param key   the key's bytes (an encoded value, codec.h)
+ * @param klen  their length
+ * @param val   receives the value's bytes
+ * @return 0; KL_ENOTFOUND when absent; KL_ECORRUPT for a damaged entry
+ *         (nothing is modified); or an error of the storage. */
 KL_API int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val);
-/* Write one entry (insert or replace).  Atomic: readers see the old or the
- * new value, never a mix. */
+/** Write one entry (insert or replace).  Atomic: readers see the old or the
+ * new value, never a mix.
+ * @param ar    the archive
+ * @param key   the key's bytes (an encoded value, codec.h)
+ * @param klen  their length
+ * @param val   the value's bytes (an encoded value)
+ * @param vlen  their length
+ * @return 0, or an error: KL_EPERM (read-only), KL_ETOOBIG, KL_ENOSPC,
+ *         KL_EIO, KL_EBACKEND, ... (see above). */
 KL_API int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val, size_t vlen);
-/* Delete one entry; KL_ENOTFOUND when absent. */
+/** Delete one entry; KL_ENOTFOUND when absent. */
 KL_API int kl_archive_del(kl_archive *ar, const void *key, size_t klen);
-/* 1 if present, 0 if not, or a negative error. */
+/** 1 if present, 0 if not, or a negative error. */
 KL_API int kl_archive_contains(kl_archive *ar, const void *key, size_t klen);
-/* Number of entries. */
+/** Number of entries. */
 KL_API int kl_archive_count(kl_archive *ar, size_t *out);
-/* Entry metadata; KL_ENOTFOUND when absent. */
+/** Entry metadata; KL_ENOTFOUND when absent. */
 KL_API int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out);
-/* Remove every entry (the storage itself stays). */
+/** Remove every entry (the storage itself stays). */
 KL_API int kl_archive_clear(kl_archive *ar);
-/* Make everything written so far durable. */
+/** Make everything written so far durable. */
 KL_API int kl_archive_sync(kl_archive *ar);
-/* Destroy the storage (folder, file, table) and close the handle.
+/** Destroy the storage (folder, file, table) and close the handle.
  * KL_EUNSUPPORTED for archives that cannot. The handle is released in all
  * cases. */
 KL_API int kl_archive_drop(kl_archive *ar);
 
-/* Batches: n entries in one go (one transaction where the backend has
- * them).  put_many stops at the first failure and returns it. get_many
- * fills vals[i] and sets found[i]; a missing key is not an error. */
+/** Batches: n entries in one go (one transaction where the backend has
+ * them).  put_many stops at the first failure and returns it.
+ * @see kl_archive_get_many, kl_archive_del_many */
 KL_API int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         const void *const *vals, const size_t *vlens);
-/* del_many removes the n keys (absent ones are skipped, not an error; a
+/** del_many removes the n keys (absent ones are skipped, not an error; a
  * key given twice counts once) in one transaction or file rewrite where the
  * backend has them; *deleted (may be NULL) gets how many entries went.
  * Stops at the first failure and returns it. */
 KL_API int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         size_t *deleted);
+/** Batches: n entries in one go (one transaction where the backend has
+ * them).  get_many fills vals[i] and sets found[i]; a missing key is not
+ * an error. */
 KL_API int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                         kl_buf *vals, bool *found);
 
-/* Backend facts for `klepto stats`: "name=value" lines appended to out. */
+/** Backend facts for `klepto stats`: "name=value" lines appended to out. */
 KL_API int kl_archive_describe(kl_archive *ar, kl_buf *out);
 
-/* Iterate over entries in no particular order.  Entries added or removed
+/** Iterate over entries in no particular order.  Entries added or removed
  * during iteration may or may not be seen. */
 KL_API int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out);
-/* Next entry: key into key (replaced), value into val when val != NULL.
+/** Next entry: key into key (replaced), value into val when val != NULL.
  * Returns 1 for an entry, 0 at the end, or a negative error (KL_ECORRUPT
  * for a damaged entry: iteration may continue after it). */
 KL_API int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val);
+/** Release an iterator (safe on NULL). */
 KL_API void kl_archive_iter_free(kl_archive_iter *it);
 
 /* ---- zero-copy views of typed numeric arrays ------------------------- */
 
-/* A read-only view of a stored typed numeric array (an nd-array value).
+/** A read-only view of a stored typed numeric array (an nd-array value).
  * dir: maps large arrays (they are stored uncompressed and 64-byte
  * aligned) so no byte is copied; other archives and small or compressed
  * entries give a view over a private copy.  A view stays valid until
@@ -169,22 +196,22 @@ KL_API void kl_archive_iter_free(kl_archive_iter *it);
  * archive is closed meanwhile.  Thread-safety: a view is immutable. */
 typedef struct kl_view kl_view;
 
-/* Returns 0 and a view to release, KL_ENOTFOUND, KL_ETYPE when the value
+/** Returns 0 and a view to release, KL_ENOTFOUND, KL_ETYPE when the value
  * is not a typed numeric array, KL_ECORRUPT for a damaged entry.  A mapped
  * view checks the entry's framing but not the array bytes' checksum (that
  * would read them all); kl_archive_get and kl_archive_verify do. */
 KL_API int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out);
-KL_API const void *kl_view_data(const kl_view *v); /* row-major little-endian elements */
-KL_API size_t kl_view_bytes(const kl_view *v);
-KL_API kl_dtype kl_view_dtype(const kl_view *v);
-KL_API unsigned kl_view_ndim(const kl_view *v);
-KL_API const size_t *kl_view_shape(const kl_view *v); /* kl_view_ndim() sizes */
-KL_API bool kl_view_is_mapped(const kl_view *v);     /* true: no copy was made */
-KL_API void kl_view_release(kl_view *v);             /* safe on NULL */
+KL_API const void *kl_view_data(const kl_view *v); /**< row-major little-endian elements */
+KL_API size_t kl_view_bytes(const kl_view *v);     /**< size of the elements in bytes */
+KL_API kl_dtype kl_view_dtype(const kl_view *v);   /**< element type */
+KL_API unsigned kl_view_ndim(const kl_view *v);    /**< number of dimensions */
+KL_API const size_t *kl_view_shape(const kl_view *v); /**< kl_view_ndim() sizes */
+KL_API bool kl_view_is_mapped(const kl_view *v);     /**< true: no copy was made */
+KL_API void kl_view_release(kl_view *v);             /**< safe on NULL */
 
 /* ---- maintenance ------------------------------------------------------ */
 
-/* Check every entry: framing, checksums, and that the stored key and value
+/** Check every entry: framing, checksums, and that the stored key and value
  * decode.  Appends one line per problem to report (when not NULL) and sets
  * *problems (when not NULL) to their number.  With repair, damaged entries
  * are removed (and leftovers of crashed writers cleaned up); their lines
@@ -192,7 +219,7 @@ KL_API void kl_view_release(kl_view *v);             /* safe on NULL */
  * when the check itself could not run: KL_EIO, KL_EPERM, ...). */
 KL_API int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t *problems);
 
-/* Reclaim the space of replaced and deleted entries (file: rewrites the
+/** Reclaim the space of replaced and deleted entries (file: rewrites the
  * file and renames it into place).  A no-op (0) for archives with nothing
  * to reclaim. */
 KL_API int kl_archive_compact(kl_archive *ar);

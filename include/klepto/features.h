@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/features.h — what this build of the library can do.
+/**
+ * @file
+ * What this build of the library can do.
  *
  * kl_features() returns a constant string: the names of the compiled-in
  * archive kinds, then of the digests, separated by single spaces, lower
@@ -32,10 +33,10 @@
 extern "C" {
 #endif
 
-/* The space-separated feature names above (static storage, never NULL). */
+/** The space-separated feature names above (static storage, never NULL). */
 KL_API const char *kl_features(void);
 
-/* true when `name` is one of the words of kl_features() (NULL, "" and
+/** true when `name` is one of the words of kl_features() (NULL, "" and
  * partial words are false). */
 KL_API bool kl_feature(const char *name);
 

@@ -30,16 +30,35 @@ static void mark(cstate *c, kl__kv_item *it, bool dirty)
     it->dirty = dirty;
 }
 
+/* Put an entry read from the backing into memory, replacing (as klepto's
+ * load does) whatever memory held, saved or not. */
+static int keep_loaded(cstate *c, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    kl__kv_item *old = kl__kv_find(&c->t, key, klen);
+    if (old)
+        mark(c, old, false);
+    return kl__kv_put(&c->t, key, klen, val, vlen, kl__now_ns(), NULL);
+}
+
+/* get, contains, count, stat, views and iteration are the dictionary's:
+ * memory only, as klepto's cached archive (a dict) answers them. */
 static int c_get(void *state, const void *key, size_t klen, kl_buf *val)
 {
     cstate *c = state;
     kl__kv_item *it = kl__kv_find(&c->t, key, klen);
-    if (it) {
-        kl_buf_reset(val);
-        return kl_buf_append(val, it->val, it->vlen);
-    }
-    if (!use_backing(c))
-        return kl_seterr(KL_ENOTFOUND, "cached: key not found");
+    if (!it)
+        return kl_seterr(KL_ENOTFOUND, "cached: key not in memory");
+    kl_buf_reset(val);
+    return kl_buf_append(val, it->val, it->vlen);
+}
+
+/* kl_cached_fetch: memory, then the backing archive, keeping what it
+ * found in memory (klepto's memo: load(key), then cache[key]). */
+static int fetch(cstate *c, const void *key, size_t klen, kl_buf *val)
+{
+    kl__kv_item *it = kl__kv_find(&c->t, key, klen);
+    if (it || !use_backing(c))
+        return c_get(c, key, klen, val);
     int rc = kl_archive_get(c->backing, key, klen, val);
     if (rc)
         return rc;
@@ -87,57 +106,34 @@ static int c_del(void *state, const void *key, size_t klen)
 static int c_contains(void *state, const void *key, size_t klen)
 {
     cstate *c = state;
-    if (kl__kv_find(&c->t, key, klen))
-        return 1;
-    return use_backing(c) ? kl_archive_contains(c->backing, key, klen) : 0;
+    return kl__kv_find(&c->t, key, klen) != NULL;
 }
 
 static int c_count(void *state, size_t *out)
 {
     cstate *c = state;
-    if (!use_backing(c)) {
-        *out = c->t.live;
-        return 0;
-    }
-    size_t n = 0;
-    int rc = kl_archive_count(c->backing, &n);
-    /* entries loaded from the backing are counted there; unsaved ones may
-     * not be */
-    size_t pos = 0;
-    kl__kv_item *it;
-    while (!rc && (it = kl__kv_next(&c->t, &pos))) {
-        if (!it->dirty)
-            continue;
-        int r = kl_archive_contains(c->backing, it->key, it->klen);
-        if (r < 0)
-            rc = r;
-        else if (r == 0)
-            n++;
-    }
-    *out = n;
-    return rc;
+    *out = c->t.live;
+    return 0;
 }
 
 static int c_stat(void *state, const void *key, size_t klen, kl_entry_info *out)
 {
     cstate *c = state;
     kl__kv_item *it = kl__kv_find(&c->t, key, klen);
-    if (it) {
-        out->stored_ns = it->stored_ns;
-        out->size = it->klen + it->vlen;
-        return 0;
-    }
-    if (!use_backing(c))
-        return kl_seterr(KL_ENOTFOUND, "cached: key not found");
-    return kl_archive_stat(c->backing, key, klen, out);
+    if (!it)
+        return kl_seterr(KL_ENOTFOUND, "cached: key not in memory");
+    out->stored_ns = it->stored_ns;
+    out->size = it->klen + it->vlen;
+    return 0;
 }
 
+/* klepto's clear: the dictionary's, memory only (unsaved entries go). */
 static int c_clear(void *state)
 {
     cstate *c = state;
     kl__kv_clear(&c->t);
     c->unsaved = 0;
-    return use_backing(c) ? kl_archive_clear(c->backing) : 0;
+    return 0;
 }
 
 /* Unsaved entries on their way to the backing archive, written in batches
@@ -180,12 +176,15 @@ static int dump_add(cstate *c, dump_batch *b, kl__kv_item *it)
     return b->n == DUMP_BATCH || b->bytes >= DUMP_BATCH_BYTES ? dump_flush(c, b) : 0;
 }
 
-/* Write unsaved entries (all of them, or the given keys). */
-static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klens, size_t *count)
+/* Write memory entries to the backing: the given keys, or with keys ==
+ * NULL every entry (all_entries, klepto's dump()) or the unsaved ones
+ * (what sync and close owe the storage). */
+static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klens, size_t *count,
+                bool all_entries)
 {
     if (count)
         *count = 0;
-    if (!use_backing(c) || (!keys && !c->unsaved))
+    if (!use_backing(c) || (!keys && !all_entries && !c->unsaved))
         return 0;
     dump_batch *b = malloc(sizeof *b);
     if (!b)
@@ -202,7 +201,7 @@ static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klen
         size_t pos = 0;
         kl__kv_item *it;
         while (!rc && (it = kl__kv_next(&c->t, &pos)))
-            if (it->dirty)
+            if (all_entries || it->dirty)
                 rc = dump_add(c, b, it);
     }
     if (!rc)
@@ -216,7 +215,7 @@ static int dump(cstate *c, size_t n, const void *const *keys, const size_t *klen
 static int c_sync(void *state)
 {
     cstate *c = state;
-    int rc = dump(c, 0, NULL, NULL, NULL);
+    int rc = dump(c, 0, NULL, NULL, NULL, false);
     if (!rc && use_backing(c))
         rc = kl_archive_sync(c->backing);
     return rc;
@@ -225,13 +224,16 @@ static int c_sync(void *state)
 static int c_close(void *state)
 {
     cstate *c = state;
-    int rc = dump(c, 0, NULL, NULL, NULL);
+    int rc = dump(c, 0, NULL, NULL, NULL, false);
     int rc2 = kl_archive_close(c->backing);
     kl__kv_free(&c->t);
     free(c);
     return rc ? rc : rc2;
 }
 
+/* kl_archive_drop on the front (which closes the handle too): the storage
+ * is destroyed, as kl_archive_drop does to any archive.  klepto's drop,
+ * which only detaches, is kl_cached_drop. */
 static int c_drop(void *state)
 {
     cstate *c = state;
@@ -259,11 +261,8 @@ static int c_get_view(void *state, const void *key, size_t klen, kl_view **out)
 {
     cstate *c = state;
     kl__kv_item *it = kl__kv_find(&c->t, key, klen);
-    if (!it) {
-        if (!use_backing(c))
-            return kl_seterr(KL_ENOTFOUND, "cached: key not found");
-        return kl_archive_get_view(c->backing, key, klen, out);
-    }
+    if (!it)
+        return kl_seterr(KL_ENOTFOUND, "cached: key not in memory");
     kl__tarray ta;
     if (!kl__tarray_parse(it->val, it->vlen, &ta))
         return kl_seterr(KL_ETYPE, "cached: the value is not a typed numeric array");
@@ -287,12 +286,10 @@ static int c_compact(void *state)
     return c->backing ? kl_archive_compact(c->backing) : 0;
 }
 
-/* Iteration: memory first, then the backing entries memory does not hold. */
+/* Iteration: the entries in memory. */
 typedef struct ccur {
     cstate *c;
     size_t pos;
-    kl_archive_iter *bit;
-    bool in_backing;
 } ccur;
 
 static int c_iter_new(void *state, void **out)
@@ -310,41 +307,22 @@ static int c_iter_new(void *state, void **out)
 static int c_iter_next(void *cur, kl_buf *key, kl_buf *val)
 {
     ccur *k = cur;
-    cstate *c = k->c;
-    if (!k->in_backing) {
-        kl__kv_item *it = kl__kv_next(&c->t, &k->pos);
-        if (it) {
-            kl_buf_reset(key);
-            int rc = kl_buf_append(key, it->key, it->klen);
-            if (!rc && val) {
-                kl_buf_reset(val);
-                rc = kl_buf_append(val, it->val, it->vlen);
-            }
-            return rc ? rc : 1;
-        }
-        k->in_backing = true;
-        if (!use_backing(c))
-            return 0;
-        int rc = kl_archive_iter_new(c->backing, &k->bit);
-        if (rc)
-            return rc;
-    }
-    if (!k->bit)
+    kl__kv_item *it = kl__kv_next(&k->c->t, &k->pos);
+    if (!it)
         return 0;
-    for (;;) {
-        int rc = kl_archive_iter_next(k->bit, key, val);
-        if (rc <= 0)
-            return rc;
-        if (!kl__kv_find(&c->t, key->data, key->len))
-            return 1;
+    kl_buf_reset(key);
+    int rc = kl_buf_append(key, it->key, it->klen);
+    if (!rc && val) {
+        kl_buf_reset(val);
+        rc = kl_buf_append(val, it->val, it->vlen);
     }
+    return rc ? rc : 1;
 }
 
 static void c_iter_free(void *cur)
 {
     ccur *k = cur;
     k->c->t.cursors--;
-    kl_archive_iter_free(k->bit);
     free(k);
 }
 
@@ -424,6 +402,7 @@ typedef struct keys_arg {
     bool flag;
     kl_archive *ar;
     kl_archive **old;
+    kl_buf *ar_val; /* kl_cached_fetch's value */
 } keys_arg;
 
 static int load_fn(void *state, void *arg)
@@ -432,14 +411,11 @@ static int load_fn(void *state, void *arg)
     keys_arg *a = arg;
     size_t done = 0;
     int rc = 0;
-    if (!c->backing)
+    if (!use_backing(c))
         goto out;
     kl_buf v = KL_BUF_INIT, k = KL_BUF_INIT;
     if (a->keys) {
         for (size_t i = 0; !rc && i < a->n; i++) {
-            kl__kv_item *it = kl__kv_find(&c->t, a->keys[i], a->klens[i]);
-            if (it && it->dirty)
-                continue;
             int r = kl_archive_get(c->backing, a->keys[i], a->klens[i], &v);
             if (r == KL_ENOTFOUND)
                 continue;
@@ -447,7 +423,7 @@ static int load_fn(void *state, void *arg)
                 rc = r;
                 break;
             }
-            rc = kl__kv_put(&c->t, a->keys[i], a->klens[i], v.data, v.len, kl__now_ns(), NULL);
+            rc = keep_loaded(c, a->keys[i], a->klens[i], v.data, v.len);
             done += !rc;
         }
     } else {
@@ -459,10 +435,7 @@ static int load_fn(void *state, void *arg)
                 rc = r;
                 break;
             }
-            kl__kv_item *m = kl__kv_find(&c->t, k.data, k.len);
-            if (m && m->dirty)
-                continue;
-            rc = kl__kv_put(&c->t, k.data, k.len, v.data, v.len, kl__now_ns(), NULL);
+            rc = keep_loaded(c, k.data, k.len, v.data, v.len);
             done += !rc;
         }
         kl_archive_iter_free(it);
@@ -478,38 +451,47 @@ out:
 int kl_cached_load(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *loaded)
 {
-    keys_arg a = {n, keys, klens, loaded, false, NULL, NULL};
+    keys_arg a = {n, keys, klens, loaded, false, NULL, NULL, NULL};
     return kl__archive_locked_call(ar, &cached_front, "kl_cached_load", load_fn, &a);
 }
 
 static int dump_fn(void *state, void *arg)
 {
     keys_arg *a = arg;
-    return dump(state, a->n, a->keys, a->klens, a->count);
+    return dump(state, a->n, a->keys, a->klens, a->count, true);
 }
 
 int kl_cached_dump(kl_archive *ar, size_t n, const void *const *keys, const size_t *klens,
                    size_t *dumped)
 {
-    keys_arg a = {n, keys, klens, dumped, false, NULL, NULL};
+    keys_arg a = {n, keys, klens, dumped, false, NULL, NULL, NULL};
     return kl__archive_locked_call(ar, &cached_front, "kl_cached_dump", dump_fn, &a);
 }
 
+/* klepto's sync(clear): clear=true empties the storage and dumps memory
+ * into it; clear=false dumps memory, then loads the storage back into
+ * memory.  Memory is kept either way; then the backing is synced. */
 static int sync_fn(void *state, void *arg)
 {
     cstate *c = state;
     keys_arg *a = arg;
-    int rc = c_sync(c);
-    if (!rc && a->flag) {
-        kl__kv_clear(&c->t);
-        c->unsaved = 0;
+    if (!use_backing(c))
+        return 0;
+    int rc = a->flag ? kl_archive_clear(c->backing) : 0;
+    if (!rc)
+        rc = dump(c, 0, NULL, NULL, NULL, true);
+    if (!rc && !a->flag) {
+        keys_arg all = {0, NULL, NULL, NULL, false, NULL, NULL, NULL};
+        rc = load_fn(c, &all);
     }
+    if (!rc)
+        rc = kl_archive_sync(c->backing);
     return rc;
 }
 
 int kl_cached_sync(kl_archive *ar, bool clear)
 {
-    keys_arg a = {0, NULL, NULL, NULL, clear, NULL, NULL};
+    keys_arg a = {0, NULL, NULL, NULL, clear, NULL, NULL, NULL};
     return kl__archive_locked_call(ar, &cached_front, "kl_cached_sync", sync_fn, &a);
 }
 
@@ -537,7 +519,7 @@ static int set_archived_fn(void *state, void *arg)
 
 int kl_cached_set_archived(kl_archive *ar, bool on)
 {
-    keys_arg a = {0, NULL, NULL, NULL, on, NULL, NULL};
+    keys_arg a = {0, NULL, NULL, NULL, on, NULL, NULL, NULL};
     return kl__archive_locked_call(ar, &cached_front, "kl_cached_set_archived",
                                   set_archived_fn, &a);
 }
@@ -578,7 +560,7 @@ int kl_cached_set_backing(kl_archive *ar, kl_archive *backing, kl_archive **old)
 {
     if (old)
         *old = NULL;
-    keys_arg a = {0, NULL, NULL, NULL, false, backing, old};
+    keys_arg a = {0, NULL, NULL, NULL, false, backing, old, NULL};
     int rc = kl__archive_locked_call(ar, &cached_front, "kl_cached_set_backing",
                                     set_backing_fn, &a);
     if (rc == KL_EINVAL && !kl_cached_is(ar))
@@ -605,4 +587,34 @@ int kl_cached_mem_count(kl_archive *ar, size_t *entries, size_t *unsaved)
 {
     counts k = {entries, unsaved};
     return kl__archive_locked_call(ar, &cached_front, "kl_cached_mem_count", counts_fn, &k);
+}
+
+static int fetch_fn(void *state, void *arg)
+{
+    keys_arg *a = arg;
+    return fetch(state, a->keys[0], a->klens[0], a->ar_val);
+}
+
+int kl_cached_fetch(kl_archive *ar, const void *key, size_t klen, kl_buf *val)
+{
+    const void *keys[1] = {key};
+    keys_arg a = {1, keys, &klen, NULL, false, NULL, NULL, val};
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_fetch", fetch_fn, &a);
+}
+
+/* klepto's drop: the archive is set to none — the backing handle is
+ * closed, its storage kept, and memory stays (a plain dictionary now). */
+static int drop_fn(void *state, void *arg)
+{
+    (void)arg;
+    cstate *c = state;
+    int rc = kl_archive_close(c->backing);
+    c->backing = NULL;
+    c->archived = false;
+    return rc;
+}
+
+int kl_cached_drop(kl_archive *ar)
+{
+    return kl__archive_locked_call(ar, &cached_front, "kl_cached_drop", drop_fn, NULL);
 }

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "cache/cache_impl.h"
+#include "klepto/cached.h"
 #include "cache/cache_read.h"
 #include "cache/table.h"
 #include "policy/hints.h"
@@ -283,8 +284,11 @@ int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val
 {
     akey a;
     int rc = akey_of(c, key, klen, &a);
+    /* a cached front's get looks in its memory only (klepto's dict);
+     * the memo reads through it to the storage, as klepto's memo loads */
     if (rc == 0)
-        rc = kl_archive_get(c->archive, a.p, a.n, val);
+        rc = kl_cached_is(c->archive) ? kl_cached_fetch(c->archive, a.p, a.n, val)
+                                      : kl_archive_get(c->archive, a.p, a.n, val);
     akey_done(&a);
     return rc;
 }

@@ -58,4 +58,39 @@ void kl__cache_set_keymap(kl_cache *c, const kl__cache_keymap *km);
  * must be told at once). */
 int kl__cache_enable_fast_reads(kl_cache *c);
 
+/* ---- looking in without disturbing (cache_inspect.c) ---------------------- */
+
+/* The value of a key in memory, into val (replacing its contents): 0, or
+ * KL_ENOTFOUND.  Memory only, and no effect: no statistics, no policy
+ * update, no insertion, no eviction, no removal of an expired entry (it
+ * is reported as absent).  Safe concurrently with anything. */
+int kl__cache_peek(kl_cache *c, const void *key, size_t klen, kl_buf *val);
+
+/* Called once per entry in memory: its memory key, its archive key (the
+ * same bytes unless the cache translates keys), its value bytes.  Return 0
+ * to go on; anything else stops the walk and is returned by it. */
+typedef int (*kl__cache_entry_fn)(void *ctx, const uint8_t *key, size_t klen,
+                                  const uint8_t *akey, size_t aklen, const uint8_t *val,
+                                  size_t vlen);
+/* Walk the entries in memory, a shard at a time (each shard is copied
+ * under its lock and the callback runs with no lock held, so it may call
+ * into the cache; entries added or removed meanwhile may or may not be
+ * seen).  Touches no statistics and no policy; expired entries are
+ * skipped.  Returns 0, the callback's value, or KL_ENOMEM. */
+int kl__cache_foreach(kl_cache *c, kl__cache_entry_fn fn, void *ctx);
+
+/* Write one memory entry to the archive (as kl_cache_dump does for all):
+ * 0, 1 when the key is not in memory, KL_EINVAL without an archive, or the
+ * archive's error (counted). */
+int kl__cache_dump_key(kl_cache *c, const void *key, size_t klen);
+/* Read one key from the archive into memory, replacing what memory holds
+ * (no statistics, as kl_cache_load): 0, 1 when the archive lacks it (or
+ * the cache keeps nothing), KL_EINVAL without an archive, or an error. */
+int kl__cache_load_key(kl_cache *c, const void *key, size_t klen);
+/* Put ar (NULL: none) in place of the archive, as klepto swaps one: what
+ * the old archive is still owed is written to it first; memory is kept
+ * and nothing of it is written to the new one.  Not concurrently with
+ * other calls on c.  Returns the first error writing to the old one. */
+int kl__cache_swap_archive(kl_cache *c, kl_archive *ar);
+
 #endif

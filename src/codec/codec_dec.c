@@ -360,6 +360,19 @@ static int read_item(dec *d, kl_value *out, unsigned depth)
     case 6: {
         if (arg == KL_CBOR_TAG_NDARRAY)
             return read_ndarray(d, at, out);
+        if (arg == KL_CBOR_TAG_OBJECT) { /* [type name, layout, value] */
+            kl_value v;
+            if ((rc = read_item(d, &v, depth + 1)))
+                return rc;
+            if (v.type != KL_ARRAY || v.u.a.len != 3 || v.u.a.items[0].type != KL_TEXT ||
+                v.u.a.items[1].type != KL_INT || v.u.a.items[1].u.i < 0) {
+                kl_value_free(&v);
+                return corrupt(d, at, "tag 27 without [type name, layout, value]");
+            }
+            v.flags |= KL_VALUE_OBJECT;
+            *out = v;
+            return 0;
+        }
         if (arg >= 64 && arg <= 87) {
             size_t count;
             return read_typed(d, at, arg, out, &count);

@@ -72,7 +72,10 @@ void kl_enc_undefined(kl_enc *e)
 }
 void kl_enc_bool(kl_enc *e, bool b)
 {
-    put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20);
+    if (e->flags & KL_ENC_NUMERIC_EQ) /* Python: True == 1, False == 0 */
+        put_head(e, KL_CBOR_UINT, b ? 1 : 0);
+    else
+        put_head(e, KL_CBOR_SIMPLE, b ? 21 : 20);
 }
 
 void kl_enc_int(kl_enc *e, int64_t i)
@@ -123,6 +126,8 @@ void kl_enc_float(kl_enc *e, double f)
 {
     uint64_t bits;
     memcpy(&bits, &f, 8);
+    if ((e->flags & KL_ENC_ZERO_EQ) && bits == UINT64_C(0x8000000000000000))
+        bits = 0, f = 0.0; /* -0.0 == 0.0 */
     unsigned exp = (unsigned)(bits >> 52) & 0x7ffu;
     if (e->flags & KL_ENC_NUMERIC_EQ) {
         /* integral and inside int64: |f| >= 1 with no fraction bits, or
@@ -424,6 +429,8 @@ static void enc_value(kl_enc *e, const kl_value *v, unsigned depth)
         kl_enc_bytes(e, v->u.s.ptr, v->u.s.len);
         return;
     case KL_ARRAY:
+        if (v->flags & KL_VALUE_OBJECT)
+            kl_enc_tag(e, KL_CBOR_TAG_OBJECT);
         kl_enc_array_head(e, v->u.a.len);
         for (size_t i = 0; i < v->u.a.len; i++)
             enc_value(e, &v->u.a.items[i], depth + 1);

@@ -15,6 +15,10 @@
 #define KL_CBOR_TAG 0xc0u
 #define KL_CBOR_SIMPLE 0xe0u
 
+/* IANA tag 27: an object with a type name and constructor arguments; a
+ * user type's object as [type name, layout, value] (KL_VALUE_OBJECT). */
+#define KL_CBOR_TAG_OBJECT 27u
+
 /* RFC 8746 §3.1: a row-major multi-dimensional array. */
 #define KL_CBOR_TAG_NDARRAY 40u
 

@@ -3,7 +3,8 @@
  * ensure_ascii off: non-ASCII text is written as UTF-8).  What JSON cannot
  * hold gets a documented spelling: bytes {"$bytes": "<base64>"}, nd-arrays
  * {"$ndarray": {"dtype": "float64", "shape": [2, 3], "data": [row-major
- * elements]}}, non-finite floats "inf" / "-inf" / "nan", tuples as lists,
+ * elements]}}, objects of user types {"$object": [name, layout, value]},
+ * non-finite floats "inf" / "-inf" / "nan", tuples as lists,
  * ignored markers as null, and map keys that are not text as the JSON text
  * of the key, quoted (1 -> "1", (1, 2) -> "[1, 2]"). */
 #include "codec/codec_internal.h"
@@ -170,6 +171,8 @@ static int json_value(kl_buf *out, const kl_value *v, unsigned depth)
             return rc;
         return kl_buf_append_str(out, "\"}");
     case KL_ARRAY:
+        if (v->flags & KL_VALUE_OBJECT && (rc = kl_buf_append_str(out, "{\"$object\": ")))
+            return rc;
         if ((rc = kl_buf_append(out, "[", 1)))
             return rc;
         for (size_t i = 0; i < v->u.a.len; i++) {
@@ -178,6 +181,8 @@ static int json_value(kl_buf *out, const kl_value *v, unsigned depth)
             if ((rc = json_value(out, &v->u.a.items[i], depth + 1)))
                 return rc;
         }
+        if (v->flags & KL_VALUE_OBJECT)
+            return kl_buf_append(out, "]}", 2);
         return kl_buf_append(out, "]", 1);
     case KL_MAP:
         if ((rc = kl_buf_append(out, "{", 1)))

@@ -245,6 +245,27 @@ static int maybe_bytes(jp *j, const char *at, kl_value *map)
     return 0;
 }
 
+/* {"$object": [name, layout, value]} is how kl_json writes an object of a
+ * user type: read it back as one (KL_VALUE_OBJECT).  Not of that shape:
+ * an error, since nothing else writes that spelling. */
+static int maybe_object(jp *j, const char *at, kl_value *map)
+{
+    if (map->type != KL_MAP || map->u.m.len != 1)
+        return 0;
+    kl_value *k = &map->u.m.items[0], *v = &map->u.m.items[1];
+    if (k->type != KL_TEXT || k->u.s.len != 7 || memcmp(k->u.s.ptr, "$object", 7) != 0)
+        return 0;
+    if (v->type != KL_ARRAY || v->u.a.len != 3 || v->u.a.items[0].type != KL_TEXT ||
+        v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i < 0)
+        return jerr(j, at, "\"$object\" needs [type name, layout, value]");
+    kl_value obj = *v;
+    *v = kl_value_null(); /* taken */
+    obj.flags |= KL_VALUE_OBJECT;
+    kl_value_free(map);
+    *map = obj;
+    return 0;
+}
+
 static int read_container(jp *j, kl_value *out, unsigned depth, bool is_map)
 {
     const char *start = j->p++;
@@ -302,6 +323,8 @@ done:
     kl_buf_free(&s);
     if (!rc && is_map)
         rc = maybe_bytes(j, start, &c);
+    if (!rc && is_map)
+        rc = maybe_object(j, start, &c);
     if (rc) {
         kl_value_free(&c);
         return rc;

@@ -735,6 +735,36 @@ static int parse_value(parser *ps, kl_value *out, unsigned depth)
             return perr(ps, ps->p, "expected '(' after array");
         return parse_ndarray(ps, out, depth);
     }
+    if (take_word(ps, "CBORTag")) {
+        /* CBORTag(27, [name, layout, value]): an object of a user type,
+         * as kl_repr writes it (and Python's cbor2 shows it) */
+        kl_value tag, obj;
+        if (!take_char(ps, '('))
+            return perr(ps, ps->p, "expected '(' after CBORTag");
+        if ((rc = parse_value(ps, &tag, depth + 1)))
+            return rc;
+        if (tag.type != KL_INT || tag.u.i != 27) {
+            kl_value_free(&tag);
+            return perr(ps, at, "CBORTag: only tag 27 (a user type's object) is a value");
+        }
+        if (!take_char(ps, ','))
+            return perr(ps, ps->p, "expected ','");
+        const char *objat = ps->p;
+        if ((rc = parse_value(ps, &obj, depth + 1)))
+            return rc;
+        if (obj.type != KL_ARRAY || obj.u.a.len != 3 || obj.u.a.items[0].type != KL_TEXT ||
+            obj.u.a.items[1].type != KL_INT || obj.u.a.items[1].u.i < 0) {
+            kl_value_free(&obj);
+            return perr(ps, objat, "CBORTag(27, ...) needs [type name, layout, value]");
+        }
+        if (!take_char(ps, ')')) {
+            kl_value_free(&obj);
+            return perr(ps, ps->p, "expected ')'");
+        }
+        obj.flags = (uint8_t)((obj.flags & ~KL_VALUE_TUPLE) | KL_VALUE_OBJECT);
+        *out = obj;
+        return 0;
+    }
     if (take_word(ps, "float")) {
         /* float('inf'), float('-inf'), float('nan') */
         kl_value s;

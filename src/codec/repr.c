@@ -605,7 +605,10 @@ static int repr_value(kl_buf *out, const kl_value *v, unsigned depth)
     case KL_BYTES:
         return repr_bytes(out, (const uint8_t *)v->u.s.ptr, v->u.s.len);
     case KL_ARRAY: {
-        bool tuple = v->flags & KL_VALUE_TUPLE;
+        bool tuple = v->flags & KL_VALUE_TUPLE && !(v->flags & KL_VALUE_OBJECT);
+        /* a user type's object: as cbor2 shows an unknown tag */
+        if (v->flags & KL_VALUE_OBJECT && (rc = kl_buf_append_str(out, "CBORTag(27, ")))
+            return rc;
         if ((rc = kl_buf_append(out, tuple ? "(" : "[", 1)))
             return rc;
         for (size_t i = 0; i < v->u.a.len; i++) {
@@ -616,6 +619,8 @@ static int repr_value(kl_buf *out, const kl_value *v, unsigned depth)
         }
         if (tuple && v->u.a.len == 1 && (rc = kl_buf_append(out, ",", 1)))
             return rc;
+        if (v->flags & KL_VALUE_OBJECT)
+            return kl_buf_append(out, "])", 2);
         return kl_buf_append(out, tuple ? ")" : "]", 1);
     }
     case KL_MAP:

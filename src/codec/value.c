@@ -257,6 +257,7 @@ int kl_value_copy(kl_value *out, const kl_value *v)
                                 v->u.nd.data);
     case KL_ARRAY: {
         kl_value a = kl_value_array(v->flags & KL_VALUE_TUPLE);
+        a.flags |= v->flags & KL_VALUE_OBJECT;
         if ((rc = grow_items(&a.u.a.items, &a.u.a.cap, v->u.a.len)))
             return rc;
         for (size_t i = 0; i < v->u.a.len; i++) {
@@ -346,7 +347,7 @@ bool kl_value_equal(const kl_value *a, const kl_value *b)
         return a->u.s.len == b->u.s.len &&
                (a->u.s.len == 0 || memcmp(a->u.s.ptr, b->u.s.ptr, a->u.s.len) == 0);
     case KL_ARRAY:
-        if (a->u.a.len != b->u.a.len)
+        if (a->u.a.len != b->u.a.len || (a->flags ^ b->flags) & KL_VALUE_OBJECT)
             return false;
         for (size_t i = 0; i < a->u.a.len; i++)
             if (!kl_value_equal(&a->u.a.items[i], &b->u.a.items[i]))

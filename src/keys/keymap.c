@@ -11,6 +11,7 @@
 #define _GNU_SOURCE /* qsort_r */
 #include "internal.h"
 #include "klepto/digest.h"
+#include "pyencoding.h"
 #include "klepto/keymap.h"
 
 #include <math.h>
@@ -21,13 +22,13 @@
 
 enum { HASH_XXH3_128, HASH_XXH3_64, HASH_NAMED };
 enum { PICKLE_CBOR, PICKLE_JSON, PICKLE_REPR };
-enum { STRING_STR, STRING_REPR };
 
 struct kl_keymap {
     kl_keymap_opts opts; /* algorithm and sentinel point at our copies */
     char *algorithm;
     kl_value sentinel;
-    int variant; /* HASH_*, PICKLE_* or STRING_* */
+    int variant; /* HASH_*, PICKLE_* or kl__strenc */
+    int codec;   /* string: the Python codec of KL__STRENC_CODEC */
     kl_digest *digest;
     kl_keymap *outer, *inner; /* both set for a chained keymap */
 };
@@ -57,18 +58,19 @@ static int set_variant(kl_keymap *km)
                              "blake2b512, blake2s256)",
                              a);
         return 0;
-    case KL_KEYMAP_STRING:
-        if (!a || !strcmp(a, "utf-8") || !strcmp(a, "utf8") || !strcmp(a, "str"))
-            km->variant = STRING_STR;
-        else if (!strcmp(a, "repr"))
-            km->variant = STRING_REPR;
-        else
-            return kl_seterr(KL_EINVAL,
-                             "keymap string: unknown encoding '%s' (known: utf-8, repr)", a);
-        return 0;
+    case KL_KEYMAP_STRING: {
+        kl__strenc kind;
+        int rc = kl__strenc_find(a, &kind, &km->codec);
+        km->variant = (int)kind;
+        return rc;
+    }
     case KL_KEYMAP_PICKLE:
         if (!a || !strcmp(a, "cbor"))
             km->variant = PICKLE_CBOR;
+        else if (!strcmp(a, "json") && km->opts.typed)
+            return kl_seterr(KL_EINVAL,
+                             "keymap pickle: typed keys cannot be JSON (klepto's json.dumps "
+                             "refuses the type objects: not JSON serializable)");
         else if (!strcmp(a, "json"))
             km->variant = PICKLE_JSON;
         else if (!strcmp(a, "repr"))
@@ -121,11 +123,24 @@ int kl_keymap_chain(kl_keymap **out, kl_keymap *outer, kl_keymap *inner)
 {
     if (!out || !outer || !inner || outer == inner)
         return kl_seterr(KL_EINVAL, "kl_keymap_chain: needs two distinct keymaps");
+    if (outer->outer)
+        return kl_seterr(KL_EINVAL,
+                         "kl_keymap_chain: the outer keymap is itself a chain (klepto's "
+                         "a + (b + c) silently drops b); chain as (a + b) + c");
+    if (outer->opts.typed)
+        return kl_seterr(KL_EINVAL,
+                         "kl_keymap_chain: a typed outer keymap is not supported (its type "
+                         "markers would reach the inner keymap as text, not as klepto's types)");
+    if (inner->opts.typed && inner->opts.kind == KL_KEYMAP_RAW)
+        return kl_seterr(KL_EINVAL,
+                         "kl_keymap_chain: a typed raw inner keymap is not supported (its type "
+                         "markers would reach the outer keymap as text, not as klepto's types)");
     kl_keymap *km = calloc(1, sizeof *km);
     if (!km)
         return kl_seterr(KL_ENOMEM, "out of memory chaining keymaps");
     km->opts = outer->opts;
     km->variant = outer->variant;
+    km->codec = outer->codec;
     km->outer = outer;
     km->inner = inner;
     *out = km;
@@ -270,23 +285,17 @@ static size_t flat_items(const kl_keymap *km, const kl_ncall *c, item *it)
     return n;
 }
 
-/* An int64 held by a double (what KL_ENC_NUMERIC_EQ encodes as an int). */
-static bool float_is_int64(double f)
-{
-    return f >= -9223372036854775808.0 && f < 9223372036854775808.0 && f == (double)(int64_t)f;
-}
-
 /* Python klepto returns the lone item of an untyped flat key itself when
- * its type is int, str, bytes or None.  When integral floats encode as
- * integers they must take the same path, or f(3) and f(3.0) would differ. */
-static bool lone_item(const kl_keymap *km, const item *it, size_t n, bool numeric_eq)
+ * its type is int, str, bytes or None; a lone float or bool stays a
+ * 1-tuple.  So f(1) is the key 1 while f(1.0) and f(True) are the key
+ * (1,) (untyped raw keys encode 1.0 and True as 1): in Python 1 != (1.0,)
+ * but (1.0,) == (True,), and klepto's keys match exactly then. */
+static bool lone_item(const kl_keymap *km, const item *it, size_t n)
 {
     if (km->opts.typed || n != 1 || it[0].kind != IT_VALUE)
         return false;
-    const kl_value *v = it[0].v;
-    switch ((kl_type)v->type) {
+    switch ((kl_type)it[0].v->type) {
     case KL_INT: case KL_TEXT: case KL_BYTES: case KL_NULL: return true;
-    case KL_FLOAT: return numeric_eq && float_is_int64(v->u.f);
     default: return false;
     }
 }
@@ -346,8 +355,7 @@ static void tree_free(tree *t)
     free(t->tn);
 }
 
-static int layout_tree(const kl_keymap *km, const kl_ncall *c, tree *t, bool ignored_as_null,
-                       bool numeric_eq)
+static int layout_tree(const kl_keymap *km, const kl_ncall *c, tree *t, bool ignored_as_null)
 {
     int rc = 0;
     memset(t, 0, sizeof *t);
@@ -374,7 +382,7 @@ static int layout_tree(const kl_keymap *km, const kl_ncall *c, tree *t, bool ign
                 break;
             }
         }
-        if (lone_item(km, L.it, n, numeric_eq))
+        if (lone_item(km, L.it, n))
             t->root = t->vals[0];
         else
             t->root = kl_value_array_ref(t->vals, n, true);
@@ -490,7 +498,7 @@ static int encode_layout(const kl_keymap *km, const kl_ncall *c, kl_enc *e)
         int rc = layout_flat(km, c, &L);
         if (rc)
             return rc;
-        if (lone_item(km, L.it, L.n, e->flags & KL_ENC_NUMERIC_EQ)) {
+        if (lone_item(km, L.it, L.n)) {
             enc_item(e, &L.it[0]);
         } else {
             kl_enc_array_head(e, L.n);
@@ -541,7 +549,7 @@ static int encode_into(const kl_keymap *km, const kl_ncall *c, unsigned flags, v
     size_t n = e.len;
     if (e.err == KL_ETOOBIG) {
         tree t;
-        if ((rc = layout_tree(km, c, &t, false, flags & KL_ENC_NUMERIC_EQ)))
+        if ((rc = layout_tree(km, c, &t, false)))
             return rc;
         kl_buf h = KL_BUF_INIT;
         rc = kl_encode(&h, &t.root, flags);
@@ -664,7 +672,7 @@ static int repr_flat(const kl_keymap *km, const kl_ncall *c, kl_buf *b, bool as_
     int rc = layout_flat(km, c, &L);
     if (rc)
         return rc;
-    if (lone_item(km, L.it, L.n, false)) {
+    if (lone_item(km, L.it, L.n)) {
         const kl_value *v = L.it[0].v;
         if (as_str && v->type == KL_TEXT)
             rc = kl_buf_append(b, v->u.s.ptr, v->u.s.len);
@@ -714,7 +722,7 @@ out:
 static int json_layout(const kl_keymap *km, const kl_ncall *c, kl_buf *b)
 {
     tree t;
-    int rc = layout_tree(km, c, &t, true, false);
+    int rc = layout_tree(km, c, &t, true);
     if (rc)
         return rc;
     rc = kl_json(b, &t.root);
@@ -808,15 +816,117 @@ static int put_string(bool text, const void *p, size_t n, void *buf, size_t cap,
     return 0;
 }
 
+/* A string keymap's key from the rendered text in *t: the text itself
+ * (str, repr), its ascii() form, or its bytes in the named codec. */
+static int string_finish(const kl_keymap *km, kl_buf *t, void *buf, size_t cap, size_t *len)
+{
+    if (km->variant == KL__STRENC_STR || km->variant == KL__STRENC_REPR)
+        return put_string(true, t->data, t->len, buf, cap, len);
+    kl_buf o = KL_BUF_INIT;
+    int rc = km->variant == KL__STRENC_ASCII ? kl__ascii_escape((const char *)t->data, t->len, &o)
+                                             : kl__codec_encode(km->codec, (const char *)t->data, t->len, &o);
+    if (!rc)
+        rc = put_string(km->variant == KL__STRENC_ASCII, o.data, o.len, buf, cap, len);
+    kl_buf_free(&o);
+    return rc;
+}
+
+/* Writes already encoded key bytes into buf (a raw key of a chain). */
+static int put_raw_key(const kl_buf *b, void *buf, size_t cap, size_t *len)
+{
+    if (b->len > KL_KEY_MAX)
+        return kl_seterr(KL_ETOOBIG, "key of %zu bytes exceeds the limit of %u bytes", b->len,
+                         KL_KEY_MAX);
+    if (b->len <= cap && b->len)
+        memcpy(buf, b->data, b->len);
+    *len = b->len;
+    return 0;
+}
+
+/* What a keymap's encoding makes of one value as it is (klepto's hash(),
+ * string() or pickle() of a key), without laying out a call: the last step
+ * of a chained keymap. */
+static int bare_key_into(const kl_keymap *km, const kl_value *v, void *buf, size_t cap,
+                         size_t *len)
+{
+    unsigned eq = km->opts.typed ? KL_ENC_ZERO_EQ : KL_ENC_NUMERIC_EQ;
+    kl_buf b = KL_BUF_INIT;
+    char hex[KL_DIGEST_HEX_MAX];
+    int rc;
+    switch (km->opts.kind) {
+    case KL_KEYMAP_RAW:
+        if (!(rc = kl_encode(&b, v, eq)))
+            rc = put_raw_key(&b, buf, cap, len);
+        break;
+    case KL_KEYMAP_HASH:
+        if (km->variant == HASH_NAMED) {
+            if (!(rc = kl_repr(&b, v)))
+                rc = kl_digest_hex(km->digest, b.data, b.len, hex, sizeof hex);
+        } else if (!(rc = kl_encode(&b, v, eq))) {
+            if (km->variant == HASH_XXH3_128)
+                kl_xxh3_128_hex(kl_xxh3_128(b.data, b.len), hex);
+            else
+                kl_xxh3_64_hex(kl_xxh3_64(b.data, b.len), hex);
+        }
+        if (!rc)
+            rc = put_string(true, hex, strlen(hex), buf, cap, len);
+        break;
+    case KL_KEYMAP_STRING:
+        if (km->variant == KL__STRENC_STR && v->type == KL_TEXT)
+            rc = kl_buf_append(&b, v->u.s.ptr, v->u.s.len);
+        else
+            rc = kl_repr(&b, v);
+        if (!rc)
+            rc = string_finish(km, &b, buf, cap, len);
+        break;
+    case KL_KEYMAP_PICKLE:
+        if (km->variant == PICKLE_CBOR)
+            rc = kl_encode(&b, v, 0);
+        else if (km->variant == PICKLE_JSON)
+            rc = kl_json(&b, v);
+        else
+            rc = kl_repr(&b, v);
+        if (!rc)
+            rc = put_string(false, b.data, b.len, buf, cap, len);
+        break;
+    default:
+        rc = kl_seterr(KL_EINVAL, "keymap: unknown kind %d", (int)km->opts.kind);
+    }
+    kl_buf_free(&b);
+    return rc;
+}
+
+/* klepto's inner + outer: the outer keymap lays the call out, the inner
+ * keymap takes that layout as its one argument, and the outer keymap's
+ * encoding turns the inner key into the key (so (stringmap() +
+ * hashmap(algorithm='md5'))(1, 2) is the md5 of "'((1, 2),)'"). */
 static int chained_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, size_t cap,
                             size_t *len)
 {
-    kl_value inner;
-    int rc = kl_keymap_key_value(km->inner, call, &inner);
+    int rc = check_call(call);
     if (rc)
         return rc;
-    kl_ncall one = {&inner, 1, NULL, NULL, 0};
-    rc = kl_keymap_key_into(km->outer, &one, buf, cap, len);
+    tree t;
+    if ((rc = layout_tree(km->outer, call, &t, false)))
+        return rc;
+    kl_ncall one = {&t.root, 1, NULL, NULL, 0};
+    if (km->inner->opts.kind == KL_KEYMAP_RAW && !km->inner->outer) {
+        /* a raw inner key is its layout as it is (tuples stay tuples,
+         * 1.0 stays 1.0, as the Python object klepto hands on) */
+        tree t2;
+        if (!(rc = layout_tree(km->inner, &one, &t2, false))) {
+            rc = bare_key_into(km->outer, &t2.root, buf, cap, len);
+            tree_free(&t2);
+        }
+        tree_free(&t);
+        return rc;
+    }
+    kl_value inner;
+    rc = kl_keymap_key_value(km->inner, &one, &inner);
+    tree_free(&t);
+    if (rc)
+        return rc;
+    rc = bare_key_into(km->outer, &inner, buf, cap, len);
     kl_value_free(&inner);
     return rc;
 }
@@ -831,7 +941,7 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
     int rc = check_call(call);
     if (rc)
         return rc;
-    unsigned eq = km->opts.typed ? 0 : KL_ENC_NUMERIC_EQ;
+    unsigned eq = km->opts.typed ? KL_ENC_ZERO_EQ : KL_ENC_NUMERIC_EQ;
     if (km->opts.kind == KL_KEYMAP_RAW)
         return encode_into(km, call, eq, buf, cap, len);
 
@@ -865,8 +975,8 @@ int kl_keymap_key_into(const kl_keymap *km, const kl_ncall *call, void *buf, siz
             rc = put_string(true, hex, strlen(hex), buf, cap, len);
         break;
     case KL_KEYMAP_STRING:
-        if (!(rc = repr_layout(km, call, bp, km->variant == STRING_STR)))
-            rc = put_string(true, bp->data, bp->len, buf, cap, len);
+        if (!(rc = repr_layout(km, call, bp, km->variant == KL__STRENC_STR)))
+            rc = string_finish(km, bp, buf, cap, len);
         break;
     case KL_KEYMAP_PICKLE:
         if (km->variant == PICKLE_CBOR)

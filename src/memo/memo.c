@@ -2,8 +2,10 @@
 /*
  * Memoized functions (memo.h): construction, and the generic call path
  * that ties keygen, cache and archive together.  The typed KL_MEMOIZE face
- * is in memo_typed.c.  Value bytes pass through the thread's scratch
- * buffer (tslot.h, via cache_memo.h).
+ * is in memo_typed.c; looking into memory (lookup, fetch, foreach) in
+ * memo_inspect.c; load, dump and the archive switch in memo_archive.c.
+ * Value bytes pass through the thread's scratch buffer (tslot.h, via
+ * cache_memo.h).
  */
 #define _GNU_SOURCE
 #include "klepto/memo.h"
@@ -96,7 +98,9 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
                      (!opts->ignore || !opts->ignore[0]);
     m->raw_merge_zero = !opts->keymap.typed;
     kl__memo_raw_keys_update(m);
-    if (m->archive)
+    if (ar)
+        m->archive_off = false;
+    if (m->archive && !m->archive_off)
         kl_cache_set_archive(m->cache, m->archive);
     return 0;
 fail:
@@ -142,21 +146,6 @@ int kl_memo_free(kl_memo *m)
     return rc ? rc : arc;
 }
 
-int kl_memo_set_archive(kl_memo *m, const char *url)
-{
-    kl_archive *ar = NULL;
-    if (url) {
-        int rc = kl_archive_open(&ar, url, NULL);
-        if (rc)
-            return rc;
-    }
-    int rc = kl_cache_set_archive(m->cache, ar);
-    kl_archive_close(m->archive);
-    m->archive = ar;
-    return rc;
-}
-
-kl_archive *kl_memo_archive(const kl_memo *m) { return m->archive; }
 const char *kl_memo_name(const kl_memo *m) { return m->name; }
 
 /* ---- keys -------------------------------------------------------------------------- */
@@ -246,22 +235,6 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
     return rc;
 }
 
-int kl_memo_lookup(kl_memo *m, const kl_call *call, kl_value *result)
-{
-    uint8_t stack[KEY_STACK];
-    kl_buf heap = KL_BUF_INIT, *val = kl__thread_scratch();
-    const uint8_t *key;
-    size_t klen;
-    int rc = val ? kl__memo_mem_key(m, call, stack, &heap, &key, &klen)
-                 : kl_seterr(KL_ENOMEM, "memo '%s': out of memory", m->name);
-    if (rc == 0)
-        rc = kl_cache_get(m->cache, key, klen, val, false);
-    if (rc == 0)
-        rc = kl_decode(val->data, val->len, result);
-    kl_buf_free(&heap);
-    return rc;
-}
-
 int kl_memo_forget(kl_memo *m, const kl_call *call)
 {
     uint8_t stack[KEY_STACK];
@@ -292,6 +265,4 @@ void kl_memo_info_get(const kl_memo *m, kl_memo_info *out)
 }
 
 int kl_memo_clear(kl_memo *m, bool keep_stats) { return kl_cache_clear(m->cache, keep_stats); }
-int kl_memo_dump(kl_memo *m) { return kl_cache_dump(m->cache); }
-int kl_memo_load(kl_memo *m, size_t *loaded) { return kl_cache_load(m->cache, loaded); }
 

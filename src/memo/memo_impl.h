@@ -31,7 +31,8 @@ struct kl_memo {
     uint8_t prefix[80];  /* encoded [tag, …] head when a tag is set */
     size_t prefix_len;
     /* The typed face: one type code per argument ('d' double, 'f' float,
-     * 'i' integer, 'b' bool, 's' text), "" for a generic memo. */
+     * 'i' integer, 'b' bool, 's' text, 'A'..'J' arrays: memo_typed.h), ""
+     * for a generic memo. */
     char types[TYPED_MAX_ARGS + 1];
     size_t ntypes;
     /* Raw keys: memory is keyed by the arguments' 64-bit images (8 bytes
@@ -42,6 +43,18 @@ struct kl_memo {
     bool raw_merge_zero; /* -0.0 and 0.0 make one key (untyped keymap) */
     unsigned float_args; /* bit i: argument i is a float */
     bool raw_opts_ok;    /* the options allow raw keys (set by configure) */
+    /* klepto's archived(False): the archive stays open and owned but the
+     * cache is not attached to it (memo_archive.c) */
+    bool archive_off;
+    /* Some argument is an array (type codes 'A'..'J', memo_typed.h): raw
+     * keys are then of variable length; with one array only, its element
+     * count is implied by the key's length and not written. */
+    bool has_arrays;
+    bool counted_arrays; /* more than one array: each written with its count */
+    bool has_objects;    /* some argument is an object of a user type ('U') */
+    uint8_t arg_esize[TYPED_MAX_ARGS]; /* an array argument's element size, 1 for
+                                          an object (its encoded bytes); 0: scalar */
+    const kl_usertype *objtype[TYPED_MAX_ARGS]; /* an object argument's type ('U') */
 };
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.

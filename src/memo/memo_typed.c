@@ -16,10 +16,15 @@
  * NaN is one image, and -0.0 is 0.0 for an untyped keymap (where -0.0 and
  * 0 are equal arguments).  So two calls share a memory entry exactly when
  * they share a canonical key.
+ *
+ * Array arguments (memo_typed.h) join raw keys as their element count and
+ * bytes, and the canonical key as 1-d nd-arrays of their dtype; the
+ * element bytes are the key in both, so the two still agree.  The calls
+ * themselves are in memo_typed_args.c.
  */
 #include <stdlib.h>
 
-#include "memo/memo_impl.h"
+#include "memo/memo_typed.h"
 
 /* ---- argument images ------------------------------------------------------------- */
 
@@ -48,6 +53,15 @@ static inline uint64_t float_image(const kl_memo *m, uint64_t b)
     if (KL_UNLIKELY((b << 1) == 0 && m->raw_merge_zero))
         return 0;
     return b;
+}
+
+uint64_t kl__typed_float_image(const kl_memo *m, uint64_t bits) { return float_image(m, bits); }
+
+int kl__typed_uncached(kl_memo *m, int rc)
+{
+    kl_cache_count_error(m->cache);
+    kl__cache_count_miss(m->cache);
+    return rc;
 }
 
 /* The value of one argument image. */
@@ -81,9 +95,13 @@ static int value_image(const kl_memo *m, char type, const kl_value *v, uint64_t 
             return 1;
         return 0;
     case 'b':
-        if (v->type != KL_BOOL)
+        /* untyped canonical keys hold a bool as the int 0 or 1 */
+        if (v->type == KL_BOOL)
+            *b = v->u.b ? 1 : 0;
+        else if (v->type == KL_INT && (v->u.i == 0 || v->u.i == 1))
+            *b = (uint64_t)v->u.i;
+        else
             return 1;
-        *b = v->u.b ? 1 : 0;
         return 0;
     case 'i':
         if (v->type == KL_INT)
@@ -99,8 +117,91 @@ static int value_image(const kl_memo *m, char type, const kl_value *v, uint64_t 
     }
 }
 
+kl_value kl__typed_image_value(char type, uint64_t bits) { return image_value(type, bits); }
+
+/* Append the raw form of an array argument's value (an nd-array of the
+ * argument's dtype and one dimension): 0, or 1 when it does not fit. */
+static int array_raw(const kl_memo *m, char type, const kl_value *v, kl_buf *out)
+{
+    if (v->type != KL_NDARRAY || v->u.nd.ndim != 1 || v->u.nd.dtype != typed_dtype(type))
+        return 1;
+    uint64_t n = v->u.nd.shape[0];
+    if ((m->counted_arrays && kl_buf_append(out, &n, 8)) ||
+        kl_buf_append(out, v->u.nd.data, kl_value_ndarray_bytes(v)))
+        return KL_ENOMEM;
+    return 0;
+}
+
+int kl__typed_object_raw(const kl_memo *m, size_t i, const kl_value *v, kl_buf *out)
+{
+    const kl_usertype *t = m->objtype[i];
+    if (v->type != KL_ARRAY || !(v->flags & KL_VALUE_OBJECT) || v->u.a.len != 3 ||
+        v->u.a.items[0].type != KL_TEXT || v->u.a.items[0].u.s.len != strlen(t->name) ||
+        memcmp(v->u.a.items[0].u.s.ptr, t->name, v->u.a.items[0].u.s.len) != 0 ||
+        v->u.a.items[1].type != KL_INT || v->u.a.items[1].u.i != (int64_t)t->layout)
+        return 1;
+    /* the bytes a call makes are what the type's encode writes: the value
+     * goes through the type (decode, encode), and one that its decode
+     * refuses is skipped */
+    void *obj = calloc(1, t->size);
+    if (!obj)
+        return KL_ENOMEM;
+    int rc = t->decode(&v->u.a.items[2], obj) ? 1 : 0;
+    size_t at = out->len;
+    uint64_t n = 0;
+    if (!rc && m->counted_arrays && kl_buf_append(out, &n, 8))
+        rc = KL_ENOMEM;
+    kl_enc e;
+    for (int pass = 0; pass < 2 && !rc; pass++) {
+        size_t room = out->cap - out->len;
+        kl_enc_init(&e, room ? out->data + out->len : NULL, room, 0);
+        if (t->encode(&e, obj) || e.err)
+            rc = 1;
+        else if (e.len <= out->cap - out->len)
+            break;
+        else if (pass == 0)
+            rc = kl_buf_reserve(out, e.len);
+        else
+            rc = 1;
+    }
+    free(obj);
+    if (rc) {
+        out->len = at;
+        return rc;
+    }
+    out->len += e.len;
+    n = e.len;
+    if (m->counted_arrays)
+        memcpy(out->data + at, &n, 8);
+    return 0;
+}
+
+int kl__typed_object_value(const kl_memo *m, size_t i, const uint8_t *p, size_t n,
+                           kl_value *items, kl_value *out)
+{
+    const kl_usertype *t = m->objtype[i];
+    int rc = kl_decode(p, n, &items[2]);
+    if (rc)
+        return kl_seterr_prefix(rc, "memo '%s': argument '%s': the encoded '%s' does not decode",
+                                m->name, kl_signature_param(m->sig, i), t->name);
+    items[0] = kl_value_cstr_ref(t->name);
+    items[1] = kl_value_int((int64_t)t->layout);
+    *out = kl_value_array_ref(items, 3, false);
+    out->flags |= KL_VALUE_OBJECT;
+    return 0;
+}
+
 static const char *type_name(char type)
 {
+    if (typed_is_object(type))
+        return "object";
+    if (typed_is_array(type)) {
+        static const char *const names[] = {"int8 array",   "int16 array",   "int32 array",
+                                            "int64 array",  "uint8 array",   "uint16 array",
+                                            "uint32 array", "uint64 array",  "float32 array",
+                                            "float64 array"};
+        return names[typed_dtype(type)];
+    }
     switch (type) {
     case 'd':
         return "double";
@@ -119,13 +220,14 @@ static const char *type_name(char type)
  * signature's parameter names): 0, KL_EINVAL when the call does not fit
  * the signature, KL_ETYPE when a value does not fit its C type (the
  * message names the argument). */
-static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
+static int call_values(const kl_memo *m, const kl_call *call, const kl_value **at)
 {
     size_t n = m->ntypes;
     if (call->npos + call->nnamed != n || call->npos > n)
         return kl_seterr(KL_EINVAL, "memo '%s': %zu arguments for a function of %zu", m->name,
                          call->npos + call->nnamed, n);
-    const kl_value *at[TYPED_MAX_ARGS] = {0};
+    for (size_t i = 0; i < n; i++)
+        at[i] = NULL;
     for (size_t i = 0; i < call->npos; i++)
         at[i] = &call->pos[i];
     for (size_t j = 0; j < call->nnamed; j++) {
@@ -137,11 +239,55 @@ static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
                              i == n ? "is not a parameter" : "is given twice");
         at[i] = &call->named[j];
     }
-    for (size_t i = 0; i < n; i++)
-        if (value_image(m, m->types[i], at[i], &img[i]))
-            return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' does not fit the C type %s",
-                             m->name, kl_signature_param(m->sig, i), type_name(m->types[i]));
     return 0;
+}
+
+static int misfit(const kl_memo *m, size_t i)
+{
+    return kl_seterr(KL_ETYPE, "memo '%s': argument '%s' does not fit the C type %s", m->name,
+                     kl_signature_param(m->sig, i), type_name(m->types[i]));
+}
+
+static int call_images(const kl_memo *m, const kl_call *call, uint64_t *img)
+{
+    const kl_value *at[TYPED_MAX_ARGS];
+    int rc = call_values(m, call, at);
+    for (size_t i = 0; i < m->ntypes && !rc; i++)
+        if (value_image(m, m->types[i], at[i], &img[i]))
+            rc = misfit(m, i);
+    return rc;
+}
+
+/* The raw key of a generic call to a function with array arguments. */
+static int call_raw_key(const kl_memo *m, const kl_call *call, kl_buf *out)
+{
+    const kl_value *at[TYPED_MAX_ARGS];
+    int rc = call_values(m, call, at);
+    out->len = 0;
+    for (size_t i = 0; i < m->ntypes && !rc; i++) {
+        uint64_t b;
+        if (typed_is_object(m->types[i])) {
+            rc = kl__typed_object_raw(m, i, at[i], out);
+            if (rc == 1)
+                rc = kl_seterr(KL_ETYPE,
+                               "memo '%s': argument '%s' is not an object of type '%s' "
+                               "layout %u",
+                               m->name, kl_signature_param(m->sig, i), m->objtype[i]->name,
+                               m->objtype[i]->layout);
+        } else if (typed_is_array(m->types[i])) {
+            rc = array_raw(m, m->types[i], at[i], out);
+            if (rc == 1)
+                rc = misfit(m, i);
+        } else if (value_image(m, m->types[i], at[i], &b)) {
+            rc = misfit(m, i);
+        } else {
+            rc = kl_buf_append(out, &b, 8);
+        }
+    }
+    if (!rc && out->len > KL_KEY_MAX)
+        rc = kl_seterr(KL_ETOOBIG, "memo '%s': a key of %zu bytes is over the limit of %u",
+                       m->name, out->len, KL_KEY_MAX);
+    return rc;
 }
 
 int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_buf *heap,
@@ -149,6 +295,12 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
 {
     if (!m->raw_keys)
         return memo_build_key(m, call, stack, heap, key, klen);
+    if (m->has_arrays) {
+        int rc = call_raw_key(m, call, heap);
+        *key = heap->data;
+        *klen = heap->len;
+        return rc;
+    }
     uint64_t img[TYPED_MAX_ARGS];
     int rc = call_images(m, call, img);
     if (rc)
@@ -161,27 +313,94 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
 
 /* ---- the cache's archive boundary -------------------------------------------------- */
 
+/* The argument values of a raw key (arrays borrow the key's bytes; their
+ * lengths go to shape[]): 0, or KL_EINVAL when the key is not raw. */
+static int raw_values(const kl_memo *m, const uint8_t *key, size_t klen, kl_value *args,
+                      size_t *shape, kl_value (*objs)[3])
+{
+    for (size_t i = 0; i < m->ntypes; i++)
+        objs[i][2] = kl_value_null();
+    size_t at = 0, i;
+    for (i = 0; i < m->ntypes; i++) { /* at <= klen throughout */
+        uint64_t b;
+        size_t esz = m->arg_esize[i];
+        if (esz && !m->counted_arrays) {
+            /* the one array: what the scalars (8 bytes each) leave */
+            size_t scalars = 8 * (m->ntypes - 1);
+            if (klen < scalars || (klen - scalars) % esz)
+                break;
+            b = (klen - scalars) / esz;
+        } else {
+            if (klen - at < 8)
+                break;
+            memcpy(&b, key + at, 8);
+            at += 8;
+        }
+        if (!esz) {
+            args[i] = image_value(m->types[i], b);
+            continue;
+        }
+        if (b > (klen - at) / esz)
+            break;
+        if (typed_is_object(m->types[i])) {
+            int rc = kl__typed_object_value(m, i, key + at, (size_t)b, objs[i], &args[i]);
+            if (rc) {
+                for (size_t j = 0; j < i; j++)
+                    kl_value_free(&objs[j][2]);
+                return rc;
+            }
+            at += (size_t)b;
+            continue;
+        }
+        shape[i] = (size_t)b;
+        args[i] = typed_ndarray_ref(typed_dtype(m->types[i]), key + at, &shape[i]);
+        at += (size_t)b * esz;
+    }
+    if (i < m->ntypes || at != klen || !m->ntypes) {
+        for (size_t j = 0; j < i && j < m->ntypes; j++)
+            kl_value_free(&objs[j][2]);
+        return kl_seterr(KL_EINVAL, "memo '%s': a memory key of %zu bytes is not raw", m->name,
+                         klen);
+    }
+    return 0;
+}
+
+static void raw_values_free(const kl_memo *m, kl_value (*objs)[3])
+{
+    for (size_t i = 0; i < m->ntypes; i++)
+        kl_value_free(&objs[i][2]);
+}
+
+int kl__typed_raw_decodes(const kl_memo *m, const uint8_t *key, size_t klen)
+{
+    kl_value args[TYPED_MAX_ARGS];
+    size_t shape[TYPED_MAX_ARGS];
+    kl_value objs[TYPED_MAX_ARGS][3];
+    int rc = raw_values(m, key, klen, args, shape, objs);
+    if (!rc)
+        raw_values_free(m, objs);
+    return rc;
+}
+
 /* The canonical (archive) key of a raw key. */
 static int raw_to_archive(void *ctx, const uint8_t *key, size_t klen, uint8_t *buf, size_t cap,
                           size_t *len)
 {
     const kl_memo *m = ctx;
-    if (klen != m->ntypes * 8)
-        return kl_seterr(KL_EINVAL, "memo '%s': a memory key of %zu bytes is not raw", m->name,
-                         klen);
     kl_value args[TYPED_MAX_ARGS];
-    for (size_t i = 0; i < m->ntypes; i++) {
-        uint64_t b;
-        memcpy(&b, key + 8 * i, 8);
-        args[i] = image_value(m->types[i], b);
-    }
+    size_t shape[TYPED_MAX_ARGS];
+    kl_value objs[TYPED_MAX_ARGS][3];
+    int rc = raw_values(m, key, klen, args, shape, objs);
+    if (rc)
+        return rc;
     kl_call call = {args, m->ntypes, NULL, NULL, 0};
     size_t p = m->prefix_len;
     if (cap >= p)
         memcpy(buf, m->prefix, p);
     size_t n;
-    int rc = kl_keygen_key_into(m->keygen, &call, buf + (cap >= p ? p : 0), cap >= p ? cap - p : 0,
-                                &n);
+    rc = kl_keygen_key_into(m->keygen, &call, buf + (cap >= p ? p : 0), cap >= p ? cap - p : 0,
+                            &n);
+    raw_values_free(m, objs);
     *len = p + n;
     return rc;
 }
@@ -226,23 +445,52 @@ static int raw_from_archive(void *ctx, const uint8_t *akey, size_t aklen, kl_buf
     kl_value kv;
     if (kl_decode(akey + m->prefix_len, aklen - m->prefix_len, &kv) != 0)
         return 1;
-    uint64_t img[TYPED_MAX_ARGS];
-    int skip = 0;
-    for (size_t i = 0; i < m->ntypes && !skip; i++) {
+    size_t base = out->len;
+    int rc = 0;
+    for (size_t i = 0; i < m->ntypes && !rc; i++) {
         const char *name = kl_signature_param(m->sig, i);
         const kl_value *v = named_in(&kv, name, strlen(name), 0);
-        skip = !v || value_image(m, m->types[i], v, &img[i]);
+        uint64_t b;
+        if (!v)
+            rc = 1;
+        else if (typed_is_object(m->types[i])) /* another name or layout: skipped */
+            rc = kl__typed_object_raw(m, i, v, out);
+        else if (typed_is_array(m->types[i]))
+            rc = array_raw(m, m->types[i], v, out);
+        else if (value_image(m, m->types[i], v, &b))
+            rc = 1;
+        else
+            rc = kl_buf_append(out, &b, 8);
     }
     kl_value_free(&kv);
-    if (skip)
+    /* accepted only if the raw key rebuilds the very same canonical key */
+    uint8_t stack[KEY_STACK];
+    uint8_t *again = stack;
+    size_t n = 0;
+    if (!rc) {
+        rc = raw_to_archive(ctx, out->data + base, out->len - base, stack, sizeof stack, &n);
+        if (!rc && n > sizeof stack && n == aklen) {
+            again = malloc(n);
+            rc = again ? raw_to_archive(ctx, out->data + base, out->len - base, again, n, &n)
+                       : KL_ENOMEM;
+        }
+        if (rc == KL_ENOMEM) {
+            if (again != stack)
+                free(again);
+            out->len = base;
+            return rc;
+        }
+        if (!rc && (n != aklen || memcmp(again, akey, n) != 0))
+            rc = 1;
+    }
+    if (again != stack)
+        free(again);
+    if (rc) {
+        out->len = base;
         return 1;
-    uint8_t again[KEY_STACK];
-    size_t n;
-    if (raw_to_archive(ctx, (const uint8_t *)img, m->ntypes * 8, again, sizeof again, &n) != 0 ||
-        n != aklen || memcmp(again, akey, n) != 0)
-        return 1;
+    }
     kl_errclear(); /* a rejected reading above may have left a message */
-    return kl_buf_append(out, img, m->ntypes * 8);
+    return 0;
 }
 
 void kl__memo_raw_keys_update(kl_memo *m)
@@ -251,6 +499,19 @@ void kl__memo_raw_keys_update(kl_memo *m)
                kl_signature_nparams(m->sig) == m->ntypes &&
                kl_signature_npositional(m->sig) == m->ntypes && !kl_signature_has_varargs(m->sig) &&
                !kl_signature_has_varkw(m->sig) && !strchr(m->types, 's');
+    size_t narrays = 0;
+    for (size_t i = 0; i < m->ntypes; i++) {
+        narrays += typed_is_array(m->types[i]) || typed_is_object(m->types[i]);
+        m->arg_esize[i] = typed_is_array(m->types[i])
+                              ? (uint8_t)kl_dtype_size(typed_dtype(m->types[i]))
+                          : typed_is_object(m->types[i]) ? 1
+                                                         : 0;
+    }
+    m->has_arrays = narrays > 0;
+    m->has_objects = false;
+    for (size_t i = 0; i < m->ntypes; i++)
+        m->has_objects |= typed_is_object(m->types[i]);
+    m->counted_arrays = narrays > 1;
     m->raw_keys = raw;
     m->float_args = 0;
     for (size_t i = 0; i < m->ntypes; i++)
@@ -274,17 +535,30 @@ static int typed_only(void *userdata, const kl_call *call, kl_value *result)
                      "memo: a KL_MEMOIZE function is called through its C wrapper only");
 }
 
-kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
-                           const char *types)
+static kl_memo *typed_get(kl_memo **holder, const char *name, const char *signature,
+                          const char *types, const kl_usertype *const *objtypes,
+                          const kl_usertype *const *outtypes)
 {
     kl_memo *m = __atomic_load_n(holder, __ATOMIC_ACQUIRE);
     if (KL_LIKELY(m))
         return m;
     size_t nt = strlen(types);
-    if (nt == 0 || nt > TYPED_MAX_ARGS || strspn(types, "dfibs") != nt) {
+    if (nt == 0 || nt > TYPED_MAX_ARGS || strspn(types, "dfibsABCDEFGHIJU") != nt) {
         kl_seterr(KL_EINVAL, "memo '%s': argument types '%s' unknown", name, types);
         return NULL;
     }
+    for (size_t i = 0; i < nt; i++)
+        if (typed_is_object(types[i]) && (!objtypes || !objtypes[i])) {
+            kl_seterr(KL_EINVAL, "memo '%s': argument %zu has no user type", name, i + 1);
+            return NULL;
+        }
+    /* one name, one codec: every type of the function is registered */
+    for (size_t i = 0; objtypes && i < nt; i++)
+        if (objtypes[i] && kl_type_register(objtypes[i]))
+            return NULL;
+    for (size_t i = 0; outtypes && outtypes[i]; i++)
+        if (kl_type_register(outtypes[i]))
+            return NULL;
     /* the macro writes "x,y," — drop the trailing comma */
     char sig[512];
     size_t n = strlen(signature);
@@ -300,6 +574,8 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
         return NULL;
     memcpy(fresh->types, types, nt + 1);
     fresh->ntypes = nt;
+    for (size_t i = 0; i < nt; i++)
+        fresh->objtype[i] = objtypes ? objtypes[i] : NULL;
     kl__memo_raw_keys_update(fresh);
     kl_memo *expected = NULL;
     if (!__atomic_compare_exchange_n(holder, &expected, fresh, false, __ATOMIC_ACQ_REL,
@@ -308,6 +584,19 @@ kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signa
         return expected;
     }
     return fresh;
+}
+
+kl_memo *kl_memo_typed_get(kl_memo **holder, const char *name, const char *signature,
+                           const char *types)
+{
+    return typed_get(holder, name, signature, types, NULL, NULL);
+}
+
+kl_memo *kl_memo_typed_get_general(kl_memo **holder, const char *name, const char *signature,
+                                   const char *types, const kl_usertype *const *objtypes,
+                                   const kl_usertype *const *outtypes)
+{
+    return typed_get(holder, name, signature, types, objtypes, outtypes);
 }
 
 /* A typed call whose memory is keyed canonically (text arguments, or

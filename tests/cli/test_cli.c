@@ -88,6 +88,34 @@ static void a_failed_write_to_stdout_exits_3(void **state)
     free(err);
 }
 
+/* A ?cached=true URL names the same storage: a freshly opened cached
+ * front holds nothing in memory (klepto's cached archive answers from
+ * memory only), so the commands look behind it, and what they write
+ * lands in the storage. */
+static void a_cached_url_shows_and_changes_the_storage(void **state)
+{
+    (void)state;
+    char args[4400], *out;
+    snprintf(args, sizeof args, "count '%s?cached=true'", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "3\n");
+    free(out);
+    snprintf(args, sizeof args, "get '%s?cached=true' \"'solo'\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "b'\\x00\\xff'\n");
+    free(out);
+    snprintf(args, sizeof args, "put '%s?cached=true' \"'extra'\" 7", url);
+    assert_int_equal(klepto(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "get %s \"'extra'\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    assert_string_equal(out, "7\n");
+    free(out);
+    snprintf(args, sizeof args, "rm %s \"'extra'\"", url);
+    assert_int_equal(klepto(args, &out), 0);
+    free(out);
+}
+
 static void ls_prints_each_key_as_a_literal(void **state)
 {
     (void)state;
@@ -216,6 +244,7 @@ int main(void)
         cmocka_unit_test(get_prints_the_value_literal),
         cmocka_unit_test(missing_key_exits_1_and_bad_input_exits_2),
         cmocka_unit_test(missing_archive_is_not_created_by_reading),
+        cmocka_unit_test(a_cached_url_shows_and_changes_the_storage),
         cmocka_unit_test(passwords_in_urls_are_not_printed),
         cmocka_unit_test(redact_url_masks_passwords_only),
     };

@@ -8,7 +8,10 @@
 # folder configured for another prefix, installs it with
 # `make install PREFIX=...` into a temporary prefix, and checks what was
 # installed: the shared library with its SONAME, the static library, the
-# headers, the klepto tool, klepto.pc and the CMake package.  Then builds
+# headers, the klepto tool with its man page and bash completion, klepto(3),
+# klepto.pc and the CMake package; that a destination that cannot be
+# written is refused with a message, and a part-way failure is reported
+# and undone by make uninstall.  Then builds
 # and runs tests/install/app.c — memoize, call twice, the second call a
 # hit — four ways:
 #   (a) pkg-config: cc $(pkg-config --cflags --libs klepto), and statically
@@ -66,6 +69,28 @@ soname=$(readelf -d "$libdir/libklepto.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1
 [[ "$soname" == "libklepto.so.$major" ]] || fail "SONAME is '$soname', not libklepto.so.$major"
 tool_version=$("$prefix/bin/klepto" --version | head -1)
 [[ "$tool_version" == "klepto $version" ]] || fail "klepto --version says '$tool_version'"
+# ---- the manual pages and the bash completion ------------------------------------
+step "man pages and bash completion"
+datadir=$prefix/share
+for f in "$datadir/man/man1/klepto.1" "$datadir/man/man3/klepto.3" \
+  "$datadir/bash-completion/completions/klepto"; do
+  [[ -f "$f" ]] || fail "not installed: ${f#"$prefix"/}"
+done
+if command -v man >/dev/null; then
+  for page in man1/klepto.1 man3/klepto.3; do
+    MANWIDTH=80 man --warnings -l "$datadir/man/$page" >"$tmp/man.out" 2>"$tmp/man.err" ||
+      fail "man -l $page failed: $(cat "$tmp/man.err")"
+    [[ ! -s "$tmp/man.err" ]] || fail "man -l $page warns: $(cat "$tmp/man.err")"
+    grep -q "klepto" "$tmp/man.out" || fail "man -l $page renders nothing"
+  done
+fi
+completion=$(bash -c 'source "$1" && complete -p klepto &&
+  COMP_WORDS=(klepto co) COMP_CWORD=1 && _klepto && echo "${COMPREPLY[*]}"' _ \
+  "$datadir/bash-completion/completions/klepto") || fail "sourcing the bash completion failed"
+[[ "$completion" == *"complete -F _klepto klepto"* ]] || fail "complete -p klepto: $completion"
+for word in copy count compact; do
+  [[ "$(tail -1 <<<"$completion")" == *"$word"* ]] || fail "completing 'klepto co' does not offer $word: $completion"
+done
 if grep -rq -e "$tmp/configured-prefix" -e "$tmp/build" "$pc" "$libdir/cmake/klepto"; then
   fail "klepto.pc or the CMake package names the build folder or the configured prefix"
 fi
@@ -116,6 +141,26 @@ quiet uninstall make -C "$src" uninstall BUILD="$tmp/build"
 left=$(find "$prefix" -type f -o -type l)
 [[ -z "$left" ]] || fail "left after make uninstall: $left"
 [[ ! -e "$prefix/include/klepto" && ! -e "$libdir/cmake/klepto" ]] || fail "make uninstall left klepto's folders"
+
+# ---- a destination that cannot be written ----------------------------------------
+step "make install into a destination that cannot be written"
+touch "$tmp/a-file"
+if make -C "$src" install BUILD="$tmp/build" PREFIX="$tmp/a-file/prefix" >"$tmp/bad.out" 2>"$tmp/bad.err"; then
+  fail "make install into $tmp/a-file/prefix succeeded"
+fi
+grep -q "^make install: cannot install into $tmp/a-file/prefix: .*nothing was installed" "$tmp/bad.err" ||
+  fail "make install into a non-folder did not say so: $(cat "$tmp/bad.err")"
+# a failure part-way (share/ is a file) says what it left; make uninstall removes it
+mkdir "$tmp/half"
+touch "$tmp/half/share"
+if make -C "$src" install BUILD="$tmp/build" PREFIX="$tmp/half" >"$tmp/half.out" 2>"$tmp/half.err"; then
+  fail "make install with share/ a file succeeded"
+fi
+grep -q "^make install: failed part-way into $tmp/half: .* files were installed before the failure" "$tmp/half.err" ||
+  fail "a part-way make install did not say so: $(cat "$tmp/half.err")"
+quiet uninstall-half make -C "$src" uninstall BUILD="$tmp/build"
+left=$(find "$tmp/half" -type f ! -path "$tmp/half/share" -o -type l)
+[[ -z "$left" ]] || fail "left after a failed make install and make uninstall: $left"
 
 # ---- DESTDIR, and the staged copy used where it is --------------------------------
 stage=$tmp/stage

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 // The public headers from C++: KL_MEMOIZE (whose C form chooses by
 // _Generic, which C++ lacks: memoize.h overloads instead) on double, int,
-// long, bool and text arguments and double, int and long results, and the
-// generic API.  A plain program: exit 0 when every check holds.
+// long, bool and text arguments and double, int and long results, the
+// general forms (arrays, out-parameters, user types), and the generic API.  A plain program: exit 0 when every check holds.
 #include <klepto.h>
 
 #include <cstdio>
@@ -28,6 +28,60 @@ KL_MEMOIZE(long, text_length, (const char *, s))
     return (long)std::strlen(s);
 }
 
+// the general forms: array arguments (a pointer with its length, a
+// fixed-size array) and out-parameters
+KL_MEMOIZE(double, dot3, KL_ARR(double, x, n), KL_ARR_FIXED(float, w, 3))
+{
+    calls++;
+    double s = 0;
+    for (size_t i = 0; i < n && i < 3; i++)
+        s += x[i] * w[i];
+    return s;
+}
+
+KL_MEMOIZE(int, twice, KL_ARR(int32_t, v, n), KL_OUT_ARR(int64_t, out, m))
+{
+    calls++;
+    if (m < n)
+        return 1;
+    for (size_t i = 0; i < n; i++)
+        out[i] = 2 * (int64_t)v[i];
+    return 0;
+}
+
+// a user type as argument and result
+struct pair {
+    double a, b;
+};
+static int pair_encode(kl_enc *e, const void *obj)
+{
+    const pair *p = static_cast<const pair *>(obj);
+    kl_enc_array_head(e, 2);
+    kl_enc_float(e, p->a);
+    kl_enc_float(e, p->b);
+    return 0;
+}
+static int pair_decode(const kl_value *v, void *obj)
+{
+    pair *p = static_cast<pair *>(obj);
+    if (v->type != KL_ARRAY || v->u.a.len != 2 || v->u.a.items[0].type != KL_FLOAT ||
+        v->u.a.items[1].type != KL_FLOAT)
+        return KL_ETYPE;
+    p->a = v->u.a.items[0].u.f;
+    p->b = v->u.a.items[1].u.f;
+    return 0;
+}
+static const kl_usertype pair_type =
+    KL_USERTYPE_INIT("pair", 1, pair, pair_encode, pair_decode);
+
+KL_MEMOIZE(int, swap, KL_OBJ(pair_type, pair, in), KL_OUT_OBJ(pair_type, pair, out))
+{
+    calls++;
+    out->a = in->b;
+    out->b = in->a;
+    return 0;
+}
+
 static int fails;
 #define CHECK(cond)                                                                      \
     do {                                                                                 \
@@ -48,6 +102,24 @@ int main()
     CHECK(text_length("abc") == 3);
     CHECK(text_length("abc") == 3);
     CHECK(calls == 4);
+    {
+        const double x[] = {1, 2, 3};
+        const float w[3] = {0.5f, 0.25f, 2};
+        CHECK(dot3(x, 3, w) == 7.0);
+        CHECK(dot3(x, 3, w) == 7.0);
+        const int32_t v[] = {4, -5};
+        int64_t out[2] = {0, 0};
+        CHECK(twice(v, 2, out, 2) == 0);
+        out[0] = out[1] = 0;
+        CHECK(twice(v, 2, out, 2) == 0 && out[0] == 8 && out[1] == -10);
+        CHECK(twice(v, 2, out, 1) == 1);
+        CHECK(calls == 4 + 3);
+        pair in = {1, 2}, sw = {0, 0};
+        CHECK(swap(&in, &sw) == 0 && sw.a == 2 && sw.b == 1);
+        sw.a = sw.b = 0;
+        CHECK(swap(&in, &sw) == 0 && sw.a == 2 && sw.b == 1);
+        CHECK(calls == 4 + 3 + 1);
+    }
     kl_memo_info info;
     kl_memo_info_get(area_memo(), &info);
     CHECK(info.hit == 1 && info.miss == 1);

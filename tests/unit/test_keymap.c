@@ -200,16 +200,31 @@ static void raw_keys_merge_equal_numbers_unless_typed(void **state)
     raw_bytes(rt, &ci, &a);
     raw_bytes(rt, &cf, &b);
     assert_false(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
-    /* a lone integral float collapses like the int it equals */
+    /* klepto: a lone int is the key itself, a lone float or bool stays a
+     * 1-tuple, so f(7) and f(7.0) differ in Python (7 != (7.0,)) */
     kl_value one_i[] = {kl_value_int(7)}, one_f[] = {kl_value_float(7.0)};
     raw_bytes(r, &VARARGS(one_i), &a);
     raw_bytes(r, &VARARGS(one_f), &b);
+    assert_int_equal(a.len, 1); /* CBOR 7 */
+    assert_int_equal(b.len, 2); /* CBOR [7] */
+    assert_false(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+    /* True == 1 == 1.0 in Python: (True,) and (1.0,) are one key */
+    kl_value tb[] = {kl_value_bool(true)}, f1[] = {kl_value_float(1.0)};
+    raw_bytes(r, &VARARGS(tb), &a);
+    raw_bytes(r, &VARARGS(f1), &b);
     assert_int_equal(a.len, b.len);
     assert_memory_equal(a.data, b.data, a.len);
-    assert_int_equal(a.len, 1); /* CBOR 7 */
-    /* True is not 1 */
-    kl_value tb[] = {kl_value_bool(true)};
-    raw_bytes(r, &VARARGS(tb), &b);
+    /* and x=True is x=1 */
+    kl_value bi[] = {kl_value_bool(true), kl_value_bool(false)};
+    kl_value ii[] = {kl_value_int(1), kl_value_int(0)};
+    kl_ncall cb = {NULL, 0, xy, bi, 2}, cii = {NULL, 0, xy, ii, 2};
+    raw_bytes(r, &cb, &a);
+    raw_bytes(r, &cii, &b);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    /* typed keys keep them apart */
+    raw_bytes(rt, &cb, &a);
+    raw_bytes(rt, &cii, &b);
     assert_false(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
     /* the raw key value is the call tuple */
     kl_value v;
@@ -270,13 +285,24 @@ static void pickle_keys(void **state)
     kl_value_free(&v);
     expect_key(pr, &c, "(3.0, NULL)");
     expect_key(pj, &c, "[3.0, null]"); /* the ignored marker is null in JSON */
-    kl_keymap *pjn = make(KL_KEYMAP_PICKLE, "json", true, false, NULL);
+    /* non-flat JSON keys: [args, {kwds}] */
+    kl_keymap *pjn = make(KL_KEYMAP_PICKLE, "json", false, false, NULL);
     kl_value one[] = {kl_value_int(1)};
     const char *y[] = {"y"};
     kl_value two[] = {kl_value_int(2)};
     kl_ncall nf = {one, 1, y, two, 1};
-    expect_key(pjn, &nf, "[[1], {\"y\": 2}, [\"<class 'int'>\"], [\"<class 'int'>\"]]");
+    expect_key(pjn, &nf, "[[1], {\"y\": 2}]");
     kl_keymap_free(pjn);
+    /* typed JSON keys are refused, as klepto's json.dumps refuses the type
+     * objects of a typed key (we used to write them as text) */
+    kl_keymap_opts o = KL_KEYMAP_OPTS_INIT;
+    o.kind = KL_KEYMAP_PICKLE;
+    o.algorithm = "json";
+    o.typed = true;
+    pjn = NULL;
+    assert_int_equal(kl_keymap_new(&pjn, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "not JSON serializable"));
+    assert_null(pjn);
     kl_keymap_free(pc);
     kl_keymap_free(pr);
     kl_keymap_free(pj);
@@ -294,11 +320,34 @@ static void chained_keymaps(void **state)
     assert_null(kl_keymap_outer(outer));
     kl_value va[] = {kl_value_int(1), kl_value_int(2)};
     kl_ncall c = VARARGS(va);
-    /* inner: the text "(1, 2)"; outer: md5 of repr of that text */
+    /* klepto's (stringmap() + hashmap(algorithm='md5'))(1, 2): the outer
+     * layout (1, 2) is the inner stringmap's one argument, giving the text
+     * "((1, 2),)"; the outer hashes its repr */
+    expect_key(ch, &c, "e4322405891ed872f0da0f93a1aa5b13");
     char want[KL_DIGEST_HEX_MAX];
-    KT_OK(kl_digest_hex_named("md5", "'(1, 2)'", 8, want, sizeof want));
+    KT_OK(kl_digest_hex_named("md5", "'((1, 2),)'", 11, want, sizeof want));
     expect_key(ch, &c, want);
-    kl_keymap_free(ch);
+    /* a chain as the outer keymap: klepto's a + (b + c) drops b; refused */
+    kl_keymap *third = make(KL_KEYMAP_RAW, NULL, false, true, NULL), *ch2 = NULL;
+    assert_int_equal(kl_keymap_chain(&ch2, ch, third), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "itself a chain"));
+    /* (a + b) + c is fine: ch is the inner one */
+    KT_OK(kl_keymap_chain(&ch2, third, ch));
+    kl_keymap_free(ch2);
+    /* a typed outer keymap is refused */
+    kl_keymap *to = make(KL_KEYMAP_STRING, NULL, true, true, NULL);
+    kl_keymap *ti = make(KL_KEYMAP_RAW, NULL, false, true, NULL);
+    assert_int_equal(kl_keymap_chain(&ch, to, ti), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "typed outer"));
+    kl_keymap_free(to);
+    kl_keymap_free(ti);
+    /* so is a typed raw inner keymap */
+    to = make(KL_KEYMAP_STRING, NULL, false, true, NULL);
+    ti = make(KL_KEYMAP_RAW, NULL, true, true, NULL);
+    assert_int_equal(kl_keymap_chain(&ch, to, ti), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "typed raw inner"));
+    kl_keymap_free(to);
+    kl_keymap_free(ti);
     assert_int_equal(kl_keymap_chain(&ch, NULL, NULL), KL_EINVAL);
 }
 
@@ -316,8 +365,12 @@ static void bad_options_are_refused(void **state)
     assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);
     assert_non_null(strstr(kl_errmsg(), "yaml"));
     o.kind = KL_KEYMAP_STRING;
-    o.algorithm = "latin-1";
+    o.algorithm = "no-such-codec"; /* Python: LookupError: unknown encoding */
     assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "unknown encoding 'no-such-codec'"));
+    o.algorithm = "cp1252"; /* one of klepto's encodings() we do not write */
+    assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "'cp1252' is a Python codec"));
     o.kind = KL_KEYMAP_RAW;
     o.algorithm = "md5";
     assert_int_equal(kl_keymap_new(&km, &o), KL_EINVAL);

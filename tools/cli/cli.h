@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "klepto.h"
 
@@ -33,6 +34,14 @@ void cli_url_free(char *shown);
 
 /* Open an archive for a command; prints the error itself. */
 int cli_open(kl_archive **out, const char *url, bool create);
+/* Open an archive read-only, for the commands that only read (ls, get,
+ * count, stats, export, verify without --repair): they work without
+ * write permission on the archive's files.  Prints the error itself. */
+int cli_open_ro(kl_archive **out, const char *url);
+/* Close ar; when that fails and st is still CLI_OK, print the error and
+ * return its status (a read-only read may learn only at close that what
+ * it read was not consistent); otherwise return st. */
+int cli_close(kl_archive *ar, const char *url, int st);
 /* Parse a key literal into canonical key bytes (appended to key).  With
  * numeric_eq, integral floats encode as integers (untyped keys). */
 int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key);
@@ -50,6 +59,11 @@ bool cli_wants_help(int argc, char **argv);
  * then what it does; returns CLI_OK. */
 int cli_help(const char *usage, const char *about);
 
+/* Bad usage (the status returned, after one line on stderr) when an
+ * argument before "--" looks like an option: the command cmd, having
+ * taken out those it knows, has none left to give.  0 otherwise. */
+int cli_reject_options(int argc, char **argv, const char *cmd);
+
 /* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 with *val set (and *i
  * past a separate value), 0 when argv[*i] is another argument, -1 when the
  * value is missing. */
@@ -62,6 +76,50 @@ int cli_take_opt(int argc, char **argv, int *i, const char *name, const char **v
  * the URL masked (kl_archive_url of the open archive). */
 int cli_next_entry(kl_archive_iter *it, const char *url, bool report, kl_buf *key, kl_buf *val,
                    size_t *damaged);
+
+/* cli_output.c: one-line JSON objects for --json, human units. */
+typedef struct cli_json {
+    kl_buf line; /* KL_BUF_INIT to start */
+} cli_json;
+/* Members in the order added: a text, an unsigned number, a boolean, JSON
+ * text as it is, a backend fact (a number when it reads as one, else a
+ * text).  Out of memory shows as a failed print. */
+void cli_json_str(cli_json *o, const char *name, const char *value);
+void cli_json_uint(cli_json *o, const char *name, uint64_t value);
+void cli_json_bool(cli_json *o, const char *name, bool value);
+void cli_json_raw(cli_json *o, const char *name, const char *json);
+void cli_json_fact(cli_json *o, const char *name, const char *value);
+/* Print the object as one line on stdout and release it: 0 or an error. */
+int cli_json_print(cli_json *o);
+/* Append s as a JSON string. */
+void cli_json_text(kl_buf *out, const char *s);
+/* 1536 -> "1.5 KiB", 2500000 (per second) -> "2.5M", 75 s -> "1m15s";
+ * each writes into buf and returns it. */
+const char *cli_human_bytes(uint64_t n, char *buf, size_t size);
+const char *cli_human_count(double n, char *buf, size_t size);
+const char *cli_human_seconds(double s, char *buf, size_t size);
+/* Remove every argv element equal to flag (before a "--"), compacting
+ * argv and *argc; true when there was one. */
+bool cli_take_flag(int *argc, char **argv, const char *flag);
+
+/* cli_progress.c: the progress indicator of the long commands. */
+enum { CLI_PROGRESS_AUTO, CLI_PROGRESS_ON, CLI_PROGRESS_OFF };
+/* Take --progress / --quiet out of the arguments into *mode; both is bad
+ * usage (the status returned), else 0. */
+int cli_progress_mode(int *argc, char **argv, int *mode);
+typedef struct cli_progress {
+    bool on, tty, bytes;
+    const char *what;
+    uint64_t done, total; /* total 0: unknown */
+    double start, last;
+} cli_progress;
+/* Start a phase named what (e.g. "copy"), counting entries or, with
+ * bytes, bytes, of total (0 when unknown); draws at once when on. */
+void cli_progress_start(cli_progress *p, int mode, const char *what, bool bytes, uint64_t total);
+/* n more done; redrawn when due. */
+void cli_progress_add(cli_progress *p, uint64_t n);
+/* The phase is over: wipe the line on a terminal, else leave a last one. */
+void cli_progress_end(cli_progress *p);
 
 /* Commands: each takes the arguments after its own name, answers "-h" and
  * "--help" with its help on stdout, and returns the exit status. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "klepto/cached.h"
 #include "klepto/sys/errors.h"
 
 int cli_status(int code)
@@ -78,14 +79,53 @@ int cli_usage(const char *fmt, ...)
     return CLI_USAGE;
 }
 
+/* The command line works on what is stored.  A URL with ?cached=true
+ * opens a cached front, which (as klepto's cached archive) answers from
+ * its memory only — and a freshly opened front holds nothing — so the
+ * commands get the storage behind it; the front, still empty, is closed. */
+static int open_storage(kl_archive **out, const char *url, const kl_archive_opts *opts)
+{
+    int rc = kl_archive_open(out, url, opts);
+    if (rc || !kl_cached_is(*out) || !kl_cached_backing(*out))
+        return rc;
+    kl_archive *storage = NULL;
+    if ((rc = kl_cached_set_backing(*out, NULL, &storage)) == 0)
+        rc = kl_archive_close(*out);
+    else
+        (void)kl_archive_close(*out);
+    *out = NULL;
+    if (rc) {
+        kl_archive_close(storage);
+        return rc;
+    }
+    *out = storage;
+    return 0;
+}
+
 int cli_open(kl_archive **out, const char *url, bool create)
 {
     kl_archive_opts opts = KL_ARCHIVE_OPTS_INIT;
     opts.create = create;
-    int rc = kl_archive_open(out, url, &opts);
+    int rc = open_storage(out, url, &opts);
     if (rc)
         return cli_fail(rc, url);
     return 0;
+}
+
+int cli_open_ro(kl_archive **out, const char *url)
+{
+    kl_archive_opts opts = KL_ARCHIVE_OPTS_INIT;
+    opts.read_only = true;
+    int rc = open_storage(out, url, &opts);
+    if (rc)
+        return cli_fail(rc, url);
+    return 0;
+}
+
+int cli_close(kl_archive *ar, const char *url, int st)
+{
+    int rc = kl_archive_close(ar);
+    return rc && st == CLI_OK ? cli_fail(rc, url) : st;
 }
 
 int cli_key_bytes(const char *literal, bool numeric_eq, kl_buf *key)
@@ -154,6 +194,14 @@ int cli_help(const char *usage, const char *about)
 {
     printf("%s\n\n%s", usage, about);
     return CLI_OK;
+}
+
+int cli_reject_options(int argc, char **argv, const char *cmd)
+{
+    for (int i = 0; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage("%s: unknown option '%s' (try 'klepto %s --help')", cmd, argv[i], cmd);
+    return 0;
 }
 
 /* "--name VALUE" or "--name=VALUE": 1 and *val set when argv[*i] is the

@@ -2,11 +2,13 @@
 /* Archive-managing commands: put, rm, stats, verify, clear, copy, compact
  * (CLI.md). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "klepto/cached.h"
+#include "klepto/sys/errors.h"
 
 static const char put_usage[] = "usage: klepto put URL KEY VALUE";
 static const char put_about[] =
@@ -85,20 +87,70 @@ int cli_cmd_rm(int argc, char **argv)
     return st;
 }
 
-static const char stats_usage[] = "usage: klepto stats URL";
+static const char stats_usage[] = "usage: klepto stats URL [--json] [--human|--exact]";
 static const char stats_about[] =
     "Print what the archive holds, one name=value per line: entries, bytes,\n"
-    "format, damaged entries when any, then the backend's own facts.\n";
+    "format, damaged entries when any, then the backend's own facts.  Sizes\n"
+    "(bytes and the facts named *_bytes) are in human units (1.5 MiB) when\n"
+    "stdout is a terminal and exact byte counts otherwise, as scripts read\n"
+    "them; --human and --exact choose.  --json prints one JSON object with\n"
+    "the same names, sizes exact, numbers as numbers.\n";
+
+/* A name=value line; sizes in human units when human. */
+static void stats_line(const char *name, const char *value, bool human)
+{
+    size_t n = strlen(name);
+    bool size = !strcmp(name, "bytes") || (n > 6 && !strcmp(name + n - 6, "_bytes"));
+    char *end;
+    unsigned long long v = strtoull(value, &end, 10);
+    char buf[32];
+    if (human && size && *value >= '0' && *value <= '9' && !*end)
+        value = cli_human_bytes(v, buf, sizeof buf);
+    printf("%s=%s\n", name, value);
+}
+
+/* Each "name=value" line of the backend's facts, to a JSON member or a line. */
+static void stats_facts(const char *facts, cli_json *o, bool human)
+{
+    char name[128], value[1024];
+    while (*facts) {
+        const char *nl = strchr(facts, '\n'), *eq = strchr(facts, '=');
+        size_t len = nl ? (size_t)(nl - facts) : strlen(facts);
+        if (eq && eq < facts + len && (size_t)(eq - facts) < sizeof name &&
+            len - (size_t)(eq - facts) - 1 < sizeof value) {
+            memcpy(name, facts, (size_t)(eq - facts));
+            name[eq - facts] = '\0';
+            memcpy(value, eq + 1, len - (size_t)(eq - facts) - 1);
+            value[len - (size_t)(eq - facts) - 1] = '\0';
+            if (o)
+                cli_json_fact(o, name, value);
+            else
+                stats_line(name, value, human);
+        } else if (!o) {
+            printf("%.*s\n", (int)len, facts);
+        }
+        facts += len + (nl ? 1 : 0);
+    }
+}
 
 int cli_cmd_stats(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(stats_usage, stats_about);
+    bool json = cli_take_flag(&argc, argv, "--json");
+    bool human = cli_take_flag(&argc, argv, "--human");
+    bool exact = cli_take_flag(&argc, argv, "--exact");
+    if (human && exact)
+        return cli_usage("stats: --human and --exact contradict each other: give one");
+    int st = cli_reject_options(argc, argv, "stats");
+    if (st)
+        return st;
     if (argc != 1)
         return cli_usage("%s", stats_usage);
+    if (!human && !exact)
+        human = isatty(1) == 1;
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
-    if (st)
+    if ((st = cli_open_ro(&ar, argv[0])) != 0)
         return st;
     kl_archive_iter *it = NULL;
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, facts = KL_BUF_INIT;
@@ -119,29 +171,67 @@ int cli_cmd_stats(int argc, char **argv)
         rc = kl_archive_describe(ar, &facts);
     if (rc) {
         st = cli_fail(rc, "stats");
+    } else if (json) {
+        cli_json o = {KL_BUF_INIT};
+        cli_json_uint(&o, "entries", entries);
+        cli_json_uint(&o, "bytes", bytes);
+        cli_json_str(&o, "format", kl_archive_scheme(ar));
+        cli_json_uint(&o, "damaged", damaged);
+        stats_facts(facts.len ? kl_buf_cstr(&facts) : "", &o, false);
+        if ((rc = cli_json_print(&o)) != 0)
+            st = cli_fail(rc, "stats");
     } else {
-        printf("entries=%zu\nbytes=%llu\nformat=%s\n", entries, bytes, kl_archive_scheme(ar));
+        char num[32];
+        printf("entries=%zu\n", entries);
+        snprintf(num, sizeof num, "%llu", bytes);
+        stats_line("bytes", num, human);
+        printf("format=%s\n", kl_archive_scheme(ar));
         if (damaged)
             printf("damaged=%zu\n", damaged);
-        fputs(kl_buf_cstr(&facts), stdout);
+        stats_facts(facts.len ? kl_buf_cstr(&facts) : "", NULL, human);
     }
     kl_buf_free(&k);
     kl_buf_free(&v);
     kl_buf_free(&facts);
-    kl_archive_close(ar);
+    st = cli_close(ar, argv[0], st);
     return st;
 }
 
-static const char verify_usage[] = "usage: klepto verify URL [--repair]";
+static const char verify_usage[] =
+    "usage: klepto verify URL [--repair] [--json] [--progress|--quiet]";
 static const char verify_about[] =
     "Check every entry's framing, checksum and decoding; print each problem\n"
     "found, one per line, and exit 1 when there is any.  --repair drops the\n"
-    "damaged entries.\n";
+    "damaged entries.  --json prints one JSON object instead: {\"problems\": N,\n"
+    "\"repair\": false, \"messages\": [...]}.  A progress line shows on stderr\n"
+    "when it is a terminal; --progress and --quiet force it on or off.\n";
+
+/* The report's lines as a JSON array. */
+static void json_lines(kl_buf *out, const char *text)
+{
+    kl_buf_append_str(out, "[");
+    bool first = true;
+    while (*text) {
+        const char *nl = strchr(text, '\n');
+        size_t len = nl ? (size_t)(nl - text) : strlen(text);
+        kl_value t = kl_value_text_ref(text, len);
+        if (!first)
+            kl_buf_append_str(out, ", ");
+        kl_json(out, &t);
+        first = false;
+        text += len + (nl ? 1 : 0);
+    }
+    kl_buf_append_str(out, "]");
+}
 
 int cli_cmd_verify(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(verify_usage, verify_about);
+    int mode, st = cli_progress_mode(&argc, argv, &mode);
+    if (st)
+        return st;
+    bool json = cli_take_flag(&argc, argv, "--json");
     const char *url = NULL;
     bool repair = false;
     for (int i = 0; i < argc; i++) {
@@ -157,129 +247,180 @@ int cli_cmd_verify(int argc, char **argv)
     if (!url)
         return cli_usage("%s", verify_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    st = repair ? cli_open(&ar, url, false) : cli_open_ro(&ar, url);
     if (st)
         return st;
-    if (isatty(2))
-        fprintf(stderr, "checking %s ...\r", kl_archive_url(ar));
+    /* the library checks in one call: the line shows the entries to check
+     * while it runs, and the rate at the end */
+    size_t total = 0;
+    cli_progress pg;
+    if (mode != CLI_PROGRESS_OFF)
+        kl_archive_count(ar, &total);
+    /* named as before there was a progress line: "verify URL" (masked) */
+    kl_buf what = KL_BUF_INIT;
+    kl_buf_printf(&what, "verify %s", kl_archive_url(ar));
+    cli_progress_start(&pg, mode, kl_buf_cstr(&what) ? kl_buf_cstr(&what) : "verify", false, total);
     kl_buf report = KL_BUF_INIT;
     size_t problems = 0;
     int rc = kl_archive_verify(ar, repair, &report, &problems);
-    if (isatty(2))
-        fprintf(stderr, "\033[K");
-    if (report.len)
+    if (!rc)
+        cli_progress_add(&pg, total);
+    cli_progress_end(&pg);
+    kl_buf_free(&what);
+    if (json && !rc) {
+        cli_json o = {KL_BUF_INIT};
+        kl_buf msgs = KL_BUF_INIT;
+        json_lines(&msgs, report.len ? kl_buf_cstr(&report) : "");
+        cli_json_uint(&o, "problems", problems);
+        cli_json_bool(&o, "repair", repair);
+        cli_json_raw(&o, "messages", kl_buf_cstr(&msgs) ? kl_buf_cstr(&msgs) : "[]");
+        kl_buf_free(&msgs);
+        if ((rc = cli_json_print(&o)) != 0)
+            st = cli_fail(rc, "verify");
+    } else if (report.len) {
         fputs(kl_buf_cstr(&report), stdout);
-    if (rc)
-        st = cli_fail(rc, "verify");
-    else if (problems)
-        st = CLI_FAILED_CHECK; /* damage was found (and, with --repair, dropped) */
-    rc = kl_archive_close(ar);
+    }
     if (rc && !st)
         st = cli_fail(rc, "verify");
+    else if (!st && problems)
+        st = CLI_FAILED_CHECK; /* damage was found (and, with --repair, dropped) */
+    st = cli_close(ar, "verify", st);
     kl_buf_free(&report);
     return st;
 }
 
-static const char clear_usage[] = "usage: klepto clear URL";
-static const char clear_about[] = "Remove every entry of the archive at URL.\n";
+/* clear and compact: one library call on the whole archive, between the
+ * first and the last drawing of the progress line. */
+static int whole_archive(int argc, char **argv, const char *cmd, const char *usage,
+                         int (*op)(kl_archive *))
+{
+    int mode, st = cli_progress_mode(&argc, argv, &mode);
+    if (st || (st = cli_reject_options(argc, argv, cmd)) != 0)
+        return st;
+    if (argc != 1)
+        return cli_usage("%s", usage);
+    kl_archive *ar;
+    if ((st = cli_open(&ar, argv[0], false)) != 0)
+        return st;
+    size_t total = 0;
+    if (mode != CLI_PROGRESS_OFF)
+        kl_archive_count(ar, &total);
+    cli_progress pg;
+    cli_progress_start(&pg, mode, cmd, false, total);
+    int rc = op(ar);
+    if (!rc)
+        cli_progress_add(&pg, total);
+    cli_progress_end(&pg);
+    if (rc)
+        st = cli_fail(rc, cmd);
+    return cli_close(ar, cmd, st);
+}
+
+static const char clear_usage[] = "usage: klepto clear URL [--progress|--quiet]";
+static const char clear_about[] =
+    "Remove every entry of the archive at URL.  A progress line shows on\n"
+    "stderr when it is a terminal; --progress and --quiet force it on or off.\n";
 
 int cli_cmd_clear(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(clear_usage, clear_about);
-    if (argc != 1)
-        return cli_usage("%s", clear_usage);
-    kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
-    if (st)
-        return st;
-    int rc = kl_archive_clear(ar);
-    if (rc)
-        st = cli_fail(rc, "clear");
-    rc = kl_archive_close(ar);
-    if (rc && !st)
-        st = cli_fail(rc, "clear");
-    return st;
+    return whole_archive(argc, argv, "clear", clear_usage, kl_archive_clear);
 }
 
-static const char compact_usage[] = "usage: klepto compact URL";
-static const char compact_about[] = "Reclaim the space of replaced and deleted entries.\n";
+static const char compact_usage[] = "usage: klepto compact URL [--progress|--quiet]";
+static const char compact_about[] =
+    "Reclaim the space of replaced and deleted entries.  A progress line\n"
+    "shows on stderr when it is a terminal; --progress and --quiet force it\n"
+    "on or off.\n";
 
 int cli_cmd_compact(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(compact_usage, compact_about);
-    if (argc != 1)
-        return cli_usage("%s", compact_usage);
-    kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
-    if (st)
-        return st;
-    int rc = kl_archive_compact(ar);
-    if (rc)
-        st = cli_fail(rc, "compact");
-    rc = kl_archive_close(ar);
-    if (rc && !st)
-        st = cli_fail(rc, "compact");
-    return st;
+    return whole_archive(argc, argv, "compact", compact_usage, kl_archive_compact);
 }
 
-enum { COPY_BATCH = 512 };
+/* Entries written per put_many: one transaction (or file append) each.
+ * Large batches matter: each commit rewrites every page it touched, and
+ * keys in no order touch pages all over an SQL table, so 1M entries in
+ * batches of 512 wrote the table's pages some 2000 times over.  A batch
+ * also ends at COPY_BATCH_BYTES of keys and values, to bound memory. */
+enum { COPY_BATCH = 1 << 17, COPY_BATCH_BYTES = 64 << 20 };
 
-static const char copy_usage[] = "usage: klepto copy SRC DST";
+typedef struct copy_batch {
+    kl_buf keys[COPY_BATCH], vals[COPY_BATCH];
+    const void *kp[COPY_BATCH], *vp[COPY_BATCH];
+    size_t kl[COPY_BATCH], vl[COPY_BATCH];
+} copy_batch;
+
+static const char copy_usage[] = "usage: klepto copy SRC DST [--json] [--progress|--quiet]";
 static const char copy_about[] =
     "Copy every entry of the archive SRC into the archive DST (any two kinds;\n"
-    "DST is created when missing) and print a summary line.\n";
+    "DST is created when missing) and print a summary line; --json prints\n"
+    "{\"copied\": N, \"damaged\": D, \"from\": SRC, \"to\": DST} instead.  A\n"
+    "progress line shows on stderr when it is a terminal; --progress and\n"
+    "--quiet force it on or off.\n";
 
 int cli_cmd_copy(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(copy_usage, copy_about);
+    int mode, st = cli_progress_mode(&argc, argv, &mode);
+    if (st)
+        return st;
+    bool json = cli_take_flag(&argc, argv, "--json");
+    if ((st = cli_reject_options(argc, argv, "copy")) != 0)
+        return st;
     if (argc != 2)
         return cli_usage("%s", copy_usage);
     kl_archive *src, *dst;
-    int st = cli_open(&src, argv[0], false);
-    if (st)
+    if ((st = cli_open_ro(&src, argv[0])) != 0)
         return st;
     if ((st = cli_open(&dst, argv[1], true)) != 0) {
         kl_archive_close(src);
         return st;
     }
-    bool tty = isatty(2);
+    size_t total = 0;
+    if (mode != CLI_PROGRESS_OFF)
+        kl_archive_count(src, &total);
+    cli_progress pg;
+    cli_progress_start(&pg, mode, "copy", false, total);
     kl_archive_iter *it = NULL;
-    kl_buf keys[COPY_BATCH], vals[COPY_BATCH];
-    memset(keys, 0, sizeof keys);
-    memset(vals, 0, sizeof vals);
-    const void *kp[COPY_BATCH], *vp[COPY_BATCH];
-    size_t kl[COPY_BATCH], vl[COPY_BATCH], n = 0, copied = 0, damaged = 0;
-    int rc = kl_archive_iter_new(src, &it);
+    copy_batch *b = calloc(1, sizeof *b);
+    kl_buf *keys = b ? b->keys : NULL, *vals = b ? b->vals : NULL;
+    size_t n = 0, used = 0, copied = 0, damaged = 0, bytes = 0; /* used: buffers touched */
+    int rc = b ? kl_archive_iter_new(src, &it) : kl_seterr(KL_ENOMEM, "copy: out of memory");
     for (bool done = rc != 0; !done;) {
+        if (n >= used)
+            used = n + 1;
         int r = cli_next_entry(it, kl_archive_url(src), true, &keys[n], &vals[n], &damaged);
         if (r < 0) {
             rc = r;
             break;
         }
-        if (r == 1)
+        if (r == 1) {
+            bytes += keys[n].len + vals[n].len;
             n++;
+        }
         done = r == 0;
-        if (n == COPY_BATCH || (done && n)) {
+        if (n == COPY_BATCH || bytes >= COPY_BATCH_BYTES || (done && n)) {
             for (size_t i = 0; i < n; i++) {
-                kp[i] = keys[i].data;
-                kl[i] = keys[i].len;
-                vp[i] = vals[i].data;
-                vl[i] = vals[i].len;
+                b->kp[i] = keys[i].data;
+                b->kl[i] = keys[i].len;
+                b->vp[i] = vals[i].data;
+                b->vl[i] = vals[i].len;
             }
-            if ((rc = kl_archive_put_many(dst, n, kp, kl, vp, vl)) != 0)
+            if ((rc = kl_archive_put_many(dst, n, b->kp, b->kl, b->vp, b->vl)) != 0)
                 break;
             copied += n;
+            cli_progress_add(&pg, n);
             n = 0;
-            if (tty)
-                fprintf(stderr, "\rcopied %zu entries", copied);
+            bytes = 0;
         }
     }
     kl_archive_iter_free(it);
-    if (tty)
-        fprintf(stderr, "\r\033[K");
+    cli_progress_end(&pg);
     if (rc)
         st = cli_fail(rc, "copy");
     int rc2 = kl_archive_close(dst);
@@ -288,18 +429,29 @@ int cli_cmd_copy(int argc, char **argv)
     kl_archive_close(src);
     if (!st) {
         char *from = cli_url_shown(argv[0]), *to = cli_url_shown(argv[1]);
-        printf("copied %zu entries from %s to %s", copied, from, to);
+        if (json) {
+            cli_json o = {KL_BUF_INIT};
+            cli_json_uint(&o, "copied", copied);
+            cli_json_uint(&o, "damaged", damaged);
+            cli_json_str(&o, "from", from);
+            cli_json_str(&o, "to", to);
+            if ((rc = cli_json_print(&o)) != 0)
+                st = cli_fail(rc, "copy");
+        } else {
+            printf("copied %zu entries from %s to %s", copied, from, to);
+            if (damaged)
+                printf(" (%zu damaged entries skipped)", damaged);
+            printf("\n");
+        }
         cli_url_free(from);
         cli_url_free(to);
-        if (damaged)
-            printf(" (%zu damaged entries skipped)", damaged);
-        printf("\n");
-        if (damaged)
+        if (damaged && !st)
             st = CLI_FAILED_CHECK;
     }
-    for (size_t i = 0; i < COPY_BATCH; i++) {
+    for (size_t i = 0; b && i < used; i++) {
         kl_buf_free(&keys[i]);
         kl_buf_free(&vals[i]);
     }
+    free(b);
     return st;
 }

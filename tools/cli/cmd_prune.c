@@ -73,16 +73,24 @@ static int by_age(const void *a, const void *b)
 }
 
 static const char prune_usage[] =
-    "usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] [--older-than N[s|m|h|d]]";
+    "usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] [--older-than N[s|m|h|d]] "
+    "[--json] [--progress|--quiet]";
 static const char prune_about[] =
     "Remove the oldest entries until the archive is within every limit given:\n"
     "at most N entries, at most B bytes of keys and values, none older than\n"
-    "the duration (30s, 15m, 2h, 7d); prints a summary line.\n";
+    "the duration (30s, 15m, 2h, 7d); prints a summary line, or with --json\n"
+    "{\"pruned\": N, \"left\": M, \"untimed\": U, \"damaged\": D, \"url\": URL}.\n"
+    "A progress line (scanning, then removing) shows on stderr when it is a\n"
+    "terminal; --progress and --quiet force it on or off.\n";
 
 int cli_cmd_prune(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(prune_usage, prune_about);
+    int mode, st = cli_progress_mode(&argc, argv, &mode);
+    if (st)
+        return st;
+    bool json = cli_take_flag(&argc, argv, "--json");
     const char *url = NULL, *val;
     bool by_count = false, by_bytes = false, by_time = false;
     uint64_t max_entries = 0, max_bytes = 0, older_s = 0;
@@ -118,8 +126,7 @@ int cli_cmd_prune(int argc, char **argv)
                                "--older-than")
                    : cli_usage("%s", prune_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
-    if (st)
+    if ((st = cli_open(&ar, url, false)) != 0)
         return st;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -131,6 +138,11 @@ int cli_cmd_prune(int argc, char **argv)
     size_t n = 0, cap = 0, damaged = 0, untimed = 0;
     kl_archive_iter *it = NULL;
     kl_buf key = KL_BUF_INIT;
+    size_t stored = 0;
+    if (mode != CLI_PROGRESS_OFF)
+        kl_archive_count(ar, &stored);
+    cli_progress pg;
+    cli_progress_start(&pg, mode, "prune: scanning", false, stored);
     int rc = kl_archive_iter_new(ar, &it);
     while (!rc) {
         int r = cli_next_entry(it, kl_archive_url(ar), true, &key, NULL, &damaged);
@@ -166,8 +178,10 @@ int cli_cmd_prune(int argc, char **argv)
         ents[n].size = info.size;
         untimed += info.stored_ns == 0;
         n++;
+        cli_progress_add(&pg, 1);
     }
     kl_archive_iter_free(it);
+    cli_progress_end(&pg);
     kl_buf_free(&key);
 
     size_t cut = 0, pruned = 0, left = 0;
@@ -198,6 +212,7 @@ int cli_cmd_prune(int argc, char **argv)
         enum { BATCH = 1000 };
         const void *keys[BATCH];
         size_t klens[BATCH];
+        cli_progress_start(&pg, cut ? mode : CLI_PROGRESS_OFF, "prune: removing", false, cut);
         for (size_t i = 0; i < cut && !rc; i += BATCH) {
             size_t m = cut - i < BATCH ? cut - i : BATCH, done = 0;
             for (size_t j = 0; j < m; j++) {
@@ -206,7 +221,9 @@ int cli_cmd_prune(int argc, char **argv)
             }
             rc = kl_archive_del_many(ar, m, keys, klens, &done);
             pruned += done;
+            cli_progress_add(&pg, done);
         }
+        cli_progress_end(&pg);
     }
     if (!rc)
         rc = kl_archive_count(ar, &left);
@@ -222,9 +239,20 @@ int cli_cmd_prune(int argc, char **argv)
                     "klepto: %s: %zu entries have no stored time (the backend keeps none); "
                     "they counted as the oldest\n",
                     shown, untimed);
-        printf("pruned %zu entries from %s (%zu left)\n", pruned, shown, left);
+        if (json) {
+            cli_json o = {KL_BUF_INIT};
+            cli_json_uint(&o, "pruned", pruned);
+            cli_json_uint(&o, "left", left);
+            cli_json_uint(&o, "untimed", untimed);
+            cli_json_uint(&o, "damaged", damaged);
+            cli_json_str(&o, "url", shown);
+            if ((rc = cli_json_print(&o)) != 0)
+                st = cli_fail(rc, "prune");
+        } else {
+            printf("pruned %zu entries from %s (%zu left)\n", pruned, shown, left);
+        }
         cli_url_free(shown);
-        if (damaged)
+        if (damaged && !st)
             st = CLI_FAILED_CHECK;
     }
     for (size_t i = 0; i < n; i++)

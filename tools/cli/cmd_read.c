@@ -33,7 +33,7 @@ int cli_cmd_ls(int argc, char **argv)
     if (!url)
         return cli_usage("%s", ls_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    int st = cli_open_ro(&ar, url);
     if (st)
         return st;
     kl_archive_iter *it;
@@ -113,7 +113,7 @@ int cli_cmd_get(int argc, char **argv)
     if (argc != 2)
         return cli_usage("%s", get_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
+    int st = cli_open_ro(&ar, argv[0]);
     if (st)
         return st;
     kl_buf key = KL_BUF_INIT, val = KL_BUF_INIT, out = KL_BUF_INIT;
@@ -133,29 +133,39 @@ int cli_cmd_get(int argc, char **argv)
     kl_buf_free(&key);
     kl_buf_free(&val);
     kl_buf_free(&out);
-    kl_archive_close(ar);
+    st = cli_close(ar, argv[0], st);
     return st;
 }
 
-static const char count_usage[] = "usage: klepto count URL";
-static const char count_about[] = "Print the number of entries in the archive at URL.\n";
+static const char count_usage[] = "usage: klepto count URL [--json]";
+static const char count_about[] = "Print the number of entries in the archive at URL.\n"
+                                  "--json prints {\"entries\": N} instead.\n";
 
 int cli_cmd_count(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(count_usage, count_about);
+    bool json = cli_take_flag(&argc, argv, "--json");
+    int st;
+    if ((st = cli_reject_options(argc, argv, "count")) != 0)
+        return st;
     if (argc != 1)
         return cli_usage("%s", count_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, argv[0], false);
-    if (st)
+    if ((st = cli_open_ro(&ar, argv[0])) != 0)
         return st;
     size_t n;
     int rc = kl_archive_count(ar, &n);
-    if (rc)
+    if (rc) {
         st = cli_fail(rc, argv[0]);
-    else
+    } else if (json) {
+        cli_json o = {KL_BUF_INIT};
+        cli_json_uint(&o, "entries", n);
+        if ((rc = cli_json_print(&o)) != 0)
+            st = cli_fail(rc, "count");
+    } else {
         printf("%zu\n", n);
-    kl_archive_close(ar);
+    }
+    st = cli_close(ar, argv[0], st);
     return st;
 }

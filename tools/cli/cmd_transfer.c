@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -98,17 +99,22 @@ static int json_string_of(kl_buf *out, const kl_buf *text)
     return kl_json(out, &t);
 }
 
-static const char export_usage[] = "usage: klepto export URL [--format json|csv]";
+static const char export_usage[] =
+    "usage: klepto export URL [--format json|csv] [--progress|--quiet]";
 static const char export_about[] =
     "Write every entry to stdout: JSON lines {\"key\": ..., \"value\": ...} (the\n"
-    "default) or CSV with a header.\n";
+    "default) or CSV with a header.  A progress line shows on stderr when it\n"
+    "is a terminal; --progress and --quiet force it on or off.\n";
 
 int cli_cmd_export(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(export_usage, export_about);
+    int mode, r = cli_progress_mode(&argc, argv, &mode);
+    if (r)
+        return r;
     const char *url = NULL, *val;
-    int fmt = FMT_JSON, r;
+    int fmt = FMT_JSON;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_take_opt(argc, argv, &i, "--format", &val)) != 0) {
             if (r < 0)
@@ -126,7 +132,7 @@ int cli_cmd_export(int argc, char **argv)
     if (!url)
         return cli_usage("%s", export_usage);
     kl_archive *ar;
-    int st = cli_open(&ar, url, false);
+    int st = cli_open_ro(&ar, url);
     if (st)
         return st;
     kl_archive_iter *it = NULL;
@@ -135,6 +141,11 @@ int cli_cmd_export(int argc, char **argv)
     size_t damaged = 0, inexact = 0;
     if (fmt == FMT_CSV)
         fputs("key,value\n", stdout);
+    size_t total = 0;
+    if (mode != CLI_PROGRESS_OFF)
+        kl_archive_count(ar, &total);
+    cli_progress pg;
+    cli_progress_start(&pg, mode, "export", false, total);
     int rc = kl_archive_iter_new(ar, &it);
     const char *shown = kl_archive_url(ar);
     while (!rc && (r = cli_next_entry(it, shown, true, &k, &v, &damaged)) != 0) {
@@ -177,8 +188,10 @@ int cli_cmd_export(int argc, char **argv)
         }
         if (!rc && fwrite(line.data, 1, line.len, stdout) != line.len)
             break; /* reported below from ferror */
+        cli_progress_add(&pg, 1);
     }
     kl_archive_iter_free(it);
+    cli_progress_end(&pg);
     if (rc)
         st = cli_fail(rc, url);
     if (fflush(stdout) || ferror(stdout)) {
@@ -187,7 +200,7 @@ int cli_cmd_export(int argc, char **argv)
     }
     if (!st && (damaged || inexact))
         st = CLI_FAILED_CHECK;
-    kl_archive_close(ar);
+    st = cli_close(ar, url, st);
     kl_buf *bufs[] = {&k, &v, &kl, &vl, &kj, &vj, &line};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         kl_buf_free(bufs[i]);
@@ -421,18 +434,24 @@ static int batch_put(kl_archive *ar, batch *b)
     return rc;
 }
 
-static const char import_usage[] = "usage: klepto import URL [--format json|csv] [FILE]";
+static const char import_usage[] =
+    "usage: klepto import URL [--format json|csv] [FILE] [--progress|--quiet]";
 static const char import_about[] =
     "Read entries from FILE (or stdin, or -) in the format export writes and\n"
     "store them; prints a summary line.  The format defaults to csv for a\n"
-    "FILE ending in .csv, json otherwise.\n";
+    "FILE ending in .csv, json otherwise.  A progress line (bytes of FILE\n"
+    "read, or entries from a pipe) shows on stderr when it is a terminal;\n"
+    "--progress and --quiet force it on or off.\n";
 
 int cli_cmd_import(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv))
         return cli_help(import_usage, import_about);
+    int mode, r = cli_progress_mode(&argc, argv, &mode);
+    if (r)
+        return r;
     const char *url = NULL, *path = NULL, *val;
-    int fmt = -1, r;
+    int fmt = -1;
     for (int i = 0; i < argc; i++) {
         if ((r = cli_take_opt(argc, argv, &i, "--format", &val)) != 0) {
             if (r < 0)
@@ -470,6 +489,12 @@ int cli_cmd_import(int argc, char **argv)
         fprintf(stderr, "klepto: import: out of memory\n");
         st = CLI_IO;
     }
+    /* progress in bytes of a regular file, else in entries */
+    struct stat fst;
+    bool by_bytes = !use_stdin && fstat(fileno(in.f), &fst) == 0 && S_ISREG(fst.st_mode);
+    cli_progress pg;
+    cli_progress_start(&pg, st ? CLI_PROGRESS_OFF : mode, "import", by_bytes,
+                       by_bytes ? (uint64_t)fst.st_size : 0);
     size_t imported = 0, where = 0, nf;
     kl_buf fields[2] = {KL_BUF_INIT, KL_BUF_INIT};
     int rc = 0;
@@ -515,6 +540,13 @@ int cli_cmd_import(int argc, char **argv)
         }
         if (rc)
             break;
+        if (pg.on && by_bytes) { /* only when drawn: ftell is a system call */
+            long at = ftell(in.f);
+            if (at > 0 && (uint64_t)at > pg.done)
+                cli_progress_add(&pg, (uint64_t)at - pg.done);
+        } else if (pg.on) {
+            cli_progress_add(&pg, 1);
+        }
         if (++b->n == IMPORT_BATCH) {
             size_t n = b->n;
             if ((rc = batch_put(ar, b)) != 0)
@@ -522,6 +554,7 @@ int cli_cmd_import(int argc, char **argv)
             imported += n;
         }
     }
+    cli_progress_end(&pg);
     if (!st && rc == KL_EIO && in.err[0]) {
         fprintf(stderr, "klepto: %s:%zu: %s\n", in.name, in.lineno, in.err);
         st = CLI_IO;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/*
- * klepto/sys/archive_backend.h — writing an archive backend.
+/**
+ * @file
+ * Writing an archive backend.
  *
  * A backend is a versioned struct of function pointers registered under a
  * URL scheme: fill a static const kl_archive_backend, call
@@ -69,33 +70,33 @@
 extern "C" {
 #endif
 
-#define KL_BACKEND_VERSION 2 /* 2 added del_many */
+#define KL_BACKEND_VERSION 2 /**< 2 added del_many */
 /* Flags (kl_archive_backend.flags). */
-/* Every slot may be called from many threads at once: the core takes no
+/** Every slot may be called from many threads at once: the core takes no
  * lock around the calls. */
 #define KL_BACKEND_THREADSAFE 0x01u
-/* The verify slot also checks that every stored key and value decodes,
+/** The verify slot also checks that every stored key and value decodes,
  * so the core skips its own decoding walk after it: for a backend that
  * wraps another archive and verifies by calling kl_archive_verify on it
  * (otherwise the wrapped archive's problems would be counted twice). */
 #define KL_BACKEND_DELEGATES_VERIFY 0x02u
 
-/* One query-string option: ?name=value&... (both NUL-terminated, decoded). */
+/** One query-string option: ?name=value&... (both NUL-terminated, decoded). */
 typedef struct kl_url_param {
-    const char *name;
-    const char *value;
+    const char *name;  /**< the option's name */
+    const char *value; /**< its value ("" when given without one) */
 } kl_url_param;
 
-/* What open() receives: the URL cut in parts. */
+/** What open() receives: the URL cut in parts. */
 typedef struct kl_url {
-    const char *full;   /* the whole URL as given */
-    const char *scheme; /* "dir" */
-    const char *rest;   /* after "scheme:" and before "?": "PATH" or "//host/db" */
-    kl_url_param *params;
-    size_t nparams;
+    const char *full;   /**< the whole URL as given */
+    const char *scheme; /**< "dir" */
+    const char *rest;   /**< after "scheme:" and before "?": "PATH" or "//host/db" */
+    kl_url_param *params; /**< the query options, as given */
+    size_t nparams;       /**< how many */
 } kl_url;
 
-/* The value of query option `name`, or NULL.  Marks it as used: open()
+/** The value of query option `name`, or NULL.  Marks it as used: open()
  * must ask for every option it understands (the readers below do), and
  * the core refuses the URL when an option was given that nobody asked
  * for.  Not thread-safe for one URL: open() runs on one thread. */
@@ -106,20 +107,20 @@ KL_API const char *kl_url_param_get(const kl_url *url, const char *name);
  * unchanged when the option is absent) or KL_EINVAL with a message naming
  * the option, the value and the URL (password masked). */
 
-/* An unsigned integer within [lo, hi] (decimal). */
+/** An unsigned integer within [lo, hi] (decimal). */
 KL_API int kl_url_uint(const kl_url *url, const char *name, uint64_t lo, uint64_t hi,
                        uint64_t *out);
-/* A floating-point number within [lo, hi]. */
+/** A floating-point number within [lo, hi]. */
 KL_API int kl_url_double(const kl_url *url, const char *name, double lo, double hi, double *out);
-/* A boolean: true/false, 1/0, yes/no (an empty value is true). */
+/** A boolean: true/false, 1/0, yes/no (an empty value is true). */
 KL_API int kl_url_bool(const kl_url *url, const char *name, bool *out);
 
-/* Durability levels of ?sync= (see archive.h). */
+/** Durability levels of ?sync= (see archive.h). */
 enum { KL_SYNC_NONE = 0, KL_SYNC_NORMAL = 1, KL_SYNC_FULL = 2 };
-/* ?sync=none|normal|full into *mode (KL_SYNC_NORMAL when absent). */
+/** ?sync=none|normal|full into *mode (KL_SYNC_NORMAL when absent). */
 KL_API int kl_url_sync_mode(const kl_url *url, int *mode);
 
-/* ?mode=OCTAL (0600, 640, ...): the permission bits the files an archive
+/** ?mode=OCTAL (0600, 640, ...): the permission bits the files an archive
  * creates get, exactly (the umask does not apply to them); folders it
  * creates get the same bits plus search (x) wherever read (r) is given
  * (kl_url_folder_mode).  *mode is 0 when the option is absent: created
@@ -127,52 +128,63 @@ KL_API int kl_url_sync_mode(const kl_url *url, int *mode);
  * octal digits up to 0777, or bits that leave the owner unable to read
  * and write (less than 0600). */
 KL_API int kl_url_file_mode(const kl_url *url, unsigned *mode);
-/* The folder bits that go with file mode bits (0 for 0). */
+/** The folder bits that go with file mode bits (0 for 0). */
 KL_API unsigned kl_url_folder_mode(unsigned file_mode);
 
-/* The URL as given, any password masked, for messages.  Never NULL; valid
+/** The URL as given, any password masked, for messages.  Never NULL; valid
  * while url is. */
 KL_API const char *kl_url_shown(const kl_url *url);
 
+/** An archive backend: the slots the core calls for the archives of one
+ * URL scheme (see above).  Each slot receives the state open() made. */
 typedef struct kl_archive_backend {
-    unsigned version; /* KL_BACKEND_VERSION */
-    const char *scheme;
-    unsigned flags;   /* KL_BACKEND_* */
+    unsigned version; /**< KL_BACKEND_VERSION */
+    const char *scheme; /**< the URL scheme, lower case ("dir") */
+    unsigned flags;   /**< KL_BACKEND_* */
 
-    /* Open: must consume (kl_url_param_get) every option it understands;
+    /** Open: must consume (kl_url_param_get) every option it understands;
      * the core rejects options nobody asked for. */
     int (*open)(void **state, const kl_url *url, const kl_archive_opts *opts);
+    /** Required: flush and release the state (kl_archive_close). */
     int (*close)(void *state);
 
+    /** Required: kl_archive_get (KL_ENOTFOUND when absent). */
     int (*get)(void *state, const void *key, size_t klen, kl_buf *val);
+    /** Required: kl_archive_put (insert or replace, atomically). */
     int (*put)(void *state, const void *key, size_t klen, const void *val, size_t vlen);
+    /** Required: kl_archive_del (KL_ENOTFOUND when absent). */
     int (*del)(void *state, const void *key, size_t klen);
-    int (*contains)(void *state, const void *key, size_t klen);  /* optional */
+    int (*contains)(void *state, const void *key, size_t klen);  /**< optional */
+    /** Required: kl_archive_count. */
     int (*count)(void *state, size_t *out);
-    int (*stat)(void *state, const void *key, size_t klen, kl_entry_info *out); /* optional */
-    int (*clear)(void *state);                                   /* optional */
-    int (*sync)(void *state);                                    /* optional */
-    int (*drop)(void *state); /* optional: destroy storage; close follows */
+    int (*stat)(void *state, const void *key, size_t klen, kl_entry_info *out); /**< optional */
+    int (*clear)(void *state);                                   /**< optional */
+    int (*sync)(void *state);                                    /**< optional */
+    int (*drop)(void *state); /**< optional: destroy storage; close follows */
     int (*put_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
-                    const void *const *vals, const size_t *vlens); /* optional */
+                    const void *const *vals, const size_t *vlens); /**< optional */
     int (*get_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
-                    kl_buf *vals, bool *found);                    /* optional */
-    int (*describe)(void *state, kl_buf *out);                     /* optional */
+                    kl_buf *vals, bool *found);                    /**< optional */
+    int (*describe)(void *state, kl_buf *out);                     /**< optional */
 
+    /** Required: start an iteration (kl_archive_iter_new). */
     int (*iter_new)(void *state, void **cursor);
-    int (*iter_next)(void *cursor, kl_buf *key, kl_buf *val); /* val may be NULL */
+    /** Required: the next entry: 1, 0 at the end, or an error
+     * (kl_archive_iter_next). */
+    int (*iter_next)(void *cursor, kl_buf *key, kl_buf *val); /**< val may be NULL */
+    /** Required: release a cursor. */
     void (*iter_free)(void *cursor);
 
-    /* optional: a view of a stored typed array (see struct kl_view) */
+    /** optional: a view of a stored typed array (see struct kl_view) */
     int (*get_view)(void *state, const void *key, size_t klen, kl_view **out);
-    /* optional: check framing/checksums of every entry, one report line per
+    /** optional: check framing/checksums of every entry, one report line per
      * problem, drop damaged entries when repair (the core then also
      * decodes every value the backend did not flag) */
     int (*verify)(void *state, bool repair, kl_buf *report, size_t *problems);
-    /* optional: reclaim space */
+    /** optional: reclaim space */
     int (*compact)(void *state);
 
-    /* Version 2.  Optional: delete n keys in one go (one transaction or
+    /** Version 2.  Optional: delete n keys in one go (one transaction or
      * file rewrite where the backend has them); keys that are absent are
      * skipped, a key given twice counts once.  *deleted (never NULL) gets
      * the number of entries removed. */
@@ -180,21 +192,21 @@ typedef struct kl_archive_backend {
                     size_t *deleted);
 } kl_archive_backend;
 
-/* What get_view hands out: filled by the backend, read by the accessors of
+/** What get_view hands out: filled by the backend, read by the accessors of
  * archive.h, destroyed by calling release(view) (which frees the struct). */
 struct kl_view {
-    const void *data;
-    size_t nbytes;
-    uint8_t dtype; /* kl_dtype */
-    uint8_t ndim;
-    bool mapped;
-    size_t shape[KL_NDARRAY_MAXDIM];
-    void (*release)(kl_view *v);
-    void *priv;    /* backend's: mapping base, ... */
-    size_t priv_len;
+    const void *data; /**< row-major little-endian elements */
+    size_t nbytes;    /**< their size in bytes */
+    uint8_t dtype; /**< kl_dtype */
+    uint8_t ndim;     /**< number of dimensions */
+    bool mapped;      /**< true: no copy was made */
+    size_t shape[KL_NDARRAY_MAXDIM]; /**< ndim sizes */
+    void (*release)(kl_view *v);     /**< frees what the view holds, and the struct */
+    void *priv;    /**< backend's: mapping base, ... */
+    size_t priv_len; /**< backend's: mapping length, ... */
 };
 
-/* Register a backend under its scheme (lower case, as kl_archive_open
+/** Register a backend under its scheme (lower case, as kl_archive_open
  * lower-cases the scheme of URLs).  Returns 0, or KL_EINVAL (message set)
  * when backend or its scheme is NULL or empty, a required slot is NULL,
  * its version is 0 or newer than KL_BACKEND_VERSION, or the scheme is

@@ -25,7 +25,8 @@ const kl__sql_dialect kl__sql_dialect_sqlite = {
 };
 
 /* kid: the XXH3-128 digest of the key (PostgreSQL's btree cannot index
- * long keys); ids come from an identity column and are never reused. */
+ * long keys); ids come from an identity column and are never reused
+ * (docs/formats.md, "postgresql:"). */
 const kl__sql_dialect kl__sql_dialect_postgres = {
     .entry =
         {

@@ -3,17 +3,10 @@
  * postgresql: archives in a PostgreSQL database, through libpq.
  *
  *   postgresql://USER@HOST:PORT/DB?table=T   sqltable_archive: one table
- *       T(kid bytea PRIMARY KEY, key bytea NOT NULL, value bytea NOT NULL,
- *         stored_ns bigint NOT NULL, size bigint NOT NULL)
- *   postgresql://USER@HOST:PORT/DB           sql_archive: a catalogue
- *       klepto_catalogue(id bigint identity PRIMARY KEY, kid bytea UNIQUE,
- *         key bytea, stored_ns bigint, size bigint)
- *     and one table e<id>(value bytea NOT NULL) per key (ids never reused).
- *
- * kid is the XXH3-128 digest of the key: PostgreSQL's btree cannot index
- * values over ~2.7 kB, and keys may be any length.  Every lookup matches
- * kid *and* key, and an upsert only replaces a row whose key is equal, so a
- * digest collision is reported, never silently merged.
+ *   postgresql://USER@HOST:PORT/DB           sql_archive: a catalogue and
+ *                                            one table per key
+ * The tables, columns and types, and the kid digest column that indexes
+ * keys of any length: docs/formats.md ("postgresql:").
  *
  * Any other query option that libpq knows (sslmode, connect_timeout,
  * application_name, ...) is passed to libpq, and libpq's environment

@@ -172,6 +172,8 @@ int kl__sq_close(void *state)
     /* _v2: an iterator still open keeps the connection until it is freed */
     if (s->db && sqlite3_close_v2(s->db) != SQLITE_OK)
         r = kl__sq_err(s, SQLITE_BUSY, "close");
+    if (!r && s->db)
+        r = kl__sq_ro_check(s);
     free(s->url);
     free(s->path);
     free(s->table);
@@ -281,7 +283,19 @@ int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     int flags = SQLITE_OPEN_NOMUTEX |
                 (opts->read_only ? SQLITE_OPEN_READONLY
                                  : SQLITE_OPEN_READWRITE | (opts->create ? SQLITE_OPEN_CREATE : 0));
-    int rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    int rc;
+    if (opts->read_only && !memory && kl__sq_ro_wants_immutable(s->path)) {
+        char *uri = kl__sq_immutable_uri(s->path);
+        if (!uri || (r = kl__sq_ro_snapshot(s))) {
+            free(uri);
+            r = uri ? r : kl_seterr(KL_ENOMEM, "%s: out of memory", url->full);
+            goto fail;
+        }
+        rc = sqlite3_open_v2(uri, &s->db, flags | SQLITE_OPEN_URI, NULL);
+        free(uri);
+    } else {
+        rc = sqlite3_open_v2(s->path, &s->db, flags, NULL);
+    }
     if (rc != SQLITE_OK) {
         r = kl__sq_err(s, rc, "open");
         goto fail;

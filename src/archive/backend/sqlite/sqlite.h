@@ -2,19 +2,9 @@
 /*
  * sqlite: archives in an SQLite database file (or ":memory:").
  *
- *   sqlite:PATH?table=T   sqltable_archive: one table
- *                           T(key BLOB PRIMARY KEY, value BLOB NOT NULL,
- *                             stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)
- *                           WITHOUT ROWID (a lookup is one b-tree descent,
- *                           not an index search and then a table search)
- *   sqlite:PATH           sql_archive: a catalogue
- *                           klepto_catalogue(id INTEGER PRIMARY KEY,
- *                             key BLOB NOT NULL UNIQUE, stored_ns, size)
- *                         and one table e<id>(value BLOB NOT NULL) per key,
- *                         holding one row (rowid 1).  An id may be reused
- *                         after its key was deleted (table and catalogue
- *                         row go in one transaction, so readers never mix
- *                         them up).
+ *   sqlite:PATH?table=T   sqltable_archive: one table of entries
+ *   sqlite:PATH           sql_archive: a catalogue and one table per key
+ * The tables, columns and types: docs/formats.md ("sqlite:").
  *
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
  * (PRAGMA synchronous; default normal, with WAL), max_size=BYTES (largest
@@ -42,7 +32,8 @@
  * Files: statements.c (errors, statement helpers), open.c (connection,
  * pragmas, tables), catalog.c (the sql_archive layout, with
  * util/sql_catalog.c), slots.c (the backend's slots), iter.c (cursors),
- * verify.c (SQLite's own check, then every entry read).
+ * verify.c (SQLite's own check, then every entry read), readonly.c (a
+ * read-only open of a WAL database in a folder the reader cannot write).
  */
 #ifndef KLEPTO_ARCHIVE_BACKEND_SQLITE_H
 #define KLEPTO_ARCHIVE_BACKEND_SQLITE_H
@@ -51,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "internal.h"
 #include "archive/backends.h"
@@ -103,6 +96,12 @@ typedef struct sq_state {
     bool entry_name; /* table has an entry table's name (refused when new) */
     kl_buf qtable; /* quoted table name, NUL-terminated */
     bool read_only;
+    /* read without the -shm file and locks (readonly.c), and what the
+     * database file was like when opened */
+    bool immutable;
+    ino_t snap_ino;
+    off_t snap_size;
+    struct timespec snap_mtime;
     /* the statement for which kl__sq_step opened a transaction to get
      * past schema changes (ended by its reset), or NULL */
     sqlite3_stmt *schema_txn;
@@ -114,6 +113,18 @@ typedef struct sq_state {
     int64_t seen[SQ_ENTRY_CACHE]; /* ids of gets lately read without a statement */
     unsigned seen_next;
 } sq_state;
+
+/* readonly.c: a WAL database in a folder the reader cannot write */
+/* Read-only, WAL, the folder not writable and no -wal or -shm file: the
+ * database needs opening as immutable. */
+bool kl__sq_ro_wants_immutable(const char *path);
+/* "file:PATH?immutable=1", PATH percent-encoded; malloc'd, NULL when out
+ * of memory. */
+char *kl__sq_immutable_uri(const char *path);
+/* Remember the database file's identity, size and time (sets immutable). */
+int kl__sq_ro_snapshot(sq_state *s);
+/* At close: KL_EIO when the database changed since the snapshot. */
+int kl__sq_ro_check(const sq_state *s);
 
 /* statements.c: errors and statement helpers */
 int kl__sq_err(sq_state *s, int rc, const char *what);
