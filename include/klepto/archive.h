@@ -35,6 +35,12 @@
  *           checksums (ignored or KL_ECORRUPT), never misread.
  *   full    every put is fsynced (file, and folder for dir:) before it
  *           returns.
+ * Permissions (file:, dir:, sqlite:, hdf5:, hdf5dir:), ?mode=0600: the
+ *           files the archive creates get exactly these bits, the folders
+ *           it creates the same plus x where r is given; without it both
+ *           follow the umask.  Files that replace others (compaction,
+ *           hdf5: writes) keep the bits of the file they replace
+ *           (docs/security.md).
  * Any archive URL also takes ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
