@@ -647,6 +647,62 @@ static void rr_is_reproducible_per_seed_and_random_across_seeds(void **state)
     free(t);
 }
 
+/* LIRS, capacity 3: 2 LIR entries + 1 resident HIR.  Loop 1 2 3 4 x3:
+ * 1, 2 become LIR (warm-up), 3 and 4 HIR; 4 evicts 3, which stays in S as
+ * non-resident.  1 and 2 hit; the hit on 2 (S's bottom) prunes S down to
+ * [2 1].  Each later round: 3 evicts 4, 4 evicts 3, 1 and 2 hit: 2 + 2 = 4
+ * hits, where LRU, FIFO and ARC keep none. */
+static void lirs_keeps_its_lir_set_through_a_loop(void **state)
+{
+    (void)state;
+    const int64_t t[] = {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4};
+    assert_int_equal(kt_run_hits("lirs", 3, t, N(t)), 4);
+    assert_int_equal(kt_run_hits("lru", 3, t, N(t)), 0);
+    assert_int_equal(kt_run_hits("arc", 3, t, N(t)), 0);
+}
+
+/* LIRS, capacity 3, 1 2 3 4 3 1 2 4 1 3:
+ * 1 2 LIR; 3 HIR; 4 evicts 3 (non-resident in S = [4 g3 2 1]).
+ * 3 misses but is in S: it becomes LIR, 1 (S's bottom) is demoted to Q,
+ *   and Q's oldest, 4, is evicted (non-resident: S = [3 g4 2]).
+ * 1 hits (HIR, not in S: top of S, end of Q); 2 hits (bottom LIR: pruning
+ *   drops g4).  4 misses (HIR) and evicts 1 (non-resident).  1 misses, is
+ *   in S, becomes LIR and demotes 3; 4 is evicted.  3 hits: 3 hits.
+ * LRU: only 3 (5th) and 1 (9th) hit: 2. */
+static void lirs_promotes_a_key_remembered_as_non_resident(void **state)
+{
+    (void)state;
+    const int64_t t[] = {1, 2, 3, 4, 3, 1, 2, 4, 1, 3};
+    assert_int_equal(kt_run_hits("lirs", 3, t, N(t)), 3);
+    assert_int_equal(kt_run_hits("lru", 3, t, N(t)), 2);
+}
+
+/* Capacity 1 and 2 are exact for LIRS too: with one entry only immediate
+ * repeats hit; a single key always hits after its first request; keys all
+ * distinct never hit. */
+static void lirs_tiny_caches_and_degenerate_traces_are_exact(void **state)
+{
+    (void)state;
+    enum { n = 5000 };
+    int64_t *t = malloc(n * sizeof *t);
+    assert_non_null(t);
+    kt_rng g = {11};
+    uint64_t repeats = 0;
+    for (size_t i = 0; i < n; i++) {
+        t[i] = (int64_t)kt_rng_below(&g, 4);
+        repeats += i && t[i] == t[i - 1];
+    }
+    assert_int_equal(kt_run_hits("lirs", 1, t, n), repeats);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 7;
+    assert_int_equal(kt_run_hits("lirs", 1, t, n), n - 1);
+    assert_int_equal(kt_run_hits("lirs", 2, t, n), n - 1);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (int64_t)(i % 1024);
+    assert_int_equal(kt_run_hits("lirs", 2, t, 1024), 0);
+    free(t);
+}
+
 /* ---------------------------------------------------------------- */
 
 static void registry_lists_every_policy_and_rejects_unknown_names(void **state)
@@ -753,6 +809,9 @@ int main(void)
         cmocka_unit_test(lfu_keeps_the_frequent_key_on_a_skewed_stream),
         cmocka_unit_test(scan_does_not_flush_hot_keys_from_scan_resistant_policies),
         cmocka_unit_test(wtinylfu_refuses_one_hit_wonders),
+        cmocka_unit_test(lirs_keeps_its_lir_set_through_a_loop),
+        cmocka_unit_test(lirs_promotes_a_key_remembered_as_non_resident),
+        cmocka_unit_test(lirs_tiny_caches_and_degenerate_traces_are_exact),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
         cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),
