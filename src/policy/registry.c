@@ -22,6 +22,7 @@ static const kl_policy_ops *const policies[] = {
     &kl__policy_wtinylfu,
     &kl__policy_arc,
     &kl__policy_lirs,
+    &kl__policy_adaptive,
 };
 
 #define NPOLICIES (sizeof policies / sizeof policies[0])
@@ -37,6 +38,7 @@ static const char *const names[] = {
     "wtinylfu",
     "arc",
     "lirs",
+    "adaptive",
     NULL,
 };
 

@@ -126,7 +126,7 @@ static uint64_t direct_hits(const char *policy, size_t cap, const uint32_t *keys
     void *st;
     assert_int_equal(ops->create(&st, cap, 1), 0);
     typedef struct {
-        uint64_t meta[6];
+        uint64_t meta[8];
         uint32_t key;
     } ent;
     assert_true(ops->meta_size <= sizeof(((ent *)0)->meta));
