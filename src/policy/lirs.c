@@ -23,8 +23,9 @@
  *
  * Our departures, all forced by the cache's interface: the cache inserts
  * before it evicts, so the newcomer is placed first (and is not a victim
- * while others remain); while fewer than the LIR share are LIR (warm-up),
- * newcomers become LIR; if Q is empty when a victim is needed (a cache of
+ * while others remain); while fewer than the LIR share are LIR (warm-up,
+ * or after deletes), newcomers and resident HIR entries that are hit
+ * become LIR, so that S's bottom is always LIR; if Q is empty when a victim is needed (a cache of
  * one entry, or deletes), S's bottom LIR goes.  A deleted entry leaves no
  * non-resident trace (a delete is not an eviction).
  *
@@ -227,7 +228,9 @@ static void li_on_hit(void *state, void *meta)
         kl__plist_move_front(&s->s, &m->h.s);
         if (was_bottom)
             li_prune(s);
-    } else if (m->h.word & LI_INS) {
+    } else if ((m->h.word & LI_INS) || s->nlir < s->lir_max) {
+        /* in S, or the LIR set is short (warm-up, or after deletes and
+         * evictions of LIR entries): S must not get a HIR bottom */
         li_make_lir(s, m);
     } else {
         li_make_hir_top(s, m);

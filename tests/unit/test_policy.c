@@ -703,6 +703,227 @@ static void lirs_tiny_caches_and_degenerate_traces_are_exact(void **state)
     free(t);
 }
 
+/* A plain model of LIRS with the same conventions as lirs.c (capacity
+ * split 99/1, at least one HIR slot; newcomers LIR while the LIR set is
+ * short, and so do resident HIR keys hit then; insert first, then evict
+ * Q's oldest other than the newcomer, else
+ * S's bottom LIR; at most `capacity` non-resident keys, oldest evicted
+ * forgotten first; deletes leave nothing), written for clarity with O(n)
+ * arrays: index 0 is S's bottom and Q's oldest. */
+enum { LM_NONE, LM_LIR, LM_HIR };
+
+typedef struct {
+    int64_t s[4096], q[4096], ghosts[4096];
+    size_t ns, nq, ng;
+    unsigned char state[1024]; /* resident: LM_LIR / LM_HIR */
+    size_t cap, lir_max, nlir, count;
+    uint64_t hits;
+} lirs_model;
+
+static ssize_t lm_find(const int64_t *a, size_t n, int64_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == k)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void lm_del(int64_t *a, size_t *n, int64_t k)
+{
+    ssize_t i = lm_find(a, *n, k);
+    if (i >= 0) {
+        memmove(a + i, a + i + 1, (*n - (size_t)i - 1) * sizeof *a);
+        (*n)--;
+    }
+}
+
+static void lm_prune(lirs_model *m)
+{
+    while (m->ns && m->state[m->s[0]] != LM_LIR) {
+        int64_t k = m->s[0];
+        lm_del(m->s, &m->ns, k);
+        lm_del(m->ghosts, &m->ng, k);
+    }
+}
+
+static void lm_make_lir(lirs_model *m, int64_t k)
+{
+    lm_del(m->s, &m->ns, k);
+    lm_del(m->q, &m->nq, k);
+    m->state[k] = LM_LIR;
+    m->s[m->ns++] = k;
+    if (++m->nlir > m->lir_max) {
+        int64_t b = m->s[0];
+        lm_del(m->s, &m->ns, b);
+        m->state[b] = LM_HIR;
+        m->nlir--;
+        m->q[m->nq++] = b;
+        lm_prune(m);
+    }
+}
+
+static void lm_hir_top(lirs_model *m, int64_t k)
+{
+    lm_del(m->s, &m->ns, k);
+    m->s[m->ns++] = k;
+    lm_del(m->q, &m->nq, k);
+    m->q[m->nq++] = k;
+    m->state[k] = LM_HIR;
+}
+
+static void lm_remove(lirs_model *m, int64_t k, int evicted)
+{
+    if (m->state[k] == LM_LIR) {
+        lm_del(m->s, &m->ns, k);
+        m->state[k] = LM_NONE;
+        m->nlir--;
+        lm_prune(m);
+    } else {
+        lm_del(m->q, &m->nq, k);
+        m->state[k] = LM_NONE;
+        if (lm_find(m->s, m->ns, k) >= 0) {
+            if (evicted) {
+                if (m->ng == m->cap) {
+                    lm_del(m->s, &m->ns, m->ghosts[0]);
+                    lm_del(m->ghosts, &m->ng, m->ghosts[0]);
+                }
+                m->ghosts[m->ng++] = k;
+            } else {
+                lm_del(m->s, &m->ns, k);
+            }
+        }
+    }
+    m->count--;
+}
+
+static void lm_access(lirs_model *m, int64_t k)
+{
+    if (m->state[k] == LM_LIR) {
+        int bottom = m->s[0] == k;
+        lm_del(m->s, &m->ns, k);
+        m->s[m->ns++] = k;
+        if (bottom)
+            lm_prune(m);
+        m->hits++;
+        return;
+    }
+    if (m->state[k] == LM_HIR) {
+        if (lm_find(m->s, m->ns, k) >= 0 || m->nlir < m->lir_max)
+            lm_make_lir(m, k);
+        else
+            lm_hir_top(m, k);
+        m->hits++;
+        return;
+    }
+    m->count++;
+    if (lm_find(m->ghosts, m->ng, k) >= 0) {
+        lm_del(m->ghosts, &m->ng, k);
+        lm_make_lir(m, k);
+    } else if (m->nlir < m->lir_max) {
+        lm_make_lir(m, k);
+    } else {
+        lm_hir_top(m, k);
+    }
+    while (m->count > m->cap) {
+        int64_t v = -1;
+        for (size_t i = 0; i < m->nq && v < 0; i++)
+            if (m->q[i] != k)
+                v = m->q[i];
+        for (size_t i = 0; i < m->ns && v < 0; i++)
+            if (m->state[m->s[i]] == LM_LIR && m->s[i] != k)
+                v = m->s[i];
+        if (v < 0)
+            v = k;
+        lm_remove(m, v, 1);
+    }
+}
+
+/* lirs.c against the model: random skewed traces with deletes, several
+ * capacities (1 and 2 included), hit for hit. */
+static void lirs_matches_its_reference_model(void **state)
+{
+    (void)state;
+    static const size_t caps[] = {1, 2, 3, 5, 17, 100, 250};
+    for (size_t c = 0; c < N(caps); c++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            static lirs_model m;
+            memset(&m, 0, sizeof m);
+            m.cap = caps[c];
+            size_t hir = m.cap / 100 ? m.cap / 100 : 1;
+            m.lir_max = m.cap > hir ? m.cap - hir : 1;
+            kt_harness h;
+            kt_harness_open(&h, "lirs", m.cap, 1024, seed);
+            kt_rng g = {seed * 31 + c};
+            size_t nkeys = 1 + kt_rng_below(&g, 3) * caps[c] + caps[c] / 2;
+            if (nkeys > 1024)
+                nkeys = 1024;
+            for (int i = 0; i < 6000; i++) {
+                double u = kt_rng_unit(&g);
+                int64_t k = (int64_t)(u * u * (double)nkeys);
+                if (kt_rng_below(&g, 20) == 0) {
+                    if (m.state[k] != LM_NONE)
+                        lm_remove(&m, k, 0);
+                    kt_harness_delete(&h, k);
+                } else {
+                    lm_access(&m, k);
+                    kt_harness_access(&h, k);
+                }
+                if (h.hits != m.hits)
+                    fail_msg("capacity %zu, seed %llu, request %d: %llu hits, the model %llu",
+                             caps[c], (unsigned long long)seed, i, (unsigned long long)h.hits,
+                             (unsigned long long)m.hits);
+            }
+            assert_int_equal(h.count, m.count);
+            kt_harness_close(&h);
+        }
+    }
+}
+
+/* adaptive through phases that favour different candidates (a loop just
+ * larger than the cache, then shifting Zipf-like popularity, then a scan
+ * mix), with deletes: every victim is resident (the harness checks), the
+ * count stays within the capacity, and it keeps at least the hits of the
+ * worst of its candidates run alone. */
+static void adaptive_survives_switches_and_deletes(void **state)
+{
+    (void)state;
+    enum { n = 60000, cap = 100, nkeys = 1024 };
+    int64_t *t = malloc(n * sizeof *t);
+    unsigned char *del = malloc(n);
+    assert_true(t && del);
+    kt_rng g = {5};
+    for (size_t i = 0; i < n; i++) {
+        size_t phase = i / 10000 % 3;
+        double u = kt_rng_unit(&g);
+        t[i] = phase == 0   ? (int64_t)(i % 120)
+               : phase == 1 ? (int64_t)((size_t)(u * u * u * 600) + i / 2500 * 37) % nkeys
+                            : (kt_rng_below(&g, 4) ? (int64_t)(u * u * 200) : (int64_t)(i % nkeys));
+        del[i] = kt_rng_below(&g, 50) == 0;
+    }
+    static const char *const cands[] = {"wtinylfu", "lirs", "arc", "s3fifo", "lru"};
+    uint64_t worst = UINT64_MAX;
+    for (size_t p = 0; p < N(cands) + 1; p++) {
+        kt_harness h;
+        kt_harness_open(&h, p < N(cands) ? cands[p] : "adaptive", cap, nkeys, 3);
+        for (size_t i = 0; i < n; i++) {
+            if (del[i])
+                kt_harness_delete(&h, t[i]);
+            else
+                kt_harness_access(&h, t[i]);
+            assert_true(h.count <= cap);
+        }
+        if (p < N(cands)) {
+            if (h.hits < worst)
+                worst = h.hits;
+        } else {
+            assert_true(h.hits >= worst);
+        }
+        kt_harness_close(&h);
+    }
+    free(t);
+    free(del);
+}
+
 /* ---------------------------------------------------------------- */
 
 static void registry_lists_every_policy_and_rejects_unknown_names(void **state)
@@ -815,6 +1036,8 @@ int main(void)
         cmocka_unit_test(lirs_keeps_its_lir_set_through_a_loop),
         cmocka_unit_test(lirs_promotes_a_key_remembered_as_non_resident),
         cmocka_unit_test(lirs_tiny_caches_and_degenerate_traces_are_exact),
+        cmocka_unit_test(lirs_matches_its_reference_model),
+        cmocka_unit_test(adaptive_survives_switches_and_deletes),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
         cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),
