@@ -130,7 +130,8 @@ static void bad_usage_still_exits_2_with_the_usage_line_on_stderr(void **st)
          "klepto: usage: klepto import URL [--format json|csv] [FILE] [--progress|--quiet]\n"},
         {"prune", "klepto: usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] "
                   "[--older-than N[s|m|h|d]] [--json] [--progress|--quiet]\n"},
-        {"simulate", "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE]\n"},
+        {"simulate",
+         "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE] [--json]\n"},
         {"ls mem: --bogus", "klepto: ls: unknown option '--bogus'\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
