@@ -372,6 +372,14 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
                      KL_EBACKEND);
     assert_non_null(strstr(kl_errmsg(), "127.0.0.1"));
     assert_null(strstr(kl_errmsg(), "sekrit"));
+    /* an address nothing answers from: given up after the timeout */
+    assert_int_equal(kl_archive_open(&ar,
+                                     "mysql://klepto:sekrit@10.255.255.1/x?table=t&connect_timeout=1",
+                                     NULL),
+                     KL_EBACKEND);
+    print_message("%s\n", kl_errmsg());
+    assert_non_null(strstr(kl_errmsg(), "10.255.255.1"));
+    assert_null(strstr(kl_errmsg(), "sekrit"));
     /* options neither we nor Connector/C know, and bad values */
     char *bad = url_of(f, "table=t&colour=blue");
     assert_int_equal(kl_archive_open(&ar, bad, NULL), KL_EINVAL);

@@ -6,6 +6,7 @@
 #include "archive/backend/mysql/mysql.h"
 
 #include <errmsg.h>
+#include <pthread.h>
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,7 +172,7 @@ static char *my_stmt_sql(my_state *s, int i)
 }
 
 /* The prepared statement i, prepared on first use on this connection. */
-static int my_stmt(my_state *s, int i, MYSQL_STMT **out)
+static int my_stmt(my_state *s, int i, MYSQL_STMT **out, const char *what)
 {
     if (s->st[i]) {
         *out = s->st[i];
@@ -187,7 +188,7 @@ static int my_stmt(my_state *s, int i, MYSQL_STMT **out)
     }
     int r = 0;
     if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)))
-        r = kl__my_err_stmt(s, st, "prepare");
+        r = kl__my_err_stmt(s, st, what);
     free(sql);
     if (r) {
         mysql_stmt_close(st);
@@ -232,10 +233,22 @@ static int my_read_max_packet(my_state *s)
     return 0;
 }
 
+/* mysql_init initialises the client library on first use, which is not
+ * safe from two threads at once: done once here instead. */
+static pthread_once_t my_library_once = PTHREAD_ONCE_INIT;
+static int my_library_rc;
+static void my_library_init(void)
+{
+    my_library_rc = mysql_library_init(0, NULL, NULL);
+}
+
 int kl__my_connect(my_state *s)
 {
     if (s->conn)
         return 0;
+    pthread_once(&my_library_once, my_library_init);
+    if (my_library_rc)
+        return kl_seterr(KL_EBACKEND, "%s: the MySQL client library failed to start", s->url);
     s->conn = mysql_init(NULL);
     if (!s->conn)
         return kl_seterr(KL_ENOMEM, "%s: out of memory connecting", s->url);
@@ -304,7 +317,7 @@ int kl__my_run(my_state *s, int i, MYSQL_BIND *params, bool read, const char *wh
         MYSQL_STMT *st = NULL;
         int r = kl__my_ready(s);
         if (!r)
-            r = my_stmt(s, i, &st);
+            r = my_stmt(s, i, &st, what);
         if (!r && params && mysql_stmt_bind_param(st, params))
             r = kl__my_err_stmt(s, st, what);
         if (!r && mysql_stmt_execute(st))
