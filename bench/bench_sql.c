@@ -609,8 +609,8 @@ static double raw_my_sql_archive_write(const char *url, const bench_data *d)
             exit(1);
         }
         unsigned long long id = mysql_stmt_insert_id(ins);
-        snprintf(sql, sizeof sql, "CREATE TABLE kl_bench_e%llu (v LONGBLOB NOT NULL) "
-                                  "ENGINE=InnoDB", id);
+        snprintf(sql, sizeof sql, "CREATE TABLE kl_bench_e%llu (v LONGBLOB NOT NULL) ENGINE=InnoDB",
+                 id);
         raw_my_q(c, sql);
         snprintf(sql, sizeof sql, "INSERT INTO kl_bench_e%llu (v) VALUES (?)", id);
         MYSQL_STMT *st = raw_my_prepare(c, sql);

@@ -107,13 +107,13 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-#define NEED_SERVER()                                                                        \
-    do {                                                                                     \
-        if (!my_url()) {                                                                     \
-            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                     \
-                          "scripts/with-servers.sh with MariaDB installed): skipped\n");     \
-            skip();                                                                          \
-        }                                                                                    \
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!my_url()) {                                                                           \
+            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                           \
+                          "scripts/with-servers.sh with MariaDB installed): skipped\n");           \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 /* The server URL with the fixture's database, plus `extra` options. */
@@ -137,7 +137,10 @@ static void assert_no_password(const char *text)
 
 #define NKEYS KT_AWKWARD_KEYS
 
-static const void *ptr(const kl_buf *b) { return b->data ? (const void *)b->data : ""; }
+static const void *ptr(const kl_buf *b)
+{
+    return b->data ? (const void *)b->data : "";
+}
 
 static void put_all(kl_archive *ar, int gen)
 {
@@ -313,7 +316,8 @@ static void table_names_with_quotes_are_safe(void **state)
     KT_OK(kl_archive_close(a));
     kl_buf_free(&got);
     /* too long, and the other layout's names: refused, naming the URL */
-    char *bad = url_of(f, "table=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    char *bad =
+        url_of(f, "table=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     assert_int_equal(kl_archive_open(&a, bad, NULL), KL_EINVAL);
     assert_non_null(strstr(kl_errmsg(), f->db));
     assert_no_password(kl_errmsg());
@@ -355,8 +359,8 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
     server sv;
     parse_server(my_url(), &sv);
     char *u;
-    assert_true(asprintf(&u, "mysql://klepto:wrong-sekrit@%s:%u/%s?table=t", sv.host, sv.port,
-                         f->db) > 0);
+    assert_true(
+        asprintf(&u, "mysql://klepto:wrong-sekrit@%s:%u/%s?table=t", sv.host, sv.port, f->db) > 0);
     kl_archive *ar = NULL;
     assert_int_equal(kl_archive_open(&ar, u, NULL), KL_EBACKEND);
     assert_null(ar);
@@ -366,17 +370,16 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
     assert_null(strstr(kl_errmsg(), "wrong-sekrit"));
     free(u);
     /* nothing listens on port 1 of the loopback */
-    assert_int_equal(kl_archive_open(&ar,
-                                     "mysql://klepto:sekrit@127.0.0.1:1/x?table=t&connect_timeout=2",
-                                     NULL),
-                     KL_EBACKEND);
+    assert_int_equal(
+        kl_archive_open(&ar, "mysql://klepto:sekrit@127.0.0.1:1/x?table=t&connect_timeout=2", NULL),
+        KL_EBACKEND);
     assert_non_null(strstr(kl_errmsg(), "127.0.0.1"));
     assert_null(strstr(kl_errmsg(), "sekrit"));
     /* an address nothing answers from: given up after the timeout */
-    assert_int_equal(kl_archive_open(&ar,
-                                     "mysql://klepto:sekrit@10.255.255.1/x?table=t&connect_timeout=1",
-                                     NULL),
-                     KL_EBACKEND);
+    assert_int_equal(
+        kl_archive_open(&ar, "mysql://klepto:sekrit@10.255.255.1/x?table=t&connect_timeout=1",
+                        NULL),
+        KL_EBACKEND);
     print_message("%s\n", kl_errmsg());
     assert_non_null(strstr(kl_errmsg(), "10.255.255.1"));
     assert_null(strstr(kl_errmsg(), "sekrit"));
@@ -394,8 +397,9 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
     /* a socket that does not exist */
     bad = url_of(f, "table=t&socket=/nonexistent/mysql.sock");
     char *sock;
-    assert_true(asprintf(&sock, "mysql://klepto:%s@localhost/%s?table=t&socket=/nonexistent/"
-                                "mysql.sock",
+    assert_true(asprintf(&sock,
+                         "mysql://klepto:%s@localhost/%s?table=t&socket=/nonexistent/"
+                         "mysql.sock",
                          sv.pass, f->db) > 0);
     assert_int_equal(kl_archive_open(&ar, sock, NULL), KL_EBACKEND);
     assert_no_password(kl_errmsg());
@@ -509,7 +513,8 @@ static void eight_processes_write_one_archive(void **state)
         char k[32], v[32];
         for (int p = 0; p < NPROC; p++)
             for (int j = 0; j < PERPROC; j++) {
-                int kl = snprintf(k, sizeof k, "p%d-%d", p, j), vl = snprintf(v, sizeof v, "v%d", j);
+                int kl = snprintf(k, sizeof k, "p%d-%d", p, j),
+                    vl = snprintf(v, sizeof v, "v%d", j);
                 KT_OK(kl_archive_get(ar, k, (size_t)kl, &got));
                 assert_int_equal(got.len, vl);
                 assert_memory_equal(got.data, v, (size_t)vl);
@@ -657,8 +662,7 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
         assert_int_equal(rc, KL_EBACKEND);
         print_message("stopped server: %s\n", kl_errmsg());
         assert_true(strstr(kl_errmsg(), "server has gone away") ||
-                    strstr(kl_errmsg(), "Lost connection") ||
-                    strstr(kl_errmsg(), "Can't connect"));
+                    strstr(kl_errmsg(), "Lost connection") || strstr(kl_errmsg(), "Can't connect"));
         assert_null(strstr(kl_errmsg(), sv.pass));
         assert_int_equal(kl_archive_put(ar, "k2", 2, "x", 1), KL_EBACKEND);
         /* the command line: exit 3, one line naming the URL, no password */

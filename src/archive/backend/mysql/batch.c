@@ -177,8 +177,8 @@ static int tb_del_many(my_state *s, size_t n, const my_ord *ord, const void *con
 {
     MYSQL_BIND *b = malloc(MY_BATCH_ROWS * 2 * sizeof *b);
     unsigned long *lens = malloc(MY_BATCH_ROWS * 2 * sizeof *lens);
-    int r = b && lens ? kl__my_begin(s)
-                      : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
+    int r =
+        b && lens ? kl__my_begin(s) : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
     size_t room = s->max_packet - MY_PACKET_SLACK, total = 0;
     for (size_t done = 0; !r && done < n;) {
         size_t m = 0, bytes = 0;

@@ -20,8 +20,7 @@ int kl__my_ca_entry_get(my_state *s, int64_t id, kl_buf *val, const char *what)
     if (r)
         return r;
     if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
-        return mysql_errno(s->conn) == ER_NO_SUCH_TABLE ? kl__my_notfound(s)
-                                                        : kl__my_err(s, what);
+        return mysql_errno(s->conn) == ER_NO_SUCH_TABLE ? kl__my_notfound(s) : kl__my_err(s, what);
     MYSQL_RES *res = mysql_store_result(s->conn);
     if (!res)
         return kl__my_err(s, what);

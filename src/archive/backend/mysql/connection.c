@@ -62,12 +62,15 @@ int kl__my_err_stmt(my_state *s, MYSQL_STMT *st, const char *what)
     unsigned e = mysql_stmt_errno(st);
     if (e == ER_BAD_NULL_ERROR) /* the upsert's refusal (see my_stmt_sql) */
         return (s->last_errno = e),
-               kl_seterr(KL_EBACKEND, "%s: %s: another key with the same digest is stored",
-                         s->url, what);
+               kl_seterr(KL_EBACKEND, "%s: %s: another key with the same digest is stored", s->url,
+                         what);
     return my_err_code(s, e, msg, state, what);
 }
 
-int kl__my_notfound(my_state *s) { return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url); }
+int kl__my_notfound(my_state *s)
+{
+    return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->url);
+}
 
 int kl__my_writable(my_state *s)
 {
@@ -122,8 +125,8 @@ static char *my_stmt_sql(my_state *s, int i)
             n = asprintf(&sql, "SELECT stored_ns, size FROM %s WHERE kid = ? AND \"key\" = ?", t);
             break;
         case MS_PAGE_K:
-            n = asprintf(&sql, "SELECT kid, \"key\" FROM %s WHERE kid > ? ORDER BY kid LIMIT %d",
-                         t, MY_PAGE);
+            n = asprintf(&sql, "SELECT kid, \"key\" FROM %s WHERE kid > ? ORDER BY kid LIMIT %d", t,
+                         MY_PAGE);
             break;
         case MS_PAGE_KV:
             n = asprintf(&sql,

@@ -60,10 +60,10 @@
 #include "archive/util/sql_catalog.h"
 #include "archive/util/sql_names.h"
 
-#define MY_NAME_MAX 64      /* identifier length */
-#define MY_BATCH_ROWS 500   /* rows per multi-row statement */
+#define MY_NAME_MAX 64       /* identifier length */
+#define MY_BATCH_ROWS 500    /* rows per multi-row statement */
 #define MY_PACKET_SLACK 1024 /* statement text and framing beside the data */
-#define MY_PAGE 256         /* rows per iteration page */
+#define MY_PAGE 256          /* rows per iteration page */
 
 /* Prepared statements, per layout (my_stmt_sql in connection.c). */
 enum {
@@ -86,12 +86,12 @@ typedef struct my_state {
     char *host, *user, *pass, *db, *socket;
     unsigned port;
     unsigned timeout;
-    int ssl;             /* -1: not said, 0/1 */
-    int ssl_verify;      /* -1: not said, 0/1 */
-    char *ssl_opt[5];    /* ca, capath, cert, key, cipher */
-    char *table;         /* NULL: sql_archive layout */
-    kl_buf qtable;       /* quoted, NUL-terminated */
-    kl_buf lockname;     /* quoted SQL string: the sql_archive writers' lock */
+    int ssl;          /* -1: not said, 0/1 */
+    int ssl_verify;   /* -1: not said, 0/1 */
+    char *ssl_opt[5]; /* ca, capath, cert, key, cipher */
+    char *table;      /* NULL: sql_archive layout */
+    kl_buf qtable;    /* quoted, NUL-terminated */
+    kl_buf lockname;  /* quoted SQL string: the sql_archive writers' lock */
     bool read_only;
     bool in_txn;
     bool locked;

@@ -15,9 +15,8 @@
 
 static int my_bad_url(my_state *s, const char *why)
 {
-    return kl_seterr(KL_EINVAL,
-                     "%s: %s (expected mysql://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE)", s->url,
-                     why);
+    return kl_seterr(KL_EINVAL, "%s: %s (expected mysql://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE)",
+                     s->url, why);
 }
 
 /* Percent-decoded copy of [p, p+n), or NULL (*bad set for a broken escape
@@ -141,10 +140,11 @@ static int my_parse_opts(my_state *s, const kl_url *url)
             return kl_seterr(KL_EINVAL, "%s: table=%s: MySQL names may not end with a space",
                              s->url, t);
         if (kl__sql_reserved_table(t))
-            return kl_seterr(KL_EINVAL,
-                             "%s: table=%s: a name of the table-per-key layout (its catalogue " KL_SQL_CATALOGUE
-                             " or an entry table " KL_SQL_ENTRY_PREFIX "<number>); choose another",
-                             s->url, t);
+            return kl_seterr(
+                KL_EINVAL,
+                "%s: table=%s: a name of the table-per-key layout (its catalogue " KL_SQL_CATALOGUE
+                " or an entry table " KL_SQL_ENTRY_PREFIX "<number>); choose another",
+                s->url, t);
         if (!(s->table = strdup(t)) || kl__sql_quote_ident(&s->qtable, t))
             return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }

@@ -118,9 +118,9 @@ static int my_table_sql(my_state *s, const char *verb, const char *what)
 {
     kl_buf sql = KL_BUF_INIT;
     int r = kl_buf_printf(&sql, "%s %s", verb, (const char *)s->qtable.data);
-    r = r ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url)
-          : kl_buf_cstr(&sql) ? kl__my_exec(s, (const char *)sql.data, what)
-                              : kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+    r = r                   ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url)
+        : kl_buf_cstr(&sql) ? kl__my_exec(s, (const char *)sql.data, what)
+                            : kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     kl_buf_free(&sql);
     return r;
 }
@@ -163,8 +163,7 @@ static int my_describe(void *state, kl_buf *out)
     int r = kl__my_connect(s);
     if (r)
         return r;
-    r = kl_buf_printf(out,
-                      "backend=mysql\nserver_version=%s\nclient_version=%s\nlayout=%s\n",
+    r = kl_buf_printf(out, "backend=mysql\nserver_version=%s\nclient_version=%s\nlayout=%s\n",
                       mysql_get_server_info(s->conn), mysql_get_client_info(),
                       s->table ? "sqltable" : "sql_archive");
     if (!r && s->table)
@@ -176,15 +175,14 @@ static int my_describe(void *state, kl_buf *out)
     return r;
 }
 
-#define MY_BACKEND(sch)                                                                          \
-    {                                                                                            \
-        .version = KL_BACKEND_VERSION, .scheme = sch, .flags = 0, .open = kl__my_open,           \
-        .close = kl__my_close, .get = kl__my_get, .put = my_put, .del = my_del,                  \
-        .contains = my_contains, .count = my_count, .stat = my_stat, .clear = my_clear,          \
-        .sync = NULL, .drop = my_drop, .put_many = kl__my_put_many,                              \
-        .get_many = kl__my_get_many, .describe = my_describe, .iter_new = kl__my_iter_new,       \
-        .iter_next = kl__my_iter_next, .iter_free = kl__my_iter_free,                            \
-        .del_many = kl__my_del_many,                                                             \
+#define MY_BACKEND(sch)                                                                            \
+    {                                                                                              \
+        .version = KL_BACKEND_VERSION, .scheme = sch, .flags = 0, .open = kl__my_open,             \
+        .close = kl__my_close, .get = kl__my_get, .put = my_put, .del = my_del,                    \
+        .contains = my_contains, .count = my_count, .stat = my_stat, .clear = my_clear,            \
+        .sync = NULL, .drop = my_drop, .put_many = kl__my_put_many, .get_many = kl__my_get_many,   \
+        .describe = my_describe, .iter_new = kl__my_iter_new, .iter_next = kl__my_iter_next,       \
+        .iter_free = kl__my_iter_free, .del_many = kl__my_del_many,                                \
     }
 
 const kl_archive_backend kl__backend_mysql = MY_BACKEND("mysql");
