@@ -166,6 +166,7 @@ mysql_start() {
     free_port >"$dir/port"
     (cd / && "$install" --no-defaults --datadir="$dir/data" ${my_user:+--user=$my_user} \
       --auth-root-authentication-method=normal --skip-test-db --skip-name-resolve \
+      --innodb-buffer-pool-size=32M --innodb-log-file-size=16M \
       >"$dir/install.log" 2>&1) || { cat "$dir/install.log" >&2; return 1; }
   fi
   # shellcheck disable=SC2046
@@ -192,11 +193,12 @@ mysql_start() {
   echo "mysql://klepto:$(cat "$dir/password")@127.0.0.1:$(cat "$dir/port")/klepto_test"
 }
 
+# mysql_stop DIR [SIGNAL]: TERM (a clean shutdown) unless told otherwise.
 mysql_stop() {
-  local dir=$1 pid
+  local dir=$1 sig=${2:-TERM} pid
   [[ -f "$dir/mysql.pid" ]] || return 0
   pid=$(cat "$dir/mysql.pid")
-  kill -TERM "$pid" 2>/dev/null || return 0
+  kill -"$sig" "$pid" 2>/dev/null || return 0
   for _ in $(seq 400); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.05; done
   kill -KILL "$pid" 2>/dev/null
   return 0
@@ -206,7 +208,7 @@ case "${1:-}" in
   pg-start) pg_start "$2"; exit ;;
   pg-stop) pg_stop "$2"; exit ;;
   mysql-start) mysql_start "$2"; exit ;;
-  mysql-stop) mysql_stop "$2"; exit ;;
+  mysql-stop) mysql_stop "$2" "${3:-TERM}"; exit ;;
   "" | -h | --help)
     sed -n '2,31p' "$self" | sed 's/^# \{0,1\}//'
     exit 2 ;;
@@ -215,11 +217,14 @@ esac
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/klepto-servers-XXXXXX") || exit 1
 redis_pid=""
 cmd_pid=""
+my_start_pid=""
 cleanup() {
   trap - EXIT INT TERM HUP
   [[ -n "$cmd_pid" ]] && kill -TERM "$cmd_pid" 2>/dev/null && wait "$cmd_pid" 2>/dev/null
+  [[ -n "$my_start_pid" ]] && wait "$my_start_pid" 2>/dev/null
   [[ -d "$tmp/pg" ]] && pg_stop "$tmp/pg"
-  [[ -d "$tmp/mysql" ]] && mysql_stop "$tmp/mysql"
+  # its data is thrown away: no clean shutdown needed
+  [[ -d "$tmp/mysql" ]] && mysql_stop "$tmp/mysql" KILL
   if [[ -n "$redis_pid" ]]; then
     kill "$redis_pid" 2>/dev/null
     for _ in $(seq 50); do kill -0 "$redis_pid" 2>/dev/null || break; sleep 0.05; done
@@ -232,6 +237,10 @@ trap 'exit 143' TERM
 trap 'exit 129' HUP
 
 started=()
+# MariaDB's first start (mariadb-install-db) takes seconds: beside PostgreSQL's.
+mkdir "$tmp/mysql"
+mysql_start "$tmp/mysql" >"$tmp/mysql.url" 2>"$tmp/mysql.err" &
+my_start_pid=$!
 mkdir "$tmp/pg"
 if url=$(pg_start "$tmp/pg"); then
   export KLEPTO_TEST_PG_URL=$url
@@ -240,11 +249,13 @@ else
   echo "with-servers: PostgreSQL not started; its tests will skip" >&2
 fi
 
-mkdir "$tmp/mysql"
-if url=$(mysql_start "$tmp/mysql"); then
+if wait "$my_start_pid" && url=$(cat "$tmp/mysql.url") && [[ -n "$url" ]]; then
+  my_start_pid=""
   export KLEPTO_TEST_MYSQL_URL=$url
   started+=("mysql ${url%%:*}://klepto:***@${url#*@}")
 else
+  my_start_pid=""
+  cat "$tmp/mysql.err" >&2
   echo "with-servers: MariaDB not started; its tests will skip" >&2
 fi
 
