@@ -402,7 +402,21 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
                          "mysql.sock",
                          sv.pass, f->db) > 0);
     assert_int_equal(kl_archive_open(&ar, sock, NULL), KL_EBACKEND);
+    print_message("%s\n", kl_errmsg());
+    assert_non_null(strstr(kl_errmsg(), "/nonexistent/mysql.sock"));
     assert_no_password(kl_errmsg());
+    /* TLS options reach the client: the test server has no certificate,
+     * so requiring TLS fails, and not requiring it works */
+    char *tls = url_of(f, "table=t&ssl=true&ssl_verify_server_cert=false");
+    assert_int_equal(kl_archive_open(&ar, tls, NULL), KL_EBACKEND);
+    print_message("%s\n", kl_errmsg());
+    assert_non_null(strstr(kl_errmsg(), "TLS"));
+    assert_no_password(kl_errmsg());
+    free(tls);
+    tls = url_of(f, "table=t&ssl=false&connect_timeout=3");
+    KT_OK(kl_archive_open(&ar, tls, NULL));
+    KT_OK(kl_archive_close(ar));
+    free(tls);
     free(sock);
     free(bad);
 }

@@ -281,6 +281,13 @@ int kl__my_connect(my_state *s)
         kl__my_disconnect(s);
         return r;
     }
+    /* Connector/C 3.3 lets ssl enforcement pass against a server without
+     * TLS unless the certificate is verified too: checked here. */
+    if (s->ssl > 0 && !mysql_get_ssl_cipher(s->conn)) {
+        kl__my_disconnect(s);
+        return kl_seterr(KL_EBACKEND, "%s: connect: ssl=true, but the server does not offer TLS",
+                         s->url);
+    }
     return my_read_max_packet(s);
 }
 
