@@ -459,6 +459,47 @@ static void a_value_over_the_packet_limit_is_too_big(void **state)
     }
 }
 
+/* sqltable: put_many is one transaction; a refused row leaves nothing of
+ * the batch (and the server's message reaches the caller). */
+static void a_failed_batch_leaves_no_rows(void **state)
+{
+    NEED_SERVER();
+    fx *f = *state;
+    char *u = url_of(f, "table=t");
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, u, NULL));
+    KT_OK(kl_archive_put(ar, "old", 3, "1", 1));
+    raw_exec(f->db, "CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW IF NEW.\"key\" = "
+                    "'bad' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by trigger'; "
+                    "END IF");
+    enum { NB = 1200 }; /* more than one multi-row statement */
+    const void **keys = calloc(NB, sizeof *keys), **vals = calloc(NB, sizeof *vals);
+    size_t *klens = calloc(NB, sizeof *klens), *vlens = calloc(NB, sizeof *vlens);
+    char(*kb)[16] = calloc(NB, 16);
+    for (int i = 0; i < NB; i++) {
+        klens[i] = vlens[i] = (size_t)snprintf(kb[i], 16, i == NB / 2 ? "bad" : "n%d", i);
+        keys[i] = vals[i] = kb[i];
+    }
+    assert_int_equal(kl_archive_put_many(ar, NB, keys, klens, vals, vlens), KL_EBACKEND);
+    assert_non_null(strstr(kl_errmsg(), "refused by trigger"));
+    assert_no_password(kl_errmsg());
+    size_t n;
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(kl_archive_contains(ar, "n0", 2), 0);
+    /* the handle goes on working */
+    KT_OK(kl_archive_put_many(ar, 2, keys, klens, vals, vlens));
+    KT_OK(kl_archive_count(ar, &n));
+    assert_int_equal(n, 3);
+    free(keys);
+    free(vals);
+    free(klens);
+    free(vlens);
+    free(kb);
+    KT_OK(kl_archive_close(ar));
+    free(u);
+}
+
 /* ---- processes --------------------------------------------------------- */
 
 /* Fewer keys for the table-per-key layout: creating tables is slow. */
@@ -743,6 +784,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(a_value_over_the_packet_limit_is_too_big, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(a_failed_batch_leaves_no_rows, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(eight_processes_write_one_archive, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(two_memos_in_two_processes_share_results, fx_setup,
                                         fx_teardown),
