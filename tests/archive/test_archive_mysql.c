@@ -544,8 +544,8 @@ static void eight_processes_write_one_archive(void **state)
     fx *f = *state;
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(f, layout ? "" : "table=t");
-        PERPROC = layout ? 15 : 150;
-        NSHARED = layout ? 10 : SHARED;
+        PERPROC = layout ? 40 : 150;
+        NSHARED = layout ? 20 : SHARED;
         kl_archive *ar;
         KT_OK(kl_archive_open(&ar, u, NULL)); /* the tables exist before the race */
         pid_t pids[NPROC];
