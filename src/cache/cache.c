@@ -30,6 +30,7 @@
 #include "klepto/cached.h"
 #include "cache/cache_read.h"
 #include "cache/table.h"
+#include "log.h"
 #include "policy/hints.h"
 
 void kl__cache_spin_slow(spinlock *l)
@@ -484,7 +485,11 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
     out->maxsize = c->maxsize;
 }
 
-void kl_cache_count_error(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].errors); }
+void kl_cache_count_error(kl_cache *c)
+{
+    shard_count(&c->shards[0], &c->shards[0].errors);
+    kl__log_swallowed("counted as an error, the call ran uncached");
+}
 
 void kl__cache_count_miss(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].miss); }
 

@@ -17,6 +17,7 @@
 #include "cache/cache_impl.h"
 #include "cache/cache_read.h"
 #include "cache/table.h"
+#include "log.h"
 #include "codec/cbor_scalar.h"
 
 struct kl_cache_ticket {
@@ -200,6 +201,7 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
         }
         if (rc != KL_ENOTFOUND) {
             shard_count(sh, &sh->errors);
+            kl__log_swallowed("counted as an error");
             return rc;
         }
     }
@@ -370,8 +372,10 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
             flight_finish(sh, t, val->data, val->len, 0);
             return sink_put(s, val->data, val->len) ? REFUSED : 0;
         }
-        if (rc != KL_ENOTFOUND)
-            shard_count(sh, &sh->errors); /* damaged or unreachable: compute afresh */
+        if (rc != KL_ENOTFOUND) { /* damaged or unreachable: compute afresh */
+            shard_count(sh, &sh->errors);
+            kl__log_swallowed("counted as an error, the value is computed afresh");
+        }
         shard_count(sh, &sh->miss);
     }
     *ticket = t;

@@ -14,6 +14,7 @@
 #include "cache/cache_impl.h"
 #include "cache/cache_read.h" /* kl__cache_flush_mine */
 #include "cache/table.h"
+#include "log.h"
 
 /* ---- accounting and removal ----------------------------------------------------- */
 
@@ -93,6 +94,7 @@ int kl__shard_write_dirty(kl_cache *c, shard *sh)
                                        entry_vlen(c, e));
         if (rc) {
             sh->errors++;
+            kl__log_swallowed("counted as an error, the entry stays in memory");
             if (!first)
                 first = rc;
         } else {
@@ -149,8 +151,14 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
                                        entry_vlen(c, e));
         if (rc) {
             sh->errors++;
+            kl__log_swallowed("counted as an error, the entry stays in memory");
             return false; /* keep it rather than lose it */
         }
+    }
+    if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG))) {
+        char hex[40];
+        kl__log_key_hex(hex, sizeof hex, entry_key(c, e), entry_klen(c, e));
+        kl__log(KL_LOG_DEBUG, "cache: evicted key %s", hex);
     }
     kl__shard_drop(c, sh, e, SIZE_MAX);
     sh->evictions++;
