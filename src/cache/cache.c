@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "archive/handle.h" /* kl__archive_older_than */
 #include "cache/cache_impl.h"
 #include "klepto/cached.h"
 #include "cache/cache_read.h"
@@ -290,8 +291,24 @@ int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val
     if (rc == 0)
         rc = kl_cached_is(c->archive) ? kl_cached_fetch(c->archive, a.p, a.n, val)
                                       : kl_archive_get(c->archive, a.p, a.n, val);
+    /* the memo's ttl holds for archived entries too, by their stored time */
+    if (rc == 0 && c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
+        kl__archive_older_than(c->archive, a.p, a.n, c->ttl_ns) == 1) {
+        shard *sh = shard_of(c, key_hash(key, klen));
+        shard_count(sh, &sh->expirations);
+        rc = kl_seterr(KL_ENOTFOUND, "%s: entry older than the memo's ttl",
+                       kl_archive_url(c->archive));
+    }
     akey_done(&a);
     return rc;
+}
+
+/* An archived entry (archive key) stored longer ago than the ttl (load
+ * skips it). */
+static bool archived_expired(kl_cache *c, const kl_buf *ak)
+{
+    return c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
+           kl__archive_older_than(c->archive, ak->data, ak->len, c->ttl_ns) == 1;
 }
 
 int kl__cache_archive_del(kl_cache *c, const void *key, size_t klen)
@@ -416,6 +433,8 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, mk = KL_BUF_INIT;
     size_t n = 0;
     while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
+        if (archived_expired(c, &k))
+            continue;
         kl_buf *key = &k;
         if (c->akeys.from_archive) {
             mk.len = 0;
