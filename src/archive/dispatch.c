@@ -51,13 +51,15 @@ static int expired_locked(kl_archive *ar, const void *key, size_t klen)
     return 1;
 }
 
-int kl__archive_older_than(kl_archive *ar, const void *key, size_t klen, int64_t ttl_ns)
+int kl__archive_age(kl_archive *ar, const void *key, size_t klen, int64_t *age_ns)
 {
     kl_entry_info info = {0, 0};
     int rc = kl_archive_stat(ar, key, klen, &info);
     if (rc)
         return rc;
-    return stored_too_long_ago(info.stored_ns, ttl_ns) ? 1 : 0;
+    int64_t now = kl__now_ns();
+    *age_ns = info.stored_ns > 0 && now > info.stored_ns ? now - info.stored_ns : 0;
+    return 0;
 }
 
 int kl__archive_stat_raw(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)

@@ -47,10 +47,10 @@ void kl__archive_handle_release(kl_archive *ar);
 int kl__archive_check_writable(kl_archive *ar);
 
 /* ---- expiry (dispatch.c) ---- */
-/* 1 when the entry under key was stored more than ttl_ns ago (by
- * kl_archive_stat; an entry whose backend keeps no time never is), 0 when
- * not, KL_ENOTFOUND when absent, or another error of the stat. */
-int kl__archive_older_than(kl_archive *ar, const void *key, size_t klen, int64_t ttl_ns);
+/* How long ago the entry under key was stored (by kl_archive_stat; 0 for
+ * an entry whose backend keeps no time): 0 and *age_ns, KL_ENOTFOUND when
+ * absent, or another error of the stat. */
+int kl__archive_age(kl_archive *ar, const void *key, size_t klen, int64_t *age_ns);
 /* An iterator that sees expired entries too, and stat that does: for
  * prune, which removes them. */
 int kl__archive_iter_new_raw(kl_archive *ar, kl_archive_iter **out);

@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "archive/handle.h" /* kl__archive_older_than */
+#include "archive/handle.h" /* kl__archive_age */
 #include "cache/cache_impl.h"
 #include "klepto/cached.h"
 #include "cache/cache_read.h"
@@ -282,8 +282,10 @@ int kl__cache_archive_put(kl_cache *c, const void *key, size_t klen, const void 
     return rc;
 }
 
-int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val)
+int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, int64_t *age)
 {
+    if (age)
+        *age = 0;
     akey a;
     int rc = akey_of(c, key, klen, &a);
     /* a cached front's get looks in its memory only (klepto's dict);
@@ -292,23 +294,32 @@ int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val
         rc = kl_cached_is(c->archive) ? kl_cached_fetch(c->archive, a.p, a.n, val)
                                       : kl_archive_get(c->archive, a.p, a.n, val);
     /* the memo's ttl holds for archived entries too, by their stored time */
+    int64_t stored_ago = 0;
     if (rc == 0 && c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
-        kl__archive_older_than(c->archive, a.p, a.n, c->ttl_ns) == 1) {
-        shard *sh = shard_of(c, key_hash(key, klen));
-        shard_count(sh, &sh->expirations);
-        rc = kl_seterr(KL_ENOTFOUND, "%s: entry older than the memo's ttl",
-                       kl_archive_url(c->archive));
+        kl__archive_age(c->archive, a.p, a.n, &stored_ago) == 0) {
+        if (stored_ago > c->ttl_ns) {
+            shard *sh = shard_of(c, key_hash(key, klen));
+            shard_count(sh, &sh->expirations);
+            rc = kl_seterr(KL_ENOTFOUND, "%s: entry older than the memo's ttl",
+                           kl_archive_url(c->archive));
+        } else if (age) {
+            *age = stored_ago;
+        }
     }
     akey_done(&a);
     return rc;
 }
 
-/* An archived entry (archive key) stored longer ago than the ttl (load
- * skips it). */
-static bool archived_expired(kl_cache *c, const kl_buf *ak)
+/* How long ago an archived entry (archive key) was stored, with a ttl
+ * (0: unknown, or no ttl); -1 when longer ago than the ttl (load skips
+ * it). */
+static int64_t archived_age(kl_cache *c, const kl_buf *ak)
 {
-    return c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
-           kl__archive_older_than(c->archive, ak->data, ak->len, c->ttl_ns) == 1;
+    int64_t age = 0;
+    if (c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
+        kl__archive_age(c->archive, ak->data, ak->len, &age) == 0 && age > c->ttl_ns)
+        return -1;
+    return age;
 }
 
 int kl__cache_archive_del(kl_cache *c, const void *key, size_t klen)
@@ -433,7 +444,8 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, mk = KL_BUF_INIT;
     size_t n = 0;
     while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
-        if (archived_expired(c, &k))
+        int64_t age = archived_age(c, &k);
+        if (age < 0)
             continue;
         kl_buf *key = &k;
         if (c->akeys.from_archive) {
@@ -445,8 +457,8 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
                 break;
             key = &mk;
         }
-        rc = kl__cache_memory_put(c, key_hash(key->data, key->len), key->data, key->len, v.data, v.len,
-                        false);
+        rc = kl__cache_memory_put(c, key_hash(key->data, key->len), key->data, key->len, v.data,
+                                  v.len, false, age);
         if (rc)
             break;
         n++;

@@ -209,7 +209,7 @@ static void cache_rebalance(kl_cache *c, shard *home)
 }
 
 int kl__cache_memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
-                         size_t vlen, bool dirty)
+                         size_t vlen, bool dirty, int64_t age_ns)
 {
     if (c->mode == MODE_NO)
         return 0;
@@ -239,7 +239,7 @@ int kl__cache_memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, 
     table_insert(sh, h, id);
     account(c, sh, e, +1);
     if (c->ttl_ns > 0)
-        *entry_expiry(c, e) = now_ns() + c->ttl_ns;
+        *entry_expiry(c, e) = now_ns() + c->ttl_ns - (age_ns > 0 ? age_ns : 0);
     bool rebalance = false;
     if (c->pol) {
         c->pol->on_insert(sh->pstate, entry_meta(c, e), h);
@@ -280,10 +280,11 @@ int kl__cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, const
             if (arc) {
                 shard *sh = shard_of(c, h);
                 shard_count(sh, &sh->errors);
+                kl__log_swallowed("counted as an error, the entry stays in memory");
                 dirty = true;
             }
         }
     }
-    int rc = kl__cache_memory_put(c, h, key, klen, val, vlen, dirty);
+    int rc = kl__cache_memory_put(c, h, key, klen, val, vlen, dirty, 0);
     return arc ? arc : rc;
 }

@@ -278,6 +278,34 @@ static void memo_ttl_holds_for_archive_entries(void **st)
     }
 }
 
+/* A result loaded from the archive keeps its age: in memory it expires
+ * at its stored time + ttl, not a whole ttl after the load.  Stored
+ * exactly one ttl ago, it is loaded (still valid) but already expired in
+ * memory: the next call computes it again. */
+static void loaded_results_keep_their_age(void **st)
+{
+    (void)st;
+    char url[512];
+    snprintf(url, sizeof url, "dir:%s/aged", dir);
+    kl_memo *m = memo_on(url);
+    assert_int_equal(call_at(m, t0, 4), 40);
+    KT_OK(kl_memo_free(m));
+    int64_t now = t0 + HOUR_NS; /* the ttl is one hour */
+    m = memo_on(url);
+    calls = 0;
+    assert_int_equal(call_at(m, now, 4), 40);
+    assert_int_equal(calls, 0); /* loaded */
+    assert_int_equal(call_at(m, now, 4), 40);
+    assert_int_equal(calls, 1); /* expired in memory: computed */
+    kl_memo_info info;
+    kl_memo_info_get(m, &info);
+    assert_int_equal(info.load, 1);
+    assert_int_equal(info.hit, 0);
+    assert_int_equal(info.expirations, 1);
+    KT_OK(kl_memo_free(m));
+    kl__now_ns_set_fake(0);
+}
+
 static void bad_ttl_is_refused(void **st)
 {
     (void)st;
@@ -335,6 +363,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ttl_option_hides_expired_entries),
         cmocka_unit_test(memo_ttl_holds_for_archive_entries),
+        cmocka_unit_test(loaded_results_keep_their_age),
         cmocka_unit_test(bad_ttl_is_refused),
         cmocka_unit_test(cli_honours_ttl),
     };
