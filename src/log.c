@@ -36,7 +36,7 @@ static void read_env(void)
 {
     const char *off = getenv("KLEPTO_DISABLE");
     if (off && *off && strcmp(off, "0") != 0) {
-        kl__memo_off = true;
+        __atomic_store_n(&kl__memo_off, true, __ATOMIC_RELAXED);
         fprintf(stderr, "klepto: KLEPTO_DISABLE is set: memoized functions run uncached\n");
     }
     const char *lv = getenv("KLEPTO_LOG");
@@ -80,7 +80,7 @@ kl_log_level kl_log_get_level(void)
 bool kl_memo_disabled(void)
 {
     kl__log_env_init();
-    return kl__memo_off;
+    return kl__memo_is_off();
 }
 
 void kl__log(kl_log_level level, const char *fmt, ...)

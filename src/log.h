@@ -17,6 +17,9 @@ extern bool kl__memo_off;     /* KLEPTO_DISABLE */
 /* Read KLEPTO_LOG and KLEPTO_DISABLE, once per process. */
 void kl__log_env_init(void);
 
+/* KLEPTO_DISABLE is in force (one relaxed load). */
+static inline bool kl__memo_is_off(void) { return __atomic_load_n(&kl__memo_off, __ATOMIC_RELAXED); }
+
 static inline bool kl__log_on(kl_log_level level)
 {
     return __atomic_load_n(&kl__log_level, __ATOMIC_RELAXED) >= (int)level;

@@ -193,7 +193,7 @@ void kl__memo_log_outcome(const kl_memo *m, int rc)
 
 int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
 {
-    if (KL_UNLIKELY(kl__memo_off)) /* KLEPTO_DISABLE: the function, directly */
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: the function, directly */
         return call_uncached(m, call, result);
     uint8_t stack[KEY_STACK];
     kl_buf heap = KL_BUF_INIT;

@@ -668,7 +668,7 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
     slot->ticket = NULL;
     if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
         return KL_ENOMEM;
-    if (KL_UNLIKELY(kl__memo_off)) /* KLEPTO_DISABLE: compute, store nothing */
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: compute, store nothing */
         return 2;
     int rc = typed_call(m, img, nargs, slot, kind, out);
     if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG)))

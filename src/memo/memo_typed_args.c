@@ -268,7 +268,7 @@ int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
     slot->ticket = NULL;
     if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
         return KL_ENOMEM;
-    if (KL_UNLIKELY(kl__memo_off)) /* KLEPTO_DISABLE: compute, store nothing */
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: compute, store nothing */
         return 2;
     int rc = typed_call_args(m, args, nargs, slot, kind, out, outs, nouts);
     if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG)))
