@@ -144,14 +144,36 @@ static void bad_level_is_refused(void **state)
 
 /* ---- the environment, in child runs of this program ------------------- */
 
-/* The child: three calls of lg_square with the same argument; prints
- * how many times the function ran. */
+static int generic_calls;
+
+static int counted_twice(void *ud, const kl_call *call, kl_value *result)
+{
+    (void)ud;
+    generic_calls++;
+    *result = kl_value_int(2 * call->pos[0].u.i);
+    return 0;
+}
+
+/* The child: three calls of lg_square and of a generic memo with the
+ * same argument; prints how many times each function ran. */
 static int child_main(void)
 {
     ncalls = 0;
     for (int i = 0; i < 3; i++)
         if (lg_square(9) != 81)
             return 2;
+    kl_memo *m;
+    if (kl_memo_new(&m, "lg_generic", counted_twice, NULL, NULL))
+        return 3;
+    kl_value a = kl_value_int(21), r;
+    kl_call c = {&a, 1, NULL, NULL, 0};
+    for (int i = 0; i < 3; i++)
+        if (kl_memo_call(m, &c, &r) || r.u.i != 42)
+            return 4;
+    kl_memo_info info;
+    kl_memo_info_get(m, &info);
+    printf("generic=%d hits=%llu\n", generic_calls, (unsigned long long)info.hit);
+    kl_memo_free(m);
     printf("calls=%d disabled=%d\n", ncalls, kl_memo_disabled() ? 1 : 0);
     fflush(stdout);
     kl_memo_free(lg_square_memo());
@@ -178,6 +200,7 @@ static void disable_switch_calls_directly(void **state)
     char *out = NULL;
     run_child("KLEPTO_DISABLE=1", &out);
     assert_non_null(strstr(out, "calls=3 disabled=1"));
+    assert_non_null(strstr(out, "generic=3 hits=0"));
     const char *said = "klepto: KLEPTO_DISABLE is set: memoized functions run uncached\n";
     char *first = strstr(out, said);
     assert_non_null(first);
@@ -186,6 +209,7 @@ static void disable_switch_calls_directly(void **state)
     out = NULL;
     run_child("KLEPTO_DISABLE=0", &out);
     assert_non_null(strstr(out, "calls=1 disabled=0"));
+    assert_non_null(strstr(out, "generic=1 hits=2"));
     assert_null(strstr(out, "KLEPTO_DISABLE"));
     free(out);
 }
