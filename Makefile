@@ -9,7 +9,7 @@ CC       ?= cc
 PREFIX   ?=
 ARGS     ?=
 
-.PHONY: all deps build demo test test-unit docs fuzz fuzz-replay bench install uninstall clean format
+.PHONY: all deps build demo test test-long test-unit docs fuzz fuzz-replay bench install uninstall clean format
 
 all: build
 
@@ -31,6 +31,12 @@ demo: deps
 # and stopped by scripts/with-servers.sh.
 test: deps
 	@bash scripts/with-servers.sh bash scripts/test.sh
+
+# The same suite with KLEPTO_TEST_LONG=1: every fault point of the fault
+# sweeps, 200 kills per archive kind in the crash matrix, the whole damage
+# sweeps (where `make test` runs a slice of each).  Slow: tens of minutes.
+test-long: deps
+	@KLEPTO_TEST_LONG=1 bash scripts/with-servers.sh bash scripts/test.sh
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

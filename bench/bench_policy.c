@@ -16,7 +16,7 @@
 enum { NKEYS = 1000000, NREQ = 2000000, CAP = 100000, REPS = 3 };
 
 typedef struct {
-    uint64_t meta[3];
+    uint64_t meta[8]; /* the largest policy metadata: adaptive's 64 bytes */
     uint32_t key;
     uint32_t in;
 } ent;
@@ -81,6 +81,10 @@ int main(void)
     const kl_policy_ops *lru = kl_policy_find("lru");
     for (const char *const *name = kl_policy_names(); *name; name++) {
         const kl_policy_ops *ops = kl_policy_find(*name);
+        if (ops->meta_size > sizeof e->meta) {
+            fprintf(stderr, "bench_policy: %s: metadata larger than the bench's entries\n", *name);
+            return 1;
+        }
         double ours[REPS], base[REPS], mr = 0, lmr = 0;
         for (int r = 0; r < REPS; r++) {
             ours[r] = run(ops, t, e, &mr);

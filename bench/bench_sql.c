@@ -3,11 +3,15 @@
  * table-per-key layout, and batched PostgreSQL writes — each beside the
  * same work done with raw sqlite3 / libpq calls in the same run.
  *
- * postgres_batch_write needs $KLEPTO_TEST_PG_URL (make bench starts a
- * server); without it the figure is skipped with a note on stderr. */
+ * postgres_batch_write needs $KLEPTO_TEST_PG_URL and the mysql_* figures
+ * $KLEPTO_TEST_MYSQL_URL (make bench starts the servers); without them the
+ * figures are skipped with a note on stderr. */
 #define _GNU_SOURCE
 #ifdef KLEPTO_HAVE_POSTGRES
 #include <libpq-fe.h>
+#endif
+#ifdef KLEPTO_HAVE_MYSQL
+#include <mysql.h>
 #endif
 #include <sqlite3.h>
 #include <stdio.h>
@@ -450,6 +454,258 @@ static void bench_postgres(void)
 }
 #endif
 
+/* ---- MySQL / MariaDB ------------------------------------------------- */
+
+#ifdef KLEPTO_HAVE_MYSQL
+
+enum { MY_ROWS = 500 }; /* rows per multi-row statement, as the backend */
+
+static MYSQL *raw_my_connect(const char *url)
+{
+    char user[64], pass[64], host[64], db[64];
+    unsigned port;
+    if (sscanf(url, "mysql://%63[^:]:%63[^@]@%63[^:]:%u/%63s", user, pass, host, &port, db) != 5) {
+        fprintf(stderr, "bench_sql: cannot read %s\n", "KLEPTO_TEST_MYSQL_URL");
+        exit(1);
+    }
+    MYSQL *c = mysql_init(NULL);
+    if (!mysql_real_connect(c, host, user, pass, db, port, NULL, 0)) {
+        fprintf(stderr, "bench_sql: raw Connector/C: %s\n", mysql_error(c));
+        exit(1);
+    }
+    return c;
+}
+
+static void raw_my_q(MYSQL *c, const char *sql)
+{
+    if (mysql_query(c, sql)) {
+        fprintf(stderr, "bench_sql: raw Connector/C: %s: %s\n", sql, mysql_error(c));
+        exit(1);
+    }
+    MYSQL_RES *r = mysql_store_result(c);
+    if (r)
+        mysql_free_result(r);
+}
+
+static void raw_bind(MYSQL_BIND *b, const void *p, unsigned long *len, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->buffer_type = MYSQL_TYPE_BLOB;
+    b->buffer = (void *)p;
+    *len = (unsigned long)n;
+    b->buffer_length = *len;
+    b->length = len;
+}
+
+static MYSQL_STMT *raw_my_prepare(MYSQL *c, const char *sql)
+{
+    MYSQL_STMT *st = mysql_stmt_init(c);
+    if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql))) {
+        fprintf(stderr, "bench_sql: raw Connector/C: %s\n", mysql_stmt_error(st));
+        exit(1);
+    }
+    return st;
+}
+
+/* Multi-row prepared upserts of MY_ROWS rows in one transaction. */
+static double raw_my_write(const char *url, const bench_data *d)
+{
+    MYSQL *c = raw_my_connect(url);
+    raw_my_q(c, "DROP TABLE IF EXISTS kl_bench_raw");
+    raw_my_q(c, "CREATE TABLE kl_bench_raw (k VARBINARY(255) PRIMARY KEY, v LONGBLOB NOT NULL) "
+                "ENGINE=InnoDB");
+    char *sql = malloc(64 + MY_ROWS * 8 + 64);
+    strcpy(sql, "INSERT INTO kl_bench_raw (k, v) VALUES ");
+    for (int i = 0; i < MY_ROWS; i++)
+        strcat(sql, i ? ", (?, ?)" : "(?, ?)");
+    strcat(sql, " ON DUPLICATE KEY UPDATE v = VALUES(v)");
+    MYSQL_STMT *st = raw_my_prepare(c, sql);
+    free(sql);
+    MYSQL_BIND *b = calloc(2 * MY_ROWS, sizeof *b);
+    unsigned long *lens = calloc(2 * MY_ROWS, sizeof *lens);
+    uint64_t t0 = bench_now_ns();
+    raw_my_q(c, "START TRANSACTION");
+    for (size_t done = 0; done + MY_ROWS <= d->n; done += MY_ROWS) {
+        for (size_t j = 0; j < MY_ROWS; j++) {
+            raw_bind(&b[2 * j], d->kp[done + j], &lens[2 * j], KEYLEN);
+            raw_bind(&b[2 * j + 1], d->vp[done + j], &lens[2 * j + 1], VALLEN);
+        }
+        if (mysql_stmt_bind_param(st, b) || mysql_stmt_execute(st)) {
+            fprintf(stderr, "bench_sql: raw Connector/C: %s\n", mysql_stmt_error(st));
+            exit(1);
+        }
+    }
+    raw_my_q(c, "COMMIT");
+    double rate = bench_rate(d->n, t0);
+    mysql_stmt_close(st);
+    raw_my_q(c, "DROP TABLE kl_bench_raw");
+    mysql_close(c);
+    free(b);
+    free(lens);
+    return rate;
+}
+
+/* Prepared point reads of every key, values read into a buffer. */
+static double raw_my_get(const char *url, const bench_data *d)
+{
+    MYSQL *c = raw_my_connect(url);
+    raw_my_q(c, "DROP TABLE IF EXISTS kl_bench_raw");
+    raw_my_q(c, "CREATE TABLE kl_bench_raw (k VARBINARY(255) PRIMARY KEY, v LONGBLOB NOT NULL) "
+                "ENGINE=InnoDB");
+    MYSQL_STMT *ins = raw_my_prepare(c, "INSERT INTO kl_bench_raw (k, v) VALUES (?, ?)");
+    MYSQL_BIND b[2];
+    unsigned long lens[2];
+    raw_my_q(c, "START TRANSACTION");
+    for (size_t i = 0; i < d->n; i++) {
+        raw_bind(&b[0], d->kp[i], &lens[0], KEYLEN);
+        raw_bind(&b[1], d->vp[i], &lens[1], VALLEN);
+        mysql_stmt_bind_param(ins, b);
+        mysql_stmt_execute(ins);
+    }
+    raw_my_q(c, "COMMIT");
+    mysql_stmt_close(ins);
+    MYSQL_STMT *sel = raw_my_prepare(c, "SELECT v FROM kl_bench_raw WHERE k = ?");
+    char buf[VALLEN * 2];
+    unsigned long vlen;
+    MYSQL_BIND out;
+    uint64_t t0 = bench_now_ns();
+    size_t sum = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        raw_bind(&b[0], d->kp[i], &lens[0], KEYLEN);
+        raw_bind(&out, buf, &vlen, sizeof buf);
+        if (mysql_stmt_bind_param(sel, b) || mysql_stmt_execute(sel) ||
+            mysql_stmt_bind_result(sel, &out) || mysql_stmt_fetch(sel)) {
+            fprintf(stderr, "bench_sql: raw Connector/C: %s\n", mysql_stmt_error(sel));
+            exit(1);
+        }
+        sum += vlen;
+        mysql_stmt_free_result(sel);
+    }
+    double rate = bench_rate(d->n, t0);
+    BENCH_KEEP(sum);
+    mysql_stmt_close(sel);
+    raw_my_q(c, "DROP TABLE kl_bench_raw");
+    mysql_close(c);
+    return rate;
+}
+
+/* Table per key: a catalogue row, a table and its value per key. */
+static double raw_my_sql_archive_write(const char *url, const bench_data *d)
+{
+    MYSQL *c = raw_my_connect(url);
+    raw_my_q(c, "DROP TABLE IF EXISTS kl_bench_cat");
+    raw_my_q(c, "CREATE TABLE kl_bench_cat (id BIGINT AUTO_INCREMENT PRIMARY KEY, "
+                "k VARBINARY(255) UNIQUE) ENGINE=InnoDB");
+    MYSQL_STMT *ins = raw_my_prepare(c, "INSERT INTO kl_bench_cat (k) VALUES (?)");
+    MYSQL_BIND b[1];
+    unsigned long len;
+    char sql[128];
+    uint64_t t0 = bench_now_ns();
+    for (size_t i = 0; i < d->n; i++) {
+        raw_bind(&b[0], d->kp[i], &len, KEYLEN);
+        mysql_stmt_bind_param(ins, b);
+        if (mysql_stmt_execute(ins)) {
+            fprintf(stderr, "bench_sql: raw Connector/C: %s\n", mysql_stmt_error(ins));
+            exit(1);
+        }
+        unsigned long long id = mysql_stmt_insert_id(ins);
+        snprintf(sql, sizeof sql, "CREATE TABLE kl_bench_e%llu (v LONGBLOB NOT NULL) ENGINE=InnoDB",
+                 id);
+        raw_my_q(c, sql);
+        snprintf(sql, sizeof sql, "INSERT INTO kl_bench_e%llu (v) VALUES (?)", id);
+        MYSQL_STMT *st = raw_my_prepare(c, sql);
+        raw_bind(&b[0], d->vp[i], &len, VALLEN);
+        mysql_stmt_bind_param(st, b);
+        mysql_stmt_execute(st);
+        mysql_stmt_close(st);
+    }
+    double rate = bench_rate(d->n, t0);
+    mysql_stmt_close(ins);
+    for (size_t i = 1; i <= d->n; i++) {
+        snprintf(sql, sizeof sql, "DROP TABLE IF EXISTS kl_bench_e%zu", i);
+        raw_my_q(c, sql);
+    }
+    raw_my_q(c, "DROP TABLE kl_bench_cat");
+    mysql_close(c);
+    return rate;
+}
+
+static void bench_mysql(void)
+{
+    const char *base = bench_server_url("KLEPTO_TEST_MYSQL_URL", "mysql_*");
+    if (!base)
+        return;
+    char *url = bench_url_with(base, "table=kl_bench");
+    double ours[REPS], raw[REPS];
+    if (bench_wants("mysql_batch_write")) {
+        bench_data d = bench_data_make(20000, KEYLEN, VALLEN, 7);
+        for (int r = 0; r < REPS; r++) {
+            raw[r] = raw_my_write(base, &d);
+            kl_archive *ar;
+            BENCH_CHECK(kl_archive_open(&ar, url, NULL));
+            uint64_t t0 = bench_now_ns();
+            BENCH_CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+            ours[r] = bench_rate(d.n, t0);
+            BENCH_CHECK(kl_archive_drop(ar));
+        }
+        bench_report("mysql_batch_write", bench_median(ours, REPS), "rows/s",
+                     bench_median(raw, REPS), "higher",
+                     "20k rows, 16 B keys, 64 B values, one put_many over loopback TCP; "
+                     "baseline: raw Connector/C prepared 500-row upserts in one transaction");
+        bench_data_free(&d);
+    }
+    if (bench_wants("mysql_get")) {
+        bench_data d = bench_data_make(5000, KEYLEN, VALLEN, 8);
+        for (int r = 0; r < REPS; r++) {
+            raw[r] = raw_my_get(base, &d);
+            kl_archive *ar;
+            BENCH_CHECK(kl_archive_open(&ar, url, NULL));
+            BENCH_CHECK(kl_archive_put_many(ar, d.n, d.kp, d.kl, d.vp, d.vl));
+            kl_buf v = KL_BUF_INIT;
+            size_t sum = 0;
+            uint64_t t0 = bench_now_ns();
+            for (size_t i = 0; i < d.n; i++) {
+                BENCH_CHECK(kl_archive_get(ar, d.kp[i], d.kl[i], &v));
+                sum += v.len;
+            }
+            ours[r] = bench_rate(d.n, t0);
+            BENCH_KEEP(sum);
+            kl_buf_free(&v);
+            BENCH_CHECK(kl_archive_drop(ar));
+        }
+        bench_report("mysql_get", bench_median(ours, REPS), "gets/s", bench_median(raw, REPS),
+                     "higher",
+                     "5k point reads of stored keys, 16 B keys, 64 B values, loopback TCP; "
+                     "baseline: raw Connector/C prepared SELECT by primary key");
+        bench_data_free(&d);
+    }
+    if (bench_wants("mysql_sql_archive_write")) {
+        bench_data d = bench_data_make(300, KEYLEN, VALLEN, 9);
+        for (int r = 0; r < 3; r++) {
+            raw[r] = raw_my_sql_archive_write(base, &d);
+            kl_archive *ar;
+            BENCH_CHECK(kl_archive_open(&ar, base, NULL));
+            uint64_t t0 = bench_now_ns();
+            for (size_t i = 0; i < d.n; i++)
+                BENCH_CHECK(kl_archive_put(ar, d.kp[i], d.kl[i], d.vp[i], d.vl[i]));
+            ours[r] = bench_rate(d.n, t0);
+            BENCH_CHECK(kl_archive_drop(ar));
+        }
+        bench_report("mysql_sql_archive_write", bench_median(ours, 3), "puts/s",
+                     bench_median(raw, 3), "higher",
+                     "300 new keys put one by one in the table-per-key layout; baseline: raw "
+                     "Connector/C catalogue insert + CREATE TABLE + prepared value insert");
+        bench_data_free(&d);
+    }
+    free(url);
+}
+#else
+static void bench_mysql(void)
+{
+    fprintf(stderr, "bench_sql: built without MySQL (KLEPTO_WITH_MYSQL=OFF): mysql_* skipped\n");
+}
+#endif
+
 int main(void)
 {
     if (bench_wants("sqlite_batch_write"))
@@ -465,6 +721,9 @@ int main(void)
         bench_sql_archive_read();
     if (bench_wants("postgres_batch_write"))
         bench_postgres();
+    if (bench_wants("mysql_batch_write") || bench_wants("mysql_get") ||
+        bench_wants("mysql_sql_archive_write"))
+        bench_mysql();
     bench_rmrf(bench_tmpdir());
     return 0;
 }

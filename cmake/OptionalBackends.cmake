@@ -1,20 +1,20 @@
 # SPDX-License-Identifier: BSD-3-Clause
-# The optional archive backends: PostgreSQL (libpq), Redis (hiredis) and
-# HDF5.  Each is a cache option, KLEPTO_WITH_<NAME>, that defaults to ON
+# The optional archive backends: PostgreSQL (libpq), MySQL/MariaDB
+# (libmariadb, MariaDB Connector/C), Redis (hiredis) and HDF5.  Each is a cache option, KLEPTO_WITH_<NAME>, that defaults to ON
 # when pkg-config finds its library and to OFF (with a message) when not;
 # asking for ON without the library stops the configuration.
 #
 # Sets, for the including file:
 #   KLEPTO_SOURCES        minus the sources of the backends left out
 #   KLEPTO_DEPS           plus the libraries of the backends built
-#   KLEPTO_HAVE_DEFINES   KLEPTO_HAVE_POSTGRES / _REDIS / _HDF5 for those built
+#   KLEPTO_HAVE_DEFINES   KLEPTO_HAVE_POSTGRES / _MYSQL / _REDIS / _HDF5 for those built
 #   KLEPTO_PC_MODULES     plus KL_<NAME>=<module> for those built (the
 #                         imported target PkgConfig::KL_<NAME> and its module)
 
 set(KLEPTO_HAVE_DEFINES "")
 
 # klepto_optional_backend(NAME PKG SOURCE_REGEX)
-#   NAME          POSTGRES, REDIS or HDF5 (option KLEPTO_WITH_NAME)
+#   NAME          POSTGRES, MYSQL, REDIS or HDF5 (option KLEPTO_WITH_NAME)
 #   PKG           the pkg-config module
 #   SOURCE_REGEX  the sources under src/ that only this backend uses
 macro(klepto_optional_backend name pkg regex)
@@ -41,7 +41,8 @@ macro(klepto_optional_backend name pkg regex)
 endmacro()
 
 klepto_optional_backend(POSTGRES libpq "/src/archive/backend/postgres/")
+klepto_optional_backend(MYSQL libmariadb "/src/archive/backend/mysql/")
 klepto_optional_backend(REDIS hiredis "/src/archive/backend/redis/")
 klepto_optional_backend(HDF5 hdf5 "/src/archive/(backend/hdf5(dir)?\\.c|util/h5common\\.c)$")
 message(STATUS "klepto: optional backends: postgres=${KLEPTO_WITH_POSTGRES} "
-  "redis=${KLEPTO_WITH_REDIS} hdf5=${KLEPTO_WITH_HDF5}")
+  "mysql=${KLEPTO_WITH_MYSQL} redis=${KLEPTO_WITH_REDIS} hdf5=${KLEPTO_WITH_HDF5}")

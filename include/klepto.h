@@ -26,6 +26,7 @@
 #include "klepto/features.h"
 #include "klepto/keygen.h"
 #include "klepto/keymap.h"
+#include "klepto/log.h"
 #include "klepto/memo.h"
 #include "klepto/usertype.h"
 #include "klepto/value.h"

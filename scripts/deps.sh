@@ -9,6 +9,7 @@ packages=(
   build-essential cmake pkg-config clang libclang-rt-14-dev
   libxxhash-dev libssl-dev libzstd-dev libcmocka-dev
   libsqlite3-dev sqlite3 libpq-dev postgresql
+  libmariadb-dev mariadb-server
   libhdf5-dev hdf5-tools libhiredis-dev redis-server
   python3 python3-cbor2 python3-h5py doxygen
 )

@@ -9,13 +9,27 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz_decode fuzz_parse)
+codec_targets=(fuzz_decode fuzz_parse fuzz_json)
+lib_targets=(fuzz_signature fuzz_url fuzz_file_archive fuzz_dir_entry fuzz_cli_import)
+[ ${#targets[@]} -eq 0 ] && targets=("${codec_targets[@]}" "${lib_targets[@]}")
 out=build-fuzz
 mkdir -p "$out"
-srcs=(src/codec/*.c src/error.c) # the codec layer and the error messages it sets
+# the codec layer and the error messages it sets
+codec_srcs=(src/codec/*.c src/error.c)
+# the library without its optional backends (PostgreSQL, Redis, HDF5)
+lib_srcs=($(ls src/*.c src/codec/*.c src/keys/*.c src/cache/*.c src/policy/*.c src/memo/*.c \
+               src/archive/*.c src/archive/util/*.c src/archive/backend/*.c \
+               src/archive/backend/file/*.c src/archive/backend/sqlite/*.c 2>/dev/null |
+             grep -v -e /hdf5 -e /h5common) tools/cli/*.c)
+lib_libs=($(pkg-config --libs libxxhash libcrypto libzstd sqlite3) -lpthread -lm)
 for t in "${targets[@]}"; do
+  if [[ " ${lib_targets[*]} " == *" $t "* ]]; then
+    srcs=("${lib_srcs[@]}") libs=("${lib_libs[@]}")
+  else
+    srcs=("${codec_srcs[@]}") libs=(-lm)
+  fi
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        -Iinclude -Isrc "${srcs[@]}" "fuzz/$t.c" -lm -o "$out/$t"
+        -Iinclude -Isrc -Itools/cli "${srcs[@]}" "fuzz/$t.c" "${libs[@]}" -o "$out/$t"
   mkdir -p "$out/new/$t"
   echo "== $t: ${secs}s"
   "$out/$t" -max_total_time="$secs" -max_len=4096 -timeout=10 \

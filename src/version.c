@@ -22,6 +22,11 @@ const char *kl_version(void)
 #else
 #define KL_FEATURES_POSTGRES ""
 #endif
+#ifdef KLEPTO_HAVE_MYSQL
+#define KL_FEATURES_MYSQL " mysql mariadb"
+#else
+#define KL_FEATURES_MYSQL ""
+#endif
 #ifdef KLEPTO_HAVE_REDIS
 #define KL_FEATURES_REDIS " redis"
 #else
@@ -35,7 +40,7 @@ const char *kl_version(void)
 
 /* Keep in step with builtin.c (schemes) and keys/digest.c (digests). */
 static const char features[] =
-    "mem null dir file sqlite" KL_FEATURES_POSTGRES KL_FEATURES_REDIS KL_FEATURES_HDF5
+    "mem null dir file sqlite" KL_FEATURES_POSTGRES KL_FEATURES_MYSQL KL_FEATURES_REDIS KL_FEATURES_HDF5
     " xxh3-128 xxh3-64 md5 sha1 sha224 sha256 sha384 sha512 sha3-256 sha3-512"
     " blake2b512 blake2s256";
 

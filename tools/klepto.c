@@ -47,6 +47,18 @@ static void usage(FILE *f)
                "check, 2 bad usage or input, 3 I/O, backend or server error.\n"
                "copy, export, import, verify, prune, compact and clear draw a progress line\n"
                "on stderr when it is a terminal; --progress and --quiet force it on or off.\n");
+    fprintf(f, "\nArchive URLs (any takes ?cached=true and ?ttl=DURATION; local ones ?mode=0600):\n"
+               "  file:PATH              one log-structured file\n"
+               "  dir:PATH               a folder, one file per entry\n"
+               "  sqlite:PATH[?table=T]  SQLite: one table T, or a table per key\n"
+               "  postgresql://USER@HOST[:PORT]/DB[?table=T]   (also postgres://)\n"
+               "  mysql://USER:PASS@HOST[:PORT]/DB[?table=T]   (also mariadb://)\n"
+               "  redis://[[USER]:PASS@]HOST[:PORT][/DB]?prefix=P\n"
+               "  hdf5:PATH              one HDF5 file\n"
+               "  hdf5dir:PATH           a folder of HDF5 files, one per entry\n"
+               "  mem:[NAME]             process memory;  null:  stores nothing\n"
+               "built into this klepto: %s\n",
+            kl_features());
 }
 
 /* "klepto VERSION", then the features built in. */

@@ -35,6 +35,12 @@
  *           checksums (ignored or KL_ECORRUPT), never misread.
  *   full    every put is fsynced (file, and folder for dir:) before it
  *           returns.
+ * Permissions (file:, dir:, sqlite:, hdf5:, hdf5dir:), ?mode=0600: the
+ *           files the archive creates get exactly these bits, the folders
+ *           it creates the same plus x where r is given; without it both
+ *           follow the umask.  Files that replace others (compaction,
+ *           hdf5: writes) keep the bits of the file they replace
+ *           (docs/security.md).
  * Any archive URL also takes ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
@@ -217,6 +223,66 @@ KL_API int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t
  * file and renames it into place).  A no-op (0) for archives with nothing
  * to reclaim. */
 KL_API int kl_archive_compact(kl_archive *ar);
+
+/** No limit, for a field of kl_prune_opts. */
+#define KL_PRUNE_NO_LIMIT UINT64_MAX
+
+/** The phases kl_archive_prune reports to its progress callback. */
+typedef enum kl_prune_phase {
+    KL_PRUNE_SCANNING = 0, /**< reading every entry's stored time and size */
+    KL_PRUNE_REMOVING = 1  /**< removing the entries over the limits */
+} kl_prune_phase;
+
+/** Limits and callbacks of kl_archive_prune(): start from
+ * KL_PRUNE_OPTS_INIT (no limit) and set at least one limit. */
+typedef struct kl_prune_opts {
+    unsigned version;     /**< KL_PRUNE_OPTS_VERSION */
+    uint64_t max_entries; /**< keep at most this many entries */
+    uint64_t max_bytes;   /**< keep at most this many bytes of keys + values
+                               (kl_entry_info's size) */
+    uint64_t older_than;  /**< remove entries stored more than this many
+                               seconds ago (0: every timed entry) */
+    /** Called as the work goes (may be NULL): `done` of `total` entries in
+     * `phase` (total 0 when not known); a phase with nothing to do is not
+     * reported. */
+    void (*progress)(void *ctx, kl_prune_phase phase, uint64_t done, uint64_t total);
+    /** Called for each damaged entry the scan skips (may be NULL), with
+     * the message saying which and why. */
+    void (*skipped)(void *ctx, const char *msg);
+    void *ctx; /**< passed to the callbacks */
+} kl_prune_opts;
+/** The version of kl_prune_opts this header declares. */
+#define KL_PRUNE_OPTS_VERSION 1
+/** No limits, no callbacks. */
+#define KL_PRUNE_OPTS_INIT                                                                 \
+    {KL_PRUNE_OPTS_VERSION, KL_PRUNE_NO_LIMIT, KL_PRUNE_NO_LIMIT, KL_PRUNE_NO_LIMIT, NULL, NULL, \
+     NULL}
+
+/** What kl_archive_prune did. */
+typedef struct kl_prune_result {
+    uint64_t pruned;  /**< entries removed */
+    uint64_t left;    /**< entries in the archive afterwards */
+    uint64_t untimed; /**< entries whose backend keeps no stored time: they
+                           count as the oldest */
+    uint64_t damaged; /**< damaged entries skipped (left in place) */
+} kl_prune_result;
+
+/** Remove the oldest entries until the archive is within every limit
+ * given (`klepto prune`).  Entries are ordered by stored time
+ * (kl_archive_stat), oldest first, ties by key; no backend records reads,
+ * so "least recently used" means least recently written.  Untimed
+ * entries count as the oldest.  On a handle opened with ?ttl= the entries
+ * it has expired are removed too.  Removal goes in batches
+ * (kl_archive_del_many).  Damaged entries are skipped and counted, not
+ * removed (kl_archive_verify repairs them).
+ * @param ar    the archive (read-write)
+ * @param opts  the limits (at least one) and callbacks
+ * @param out   receives the counts (may be NULL; set on success)
+ * @return 0; KL_EINVAL when no limit is given or opts is NULL or of an
+ *         unknown version; KL_EPERM when read-only; KL_ENOMEM; an error
+ *         of the archive (KL_EIO also for a scan that does not get past a
+ *         damaged entry). */
+KL_API int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_result *out);
 
 #ifdef __cplusplus
 }

@@ -7,7 +7,8 @@
  * negative KL_E* code.  The code says what kind of failure it was; the
  * thread-local message returned by kl_errmsg() says which file, URL, argument
  * or server was at fault, including a backend's own message.  The library
- * never aborts, exits or prints.
+ * never aborts or exits, and prints only what the environment asks for
+ * (KLEPTO_LOG, KLEPTO_DISABLE: klepto/log.h).
  *
  * Thread-safety: kl_strerror() is pure; kl_errmsg() reads the calling
  * thread's own last message.

@@ -13,6 +13,8 @@ extern const kl_archive_backend kl__backend_file;       /* backend/file/ */
 extern const kl_archive_backend kl__backend_sqlite;     /* backend/sqlite/ */
 extern const kl_archive_backend kl__backend_postgresql; /* backend/postgres/ */
 extern const kl_archive_backend kl__backend_postgres;   /* backend/postgres/: same, postgres:// */
+extern const kl_archive_backend kl__backend_mysql;      /* backend/mysql/ */
+extern const kl_archive_backend kl__backend_mariadb;    /* backend/mysql/: same, mariadb:// */
 extern const kl_archive_backend kl__backend_redis;      /* backend/redis/ */
 extern const kl_archive_backend kl__backend_hdf5;       /* backend/hdf5.c */
 extern const kl_archive_backend kl__backend_hdf5dir;    /* backend/hdf5dir.c */

@@ -3,17 +3,84 @@
  * not thread-safe, refuses writes to a read-only handle, and calls the
  * backend's slot, or, for an optional slot the backend left NULL, the
  * fallback built from the required ones (sys/archive_backend.h lists
- * them). */
+ * them).  A handle opened with ?ttl= hides entries stored longer ago than
+ * that from every read (get, contains, count, stat, iteration, batches,
+ * views), by the time the backend keeps with each entry (its stat). */
 #include "archive/handle.h"
+#include "archive/host.h"
 #include "archive/tarray.h"
 #include "internal.h"
 
 #include <stdlib.h>
 
+/* ---- expiry ----------------------------------------------------------- */
+
+static int stat_locked(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)
+{
+    if (ar->be->stat)
+        return ar->be->stat(ar->state, key, klen, out);
+    kl_buf tmp = KL_BUF_INIT;
+    int rc = ar->be->get(ar->state, key, klen, &tmp);
+    if (!rc) {
+        out->stored_ns = 0;
+        out->size = klen + tmp.len;
+    }
+    kl_buf_free(&tmp);
+    return rc;
+}
+
+static bool stored_too_long_ago(int64_t stored_ns, int64_t ttl_ns)
+{
+    return stored_ns > 0 && ttl_ns > 0 && kl__now_ns() - stored_ns > ttl_ns;
+}
+
+/* 1 expired (message set: KL_ENOTFOUND's), 0 live or untimed, < 0 error
+ * (lock held). */
+static int expired_locked(kl_archive *ar, const void *key, size_t klen)
+{
+    kl_entry_info info = {0, 0};
+    int rc = stat_locked(ar, key, klen, &info);
+    if (rc == KL_ENOTFOUND) /* removed meanwhile */
+        return 1;
+    if (rc)
+        return rc;
+    if (!stored_too_long_ago(info.stored_ns, ar->ttl_ns))
+        return 0;
+    kl_seterr(KL_ENOTFOUND, "%s: key not found (expired: stored longer ago than ?ttl=)",
+              ar->url);
+    return 1;
+}
+
+int kl__archive_age(kl_archive *ar, const void *key, size_t klen, int64_t *age_ns)
+{
+    kl_entry_info info = {0, 0};
+    int rc = kl_archive_stat(ar, key, klen, &info);
+    if (rc)
+        return rc;
+    int64_t now = kl__now_ns();
+    *age_ns = info.stored_ns > 0 && now > info.stored_ns ? now - info.stored_ns : 0;
+    return 0;
+}
+
+int kl__archive_stat_raw(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)
+{
+    KL__AR_LOCK(ar);
+    int rc = stat_locked(ar, key, klen, out);
+    KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+/* ---- the calls -------------------------------------------------------- */
+
 int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val)
 {
     KL__AR_LOCK(ar);
     int rc = ar->be->get(ar->state, key, klen, val);
+    if (KL_UNLIKELY(ar->ttl_ns) && rc == 0) {
+        int x = expired_locked(ar, key, klen);
+        if (x)
+            rc = x < 0 ? x : KL_ENOTFOUND;
+    }
     KL__AR_UNLOCK(ar);
     return rc;
 }
@@ -56,12 +123,36 @@ int kl_archive_contains(kl_archive *ar, const void *key, size_t klen)
 {
     KL__AR_LOCK(ar);
     int rc = contains_locked(ar, key, klen);
+    if (KL_UNLIKELY(ar->ttl_ns) && rc == 1) {
+        int x = expired_locked(ar, key, klen);
+        rc = x < 0 ? x : !x;
+    }
     KL__AR_UNLOCK(ar);
+    return rc;
+}
+
+/* The live entries of a handle with ?ttl=: counted one by one. */
+static int count_live(kl_archive *ar, size_t *out)
+{
+    kl_archive_iter *it;
+    int rc = kl_archive_iter_new(ar, &it);
+    if (rc)
+        return rc;
+    kl_buf k = KL_BUF_INIT;
+    size_t n = 0;
+    while ((rc = kl_archive_iter_next(it, &k, NULL)) == 1)
+        n++;
+    kl_archive_iter_free(it);
+    kl_buf_free(&k);
+    if (rc == 0)
+        *out = n;
     return rc;
 }
 
 int kl_archive_count(kl_archive *ar, size_t *out)
 {
+    if (ar->ttl_ns)
+        return count_live(ar, out);
     KL__AR_LOCK(ar);
     int rc = ar->be->count(ar->state, out);
     KL__AR_UNLOCK(ar);
@@ -71,18 +162,10 @@ int kl_archive_count(kl_archive *ar, size_t *out)
 int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)
 {
     KL__AR_LOCK(ar);
-    int rc;
-    if (ar->be->stat) {
-        rc = ar->be->stat(ar->state, key, klen, out);
-    } else {
-        kl_buf tmp = KL_BUF_INIT;
-        rc = ar->be->get(ar->state, key, klen, &tmp);
-        if (!rc) {
-            out->stored_ns = 0;
-            out->size = klen + tmp.len;
-        }
-        kl_buf_free(&tmp);
-    }
+    int rc = stat_locked(ar, key, klen, out);
+    if (ar->ttl_ns && rc == 0 && stored_too_long_ago(out->stored_ns, ar->ttl_ns))
+        rc = kl_seterr(KL_ENOTFOUND, "%s: key not found (expired: stored longer ago than ?ttl=)",
+                       ar->url);
     KL__AR_UNLOCK(ar);
     return rc;
 }
@@ -215,6 +298,15 @@ int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const
                 rc = r;
         }
     }
+    for (size_t i = 0; ar->ttl_ns && !rc && i < n; i++) {
+        if (!found[i])
+            continue;
+        int x = expired_locked(ar, keys[i], klens[i]);
+        if (x < 0)
+            rc = x;
+        else if (x)
+            found[i] = false;
+    }
     KL__AR_UNLOCK(ar);
     return rc;
 }
@@ -261,19 +353,28 @@ int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **
         }
         kl_buf_free(&v);
     }
+    if (ar->ttl_ns && rc == 0) {
+        int x = expired_locked(ar, key, klen);
+        if (x) {
+            kl_view_release(*out);
+            *out = NULL;
+            rc = x < 0 ? x : KL_ENOTFOUND;
+        }
+    }
     KL__AR_UNLOCK(ar);
     return rc;
 }
 
 /* ---- iteration -------------------------------------------------------- */
 
-int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out)
+static int iter_open(kl_archive *ar, kl_archive_iter **out, bool raw)
 {
     *out = NULL;
     kl_archive_iter *it = calloc(1, sizeof *it);
     if (!it)
         return kl_seterr(KL_ENOMEM, "out of memory iterating %s", ar->url);
     it->ar = ar;
+    it->raw = raw;
     KL__AR_LOCK(ar);
     int rc = ar->be->iter_new(ar->state, &it->cur);
     KL__AR_UNLOCK(ar);
@@ -285,11 +386,29 @@ int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out)
     return 0;
 }
 
+int kl_archive_iter_new(kl_archive *ar, kl_archive_iter **out) { return iter_open(ar, out, false); }
+
+int kl__archive_iter_new_raw(kl_archive *ar, kl_archive_iter **out)
+{
+    return iter_open(ar, out, true);
+}
+
 int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val)
 {
-    KL__AR_LOCK(it->ar);
-    int rc = it->ar->be->iter_next(it->cur, key, val);
-    KL__AR_UNLOCK(it->ar);
+    kl_archive *ar = it->ar;
+    KL__AR_LOCK(ar);
+    int rc;
+    for (;;) { /* with ?ttl=, past the expired entries */
+        rc = ar->be->iter_next(it->cur, key, val);
+        if (rc != 1 || !ar->ttl_ns || it->raw)
+            break;
+        int x = expired_locked(ar, key->data, key->len);
+        if (x <= 0) {
+            rc = x < 0 ? x : 1;
+            break;
+        }
+    }
+    KL__AR_UNLOCK(ar);
     return rc;
 }
 

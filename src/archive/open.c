@@ -2,7 +2,9 @@
 /* Opening and closing archives: kl_archive_open reads the URL, applies the
  * cached front when the URL asks for it (?cached=true: the front is a
  * wrapper around the archive the rest of the URL names, not a scheme), and
- * otherwise opens the backend registered under the URL's scheme. */
+ * otherwise opens the backend registered under the URL's scheme.  The
+ * core's other option, ?ttl=DURATION, is read here and kept in the handle
+ * (dispatch.c hides what it has expired). */
 #include "archive/handle.h"
 #include "archive/registry.h"
 #include "archive/url.h"
@@ -58,11 +60,21 @@ static int open_cached_front(kl_archive **out, const kl_url *u, const kl_archive
 static int open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
                         const kl_url *u, const kl_archive_opts *opts)
 {
+    uint64_t ttl_s = 0;
+    const char *ttl = kl_url_param_get(u, "ttl"); /* the core's own option */
+    if (ttl) {
+        char what[600];
+        snprintf(what, sizeof what, "%s: ?ttl=", kl_url_shown(u));
+        int trc = kl__parse_duration(ttl, what, &ttl_s);
+        if (trc)
+            return trc;
+    }
     kl_archive *ar = NULL;
     int rc = kl__archive_handle_new(&ar, be, url, kl_url_shown(u));
     if (rc)
         return rc;
     ar->read_only = opts->read_only;
+    ar->ttl_ns = (int64_t)ttl_s * 1000000000;
     rc = be->open(&ar->state, u, opts);
     if (!rc) {
         rc = kl__url_check_used(u);

@@ -159,8 +159,9 @@ int kl__url_parse(const char *text, kl_url **out)
         im->u.params = calloc(np, sizeof *im->u.params);
         im->used = calloc(np, sizeof *im->used);
         if (!im->u.params || !im->used) {
+            rc = kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh); /* sh dies with im */
             kl__url_free(&im->u);
-            return kl_seterr(KL_ENOMEM, "out of memory parsing %s", sh);
+            return rc;
         }
         char *save = NULL;
         for (char *tok = strtok_r(q, "&", &save); tok; tok = strtok_r(NULL, "&", &save)) {
@@ -224,6 +225,31 @@ int kl_url_sync_mode(const kl_url *u, int *mode)
     else
         return kl_seterr(KL_EINVAL, "%s: sync=%s: expected none, normal or full", kl_url_shown(u), v);
     return 0;
+}
+
+int kl_url_file_mode(const kl_url *u, unsigned *mode)
+{
+    const char *v = kl_url_param_get(u, "mode");
+    *mode = 0;
+    if (!v)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long x = strtoul(v, &end, 8);
+    if (!*v || *end || errno || *v == '-' || *v == '+' || strlen(v) > 4 || x > 0777)
+        return kl_seterr(KL_EINVAL, "%s: mode=%s: expected octal permission bits such as 0600",
+                         kl_url_shown(u), v);
+    if ((x & 0600) != 0600)
+        return kl_seterr(KL_EINVAL,
+                         "%s: mode=%s: the owner must be able to read and write (0600 at least)",
+                         kl_url_shown(u), v);
+    *mode = (unsigned)x;
+    return 0;
+}
+
+unsigned kl_url_folder_mode(unsigned file_mode)
+{
+    return file_mode ? file_mode | ((file_mode & 0444) >> 2) : 0;
 }
 
 int kl_url_uint(const kl_url *u, const char *name, uint64_t lo, uint64_t hi, uint64_t *out)

@@ -26,10 +26,12 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "archive/handle.h" /* kl__archive_age */
 #include "cache/cache_impl.h"
 #include "klepto/cached.h"
 #include "cache/cache_read.h"
 #include "cache/table.h"
+#include "log.h"
 #include "policy/hints.h"
 
 void kl__cache_spin_slow(spinlock *l)
@@ -280,8 +282,10 @@ int kl__cache_archive_put(kl_cache *c, const void *key, size_t klen, const void 
     return rc;
 }
 
-int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val)
+int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, int64_t *age)
 {
+    if (age)
+        *age = 0;
     akey a;
     int rc = akey_of(c, key, klen, &a);
     /* a cached front's get looks in its memory only (klepto's dict);
@@ -289,8 +293,33 @@ int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val
     if (rc == 0)
         rc = kl_cached_is(c->archive) ? kl_cached_fetch(c->archive, a.p, a.n, val)
                                       : kl_archive_get(c->archive, a.p, a.n, val);
+    /* the memo's ttl holds for archived entries too, by their stored time */
+    int64_t stored_ago = 0;
+    if (rc == 0 && c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
+        kl__archive_age(c->archive, a.p, a.n, &stored_ago) == 0) {
+        if (stored_ago > c->ttl_ns) {
+            shard *sh = shard_of(c, key_hash(key, klen));
+            shard_count(sh, &sh->expirations);
+            rc = kl_seterr(KL_ENOTFOUND, "%s: entry older than the memo's ttl",
+                           kl_archive_url(c->archive));
+        } else if (age) {
+            *age = stored_ago;
+        }
+    }
     akey_done(&a);
     return rc;
+}
+
+/* How long ago an archived entry (archive key) was stored, with a ttl
+ * (0: unknown, or no ttl); -1 when longer ago than the ttl (load skips
+ * it). */
+static int64_t archived_age(kl_cache *c, const kl_buf *ak)
+{
+    int64_t age = 0;
+    if (c->ttl_ns > 0 && !kl_cached_is(c->archive) &&
+        kl__archive_age(c->archive, ak->data, ak->len, &age) == 0 && age > c->ttl_ns)
+        return -1;
+    return age;
 }
 
 int kl__cache_archive_del(kl_cache *c, const void *key, size_t klen)
@@ -415,6 +444,9 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, mk = KL_BUF_INIT;
     size_t n = 0;
     while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
+        int64_t age = archived_age(c, &k);
+        if (age < 0)
+            continue;
         kl_buf *key = &k;
         if (c->akeys.from_archive) {
             mk.len = 0;
@@ -425,8 +457,8 @@ int kl_cache_load(kl_cache *c, size_t *loaded)
                 break;
             key = &mk;
         }
-        rc = kl__cache_memory_put(c, key_hash(key->data, key->len), key->data, key->len, v.data, v.len,
-                        false);
+        rc = kl__cache_memory_put(c, key_hash(key->data, key->len), key->data, key->len, v.data,
+                                  v.len, false, age);
         if (rc)
             break;
         n++;
@@ -484,7 +516,11 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
     out->maxsize = c->maxsize;
 }
 
-void kl_cache_count_error(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].errors); }
+void kl_cache_count_error(kl_cache *c)
+{
+    shard_count(&c->shards[0], &c->shards[0].errors);
+    kl__log_swallowed("counted as an error, the call ran uncached");
+}
 
 void kl__cache_count_miss(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].miss); }
 

@@ -17,6 +17,7 @@
 #include "cache/cache_impl.h"
 #include "cache/cache_read.h"
 #include "cache/table.h"
+#include "log.h"
 #include "codec/cbor_scalar.h"
 
 struct kl_cache_ticket {
@@ -191,15 +192,17 @@ int kl_cache_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, bool co
             return found < 0 ? found : 0;
     }
     if (c->archive && !expired) {
-        int rc = kl__cache_archive_get(c, key, klen, val);
+        int64_t age = 0;
+        int rc = kl__cache_archive_get(c, key, klen, val, &age);
         if (rc == 0) {
             shard_count(sh, &sh->load);
-            int mrc = kl__cache_memory_put(c, h, key, klen, val->data, val->len, false);
+            int mrc = kl__cache_memory_put(c, h, key, klen, val->data, val->len, false, age);
             (void)mrc; /* a value too big for memory is still returned */
             return 0;
         }
         if (rc != KL_ENOTFOUND) {
             shard_count(sh, &sh->errors);
+            kl__log_swallowed("counted as an error");
             return rc;
         }
     }
@@ -363,15 +366,18 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
     spin_unlock(&sh->lock);
 
     if (try_archive) {
-        int rc = kl__cache_archive_get(c, key, klen, val);
+        int64_t age = 0;
+        int rc = kl__cache_archive_get(c, key, klen, val, &age);
         if (rc == 0) {
             shard_count(sh, &sh->load);
-            (void)kl__cache_memory_put(c, h, key, klen, val->data, val->len, false);
+            (void)kl__cache_memory_put(c, h, key, klen, val->data, val->len, false, age);
             flight_finish(sh, t, val->data, val->len, 0);
             return sink_put(s, val->data, val->len) ? REFUSED : 0;
         }
-        if (rc != KL_ENOTFOUND)
-            shard_count(sh, &sh->errors); /* damaged or unreachable: compute afresh */
+        if (rc != KL_ENOTFOUND) { /* damaged or unreachable: compute afresh */
+            shard_count(sh, &sh->errors);
+            kl__log_swallowed("counted as an error, the value is computed afresh");
+        }
         shard_count(sh, &sh->miss);
     }
     *ticket = t;

@@ -281,17 +281,21 @@ static inline void policy_hit(const kl_cache *c, shard *sh, entry *e)
 
 /* The archive boundary (cache.c): the archive's get/put/del of a memory
  * key, translated by c->akeys. */
-int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val);
+/* With a ttl, get also sets *age (when not NULL) to how long ago the entry
+ * was stored (0: unknown) and counts an entry older than the ttl as an
+ * expiration and KL_ENOTFOUND. */
+int kl__cache_archive_get(kl_cache *c, const void *key, size_t klen, kl_buf *val, int64_t *age);
 int kl__cache_archive_put(kl_cache *c, const void *key, size_t klen, const void *val,
                           size_t vlen);
 int kl__cache_archive_del(kl_cache *c, const void *key, size_t klen);
 
 /* Insertion and removal (cache_store.c).  memory_put: put an entry into
  * memory (no archive write; `dirty` marks it as not yet in the archive),
- * evicting as needed.  store: write through to the archive (unless
- * write_back) and put into memory. */
+ * evicting as needed; with a ttl, an entry stored age_ns ago (loaded from
+ * the archive) expires that much sooner.  store: write through to the
+ * archive (unless write_back) and put into memory. */
 int kl__cache_memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
-                         size_t vlen, bool dirty);
+                         size_t vlen, bool dirty, int64_t age_ns);
 int kl__cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
                     size_t vlen);
 /* Unlink an entry from table and policy, account for it and free it (lock

@@ -126,9 +126,10 @@ int kl__cache_load_key(kl_cache *c, const void *key, size_t klen)
     if (c->mode == MODE_NO)
         return 1;
     kl_buf v = KL_BUF_INIT;
-    int rc = kl__cache_archive_get(c, key, klen, &v);
+    int64_t age = 0;
+    int rc = kl__cache_archive_get(c, key, klen, &v, &age);
     if (rc == 0)
-        rc = kl__cache_memory_put(c, key_hash(key, klen), key, klen, v.data, v.len, false);
+        rc = kl__cache_memory_put(c, key_hash(key, klen), key, klen, v.data, v.len, false, age);
     else if (rc == KL_ENOTFOUND)
         rc = 1;
     kl_buf_free(&v);

@@ -14,6 +14,7 @@
 #include "cache/cache_impl.h"
 #include "cache/cache_read.h" /* kl__cache_flush_mine */
 #include "cache/table.h"
+#include "log.h"
 
 /* ---- accounting and removal ----------------------------------------------------- */
 
@@ -93,6 +94,7 @@ int kl__shard_write_dirty(kl_cache *c, shard *sh)
                                        entry_vlen(c, e));
         if (rc) {
             sh->errors++;
+            kl__log_swallowed("counted as an error, the entry stays in memory");
             if (!first)
                 first = rc;
         } else {
@@ -149,8 +151,14 @@ static bool shard_evict_one(kl_cache *c, shard *sh, const entry *keep)
                                        entry_vlen(c, e));
         if (rc) {
             sh->errors++;
+            kl__log_swallowed("counted as an error, the entry stays in memory");
             return false; /* keep it rather than lose it */
         }
+    }
+    if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG))) {
+        char hex[40];
+        kl__log_key_hex(hex, sizeof hex, entry_key(c, e), entry_klen(c, e));
+        kl__log(KL_LOG_DEBUG, "cache: evicted key %s", hex);
     }
     kl__shard_drop(c, sh, e, SIZE_MAX);
     sh->evictions++;
@@ -201,7 +209,7 @@ static void cache_rebalance(kl_cache *c, shard *home)
 }
 
 int kl__cache_memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, const void *val,
-                         size_t vlen, bool dirty)
+                         size_t vlen, bool dirty, int64_t age_ns)
 {
     if (c->mode == MODE_NO)
         return 0;
@@ -231,7 +239,7 @@ int kl__cache_memory_put(kl_cache *c, uint64_t h, const void *key, size_t klen, 
     table_insert(sh, h, id);
     account(c, sh, e, +1);
     if (c->ttl_ns > 0)
-        *entry_expiry(c, e) = now_ns() + c->ttl_ns;
+        *entry_expiry(c, e) = now_ns() + c->ttl_ns - (age_ns > 0 ? age_ns : 0);
     bool rebalance = false;
     if (c->pol) {
         c->pol->on_insert(sh->pstate, entry_meta(c, e), h);
@@ -272,10 +280,11 @@ int kl__cache_store(kl_cache *c, uint64_t h, const void *key, size_t klen, const
             if (arc) {
                 shard *sh = shard_of(c, h);
                 shard_count(sh, &sh->errors);
+                kl__log_swallowed("counted as an error, the entry stays in memory");
                 dirty = true;
             }
         }
     }
-    int rc = kl__cache_memory_put(c, h, key, klen, val, vlen, dirty);
+    int rc = kl__cache_memory_put(c, h, key, klen, val, vlen, dirty, 0);
     return arc ? arc : rc;
 }

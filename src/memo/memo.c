@@ -115,6 +115,7 @@ fail:
 int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
                 const kl_memo_opts *opts)
 {
+    kl__log_env_init(); /* KLEPTO_LOG, KLEPTO_DISABLE */
     if (!fn)
         return kl_seterr(KL_EINVAL, "memo '%s': no function given", name ? name : "");
     kl_memo *m = calloc(1, sizeof *m);
@@ -181,8 +182,19 @@ static int call_uncached(kl_memo *m, const kl_call *call, kl_value *result)
     return 0;
 }
 
+void kl__memo_log_outcome(const kl_memo *m, int rc)
+{
+    kl__log(KL_LOG_DEBUG, "memo '%s': %s", m->name,
+            rc == 0   ? "hit"
+            : rc == 1 ? "miss"
+            : rc == 2 ? "stored value unusable, computed afresh"
+                      : "error, computed uncached");
+}
+
 int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
 {
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: the function, directly */
+        return call_uncached(m, call, result);
     uint8_t stack[KEY_STACK];
     kl_buf heap = KL_BUF_INIT;
     const uint8_t *key;
@@ -205,6 +217,8 @@ int kl_memo_call(kl_memo *m, const kl_call *call, kl_value *result)
     }
     kl_cache_ticket *t;
     rc = kl_cache_acquire(m->cache, key, klen, val, &t);
+    if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG)))
+        kl__memo_log_outcome(m, rc);
     if (rc == 0) {
         rc = kl_decode(val->data, val->len, result);
         if (rc) { /* a damaged stored value: recompute rather than fail */

@@ -11,6 +11,7 @@
 #include "cache/cache_memo.h"
 #include "internal.h"
 #include "klepto/memo.h"
+#include "log.h"
 
 /* Keys up to this size are built on the stack; longer ones on the heap. */
 #define KEY_STACK 256
@@ -95,5 +96,9 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
 /* Decide raw keys from the types and the options, and tell the cache how
  * its memory keys map to archive keys (memo_typed.c).  After configure. */
 void kl__memo_raw_keys_update(kl_memo *m);
+
+/* Debug log of a lookup's outcome (0 hit, 1 miss, 2 unusable value, < 0
+ * error): one line naming the memo. */
+void kl__memo_log_outcome(const kl_memo *m, int rc);
 
 #endif

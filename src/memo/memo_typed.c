@@ -648,13 +648,10 @@ static __attribute__((noinline)) int typed_call_normalised(kl_memo *m, const uin
  * every image whose exponent is all ones or that is ±0 goes the slow
  * way).  The cache decodes a hit into *out, counts errors, and its result
  * code is the call's (0, 1, 2: compute without storing, < 0). */
-int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
-                       kl_result_kind kind, void *out)
+static inline __attribute__((always_inline)) int
+typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
+           kl_result_kind kind, void *out)
 {
-    slot->memo = m;
-    slot->ticket = NULL;
-    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
-        return KL_ENOMEM;
     if (KL_UNLIKELY(!m->raw_keys || nargs != m->ntypes))
         return typed_call_canonical(m, img, nargs, slot, kind, out);
     for (size_t i = 0; i < nargs; i++)
@@ -662,6 +659,21 @@ int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_sl
             KL_UNLIKELY(((img[i] << 1) - 1) >= (UINT64_C(0x7ff) << 53) - 1))
             return typed_call_normalised(m, img, nargs, slot, kind, out);
     return kl__cache_acquire_result(m->cache, img, 8 * nargs, kind, out, &slot->ticket);
+}
+
+int kl_memo_typed_call(kl_memo *m, const uint64_t *img, size_t nargs, kl_memo_slot *slot,
+                       kl_result_kind kind, void *out)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
+        return KL_ENOMEM;
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: compute, store nothing */
+        return 2;
+    int rc = typed_call(m, img, nargs, slot, kind, out);
+    if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG)))
+        kl__memo_log_outcome(m, rc);
+    return rc;
 }
 
 void kl_memo_typed_finish(kl_memo_slot *slot, const kl_value *result)

@@ -222,14 +222,10 @@ static __attribute__((noinline)) int call_long_key(kl_memo *m, const kl_typed_ar
     return rc;
 }
 
-int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
-                            kl_memo_slot *slot, kl_result_kind kind, void *out,
-                            const kl_typed_out *outs, size_t nouts)
+static inline __attribute__((always_inline)) int
+typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs, kl_memo_slot *slot,
+                kl_result_kind kind, void *out, const kl_typed_out *outs, size_t nouts)
 {
-    slot->memo = m;
-    slot->ticket = NULL;
-    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
-        return KL_ENOMEM;
     int rc = 0;
     if (KL_UNLIKELY(nargs != m->ntypes))
         return kl__typed_uncached(m, kl_seterr(KL_EINVAL,
@@ -264,3 +260,18 @@ int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
     return acquire_checked(m, stack, total, slot, kind, out, outs, nouts);
 }
 
+int kl_memo_typed_call_args(kl_memo *m, const kl_typed_arg *args, size_t nargs,
+                            kl_memo_slot *slot, kl_result_kind kind, void *out,
+                            const kl_typed_out *outs, size_t nouts)
+{
+    slot->memo = m;
+    slot->ticket = NULL;
+    if (KL_UNLIKELY(!m)) /* kl_memo_new's message says why */
+        return KL_ENOMEM;
+    if (KL_UNLIKELY(kl__memo_is_off())) /* KLEPTO_DISABLE: compute, store nothing */
+        return 2;
+    int rc = typed_call_args(m, args, nargs, slot, kind, out, outs, nouts);
+    if (KL_UNLIKELY(kl__log_on(KL_LOG_DEBUG)))
+        kl__memo_log_outcome(m, rc);
+    return rc;
+}

@@ -16,6 +16,8 @@ extern const kl_policy_ops kl__policy_sieve;
 extern const kl_policy_ops kl__policy_s3fifo;
 extern const kl_policy_ops kl__policy_wtinylfu;
 extern const kl_policy_ops kl__policy_arc;
+extern const kl_policy_ops kl__policy_lirs;
+extern const kl_policy_ops kl__policy_adaptive;
 
 /* LRU's on_hit, inline for the cache's hit path: `state` is an LRU
  * policy's state (whose list head comes first).  An entry already at the

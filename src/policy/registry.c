@@ -21,6 +21,8 @@ static const kl_policy_ops *const policies[] = {
     &kl__policy_s3fifo,
     &kl__policy_wtinylfu,
     &kl__policy_arc,
+    &kl__policy_lirs,
+    &kl__policy_adaptive,
 };
 
 #define NPOLICIES (sizeof policies / sizeof policies[0])
@@ -35,6 +37,8 @@ static const char *const names[] = {
     "s3fifo",
     "wtinylfu",
     "arc",
+    "lirs",
+    "adaptive",
     NULL,
 };
 

@@ -293,7 +293,8 @@ static void unlink_side_files(const char *path)
 
 /* Each page's header (type, free block, cell count, content start, right
  * child), its first cell pointers, and bytes inside the cells; on page 1
- * the file header's too.  Every scan of every damaged copy must end. */
+ * the file header's too (and in test-long every 37th byte).  Every scan of
+ * every damaged copy must end. */
 static void any_damaged_byte_ends_every_scan(void **state)
 {
     (void)state;
@@ -311,11 +312,18 @@ static void any_damaged_byte_ends_every_scan(void **state)
         unsigned char *orig = (unsigned char *)kt_slurp(clean, &size);
         assert_non_null(orig);
         size_t runs = 0;
+        /* KLEPTO_TEST_LONG=1 (`make test-long`): also every 37th byte of
+         * every page */
+        size_t every = kt_long() ? 37 : 0;
         for (size_t page = 0; page < size; page += PAGE) {
-            size_t n = page ? sizeof in_page / sizeof *in_page
-                            : sizeof in_header / sizeof *in_header;
+            size_t listed = page ? sizeof in_page / sizeof *in_page
+                                 : sizeof in_header / sizeof *in_header;
+            size_t n = listed + (every ? PAGE / every : 0);
             for (size_t j = 0; j < n; j++) {
-                size_t off = page + (size_t)(page ? in_page[j] : in_header[j]);
+                size_t off = j < listed ? page + (size_t)(page ? in_page[j] : in_header[j])
+                                        : page + (j - listed) * every + 1;
+                if (off >= size)
+                    continue;
                 unlink_side_files(path);
                 copy_file(clean, path);
                 poke(path, (off_t)off, (unsigned char)~orig[off]);

@@ -130,7 +130,8 @@ static void bad_usage_still_exits_2_with_the_usage_line_on_stderr(void **st)
          "klepto: usage: klepto import URL [--format json|csv] [FILE] [--progress|--quiet]\n"},
         {"prune", "klepto: usage: klepto prune URL [--max-entries N] [--max-bytes B[K|M|G]] "
                   "[--older-than N[s|m|h|d]] [--json] [--progress|--quiet]\n"},
-        {"simulate", "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE]\n"},
+        {"simulate",
+         "klepto: usage: klepto simulate --policy NAME --size N [--trace FILE] [--json]\n"},
         {"ls mem: --bogus", "klepto: ls: unknown option '--bogus'\n"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -143,6 +144,26 @@ static void bad_usage_still_exits_2_with_the_usage_line_on_stderr(void **st)
         free(out);
         free(both);
     }
+}
+
+/* "klepto help" names every archive URL scheme built in, and the options
+ * every URL takes, so that nobody has to read the source to find them. */
+static void help_lists_the_url_schemes(void **st)
+{
+    (void)st;
+    char *out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "help"), 0);
+    static const char *const schemes[] = {"file:PATH", "dir:PATH", "sqlite:PATH",
+                                          "postgresql://", "mysql://", "redis://",
+                                          "hdf5:PATH", "hdf5dir:PATH", "mem:", "null:",
+                                          "?cached=true", "?ttl=DURATION", "?mode=0600"};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++)
+        if (!strstr(out, schemes[i]))
+            fail_msg("klepto help does not mention %s:\n%s", schemes[i], out);
+    char built[1024];
+    snprintf(built, sizeof built, "built into this klepto: %s\n", kl_features());
+    assert_non_null(strstr(out, built));
+    free(out);
 }
 
 static void version_prints_the_project_version(void **st)
@@ -170,6 +191,7 @@ int main(void)
         cmocka_unit_test(help_with_other_arguments_does_nothing),
         cmocka_unit_test(help_for_an_unknown_command_exits_2),
         cmocka_unit_test(bad_usage_still_exits_2_with_the_usage_line_on_stderr),
+        cmocka_unit_test(help_lists_the_url_schemes),
         cmocka_unit_test(version_prints_the_project_version),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

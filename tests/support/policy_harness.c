@@ -8,7 +8,8 @@
 #include "zipf.h"
 
 const char *const kt_all_policies[KT_NPOLICIES] = {"lru",   "lfu",    "mru",      "rr", "fifo",
-                                                   "sieve", "s3fifo", "wtinylfu", "arc"};
+                                                   "sieve", "s3fifo", "wtinylfu", "arc",
+                                                   "lirs",  "adaptive"};
 
 uint64_t kt_key_hash(int64_t k)
 {

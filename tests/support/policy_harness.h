@@ -13,14 +13,14 @@
 #include "klepto/sys/policy.h"
 
 /* Every policy, in the registry's order. */
-enum { KT_NPOLICIES = 9 };
+enum { KT_NPOLICIES = 11 };
 extern const char *const kt_all_policies[KT_NPOLICIES];
 
 /* The hash the harness hands the policies for key k. */
 uint64_t kt_key_hash(int64_t k);
 
 typedef struct kt_hent {
-    uint64_t meta[6]; /* first: the policy metadata lives at the entry's address */
+    uint64_t meta[8]; /* first: the policy metadata lives at the entry's address */
     int64_t key;
     int used;
 } kt_hent;

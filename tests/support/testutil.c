@@ -97,3 +97,9 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
         free(o);
     return rc;
 }
+
+bool kt_long(void)
+{
+    const char *l = getenv("KLEPTO_TEST_LONG");
+    return l && *l && strcmp(l, "0") != 0;
+}

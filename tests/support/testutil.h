@@ -27,6 +27,9 @@ int kt_run(const char *cmd, char **out);
  * may be NULL).  Returns the exit status, as kt_run. */
 int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* true when KLEPTO_TEST_LONG is set (and not "0"): `make test-long`, the
+ * full sweeps and crash matrices; `make test` runs a slice of them. */
+bool kt_long(void);
 /* Whole file into a heap buffer (NUL-terminated); NULL on error. */
 char *kt_slurp(const char *path, size_t *len);
 

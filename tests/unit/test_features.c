@@ -21,6 +21,11 @@
 #else
 #define HAVE_POSTGRES false
 #endif
+#ifdef KLEPTO_HAVE_MYSQL
+#define HAVE_MYSQL true
+#else
+#define HAVE_MYSQL false
+#endif
 #ifdef KLEPTO_HAVE_REDIS
 #define HAVE_REDIS true
 #else
@@ -119,6 +124,7 @@ static void optional_backends_follow_the_build_options(void **state)
         bool built;
     } opt[] = {
         {"postgresql", HAVE_POSTGRES}, {"postgres", HAVE_POSTGRES}, {"redis", HAVE_REDIS},
+        {"mysql", HAVE_MYSQL},         {"mariadb", HAVE_MYSQL},
         {"hdf5", HAVE_HDF5},           {"hdf5dir", HAVE_HDF5},
     };
     for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) {
@@ -148,7 +154,8 @@ static void every_archive_word_is_a_registered_scheme(void **state)
         schemes++;
     }
     free(copy);
-    assert_int_equal(schemes, 5 + 2 * HAVE_POSTGRES + HAVE_REDIS + 2 * HAVE_HDF5);
+    assert_int_equal(schemes,
+                     5 + 2 * HAVE_POSTGRES + 2 * HAVE_MYSQL + HAVE_REDIS + 2 * HAVE_HDF5);
 }
 
 /* Every digest word works as a keymap hash algorithm, and every named

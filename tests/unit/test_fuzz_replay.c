@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Replays the saved fuzz corpus through the fuzz targets' own code, then
  * mutates every corpus input at random (fixed seed) for more rounds: none
- * may crash, leak or break a round trip (the targets abort if one does). */
+ * may crash, leak or break a round trip (the targets abort if one does).
+ * Targets: the CBOR decoder, the literal parser, the JSON reader, the
+ * signature parser, archive URLs, file: archives, dir: entry files, the
+ * CSV and JSON readers of `klepto import`. */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -12,6 +15,14 @@
 #define KL_FUZZ_NO_ENTRY
 #include "../../fuzz/fuzz_decode.c"
 #include "../../fuzz/fuzz_parse.c"
+#include "../../fuzz/fuzz_json.c"
+#include "../../fuzz/fuzz_signature.c"
+#include "../../fuzz/fuzz_url.c"
+#include "../../fuzz/fuzz_file_archive.c"
+#include "../../fuzz/fuzz_dir_entry.c"
+#include "../../fuzz/fuzz_cli_import.c"
+
+#include <fcntl.h>
 
 typedef int (*fuzz_fn)(const uint8_t *, size_t);
 
@@ -148,11 +159,70 @@ static void test_parse_corpus_and_mutations_never_crash(void **state)
     replay("fuzz_parse", fuzz_parse_one, 20000);
 }
 
+static void test_json_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_json", fuzz_json_one, 20000);
+}
+
+static void test_signature_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_signature", fuzz_signature_one, 20000);
+}
+
+static void test_url_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_url", fuzz_url_one, 20000);
+}
+
+static void test_file_archive_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_file_archive", fuzz_file_archive_one, 3000);
+}
+
+static void test_dir_entry_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_dir_entry", fuzz_dir_entry_one, 3000);
+}
+
+/* (the import's summary lines and messages go to /dev/null) */
+static void test_cli_import_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    fflush(stdout);
+    fflush(stderr);
+    int out = dup(1), err = dup(2), null = open("/dev/null", O_WRONLY);
+    assert_true(out >= 0 && err >= 0 && null >= 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+    replay("fuzz_cli_import", fuzz_cli_import_one, 2000);
+    fflush(stdout);
+    fflush(stderr);
+    dup2(out, 1);
+    dup2(err, 2);
+    close(out);
+    close(err);
+}
+
 int main(void)
 {
+    kt_tempdir_prefer_memory();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_corpus_and_mutations_never_crash),
         cmocka_unit_test(test_parse_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_json_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_signature_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_url_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_file_archive_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_dir_entry_corpus_and_mutations_never_crash),
+        cmocka_unit_test(test_cli_import_corpus_and_mutations_never_crash),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    kt_rmrf(fuzz_folder()); /* the targets' files */
+    return rc;
 }

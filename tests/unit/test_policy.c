@@ -647,6 +647,283 @@ static void rr_is_reproducible_per_seed_and_random_across_seeds(void **state)
     free(t);
 }
 
+/* LIRS, capacity 3: 2 LIR entries + 1 resident HIR.  Loop 1 2 3 4 x3:
+ * 1, 2 become LIR (warm-up), 3 and 4 HIR; 4 evicts 3, which stays in S as
+ * non-resident.  1 and 2 hit; the hit on 2 (S's bottom) prunes S down to
+ * [2 1].  Each later round: 3 evicts 4, 4 evicts 3, 1 and 2 hit: 2 + 2 = 4
+ * hits, where LRU, FIFO and ARC keep none. */
+static void lirs_keeps_its_lir_set_through_a_loop(void **state)
+{
+    (void)state;
+    const int64_t t[] = {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4};
+    assert_int_equal(kt_run_hits("lirs", 3, t, N(t)), 4);
+    assert_int_equal(kt_run_hits("lru", 3, t, N(t)), 0);
+    assert_int_equal(kt_run_hits("arc", 3, t, N(t)), 0);
+}
+
+/* LIRS, capacity 3, 1 2 3 4 3 1 2 4 1 3:
+ * 1 2 LIR; 3 HIR; 4 evicts 3 (non-resident in S = [4 g3 2 1]).
+ * 3 misses but is in S: it becomes LIR, 1 (S's bottom) is demoted to Q,
+ *   and Q's oldest, 4, is evicted (non-resident: S = [3 g4 2]).
+ * 1 hits (HIR, not in S: top of S, end of Q); 2 hits (bottom LIR: pruning
+ *   drops g4).  4 misses (HIR) and evicts 1 (non-resident).  1 misses, is
+ *   in S, becomes LIR and demotes 3; 4 is evicted.  3 hits: 3 hits.
+ * LRU: only 3 (5th) and 1 (9th) hit: 2. */
+static void lirs_promotes_a_key_remembered_as_non_resident(void **state)
+{
+    (void)state;
+    const int64_t t[] = {1, 2, 3, 4, 3, 1, 2, 4, 1, 3};
+    assert_int_equal(kt_run_hits("lirs", 3, t, N(t)), 3);
+    assert_int_equal(kt_run_hits("lru", 3, t, N(t)), 2);
+}
+
+/* Capacity 1 and 2 are exact for LIRS too: with one entry only immediate
+ * repeats hit; a single key always hits after its first request; keys all
+ * distinct never hit. */
+static void lirs_tiny_caches_and_degenerate_traces_are_exact(void **state)
+{
+    (void)state;
+    enum { n = 5000 };
+    int64_t *t = malloc(n * sizeof *t);
+    assert_non_null(t);
+    kt_rng g = {11};
+    uint64_t repeats = 0;
+    for (size_t i = 0; i < n; i++) {
+        t[i] = (int64_t)kt_rng_below(&g, 4);
+        repeats += i && t[i] == t[i - 1];
+    }
+    assert_int_equal(kt_run_hits("lirs", 1, t, n), repeats);
+    for (size_t i = 0; i < n; i++)
+        t[i] = 7;
+    assert_int_equal(kt_run_hits("lirs", 1, t, n), n - 1);
+    assert_int_equal(kt_run_hits("lirs", 2, t, n), n - 1);
+    for (size_t i = 0; i < n; i++)
+        t[i] = (int64_t)(i % 1024);
+    assert_int_equal(kt_run_hits("lirs", 2, t, 1024), 0);
+    free(t);
+}
+
+/* A plain model of LIRS with the same conventions as lirs.c (capacity
+ * split 99/1, at least one HIR slot; newcomers LIR while the LIR set is
+ * short, and so do resident HIR keys hit then; insert first, then evict
+ * Q's oldest other than the newcomer, else
+ * S's bottom LIR; at most `capacity` non-resident keys, oldest evicted
+ * forgotten first; deletes leave nothing), written for clarity with O(n)
+ * arrays: index 0 is S's bottom and Q's oldest. */
+enum { LM_NONE, LM_LIR, LM_HIR };
+
+typedef struct {
+    int64_t s[4096], q[4096], ghosts[4096];
+    size_t ns, nq, ng;
+    unsigned char state[1024]; /* resident: LM_LIR / LM_HIR */
+    size_t cap, lir_max, nlir, count;
+    uint64_t hits;
+} lirs_model;
+
+static ssize_t lm_find(const int64_t *a, size_t n, int64_t k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] == k)
+            return (ssize_t)i;
+    return -1;
+}
+
+static void lm_del(int64_t *a, size_t *n, int64_t k)
+{
+    ssize_t i = lm_find(a, *n, k);
+    if (i >= 0) {
+        memmove(a + i, a + i + 1, (*n - (size_t)i - 1) * sizeof *a);
+        (*n)--;
+    }
+}
+
+static void lm_prune(lirs_model *m)
+{
+    while (m->ns && m->state[m->s[0]] != LM_LIR) {
+        int64_t k = m->s[0];
+        lm_del(m->s, &m->ns, k);
+        lm_del(m->ghosts, &m->ng, k);
+    }
+}
+
+static void lm_make_lir(lirs_model *m, int64_t k)
+{
+    lm_del(m->s, &m->ns, k);
+    lm_del(m->q, &m->nq, k);
+    m->state[k] = LM_LIR;
+    m->s[m->ns++] = k;
+    if (++m->nlir > m->lir_max) {
+        int64_t b = m->s[0];
+        lm_del(m->s, &m->ns, b);
+        m->state[b] = LM_HIR;
+        m->nlir--;
+        m->q[m->nq++] = b;
+        lm_prune(m);
+    }
+}
+
+static void lm_hir_top(lirs_model *m, int64_t k)
+{
+    lm_del(m->s, &m->ns, k);
+    m->s[m->ns++] = k;
+    lm_del(m->q, &m->nq, k);
+    m->q[m->nq++] = k;
+    m->state[k] = LM_HIR;
+}
+
+static void lm_remove(lirs_model *m, int64_t k, int evicted)
+{
+    if (m->state[k] == LM_LIR) {
+        lm_del(m->s, &m->ns, k);
+        m->state[k] = LM_NONE;
+        m->nlir--;
+        lm_prune(m);
+    } else {
+        lm_del(m->q, &m->nq, k);
+        m->state[k] = LM_NONE;
+        if (lm_find(m->s, m->ns, k) >= 0) {
+            if (evicted) {
+                if (m->ng == m->cap) {
+                    lm_del(m->s, &m->ns, m->ghosts[0]);
+                    lm_del(m->ghosts, &m->ng, m->ghosts[0]);
+                }
+                m->ghosts[m->ng++] = k;
+            } else {
+                lm_del(m->s, &m->ns, k);
+            }
+        }
+    }
+    m->count--;
+}
+
+static void lm_access(lirs_model *m, int64_t k)
+{
+    if (m->state[k] == LM_LIR) {
+        int bottom = m->s[0] == k;
+        lm_del(m->s, &m->ns, k);
+        m->s[m->ns++] = k;
+        if (bottom)
+            lm_prune(m);
+        m->hits++;
+        return;
+    }
+    if (m->state[k] == LM_HIR) {
+        if (lm_find(m->s, m->ns, k) >= 0 || m->nlir < m->lir_max)
+            lm_make_lir(m, k);
+        else
+            lm_hir_top(m, k);
+        m->hits++;
+        return;
+    }
+    m->count++;
+    if (lm_find(m->ghosts, m->ng, k) >= 0) {
+        lm_del(m->ghosts, &m->ng, k);
+        lm_make_lir(m, k);
+    } else if (m->nlir < m->lir_max) {
+        lm_make_lir(m, k);
+    } else {
+        lm_hir_top(m, k);
+    }
+    while (m->count > m->cap) {
+        int64_t v = -1;
+        for (size_t i = 0; i < m->nq && v < 0; i++)
+            if (m->q[i] != k)
+                v = m->q[i];
+        for (size_t i = 0; i < m->ns && v < 0; i++)
+            if (m->state[m->s[i]] == LM_LIR && m->s[i] != k)
+                v = m->s[i];
+        if (v < 0)
+            v = k;
+        lm_remove(m, v, 1);
+    }
+}
+
+/* lirs.c against the model: random skewed traces with deletes, several
+ * capacities (1 and 2 included), hit for hit. */
+static void lirs_matches_its_reference_model(void **state)
+{
+    (void)state;
+    static const size_t caps[] = {1, 2, 3, 5, 17, 100, 250};
+    for (size_t c = 0; c < N(caps); c++) {
+        for (uint64_t seed = 1; seed <= 3; seed++) {
+            static lirs_model m;
+            memset(&m, 0, sizeof m);
+            m.cap = caps[c];
+            size_t hir = m.cap / 100 ? m.cap / 100 : 1;
+            m.lir_max = m.cap > hir ? m.cap - hir : 1;
+            kt_harness h;
+            kt_harness_open(&h, "lirs", m.cap, 1024, seed);
+            kt_rng g = {seed * 31 + c};
+            size_t nkeys = 1 + kt_rng_below(&g, 3) * caps[c] + caps[c] / 2;
+            if (nkeys > 1024)
+                nkeys = 1024;
+            for (int i = 0; i < 6000; i++) {
+                double u = kt_rng_unit(&g);
+                int64_t k = (int64_t)(u * u * (double)nkeys);
+                if (kt_rng_below(&g, 20) == 0) {
+                    if (m.state[k] != LM_NONE)
+                        lm_remove(&m, k, 0);
+                    kt_harness_delete(&h, k);
+                } else {
+                    lm_access(&m, k);
+                    kt_harness_access(&h, k);
+                }
+                if (h.hits != m.hits)
+                    fail_msg("capacity %zu, seed %llu, request %d: %llu hits, the model %llu",
+                             caps[c], (unsigned long long)seed, i, (unsigned long long)h.hits,
+                             (unsigned long long)m.hits);
+            }
+            assert_int_equal(h.count, m.count);
+            kt_harness_close(&h);
+        }
+    }
+}
+
+/* adaptive through phases that favour different candidates (a loop just
+ * larger than the cache, then shifting Zipf-like popularity, then a scan
+ * mix), with deletes: every victim is resident (the harness checks), the
+ * count stays within the capacity, and it keeps at least the hits of the
+ * worst of its candidates run alone. */
+static void adaptive_survives_switches_and_deletes(void **state)
+{
+    (void)state;
+    enum { n = 60000, cap = 100, nkeys = 1024 };
+    int64_t *t = malloc(n * sizeof *t);
+    unsigned char *del = malloc(n);
+    assert_true(t && del);
+    kt_rng g = {5};
+    for (size_t i = 0; i < n; i++) {
+        size_t phase = i / 10000 % 3;
+        double u = kt_rng_unit(&g);
+        t[i] = phase == 0   ? (int64_t)(i % 120)
+               : phase == 1 ? (int64_t)((size_t)(u * u * u * 600) + i / 2500 * 37) % nkeys
+                            : (kt_rng_below(&g, 4) ? (int64_t)(u * u * 200) : (int64_t)(i % nkeys));
+        del[i] = kt_rng_below(&g, 50) == 0;
+    }
+    static const char *const cands[] = {"wtinylfu", "lirs", "arc", "s3fifo", "lru"};
+    uint64_t worst = UINT64_MAX;
+    for (size_t p = 0; p < N(cands) + 1; p++) {
+        kt_harness h;
+        kt_harness_open(&h, p < N(cands) ? cands[p] : "adaptive", cap, nkeys, 3);
+        for (size_t i = 0; i < n; i++) {
+            if (del[i])
+                kt_harness_delete(&h, t[i]);
+            else
+                kt_harness_access(&h, t[i]);
+            assert_true(h.count <= cap);
+        }
+        if (p < N(cands)) {
+            if (h.hits < worst)
+                worst = h.hits;
+        } else {
+            assert_true(h.hits >= worst);
+        }
+        kt_harness_close(&h);
+    }
+    free(t);
+    free(del);
+}
+
 /* ---------------------------------------------------------------- */
 
 static void registry_lists_every_policy_and_rejects_unknown_names(void **state)
@@ -658,7 +935,10 @@ static void registry_lists_every_policy_and_rejects_unknown_names(void **state)
         const kl_policy_ops *ops = kl_policy_find(names[n]);
         assert_non_null(ops);
         assert_string_equal(ops->name, names[n]);
-        assert_true(ops->meta_size > 0 && ops->meta_size <= 24);
+        /* 24 bytes at most; LIRS needs two list nodes and the hash, and
+         * adaptive any candidate's metadata, an LRU node and the hash */
+        size_t most = strcmp(names[n], "lirs") == 0 ? 40 : strcmp(names[n], "adaptive") == 0 ? 64 : 24;
+        assert_true(ops->meta_size > 0 && ops->meta_size <= most);
     }
     assert_int_equal(n, N(kt_all_policies));
     for (size_t i = 0; i < N(kt_all_policies); i++)
@@ -707,7 +987,9 @@ static void every_policy_yields_several_victims_for_one_insertion(void **state)
     for (size_t p = 0; p < N(kt_all_policies); p++) {
         kt_harness h;
         kt_harness_open(&h, kt_all_policies[p], 30, 500, 5);
-        int admission = strcmp(kt_all_policies[p], "wtinylfu") == 0;
+        /* adaptive may be running wtinylfu */
+        int admission = strcmp(kt_all_policies[p], "wtinylfu") == 0 ||
+                        strcmp(kt_all_policies[p], "adaptive") == 0;
         unsigned weight[500] = {0}, total = 0;
         kt_rng g = {p + 77};
         for (int step = 0; step < 20000; step++) {
@@ -751,6 +1033,11 @@ int main(void)
         cmocka_unit_test(lfu_keeps_the_frequent_key_on_a_skewed_stream),
         cmocka_unit_test(scan_does_not_flush_hot_keys_from_scan_resistant_policies),
         cmocka_unit_test(wtinylfu_refuses_one_hit_wonders),
+        cmocka_unit_test(lirs_keeps_its_lir_set_through_a_loop),
+        cmocka_unit_test(lirs_promotes_a_key_remembered_as_non_resident),
+        cmocka_unit_test(lirs_tiny_caches_and_degenerate_traces_are_exact),
+        cmocka_unit_test(lirs_matches_its_reference_model),
+        cmocka_unit_test(adaptive_survives_switches_and_deletes),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
         cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),

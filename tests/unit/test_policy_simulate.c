@@ -126,9 +126,10 @@ static uint64_t direct_hits(const char *policy, size_t cap, const uint32_t *keys
     void *st;
     assert_int_equal(ops->create(&st, cap, 1), 0);
     typedef struct {
-        uint64_t meta[4];
+        uint64_t meta[8];
         uint32_t key;
     } ent;
+    assert_true(ops->meta_size <= sizeof(((ent *)0)->meta));
     ent *e = calloc(nkeys, sizeof *e);
     char *in = calloc(nkeys, 1);
     size_t count = 0;
@@ -222,6 +223,13 @@ static void bad_arguments_exit_with_status_2_and_print_nothing(void **state)
         {"--policy", "lru", "--trace", (char *)t, NULL},
         {"--policy", "lru", "--size", "3", "--trace", missing, NULL},
         {"--policy", "lru", "--size", "3", "--bogus", NULL},
+        {"--policy", "lru", "--size", "3,", "--trace", (char *)t, NULL},
+        {"--policy", "lru", "--size", ",3", "--trace", (char *)t, NULL},
+        {"--policy", "lru", "--size", "3,,4", "--trace", (char *)t, NULL},
+        {"--policy", "lru", "--size", "3,x", "--trace", (char *)t, NULL},
+        {"--policy", "lru,nosuch", "--size", "3", "--trace", (char *)t, NULL},
+        {"--policy", "lru,", "--size", "3", "--trace", (char *)t, NULL},
+        {"--policy", "lru", "--size", "3", "--json", "--trace", missing, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *out;
@@ -237,6 +245,108 @@ static void bad_arguments_exit_with_status_2_and_print_nothing(void **state)
     free(out);
 }
 
+/* Lists of sizes and policies: one contract line per policy and size, in
+ * that order, each the line the single run prints.  1 2 3 4 x3 at 3
+ * entries: LRU 0 hits, LIRS 4 (hand counts in test_policy.c); at 4
+ * entries everything after the first round hits. */
+static void lists_of_sizes_and_policies_print_one_line_each(void **state)
+{
+    (void)state;
+    const char *t = write_trace("loop", "1\n2\n3\n4\n1\n2\n3\n4\n1\n2\n3\n4\n", 24);
+    char *out;
+    char *a1[] = {"--policy", "lru,lirs", "--size", "3,4,1", "--trace", (char *)t, NULL};
+    assert_int_equal(run(a1, NULL, &out), 0);
+    assert_string_equal(out, "policy=lru size=3 requests=12 hits=0 misses=12 miss_ratio=1.0000\n"
+                             "policy=lru size=4 requests=12 hits=8 misses=4 miss_ratio=0.3333\n"
+                             "policy=lru size=1 requests=12 hits=0 misses=12 miss_ratio=1.0000\n"
+                             "policy=lirs size=3 requests=12 hits=4 misses=8 miss_ratio=0.6667\n"
+                             "policy=lirs size=4 requests=12 hits=8 misses=4 miss_ratio=0.3333\n"
+                             "policy=lirs size=1 requests=12 hits=0 misses=12 miss_ratio=1.0000\n");
+    free(out);
+    char *a2[] = {"--policy", "all", "--size", "2", "--trace", (char *)t, NULL};
+    assert_int_equal(run(a2, NULL, &out), 0);
+    size_t lines = 0;
+    const char *const *names = kl_policy_names();
+    const char *p = out;
+    for (; names[lines]; lines++) {
+        char want[64];
+        int n = snprintf(want, sizeof want, "policy=%s size=2 ", names[lines]);
+        assert_memory_equal(p, want, (size_t)n);
+        p = strchr(p, '\n');
+        assert_non_null(p);
+        p++;
+    }
+    assert_string_equal(p, "");
+    assert_true(lines >= 11);
+    free(out);
+}
+
+/* --json: one object per line with the same numbers. */
+static void json_prints_one_object_per_policy_and_size(void **state)
+{
+    (void)state;
+    const char *t = write_trace("loop", "1\n2\n3\n4\n1\n2\n3\n4\n1\n2\n3\n4\n", 24);
+    char *out;
+    char *a[] = {"--json", "--policy", "lirs", "--size", "3,1000", "--trace", (char *)t, NULL};
+    assert_int_equal(run(a, NULL, &out), 0);
+    assert_string_equal(out, "{\"policy\": \"lirs\", \"size\": 3, \"requests\": 12, \"hits\": 4, "
+                             "\"misses\": 8, \"miss_ratio\": 0.666667}\n"
+                             "{\"policy\": \"lirs\", \"size\": 1000, \"requests\": 12, \"hits\": 8, "
+                             "\"misses\": 4, \"miss_ratio\": 0.333333}\n");
+    free(out);
+}
+
+/* Degenerate traces are exact for every policy: one key hits on every
+ * request but the first (size >= 1); all-distinct keys never hit; size
+ * 1 hits only immediate repeats. */
+static void degenerate_traces_are_exact_for_every_policy(void **state)
+{
+    (void)state;
+    static char one[3000], distinct[12000], pairs[12000];
+    size_t n1 = 0, nd = 0, np = 0;
+    for (int i = 0; i < 1000; i++) {
+        n1 += (size_t)sprintf(one + n1, "k\n");
+        nd += (size_t)sprintf(distinct + nd, "d%d\n", i);
+        np += (size_t)sprintf(pairs + np, "p%d\n", i / 2 % 7); /* each key twice in a row */
+    }
+    /* write_trace's path is static: copies */
+    char *t1 = strdup(write_trace("one-key", one, n1));
+    char *td = strdup(write_trace("distinct", distinct, nd));
+    char *tp = strdup(write_trace("pairs", pairs, np));
+    assert_true(t1 && td && tp);
+    const char *const *names = kl_policy_names();
+    for (size_t p = 0; names[p]; p++) {
+        char *out, want[512];
+        char *a1[] = {"--policy", (char *)names[p], "--size", "1,2,50", "--trace", (char *)t1, NULL};
+        assert_int_equal(run(a1, NULL, &out), 0);
+        snprintf(want, sizeof want,
+                 "policy=%s size=1 requests=1000 hits=999 misses=1 miss_ratio=0.0010\n"
+                 "policy=%s size=2 requests=1000 hits=999 misses=1 miss_ratio=0.0010\n"
+                 "policy=%s size=50 requests=1000 hits=999 misses=1 miss_ratio=0.0010\n",
+                 names[p], names[p], names[p]);
+        assert_string_equal(out, want);
+        free(out);
+        char *a2[] = {"--policy", (char *)names[p], "--size", "1,100", "--trace", (char *)td, NULL};
+        assert_int_equal(run(a2, NULL, &out), 0);
+        snprintf(want, sizeof want,
+                 "policy=%s size=1 requests=1000 hits=0 misses=1000 miss_ratio=1.0000\n"
+                 "policy=%s size=100 requests=1000 hits=0 misses=1000 miss_ratio=1.0000\n",
+                 names[p], names[p]);
+        assert_string_equal(out, want);
+        free(out);
+        char *a3[] = {"--policy", (char *)names[p], "--size", "1", "--trace", (char *)tp, NULL};
+        assert_int_equal(run(a3, NULL, &out), 0);
+        snprintf(want, sizeof want,
+                 "policy=%s size=1 requests=1000 hits=500 misses=500 miss_ratio=0.5000\n",
+                 names[p]);
+        assert_string_equal(out, want);
+        free(out);
+    }
+    free(t1);
+    free(td);
+    free(tp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -245,6 +355,9 @@ int main(void)
         cmocka_unit_test(hit_counts_match_the_policy_driven_directly),
         cmocka_unit_test(size_zero_keeps_nothing),
         cmocka_unit_test(bad_arguments_exit_with_status_2_and_print_nothing),
+        cmocka_unit_test(lists_of_sizes_and_policies_print_one_line_each),
+        cmocka_unit_test(json_prints_one_object_per_policy_and_size),
+        cmocka_unit_test(degenerate_traces_are_exact_for_every_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

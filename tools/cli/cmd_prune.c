@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Trimming an archive to limits: prune (CLI.md).
+/* Trimming an archive to limits: prune (CLI.md), over kl_archive_prune.
  *
  * Entries are ordered by stored time (kl_archive_stat), oldest first;
  * entries whose backend keeps no time (0) count as the oldest, and prune
@@ -56,20 +56,40 @@ static const unit time_units[] = {{"s", 1},     {"m", 60},        {"h", 3600},
                                   {"d", 86400}, {"w", 7 * 86400}, {NULL, 0}};
 static const unit no_units[] = {{NULL, 0}};
 
-typedef struct prune_entry {
-    kl_buf key;
-    int64_t ns;
-    uint64_t size;
-} prune_entry;
+/* kl_archive_prune's callbacks: the progress line and the skipped
+ * entries on stderr. */
+typedef struct prune_ui {
+    int mode;
+    const char *url;
+    cli_progress pg;
+    bool started;
+    kl_prune_phase phase;
+    uint64_t done;
+} prune_ui;
 
-static int by_age(const void *a, const void *b)
+static void prune_progress(void *ctx, kl_prune_phase phase, uint64_t done, uint64_t total)
 {
-    const prune_entry *x = a, *y = b;
-    if (x->ns != y->ns)
-        return x->ns < y->ns ? -1 : 1;
-    size_t n = x->key.len < y->key.len ? x->key.len : y->key.len;
-    int c = n ? memcmp(x->key.data, y->key.data, n) : 0;
-    return c ? c : (x->key.len > y->key.len) - (x->key.len < y->key.len);
+    prune_ui *ui = ctx;
+    if (!ui->started || phase != ui->phase) {
+        if (ui->started)
+            cli_progress_end(&ui->pg);
+        cli_progress_start(&ui->pg, ui->mode,
+                           phase == KL_PRUNE_SCANNING ? "prune: scanning" : "prune: removing",
+                           false, total);
+        ui->started = true;
+        ui->phase = phase;
+        ui->done = 0;
+    }
+    if (done > ui->done) {
+        cli_progress_add(&ui->pg, done - ui->done);
+        ui->done = done;
+    }
+}
+
+static void prune_skipped(void *ctx, const char *msg)
+{
+    const prune_ui *ui = ctx;
+    fprintf(stderr, "klepto: %s: skipped: %s\n", ui->url, msg);
 }
 
 static const char prune_usage[] =
@@ -128,105 +148,22 @@ int cli_cmd_prune(int argc, char **argv)
     kl_archive *ar;
     if ((st = cli_open(&ar, url, false)) != 0)
         return st;
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t now = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-
-    /* Keys first, deletes after: not every backend survives deleting
-     * under a live cursor. */
-    prune_entry *ents = NULL;
-    size_t n = 0, cap = 0, damaged = 0, untimed = 0;
-    kl_archive_iter *it = NULL;
-    kl_buf key = KL_BUF_INIT;
-    size_t stored = 0;
-    if (mode != CLI_PROGRESS_OFF)
-        kl_archive_count(ar, &stored);
-    cli_progress pg;
-    cli_progress_start(&pg, mode, "prune: scanning", false, stored);
-    int rc = kl_archive_iter_new(ar, &it);
-    while (!rc) {
-        int r = cli_next_entry(it, kl_archive_url(ar), true, &key, NULL, &damaged);
-        if (r <= 0) {
-            rc = r;
-            break;
-        }
-        kl_entry_info info = {0, 0};
-        if ((r = kl_archive_stat(ar, key.data, key.len, &info)) == KL_ENOTFOUND)
-            continue; /* removed meanwhile */
-        if (r == KL_ECORRUPT) {
-            fprintf(stderr, "klepto: %s: skipped: %s\n", kl_archive_url(ar), kl_errmsg());
-            damaged++;
-            continue;
-        }
-        if (r) {
-            rc = r;
-            break;
-        }
-        if (n == cap) {
-            size_t nc = cap ? 2 * cap : 256;
-            prune_entry *ne = realloc(ents, nc * sizeof *ne);
-            if (!ne) {
-                rc = KL_ENOMEM;
-                break;
-            }
-            ents = ne;
-            cap = nc;
-        }
-        ents[n].key = key; /* the entry takes the buffer */
-        key = (kl_buf)KL_BUF_INIT;
-        ents[n].ns = info.stored_ns;
-        ents[n].size = info.size;
-        untimed += info.stored_ns == 0;
-        n++;
-        cli_progress_add(&pg, 1);
-    }
-    kl_archive_iter_free(it);
-    cli_progress_end(&pg);
-    kl_buf_free(&key);
-
-    size_t cut = 0, pruned = 0, left = 0;
-    if (!rc && n) {
-        /* Oldest first; entries whose backend keeps no stored time (0)
-         * sort first and so count as the oldest. */
-        qsort(ents, n, sizeof *ents, by_age);
-        if (by_time) {
-            /* an age beyond the epoch leaves nothing older */
-            int64_t limit = older_s > (uint64_t)now / 1000000000
-                                ? INT64_MIN
-                                : now - (int64_t)older_s * 1000000000;
-            while (cut < n && ents[cut].ns < limit)
-                cut++;
-        }
-        if (by_count)
-            while (n - cut > max_entries)
-                cut++;
-        if (by_bytes) {
-            uint64_t total = 0;
-            for (size_t i = cut; i < n; i++)
-                total += ents[i].size;
-            while (cut < n && total > max_bytes)
-                total -= ents[cut++].size;
-        }
-        /* in batches: one transaction or file rewrite each where the
-         * archive has them */
-        enum { BATCH = 1000 };
-        const void *keys[BATCH];
-        size_t klens[BATCH];
-        cli_progress_start(&pg, cut ? mode : CLI_PROGRESS_OFF, "prune: removing", false, cut);
-        for (size_t i = 0; i < cut && !rc; i += BATCH) {
-            size_t m = cut - i < BATCH ? cut - i : BATCH, done = 0;
-            for (size_t j = 0; j < m; j++) {
-                keys[j] = ents[i + j].key.data;
-                klens[j] = ents[i + j].key.len;
-            }
-            rc = kl_archive_del_many(ar, m, keys, klens, &done);
-            pruned += done;
-            cli_progress_add(&pg, done);
-        }
-        cli_progress_end(&pg);
-    }
-    if (!rc)
-        rc = kl_archive_count(ar, &left);
+    prune_ui ui = {mode, kl_archive_url(ar), {0}, false, KL_PRUNE_SCANNING, 0};
+    kl_prune_opts po = KL_PRUNE_OPTS_INIT;
+    if (by_count)
+        po.max_entries = max_entries;
+    if (by_bytes)
+        po.max_bytes = max_bytes;
+    if (by_time)
+        po.older_than = older_s;
+    po.progress = mode != CLI_PROGRESS_OFF ? prune_progress : NULL;
+    po.skipped = prune_skipped;
+    po.ctx = &ui;
+    kl_prune_result res = {0, 0, 0, 0};
+    int rc = kl_archive_prune(ar, &po, &res);
+    if (ui.started)
+        cli_progress_end(&ui.pg);
+    size_t pruned = res.pruned, left = res.left, untimed = res.untimed, damaged = res.damaged;
     if (rc)
         st = cli_fail(rc, url);
     int rc2 = kl_archive_close(ar);
@@ -234,7 +171,7 @@ int cli_cmd_prune(int argc, char **argv)
         st = cli_fail(rc2, url);
     if (!st) {
         char *shown = cli_url_shown(url);
-        if (untimed && cut)
+        if (untimed && pruned)
             fprintf(stderr,
                     "klepto: %s: %zu entries have no stored time (the backend keeps none); "
                     "they counted as the oldest\n",
@@ -255,8 +192,5 @@ int cli_cmd_prune(int argc, char **argv)
         if (damaged && !st)
             st = CLI_FAILED_CHECK;
     }
-    for (size_t i = 0; i < n; i++)
-        kl_buf_free(&ents[i].key);
-    free(ents);
     return st;
 }

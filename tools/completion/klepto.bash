@@ -20,7 +20,7 @@ _klepto_options()
     import) echo "--format --progress --quiet" ;;
     prune) echo "--max-entries --max-bytes --older-than --json --progress --quiet" ;;
     key) echo "--keymap --algorithm --typed --no-flat --signature --ignore --tol --rounding" ;;
-    simulate) echo "--policy --size --trace" ;;
+    simulate) echo "--policy --size --trace --json" ;;
     esac
     echo "--help"
 }
@@ -77,7 +77,7 @@ _klepto()
         return 0
         ;;
     --policy)
-        mapfile -t COMPREPLY < <(compgen -W "lru lfu mru rr fifo" -- "$cur")
+        mapfile -t COMPREPLY < <(compgen -W "lru lfu mru rr fifo sieve s3fifo wtinylfu arc lirs adaptive all" -- "$cur")
         return 0
         ;;
     --trace)

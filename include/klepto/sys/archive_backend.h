@@ -33,7 +33,7 @@
  *
  * Options.  open() reads the query string with kl_url_param_get or the
  * readers below (kl_url_uint, kl_url_double, kl_url_bool,
- * kl_url_sync_mode), which also write the messages for bad values; the
+ * kl_url_sync_mode, kl_url_file_mode), which also write the messages for bad values; the
  * core then refuses any option no one asked for (KL_EINVAL naming it).
  *
  * Versions.  `version` is KL_BACKEND_VERSION of the header the backend was
@@ -119,6 +119,17 @@ KL_API int kl_url_bool(const kl_url *url, const char *name, bool *out);
 enum { KL_SYNC_NONE = 0, KL_SYNC_NORMAL = 1, KL_SYNC_FULL = 2 };
 /** ?sync=none|normal|full into *mode (KL_SYNC_NORMAL when absent). */
 KL_API int kl_url_sync_mode(const kl_url *url, int *mode);
+
+/** ?mode=OCTAL (0600, 640, ...): the permission bits the files an archive
+ * creates get, exactly (the umask does not apply to them); folders it
+ * creates get the same bits plus search (x) wherever read (r) is given
+ * (kl_url_folder_mode).  *mode is 0 when the option is absent: created
+ * files and folders then follow the umask.  KL_EINVAL for anything but
+ * octal digits up to 0777, or bits that leave the owner unable to read
+ * and write (less than 0600). */
+KL_API int kl_url_file_mode(const kl_url *url, unsigned *mode);
+/** The folder bits that go with file mode bits (0 for 0). */
+KL_API unsigned kl_url_folder_mode(unsigned file_mode);
 
 /** The URL as given, any password masked, for messages.  Never NULL; valid
  * while url is. */

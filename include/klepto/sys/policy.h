@@ -119,9 +119,10 @@ typedef struct kl_policy_ops {
 KL_API int kl_policy_register(const kl_policy_ops *ops);
 
 /** Look up a policy by name: a built-in one ("lru", "lfu", "mru", "rr",
- * "fifo", "sieve", "s3fifo", "arc", "wtinylfu") or one registered with
- * kl_policy_register.  "inf" and "no" are cache modes, not policies, and
- * are handled by the cache.  NULL if unknown.  Thread-safe. */
+ * "fifo", "sieve", "s3fifo", "wtinylfu", "arc", "lirs", "adaptive") or one
+ * registered with kl_policy_register.  "inf" and "no" are cache modes,
+ * not policies, and are handled by the cache.  NULL if unknown.
+ * Thread-safe. */
 KL_API const kl_policy_ops *kl_policy_find(const char *name);
 
 /** The names of all built-in policies, NULL-terminated (registered ones are

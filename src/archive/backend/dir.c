@@ -128,7 +128,7 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
     while (!rc && (r = pread(fd, buf->data, want, 0)) < 0 && errno == EINTR)
         ;
     if (!rc && r < 0)
-        rc = kl_seterrno(errno, "read", name);
+        rc = kl__keyfolder_fail(&s->kf, kl_seterrno(errno, "read", name));
     else if (!rc)
         got = (size_t)r;
     /* a short read is the whole file; else the size fstat saw (a file
@@ -142,7 +142,9 @@ static int read_entry(dir_state *s, const char *name, kl_buf *buf, bool want_val
             rc = kl_seterr(KL_ETOOBIG, "%s: entry %s too large", s->kf.url, name);
         if (!rc && !(rc = kl_buf_reserve(buf, (size_t)need))) {
             size_t more = 0;
-            rc = kl__fsio_pread(fd, buf->data + got, (size_t)need - got, (int64_t)got, &more, name);
+            rc = kl__keyfolder_fail(&s->kf, kl__fsio_pread(fd, buf->data + got,
+                                                          (size_t)need - got, (int64_t)got,
+                                                          &more, name));
             if (!rc && got + more < need)
                 rc = corrupt(s, name, "truncated (the file shrank while reading)");
         }
@@ -165,7 +167,10 @@ static bool same_key(const entry *e, const void *key, size_t klen)
     return e->klen == klen && !memcmp(e->key, key, klen);
 }
 
-/* The value of a validated entry into out. */
+/* The value of a validated entry into out.  A compressed value is
+ * decompressed into a buffer that grows with the output really produced,
+ * so a header claiming a huge raw length over a small frame allocates
+ * nothing of that size (docs/security.md). */
 static int entry_value(dir_state *s, const char *name, const entry *e, kl_buf *out)
 {
     kl_buf_reset(out);
@@ -173,15 +178,31 @@ static int entry_value(dir_state *s, const char *name, const entry *e, kl_buf *o
         return kl_buf_append(out, e->val, (size_t)e->vlen);
     if (e->rawlen > SIZE_MAX / 2)
         return corrupt(s, name, "value too large");
-    int rc = kl_buf_reserve(out, (size_t)e->rawlen);
-    if (rc)
-        return rc;
     if (!s->dctx && !(s->dctx = ZSTD_createDCtx()))
         return kl_seterr(KL_ENOMEM, "%s: out of memory for zstd", s->kf.url);
-    size_t n = ZSTD_decompressDCtx(s->dctx, out->data, (size_t)e->rawlen, e->val, (size_t)e->vlen);
-    if (ZSTD_isError(n) || n != e->rawlen)
-        return corrupt(s, name, "compressed value does not decompress");
-    out->len = n;
+    ZSTD_DCtx_reset(s->dctx, ZSTD_reset_session_only);
+    size_t want = (size_t)e->rawlen, step = (size_t)e->vlen * 4 + 65536;
+    ZSTD_inBuffer in = {e->val, (size_t)e->vlen, 0};
+    for (;;) {
+        /* room for one byte more than claimed: a frame that goes on is
+         * caught, and one that ends exactly at the claim can say so */
+        size_t room = want + 1 - out->len < step ? want + 1 - out->len : step;
+        int rc = kl_buf_reserve(out, room);
+        if (rc)
+            return rc;
+        ZSTD_outBuffer o = {out->data, out->len + room, out->len};
+        size_t r = ZSTD_decompressStream(s->dctx, &o, &in);
+        if (ZSTD_isError(r))
+            return corrupt(s, name, "compressed value does not decompress");
+        out->len = o.pos;
+        if (r == 0)
+            break; /* the frame is complete */
+        if (out->len > want || (in.pos == in.size && o.pos < o.size))
+            return corrupt(s, name, "compressed value does not decompress to its length");
+        step *= 2;
+    }
+    if (out->len != want || in.pos != in.size)
+        return corrupt(s, name, "compressed value does not decompress to its length");
     return 0;
 }
 
@@ -469,7 +490,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     uint8_t hdr[HDR];
     size_t got = 0;
     void *map = MAP_FAILED;
-    rc = kl__fsio_pread(fd, hdr, HDR, 0, &got, name);
+    rc = kl__keyfolder_fail(&s->kf, kl__fsio_pread(fd, hdr, HDR, 0, &got, name));
     if (!rc)
         rc = parse_header(s, name, hdr, (uint64_t)st.st_size, &e);
     if (!rc && (le64_get(hdr + 40) != XXH3_64bits(key, klen) || e.klen != klen ||
@@ -478,7 +499,7 @@ static int dir_get_view(void *state, const void *key, size_t klen, kl_view **out
     if (!rc) {
         map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
         if (map == MAP_FAILED)
-            rc = kl_seterrno(errno, "map entry", name);
+            rc = kl__keyfolder_fail(&s->kf, kl_seterrno(errno, "map entry", name));
     }
     close(fd);
     if (rc)

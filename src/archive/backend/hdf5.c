@@ -58,6 +58,7 @@
 typedef struct h5_state {
     char *url, *path, *dir, *base;
     int sync;
+    unsigned mode; /* ?mode=: bits of a new file (0: the umask's) */
     bool create, read_only, dropped;
     pid_t pid;
     kl__h5j *jr; /* the journal of single puts (hdf5_journal.h) */
@@ -307,14 +308,21 @@ static void tmp_name(h5_state *s, char *out, size_t cap)
              (unsigned long long)atomic_fetch_add(&tmp_counter, 1));
 }
 
-/* A new temporary file (O_EXCL) with the given mode bits. */
+/* A new temporary file (O_EXCL) with exactly the given mode bits (0:
+ * as the umask says). */
 static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
 {
     for (int attempt = 0; attempt < 64; attempt++) {
         tmp_name(s, tmp, cap);
-        *fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-        if (*fd >= 0)
-            return 0;
+        *fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode ? mode : 0666);
+        if (*fd >= 0) {
+            int rc = kl__fsio_set_mode(*fd, mode, tmp);
+            if (rc) {
+                close(*fd);
+                unlink(tmp);
+            }
+            return rc;
+        }
         if (errno != EEXIST)
             break;
         s->pid = getpid(); /* a handle carried over a fork */
@@ -403,8 +411,8 @@ static int commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc, bool ex
         unlink(tmp);
         return rc;
     }
-    if (s->sync == KL_SYNC_FULL)
-        rc = kl__fsio_fsync_dir(s->dir);
+    if (s->sync == KL_SYNC_FULL && (rc = kl__fsio_fsync_dir(s->dir)))
+        kl_seterr_prefix(rc, "%s", s->url);
     return rc;
 }
 
@@ -413,7 +421,9 @@ static int create_file(h5_state *s)
 {
     char tmp[PATH_MAX + 64];
     int fd;
-    int rc = tmp_create(s, tmp, sizeof tmp, 0666, &fd);
+    /* ?mode= or the umask; later transactions copy the bits of the file
+     * they replace */
+    int rc = tmp_create(s, tmp, sizeof tmp, s->mode, &fd);
     if (rc)
         return rc;
     hid_t f;
@@ -826,7 +836,8 @@ static int h5_sync(void *state)
     h5_state *s = state;
     /* files are flushed before they are renamed (sync=normal/full); the
      * renames become durable with the folder */
-    return s->sync == KL_SYNC_NORMAL ? kl__fsio_fsync_dir(s->dir) : 0;
+    int rc = s->sync == KL_SYNC_NORMAL ? kl__fsio_fsync_dir(s->dir) : 0;
+    return rc ? kl_seterr_prefix(rc, "%s", s->url) : 0;
 }
 
 /* ---- iteration --------------------------------------------------------- */
@@ -1105,6 +1116,8 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     }
     if (!rc)
         rc = kl_url_sync_mode(url, &s->sync);
+    if (!rc)
+        rc = kl_url_file_mode(url, &s->mode);
     s->fold_min = FOLD_MIN;
     if (!rc)
         rc = kl_url_uint(url, "journal_max", 0, UINT64_MAX, &s->fold_min);
@@ -1122,7 +1135,9 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
             rc = kl_seterr(kl__errno_code(errno), "%s: %s: %s", url->full, s->path, strerror(errno));
         else if (!s->create)
             rc = kl_seterr(KL_ENOTFOUND, "%s: file %s does not exist", url->full, s->path);
-        else if (!(rc = kl__fsio_mkdirs(s->dir)))
+        else if ((rc = kl__fsio_mkdirs(s->dir, kl_url_folder_mode(s->mode))))
+            kl_seterr_prefix(rc, "%s", url->full);
+        else
             rc = create_file(s);
         if (!rc && stat(s->path, &st) < 0)
             rc = kl_seterrno(errno, "stat", s->path);

@@ -7,7 +7,6 @@
 
 #include "archive/backend/file/file.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -17,6 +16,7 @@ struct kl__h5j {
     fa *f;          /* NULL: a reader whose journal does not exist (yet) */
     char *path, *dir, *url;
     int sync;
+    unsigned mode;  /* bits of a new journal: the HDF5 file's */
     bool read_only;
     kl_buf rec;     /* a record read back */
 };
@@ -47,6 +47,7 @@ static int fa_attach(kl__h5j *j)
     s->autocompact = 0; /* folds empty it; never rewritten otherwise */
     s->read_only = j->read_only;
     s->sync = j->sync;
+    s->mode = j->mode;
     int rc = 0;
     if (!(s->url = strdup(j->url)) || !(s->path = strdup(j->path)) || !(s->dir = strdup(j->dir)))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
@@ -83,11 +84,8 @@ int kl__h5j_open(kl__h5j **out, const char *h5path, const char *url, int sync, b
     }
     /* a new journal gets the file's permission bits: it holds its entries */
     struct stat st;
-    if (!rc && !read_only && stat(h5path, &st) == 0) {
-        int fd = open(j->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0666);
-        if (fd >= 0)
-            close(fd);
-    }
+    if (!rc && !read_only && stat(h5path, &st) == 0)
+        j->mode = st.st_mode & 0777;
     if (!rc) {
         rc = fa_attach(j);
         if (rc == KL_ENOTFOUND && read_only)

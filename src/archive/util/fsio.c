@@ -103,7 +103,14 @@ int kl__fsio_fsync_dir(const char *path)
     return rc;
 }
 
-int kl__fsio_mkdirs(const char *path)
+int kl__fsio_set_mode(int fd, unsigned mode, const char *path)
+{
+    if (mode && fchmod(fd, (mode_t)mode) < 0)
+        return kl_seterrno(errno, "set the mode of", path);
+    return 0;
+}
+
+int kl__fsio_mkdirs(const char *path, unsigned folder_mode)
 {
     char *p = strdup(path);
     if (!p)
@@ -113,7 +120,12 @@ int kl__fsio_mkdirs(const char *path)
         if (*s == '/' || *s == '\0') {
             char c = *s;
             *s = '\0';
-            if (mkdir(p, 0777) < 0 && errno != EEXIST) {
+            if (mkdir(p, 0777) == 0) {
+                if (folder_mode && chmod(p, (mode_t)folder_mode) < 0) {
+                    rc = kl_seterrno(errno, "set the mode of", p);
+                    break;
+                }
+            } else if (errno != EEXIST) {
                 rc = kl_seterrno(errno, "create folder", p);
                 break;
             }

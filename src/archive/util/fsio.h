@@ -22,7 +22,10 @@ int kl__fsio_fsync_dir(const char *path);
 /* Copy the first size bytes of from (at from_path) into the empty file
  * to (at to_path); KL_EIO when from is shorter. */
 int kl__fsio_copy(int from, int to, uint64_t size, const char *from_path, const char *to_path);
-/* mkdir -p. */
-int kl__fsio_mkdirs(const char *path);
+/* mkdir -p; the folders made get exactly folder_mode (kl_url_folder_mode
+ * of ?mode=), or follow the umask when it is 0. */
+int kl__fsio_mkdirs(const char *path, unsigned folder_mode);
+/* ?mode=: give the file open at fd exactly these bits (nothing when 0). */
+int kl__fsio_set_mode(int fd, unsigned mode, const char *path);
 
 #endif

@@ -91,12 +91,14 @@ int kl__keyfolder_fsync_at(kl__keyfolder *kf, const char *rel, int flags)
     /* O_NONBLOCK: a FIFO put at the name meanwhile must not block */
     int fd = openat(kf->rootfd, rel, flags | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0)
-        return errno == ENOENT || errno == ENXIO ? 0 : kl_seterrno(errno, "open for fsync", rel);
+        return errno == ENOENT || errno == ENXIO
+                   ? 0
+                   : kl__keyfolder_fail(kf, kl_seterrno(errno, "open for fsync", rel));
     struct stat st;
     int rc = 0;
     /* nothing of ours to flush in anything but a file or a folder */
     if (fstat(fd, &st) < 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
-        rc = kl__fsio_fsync(fd, rel);
+        rc = kl__keyfolder_fail(kf, kl__fsio_fsync(fd, rel));
     close(fd);
     return rc;
 }
@@ -186,6 +188,9 @@ int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
             if (mkdirat(kf->rootfd, shard, 0777) < 0 && errno != EEXIST)
                 return kl_seterr(kl__errno_code(errno), "%s: create folder %s: %s", kf->url, shard,
                                  strerror(errno));
+            if (kf->folder_mode && fchmodat(kf->rootfd, shard, kf->folder_mode, 0) < 0)
+                return kl_seterr(kl__errno_code(errno), "%s: set the mode of folder %s: %s",
+                                 kf->url, shard, strerror(errno));
             *new_shard = true;
             attempt--;
         } else if (err == EEXIST) {
@@ -199,6 +204,12 @@ int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
 
 int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bool new_shard)
 {
+    if (kf->mode && fchmodat(kf->rootfd, tmp, kf->mode, 0) < 0) {
+        int rc = kl_seterr(kl__errno_code(errno), "%s: set the mode of %s: %s", kf->url, tmp,
+                           strerror(errno));
+        unlinkat(kf->rootfd, tmp, 0);
+        return rc;
+    }
     if (renameat(kf->rootfd, tmp, kf->rootfd, rel) < 0) {
         int rc = kl_seterr(kl__errno_code(errno), "%s: rename %s into place: %s", kf->url, rel,
                            strerror(errno));
@@ -258,7 +269,7 @@ int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg)
         if (!sh) {
             if (errno == ENOENT || errno == ENOTDIR)
                 continue;
-            rc = kl_seterrno(errno, "list folder", de->d_name);
+            rc = kl__keyfolder_fail(kf, kl_seterrno(errno, "list folder", de->d_name));
             break;
         }
         struct dirent *fe;
@@ -551,7 +562,9 @@ static int write_marker(kl__keyfolder *kf)
     if (fd < 0)
         return kl_seterr(kl__errno_code(errno), "%s: create %s: %s", kf->url, marker,
                          strerror(errno));
-    int rc = kl__fsio_pwrite(fd, m, sizeof m, 0, kf->root);
+    int rc = kl__fsio_set_mode(fd, kf->mode, kf->root);
+    if (!rc)
+        rc = kl__fsio_pwrite(fd, m, sizeof m, 0, kf->root);
     if (!rc && kf->sync != KL_SYNC_NONE && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", kf->root);
     close(fd);
@@ -581,7 +594,7 @@ static int read_marker(kl__keyfolder *kf)
     struct stat st;
     int rc = 0;
     if (fstat(fd, &st) < 0)
-        rc = kl_seterrno(errno, "stat", lay->marker);
+        rc = kl__keyfolder_fail(kf, kl_seterrno(errno, "stat", lay->marker));
     else if (S_ISREG(st.st_mode)) /* a FIFO there must not block the read */
         rc = kl__fsio_pread(fd, m, sizeof m, 0, &got, kf->root);
     close(fd);
@@ -655,7 +668,11 @@ int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const
                          lay->scheme);
     if (!(kf->url = strdup(url->full)) || !(kf->root = kl__abs_path(url->rest)))
         return kl_seterr(KL_ENOMEM, "out of memory");
-    return kl_url_sync_mode(url, &kf->sync);
+    int rc = kl_url_sync_mode(url, &kf->sync);
+    if (!rc)
+        rc = kl_url_file_mode(url, &kf->mode);
+    kf->folder_mode = kl_url_folder_mode(kf->mode);
+    return rc;
 }
 
 int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
@@ -669,7 +686,7 @@ int kl__keyfolder_attach(kl__keyfolder *kf, const kl_archive_opts *opts)
         else if (!opts->create || opts->read_only)
             rc = kl_seterr(KL_ENOTFOUND, "%s: folder %s does not exist", url, kf->root);
         else
-            rc = kl__fsio_mkdirs(kf->root);
+            rc = kl__keyfolder_fail(kf, kl__fsio_mkdirs(kf->root, kf->folder_mode));
         if (rc == 0 && stat(kf->root, &st) < 0)
             rc = kl_seterrno(errno, "stat", kf->root);
     }

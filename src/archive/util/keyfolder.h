@@ -42,14 +42,23 @@ typedef struct kl__keyfolder {
     char *url, *root; /* owned */
     int rootfd;
     int sync;  /* KL_SYNC_* from ?sync= */
+    unsigned mode, folder_mode; /* ?mode=: bits of new files and folders (0: umask) */
     pid_t pid; /* cached: getpid() is a system call */
 } kl__keyfolder;
+
+/* Returns rc after putting the archive's URL in front of the thread's
+ * message (for failures of calls that named only an entry or a shard);
+ * 0 stays 0. */
+static inline int kl__keyfolder_fail(const kl__keyfolder *kf, int rc)
+{
+    return rc ? kl_seterr_prefix(rc, "%s", kf->url) : 0;
+}
 
 /* The hex name of a key (KL_KEYFOLDER_HEX digits + NUL into out).  hdf5:
  * names its groups with it too. */
 void kl__keyfolder_key_hex(const void *key, size_t klen, char *out);
 
-/* Start: the URL, the absolute folder path and ?sync=.  KL_EINVAL when
+/* Start: the URL, the absolute folder path, ?sync= and ?mode=.  KL_EINVAL when
  * the URL names no folder.  Call kl__keyfolder_close even when it fails. */
 int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const kl_url *url);
 /* Open the folder (made when missing and opts->create): it holds the
@@ -94,8 +103,8 @@ typedef int (*kl__keyfolder_create_fn)(kl__keyfolder *kf, const char *tmp, void 
  * shard folder was made (kl__keyfolder_commit fsyncs the root then). */
 int kl__keyfolder_create_tmp(kl__keyfolder *kf, const char *rel, char *tmp,
                             kl__keyfolder_create_fn create, void *arg, bool *new_shard);
-/* Rename the written and closed tmp over entry rel (the temporary is
- * removed when that fails); with sync=full, fsync the shard (and the root
+/* Give the written and closed tmp the ?mode= bits and rename it over
+ * entry rel (the temporary is removed when that fails); with sync=full, fsync the shard (and the root
  * after a new shard). */
 int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bool new_shard);
 /* Delete entry rel (KL_ENOTFOUND when there is none); with sync=full,

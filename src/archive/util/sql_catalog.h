@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* The sql_archive layout shared by the SQL backends (sqlite, postgres):
+/* The sql_archive layout shared by the SQL backends (sqlite, postgres, mysql):
  * a catalogue table KL_SQL_CATALOGUE maps each key to an id, and the
  * key's value is the one row of its own entry table "e<id>"
  * (sql_names.h).  This module holds what both backends do the same way —
@@ -37,6 +37,7 @@ typedef struct kl__sql_dialect {
 
 extern const kl__sql_dialect kl__sql_dialect_sqlite;   /* ?N, BLOB, rowid 1 */
 extern const kl__sql_dialect kl__sql_dialect_postgres; /* $N, bytea, kid column */
+extern const kl__sql_dialect kl__sql_dialect_mysql;    /* ?, LONGBLOB, kid column */
 
 /* The SQL of entry statement op on the table of id, into out (cap bytes;
  * 160 is plenty); also the table's name when name is not NULL (room for

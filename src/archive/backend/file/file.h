@@ -53,6 +53,7 @@ typedef struct fa {
     char *url, *path, *dir;
     int fd;
     int sync;
+    unsigned mode; /* ?mode=: bits of a new file (0: the umask's) */
     bool read_only;
     double autocompact;
     dev_t dev;

@@ -163,7 +163,9 @@ int kl__file_open_file(fa *s, bool create)
         if (rc)
             return rc;
         if (fstat(s->fd, &st) == 0 && st.st_size == 0) {
-            rc = kl__file_write_header(s, s->fd, s->path);
+            rc = kl__fsio_set_mode(s->fd, s->mode, s->path);
+            if (!rc)
+                rc = kl__file_write_header(s, s->fd, s->path);
             if (!rc && s->sync != KL_SYNC_NONE)
                 rc = kl__fsio_fsync(s->fd, s->path);
             if (rc)
@@ -209,6 +211,13 @@ static bool path_replaced(fa *s)
 {
     struct stat st;
     return stat(s->path, &st) == 0 && (st.st_ino != s->ino || st.st_dev != s->dev);
+}
+
+/* The path names the very file open at s->fd. */
+static bool still_here(fa *s)
+{
+    struct stat st;
+    return stat(s->path, &st) == 0 && st.st_ino == s->ino && st.st_dev == s->dev;
 }
 
 /* Index what was appended since s->end.  With the lock held, an incomplete
@@ -290,6 +299,14 @@ int kl__file_scan(fa *s)
                         pos += r.len;
                         continue;
                     }
+                }
+                if (r.type == T_MOVED && still_here(s)) {
+                    /* the path still names this file: a copy of a file
+                     * that was replaced (its moved record came along), or
+                     * a damaged one; reopening would find the same record
+                     * again, for ever.  What precedes it stands. */
+                    pos += r.len;
+                    continue;
                 }
                 if (r.type == T_MOVED) {
                     moved = true;

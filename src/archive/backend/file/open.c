@@ -41,9 +41,12 @@ int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opt
         rc = kl_url_sync_mode(url, &s->sync);
     if (!rc)
         rc = kl_url_double(url, "autocompact", 0, 1, &s->autocompact);
+    if (!rc)
+        rc = kl_url_file_mode(url, &s->mode);
     bool create = opts->create && !opts->read_only;
     if (!rc && create && access(s->dir, F_OK) < 0)
-        rc = kl__fsio_mkdirs(s->dir);
+        if ((rc = kl__fsio_mkdirs(s->dir, kl_url_folder_mode(s->mode))))
+            kl_seterr_prefix(rc, "%s", url->full);
     if (!rc)
         rc = kl__file_open_file(s, create);
     if (!rc)

@@ -8,10 +8,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
-/* Remove PATH.compact.PID files whose compacting process is gone (killed
- * mid-compaction: the archive itself was never affected). */
-static void remove_stale_compactions(fa *s, kl_buf *report)
+/* PATH.compact.PID files whose compacting process is gone (killed
+ * mid-compaction: the archive itself was never affected): reported with
+ * their size (not counted as problems), removed with repair. */
+static void stale_compactions(fa *s, bool repair, kl_buf *report)
 {
     char *b = strdup(s->path);
     DIR *d = b ? opendir(s->dir) : NULL;
@@ -26,13 +29,59 @@ static void remove_stale_compactions(fa *s, kl_buf *report)
             if (pid <= 0 || !(kill((pid_t)pid, 0) < 0 && errno == ESRCH))
                 continue;
             char *p = NULL;
-            if (asprintf(&p, "%s/%s", s->dir, de->d_name) >= 0 && unlink(p) == 0 && report)
-                kl_buf_printf(report, "%s: removed leftover %s\n", s->url, p);
+            struct stat st;
+            if (asprintf(&p, "%s/%s", s->dir, de->d_name) < 0)
+                break;
+            if (lstat(p, &st) == 0 && (!repair || unlink(p) == 0) && report)
+                kl_buf_printf(report, "%s: leftover %s of a killed compaction (%llu bytes)%s\n",
+                              s->url, p, (unsigned long long)st.st_size,
+                              repair ? " (removed)" : "");
             free(p);
         }
         closedir(d);
     }
     free(b);
+}
+
+/* What follows the last whole record (s->end, just scanned) in a file of
+ * `size` bytes.  A whole header there that fails its checksum, or a
+ * record that fits the file but fails its checksums, is damage: a
+ * problem (1).  A write cut short (a killed writer, or a copy cut short:
+ * fewer bytes than a header, a sound header claiming more bytes than
+ * there are, zeros) is reported with its size, not counted (0).  With repair it is cut off either way (we
+ * hold the lock: no append is in progress). */
+static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
+{
+    if (s->end >= size)
+        return 0;
+    uint8_t h[RHDR];
+    size_t got = 0;
+    rec r;
+    if ((*rc = kl__fsio_pread(s->fd, h, RHDR, (int64_t)s->end, &got, s->path)))
+        return 0;
+    /* cut short: fewer bytes than a header, a sound header claiming more
+     * than is there, or zeros (a file extended, its data never written) */
+    bool zeros = true;
+    for (size_t i = 0; i < got; i++)
+        zeros &= h[i] == 0;
+    bool damaged = got == RHDR && !zeros &&
+                   !(kl__file_rec_header(h, &r) && s->end + r.len > size);
+    if (report) {
+        if (damaged) {
+            kl_buf_printf(report, "%s: the last record (byte %llu): checksum mismatch%s\n",
+                          s->url, (unsigned long long)s->end, repair ? " (dropped)" : "");
+        } else {
+            kl_buf_printf(report,
+                          "%s: %llu bytes after the last whole record (byte %llu): an incomplete "
+                          "record, a write cut short (by a killed writer, or a file cut "
+                          "short)%s\n",
+                          s->url, (unsigned long long)(size - s->end),
+                          (unsigned long long)s->end, repair ? " (cut off)" : "");
+        }
+    }
+    if (repair && !s->read_only && ftruncate(s->fd, (off_t)s->end) < 0)
+        *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
+    return damaged;
 }
 
 int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
@@ -42,10 +91,17 @@ int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problem
     if (rc || (rc = kl__file_lock_ex(s)))
         return rc;
     kl__file_tab_reset(s);
-    s->no_cut = !repair; /* checking alone changes nothing */
+    s->no_cut = true; /* the tail is judged below */
     rc = kl__file_scan(s);
     s->no_cut = false;
-    size_t n = 0, np = 0;
+    struct stat st;
+    if (!rc && fstat(s->fd, &st) < 0)
+        rc = kl_seterrno(errno, "stat", s->path);
+    int tail_rc = 0;
+    size_t np_tail = rc ? 0 : (size_t)check_tail(s, (uint64_t)st.st_size, repair, report, &tail_rc);
+    if (!rc)
+        rc = tail_rc;
+    size_t n = 0, np = np_tail;
     slot *v = rc ? NULL : kl__file_live_sorted(s, &n);
     if (!rc && !v)
         rc = kl_seterr(KL_ENOMEM, "out of memory");
@@ -83,8 +139,8 @@ int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problem
     }
     if (!rc && repair && np)
         rc = kl__file_compact_locked(s, false);
-    if (!rc && repair)
-        remove_stale_compactions(s, report);
+    if (!rc)
+        stale_compactions(s, repair, report);
     kl__file_unlock(s);
     *problems = np;
     return rc;

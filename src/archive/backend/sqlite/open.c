@@ -5,11 +5,13 @@
 #include "archive/backend/sqlite/sqlite.h"
 #include "archive/url.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static int sq_table_exists(sq_state *s, const char *name, bool *out)
 {
@@ -204,8 +206,25 @@ static int sq_parse_opts(sq_state *s, const kl_url *url, int *timeout_ms, uint64
     *timeout_ms = (int)to;
     if ((r = kl_url_uint(url, "max_size", 1024, INT_MAX, max_size)))
         return r;
+    if ((r = kl_url_file_mode(url, &s->mode)))
+        return r;
     /* none / normal / full map onto SQLite's synchronous OFF / NORMAL / FULL */
     return kl_url_sync_mode(url, &s->sync_level);
+}
+
+/* ?mode=: make the empty database file with those bits before SQLite
+ * opens it; SQLite gives its -wal, -shm and -journal files the bits of
+ * the database file. */
+static int sq_make_file(sq_state *s)
+{
+    int fd = open(s->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)s->mode);
+    if (fd < 0)
+        return errno == EEXIST ? 0 : kl_seterrno(errno, "create", s->url);
+    int r = fchmod(fd, (mode_t)s->mode) < 0 ? kl_seterrno(errno, "set the mode of", s->url) : 0;
+    close(fd);
+    if (r)
+        unlink(s->path);
+    return r;
 }
 
 int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
@@ -253,6 +272,8 @@ int kl__sq_open(void **out, const kl_url *url, const kl_archive_opts *opts)
             r = sq_refuse_entry_name(url->full, s->table);
             goto fail;
         }
+        if (s->mode && (r = sq_make_file(s)))
+            goto fail;
     } else if (!memory && S_ISDIR(sb.st_mode)) {
         r = kl_seterr(KL_EINVAL, "%s: is a folder, not an SQLite database", url->full);
         goto fail;

@@ -9,7 +9,8 @@
  * Options: timeout=MS (busy timeout, default 30000), sync=none|normal|full
  * (PRAGMA synchronous; default normal, with WAL), max_size=BYTES (largest
  * key + value accepted, default and at most SQLite's own limit, 1e9 in
- * Debian's build; larger entries are KL_ETOOBIG).
+ * Debian's build; larger entries are KL_ETOOBIG), mode=OCTAL (bits of a
+ * new database file and so of its -wal/-shm files; default: the umask's).
  *
  * Keys and values are stored as the canonical bytes we are given, so any
  * SQLite client can read them (and a CBOR decoder can decode them).
@@ -105,6 +106,7 @@ typedef struct sq_state {
      * past schema changes (ended by its reset), or NULL */
     sqlite3_stmt *schema_txn;
     int sync_level; /* 0 off, 1 normal, 2 full */
+    unsigned mode;  /* ?mode=: bits of a new database file (0: the umask's) */
     sqlite3_stmt *st[SQ_NSTMT];
     sq_entry_stmt ecache[SQ_ENTRY_CACHE];
     uint64_t eclock;

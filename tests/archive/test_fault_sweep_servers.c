@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* Fault sweeps of the server archives: the workload of
+ * support/sweep_workload.h run on Redis and PostgreSQL through a proxy
+ * (support/tcp_proxy.h) that drops the connection at the N-th chunk the
+ * client sends — before the server sees it, or after (its answer lost) —
+ * once or from then on, for N across the whole workload.  After each run,
+ * checked over a direct connection: the archive opens, verify is clean,
+ * every acknowledged entry reads back, an entry whose write failed reads
+ * as before or after, nothing else is there; every failure reached the
+ * caller naming the archive's URL.  `make test` sweeps a slice (about 12
+ * points per server), KLEPTO_TEST_LONG=1 every point.  Skipped when
+ * scripts/with-servers.sh gave no server URL. */
+#define _GNU_SOURCE
+#include "sweep_workload.h"
+#include "tcp_proxy.h"
+#include "testutil.h"
+
+#include "klepto/archive.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int serial;
+
+/* url with its 127.0.0.1 port replaced by port; NULL when it has none. */
+static char *with_port(const char *url, int port, int *old_port)
+{
+    const char *h = strstr(url, "127.0.0.1:");
+    if (!h)
+        return NULL;
+    const char *num = h + strlen("127.0.0.1:");
+    char *end = NULL;
+    long p = strtol(num, &end, 10);
+    if (end == num)
+        return NULL;
+    *old_port = (int)p;
+    char *out = NULL;
+    if (asprintf(&out, "%.*s%d%s", (int)(num - url), url, port, end) < 0)
+        return NULL;
+    return out;
+}
+
+/* base: the server URL; opt: "prefix" (Redis) or "table" (PostgreSQL). */
+static void sweep_server(const char *label, const char *base, const char *opt)
+{
+    int server_port = 0;
+    char *probe = with_port(base, 1, &server_port);
+    if (!probe)
+        fail_msg("%s: cannot find the port in %s", label, base);
+    free(probe);
+    kt_proxy *px = kt_proxy_start(server_port);
+    assert_non_null(px);
+    char *proxied_base = with_port(base, kt_proxy_port(px), &server_port);
+    char where[64];
+    snprintf(where, sizeof where, "127.0.0.1:%d", kt_proxy_port(px));
+    const char *sep = strchr(base, '?') ? "&" : "?";
+    kt_sweep_bad_runs = 0;
+    long calls = -1, points = 0, seen = 0;
+    bool full = kt_long();
+    for (long n = 0;; n++) {
+        long step = full || calls <= 12 ? 1 : (calls + 11) / 12;
+        if (calls >= 0 && n > 0 && (n - 1) % step)
+            continue;
+        if (calls >= 0 && n > calls)
+            break;
+        for (int mode = 0; mode < (n ? 3 : 1); mode++) {
+            /* 0: once, before; 1: once, after; 2: from then on */
+            char *direct = NULL, *proxied = NULL;
+            int id = serial++;
+            assert_true(asprintf(&direct, "%s%s%s=klepto_sweep_%d", base, sep, opt, id) > 0);
+            assert_true(asprintf(&proxied, "%s%s%s=klepto_sweep_%d", proxied_base, sep, opt, id) >
+                        0);
+            kt_sweep_run r;
+            kt_sweep_run_init(&r, where, 0, false, mode == 2);
+            kt_proxy_arm(px, n, mode == 2, mode == 1);
+            kt_sweep_workload(&r, proxied);
+            kt_proxy_disarm(px);
+            if (n == 0) {
+                calls = kt_proxy_count(px);
+                if (r.failures)
+                    fail_msg("%s: the workload fails without a fault: %s", label, r.first);
+            }
+            kt_sweep_check(&r, direct);
+            kl_archive *ar = NULL;
+            if (kl_archive_open(&ar, direct, NULL) == 0)
+                kl_archive_drop(ar);
+            free(direct);
+            free(proxied);
+            points += n > 0;
+            seen += n > 0 && r.failures > 0;
+        }
+    }
+    print_message("%s: %ld fault points swept (%ld chunks sent per run), %ld runs saw a call "
+                  "fail\n",
+                  label, points, calls, seen);
+    kt_proxy_stop(px);
+    free(proxied_base);
+    if (kt_sweep_bad_runs)
+        fail_msg("%s: %ld checks failed in the sweep (the first ones printed above)", label,
+                 kt_sweep_bad_runs);
+}
+
+static void sweep_redis(void **st)
+{
+    (void)st;
+#ifdef KLEPTO_HAVE_REDIS
+    const char *u = getenv("KLEPTO_TEST_REDIS_URL");
+    if (u && *u) {
+        sweep_server("redis", u, "prefix");
+        return;
+    }
+#endif
+    skip();
+}
+
+static void sweep_postgres(void **st)
+{
+    (void)st;
+#ifdef KLEPTO_HAVE_POSTGRES
+    const char *u = getenv("KLEPTO_TEST_PG_URL");
+    if (u && *u) {
+        sweep_server("postgresql", u, "table");
+        return;
+    }
+#endif
+    skip();
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sweep_redis),
+        cmocka_unit_test(sweep_postgres),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
