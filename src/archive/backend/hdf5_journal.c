@@ -15,11 +15,21 @@
 struct kl__h5j {
     fa *f;          /* NULL: a reader whose journal does not exist (yet) */
     char *path, *dir, *url;
+    char *aurl;     /* the archive's URL */
     int sync;
     unsigned mode;  /* bits of a new journal: the HDF5 file's */
     bool read_only;
     kl_buf rec;     /* a record read back */
 };
+
+/* An error of the file: code names the journal's path only: name the
+ * archive too (a message that already does is left as it is). */
+static int named(const kl__h5j *j, int rc)
+{
+    if (rc >= 0 || rc == KL_ENOTFOUND || strstr(kl_errmsg(), j->aurl))
+        return rc;
+    return kl_seterr_prefix(rc, "%s", j->url);
+}
 
 static void fa_release(fa *s)
 {
@@ -57,7 +67,7 @@ static int fa_attach(kl__h5j *j)
         rc = kl__file_scan(s);
     if (rc) {
         fa_release(s);
-        return rc;
+        return named(j, rc);
     }
     j->f = s;
     return 0;
@@ -78,6 +88,7 @@ int kl__h5j_open(kl__h5j **out, const char *h5path, const char *url, int sync, b
         rc = kl_seterr(KL_ENOMEM, "out of memory");
     }
     if (!rc && (!(j->dir = strndup(h5path, slash == h5path ? 1 : (size_t)(slash - h5path))) ||
+                !(j->aurl = strdup(url)) ||
                 asprintf(&j->url, "%s (journal %s)", url, j->path) < 0)) {
         j->url = NULL;
         rc = kl_seterr(KL_ENOMEM, "out of memory");
@@ -111,6 +122,7 @@ int kl__h5j_close(kl__h5j *j)
     free(j->path);
     free(j->dir);
     free(j->url);
+    free(j->aurl);
     free(j);
     return rc;
 }
@@ -121,7 +133,7 @@ int kl__h5j_refresh(kl__h5j *j)
         int rc = fa_attach(j);
         return rc == KL_ENOTFOUND ? 0 : rc;
     }
-    return kl__file_refresh(j->f);
+    return named(j, kl__file_refresh(j->f));
 }
 
 /* Read the record of slot e into j->rec and check it whole. */
@@ -153,7 +165,7 @@ int kl__h5j_lookup(kl__h5j *j, const void *key, size_t klen, kl_buf *val, int64_
     rec r;
     int rc = read_slot(j, e, &r);
     if (rc)
-        return rc;
+        return named(j, rc);
     if (r.klen != klen || memcmp(j->rec.data + RHDR, key, klen))
         return KL_ENOTFOUND; /* another key, same hash */
     if (ns)
@@ -184,7 +196,7 @@ int kl__h5j_put(kl__h5j *j, size_t n, const void *const *keys, const size_t *kle
     if (!rc && b.len)
         rc = kl__file_append(j->f, b.data, b.len);
     kl_buf_free(&b);
-    return rc;
+    return named(j, rc);
 }
 
 uint64_t kl__h5j_bytes(const kl__h5j *j)
@@ -204,7 +216,7 @@ int kl__h5j_lock(kl__h5j *j)
     int rc = kl__file_lock_ex(j->f);
     if (!rc && (rc = kl__file_refresh(j->f)))
         kl__file_unlock(j->f);
-    return rc;
+    return named(j, rc);
 }
 
 void kl__h5j_unlock(kl__h5j *j)
@@ -229,7 +241,7 @@ int kl__h5j_each(kl__h5j *j, kl__h5j_fn fn, void *arg)
                     r.ns);
     }
     free(v);
-    return rc;
+    return named(j, rc);
 }
 
 bool kl__h5j_has_hash(kl__h5j *j, uint64_t lo, uint64_t hi)
@@ -244,7 +256,7 @@ int kl__h5j_clear_locked(kl__h5j *j)
 {
     if (!j->f || j->f->end == FHDR)
         return 0;
-    return kl__file_compact_locked(j->f, true);
+    return named(j, kl__file_compact_locked(j->f, true));
 }
 
 int kl__h5j_verify(kl__h5j *j, bool repair, kl_buf *report, size_t *problems)
@@ -279,12 +291,12 @@ int kl__h5j_verify(kl__h5j *j, bool repair, kl_buf *report, size_t *problems)
         rc = kl__file_fa_verify(j->f, repair, report, problems);
     kl__file_unlock(j->f);
     *problems += torn;
-    return rc;
+    return named(j, rc);
 }
 
 int kl__h5j_drop(kl__h5j *j)
 {
     if (!j->f)
         return 0;
-    return kl__file_fa_drop(j->f) ;
+    return named(j, kl__file_fa_drop(j->f));
 }
