@@ -209,7 +209,8 @@ static void typed_array_is_a_native_dataset(void **st)
 
     kl_archive *ar = open_ok(url_of("hdf5", "native.h5", ""));
     KT_OK(kl_archive_put(ar, key, kl, v, vl));
-    KT_OK(kl_archive_put(ar, "\x61x", 2, "\x63" "abc", 4)); /* "x": "abc" as CBOR */
+    KT_OK(kl_archive_put(ar, "\x61x", 2, "\x82\x01\x02", 3)); /* "x": [1, 2] as CBOR */
+    KT_OK(kl_archive_put(ar, "\x61y", 2, "\x63" "abc", 4)); /* "y": "abc", a string */
     KT_OK(kl_archive_close(ar));
     snprintf(file, sizeof file, "%s", path_of("native.h5"));
     snprintf(dset, sizeof dset, "/%s", hex_of(key, kl));
@@ -217,13 +218,24 @@ static void typed_array_is_a_native_dataset(void **st)
     check_h5dump(file, dset);
     check_h5py(file, dset, key, kl);
 
-    /* a non-array value is its CBOR bytes in a uint8 dataset, marked */
+    /* a list is its CBOR bytes in a uint8 dataset, marked */
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
-    hid_t ds = H5Dopen2(f, hex_of("\x61x", 2), H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, hex_of("\x61y", 2), H5P_DEFAULT);
     assert_true(ds >= 0);
-    unsigned char bytes[4];
+    /* text is a UTF-8 string dataset (format version 2) */
+    hid_t tt = H5Dget_type(ds);
+    assert_int_equal(H5Tget_class(tt), H5T_STRING);
+    assert_int_equal(H5Tget_cset(tt), H5T_CSET_UTF8);
+    char text[4] = {0};
+    assert_true(H5Dread(ds, tt, H5S_ALL, H5S_ALL, H5P_DEFAULT, text) >= 0);
+    assert_memory_equal(text, "abc", 3);
+    H5Tclose(tt);
+    H5Dclose(ds);
+    ds = H5Dopen2(f, hex_of("\x61x", 2), H5P_DEFAULT);
+    assert_true(ds >= 0);
+    unsigned char bytes[3];
     assert_true(H5Dread(ds, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes) >= 0);
-    assert_memory_equal(bytes, "\x63" "abc", 4);
+    assert_memory_equal(bytes, "\x82\x01\x02", 3);
     hid_t a = H5Aopen(ds, "klepto_kind", H5P_DEFAULT);
     hid_t mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, 16);

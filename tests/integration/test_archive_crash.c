@@ -3,7 +3,8 @@
  * writer of single puts, batches, deletes, compactions and verify
  * --repair killed with SIGKILL at a random moment, 50 times for file: and
  * dir:, 20 for sqlite: (both layouts), hdf5: and hdf5dir: under `make
- * test`; 200 times each under KLEPTO_TEST_LONG=1 (`make test-long`). */
+ * test`; 200 times each under KLEPTO_TEST_LONG=1 (`make test-long`); and 24 times
+ * a writer of hdf5: single puts folding its journal every few puts. */
 #include "archive_suite.h"
 #include "crash_loop.h"
 #include "testutil.h"
@@ -65,6 +66,18 @@ static void sigkill_sqlite_tables(void **st)
 }
 
 #ifdef KLEPTO_HAVE_HDF5
+/* hdf5: single puts go to its journal; a small journal_max makes the
+ * writer fold it into the HDF5 file every few puts, so kills land in
+ * appends, in folds (copy, HDF5 writes, rename) and between a fold's
+ * rename and the journal's emptying */
+static void sigkill_hdf5_single_puts(void **st)
+{
+    (void)st;
+    char url[600];
+    snprintf(url, sizeof url, "hdf5:%s/crash-journal.h5?journal_max=16384", tmp);
+    run(url, 24);
+}
+
 static void sigkill_hdf5(void **st)
 {
     (void)st;
@@ -94,6 +107,7 @@ int main(void)
         cmocka_unit_test(sigkill_sqlite),
         cmocka_unit_test(sigkill_sqlite_tables),
 #ifdef KLEPTO_HAVE_HDF5
+        cmocka_unit_test(sigkill_hdf5_single_puts),
         cmocka_unit_test(sigkill_hdf5),
         cmocka_unit_test(sigkill_hdf5dir),
 #endif

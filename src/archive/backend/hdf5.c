@@ -33,6 +33,8 @@
  * the writer rebuilds the file with only the live entries (also
  * kl_archive_compact). */
 #define _GNU_SOURCE
+#include "archive/backend/hdf5_journal.h"
+#include "archive/tarray.h"
 #include "archive/util/fsio.h"
 #include "archive/util/h5common.h"
 #include "internal.h"
@@ -49,13 +51,18 @@
 #define FORMAT "klepto hdf5"
 #define GARBAGE_ATTR "klepto_garbage_bytes"
 #define COMPACT_MIN (1u << 20)
+#define FOLD_MIN (8u << 20) /* fold a journal this big, or a quarter of the file */
+#define DIRECT_MIN (64u << 10) /* values this big go straight into the file */
+#define CLOSE_FOLD_MAX (16u << 20) /* a close folds into files up to this size */
 
 typedef struct h5_state {
     char *url, *path, *dir, *base;
     int sync;
     unsigned mode; /* ?mode=: bits of a new file (0: the umask's) */
-    bool create;
+    bool create, read_only, dropped;
     pid_t pid;
+    kl__h5j *jr; /* the journal of single puts (hdf5_journal.h) */
+    uint64_t fold_min; /* ?journal_max=: fold once the journal holds this much */
     hid_t fapl_ro, fapl_rw;
     hid_t snap;      /* read handle of the file PATH named last, or -1 */
     int snapfd;
@@ -154,13 +161,56 @@ static int find(h5_state *s, hid_t f, const void *key, size_t klen, kl__h5_entry
     return rc;
 }
 
+/* What `want` asks of the journal's entry of key: KL_ENOTFOUND when the
+ * journal has none. */
+static int journal_answer(h5_state *s, const void *key, size_t klen, kl__h5_want want, void *out)
+{
+    int rc = kl__h5j_refresh(s->jr);
+    if (rc)
+        return rc;
+    if (want == KL_H5_PRESENT) {
+        rc = kl__h5j_lookup(s->jr, key, klen, NULL, NULL);
+        return rc ? rc : 1;
+    }
+    kl_buf v = KL_BUF_INIT;
+    int64_t ns = 0;
+    rc = kl__h5j_lookup(s->jr, key, klen, &v, &ns);
+    if (!rc && want == KL_H5_VALUE) {
+        kl_buf *val = out;
+        kl_buf_reset(val);
+        rc = kl_buf_append(val, v.data, v.len);
+        kl_buf_free(&v);
+        return rc;
+    }
+    if (!rc && want == KL_H5_INFO) {
+        kl_entry_info *info = out;
+        info->stored_ns = ns;
+        info->size = klen + v.len;
+    } else if (!rc && want == KL_H5_VIEW) {
+        kl__tarray ta;
+        if (!kl__tarray_parse(v.data, v.len, &ta))
+            rc = kl_seterr(KL_ETYPE, "%s: the value is not a typed numeric array", s->url);
+        else if (!(rc = kl__view_from_copy(out, v.data, v.len, &ta)))
+            v.data = NULL;
+    }
+    kl_buf_free(&v);
+    return rc;
+}
+
 /* A keyed read: what `want` asks of the entry of `key` (h5common.h). */
 static int read_key(h5_state *s, const void *key, size_t klen, kl__h5_want want, void *out)
 {
     hid_t f;
     kl__h5_entry e;
     kl__h5_enter();
-    int rc = snapshot(s, &f);
+    /* the journal first: a fold renames the new file into place before it
+     * empties the journal, so what is not there now is in the file below */
+    int rc = journal_answer(s, key, klen, want, out);
+    if (rc != KL_ENOTFOUND) {
+        kl__h5_leave();
+        return rc;
+    }
+    rc = snapshot(s, &f);
     if (!rc)
         rc = find(s, f, key, klen, &e);
     if (!rc) {
@@ -193,18 +243,40 @@ static int h5_get_view(void *state, const void *key, size_t klen, kl_view **out)
     return read_key(state, key, klen, KL_H5_VIEW, out);
 }
 
+typedef struct count_args {
+    hid_t f;
+    size_t n;
+} count_args;
+
+static int count_new(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                     int64_t ns)
+{
+    (void)val, (void)vlen, (void)ns;
+    count_args *a = arg;
+    char name[KL_H5_NAME_HEX + 1];
+    kl__h5_entry_name(key, klen, name);
+    a->n += H5Lexists(a->f, name, H5P_DEFAULT) <= 0;
+    return 0;
+}
+
+/* The file's entries and the journal's that the file does not have. */
 static int h5_count(void *state, size_t *out)
 {
     h5_state *s = state;
-    hid_t f;
+    count_args a = {-1, 0};
     H5G_info_t gi;
     kl__h5_enter();
-    int rc = snapshot(s, &f);
-    if (!rc && H5Gget_info(f, &gi) < 0)
+    int rc = kl__h5j_refresh(s->jr);
+    if (!rc)
+        rc = snapshot(s, &a.f);
+    if (!rc && H5Gget_info(a.f, &gi) < 0)
         rc = kl__h5_fail(KL_ECORRUPT, "%s: read the root group", s->url);
+    if (!rc)
+        rc = kl__h5j_each(s->jr, count_new, &a);
+    H5Eclear2(H5E_DEFAULT);
     kl__h5_leave();
     if (!rc)
-        *out = (size_t)gi.nlinks;
+        *out = (size_t)gi.nlinks + a.n;
     return rc;
 }
 
@@ -365,6 +437,7 @@ static int create_file(h5_state *s)
 }
 
 static int compact_locked(h5_state *s, int lockfd, const struct stat *st);
+static int fold_journal(h5_state *s, hid_t f);
 
 /* One write transaction: fn applied to a copy of the current file (or to
  * a fresh empty one) that then replaces it. */
@@ -380,11 +453,19 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
     }
     if (rc)
         return rc;
+    /* the journal is folded into every transaction: locked against puts
+     * from here until it is emptied */
+    if ((rc = kl__h5j_lock(s->jr))) {
+        close(lockfd);
+        return rc;
+    }
+    bool fold = kl__h5j_count(s->jr) > 0;
     char tmp[PATH_MAX + 64];
     int fd;
     hid_t f = -1;
     rc = tmp_create(s, tmp, sizeof tmp, st.st_mode & 0777, &fd);
     if (rc) {
+        kl__h5j_unlock(s->jr);
         close(lockfd);
         return rc;
     }
@@ -396,7 +477,11 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
             rc = kl__h5_fail(KL_ECORRUPT, "%s: %s is not a readable HDF5 file", s->url, s->path);
         if (!rc)
             rc = kl__h5_check_mark(f, FORMAT, s->url);
+        if (!rc)
+            rc = kl__h5_mark_current(f, s->url);
     }
+    if (!rc && mode == TXN_COPY && fold)
+        rc = fold_journal(s, f);
     if (!rc && fn)
         rc = fn(s, f, arg);
     uint64_t garbage = 0, size = 0;
@@ -413,6 +498,12 @@ static int txn(h5_state *s, int mode, txn_fn fn, void *arg)
     } else {
         rc = commit(s, f, fd, tmp, rc, false, &size);
     }
+    /* the new file holds all the journal had: empty it (a crash before
+     * this leaves records the file already has; folding them again
+     * changes nothing) */
+    if (!rc && f >= 0 && (fold || mode == TXN_FRESH))
+        rc = kl__h5j_clear_locked(s->jr);
+    kl__h5j_unlock(s->jr);
     H5Eclear2(H5E_DEFAULT);
     if (!rc && size >= COMPACT_MIN && garbage > size / 2) {
         /* still holding the lock of the replaced file: take the new one */
@@ -473,22 +564,55 @@ typedef struct put_args {
     const size_t *vlens;
 } put_args;
 
+/* Write one entry into f, replacing the key's entry there. */
+static int put_entry(h5_state *s, hid_t f, const void *key, size_t klen, const void *val,
+                     size_t vlen, int64_t ns)
+{
+    char name[KL_H5_NAME_HEX + 1];
+    kl__h5_entry_name(key, klen, name);
+    htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
+    int rc = 0;
+    if (ex < 0)
+        rc = kl__h5_fail(KL_ECORRUPT, "%s: entry %s: look up", s->url, name);
+    if (ex > 0)
+        rc = unlink_entry(s, f, name);
+    if (!rc)
+        rc = kl__h5_entry_write(f, name, key, klen, val, vlen, ns, s->url);
+    return rc;
+}
+
 static int put_fn(h5_state *s, hid_t f, void *arg)
 {
     put_args *a = arg;
     int64_t now = kl__now_ns();
     int rc = 0;
-    for (size_t i = 0; !rc && i < a->n; i++) {
-        char name[KL_H5_NAME_HEX + 1];
-        kl__h5_entry_name(a->keys[i], a->klens[i], name);
-        htri_t ex = H5Lexists(f, name, H5P_DEFAULT);
-        if (ex < 0)
-            rc = kl__h5_fail(KL_ECORRUPT, "%s: entry %s: look up", s->url, name);
-        if (ex > 0)
-            rc = unlink_entry(s, f, name);
-        if (!rc)
-            rc = kl__h5_entry_write(f, name, a->keys[i], a->klens[i], a->vals[i], a->vlens[i], now,
-                                   s->url);
+    for (size_t i = 0; !rc && i < a->n; i++)
+        rc = put_entry(s, f, a->keys[i], a->klens[i], a->vals[i], a->vlens[i], now);
+    return rc;
+}
+
+typedef struct fold_args {
+    h5_state *s;
+    hid_t f;
+} fold_args;
+
+static int fold_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                    int64_t ns)
+{
+    fold_args *a = arg;
+    return put_entry(a->s, a->f, key, klen, val, vlen, ns);
+}
+
+/* Write the journal's entries into f (journal locked), in the order
+ * they were put; the transaction's own change comes after. */
+static int fold_journal(h5_state *s, hid_t f)
+{
+    fold_args a = {s, f};
+    int rc = kl__h5j_each(s->jr, fold_one, &a);
+    if (rc == KL_ECORRUPT) {
+        char msg[800];
+        snprintf(msg, sizeof msg, "%s (klepto verify --repair drops it)", kl_errmsg());
+        rc = kl_seterr(KL_ECORRUPT, "%s", msg);
     }
     return rc;
 }
@@ -503,9 +627,50 @@ static int h5_put_many(void *state, size_t n, const void *const *keys, const siz
     return rc;
 }
 
+/* Fold the journal into the file now (a transaction changing nothing
+ * else); nothing to fold: nothing done but cutting off a torn append. */
+static int fold_now(h5_state *s)
+{
+    /* the journal's refresh under its lock also cuts off a torn append */
+    int rc = kl__h5j_lock(s->jr);
+    if (rc)
+        return rc;
+    bool any = kl__h5j_count(s->jr) > 0;
+    kl__h5j_unlock(s->jr);
+    return any ? txn(s, TXN_COPY, NULL, NULL) : 0;
+}
+
+/* Whether the journal has grown enough to fold: FOLD_MIN and a quarter
+ * of the file, so that a fold's cost (a copy of the file) is spread over
+ * puts in proportion to it. */
+static bool fold_due(h5_state *s, uint64_t divisor)
+{
+    uint64_t j = kl__h5j_bytes(s->jr);
+    struct stat st;
+    if (divisor == 4 && j < s->fold_min)
+        return false;
+    if (!j || stat(s->path, &st) < 0)
+        return false;
+    if (divisor == 8 && (uint64_t)st.st_size <= CLOSE_FOLD_MAX)
+        return true;
+    return j >= (uint64_t)st.st_size / divisor;
+}
+
+/* A single put: appended to the journal (O(entry)); folded with others.
+ * A value of DIRECT_MIN bytes or more is written into the file at once (a
+ * transaction, which folds the journal too): it is then mapped in place
+ * by views, and it is not written twice. */
 static int h5_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    return h5_put_many(state, 1, &key, &klen, &val, &vlen);
+    h5_state *s = state;
+    if (vlen >= DIRECT_MIN)
+        return h5_put_many(state, 1, &key, &klen, &val, &vlen);
+    kl__h5_enter();
+    int rc = kl__h5j_put(s->jr, 1, &key, &klen, &val, &vlen);
+    if (!rc && fold_due(s, 4))
+        rc = txn(s, TXN_COPY, NULL, NULL);
+    kl__h5_leave();
+    return rc;
 }
 
 typedef struct del_args {
@@ -553,10 +718,14 @@ static int del_keys(h5_state *s, del_args *a)
 {
     kl__h5_enter();
     hid_t f;
-    int rc = snapshot(s, &f);
+    int rc = kl__h5j_refresh(s->jr);
+    if (!rc)
+        rc = snapshot(s, &f);
     bool any = false;
     for (size_t i = 0; i < a->n && !rc && !any; i++) {
-        rc = present(s, f, a->keys[i], a->klens[i]);
+        rc = kl__h5j_lookup(s->jr, a->keys[i], a->klens[i], NULL, NULL);
+        if (rc == KL_ENOTFOUND)
+            rc = present(s, f, a->keys[i], a->klens[i]);
         any = rc == 0;
         if (rc == KL_ENOTFOUND)
             rc = 0;
@@ -651,7 +820,9 @@ static int h5_compact(void *state)
     int lockfd;
     struct stat st;
     kl__h5_enter();
-    int rc = lock_current(s, &lockfd, &st);
+    int rc = fold_now(s);
+    if (!rc)
+        rc = lock_current(s, &lockfd, &st);
     if (!rc) {
         rc = compact_locked(s, lockfd, &st);
         close(lockfd);
@@ -676,7 +847,39 @@ typedef struct hcur {
     hid_t f;  /* its own snapshot: iteration sees one version of the file */
     kl_buf names;
     size_t off;
+    kl_buf jents;  /* the journal's entries: klen, vlen (size_t each), key, value */
+    size_t joff;
+    kl_buf jnames; /* their names, sorted, 33 bytes each: skipped in the file */
 } hcur;
+
+static int keep_entry(void *arg, const void *key, size_t klen, const void *val, size_t vlen,
+                      int64_t ns)
+{
+    (void)ns;
+    hcur *c = arg;
+    size_t lens[2] = {klen, vlen};
+    char name[KL_H5_NAME_HEX + 1];
+    kl__h5_entry_name(key, klen, name);
+    int rc = kl_buf_append(&c->jents, lens, sizeof lens);
+    if (!rc)
+        rc = kl_buf_append(&c->jents, key, klen);
+    if (!rc)
+        rc = kl_buf_append(&c->jents, val, vlen);
+    if (!rc)
+        rc = kl_buf_append(&c->jnames, name, sizeof name);
+    return rc;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static bool in_journal(const hcur *c, const char *name)
+{
+    return c->jnames.len && bsearch(name, c->jnames.data, c->jnames.len / (KL_H5_NAME_HEX + 1),
+                                    KL_H5_NAME_HEX + 1, cmp_name);
+}
 
 static int h5_iter_new(void *state, void **out)
 {
@@ -685,13 +888,23 @@ static int h5_iter_new(void *state, void **out)
     if (!c)
         return kl_seterr(KL_ENOMEM, "out of memory");
     c->s = s;
+    c->f = -1;
     kl__h5_enter();
-    int rc = open_ro(s, &c->f);
+    /* the journal before the file, as for reads */
+    int rc = kl__h5j_refresh(s->jr);
+    if (!rc)
+        rc = kl__h5j_each(s->jr, keep_entry, c);
+    if (!rc && c->jnames.len)
+        qsort(c->jnames.data, c->jnames.len / (KL_H5_NAME_HEX + 1), KL_H5_NAME_HEX + 1, cmp_name);
+    if (!rc)
+        rc = open_ro(s, &c->f);
     if (!rc && (rc = list_names(s, c->f, &c->names)))
         H5Fclose(c->f);
     kl__h5_leave();
     if (rc) {
         kl_buf_free(&c->names);
+        kl_buf_free(&c->jents);
+        kl_buf_free(&c->jnames);
         free(c);
         return rc;
     }
@@ -702,10 +915,26 @@ static int h5_iter_new(void *state, void **out)
 static int h5_iter_next(void *cur, kl_buf *key, kl_buf *val)
 {
     hcur *c = cur;
-    if (c->off >= c->names.len)
-        return 0;
-    const char *name = (const char *)c->names.data + c->off;
-    c->off += KL_H5_NAME_HEX + 1;
+    if (c->joff < c->jents.len) {
+        size_t lens[2];
+        memcpy(lens, c->jents.data + c->joff, sizeof lens);
+        const uint8_t *p = c->jents.data + c->joff + sizeof lens;
+        c->joff += sizeof lens + lens[0] + lens[1];
+        kl_buf_reset(key);
+        int rc = kl_buf_append(key, p, lens[0]);
+        if (!rc && val) {
+            kl_buf_reset(val);
+            rc = kl_buf_append(val, p + lens[0], lens[1]);
+        }
+        return rc ? rc : 1;
+    }
+    const char *name;
+    do {
+        if (c->off >= c->names.len)
+            return 0;
+        name = (const char *)c->names.data + c->off;
+        c->off += KL_H5_NAME_HEX + 1;
+    } while (in_journal(c, name));
     kl__h5_entry e;
     kl__h5_enter();
     int rc = kl__h5_entry_open(c->f, name, key, &e, c->s->url);
@@ -725,6 +954,8 @@ static void h5_iter_free(void *cur)
     H5Eclear2(H5E_DEFAULT);
     kl__h5_leave();
     kl_buf_free(&c->names);
+    kl_buf_free(&c->jents);
+    kl_buf_free(&c->jnames);
     free(c);
 }
 
@@ -827,6 +1058,11 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
             close(lockfd);
         }
     }
+    if (!rc) {
+        size_t jp = 0;
+        rc = kl__h5j_verify(s->jr, repair, report, &jp);
+        *problems += jp;
+    }
     kl__h5_leave();
     kl_buf_free(&names);
     kl_buf_free(&bad);
@@ -838,6 +1074,7 @@ static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
 
 static void h5_free(h5_state *s)
 {
+    kl__h5j_close(s->jr);
     kl__h5_enter();
     snap_close(s);
     if (s->fapl_ro >= 0)
@@ -864,6 +1101,7 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     s->snapfd = -1;
     s->pid = getpid();
     s->create = opts->create && !opts->read_only;
+    s->read_only = opts->read_only;
     int rc = 0;
     if (!(s->url = strdup(url->full)) || !(s->path = kl__abs_path(url->rest)))
         rc = kl_seterr(KL_ENOMEM, "out of memory");
@@ -880,6 +1118,9 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
         rc = kl_url_sync_mode(url, &s->sync);
     if (!rc)
         rc = kl_url_file_mode(url, &s->mode);
+    s->fold_min = FOLD_MIN;
+    if (!rc)
+        rc = kl_url_uint(url, "journal_max", 0, UINT64_MAX, &s->fold_min);
     kl__h5_enter();
     if (!rc) {
         s->fapl_ro = kl__h5_fapl(true);
@@ -907,6 +1148,8 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
         (access(s->path, R_OK | W_OK) < 0 || access(s->dir, W_OK | X_OK) < 0))
         rc = kl_seterr(KL_EPERM, "%s: %s is not writable (the file and its folder must be): %s",
                        url->full, s->path, strerror(errno));
+    if (!rc)
+        rc = kl__h5j_open(&s->jr, s->path, s->url, s->sync, opts->read_only);
     /* an empty file (made by mktemp, say) becomes an archive */
     if (!rc && st.st_size == 0 && !opts->read_only)
         rc = txn(s, TXN_FRESH, NULL, NULL);
@@ -922,9 +1165,24 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     return 0;
 }
 
+/* A writer folds its journal at close into a file of up to CLOSE_FOLD_MAX
+ * bytes, and into a bigger one once the journal holds an eighth of its
+ * size: the file then holds every entry for other HDF5 readers, and a
+ * close costs a copy of a big file only once the puts have paid for it
+ * in proportion.  That fold is an offer, not a duty: when
+ * it fails (a full disk) the entries stay in the journal, where every
+ * klepto reader finds them and the next writer folds them, so the close
+ * itself succeeds; kl_archive_compact reports such a failure. */
 static int h5_close(void *state)
 {
-    h5_free(state);
+    h5_state *s = state;
+    if (!s->read_only && !s->dropped) {
+        kl__h5_enter();
+        if (!kl__h5j_refresh(s->jr) && fold_due(s, 8))
+            (void)txn(s, TXN_COPY, NULL, NULL);
+        kl__h5_leave();
+    }
+    h5_free(s);
     return 0;
 }
 
@@ -940,6 +1198,9 @@ static int h5_drop(void *state)
         if (unlink(s->path) < 0)
             rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                            strerror(errno));
+        if (!rc)
+            rc = kl__h5j_drop(s->jr);
+        s->dropped = true;
         close(lockfd);
     }
     kl__h5_leave();
@@ -954,6 +1215,7 @@ static int h5_describe(void *state, kl_buf *out)
     uint64_t garbage = 0;
     struct stat st = {0};
     kl__h5_enter();
+    kl__h5j_refresh(s->jr);
     H5get_libversion(&maj, &min, &rel);
     hid_t f;
     if (!snapshot(s, &f)) {
@@ -970,9 +1232,10 @@ static int h5_describe(void *state, kl_buf *out)
     kl__h5_leave();
     return kl_buf_printf(out,
                          "format_version=%d\nhdf5_library=%u.%u.%u\nsync=%s\nfile_bytes=%llu\n"
-                         "garbage_bytes=%llu\n",
+                         "garbage_bytes=%llu\njournal_bytes=%llu\njournal_entries=%zu\n",
                          KL_H5_VERSION, maj, min, rel, modes[s->sync],
-                         (unsigned long long)st.st_size, (unsigned long long)garbage);
+                         (unsigned long long)st.st_size, (unsigned long long)garbage,
+                         (unsigned long long)kl__h5j_bytes(s->jr), kl__h5j_count(s->jr));
 }
 
 const kl_archive_backend kl__backend_hdf5 = {

@@ -9,7 +9,9 @@
 #define _GNU_SOURCE
 #include "archive/util/h5common.h"
 #include "internal.h"
+#include "klepto/codec.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -23,6 +25,7 @@
 #define COMPACT_MAX 4096      /* smaller values live in the object header */
 #define MAP_MIN (64 * 1024)   /* arrays from this size are mapped by views */
 #define ALIGN 64
+#define NATIVE_TEXT_MAX (16u << 20) /* longer text and bytes stay CBOR bytes */
 
 static pthread_mutex_t h5_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t h5_once = PTHREAD_ONCE_INIT;
@@ -388,6 +391,20 @@ int kl__h5_check_mark(hid_t file, const char *format, const char *where)
     return rc;
 }
 
+int kl__h5_mark_current(hid_t file, const char *where)
+{
+    int32_t ver = 0, cur = KL_H5_VERSION;
+    hid_t a = H5Aopen(file, "klepto_format_version", H5P_DEFAULT);
+    int rc = 0;
+    if (a < 0 || H5Aread(a, H5T_NATIVE_INT32, &ver) < 0)
+        rc = kl__h5_fail(KL_ECORRUPT, "%s: unreadable klepto_format_version", where);
+    else if (ver < cur && H5Awrite(a, H5T_NATIVE_INT32, &cur) < 0)
+        rc = kl__h5_fail(0, "%s: update klepto_format_version", where);
+    if (a >= 0 && H5Aclose(a) < 0 && !rc)
+        rc = kl__h5_fail(0, "%s: update klepto_format_version", where);
+    return rc;
+}
+
 /* ---- entries ----------------------------------------------------------- */
 
 static hid_t le_type(int dtype)
@@ -425,44 +442,257 @@ static int dtype_of(hid_t t)
     }
 }
 
+/* The length n of a CBOR head (major type m) at p and the count it
+ * holds; 0 when p holds no definite-length head. */
+static size_t cbor_head(const uint8_t *p, size_t len, uint64_t *count)
+{
+    if (!len)
+        return 0;
+    unsigned ai = p[0] & 31;
+    size_t n = ai < 24 ? 1 : ai == 24 ? 2 : ai == 25 ? 3 : ai == 26 ? 5 : ai == 27 ? 9 : 0;
+    if (!n || n > len)
+        return 0;
+    uint64_t c = ai < 24 ? ai : 0;
+    for (size_t i = 1; i < n; i++)
+        c = c << 8 | p[i];
+    *count = c;
+    return n;
+}
+
+/* The canonical (shortest) CBOR head of major type m and count n into
+ * out (9 bytes at most); its length. */
+static size_t head_of_string(uint8_t *out, unsigned m, uint64_t n)
+{
+    size_t len = n < 24 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : n <= UINT32_MAX ? 5 : 9;
+    static const uint8_t ai[] = {0, 0, 24, 25, 0, 26, 0, 0, 0, 27};
+    out[0] = (uint8_t)(m << 5 | (len == 1 ? n : ai[len]));
+    for (size_t i = 1; i < len; i++)
+        out[i] = (uint8_t)(n >> (8 * (len - 1 - i)));
+    return len;
+}
+
+static bool canonical_head(const uint8_t *v, size_t hn, unsigned major, uint64_t c)
+{
+    uint8_t h[9];
+    return head_of_string(h, major, c) == hn && !memcmp(h, v, hn);
+}
+
+static double half_to_double(uint16_t h)
+{
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return h & 0x8000 ? -v : v;
+}
+
+/* How a value is laid out natively (docs/hdf5.md): which kind, the bytes
+ * of its encoding kept in klepto_head, and the dataset (type, rank,
+ * dims, elements). */
+typedef struct layout {
+    kl__h5_kind kind;
+    size_t head;      /* bytes of the encoding in klepto_head */
+    const uint8_t *data;
+    size_t nbytes;    /* bytes of the encoding in the dataset */
+    hid_t type;       /* the dataset's type; owned when `own` */
+    bool own;
+    int rank;
+    hsize_t dims[KL_NDARRAY_MAXDIM];
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+        int8_t b;
+    } scalar;         /* a number's native value, its dataset's one element */
+} value_layout;
+
+static hid_t bool_type(void)
+{
+    hid_t t = H5Tenum_create(H5T_NATIVE_INT8);
+    int8_t f = 0, tr = 1;
+    /* h5py reads this enum (FALSE, TRUE) as numpy.bool_ */
+    if (t >= 0 && (H5Tenum_insert(t, "FALSE", &f) < 0 || H5Tenum_insert(t, "TRUE", &tr) < 0)) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t;
+}
+
+static void plan(const uint8_t *v, size_t vlen, value_layout *l)
+{
+    memset(l, 0, sizeof *l);
+    l->kind = KL_H5_CBOR;
+    l->type = H5T_STD_U8LE;
+    l->data = v;
+    l->nbytes = vlen;
+    l->rank = 1;
+    l->dims[0] = vlen;
+    kl__tarray ta;
+    if (vlen && kl__tarray_parse(v, vlen, &ta) && ta.nbytes > 0 &&
+        ta.head <= sizeof ((kl__h5_entry *)0)->head) {
+        l->kind = KL_H5_ARRAY;
+        l->type = le_type(ta.dtype);
+        l->head = ta.head;
+        l->data = v + ta.head;
+        l->nbytes = ta.nbytes;
+        l->rank = ta.ndim;
+        for (int i = 0; i < l->rank; i++)
+            l->dims[i] = ta.shape[i];
+        return;
+    }
+    if (!vlen)
+        return;
+    unsigned major = v[0] >> 5;
+    uint64_t c = 0;
+    size_t hn = cbor_head(v, vlen, &c);
+    value_layout n = *l;
+    n.rank = 0; /* a scalar dataset */
+    n.head = vlen;
+    n.data = (const uint8_t *)&l->scalar;
+    n.nbytes = 0;
+    if ((major == 0 || major == 1) && hn == vlen) {
+        n.kind = KL_H5_INT;
+        if (major == 0 && c > INT64_MAX) {
+            n.type = H5T_STD_U64LE;
+            n.scalar.u = c;
+        } else if (c <= INT64_MAX) {
+            n.type = H5T_STD_I64LE;
+            n.scalar.i = major == 0 ? (int64_t)c : -1 - (int64_t)c;
+        } else {
+            return; /* below int64: CBOR */
+        }
+    } else if (major == 7 && vlen == 1 && (v[0] == 0xf4 || v[0] == 0xf5)) {
+        n.kind = KL_H5_BOOL;
+        n.scalar.b = v[0] == 0xf5;
+    } else if (major == 7 && ((v[0] == 0xf9 && vlen == 3) || (v[0] == 0xfa && vlen == 5) ||
+                              (v[0] == 0xfb && vlen == 9))) {
+        n.kind = KL_H5_FLOAT;
+        n.type = H5T_IEEE_F64LE;
+        if (v[0] == 0xf9) {
+            n.scalar.f = half_to_double((uint16_t)(v[1] << 8 | v[2]));
+        } else if (v[0] == 0xfa) {
+            uint32_t b = (uint32_t)c;
+            float f;
+            memcpy(&f, &b, 4);
+            n.scalar.f = f;
+        } else {
+            memcpy(&n.scalar.f, &c, 8);
+        }
+    } else if ((major == 2 || major == 3) && hn && c > 0 && c <= NATIVE_TEXT_MAX &&
+               hn + c == vlen && canonical_head(v, hn, major, c)) {
+        /* one element of c bytes: a UTF-8 string, or opaque bytes */
+        n.kind = major == 3 ? KL_H5_TEXT : KL_H5_BYTES;
+        n.head = hn;
+        n.data = v + hn;
+        n.nbytes = (size_t)c;
+    } else {
+        return;
+    }
+    *l = n;
+    l->data = l->kind == KL_H5_TEXT || l->kind == KL_H5_BYTES ? v + hn
+                                                              : (const uint8_t *)&l->scalar;
+}
+
+/* The dataset type of a planned layout (owned by the caller when own). */
+static int plan_type(value_layout *l, const char *where, const char *name)
+{
+    if (l->kind == KL_H5_BOOL || l->kind == KL_H5_TEXT || l->kind == KL_H5_BYTES) {
+        hid_t t = -1;
+        if (l->kind == KL_H5_BOOL) {
+            t = bool_type();
+        } else if (l->kind == KL_H5_TEXT) {
+            t = H5Tcopy(H5T_C_S1);
+            if (t >= 0 && (H5Tset_size(t, l->nbytes) < 0 || H5Tset_cset(t, H5T_CSET_UTF8) < 0 ||
+                           H5Tset_strpad(t, H5T_STR_NULLPAD) < 0)) {
+                H5Tclose(t);
+                t = -1;
+            }
+        } else {
+            /* no tag, as h5py writes numpy.void: it reads it back */
+            t = H5Tcreate(H5T_OPAQUE, l->nbytes);
+        }
+        if (t < 0)
+            return kl__h5_fail(0, "%s: entry %s: dataset type", where, name);
+        l->type = t;
+        l->own = true;
+    }
+    return 0;
+}
+
+/* klepto_key_repr: the key as a Python literal, as `klepto ls` prints it
+ * (a list key is a tuple); a key that has none (not decodable) gets none. */
+static int key_repr(hid_t d, const void *key, size_t klen, const char *what)
+{
+    kl_value v;
+    if (kl_decode(key, klen, &v))
+        return 0;
+    if (v.type == KL_ARRAY)
+        v.flags |= KL_VALUE_TUPLE;
+    kl_buf r = KL_BUF_INIT;
+    int rc = kl_repr(&r, &v);
+    kl_value_free(&v);
+    if (!rc) {
+        /* fixed-length: a variable-length string lives in the file's
+         * global heap, which HDF5 cannot always finish writing on a full
+         * disk */
+        hid_t t = H5Tcopy(H5T_C_S1);
+        if (t < 0 || H5Tset_size(t, r.len ? r.len : 1) < 0 ||
+            H5Tset_cset(t, H5T_CSET_UTF8) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0)
+            rc = kl__h5_fail(0, "%s: string type", what);
+        if (!rc)
+            rc = attr_scalar(d, "klepto_key_repr", t, kl_buf_cstr(&r), what);
+        if (t >= 0)
+            H5Tclose(t);
+    } else {
+        rc = 0; /* no literal for it: no attribute */
+    }
+    kl_buf_free(&r);
+    return rc;
+}
+
+static const char *const kind_names[] = {"cbor", "array", "int", "float", "bool", "text", "bytes"};
+
 int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
                       size_t vlen, int64_t stored_ns, const char *where)
 {
-    kl__tarray ta;
-    bool array = vlen && kl__tarray_parse(val, vlen, &ta) && ta.nbytes > 0 &&
-                 ta.head <= sizeof ((kl__h5_entry *)0)->head;
-    hid_t type = array ? le_type(ta.dtype) : H5T_STD_U8LE;
-    const uint8_t *data = array ? (const uint8_t *)val + ta.head : val;
-    size_t nbytes = array ? ta.nbytes : vlen;
-    hsize_t dims[KL_NDARRAY_MAXDIM];
-    int rank = 1;
-    if (array) {
-        rank = ta.ndim;
-        for (int i = 0; i < rank; i++)
-            dims[i] = ta.shape[i];
-    } else {
-        dims[0] = vlen;
-    }
-    hid_t sp = nbytes ? H5Screate_simple(rank, dims, NULL) : H5Screate(H5S_NULL);
+    value_layout l;
+    plan(val, vlen, &l);
+    bool scalar = l.rank == 0;
+    int prc = plan_type(&l, where, name);
+    if (prc)
+        return prc;
+    hid_t type = l.type;
+    const uint8_t *data = l.data;
+    /* what goes into the dataset: a number's native element too */
+    size_t nbytes = scalar ? 1 : l.nbytes;
+    hsize_t *dims = l.dims;
+    int rank = l.rank;
+    hid_t sp = scalar ? H5Screate(H5S_SCALAR)
+               : nbytes ? H5Screate_simple(rank, dims, NULL)
+                        : H5Screate(H5S_NULL);
     hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t d = -1;
     int rc = 0;
     if (sp < 0 || dcpl < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-        (nbytes && nbytes <= COMPACT_MAX && H5Pset_layout(dcpl, H5D_COMPACT) < 0))
+        (nbytes && (scalar ? l.nbytes : nbytes) <= COMPACT_MAX &&
+         H5Pset_layout(dcpl, H5D_COMPACT) < 0))
         rc = kl__h5_fail(0, "%s: entry %s: dataset properties", where, name);
     if (!rc && (d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
         rc = kl__h5_fail(0, "%s: entry %s: create dataset", where, name);
     if (!rc && nbytes && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes", where, name, nbytes);
+    if (l.own)
+        H5Tclose(l.type);
     char what[100];
     snprintf(what, sizeof what, "%s: entry %s", where, name);
     uint64_t h = XXH3_64bits(val, vlen);
     if (!rc)
         rc = attr_bytes(d, "klepto_key", key, klen, what);
     if (!rc)
-        rc = attr_string(d, "klepto_kind", array ? "array" : "cbor", what);
-    if (!rc && array)
-        rc = attr_bytes(d, "klepto_head", val, ta.head, what);
+        rc = attr_string(d, "klepto_kind", kind_names[l.kind], what);
+    /* a string's head follows from its length (head_of_string) */
+    if (!rc && l.head && l.kind != KL_H5_TEXT && l.kind != KL_H5_BYTES)
+        rc = attr_bytes(d, "klepto_head", val, l.head, what);
+    if (!rc)
+        rc = key_repr(d, key, klen, what);
     if (!rc)
         rc = attr_scalar(d, "klepto_stored_ns", H5T_STD_I64LE, &stored_ns, what);
     if (!rc)
@@ -502,15 +732,20 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
     char kind[16];
     if (!rc)
         rc = attr_read_string(e->dset, "klepto_kind", kind, sizeof kind, where, what);
-    if (!rc && strcmp(kind, "array") && strcmp(kind, "cbor"))
+    int k = -1;
+    for (int i = 0; !rc && i < (int)(sizeof kind_names / sizeof *kind_names); i++)
+        if (!strcmp(kind, kind_names[i]))
+            k = i;
+    if (!rc && k < 0)
         rc = kl_seterr(KL_EVERSION, "%s: %s: unknown kind \"%s\"", where, what, kind);
-    e->array = !rc && !strcmp(kind, "array");
+    e->kind = k < 0 ? KL_H5_CBOR : (kl__h5_kind)k;
+    e->array = !rc && e->kind == KL_H5_ARRAY;
     if (!rc)
         rc = attr_read_scalar(e->dset, "klepto_stored_ns", H5T_NATIVE_INT64, &e->stored_ns, where,
                               what);
     if (!rc)
         rc = attr_read_scalar(e->dset, "klepto_xxh3", H5T_NATIVE_UINT64, &e->xxh3, where, what);
-    if (!rc && e->array) {
+    if (!rc && e->kind != KL_H5_CBOR && e->kind != KL_H5_TEXT && e->kind != KL_H5_BYTES) {
         kl_buf hb = KL_BUF_INIT;
         rc = attr_read_bytes(e->dset, "klepto_head", &hb, sizeof e->head, where, what);
         if (!rc) {
@@ -525,9 +760,23 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
         if (sp >= 0 && H5Sget_simple_extent_type(sp) == H5S_NULL)
             n = 0;
         size_t es = ft >= 0 ? H5Tget_size(ft) : 0;
+        H5T_class_t cls = ft >= 0 ? H5Tget_class(ft) : H5T_NO_CLASS;
+        bool fits;
+        switch (e->kind) {
+        case KL_H5_ARRAY: fits = dtype_of(ft) >= 0; break;
+        case KL_H5_INT: fits = cls == H5T_INTEGER && n == 1; break;
+        case KL_H5_FLOAT: fits = cls == H5T_FLOAT && n == 1; break;
+        case KL_H5_BOOL: fits = cls == H5T_ENUM && n == 1; break;
+        case KL_H5_TEXT: fits = cls == H5T_STRING && n == 1 && !H5Tis_variable_str(ft); break;
+        case KL_H5_BYTES: fits = cls == H5T_OPAQUE && n == 1; break;
+        default: fits = cls == H5T_INTEGER && es == 1; break;
+        }
+        /* a number's encoding is all in klepto_head: the dataset mirrors it */
+        if (e->kind == KL_H5_INT || e->kind == KL_H5_FLOAT || e->kind == KL_H5_BOOL)
+            n = 0;
         if (n < 0 || es == 0)
             rc = kl__h5_fail(KL_ECORRUPT, "%s: %s: unreadable dataspace or type", where, what);
-        else if (e->array ? dtype_of(ft) < 0 : (H5Tget_class(ft) != H5T_INTEGER || es != 1))
+        else if (!fits)
             rc = kl_seterr(KL_ECORRUPT, "%s: %s: dataset type does not match its kind", where,
                            what);
         else if ((uint64_t)n > UINT64_MAX / es || (uint64_t)n * es > SIZE_MAX / 2)
@@ -539,6 +788,8 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
         if (ft >= 0)
             H5Tclose(ft);
     }
+    if (!rc && (e->kind == KL_H5_TEXT || e->kind == KL_H5_BYTES))
+        e->hlen = head_of_string(e->head, e->kind == KL_H5_TEXT ? 3 : 2, e->nbytes);
     if (rc)
         kl__h5_entry_close(e);
     return rc;
@@ -601,8 +852,15 @@ int kl__h5_entry_value(kl__h5_entry *e, kl_buf *val)
     if ((rc = kl_buf_reserve(val, total ? total : 1)))
         return rc;
     memcpy(val->data, e->head, e->hlen);
-    if (e->nbytes &&
-        H5Dread(e->dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, val->data + e->hlen) < 0)
+    bool own = e->kind == KL_H5_TEXT || e->kind == KL_H5_BYTES;
+    if (own && e->nbytes && (mtype = H5Dget_type(e->dset)) < 0)
+        return kl__h5_fail(KL_ECORRUPT, "%s: entry %s: unreadable type", e->where, e->name);
+    herr_t r = e->nbytes ? H5Dread(e->dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT,
+                                   val->data + e->hlen)
+                         : 0;
+    if (own && e->nbytes)
+        H5Tclose(mtype);
+    if (r < 0)
         return kl__h5_fail(KL_ECORRUPT, "%s: entry %s: read %llu bytes", e->where, e->name,
                           (unsigned long long)e->nbytes);
     val->len = total;

@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KL_H5_VERSION 1 /* format version of both layouts */
+#define KL_H5_VERSION 2 /* format version of both layouts (1: no native scalars, no
+                          * klepto_key_repr, no hdf5: journal; still read) */
 #define KL_H5_NAME_HEX KL_KEYFOLDER_HEX /* an entry's name: hex of the key's XXH3-128 */
 
 /* HDF5 as packaged may not be thread-safe: every call into it happens
@@ -47,6 +48,9 @@ int kl__h5_mark(hid_t file, const char *format, const char *where);
 /* KL_ECORRUPT when the file lacks them or names another format,
  * KL_EVERSION when it is newer than this library reads. */
 int kl__h5_check_mark(hid_t file, const char *format, const char *where);
+/* Raise an older klepto_format_version of a file being written to ours
+ * (its new entries use the current layout; the old ones still read). */
+int kl__h5_mark_current(hid_t file, const char *where);
 
 /* The key an entry was opened with (in stored) is `key`. */
 static inline bool kl__h5_is_key(const kl_buf *stored, const void *key, size_t klen)
@@ -60,8 +64,14 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
                       size_t vlen, int64_t stored_ns, const char *where);
 
 /* An opened entry: its key is in the kl_buf given to kl__h5_entry_open. */
+/* How an entry's value is stored (klepto_kind; docs/hdf5.md). */
+typedef enum kl__h5_kind {
+    KL_H5_CBOR, KL_H5_ARRAY, KL_H5_INT, KL_H5_FLOAT, KL_H5_BOOL, KL_H5_TEXT, KL_H5_BYTES
+} kl__h5_kind;
+
 typedef struct kl__h5_entry {
     hid_t dset;
+    kl__h5_kind kind;
     bool array;        /* a typed numeric array stored natively */
     int64_t stored_ns;
     uint64_t xxh3;     /* XXH3-64 of the value's canonical bytes */
