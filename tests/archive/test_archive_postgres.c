@@ -343,6 +343,20 @@ static void table_names_with_quotes_are_safe(void **state)
     char *longname = url_of(f, "table=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     assert_int_equal(kl_archive_open(&a, longname, NULL), KL_EINVAL);
     free(longname);
+    /* the table-per-key layout's names (its catalogue, entry tables e<N>)
+     * are refused, before anything is created */
+    static const char *const reserved[] = {"table=klepto_catalogue", "table=KLEPTO_CATALOGUE",
+                                           "table=e1", "table=e42"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        char *u = url_of(f, reserved[i]);
+        assert_int_equal(kl_archive_open(&a, u, NULL), KL_EINVAL);
+        assert_non_null(strstr(kl_errmsg(), "table-per-key"));
+        free(u);
+    }
+    char *made = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                "current_schema() AND tablename IN ('e1', 'e42')");
+    assert_string_equal(made, "0");
+    free(made);
     free(raw);
     free(other);
     free(evil);

@@ -142,6 +142,17 @@ int kl__pg_open(void **out, const kl_url *url, const kl_archive_opts *opts)
     if (t) {
         if ((r = kl__sql_check_table(s->url, t, PG_NAME_MAX)))
             goto fail;
+        /* the table-per-key layout's own names: a table of that name in the
+         * same schema would be taken for (or break) that layout's catalogue
+         * or an entry table */
+        if (kl__sql_reserved_table(t)) {
+            r = kl_seterr(KL_EINVAL,
+                          "%s: table=%s: a name of the table-per-key layout (its catalogue "
+                          KL_SQL_CATALOGUE " or an entry table " KL_SQL_ENTRY_PREFIX
+                          "<number>); choose another",
+                          s->url, t);
+            goto fail;
+        }
         if (!(s->table = strdup(t)) || kl__sql_quote_ident(&s->qtable, t)) {
             r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
             goto fail;
