@@ -25,6 +25,7 @@
  *   - mysql:// (MySQLdb): there is no MySQL backend yet.
  * Every assertion is klepto's (klepto's script passes on both layouts). */
 #define _GNU_SOURCE
+#include "klepto_compat.h"
 #include "testutil.h"
 
 #ifdef KLEPTO_HAVE_POSTGRES
@@ -111,50 +112,11 @@ static size_t len(kl_archive *d)
     return n;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The archive's items as sorted "repr(key): repr(value)" lines: what
- * klepto's d.copy(), set(d.items()) and d == test compare (heap string). */
+/* The archive's items as klepto prints a dictionary: what d.copy(),
+ * set(d.items()) and d == test compare (heap string). */
 static char *items(kl_archive *d)
 {
-    char *lines[16];
-    size_t n = 0;
-    kl_archive_iter *it;
-    KT_OK(kl_archive_iter_new(d, &it));
-    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    int rc;
-    while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
-        assert_true(n < N(lines));
-        kl_value kv, vv;
-        KT_OK(kl_decode(k.data, k.len, &kv));
-        KT_OK(kl_decode(v.data, v.len, &vv));
-        kl_buf line = KL_BUF_INIT;
-        KT_OK(kl_repr(&line, &kv));
-        KT_OK(kl_buf_append_str(&line, ": "));
-        KT_OK(kl_repr(&line, &vv));
-        lines[n++] = strdup(kl_buf_cstr(&line));
-        kl_buf_free(&line);
-        kl_value_free(&kv);
-        kl_value_free(&vv);
-    }
-    assert_int_equal(rc, 0);
-    kl_archive_iter_free(it);
-    kl_buf_free(&k);
-    kl_buf_free(&v);
-    qsort(lines, n, sizeof lines[0], cmp_str);
-    kl_buf all = KL_BUF_INIT;
-    KT_OK(kl_buf_append_str(&all, "{"));
-    for (size_t i = 0; i < n; i++) {
-        KT_OK(kl_buf_printf(&all, "%s%s", i ? ", " : "", lines[i]));
-        free(lines[i]);
-    }
-    KT_OK(kl_buf_append_str(&all, "}"));
-    char *s = strdup(kl_buf_cstr(&all));
-    kl_buf_free(&all);
-    return s;
+    return kt_archive_entries(d, "{", ", ", "}");
 }
 
 /* ---- the script ---------------------------------------------------------- */

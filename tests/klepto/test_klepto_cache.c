@@ -37,6 +37,7 @@
  * Not applicable: nothing — every scenario of the script is replayed
  * (numpy's sum and asarray are plain C arithmetic over the same values). */
 #define _GNU_SOURCE
+#include "klepto_compat.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -115,48 +116,11 @@ static size_t archive_count(const kl_memo *m)
     return n;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* An archive's entries as "repr(key): repr(value)" lines in sorted order,
- * the way klepto prints a dictionary (heap string). */
+/* An archive's entries as "repr(key): repr(value)" lines in sorted order
+ * (heap string). */
 static char *entries_text(kl_archive *ar)
 {
-    char *lines[64];
-    size_t n = 0;
-    kl_archive_iter *it;
-    KT_OK(kl_archive_iter_new(ar, &it));
-    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    int rc;
-    while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
-        assert_true(n < N(lines));
-        kl_value kv, vv;
-        KT_OK(kl_decode(k.data, k.len, &kv));
-        KT_OK(kl_decode(v.data, v.len, &vv));
-        kl_buf line = KL_BUF_INIT;
-        KT_OK(kl_repr(&line, &kv));
-        KT_OK(kl_buf_append_str(&line, ": "));
-        KT_OK(kl_repr(&line, &vv));
-        lines[n++] = strdup(kl_buf_cstr(&line));
-        kl_buf_free(&line);
-        kl_value_free(&kv);
-        kl_value_free(&vv);
-    }
-    assert_int_equal(rc, 0);
-    kl_archive_iter_free(it);
-    kl_buf_free(&k);
-    kl_buf_free(&v);
-    qsort(lines, n, sizeof lines[0], cmp_str);
-    kl_buf all = KL_BUF_INIT;
-    for (size_t i = 0; i < n; i++) {
-        KT_OK(kl_buf_printf(&all, "%s%s", i ? "\n" : "", lines[i]));
-        free(lines[i]);
-    }
-    char *s = strdup(n ? kl_buf_cstr(&all) : "");
-    kl_buf_free(&all);
-    return s;
+    return kt_archive_entries(ar, "", "\n", "");
 }
 
 /* True when the call f(x)'s result is in the memo's memory: a lookup of a

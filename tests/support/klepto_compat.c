@@ -201,3 +201,53 @@ void kt_trace_combination(const kt_trace_run *run, const char *url, const char *
     assert_int_equal(stored, distinct);
     KT_OK(kl_archive_close(ar));
 }
+
+static int cmp_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+char *kt_archive_entries(kl_archive *ar, const char *open, const char *sep, const char *close)
+{
+    char **lines = NULL;
+    size_t n = 0, cap = 0;
+    kl_archive_iter *it;
+    KT_OK(kl_archive_iter_new(ar, &it));
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    int rc;
+    while ((rc = kl_archive_iter_next(it, &k, &v)) == 1) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            lines = realloc(lines, cap * sizeof *lines);
+            assert_non_null(lines);
+        }
+        kl_value kv, vv;
+        KT_OK(kl_decode(k.data, k.len, &kv));
+        KT_OK(kl_decode(v.data, v.len, &vv));
+        kl_buf line = KL_BUF_INIT;
+        KT_OK(kl_repr(&line, &kv));
+        KT_OK(kl_buf_append_str(&line, ": "));
+        KT_OK(kl_repr(&line, &vv));
+        lines[n++] = strdup(kl_buf_cstr(&line));
+        kl_buf_free(&line);
+        kl_value_free(&kv);
+        kl_value_free(&vv);
+    }
+    assert_int_equal(rc, 0);
+    kl_archive_iter_free(it);
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    if (n)
+        qsort(lines, n, sizeof lines[0], cmp_text);
+    kl_buf all = KL_BUF_INIT;
+    KT_OK(kl_buf_append_str(&all, open));
+    for (size_t i = 0; i < n; i++) {
+        KT_OK(kl_buf_printf(&all, "%s%s", i ? sep : "", lines[i]));
+        free(lines[i]);
+    }
+    free(lines);
+    KT_OK(kl_buf_append_str(&all, close));
+    char *s = strdup(kl_buf_cstr(&all));
+    kl_buf_free(&all);
+    return s;
+}

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "klepto/archive.h"
 #include "klepto/keymap.h"
 #include "klepto/memo.h"
 
@@ -53,5 +54,10 @@ void kt_trace_keymap(const kt_trace_run *run, kl_keymap_opts *out);
  * key.  Returns the statistics in *info. */
 void kt_trace_combination(const kt_trace_run *run, const char *url, const char *storage,
                           kl_memo_info *info);
+
+/* An archive's entries as "repr(key): repr(value)" texts in sorted order,
+ * joined by sep between open and close: "{", ", ", "}" is how klepto
+ * prints (and compares, as d.copy() == d) a dictionary (heap string). */
+char *kt_archive_entries(kl_archive *ar, const char *open, const char *sep, const char *close);
 
 #endif
