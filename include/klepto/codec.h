@@ -173,10 +173,13 @@ KL_API int kl_json(kl_buf *out, const kl_value *v);
 /** Parse one JSON text (RFC 8259, strictly: no comments, no trailing
  * commas, no NaN) into *out.  Objects become maps with text keys, arrays
  * lists, strings text, integers (no '.', no exponent) int64, other numbers
- * float, true/false/null themselves; {"$bytes": "<padded base64>"},
- * kl_json's spelling of bytes, becomes bytes.  Everything else kl_json
- * spells specially ("inf"/"nan" strings, "$ndarray" objects, quoted
- * non-text map keys) stays what JSON says it is.  Returns 0, KL_EINVAL
+ * float, true/false/null themselves.  kl_json's special spellings are
+ * read back: {"$bytes": "<padded base64>"} as bytes, {"$ndarray": {dtype,
+ * shape, data}} as an nd-array (uint64 elements up to 2^63-1 only), and
+ * {"$object": [name, layout, value]} as an object of a user type.
+ * Everything else kl_json spells specially ("inf"/"nan" strings outside an
+ * nd-array, tuples written as lists, quoted non-text map keys) stays what
+ * JSON says it is.  Returns 0, KL_EINVAL
  * with the message "column N: what", or KL_ENOMEM.  *out is the caller's
  * on success (kl_value_free) and untouched on failure.  Thread-safe. */
 KL_API int kl_json_parse(const char *text, size_t len, kl_value *out);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec/codec_internal.h"
 #include "internal.h"
 #include "klepto/codec.h"
 
@@ -266,6 +267,136 @@ static int maybe_object(jp *j, const char *at, kl_value *map)
     return 0;
 }
 
+/* The value of `name` in a map of text keys, or NULL. */
+static const kl_value *map_get(const kl_value *m, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i < m->u.m.len; i++) {
+        const kl_value *k = &m->u.m.items[2 * i];
+        if (k->type == KL_TEXT && k->u.s.len == n && memcmp(k->u.s.ptr, name, n) == 0)
+            return &m->u.m.items[2 * i + 1];
+    }
+    return NULL;
+}
+
+/* One element of an nd-array read back into its dtype: 0, or 1 when e is
+ * not a value of that dtype (a float for an integer dtype, out of range). */
+static int nd_element(kl_dtype dt, const kl_value *e, uint8_t *dst)
+{
+    if (dt == KL_DT_FLOAT64 || dt == KL_DT_FLOAT32) {
+        double f;
+        if (e->type == KL_FLOAT)
+            f = e->u.f;
+        else if (e->type == KL_INT)
+            f = (double)e->u.i;
+        else if (e->type == KL_TEXT && e->u.s.len == 3 && !memcmp(e->u.s.ptr, "nan", 3))
+            f = NAN;
+        else if (e->type == KL_TEXT && e->u.s.len == 3 && !memcmp(e->u.s.ptr, "inf", 3))
+            f = INFINITY;
+        else if (e->type == KL_TEXT && e->u.s.len == 4 && !memcmp(e->u.s.ptr, "-inf", 4))
+            f = -INFINITY;
+        else
+            return 1;
+        if (dt == KL_DT_FLOAT64) {
+            memcpy(dst, &f, 8);
+        } else {
+            float x = (float)f; /* kl_json wrote the float's exact double */
+            memcpy(dst, &x, 4);
+        }
+        return 0;
+    }
+    if (e->type != KL_INT)
+        return 1;
+    int64_t i = e->u.i, lo = 0, hi = INT64_MAX;
+    switch (dt) {
+    case KL_DT_INT8:
+        lo = INT8_MIN, hi = INT8_MAX;
+        break;
+    case KL_DT_INT16:
+        lo = INT16_MIN, hi = INT16_MAX;
+        break;
+    case KL_DT_INT32:
+        lo = INT32_MIN, hi = INT32_MAX;
+        break;
+    case KL_DT_INT64:
+        lo = INT64_MIN;
+        break;
+    case KL_DT_UINT8:
+        hi = UINT8_MAX;
+        break;
+    case KL_DT_UINT16:
+        hi = UINT16_MAX;
+        break;
+    case KL_DT_UINT32:
+        hi = UINT32_MAX;
+        break;
+    default:
+        break; /* uint64: 0 .. INT64_MAX (JSON integers are read as int64) */
+    }
+    if (i < lo || i > hi)
+        return 1;
+    size_t es = kl_dtype_size(dt);
+    for (size_t b = 0; b < es; b++) /* little-endian, as nd-array data is */
+        dst[b] = (uint8_t)((uint64_t)i >> (8 * b));
+    return 0;
+}
+
+/* {"$ndarray": {"dtype": D, "shape": [...], "data": [...]}} is how kl_json
+ * writes an nd-array: read it back as one, so that an export imports as
+ * the same keys and values.  The data are the row-major elements (floats
+ * may be "nan", "inf", "-inf"), as many as the shape holds, each a value
+ * of the dtype; uint64 elements over 2^63-1 cannot be read (JSON integers
+ * are read as int64: an error, never a wrong value).  Not of that shape:
+ * an error, since nothing else writes that spelling. */
+static int maybe_ndarray(jp *j, const char *at, kl_value *map)
+{
+    if (map->type != KL_MAP || map->u.m.len != 1)
+        return 0;
+    const kl_value *k = &map->u.m.items[0], *v = &map->u.m.items[1];
+    if (k->type != KL_TEXT || k->u.s.len != 8 || memcmp(k->u.s.ptr, "$ndarray", 8) != 0)
+        return 0;
+    const kl_value *dtype = v->type == KL_MAP && v->u.m.len == 3 ? map_get(v, "dtype") : NULL;
+    const kl_value *shape = dtype ? map_get(v, "shape") : NULL;
+    const kl_value *data = shape ? map_get(v, "data") : NULL;
+    if (!data || dtype->type != KL_TEXT || shape->type != KL_ARRAY || data->type != KL_ARRAY)
+        return jerr(j, at,
+                    "\"$ndarray\" needs {\"dtype\": name, \"shape\": [...], \"data\": [...]}");
+    int dt = kl__dtype_from_name(dtype->u.s.ptr, dtype->u.s.len);
+    if (dt < 0)
+        return jerr(j, at, "\"$ndarray\": unknown dtype \"%.*s\"", (int)dtype->u.s.len,
+                    dtype->u.s.ptr);
+    if (shape->u.a.len > KL_NDARRAY_MAXDIM)
+        return jerr(j, at, "\"$ndarray\": more than %d dimensions", KL_NDARRAY_MAXDIM);
+    size_t dims[KL_NDARRAY_MAXDIM];
+    for (size_t d = 0; d < shape->u.a.len; d++) {
+        const kl_value *x = &shape->u.a.items[d];
+        if (x->type != KL_INT || x->u.i < 0)
+            return jerr(j, at, "\"$ndarray\": a shape is of sizes >= 0");
+        dims[d] = (size_t)x->u.i;
+    }
+    kl_value nd;
+    int rc = kl_value_ndarray(&nd, (kl_dtype)dt, (uint8_t)shape->u.a.len, dims, NULL);
+    if (rc == KL_ENOMEM)
+        return rc;
+    if (rc)
+        return jerr(j, at, "\"$ndarray\": %s", kl_errmsg());
+    size_t n = kl_value_ndarray_count(&nd), es = kl_dtype_size((kl_dtype)dt);
+    if (data->u.a.len != n) {
+        kl_value_free(&nd);
+        return jerr(j, at, "\"$ndarray\": %zu elements for a shape of %zu", data->u.a.len, n);
+    }
+    uint8_t *dst = nd.u.nd.data;
+    for (size_t i = 0; i < n; i++)
+        if (nd_element((kl_dtype)dt, &data->u.a.items[i], dst + i * es)) {
+            kl_value_free(&nd);
+            return jerr(j, at, "\"$ndarray\": element %zu is not of dtype %.*s", i,
+                        (int)dtype->u.s.len, dtype->u.s.ptr);
+        }
+    kl_value_free(map);
+    *map = nd;
+    return 0;
+}
+
 static int read_container(jp *j, kl_value *out, unsigned depth, bool is_map)
 {
     const char *start = j->p++;
@@ -325,6 +456,8 @@ done:
         rc = maybe_bytes(j, start, &c);
     if (!rc && is_map)
         rc = maybe_object(j, start, &c);
+    if (!rc && is_map)
+        rc = maybe_ndarray(j, start, &c);
     if (rc) {
         kl_value_free(&c);
         return rc;
