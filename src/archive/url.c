@@ -93,6 +93,20 @@ ptrdiff_t kl__pct_decode(char *dst, const char *src, size_t n)
     return w - dst;
 }
 
+char *kl__pct_decode_dup(const char *p, size_t n, bool *bad)
+{
+    char *o = malloc(n + 1);
+    if (!o)
+        return NULL;
+    ptrdiff_t len = kl__pct_decode(o, p, n);
+    if (len < 0 || memchr(o, '\0', (size_t)len)) {
+        *bad = true;
+        free(o);
+        return NULL;
+    }
+    return o;
+}
+
 /* Decode %XX in place; KL_EINVAL on a broken escape. */
 static int pct_decode(char *s, const char *url)
 {

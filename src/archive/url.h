@@ -8,6 +8,7 @@
 
 #include "klepto/sys/archive_backend.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Parse "scheme:rest?a=1&b=2" (query values percent-decoded; the scheme
@@ -24,5 +25,9 @@ int kl__url_check_used(const kl_url *u);
  * inside it), or -1 for a broken escape (no message set: the caller
  * names what it was decoding). */
 ptrdiff_t kl__pct_decode(char *dst, const char *src, size_t n);
+/* A heap copy of [p, p+n) percent-decoded (URL user, password, host
+ * parts), or NULL: out of memory, or *bad set for a broken escape or an
+ * encoded NUL. */
+char *kl__pct_decode_dup(const char *p, size_t n, bool *bad);
 
 #endif

@@ -192,7 +192,8 @@ int kl_cache_new(kl_cache **out, const kl_cache_opts *opts)
             if (rc) {
                 c->nshards = i;
                 kl_cache_free(c);
-                return kl_seterr(KL_ENOMEM, "cache: policy '%s' could not start", name);
+                return kl_seterr(rc, "cache: policy '%s' could not start: %s", name,
+                                 kl_strerror(rc));
             }
         }
     }

@@ -116,7 +116,7 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
         rc = kl__shadow_init(&s->shadow[i], s->cand[i], scap, seed);
     if (rc) {
         ad_destroy(s);
-        return KL_ENOMEM;
+        return rc; /* the cache names the policy and this cause */
     }
     *state = s;
     return 0;

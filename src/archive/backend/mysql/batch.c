@@ -146,7 +146,7 @@ int kl__my_put_many(void *state, size_t n, const void *const *keys, const size_t
         return r;
     my_ord *ord = my_order(s, n, keys, klens);
     if (!ord)
-        return KL_ENOMEM;
+        return KL_ENOMEM; /* my_order's message says so */
     if (!s->table) {
         /* table per key: DDL commits, so no one transaction (mysql.h) */
         if (!(r = kl__my_lock(s))) {
@@ -241,7 +241,7 @@ int kl__my_del_many(void *state, size_t n, const void *const *keys, const size_t
         return r;
     my_ord *ord = my_order(s, n, keys, klens);
     if (!ord)
-        return KL_ENOMEM;
+        return KL_ENOMEM; /* my_order's message says so */
     if (s->table) {
         r = tb_del_many(s, n, ord, keys, klens, deleted);
     } else if (!(r = kl__my_lock(s))) {

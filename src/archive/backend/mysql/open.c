@@ -19,22 +19,6 @@ static int my_bad_url(my_state *s, const char *why)
                      s->url, why);
 }
 
-/* Percent-decoded copy of [p, p+n), or NULL (*bad set for a broken escape
- * or a NUL). */
-static char *my_decode(const char *p, size_t n, bool *bad)
-{
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    ptrdiff_t len = kl__pct_decode(o, p, n);
-    if (len < 0 || memchr(o, '\0', (size_t)len)) {
-        *bad = true;
-        free(o);
-        return NULL;
-    }
-    return o;
-}
-
 /* rest: "//[user[:pass]@][host][:port]/db" */
 static int my_parse_rest(my_state *s, const char *rest)
 {
@@ -47,9 +31,9 @@ static int my_parse_rest(my_state *s, const char *rest)
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *uend = colon ? colon : at;
-        if (uend > p && !(s->user = my_decode(p, (size_t)(uend - p), &bad)))
+        if (uend > p && !(s->user = kl__pct_decode_dup(p, (size_t)(uend - p), &bad)))
             return bad ? my_bad_url(s, "bad percent escape in the user name") : KL_ENOMEM;
-        if (colon && !(s->pass = my_decode(colon + 1, (size_t)(at - colon - 1), &bad)))
+        if (colon && !(s->pass = kl__pct_decode_dup(colon + 1, (size_t)(at - colon - 1), &bad)))
             return bad ? my_bad_url(s, "bad percent escape in the password") : KL_ENOMEM;
         alen -= (size_t)(at + 1 - p);
         p = at + 1;
@@ -71,7 +55,7 @@ static int my_parse_rest(my_state *s, const char *rest)
         hend = colon ? colon : p + alen;
         port = colon ? colon + 1 : NULL;
     }
-    if (hend > hp && !(s->host = my_decode(hp, (size_t)(hend - hp), &bad)))
+    if (hend > hp && !(s->host = kl__pct_decode_dup(hp, (size_t)(hend - hp), &bad)))
         return bad ? my_bad_url(s, "bad percent escape in the host") : KL_ENOMEM;
     if (port) {
         size_t pl = (size_t)(p + alen - port);
@@ -88,7 +72,7 @@ static int my_parse_rest(my_state *s, const char *rest)
     const char *d = p + alen;
     if (*d != '/' || !d[1])
         return my_bad_url(s, "no database name");
-    if (!(s->db = my_decode(d + 1, strlen(d + 1), &bad)))
+    if (!(s->db = kl__pct_decode_dup(d + 1, strlen(d + 1), &bad)))
         return bad ? my_bad_url(s, "bad percent escape in the database name") : KL_ENOMEM;
     if (strlen(s->db) > MY_NAME_MAX)
         return my_bad_url(s, "database name longer than 64 bytes");

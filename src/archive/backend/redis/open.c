@@ -7,22 +7,6 @@
 #include <ctype.h>
 #include <limits.h>
 
-/* Percent-decoded copy of [p, p+n), or NULL (*bad set for a broken escape
- * or a NUL). */
-static char *rd_decode(const char *p, size_t n, bool *bad)
-{
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    ptrdiff_t len = kl__pct_decode(o, p, n);
-    if (len < 0 || memchr(o, '\0', (size_t)len)) {
-        *bad = true;
-        free(o);
-        return NULL;
-    }
-    return o;
-}
-
 static int rd_bad_url(rd_state *s, const char *why)
 {
     return kl_seterr(KL_EINVAL, "%s: %s (expected redis://[[USER]:PASSWORD@]HOST[:PORT][/DB])",
@@ -46,9 +30,9 @@ static int rd_parse_rest(rd_state *s, const char *rest)
         const char *colon = memchr(p, ':', (size_t)(at - p));
         if (!colon)
             return rd_bad_url(s, "user without a password (use :PASSWORD@ or USER:PASSWORD@)");
-        if (colon > p && !(s->user = rd_decode(p, (size_t)(colon - p), &bad)))
+        if (colon > p && !(s->user = kl__pct_decode_dup(p, (size_t)(colon - p), &bad)))
             return bad ? rd_bad_url(s, "bad percent escape in the user name") : KL_ENOMEM;
-        if (!(s->pass = rd_decode(colon + 1, (size_t)(at - colon - 1), &bad)))
+        if (!(s->pass = kl__pct_decode_dup(colon + 1, (size_t)(at - colon - 1), &bad)))
             return bad ? rd_bad_url(s, "bad percent escape in the password") : KL_ENOMEM;
         p = at + 1;
         alen = strcspn(p, "/");
