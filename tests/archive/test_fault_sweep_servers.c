@@ -41,7 +41,8 @@ static char *with_port(const char *url, int port, int *old_port)
     return out;
 }
 
-/* base: the server URL; opt: "prefix" (Redis) or "table" (PostgreSQL). */
+/* base: the server URL; opt: "prefix" (Redis) or "table" (PostgreSQL,
+ * MySQL). */
 static void sweep_server(const char *label, const char *base, const char *opt)
 {
     int server_port = 0;
@@ -127,11 +128,25 @@ static void sweep_postgres(void **st)
     skip();
 }
 
+static void sweep_mysql(void **st)
+{
+    (void)st;
+#ifdef KLEPTO_HAVE_MYSQL
+    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
+    if (u && *u) {
+        sweep_server("mysql", u, "table");
+        return;
+    }
+#endif
+    skip();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(sweep_redis),
         cmocka_unit_test(sweep_postgres),
+        cmocka_unit_test(sweep_mysql),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
