@@ -7,7 +7,9 @@
  * rename, mkdir or open of the library failing (support/fs_fault.h), once
  * or from then on, for N across the whole workload; for SQLite also the
  * N-th xRead, xWrite, xSync or xTruncate of its files, through a test VFS
- * (support/fault_vfs.h: the unix VFS's system-call hook has no fsync).  After each run:
+ * (support/fault_vfs.h: the unix VFS's system-call hook has no fsync); for
+ * HDF5 also the open, pread, pwrite, read and ftruncate of libhdf5's own
+ * file driver (support/fs_fault_interpose.c).  After each run:
  *
  *  - every failure reached the caller as a negative code whose message
  *    names the archive (its path), an operation, and what the system answered;
@@ -171,12 +173,16 @@ static void sweep_sqlite_tables(void **st)
 static void sweep_hdf5(void **st)
 {
     (void)st;
+    kt_fs_fault_interpose(true); /* HDF5's own reads and writes too */
     sweep(&(kind){"hdf5", "hdf5:%s", false, false});
+    kt_fs_fault_interpose(false);
 }
 static void sweep_hdf5dir(void **st)
 {
     (void)st;
+    kt_fs_fault_interpose(true);
     sweep(&(kind){"hdf5dir", "hdf5dir:%s", false, false});
+    kt_fs_fault_interpose(false);
 }
 #endif
 
