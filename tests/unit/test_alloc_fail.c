@@ -216,6 +216,11 @@ static void memo_sweep(void **st)
 static char url[700];
 static kl_archive *ar;
 enum { BEFORE = 6 };
+/* with a value large enough to be compressed (dir:?compression=zstd), and
+ * to be decompressed in steps (zstd then allocates a window): a CBOR byte
+ * string of 300000 bytes */
+static bool big_value;
+static uint8_t big[300005];
 
 static void put_before(void)
 {
@@ -260,6 +265,15 @@ static int archive_run(void)
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
     if (!rc)
         rc = kl_archive_get(ar, ks[1], 2, &v);
+    if (big_value) {
+        uint8_t bk[2] = {0x18, 40};
+        if (!rc)
+            rc = kl_archive_put(ar, bk, 2, big, sizeof big);
+        if (!rc)
+            rc = kl_archive_get(ar, bk, 2, &v);
+        if (!rc && (v.len != sizeof big || memcmp(v.data, big, sizeof big)))
+            fail_msg("%s: the large value reads back wrong", url);
+    }
     kl_archive_iter *it = NULL;
     if (!rc && !(rc = kl_archive_iter_new(ar, &it))) {
         while ((rc = kl_archive_iter_next(it, &k, &v)) == 1)
@@ -322,11 +336,29 @@ static void archive_sweeps(void **st)
     sweep_archive("mem:", "alloc-sweep", "mem:");
     sweep_archive("file:", "/a.kle", "file:");
     sweep_archive("dir:", "/d", "dir:");
+    /* zstd's own allocations too (alloc_fault.h: its contexts allocate
+     * through the hook) */
+    big[0] = 0x5a; /* bytes, 4-byte length */
+    big[1] = 0;
+    big[2] = 300000 >> 16;
+    big[3] = (300000 >> 8) & 0xff;
+    big[4] = 300000 & 0xff;
+    for (int i = 5; i < (int)sizeof big; i++)
+        big[i] = (uint8_t)("klepto "[i % 7]);
+    big_value = true;
+    sweep_archive("dir:", "/z?compression=zstd", "dir: zstd");
+    big_value = false;
     sweep_archive("sqlite:", "/s.db?table=t", "sqlite:");
+    sweep_archive("sqlite:", "/tables.db", "sqlite: table-per-key");
 }
 
 int main(void)
 {
+    /* SQLite allocates through the hook too: set before its first use */
+    if (kt_alloc_fault_sqlite() != 0) {
+        fprintf(stderr, "test_alloc_fail: SQLite refuses the allocator hook\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codec_sweep),
         cmocka_unit_test(cache_sweep),
