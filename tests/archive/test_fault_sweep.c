@@ -83,6 +83,7 @@ static void one_run(const kind *kd, int op, long n, bool persistent, int err)
     assert_true(asprintf(&url, kd->fmt, path) > 0);
     kt_sweep_run r;
     kt_sweep_run_init(&r, path, err, !kd->sqlite_words, persistent);
+    r.op_words = true; /* SQLite's words too: the operation is ours */
     if (kd->vfs)
         kt_vfs_fault_arm(op, n, persistent, err);
     else

@@ -74,6 +74,7 @@ static void sweep_server(const char *label, const char *base, const char *opt)
                         0);
             kt_sweep_run r;
             kt_sweep_run_init(&r, where, 0, false, mode == 2);
+            r.op_words = true;
             kt_proxy_arm(px, n, mode == 2, mode == 1);
             kt_sweep_workload(&r, proxied);
             kt_proxy_disarm(px);
