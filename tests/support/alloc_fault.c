@@ -158,7 +158,7 @@ static void sq_shutdown(void *ud)
 
 int kt_alloc_fault_sqlite(void)
 {
-    static const sqlite3_mem_methods m = {sq_malloc, sq_free,    sq_realloc, sq_size,
+    static const sqlite3_mem_methods m = {sq_malloc,  sq_free, sq_realloc,  sq_size,
                                           sq_roundup, sq_init, sq_shutdown, NULL};
     return sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
 }

@@ -39,13 +39,13 @@ static bool hit(int op)
 }
 
 /* The C library's own function `name`, looked up once. */
-#define NEXT(type, name)                                                                   \
-    static type *real_;                                                                    \
-    if (!real_)                                                                            \
-        *(void **)&real_ = dlsym(RTLD_NEXT, name);                                         \
-    if (!real_) {                                                                          \
-        errno = ENOSYS;                                                                    \
-        return -1;                                                                         \
+#define NEXT(type, name)                                                                           \
+    static type *real_;                                                                            \
+    if (!real_)                                                                                    \
+        *(void **)&real_ = dlsym(RTLD_NEXT, name);                                                 \
+    if (!real_) {                                                                                  \
+        errno = ENOSYS;                                                                            \
+        return -1;                                                                                 \
     }
 
 typedef int open_fn(const char *, int, ...);

@@ -73,12 +73,11 @@ static size_t value_of(int k, int version, uint8_t *out)
  * outside its mentions of the archive's path. */
 static bool names_an_operation(const char *msg, const char *path)
 {
-    static const char *const verbs[] = {"read",   "write",  "fsync", "sync",    "rename", "create",
-                                        "open",   "link",   "folder", "copy",   "compact", "stat",
-                                        "lock",   "cut",    "mode",  "list",    "map",    "put",
-                                        "delete", "remove", "flush", "close",  "commit", "insert",
-                                        "enable", "begin",  "update", "select", "set",    "prepare",
-                                        "send",   "connect", "query", "lookup", "drop",   "check"};
+    static const char *const verbs[] = {
+        "read",   "write",   "fsync",   "sync",  "rename",  "create", "open",   "link",  "folder",
+        "copy",   "compact", "stat",    "lock",  "cut",     "mode",   "list",   "map",   "put",
+        "delete", "remove",  "flush",   "close", "commit",  "insert", "enable", "begin", "update",
+        "select", "set",     "prepare", "send",  "connect", "query",  "lookup", "drop",  "check"};
     char text[2048];
     snprintf(text, sizeof text, "%s", msg);
     for (char *at = strstr(text, path); at; at = strstr(at, path))
