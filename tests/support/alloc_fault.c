@@ -4,11 +4,16 @@
 #define _GNU_SOURCE
 #include "alloc_fault.h"
 
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCCtx_advanced */
 #include <errno.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
 
 static bool armed;
 static long fail_n, count;
@@ -95,4 +100,90 @@ int __wrap_asprintf(char **out, const char *fmt, ...)
     int r = vasprintf(out, fmt, ap);
     va_end(ap);
     return r;
+}
+
+/* ---- SQLite's allocator ---------------------------------------------------- */
+
+/* Each block starts with its size (SQLite asks for it: xSize), 16 bytes
+ * to keep the alignment malloc gives. */
+enum { HEAD = 16 };
+
+static void *sq_malloc(int n)
+{
+    if (n <= 0 || fails())
+        return NULL;
+    unsigned char *p = __real_malloc((size_t)n + HEAD);
+    if (!p)
+        return NULL;
+    memcpy(p, &n, sizeof n);
+    return p + HEAD;
+}
+static void sq_free(void *p)
+{
+    if (p)
+        free((unsigned char *)p - HEAD);
+}
+static int sq_size(void *p)
+{
+    int n = 0;
+    if (p)
+        memcpy(&n, (unsigned char *)p - HEAD, sizeof n);
+    return n;
+}
+static void *sq_realloc(void *p, int n)
+{
+    if (!p)
+        return sq_malloc(n);
+    if (n <= 0 || fails())
+        return NULL;
+    unsigned char *q = __real_realloc((unsigned char *)p - HEAD, (size_t)n + HEAD);
+    if (!q)
+        return NULL;
+    memcpy(q, &n, sizeof n);
+    return q + HEAD;
+}
+static int sq_roundup(int n)
+{
+    return (n + 7) & ~7;
+}
+static int sq_init(void *ud)
+{
+    (void)ud;
+    return SQLITE_OK;
+}
+static void sq_shutdown(void *ud)
+{
+    (void)ud;
+}
+
+int kt_alloc_fault_sqlite(void)
+{
+    static const sqlite3_mem_methods m = {sq_malloc,  sq_free, sq_realloc,  sq_size,
+                                          sq_roundup, sq_init, sq_shutdown, NULL};
+    return sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+}
+
+/* ---- zstd's contexts ------------------------------------------------------- */
+
+static void *z_alloc(void *ud, size_t n)
+{
+    (void)ud;
+    return fails() ? NULL : __real_malloc(n);
+}
+static void z_free(void *ud, void *p)
+{
+    (void)ud;
+    free(p);
+}
+
+ZSTD_CCtx *__wrap_ZSTD_createCCtx(void);
+ZSTD_DCtx *__wrap_ZSTD_createDCtx(void);
+
+ZSTD_CCtx *__wrap_ZSTD_createCCtx(void)
+{
+    return ZSTD_createCCtx_advanced((ZSTD_customMem){z_alloc, z_free, NULL});
+}
+ZSTD_DCtx *__wrap_ZSTD_createDCtx(void)
+{
+    return ZSTD_createDCtx_advanced((ZSTD_customMem){z_alloc, z_free, NULL});
 }

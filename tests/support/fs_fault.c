@@ -56,8 +56,7 @@ long kt_fs_fault_fired(void)
     return fired;
 }
 
-/* Counts one call of class op; true (errno set) when it is to fail. */
-static bool fails(int op)
+bool kt_fs_fault_fails(int op)
 {
     if (!armed)
         return false;
@@ -68,6 +67,8 @@ static bool fails(int op)
     errno = fail_err;
     return true;
 }
+
+#define fails kt_fs_fault_fails
 
 #define REAL(ret, name, params) extern ret __real_##name params;
 REAL(int, open64, (const char *, int, ...))

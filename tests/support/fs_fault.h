@@ -6,9 +6,10 @@
  * It sees the system calls of the library's own code (a test program that
  * uses it links with -Wl,--wrap=NAME for each call in KT_FS_WRAPPED, see
  * tests/CMakeLists.txt) and, through SQLite's xSetSystemCall, those of
- * SQLite's unix VFS.  HDF5's own reads and writes are not seen (its file
- * driver calls the C library directly); the opens, renames, links, fsyncs
- * and copies the hdf5: backends make around it are.
+ * SQLite's unix VFS.  HDF5's own I/O (its file driver calls open, pread,
+ * pwrite, read and ftruncate of the C library directly) is seen by a test
+ * program that also links support/fs_fault_interpose.c and exports those
+ * names (see there), once kt_fs_fault_interpose(true) is called.
  *
  * Classes (a call counts in one):
  *   read    pread
@@ -40,5 +41,11 @@ void kt_fs_fault_disarm(void);
 long kt_fs_fault_count(int op);
 /* How many calls were failed while armed. */
 long kt_fs_fault_fired(void);
+/* Counts one call of class op; true (errno set) when it is to fail.  For
+ * the shims (fs_fault.c's wrappers, fs_fault_interpose.c). */
+bool kt_fs_fault_fails(int op);
+/* Whether the shared libraries' calls are counted too (defined by
+ * fs_fault_interpose.c, in the programs that link it). */
+void kt_fs_fault_interpose(bool on);
 
 #endif

@@ -73,10 +73,11 @@ static size_t value_of(int k, int version, uint8_t *out)
  * outside its mentions of the archive's path. */
 static bool names_an_operation(const char *msg, const char *path)
 {
-    static const char *const verbs[] = {"read",   "write",  "fsync", "sync",    "rename", "create",
-                                        "open",   "link",   "folder", "copy",   "compact", "stat",
-                                        "lock",   "cut",    "mode",  "list",    "map",    "put",
-                                        "delete", "remove", "flush", "close"};
+    static const char *const verbs[] = {
+        "read",   "write",   "fsync",   "sync",  "rename",  "create", "open",   "link",  "folder",
+        "copy",   "compact", "stat",    "lock",  "cut",     "mode",   "list",   "map",   "put",
+        "delete", "remove",  "flush",   "close", "commit",  "insert", "enable", "begin", "update",
+        "select", "set",     "prepare", "send",  "connect", "query",  "lookup", "drop",  "check"};
     char text[2048];
     snprintf(text, sizeof text, "%s", msg);
     for (char *at = strstr(text, path); at; at = strstr(at, path))
@@ -94,6 +95,9 @@ static bool check_rc(kt_sweep_run *r, int rc, const char *what)
     const char *msg = kl_errmsg();
     if (rc > 0)
         KT_SWEEP_BAD("%s: %s returned %d", r->path, what, rc);
+    else if (rc == KL_ENOTFOUND)
+        /* callers read it as "no such key": a failed write must not say it */
+        KT_SWEEP_BAD("%s: %s failed with 'not found': %s", r->path, what, msg);
     else if (!strstr(msg, r->path))
         KT_SWEEP_BAD("%s: %s failed (%s) with a message that does not name the archive: %s",
                  r->path, what, kl_strerror(rc), msg);
@@ -101,7 +105,7 @@ static bool check_rc(kt_sweep_run *r, int rc, const char *what)
         KT_SWEEP_BAD("%s: %s failed (%s) with a message that does not say what the system "
                  "answered (%s): %s",
                  r->path, what, kl_strerror(rc), strerror(r->err), msg);
-    else if (r->own_words && !names_an_operation(msg, r->path))
+    else if ((r->own_words || r->op_words) && !names_an_operation(msg, r->path))
         KT_SWEEP_BAD("%s: %s failed (%s) with a message that names no operation: %s", r->path,
                      what, kl_strerror(rc), msg);
     if (!r->failures++)

@@ -36,7 +36,8 @@ typedef struct kt_sweep_model {
 typedef struct kt_sweep_run {
     const char *path; /* what messages must name: the archive's path or URL */
     int err;          /* the errno injected */
-    bool own_words;   /* the message must say strerror(err) */
+    bool own_words;   /* the message must say strerror(err) and name an operation */
+    bool op_words;    /* the message must name an operation (set after init) */
     int failures;     /* calls that returned an error */
     bool stop;        /* a persistent fault: stop at the first failure */
     char first[600];  /* the first failure's message */

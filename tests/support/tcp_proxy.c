@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { MAXC = 64 };
@@ -25,6 +26,16 @@ struct kt_proxy {
     pthread_mutex_t mu;
     bool armed, persistent, after;
     long fail_n, count, dropped;
+    int late_ms;
+    /* chunks held back for late delivery: the server side of a dropped
+     * connection, its chunk, and when to send it */
+    struct parked {
+        int fd;
+        char *buf;
+        size_t n;
+        struct timespec at;
+    } park[MAXC];
+    int nparked;
 };
 
 static void drop(kt_proxy *p, int i)
@@ -60,7 +71,71 @@ static bool send_all(int fd, const char *b, size_t n)
     return true;
 }
 
-/* A chunk from client i: 0 forward it, 1 drop before, 2 drop after. */
+static long ms_until(const struct timespec *at)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long ms = (at->tv_sec - now.tv_sec) * 1000 + (at->tv_nsec - now.tv_nsec) / 1000000;
+    return ms < 0 ? 0 : ms;
+}
+
+/* Connection i dropped with its chunk held back: the client side closes
+ * now, the server gets the chunk p->late_ms later (then its side closes).
+ * Without room to park, delivered now. */
+static void park_chunk(kt_proxy *p, int i, const char *b, size_t n)
+{
+    pthread_mutex_lock(&p->mu);
+    int late_ms = p->late_ms;
+    pthread_mutex_unlock(&p->mu);
+    char *copy = p->nparked < MAXC ? malloc(n) : NULL;
+    if (!copy) {
+        send_all(p->srv[i], b, n);
+        drop(p, i);
+        return;
+    }
+    memcpy(copy, b, n);
+    struct parked *k = &p->park[p->nparked];
+    k->fd = p->srv[i];
+    k->buf = copy;
+    k->n = n;
+    clock_gettime(CLOCK_MONOTONIC, &k->at);
+    k->at.tv_sec += late_ms / 1000;
+    k->at.tv_nsec += (long)(late_ms % 1000) * 1000000;
+    if (k->at.tv_nsec >= 1000000000) {
+        k->at.tv_sec++;
+        k->at.tv_nsec -= 1000000000;
+    }
+    close(p->cli[i]);
+    p->cli[i] = p->srv[i] = -1;
+    pthread_mutex_lock(&p->mu);
+    p->nparked++;
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Sends the parked chunks that are due; the poll timeout until the next. */
+static int deliver_due(kt_proxy *p)
+{
+    int timeout = -1;
+    for (int j = 0; j < p->nparked;) {
+        struct parked *k = &p->park[j];
+        long ms = ms_until(&k->at);
+        if (ms > 0) {
+            timeout = timeout < 0 || ms < timeout ? (int)ms : timeout;
+            j++;
+            continue;
+        }
+        send_all(k->fd, k->buf, k->n);
+        close(k->fd);
+        free(k->buf);
+        pthread_mutex_lock(&p->mu);
+        *k = p->park[--p->nparked];
+        pthread_mutex_unlock(&p->mu);
+    }
+    return timeout;
+}
+
+/* A chunk from client i: 0 forward it, 1 drop before, 2 drop after, 3
+ * drop and deliver late. */
 static int judge(kt_proxy *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -68,7 +143,7 @@ static int judge(kt_proxy *p)
     if (p->armed) {
         long k = ++p->count;
         if (p->fail_n > 0 && (k == p->fail_n || (p->persistent && k > p->fail_n))) {
-            verdict = p->after ? 2 : 1;
+            verdict = !p->after ? 1 : p->late_ms > 0 ? 3 : 2;
             p->dropped++;
         }
     }
@@ -95,7 +170,7 @@ static void *run(void *arg)
             fds[nf] = (struct pollfd){.fd = p->srv[i], .events = POLLIN};
             idx[nf++] = MAXC + i;
         }
-        if (poll(fds, (nfds_t)nf, -1) < 0) {
+        if (poll(fds, (nfds_t)nf, deliver_due(p)) < 0) {
             if (errno == EINTR)
                 continue;
             return NULL;
@@ -135,7 +210,9 @@ static void *run(void *arg)
             int verdict = from_client ? judge(p) : 0;
             /* after: the server may or may not act before it sees the
              * connection close; the sweep's model allows both */
-            if (verdict == 1 || !send_all(to, buf, (size_t)n) || verdict == 2)
+            if (verdict == 3)
+                park_chunk(p, i, buf, (size_t)n);
+            else if (verdict == 1 || !send_all(to, buf, (size_t)n) || verdict == 2)
                 drop(p, i);
         }
     }
@@ -176,6 +253,21 @@ kt_proxy *kt_proxy_start(int server_port)
 int kt_proxy_port(const kt_proxy *p)
 {
     return p->port;
+}
+
+void kt_proxy_set_late(kt_proxy *p, int ms)
+{
+    pthread_mutex_lock(&p->mu);
+    p->late_ms = ms;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int kt_proxy_parked(kt_proxy *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int n = p->nparked;
+    pthread_mutex_unlock(&p->mu);
+    return n;
 }
 
 void kt_proxy_arm(kt_proxy *p, long n, bool persistent, bool after)
@@ -221,6 +313,10 @@ void kt_proxy_stop(kt_proxy *p)
     for (int i = 0; i < MAXC; i++)
         if (p->cli[i] >= 0)
             drop(p, i);
+    for (int j = 0; j < p->nparked; j++) {
+        close(p->park[j].fd);
+        free(p->park[j].buf);
+    }
     close(p->lfd);
     close(p->wake[0]);
     close(p->wake[1]);

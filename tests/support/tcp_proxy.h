@@ -21,6 +21,12 @@ int kt_proxy_port(const kt_proxy *p);
  * count). */
 void kt_proxy_arm(kt_proxy *p, long n, bool persistent, bool after);
 void kt_proxy_disarm(kt_proxy *p);
+/* With `after`: the client's side closes at once and the chunk reaches the
+ * server ms milliseconds later (a server that reads its input late, a
+ * packet delayed); 0 (the default): at once. */
+void kt_proxy_set_late(kt_proxy *p, int ms);
+/* Chunks held back and not yet delivered. */
+int kt_proxy_parked(kt_proxy *p);
 /* Chunks seen while armed; connections dropped. */
 long kt_proxy_count(kt_proxy *p);
 long kt_proxy_dropped(kt_proxy *p);

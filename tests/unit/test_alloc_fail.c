@@ -8,8 +8,16 @@
  * cache and a file: archive.  Under AddressSanitizer, LeakSanitizer checks that nothing leaks at the
  * end.  The number of failure points per operation is printed.
  *
- * Not covered: allocations inside SQLite, zstd, HDF5 and the C library
- * (they do not go through the hook). */
+ * SQLite's own allocations go through the hook too (installed with
+ * SQLITE_CONFIG_MALLOC before SQLite's first use), and so do zstd's (the
+ * dir: backend's contexts are made with the hook as their allocator:
+ * alloc_fault.h).  An operation with more than 400 points (the sqlite
+ * ones: SQLite allocates a thousand times and more) is swept at 400 points
+ * spread over its range in `make test`, at every point with
+ * KLEPTO_TEST_LONG=1 (`make test-long`).
+ *
+ * Not covered: allocations inside HDF5 and the C library (they do not go
+ * through the hook). */
 #define _GNU_SOURCE
 #include "alloc_fault.h"
 #include "testutil.h"
@@ -59,7 +67,8 @@ static void sweep(const op *o)
     if (rc)
         fail_msg("%s fails without a fault: %s", o->name, kl_errmsg());
     o->after(rc);
-    for (long i = 1; i <= n; i++) {
+    long step = kt_long() || n <= 400 ? 1 : (n + 399) / 400, swept = 0;
+    for (long i = 1; i <= n; i += step, swept++) {
         o->prepare();
         kt_alloc_fault_arm(i);
         rc = o->run();
@@ -69,7 +78,7 @@ static void sweep(const op *o)
                      kl_strerror(rc), rc, kl_errmsg());
         o->after(rc);
     }
-    print_message("%s: %ld allocation failures swept\n", o->name, n);
+    print_message("%s: %ld allocation failures swept (of %ld allocations)\n", o->name, swept, n);
 }
 
 /* ---- codec ------------------------------------------------------------------ */
@@ -216,6 +225,11 @@ static void memo_sweep(void **st)
 static char url[700];
 static kl_archive *ar;
 enum { BEFORE = 6 };
+/* with a value large enough to be compressed (dir:?compression=zstd), and
+ * to be decompressed in steps (zstd then allocates a window): a CBOR byte
+ * string of 300000 bytes */
+static bool big_value;
+static uint8_t big[300005];
 
 static void put_before(void)
 {
@@ -260,6 +274,15 @@ static int archive_run(void)
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
     if (!rc)
         rc = kl_archive_get(ar, ks[1], 2, &v);
+    if (big_value) {
+        uint8_t bk[2] = {0x18, 40};
+        if (!rc)
+            rc = kl_archive_put(ar, bk, 2, big, sizeof big);
+        if (!rc)
+            rc = kl_archive_get(ar, bk, 2, &v);
+        if (!rc && (v.len != sizeof big || memcmp(v.data, big, sizeof big)))
+            fail_msg("%s: the large value reads back wrong", url);
+    }
     kl_archive_iter *it = NULL;
     if (!rc && !(rc = kl_archive_iter_new(ar, &it))) {
         while ((rc = kl_archive_iter_next(it, &k, &v)) == 1)
@@ -322,11 +345,29 @@ static void archive_sweeps(void **st)
     sweep_archive("mem:", "alloc-sweep", "mem:");
     sweep_archive("file:", "/a.kle", "file:");
     sweep_archive("dir:", "/d", "dir:");
+    /* zstd's own allocations too (alloc_fault.h: its contexts allocate
+     * through the hook) */
+    big[0] = 0x5a; /* bytes, 4-byte length */
+    big[1] = 0;
+    big[2] = 300000 >> 16;
+    big[3] = (300000 >> 8) & 0xff;
+    big[4] = 300000 & 0xff;
+    for (int i = 5; i < (int)sizeof big; i++)
+        big[i] = (uint8_t)("klepto "[i % 7]);
+    big_value = true;
+    sweep_archive("dir:", "/z?compression=zstd", "dir: zstd");
+    big_value = false;
     sweep_archive("sqlite:", "/s.db?table=t", "sqlite:");
+    sweep_archive("sqlite:", "/tables.db", "sqlite: table-per-key");
 }
 
 int main(void)
 {
+    /* SQLite allocates through the hook too: set before its first use */
+    if (kt_alloc_fault_sqlite() != 0) {
+        fprintf(stderr, "test_alloc_fail: SQLite refuses the allocator hook\n");
+        return 1;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codec_sweep),
         cmocka_unit_test(cache_sweep),

@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #define DIR_VERSION 1
 #define ENT_MAGIC "KLDE"
@@ -192,6 +193,9 @@ static int entry_value(dir_state *s, const char *name, const entry *e, kl_buf *o
             return rc;
         ZSTD_outBuffer o = {out->data, out->len + room, out->len};
         size_t r = ZSTD_decompressStream(s->dctx, &o, &in);
+        /* zstd allocates its window here: out of memory is not damage */
+        if (ZSTD_isError(r) && ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation)
+            return kl_seterr(KL_ENOMEM, "%s: out of memory for zstd", s->kf.url);
         if (ZSTD_isError(r))
             return corrupt(s, name, "compressed value does not decompress");
         out->len = o.pos;
@@ -306,6 +310,8 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
         if (rc)
             return rc;
         size_t z = ZSTD_compressCCtx(s->cctx, s->zbuf.data, bound, val, vlen, s->level);
+        if (ZSTD_isError(z) && ZSTD_getErrorCode(z) == ZSTD_error_memory_allocation)
+            return kl_seterr(KL_ENOMEM, "%s: out of memory for zstd", s->kf.url);
         if (ZSTD_isError(z))
             return kl_seterr(KL_EIO, "%s: zstd: %s", s->kf.url, ZSTD_getErrorName(z));
         if (z < vlen) {

@@ -10,6 +10,7 @@
 #include <mysqld_error.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <xxhash.h>
 
 #include "archive/reconnect.h"
@@ -213,8 +214,12 @@ void kl__my_disconnect(my_state *s)
     if (s->batch_st)
         mysql_stmt_close(s->batch_st);
     s->batch_st = NULL;
-    if (s->conn)
+    if (s->conn) {
+        unsigned long id = mysql_thread_id(s->conn); /* 0: never connected */
+        if (id)
+            s->lost_thread = id;
         mysql_close(s->conn);
+    }
     s->conn = NULL;
     s->in_txn = false;
     s->locked = false; /* the server releases a dead session's locks */
@@ -243,6 +248,49 @@ static int my_library_rc;
 static void my_library_init(void)
 {
     my_library_rc = mysql_library_init(0, NULL, NULL);
+}
+
+/* After a dropped connection, the server may still be running the last
+ * command sent on it (a put whose answer was lost): it would then land
+ * after whatever the new connection does next -- a delete acknowledged
+ * now, undone by that put committing later.  So the last session is ended
+ * first (KILL: a session of the same user needs no privilege), and waited
+ * for until it has left the process list, up to 10 s.  Its last command
+ * has then either committed or not, for good. */
+static int my_end_lost_session(my_state *s)
+{
+    unsigned long id = s->lost_thread;
+    if (!id)
+        return 0;
+    char sql[120];
+    int n = snprintf(sql, sizeof sql, "KILL CONNECTION %lu", id);
+    if (mysql_real_query(s->conn, sql, (unsigned long)n) &&
+        mysql_errno(s->conn) != ER_NO_SUCH_THREAD)
+        return kl__my_err(s, "reconnect: end the lost session");
+    n = snprintf(sql, sizeof sql,
+                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = %lu", id);
+    struct timespec nap = {0, 10000000};
+    for (int waited = 0;; waited += 10) {
+        if (mysql_real_query(s->conn, sql, (unsigned long)n))
+            return kl__my_err(s, "reconnect: end the lost session");
+        MYSQL_RES *res = mysql_store_result(s->conn);
+        MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+        bool gone = row && row[0] && strtoul(row[0], NULL, 10) == 0;
+        bool ok = row && row[0];
+        if (res)
+            mysql_free_result(res);
+        if (!ok)
+            return kl__my_err(s, "reconnect: end the lost session");
+        if (gone) {
+            s->lost_thread = 0;
+            return 0;
+        }
+        if (waited >= 10000)
+            return kl_seterr(KL_EBUSY,
+                             "%s: reconnect: the lost session (server thread %lu) does not end",
+                             s->url, id);
+        nanosleep(&nap, NULL);
+    }
 }
 
 int kl__my_connect(my_state *s)
@@ -288,7 +336,8 @@ int kl__my_connect(my_state *s)
         return kl_seterr(KL_EBACKEND, "%s: connect: ssl=true, but the server does not offer TLS",
                          s->url);
     }
-    return my_read_max_packet(s);
+    int r = my_read_max_packet(s);
+    return r ? r : my_end_lost_session(s);
 }
 
 int kl__my_ready(my_state *s)

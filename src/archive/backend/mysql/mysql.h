@@ -99,6 +99,9 @@ typedef struct my_state {
     MYSQL_STMT *st[MS_NSTMT];
     MYSQL_STMT *batch_st; /* put_many, MY_BATCH_ROWS rows */
     unsigned last_errno;  /* of the last server error */
+    /* the server thread of the last connection closed: ended before the
+     * next one works (kl__my_connect) */
+    unsigned long lost_thread;
 } my_state;
 
 /* A key as statement parameters: kid, key. */

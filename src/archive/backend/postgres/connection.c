@@ -5,7 +5,9 @@
 #include "archive/backend/postgres/postgres.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <xxhash.h>
 
 /* libpq messages end with a newline and may span lines. */
@@ -181,12 +183,48 @@ int kl__pg_prepare_all(pg_state *s)
     return 0;
 }
 
+/* After a dropped connection, the server may still be running the last
+ * command sent on it (a put whose answer was lost): it would then land
+ * after whatever the new connection does next -- a delete acknowledged
+ * now, undone by that put committing later.  So the lost session is
+ * ended first: its backend (found by its process id, among this role's
+ * sessions) is terminated, and waited for until it is gone, up to 10 s.
+ * Its last command has then either committed or not, for good. */
+static int pg_end_lost_session(pg_state *s, int pid)
+{
+    char sql[200];
+    snprintf(sql, sizeof sql,
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = %d "
+             "AND usename = current_user AND pid <> pg_backend_pid()",
+             pid);
+    struct timespec nap = {0, 10000000};
+    for (int waited = 0;; waited += 10) {
+        PGresult *res = PQexec(s->conn, sql);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            int r = kl__pg_err_res(s, res, "reconnect: end the lost session");
+            PQclear(res);
+            return r;
+        }
+        int left = PQntuples(res);
+        PQclear(res);
+        if (!left)
+            return 0;
+        if (waited >= 10000)
+            return kl_seterr(KL_EBUSY,
+                             "%s: reconnect: the lost session (server process %d) does not end",
+                             s->url, pid);
+        nanosleep(&nap, NULL);
+    }
+}
+
 /* Connect (or reconnect after a drop).  Statements are prepared later,
  * once the tables exist. */
 int kl__pg_connect(pg_state *s)
 {
     if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
         return 0;
+    int lost_pid = s->conn ? s->backend_pid : 0;
+    s->backend_pid = 0;
     if (s->conn)
         PQfinish(s->conn);
     s->prepared = false;
@@ -197,7 +235,8 @@ int kl__pg_connect(pg_state *s)
     if (PQstatus(s->conn) != CONNECTION_OK)
         return kl__pg_err_conn(s, "connect");
     PQsetNoticeProcessor(s->conn, pg_ignore_notice, NULL);
-    return 0;
+    s->backend_pid = PQbackendPID(s->conn);
+    return lost_pid ? pg_end_lost_session(s, lost_pid) : 0;
 }
 
 int kl__pg_ready(pg_state *s)

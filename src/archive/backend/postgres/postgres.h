@@ -53,6 +53,8 @@ typedef struct pg_state {
     bool read_only;
     bool prepared; /* the statements exist on this connection */
     bool in_txn;
+    int backend_pid;  /* the server process of this connection (libpq's
+                       * PQbackendPID says 0 once it dropped) */
     char sqlstate[6]; /* of the last server error */
 } pg_state;
 

@@ -152,6 +152,12 @@ int kl__rd_connect(rd_state *s)
 {
     if (s->c)
         return 0;
+    /* the connection before this one, if this process made it (a forked
+     * child's parent keeps using its own) */
+    if (s->client_id && s->pid == getpid())
+        s->lost_client = s->client_id;
+    s->client_id = 0;
+    s->hello_due = true;
     s->c = s->timeout > 0 ? redisConnectWithTimeout(s->host, s->port, rd_tv(s->timeout))
                           : redisConnect(s->host, s->port);
     if (!s->c || s->c->err)
@@ -218,6 +224,52 @@ static int rd_reconnect(void *state)
     return kl__rd_connect(state);
 }
 
+/* After a dropped connection, the server may not yet have read the last
+ * commands sent on it (a put whose answer was lost): it would then run
+ * them after whatever the new connection does next -- a delete
+ * acknowledged now, undone by that put landing later.  So the first
+ * pipeline of a new connection starts with CLIENT ID (this connection's,
+ * kept) and CLIENT KILL ID of the one before: the server runs one command
+ * at a time, so once the kill has run, the old connection's commands have
+ * run or never will, before this pipeline's own.  Sent in the same
+ * pipeline: no round trip more.  A server without CLIENT ID (before
+ * Redis 5) answers errors, which change nothing. */
+static size_t rd_hello(rd_state *s, char id[24], bool *ok)
+{
+    if (!s->hello_due)
+        return 0;
+    static const char *const id_argv[2] = {"CLIENT", "ID"};
+    static const size_t id_lens[2] = {6, 2};
+    *ok = redisAppendCommandArgv(s->c, 2, (const char **)id_argv, id_lens) == REDIS_OK;
+    if (!*ok || !s->lost_client)
+        return 1;
+    int n = snprintf(id, 24, "%lld", s->lost_client);
+    const char *argv[4] = {"CLIENT", "KILL", "ID", id};
+    size_t lens[4] = {6, 4, 2, (size_t)n};
+    *ok = redisAppendCommandArgv(s->c, 4, argv, lens) == REDIS_OK;
+    return 2;
+}
+
+/* The replies to rd_hello's commands, first on the connection. */
+static bool rd_hello_replies(rd_state *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        void *got = NULL;
+        if (redisGetReply(s->c, &got) != REDIS_OK || !got)
+            return false;
+        redisReply *rep = got;
+        if (i == 0 && rep->type == REDIS_REPLY_INTEGER)
+            s->client_id = rep->integer;
+        freeReplyObject(rep); /* the kill's: 1, or an error: gone already */
+    }
+    if (n) {
+        s->hello_due = false;
+        if (n == 2)
+            s->lost_client = 0;
+    }
+    return true;
+}
+
 /* kl__rd_run; with `prepared`, the caller has just made the connection
  * ready (kl__rd_write_ready): not polled again. */
 static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, bool read,
@@ -230,6 +282,8 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
             return r;
         size_t pending = 0;
         bool ok = true;
+        char lost_id[24];
+        size_t hello = rd_hello(s, lost_id, &ok);
         for (size_t i = 0; ok && i < n; i++) {
             if (redisAppendCommandArgv(s->c, cmds[i].argc, cmds[i].argv, cmds[i].lens) !=
                 REDIS_OK) {
@@ -245,6 +299,8 @@ static int rd_run(rd_state *s, const rd_cmd *cmds, size_t n, redisReply **reps, 
         }
         if (ok)
             ok = rd_send(s->c) == REDIS_OK;
+        if (ok)
+            ok = rd_hello_replies(s, hello);
         for (size_t i = 0; ok && i < n; i++) {
             void *rep = NULL;
             ok = redisGetReply(s->c, &rep) == REDIS_OK && rep;

@@ -114,6 +114,10 @@ typedef struct rd_state {
     int64_t marker_ns;
     double timeout; /* seconds; 0: none */
     bool read_only;
+    /* the server's CLIENT ID of c (0: unknown), and of the connection
+     * before it, which c ends before its first command (rd_run) */
+    long long client_id, lost_client;
+    bool hello_due; /* c has not asked for its CLIENT ID yet */
 } rd_state;
 
 /* A key or value as a command argument: hiredis copies it; never NULL. */

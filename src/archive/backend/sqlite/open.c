@@ -79,7 +79,15 @@ static int sq_setup(sq_state *s, bool create)
         r = sq_table_exists(s, want, &exists);
     if (!r && s->table && s->entry_name && (!exists || !sq_has_key_column(s)))
         r = sq_refuse_entry_name(s->url, s->table);
-    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL); /* a read: nothing to lose */
+    /* a read: nothing to lose, but the transaction must end: a COMMIT that
+     * failed (out of memory) leaves it open, and the pragmas below refuse
+     * to run inside one */
+    int end = sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    if (end != SQLITE_OK && !sqlite3_get_autocommit(s->db))
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    if (!r && !sqlite3_get_autocommit(s->db))
+        r = kl_seterr(end == SQLITE_NOMEM ? KL_ENOMEM : KL_EBACKEND, "%s: open: end the read: %s",
+                      s->url, sqlite3_errstr(end));
     if (r)
         return r;
     if (!memory && !s->read_only && (r = kl__sq_exec(s, "PRAGMA journal_mode=WAL", "enable WAL")))

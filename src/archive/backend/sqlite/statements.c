@@ -44,8 +44,14 @@ int kl__sq_err(sq_state *s, int rc, const char *what)
         return kl_seterr(KL_ECORRUPT, "%s: %s: not an SQLite database (%s)", s->url, what, msg);
     int code = sq_code(rc);
     int err = s->db ? sqlite3_system_errno(s->db) : 0;
-    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) && err)
-        code = kl__errno_code(err); /* permission denied, no space, ... */
+    /* permission denied, no space, ...; but SQLite's system errno is errno
+     * when it reported (its VFS's xGetLastError), after its retries and
+     * clean-up, not always the failed call's: never "not found" from it,
+     * which callers read as a missing key (a missing file is found by the
+     * open's own stat) */
+    if (((rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_IOERR) && err &&
+        kl__errno_code(err) != KL_ENOTFOUND)
+        code = kl__errno_code(err);
     return kl_seterr(code, "%s: %s: %s", s->url, what, msg);
 }
 
