@@ -23,25 +23,25 @@
  * wins by 11 points but the shadows show it only after ~50k requests.
  *
  * Taking over: the new policy is created and told of every resident entry
- * as an insertion, least recently used first (the metadata keeps a list
- * of all entries in LRU order for that), and the old one is destroyed.
+ * as an insertion, in the order the old one gives them up as victims
+ * (least valuable first), and the old one is destroyed.  (An LRU list of
+ * all entries, kept for this before, cost a list move on every hit: most
+ * of adaptive's overhead over its running policy.)
  * At most one switch per epoch (at least max(512, capacity / R) sampled,
  * so about max(512 R, capacity) requests): the O(capacity) rebuild is
  * amortised to O(1) per request.  The new policy starts without its
  * history (ghosts, sketch); the margin keeps such restarts rare.
  *
- * Cost per request: the running policy, a move in the LRU list, and on
- * 1/R of the requests one access to each of the five shadows.  Memory:
+ * Cost per request: the running policy, the sampling test, and on 1/R of
+ * the requests one access to each of the five shadows.  Memory:
  * 5 shadows of capacity / R entries (56 B each plus the policy's own
  * extras), so about 1/R x 5 of a cache's worth of policy state.
  *
- * Metadata: the running policy's (at most 40 B), the LRU node and the
- * hash: 64 bytes. */
+ * Metadata: the running policy's (at most 40 B) and the hash: 48 bytes. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "klepto/error.h"
-#include "policy/plist.h"
 #include "policy/policies.h"
 #include "policy/shadow.h"
 
@@ -54,7 +54,6 @@ enum { AD_NCAND = 5 };
 
 typedef struct {
     uint64_t sub[KL__SHADOW_META_WORDS]; /* first: the running policy's metadata */
-    kl__pnode all;                       /* every entry, most recently used first */
     uint64_t hash;
 } ad_meta;
 
@@ -62,7 +61,7 @@ typedef struct {
     const kl_policy_ops *cand[AD_NCAND];
     int running;
     void *st; /* the running policy's state */
-    kl__pnode all;
+    size_t count; /* resident entries */
     size_t capacity;
     uint64_t seed;
     kl__shadow shadow[AD_NCAND];
@@ -71,11 +70,6 @@ typedef struct {
     uint64_t epoch_miss[AD_NCAND];
     double score[AD_NCAND];
 } ad_state;
-
-static inline ad_meta *ad_of_all(kl__pnode *n)
-{
-    return (ad_meta *)((char *)n - offsetof(ad_meta, all));
-}
 
 static void ad_destroy(void *state)
 {
@@ -102,7 +96,6 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
     s->cand[4] = &kl__policy_lru;
     s->capacity = capacity;
     s->seed = seed;
-    kl__plist_init(&s->all);
     s->shift = 0;
     while (s->shift < AD_MAX_SHIFT && (capacity >> (s->shift + 1)) >= AD_MIN_SHADOW)
         s->shift++;
@@ -122,18 +115,24 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
     return 0;
 }
 
-/* Hand the resident entries to candidate `to`, least recently used first. */
+/* Hand the resident entries to candidate `to`: the running policy gives
+ * them up as its victims, least valuable first, and each is inserted into
+ * the new one as it leaves (so the new one sees the old one's ranking as
+ * recency).  An entry's metadata is free for the new policy once the old
+ * one has removed it. */
 static void ad_switch(ad_state *s, int to)
 {
     void *st;
     if (s->cand[to]->create(&st, s->capacity, s->seed) != 0)
         return; /* keep the running policy: always correct */
-    for (kl__pnode *n = s->all.prev; n != &s->all; n = n->prev) {
-        ad_meta *m = ad_of_all(n);
+    const kl_policy_ops *old = s->cand[s->running];
+    for (size_t n = s->count; n > 0; n--) {
+        ad_meta *m = old->victim(s->st); /* never NULL while entries remain */
+        old->on_remove(s->st, m->sub);
         memset(m->sub, 0, sizeof m->sub);
         s->cand[to]->on_insert(st, m->sub, m->hash);
     }
-    s->cand[s->running]->destroy(s->st);
+    old->destroy(s->st);
     s->st = st;
     s->running = to;
 }
@@ -170,7 +169,7 @@ static void ad_on_insert(void *state, void *meta, uint64_t hash)
     ad_meta *m = meta;
     ad_observe(s, hash); /* may switch: before the newcomer is known */
     m->hash = hash;
-    kl__plist_push_front(&s->all, &m->all);
+    s->count++;
     s->cand[s->running]->on_insert(s->st, m->sub, hash);
 }
 
@@ -179,8 +178,6 @@ static void ad_on_hit(void *state, void *meta)
     ad_state *s = state;
     ad_meta *m = meta;
     ad_observe(s, m->hash);
-    if (s->all.next != &m->all)
-        kl__plist_move_front(&s->all, &m->all);
     s->cand[s->running]->on_hit(s->st, m->sub);
 }
 
@@ -188,7 +185,7 @@ static void ad_on_remove(void *state, void *meta)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    kl__plist_unlink(&m->all);
+    s->count--;
     s->cand[s->running]->on_remove(s->st, m->sub);
 }
 
