@@ -66,6 +66,7 @@ typedef struct {
     uint64_t seed;
     kl__shadow shadow[AD_NCAND];
     unsigned shift;
+    uint64_t sample_mask; /* a hash is sampled when these bits are zero */
     size_t epoch_len, epoch_seen;
     uint64_t epoch_miss[AD_NCAND];
     double score[AD_NCAND];
@@ -99,6 +100,7 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
     s->shift = 0;
     while (s->shift < AD_MAX_SHIFT && (capacity >> (s->shift + 1)) >= AD_MIN_SHADOW)
         s->shift++;
+    s->sample_mask = s->shift ? ~(uint64_t)0 << (64 - s->shift) : 0;
     size_t scap = capacity >> s->shift;
     if (scap > AD_SHADOW_CAP)
         scap = AD_SHADOW_CAP; /* a cache limited only by bytes: a huge entry limit */
@@ -152,11 +154,12 @@ static void ad_epoch_end(ad_state *s)
         ad_switch(s, best);
 }
 
-/* The miniature simulations see the request when its hash is sampled. */
+/* The miniature simulations see a sampled request (out of line: the
+ * common, unsampled request pays only the test in ad_sampled). */
+static inline int ad_sampled(const ad_state *s, uint64_t h) { return (h & s->sample_mask) == 0; }
+
 static void ad_observe(ad_state *s, uint64_t h)
 {
-    if (s->shift && (h >> (64 - s->shift)) != 0)
-        return;
     for (int i = 0; i < AD_NCAND; i++)
         s->epoch_miss[i] += !kl__shadow_access(&s->shadow[i], h);
     if (++s->epoch_seen >= s->epoch_len)
@@ -167,7 +170,8 @@ static void ad_on_insert(void *state, void *meta, uint64_t hash)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    ad_observe(s, hash); /* may switch: before the newcomer is known */
+    if (ad_sampled(s, hash))
+        ad_observe(s, hash); /* may switch: before the newcomer is known */
     m->hash = hash;
     s->count++;
     s->cand[s->running]->on_insert(s->st, m->sub, hash);
@@ -177,7 +181,8 @@ static void ad_on_hit(void *state, void *meta)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    ad_observe(s, m->hash);
+    if (ad_sampled(s, m->hash))
+        ad_observe(s, m->hash);
     s->cand[s->running]->on_hit(s->st, m->sub);
 }
 
