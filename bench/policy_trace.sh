@@ -61,12 +61,13 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 pcts = sys.argv[2].split()
 policies = list(dict.fromkeys(r["policy"] for r in rows))
-sizes = list(dict.fromkeys(r["size"] for r in rows))
-mr = {(r["policy"], r["size"]): r["miss_ratio"] for r in rows}
+# one line per policy and size, the sizes in the order given (they may repeat)
+per = {p: [r for r in rows if r["policy"] == p] for p in policies}
 print("| size | " + " | ".join(policies) + " |")
 print("| ---: |" + " ---: |" * len(policies))
-for pct, s in zip(pcts, sizes):
-    vals = [mr[(p, s)] for p in policies]
+for j, pct in enumerate(pcts):
+    s = per[policies[0]][j]["size"]
+    vals = [per[p][j]["miss_ratio"] for p in policies]
     best = min(v for p, v in zip(policies, vals) if p != "adaptive")
     cells = [f"**{v:.4f}**" if v == best else f"{v:.4f}" for v in vals]
     print(f"| {pct}% = {s} | " + " | ".join(cells) + " |")
