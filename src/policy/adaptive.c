@@ -19,8 +19,13 @@
  * one.  A shorter memory or a smaller margin made it switch back and forth
  * between near-equal candidates, losing their state each time (1-2 points
  * of misses on the traces of docs/policies.md); starting with lirs instead
- * of wtinylfu cost 2.3 points on the block-I/O mix at 5%, where wtinylfu
- * wins by 11 points but the shadows show it only after ~50k requests.
+ * of wtinylfu costs 1.7 points on the block-I/O mix at 5%, where wtinylfu
+ * wins by 11 points but the shadows show it only after ~40k requests and
+ * its sketch then starts cold, though it would bring the real CloudPhysics
+ * trace of docs/policies.md from 2.2 / 6.7 points behind the best fixed
+ * policy at 5% / 20% to 1.2 / -0.3: the start is a trade-off neither way
+ * wins, and no hold-off after a switch (tried: 8-16 epochs at a 4-5%
+ * margin) closes either gap.
  *
  * Taking over: the new policy is created and told of every resident entry
  * as an insertion, in the order the old one gives them up as victims
