@@ -22,7 +22,7 @@
  * of wtinylfu costs 1.7 points on the block-I/O mix at 5%, where wtinylfu
  * wins by 11 points but the shadows show it only after ~40k requests and
  * its sketch then starts cold, though it would bring the real CloudPhysics
- * trace of docs/policies.md from 2.2 / 6.7 points behind the best fixed
+ * trace of docs/policies.md from 2.1 / 6.7 points behind the best fixed
  * policy at 5% / 20% to 1.2 / -0.3: the start is a trade-off neither way
  * wins, and no hold-off after a switch (tried: 8-16 epochs at a 4-5%
  * margin) closes either gap.
