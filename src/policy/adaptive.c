@@ -19,29 +19,34 @@
  * one.  A shorter memory or a smaller margin made it switch back and forth
  * between near-equal candidates, losing their state each time (1-2 points
  * of misses on the traces of docs/policies.md); starting with lirs instead
- * of wtinylfu cost 2.3 points on the block-I/O mix at 5%, where wtinylfu
- * wins by 11 points but the shadows show it only after ~50k requests.
+ * of wtinylfu costs 1.7 points on the block-I/O mix at 5%, where wtinylfu
+ * wins by 11 points but the shadows show it only after ~40k requests and
+ * its sketch then starts cold, though it would bring the real CloudPhysics
+ * trace of docs/policies.md from 2.1 / 6.7 points behind the best fixed
+ * policy at 5% / 20% to 1.2 / -0.3: the start is a trade-off neither way
+ * wins, and no hold-off after a switch (tried: 8-16 epochs at a 4-5%
+ * margin) closes either gap.
  *
  * Taking over: the new policy is created and told of every resident entry
- * as an insertion, least recently used first (the metadata keeps a list
- * of all entries in LRU order for that), and the old one is destroyed.
+ * as an insertion, in the order the old one gives them up as victims
+ * (least valuable first), and the old one is destroyed.  (An LRU list of
+ * all entries, kept for this before, cost a list move on every hit: most
+ * of adaptive's overhead over its running policy.)
  * At most one switch per epoch (at least max(512, capacity / R) sampled,
  * so about max(512 R, capacity) requests): the O(capacity) rebuild is
  * amortised to O(1) per request.  The new policy starts without its
  * history (ghosts, sketch); the margin keeps such restarts rare.
  *
- * Cost per request: the running policy, a move in the LRU list, and on
- * 1/R of the requests one access to each of the five shadows.  Memory:
+ * Cost per request: the running policy, the sampling test, and on 1/R of
+ * the requests one access to each of the five shadows.  Memory:
  * 5 shadows of capacity / R entries (56 B each plus the policy's own
  * extras), so about 1/R x 5 of a cache's worth of policy state.
  *
- * Metadata: the running policy's (at most 40 B), the LRU node and the
- * hash: 64 bytes. */
+ * Metadata: the running policy's (at most 40 B) and the hash: 48 bytes. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "klepto/error.h"
-#include "policy/plist.h"
 #include "policy/policies.h"
 #include "policy/shadow.h"
 
@@ -54,7 +59,6 @@ enum { AD_NCAND = 5 };
 
 typedef struct {
     uint64_t sub[KL__SHADOW_META_WORDS]; /* first: the running policy's metadata */
-    kl__pnode all;                       /* every entry, most recently used first */
     uint64_t hash;
 } ad_meta;
 
@@ -62,20 +66,16 @@ typedef struct {
     const kl_policy_ops *cand[AD_NCAND];
     int running;
     void *st; /* the running policy's state */
-    kl__pnode all;
+    size_t count; /* resident entries */
     size_t capacity;
     uint64_t seed;
     kl__shadow shadow[AD_NCAND];
     unsigned shift;
+    uint64_t sample_mask; /* a hash is sampled when these bits are zero */
     size_t epoch_len, epoch_seen;
     uint64_t epoch_miss[AD_NCAND];
     double score[AD_NCAND];
 } ad_state;
-
-static inline ad_meta *ad_of_all(kl__pnode *n)
-{
-    return (ad_meta *)((char *)n - offsetof(ad_meta, all));
-}
 
 static void ad_destroy(void *state)
 {
@@ -102,10 +102,10 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
     s->cand[4] = &kl__policy_lru;
     s->capacity = capacity;
     s->seed = seed;
-    kl__plist_init(&s->all);
     s->shift = 0;
     while (s->shift < AD_MAX_SHIFT && (capacity >> (s->shift + 1)) >= AD_MIN_SHADOW)
         s->shift++;
+    s->sample_mask = s->shift ? ~(uint64_t)0 << (64 - s->shift) : 0;
     size_t scap = capacity >> s->shift;
     if (scap > AD_SHADOW_CAP)
         scap = AD_SHADOW_CAP; /* a cache limited only by bytes: a huge entry limit */
@@ -122,18 +122,24 @@ static int ad_create(void **state, size_t capacity, uint64_t seed)
     return 0;
 }
 
-/* Hand the resident entries to candidate `to`, least recently used first. */
+/* Hand the resident entries to candidate `to`: the running policy gives
+ * them up as its victims, least valuable first, and each is inserted into
+ * the new one as it leaves (so the new one sees the old one's ranking as
+ * recency).  An entry's metadata is free for the new policy once the old
+ * one has removed it. */
 static void ad_switch(ad_state *s, int to)
 {
     void *st;
     if (s->cand[to]->create(&st, s->capacity, s->seed) != 0)
         return; /* keep the running policy: always correct */
-    for (kl__pnode *n = s->all.prev; n != &s->all; n = n->prev) {
-        ad_meta *m = ad_of_all(n);
+    const kl_policy_ops *old = s->cand[s->running];
+    for (size_t n = s->count; n > 0; n--) {
+        ad_meta *m = old->victim(s->st); /* never NULL while entries remain */
+        old->on_remove(s->st, m->sub);
         memset(m->sub, 0, sizeof m->sub);
         s->cand[to]->on_insert(st, m->sub, m->hash);
     }
-    s->cand[s->running]->destroy(s->st);
+    old->destroy(s->st);
     s->st = st;
     s->running = to;
 }
@@ -153,11 +159,12 @@ static void ad_epoch_end(ad_state *s)
         ad_switch(s, best);
 }
 
-/* The miniature simulations see the request when its hash is sampled. */
+/* The miniature simulations see a sampled request (out of line: the
+ * common, unsampled request pays only the test in ad_sampled). */
+static inline int ad_sampled(const ad_state *s, uint64_t h) { return (h & s->sample_mask) == 0; }
+
 static void ad_observe(ad_state *s, uint64_t h)
 {
-    if (s->shift && (h >> (64 - s->shift)) != 0)
-        return;
     for (int i = 0; i < AD_NCAND; i++)
         s->epoch_miss[i] += !kl__shadow_access(&s->shadow[i], h);
     if (++s->epoch_seen >= s->epoch_len)
@@ -168,9 +175,10 @@ static void ad_on_insert(void *state, void *meta, uint64_t hash)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    ad_observe(s, hash); /* may switch: before the newcomer is known */
+    if (ad_sampled(s, hash))
+        ad_observe(s, hash); /* may switch: before the newcomer is known */
     m->hash = hash;
-    kl__plist_push_front(&s->all, &m->all);
+    s->count++;
     s->cand[s->running]->on_insert(s->st, m->sub, hash);
 }
 
@@ -178,9 +186,8 @@ static void ad_on_hit(void *state, void *meta)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    ad_observe(s, m->hash);
-    if (s->all.next != &m->all)
-        kl__plist_move_front(&s->all, &m->all);
+    if (ad_sampled(s, m->hash))
+        ad_observe(s, m->hash);
     s->cand[s->running]->on_hit(s->st, m->sub);
 }
 
@@ -188,7 +195,7 @@ static void ad_on_remove(void *state, void *meta)
 {
     ad_state *s = state;
     ad_meta *m = meta;
-    kl__plist_unlink(&m->all);
+    s->count--;
     s->cand[s->running]->on_remove(s->st, m->sub);
 }
 

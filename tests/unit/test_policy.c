@@ -703,6 +703,36 @@ static void lirs_tiny_caches_and_degenerate_traces_are_exact(void **state)
     free(t);
 }
 
+/* The same exact counts for adaptive at 1 and 2 entries, over traces long
+ * enough for many epochs (512 requests each at these sizes), so that it
+ * may switch candidates on the way: each candidate is exact there. */
+static void adaptive_tiny_caches_and_degenerate_traces_are_exact(void **state)
+{
+    (void)state;
+    enum { n = 20000 };
+    int64_t *t = malloc(n * sizeof *t);
+    assert_non_null(t);
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        kt_rng g = {seed};
+        uint64_t repeats = 0;
+        for (size_t i = 0; i < n; i++) {
+            t[i] = (int64_t)kt_rng_below(&g, 3 + seed);
+            repeats += i && t[i] == t[i - 1];
+        }
+        assert_int_equal(kt_run_hits("adaptive", 1, t, n), repeats);
+    }
+    for (size_t i = 0; i < n; i++)
+        t[i] = 7;
+    assert_int_equal(kt_run_hits("adaptive", 1, t, n), n - 1);
+    assert_int_equal(kt_run_hits("adaptive", 2, t, n), n - 1);
+    assert_int_equal(kt_run_hits("adaptive", 5000, t, n), n - 1);
+    for (size_t i = 0; i < 1024; i++) /* the harness's keys are below 1024 */
+        t[i] = (int64_t)i;
+    assert_int_equal(kt_run_hits("adaptive", 1, t, 1024), 0);
+    assert_int_equal(kt_run_hits("adaptive", 100, t, 1024), 0);
+    free(t);
+}
+
 /* A plain model of LIRS with the same conventions as lirs.c (capacity
  * split 99/1, at least one HIR slot; newcomers LIR while the LIR set is
  * short, and so do resident HIR keys hit then; insert first, then evict
@@ -1038,6 +1068,7 @@ int main(void)
         cmocka_unit_test(lirs_tiny_caches_and_degenerate_traces_are_exact),
         cmocka_unit_test(lirs_matches_its_reference_model),
         cmocka_unit_test(adaptive_survives_switches_and_deletes),
+        cmocka_unit_test(adaptive_tiny_caches_and_degenerate_traces_are_exact),
         cmocka_unit_test(every_policy_handles_empty_single_and_arbitrary_removal),
         cmocka_unit_test(every_policy_yields_several_victims_for_one_insertion),
         cmocka_unit_test(deterministic_policies_match_reference_models),

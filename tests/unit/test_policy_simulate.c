@@ -347,6 +347,59 @@ static void degenerate_traces_are_exact_for_every_policy(void **state)
     free(tp);
 }
 
+/* Lines that are not tidy keys are still keys, byte for byte: an empty
+ * line is the empty key, NUL bytes and a CR inside a line are part of
+ * it (only a CR right before the newline is dropped), a 1 MiB line is
+ * one key, the last line needs no newline.  Every policy then counts
+ * exactly: with room for all 5 distinct keys every request after a key's
+ * first hits; at size 1 only the one immediate repeat hits; at size 0
+ * nothing does. */
+static void awkward_lines_are_exact_keys_for_every_policy(void **state)
+{
+    (void)state;
+    enum { BIG = 1 << 20 };
+    static const char *const parts[] = {"", "a\0b", "a\0c", "", "a\0b", "x\ry", "x\ry\r",
+                                        NULL /* BIG */, "", NULL, "a\0c"};
+    static const size_t plen[] = {0, 3, 3, 0, 3, 3, 4, BIG, 0, BIG, 3};
+    size_t cap = 2 * BIG + 64, n = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    for (size_t i = 0; i < sizeof plen / sizeof plen[0]; i++) {
+        if (parts[i])
+            memcpy(text + n, parts[i], plen[i]);
+        else
+            memset(text + n, 'k', plen[i]);
+        n += plen[i];
+        if (i + 1 < sizeof plen / sizeof plen[0])
+            text[n++] = '\n';
+    }
+    char *t = strdup(write_trace("awkward", text, n));
+    char *blank = strdup(write_trace("blank", "\n\n\n", 3));
+    assert_true(t && blank);
+    const char *const *names = kl_policy_names();
+    for (size_t p = 0; names[p]; p++) {
+        char *out, want[512];
+        char *a1[] = {"--policy", (char *)names[p], "--size", "5,1,0", "--trace", t, NULL};
+        assert_int_equal(run(a1, NULL, &out), 0);
+        snprintf(want, sizeof want,
+                 "policy=%s size=5 requests=11 hits=6 misses=5 miss_ratio=0.4545\n"
+                 "policy=%s size=1 requests=11 hits=1 misses=10 miss_ratio=0.9091\n"
+                 "policy=%s size=0 requests=11 hits=0 misses=11 miss_ratio=1.0000\n",
+                 names[p], names[p], names[p]);
+        assert_string_equal(out, want);
+        free(out);
+        char *a2[] = {"--policy", (char *)names[p], "--size", "1", "--trace", blank, NULL};
+        assert_int_equal(run(a2, NULL, &out), 0);
+        snprintf(want, sizeof want,
+                 "policy=%s size=1 requests=3 hits=2 misses=1 miss_ratio=0.3333\n", names[p]);
+        assert_string_equal(out, want);
+        free(out);
+    }
+    free(t);
+    free(blank);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +411,7 @@ int main(void)
         cmocka_unit_test(lists_of_sizes_and_policies_print_one_line_each),
         cmocka_unit_test(json_prints_one_object_per_policy_and_size),
         cmocka_unit_test(degenerate_traces_are_exact_for_every_policy),
+        cmocka_unit_test(awkward_lines_are_exact_keys_for_every_policy),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
