@@ -613,6 +613,16 @@ static int dir_describe(void *state, kl_buf *out)
                          ENT_VERSION, s->zstd ? "zstd" : "none", kl__keyfolder_sync_name(&s->kf));
 }
 
+static int dir_storage_bytes(void *state, uint64_t *out)
+{
+    return kl__keyfolder_storage(&((dir_state *)state)->kf, out);
+}
+
+static int dir_cleaner_lock(void *state, bool take)
+{
+    return kl__keyfolder_cleaner_lock(&((dir_state *)state)->kf, take);
+}
+
 const kl_archive_backend kl__backend_dir = {
     .version = KL_BACKEND_VERSION,
     .scheme = "dir",
@@ -634,4 +644,6 @@ const kl_archive_backend kl__backend_dir = {
     .iter_free = kl__keyfolder_iter_free,
     .get_view = dir_get_view,
     .verify = dir_verify,
+    .storage_bytes = dir_storage_bytes,
+    .cleaner_lock = dir_cleaner_lock,
 };

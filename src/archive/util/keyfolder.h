@@ -44,6 +44,7 @@ typedef struct kl__keyfolder {
     int sync;  /* KL_SYNC_* from ?sync= */
     unsigned mode, folder_mode; /* ?mode=: bits of new files and folders (0: umask) */
     pid_t pid; /* cached: getpid() is a system call */
+    int cleaner_fd; /* the cleaner lock while held, else -1 */
 } kl__keyfolder;
 
 /* Returns rc after putting the archive's URL in front of the thread's
@@ -116,6 +117,12 @@ int kl__keyfolder_unlink(kl__keyfolder *kf, const char *rel);
 typedef int (*kl__keyfolder_walk_fn)(kl__keyfolder *kf, const char *rel, const char *base, void *arg);
 int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg);
 int kl__keyfolder_count(kl__keyfolder *kf, size_t *out);
+/* The storage the entry files take (st_blocks * 512 each; the folders and
+ * the marker are not counted: they do not shrink as entries go). */
+int kl__keyfolder_storage(kl__keyfolder *kf, uint64_t *out);
+/* The backend slot cleaner_lock: the file KL_KEYFOLDER_LOCK in the folder. */
+int kl__keyfolder_cleaner_lock(kl__keyfolder *kf, bool take);
+#define KL_KEYFOLDER_LOCK "cleaner.lock"
 /* Delete every entry and every stale temporary. */
 int kl__keyfolder_clear(kl__keyfolder *kf);
 /* Delete everything, the marker and the folder; nothing is left to sync. */

@@ -63,6 +63,7 @@ int kl__file_fa_close(void *state)
 {
     fa *s = state;
     int rc = s->read_only ? 0 : kl__file_fa_sync(s);
+    kl__fsio_beside_lock(&s->cleaner, s->path, 0, s->url, false);
     fa_free(s);
     return rc;
 }

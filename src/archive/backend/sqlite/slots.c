@@ -302,6 +302,47 @@ static int sq_describe(void *state, kl_buf *out)
     return r;
 }
 
+/* One PRAGMA's integer. */
+static int sq_pragma_int(sq_state *s, const char *name, int64_t *out)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *st;
+    int r = kl__sq_prepare(s, sql, &st, false);
+    if (r)
+        return r;
+    *out = kl__sq_step(s, st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    kl__sq_finalize(s, st);
+    return 0;
+}
+
+/* The database's pages in use: (page_count - freelist_count) * page_size
+ * (the whole database: a table= archive shares it with what else is
+ * there). */
+static int sq_storage_bytes(void *state, uint64_t *out)
+{
+    sq_state *s = state;
+    int64_t pages = 0, page_size = 0, free_pages = 0;
+    int r = sq_pragma_int(s, "page_count", &pages);
+    if (!r)
+        r = sq_pragma_int(s, "page_size", &page_size);
+    if (!r)
+        r = sq_pragma_int(s, "freelist_count", &free_pages);
+    if (!r)
+        *out = pages > free_pages && page_size > 0 ? (uint64_t)(pages - free_pages) * (uint64_t)page_size
+                                                   : 0;
+    return r;
+}
+
+/* A file beside the database; an in-memory one has no other process. */
+static int sq_cleaner_lock(void *state, bool take)
+{
+    sq_state *s = state;
+    if (!*s->path || !strcmp(s->path, ":memory:"))
+        return take ? 1 : 0;
+    return kl__fsio_beside_lock(&s->cleaner, s->path, s->mode, s->url, take);
+}
+
 const kl_archive_backend kl__backend_sqlite = {
     .version = KL_BACKEND_VERSION,
     .scheme = "sqlite",
@@ -325,4 +366,6 @@ const kl_archive_backend kl__backend_sqlite = {
     .iter_next = kl__sq_iter_next,
     .iter_free = kl__sq_iter_free,
     .verify = kl__sq_verify,
+    .storage_bytes = sq_storage_bytes,
+    .cleaner_lock = sq_cleaner_lock,
 };
