@@ -57,6 +57,12 @@ int kl__archive_age(kl_archive *ar, const void *key, size_t klen, int64_t *age_n
 int kl__archive_iter_new_raw(kl_archive *ar, kl_archive_iter **out);
 int kl__archive_stat_raw(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out);
 
+/* kl_archive_prune, whose entries limit applies only when the scan finds
+ * more than over_entries (KL_PRUNE_NO_LIMIT: always), and whose
+ * out->left is counted again when recount (else: scanned - pruned). */
+int kl__archive_prune(kl_archive *ar, const kl_prune_opts *opts, uint64_t over_entries,
+                      bool recount, kl_prune_result *out);
+
 /* ---- size limits (limits.c; storage.c) ---- */
 /* kl_archive_storage_bytes without the argument checks. */
 int kl__storage_measure(kl_archive *ar, uint64_t *out, bool *measured);

@@ -149,21 +149,85 @@ static int cleaner_lock(kl_archive *ar, bool take)
     return pthread_mutex_trylock(&process_cleaner) == 0;
 }
 
-/* The cleaner: over a limit, prune to the low-water mark and measure
- * again (compacting once when removing did not free storage); the last
- * measure into *entries, *bytes. */
+/* The keys the backend's oldest slot gives, collected before any is
+ * deleted. */
+typedef struct key_list {
+    kl_buf bytes;
+    size_t *offs, n, cap;
+} key_list;
+
+static int collect_key(void *ctx, const void *key, size_t klen)
+{
+    key_list *kl = ctx;
+    if (kl->n == kl->cap) {
+        size_t nc = kl->cap ? 2 * kl->cap : 256;
+        size_t *no = realloc(kl->offs, (nc + 1) * sizeof *no);
+        if (!no)
+            return kl_seterr(KL_ENOMEM, "size limits: out of memory");
+        kl->offs = no;
+        kl->cap = nc;
+    }
+    kl->offs[kl->n++] = kl->bytes.len;
+    kl->offs[kl->n] = kl->bytes.len + klen;
+    return kl_buf_append(&kl->bytes, key, klen);
+}
+
+/* Entries limit through the backend's oldest slot: over the limit, all
+ * but the low-water mark's number of newest go.  *entries: what is left. */
+static int clean_by_oldest(kl_archive *ar, uint64_t *entries)
+{
+    const struct kl__limits *l = ar->lim;
+    key_list kl = {KL_BUF_INIT, NULL, 0, 0};
+    uint64_t low = LOW_WATER(l->max_entries), found = 0;
+    KL__AR_LOCK(ar);
+    int rc = ar->be->oldest(ar->state, l->max_entries, low, collect_key, &kl, &found);
+    KL__AR_UNLOCK(ar);
+    enum { BATCH = 1000 };
+    const void *keys[BATCH];
+    size_t klens[BATCH], gone = 0;
+    for (size_t i = 0; !rc && i < kl.n; i += BATCH) {
+        size_t m = kl.n - i < BATCH ? kl.n - i : BATCH, done = 0;
+        for (size_t j = 0; j < m; j++) {
+            keys[j] = kl.bytes.data + kl.offs[i + j];
+            klens[j] = kl.offs[i + j + 1] - kl.offs[i + j];
+        }
+        rc = kl_archive_del_many(ar, m, keys, klens, &done);
+        gone += done;
+    }
+    free(kl.offs);
+    kl_buf_free(&kl.bytes);
+    *entries = found > gone ? found - gone : 0;
+    return rc;
+}
+
+/* The cleaner.  With an entries limit only: the backend's oldest slot, or
+ * one prune, which removes the oldest down to the low-water mark when its
+ * scan finds more than the limit (its scan is the measure).  With a bytes limit: measure,
+ * prune (storage / entries) per entry, measure again, compacting once
+ * when removing did not free storage.  What is left into *entries,
+ * *bytes. */
 static int clean(kl_archive *ar, uint64_t *entries, uint64_t *bytes)
 {
     const struct kl__limits *l = ar->lim;
+    kl_prune_opts po = KL_PRUNE_OPTS_INIT;
+    kl_prune_result res;
+    *bytes = 0;
+    if (!l->max_bytes && ar->be->version >= 3 && ar->be->oldest)
+        return clean_by_oldest(ar, entries);
+    if (!l->max_bytes) {
+        po.max_entries = LOW_WATER(l->max_entries);
+        int rc = kl__archive_prune(ar, &po, l->max_entries, false, &res);
+        if (!rc)
+            *entries = res.left;
+        return rc;
+    }
     int rc = measure(ar, entries, bytes);
     bool compacted = false;
     for (int round = 0; !rc && round < ROUNDS && over(l, *entries, *bytes); round++) {
         uint64_t keep = entries_to_keep(l, *entries, *bytes);
         if (keep < *entries) {
-            kl_prune_opts po = KL_PRUNE_OPTS_INIT;
             po.max_entries = keep;
-            kl_prune_result res;
-            if ((rc = kl_archive_prune(ar, &po, &res)))
+            if ((rc = kl__archive_prune(ar, &po, KL_PRUNE_NO_LIMIT, false, &res)))
                 break;
         } else if (compacted || !ar->be->compact) {
             break; /* down to the newest entry: nothing more to remove */
@@ -171,7 +235,7 @@ static int clean(kl_archive *ar, uint64_t *entries, uint64_t *bytes)
         uint64_t before = *bytes;
         if ((rc = measure(ar, entries, bytes)))
             break;
-        if (l->max_bytes && *bytes > l->max_bytes && *bytes >= before && !compacted &&
+        if (*bytes > l->max_bytes && *bytes >= before && !compacted &&
             ar->be->compact) { /* removing left the room in the file: reclaim it */
             compacted = true;
             if (!(rc = kl_archive_compact(ar)))

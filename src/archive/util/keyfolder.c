@@ -280,6 +280,7 @@ int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg)
             memcpy(rel, de->d_name, 2);
             rel[2] = '/';
             memcpy(rel + 3, fe->d_name, strlen(fe->d_name) + 1);
+            kf->walk_ino = fe->d_ino;
             rc = fn(kf, rel, fe->d_name, arg);
         }
         closedir(sh);
