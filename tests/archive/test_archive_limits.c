@@ -10,9 +10,11 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "archive/host.h"
@@ -270,6 +272,44 @@ static void opts_fields_and_old_version(void **st)
     KT_OK(kl_archive_close(ar));
 }
 
+/* While another holds the cleaner lock (its file, flock'd here), puts go
+ * on and nobody prunes; once it is free the next put does. */
+static void a_held_cleaner_lock_defers_the_prune(void **st)
+{
+    (void)st;
+    static const char *const kinds[][2] = {{"dir:%s/lk", "%s/lk/cleaner.lock"},
+                                           {"sqlite:%s/lk.db?table=t", "%s/lk.db.cleaner-lock"},
+                                           {"file:%s/lk.klf", "%s/lk.klf.cleaner-lock"}};
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        char *base, *lock;
+        assert_true(asprintf(&base, kinds[k][0], dir) > 0);
+        assert_true(asprintf(&lock, kinds[k][1], dir) > 0);
+        kl_archive *ar = open_clear(base);
+        KT_OK(kl_archive_close(ar));
+        char *url = with_opt(base, "max_entries=20");
+        KT_OK(kl_archive_open(&ar, url, NULL));
+        int fd = open(lock, O_RDWR | O_CREAT, 0644);
+        assert_true(fd >= 0);
+        assert_int_equal(flock(fd, LOCK_EX), 0);
+        for (int i = 0; i < 30; i++)
+            KT_OK(put_nth(ar, i, 5));
+        size_t n = 0;
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, 30); /* no cleaner got the lock */
+        close(fd);               /* released */
+        KT_OK(put_nth(ar, 30, 5));
+        KT_OK(kl_archive_count(ar, &n));
+        assert_int_equal(n, 18); /* the low-water mark of 20 */
+        assert_int_equal(has_nth(ar, 30), 1);
+        assert_int_equal(has_nth(ar, 13), 1);
+        assert_int_equal(has_nth(ar, 12), 0);
+        KT_OK(kl_archive_drop(ar));
+        free(url);
+        free(lock);
+        free(base);
+    }
+}
+
 static void parse_size_reads_prunes_syntax(void **st)
 {
     (void)st;
@@ -302,6 +342,7 @@ int main(void)
         cmocka_unit_test(max_entries_keeps_the_newest),
         cmocka_unit_test(max_bytes_keeps_storage_within),
         cmocka_unit_test(dir_prunes_by_storage),
+        cmocka_unit_test(a_held_cleaner_lock_defers_the_prune),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

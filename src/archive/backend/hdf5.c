@@ -1197,6 +1197,7 @@ static int h5_drop(void *state)
     snap_close(s);
     int rc = lock_current(s, &lockfd, &st);
     if (!rc) {
+        kl__fsio_beside_lock_remove(s->path);
         if (unlink(s->path) < 0)
             rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                            strerror(errno));

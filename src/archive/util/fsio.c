@@ -224,6 +224,18 @@ int kl__fsio_beside_lock(kl__fslock *l, const char *path, unsigned mode, const c
     return rc;
 }
 
+void kl__fsio_beside_lock_remove(const char *path)
+{
+    size_t n = strlen(path);
+    char *name = malloc(n + sizeof ".cleaner-lock");
+    if (!name)
+        return;
+    memcpy(name, path, n);
+    memcpy(name + n, ".cleaner-lock", sizeof ".cleaner-lock");
+    unlink(name);
+    free(name);
+}
+
 int kl__fsio_add_blocks(const char *path, uint64_t *out)
 {
     struct stat st;

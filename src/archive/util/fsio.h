@@ -43,6 +43,9 @@ typedef struct kl__fslock {
 } kl__fslock;
 int kl__fsio_beside_lock(kl__fslock *l, const char *path, unsigned mode, const char *shown,
                          bool take);
+/* Removes PATH.cleaner-lock (when the archive's file is dropped); a
+ * missing one is fine. */
+void kl__fsio_beside_lock_remove(const char *path);
 /* The blocks a file takes (st_blocks * 512) added to *out; a missing
  * file adds 0. */
 int kl__fsio_add_blocks(const char *path, uint64_t *out);
