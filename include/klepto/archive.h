@@ -41,7 +41,9 @@
  *           follow the umask.  Files that replace others (compaction,
  *           hdf5: writes) keep the bits of the file they replace
  *           (docs/security.md).
- * Any archive URL also takes ?cached=true: the handle is then the cached
+ * Any archive URL also takes ?ttl=DURATION (expiry), ?max_entries=N and
+ * ?max_bytes=SIZE (size limits, see "Size limits" below) and
+ * ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
  * "cached:..." is an unknown scheme like any other.  More schemes can be
