@@ -250,7 +250,12 @@ KL_API int kl_archive_compact(kl_archive *ar);
  * stored after a cleaner's scan began are never removed by it, and the
  * newest entry always stays (a limit smaller than that entry's storage
  * is only kept down to it).  A put whose key + value alone are larger
- * than max_bytes is refused with KL_ETOOBIG, and nothing is removed. */
+ * than max_bytes is refused with KL_ETOOBIG, and nothing is removed.  An
+ * error of the pruning (the archive's, or taking its lock) is returned by
+ * the put that ran it; that put's entries are stored all the same.
+ * Closing a handle that put since it last measured measures once more
+ * (waiting up to ~10 s for the cleaner lock), so the last writer to close
+ * leaves the archive within its limits. */
 
 /** The largest accepted limit (2^62): larger ones are mistakes. */
 #define KL_LIMIT_MAX (UINT64_C(1) << 62)
