@@ -27,7 +27,8 @@ int kl__storage_measure(kl_archive *ar, uint64_t *out, bool *measured)
     int r;
     while ((r = kl_archive_iter_next(it, &k, &v)) != 0) {
         if (r == KL_ECORRUPT) { /* damaged: not counted, the walk goes on */
-            if (after_damage && last.len == k.len && (!k.len || !memcmp(last.data, k.data, k.len))) {
+            if (after_damage && last.len == k.len &&
+                (!k.len || !memcmp(last.data, k.data, k.len))) {
                 rc = kl_seterr(KL_EIO, "%s: the walk does not get past a damaged entry",
                                ar->url); /* an iterator that has not moved */
                 break;

@@ -146,7 +146,8 @@ static void max_bytes_keeps_storage_within(void **st)
         KT_OK(kl_archive_storage_bytes(ar, &bytes, &measured));
         size_t n = 0;
         KT_OK(kl_archive_count(ar, &n));
-        print_message("%s: %zu entries, %llu bytes (%s)\n", kl_archive_url(ar), n, (unsigned long long)bytes,
+        print_message("%s: %zu entries, %llu bytes (%s)\n", kl_archive_url(ar), n,
+                      (unsigned long long)bytes,
                       measured ? "storage" : "key + value");
         assert_true(bytes <= 256 * 1024);
         assert_true(n >= 1 && n < 400);

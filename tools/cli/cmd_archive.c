@@ -102,7 +102,8 @@ static const char stats_about[] =
 static void stats_line(const char *name, const char *value, bool human)
 {
     size_t n = strlen(name);
-    bool size = !strcmp(name, "bytes") || !strcmp(name, "storage") || (n > 6 && !strcmp(name + n - 6, "_bytes"));
+    bool size = !strcmp(name, "bytes") || !strcmp(name, "storage") ||
+                (n > 6 && !strcmp(name + n - 6, "_bytes"));
     char *end;
     unsigned long long v = strtoull(value, &end, 10);
     char buf[32];

@@ -17,9 +17,10 @@
  * iterate and read every entry back; compact → nothing to do; del_many
  * (version 2) → del per key; storage_bytes (version 3) → key + value
  * sizes; cleaner_lock (version 3) → a lock within the process only;
- * oldest (version 3) → iteration and stat of every entry.  After verify (the slot or the fallback) the
- * core decodes every stored key and value itself (repair deletes those
- * that fail), unless KL_BACKEND_DELEGATES_VERIFY.  The core also handles
+ * oldest (version 3) → iteration and stat of every entry.  After verify
+ * (the slot or the fallback) the core decodes every stored key and value
+ * itself (repair deletes those that fail), unless
+ * KL_BACKEND_DELEGATES_VERIFY.  The core also handles
  * what is common to all archives: read-only handles (writes refused before
  * a slot is called), the ?cached=true option (the cached front of
  * klepto/cached.h is put around the opened archive; a backend never sees

@@ -583,7 +583,8 @@ static int ages_grow(struct dir_ages *t)
 {
     if (t->cap && t->n + 1 <= t->cap / 2)
         return 0;
-    struct dir_ages g = {calloc(t->cap ? 2 * t->cap : 4096, sizeof(age_ent)), t->cap ? 2 * t->cap : 4096, t->n};
+    size_t cap = t->cap ? 2 * t->cap : 4096;
+    struct dir_ages g = {calloc(cap, sizeof(age_ent)), cap, t->n};
     if (!g.v)
         return kl_seterr(KL_ENOMEM, "dir: out of memory");
     for (size_t i = 0; i < t->cap; i++)
@@ -599,7 +600,9 @@ static bool name_bits(const char *base, uint64_t *lo, uint64_t *hi)
     uint64_t w[2] = {0, 0};
     for (int i = 0; i < KL_KEYFOLDER_HEX; i++) {
         char c = base[i];
-        unsigned d = c >= '0' && c <= '9' ? (unsigned)(c - '0') : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10) : 16;
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
         if (d == 16)
             return false;
         w[i / 16] = w[i / 16] << 4 | d;

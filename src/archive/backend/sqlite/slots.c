@@ -329,8 +329,9 @@ static int sq_storage_bytes(void *state, uint64_t *out)
     if (!r)
         r = sq_pragma_int(s, "freelist_count", &free_pages);
     if (!r)
-        *out = pages > free_pages && page_size > 0 ? (uint64_t)(pages - free_pages) * (uint64_t)page_size
-                                                   : 0;
+        *out = pages > free_pages && page_size > 0
+                   ? (uint64_t)(pages - free_pages) * (uint64_t)page_size
+                   : 0;
     return r;
 }
 
