@@ -2,7 +2,8 @@
 /* Size limits with many writers: 8 processes each put 300 entries (one
  * by one and in batches of 10) into one archive opened with
  * ?max_entries=200, on dir:, file:, sqlite: (both layouts) and the
- * servers scripts/with-servers.sh gave.  No process sees an error; the
+ * servers scripts/with-servers.sh gave; and with ?max_bytes= on dir: and
+ * sqlite: (storage within it at the end).  No process sees an error; the
  * archive ends within the limit and at least at its low-water mark (90%);
  * what is left of each process's entries is its newest ones, every one of
  * them (a suffix of what it wrote: nothing newer lost while older ones
@@ -94,15 +95,24 @@ static void run_writers(const char *url)
     }
 }
 
-static void check(const char *url)
+/* max_bytes: 0 for the entries limit, else the storage limit checked. */
+static void check(const char *url, uint64_t max_bytes)
 {
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     size_t n = 0;
     KT_OK(kl_archive_count(ar, &n));
     print_message("%s: %zu entries after %d puts\n", kl_archive_url(ar), n, NPROC * PUTS);
-    assert_true(n <= LIMIT);
-    assert_true(n >= LOW);
+    if (max_bytes) {
+        uint64_t storage = 0;
+        KT_OK(kl_archive_storage_bytes(ar, &storage, NULL));
+        print_message("  %llu bytes\n", (unsigned long long)storage);
+        assert_true(storage <= max_bytes);
+        assert_true(n >= NPROC * LAST);
+    } else {
+        assert_true(n <= LIMIT);
+        assert_true(n >= LOW);
+    }
     size_t seen = 0;
     for (int p = 0; p < NPROC; p++) {
         bool present_before = false;
@@ -123,18 +133,24 @@ static void check(const char *url)
     KT_OK(kl_archive_drop(ar));
 }
 
-static void limited(const char *base)
+static void limited_by(const char *base, const char *opt, uint64_t max_bytes)
 {
     char *url;
-    assert_true(asprintf(&url, "%s%cmax_entries=%d", base, strchr(base, '?') ? '&' : '?',
-                         LIMIT) > 0);
+    assert_true(asprintf(&url, "%s%c%s", base, strchr(base, '?') ? '&' : '?', opt) > 0);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     KT_OK(kl_archive_clear(ar));
     KT_OK(kl_archive_close(ar));
     run_writers(url);
-    check(url);
+    check(url, max_bytes);
     free(url);
+}
+
+static void limited(const char *base)
+{
+    char opt[32];
+    snprintf(opt, sizeof opt, "max_entries=%d", LIMIT);
+    limited_by(base, opt, 0);
 }
 
 static void local_kinds(void **st)
@@ -146,6 +162,24 @@ static void local_kinds(void **st)
         char *base;
         assert_true(asprintf(&base, fmts[i], dir) > 0);
         limited(base);
+        free(base);
+    }
+}
+
+/* ?max_bytes= on dir: (1M: a block each, ~230 entries stay) and sqlite:
+ * (64K of pages: ~1000 of the 2400 small entries). */
+static void local_kinds_by_storage(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *fmt, *opt;
+        uint64_t max;
+    } kinds[] = {{"dir:%s/db", "max_bytes=1M", 1u << 20},
+                 {"sqlite:%s/sb.db?table=t", "max_bytes=64K", 64u << 10}};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        char *base;
+        assert_true(asprintf(&base, kinds[i].fmt, dir) > 0);
+        limited_by(base, kinds[i].opt, kinds[i].max);
         free(base);
     }
 }
@@ -193,6 +227,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(local_kinds),
+        cmocka_unit_test(local_kinds_by_storage),
         cmocka_unit_test(servers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
