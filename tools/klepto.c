@@ -47,7 +47,8 @@ static void usage(FILE *f)
                "check, 2 bad usage or input, 3 I/O, backend or server error.\n"
                "copy, export, import, verify, prune, compact and clear draw a progress line\n"
                "on stderr when it is a terminal; --progress and --quiet force it on or off.\n");
-    fprintf(f, "\nArchive URLs (any takes ?cached=true and ?ttl=DURATION; local ones ?mode=0600):\n"
+    fprintf(f, "\nArchive URLs (any takes ?cached=true, ?ttl=DURATION, ?max_entries=N and\n"
+               "?max_bytes=SIZE; local ones ?mode=0600):\n"
                "  file:PATH              one log-structured file\n"
                "  dir:PATH               a folder, one file per entry\n"
                "  sqlite:PATH[?table=T]  SQLite: one table T, or a table per key\n"

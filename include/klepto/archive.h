@@ -41,7 +41,9 @@
  *           follow the umask.  Files that replace others (compaction,
  *           hdf5: writes) keep the bits of the file they replace
  *           (docs/security.md).
- * Any archive URL also takes ?cached=true: the handle is then the cached
+ * Any archive URL also takes ?ttl=DURATION (expiry), ?max_entries=N and
+ * ?max_bytes=SIZE (size limits, see "Size limits" below) and
+ * ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
  * "cached:..." is an unknown scheme like any other.  More schemes can be
@@ -81,16 +83,24 @@ typedef struct kl_archive kl_archive;
  * to kl_archive_iter_free(). */
 typedef struct kl_archive_iter kl_archive_iter;
 
-/** Options of kl_archive_open(): start from KL_ARCHIVE_OPTS_INIT. */
+/** Options of kl_archive_open(): start from KL_ARCHIVE_OPTS_INIT.
+ * Version 1 had create and read_only only; a version-1 struct still
+ * works (no limits). */
 typedef struct kl_archive_opts {
     unsigned version; /**< KL_ARCHIVE_OPTS_VERSION */
     bool create;      /**< create the storage if missing (default true) */
     bool read_only;   /**< refuse writes with KL_EPERM */
+    /** Version 2: size limits kept by every put, as ?max_entries= and
+     * ?max_bytes= (the URL's value wins when both are given; 0: no limit).
+     * See "Size limits" above kl_archive_storage_bytes. */
+    uint64_t max_entries;
+    uint64_t max_bytes; /**< storage bytes (kl_archive_storage_bytes) */
 } kl_archive_opts;
-/** The version of kl_archive_opts this header declares. */
-#define KL_ARCHIVE_OPTS_VERSION 1
-/** The default options: create, read-write. */
-#define KL_ARCHIVE_OPTS_INIT {KL_ARCHIVE_OPTS_VERSION, true, false}
+/** The version of kl_archive_opts this header declares (2 added the
+ * limits). */
+#define KL_ARCHIVE_OPTS_VERSION 2
+/** The default options: create, read-write, no limits. */
+#define KL_ARCHIVE_OPTS_INIT {KL_ARCHIVE_OPTS_VERSION, true, false, 0, 0}
 
 /** Metadata of one stored entry. */
 typedef struct kl_entry_info {
@@ -223,6 +233,47 @@ KL_API int kl_archive_verify(kl_archive *ar, bool repair, kl_buf *report, size_t
  * file and renames it into place).  A no-op (0) for archives with nothing
  * to reclaim. */
 KL_API int kl_archive_compact(kl_archive *ar);
+
+/* ---- size limits ------------------------------------------------------
+ * An archive opened with ?max_entries=N or ?max_bytes=SIZE (or the fields
+ * of kl_archive_opts) is kept within them by its puts (single and batch):
+ * when a put takes it over a limit, the oldest entries (by stored time,
+ * kl_archive_prune's order) are removed down to the low-water mark, 90%
+ * of the limit.  The handle keeps an estimate of the entries and bytes
+ * (measured at the first put, then grown by each put), so a put costs
+ * O(1) on average: one prune per ~10% of the limit written.  Bytes are
+ * storage where it can be measured (kl_archive_storage_bytes); a prune
+ * by bytes drops (storage / entries) per entry, then measures again.
+ * Many processes writing at once: one cleaner at a time (a lock beside
+ * local archives, an advisory lock or lease on servers, where the backend
+ * has one); a process that does not get it goes on writing.  Entries
+ * stored after a cleaner's scan began are never removed by it, and the
+ * newest entry always stays (a limit smaller than that entry's storage
+ * is only kept down to it).  A put whose key + value alone are larger
+ * than max_bytes is refused with KL_ETOOBIG, and nothing is removed.  An
+ * error of the pruning (the archive's, or taking its lock) is returned by
+ * the put that ran it; that put's entries are stored all the same.
+ * Closing a handle that put since it last measured measures once more
+ * (waiting up to ~10 s for the cleaner lock), so the last writer to close
+ * leaves the archive within its limits. */
+
+/** The largest accepted limit (2^62): larger ones are mistakes. */
+#define KL_LIMIT_MAX (UINT64_C(1) << 62)
+
+/** A size "500000", "64K", "10M", "2G", "1T" (also KB/KiB, MB/MiB, ...,
+ * B; K = 1024; case ignored): 0 and *out, or KL_EINVAL naming `what`
+ * and the text for anything else, a negative number or more than
+ * KL_LIMIT_MAX.  (`klepto prune --max-bytes` and ?max_bytes= read sizes
+ * so.)  Thread-safe. */
+KL_API int kl_parse_size(const char *text, const char *what, uint64_t *out);
+
+/** The bytes the archive takes in storage: the blocks of its files
+ * (file:, dir:, hdf5dir:, hdf5:), its pages minus free ones (sqlite:),
+ * MEMORY USAGE of its keys (redis:); elsewhere the sum of its entries'
+ * key + value sizes.  *measured (may be NULL) says which: true for
+ * storage.  Walks the archive for most kinds: not for a hot path.
+ * Returns 0 or an error of the archive. */
+KL_API int kl_archive_storage_bytes(kl_archive *ar, uint64_t *out, bool *measured);
 
 /** No limit, for a field of kl_prune_opts. */
 #define KL_PRUNE_NO_LIMIT UINT64_MAX

@@ -5,7 +5,9 @@
  * fallback built from the required ones (sys/archive_backend.h lists
  * them).  A handle opened with ?ttl= hides entries stored longer ago than
  * that from every read (get, contains, count, stat, iteration, batches,
- * views), by the time the backend keeps with each entry (its stat). */
+ * views), by the time the backend keeps with each entry (its stat).  A
+ * handle with size limits has its puts checked and followed by
+ * limits.c. */
 #include "archive/handle.h"
 #include "archive/host.h"
 #include "archive/tarray.h"
@@ -90,9 +92,13 @@ int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val
     int rc = kl__archive_check_writable(ar);
     if (rc)
         return rc;
+    if (KL_UNLIKELY(ar->lim) && (rc = kl__limits_check_put(ar, 1, &klen, &vlen)))
+        return rc;
     KL__AR_LOCK(ar);
     rc = ar->be->put(ar->state, key, klen, val, vlen);
     KL__AR_UNLOCK(ar);
+    if (KL_UNLIKELY(ar->lim) && !rc)
+        rc = kl__limits_after_put(ar, 1, (uint64_t)klen + vlen);
     return rc;
 }
 
@@ -248,6 +254,8 @@ int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const
     int rc = kl__archive_check_writable(ar);
     if (rc)
         return rc;
+    if (KL_UNLIKELY(ar->lim) && (rc = kl__limits_check_put(ar, n, klens, vlens)))
+        return rc;
     KL__AR_LOCK(ar);
     if (ar->be->put_many)
         rc = ar->be->put_many(ar->state, n, keys, klens, vals, vlens);
@@ -255,6 +263,12 @@ int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const
         for (size_t i = 0; i < n && !rc; i++)
             rc = ar->be->put(ar->state, keys[i], klens[i], vals[i], vlens[i]);
     KL__AR_UNLOCK(ar);
+    if (KL_UNLIKELY(ar->lim) && !rc) {
+        uint64_t bytes = 0;
+        for (size_t i = 0; i < n; i++)
+            bytes += (uint64_t)klens[i] + vlens[i];
+        rc = kl__limits_after_put(ar, n, bytes);
+    }
     return rc;
 }
 

@@ -25,6 +25,7 @@ int kl__archive_handle_new(kl_archive **out, const kl_archive_backend *be, const
 
 void kl__archive_handle_release(kl_archive *ar)
 {
+    kl__limits_free(ar);
     pthread_mutex_destroy(&ar->mu);
     free(ar->url);
     free(ar);

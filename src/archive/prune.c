@@ -119,8 +119,10 @@ static int scan_all(kl_archive *ar, const kl_prune_opts *o, scan *s)
     return rc;
 }
 
-/* How many of the sorted entries go: the oldest, until every limit holds. */
-static size_t entries_to_cut(const kl_archive *ar, const kl_prune_opts *o, const scan *s)
+/* How many of the sorted entries go: the oldest, until every limit holds
+ * (the entries limit only when there are more than over_entries). */
+static size_t entries_to_cut(const kl_archive *ar, const kl_prune_opts *o, const scan *s,
+                             uint64_t over_entries)
 {
     size_t cut = 0, n = s->n;
     const prune_entry *e = s->ents;
@@ -135,7 +137,8 @@ static size_t entries_to_cut(const kl_archive *ar, const kl_prune_opts *o, const
         while (cut < n && e[cut].ns < limit)
             cut++;
     }
-    if (o->max_entries != KL_PRUNE_NO_LIMIT)
+    if (o->max_entries != KL_PRUNE_NO_LIMIT &&
+        (over_entries == KL_PRUNE_NO_LIMIT || n > over_entries))
         while (n - cut > o->max_entries)
             cut++;
     if (o->max_bytes != KL_PRUNE_NO_LIMIT) {
@@ -175,6 +178,12 @@ static int remove_oldest(kl_archive *ar, const kl_prune_opts *o, const scan *s, 
 
 int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_result *out)
 {
+    return kl__archive_prune(ar, opts, KL_PRUNE_NO_LIMIT, true, out);
+}
+
+int kl__archive_prune(kl_archive *ar, const kl_prune_opts *opts, uint64_t over_entries,
+                      bool recount, kl_prune_result *out)
+{
     if (!opts)
         return kl_seterr(KL_EINVAL, "%s: prune: no limits given", kl_archive_url(ar));
     int rc = kl__opts_version_check(opts->version, KL_PRUNE_OPTS_VERSION, "prune");
@@ -194,10 +203,11 @@ int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_result 
     if (!rc && s.n) {
         /* oldest first; untimed entries (0) sort first: the oldest */
         qsort(s.ents, s.n, sizeof *s.ents, by_age);
-        rc = remove_oldest(ar, opts, &s, entries_to_cut(ar, opts, &s), &res.pruned);
+        rc = remove_oldest(ar, opts, &s, entries_to_cut(ar, opts, &s, over_entries),
+                           &res.pruned);
     }
-    size_t left = 0;
-    if (!rc)
+    size_t left = s.n - (size_t)res.pruned; /* what the scan saw, less what went */
+    if (!rc && recount)
         rc = kl_archive_count(ar, &left);
     res.left = left;
     res.untimed = s.untimed;

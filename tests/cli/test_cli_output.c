@@ -106,6 +106,32 @@ static void stats_is_exact_in_a_pipe_and_human_when_asked(void **state)
     assert_int_equal(kt_klepto(NULL, true, "stats '%s' --human --exact", src), 2);
 }
 
+/* storage=: the blocks the dir: archive's files take (a multiple of 512),
+ * exact in a pipe, in units with --human, measured in --json. */
+static void stats_shows_storage(void **state)
+{
+    (void)state;
+    char *out, *err, line[256];
+    assert_int_equal(run2(&out, &err, "stats '%s'", src), 0);
+    line_of(out, "storage", line, sizeof line);
+    assert_true(strspn(line + 8, "0123456789") == strlen(line + 8));
+    long long storage = atoll(line + 8);
+    assert_true(storage >= 3 * 512 && storage % 512 == 0);
+    free(out);
+    free(err);
+    assert_int_equal(run2(&out, &err, "stats '%s' --human", src), 0);
+    line_of(out, "storage", line, sizeof line);
+    assert_non_null(strstr(line, "iB"));
+    free(out);
+    free(err);
+    assert_int_equal(run2(&out, &err, "stats '%s' --json", src), 0);
+    char want[64];
+    snprintf(want, sizeof want, "\"storage\": %lld, \"storage_measured\": true", storage);
+    assert_non_null(strstr(out, want));
+    free(out);
+    free(err);
+}
+
 /* On a terminal (script(1) gives the tool one), stats speaks in units. */
 static void stats_is_human_on_a_terminal(void **state)
 {
@@ -258,6 +284,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(count_json),
         cmocka_unit_test(stats_is_exact_in_a_pipe_and_human_when_asked),
+        cmocka_unit_test(stats_shows_storage),
         cmocka_unit_test(stats_is_human_on_a_terminal),
         cmocka_unit_test(progress_is_drawn_on_a_terminal),
         cmocka_unit_test(verify_copy_prune_json),

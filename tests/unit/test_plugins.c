@@ -474,6 +474,42 @@ static void older_policy_versions_are_accepted(void **st)
     assert_true(b);
 }
 
+/* A backend built against version 2 of the header (its struct ends at
+ * del_many: copied here into exactly that many bytes, so reading a later
+ * slot would be caught under AddressSanitizer) keeps size limits through
+ * the core's fallbacks: ?max_entries= holds, and its storage bytes are
+ * its keys + values, not measured. */
+static void a_version_2_backend_keeps_size_limits(void **st)
+{
+    (void)st;
+    size_t v2size = offsetof(kl_archive_backend, del_many) + sizeof tally_backend.del_many;
+    kl_archive_backend full = tally_backend;
+    full.version = 2;
+    full.scheme = "tally2";
+    void *v2 = malloc(v2size); /* registered for good: never freed */
+    assert_non_null(v2);
+    memcpy(v2, &full, v2size);
+    OK(kl_archive_register((const kl_archive_backend *)v2));
+    kl_archive *ar = NULL;
+    OK(kl_archive_open(&ar, "tally2:lim?max_entries=10", NULL));
+    char key[8];
+    for (int i = 0; i < 35; i++) { /* untimed: the oldest are the first keys */
+        snprintf(key, sizeof key, "k%02d", i);
+        OK(kl_archive_put(ar, key, 3, "v", 1));
+    }
+    size_t n = 0;
+    OK(kl_archive_count(ar, &n));
+    assert_true(n >= 9 && n <= 10);
+    assert_int_equal(kl_archive_contains(ar, "k34", 3), 1);
+    assert_int_equal(kl_archive_contains(ar, "k00", 3), 0);
+    uint64_t bytes = 0;
+    bool measured = true;
+    OK(kl_archive_storage_bytes(ar, &bytes, &measured));
+    assert_false(measured);
+    assert_int_equal(bytes, n * 4);
+    OK(kl_archive_close(ar));
+}
+
 /* Registration from many threads at once: each name is taken exactly once
  * (the same struct registered by every thread succeeds for one), and
  * lookups running meanwhile find only complete entries. */
@@ -615,6 +651,7 @@ int main(void)
         cmocka_unit_test(policy_registration_is_checked),
         cmocka_unit_test(a_cache_evicts_by_the_registered_policy),
         cmocka_unit_test(older_policy_versions_are_accepted),
+        cmocka_unit_test(a_version_2_backend_keeps_size_limits),
         cmocka_unit_test(a_memo_uses_the_plugin_policy_and_archive),
         cmocka_unit_test(registration_from_many_threads),
         cmocka_unit_test(the_programs_own_names_do_not_replace_the_librarys),

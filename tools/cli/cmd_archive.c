@@ -89,9 +89,11 @@ int cli_cmd_rm(int argc, char **argv)
 
 static const char stats_usage[] = "usage: klepto stats URL [--json] [--human|--exact]";
 static const char stats_about[] =
-    "Print what the archive holds, one name=value per line: entries, bytes,\n"
-    "format, damaged entries when any, then the backend's own facts.  Sizes\n"
-    "(bytes and the facts named *_bytes) are in human units (1.5 MiB) when\n"
+    "Print what the archive holds, one name=value per line: entries, bytes\n"
+    "(keys + values), storage (the bytes it takes: file blocks, SQLite pages,\n"
+    "Redis memory; keys + values where nothing is measured), format, damaged\n"
+    "entries when any, then the backend's own facts.  Sizes (bytes, storage\n"
+    "and the facts named *_bytes) are in human units (1.5 MiB) when\n"
     "stdout is a terminal and exact byte counts otherwise, as scripts read\n"
     "them; --human and --exact choose.  --json prints one JSON object with\n"
     "the same names, sizes exact, numbers as numbers.\n";
@@ -100,7 +102,8 @@ static const char stats_about[] =
 static void stats_line(const char *name, const char *value, bool human)
 {
     size_t n = strlen(name);
-    bool size = !strcmp(name, "bytes") || (n > 6 && !strcmp(name + n - 6, "_bytes"));
+    bool size = !strcmp(name, "bytes") || !strcmp(name, "storage") ||
+                (n > 6 && !strcmp(name + n - 6, "_bytes"));
     char *end;
     unsigned long long v = strtoull(value, &end, 10);
     char buf[32];
@@ -167,6 +170,10 @@ int cli_cmd_stats(int argc, char **argv)
         bytes += k.len + v.len;
     }
     kl_archive_iter_free(it);
+    uint64_t storage = 0; /* measured, or keys + values */
+    bool measured = false;
+    if (!rc)
+        rc = kl_archive_storage_bytes(ar, &storage, &measured);
     if (!rc)
         rc = kl_archive_describe(ar, &facts);
     if (rc) {
@@ -175,6 +182,8 @@ int cli_cmd_stats(int argc, char **argv)
         cli_json o = {KL_BUF_INIT};
         cli_json_uint(&o, "entries", entries);
         cli_json_uint(&o, "bytes", bytes);
+        cli_json_uint(&o, "storage", storage);
+        cli_json_bool(&o, "storage_measured", measured);
         cli_json_str(&o, "format", kl_archive_scheme(ar));
         cli_json_uint(&o, "damaged", damaged);
         stats_facts(facts.len ? kl_buf_cstr(&facts) : "", &o, false);
@@ -185,6 +194,8 @@ int cli_cmd_stats(int argc, char **argv)
         printf("entries=%zu\n", entries);
         snprintf(num, sizeof num, "%llu", bytes);
         stats_line("bytes", num, human);
+        snprintf(num, sizeof num, "%llu", (unsigned long long)storage);
+        stats_line("storage", num, human);
         printf("format=%s\n", kl_archive_scheme(ar));
         if (damaged)
             printf("damaged=%zu\n", damaged);

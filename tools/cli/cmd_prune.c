@@ -47,11 +47,6 @@ static bool parse_scaled(const char *s, const unit *units, uint64_t *out)
     return true;
 }
 
-static const unit byte_units[] = {{"K", 1ull << 10}, {"KB", 1ull << 10}, {"KiB", 1ull << 10},
-                                  {"M", 1ull << 20}, {"MB", 1ull << 20}, {"MiB", 1ull << 20},
-                                  {"G", 1ull << 30}, {"GB", 1ull << 30}, {"GiB", 1ull << 30},
-                                  {"T", 1ull << 40}, {"TB", 1ull << 40}, {"TiB", 1ull << 40},
-                                  {"B", 1},          {NULL, 0}};
 static const unit time_units[] = {{"s", 1},     {"m", 60},        {"h", 3600},
                                   {"d", 86400}, {"w", 7 * 86400}, {NULL, 0}};
 static const unit no_units[] = {{NULL, 0}};
@@ -122,7 +117,8 @@ int cli_cmd_prune(int argc, char **argv)
                 return cli_usage("prune: --max-entries needs a count, not '%s'", r < 0 ? "" : val);
             by_count = true;
         } else if ((r = cli_take_opt(argc, argv, &i, "--max-bytes", &val)) != 0) {
-            if (r < 0 || !parse_scaled(val, byte_units, &max_bytes))
+            /* sizes as ?max_bytes= reads them (kl_parse_size) */
+            if (r < 0 || kl_parse_size(val, "prune", &max_bytes))
                 return cli_usage(
                     "prune: --max-bytes needs bytes like 500000, 64K, 10M, 2G, not '%s'",
                     r < 0 ? "" : val);

@@ -15,13 +15,17 @@
  * sync → nothing to do; drop → KL_EUNSUPPORTED; put_many/get_many → loops;
  * describe → nothing extra; get_view → get + a view over a copy; verify →
  * iterate and read every entry back; compact → nothing to do; del_many
- * (version 2) → del per key.  After verify (the slot or the fallback) the
- * core decodes every stored key and value itself (repair deletes those
- * that fail), unless KL_BACKEND_DELEGATES_VERIFY.  The core also handles
+ * (version 2) → del per key; storage_bytes (version 3) → key + value
+ * sizes; cleaner_lock (version 3) → a lock within the process only;
+ * oldest (version 3) → iteration and stat of every entry.  After verify
+ * (the slot or the fallback) the core decodes every stored key and value
+ * itself (repair deletes those that fail), unless
+ * KL_BACKEND_DELEGATES_VERIFY.  The core also handles
  * what is common to all archives: read-only handles (writes refused before
  * a slot is called), the ?cached=true option (the cached front of
  * klepto/cached.h is put around the opened archive; a backend never sees
- * that option), and refusing options no slot asked for.
+ * that option), the size limits ?max_entries= and ?max_bytes= and expiry
+ * ?ttl= (archive.h), and refusing options no slot asked for.
  *
  * Errors.  Every slot returns 0 or a negative KL_E* code (error.h) after
  * setting the thread's message with kl_seterr / kl_seterr_prefix /
@@ -70,7 +74,7 @@
 extern "C" {
 #endif
 
-#define KL_BACKEND_VERSION 2 /**< 2 added del_many */
+#define KL_BACKEND_VERSION 3 /**< 2 added del_many; 3 storage_bytes, cleaner_lock, oldest */
 /* Flags (kl_archive_backend.flags). */
 /** Every slot may be called from many threads at once: the core takes no
  * lock around the calls. */
@@ -190,6 +194,29 @@ typedef struct kl_archive_backend {
      * the number of entries removed. */
     int (*del_many)(void *state, size_t n, const void *const *keys, const size_t *klens,
                     size_t *deleted);
+
+    /** Version 3.  Optional: the bytes the archive takes in storage
+     * (kl_archive_storage_bytes; without it: the sum of key + value
+     * sizes).  It must go down when entries are removed (after
+     * compact at the latest), or size limits cannot be kept. */
+    int (*storage_bytes)(void *state, uint64_t *out);
+    /** Version 3.  Optional: the archive's cleaner lock, held while size
+     * limits are enforced so that two processes do not prune at once.
+     * take: 1 when this handle now holds it, 0 when another holder has
+     * it (do not wait); !take: release (returns 0).  Without it only the
+     * handles of one process are kept apart. */
+    int (*cleaner_lock)(void *state, bool take);
+    /** Version 3.  Optional: when the archive holds more than `over`
+     * entries, every entry but the `keep` newest by stored time (among
+     * equal times any), each one's key passed to fn (in any order; a
+     * nonzero return of fn stops the call and is returned); otherwise
+     * nothing.  *count (never NULL) gets the number of entries it found.
+     * Damaged entries are skipped.  Lets size limits find what to remove
+     * in one pass (an SQL ORDER BY ... OFFSET); without it the core
+     * iterates and stats every entry. */
+    int (*oldest)(void *state, uint64_t over, uint64_t keep,
+                  int (*fn)(void *ctx, const void *key, size_t klen), void *ctx,
+                  uint64_t *count);
 } kl_archive_backend;
 
 /** What get_view hands out: filled by the backend, read by the accessors of

@@ -60,6 +60,7 @@ typedef struct dir_state {
     bool overflow;
     uint8_t dirty_shard[256];
     bool root_dirty;
+    struct dir_ages *ages; /* the last walk of dir_oldest, or NULL */
 } dir_state;
 
 typedef struct entry {
@@ -548,6 +549,151 @@ static int iter_read(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf
     return rc;
 }
 
+/* ---- the oldest entries (size limits) ----------------------------------
+ * One walk of the folder listing; an entry file's stored time and key are
+ * read only when the handle has not seen that file before: the last
+ * walk's (name, inode) -> (time, key) table is kept, and a file replaced
+ * since has a new inode (a put renames a new file over it). */
+
+typedef struct age_ent {
+    uint64_t lo, hi; /* the entry's name, 32 hex digits */
+    ino_t ino;
+    int64_t ns;
+    uint8_t *key; /* heap; NULL once moved to the next table */
+    size_t klen;
+    bool used;
+} age_ent;
+
+struct dir_ages {
+    age_ent *v;
+    size_t cap, n; /* cap a power of two, n <= cap / 2 */
+};
+
+static void ages_free(struct dir_ages *t)
+{
+    for (size_t i = 0; t && i < t->cap; i++)
+        free(t->v[i].key);
+    if (t)
+        free(t->v);
+}
+
+static size_t ages_slot(const struct dir_ages *t, uint64_t lo, uint64_t hi)
+{
+    size_t i = (size_t)(lo ^ (hi * 0x9e3779b97f4a7c15ull)) & (t->cap - 1);
+    while (t->v[i].used && (t->v[i].lo != lo || t->v[i].hi != hi))
+        i = (i + 1) & (t->cap - 1);
+    return i;
+}
+
+static int ages_grow(struct dir_ages *t)
+{
+    if (t->cap && t->n + 1 <= t->cap / 2)
+        return 0;
+    size_t cap = t->cap ? 2 * t->cap : 4096;
+    struct dir_ages g = {calloc(cap, sizeof(age_ent)), cap, t->n};
+    if (!g.v)
+        return kl_seterr(KL_ENOMEM, "dir: out of memory");
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].used)
+            g.v[ages_slot(&g, t->v[i].lo, t->v[i].hi)] = t->v[i];
+    free(t->v);
+    *t = g;
+    return 0;
+}
+
+static bool name_bits(const char *base, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t w[2] = {0, 0};
+    for (int i = 0; i < KL_KEYFOLDER_HEX; i++) {
+        char c = base[i];
+        unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+                     : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+                                            : 16;
+        if (d == 16)
+            return false;
+        w[i / 16] = w[i / 16] << 4 | d;
+    }
+    *lo = w[0];
+    *hi = w[1];
+    return true;
+}
+
+typedef struct oldest_walk {
+    struct dir_ages *old, next;
+    kl_buf scratch;
+} oldest_walk;
+
+static int oldest_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
+{
+    dir_state *s = (dir_state *)kf;
+    oldest_walk *w = arg;
+    uint64_t lo, hi;
+    if (!kl__keyfolder_is_entry(kf, base) || !name_bits(base, &lo, &hi))
+        return 0;
+    int rc = ages_grow(&w->next);
+    if (rc)
+        return rc;
+    age_ent *to = &w->next.v[ages_slot(&w->next, lo, hi)];
+    if (to->used)
+        return 0; /* listed twice (a rename during the walk) */
+    age_ent *was = w->old && w->old->cap ? &w->old->v[ages_slot(w->old, lo, hi)] : NULL;
+    if (was && was->used && was->key && was->ino == kf->walk_ino) {
+        *to = *was; /* seen before, not replaced since */
+        was->key = NULL;
+    } else {
+        entry e;
+        rc = read_entry(s, rel, &w->scratch, false, &e);
+        if (rc == KL_ENOTFOUND || rc == KL_ECORRUPT || rc == KL_EVERSION)
+            return 0; /* removed meanwhile; damaged (verify's to report) */
+        if (rc)
+            return rc;
+        uint8_t *k = malloc(e.klen ? e.klen : 1);
+        if (!k)
+            return kl_seterr(KL_ENOMEM, "%s: out of memory", kf->url);
+        memcpy(k, e.key, e.klen);
+        *to = (age_ent){lo, hi, kf->walk_ino, e.ns, k, e.klen, true};
+    }
+    w->next.n++;
+    return 0;
+}
+
+static int by_ns(const void *a, const void *b)
+{
+    const age_ent *x = *(age_ent *const *)a, *y = *(age_ent *const *)b;
+    return (x->ns > y->ns) - (x->ns < y->ns);
+}
+
+static int dir_oldest(void *state, uint64_t over, uint64_t keep,
+                      int (*fn)(void *ctx, const void *key, size_t klen), void *ctx,
+                      uint64_t *count)
+{
+    dir_state *s = state;
+    oldest_walk w = {s->ages, {NULL, 0, 0}, KL_BUF_INIT};
+    int rc = kl__keyfolder_walk(&s->kf, oldest_fn, &w);
+    kl_buf_free(&w.scratch);
+    ages_free(s->ages); /* what the walk did not see is gone */
+    free(s->ages);
+    s->ages = NULL;
+    age_ent **order = rc ? NULL : malloc((w.next.n ? w.next.n : 1) * sizeof *order);
+    if (!rc && !order)
+        rc = kl_seterr(KL_ENOMEM, "%s: out of memory", s->kf.url);
+    size_t m = 0;
+    for (size_t i = 0; !rc && i < w.next.cap; i++)
+        if (w.next.v[i].used)
+            order[m++] = &w.next.v[i];
+    if (!rc)
+        qsort(order, m, sizeof *order, by_ns);
+    *count = m;
+    for (size_t i = 0; !rc && m > over && i + keep < m; i++)
+        rc = fn(ctx, order[i]->key, order[i]->klen);
+    free(order);
+    if (!rc && (s->ages = malloc(sizeof *s->ages)))
+        *s->ages = w.next; /* for the next call */
+    else
+        ages_free(&w.next);
+    return rc;
+}
+
 static int dir_iter_new(void *state, void **out)
 {
     dir_state *s = state;
@@ -556,8 +702,12 @@ static int dir_iter_new(void *state, void **out)
 
 /* ---- open / close / drop ----------------------------------------------- */
 
+static void ages_free(struct dir_ages *t);
+
 static void dir_free(dir_state *s)
 {
+    ages_free(s->ages);
+    free(s->ages);
     kl__keyfolder_close(&s->kf);
     ZSTD_freeCCtx(s->cctx);
     ZSTD_freeDCtx(s->dctx);
@@ -619,6 +769,16 @@ static int dir_describe(void *state, kl_buf *out)
                          ENT_VERSION, s->zstd ? "zstd" : "none", kl__keyfolder_sync_name(&s->kf));
 }
 
+static int dir_storage_bytes(void *state, uint64_t *out)
+{
+    return kl__keyfolder_storage(&((dir_state *)state)->kf, out);
+}
+
+static int dir_cleaner_lock(void *state, bool take)
+{
+    return kl__keyfolder_cleaner_lock(&((dir_state *)state)->kf, take);
+}
+
 const kl_archive_backend kl__backend_dir = {
     .version = KL_BACKEND_VERSION,
     .scheme = "dir",
@@ -640,4 +800,7 @@ const kl_archive_backend kl__backend_dir = {
     .iter_free = kl__keyfolder_iter_free,
     .get_view = dir_get_view,
     .verify = dir_verify,
+    .storage_bytes = dir_storage_bytes,
+    .cleaner_lock = dir_cleaner_lock,
+    .oldest = dir_oldest,
 };

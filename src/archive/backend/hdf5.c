@@ -69,6 +69,7 @@ typedef struct h5_state {
     dev_t dev;
     ino_t ino;
     kl_buf key;
+    kl__fslock cleaner; /* the size limits' cleaner lock */
 } h5_state;
 
 static _Atomic unsigned long long tmp_counter;
@@ -1176,6 +1177,7 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
 static int h5_close(void *state)
 {
     h5_state *s = state;
+    kl__fsio_beside_lock(&s->cleaner, s->path, 0, s->url, false);
     if (!s->read_only && !s->dropped) {
         kl__h5_enter();
         if (!kl__h5j_refresh(s->jr) && fold_due(s, 8))
@@ -1195,6 +1197,7 @@ static int h5_drop(void *state)
     snap_close(s);
     int rc = lock_current(s, &lockfd, &st);
     if (!rc) {
+        kl__fsio_beside_lock_remove(s->path);
         if (unlink(s->path) < 0)
             rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                            strerror(errno));
@@ -1238,6 +1241,23 @@ static int h5_describe(void *state, kl_buf *out)
                          (unsigned long long)kl__h5j_bytes(s->jr), kl__h5j_count(s->jr));
 }
 
+/* The HDF5 file's blocks and its journal's. */
+static int h5_storage_bytes(void *state, uint64_t *out)
+{
+    h5_state *s = state;
+    *out = 0;
+    int rc = kl__fsio_add_blocks(s->path, out);
+    if (!rc)
+        *out += kl__h5j_bytes(s->jr);
+    return rc ? kl_seterr_prefix(rc, "%s", s->url) : 0;
+}
+
+static int h5_cleaner_lock(void *state, bool take)
+{
+    h5_state *s = state;
+    return kl__fsio_beside_lock(&s->cleaner, s->path, s->mode, s->url, take);
+}
+
 const kl_archive_backend kl__backend_hdf5 = {
     .version = KL_BACKEND_VERSION,
     .scheme = "hdf5",
@@ -1262,4 +1282,6 @@ const kl_archive_backend kl__backend_hdf5 = {
     .get_view = h5_get_view,
     .verify = h5_verify,
     .compact = h5_compact,
+    .storage_bytes = h5_storage_bytes,
+    .cleaner_lock = h5_cleaner_lock,
 };

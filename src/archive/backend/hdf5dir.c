@@ -389,6 +389,16 @@ static int hd_describe(void *state, kl_buf *out)
                          KL_H5_VERSION, maj, min, rel, kl__keyfolder_sync_name(&s->kf));
 }
 
+static int hd_storage_bytes(void *state, uint64_t *out)
+{
+    return kl__keyfolder_storage(&((hd_state *)state)->kf, out);
+}
+
+static int hd_cleaner_lock(void *state, bool take)
+{
+    return kl__keyfolder_cleaner_lock(&((hd_state *)state)->kf, take);
+}
+
 const kl_archive_backend kl__backend_hdf5dir = {
     .version = KL_BACKEND_VERSION,
     .scheme = "hdf5dir",
@@ -410,4 +420,6 @@ const kl_archive_backend kl__backend_hdf5dir = {
     .iter_free = kl__keyfolder_iter_free,
     .get_view = hd_get_view,
     .verify = hd_verify,
+    .storage_bytes = hd_storage_bytes,
+    .cleaner_lock = hd_cleaner_lock,
 };

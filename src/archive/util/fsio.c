@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -179,4 +180,67 @@ int kl__fsio_copy(int from, int to, uint64_t size, const char *from_path, const 
     }
     free(buf);
     return rc;
+}
+
+int kl__fsio_try_lock(int dirfd, const char *name, unsigned mode, const char *shown, int *fd)
+{
+    int f = openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, mode ? mode : 0644);
+    if (f < 0)
+        return kl_seterr(kl__errno_code(errno), "%s: cleaner lock %s: %s", shown, name,
+                         strerror(errno));
+    while (flock(f, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        if (e == EINTR)
+            continue;
+        close(f);
+        if (e == EWOULDBLOCK)
+            return 0;
+        return kl_seterr(kl__errno_code(e), "%s: cleaner lock %s: %s", shown, name, strerror(e));
+    }
+    *fd = f;
+    return 1;
+}
+
+int kl__fsio_beside_lock(kl__fslock *l, const char *path, unsigned mode, const char *shown,
+                         bool take)
+{
+    if (!take) {
+        if (l->held)
+            close(l->fd);
+        l->held = false;
+        return 0;
+    }
+    if (l->held)
+        return 1;
+    size_t n = strlen(path);
+    char *name = malloc(n + sizeof ".cleaner-lock");
+    if (!name)
+        return kl_seterr(KL_ENOMEM, "%s: out of memory", shown);
+    memcpy(name, path, n);
+    memcpy(name + n, ".cleaner-lock", sizeof ".cleaner-lock");
+    int rc = kl__fsio_try_lock(AT_FDCWD, name, mode, shown, &l->fd);
+    free(name);
+    l->held = rc == 1;
+    return rc;
+}
+
+void kl__fsio_beside_lock_remove(const char *path)
+{
+    size_t n = strlen(path);
+    char *name = malloc(n + sizeof ".cleaner-lock");
+    if (!name)
+        return;
+    memcpy(name, path, n);
+    memcpy(name + n, ".cleaner-lock", sizeof ".cleaner-lock");
+    unlink(name);
+    free(name);
+}
+
+int kl__fsio_add_blocks(const char *path, uint64_t *out)
+{
+    struct stat st;
+    if (stat(path, &st) < 0)
+        return errno == ENOENT ? 0 : kl_seterrno(errno, "stat", path);
+    *out += (uint64_t)st.st_blocks * 512;
+    return 0;
 }

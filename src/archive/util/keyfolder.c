@@ -280,6 +280,7 @@ int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg)
             memcpy(rel, de->d_name, 2);
             rel[2] = '/';
             memcpy(rel + 3, fe->d_name, strlen(fe->d_name) + 1);
+            kf->walk_ino = fe->d_ino;
             rc = fn(kf, rel, fe->d_name, arg);
         }
         closedir(sh);
@@ -300,6 +301,34 @@ int kl__keyfolder_count(kl__keyfolder *kf, size_t *out)
 {
     *out = 0;
     return kl__keyfolder_walk(kf, count_fn, out);
+}
+
+static int storage_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
+{
+    struct stat st;
+    if (!kl__keyfolder_is_entry(kf, base))
+        return 0;
+    if (fstatat(kf->rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        return errno == ENOENT ? 0 : kl__keyfolder_fail(kf, kl_seterrno(errno, "stat", rel));
+    *(uint64_t *)arg += (uint64_t)st.st_blocks * 512;
+    return 0;
+}
+
+int kl__keyfolder_storage(kl__keyfolder *kf, uint64_t *out)
+{
+    *out = 0;
+    return kl__keyfolder_walk(kf, storage_fn, out);
+}
+
+int kl__keyfolder_cleaner_lock(kl__keyfolder *kf, bool take)
+{
+    if (!take) {
+        if (kf->cleaner_fd >= 0)
+            close(kf->cleaner_fd);
+        kf->cleaner_fd = -1;
+        return 0;
+    }
+    return kl__fsio_try_lock(kf->rootfd, KL_KEYFOLDER_LOCK, kf->mode, kf->url, &kf->cleaner_fd);
 }
 
 /* Remove rel: a file, or a folder where a file should be when it is
@@ -354,6 +383,9 @@ int kl__keyfolder_drop(kl__keyfolder *kf)
             rc = kl_seterr(kl__errno_code(errno), "%s: remove %s: %s", kf->url, shard,
                            strerror(errno));
     }
+    if (!rc && unlinkat(kf->rootfd, KL_KEYFOLDER_LOCK, 0) < 0 && errno != ENOENT)
+        rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", kf->root, KL_KEYFOLDER_LOCK,
+                       strerror(errno));
     if (!rc && unlinkat(kf->rootfd, kf->lay->marker, 0) < 0 && errno != ENOENT)
         rc = kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", kf->root, kf->lay->marker,
                        strerror(errno));
@@ -662,6 +694,7 @@ int kl__keyfolder_init(kl__keyfolder *kf, const kl__keyfolder_layout *lay, const
     memset(kf, 0, sizeof *kf);
     kf->lay = lay;
     kf->rootfd = -1;
+    kf->cleaner_fd = -1;
     kf->pid = getpid();
     if (!*url->rest)
         return kl_seterr(KL_EINVAL, "%s: %s: needs a folder path (%s:PATH)", url->full, lay->scheme,
@@ -708,6 +741,7 @@ void kl__keyfolder_close(kl__keyfolder *kf)
     if (kf->rootfd >= 0)
         close(kf->rootfd);
     kf->rootfd = -1;
+    kl__keyfolder_cleaner_lock(kf, false);
     free(kf->url);
     free(kf->root);
     kf->url = kf->root = NULL;

@@ -44,6 +44,8 @@ typedef struct kl__keyfolder {
     int sync;  /* KL_SYNC_* from ?sync= */
     unsigned mode, folder_mode; /* ?mode=: bits of new files and folders (0: umask) */
     pid_t pid; /* cached: getpid() is a system call */
+    int cleaner_fd; /* the cleaner lock while held, else -1 */
+    ino_t walk_ino; /* during kl__keyfolder_walk: the inode of the file fn is called for */
 } kl__keyfolder;
 
 /* Returns rc after putting the archive's URL in front of the thread's
@@ -112,10 +114,17 @@ int kl__keyfolder_commit(kl__keyfolder *kf, const char *tmp, const char *rel, bo
 int kl__keyfolder_unlink(kl__keyfolder *kf, const char *rel);
 
 /* Calls fn for every file of every shard (entries and temporaries), with
- * rel "ab/NAME" and base NAME; a nonzero return stops the walk. */
+ * rel "ab/NAME" and base NAME (and kf->walk_ino its inode number, as the
+ * folder listing gives it); a nonzero return stops the walk. */
 typedef int (*kl__keyfolder_walk_fn)(kl__keyfolder *kf, const char *rel, const char *base, void *arg);
 int kl__keyfolder_walk(kl__keyfolder *kf, kl__keyfolder_walk_fn fn, void *arg);
 int kl__keyfolder_count(kl__keyfolder *kf, size_t *out);
+/* The storage the entry files take (st_blocks * 512 each; the folders and
+ * the marker are not counted: they do not shrink as entries go). */
+int kl__keyfolder_storage(kl__keyfolder *kf, uint64_t *out);
+/* The backend slot cleaner_lock: the file KL_KEYFOLDER_LOCK in the folder. */
+int kl__keyfolder_cleaner_lock(kl__keyfolder *kf, bool take);
+#define KL_KEYFOLDER_LOCK "cleaner.lock"
 /* Delete every entry and every stale temporary. */
 int kl__keyfolder_clear(kl__keyfolder *kf);
 /* Delete everything, the marker and the folder; nothing is left to sync. */

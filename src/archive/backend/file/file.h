@@ -67,6 +67,7 @@ typedef struct fa {
     kl_buf rbuf;
     int locked;  /* depth of our exclusive lock */
     bool no_cut; /* verify without repair: leave even a torn tail */
+    kl__fslock cleaner; /* the size limits' cleaner lock */
 } fa;
 
 /* Index updates found by a scan, applied in groups whose slots are

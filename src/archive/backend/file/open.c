@@ -63,6 +63,7 @@ int kl__file_fa_close(void *state)
 {
     fa *s = state;
     int rc = s->read_only ? 0 : kl__file_fa_sync(s);
+    kl__fsio_beside_lock(&s->cleaner, s->path, 0, s->url, false);
     fa_free(s);
     return rc;
 }
@@ -71,6 +72,7 @@ int kl__file_fa_drop(void *state)
 {
     fa *s = state;
     kl_buf_reset(&s->pend);
+    kl__fsio_beside_lock_remove(s->path);
     if (unlink(s->path) < 0 && errno != ENOENT)
         return kl_seterr(kl__errno_code(errno), "%s: delete %s: %s", s->url, s->path,
                          strerror(errno));

@@ -230,6 +230,22 @@ static int fa_describe(void *state, kl_buf *out)
     return rc;
 }
 
+/* The current file's blocks (another process may have compacted it into
+ * a new file meanwhile). */
+static int fa_storage_bytes(void *state, uint64_t *out)
+{
+    fa *s = state;
+    *out = 0;
+    int rc = kl__fsio_add_blocks(s->path, out);
+    return rc ? kl_seterr_prefix(rc, "%s", s->url) : 0;
+}
+
+static int fa_cleaner_lock(void *state, bool take)
+{
+    fa *s = state;
+    return kl__fsio_beside_lock(&s->cleaner, s->path, s->mode, s->url, take);
+}
+
 const kl_archive_backend kl__backend_file = {
     .version = KL_BACKEND_VERSION,
     .scheme = "file",
@@ -253,4 +269,6 @@ const kl_archive_backend kl__backend_file = {
     .iter_free = kl__file_fa_iter_free,
     .verify = kl__file_fa_verify,
     .compact = fa_compact,
+    .storage_bytes = fa_storage_bytes,
+    .cleaner_lock = fa_cleaner_lock,
 };

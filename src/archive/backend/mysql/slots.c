@@ -4,6 +4,10 @@
 #define _GNU_SOURCE
 #include "archive/backend/mysql/mysql.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <xxhash.h>
+
 /* Run statement i on key and fetch one row of `types` (or none: 0). */
 static int my_key_row(my_state *s, int i, const void *key, size_t klen, const char *types,
                       kl_buf **bufs, int64_t *ints, const char *what)
@@ -175,6 +179,32 @@ static int my_describe(void *state, kl_buf *out)
     return r;
 }
 
+/* The cleaner lock of size limits: GET_LOCK without waiting, named by
+ * the database and the table (or the catalogue); released by
+ * RELEASE_LOCK, or by the server when the connection goes. */
+static int my_cleaner_lock(void *state, bool take)
+{
+    my_state *s = state;
+    const char *t = s->table ? s->table : KL_SQL_CATALOGUE;
+    uint64_t h = XXH3_64bits_withSeed(t, strlen(t), XXH3_64bits(s->db, strlen(s->db)));
+    char sql[128];
+    snprintf(sql, sizeof sql, "SELECT %s('klepto_cleaner_%016" PRIx64 "'%s)",
+             take ? "GET_LOCK" : "RELEASE_LOCK", h, take ? ", 0" : "");
+    int r = kl__my_connect(s);
+    if (r)
+        return take ? r : 0;
+    if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
+        return take ? kl__my_err(s, "cleaner lock") : 0;
+    MYSQL_RES *res = mysql_store_result(s->conn);
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    bool got = row && row[0] && row[0][0] == '1';
+    if (res)
+        mysql_free_result(res);
+    if (!res)
+        return take ? kl__my_err(s, "cleaner lock") : 0;
+    return take ? got : 0;
+}
+
 #define MY_BACKEND(sch)                                                                            \
     {                                                                                              \
         .version = KL_BACKEND_VERSION, .scheme = sch, .flags = 0, .open = kl__my_open,             \
@@ -183,6 +213,7 @@ static int my_describe(void *state, kl_buf *out)
         .sync = NULL, .drop = my_drop, .put_many = kl__my_put_many, .get_many = kl__my_get_many,   \
         .describe = my_describe, .iter_new = kl__my_iter_new, .iter_next = kl__my_iter_next,       \
         .iter_free = kl__my_iter_free, .del_many = kl__my_del_many,                                \
+        .cleaner_lock = my_cleaner_lock,                                                           \
     }
 
 const kl_archive_backend kl__backend_mysql = MY_BACKEND("mysql");

@@ -188,6 +188,33 @@ static int pg_describe(void *state, kl_buf *out)
     return r;
 }
 
+/* The cleaner lock of size limits: a session advisory lock, tried
+ * without waiting, keyed by the hash of the table (or the catalogue)
+ * name; released by pg_advisory_unlock, or by the server when the
+ * connection goes. */
+static int pg_cleaner_lock(void *state, bool take)
+{
+    pg_state *s = state;
+    int r = kl__pg_connect(s);
+    if (r)
+        return take ? r : 0;
+    char name[600];
+    snprintf(name, sizeof name, "klepto cleaner %s", s->table ? s->table : KL_SQL_CATALOGUE);
+    const char *vals[1] = {name};
+    PGresult *res = PQexecParams(s->conn,
+                                 take ? "SELECT pg_try_advisory_lock(hashtext($1))"
+                                      : "SELECT pg_advisory_unlock(hashtext($1))",
+                                 1, NULL, vals, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        r = take ? kl__pg_err_res(s, res, "cleaner lock") : 0;
+        PQclear(res);
+        return r;
+    }
+    bool got = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+    PQclear(res);
+    return take ? got : 0;
+}
+
 #define PG_BACKEND(sch)                                                                          \
     {                                                                                            \
         .version = KL_BACKEND_VERSION, .scheme = sch, .flags = 0, .open = kl__pg_open,               \
@@ -195,6 +222,7 @@ static int pg_describe(void *state, kl_buf *out)
         .count = pg_count, .stat = pg_stat, .clear = pg_clear, .sync = NULL, .drop = pg_drop,    \
         .put_many = kl__pg_put_many, .get_many = kl__pg_get_many, .describe = pg_describe,              \
         .iter_new = kl__pg_iter_new, .iter_next = kl__pg_iter_next, .iter_free = kl__pg_iter_free,           \
+        .cleaner_lock = pg_cleaner_lock,                                                         \
     }
 
 const kl_archive_backend kl__backend_postgresql = PG_BACKEND("postgresql");

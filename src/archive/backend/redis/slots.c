@@ -6,6 +6,8 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <stdio.h>
+#include <unistd.h>
 
 int kl__rd_copy_bulk(rd_state *s, const redisReply *rep, kl_buf *out, const char *what)
 {
@@ -254,6 +256,68 @@ static int rd_describe(void *state, kl_buf *out)
     return r;
 }
 
+/* ---- size limits ------------------------------------------------------ */
+
+/* MEMORY USAGE of the entries and stamps hashes (Redis's estimate, from a
+ * sample of each hash's fields). */
+static int rd_storage_bytes(void *state, uint64_t *out)
+{
+    rd_state *s = state;
+    *out = 0;
+    const char *keys[2] = {s->k_entries, s->k_stamps};
+    size_t klens[2] = {s->l_entries, s->l_stamps};
+    for (int i = 0; i < 2; i++) {
+        const char *argv[3] = {"MEMORY", "USAGE", keys[i]};
+        size_t lens[3] = {6, 5, klens[i]};
+        redisReply *rep;
+        int r = kl__rd_run1(s, 3, argv, lens, true, &rep, "storage bytes");
+        if (r)
+            return r;
+        if (rep->type == REDIS_REPLY_INTEGER && rep->integer > 0)
+            *out += (uint64_t)rep->integer;
+        else if (rep->type != REDIS_REPLY_NIL && rep->type != REDIS_REPLY_INTEGER)
+            r = kl__rd_unexpected(s, rep, "storage bytes");
+        freeReplyObject(rep);
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
+/* The cleaner lock: a lease {P}:cleaner = "PID HANDLE" set with NX and a
+ * 10-minute expiry (a cleaner that died leaves no lock for longer), and
+ * removed only by its holder (a script compares before deleting). */
+static int rd_cleaner_lock(void *state, bool take)
+{
+    rd_state *s = state;
+    char key[512], token[64];
+    int kl = snprintf(key, sizeof key, "{%s}:cleaner", s->prefix);
+    int tl = snprintf(token, sizeof token, "%ld %p", (long)getpid(), (void *)s);
+    if (kl < 0 || (size_t)kl >= sizeof key || tl < 0)
+        return kl_seterr(KL_EINVAL, "%s: prefix too long for the cleaner lock", s->url);
+    redisReply *rep;
+    int r;
+    if (take) {
+        const char *argv[6] = {"SET", key, token, "NX", "PX", "600000"};
+        size_t lens[6] = {3, (size_t)kl, (size_t)tl, 2, 2, 6};
+        if ((r = kl__rd_run1(s, 6, argv, lens, false, &rep, "cleaner lock")))
+            return r;
+        r = rep->type == REDIS_REPLY_STATUS ? 1 : rep->type == REDIS_REPLY_NIL ? 0
+                                                : kl__rd_unexpected(s, rep, "cleaner lock");
+    } else {
+        static const char script[] =
+            "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) "
+            "end return 0";
+        const char *argv[5] = {"EVAL", script, "1", key, token};
+        size_t lens[5] = {4, sizeof script - 1, 1, (size_t)kl, (size_t)tl};
+        if ((r = kl__rd_run1(s, 5, argv, lens, false, &rep, "cleaner unlock")))
+            return r;
+        r = rep->type == REDIS_REPLY_INTEGER ? 0 : kl__rd_unexpected(s, rep, "cleaner unlock");
+    }
+    freeReplyObject(rep);
+    return r;
+}
+
 const kl_archive_backend kl__backend_redis = {
     .version = KL_BACKEND_VERSION,
     .scheme = "redis",
@@ -276,4 +340,6 @@ const kl_archive_backend kl__backend_redis = {
     .iter_new = kl__rd_iter_new,
     .iter_next = kl__rd_iter_next,
     .iter_free = kl__rd_iter_free,
+    .storage_bytes = rd_storage_bytes,
+    .cleaner_lock = rd_cleaner_lock,
 };

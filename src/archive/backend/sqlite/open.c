@@ -172,6 +172,7 @@ int kl__sq_close(void *state)
     sq_state *s = state;
     if (!s)
         return 0;
+    kl__fsio_beside_lock(&s->cleaner, s->path, 0, s->url, false);
     for (int i = 0; i < SQ_NSTMT; i++)
         sqlite3_finalize(s->st[i]);
     for (int i = 0; i < SQ_ENTRY_CACHE; i++)

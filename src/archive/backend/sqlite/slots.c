@@ -302,6 +302,79 @@ static int sq_describe(void *state, kl_buf *out)
     return r;
 }
 
+/* One PRAGMA's integer. */
+static int sq_pragma_int(sq_state *s, const char *name, int64_t *out)
+{
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA %s", name);
+    sqlite3_stmt *st;
+    int r = kl__sq_prepare(s, sql, &st, false);
+    if (r)
+        return r;
+    *out = kl__sq_step(s, st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    kl__sq_finalize(s, st);
+    return 0;
+}
+
+/* The database's pages in use: (page_count - freelist_count) * page_size
+ * (the whole database: a table= archive shares it with what else is
+ * there). */
+static int sq_storage_bytes(void *state, uint64_t *out)
+{
+    sq_state *s = state;
+    int64_t pages = 0, page_size = 0, free_pages = 0;
+    int r = sq_pragma_int(s, "page_count", &pages);
+    if (!r)
+        r = sq_pragma_int(s, "page_size", &page_size);
+    if (!r)
+        r = sq_pragma_int(s, "freelist_count", &free_pages);
+    if (!r)
+        *out = pages > free_pages && page_size > 0
+                   ? (uint64_t)(pages - free_pages) * (uint64_t)page_size
+                   : 0;
+    return r;
+}
+
+/* A file beside the database; an in-memory one has no other process. */
+static int sq_cleaner_lock(void *state, bool take)
+{
+    sq_state *s = state;
+    if (!*s->path || !strcmp(s->path, ":memory:"))
+        return take ? 1 : 0;
+    return kl__fsio_beside_lock(&s->cleaner, s->path, s->mode, s->url, take);
+}
+
+/* count, then ORDER BY stored_ns DESC ... OFFSET keep over the table (or
+ * the catalogue of the table-per-key layout). */
+static int sq_oldest(void *state, uint64_t over, uint64_t keep,
+                     int (*fn)(void *ctx, const void *key, size_t klen), void *ctx,
+                     uint64_t *count)
+{
+    sq_state *s = state;
+    size_t n = 0;
+    int r = sq_count(s, &n);
+    *count = n;
+    if (r || n <= over)
+        return r;
+    kl_buf q = KL_BUF_INIT;
+    r = kl_buf_printf(&q, "SELECT key FROM %s ORDER BY stored_ns DESC LIMIT -1 OFFSET ?1",
+                          s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE);
+    sqlite3_stmt *st = NULL;
+    if (!r)
+        r = kl_buf_cstr(&q) ? kl__sq_prepare(s, (const char *)q.data, &st, false) : KL_ENOMEM;
+    kl_buf_free(&q);
+    if (r)
+        return r;
+    sqlite3_bind_int64(st, 1, keep > INT64_MAX ? INT64_MAX : (int64_t)keep);
+    int rc;
+    while (!r && (rc = kl__sq_step(s, st)) == SQLITE_ROW)
+        r = fn(ctx, sqlite3_column_blob(st, 0), (size_t)sqlite3_column_bytes(st, 0));
+    if (!r && rc != SQLITE_DONE)
+        r = kl__sq_err(s, rc, "oldest");
+    kl__sq_finalize(s, st);
+    return r;
+}
+
 const kl_archive_backend kl__backend_sqlite = {
     .version = KL_BACKEND_VERSION,
     .scheme = "sqlite",
@@ -325,4 +398,7 @@ const kl_archive_backend kl__backend_sqlite = {
     .iter_next = kl__sq_iter_next,
     .iter_free = kl__sq_iter_free,
     .verify = kl__sq_verify,
+    .storage_bytes = sq_storage_bytes,
+    .cleaner_lock = sq_cleaner_lock,
+    .oldest = sq_oldest,
 };

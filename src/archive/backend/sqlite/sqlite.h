@@ -50,6 +50,7 @@
 #include "klepto/sys/archive_backend.h"
 #include "archive/util/sql_catalog.h"
 #include "archive/util/sql_names.h"
+#include "archive/util/fsio.h"
 
 enum {
     /* sqltable layout */
@@ -112,6 +113,7 @@ typedef struct sq_state {
     uint64_t eclock;
     int64_t seen[SQ_ENTRY_CACHE]; /* ids of gets lately read without a statement */
     unsigned seen_next;
+    kl__fslock cleaner; /* the size limits' cleaner lock */
 } sq_state;
 
 /* readonly.c: a WAL database in a folder the reader cannot write */
