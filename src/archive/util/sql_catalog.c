@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "archive/backends.h"
+#include "archive/util/sql_sum.h"
 
 const kl__sql_dialect kl__sql_dialect_sqlite = {
     .entry =
@@ -21,7 +22,7 @@ const kl__sql_dialect kl__sql_dialect_sqlite = {
     .entry_what = {"get", "put", "put", "create entry table", "drop entry table"},
     .create_catalogue = "CREATE TABLE IF NOT EXISTS " KL_SQL_CATALOGUE
                         " (id INTEGER PRIMARY KEY, key BLOB NOT NULL UNIQUE,"
-                        " stored_ns INTEGER NOT NULL, size INTEGER NOT NULL)",
+                        " stored_ns INTEGER NOT NULL, size INTEGER NOT NULL, sum BLOB)",
 };
 
 /* kid: the XXH3-128 digest of the key (PostgreSQL's btree cannot index
@@ -76,7 +77,10 @@ int kl__sql_catalog_put(const kl__sql_catalog_ops *ops, const void *key, size_t 
 {
     int64_t id = 0;
     bool inserted = false;
-    int r = ops->upsert(ops->db, key, klen, kl__now_ns(), (int64_t)(klen + vlen), &id, &inserted);
+    int64_t now = kl__now_ns();
+    uint8_t sum[KL_SQL_SUM_LEN];
+    kl__sql_sum(key, klen, val, vlen, now, sum);
+    int r = ops->upsert(ops->db, key, klen, now, (int64_t)(klen + vlen), sum, &id, &inserted);
     if (r)
         return r;
     if (inserted && (r = ops->entry(ops->db, KL_SQL_ENTRY_CREATE, id, NULL, 0, NULL)))

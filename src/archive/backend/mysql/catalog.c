@@ -81,8 +81,9 @@ int kl__my_ca_get(my_state *s, const void *key, size_t klen, kl_buf *val)
 }
 
 static int ca_upsert(void *db, const void *key, size_t klen, int64_t now_ns, int64_t nbytes,
-                     int64_t *id, bool *inserted)
+                     const uint8_t *sum, int64_t *id, bool *inserted)
 {
+    (void)sum;
     my_state *s = db;
     MYSQL_BIND b[4];
     my_key k;

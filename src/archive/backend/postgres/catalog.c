@@ -63,8 +63,9 @@ int kl__pg_ca_get(pg_state *s, const void *key, size_t klen, kl_buf *val)
  * or updates the one of an equal key (a different key with the same
  * digest is refused). */
 static int ca_upsert(void *db, const void *key, size_t klen, int64_t now_ns, int64_t nbytes,
-                     int64_t *id, bool *inserted)
+                     const uint8_t *sum, int64_t *id, bool *inserted)
 {
+    (void)sum;
     pg_state *s = db;
     pg_key k;
     uint8_t now[8], size[8];
