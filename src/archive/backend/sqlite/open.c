@@ -72,7 +72,9 @@ static bool sq_has_column(sq_state *s, const char *col)
 /* The trigger that keeps an older release's write from leaving a stale
  * sum (docs/formats.md): its name, "klepto_sum:" and the table's, and the
  * statement, into q.  The older release sets value, stored_ns and size but
- * not sum; our writes change sum every time (it covers stored_ns). */
+ * not sum: a row whose value or time changed while its sum stayed gets a
+ * NULL sum.  Our writes change the sum whenever they change the value or
+ * the time, as it covers both. */
 static int sq_trigger_sql(sq_state *s, kl_buf *name, kl_buf *q)
 {
     const char *t = s->table ? s->table : KL_SQL_CATALOGUE;
@@ -91,14 +93,16 @@ static int sq_trigger_sql(sq_state *s, kl_buf *name, kl_buf *q)
     if (s->table)
         r = kl_buf_printf(q,
                           "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF value, stored_ns ON %s "
-                          "FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS NOT NULL "
+                          "FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS NOT NULL AND "
+                          "(NEW.value IS NOT OLD.value OR NEW.stored_ns IS NOT OLD.stored_ns) "
                           "BEGIN UPDATE %s SET sum = NULL WHERE key = NEW.key; END",
                           qn, (const char *)s->qtable.data, (const char *)s->qtable.data);
     else
         r = kl_buf_printf(q,
                           "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF stored_ns, size ON "
                           KL_SQL_CATALOGUE " FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS "
-                          "NOT NULL BEGIN UPDATE " KL_SQL_CATALOGUE
+                          "NOT NULL AND (NEW.stored_ns IS NOT OLD.stored_ns OR NEW.size IS NOT "
+                          "OLD.size) BEGIN UPDATE " KL_SQL_CATALOGUE
                           " SET sum = NULL WHERE id = NEW.id; END",
                           qn);
     if (!r && !kl_buf_cstr(q))
