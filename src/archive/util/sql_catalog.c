@@ -60,7 +60,8 @@ const kl__sql_dialect kl__sql_dialect_mysql = {
     .create_catalogue =
         "CREATE TABLE IF NOT EXISTS " KL_SQL_CATALOGUE " (id BIGINT NOT NULL AUTO_INCREMENT "
         "PRIMARY KEY, kid BINARY(16) NOT NULL UNIQUE, \"key\" LONGBLOB NOT NULL, "
-        "stored_ns BIGINT NOT NULL, size BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        "stored_ns BIGINT NOT NULL, size BIGINT NOT NULL, \"sum\" VARBINARY(8)) ENGINE=InnoDB "
+        "DEFAULT CHARSET=utf8mb4",
 };
 
 void kl__sql_entry_sql(const kl__sql_dialect *d, int op, int64_t id, char *out, size_t cap,
