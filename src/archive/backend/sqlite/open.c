@@ -211,7 +211,10 @@ static int sq_setup(sq_state *s, bool create)
         return r;
     if (!exists && (!create || s->read_only))
         return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url, want);
-    if (!s->read_only && (r = sq_ensure_sum(s, exists)))
+    /* a file we may not write (SQLite opened it read-only) keeps its
+     * format: without the column it is written as an older release did */
+    if (!s->read_only && sqlite3_db_readonly(s->db, "main") != 1 &&
+        (r = sq_ensure_sum(s, exists)))
         return r;
     s->has_sum = sq_has_column(s, "sum");
     return 0;
@@ -223,18 +226,19 @@ static int sq_prepare_all(sq_state *s)
     char *sql[SQ_NSTMT] = {0};
     int r = 0;
     /* reads take the sum and stored_ns (NULL: a read-only open of a file
-     * an older release wrote, unchecked); writes happen only where the
-     * column is (a read-write open adds it) */
+     * an older release wrote, unchecked); writes store the sum where the
+     * column is (a read-write open adds it; where it cannot, they write
+     * as the older release did, and the extra parameter binds nowhere) */
     const char *sum = s->has_sum ? "sum" : "NULL";
     if (s->table) {
         if (asprintf(&sql[SQ_GET], "SELECT value, %s, stored_ns FROM %s WHERE key = ?1", sum,
                      t) < 0 ||
-            (s->has_sum &&
-             asprintf(&sql[SQ_PUT],
-                      "INSERT INTO %s (key, value, stored_ns, size, sum) VALUES (?1, ?2, ?3, ?4, "
-                      "?5) ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                      "stored_ns = excluded.stored_ns, size = excluded.size, sum = excluded.sum",
-                      t) < 0) ||
+            asprintf(&sql[SQ_PUT],
+                     "INSERT INTO %s (key, value, stored_ns, size%s) VALUES (?1, ?2, ?3, ?4%s) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                     "stored_ns = excluded.stored_ns, size = excluded.size%s",
+                     t, s->has_sum ? ", sum" : "", s->has_sum ? ", ?5" : "",
+                     s->has_sum ? ", sum = excluded.sum" : "") < 0 ||
             asprintf(&sql[SQ_DEL], "DELETE FROM %s WHERE key = ?1", t) < 0 ||
             asprintf(&sql[SQ_HAS], "SELECT 1 FROM %s WHERE key = ?1", t) < 0 ||
             asprintf(&sql[SQ_COUNT], "SELECT count(*) FROM %s", t) < 0 ||
@@ -254,9 +258,17 @@ static int sq_prepare_all(sq_state *s)
             [SQ_STAT] = "SELECT stored_ns, size FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
         };
         for (int i = 0; !r && i < SQ_BEGIN; i++) {
-            bool writes = i == SQ_CAT_INSERT || i == SQ_CAT_TOUCH;
-            if (i < (int)(sizeof cat / sizeof *cat) && cat[i] && (s->has_sum || !writes) &&
-                !(sql[i] = strdup(cat[i])))
+            if (i < (int)(sizeof cat / sizeof *cat) && cat[i] && !(sql[i] = strdup(cat[i])))
+                r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+        }
+        if (!r && !s->has_sum) {
+            free(sql[SQ_CAT_INSERT]);
+            free(sql[SQ_CAT_TOUCH]);
+            sql[SQ_CAT_INSERT] = strdup("INSERT INTO " KL_SQL_CATALOGUE " (key, stored_ns, size)"
+                                        " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING");
+            sql[SQ_CAT_TOUCH] = strdup("UPDATE " KL_SQL_CATALOGUE
+                                       " SET stored_ns = ?2, size = ?3 WHERE id = ?1");
+            if (!sql[SQ_CAT_INSERT] || !sql[SQ_CAT_TOUCH])
                 r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
         }
         if (!r && asprintf(&sql[SQ_CAT_GET],
