@@ -103,13 +103,13 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-#define NEED_SERVER()                                                                    \
-    do {                                                                                 \
-        if (!my_url()) {                                                                 \
-            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                 \
-                          "scripts/with-servers.sh with MariaDB installed): skipped\n"); \
-            skip();                                                                      \
-        }                                                                                \
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!my_url()) {                                                                           \
+            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                           \
+                          "scripts/with-servers.sh with MariaDB installed): skipped\n");           \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static char *url_of(const fx *f, const char *extra)

@@ -36,12 +36,14 @@ static const char *pg_url(void)
     return u && *u ? u : NULL;
 }
 
-static void quiet(void *arg, const char *message) { (void)arg, (void)message; }
+static void quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
 
 /* Run sql with up to two binary parameters (NULL: fewer); the first
  * column of the first row as text into out (heap) when out is given. */
-static void raw(const char *url, const char *sql, const kl_buf *p1, const kl_buf *p2,
-                char **out)
+static void raw(const char *url, const char *sql, const kl_buf *p1, const kl_buf *p2, char **out)
 {
     PGconn *c = PQconnectdb(url);
     if (PQstatus(c) != CONNECTION_OK)
@@ -97,13 +99,13 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-#define NEED_SERVER()                                                                        \
-    do {                                                                                     \
-        if (!pg_url()) {                                                                     \
-            print_message("KLEPTO_TEST_PG_URL is not set (run under scripts/with-servers.sh):" \
-                          " skipped\n");                                                     \
-            skip();                                                                          \
-        }                                                                                    \
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!pg_url()) {                                                                           \
+            print_message("KLEPTO_TEST_PG_URL is not set (run under scripts/with-servers.sh):"     \
+                          " skipped\n");                                                           \
+            skip();                                                                                \
+        }                                                                                          \
     } while (0)
 
 static char *url_of(const fx *f, const char *extra)
@@ -195,8 +197,10 @@ static void old_release_rewrite(const fx *f, bool table, int i, int vi)
     } else {
         char sql[128];
         int64_t id = id_of(f, i);
-        snprintf(sql, sizeof sql, "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = "
-                                  "%lld", (long long)id);
+        snprintf(sql, sizeof sql,
+                 "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = "
+                 "%lld",
+                 (long long)id);
         raw(f->raw, sql, NULL, NULL, NULL);
         snprintf(sql, sizeof sql, "UPDATE e%lld SET value = $1", (long long)id);
         raw(f->raw, sql, &v, NULL, NULL);
@@ -307,8 +311,9 @@ static void make_old_tables(const fx *f, bool table)
             raw(f->raw, "UPDATE t SET value = $2 WHERE kid = $1", &kid, &v, NULL);
         } else {
             char sql[128];
-            raw(f->raw, "INSERT INTO klepto_catalogue (kid, key, stored_ns, size) VALUES "
-                        "($1, $2, 1, 1)",
+            raw(f->raw,
+                "INSERT INTO klepto_catalogue (kid, key, stored_ns, size) VALUES "
+                "($1, $2, 1, 1)",
                 &kid, &k, NULL);
             int64_t id = id_of(f, i);
             snprintf(sql, sizeof sql, "CREATE TABLE e%lld (value bytea NOT NULL)", (long long)id);

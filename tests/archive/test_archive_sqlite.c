@@ -348,8 +348,10 @@ static void sql_archive_foreign_edits_read_alike_every_time(void **state)
         get_str(ar, "r", "v2");
     }
     KT_OK(kl_archive_close(ar));
-    raw_query(f->path, "UPDATE klepto_catalogue SET stored_ns = stored_ns + 1, size = 9 "
-                       "WHERE id = 1", NULL);
+    raw_query(f->path,
+              "UPDATE klepto_catalogue SET stored_ns = stored_ns + 1, size = 9 "
+              "WHERE id = 1",
+              NULL);
     KT_OK(kl_archive_open(&ar, u, NULL));
     for (int round = 0; round < 3; round++) {
         get_str(ar, "t", "as text");

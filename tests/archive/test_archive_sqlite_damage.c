@@ -248,8 +248,8 @@ static int bounded_scan(int kind, const char *url, const char *what)
         fail_msg("%s: the %s scan made no progress past a damaged entry", what,
                  scan_names[kind]);
     if (r == SCAN_WRONG)
-        fail_msg("%s: the %s scan returned a value other than the one stored, as a success",
-                 what, scan_names[kind]);
+        fail_msg("%s: the %s scan returned a value other than the one stored, as a success", what,
+                 scan_names[kind]);
     return r;
 }
 

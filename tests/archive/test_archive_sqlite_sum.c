@@ -113,9 +113,9 @@ static void old_release_put(sqlite3 *db, bool table, const kl_buf *k, const kl_b
                 k, NULL);
         bool inserted = sqlite3_changes(db) == 1;
         sqlite3_stmt *st;
-        assert_int_equal(sqlite3_prepare_v2(db, "SELECT id FROM klepto_catalogue WHERE key = ?1",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_prepare_v2(db, "SELECT id FROM klepto_catalogue WHERE key = ?1", -1, &st, NULL),
+            SQLITE_OK);
         sqlite3_bind_blob(st, 1, k->data, (int)k->len, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_ROW);
         long long id = sqlite3_column_int64(st, 0);
@@ -366,8 +366,7 @@ static void change_behind_the_sum(const char *path, bool table, int i, int to)
         raw_run(db, "UPDATE \"t\" SET value = ?2 WHERE key = ?1", &k, &v);
     } else {
         char sql[128];
-        long long id =
-            (long long)i + 1; /* ids count from 1 in put order */
+        long long id = (long long)i + 1; /* ids count from 1 in put order */
         snprintf(sql, sizeof sql, "UPDATE \"e%lld\" SET value = ?1", id);
         raw_run(db, sql, &v, NULL);
     }

@@ -95,8 +95,9 @@ static int tb_put_many(my_state *s, size_t n, const my_ord *ord, const void *con
     unsigned long *lens = malloc(MY_BATCH_ROWS * 4 * sizeof *lens);
     int64_t *ints = malloc(MY_BATCH_ROWS * 2 * sizeof *ints);
     uint8_t *sums = malloc(MY_BATCH_ROWS * KL_SQL_SUM_LEN);
-    int r = b && lens && ints && sums ? kl__my_begin(s)
-                              : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
+    int r = b && lens && ints && sums
+                ? kl__my_begin(s)
+                : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
     int64_t now = kl__now_ns();
     size_t room = s->max_packet - MY_PACKET_SLACK;
     for (size_t done = 0; !r && done < n;) {

@@ -56,8 +56,8 @@ static int my_entry_stmt(my_state *s, int op, int64_t id, const void *blob, size
 
 /* Find the catalogue id of key: *id, or KL_ENOTFOUND; its sum (NULL:
  * *sum_null) and stored_ns too when sum is given. */
-static int ca_find(my_state *s, const void *key, size_t klen, bool read, int64_t *id,
-                   kl_buf *sum, bool *sum_null, int64_t *stored_ns)
+static int ca_find(my_state *s, const void *key, size_t klen, bool read, int64_t *id, kl_buf *sum,
+                   bool *sum_null, int64_t *stored_ns)
 {
     my_key k;
     kl__my_key_init(&k, key, klen);

@@ -104,8 +104,7 @@ static char *my_stmt_sql(my_state *s, int i)
     if (s->table) {
         switch (i) {
         case MS_GET:
-            n = asprintf(&sql,
-                         "SELECT value, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?",
+            n = asprintf(&sql, "SELECT value, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?",
                          sum, t);
             break;
         case MS_PUT:
@@ -146,9 +145,8 @@ static char *my_stmt_sql(my_state *s, int i)
         const char *c = KL_SQL_CATALOGUE;
         switch (i) {
         case MS_GET: /* the key's id, sum and stored_ns */
-            n = asprintf(&sql,
-                         "SELECT id, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?", sum,
-                         c);
+            n = asprintf(&sql, "SELECT id, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?",
+                         sum, c);
             break;
         case MS_HAS:
             n = asprintf(&sql, "SELECT 1 FROM %s WHERE kid = ? AND \"key\" = ?", c);

@@ -264,8 +264,8 @@ static int my_setup(my_state *s, bool create)
     size_t wl = strlen(want);
     const char *c = (const char *)cols.data;
     bool exists = !r && cols.len > 0;
-    bool has_sum = exists && cols.len == wl + 4 && strncmp(c, want, wl) == 0 &&
-                   strcmp(c + wl, ",sum") == 0;
+    bool has_sum =
+        exists && cols.len == wl + 4 && strncmp(c, want, wl) == 0 && strcmp(c + wl, ",sum") == 0;
     if (exists && !has_sum && strcmp(c, want) != 0)
         r = kl_seterr(KL_EINVAL,
                       "%s: table %s has columns (%s), not a klepto archive's (%s[,sum]): "
@@ -300,9 +300,9 @@ static int my_setup(my_state *s, bool create)
         kl_buf_reset(&sql);
         r = kl_buf_printf(&sql, "ALTER TABLE %s ADD COLUMN \"sum\" VARBINARY(8)",
                           s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE);
-        r = r || !kl_buf_cstr(&sql) ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url)
-                                    : my_exec_unless(s, (const char *)sql.data,
-                                                     ER_DUP_FIELDNAME, "add the sum column");
+        r = r || !kl_buf_cstr(&sql)
+                ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url)
+                : my_exec_unless(s, (const char *)sql.data, ER_DUP_FIELDNAME, "add the sum column");
     }
     if (!r)
         r = my_has_trigger(s, name, &has_trigger);

@@ -65,8 +65,11 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
             kl__pg_put_int8(ts, now);
             kl__pg_put_int8(size, (int64_t)(klens[i] + vlens[i]));
             kl__sql_sum(keys[i], klens[i], vals[i], vlens[i], now, sum);
-            const char *pv[6] = {(const char *)ord[done + sent].kid, klens[i] ? keys[i] : "",
-                                 vlens[i] ? vals[i] : "", (const char *)ts, (const char *)size,
+            const char *pv[6] = {(const char *)ord[done + sent].kid,
+                                 klens[i] ? keys[i] : "",
+                                 vlens[i] ? vals[i] : "",
+                                 (const char *)ts,
+                                 (const char *)size,
                                  (const char *)sum};
             int pl[6] = {16, (int)klens[i], (int)vlens[i], 8, 8, KL_SQL_SUM_LEN};
             /* libpq copies the parameters into its output buffer here */

@@ -150,8 +150,8 @@ static char *pg_stmt_sql(pg_state *s, int i)
                          sum, c, PG_PAGE);
             break;
         case ST_CAT_FIND:
-            n = asprintf(&sql, "SELECT id, %s, stored_ns FROM %s WHERE kid = $1 AND key = $2",
-                         sum, c);
+            n = asprintf(&sql, "SELECT id, %s, stored_ns FROM %s WHERE kid = $1 AND key = $2", sum,
+                         c);
             break;
         case ST_CAT_UPSERT:
             if (!s->has_sum)

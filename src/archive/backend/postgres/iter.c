@@ -84,8 +84,8 @@ int kl__pg_iter_next(void *cursor, kl_buf *key, kl_buf *val)
         if (s->table) {
             r = kl__pg_get(s, k, key->len, val);
         } else {
-            r = kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, kl__pg_int8(c->page, row, 0), NULL,
-                                    0, val, "iterate");
+            r = kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, kl__pg_int8(c->page, row, 0), NULL, 0, val,
+                                    "iterate");
             if (!r)
                 r = kl__pg_check_sum(s, c->page, row, 2, k, key->len, val);
             if (r == KL_ECORRUPT || r == KL_ENOTFOUND)

@@ -64,8 +64,8 @@ static int pg_build_conninfo(pg_state *s, const kl_url *url)
 /* The function the sum triggers run (one per schema, shared by every
  * table): an older release's write changes value or stored_ns without
  * setting sum, and the sum then goes (docs/formats.md). */
-#define PG_SUM_FUNCTION                                                                        \
-    "CREATE OR REPLACE FUNCTION klepto_sum_drop() RETURNS trigger LANGUAGE plpgsql AS "        \
+#define PG_SUM_FUNCTION                                                                            \
+    "CREATE OR REPLACE FUNCTION klepto_sum_drop() RETURNS trigger LANGUAGE plpgsql AS "            \
     "$$BEGIN NEW.sum := NULL; RETURN NEW; END$$"
 
 /* The state of the archive's table: exists, has the sum column, has the

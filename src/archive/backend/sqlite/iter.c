@@ -54,11 +54,10 @@ int kl__sq_iter_new(void *state, void **cursor)
         for (int i = 0; !r && i < 4; i++) {
             kl_buf q = KL_BUF_INIT;
             r = kl_buf_printf(&q, "SELECT key%s FROM %s%s ORDER BY key LIMIT 1",
-                              i < 2          ? ""
+                              i < 2        ? ""
                               : s->has_sum ? ", value, sum, stored_ns"
                                            : ", value, NULL, stored_ns",
-                              (const char *)s->qtable.data,
-                              i % 2 ? " WHERE key > ?1" : "");
+                              (const char *)s->qtable.data, i % 2 ? " WHERE key > ?1" : "");
             r = r ? r : kl_buf_cstr(&q) ? kl__sq_prepare(s, (const char *)q.data, &c->st[i], true)
                                         : KL_ENOMEM;
             kl_buf_free(&q);

@@ -98,13 +98,13 @@ static int sq_trigger_sql(sq_state *s, kl_buf *name, kl_buf *q)
                           "BEGIN UPDATE %s SET sum = NULL WHERE key = NEW.key; END",
                           qn, (const char *)s->qtable.data, (const char *)s->qtable.data);
     else
-        r = kl_buf_printf(q,
-                          "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF stored_ns, size ON "
-                          KL_SQL_CATALOGUE " FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS "
-                          "NOT NULL AND (NEW.stored_ns IS NOT OLD.stored_ns OR NEW.size IS NOT "
-                          "OLD.size) BEGIN UPDATE " KL_SQL_CATALOGUE
-                          " SET sum = NULL WHERE id = NEW.id; END",
-                          qn);
+        r = kl_buf_printf(
+            q,
+            "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF stored_ns, size ON " KL_SQL_CATALOGUE
+            " FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS "
+            "NOT NULL AND (NEW.stored_ns IS NOT OLD.stored_ns OR NEW.size IS NOT "
+            "OLD.size) BEGIN UPDATE " KL_SQL_CATALOGUE " SET sum = NULL WHERE id = NEW.id; END",
+            qn);
     if (!r && !kl_buf_cstr(q))
         r = KL_ENOMEM;
     return r == KL_ENOMEM ? kl_seterr(r, "%s: out of memory", s->url) : r;
@@ -213,8 +213,7 @@ static int sq_setup(sq_state *s, bool create)
         return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url, want);
     /* a file we may not write (SQLite opened it read-only) keeps its
      * format: without the column it is written as an older release did */
-    if (!s->read_only && sqlite3_db_readonly(s->db, "main") != 1 &&
-        (r = sq_ensure_sum(s, exists)))
+    if (!s->read_only && sqlite3_db_readonly(s->db, "main") != 1 && (r = sq_ensure_sum(s, exists)))
         return r;
     s->has_sum = sq_has_column(s, "sum");
     return 0;
@@ -231,8 +230,8 @@ static int sq_prepare_all(sq_state *s)
      * as the older release did, and the extra parameter binds nowhere) */
     const char *sum = s->has_sum ? "sum" : "NULL";
     if (s->table) {
-        if (asprintf(&sql[SQ_GET], "SELECT value, %s, stored_ns FROM %s WHERE key = ?1", sum,
-                     t) < 0 ||
+        if (asprintf(&sql[SQ_GET], "SELECT value, %s, stored_ns FROM %s WHERE key = ?1", sum, t) <
+                0 ||
             asprintf(&sql[SQ_PUT],
                      "INSERT INTO %s (key, value, stored_ns, size%s) VALUES (?1, ?2, ?3, ?4%s) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
@@ -266,14 +265,14 @@ static int sq_prepare_all(sq_state *s)
             free(sql[SQ_CAT_TOUCH]);
             sql[SQ_CAT_INSERT] = strdup("INSERT INTO " KL_SQL_CATALOGUE " (key, stored_ns, size)"
                                         " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING");
-            sql[SQ_CAT_TOUCH] = strdup("UPDATE " KL_SQL_CATALOGUE
-                                       " SET stored_ns = ?2, size = ?3 WHERE id = ?1");
+            sql[SQ_CAT_TOUCH] =
+                strdup("UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 WHERE id = ?1");
             if (!sql[SQ_CAT_INSERT] || !sql[SQ_CAT_TOUCH])
                 r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
         }
-        if (!r && asprintf(&sql[SQ_CAT_GET],
-                           "SELECT id, %s, stored_ns FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
-                           sum) < 0)
+        if (!r &&
+            asprintf(&sql[SQ_CAT_GET],
+                     "SELECT id, %s, stored_ns FROM " KL_SQL_CATALOGUE " WHERE key = ?1", sum) < 0)
             r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }
     static const char *const txn[] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};

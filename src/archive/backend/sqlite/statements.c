@@ -238,6 +238,5 @@ int kl__sq_check_sum(sq_state *s, sqlite3_stmt *st, int col, const void *key, si
     const void *sum = null ? NULL : sqlite3_column_blob(st, col);
     int n = null ? 0 : sqlite3_column_bytes(st, col);
     return kl__sql_sum_check(s->url, key, klen, val->data, val->len,
-                             sqlite3_column_int64(st, col + 1), sum, n > 0 ? (size_t)n : 0,
-                             null);
+                             sqlite3_column_int64(st, col + 1), sum, n > 0 ? (size_t)n : 0, null);
 }
