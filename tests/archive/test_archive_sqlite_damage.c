@@ -3,7 +3,9 @@
  * library's iteration and verify, and the klepto commands that walk an
  * archive (ls, export, copy, prune, stats, verify) — whatever byte of the
  * file is damaged; verify reports what SQLite's integrity_check finds, and
- * --repair rebuilds a damaged index.  Scans run in child processes under a
+ * --repair rebuilds a damaged index; and no get, batch get or iteration of
+ * a damaged copy returns a value other than the one stored as a success
+ * (the entry checksum), before a repair or after it.  Scans run in child processes under a
  * 30 s alarm (or `timeout`), so a hang fails the test instead of stalling
  * it. */
 #define _GNU_SOURCE
@@ -98,7 +100,63 @@ static off_t file_size(const char *path)
 /* ---- scans, each in a child under an alarm ----------------------------- */
 
 /* What a scan reports back as its exit status. */
-enum { SCAN_CLEAN = 0, SCAN_DAMAGE = 1, SCAN_ERROR = 2, SCAN_STUCK = 3 };
+enum { SCAN_CLEAN = 0, SCAN_DAMAGE = 1, SCAN_ERROR = 2, SCAN_STUCK = 3, SCAN_WRONG = 4 };
+
+/* Whether key k is entry i's key and v is not entry i's value, for some
+ * i: a value other than the one stored, returned as a success. */
+static bool wrong_value(const kl_buf *k, const kl_buf *v)
+{
+    kl_buf ek = KL_BUF_INIT, ev = KL_BUF_INIT;
+    bool wrong = false;
+    for (int i = 0; i < NENT; i++) {
+        entry(i, &ek, &ev);
+        if (ek.len == k->len && memcmp(ek.data, k->data, k->len) == 0) {
+            wrong = ev.len != v->len || memcmp(ev.data, v->data, v->len) != 0;
+            break;
+        }
+    }
+    kl_buf_free(&ek);
+    kl_buf_free(&ev);
+    return wrong;
+}
+
+/* Get every key, one at a time and in one batch: whatever fails, nothing
+ * may come back as a success with another value than the one stored. */
+static int scan_gets(const char *url)
+{
+    kl_archive *ar;
+    int r = kl_archive_open(&ar, url, NULL);
+    if (r)
+        return r == KL_ECORRUPT ? SCAN_DAMAGE : SCAN_ERROR;
+    kl_buf k[NENT], v[NENT], got = KL_BUF_INIT, vals[NENT];
+    const void *keys[NENT];
+    size_t klens[NENT];
+    bool found[NENT];
+    int out = SCAN_CLEAN;
+    for (int i = 0; i < NENT; i++) {
+        k[i] = v[i] = vals[i] = (kl_buf)KL_BUF_INIT;
+        entry(i, &k[i], &v[i]);
+        keys[i] = k[i].data;
+        klens[i] = k[i].len;
+        r = kl_archive_get(ar, k[i].data, k[i].len, &got);
+        if (r == 0 && wrong_value(&k[i], &got))
+            out = SCAN_WRONG;
+        else if (r && out == SCAN_CLEAN)
+            out = SCAN_DAMAGE;
+    }
+    r = kl_archive_get_many(ar, NENT, keys, klens, vals, found);
+    for (int i = 0; r == 0 && i < NENT; i++)
+        if (found[i] && wrong_value(&k[i], &vals[i]))
+            out = SCAN_WRONG;
+    for (int i = 0; i < NENT; i++) {
+        kl_buf_free(&k[i]);
+        kl_buf_free(&v[i]);
+        kl_buf_free(&vals[i]);
+    }
+    kl_buf_free(&got);
+    kl_archive_close(ar);
+    return out;
+}
 
 /* Iterate (keys only, or keys and values): the number of calls must stay
  * within one per entry plus one per damaged entry plus the end. */
@@ -123,6 +181,10 @@ static int scan_iter(const char *url, bool values)
         r = kl_archive_iter_next(it, &k, values ? &v : NULL);
         if (r == 0)
             break;
+        if (r == 1 && values && wrong_value(&k, &v)) {
+            out = SCAN_WRONG;
+            break;
+        }
         if (r == 1)
             entries++;
         else if (r == KL_ECORRUPT)
@@ -134,7 +196,7 @@ static int scan_iter(const char *url, bool values)
     }
     if (out == SCAN_CLEAN && damaged)
         out = SCAN_DAMAGE;
-    if (out != SCAN_STUCK && calls > entries + 2 * damaged + 1)
+    if (out != SCAN_STUCK && out != SCAN_WRONG && calls > entries + 2 * damaged + 1)
         out = SCAN_STUCK; /* a damaged entry reported twice */
     kl_archive_iter_free(it);
     kl_archive_close(ar);
@@ -157,8 +219,8 @@ static int scan_verify(const char *url, bool repair)
     return r ? SCAN_ERROR : problems ? SCAN_DAMAGE : SCAN_CLEAN;
 }
 
-enum { KEYS, VALUES, VERIFY, REPAIR };
-static const char *const scan_names[] = {"keys", "values", "verify", "verify --repair"};
+enum { KEYS, VALUES, VERIFY, REPAIR, GETS };
+static const char *const scan_names[] = {"keys", "values", "verify", "verify --repair", "get"};
 
 /* Scan `kind` of url in a child: its SCAN_* result; a hang (30 s) or a
  * crash fails the test. */
@@ -171,6 +233,7 @@ static int bounded_scan(int kind, const char *url, const char *what)
         alarm(30);
         int r = kind == KEYS     ? scan_iter(url, false)
                 : kind == VALUES ? scan_iter(url, true)
+                : kind == GETS   ? scan_gets(url)
                                  : scan_verify(url, kind == REPAIR);
         _exit(r);
     }
@@ -183,6 +246,9 @@ static int bounded_scan(int kind, const char *url, const char *what)
     int r = WEXITSTATUS(st);
     if (r == SCAN_STUCK)
         fail_msg("%s: the %s scan made no progress past a damaged entry", what,
+                 scan_names[kind]);
+    if (r == SCAN_WRONG)
+        fail_msg("%s: the %s scan returned a value other than the one stored, as a success", what,
                  scan_names[kind]);
     return r;
 }
@@ -328,8 +394,13 @@ static void any_damaged_byte_ends_every_scan(void **state)
                 copy_file(clean, path);
                 poke(path, (off_t)off, (unsigned char)~orig[off]);
                 snprintf(what, sizeof what, "%s, byte %zu inverted", url, off);
+                /* gets first: a repair changes the file */
+                bounded_scan(GETS, url, what);
                 for (int kind = KEYS; kind <= REPAIR; kind++)
                     bounded_scan(kind, url, what);
+                /* what verify --repair left reads right, too */
+                bounded_scan(GETS, url, what);
+                bounded_scan(VALUES, url, what);
                 runs++;
             }
         }
@@ -406,7 +477,16 @@ static void verify_finds_and_repairs_a_damaged_key_index(void **state)
 
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
-    get_is(ar, 7, 8, true); /* the damage: a wrong value, no error */
+    /* the damage hands out key-08's row: its checksum, which covers the
+     * key asked for, fails (before entry checksums: a wrong value) */
+    kl_buf k7 = KL_BUF_INIT, v7 = KL_BUF_INIT, got7 = KL_BUF_INIT;
+    entry(7, &k7, &v7);
+    assert_int_equal(kl_archive_get(ar, k7.data, k7.len, &got7), KL_ECORRUPT);
+    assert_non_null(strstr(kl_errmsg(), "'key-07'"));
+    assert_non_null(strstr(kl_errmsg(), "checksum mismatch"));
+    kl_buf_free(&k7);
+    kl_buf_free(&v7);
+    kl_buf_free(&got7);
     kl_buf report = KL_BUF_INIT;
     size_t problems = 0;
     KT_OK(kl_archive_verify(ar, false, &report, &problems));

@@ -49,10 +49,11 @@ void kl__sql_entry_sql(const kl__sql_dialect *d, int op, int64_t id, char *out, 
  * inside the transaction the caller opened. */
 typedef struct kl__sql_catalog_ops {
     void *db;
-    /* Insert the catalogue row of key, or update stored_ns and size of the
-     * row already there: *id, and *inserted when the row is new. */
-    int (*upsert)(void *db, const void *key, size_t klen, int64_t now, int64_t size, int64_t *id,
-                  bool *inserted);
+    /* Insert the catalogue row of key, or update stored_ns, size and sum
+     * (KL_SQL_SUM_LEN bytes, sql_sum.h) of the row already there: *id, and
+     * *inserted when the row is new. */
+    int (*upsert)(void *db, const void *key, size_t klen, int64_t now, int64_t size,
+                  const uint8_t *sum, int64_t *id, bool *inserted);
     /* Delete the catalogue row of key: *id, or KL_ENOTFOUND. */
     int (*unlink)(void *db, const void *key, size_t klen, int64_t *id);
     /* Run entry statement op on the table of id, with blob as parameter 1
@@ -60,7 +61,7 @@ typedef struct kl__sql_catalog_ops {
     int (*entry)(void *db, int op, int64_t id, const void *blob, size_t n, kl_buf *val);
 } kl__sql_catalog_ops;
 
-/* Store key -> val: the catalogue row first, then a new entry table (and
+/* Store key -> val: the catalogue row (with the entry's sum) first, then a new entry table (and
  * its first value) or the new value in the existing one. */
 int kl__sql_catalog_put(const kl__sql_catalog_ops *ops, const void *key, size_t klen,
                         const void *val, size_t vlen);

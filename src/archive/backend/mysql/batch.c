@@ -58,14 +58,15 @@ static int my_batch_stmt(my_state *s, size_t m, MYSQL_STMT **out, bool *own)
         return 0;
     }
     kl_buf pre = KL_BUF_INIT;
-    int r = kl_buf_printf(&pre, "INSERT INTO %s (kid, \"key\", value, stored_ns, size) VALUES ",
+    int r = kl_buf_printf(&pre,
+                          "INSERT INTO %s (kid, \"key\", value, stored_ns, size, \"sum\") VALUES ",
                           (const char *)s->qtable.data);
     char *sql = r || !kl_buf_cstr(&pre)
                     ? NULL
-                    : my_rows_sql((const char *)pre.data, "(?, ?, ?, ?, ?)", m,
+                    : my_rows_sql((const char *)pre.data, "(?, ?, ?, ?, ?, ?)", m,
                                   " ON DUPLICATE KEY UPDATE value = IF(\"key\" = VALUES(\"key\"), "
                                   "VALUES(value), NULL), stored_ns = VALUES(stored_ns), "
-                                  "size = VALUES(size)");
+                                  "size = VALUES(size), \"sum\" = VALUES(\"sum\")");
     kl_buf_free(&pre);
     MYSQL_STMT *st = sql ? mysql_stmt_init(s->conn) : NULL;
     if (!st) {
@@ -90,11 +91,13 @@ static int my_batch_stmt(my_state *s, size_t m, MYSQL_STMT **out, bool *own)
 static int tb_put_many(my_state *s, size_t n, const my_ord *ord, const void *const *keys,
                        const size_t *klens, const void *const *vals, const size_t *vlens)
 {
-    MYSQL_BIND *b = malloc(MY_BATCH_ROWS * 5 * sizeof *b);
-    unsigned long *lens = malloc(MY_BATCH_ROWS * 3 * sizeof *lens);
+    MYSQL_BIND *b = malloc(MY_BATCH_ROWS * 6 * sizeof *b);
+    unsigned long *lens = malloc(MY_BATCH_ROWS * 4 * sizeof *lens);
     int64_t *ints = malloc(MY_BATCH_ROWS * 2 * sizeof *ints);
-    int r = b && lens && ints ? kl__my_begin(s)
-                              : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
+    uint8_t *sums = malloc(MY_BATCH_ROWS * KL_SQL_SUM_LEN);
+    int r = b && lens && ints && sums
+                ? kl__my_begin(s)
+                : kl_seterr(KL_ENOMEM, "%s: out of memory for a batch", s->url);
     int64_t now = kl__now_ns();
     size_t room = s->max_packet - MY_PACKET_SLACK;
     for (size_t done = 0; !r && done < n;) {
@@ -104,14 +107,17 @@ static int tb_put_many(my_state *s, size_t n, const my_ord *ord, const void *con
             if (m && bytes + add + MY_BATCH_ROWS * 8 > room)
                 break;
             bytes += add;
-            MYSQL_BIND *row = &b[5 * m];
-            kl__my_bind_blob(&row[0], ord[done + m].kid, &lens[3 * m], 16);
-            kl__my_bind_blob(&row[1], keys[i], &lens[3 * m + 1], klens[i]);
-            kl__my_bind_blob(&row[2], vals[i], &lens[3 * m + 2], vlens[i]);
+            MYSQL_BIND *row = &b[6 * m];
+            uint8_t *sum = sums + m * KL_SQL_SUM_LEN;
+            kl__sql_sum(keys[i], klens[i], vals[i], vlens[i], now, sum);
+            kl__my_bind_blob(&row[0], ord[done + m].kid, &lens[4 * m], 16);
+            kl__my_bind_blob(&row[1], keys[i], &lens[4 * m + 1], klens[i]);
+            kl__my_bind_blob(&row[2], vals[i], &lens[4 * m + 2], vlens[i]);
             ints[2 * m] = now;
             ints[2 * m + 1] = (int64_t)(klens[i] + vlens[i]);
             kl__my_bind_int(&row[3], &ints[2 * m]);
             kl__my_bind_int(&row[4], &ints[2 * m + 1]);
+            kl__my_bind_blob(&row[5], sum, &lens[4 * m + 3], KL_SQL_SUM_LEN);
             m++;
         }
         MYSQL_STMT *st = NULL;
@@ -130,6 +136,7 @@ static int tb_put_many(my_state *s, size_t n, const my_ord *ord, const void *con
     free(b);
     free(lens);
     free(ints);
+    free(sums);
     return r;
 }
 

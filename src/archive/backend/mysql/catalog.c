@@ -54,43 +54,69 @@ static int my_entry_stmt(my_state *s, int op, int64_t id, const void *blob, size
     return r;
 }
 
-/* Find the catalogue id of key: *id, or KL_ENOTFOUND. */
-static int ca_find(my_state *s, const void *key, size_t klen, bool read, int64_t *id)
+/* Find the catalogue id of key: *id, or KL_ENOTFOUND; its sum (NULL:
+ * *sum_null) and stored_ns too when sum is given. */
+static int ca_find(my_state *s, const void *key, size_t klen, bool read, int64_t *id, kl_buf *sum,
+                   bool *sum_null, int64_t *stored_ns)
 {
     my_key k;
     kl__my_key_init(&k, key, klen);
     int r = kl__my_run(s, MS_GET, k.b, read, "get");
     if (r)
         return r;
-    int64_t ints[1] = {0};
-    r = kl__my_fetch(s, s->st[MS_GET], 1, "i", NULL, ints, "get");
+    int64_t ints[3] = {0, 0, 0};
+    kl_buf scratch = KL_BUF_INIT;
+    kl_buf *bufs[3] = {NULL, sum ? sum : &scratch, NULL};
+    r = kl__my_fetch(s, s->st[MS_GET], 3, "ini", bufs, ints, "get");
     mysql_stmt_free_result(s->st[MS_GET]);
+    kl_buf_free(&scratch);
     if (r == 0)
         return kl__my_notfound(s);
     if (r < 0)
         return r;
     *id = ints[0];
+    if (sum) {
+        *sum_null = ints[1] != 0;
+        *stored_ns = ints[2];
+    }
     return 0;
 }
 
+/* The catalogue row and the entry table are read by two statements:
+ * a rewrite between them reads as a checksum mismatch, so both are read
+ * again, twice at most (damage stays a mismatch). */
 int kl__my_ca_get(my_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    int64_t id;
-    int r = ca_find(s, key, klen, true, &id);
-    return r ? r : kl__my_ca_entry_get(s, id, val, "get");
+    kl_buf sum = KL_BUF_INIT;
+    int r = 0;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        int64_t id, ns = 0;
+        bool null = true;
+        r = ca_find(s, key, klen, true, &id, &sum, &null, &ns);
+        if (!r)
+            r = kl__my_ca_entry_get(s, id, val, "get");
+        if (!r)
+            r = kl__my_check_sum(s, key, klen, val, &sum, null, ns);
+        if (r != KL_ECORRUPT)
+            break;
+    }
+    kl_buf_free(&sum);
+    return r;
 }
 
 static int ca_upsert(void *db, const void *key, size_t klen, int64_t now_ns, int64_t nbytes,
-                     int64_t *id, bool *inserted)
+                     const uint8_t *sum, int64_t *id, bool *inserted)
 {
     my_state *s = db;
-    MYSQL_BIND b[4];
+    MYSQL_BIND b[5];
     my_key k;
+    unsigned long sumlen;
     kl__my_key_init(&k, key, klen);
     b[0] = k.b[0];
     b[1] = k.b[1];
     kl__my_bind_int(&b[2], &now_ns);
     kl__my_bind_int(&b[3], &nbytes);
+    kl__my_bind_blob(&b[4], sum, &sumlen, KL_SQL_SUM_LEN);
     int r = kl__my_run(s, MS_CAT_UPSERT, b, false, "put");
     if (r)
         return r;
@@ -129,7 +155,7 @@ static int ca_entry(void *db, int op, int64_t id, const void *blob, size_t n, kl
 static int ca_unlink(void *db, const void *key, size_t klen, int64_t *id)
 {
     my_state *s = db;
-    int r = ca_find(s, key, klen, false, id);
+    int r = ca_find(s, key, klen, false, id, NULL, NULL, NULL);
     if (r)
         return r;
     MYSQL_BIND b;

@@ -98,19 +98,23 @@ int kl__my_check_size(my_state *s, size_t klen, size_t vlen)
 static char *my_stmt_sql(my_state *s, int i)
 {
     const char *t = (const char *)s->qtable.data;
+    /* reads take the sum and stored_ns (NULL: unchecked) */
+    const char *sum = s->has_sum ? "\"sum\"" : "NULL";
     char *sql = NULL;
     int n = 0;
     if (s->table) {
         switch (i) {
         case MS_GET:
-            n = asprintf(&sql, "SELECT value FROM %s WHERE kid = ? AND \"key\" = ?", t);
+            n = asprintf(&sql, "SELECT value, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?",
+                         sum, t);
             break;
         case MS_PUT:
             n = asprintf(&sql,
-                         "INSERT INTO %s (kid, \"key\", value, stored_ns, size) VALUES "
-                         "(?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
+                         "INSERT INTO %s (kid, \"key\", value, stored_ns, size, \"sum\") VALUES "
+                         "(?, ?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE "
                          "value = IF(\"key\" = VALUES(\"key\"), VALUES(value), NULL), "
-                         "stored_ns = VALUES(stored_ns), size = VALUES(size)",
+                         "stored_ns = VALUES(stored_ns), size = VALUES(size), "
+                         "\"sum\" = VALUES(\"sum\")",
                          t);
             break;
         case MS_DEL:
@@ -131,8 +135,9 @@ static char *my_stmt_sql(my_state *s, int i)
             break;
         case MS_PAGE_KV:
             n = asprintf(&sql,
-                         "SELECT kid, \"key\", value FROM %s WHERE kid > ? ORDER BY kid LIMIT %d",
-                         t, MY_PAGE / 4);
+                         "SELECT kid, \"key\", value, %s, stored_ns FROM %s WHERE kid > ? "
+                         "ORDER BY kid LIMIT %d",
+                         sum, t, MY_PAGE / 4);
             break;
         default:
             return NULL;
@@ -140,8 +145,9 @@ static char *my_stmt_sql(my_state *s, int i)
     } else {
         const char *c = KL_SQL_CATALOGUE;
         switch (i) {
-        case MS_GET: /* the key's id */
-            n = asprintf(&sql, "SELECT id FROM %s WHERE kid = ? AND \"key\" = ?", c);
+        case MS_GET: /* the key's id, sum and stored_ns */
+            n = asprintf(&sql, "SELECT id, %s, stored_ns FROM %s WHERE kid = ? AND \"key\" = ?",
+                         sum, c);
             break;
         case MS_HAS:
             n = asprintf(&sql, "SELECT 1 FROM %s WHERE kid = ? AND \"key\" = ?", c);
@@ -153,16 +159,18 @@ static char *my_stmt_sql(my_state *s, int i)
             n = asprintf(&sql, "SELECT stored_ns, size FROM %s WHERE kid = ? AND \"key\" = ?", c);
             break;
         case MS_PAGE_K:
-            n = asprintf(&sql, "SELECT id, \"key\" FROM %s WHERE id > ? ORDER BY id LIMIT %d", c,
-                         MY_PAGE);
+            n = asprintf(&sql,
+                         "SELECT id, \"key\", %s, stored_ns FROM %s WHERE id > ? ORDER BY id "
+                         "LIMIT %d",
+                         sum, c, MY_PAGE);
             break;
         case MS_CAT_UPSERT:
             /* LAST_INSERT_ID(id): the insert id of an update is the row's */
             n = asprintf(&sql,
-                         "INSERT INTO %s (kid, \"key\", stored_ns, size) VALUES (?, ?, ?, ?) "
-                         "ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), "
+                         "INSERT INTO %s (kid, \"key\", stored_ns, size, \"sum\") VALUES "
+                         "(?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE id = LAST_INSERT_ID(id), "
                          "stored_ns = IF(\"key\" = VALUES(\"key\"), VALUES(stored_ns), NULL), "
-                         "size = VALUES(size)",
+                         "size = VALUES(size), \"sum\" = VALUES(\"sum\")",
                          c);
             break;
         case MS_CAT_DEL:
@@ -393,9 +401,9 @@ int kl__my_run(my_state *s, int i, MYSQL_BIND *params, bool read, const char *wh
 int kl__my_fetch(my_state *s, MYSQL_STMT *st, int ncols, const char *types, kl_buf **bufs,
                  int64_t *ints, const char *what)
 {
-    MYSQL_BIND b[4];
-    unsigned long lens[4] = {0};
-    my_bool nulls[4] = {0};
+    MYSQL_BIND b[6];
+    unsigned long lens[6] = {0};
+    my_bool nulls[6] = {0};
     memset(b, 0, sizeof b);
     for (int c = 0; c < ncols; c++) {
         b[c].length = &lens[c];
@@ -415,8 +423,10 @@ int kl__my_fetch(my_state *s, MYSQL_STMT *st, int ncols, const char *types, kl_b
     if (rc == 1)
         return kl__my_err_stmt(s, st, what);
     for (int c = 0; c < ncols; c++) {
-        if (types[c] != 'b')
+        if (types[c] == 'i')
             continue;
+        if (types[c] == 'n')
+            ints[c] = nulls[c] != 0;
         kl_buf *o = bufs[c];
         kl_buf_reset(o);
         if (lens[c] == 0)
@@ -538,4 +548,11 @@ void kl__my_key_init(my_key *k, const void *key, size_t klen)
     kl__my_kid(k->kid, key, klen);
     kl__my_bind_blob(&k->b[0], k->kid, &k->lens[0], 16);
     kl__my_bind_blob(&k->b[1], key, &k->lens[1], klen);
+}
+
+int kl__my_check_sum(my_state *s, const void *key, size_t klen, const kl_buf *val,
+                     const kl_buf *sum, bool null, int64_t stored_ns)
+{
+    return kl__sql_sum_check(s->url, key, klen, val->data, val->len, stored_ns,
+                             null ? NULL : sum->data, null ? 0 : sum->len, null);
 }

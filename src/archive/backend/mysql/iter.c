@@ -12,6 +12,10 @@ typedef struct my_cursor {
     my_state *s;
     kl_buf keys[MY_PAGE], vals[MY_PAGE / 4];
     int64_t ids[MY_PAGE];
+    /* each row's sum (sums[row].len 0 with sum_null) and stored_ns */
+    kl_buf sums[MY_PAGE];
+    bool sum_null[MY_PAGE];
+    int64_t ns[MY_PAGE];
     int row, nrows;
     bool values; /* the page holds values */
     bool done;
@@ -49,12 +53,18 @@ static int my_iter_fetch(my_cursor *c, bool values)
     kl_buf kid = KL_BUF_INIT;
     c->nrows = 0;
     while (c->nrows < cap) {
-        int64_t ints[3] = {0, 0, 0};
-        kl_buf *bufs[3] = {&kid, &c->keys[c->nrows], kv ? &c->vals[c->nrows] : NULL};
-        r = kl__my_fetch(s, s->st[stmt], kv ? 3 : 2, s->table ? (kv ? "bbb" : "bb") : "ib", bufs,
-                         ints, "iterate");
+        int64_t ints[5] = {0, 0, 0, 0, 0};
+        int k = c->nrows;
+        /* sqltable: kid, key[, value, sum, stored_ns]; sql_archive: id,
+         * key, sum, stored_ns */
+        kl_buf *bufs[5] = {&kid, &c->keys[k], kv ? &c->vals[k] : &c->sums[k],
+                           kv ? &c->sums[k] : NULL, NULL};
+        const char *types = s->table ? (kv ? "bbbni" : "bb") : "ibni";
+        r = kl__my_fetch(s, s->st[stmt], (int)strlen(types), types, bufs, ints, "iterate");
         if (r <= 0)
             break;
+        c->sum_null[k] = (kv ? ints[3] : ints[2]) != 0;
+        c->ns[k] = kv ? ints[4] : ints[3];
         if (s->table) {
             if (kid.len == 16)
                 memcpy(c->last, kid.data, 16);
@@ -99,14 +109,28 @@ int kl__my_iter_next(void *cursor, kl_buf *key, kl_buf *val)
         int r = my_copy(key, &c->keys[row]);
         if (r || !val)
             return r ? r : 1;
-        if (c->values)
-            return (r = my_copy(val, &c->vals[row])) ? r : 1;
+        const uint8_t *k = key->data ? key->data : (const uint8_t *)"";
+        if (c->values) {
+            r = my_copy(val, &c->vals[row]);
+            if (!r)
+                r = kl__my_check_sum(s, k, key->len, val, &c->sums[row], c->sum_null[row],
+                                     c->ns[row]);
+            return r ? r : 1;
+        }
         /* a page without values: sqltable read by key, or the entry's own
-         * table; an entry deleted since the page was read is skipped */
-        if (s->table)
-            r = kl__my_get(s, key->data ? key->data : (const uint8_t *)"", key->len, val);
-        else
+         * table, checked against the page's sum (a mismatch: the entry may
+         * have been rewritten since the page was read, so it is read again
+         * by key); an entry deleted since is skipped */
+        if (s->table) {
+            r = kl__my_get(s, k, key->len, val);
+        } else {
             r = kl__my_ca_entry_get(s, c->ids[row], val, "iterate");
+            if (!r)
+                r = kl__my_check_sum(s, k, key->len, val, &c->sums[row], c->sum_null[row],
+                                     c->ns[row]);
+            if (r == KL_ECORRUPT || r == KL_ENOTFOUND)
+                r = kl__my_ca_get(s, k, key->len, val);
+        }
         if (r != KL_ENOTFOUND)
             return r ? r : 1;
     }
@@ -117,8 +141,10 @@ void kl__my_iter_free(void *cursor)
     my_cursor *c = cursor;
     if (!c)
         return;
-    for (int i = 0; i < MY_PAGE; i++)
+    for (int i = 0; i < MY_PAGE; i++) {
         kl_buf_free(&c->keys[i]);
+        kl_buf_free(&c->sums[i]);
+    }
     for (int i = 0; i < MY_PAGE / 4; i++)
         kl_buf_free(&c->vals[i]);
     free(c);

@@ -59,6 +59,7 @@
 #include "klepto/sys/archive_backend.h"
 #include "archive/util/sql_catalog.h"
 #include "archive/util/sql_names.h"
+#include "archive/util/sql_sum.h"
 
 #define MY_NAME_MAX 64       /* identifier length */
 #define MY_BATCH_ROWS 500    /* rows per multi-row statement */
@@ -93,6 +94,9 @@ typedef struct my_state {
     kl_buf qtable;    /* quoted, NUL-terminated */
     kl_buf lockname;  /* quoted SQL string: the sql_archive writers' lock */
     bool read_only;
+    /* the table (or catalogue) has the sum column (util/sql_sum.h); only a
+     * read-only open of a table an older release made lacks it */
+    bool has_sum;
     bool in_txn;
     bool locked;
     unsigned long max_packet; /* the server's max_allowed_packet */
@@ -131,8 +135,15 @@ int kl__my_ready(my_state *s);
 void kl__my_disconnect(my_state *s);
 int kl__my_exec(my_state *s, const char *sql, const char *what);
 int kl__my_run(my_state *s, int i, MYSQL_BIND *params, bool read, const char *what);
+/* Fetch one row of at most 6 columns, by type: 'i' an integer into
+ * ints[c], 'b' a blob into *bufs[c], 'n' a blob or NULL into *bufs[c]
+ * with ints[c] 1 for NULL.  1: a row, 0: no more, or an error. */
 int kl__my_fetch(my_state *s, MYSQL_STMT *st, int ncols, const char *types, kl_buf **bufs,
                  int64_t *ints, const char *what);
+/* The entry checksum check (util/sql_sum.h) of key and val against a
+ * fetched sum (NULL when null) and stored_ns. */
+int kl__my_check_sum(my_state *s, const void *key, size_t klen, const kl_buf *val,
+                     const kl_buf *sum, bool null, int64_t stored_ns);
 int kl__my_begin(my_state *s);
 int kl__my_commit(my_state *s);
 void kl__my_rollback(my_state *s);

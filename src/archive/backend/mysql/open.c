@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <mysqld_error.h>
 #include <xxhash.h>
 
 #include "archive/url.h"
@@ -177,31 +178,114 @@ static int my_columns(my_state *s, const char *table, kl_buf *out)
     return r || !kl_buf_cstr(out) ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url) : 0;
 }
 
+/* Run sql, taking MySQL error `ok` (another process did it first) as
+ * success. */
+static int my_exec_unless(my_state *s, const char *sql, unsigned ok, const char *what)
+{
+    if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)) == 0)
+        return 0;
+    return mysql_errno(s->conn) == ok ? 0 : kl__my_err(s, what);
+}
+
+/* The trigger that drops the sum of a row an older release rewrites (it
+ * sets value and stored_ns, or in the catalogue stored_ns and size, and
+ * not sum); its name is "klepto_sum:" and the table's (a hash of a name
+ * too long for that), unique in the database. */
+static int my_trigger_sql(my_state *s, const char *name, kl_buf *out)
+{
+    kl_buf raw = KL_BUF_INIT, qn = KL_BUF_INIT;
+    int r = strlen(name) + 11 <= MY_NAME_MAX
+                ? kl_buf_printf(&raw, "klepto_sum:%s", name)
+                : kl_buf_printf(&raw, "klepto_sum:#%016llx",
+                                (unsigned long long)XXH3_64bits(name, strlen(name)));
+    r = r ? r : !kl_buf_cstr(&raw) ? KL_ENOMEM : kl__sql_quote_ident(&qn, (const char *)raw.data);
+    if (!r && !kl_buf_cstr(&qn))
+        r = KL_ENOMEM;
+    const char *t = s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE;
+    if (!r)
+        r = kl_buf_printf(out,
+                          "CREATE TRIGGER %s BEFORE UPDATE ON %s FOR EACH ROW SET NEW.\"sum\" = "
+                          "IF(NEW.\"sum\" <=> OLD.\"sum\" AND NEW.\"sum\" IS NOT NULL AND NOT "
+                          "(%s), NULL, NEW.\"sum\")",
+                          (const char *)qn.data, t,
+                          s->table ? "NEW.value <=> OLD.value AND NEW.stored_ns <=> OLD.stored_ns"
+                                   : "NEW.stored_ns <=> OLD.stored_ns AND NEW.size <=> OLD.size");
+    if (!r && !kl_buf_cstr(out))
+        r = KL_ENOMEM;
+    kl_buf_free(&raw);
+    kl_buf_free(&qn);
+    return r ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url) : 0;
+}
+
+/* Whether a trigger of that statement's name exists. */
+static int my_has_trigger(my_state *s, const char *name, bool *out)
+{
+    kl_buf sql = KL_BUF_INIT;
+    char *esc = malloc(2 * strlen(name) + 1);
+    int r = esc ? 0 : KL_ENOMEM;
+    if (!r) {
+        mysql_real_escape_string(s->conn, esc, name, (unsigned long)strlen(name));
+        r = kl_buf_printf(&sql,
+                          "SELECT count(*) FROM information_schema.triggers WHERE "
+                          "trigger_schema = DATABASE() AND event_object_table = '%s' AND "
+                          "trigger_name LIKE 'klepto\\_sum:%%'",
+                          esc);
+    }
+    free(esc);
+    if (r || !kl_buf_cstr(&sql)) {
+        kl_buf_free(&sql);
+        return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+    }
+    r = mysql_real_query(s->conn, (const char *)sql.data, (unsigned long)sql.len)
+            ? kl__my_err(s, "open")
+            : 0;
+    kl_buf_free(&sql);
+    MYSQL_RES *res = r ? NULL : mysql_store_result(s->conn);
+    if (!r && !res)
+        r = kl__my_err(s, "open");
+    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
+    *out = row && row[0] && strcmp(row[0], "0") != 0;
+    if (res)
+        mysql_free_result(res);
+    return r;
+}
+
 /* Tables on first use (CREATE TABLE IF NOT EXISTS is safe to race in
- * MySQL); an existing table must have our columns. */
+ * MySQL); an existing table must have our columns, with the sum column
+ * or (made by an older release) without.  A read-write open adds the
+ * column and the trigger; both steps take "already there" as done, so
+ * concurrent opens are safe. */
 static int my_setup(my_state *s, bool create)
 {
     const char *name = s->table ? s->table : KL_SQL_CATALOGUE;
     const char *want = s->table ? "kid,key,value,stored_ns,size" : "id,kid,key,stored_ns,size";
     kl_buf cols = KL_BUF_INIT;
     int r = my_columns(s, name, &cols);
-    if (!r && cols.len && strcmp((const char *)cols.data, want))
+    size_t wl = strlen(want);
+    const char *c = (const char *)cols.data;
+    bool exists = !r && cols.len > 0;
+    bool has_sum =
+        exists && cols.len == wl + 4 && strncmp(c, want, wl) == 0 && strcmp(c + wl, ",sum") == 0;
+    if (exists && !has_sum && strcmp(c, want) != 0)
         r = kl_seterr(KL_EINVAL,
-                      "%s: table %s has columns (%s), not a klepto archive's (%s): "
+                      "%s: table %s has columns (%s), not a klepto archive's (%s[,sum]): "
                       "nothing written",
-                      s->url, name, (const char *)cols.data, want);
-    bool exists = cols.len > 0;
+                      s->url, name, c, want);
     kl_buf_free(&cols);
-    if (r || exists)
+    if (r)
         return r;
-    if (!create || s->read_only)
+    s->has_sum = has_sum;
+    if (!exists && (!create || s->read_only))
         return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url, name);
-    kl_buf sql = KL_BUF_INIT;
+    if (s->read_only)
+        return 0;
+    kl_buf sql = KL_BUF_INIT, trig = KL_BUF_INIT;
     if (s->table)
         r = kl_buf_printf(&sql,
                           "CREATE TABLE IF NOT EXISTS %s (kid BINARY(16) NOT NULL PRIMARY KEY, "
                           "\"key\" LONGBLOB NOT NULL, value LONGBLOB NOT NULL, stored_ns BIGINT "
-                          "NOT NULL, size BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+                          "NOT NULL, size BIGINT NOT NULL, \"sum\" VARBINARY(8)) ENGINE=InnoDB "
+                          "DEFAULT CHARSET=utf8mb4",
                           (const char *)s->qtable.data);
     else
         r = kl_buf_append_str(&sql, kl__sql_dialect_mysql.create_catalogue);
@@ -209,8 +293,27 @@ static int my_setup(my_state *s, bool create)
         kl_buf_free(&sql);
         return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }
-    r = kl__my_exec(s, (const char *)sql.data, "create table");
+    bool has_trigger = false;
+    if (!exists)
+        r = kl__my_exec(s, (const char *)sql.data, "create table");
+    else if (!has_sum) {
+        kl_buf_reset(&sql);
+        r = kl_buf_printf(&sql, "ALTER TABLE %s ADD COLUMN \"sum\" VARBINARY(8)",
+                          s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE);
+        r = r || !kl_buf_cstr(&sql)
+                ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url)
+                : my_exec_unless(s, (const char *)sql.data, ER_DUP_FIELDNAME, "add the sum column");
+    }
+    if (!r)
+        r = my_has_trigger(s, name, &has_trigger);
+    if (!r && !has_trigger)
+        r = my_trigger_sql(s, name, &trig);
+    if (!r && !has_trigger)
+        r = my_exec_unless(s, (const char *)trig.data, ER_TRG_ALREADY_EXISTS,
+                           "create the sum trigger");
     kl_buf_free(&sql);
+    kl_buf_free(&trig);
+    s->has_sum = r == 0;
     return r;
 }
 

@@ -28,9 +28,15 @@ int kl__my_get(void *state, const void *key, size_t klen, kl_buf *val)
     my_state *s = state;
     if (!s->table)
         return kl__my_ca_get(s, key, klen, val);
-    kl_buf *bufs[1] = {val};
-    int r = my_key_row(s, MS_GET, key, klen, "b", bufs, NULL, "get");
-    return r == 0 ? kl__my_notfound(s) : r < 0 ? r : 0;
+    kl_buf sum = KL_BUF_INIT;
+    kl_buf *bufs[3] = {val, &sum, NULL};
+    int64_t ints[3] = {0, 0, 0};
+    int r = my_key_row(s, MS_GET, key, klen, "bni", bufs, ints, "get");
+    r = r == 0 ? kl__my_notfound(s) : r < 0 ? r : 0;
+    if (!r)
+        r = kl__my_check_sum(s, key, klen, val, &sum, ints[1] != 0, ints[2]);
+    kl_buf_free(&sum);
+    return r;
 }
 
 static int my_put(void *state, const void *key, size_t klen, const void *val, size_t vlen)
@@ -48,16 +54,18 @@ static int my_put(void *state, const void *key, size_t klen, const void *val, si
         kl__my_unlock(s);
         return r;
     }
-    MYSQL_BIND b[5];
-    unsigned long lens[3];
-    uint8_t kid[16];
+    MYSQL_BIND b[6];
+    unsigned long lens[4];
+    uint8_t kid[16], sum[KL_SQL_SUM_LEN];
     int64_t now = kl__now_ns(), size = (int64_t)(klen + vlen);
     kl__my_kid(kid, key, klen);
+    kl__sql_sum(key, klen, val, vlen, now, sum);
     kl__my_bind_blob(&b[0], kid, &lens[0], 16);
     kl__my_bind_blob(&b[1], key, &lens[1], klen);
     kl__my_bind_blob(&b[2], val, &lens[2], vlen);
     kl__my_bind_int(&b[3], &now);
     kl__my_bind_int(&b[4], &size);
+    kl__my_bind_blob(&b[5], sum, &lens[3], KL_SQL_SUM_LEN);
     return kl__my_run(s, MS_PUT, b, false, "put");
 }
 

@@ -46,7 +46,7 @@ static int pg_ord_cmp(const void *a, const void *b)
 static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *const *keys,
                        const size_t *klens, const void *const *vals, const size_t *vlens)
 {
-    static const int fmts[5] = {1, 1, 1, 1, 1};
+    static const int fmts[6] = {1, 1, 1, 1, 1, 1};
     int r = kl__pg_begin(s);
     if (r)
         return r;
@@ -61,14 +61,19 @@ static int tb_put_many(pg_state *s, size_t n, const pg_ord *ord, const void *con
         size_t sent = 0;
         for (; sent < m; sent++) {
             size_t i = ord[done + sent].i;
-            uint8_t ts[8], size[8];
+            uint8_t ts[8], size[8], sum[KL_SQL_SUM_LEN];
             kl__pg_put_int8(ts, now);
             kl__pg_put_int8(size, (int64_t)(klens[i] + vlens[i]));
-            const char *pv[5] = {(const char *)ord[done + sent].kid, klens[i] ? keys[i] : "",
-                                 vlens[i] ? vals[i] : "", (const char *)ts, (const char *)size};
-            int pl[5] = {16, (int)klens[i], (int)vlens[i], 8, 8};
+            kl__sql_sum(keys[i], klens[i], vals[i], vlens[i], now, sum);
+            const char *pv[6] = {(const char *)ord[done + sent].kid,
+                                 klens[i] ? keys[i] : "",
+                                 vlens[i] ? vals[i] : "",
+                                 (const char *)ts,
+                                 (const char *)size,
+                                 (const char *)sum};
+            int pl[6] = {16, (int)klens[i], (int)vlens[i], 8, 8, KL_SQL_SUM_LEN};
             /* libpq copies the parameters into its output buffer here */
-            if (!PQsendQueryPrepared(s->conn, kl__pg_st_names[ST_PUT], 5, pv, pl, fmts, 1))
+            if (!PQsendQueryPrepared(s->conn, kl__pg_st_names[ST_PUT], 6, pv, pl, fmts, 1))
                 break;
         }
         if (sent < m)

@@ -51,19 +51,37 @@ static int ca_key_to_id(pg_state *s, int stmt, bool idempotent, const void *key,
 
 int kl__pg_ca_get(pg_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    int64_t id;
-    int r = ca_key_to_id(s, ST_CAT_FIND, true, key, klen, "get", &id);
+    pg_key k;
+    kl__pg_key_init(&k, key, klen);
+    PGresult *res;
+    int r = kl__pg_run(s, ST_CAT_FIND, 2, k.vals, k.lens, true, &res, "get");
     if (r)
         return r;
-    /* deleted between the two reads: KL_ENOTFOUND, which is the truth now */
-    return kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, id, NULL, 0, val, "get");
+    if (PQntuples(res) < 1)
+        r = kl__pg_notfound(s);
+    /* deleted between the two reads: KL_ENOTFOUND, which is the truth now;
+     * rewritten between them (two statements, two snapshots): a checksum
+     * mismatch, so both are read again, twice at most; damage stays */
+    for (int attempt = 0; !r; attempt++) {
+        r = kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, kl__pg_int8(res, 0, 0), NULL, 0, val, "get");
+        if (!r)
+            r = kl__pg_check_sum(s, res, 0, 1, key, klen, val);
+        if (r != KL_ECORRUPT || attempt >= 2)
+            break;
+        PQclear(res);
+        if ((r = kl__pg_run(s, ST_CAT_FIND, 2, k.vals, k.lens, true, &res, "get")))
+            return r;
+        r = PQntuples(res) < 1 ? kl__pg_notfound(s) : 0;
+    }
+    PQclear(res);
+    return r;
 }
 
 /* The upsert step of kl__sql_catalog_put: one statement inserts the row
  * or updates the one of an equal key (a different key with the same
  * digest is refused). */
 static int ca_upsert(void *db, const void *key, size_t klen, int64_t now_ns, int64_t nbytes,
-                     int64_t *id, bool *inserted)
+                     const uint8_t *sum, int64_t *id, bool *inserted)
 {
     pg_state *s = db;
     pg_key k;
@@ -75,8 +93,10 @@ static int ca_upsert(void *db, const void *key, size_t klen, int64_t now_ns, int
     k.lens[2] = 8;
     k.vals[3] = (const char *)size;
     k.lens[3] = 8;
+    k.vals[4] = (const char *)sum;
+    k.lens[4] = KL_SQL_SUM_LEN;
     PGresult *res;
-    int r = kl__pg_run(s, ST_CAT_UPSERT, 4, k.vals, k.lens, false, &res, "put");
+    int r = kl__pg_run(s, ST_CAT_UPSERT, 5, k.vals, k.lens, false, &res, "put");
     if (r)
         return r;
     if (PQntuples(res) != 1) {

@@ -87,19 +87,24 @@ const char *const kl__pg_st_names[ST_NSTMT] = {
 static char *pg_stmt_sql(pg_state *s, int i)
 {
     const char *t = (const char *)s->qtable.data;
+    /* reads take the sum and stored_ns (NULL: unchecked) */
+    const char *sum = s->has_sum ? "sum" : "NULL::bytea";
     char *sql = NULL;
     int n = 0;
     if (s->table) {
         switch (i) {
         case ST_GET:
-            n = asprintf(&sql, "SELECT value FROM %s WHERE kid = $1 AND key = $2", t);
+            n = asprintf(&sql, "SELECT value, %s, stored_ns FROM %s WHERE kid = $1 AND key = $2",
+                         sum, t);
             break;
         case ST_PUT:
+            if (!s->has_sum)
+                return NULL; /* read-only */
             n = asprintf(&sql,
-                         "INSERT INTO %s AS t (kid, key, value, stored_ns, size) "
-                         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO UPDATE SET "
+                         "INSERT INTO %s AS t (kid, key, value, stored_ns, size, sum) "
+                         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kid) DO UPDATE SET "
                          "value = EXCLUDED.value, stored_ns = EXCLUDED.stored_ns, "
-                         "size = EXCLUDED.size WHERE t.key = EXCLUDED.key",
+                         "size = EXCLUDED.size, sum = EXCLUDED.sum WHERE t.key = EXCLUDED.key",
                          t);
             break;
         case ST_DEL:
@@ -120,8 +125,9 @@ static char *pg_stmt_sql(pg_state *s, int i)
             break;
         case ST_PAGE_KV:
             n = asprintf(&sql,
-                         "SELECT kid, key, value FROM %s WHERE kid > $1 ORDER BY kid LIMIT %d",
-                         t, PG_PAGE / 4);
+                         "SELECT kid, key, value, %s, stored_ns FROM %s WHERE kid > $1 "
+                         "ORDER BY kid LIMIT %d",
+                         sum, t, PG_PAGE / 4);
             break;
         default:
             return NULL;
@@ -140,17 +146,23 @@ static char *pg_stmt_sql(pg_state *s, int i)
             break;
         case ST_PAGE_K:
             /* $1 is an id here, sent as 8 binary bytes */
-            n = asprintf(&sql, "SELECT id, key FROM %s WHERE id > $1::bigint ORDER BY id LIMIT %d",
-                         c, PG_PAGE);
+            n = asprintf(&sql,
+                         "SELECT id, key, %s, stored_ns FROM %s WHERE id > $1::bigint "
+                         "ORDER BY id LIMIT %d",
+                         sum, c, PG_PAGE);
             break;
         case ST_CAT_FIND:
-            n = asprintf(&sql, "SELECT id FROM %s WHERE kid = $1 AND key = $2", c);
+            n = asprintf(&sql, "SELECT id, %s, stored_ns FROM %s WHERE kid = $1 AND key = $2", sum,
+                         c);
             break;
         case ST_CAT_UPSERT:
+            if (!s->has_sum)
+                return NULL; /* read-only */
             n = asprintf(&sql,
-                         "INSERT INTO %s AS c (kid, key, stored_ns, size) VALUES ($1, $2, $3, $4) "
-                         "ON CONFLICT (kid) DO UPDATE SET stored_ns = EXCLUDED.stored_ns, "
-                         "size = EXCLUDED.size WHERE c.key = EXCLUDED.key "
+                         "INSERT INTO %s AS c (kid, key, stored_ns, size, sum) "
+                         "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (kid) DO UPDATE SET "
+                         "stored_ns = EXCLUDED.stored_ns, size = EXCLUDED.size, "
+                         "sum = EXCLUDED.sum WHERE c.key = EXCLUDED.key "
                          "RETURNING id, (xmax = 0) AS inserted",
                          c);
             break;
@@ -359,4 +371,15 @@ int kl__pg_copy_out(const PGresult *res, int row, int col, kl_buf *out)
 {
     kl_buf_reset(out);
     return kl_buf_append(out, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+}
+
+int kl__pg_check_sum(pg_state *s, const PGresult *res, int row, int col, const void *key,
+                     size_t klen, const kl_buf *val)
+{
+    bool null = PQgetisnull(res, row, col);
+    return kl__sql_sum_check(s->url, key, klen, val->data, val->len,
+                             PQgetlength(res, row, col + 1) == 8 ? kl__pg_int8(res, row, col + 1)
+                                                                 : 0,
+                             null ? NULL : PQgetvalue(res, row, col),
+                             null ? 0 : (size_t)PQgetlength(res, row, col), null);
 }

@@ -72,15 +72,25 @@ int kl__pg_iter_next(void *cursor, kl_buf *key, kl_buf *val)
         int r = kl__pg_copy_out(c->page, row, 1, key);
         if (r || !val)
             return r ? r : 1;
-        if (c->values)
-            return (r = kl__pg_copy_out(c->page, row, 2, val)) ? r : 1;
+        const uint8_t *k = key->data ? key->data : (const uint8_t *)"";
+        if (c->values) {
+            r = kl__pg_copy_out(c->page, row, 2, val);
+            return r ? r : (r = kl__pg_check_sum(s, c->page, row, 3, k, key->len, val)) ? r : 1;
+        }
         /* a page without values: sqltable read by key, or the entry's own
-         * table; an entry deleted since the page was read is skipped */
-        if (s->table)
-            r = kl__pg_get(s, key->data ? key->data : (const uint8_t *)"", key->len, val);
-        else
-            r = kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, kl__pg_int8(c->page, row, 0), NULL,
-                             0, val, "iterate");
+         * table, checked against the page's sum (a mismatch: the entry
+         * may have been rewritten since the page was read, so it is read
+         * again by key); an entry deleted since is skipped */
+        if (s->table) {
+            r = kl__pg_get(s, k, key->len, val);
+        } else {
+            r = kl__pg_ca_entry_sql(s, KL_SQL_ENTRY_GET, kl__pg_int8(c->page, row, 0), NULL, 0, val,
+                                    "iterate");
+            if (!r)
+                r = kl__pg_check_sum(s, c->page, row, 2, k, key->len, val);
+            if (r == KL_ECORRUPT || r == KL_ENOTFOUND)
+                r = kl__pg_ca_get(s, k, key->len, val);
+        }
         if (r != KL_ENOTFOUND)
             return r ? r : 1;
     }

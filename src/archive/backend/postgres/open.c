@@ -61,52 +61,117 @@ static int pg_build_conninfo(pg_state *s, const kl_url *url)
     return 0;
 }
 
-/* Tables on first use.  An advisory lock makes concurrent first opens
- * safe: CREATE TABLE IF NOT EXISTS alone can still race in the catalog. */
-static int pg_setup(pg_state *s, bool create)
+/* The function the sum triggers run (one per schema, shared by every
+ * table): an older release's write changes value or stored_ns without
+ * setting sum, and the sum then goes (docs/formats.md). */
+#define PG_SUM_FUNCTION                                                                            \
+    "CREATE OR REPLACE FUNCTION klepto_sum_drop() RETURNS trigger LANGUAGE plpgsql AS "            \
+    "$$BEGIN NEW.sum := NULL; RETURN NEW; END$$"
+
+/* The state of the archive's table: exists, has the sum column, has the
+ * trigger. */
+static int pg_table_state(pg_state *s, bool *exists, bool *has_sum, bool *has_trigger)
 {
     const char *qname = s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE;
     const char *params[1] = {qname};
-    PGresult *res = PQexecParams(s->conn, "SELECT to_regclass($1) IS NOT NULL", 1, NULL, params,
-                                 NULL, NULL, 0);
+    PGresult *res = PQexecParams(
+        s->conn,
+        "SELECT to_regclass($1) IS NOT NULL, EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = "
+        "to_regclass($1) AND attname = 'sum' AND NOT attisdropped), EXISTS (SELECT 1 FROM "
+        "pg_trigger WHERE tgrelid = to_regclass($1) AND tgname = 'klepto_sum')",
+        1, NULL, params, NULL, NULL, 0);
     int r = 0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         r = kl__pg_err_res(s, res, "open");
-    bool exists = !r && PQgetvalue(res, 0, 0)[0] == 't';
+    *exists = !r && PQgetvalue(res, 0, 0)[0] == 't';
+    *has_sum = !r && PQgetvalue(res, 0, 1)[0] == 't';
+    *has_trigger = !r && PQgetvalue(res, 0, 2)[0] == 't';
     PQclear(res);
-    if (r || exists)
+    return r;
+}
+
+/* Lock key for this table's setup, and one for the shared function. */
+static int pg_setup_lock(pg_state *s, const char *name)
+{
+    const char *params[1] = {name};
+    PGresult *res = PQexecParams(s->conn, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int r = PQresultStatus(res) == PGRES_TUPLES_OK ? 0 : kl__pg_err_res(s, res, "create table");
+    PQclear(res);
+    return r;
+}
+
+/* Tables on first use, and the sum column and trigger on a read-write
+ * open of a table an older release made.  An advisory lock makes
+ * concurrent first opens safe: CREATE TABLE IF NOT EXISTS alone can still
+ * race in the catalog. */
+static int pg_setup(pg_state *s, bool create)
+{
+    const char *qname = s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE;
+    bool exists, has_sum, has_trigger;
+    int r = pg_table_state(s, &exists, &has_sum, &has_trigger);
+    if (r)
         return r;
-    if (!create || s->read_only)
+    s->has_sum = has_sum;
+    if (exists && (s->read_only || (has_sum && has_trigger)))
+        return 0;
+    if (!exists && (!create || s->read_only))
         return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url,
                          s->table ? s->table : KL_SQL_CATALOGUE);
-    kl_buf sql = KL_BUF_INIT;
+    kl_buf sql = KL_BUF_INIT, alter = KL_BUF_INIT, trig = KL_BUF_INIT;
     if (s->table)
         r = kl_buf_printf(&sql,
                           "CREATE TABLE IF NOT EXISTS %s (kid bytea PRIMARY KEY, key bytea NOT "
                           "NULL, value bytea NOT NULL, stored_ns bigint NOT NULL, size bigint "
-                          "NOT NULL)",
+                          "NOT NULL, sum bytea)",
                           qname);
     else
         r = kl_buf_append_str(&sql, kl__sql_dialect_postgres.create_catalogue);
-    if (r || !kl_buf_cstr(&sql)) {
+    if (!r)
+        r = kl_buf_printf(&alter, "ALTER TABLE %s ADD COLUMN IF NOT EXISTS sum bytea", qname);
+    /* an older release's write: value (or, in the catalogue, stored_ns
+     * and size) changed, sum left as it was */
+    if (!r)
+        r = kl_buf_printf(&trig,
+                          "CREATE TRIGGER klepto_sum BEFORE UPDATE OF %s ON %s FOR EACH ROW WHEN "
+                          "(NEW.sum IS NOT DISTINCT FROM OLD.sum AND NEW.sum IS NOT NULL AND (%s)) "
+                          "EXECUTE PROCEDURE klepto_sum_drop()",
+                          s->table ? "value, stored_ns" : "stored_ns, size", qname,
+                          s->table ? "NEW.value IS DISTINCT FROM OLD.value OR NEW.stored_ns IS "
+                                     "DISTINCT FROM OLD.stored_ns"
+                                   : "NEW.stored_ns IS DISTINCT FROM OLD.stored_ns OR NEW.size "
+                                     "IS DISTINCT FROM OLD.size");
+    if (r || !kl_buf_cstr(&sql) || !kl_buf_cstr(&alter) || !kl_buf_cstr(&trig)) {
         kl_buf_free(&sql);
+        kl_buf_free(&alter);
+        kl_buf_free(&trig);
         return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }
     r = kl__pg_exec(s, "BEGIN", "create table");
     if (!r) {
         s->in_txn = true;
-        res = PQexecParams(s->conn, "SELECT pg_advisory_xact_lock(hashtext($1))", 1, NULL, params,
-                           NULL, NULL, 0);
-        if (PQresultStatus(res) != PGRES_TUPLES_OK)
-            r = kl__pg_err_res(s, res, "create table");
-        PQclear(res);
+        r = pg_setup_lock(s, qname);
     }
     if (!r)
         r = kl__pg_exec(s, (const char *)sql.data, "create table");
     if (!r)
+        r = kl__pg_exec(s, (const char *)alter.data, "add the sum column");
+    /* again under the lock: another process may have done it */
+    if (!r)
+        r = pg_table_state(s, &exists, &has_sum, &has_trigger);
+    if (!r && !has_trigger)
+        r = pg_setup_lock(s, "klepto_sum_drop()");
+    if (!r && !has_trigger)
+        r = kl__pg_exec(s, PG_SUM_FUNCTION, "create the sum function");
+    if (!r && !has_trigger)
+        r = kl__pg_exec(s, (const char *)trig.data, "create the sum trigger");
+    if (!r)
         r = kl__pg_commit(s);
     kl__pg_rollback(s);
     kl_buf_free(&sql);
+    kl_buf_free(&alter);
+    kl_buf_free(&trig);
+    s->has_sum = r == 0;
     return r;
 }
 

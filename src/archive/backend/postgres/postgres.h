@@ -37,6 +37,7 @@
 #include "klepto/sys/archive_backend.h"
 #include "archive/util/sql_catalog.h"
 #include "archive/util/sql_names.h"
+#include "archive/util/sql_sum.h"
 
 #define PG_NAME_MAX 63                 /* NAMEDATALEN - 1 */
 #define PG_FIELD_MAX ((size_t)1 << 30) /* bytea: 1 GiB */
@@ -51,6 +52,9 @@ typedef struct pg_state {
     char *table;    /* NULL: sql_archive layout */
     kl_buf qtable;  /* quoted, NUL-terminated */
     bool read_only;
+    /* the table (or catalogue) has the sum column (util/sql_sum.h); only a
+     * read-only open of a table an older release made lacks it */
+    bool has_sum;
     bool prepared; /* the statements exist on this connection */
     bool in_txn;
     int backend_pid;  /* the server process of this connection (libpq's
@@ -60,9 +64,9 @@ typedef struct pg_state {
 
 typedef struct pg_key {
     uint8_t kid[16];
-    const char *vals[5];
-    int lens[5];
-    int fmts[5];
+    const char *vals[6];
+    int lens[6];
+    int fmts[6];
 } pg_key;
 
 /* Prepared statements, by name (kl__pg_st_names), per layout (pg_stmt_sql). */
@@ -113,6 +117,10 @@ void kl__pg_key_init(pg_key *k, const void *key, size_t klen);
 int64_t kl__pg_int8(const PGresult *res, int row, int col);
 void kl__pg_put_int8(uint8_t *p, int64_t v);
 int kl__pg_copy_out(const PGresult *res, int row, int col, kl_buf *out);
+/* Check the entry checksum in columns col (sum) and col + 1 (stored_ns) of
+ * a row against key and val: 0, or KL_ECORRUPT naming the key. */
+int kl__pg_check_sum(pg_state *s, const PGresult *res, int row, int col, const void *key,
+                     size_t klen, const kl_buf *val);
 
 /* catalog.c: the sql_archive layout */
 int kl__pg_ca_entry_sql(pg_state *s, int op, int64_t id, const void *blob, size_t n, kl_buf *val,

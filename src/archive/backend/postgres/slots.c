@@ -10,9 +10,11 @@
 static int tb_put(pg_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     pg_key k;
-    uint8_t now[8], size[8];
+    uint8_t now[8], size[8], sum[KL_SQL_SUM_LEN];
+    int64_t ns = kl__now_ns();
+    kl__sql_sum(key, klen, val, vlen, ns, sum);
     kl__pg_key_init(&k, key, klen);
-    kl__pg_put_int8(now, kl__now_ns());
+    kl__pg_put_int8(now, ns);
     kl__pg_put_int8(size, (int64_t)(klen + vlen));
     k.vals[2] = vlen ? val : "";
     k.lens[2] = (int)vlen;
@@ -20,8 +22,10 @@ static int tb_put(pg_state *s, const void *key, size_t klen, const void *val, si
     k.lens[3] = 8;
     k.vals[4] = (const char *)size;
     k.lens[4] = 8;
+    k.vals[5] = (const char *)sum;
+    k.lens[5] = KL_SQL_SUM_LEN;
     PGresult *res;
-    int r = kl__pg_run(s, ST_PUT, 5, k.vals, k.lens, false, &res, "put");
+    int r = kl__pg_run(s, ST_PUT, 6, k.vals, k.lens, false, &res, "put");
     if (r)
         return r;
     if (strcmp(PQcmdTuples(res), "1") != 0)
@@ -44,6 +48,8 @@ int kl__pg_get(void *state, const void *key, size_t klen, kl_buf *val)
     if (r)
         return r;
     r = PQntuples(res) < 1 ? kl__pg_notfound(s) : kl__pg_copy_out(res, 0, 0, val);
+    if (!r)
+        r = kl__pg_check_sum(s, res, 0, 1, key, klen, val);
     PQclear(res);
     return r;
 }

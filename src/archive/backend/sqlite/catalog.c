@@ -154,12 +154,16 @@ int kl__sq_ca_entry_sql(sq_state *s, int kind, int64_t id, const void *blob, siz
  * statement is reset — so a single get needs no BEGIN / COMMIT. */
 int kl__sq_ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 {
-    sqlite3_stmt *st = s->st[SQ_CAT_FIND];
+    sqlite3_stmt *st = s->st[SQ_CAT_GET];
     kl__sq_bind_blob(st, 1, key, klen);
     int rc = kl__sq_step(s, st), r;
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         r = kl__sq_ca_entry_sql(s, KL_SQL_ENTRY_GET, sqlite3_column_int64(st, 0), NULL, 0, val);
-    else
+        /* the sum covers the key asked for: a damaged key index that
+         * leads to another entry's row fails here */
+        if (!r)
+            r = kl__sq_check_sum(s, st, 1, key, klen, val);
+    } else
         r = rc == SQLITE_DONE ? kl__sq_notfound(s) : kl__sq_err(s, rc, "catalogue lookup");
     kl__sq_reset(s, st);
     return r;
@@ -170,13 +174,14 @@ int kl__sq_ca_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
  * catalogue statement, not a lookup and an insert (each re-prepared after
  * the previous key's CREATE TABLE changed the schema). */
 static int ca_upsert(void *db, const void *key, size_t klen, int64_t now, int64_t size,
-                     int64_t *id, bool *inserted)
+                     const uint8_t *sum, int64_t *id, bool *inserted)
 {
     sq_state *s = db;
     sqlite3_stmt *st = s->st[SQ_CAT_INSERT];
     kl__sq_bind_blob(st, 1, key, klen);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, size);
+    sqlite3_bind_blob(st, 4, sum, KL_SQL_SUM_LEN, SQLITE_TRANSIENT);
     int r = kl__sq_run(s, st, "catalogue insert");
     if (r)
         return r;
@@ -193,6 +198,7 @@ static int ca_upsert(void *db, const void *key, size_t klen, int64_t now, int64_
     sqlite3_bind_int64(st, 1, *id);
     sqlite3_bind_int64(st, 2, now);
     sqlite3_bind_int64(st, 3, size);
+    sqlite3_bind_blob(st, 4, sum, KL_SQL_SUM_LEN, SQLITE_TRANSIENT);
     return kl__sq_run(s, st, "catalogue update");
 }
 

@@ -54,16 +54,20 @@ int kl__sq_iter_new(void *state, void **cursor)
         for (int i = 0; !r && i < 4; i++) {
             kl_buf q = KL_BUF_INIT;
             r = kl_buf_printf(&q, "SELECT key%s FROM %s%s ORDER BY key LIMIT 1",
-                              i >= 2 ? ", value" : "", (const char *)s->qtable.data,
-                              i % 2 ? " WHERE key > ?1" : "");
+                              i < 2        ? ""
+                              : s->has_sum ? ", value, sum, stored_ns"
+                                           : ", value, NULL, stored_ns",
+                              (const char *)s->qtable.data, i % 2 ? " WHERE key > ?1" : "");
             r = r ? r : kl_buf_cstr(&q) ? kl__sq_prepare(s, (const char *)q.data, &c->st[i], true)
                                         : KL_ENOMEM;
             kl_buf_free(&q);
         }
     } else {
         r = kl__sq_prepare(s,
-                           "SELECT id, key FROM " KL_SQL_CATALOGUE
-                           " WHERE id > ?1 ORDER BY id LIMIT 1",
+                           s->has_sum ? "SELECT id, key, sum, stored_ns FROM " KL_SQL_CATALOGUE
+                                        " WHERE id > ?1 ORDER BY id LIMIT 1"
+                                      : "SELECT id, key, NULL, stored_ns FROM " KL_SQL_CATALOGUE
+                                        " WHERE id > ?1 ORDER BY id LIMIT 1",
                            &c->st[0], true);
         if (!r)
             r = kl__sq_prepare(s,
@@ -227,6 +231,8 @@ static int tb_iter_next(sq_cursor *c, kl_buf *key, kl_buf *val)
             r = tb_column(c, st, 0, key);
         if (!r && val)
             r = tb_column(c, st, 1, val);
+        if (!r && val)
+            r = kl__sq_check_sum(s, st, 2, key->data, key->len, val);
         if (r == KL_ECORRUPT) {
             const void *k = sqlite3_column_blob(st, 0);
             r = damaged_at(r, "", k ? k : "", (size_t)sqlite3_column_bytes(st, 0), 0);
@@ -292,6 +298,8 @@ static int ca_iter_next(sq_cursor *c, kl_buf *key, kl_buf *val)
         bool have_key = r == 0;
         if (!r && val)
             r = kl__sq_ca_entry_sql(s, KL_SQL_ENTRY_GET, c->last, NULL, 0, val);
+        if (!r && val)
+            r = kl__sq_check_sum(s, st, 2, key->data, key->len, val);
         if (r == KL_ECORRUPT)
             r = have_key ? damaged_at(r, "", key->data ? key->data : (const uint8_t *)"",
                                       key->len, 0)

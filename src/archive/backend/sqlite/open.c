@@ -54,6 +54,123 @@ static bool sq_has_key_column(sq_state *s)
     return ok;
 }
 
+/* Whether the archive's table (?table=, else the catalogue) has column
+ * col. */
+static bool sq_has_column(sq_state *s, const char *col)
+{
+    kl_buf q = KL_BUF_INIT;
+    sqlite3_stmt *st = NULL;
+    bool ok = kl_buf_printf(&q, "SELECT %s FROM %s LIMIT 0", col,
+                            s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE) == 0 &&
+              kl_buf_cstr(&q) &&
+              sqlite3_prepare_v2(s->db, (const char *)q.data, -1, &st, NULL) == SQLITE_OK;
+    sqlite3_finalize(st);
+    kl_buf_free(&q);
+    return ok;
+}
+
+/* The trigger that keeps an older release's write from leaving a stale
+ * sum (docs/formats.md): its name, "klepto_sum:" and the table's, and the
+ * statement, into q.  The older release sets value, stored_ns and size but
+ * not sum: a row whose value or time changed while its sum stayed gets a
+ * NULL sum.  Our writes change the sum whenever they change the value or
+ * the time, as it covers both. */
+static int sq_trigger_sql(sq_state *s, kl_buf *name, kl_buf *q)
+{
+    const char *t = s->table ? s->table : KL_SQL_CATALOGUE;
+    kl_buf raw = KL_BUF_INIT;
+    int r = kl_buf_printf(&raw, "klepto_sum:%s", t);
+    if (!r && !kl_buf_cstr(&raw))
+        r = KL_ENOMEM;
+    if (!r)
+        r = kl__sql_quote_ident(name, (const char *)raw.data);
+    kl_buf_free(&raw);
+    if (!r && !kl_buf_cstr(name))
+        r = KL_ENOMEM;
+    if (r)
+        return r == KL_ENOMEM ? kl_seterr(r, "%s: out of memory", s->url) : r;
+    const char *qn = (const char *)name->data;
+    if (s->table)
+        r = kl_buf_printf(q,
+                          "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF value, stored_ns ON %s "
+                          "FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS NOT NULL AND "
+                          "(NEW.value IS NOT OLD.value OR NEW.stored_ns IS NOT OLD.stored_ns) "
+                          "BEGIN UPDATE %s SET sum = NULL WHERE key = NEW.key; END",
+                          qn, (const char *)s->qtable.data, (const char *)s->qtable.data);
+    else
+        r = kl_buf_printf(
+            q,
+            "CREATE TRIGGER IF NOT EXISTS %s AFTER UPDATE OF stored_ns, size ON " KL_SQL_CATALOGUE
+            " FOR EACH ROW WHEN NEW.sum IS OLD.sum AND NEW.sum IS "
+            "NOT NULL AND (NEW.stored_ns IS NOT OLD.stored_ns OR NEW.size IS NOT "
+            "OLD.size) BEGIN UPDATE " KL_SQL_CATALOGUE " SET sum = NULL WHERE id = NEW.id; END",
+            qn);
+    if (!r && !kl_buf_cstr(q))
+        r = KL_ENOMEM;
+    return r == KL_ENOMEM ? kl_seterr(r, "%s: out of memory", s->url) : r;
+}
+
+static bool sq_trigger_exists(sq_state *s)
+{
+    kl_buf raw = KL_BUF_INIT;
+    bool found = false;
+    sqlite3_stmt *st = NULL;
+    if (kl_buf_printf(&raw, "klepto_sum:%s", s->table ? s->table : KL_SQL_CATALOGUE) == 0 &&
+        kl_buf_cstr(&raw) &&
+        sqlite3_prepare_v2(s->db,
+                           "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?1", -1,
+                           &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(st, 1, (const char *)raw.data, -1, SQLITE_STATIC);
+        found = sqlite3_step(st) == SQLITE_ROW;
+    }
+    sqlite3_finalize(st);
+    kl_buf_free(&raw);
+    return found;
+}
+
+/* A read-write open: the table (or catalogue) made when missing, with the
+ * sum column; a table an older release made gets the column (its rows keep
+ * a NULL sum until written again) and the trigger.  One write transaction,
+ * checked again inside it: another process may be doing the same. */
+static int sq_ensure_sum(sq_state *s, bool exists)
+{
+    kl_buf name = KL_BUF_INIT, trig = KL_BUF_INIT, q = KL_BUF_INIT;
+    int r = sq_trigger_sql(s, &name, &trig);
+    if (r || (exists && sq_has_column(s, "sum") && sq_trigger_exists(s)))
+        goto out;
+    if ((r = kl__sq_exec(s, "BEGIN IMMEDIATE", "upgrade")))
+        goto out;
+    if (s->table)
+        r = kl_buf_printf(&q,
+                          "CREATE TABLE IF NOT EXISTS %s (key BLOB PRIMARY KEY, value BLOB NOT "
+                          "NULL, stored_ns INTEGER NOT NULL, size INTEGER NOT NULL, sum BLOB) "
+                          "WITHOUT ROWID",
+                          (const char *)s->qtable.data);
+    else
+        r = kl_buf_append_str(&q, kl__sql_dialect_sqlite.create_catalogue);
+    if (!r)
+        r = kl_buf_cstr(&q) ? kl__sq_exec(s, (const char *)q.data, "create table") : KL_ENOMEM;
+    if (!r && !sq_has_column(s, "sum")) {
+        kl_buf_reset(&q);
+        r = kl_buf_printf(&q, "ALTER TABLE %s ADD COLUMN sum BLOB",
+                          s->table ? (const char *)s->qtable.data : KL_SQL_CATALOGUE);
+        if (!r)
+            r = kl_buf_cstr(&q) ? kl__sq_exec(s, (const char *)q.data, "add the sum column")
+                                : KL_ENOMEM;
+    }
+    if (!r)
+        r = kl__sq_exec(s, (const char *)trig.data, "create the sum trigger");
+    if (!r)
+        r = kl__sq_exec(s, "COMMIT", "upgrade");
+    if (r)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    kl_buf_free(&name);
+    kl_buf_free(&trig);
+    kl_buf_free(&q);
+    return r;
+}
+
 const char *const kl__sq_sync_names[] = {"OFF", "NORMAL", "FULL"};
 
 /* Journal mode, synchronous level and the tables.  Run again while another
@@ -100,22 +217,14 @@ static int sq_setup(sq_state *s, bool create)
      * would otherwise slow down as the table count outgrows the cache. */
     if (!memory && (r = kl__sq_exec(s, "PRAGMA mmap_size=1073741824", "set mmap_size")))
         return r;
-    if (exists)
-        return 0;
-    if (!create || s->read_only)
+    if (!exists && (!create || s->read_only))
         return kl_seterr(KL_ENOTFOUND, "%s: no table %s in the database", s->url, want);
-    if (s->table) {
-        kl_buf q = KL_BUF_INIT;
-        r = kl_buf_printf(&q,
-                          "CREATE TABLE IF NOT EXISTS %s (key BLOB PRIMARY KEY, value BLOB NOT "
-                          "NULL, stored_ns INTEGER NOT NULL, size INTEGER NOT NULL) WITHOUT ROWID",
-                          (const char *)s->qtable.data);
-        if (!r)
-            r = kl_buf_cstr(&q) ? kl__sq_exec(s, (const char *)q.data, "create table") : KL_ENOMEM;
-        kl_buf_free(&q);
+    /* a file we may not write (SQLite opened it read-only) keeps its
+     * format: without the column it is written as an older release did */
+    if (!s->read_only && sqlite3_db_readonly(s->db, "main") != 1 && (r = sq_ensure_sum(s, exists)))
         return r;
-    }
-    return kl__sq_exec(s, kl__sql_dialect_sqlite.create_catalogue, "create catalogue");
+    s->has_sum = sq_has_column(s, "sum");
+    return 0;
 }
 
 static int sq_prepare_all(sq_state *s)
@@ -123,13 +232,20 @@ static int sq_prepare_all(sq_state *s)
     const char *t = (const char *)s->qtable.data;
     char *sql[SQ_NSTMT] = {0};
     int r = 0;
+    /* reads take the sum and stored_ns (NULL: a read-only open of a file
+     * an older release wrote, unchecked); writes store the sum where the
+     * column is (a read-write open adds it; where it cannot, they write
+     * as the older release did, and the extra parameter binds nowhere) */
+    const char *sum = s->has_sum ? "sum" : "NULL";
     if (s->table) {
-        if (asprintf(&sql[SQ_GET], "SELECT value FROM %s WHERE key = ?1", t) < 0 ||
+        if (asprintf(&sql[SQ_GET], "SELECT value, %s, stored_ns FROM %s WHERE key = ?1", sum, t) <
+                0 ||
             asprintf(&sql[SQ_PUT],
-                     "INSERT INTO %s (key, value, stored_ns, size) VALUES (?1, ?2, ?3, ?4) "
+                     "INSERT INTO %s (key, value, stored_ns, size%s) VALUES (?1, ?2, ?3, ?4%s) "
                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
-                     "stored_ns = excluded.stored_ns, size = excluded.size",
-                     t) < 0 ||
+                     "stored_ns = excluded.stored_ns, size = excluded.size%s",
+                     t, s->has_sum ? ", sum" : "", s->has_sum ? ", ?5" : "",
+                     s->has_sum ? ", sum = excluded.sum" : "") < 0 ||
             asprintf(&sql[SQ_DEL], "DELETE FROM %s WHERE key = ?1", t) < 0 ||
             asprintf(&sql[SQ_HAS], "SELECT 1 FROM %s WHERE key = ?1", t) < 0 ||
             asprintf(&sql[SQ_COUNT], "SELECT count(*) FROM %s", t) < 0 ||
@@ -139,10 +255,10 @@ static int sq_prepare_all(sq_state *s)
         static const char *const cat[] = {
             [SQ_CAT_FIND] = "SELECT id FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
             [SQ_CAT_INSERT] = "INSERT INTO " KL_SQL_CATALOGUE
-                              " (key, stored_ns, size) VALUES (?1, ?2, ?3)"
+                              " (key, stored_ns, size, sum) VALUES (?1, ?2, ?3, ?4)"
                               " ON CONFLICT (key) DO NOTHING",
-            [SQ_CAT_TOUCH] = "UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 "
-                             "WHERE id = ?1",
+            [SQ_CAT_TOUCH] = "UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3, "
+                             "sum = ?4 WHERE id = ?1",
             [SQ_CAT_DEL] = "DELETE FROM " KL_SQL_CATALOGUE " WHERE id = ?1",
             [SQ_HAS] = "SELECT 1 FROM " KL_SQL_CATALOGUE " WHERE key = ?1",
             [SQ_COUNT] = "SELECT count(*) FROM " KL_SQL_CATALOGUE,
@@ -152,6 +268,20 @@ static int sq_prepare_all(sq_state *s)
             if (i < (int)(sizeof cat / sizeof *cat) && cat[i] && !(sql[i] = strdup(cat[i])))
                 r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
         }
+        if (!r && !s->has_sum) {
+            free(sql[SQ_CAT_INSERT]);
+            free(sql[SQ_CAT_TOUCH]);
+            sql[SQ_CAT_INSERT] = strdup("INSERT INTO " KL_SQL_CATALOGUE " (key, stored_ns, size)"
+                                        " VALUES (?1, ?2, ?3) ON CONFLICT (key) DO NOTHING");
+            sql[SQ_CAT_TOUCH] =
+                strdup("UPDATE " KL_SQL_CATALOGUE " SET stored_ns = ?2, size = ?3 WHERE id = ?1");
+            if (!sql[SQ_CAT_INSERT] || !sql[SQ_CAT_TOUCH])
+                r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
+        }
+        if (!r &&
+            asprintf(&sql[SQ_CAT_GET],
+                     "SELECT id, %s, stored_ns FROM " KL_SQL_CATALOGUE " WHERE key = ?1", sum) < 0)
+            r = kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }
     static const char *const txn[] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"};
     for (int i = 0; !r && i < 4; i++) {

@@ -12,9 +12,11 @@ static int tb_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
     sqlite3_stmt *st = s->st[SQ_GET];
     kl__sq_bind_blob(st, 1, key, klen);
     int rc = kl__sq_step(s, st), r;
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         r = val ? kl__sq_column_value(s, st, 0, val) : 0;
-    else if (rc == SQLITE_DONE)
+        if (!r && val)
+            r = kl__sq_check_sum(s, st, 1, key, klen, val);
+    } else if (rc == SQLITE_DONE)
         r = kl__sq_notfound(s);
     else
         r = kl__sq_err(s, rc, "get");
@@ -25,10 +27,14 @@ static int tb_get(sq_state *s, const void *key, size_t klen, kl_buf *val)
 static int tb_put(sq_state *s, const void *key, size_t klen, const void *val, size_t vlen)
 {
     sqlite3_stmt *st = s->st[SQ_PUT];
+    int64_t now = kl__now_ns();
+    uint8_t sum[KL_SQL_SUM_LEN];
+    kl__sql_sum(key, klen, val, vlen, now, sum);
     kl__sq_bind_blob(st, 1, key, klen);
     kl__sq_bind_blob(st, 2, val, vlen);
-    sqlite3_bind_int64(st, 3, kl__now_ns());
+    sqlite3_bind_int64(st, 3, now);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)(klen + vlen));
+    sqlite3_bind_blob(st, 5, sum, KL_SQL_SUM_LEN, SQLITE_TRANSIENT);
     return kl__sq_run(s, st, "put");
 }
 

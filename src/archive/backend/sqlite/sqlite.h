@@ -51,6 +51,7 @@
 #include "archive/util/sql_catalog.h"
 #include "archive/util/sql_names.h"
 #include "archive/util/fsio.h"
+#include "archive/util/sql_sum.h"
 
 enum {
     /* sqltable layout */
@@ -62,6 +63,7 @@ enum {
     SQ_STAT,
     /* sql_archive layout (catalogue) */
     SQ_CAT_FIND,
+    SQ_CAT_GET, /* id, sum, stored_ns */
     SQ_CAT_INSERT,
     SQ_CAT_TOUCH,
     SQ_CAT_DEL,
@@ -97,6 +99,9 @@ typedef struct sq_state {
     bool entry_name; /* table has an entry table's name (refused when new) */
     kl_buf qtable; /* quoted table name, NUL-terminated */
     bool read_only;
+    /* the table (or catalogue) has the sum column (sql_sum.h); only a
+     * read-only open of a file an older release wrote lacks it */
+    bool has_sum;
     /* read without the -shm file and locks (readonly.c), and what the
      * database file was like when opened */
     bool immutable;
@@ -149,6 +154,11 @@ int kl__sq_check_size(sq_state *s, size_t klen, size_t vlen);
 int kl__sq_writable(sq_state *s);
 int kl__sq_column_copy(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val, bool text_ok);
 int kl__sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val);
+/* Check the entry checksum in columns col (sum) and col + 1 (stored_ns) of
+ * st's row against key and val (sql_sum.h): 0, or KL_ECORRUPT naming the
+ * key. */
+int kl__sq_check_sum(sq_state *s, sqlite3_stmt *st, int col, const void *key, size_t klen,
+                     const kl_buf *val);
 
 /* catalog.c: the sql_archive layout (inside the caller's transaction
  * where the name says so) */

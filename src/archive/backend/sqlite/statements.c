@@ -236,3 +236,13 @@ int kl__sq_column_value(sq_state *s, sqlite3_stmt *st, int col, kl_buf *val)
 {
     return kl__sq_column_copy(s, st, col, val, false);
 }
+
+int kl__sq_check_sum(sq_state *s, sqlite3_stmt *st, int col, const void *key, size_t klen,
+                     const kl_buf *val)
+{
+    bool null = sqlite3_column_type(st, col) == SQLITE_NULL;
+    const void *sum = null ? NULL : sqlite3_column_blob(st, col);
+    int n = null ? 0 : sqlite3_column_bytes(st, col);
+    return kl__sql_sum_check(s->url, key, klen, val->data, val->len,
+                             sqlite3_column_int64(st, col + 1), sum, n > 0 ? (size_t)n : 0, null);
+}

@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* sqlite: verify.  The SQL layouts keep no checksum per entry
- * (docs/formats.md), so a flipped byte inside a stored value is seen only
- * when the value then fails to decode (the core decodes every key and
- * value after this slot).  What can be checked besides is SQLite's own:
- * PRAGMA integrity_check walks every b-tree page, the free list, every
- * index against its table (a damaged key index of the table-per-key
- * layout would map a key to another entry's value) and the NOT NULL
- * constraints; then every entry is read, key and value, through the
- * iterator, which names each entry it cannot read and moves past it.
+/* sqlite: verify.  First SQLite's own check: PRAGMA integrity_check walks
+ * every b-tree page, the free list, every index against its table (a
+ * damaged key index of the table-per-key layout would map a key to another
+ * entry's row) and the NOT NULL constraints.  Then every entry is read,
+ * key and value, through the iterator, which checks each entry's checksum
+ * (util/sql_sum.h; rows an older release wrote have none), names each
+ * entry it cannot read or whose checksum fails, and moves past it; a
+ * repair deletes those it could name.
  * See sqlite.h. */
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"

@@ -1,0 +1,416 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* mysql/mariadb: the entry checksum of both layouts against a real server
+ * ($KLEPTO_TEST_MYSQL_URL from scripts/with-servers.sh; skipped without
+ * it), each test in a database of its own.  An older release's rewrite
+ * (value and stored_ns set, sum left alone) reads back as written (the
+ * trigger drops the sum); a value changed with the trigger dropped, or in
+ * an entry table behind the catalogue, is KL_ECORRUPT naming the key, a
+ * problem for verify, dropped by --repair alone; a table an older release
+ * made opens read-only unchanged and is upgraded by a read-write open. */
+#define _GNU_SOURCE
+#include <mysql.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "klepto/archive.h"
+#include "klepto/codec.h"
+#include "klepto/error.h"
+#include "klepto/value.h"
+#include "testutil.h"
+
+enum { NENT = 5 };
+
+typedef struct fx {
+    char db[64];
+} fx;
+
+typedef struct server {
+    char user[64], pass[64], host[64], db[64];
+    unsigned port;
+} server;
+
+static const char *my_url(void)
+{
+    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
+    return u && *u ? u : NULL;
+}
+
+static void parse_server(const char *url, server *sv)
+{
+    memset(sv, 0, sizeof *sv);
+    assert_int_equal(sscanf(url, "mysql://%63[^:]:%63[^@]@%63[^:]:%u/%63s", sv->user, sv->pass,
+                            sv->host, &sv->port, sv->db),
+                     5);
+}
+
+/* Run sql in database db (NULL: the server URL's); the first column of
+ * the first row as text into out (heap) when out is given. */
+static void raw(const char *db, const char *sql, char **out)
+{
+    server sv;
+    parse_server(my_url(), &sv);
+    MYSQL *c = mysql_init(NULL);
+    if (!mysql_real_connect(c, sv.host, sv.user, sv.pass, db ? db : sv.db, sv.port, NULL, 0))
+        fail_msg("raw connect: %s", mysql_error(c));
+    mysql_query(c, "SET SESSION sql_mode = 'ANSI_QUOTES'");
+    if (mysql_query(c, sql))
+        fail_msg("%s: %s", sql, mysql_error(c));
+    MYSQL_RES *r = mysql_store_result(c);
+    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
+    if (out)
+        *out = strdup(row && row[0] ? row[0] : "");
+    if (r)
+        mysql_free_result(r);
+    mysql_close(c);
+}
+
+static int64_t raw_int(const char *db, const char *sql)
+{
+    char *v = NULL;
+    raw(db, sql, &v);
+    int64_t n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+static int fx_setup(void **state)
+{
+    if (!my_url())
+        return 0;
+    static int n;
+    fx *f = calloc(1, sizeof *f);
+    snprintf(f->db, sizeof f->db, "kt_mysum_%d_%d", (int)getpid(), n++);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->db);
+    raw(NULL, sql, NULL);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    if (!f)
+        return 0;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP DATABASE %s", f->db);
+    raw(NULL, sql, NULL);
+    free(f);
+    return 0;
+}
+
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!my_url()) {                                                                           \
+            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                           \
+                          "scripts/with-servers.sh with MariaDB installed): skipped\n");           \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static char *url_of(const fx *f, const char *extra)
+{
+    server sv;
+    parse_server(my_url(), &sv);
+    char *u;
+    assert_true(asprintf(&u, "mysql://%s:%s@%s:%u/%s%s%s", sv.user, sv.pass, sv.host, sv.port,
+                         f->db, *extra ? "?" : "", extra) > 0);
+    return u;
+}
+
+/* b as an SQL hex literal X'..' into out (cap bytes). */
+static const char *hex(const kl_buf *b, char *out, size_t cap)
+{
+    assert_true(cap >= 2 * b->len + 4);
+    size_t n = (size_t)snprintf(out, cap, "X'");
+    for (size_t i = 0; i < b->len; i++)
+        n += (size_t)snprintf(out + n, cap - n, "%02x", b->data[i]);
+    snprintf(out + n, cap - n, "'");
+    return out;
+}
+
+static void enc_text(kl_buf *out, const char *s)
+{
+    kl_value v;
+    KT_OK(kl_value_text(&v, s, strlen(s)));
+    kl_buf_reset(out);
+    KT_OK(kl_encode(out, &v, 0));
+    kl_value_free(&v);
+}
+
+static void key_of(int i, kl_buf *k)
+{
+    char s[16];
+    snprintf(s, sizeof s, "k%d", i);
+    enc_text(k, s);
+}
+
+static void value_of(int i, kl_buf *v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "value %d", i);
+    enc_text(v, s);
+}
+
+/* The kid column: the canonical XXH3-128 of the key. */
+static void kid_of(const kl_buf *k, kl_buf *kid)
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(k->data, k->len));
+    kl_buf_reset(kid);
+    kl_buf_append(kid, c.digest, 16);
+}
+
+static void get_is(kl_archive *ar, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, got = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    KT_OK(kl_archive_get(ar, k.data, k.len, &got));
+    assert_int_equal(got.len, v.len);
+    assert_memory_equal(got.data, v.data, v.len);
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    kl_buf_free(&got);
+}
+
+static size_t verify_problems(kl_archive *ar, bool repair, kl_buf *report)
+{
+    size_t problems = 0;
+    kl_buf_reset(report);
+    KT_OK(kl_archive_verify(ar, repair, report, &problems));
+    kl_buf_cstr(report);
+    return problems;
+}
+
+/* The catalogue id of key i. */
+static int64_t id_of(const fx *f, int i)
+{
+    kl_buf k = KL_BUF_INIT;
+    key_of(i, &k);
+    char sql[256], hk[64];
+    snprintf(sql, sizeof sql, "SELECT id FROM klepto_catalogue WHERE \"key\" = %s",
+             hex(&k, hk, sizeof hk));
+    kl_buf_free(&k);
+    return raw_int(f->db, sql);
+}
+
+/* As the release before the sum column rewrote entry i: value vi, new
+ * stored_ns and size, no sum. */
+static void old_release_rewrite(const fx *f, bool table, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    char sql[256], hk[64], hv[64];
+    if (table) {
+        snprintf(sql, sizeof sql,
+                 "UPDATE t SET value = %s, stored_ns = 1, size = 1 WHERE \"key\" = %s",
+                 hex(&v, hv, sizeof hv), hex(&k, hk, sizeof hk));
+        raw(f->db, sql, NULL);
+    } else {
+        long long id = (long long)id_of(f, i);
+        snprintf(sql, sizeof sql,
+                 "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = %lld", id);
+        raw(f->db, sql, NULL);
+        snprintf(sql, sizeof sql, "UPDATE e%lld SET value = %s", id, hex(&v, hv, sizeof hv));
+        raw(f->db, sql, NULL);
+    }
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+}
+
+/* Entry i's value set to vi behind the checksum: with the trigger
+ * dropped (sqltable; the next read-write open makes it again), or in the
+ * entry table alone. */
+static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    char sql[256], hk[64], hv[64];
+    if (table) {
+        raw(f->db, "DROP TRIGGER \"klepto_sum:t\"", NULL);
+        snprintf(sql, sizeof sql, "UPDATE t SET value = %s WHERE \"key\" = %s",
+                 hex(&v, hv, sizeof hv), hex(&k, hk, sizeof hk));
+    } else {
+        snprintf(sql, sizeof sql, "UPDATE e%lld SET value = %s", (long long)id_of(f, i),
+                 hex(&v, hv, sizeof hv));
+    }
+    raw(f->db, sql, NULL);
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+}
+
+static void checksums_in_both_layouts(void **state)
+{
+    NEED_SERVER();
+    fx *f = *state;
+    for (int l = 0; l < 2; l++) {
+        bool table = l == 0;
+        char *u = url_of(f, table ? "table=t" : "");
+        kl_archive *ar;
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, report = KL_BUF_INIT;
+        for (int i = 0; i < NENT; i++) {
+            key_of(i, &k);
+            value_of(i, &v);
+            KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        }
+        /* a batch, and a value written again: every row has a sum */
+        const void *keys[] = {k.data, k.data};
+        size_t klens[] = {k.len, k.len};
+        const void *vals[] = {v.data, v.data};
+        size_t vlens[] = {v.len, v.len};
+        KT_OK(kl_archive_put_many(ar, 2, keys, klens, vals, vlens));
+        KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        const char *nulls = table ? "SELECT count(*) FROM t WHERE \"sum\" IS NULL"
+                                  : "SELECT count(*) FROM klepto_catalogue WHERE \"sum\" IS NULL";
+        assert_int_equal(raw_int(f->db, nulls), 0);
+
+        /* an older release's rewrite reads as written */
+        old_release_rewrite(f, table, 1, 11);
+        get_is(ar, 1, 11);
+        assert_int_equal(raw_int(f->db, nulls), 1);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+
+        /* a change behind the sum */
+        change_behind_the_sum(f, table, 2, 12);
+        key_of(2, &k);
+        assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ECORRUPT);
+        assert_non_null(strstr(kl_errmsg(), "key 'k2'"));
+        assert_non_null(strstr(kl_errmsg(), "checksum mismatch"));
+        server sv;
+        parse_server(my_url(), &sv);
+        assert_null(strstr(kl_errmsg(), sv.pass));
+        assert_int_equal(verify_problems(ar, false, &report), 1);
+        assert_non_null(strstr((char *)report.data, "checksum mismatch"));
+        assert_int_equal(verify_problems(ar, true, &report), 1);
+        assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ENOTFOUND);
+        get_is(ar, 0, 0);
+        get_is(ar, 1, 11);
+        get_is(ar, 3, 3);
+        get_is(ar, 4, 4);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        if (table) { /* a read-write open makes the trigger again */
+            KT_OK(kl_archive_open(&ar, u, NULL));
+            KT_OK(kl_archive_close(ar));
+            assert_int_equal(raw_int(f->db, "SELECT count(*) FROM information_schema.triggers "
+                                            "WHERE trigger_schema = DATABASE() AND "
+                                            "trigger_name = 'klepto_sum:t'"),
+                             1);
+        }
+        kl_buf_free(&k);
+        kl_buf_free(&v);
+        kl_buf_free(&report);
+        free(u);
+    }
+}
+
+/* Tables as the older release made them (no sum column), rows as it
+ * wrote them. */
+static void make_old_tables(const fx *f, bool table)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, kid = KL_BUF_INIT;
+    if (table)
+        raw(f->db,
+            "CREATE TABLE t (kid BINARY(16) NOT NULL PRIMARY KEY, \"key\" LONGBLOB NOT NULL, "
+            "value LONGBLOB NOT NULL, stored_ns BIGINT NOT NULL, size BIGINT NOT NULL) "
+            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            NULL);
+    else
+        raw(f->db,
+            "CREATE TABLE klepto_catalogue (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, kid "
+            "BINARY(16) NOT NULL UNIQUE, \"key\" LONGBLOB NOT NULL, stored_ns BIGINT NOT NULL, "
+            "size BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+            NULL);
+    for (int i = 0; i < NENT; i++) {
+        key_of(i, &k);
+        value_of(i, &v);
+        kid_of(&k, &kid);
+        char sql[512], hk[64], hv[64], hid[64];
+        if (table) {
+            snprintf(sql, sizeof sql, "INSERT INTO t VALUES (%s, %s, %s, 1, 1)",
+                     hex(&kid, hid, sizeof hid), hex(&k, hk, sizeof hk), hex(&v, hv, sizeof hv));
+            raw(f->db, sql, NULL);
+        } else {
+            snprintf(sql, sizeof sql,
+                     "INSERT INTO klepto_catalogue (kid, \"key\", stored_ns, size) VALUES "
+                     "(%s, %s, 1, 1)",
+                     hex(&kid, hid, sizeof hid), hex(&k, hk, sizeof hk));
+            raw(f->db, sql, NULL);
+            long long id = (long long)id_of(f, i);
+            snprintf(sql, sizeof sql, "CREATE TABLE e%lld (value LONGBLOB NOT NULL) ENGINE=InnoDB",
+                     id);
+            raw(f->db, sql, NULL);
+            snprintf(sql, sizeof sql, "INSERT INTO e%lld (value) VALUES (%s)", id,
+                     hex(&v, hv, sizeof hv));
+            raw(f->db, sql, NULL);
+        }
+    }
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    kl_buf_free(&kid);
+}
+
+static void old_tables_open_read_and_upgrade(void **state)
+{
+    NEED_SERVER();
+    fx *f = *state;
+    for (int l = 0; l < 2; l++) {
+        bool table = l == 0;
+        make_old_tables(f, table);
+        char *u = url_of(f, table ? "table=t" : "");
+        const char *col = table ? "SELECT count(*) FROM information_schema.columns WHERE "
+                                  "table_schema = DATABASE() AND table_name = 't' AND "
+                                  "column_name = 'sum'"
+                                : "SELECT count(*) FROM information_schema.columns WHERE "
+                                  "table_schema = DATABASE() AND table_name = "
+                                  "'klepto_catalogue' AND column_name = 'sum'";
+        kl_archive_opts ro = KL_ARCHIVE_OPTS_INIT;
+        ro.read_only = true;
+        kl_archive *ar;
+        kl_buf report = KL_BUF_INIT, k = KL_BUF_INIT, v = KL_BUF_INIT;
+        KT_OK(kl_archive_open(&ar, u, &ro));
+        for (int i = 0; i < NENT; i++)
+            get_is(ar, i, i);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        assert_int_equal(raw_int(f->db, col), 0);
+
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        assert_int_equal(raw_int(f->db, col), 1);
+        for (int i = 0; i < NENT; i++)
+            get_is(ar, i, i);
+        key_of(NENT, &k);
+        value_of(NENT, &v);
+        KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        get_is(ar, NENT, NENT);
+        /* an older release's rewrite after the upgrade */
+        old_release_rewrite(f, table, NENT, 9);
+        get_is(ar, NENT, 9);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        get_is(ar, 0, 0);
+        KT_OK(kl_archive_close(ar));
+        kl_buf_free(&report);
+        kl_buf_free(&k);
+        kl_buf_free(&v);
+        free(u);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(checksums_in_both_layouts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(old_tables_open_read_and_upgrade, fx_setup, fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* postgresql: the entry checksum of both layouts against a real server
+ * ($KLEPTO_TEST_PG_URL from scripts/with-servers.sh; skipped without it),
+ * each test in a schema of its own.  An older release's rewrite (value
+ * and stored_ns set, sum left alone) reads back as written (the trigger
+ * drops the sum); a value changed with the trigger disabled, or in an
+ * entry table behind the catalogue, is KL_ECORRUPT naming the key, a
+ * problem for verify, dropped by --repair alone; a table an older release
+ * made opens read-only unchanged and is upgraded by a read-write open. */
+#define _GNU_SOURCE
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
+#include "klepto/archive.h"
+#include "klepto/codec.h"
+#include "klepto/error.h"
+#include "klepto/value.h"
+#include "testutil.h"
+
+enum { NENT = 5 };
+
+typedef struct fx {
+    const char *base;
+    char schema[64];
+    char *raw; /* conninfo in the schema */
+} fx;
+
+static const char *pg_url(void)
+{
+    const char *u = getenv("KLEPTO_TEST_PG_URL");
+    return u && *u ? u : NULL;
+}
+
+static void quiet(void *arg, const char *message)
+{
+    (void)arg, (void)message;
+}
+
+/* Run sql with up to two binary parameters (NULL: fewer); the first
+ * column of the first row as text into out (heap) when out is given. */
+static void raw(const char *url, const char *sql, const kl_buf *p1, const kl_buf *p2, char **out)
+{
+    PGconn *c = PQconnectdb(url);
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("connect: %s", PQerrorMessage(c));
+    PQsetNoticeProcessor(c, quiet, NULL);
+    const char *vals[2] = {p1 ? (const char *)p1->data : NULL, p2 ? (const char *)p2->data : NULL};
+    int lens[2] = {p1 ? (int)p1->len : 0, p2 ? (int)p2->len : 0}, fmts[2] = {1, 1};
+    PGresult *r = PQexecParams(c, sql, p2 ? 2 : p1 ? 1 : 0, NULL, vals, lens, fmts, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    if (out)
+        *out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
+    PQclear(r);
+    PQfinish(c);
+}
+
+static int64_t raw_int(const char *url, const char *sql)
+{
+    char *v = NULL;
+    raw(url, sql, NULL, NULL, &v);
+    int64_t n = strtoll(v, NULL, 10);
+    free(v);
+    return n;
+}
+
+static int fx_setup(void **state)
+{
+    if (!pg_url())
+        return 0;
+    static int n;
+    fx *f = calloc(1, sizeof *f);
+    f->base = pg_url();
+    snprintf(f->schema, sizeof f->schema, "kt_pgsum_%d_%d", (int)getpid(), n++);
+    char sql[128];
+    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schema);
+    raw(f->base, sql, NULL, NULL, NULL);
+    assert_true(asprintf(&f->raw, "%s%coptions=-csearch_path%%3D%s", f->base,
+                         strchr(f->base, '?') ? '&' : '?', f->schema) > 0);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx *f = *state;
+    if (!f)
+        return 0;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
+    raw(f->base, sql, NULL, NULL, NULL);
+    free(f->raw);
+    free(f);
+    return 0;
+}
+
+#define NEED_SERVER()                                                                              \
+    do {                                                                                           \
+        if (!pg_url()) {                                                                           \
+            print_message("KLEPTO_TEST_PG_URL is not set (run under scripts/with-servers.sh):"     \
+                          " skipped\n");                                                           \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
+static char *url_of(const fx *f, const char *extra)
+{
+    char *u;
+    assert_true(asprintf(&u, "%s%coptions=-csearch_path%%3D%s%s%s", f->base,
+                         strchr(f->base, '?') ? '&' : '?', f->schema, *extra ? "&" : "",
+                         extra) > 0);
+    return u;
+}
+
+static void enc_text(kl_buf *out, const char *s)
+{
+    kl_value v;
+    KT_OK(kl_value_text(&v, s, strlen(s)));
+    kl_buf_reset(out);
+    KT_OK(kl_encode(out, &v, 0));
+    kl_value_free(&v);
+}
+
+static void key_of(int i, kl_buf *k)
+{
+    char s[16];
+    snprintf(s, sizeof s, "k%d", i);
+    enc_text(k, s);
+}
+
+static void value_of(int i, kl_buf *v)
+{
+    char s[32];
+    snprintf(s, sizeof s, "value %d", i);
+    enc_text(v, s);
+}
+
+/* The kid column: the canonical XXH3-128 of the key. */
+static void kid_of(const kl_buf *k, kl_buf *kid)
+{
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(k->data, k->len));
+    kl_buf_reset(kid);
+    kl_buf_append(kid, c.digest, 16);
+}
+
+static void get_is(kl_archive *ar, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, got = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    KT_OK(kl_archive_get(ar, k.data, k.len, &got));
+    assert_int_equal(got.len, v.len);
+    assert_memory_equal(got.data, v.data, v.len);
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    kl_buf_free(&got);
+}
+
+static size_t verify_problems(kl_archive *ar, bool repair, kl_buf *report)
+{
+    size_t problems = 0;
+    kl_buf_reset(report);
+    KT_OK(kl_archive_verify(ar, repair, report, &problems));
+    kl_buf_cstr(report);
+    return problems;
+}
+
+/* The catalogue id of key i. */
+static int64_t id_of(const fx *f, int i)
+{
+    kl_buf k = KL_BUF_INIT;
+    key_of(i, &k);
+    char *v = NULL;
+    raw(f->raw, "SELECT id FROM klepto_catalogue WHERE key = $1", &k, NULL, &v);
+    int64_t id = strtoll(v, NULL, 10);
+    free(v);
+    kl_buf_free(&k);
+    return id;
+}
+
+/* As the release before the sum column rewrote entry i: value vi, new
+ * stored_ns and size, no sum. */
+static void old_release_rewrite(const fx *f, bool table, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    if (table) {
+        raw(f->raw, "UPDATE t SET value = $2, stored_ns = 1, size = 1 WHERE key = $1", &k, &v,
+            NULL);
+    } else {
+        char sql[128];
+        int64_t id = id_of(f, i);
+        snprintf(sql, sizeof sql,
+                 "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = "
+                 "%lld",
+                 (long long)id);
+        raw(f->raw, sql, NULL, NULL, NULL);
+        snprintf(sql, sizeof sql, "UPDATE e%lld SET value = $1", (long long)id);
+        raw(f->raw, sql, &v, NULL, NULL);
+    }
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+}
+
+/* Entry i's value set to vi behind the checksum: with the trigger off
+ * for the statement (sqltable), or in the entry table alone. */
+static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
+    key_of(i, &k);
+    value_of(vi, &v);
+    if (table) {
+        raw(f->raw, "ALTER TABLE t DISABLE TRIGGER klepto_sum", NULL, NULL, NULL);
+        raw(f->raw, "UPDATE t SET value = $2 WHERE key = $1", &k, &v, NULL);
+        raw(f->raw, "ALTER TABLE t ENABLE TRIGGER klepto_sum", NULL, NULL, NULL);
+    } else {
+        char sql[64];
+        snprintf(sql, sizeof sql, "UPDATE e%lld SET value = $1", (long long)id_of(f, i));
+        raw(f->raw, sql, &v, NULL, NULL);
+    }
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+}
+
+static void checksums_in_both_layouts(void **state)
+{
+    NEED_SERVER();
+    fx *f = *state;
+    for (int l = 0; l < 2; l++) {
+        bool table = l == 0;
+        char *u = url_of(f, table ? "table=t" : "");
+        kl_archive *ar;
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, report = KL_BUF_INIT;
+        for (int i = 0; i < NENT; i++) {
+            key_of(i, &k);
+            value_of(i, &v);
+            KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        }
+        /* a batch, and a value written again: every row has a sum */
+        const void *keys[] = {k.data, k.data};
+        size_t klens[] = {k.len, k.len};
+        const void *vals[] = {v.data, v.data};
+        size_t vlens[] = {v.len, v.len};
+        KT_OK(kl_archive_put_many(ar, 2, keys, klens, vals, vlens));
+        KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        const char *nulls = table ? "SELECT count(*) FROM t WHERE sum IS NULL"
+                                  : "SELECT count(*) FROM klepto_catalogue WHERE sum IS NULL";
+        assert_int_equal(raw_int(f->raw, nulls), 0);
+
+        /* an older release's rewrite reads as written */
+        old_release_rewrite(f, table, 1, 11);
+        get_is(ar, 1, 11);
+        assert_int_equal(raw_int(f->raw, nulls), 1);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+
+        /* a change behind the sum */
+        change_behind_the_sum(f, table, 2, 12);
+        key_of(2, &k);
+        assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ECORRUPT);
+        assert_non_null(strstr(kl_errmsg(), "key 'k2'"));
+        assert_non_null(strstr(kl_errmsg(), "checksum mismatch"));
+        assert_null(strstr(kl_errmsg(), "password"));
+        assert_int_equal(verify_problems(ar, false, &report), 1);
+        assert_non_null(strstr((char *)report.data, "checksum mismatch"));
+        assert_int_equal(verify_problems(ar, true, &report), 1);
+        assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ENOTFOUND);
+        get_is(ar, 0, 0);
+        get_is(ar, 1, 11);
+        get_is(ar, 3, 3);
+        get_is(ar, 4, 4);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        kl_buf_free(&k);
+        kl_buf_free(&v);
+        kl_buf_free(&report);
+        free(u);
+    }
+}
+
+/* Tables as the older release made them (no sum column), rows as it
+ * wrote them. */
+static void make_old_tables(const fx *f, bool table)
+{
+    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, kid = KL_BUF_INIT;
+    if (table)
+        raw(f->raw,
+            "CREATE TABLE t (kid bytea PRIMARY KEY, key bytea NOT NULL, value bytea NOT NULL, "
+            "stored_ns bigint NOT NULL, size bigint NOT NULL)",
+            NULL, NULL, NULL);
+    else
+        raw(f->raw,
+            "CREATE TABLE klepto_catalogue (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY "
+            "KEY, kid bytea NOT NULL UNIQUE, key bytea NOT NULL, stored_ns bigint NOT NULL, size "
+            "bigint NOT NULL)",
+            NULL, NULL, NULL);
+    for (int i = 0; i < NENT; i++) {
+        key_of(i, &k);
+        value_of(i, &v);
+        kid_of(&k, &kid);
+        if (table) {
+            /* kid and key, then the value (two parameters a statement) */
+            raw(f->raw, "INSERT INTO t VALUES ($1, $2, '', 1, 1)", &kid, &k, NULL);
+            raw(f->raw, "UPDATE t SET value = $2 WHERE kid = $1", &kid, &v, NULL);
+        } else {
+            char sql[128];
+            raw(f->raw,
+                "INSERT INTO klepto_catalogue (kid, key, stored_ns, size) VALUES "
+                "($1, $2, 1, 1)",
+                &kid, &k, NULL);
+            int64_t id = id_of(f, i);
+            snprintf(sql, sizeof sql, "CREATE TABLE e%lld (value bytea NOT NULL)", (long long)id);
+            raw(f->raw, sql, NULL, NULL, NULL);
+            snprintf(sql, sizeof sql, "INSERT INTO e%lld (value) VALUES ($1)", (long long)id);
+            raw(f->raw, sql, &v, NULL, NULL);
+        }
+    }
+    kl_buf_free(&k);
+    kl_buf_free(&v);
+    kl_buf_free(&kid);
+}
+
+static void old_tables_open_read_and_upgrade(void **state)
+{
+    NEED_SERVER();
+    fx *f = *state;
+    for (int l = 0; l < 2; l++) {
+        bool table = l == 0;
+        make_old_tables(f, table);
+        char *u = url_of(f, table ? "table=t" : "");
+        const char *col = table ? "SELECT count(*) FROM information_schema.columns WHERE "
+                                  "table_schema = current_schema() AND table_name = 't' AND "
+                                  "column_name = 'sum'"
+                                : "SELECT count(*) FROM information_schema.columns WHERE "
+                                  "table_schema = current_schema() AND table_name = "
+                                  "'klepto_catalogue' AND column_name = 'sum'";
+        kl_archive_opts ro = KL_ARCHIVE_OPTS_INIT;
+        ro.read_only = true;
+        kl_archive *ar;
+        kl_buf report = KL_BUF_INIT, k = KL_BUF_INIT, v = KL_BUF_INIT;
+        KT_OK(kl_archive_open(&ar, u, &ro));
+        for (int i = 0; i < NENT; i++)
+            get_is(ar, i, i);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        assert_int_equal(raw_int(f->raw, col), 0);
+
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        assert_int_equal(raw_int(f->raw, col), 1);
+        for (int i = 0; i < NENT; i++)
+            get_is(ar, i, i);
+        key_of(NENT, &k);
+        value_of(NENT, &v);
+        KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
+        get_is(ar, NENT, NENT);
+        /* an older release's rewrite after the upgrade */
+        old_release_rewrite(f, table, NENT, 9);
+        get_is(ar, NENT, 9);
+        assert_int_equal(verify_problems(ar, false, &report), 0);
+        KT_OK(kl_archive_close(ar));
+        /* a second read-write open finds it done */
+        KT_OK(kl_archive_open(&ar, u, NULL));
+        get_is(ar, 0, 0);
+        KT_OK(kl_archive_close(ar));
+        kl_buf_free(&report);
+        kl_buf_free(&k);
+        kl_buf_free(&v);
+        free(u);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(checksums_in_both_layouts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(old_tables_open_read_and_upgrade, fx_setup, fx_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
