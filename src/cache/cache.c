@@ -401,8 +401,10 @@ int kl_cache_clear(kl_cache *c, bool keep_stats)
         if (rc && !first)
             first = rc;
         kl__shard_free_entries(c, sh);
-        if (!keep_stats)
+        if (!keep_stats) {
             sh->hit = sh->miss = sh->load = sh->evictions = sh->expirations = sh->errors = 0;
+            sh->miss_ns = sh->miss_timed = 0;
+        }
         spin_unlock(&sh->lock);
     }
     if (!keep_stats)
@@ -524,6 +526,18 @@ void kl_cache_count_error(kl_cache *c)
 }
 
 void kl__cache_count_miss(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].miss); }
+
+void kl__cache_miss_cost(const kl_cache *c, uint64_t *total_ns, uint64_t *timed)
+{
+    *total_ns = *timed = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock_quiet(&sh->lock);
+        *total_ns += sh->miss_ns;
+        *timed += sh->miss_timed;
+        spin_unlock(&sh->lock);
+    }
+}
 
 const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 

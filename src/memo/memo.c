@@ -79,8 +79,10 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
 
     /* commit: swap the new parts in */
     kl_archive *keep_ar = ar ? ar : m->archive;
-    if (m->cache)
+    if (m->cache) {
+        kl__memo_stats_flush(m); /* the old cache's counts, to the old archive */
         kl_cache_free(m->cache);
+    }
     if (ar && m->archive)
         kl_archive_close(m->archive);
     if (sig) {
@@ -102,6 +104,7 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
         m->archive_off = false;
     if (m->archive && !m->archive_off)
         kl_cache_set_archive(m->cache, m->archive);
+    kl__memo_stats_restart(m);
     return 0;
 fail:
     kl_archive_close(ar);
@@ -139,6 +142,7 @@ int kl_memo_free(kl_memo *m)
 {
     if (!m)
         return 0;
+    kl__memo_stats_flush(m);
     int rc = kl_cache_free(m->cache);
     int arc = kl_archive_close(m->archive);
     memo_release_parts(m);
