@@ -128,8 +128,10 @@ int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
     }
     m->fn = fn;
     m->userdata = userdata;
+    pthread_mutex_init(&m->rs.mu, NULL);
     int rc = kl_memo_configure(m, opts);
     if (rc) {
+        pthread_mutex_destroy(&m->rs.mu);
         free(m->name);
         free(m);
         return rc;
@@ -146,6 +148,7 @@ int kl_memo_free(kl_memo *m)
     int rc = kl_cache_free(m->cache);
     int arc = kl_archive_close(m->archive);
     memo_release_parts(m);
+    pthread_mutex_destroy(&m->rs.mu);
     free(m->name);
     free(m);
     return rc ? rc : arc;
@@ -282,5 +285,10 @@ void kl_memo_info_get(const kl_memo *m, kl_memo_info *out)
     out->policy = kl_cache_policy(m->cache);
 }
 
-int kl_memo_clear(kl_memo *m, bool keep_stats) { return kl_cache_clear(m->cache, keep_stats); }
+int kl_memo_clear(kl_memo *m, bool keep_stats)
+{
+    if (!keep_stats) /* the run statistics keep what was counted so far */
+        kl__memo_stats_take(m);
+    return kl_cache_clear(m->cache, keep_stats);
+}
 

@@ -6,6 +6,7 @@
 #ifndef KLEPTO_MEMO_IMPL_H
 #define KLEPTO_MEMO_IMPL_H
 
+#include <pthread.h>
 #include <string.h>
 
 #include "cache/cache_memo.h"
@@ -60,8 +61,10 @@ struct kl_memo {
      * named by a random id; what it holds, and the cache's counters when
      * it was last written (only what grew since is added). */
     struct {
+        pthread_mutex_t mu; /* dump and clear may run from many threads */
         uint8_t id[16];
         bool have_id;
+        bool unwritten; /* total holds counts no write has stored yet */
         kl_run_stats total;
         kl_cache_stats seen;
         uint64_t seen_miss_ns, seen_miss_timed;
@@ -112,6 +115,10 @@ void kl__memo_raw_keys_update(kl_memo *m);
  * Failures are told to the log (warn), not returned: statistics never
  * fail a dump or a free.  Not concurrently with configure/free. */
 void kl__memo_stats_flush(kl_memo *m);
+/* Take what the cache counted since the last flush into the record
+ * without writing it, and count from zero on: before the cache's
+ * statistics are zeroed (kl_memo_clear). */
+void kl__memo_stats_take(kl_memo *m);
 /* Start a new record (a new id, nothing in it) from the cache's counters
  * as they are now: after the memo's archive or cache was replaced. */
 void kl__memo_stats_restart(kl_memo *m);

@@ -43,18 +43,20 @@ static void new_id(kl_memo *m)
 
 void kl__memo_stats_restart(kl_memo *m)
 {
+    pthread_mutex_lock(&m->rs.mu);
     memset(&m->rs.total, 0, sizeof m->rs.total);
     m->rs.have_id = false;
     if (m->cache) {
         kl_cache_stats_get(m->cache, &m->rs.seen);
         kl__cache_miss_cost(m->cache, &m->rs.seen_miss_ns, &m->rs.seen_miss_timed);
     }
+    pthread_mutex_unlock(&m->rs.mu);
 }
 
-void kl__memo_stats_flush(kl_memo *m)
+/* Add what grew since the last look to the record (lock held): true
+ * when something did. */
+static bool take_locked(kl_memo *m)
 {
-    if (!m->cache || !m->archive || m->archive_off)
-        return;
     kl_cache_stats now;
     uint64_t miss_ns, miss_timed;
     kl_cache_stats_get(m->cache, &now);
@@ -71,13 +73,9 @@ void kl__memo_stats_flush(kl_memo *m)
     m->rs.seen = now;
     m->rs.seen_miss_ns = miss_ns;
     m->rs.seen_miss_timed = miss_timed;
-    bool nothing = true;
+    bool grew = false;
     for (size_t i = 0; i < 7; i++)
-        nothing = nothing && d[i] == 0;
-    if (nothing && m->rs.have_id)
-        return; /* the record already says it all */
-    if (nothing && !m->rs.have_id && t->hits + t->misses + t->loads + t->errors == 0)
-        return; /* a memo that did nothing leaves no record */
+        grew = grew || d[i] != 0;
     t->hits += d[0];
     t->misses += d[1];
     t->loads += d[2];
@@ -85,9 +83,40 @@ void kl__memo_stats_flush(kl_memo *m)
     t->errors += d[4];
     t->miss_ns += d[5];
     t->miss_timed += d[6];
+    return grew;
+}
+
+void kl__memo_stats_take(kl_memo *m)
+{
+    if (!m->cache)
+        return;
+    pthread_mutex_lock(&m->rs.mu);
+    if (take_locked(m))
+        m->rs.unwritten = true;
+    /* the cache counts from zero after this */
+    memset(&m->rs.seen, 0, sizeof m->rs.seen);
+    m->rs.seen_miss_ns = m->rs.seen_miss_timed = 0;
+    pthread_mutex_unlock(&m->rs.mu);
+}
+
+void kl__memo_stats_flush(kl_memo *m)
+{
+    if (!m->cache || !m->archive || m->archive_off)
+        return;
+    pthread_mutex_lock(&m->rs.mu);
+    bool grew = take_locked(m) || m->rs.unwritten;
+    const kl_run_stats *t = &m->rs.total;
+    /* nothing new: the record already says it all (or, for a memo that
+     * did nothing, there is none to write) */
+    if (!grew) {
+        pthread_mutex_unlock(&m->rs.mu);
+        return;
+    }
     if (!m->rs.have_id)
         new_id(m);
     int rc = kl__run_stats_put(m->archive, m->rs.id, t);
+    m->rs.unwritten = rc != 0;
+    pthread_mutex_unlock(&m->rs.mu);
     if (rc && rc != KL_EPERM) /* a read-only archive keeps no statistics */
         kl__log(KL_LOG_WARN, "memo '%s': run statistics not written: %s", m->name, kl_errmsg());
 }
