@@ -188,7 +188,9 @@ int cli_cmd_stats(int argc, char **argv)
         cli_json_str(&o, "format", kl_archive_scheme(ar));
         cli_json_uint(&o, "damaged", damaged);
         stats_facts(facts.len ? kl_buf_cstr(&facts) : "", &o, false);
-        if ((rc = cli_run_stats_print(ar, &o, false)) != 0 || (rc = cli_json_print(&o)) != 0)
+        if ((rc = cli_run_stats_print(ar, &o, false)) != 0)
+            kl_buf_free(&o.line);
+        if (rc || (rc = cli_json_print(&o)) != 0)
             st = cli_fail(rc, "stats");
     } else {
         char num[32];
