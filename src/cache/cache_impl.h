@@ -124,8 +124,9 @@ typedef struct shard {
     struct kl_cache_ticket *flights;
     struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
     uint64_t miss, load, evictions, expirations, errors;
-    /* the run time of misses computed here (kl_cache_fulfil): their sum in
-     * ns and how many, for the time saved (kl__cache_miss_cost) */
+    /* the run time of misses computed here while the cache has an archive
+     * (kl_cache_fulfil): their sum in ns and how many, for the time saved
+     * (kl__cache_miss_cost) */
     uint64_t miss_ns, miss_timed;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
