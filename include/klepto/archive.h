@@ -294,7 +294,10 @@ KL_API int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_
  * under reserved keys that no encoded key can be: they are never seen by
  * get, contains, stat, count, iteration, views or batches. */
 typedef struct kl_run_stats {
-    uint64_t hits, misses, loads, evictions, errors; /**< as in kl_memo_info */
+    /** @{ */
+    /** as in kl_memo_info (hit, miss, load, evictions, errors) */
+    uint64_t hits, misses, loads, evictions, errors;
+    /** @} */
     /** Time saved: the calls answered without running the function (hits
      * and loads) times the mean measured run time of a miss — each
      * record's own, or for a record that timed no miss (a run that loaded

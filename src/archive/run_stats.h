@@ -33,7 +33,8 @@ typedef kl_run_stats kl__run_record;
 
 /* Write the record of writer `id` (KL__RS_ID_LEN random bytes): the
  * marker first, then the record, each a plain put to the storage behind
- * any cached front.  0, KL_EPERM (read-only), or an error of the archive. */
+ * any cached front — when that storage was opened with ?stats=true, else
+ * nothing.  0, KL_EPERM (read-only), or an error of the archive. */
 int kl__run_stats_put(kl_archive *ar, const uint8_t *id, const kl__run_record *rec);
 /* Decode a record's value: 0, or KL_ECORRUPT naming what is wrong. */
 int kl__run_stats_decode(const void *val, size_t vlen, kl__run_record *out);

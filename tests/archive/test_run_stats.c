@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Statistics across runs (kl_archive_run_stats): a memo's dump and free
- * write its counts to a record of its own; runs add up; the records'
+ * write its counts to a record of its own where the URL says ?stats=true
+ * (and nowhere else); runs add up; the records'
  * reserved keys never show as entries (get, contains, stat, count,
  * iteration, batches, views, prune) and cannot be written as entries;
  * --zero removes them; a damaged record is reported by verify, reset by
@@ -282,6 +283,7 @@ static void each_local_kind(void (*fn)(const char *url), const char *tag)
             snprintf(url, sizeof url, "mem:rs_%s", tag);
         else
             snprintf(url, sizeof url, kinds[i], dir);
+        strcat(url, strchr(url, '?') ? "&stats=true" : "?stats=true");
         print_message("%s\n", url);
         kl_archive *keep = NULL; /* mem: lives while a handle is open */
         KT_OK(kl_archive_open(&keep, url, NULL));
@@ -310,8 +312,8 @@ static void test_cached_front(void **state)
     (void)state;
     char *dir = kt_tmpdir("front");
     char url[4300], storage[4200];
-    snprintf(storage, sizeof storage, "dir:%s/d", dir);
-    snprintf(url, sizeof url, "%s?cached=true", storage);
+    snprintf(storage, sizeof storage, "dir:%s/d?stats=true", dir);
+    snprintf(url, sizeof url, "%s&cached=true", storage);
     kl_memo *m = memo_on(url);
     call(m, 5), call(m, 5), call(m, 6);
     KT_OK(kl_memo_free(m));
@@ -337,7 +339,7 @@ static void test_clear_between_flushes(void **state)
     (void)state;
     char *dir = kt_tmpdir("clear");
     char url[4200];
-    snprintf(url, sizeof url, "sqlite:%s/c.db?table=t", dir);
+    snprintf(url, sizeof url, "sqlite:%s/c.db?table=t&stats=true", dir);
     kl_memo *m = memo_on(url);
     call(m, 1), call(m, 1);
     KT_OK(kl_memo_dump(m));
@@ -352,6 +354,61 @@ static void test_clear_between_flushes(void **state)
     free(dir);
 }
 
+KL_MEMOIZE(int64_t, rs_cube, (int64_t, x)) { return x * x * x; }
+
+/* The typed face: its misses are timed and its counts written at dump. */
+static void test_typed_memo(void **state)
+{
+    (void)state;
+    char *dir = kt_tmpdir("typed");
+    char url[4200];
+    snprintf(url, sizeof url, "file:%s/t.klf?stats=true", dir);
+    KT_OK(kl_memo_set_archive(rs_cube_memo(), url));
+    for (int64_t x = 0; x < 4; x++)
+        assert_int_equal(rs_cube(x), x * x * x);
+    assert_int_equal(rs_cube(2), 8);
+    KT_OK(kl_memo_dump(rs_cube_memo()));
+    kl_run_stats s = stats_of(url);
+    assert_int_equal(s.records, 1);
+    assert_int_equal(s.misses, 4);
+    assert_int_equal(s.hits, 1);
+    assert_int_equal(s.miss_timed, 4);
+    KT_OK(kl_memo_set_archive(rs_cube_memo(), NULL));
+    kt_rmrf(dir);
+    free(dir);
+}
+
+/* Without ?stats=true a memo leaves no record (the archive stays exactly
+ * what Python klepto and other readers expect), and ?stats= takes a
+ * boolean only. */
+static void test_only_where_asked(void **state)
+{
+    (void)state;
+    char *dir = kt_tmpdir("asked");
+    char url[4200];
+    snprintf(url, sizeof url, "sqlite:%s/a.db?table=t", dir);
+    kl_memo *m = memo_on(url);
+    call(m, 1), call(m, 1);
+    KT_OK(kl_memo_free(m));
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    kl_run_stats s;
+    KT_OK(kl_archive_run_stats(ar, &s));
+    assert_int_equal(s.records, 0);
+    kl_buf rk = KL_BUF_INIT;
+    assert_false(first_record_key(ar, &rk));
+    size_t n = 0;
+    KT_OK(ar->be->count(ar->state, &n)); /* the backend's own count: one row */
+    assert_int_equal(n, 1);
+    kl_buf_free(&rk);
+    KT_OK(kl_archive_close(ar));
+    snprintf(url, sizeof url, "sqlite:%s/a.db?table=t&stats=maybe", dir);
+    assert_int_equal(kl_archive_open(&ar, url, NULL), KL_EINVAL);
+    assert_non_null(strstr(kl_errmsg(), "stats"));
+    kt_rmrf(dir);
+    free(dir);
+}
+
 static void test_bad_calls(void **state)
 {
     (void)state;
@@ -360,7 +417,7 @@ static void test_bad_calls(void **state)
     assert_int_equal(kl_archive_run_stats_zero(NULL, NULL), KL_EINVAL);
     char *dir = kt_tmpdir("ro");
     char url[4200];
-    snprintf(url, sizeof url, "dir:%s/d", dir);
+    snprintf(url, sizeof url, "dir:%s/d?stats=true", dir);
     kl_memo *m = memo_on(url);
     call(m, 1);
     KT_OK(kl_memo_free(m));
@@ -381,6 +438,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_runs_add_up),     cmocka_unit_test(test_damaged_record),
         cmocka_unit_test(test_cached_front),    cmocka_unit_test(test_clear_between_flushes),
+        cmocka_unit_test(test_typed_memo),      cmocka_unit_test(test_only_where_asked),
         cmocka_unit_test(test_bad_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

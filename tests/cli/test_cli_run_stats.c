@@ -76,21 +76,21 @@ static void stats_prints_the_runs(void **st)
 {
     (void)st;
     char url[4200];
-    snprintf(url, sizeof url, "dir:%s/s", dir);
+    snprintf(url, sizeof url, "dir:%s/s?stats=true", dir);
     two_runs(url);
     char *out;
-    assert_int_equal(klepto(&out, "stats %s --exact", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --exact", url), 0);
     assert_non_null(strstr(out, "entries=4\n")); /* the results only */
     assert_non_null(strstr(out, "runs=2\nhits=3\nmisses=4\nloads=3\nevictions=0\nerrors=0\n"));
     assert_non_null(strstr(out, "hit_rate=0.600000\n")); /* (3 + 3) / 10 */
     assert_non_null(strstr(out, "time_saved="));
     assert_null(strstr(out, "runs_damaged"));
     free(out);
-    assert_int_equal(klepto(&out, "stats %s --human", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --human", url), 0);
     assert_non_null(strstr(out, "hit_rate=60.0%\n"));
     assert_non_null(strstr(out, "time_saved="));
     free(out);
-    assert_int_equal(klepto(&out, "stats %s --json", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --json", url), 0);
     assert_true(!strncmp(out, "{\"entries\": 4, ", 15)); /* the old members first */
     assert_non_null(strstr(out, "\"runs\": 2, \"hits\": 3, \"misses\": 4, \"loads\": 3, "
                                 "\"evictions\": 0, \"errors\": 0, \"hit_rate\": 0.600000, "
@@ -99,36 +99,36 @@ static void stats_prints_the_runs(void **st)
     free(out);
 
     /* the records are not entries: ls, count, export, copy */
-    assert_int_equal(kt_klepto(&out, false, "ls %s", url), 0);
+    assert_int_equal(kt_klepto(&out, false, "ls '%s'", url), 0);
     assert_int_equal(lines(out), 4);
     free(out);
-    assert_int_equal(kt_klepto(&out, false, "count %s", url), 0);
+    assert_int_equal(kt_klepto(&out, false, "count '%s'", url), 0);
     assert_string_equal(out, "4\n");
     free(out);
-    assert_int_equal(kt_klepto(&out, false, "export %s", url), 0);
+    assert_int_equal(kt_klepto(&out, false, "export '%s'", url), 0);
     assert_int_equal(lines(out), 4);
     assert_null(strstr(out, "run"));
     free(out);
-    assert_int_equal(klepto(&out, "copy %s dir:%s/copy", url, dir), 0);
+    assert_int_equal(klepto(&out, "copy '%s' dir:%s/copy", url, dir), 0);
     assert_non_null(strstr(out, "copied 4 entries"));
     free(out);
     assert_int_equal(klepto(&out, "stats dir:%s/copy --exact", dir), 0);
     assert_non_null(strstr(out, "entries=4\n"));
     assert_non_null(strstr(out, "runs=0\nhits=0\n")); /* statistics stay with their archive */
     free(out);
-    assert_int_equal(klepto(&out, "verify %s", url), 0);
+    assert_int_equal(klepto(&out, "verify '%s'", url), 0);
     free(out);
 
     /* --zero: the records go, the entries stay */
-    assert_int_equal(klepto(&out, "stats %s --zero", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --zero", url), 0);
     assert_string_equal(out, "run statistics zeroed: 2 records removed\n");
     free(out);
-    assert_int_equal(klepto(&out, "stats %s --exact", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --exact", url), 0);
     assert_non_null(strstr(out, "entries=4\n"));
     assert_non_null(strstr(out, "runs=0\nhits=0\nmisses=0\nloads=0\n"));
     assert_non_null(strstr(out, "hit_rate=0.000000\ntime_saved=0.000000000\n"));
     free(out);
-    assert_int_equal(klepto(&out, "stats %s --zero --json", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --zero --json", url), 0);
     assert_string_equal(out, "{\"zeroed\": 0}\n");
     free(out);
     assert_int_equal(klepto(&out, "stats dir:%s/none --zero", dir), 1); /* no archive */
@@ -139,7 +139,7 @@ static void damaged_record_is_shown_reported_and_reset(void **st)
 {
     (void)st;
     char url[4200];
-    snprintf(url, sizeof url, "sqlite:%s/d.db?table=t", dir);
+    snprintf(url, sizeof url, "sqlite:%s/d.db?table=t&stats=true", dir);
     two_runs(url);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
@@ -150,20 +150,20 @@ static void damaged_record_is_shown_reported_and_reset(void **st)
     KT_OK(ar->be->put(ar->state, key, sizeof key, "\x83\x01\x02", 3)); /* a short list */
     KT_OK(kl_archive_close(ar));
     char *out;
-    assert_int_equal(klepto(&out, "stats %s --exact", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --exact", url), 0);
     assert_non_null(strstr(out, "runs=2\nhits=3\n")); /* the rest */
     assert_non_null(strstr(out, "runs_damaged=1\n"));
     assert_non_null(strstr(out, "1 damaged run statistics record left out"));
     free(out);
-    assert_int_equal(klepto(&out, "verify %s", url), 1);
+    assert_int_equal(klepto(&out, "verify '%s'", url), 1);
     assert_non_null(strstr(out, "damaged run statistics record"));
     free(out);
-    assert_int_equal(klepto(&out, "verify %s --repair", url), 1);
+    assert_int_equal(klepto(&out, "verify '%s' --repair", url), 1);
     assert_non_null(strstr(out, "(reset)"));
     free(out);
-    assert_int_equal(klepto(&out, "verify %s", url), 0);
+    assert_int_equal(klepto(&out, "verify '%s'", url), 0);
     free(out);
-    assert_int_equal(klepto(&out, "stats %s --exact", url), 0);
+    assert_int_equal(klepto(&out, "stats '%s' --exact", url), 0);
     assert_non_null(strstr(out, "runs=2\n"));
     assert_null(strstr(out, "damaged"));
     free(out);

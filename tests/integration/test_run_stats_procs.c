@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* Statistics across runs merged from concurrent processes without loss:
  * 4 processes, each with its own memo on one archive, started together,
- * each dumping halfway and freeing at the end with known counts; the
+ * each dumping halfway and freeing at the end with known counts into an
+ * archive opened with ?stats=true; the
  * archive's run statistics are then their exact sum.  On every kind a
  * process can share (dir:, file:, sqlite: both layouts, hdf5:, hdf5dir:)
  * and on PostgreSQL, MariaDB and Redis when $KLEPTO_TEST_PG_URL,
@@ -129,6 +130,7 @@ static void test_local_kinds(void **state)
             continue;
         char url[4200];
         snprintf(url, sizeof url, kinds[i], dir);
+        strcat(url, strchr(url, '?') ? "&stats=true" : "?stats=true");
         four_processes(url);
     }
     kt_rmrf(dir);
@@ -147,7 +149,7 @@ static void on_server(const char *scheme, const char *var, const char *option)
         skip();
     }
     char url[1024];
-    snprintf(url, sizeof url, "%s?%s%d", base, option, (int)getpid());
+    snprintf(url, sizeof url, "%s?%s%d&stats=true", base, option, (int)getpid());
     four_processes(url);
 }
 
