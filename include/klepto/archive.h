@@ -41,6 +41,8 @@
  *           follow the umask.  Files that replace others (compaction,
  *           hdf5: writes) keep the bits of the file they replace
  *           (docs/security.md).
+ * Any archive URL also takes ?stats=true: memos using the archive keep
+ * their statistics across runs in it (kl_archive_run_stats, below).
  * Any archive URL also takes ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
@@ -288,9 +290,11 @@ KL_API int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_
 
 /** The run statistics of an archive (kl_archive_run_stats): what the memos
  * that used it counted, summed over every record they left.  Each memo
- * instance with an archive writes one record of its own when it is dumped
- * (kl_memo_dump) or freed (kl_memo_free), so processes writing at once
- * lose nothing (docs/formats.md, "Run statistics").  The records live
+ * instance whose archive was opened with ?stats=true writes one record of
+ * its own when it is dumped (kl_memo_dump) or freed (kl_memo_free), so
+ * processes writing at once lose nothing (docs/formats.md, "Run
+ * statistics").  Off by default: other readers of the storage (Python
+ * klepto reading an SQLite table) would see the records as entries.  The records live
  * under reserved keys that no encoded key can be: they are never seen by
  * get, contains, stat, count, iteration, views or batches. */
 typedef struct kl_run_stats {

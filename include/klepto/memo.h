@@ -144,8 +144,9 @@ KL_API int kl_memo_foreach(kl_memo *m, kl_memo_entry_fn fn, void *ctx);
 /** Empty memory; keep_stats=false also zeroes the statistics (what was
  * counted before still reaches the archive's run statistics). */
 KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
-/** klepto's dump(): write every entry in memory to the archive, and the
- * memo's run statistics (kl_run_stats, archive.h): its hits, misses,
+/** klepto's dump(): write every entry in memory to the archive, and, when
+ * the archive was opened with ?stats=true, the memo's run statistics
+ * (kl_run_stats, archive.h): its hits, misses,
  * loads, evictions, errors and the measured run time of its misses, into
  * a record of its own that each dump rewrites (a failed statistics write
  * is logged at warn level, not returned).  When the
