@@ -65,6 +65,7 @@ struct kl_memo {
         uint8_t id[16];
         bool have_id;
         bool unwritten; /* total holds counts no write has stored yet */
+        unsigned forks; /* the cache's fork count the record belongs to */
         kl_run_stats total;
         kl_cache_stats seen;
         uint64_t seen_miss_ns, seen_miss_timed;

@@ -45,8 +45,11 @@ void kl__memo_stats_restart(kl_memo *m)
 {
     pthread_mutex_lock(&m->rs.mu);
     memset(&m->rs.total, 0, sizeof m->rs.total);
-    m->rs.have_id = false;
+    m->rs.have_id = m->rs.unwritten = false;
     if (m->cache) {
+        kl_cache_stats ignored;
+        uint64_t a, b;
+        m->rs.forks = kl__cache_forked(m->cache, &ignored, &a, &b);
         kl_cache_stats_get(m->cache, &m->rs.seen);
         kl__cache_miss_cost(m->cache, &m->rs.seen_miss_ns, &m->rs.seen_miss_timed);
     }
@@ -59,6 +62,17 @@ static bool take_locked(kl_memo *m)
 {
     kl_cache_stats now;
     uint64_t miss_ns, miss_timed;
+    unsigned forks = kl__cache_forked(m->cache, &now, &miss_ns, &miss_timed);
+    if (forks != m->rs.forks) {
+        /* a child of fork(): the parent reports what it counted under its
+         * id; the child starts a record of its own from the fork on */
+        m->rs.forks = forks;
+        memset(&m->rs.total, 0, sizeof m->rs.total);
+        m->rs.have_id = m->rs.unwritten = false;
+        m->rs.seen = now;
+        m->rs.seen_miss_ns = miss_ns;
+        m->rs.seen_miss_timed = miss_timed;
+    }
     kl_cache_stats_get(m->cache, &now);
     kl__cache_miss_cost(m->cache, &miss_ns, &miss_timed);
     kl_run_stats *t = &m->rs.total;

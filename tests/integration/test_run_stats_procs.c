@@ -137,6 +137,51 @@ static void test_local_kinds(void **state)
     free(dir);
 }
 
+/* A memo inherited by fork(): the child's counts go to a record of its
+ * own, from the fork on; the parent's, before and after, to its own;
+ * nothing counted twice, nothing lost (counts made after the parent's
+ * last dump and before the fork included). */
+static void test_fork_keeps_both(void **state)
+{
+    (void)state;
+    char *dir = kt_tmpdir("runfork");
+    char url[4200];
+    snprintf(url, sizeof url, "sqlite:%s/f.db?table=t&stats=true", dir);
+    kl_memo_opts o = KL_MEMO_OPTS_INIT;
+    o.signature = "x";
+    o.archive = url;
+    kl_memo *m;
+    KT_OK(kl_memo_new(&m, "twice", twice, NULL, &o));
+    KT_OK(call(m, 1));
+    KT_OK(call(m, 2));
+    KT_OK(call(m, 1)); /* 2 misses, 1 hit */
+    KT_OK(kl_memo_dump(m));
+    KT_OK(call(m, 2)); /* a hit after the dump, before the fork */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int bad = call(m, 1) | call(m, 2) | call(m, 1) | call(m, 3); /* 3 hits, 1 miss */
+        bad |= kl_memo_free(m);
+        _exit(bad ? 1 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    KT_OK(call(m, 1)); /* one more hit */
+    KT_OK(kl_memo_free(m));
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    kl_run_stats s;
+    KT_OK(kl_archive_run_stats(ar, &s));
+    assert_int_equal(s.records, 2);
+    assert_int_equal(s.hits, 2 + 3 + 1);
+    assert_int_equal(s.misses, 3);
+    assert_int_equal(s.miss_timed, 3);
+    KT_OK(kl_archive_close(ar));
+    kt_rmrf(dir);
+    free(dir);
+}
+
 static void on_server(const char *scheme, const char *var, const char *option)
 {
     if (!kl_feature(scheme)) {
@@ -175,6 +220,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_local_kinds),
+        cmocka_unit_test(test_fork_keeps_both),
         cmocka_unit_test(test_postgresql),
         cmocka_unit_test(test_mysql),
         cmocka_unit_test(test_redis),
