@@ -42,8 +42,9 @@
  *           hdf5: writes) keep the bits of the file they replace
  *           (docs/security.md).
  * Any archive URL also takes ?ttl=DURATION (expiry), ?max_entries=N and
- * ?max_bytes=SIZE (size limits, see "Size limits" below) and
- * ?cached=true: the handle is then the cached
+ * ?max_bytes=SIZE (size limits, see "Size limits" below), ?stats=true
+ * (memos using the archive keep their statistics across runs in it:
+ * kl_archive_run_stats, below) and ?cached=true: the handle is then the cached
  * front (klepto/cached.h) over the archive the rest of the URL names.  The
  * front is a wrapper the core puts around the archive, not a scheme:
  * "cached:..." is an unknown scheme like any other.  More schemes can be
@@ -334,6 +335,46 @@ typedef struct kl_prune_result {
  *         of the archive (KL_EIO also for a scan that does not get past a
  *         damaged entry). */
 KL_API int kl_archive_prune(kl_archive *ar, const kl_prune_opts *opts, kl_prune_result *out);
+
+/* ---- statistics across runs ------------------------------------------- */
+
+/** The run statistics of an archive (kl_archive_run_stats): what the memos
+ * that used it counted, summed over every record they left.  Each memo
+ * instance whose archive was opened with ?stats=true writes one record of
+ * its own when it is dumped (kl_memo_dump) or freed (kl_memo_free), so
+ * processes writing at once lose nothing (docs/formats.md, "Run
+ * statistics").  Off by default: other readers of the storage (Python
+ * klepto reading an SQLite table) would see the records as entries.  The records live
+ * under reserved keys that no encoded key can be: they are never seen by
+ * get, contains, stat, count, iteration, views or batches. */
+typedef struct kl_run_stats {
+    /** @{ */
+    /** as in kl_memo_info (hit, miss, load, evictions, errors) */
+    uint64_t hits, misses, loads, evictions, errors;
+    /** @} */
+    /** Time saved: the calls answered without running the function (hits
+     * and loads) times the mean measured run time of a miss — each
+     * record's own, or for a record that timed no miss (a run that loaded
+     * everything from the archive) the mean over all records. */
+    uint64_t saved_ns;
+    uint64_t miss_ns;    /**< the measured run time of the timed misses */
+    uint64_t miss_timed; /**< how many misses were timed */
+    uint64_t records;    /**< the records summed (one per memo run) */
+    uint64_t damaged;    /**< records that do not decode (left out of the sums) */
+} kl_run_stats;
+
+/** Sum the archive's run statistics into *out (zeroed first).  A damaged
+ * record is counted in out->damaged and skipped, not an error
+ * (kl_archive_verify reports it, repair removes it).  Cost: one pass
+ * over the keys of the archive.  On a cached front (cached.h) the records
+ * of its storage.
+ * @return 0, or an error of the archive (reading); KL_EINVAL for NULL. */
+KL_API int kl_archive_run_stats(kl_archive *ar, kl_run_stats *out);
+/** Remove every run statistics record (`klepto stats --zero`); *removed
+ * (may be NULL) gets how many.  A memo still running rewrites its own
+ * record at its next dump or free.
+ * @return 0, KL_EPERM (read-only), or an error of the archive. */
+KL_API int kl_archive_run_stats_zero(kl_archive *ar, size_t *removed);
 
 #ifdef __cplusplus
 }

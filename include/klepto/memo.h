@@ -78,8 +78,10 @@ typedef struct kl_memo kl_memo;
  * archive open errors, KL_ENOMEM.  Free with kl_memo_free. */
 KL_API int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
                 const kl_memo_opts *opts);
-/** Writes back pending entries, closes the memo's own archive, releases.
- * Returns the first error of that flush.  Safe on NULL. */
+/** Writes back pending entries and the memo's run statistics (as
+ * kl_memo_dump does), closes the memo's own archive, releases.  Returns
+ * the first error of that flush (a failed statistics write is logged, not
+ * returned).  Safe on NULL. */
 KL_API int kl_memo_free(kl_memo *m);
 
 /** Replace the options (the in-memory cache is emptied; the archive named
@@ -139,9 +141,15 @@ typedef int (*kl_memo_entry_fn)(void *ctx, const kl_memo_entry *entry);
  * KL_ECORRUPT if a stored value does not decode. */
 KL_API int kl_memo_foreach(kl_memo *m, kl_memo_entry_fn fn, void *ctx);
 
-/** Empty memory; keep_stats=false also zeroes the statistics. */
+/** Empty memory; keep_stats=false also zeroes the statistics (what was
+ * counted before still reaches the archive's run statistics). */
 KL_API int kl_memo_clear(kl_memo *m, bool keep_stats);
-/** klepto's dump(): write every entry in memory to the archive.  When the
+/** klepto's dump(): write every entry in memory to the archive, and, when
+ * the archive was opened with ?stats=true, the memo's run statistics
+ * (kl_run_stats, archive.h): its hits, misses,
+ * loads, evictions, errors and the measured run time of its misses, into
+ * a record of its own that each dump rewrites (a failed statistics write
+ * is logged at warn level, not returned).  When the
  * archive is a cached front (?cached=true, cached.h) its memory is dumped
  * to the storage too, so the results persist now, not at kl_memo_free.
  * Without an archive, or with it switched off (kl_memo_set_archived), it

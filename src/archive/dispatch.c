@@ -7,9 +7,12 @@
  * that from every read (get, contains, count, stat, iteration, batches,
  * views), by the time the backend keeps with each entry (its stat).  A
  * handle with size limits has its puts checked and followed by
- * limits.c. */
+ * limits.c.  The run statistics records (run_stats.c) live under reserved
+ * keys that every call here hides: reads do not find them, iteration skips
+ * them, count leaves them out, and writes of such a key are refused. */
 #include "archive/handle.h"
 #include "archive/host.h"
+#include "archive/run_stats.h"
 #include "archive/tarray.h"
 #include "internal.h"
 
@@ -72,10 +75,33 @@ int kl__archive_stat_raw(kl_archive *ar, const void *key, size_t klen, kl_entry_
     return rc;
 }
 
+/* ---- reserved keys ---------------------------------------------------- */
+
+static inline bool hidden(const void *key, size_t klen)
+{
+    return KL_UNLIKELY(kl__is_run_stats_key(key, klen));
+}
+
+static int hidden_absent(kl_archive *ar)
+{
+    return kl_seterr(KL_ENOTFOUND, "%s: key not found (a reserved key: run statistics)",
+                     ar->url);
+}
+
+static int hidden_refused(kl_archive *ar)
+{
+    return kl_seterr(KL_EINVAL,
+                     "%s: the key is reserved (CBOR tag 0x6b6c7273: run statistics); "
+                     "no encoded key has it",
+                     ar->url);
+}
+
 /* ---- the calls -------------------------------------------------------- */
 
 int kl_archive_get(kl_archive *ar, const void *key, size_t klen, kl_buf *val)
 {
+    if (hidden(key, klen))
+        return hidden_absent(ar);
     KL__AR_LOCK(ar);
     int rc = ar->be->get(ar->state, key, klen, val);
     if (KL_UNLIKELY(ar->ttl_ns) && rc == 0) {
@@ -92,6 +118,8 @@ int kl_archive_put(kl_archive *ar, const void *key, size_t klen, const void *val
     int rc = kl__archive_check_writable(ar);
     if (rc)
         return rc;
+    if (hidden(key, klen))
+        return hidden_refused(ar);
     if (KL_UNLIKELY(ar->lim) && (rc = kl__limits_check_put(ar, 1, &klen, &vlen)))
         return rc;
     KL__AR_LOCK(ar);
@@ -107,6 +135,8 @@ int kl_archive_del(kl_archive *ar, const void *key, size_t klen)
     int rc = kl__archive_check_writable(ar);
     if (rc)
         return rc;
+    if (hidden(key, klen))
+        return hidden_absent(ar);
     KL__AR_LOCK(ar);
     rc = ar->be->del(ar->state, key, klen);
     KL__AR_UNLOCK(ar);
@@ -127,6 +157,8 @@ static int contains_locked(kl_archive *ar, const void *key, size_t klen)
 
 int kl_archive_contains(kl_archive *ar, const void *key, size_t klen)
 {
+    if (hidden(key, klen))
+        return 0;
     KL__AR_LOCK(ar);
     int rc = contains_locked(ar, key, klen);
     if (KL_UNLIKELY(ar->ttl_ns) && rc == 1) {
@@ -155,18 +187,32 @@ static int count_live(kl_archive *ar, size_t *out)
     return rc;
 }
 
+/* The backend's count less the reserved keys: those are walked only when
+ * the marker says the archive holds run statistics. */
 int kl_archive_count(kl_archive *ar, size_t *out)
 {
     if (ar->ttl_ns)
         return count_live(ar, out);
     KL__AR_LOCK(ar);
-    int rc = ar->be->count(ar->state, out);
+    size_t n = 0, reserved = 0;
+    int rc = ar->be->count(ar->state, &n);
+    if (!rc) {
+        int has = contains_locked(ar, KL__RS_PREFIX "\x40", KL__RS_MARKER_LEN);
+        if (has < 0)
+            rc = has;
+        else if (has)
+            rc = kl__run_stats_hidden_locked(ar, &reserved);
+    }
     KL__AR_UNLOCK(ar);
+    if (!rc)
+        *out = n > reserved ? n - reserved : 0;
     return rc;
 }
 
 int kl_archive_stat(kl_archive *ar, const void *key, size_t klen, kl_entry_info *out)
 {
+    if (hidden(key, klen))
+        return hidden_absent(ar);
     KL__AR_LOCK(ar);
     int rc = stat_locked(ar, key, klen, out);
     if (ar->ttl_ns && rc == 0 && stored_too_long_ago(out->stored_ns, ar->ttl_ns))
@@ -254,6 +300,9 @@ int kl_archive_put_many(kl_archive *ar, size_t n, const void *const *keys, const
     int rc = kl__archive_check_writable(ar);
     if (rc)
         return rc;
+    for (size_t i = 0; i < n; i++)
+        if (hidden(keys[i], klens[i]))
+            return hidden_refused(ar);
     if (KL_UNLIKELY(ar->lim) && (rc = kl__limits_check_put(ar, n, klens, vlens)))
         return rc;
     KL__AR_LOCK(ar);
@@ -277,12 +326,17 @@ int kl_archive_del_many(kl_archive *ar, size_t n, const void *const *keys, const
 {
     size_t done = 0;
     int rc = kl__archive_check_writable(ar);
+    bool any_hidden = false; /* then key by key, past them */
+    for (size_t i = 0; !rc && i < n && !any_hidden; i++)
+        any_hidden = hidden(keys[i], klens[i]);
     if (!rc) {
         KL__AR_LOCK(ar);
-        if (ar->be->version >= 2 && ar->be->del_many) {
+        if (ar->be->version >= 2 && ar->be->del_many && !any_hidden) {
             rc = ar->be->del_many(ar->state, n, keys, klens, &done);
         } else {
             for (size_t i = 0; i < n && !rc; i++) {
+                if (hidden(keys[i], klens[i]))
+                    continue;
                 int r = ar->be->del(ar->state, keys[i], klens[i]);
                 if (r == 0)
                     done++;
@@ -312,6 +366,11 @@ int kl_archive_get_many(kl_archive *ar, size_t n, const void *const *keys, const
                 rc = r;
         }
     }
+    for (size_t i = 0; !rc && i < n; i++)
+        if (found[i] && hidden(keys[i], klens[i])) {
+            found[i] = false;
+            kl_buf_reset(&vals[i]);
+        }
     for (size_t i = 0; ar->ttl_ns && !rc && i < n; i++) {
         if (!found[i])
             continue;
@@ -351,6 +410,8 @@ int kl_archive_compact(kl_archive *ar)
 int kl_archive_get_view(kl_archive *ar, const void *key, size_t klen, kl_view **out)
 {
     *out = NULL;
+    if (hidden(key, klen))
+        return hidden_absent(ar);
     KL__AR_LOCK(ar);
     int rc;
     if (ar->be->get_view) {
@@ -412,8 +473,10 @@ int kl_archive_iter_next(kl_archive_iter *it, kl_buf *key, kl_buf *val)
     kl_archive *ar = it->ar;
     KL__AR_LOCK(ar);
     int rc;
-    for (;;) { /* with ?ttl=, past the expired entries */
+    for (;;) { /* past the reserved keys, and with ?ttl=, the expired entries */
         rc = ar->be->iter_next(it->cur, key, val);
+        if (rc == 1 && hidden(key->data, key->len))
+            continue;
         if (rc != 1 || !ar->ttl_ns || it->raw)
             break;
         int x = expired_locked(ar, key->data, key->len);

@@ -17,6 +17,7 @@ struct kl_archive {
     bool serial;    /* backend not thread-safe: hold mu around every call */
     bool read_only;
     int64_t ttl_ns; /* ?ttl=: entries stored longer ago are absent; 0: none */
+    bool run_stats; /* ?stats=true: memos write their run statistics here */
     pthread_mutex_t mu;
     struct kl__limits *lim; /* ?max_entries= / ?max_bytes= (limits.c); NULL: none */
 };

@@ -3,9 +3,10 @@
  * cached front when the URL asks for it (?cached=true: the front is a
  * wrapper around the archive the rest of the URL names, not a scheme), and
  * otherwise opens the backend registered under the URL's scheme.  The
- * core's other options, ?ttl=DURATION (dispatch.c hides what it has
- * expired) and ?max_entries= / ?max_bytes= (limits.c keeps them), are
- * read here and kept in the handle. */
+ * core's other options are read here and kept in the handle: ?ttl=DURATION
+ * (dispatch.c hides what it has expired), ?max_entries= / ?max_bytes=
+ * (limits.c keeps them) and ?stats=true (memos write their run statistics:
+ * run_stats.c). */
 #include "archive/handle.h"
 #include "archive/registry.h"
 #include "archive/url.h"
@@ -76,7 +77,9 @@ static int open_backend(kl_archive **out, const kl_archive_backend *be, const ch
         return rc;
     ar->read_only = opts->read_only;
     ar->ttl_ns = (int64_t)ttl_s * 1000000000;
-    rc = kl__limits_open(ar, u, opts);
+    rc = kl_url_bool(u, "stats", &ar->run_stats); /* the core's: run_stats.c */
+    if (!rc)
+        rc = kl__limits_open(ar, u, opts);
     if (rc) {
         kl__archive_handle_release(ar);
         return rc;

@@ -2,8 +2,11 @@
 /* kl_archive_verify: the backend's own check of framing and checksums (or,
  * without one, a walk that reads every entry back), then one walk that
  * decodes every stored key and value; with repair, the entries found
- * damaged are deleted once the walk is over. */
+ * damaged are deleted once the walk is over.  A run statistics record
+ * (run_stats.c) is checked as one: a damaged record is reported, and
+ * repair resets it (removes it). */
 #include "archive/handle.h"
+#include "archive/run_stats.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -66,8 +69,35 @@ static int check_read(kl_archive *ar, const kl_buf *k, kl_buf *v, bool repair, k
 
 /* 1 when the stored key or value of entry k does not decode (reported),
  * 0 when both do.  Checksums only prove the bytes are the ones written. */
+/* check_decode for a reserved key: the marker or a well-formed record. */
+static int check_run_stats(const kl_buf *k, const kl_buf *v, bool repair, kl_buf *report)
+{
+    int rc;
+    if (k->len == KL__RS_MARKER_LEN && k->data[KL__RS_PREFIX_LEN] == 0x40)
+        rc = v->len == 1 && v->data[0] == 0xf6
+                 ? 0
+                 : kl_seterr(KL_ECORRUPT, "run statistics marker: unexpected value");
+    else if (k->len == KL__RS_KEY_LEN && k->data[KL__RS_PREFIX_LEN] == (0x40 | KL__RS_ID_LEN)) {
+        kl__run_record r;
+        rc = kl__run_stats_decode(v->data, v->len, &r);
+    } else
+        rc = kl_seterr(KL_ECORRUPT, "run statistics: a reserved key of unknown form");
+    if (!rc)
+        return 0;
+    if (report) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", kl_errmsg());
+        hexkey(report, k->data, k->len);
+        kl_buf_printf(report, ": damaged run statistics record: %s%s\n", msg,
+                      repair ? " (reset)" : "");
+    }
+    return 1;
+}
+
 static int check_decode(const kl_buf *k, const kl_buf *v, bool repair, kl_buf *report)
 {
+    if (kl__is_run_stats_key(k->data, k->len))
+        return check_run_stats(k, v, repair, report);
     kl_value x;
     const char *what = NULL;
     if (kl_decode(k->data, k->len, &x) == 0)

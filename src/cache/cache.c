@@ -401,8 +401,10 @@ int kl_cache_clear(kl_cache *c, bool keep_stats)
         if (rc && !first)
             first = rc;
         kl__shard_free_entries(c, sh);
-        if (!keep_stats)
+        if (!keep_stats) {
             sh->hit = sh->miss = sh->load = sh->evictions = sh->expirations = sh->errors = 0;
+            sh->miss_ns = sh->miss_timed = 0;
+        }
         spin_unlock(&sh->lock);
     }
     if (!keep_stats)
@@ -497,6 +499,34 @@ size_t kl_cache_sweep(kl_cache *c)
     return removed;
 }
 
+void kl__cache_stats_sum_locked(const kl_cache *c, kl_cache_stats *out, uint64_t *miss_ns,
+                                uint64_t *miss_timed)
+{
+    memset(out, 0, sizeof *out);
+    *miss_ns = *miss_timed = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        const shard *sh = &c->shards[i];
+        out->hit += sh->hit;
+        out->miss += sh->miss;
+        out->load += sh->load;
+        out->evictions += sh->evictions;
+        out->expirations += sh->expirations;
+        out->errors += sh->errors;
+        *miss_ns += sh->miss_ns;
+        *miss_timed += sh->miss_timed;
+    }
+    out->hit += kl__cache_reader_hits(c) - __atomic_load_n(&c->hits_zero, __ATOMIC_RELAXED);
+}
+
+unsigned kl__cache_forked(const kl_cache *c, kl_cache_stats *at_fork, uint64_t *miss_ns,
+                          uint64_t *miss_timed)
+{
+    *at_fork = c->at_fork;
+    *miss_ns = c->at_fork_miss_ns;
+    *miss_timed = c->at_fork_miss_timed;
+    return c->forks;
+}
+
 void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -524,6 +554,18 @@ void kl_cache_count_error(kl_cache *c)
 }
 
 void kl__cache_count_miss(kl_cache *c) { shard_count(&c->shards[0], &c->shards[0].miss); }
+
+void kl__cache_miss_cost(const kl_cache *c, uint64_t *total_ns, uint64_t *timed)
+{
+    *total_ns = *timed = 0;
+    for (unsigned i = 0; i < c->nshards; i++) {
+        shard *sh = &c->shards[i];
+        spin_lock_quiet(&sh->lock);
+        *total_ns += sh->miss_ns;
+        *timed += sh->miss_timed;
+        spin_unlock(&sh->lock);
+    }
+}
 
 const char *kl_cache_policy(const kl_cache *c) { return c->policy_name; }
 

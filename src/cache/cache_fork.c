@@ -60,9 +60,13 @@ static void unlock_all(void)
  * computations in progress. */
 static void child_after_fork(void)
 {
-    for (kl_cache *c = caches; c; c = c->fork_next)
+    for (kl_cache *c = caches; c; c = c->fork_next) {
         for (unsigned i = 0; i < c->nshards; i++)
             c->shards[i].flights = NULL;
+        /* what the parent counted: its own to report, not the child's */
+        kl__cache_stats_sum_locked(c, &c->at_fork, &c->at_fork_miss_ns, &c->at_fork_miss_timed);
+        c->forks++;
+    }
     unlock_all();
 }
 

@@ -32,6 +32,7 @@ struct kl_cache_ticket {
     size_t vlen;
     int state; /* 0 computing, 1 done, < 0 abandoned with this error */
     int refs;  /* the owner + waiters */
+    int64_t started_ns; /* monotonic: when the caller was told to compute */
 };
 
 /* ---- sinks: where a found value goes ---------------------------------------------- */
@@ -380,6 +381,9 @@ static __attribute__((noinline)) int acquire_slow(kl_cache *c, shard *sh, uint64
         }
         shard_count(sh, &sh->miss);
     }
+    /* the miss's cost, from here to kl_cache_fulfil: timed only for a
+     * cache with an archive, where the memo's run statistics go */
+    t->started_ns = c->archive ? now_ns() : 0;
     *ticket = t;
     return 1;
 }
@@ -436,6 +440,14 @@ int kl__cache_acquire_result(kl_cache *c, const void *key, size_t klen, kl_resul
 
 int kl_cache_fulfil(kl_cache_ticket *t, const void *val, size_t vlen)
 {
+    if (t->started_ns) {
+        int64_t took = now_ns() - t->started_ns;
+        shard *sh = t->shard;
+        spin_lock_quiet(&sh->lock);
+        sh->miss_ns += took > 0 ? (uint64_t)took : 0;
+        sh->miss_timed++;
+        spin_unlock(&sh->lock);
+    }
     int rc = kl__cache_store(t->cache, t->hash, t->key, t->klen, val, vlen);
     flight_finish(t->shard, t, val, vlen, 0);
     return rc;

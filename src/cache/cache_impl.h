@@ -124,6 +124,10 @@ typedef struct shard {
     struct kl_cache_ticket *flights;
     struct kl_cache_ticket *spare; /* a finished ticket kept for the next miss */
     uint64_t miss, load, evictions, expirations, errors;
+    /* the run time of misses computed here while the cache has an archive
+     * (kl_cache_fulfil): their sum in ns and how many, for the time saved
+     * (kl__cache_miss_cost) */
+    uint64_t miss_ns, miss_timed;
     pthread_mutex_t flight_mx;
     pthread_cond_t flight_done;
     /* memory fast readers may still see, freed after a grace period
@@ -174,6 +178,11 @@ struct kl_cache {
     shard *shards;
     /* every live cache is on one list, for fork() (cache_fork.c) */
     struct kl_cache *fork_prev, *fork_next;
+    /* in a child: how many forks made it, and the statistics at the last
+     * (for the memo's run statistics: kl__cache_forked) */
+    unsigned forks;
+    kl_cache_stats at_fork;
+    uint64_t at_fork_miss_ns, at_fork_miss_timed;
     /* The limits are global: shards fill unevenly, so a shard may hold
      * more than its share while the whole stays within maxsize/maxbytes. */
     size_t total_count, total_bytes; /* atomic */
@@ -317,6 +326,10 @@ void kl__shard_free_retired(kl_cache *c, shard *sh);
  * locks fork() takes, so that a child inherits every cache unlocked and
  * whole (cache_fork.c). */
 void kl__cache_fork_track(kl_cache *c);
+/* The statistics and miss cost summed with the shard locks already held
+ * (the fork handler's). */
+void kl__cache_stats_sum_locked(const kl_cache *c, kl_cache_stats *out, uint64_t *miss_ns,
+                                uint64_t *miss_timed);
 void kl__cache_fork_untrack(kl_cache *c);
 
 #endif

@@ -31,6 +31,18 @@ int kl__cache_acquire_result(kl_cache *c, const void *key, size_t klen, kl_resul
  * fallback as a miss, so hit + miss + load is the number of calls). */
 void kl__cache_count_miss(kl_cache *c);
 
+/* The measured cost of the misses computed through tickets since the
+ * statistics were last zeroed: their summed run time (ns, monotonic
+ * clock, from kl_cache_acquire's answer 1 to kl_cache_fulfil) and how
+ * many were timed.  Read at flush time only (the memo's run statistics). */
+void kl__cache_miss_cost(const kl_cache *c, uint64_t *total_ns, uint64_t *timed);
+
+/* How many fork()s made this process's copy of the cache (0 in the
+ * process that created it), and its statistics and miss cost as the
+ * last fork found them (what the parent counted). */
+unsigned kl__cache_forked(const kl_cache *c, kl_cache_stats *at_fork, uint64_t *miss_ns,
+                          uint64_t *miss_timed);
+
 /* How memory keys map to archive keys, for a cache whose owner keys memory
  * differently from the archive (the typed memo keys memory by its raw
  * argument bits and the archive by the canonical key).  to_archive writes

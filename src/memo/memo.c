@@ -79,8 +79,10 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
 
     /* commit: swap the new parts in */
     kl_archive *keep_ar = ar ? ar : m->archive;
-    if (m->cache)
+    if (m->cache) {
+        kl__memo_stats_flush(m); /* the old cache's counts, to the old archive */
         kl_cache_free(m->cache);
+    }
     if (ar && m->archive)
         kl_archive_close(m->archive);
     if (sig) {
@@ -102,6 +104,7 @@ int kl_memo_configure(kl_memo *m, const kl_memo_opts *opts)
         m->archive_off = false;
     if (m->archive && !m->archive_off)
         kl_cache_set_archive(m->cache, m->archive);
+    kl__memo_stats_restart(m);
     return 0;
 fail:
     kl_archive_close(ar);
@@ -125,8 +128,10 @@ int kl_memo_new(kl_memo **out, const char *name, kl_memo_fn fn, void *userdata,
     }
     m->fn = fn;
     m->userdata = userdata;
+    pthread_mutex_init(&m->rs.mu, NULL);
     int rc = kl_memo_configure(m, opts);
     if (rc) {
+        pthread_mutex_destroy(&m->rs.mu);
         free(m->name);
         free(m);
         return rc;
@@ -139,9 +144,11 @@ int kl_memo_free(kl_memo *m)
 {
     if (!m)
         return 0;
+    kl__memo_stats_flush(m);
     int rc = kl_cache_free(m->cache);
     int arc = kl_archive_close(m->archive);
     memo_release_parts(m);
+    pthread_mutex_destroy(&m->rs.mu);
     free(m->name);
     free(m);
     return rc ? rc : arc;
@@ -278,5 +285,10 @@ void kl_memo_info_get(const kl_memo *m, kl_memo_info *out)
     out->policy = kl_cache_policy(m->cache);
 }
 
-int kl_memo_clear(kl_memo *m, bool keep_stats) { return kl_cache_clear(m->cache, keep_stats); }
+int kl_memo_clear(kl_memo *m, bool keep_stats)
+{
+    if (!keep_stats) /* the run statistics keep what was counted so far */
+        kl__memo_stats_take(m);
+    return kl_cache_clear(m->cache, keep_stats);
+}
 

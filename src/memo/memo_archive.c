@@ -24,6 +24,7 @@ int kl_memo_dump(kl_memo *m)
     int rc = kl_cache_dump(m->cache);
     if (rc == 0 && kl_cached_is(m->archive))
         rc = kl_cached_dump(m->archive, 0, NULL, NULL, NULL);
+    kl__memo_stats_flush(m); /* the run statistics: a record of the memo's own */
     return rc;
 }
 
@@ -138,10 +139,12 @@ int kl_memo_set_archive(kl_memo *m, const char *url)
         if (rc)
             return rc;
     }
+    kl__memo_stats_flush(m); /* what was counted with the old archive, to it */
     int rc = kl__cache_swap_archive(m->cache, ar);
     kl_archive_close(m->archive);
     m->archive = ar;
     m->archive_off = false;
+    kl__memo_stats_restart(m);
     return rc;
 }
 

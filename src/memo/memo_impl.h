@@ -6,6 +6,7 @@
 #ifndef KLEPTO_MEMO_IMPL_H
 #define KLEPTO_MEMO_IMPL_H
 
+#include <pthread.h>
 #include <string.h>
 
 #include "cache/cache_memo.h"
@@ -56,6 +57,19 @@ struct kl_memo {
     uint8_t arg_esize[TYPED_MAX_ARGS]; /* an array argument's element size, 1 for
                                           an object (its encoded bytes); 0: scalar */
     const kl_usertype *objtype[TYPED_MAX_ARGS]; /* an object argument's type ('U') */
+    /* Run statistics (memo_stats.c): this memo's record in its archive,
+     * named by a random id; what it holds, and the cache's counters when
+     * it was last written (only what grew since is added). */
+    struct {
+        pthread_mutex_t mu; /* dump and clear may run from many threads */
+        uint8_t id[16];
+        bool have_id;
+        bool unwritten; /* total holds counts no write has stored yet */
+        unsigned forks; /* the cache's fork count the record belongs to */
+        kl_run_stats total;
+        kl_cache_stats seen;
+        uint64_t seen_miss_ns, seen_miss_timed;
+    } rs;
 };
 
 /* Build the key of a call into stack (cap KEY_STACK) or, when longer, heap.
@@ -96,6 +110,19 @@ int kl__memo_mem_key(const kl_memo *m, const kl_call *call, uint8_t *stack, kl_b
 /* Decide raw keys from the types and the options, and tell the cache how
  * its memory keys map to archive keys (memo_typed.c).  After configure. */
 void kl__memo_raw_keys_update(kl_memo *m);
+
+/* Add what the cache counted since the last flush to the memo's run
+ * statistics record and write it to the live archive (memo_stats.c).
+ * Failures are told to the log (warn), not returned: statistics never
+ * fail a dump or a free.  Not concurrently with configure/free. */
+void kl__memo_stats_flush(kl_memo *m);
+/* Take what the cache counted since the last flush into the record
+ * without writing it, and count from zero on: before the cache's
+ * statistics are zeroed (kl_memo_clear). */
+void kl__memo_stats_take(kl_memo *m);
+/* Start a new record (a new id, nothing in it) from the cache's counters
+ * as they are now: after the memo's archive or cache was replaced. */
+void kl__memo_stats_restart(kl_memo *m);
 
 /* Debug log of a lookup's outcome (0 hit, 1 miss, 2 unusable value, < 0
  * error): one line naming the memo. */

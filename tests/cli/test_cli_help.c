@@ -120,7 +120,7 @@ static void bad_usage_still_exits_2_with_the_usage_line_on_stderr(void **st)
         {"count", "klepto: usage: klepto count URL [--json]\n"},
         {"put mem: 1", "klepto: usage: klepto put URL KEY VALUE\n"},
         {"rm mem:", "klepto: usage: klepto rm URL KEY\n"},
-        {"stats", "klepto: usage: klepto stats URL [--json] [--human|--exact]\n"},
+        {"stats", "klepto: usage: klepto stats URL [--json] [--human|--exact] [--zero]\n"},
         {"verify", "klepto: usage: klepto verify URL [--repair] [--json] [--progress|--quiet]\n"},
         {"clear", "klepto: usage: klepto clear URL [--progress|--quiet]\n"},
         {"copy mem:", "klepto: usage: klepto copy SRC DST [--json] [--progress|--quiet]\n"},

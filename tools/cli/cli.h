@@ -98,6 +98,14 @@ void cli_json_text(kl_buf *out, const char *s);
 const char *cli_human_bytes(uint64_t n, char *buf, size_t size);
 const char *cli_human_count(double n, char *buf, size_t size);
 const char *cli_human_seconds(double s, char *buf, size_t size);
+/* cli_run_stats.c: `klepto stats`'s run statistics, as JSON members of o
+ * or (o NULL) name=value lines, human units when human; 0 or an error
+ * (the caller reports it). */
+int cli_run_stats_print(kl_archive *ar, cli_json *o, bool human);
+/* `klepto stats URL --zero`: remove the records, say how many; an exit
+ * status. */
+int cli_run_stats_zero(const char *url, bool json);
+
 /* Remove every argv element equal to flag (before a "--"), compacting
  * argv and *argc; true when there was one. */
 bool cli_take_flag(int *argc, char **argv, const char *flag);

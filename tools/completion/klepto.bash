@@ -12,7 +12,7 @@ _klepto_options()
     case $1 in
     ls) echo "--long --json" ;;
     count) echo "--json" ;;
-    stats) echo "--json --human --exact" ;;
+    stats) echo "--json --human --exact --zero" ;;
     verify) echo "--repair --json --progress --quiet" ;;
     clear | compact) echo "--progress --quiet" ;;
     copy) echo "--json --progress --quiet" ;;
