@@ -45,6 +45,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -331,9 +332,32 @@ static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
                      s->dir, strerror(errno));
 }
 
+/* HDF5 (1.10 and later) holds a flock on a file it has open, exclusive
+ * for writing.  No klepto writer opens PATH with HDF5 (it writes copies),
+ * but another program may, and change the file in place under the copy a
+ * transaction is making of it.  A shared flock on the locked file fd says
+ * whether one has it open for writing (KL_EBUSY: nothing is changed, the
+ * journal keeps its entries) and, held until fd is closed, keeps one from
+ * opening it for writing meanwhile.  A writer that switched HDF5's locking
+ * off (HDF5_USE_FILE_LOCKING=FALSE) cannot be seen. */
+static int no_foreign_writer(h5_state *s, int fd)
+{
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+        return 0;
+    if (errno == EWOULDBLOCK)
+        return kl_seterr(KL_EBUSY,
+                         "%s: %s is open for writing in another HDF5 program (it holds HDF5's "
+                         "file lock): not changed; try again once that program has closed it",
+                         s->url, s->path);
+    if (errno == ENOLCK || errno == EINVAL || errno == EOPNOTSUPP)
+        return 0; /* a file system without flock: nothing to tell */
+    return kl_seterr(kl__errno_code(errno), "%s: lock %s: %s", s->url, s->path, strerror(errno));
+}
+
 /* Open PATH and hold an exclusive lock on the file it names (retrying
- * when a writer renamed another over it meanwhile).  KL_ENOTFOUND when
- * there is no file. */
+ * when a writer renamed another over it meanwhile), and a shared flock
+ * (no_foreign_writer).  KL_ENOTFOUND when there is no file, KL_EBUSY when
+ * another HDF5 program has it open for writing. */
 static int lock_current(h5_state *s, int *out, struct stat *st)
 {
     for (;;) {
@@ -360,6 +384,11 @@ static int lock_current(h5_state *s, int *out, struct stat *st)
         struct stat now;
         if (fstat(fd, st) == 0 && st->st_nlink > 0 && stat(s->path, &now) == 0 &&
             now.st_dev == st->st_dev && now.st_ino == st->st_ino) {
+            int rc = no_foreign_writer(s, fd);
+            if (rc) {
+                close(fd);
+                return rc;
+            }
             *out = fd;
             return 0;
         }
@@ -693,8 +722,11 @@ static int h5_put(void *state, const void *key, size_t klen, const void *val, si
         return h5_put_many(state, 1, &key, &klen, &val, &vlen);
     kl__h5_enter();
     int rc = kl__h5j_put(s->jr, 1, &key, &klen, &val, &vlen);
-    if (!rc && fold_due(s, 4))
-        rc = txn(s, TXN_COPY, NULL, NULL);
+    /* the entry is stored once it is in the journal: a file that another
+     * HDF5 program has open for writing is folded into by a later put or
+     * the close */
+    if (!rc && fold_due(s, 4) && (rc = txn(s, TXN_COPY, NULL, NULL)) == KL_EBUSY)
+        rc = 0;
     kl__h5_leave();
     return rc;
 }
