@@ -691,11 +691,51 @@ static hid_t entry_dcpl(bool compact)
 }
 
 /* A big value's elements are written in slabs of whole rows, about
- * SLAB bytes each, and hashed slab by slab right after HDF5 has copied
- * it out, while it is still in the processor's cache: hashing 100 MB
- * afterwards, from memory, costs as much again as a third of the write. */
+ * SLAB bytes each, and hashed slab by slab as HDF5 writes them: by a
+ * helper thread, one slab behind, so that the hash (XXH3 of 100 MB costs
+ * as much as a third of the write) runs beside the kernel's copy and reads
+ * what that copy has just brought into the cache; inline after each slab
+ * when no thread can be started. */
 #define SLAB_MIN (8u << 20)
 #define SLAB (1u << 20)
+
+typedef struct hasher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *p;
+    size_t ready;     /* bytes of p written and hashable */
+    bool stop;        /* no more will come */
+    XXH3_state_t *st; /* the helper's until it is joined */
+} hasher;
+
+static void *hash_slabs(void *arg)
+{
+    hasher *h = arg;
+    size_t at = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        while (h->ready == at && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        size_t upto = h->ready;
+        pthread_mutex_unlock(&h->mu);
+        if (upto == at)
+            return NULL; /* stopped, all hashed */
+        XXH3_64bits_update(h->st, h->p + at, upto - at);
+        at = upto;
+    }
+}
+
+/* Hand the helper what is written: up to `ready` bytes, or (stop) the
+ * end. */
+static void hasher_post(hasher *h, size_t ready, bool stop)
+{
+    pthread_mutex_lock(&h->mu);
+    if (ready > h->ready)
+        h->ready = ready;
+    h->stop = stop;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
 
 /* Write the elements of l (a dataset of rank >= 1, d) and set *h to
  * XXH3-64 of the whole value val (what precedes and follows the elements
@@ -706,39 +746,50 @@ static int write_slabs(hid_t d, hid_t type, const value_layout *l, const uint8_t
     size_t row = l->nbytes / l->dims[0]; /* bytes of one row (dims[0] > 0: nbytes > 0) */
     hsize_t per = row >= SLAB ? 1 : SLAB / row;
     size_t before = (size_t)(l->data - val);
-    XXH3_state_t *st = XXH3_createState();
+    hasher hs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+                 .p = l->data, .st = XXH3_createState()};
     hid_t fsp = H5Dget_space(d);
     int rc = 0;
-    if (!st || fsp < 0 || XXH3_64bits_reset(st) != XXH_OK ||
-        XXH3_64bits_update(st, val, before) != XXH_OK)
+    if (!hs.st || fsp < 0 || XXH3_64bits_reset(hs.st) != XXH_OK ||
+        XXH3_64bits_update(hs.st, val, before) != XXH_OK)
         rc = kl__h5_fail(KL_ENOMEM, "%s: entry %s: write", where, name);
+    pthread_t helper;
+    bool threaded = !rc && pthread_create(&helper, NULL, hash_slabs, &hs) == 0;
     hsize_t start[KL_NDARRAY_MAXDIM] = {0}, count[KL_NDARRAY_MAXDIM];
     memcpy(count, l->dims, sizeof count);
+    size_t done = 0;
     for (hsize_t r = 0; !rc && r < l->dims[0]; r += per) {
         start[0] = r;
         count[0] = l->dims[0] - r < per ? l->dims[0] - r : per;
         hsize_t elems = count[0] * (row / H5Tget_size(type));
-        const uint8_t *p = l->data + r * row;
         size_t n = (size_t)count[0] * row;
         hid_t msp = H5Screate_simple(1, &elems, NULL);
         if (msp < 0 ||
             H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-            H5Dwrite(d, type, msp, fsp, H5P_DEFAULT, p) < 0)
-            rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes at %zu", where, name, n,
-                             (size_t)(p - l->data));
-        else if (XXH3_64bits_update(st, p, n) != XXH_OK)
-            rc = kl_seterr(KL_EIO, "%s: entry %s: checksum", where, name);
+            H5Dwrite(d, type, msp, fsp, H5P_DEFAULT, l->data + done) < 0)
+            rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes at %zu", where, name, n, done);
+        else if (threaded)
+            hasher_post(&hs, done + n, false);
+        else
+            XXH3_64bits_update(hs.st, l->data + done, n);
+        done += n;
         if (msp >= 0)
             H5Sclose(msp);
     }
+    if (threaded) {
+        hasher_post(&hs, 0, true);
+        pthread_join(helper, NULL);
+    }
     size_t after = before + l->nbytes;
-    if (!rc && XXH3_64bits_update(st, val + after, vlen - after) != XXH_OK)
+    if (!rc && XXH3_64bits_update(hs.st, val + after, vlen - after) != XXH_OK)
         rc = kl_seterr(KL_EIO, "%s: entry %s: checksum", where, name);
     if (!rc)
-        *h = XXH3_64bits_digest(st);
+        *h = XXH3_64bits_digest(hs.st);
     if (fsp >= 0)
         H5Sclose(fsp);
-    XXH3_freeState(st);
+    XXH3_freeState(hs.st);
+    pthread_mutex_destroy(&hs.mu);
+    pthread_cond_destroy(&hs.cv);
     return rc;
 }
 
