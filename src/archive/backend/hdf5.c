@@ -12,10 +12,12 @@
  * place can leave the whole file unreadable.  So the file named PATH is
  * never modified in place.  A write (put, put_many, del, clear, compact)
  * is a transaction: take an exclusive lock on the current file (an OFD
- * fcntl lock, which does not interfere with HDF5's own flock), copy it to
- * a temporary file beside it (a reflink where the file system has them,
- * else copy_file_range in the kernel), apply the change there with HDF5,
- * flush it (fdatasync unless ?sync=none), and rename it over PATH.  Readers
+ * fcntl lock, which does not interfere with HDF5's own flock; and a shared
+ * flock, refused while another HDF5 program has the file open for
+ * writing: KL_EBUSY), copy it to a temporary file beside it (a reflink
+ * where the file system has them, else copy_file_range in the kernel),
+ * apply the change there with HDF5, flush it (fdatasync unless
+ * ?sync=none), and put it in PATH's place (replace()).  Readers
  * take no lock: they open whatever file PATH names and it never changes
  * under them; a read handle is reused until PATH names another file
  * (one stat per operation tells).  A crash loses only the transaction in
