@@ -340,8 +340,11 @@ static int tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
  * transaction is making of it.  A shared flock on the locked file fd says
  * whether one has it open for writing (KL_EBUSY: nothing is changed, the
  * journal keeps its entries) and, held until fd is closed, keeps one from
- * opening it for writing meanwhile.  A writer that switched HDF5's locking
- * off (HDF5_USE_FILE_LOCKING=FALSE) cannot be seen. */
+ * opening it for writing meanwhile.  It is taken before the OFD lock:
+ * where flock is emulated by whole-file byte-range locks (NFS), the two
+ * are one lock of the same open file, and the write lock then replaces
+ * the shared one rather than the other way round.  A writer that switched
+ * HDF5's locking off (HDF5_USE_FILE_LOCKING=FALSE) cannot be seen. */
 static int no_foreign_writer(h5_state *s, int fd)
 {
     if (flock(fd, LOCK_SH | LOCK_NB) == 0)
@@ -373,24 +376,24 @@ static int lock_current(h5_state *s, int *out, struct stat *st)
             close(fd);
             return kl_seterr(KL_ECORRUPT, "%s: %s is not a regular file", s->url, s->path);
         }
+        int rc = no_foreign_writer(s, fd);
+        if (rc) {
+            close(fd);
+            return rc;
+        }
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         int r;
         while ((r = fcntl(fd, F_OFD_SETLKW, &fl)) < 0 && errno == EINTR)
             ;
         if (r < 0) {
-            int rc = kl_seterr(kl__errno_code(errno), "%s: lock %s: %s", s->url, s->path,
-                               strerror(errno));
+            rc = kl_seterr(kl__errno_code(errno), "%s: lock %s: %s", s->url, s->path,
+                           strerror(errno));
             close(fd);
             return rc;
         }
         struct stat now;
         if (fstat(fd, st) == 0 && st->st_nlink > 0 && stat(s->path, &now) == 0 &&
             now.st_dev == st->st_dev && now.st_ino == st->st_ino) {
-            int rc = no_foreign_writer(s, fd);
-            if (rc) {
-                close(fd);
-                return rc;
-            }
             *out = fd;
             return 0;
         }
