@@ -179,14 +179,25 @@ static int attr_write(hid_t obj, const char *name, hid_t type, hid_t space, cons
     return rc;
 }
 
+/* A property list, dataspace or datatype made once per process by make
+ * and kept in *id (entries are written by the thousand; the caller holds
+ * kl__h5_enter).  -1 when it cannot be made. */
+static hid_t kept(hid_t *id, hid_t (*make)(void))
+{
+    if (*id >= 0 && H5Iis_valid(*id) > 0)
+        return *id;
+    return *id = make();
+}
+
+static hid_t make_scalar_space(void) { return H5Screate(H5S_SCALAR); }
+
 static int attr_scalar(hid_t obj, const char *name, hid_t type, const void *p, const char *where)
 {
-    hid_t sp = H5Screate(H5S_SCALAR);
+    static hid_t scalar = -1;
+    hid_t sp = kept(&scalar, make_scalar_space);
     if (sp < 0)
         return kl__h5_fail(0, "%s: dataspace", where);
-    int rc = attr_write(obj, name, type, sp, p, where);
-    H5Sclose(sp);
-    return rc;
+    return attr_write(obj, name, type, sp, p, where);
 }
 
 /* uint8[n]; an empty one has a null dataspace */
@@ -203,14 +214,24 @@ static int attr_bytes(hid_t obj, const char *name, const void *p, size_t n, cons
 
 static int attr_string(hid_t obj, const char *name, const char *s, const char *where)
 {
+    /* the types of short strings (klepto_kind's) are kept, as in kept() */
+    static hid_t short_types[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                    -1, -1, -1, -1, -1, -1, -1, -1};
+    size_t n = strlen(s) + 1;
+    hid_t *keep = n < 16 ? &short_types[n] : NULL;
+    if (keep && *keep >= 0 && H5Iis_valid(*keep) > 0)
+        return attr_scalar(obj, name, *keep, s, where);
     hid_t t = H5Tcopy(H5T_C_S1);
-    if (t < 0 || H5Tset_size(t, strlen(s) + 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
+    if (t < 0 || H5Tset_size(t, n) < 0 || H5Tset_strpad(t, H5T_STR_NULLTERM) < 0) {
         if (t >= 0)
             H5Tclose(t);
         return kl__h5_fail(0, "%s: string type", where);
     }
     int rc = attr_scalar(obj, name, t, s, where);
-    H5Tclose(t);
+    if (keep)
+        *keep = t;
+    else
+        H5Tclose(t);
     return rc;
 }
 
@@ -228,17 +249,16 @@ static hid_t attr_open(hid_t obj, const char *name, const char *where, const cha
     return -1;
 }
 
-/* Elements of an attribute (0 for a null dataspace), -1 on error. */
-static hssize_t attr_count(hid_t a)
+/* Elements of attribute a of type ft (0 for a null dataspace), -1 on
+ * error: its bytes over its type's, which HDF5 has at hand (asking for
+ * its dataspace costs a copy of it, a third of a read's attribute work). */
+static hssize_t attr_count(hid_t a, hid_t ft)
 {
-    hid_t sp = H5Aget_space(a);
-    if (sp < 0)
+    size_t es = ft >= 0 ? H5Tget_size(ft) : 0;
+    if (!es)
         return -1;
-    hssize_t n = H5Sget_select_npoints(sp);
-    if (H5Sget_simple_extent_type(sp) == H5S_NULL)
-        n = 0;
-    H5Sclose(sp);
-    return n;
+    hsize_t bytes = H5Aget_storage_size(a);
+    return bytes % es ? -1 : (hssize_t)(bytes / es);
 }
 
 /* An opened attribute with its file type and element count. */
@@ -259,7 +279,7 @@ static int attr_get(hid_t obj, const char *name, const char *where, const char *
     if (t->a < 0)
         return KL_ECORRUPT;
     t->ft = H5Aget_type(t->a);
-    t->n = attr_count(t->a);
+    t->n = attr_count(t->a, t->ft);
     return 0;
 }
 
@@ -304,11 +324,9 @@ static int attr_read_string(hid_t obj, const char *name, char *out, size_t cap, 
         t.n != 1) {
         rc = attr_wrong(&t, "a short string");
     } else {
-        hid_t mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, sz);
+        /* read as stored: sz bytes, the NUL (or padding) included */
         memset(out, 0, cap);
-        rc = attr_fetch(&t, mt, out);
-        H5Tclose(mt);
+        rc = attr_fetch(&t, t.ft, out);
     }
     attr_done(&t);
     return rc;
@@ -648,6 +666,133 @@ static int key_repr(hid_t d, const void *key, size_t klen, const char *what)
     return rc;
 }
 
+/* The dataset creation properties of an entry: no fill value is ever
+ * written, and no modification times are kept (they would be rewritten
+ * with each attribute); compact: its elements in its object header. */
+static hid_t make_dcpl(bool compact)
+{
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (dcpl >= 0 && (H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
+                      H5Pset_obj_track_times(dcpl, false) < 0 ||
+                      (compact && H5Pset_layout(dcpl, H5D_COMPACT) < 0))) {
+        H5Pclose(dcpl);
+        dcpl = -1;
+    }
+    return dcpl;
+}
+
+static hid_t make_compact_dcpl(void) { return make_dcpl(true); }
+static hid_t make_contiguous_dcpl(void) { return make_dcpl(false); }
+
+static hid_t entry_dcpl(bool compact)
+{
+    static hid_t dcpl[2] = {-1, -1};
+    return kept(&dcpl[compact], compact ? make_compact_dcpl : make_contiguous_dcpl);
+}
+
+/* A big value's elements are written in slabs of whole rows, about
+ * SLAB bytes each, and hashed slab by slab as HDF5 writes them: by a
+ * helper thread, one slab behind, so that the hash (XXH3 of 100 MB costs
+ * as much as a third of the write) runs beside the kernel's copy and reads
+ * what that copy has just brought into the cache; inline after each slab
+ * when no thread can be started. */
+#define SLAB_MIN (8u << 20)
+#define SLAB (1u << 20)
+
+typedef struct hasher {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const uint8_t *p;
+    size_t ready;     /* bytes of p written and hashable */
+    bool stop;        /* no more will come */
+    XXH3_state_t *st; /* the helper's until it is joined */
+} hasher;
+
+static void *hash_slabs(void *arg)
+{
+    hasher *h = arg;
+    size_t at = 0;
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        while (h->ready == at && !h->stop)
+            pthread_cond_wait(&h->cv, &h->mu);
+        size_t upto = h->ready;
+        pthread_mutex_unlock(&h->mu);
+        if (upto == at)
+            return NULL; /* stopped, all hashed */
+        XXH3_64bits_update(h->st, h->p + at, upto - at);
+        at = upto;
+    }
+}
+
+/* Hand the helper what is written: up to `ready` bytes, or (stop) the
+ * end. */
+static void hasher_post(hasher *h, size_t ready, bool stop)
+{
+    pthread_mutex_lock(&h->mu);
+    if (ready > h->ready)
+        h->ready = ready;
+    h->stop = stop;
+    pthread_cond_signal(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Write the elements of l (a dataset of rank >= 1, d) and set *h to
+ * XXH3-64 of the whole value val (what precedes and follows the elements
+ * in val included), as XXH3_64bits(val, vlen) would. */
+static int write_slabs(hid_t d, hid_t type, const value_layout *l, const uint8_t *val,
+                       size_t vlen, uint64_t *h, const char *where, const char *name)
+{
+    size_t row = l->nbytes / l->dims[0]; /* bytes of one row (dims[0] > 0: nbytes > 0) */
+    hsize_t per = row >= SLAB ? 1 : SLAB / row;
+    size_t before = (size_t)(l->data - val);
+    hasher hs = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
+                 .p = l->data, .st = XXH3_createState()};
+    hid_t fsp = H5Dget_space(d);
+    int rc = 0;
+    if (!hs.st || fsp < 0 || XXH3_64bits_reset(hs.st) != XXH_OK ||
+        XXH3_64bits_update(hs.st, val, before) != XXH_OK)
+        rc = kl__h5_fail(KL_ENOMEM, "%s: entry %s: write", where, name);
+    pthread_t helper;
+    bool threaded = !rc && pthread_create(&helper, NULL, hash_slabs, &hs) == 0;
+    hsize_t start[KL_NDARRAY_MAXDIM] = {0}, count[KL_NDARRAY_MAXDIM];
+    memcpy(count, l->dims, sizeof count);
+    size_t done = 0;
+    for (hsize_t r = 0; !rc && r < l->dims[0]; r += per) {
+        start[0] = r;
+        count[0] = l->dims[0] - r < per ? l->dims[0] - r : per;
+        hsize_t elems = count[0] * (row / H5Tget_size(type));
+        size_t n = (size_t)count[0] * row;
+        hid_t msp = H5Screate_simple(1, &elems, NULL);
+        if (msp < 0 ||
+            H5Sselect_hyperslab(fsp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
+            H5Dwrite(d, type, msp, fsp, H5P_DEFAULT, l->data + done) < 0)
+            rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes at %zu", where, name, n, done);
+        else if (threaded)
+            hasher_post(&hs, done + n, false);
+        else
+            XXH3_64bits_update(hs.st, l->data + done, n);
+        done += n;
+        if (msp >= 0)
+            H5Sclose(msp);
+    }
+    if (threaded) {
+        hasher_post(&hs, 0, true);
+        pthread_join(helper, NULL);
+    }
+    size_t after = before + l->nbytes;
+    if (!rc && XXH3_64bits_update(hs.st, val + after, vlen - after) != XXH_OK)
+        rc = kl_seterr(KL_EIO, "%s: entry %s: checksum", where, name);
+    if (!rc)
+        *h = XXH3_64bits_digest(hs.st);
+    if (fsp >= 0)
+        H5Sclose(fsp);
+    XXH3_freeState(hs.st);
+    pthread_mutex_destroy(&hs.mu);
+    pthread_cond_destroy(&hs.cv);
+    return rc;
+}
+
 static const char *const kind_names[] = {"cbor", "array", "int", "float", "bool", "text", "bytes"};
 
 int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
@@ -668,22 +813,25 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
     hid_t sp = scalar ? H5Screate(H5S_SCALAR)
                : nbytes ? H5Screate_simple(rank, dims, NULL)
                         : H5Screate(H5S_NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    bool compact = nbytes && (scalar ? l.nbytes : nbytes) <= COMPACT_MAX;
+    hid_t dcpl = entry_dcpl(compact);
     hid_t d = -1;
     int rc = 0;
-    if (sp < 0 || dcpl < 0 || H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER) < 0 ||
-        (nbytes && (scalar ? l.nbytes : nbytes) <= COMPACT_MAX &&
-         H5Pset_layout(dcpl, H5D_COMPACT) < 0))
+    if (sp < 0 || dcpl < 0)
         rc = kl__h5_fail(0, "%s: entry %s: dataset properties", where, name);
     if (!rc && (d = H5Dcreate2(loc, name, type, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT)) < 0)
         rc = kl__h5_fail(0, "%s: entry %s: create dataset", where, name);
-    if (!rc && nbytes && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    uint64_t h = 0;
+    if (!rc && !scalar && nbytes >= SLAB_MIN)
+        rc = write_slabs(d, type, &l, val, vlen, &h, where, name);
+    else if (!rc && nbytes && H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
         rc = kl__h5_fail(0, "%s: entry %s: write %zu bytes", where, name, nbytes);
     if (l.own)
         H5Tclose(l.type);
     char what[100];
     snprintf(what, sizeof what, "%s: entry %s", where, name);
-    uint64_t h = XXH3_64bits(val, vlen);
+    if (scalar || nbytes < SLAB_MIN)
+        h = XXH3_64bits(val, vlen);
     if (!rc)
         rc = attr_bytes(d, "klepto_key", key, klen, what);
     if (!rc)
@@ -702,8 +850,6 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
      * only, and an entry whose close failed is not stored */
     if (d >= 0 && H5Dclose(d) < 0 && !rc)
         rc = kl__h5_fail(0, "%s: entry %s: close dataset", where, name);
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
     if (sp >= 0)
         H5Sclose(sp);
     return rc;
