@@ -138,7 +138,7 @@ static int sq_ensure_sum(sq_state *s, bool exists)
     int r = sq_trigger_sql(s, &name, &trig);
     if (r || (exists && sq_has_column(s, "sum") && sq_trigger_exists(s)))
         goto out;
-    if ((r = kl__sq_exec(s, "BEGIN IMMEDIATE", "upgrade")))
+    if ((r = kl__sq_exec(s, "BEGIN IMMEDIATE", "begin the table setup")))
         goto out;
     if (s->table)
         r = kl_buf_printf(&q,
@@ -161,7 +161,7 @@ static int sq_ensure_sum(sq_state *s, bool exists)
     if (!r)
         r = kl__sq_exec(s, (const char *)trig.data, "create the sum trigger");
     if (!r)
-        r = kl__sq_exec(s, "COMMIT", "upgrade");
+        r = kl__sq_exec(s, "COMMIT", "commit the table setup");
     if (r)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
