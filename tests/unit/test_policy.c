@@ -129,7 +129,7 @@ typedef struct {
     /* s3fifo: two queues, oldest first */
     rent *sq, *mq;
     size_t ns, nm;
-    uint64_t *ghost; /* oldest first; 0 = removed slot */
+    uint64_t *ghost; /* oldest first */
     size_t ng;
     int64_t fresh; /* key inserted last, -1 when gone */
     long hand;     /* sieve: index, -1 = start at the oldest */
@@ -174,8 +174,10 @@ static void erase(rent *a, size_t *n, size_t i)
     (*n)--;
 }
 
-/* The ghost as the policy defines it: a FIFO of `gcap` slots, a hash kept
- * once (its newest copy), removed hashes leaving an empty slot behind. */
+/* The ghost as the policy defines it: a FIFO of up to `gcap` hashes, a
+ * hash kept once (its newest copy); a removed hash leaves no slot behind
+ * (it used to hold one until the oldest slot passed it, which made the
+ * ghost forget early when many ghosts were hit). */
 static uint64_t gkey(int64_t k)
 {
     uint64_t h = kt_key_hash(k) & ~(uint64_t)7;
@@ -186,7 +188,8 @@ static int ghost_take(refc *r, uint64_t g)
 {
     for (size_t i = 0; i < r->ng; i++)
         if (r->ghost[i] == g) {
-            r->ghost[i] = 0;
+            memmove(r->ghost + i, r->ghost + i + 1, (r->ng - i - 1) * sizeof *r->ghost);
+            r->ng--;
             return 1;
         }
     return 0;
@@ -396,9 +399,9 @@ static void deterministic_policies_match_reference_models(void **state)
 }
 
 /* ARC as the paper states it, on arrays (index 0 = LRU), with the ghost
- * lists kept as the policy keeps them (a FIFO of c slots each). */
+ * lists kept as the policy keeps them (a FIFO of up to c hashes each). */
 typedef struct {
-    uint64_t *g; /* oldest first; 0 = removed slot */
+    uint64_t *g; /* oldest first */
     size_t n, cap;
 } rghost;
 
@@ -408,7 +411,8 @@ static int rg_take(rghost *r, uint64_t h)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->g[i] == h) {
-            r->g[i] = 0;
+            memmove(r->g + i, r->g + i + 1, (r->n - i - 1) * sizeof *r->g);
+            r->n--;
             return 1;
         }
     return 0;
