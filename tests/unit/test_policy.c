@@ -741,8 +741,8 @@ static void adaptive_tiny_caches_and_degenerate_traces_are_exact(void **state)
  * split 99/1, at least one HIR slot; newcomers LIR while the LIR set is
  * short, and so do resident HIR keys hit then; insert first, then evict
  * Q's oldest other than the newcomer, else
- * S's bottom LIR; at most `capacity` non-resident keys, oldest evicted
- * forgotten first; deletes leave nothing), written for clarity with O(n)
+ * S's bottom LIR; at most 2 x `capacity` non-resident keys, oldest
+ * evicted forgotten first; deletes leave nothing), written for clarity with O(n)
  * arrays: index 0 is S's bottom and Q's oldest. */
 enum { LM_NONE, LM_LIR, LM_HIR };
 
@@ -817,7 +817,7 @@ static void lm_remove(lirs_model *m, int64_t k, int evicted)
         m->state[k] = LM_NONE;
         if (lm_find(m->s, m->ns, k) >= 0) {
             if (evicted) {
-                if (m->ng == m->cap) {
+                if (m->ng == 2 * m->cap) {
                     lm_del(m->s, &m->ns, m->ghosts[0]);
                     lm_del(m->ghosts, &m->ng, m->ghosts[0]);
                 }
