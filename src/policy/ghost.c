@@ -18,10 +18,13 @@ static inline size_t ghost_home(const kl__ghost *g, uint64_t h)
     return (size_t)h & g->mask;
 }
 
-int kl__ghost_init(kl__ghost *g, size_t cap)
+int kl__ghost_init(kl__ghost *g, size_t limit)
 {
-    if (cap == 0)
-        cap = 1;
+    if (limit == 0)
+        limit = 1;
+    if (limit > UINT32_MAX / 2)
+        return KL_ENOMEM;
+    size_t cap = limit + limit / 4 + 1;
     size_t n = 4;
     while (n < 2 * cap)
         n <<= 1;
@@ -34,6 +37,7 @@ int kl__ghost_init(kl__ghost *g, size_t cap)
         g->slots = NULL;
         return KL_ENOMEM;
     }
+    g->limit = limit;
     g->cap = cap;
     g->tail = 0;
     g->used = 0;
@@ -92,13 +96,44 @@ static void ghost_drop_oldest(kl__ghost *g)
     g->used--;
 }
 
+/* Close the ring's holes (the ring is full, and at least a fifth of it
+ * is holes): live hashes keep their order from the tail on, and the
+ * table is rebuilt. */
+static void ghost_compact(kl__ghost *g)
+{
+    size_t w = g->tail;
+    for (size_t k = 0, r = g->tail; k < g->used; k++) {
+        if (g->ring[r]) {
+            g->ring[w] = g->ring[r];
+            w = w + 1 == g->cap ? 0 : w + 1;
+        }
+        r = r + 1 == g->cap ? 0 : r + 1;
+    }
+    g->used = g->live;
+    for (size_t k = g->used, r = w; k < g->cap; k++) {
+        g->ring[r] = 0;
+        r = r + 1 == g->cap ? 0 : r + 1;
+    }
+    for (size_t i = 0; i <= g->mask; i++)
+        g->slots[i] = 0;
+    for (size_t k = 0, r = g->tail; k < g->used; k++) {
+        size_t i = ghost_home(g, g->ring[r]);
+        while (g->slots[i])
+            i = (i + 1) & g->mask;
+        g->slots[i] = (uint32_t)(r + 1);
+        r = r + 1 == g->cap ? 0 : r + 1;
+    }
+}
+
 void kl__ghost_push(kl__ghost *g, uint64_t h)
 {
     h = ghost_key(h);
     /* One copy per hash, the newest: keeps the order well defined. */
     kl__ghost_remove(g, h);
+    if (g->live == g->limit)
+        kl__ghost_pop(g);
     if (g->used == g->cap)
-        ghost_drop_oldest(g);
+        ghost_compact(g);
     size_t r = g->tail + g->used;
     if (r >= g->cap)
         r -= g->cap;

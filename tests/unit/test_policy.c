@@ -129,7 +129,7 @@ typedef struct {
     /* s3fifo: two queues, oldest first */
     rent *sq, *mq;
     size_t ns, nm;
-    uint64_t *ghost; /* oldest first; 0 = removed slot */
+    uint64_t *ghost; /* oldest first */
     size_t ng;
     int64_t fresh; /* key inserted last, -1 when gone */
     long hand;     /* sieve: index, -1 = start at the oldest */
@@ -174,8 +174,10 @@ static void erase(rent *a, size_t *n, size_t i)
     (*n)--;
 }
 
-/* The ghost as the policy defines it: a FIFO of `gcap` slots, a hash kept
- * once (its newest copy), removed hashes leaving an empty slot behind. */
+/* The ghost as the policy defines it: a FIFO of up to `gcap` hashes, a
+ * hash kept once (its newest copy); a removed hash leaves no slot behind
+ * (it used to hold one until the oldest slot passed it, which made the
+ * ghost forget early when many ghosts were hit). */
 static uint64_t gkey(int64_t k)
 {
     uint64_t h = kt_key_hash(k) & ~(uint64_t)7;
@@ -186,7 +188,8 @@ static int ghost_take(refc *r, uint64_t g)
 {
     for (size_t i = 0; i < r->ng; i++)
         if (r->ghost[i] == g) {
-            r->ghost[i] = 0;
+            memmove(r->ghost + i, r->ghost + i + 1, (r->ng - i - 1) * sizeof *r->ghost);
+            r->ng--;
             return 1;
         }
     return 0;
@@ -396,9 +399,9 @@ static void deterministic_policies_match_reference_models(void **state)
 }
 
 /* ARC as the paper states it, on arrays (index 0 = LRU), with the ghost
- * lists kept as the policy keeps them (a FIFO of c slots each). */
+ * lists kept as the policy keeps them (a FIFO of up to c hashes each). */
 typedef struct {
-    uint64_t *g; /* oldest first; 0 = removed slot */
+    uint64_t *g; /* oldest first */
     size_t n, cap;
 } rghost;
 
@@ -408,7 +411,8 @@ static int rg_take(rghost *r, uint64_t h)
 {
     for (size_t i = 0; i < r->n; i++)
         if (r->g[i] == h) {
-            r->g[i] = 0;
+            memmove(r->g + i, r->g + i + 1, (r->n - i - 1) * sizeof *r->g);
+            r->n--;
             return 1;
         }
     return 0;
@@ -737,8 +741,8 @@ static void adaptive_tiny_caches_and_degenerate_traces_are_exact(void **state)
  * split 99/1, at least one HIR slot; newcomers LIR while the LIR set is
  * short, and so do resident HIR keys hit then; insert first, then evict
  * Q's oldest other than the newcomer, else
- * S's bottom LIR; at most `capacity` non-resident keys, oldest evicted
- * forgotten first; deletes leave nothing), written for clarity with O(n)
+ * S's bottom LIR; at most 2 x `capacity` non-resident keys, oldest
+ * evicted forgotten first; deletes leave nothing), written for clarity with O(n)
  * arrays: index 0 is S's bottom and Q's oldest. */
 enum { LM_NONE, LM_LIR, LM_HIR };
 
@@ -813,7 +817,7 @@ static void lm_remove(lirs_model *m, int64_t k, int evicted)
         m->state[k] = LM_NONE;
         if (lm_find(m->s, m->ns, k) >= 0) {
             if (evicted) {
-                if (m->ng == m->cap) {
+                if (m->ng == 2 * m->cap) {
                     lm_del(m->s, &m->ns, m->ghosts[0]);
                     lm_del(m->ghosts, &m->ng, m->ghosts[0]);
                 }
