@@ -268,6 +268,13 @@ KL_API int kl_archive_compact(kl_archive *ar);
  * so.)  Thread-safe. */
 KL_API int kl_parse_size(const char *text, const char *what, uint64_t *out);
 
+/** A duration "90", "30s", "15m", "2h", "7d", "2w" (no unit: seconds;
+ * case ignored) in seconds: 0 and *seconds (when not NULL), or KL_EINVAL
+ * naming `what` and the text for anything else, a negative number or more
+ * than KL_LIMIT_MAX seconds.  (`klepto prune --older-than` reads
+ * durations so; ?ttl= too, from 1s to 100 years.)  Thread-safe. */
+KL_API int kl_parse_duration(const char *text, const char *what, uint64_t *seconds);
+
 /** The bytes the archive takes in storage: the blocks of its files
  * (file:, dir:, hdf5dir:, hdf5:), its pages minus free ones (sqlite:),
  * MEMORY USAGE of its keys (redis:); elsewhere the sum of its entries'

@@ -82,8 +82,5 @@ int kl__limits_after_put(kl_archive *ar, size_t n, uint64_t bytes);
  * clean (waiting for the cleaner lock).  0 or an error. */
 int kl__limits_at_close(kl_archive *ar);
 
-/* "N[s|m|h|d|w]" (prune --older-than's syntax) in seconds; KL_EINVAL
- * naming `what` for anything else, 0, or more than 100 years. */
-int kl__parse_duration(const char *text, const char *what, uint64_t *seconds);
 
 #endif

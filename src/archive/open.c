@@ -59,6 +59,9 @@ static int open_cached_front(kl_archive **out, const kl_url *u, const kl_archive
 
 /* A handle over backend be opened on u; the URL's options must all have
  * been read by be->open. */
+/* The longest ?ttl= (a hundred years). */
+#define TTL_MAX_SECONDS (100ull * 365 * 86400)
+
 static int open_backend(kl_archive **out, const kl_archive_backend *be, const char *url,
                         const kl_url *u, const kl_archive_opts *opts)
 {
@@ -67,9 +70,16 @@ static int open_backend(kl_archive **out, const kl_archive_backend *be, const ch
     if (ttl) {
         char what[600];
         snprintf(what, sizeof what, "%s: ?ttl=", kl_url_shown(u));
-        int trc = kl__parse_duration(ttl, what, &ttl_s);
+        int trc = kl_parse_duration(ttl, what, &ttl_s);
         if (trc)
             return trc;
+        /* 0 would expire every entry at once; beyond a century is a
+         * mistake, not a limit (and would overflow nanoseconds) */
+        if (ttl_s == 0 || ttl_s > TTL_MAX_SECONDS)
+            return kl_seterr(KL_EINVAL,
+                             "%s: '%s' is not a duration from 1s to 100 years (digits and s, m, "
+                             "h, d or w: 30s, 15m, 2h, 7d)",
+                             what, ttl);
     }
     kl_archive *ar = NULL;
     int rc = kl__archive_handle_new(&ar, be, url, kl_url_shown(u));

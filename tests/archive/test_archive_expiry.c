@@ -327,6 +327,32 @@ static void bad_ttl_is_refused(void **st)
     free(u);
 }
 
+/* kl_parse_duration: the one reader of ?ttl= and prune --older-than. */
+static void durations_parse_as_documented(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *text;
+        uint64_t seconds;
+    } good[] = {
+        {"0", 0},     {"90", 90},        {"30s", 30},        {"15m", 900},
+        {"2h", 7200}, {"7D", 7 * 86400}, {"2w", 14 * 86400}, {"99999999d", 99999999ull * 86400}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        uint64_t s = 1;
+        KT_OK(kl_parse_duration(good[i].text, "t", &s));
+        assert_int_equal(s, good[i].seconds);
+    }
+    const char *bad[] = {
+        "-1", "1x", "", "5 s", "1.5h", "s", "99999999999999999999", "4611686018427387905"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t s = 7;
+        assert_int_equal(kl_parse_duration(bad[i], "the-option", &s), KL_EINVAL);
+        assert_int_equal(s, 7); /* untouched */
+        assert_non_null(strstr(kl_errmsg(), "the-option"));
+    }
+    assert_int_equal(kl_parse_duration(NULL, NULL, NULL), KL_EINVAL);
+}
+
 /* The CLI honours ?ttl= (it opens archives by URL): entries written an
  * hour and a half before the real now are expired under ttl=1h. */
 static void cli_honours_ttl(void **st)
@@ -365,6 +391,7 @@ int main(void)
         cmocka_unit_test(memo_ttl_holds_for_archive_entries),
         cmocka_unit_test(loaded_results_keep_their_age),
         cmocka_unit_test(bad_ttl_is_refused),
+        cmocka_unit_test(durations_parse_as_documented),
         cmocka_unit_test(cli_honours_ttl),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -16,40 +16,19 @@
 
 #include "cli.h"
 
-/* Digits and an optional unit from units (a letter and its multiplier);
- * false for anything else or on overflow. */
-typedef struct unit {
-    const char *suffix;
-    uint64_t mult;
-} unit;
-
-static bool parse_scaled(const char *s, const unit *units, uint64_t *out)
+/* A count: digits only; false for anything else or on overflow. */
+static bool parse_count(const char *s, uint64_t *out)
 {
     if (!isdigit((unsigned char)*s))
         return false;
     errno = 0;
     char *end;
     unsigned long long n = strtoull(s, &end, 10);
-    if (errno == ERANGE)
+    if (errno == ERANGE || *end)
         return false;
-    uint64_t mult = 1;
-    if (*end) {
-        const unit *u = units;
-        while (u->suffix && strcasecmp(end, u->suffix) != 0)
-            u++;
-        if (!u->suffix)
-            return false;
-        mult = u->mult;
-    }
-    if (n > UINT64_MAX / mult)
-        return false;
-    *out = (uint64_t)n * mult;
+    *out = (uint64_t)n;
     return true;
 }
-
-static const unit time_units[] = {{"s", 1},     {"m", 60},        {"h", 3600},
-                                  {"d", 86400}, {"w", 7 * 86400}, {NULL, 0}};
-static const unit no_units[] = {{NULL, 0}};
 
 /* kl_archive_prune's callbacks: the progress line and the skipped
  * entries on stderr. */
@@ -113,7 +92,7 @@ int cli_cmd_prune(int argc, char **argv)
         int r;
         const char *opt = argv[i];
         if ((r = cli_take_opt(argc, argv, &i, "--max-entries", &val)) != 0) {
-            if (r < 0 || !parse_scaled(val, no_units, &max_entries))
+            if (r < 0 || !parse_count(val, &max_entries))
                 return cli_usage("prune: --max-entries needs a count, not '%s'", r < 0 ? "" : val);
             by_count = true;
         } else if ((r = cli_take_opt(argc, argv, &i, "--max-bytes", &val)) != 0) {
@@ -124,7 +103,8 @@ int cli_cmd_prune(int argc, char **argv)
                     r < 0 ? "" : val);
             by_bytes = true;
         } else if ((r = cli_take_opt(argc, argv, &i, "--older-than", &val)) != 0) {
-            if (r < 0 || !parse_scaled(val, time_units, &older_s))
+            /* durations as ?ttl= reads them (kl_parse_duration) */
+            if (r < 0 || kl_parse_duration(val, "prune", &older_s))
                 return cli_usage(
                     "prune: --older-than needs a duration like 30s, 15m, 2h, 7d, not '%s'",
                     r < 0 ? "" : val);
