@@ -35,6 +35,18 @@ int kl__h5a_lock_current(h5_state *s, int *out, struct stat *st);
  * entries less those named in skip (33-byte names). */
 int kl__h5a_rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *skip);
 
+/* A new temporary file beside PATH; a fresh archive written there; that
+ * file closed, flushed and renamed over PATH (removed when rc or the
+ * close fails; returns the first error). */
+int kl__h5a_tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd);
+int kl__h5a_make_fresh(h5_state *s, const char *tmp, hid_t *f);
+int kl__h5a_commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc);
+
+/* Whether the file at path, which HDF5 cannot open as an archive, still
+ * carries the marker of one (in its first 64 KiB): then it opens, damaged,
+ * for verify to salvage (hdf5_repair.c). */
+bool kl__h5_damaged_ours(const char *path);
+
 /* The backend's verify (hdf5_repair.c). */
 int kl__h5_verify(void *state, bool repair, kl_buf *report, size_t *problems);
 
