@@ -44,12 +44,15 @@ static void stale_compactions(fa *s, bool repair, kl_buf *report)
 }
 
 /* What follows the last whole record (s->end, just scanned) in a file of
- * `size` bytes.  A whole header there that fails its checksum, or a
- * record that fits the file but fails its checksums, is damage: a
- * problem (1).  A write cut short (a killed writer, or a copy cut short:
- * fewer bytes than a header, a sound header claiming more bytes than
- * there are, zeros) is reported with its size, not counted (0).  With repair it is cut off either way (we
- * hold the lock: no append is in progress). */
+ * `size` bytes: a problem (1) whatever it is, since the file does not
+ * end at a record boundary: a whole header there that fails its
+ * checksum, or a record that fits the file but fails its checksums, is a
+ * damaged record (its entry is lost); a write cut short (a killed writer's
+ * append, a copy cut short: fewer bytes than a header, a sound header
+ * claiming more bytes than there are, zeros) is an incomplete record,
+ * never acknowledged.  With repair it is cut off either way, back to the
+ * end of the last whole record (we hold the lock: no append is in
+ * progress).  A file that ends exactly at a record boundary has no tail. */
 static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
 {
     if (s->end >= size)
@@ -66,22 +69,29 @@ static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc
         zeros &= h[i] == 0;
     bool damaged = got == RHDR && !zeros &&
                    !(kl__file_rec_header(h, &r) && s->end + r.len > size);
+    bool cut = repair && !s->read_only;
+    if (cut && ftruncate(s->fd, (off_t)s->end) < 0) {
+        *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
+        cut = false;
+    }
     if (report) {
-        if (damaged) {
-            kl_buf_printf(report, "%s: the last record (byte %llu): checksum mismatch%s\n",
-                          s->url, (unsigned long long)s->end, repair ? " (dropped)" : "");
-        } else {
+        if (damaged)
+            kl_buf_printf(report, "%s: the last record (byte %llu): checksum mismatch", s->url,
+                          (unsigned long long)s->end);
+        else
             kl_buf_printf(report,
                           "%s: %llu bytes after the last whole record (byte %llu): an incomplete "
-                          "record, a write cut short (by a killed writer, or a file cut "
-                          "short)%s\n",
-                          s->url, (unsigned long long)(size - s->end),
-                          (unsigned long long)s->end, repair ? " (cut off)" : "");
-        }
+                          "record, a write cut short (by a killed writer, or a file cut short); "
+                          "the file does not end at a record boundary",
+                          s->url, (unsigned long long)(size - s->end), (unsigned long long)s->end);
+        if (cut)
+            kl_buf_printf(report, " (cut off: the file now ends at byte %llu, after the last "
+                                  "whole record)\n",
+                          (unsigned long long)s->end);
+        else
+            kl_buf_printf(report, "%s\n", repair ? "" : " (verify --repair cuts it off)");
     }
-    if (repair && !s->read_only && ftruncate(s->fd, (off_t)s->end) < 0)
-        *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
-    return damaged;
+    return 1;
 }
 
 int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
