@@ -53,15 +53,16 @@ static void stale_compactions(fa *s, bool repair, kl_buf *report)
  * never acknowledged.  With repair it is cut off either way, back to the
  * end of the last whole record (we hold the lock: no append is in
  * progress).  A file that ends exactly at a record boundary has no tail. */
-static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
+int kl__file_tail_kind(fa *s, uint64_t size)
 {
     if (s->end >= size)
         return 0;
     uint8_t h[RHDR];
     size_t got = 0;
     rec r;
-    if ((*rc = kl__fsio_pread(s->fd, h, RHDR, (int64_t)s->end, &got, s->path)))
-        return 0;
+    int rc = kl__fsio_pread(s->fd, h, RHDR, (int64_t)s->end, &got, s->path);
+    if (rc)
+        return rc;
     /* cut short: fewer bytes than a header, a sound header claiming more
      * than is there, or zeros (a file extended, its data never written) */
     bool zeros = true;
@@ -69,6 +70,17 @@ static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc
         zeros &= h[i] == 0;
     bool damaged = got == RHDR && !zeros &&
                    !(kl__file_rec_header(h, &r) && s->end + r.len > size);
+    return damaged ? 2 : 1;
+}
+
+static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
+{
+    int kind = kl__file_tail_kind(s, size);
+    if (kind <= 0) {
+        *rc = kind;
+        return 0;
+    }
+    bool damaged = kind == 2;
     bool cut = repair && !s->read_only;
     if (cut && ftruncate(s->fd, (off_t)s->end) < 0) {
         *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
@@ -107,6 +119,14 @@ int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problem
     struct stat st;
     if (!rc && fstat(s->fd, &st) < 0)
         rc = kl_seterrno(errno, "stat", s->path);
+    if (!rc && s->recovered && report)
+        kl_buf_printf(report,
+                      "%s: %llu bytes after the last whole record (byte %llu), an incomplete "
+                      "record (a killed writer's append), were cut off when this handle opened "
+                      "the file: it ends at a record boundary now\n",
+                      s->url, (unsigned long long)s->recovered,
+                      (unsigned long long)s->recovered_at);
+    s->recovered = 0;
     int tail_rc = 0;
     size_t np_tail = rc ? 0 : (size_t)check_tail(s, (uint64_t)st.st_size, repair, report, &tail_rc);
     if (!rc)
