@@ -217,10 +217,21 @@ static void torn_last_record_is_ignored_then_cut(void **st)
         assert_int_equal(truncate(bad, (off_t)(offs[NREC - 1] + cut)), 0);
         snprintf(url, sizeof url, "file:%s", bad);
         kl_archive *ar = NULL;
+        /* read-only: the file does not end at a record boundary, a
+         * problem for verify (it used to be reported only) */
+        kl_archive_opts ro = KL_ARCHIVE_OPTS_INIT;
+        ro.read_only = true;
+        size_t problems = 0, n = 0;
+        KT_OK(kl_archive_open(&ar, url, &ro));
+        for (int i = 0; i < NREC; i++)
+            assert_int_equal(get_rc(ar, i), i == NREC - 1 ? KL_ENOTFOUND : 0);
+        KT_OK(kl_archive_verify(ar, false, NULL, &problems));
+        assert_int_equal(problems, 1);
+        KT_OK(kl_archive_close(ar));
+        /* a writer's open cuts the torn tail off (recovery): clean */
         KT_OK(kl_archive_open(&ar, url, NULL));
         for (int i = 0; i < NREC; i++)
             assert_int_equal(get_rc(ar, i), i == NREC - 1 ? KL_ENOTFOUND : 0);
-        size_t problems = 1, n = 0;
         KT_OK(kl_archive_verify(ar, false, NULL, &problems));
         assert_int_equal(problems, 0);
         unsigned char k[64], v[VLEN];

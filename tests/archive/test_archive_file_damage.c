@@ -188,7 +188,10 @@ static size_t verify_says(const char *path, bool repair, kl_buf *rep)
     char url[700];
     snprintf(url, sizeof url, "file:%s", path);
     kl_archive *ar = NULL;
-    KT_OK(kl_archive_open(&ar, url, NULL));
+    /* as `klepto verify` does: read-only unless repairing */
+    kl_archive_opts o = KL_ARCHIVE_OPTS_INIT;
+    o.read_only = !repair;
+    KT_OK(kl_archive_open(&ar, url, &o));
     size_t problems = 99;
     kl_buf_reset(rep);
     KT_OK(kl_archive_verify(ar, repair, rep, &problems));
@@ -197,8 +200,10 @@ static size_t verify_says(const char *path, bool repair, kl_buf *rep)
 }
 
 /* A file cut short inside its last record: verify names the bytes after
- * the last whole record (a leftover, not a problem: a killed writer leaves
- * the same); --repair cuts them off; then nothing is said. */
+ * the last whole record and counts them as a problem (the file does not
+ * end at a record boundary; it used to be reported only); --repair (a
+ * writer: its open recovers the file) cuts them off and says so; then
+ * nothing is said. */
 static void a_tail_cut_short_is_reported(void **st)
 {
     (void)st;
@@ -210,17 +215,53 @@ static void a_tail_cut_short_is_reported(void **st)
     off_t cut = sb.st_size - 10;
     assert_int_equal(truncate(path, cut), 0);
     kl_buf rep = KL_BUF_INIT;
-    assert_int_equal(verify_says(path, false, &rep), 0);
+    assert_int_equal(verify_says(path, false, &rep), 1);
     if (!strstr(kl_buf_cstr(&rep), "bytes after the last whole record"))
         fail_msg("verify says nothing of the cut tail: '%s'", kl_buf_cstr(&rep));
     assert_int_equal(stat(path, &sb), 0);
     assert_int_equal(sb.st_size, cut); /* checking changed nothing */
     assert_int_equal(verify_says(path, true, &rep), 0);
-    assert_non_null(strstr(kl_buf_cstr(&rep), "(cut off)"));
+    if (!strstr(kl_buf_cstr(&rep), "were cut off when this handle opened the file"))
+        fail_msg("verify --repair does not say it cut the tail: '%s'", kl_buf_cstr(&rep));
     assert_int_equal(stat(path, &sb), 0);
     assert_true(sb.st_size < cut);
     assert_int_equal(verify_says(path, false, &rep), 0);
     assert_int_equal(rep.len, 0);
+    kl_buf_free(&rep);
+}
+
+/* A file cut exactly at a record boundary (the last record dropped whole)
+ * is a clean, shorter archive: verify finds nothing; the cut inside a
+ * record one byte further is a problem. */
+static void a_cut_at_a_record_boundary_is_clean(void **st)
+{
+    (void)st;
+    char path[600], url[700];
+    snprintf(path, sizeof path, "%s/boundary.kle", tmp);
+    make_clean(path);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    /* the end of the second-to-last record: where an empty verify of the
+     * file cut one byte short of it says the last whole record ends */
+    assert_int_equal(truncate(path, sb.st_size - 1), 0);
+    kl_buf rep = KL_BUF_INIT;
+    assert_int_equal(verify_says(path, false, &rep), 1);
+    const char *at = strstr(kl_buf_cstr(&rep), "after the last whole record (byte ");
+    assert_non_null(at);
+    long long boundary = atoll(at + strlen("after the last whole record (byte "));
+    assert_true(boundary > 0 && boundary < sb.st_size);
+    assert_int_equal(truncate(path, (off_t)boundary), 0);
+    assert_int_equal(verify_says(path, false, &rep), 0);
+    assert_int_equal(rep.len, 0);
+    /* and the CLI's verify exits 0 on it, 1 on the torn one */
+    snprintf(url, sizeof url, "file:%s", path);
+    char *out = NULL;
+    assert_int_equal(kt_klepto(&out, true, "verify '%s'", url), 0);
+    free(out);
+    assert_int_equal(truncate(path, (off_t)boundary + 7), 0);
+    assert_int_equal(kt_klepto(&out, true, "verify '%s'", url), 1);
+    assert_non_null(strstr(out, "does not end at a record boundary"));
+    free(out);
     kl_buf_free(&rep);
 }
 
@@ -285,6 +326,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_damaged_byte),
         cmocka_unit_test(a_tail_cut_short_is_reported),
+        cmocka_unit_test(a_cut_at_a_record_boundary_is_clean),
         cmocka_unit_test(a_killed_compaction_is_reported),
         cmocka_unit_test(a_copy_of_a_replaced_file_opens),
     };

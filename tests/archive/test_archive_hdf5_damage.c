@@ -11,7 +11,12 @@
  * negative code and a message) or a report, and a second verify after the
  * repair must not crash either.  `make test` damages 60 offsets of the
  * file and 40 of the entry; KLEPTO_TEST_LONG=1 (`make test-long`) ten
- * times as many. */
+ * times as many.
+ *
+ * Salvage: single bits of the file's metadata (the superblock, the root
+ * group's object header, its link heap and B-tree) are flipped; verify
+ * --repair must then bring back every entry (all are reachable: only
+ * metadata was hit), each exactly as stored. */
 #include "testutil.h"
 
 #include "klepto/archive.h"
@@ -224,11 +229,111 @@ static void damaged_hdf5dir_entry(void **st)
     }
 }
 
+/* In a child: open, verify --repair, then read every entry: exit with
+ * the number that read back exactly as stored, 200 for a wrong value,
+ * 201 for an unexpected error. */
+static int salvage_child(const char *url)
+{
+    alarm(60);
+    kl_archive *ar = NULL;
+    if (kl_archive_open(&ar, url, NULL))
+        return 201;
+    kl_buf rep = KL_BUF_INIT, v = KL_BUF_INIT;
+    size_t problems = 0;
+    if (kl_archive_verify(ar, true, &rep, &problems))
+        return 201;
+    static unsigned char want[6000];
+    char k[32];
+    int intact = 0;
+    for (int i = 0; i < NENT; i++) {
+        size_t kl = key_of(i, k), wl = value_of(i, want);
+        int rc = kl_archive_get(ar, k, kl, &v);
+        if (rc == KL_ENOTFOUND)
+            continue;
+        if (rc)
+            return 201;
+        if (v.len != wl || memcmp(v.data, want, wl))
+            return 200;
+        intact++;
+    }
+    kl_buf_free(&rep);
+    kl_buf_free(&v);
+    kl_archive_close(ar);
+    return intact;
+}
+
+/* The offsets of the metadata structures of an hdf5: file: the
+ * superblock, the root group's object header (its address is in the
+ * superblock), and the first bytes of every fractal heap and B-tree
+ * (the root group's links). */
+static int metadata_offsets(const unsigned char *b, size_t len, long *off, int cap)
+{
+    int n = 0;
+    for (long i = 0; i < 48 && n < cap; i += 3)
+        off[n++] = i;
+    uint64_t root = 0;
+    for (int i = 7; i >= 0; i--)
+        root = root << 8 | b[36 + i];
+    for (long i = 0; i < 64 && root + (uint64_t)i < len && n < cap; i += 4)
+        off[n++] = (long)root + i;
+    static const char *const sigs[] = {"FRHP", "FHIB", "FHDB", "BTHD", "BTLF", "BTIN"};
+    for (size_t s = 0; s < sizeof sigs / sizeof *sigs; s++)
+        for (size_t i = 0; i + 4 <= len; i++)
+            if (!memcmp(b + i, sigs[s], 4))
+                for (long j = 0; j < 36 && i + (size_t)j < len && n < cap; j += 5)
+                    off[n++] = (long)i + j;
+    return n;
+}
+
+static void salvaged_after_metadata_flips(void **st)
+{
+    (void)st;
+    char good[900], url[1000];
+    snprintf(good, sizeof good, "%s/salv.h5", tmp);
+    snprintf(url, sizeof url, "hdf5:%s", good);
+    make_archive(url, NENT);
+    size_t len = 0;
+    unsigned char *b = (unsigned char *)kt_slurp(good, &len);
+    assert_non_null(b);
+    static long off[4000];
+    int n = metadata_offsets(b, len, off, 4000);
+    free(b);
+    assert_true(n > 60);
+    int step = kt_long() ? 1 : n / 60 + 1;
+    for (int i = 0; i < n; i += step) {
+        char bad[900];
+        unsigned char bit = (unsigned char)(1u << ((unsigned)off[i] * 3 % 8));
+        snprintf(bad, sizeof bad, "%s/salv-bad.h5", tmp);
+        snprintf(url, sizeof url, "hdf5:%s", bad);
+        copy_damaged(good, bad, off[i], bit);
+        fflush(NULL);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+            exit(salvage_child(url));
+        int status = 0;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status))
+            fail_msg("byte %ld ^ 0x%02x: verify --repair died of signal %d", off[i], bit,
+                     WTERMSIG(status));
+        if (WEXITSTATUS(status) == 200)
+            fail_msg("byte %ld ^ 0x%02x: a salvaged value is not the one stored", off[i], bit);
+        if (WEXITSTATUS(status) == LEAK_STATUS && LEAK_STATUS != NENT)
+            continue; /* see LEAK_STATUS */
+        if (WEXITSTATUS(status) != NENT)
+            fail_msg("byte %ld ^ 0x%02x: %d of %d entries salvaged (exit %d)", off[i], bit,
+                     WEXITSTATUS(status) > NENT ? -1 : WEXITSTATUS(status), NENT,
+                     WEXITSTATUS(status));
+        unlink(bad);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(damaged_hdf5_file),
         cmocka_unit_test(damaged_hdf5dir_entry),
+        cmocka_unit_test(salvaged_after_metadata_flips),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

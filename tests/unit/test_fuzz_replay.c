@@ -4,7 +4,7 @@
  * may crash, leak or break a round trip (the targets abort if one does).
  * Targets: the CBOR decoder, the literal parser, the JSON reader, the
  * signature parser, archive URLs, file: archives, dir: entry files, the
- * CSV and JSON readers of `klepto import`. */
+ * CSV and JSON readers of `klepto import`, HDF5 entries (with HDF5). */
 #include "testutil.h"
 
 #include <dirent.h>
@@ -21,6 +21,9 @@
 #include "../../fuzz/fuzz_file_archive.c"
 #include "../../fuzz/fuzz_dir_entry.c"
 #include "../../fuzz/fuzz_cli_import.c"
+#ifdef KLEPTO_HAVE_HDF5
+#include "../../fuzz/fuzz_hdf5_entry.c"
+#endif
 
 #include <fcntl.h>
 
@@ -209,6 +212,14 @@ static void test_cli_import_corpus_and_mutations_never_crash(void **state)
     close(err);
 }
 
+#ifdef KLEPTO_HAVE_HDF5
+static void test_hdf5_entry_corpus_and_mutations_never_crash(void **state)
+{
+    (void)state;
+    replay("fuzz_hdf5_entry", fuzz_hdf5_entry_one, 3000);
+}
+#endif
+
 int main(void)
 {
     kt_tempdir_prefer_memory();
@@ -221,6 +232,9 @@ int main(void)
         cmocka_unit_test(test_file_archive_corpus_and_mutations_never_crash),
         cmocka_unit_test(test_dir_entry_corpus_and_mutations_never_crash),
         cmocka_unit_test(test_cli_import_corpus_and_mutations_never_crash),
+#ifdef KLEPTO_HAVE_HDF5
+        cmocka_unit_test(test_hdf5_entry_corpus_and_mutations_never_crash),
+#endif
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kt_rmrf(fuzz_folder()); /* the targets' files */

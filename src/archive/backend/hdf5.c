@@ -35,6 +35,7 @@
  * the writer rebuilds the file with only the live entries (also
  * kl_archive_compact). */
 #define _GNU_SOURCE
+#include "archive/backend/hdf5_internal.h"
 #include "archive/backend/hdf5_journal.h"
 #include "archive/tarray.h"
 #include "archive/util/fsio.h"
@@ -58,7 +59,7 @@
 #define DIRECT_MIN (64u << 10) /* values this big go straight into the file */
 #define CLOSE_FOLD_MAX (16u << 20) /* a close folds into files up to this size */
 
-typedef struct h5_state {
+struct h5_state {
     char *url, *path, *dir, *base;
     int sync;
     unsigned mode; /* ?mode=: bits of a new file (0: the umask's) */
@@ -73,7 +74,7 @@ typedef struct h5_state {
     ino_t ino;
     kl_buf key;
     kl__fslock cleaner; /* the size limits' cleaner lock */
-} h5_state;
+};
 
 static _Atomic unsigned long long tmp_counter;
 
@@ -1023,117 +1024,6 @@ static void h5_iter_free(void *cur)
     free(c);
 }
 
-/* ---- verify ------------------------------------------------------------ */
-
-static bool is_hex_name(const char *n)
-{
-    if (strlen(n) != KL_H5_NAME_HEX)
-        return false;
-    for (const char *p = n; *p; p++)
-        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-            return false;
-    return true;
-}
-
-/* Temporary files of writers that are gone, ".BASE.tmp.PID.N" (whole
- * copies of the file): never read, but space taken.  Each is reported
- * with its size (not counted as damage) and removed with repair. */
-static void sweep_tmp(h5_state *s, bool repair, kl_buf *report)
-{
-    DIR *d = opendir(s->dir);
-    if (!d)
-        return;
-    size_t bl = strlen(s->base);
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *n = de->d_name;
-        if (n[0] != '.' || strncmp(n + 1, s->base, bl) || strncmp(n + 1 + bl, ".tmp.", 5))
-            continue;
-        long pid = strtol(n + 1 + bl + 5, NULL, 10);
-        if (pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
-            continue;
-        struct stat st;
-        long long size = fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_size : 0;
-        int err = repair && unlinkat(dirfd(d), n, 0) < 0 ? errno : 0;
-        if (!report)
-            continue;
-        if (!repair)
-            kl_buf_printf(report,
-                          "%s: leftover temporary file %s/%s (%lld bytes) of a writer that is "
-                          "gone (verify --repair removes it)\n",
-                          s->url, s->dir, n, size);
-        else if (!err)
-            kl_buf_printf(report, "%s: removed leftover temporary file %s/%s (%lld bytes)\n",
-                          s->url, s->dir, n, size);
-        else
-            kl_buf_printf(report, "%s: leftover temporary file %s/%s (%lld bytes): not removed: %s\n",
-                          s->url, s->dir, n, size, strerror(err));
-    }
-    closedir(d);
-}
-
-static int h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
-{
-    h5_state *s = state;
-    kl_buf names = KL_BUF_INIT, bad = KL_BUF_INIT, val = KL_BUF_INIT;
-    *problems = 0;
-    kl__h5_enter();
-    sweep_tmp(s, repair, report);
-    hid_t f;
-    int rc = snapshot(s, &f);
-    if (!rc)
-        rc = list_names(s, f, &names);
-    for (size_t off = 0; !rc && off < names.len; off += KL_H5_NAME_HEX + 1) {
-        const char *name = (const char *)names.data + off;
-        kl__h5_entry e;
-        int erc;
-        if (!is_hex_name(name)) {
-            erc = kl_seterr(KL_ECORRUPT, "%s: object %s is not a klepto entry", s->url, name);
-        } else if (!(erc = kl__h5_entry_open(f, name, &s->key, &e, s->url))) {
-            erc = kl__h5_entry_value(&e, &val);
-            kl__h5_entry_close(&e);
-            char want[KL_H5_NAME_HEX + 1];
-            kl__h5_entry_name(s->key.data, s->key.len, want);
-            if (!erc && strcmp(want, name))
-                erc = kl_seterr(KL_ECORRUPT, "%s: entry %s: stored under the wrong name", s->url,
-                                name);
-        }
-        if (erc == 0 || erc == KL_EVERSION)
-            continue;
-        if (erc != KL_ECORRUPT && erc != KL_EIO) {
-            rc = erc;
-            break;
-        }
-        ++*problems;
-        char n[KL_H5_NAME_HEX + 1] = {0};
-        snprintf(n, sizeof n, "%s", name);
-        kl_buf_append(&bad, n, sizeof n);
-        if (report)
-            kl_buf_printf(report, "%s%s\n", kl_errmsg(), repair ? " (dropped)" : "");
-    }
-    H5Eclear2(H5E_DEFAULT);
-    if (!rc && repair && bad.len) {
-        /* rebuilt without the damaged entries, not deleted from a copy:
-         * see rebuild_locked */
-        int lockfd;
-        struct stat st;
-        if (!(rc = lock_current(s, &lockfd, &st))) {
-            rc = rebuild_locked(s, &st, &bad);
-            close(lockfd);
-        }
-    }
-    if (!rc) {
-        size_t jp = 0;
-        rc = kl__h5j_verify(s->jr, repair, report, &jp);
-        *problems += jp;
-    }
-    kl__h5_leave();
-    kl_buf_free(&names);
-    kl_buf_free(&bad);
-    kl_buf_free(&val);
-    return rc;
-}
-
 /* ---- open / close / drop ----------------------------------------------- */
 
 static void h5_free(h5_state *s)
@@ -1220,6 +1110,10 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     hid_t f;
     if (!rc)
         rc = snapshot(s, &f);
+    /* a damaged file of ours opens (its reads fail) so that verify can
+     * say what is left and --repair salvage it (hdf5_repair.c) */
+    if (rc == KL_ECORRUPT && kl__h5_damaged_ours(s->path))
+        rc = 0;
     kl__h5_leave();
     if (rc) {
         h5_free(s);
@@ -1343,8 +1237,50 @@ const kl_archive_backend kl__backend_hdf5 = {
     .iter_next = h5_iter_next,
     .iter_free = h5_iter_free,
     .get_view = h5_get_view,
-    .verify = h5_verify,
+    .verify = kl__h5_verify,
     .compact = h5_compact,
     .storage_bytes = h5_storage_bytes,
     .cleaner_lock = h5_cleaner_lock,
 };
+
+/* ---- for hdf5_repair.c (hdf5_internal.h) -------------------------------- */
+
+void kl__h5a_info_of(h5_state *s, kl__h5a_info *out)
+{
+    *out = (kl__h5a_info){s->url, s->path, s->dir, s->base, s->jr, &s->key, s->fapl_ro, s->fapl_rw};
+}
+
+int kl__h5a_snapshot(h5_state *s, hid_t *out)
+{
+    return snapshot(s, out);
+}
+
+int kl__h5a_list_names(h5_state *s, hid_t f, kl_buf *names)
+{
+    return list_names(s, f, names);
+}
+
+int kl__h5a_lock_current(h5_state *s, int *out, struct stat *st)
+{
+    return lock_current(s, out, st);
+}
+
+int kl__h5a_rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *skip)
+{
+    return rebuild_locked(s, st, skip);
+}
+
+int kl__h5a_tmp_create(h5_state *s, char *tmp, size_t cap, mode_t mode, int *fd)
+{
+    return tmp_create(s, tmp, cap, mode, fd);
+}
+
+int kl__h5a_make_fresh(h5_state *s, const char *tmp, hid_t *f)
+{
+    return make_fresh(s, tmp, f);
+}
+
+int kl__h5a_commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc)
+{
+    return commit(s, f, fd, tmp, rc, false, NULL);
+}

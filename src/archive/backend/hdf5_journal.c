@@ -269,28 +269,16 @@ int kl__h5j_verify(kl__h5j *j, bool repair, kl_buf *report, size_t *problems)
         return kl_seterr(KL_EPERM, "%s: opened read-only", j->url);
     /* under the lock no append is in progress: bytes after the last whole
      * record are a torn append (of a writer killed or out of space), never
-     * acknowledged and never folded */
-    size_t torn = 0;
+     * acknowledged and never folded: file:'s verify reports and counts
+     * them, and with repair cuts them off */
     if ((rc = kl__file_lock_ex(j->f)))
         return rc;
-    j->f->no_cut = !repair;
+    j->f->no_cut = true;
     rc = kl__file_refresh(j->f);
     j->f->no_cut = false;
-    struct stat st;
-    if (!rc && fstat(j->f->fd, &st) == 0 && (uint64_t)st.st_size > j->f->end) {
-        torn = 1;
-        uint64_t extra = (uint64_t)st.st_size - j->f->end;
-        bool cut = repair && ftruncate(j->f->fd, (off_t)j->f->end) == 0;
-        if (report)
-            kl_buf_printf(report,
-                          "%s: %llu bytes of a torn record at the end (an append that never "
-                          "completed; not applied)%s\n",
-                          j->url, (unsigned long long)extra, cut ? " (dropped)" : "");
-    }
     if (!rc)
         rc = kl__file_fa_verify(j->f, repair, report, problems);
     kl__file_unlock(j->f);
-    *problems += torn;
     return named(j, rc);
 }
 

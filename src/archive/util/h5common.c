@@ -855,6 +855,25 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
     return rc;
 }
 
+/* The dataset's elements (nbytes by its shape and type) are all in the
+ * file, in a layout klepto writes (compact or contiguous): a shape that
+ * claims more than was stored (a damaged or hostile file) is refused
+ * before anything is allocated for it. */
+static int stored_in_full(hid_t d, uint64_t nbytes, const char *where, const char *what)
+{
+    hid_t dcpl = H5Dget_create_plist(d);
+    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
+    if (dcpl >= 0)
+        H5Pclose(dcpl);
+    if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS)
+        return kl__h5_fail(KL_ECORRUPT, "%s: %s: a dataset layout klepto does not write", where,
+                           what);
+    if (H5Dget_storage_size(d) < nbytes)
+        return kl__h5_fail(KL_ECORRUPT, "%s: %s: the dataset holds fewer bytes than its shape says",
+                           where, what);
+    return 0;
+}
+
 int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e, const char *where)
 {
     memset(e, 0, sizeof *e);
@@ -927,7 +946,7 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
                            what);
         else if ((uint64_t)n > UINT64_MAX / es || (uint64_t)n * es > SIZE_MAX / 2)
             rc = kl_seterr(KL_ETOOBIG, "%s: %s: dataset too large", where, what);
-        else
+        else if (n && (rc = stored_in_full(e->dset, (uint64_t)n * es, where, what)) == 0)
             e->nbytes = (uint64_t)n * es;
         if (sp >= 0)
             H5Sclose(sp);

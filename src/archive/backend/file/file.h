@@ -68,6 +68,8 @@ typedef struct fa {
     int locked;  /* depth of our exclusive lock */
     bool no_cut; /* verify without repair: leave even a torn tail */
     kl__fslock cleaner; /* the size limits' cleaner lock */
+    uint64_t recovered, recovered_at; /* torn tail a writer's open cut off
+                                       * (bytes, where), for verify to say */
 } fa;
 
 /* Index updates found by a scan, applied in groups whose slots are
@@ -122,6 +124,12 @@ int kl__file_hexkey(kl_buf *out, const uint8_t *k, size_t n);
 int kl__file_fa_sync(void *state);
 
 /* verify.c */
+/* What follows the last whole record (s->end) in a file of `size` bytes:
+ * 0 nothing, 1 a write cut short (fewer bytes than a header, a sound
+ * header claiming more bytes than there are, zeros), 2 a damaged record
+ * (a whole header failing its checksum, or a record that fits but fails
+ * its checksums), or a negative error (verify.c). */
+int kl__file_tail_kind(fa *s, uint64_t size);
 int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problems);
 
 /* iter.c */

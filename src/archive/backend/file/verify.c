@@ -44,21 +44,25 @@ static void stale_compactions(fa *s, bool repair, kl_buf *report)
 }
 
 /* What follows the last whole record (s->end, just scanned) in a file of
- * `size` bytes.  A whole header there that fails its checksum, or a
- * record that fits the file but fails its checksums, is damage: a
- * problem (1).  A write cut short (a killed writer, or a copy cut short:
- * fewer bytes than a header, a sound header claiming more bytes than
- * there are, zeros) is reported with its size, not counted (0).  With repair it is cut off either way (we
- * hold the lock: no append is in progress). */
-static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
+ * `size` bytes: a problem (1) whatever it is, since the file does not
+ * end at a record boundary: a whole header there that fails its
+ * checksum, or a record that fits the file but fails its checksums, is a
+ * damaged record (its entry is lost); a write cut short (a killed writer's
+ * append, a copy cut short: fewer bytes than a header, a sound header
+ * claiming more bytes than there are, zeros) is an incomplete record,
+ * never acknowledged.  With repair it is cut off either way, back to the
+ * end of the last whole record (we hold the lock: no append is in
+ * progress).  A file that ends exactly at a record boundary has no tail. */
+int kl__file_tail_kind(fa *s, uint64_t size)
 {
     if (s->end >= size)
         return 0;
     uint8_t h[RHDR];
     size_t got = 0;
     rec r;
-    if ((*rc = kl__fsio_pread(s->fd, h, RHDR, (int64_t)s->end, &got, s->path)))
-        return 0;
+    int rc = kl__fsio_pread(s->fd, h, RHDR, (int64_t)s->end, &got, s->path);
+    if (rc)
+        return rc;
     /* cut short: fewer bytes than a header, a sound header claiming more
      * than is there, or zeros (a file extended, its data never written) */
     bool zeros = true;
@@ -66,22 +70,40 @@ static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc
         zeros &= h[i] == 0;
     bool damaged = got == RHDR && !zeros &&
                    !(kl__file_rec_header(h, &r) && s->end + r.len > size);
+    return damaged ? 2 : 1;
+}
+
+static int check_tail(fa *s, uint64_t size, bool repair, kl_buf *report, int *rc)
+{
+    int kind = kl__file_tail_kind(s, size);
+    if (kind <= 0) {
+        *rc = kind;
+        return 0;
+    }
+    bool damaged = kind == 2;
+    bool cut = repair && !s->read_only;
+    if (cut && ftruncate(s->fd, (off_t)s->end) < 0) {
+        *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
+        cut = false;
+    }
     if (report) {
-        if (damaged) {
-            kl_buf_printf(report, "%s: the last record (byte %llu): checksum mismatch%s\n",
-                          s->url, (unsigned long long)s->end, repair ? " (dropped)" : "");
-        } else {
+        if (damaged)
+            kl_buf_printf(report, "%s: the last record (byte %llu): checksum mismatch", s->url,
+                          (unsigned long long)s->end);
+        else
             kl_buf_printf(report,
                           "%s: %llu bytes after the last whole record (byte %llu): an incomplete "
-                          "record, a write cut short (by a killed writer, or a file cut "
-                          "short)%s\n",
-                          s->url, (unsigned long long)(size - s->end),
-                          (unsigned long long)s->end, repair ? " (cut off)" : "");
-        }
+                          "record, a write cut short (by a killed writer, or a file cut short); "
+                          "the file does not end at a record boundary",
+                          s->url, (unsigned long long)(size - s->end), (unsigned long long)s->end);
+        if (cut)
+            kl_buf_printf(report, " (cut off: the file now ends at byte %llu, after the last "
+                                  "whole record)\n",
+                          (unsigned long long)s->end);
+        else
+            kl_buf_printf(report, "%s\n", repair ? "" : " (verify --repair cuts it off)");
     }
-    if (repair && !s->read_only && ftruncate(s->fd, (off_t)s->end) < 0)
-        *rc = kl_seterrno(errno, "cut off an incomplete record", s->path);
-    return damaged;
+    return 1;
 }
 
 int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problems)
@@ -97,6 +119,14 @@ int kl__file_fa_verify(void *state, bool repair, kl_buf *report, size_t *problem
     struct stat st;
     if (!rc && fstat(s->fd, &st) < 0)
         rc = kl_seterrno(errno, "stat", s->path);
+    if (!rc && s->recovered && report)
+        kl_buf_printf(report,
+                      "%s: %llu bytes after the last whole record (byte %llu), an incomplete "
+                      "record (a killed writer's append), were cut off when this handle opened "
+                      "the file: it ends at a record boundary now\n",
+                      s->url, (unsigned long long)s->recovered,
+                      (unsigned long long)s->recovered_at);
+    s->recovered = 0;
     int tail_rc = 0;
     size_t np_tail = rc ? 0 : (size_t)check_tail(s, (uint64_t)st.st_size, repair, report, &tail_rc);
     if (!rc)
