@@ -43,6 +43,6 @@ endmacro()
 klepto_optional_backend(POSTGRES libpq "/src/archive/backend/postgres/")
 klepto_optional_backend(MYSQL libmariadb "/src/archive/backend/mysql/")
 klepto_optional_backend(REDIS hiredis "/src/archive/backend/redis/")
-klepto_optional_backend(HDF5 hdf5 "/src/archive/(backend/hdf5(dir|_repair)?\\.c|util/h5common\\.c)$")
+klepto_optional_backend(HDF5 hdf5 "/src/archive/(backend/hdf5/|backend/hdf5dir\\.c|util/h5common\\.c)")
 message(STATUS "klepto: optional backends: postgres=${KLEPTO_WITH_POSTGRES} "
   "mysql=${KLEPTO_WITH_MYSQL} redis=${KLEPTO_WITH_REDIS} hdf5=${KLEPTO_WITH_HDF5}")

@@ -16,7 +16,7 @@ extern const kl_archive_backend kl__backend_postgres;   /* backend/postgres/: sa
 extern const kl_archive_backend kl__backend_mysql;      /* backend/mysql/ */
 extern const kl_archive_backend kl__backend_mariadb;    /* backend/mysql/: same, mariadb:// */
 extern const kl_archive_backend kl__backend_redis;      /* backend/redis/ */
-extern const kl_archive_backend kl__backend_hdf5;       /* backend/hdf5.c */
+extern const kl_archive_backend kl__backend_hdf5;       /* backend/hdf5/ */
 extern const kl_archive_backend kl__backend_hdf5dir;    /* backend/hdf5dir.c */
 /* NULL-terminated list (builtin.c): add a line per backend. */
 extern const kl_archive_backend *const kl__builtin_backends[];

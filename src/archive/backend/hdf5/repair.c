@@ -2,8 +2,8 @@
 /* verify and verify --repair of an hdf5: archive (docs/hdf5.md): every
  * entry of the file read back and checked, the damaged ones dropped by a
  * rebuild, leftovers of writers that are gone listed and removed, and the
- * journal checked.  The archive's handle is hdf5.c's; this file reaches it
- * through hdf5_internal.h.
+ * journal checked.  The archive's handle is backend.c's; this file reaches it
+ * through hdf5.h.
  *
  * Salvage, when HDF5 cannot open the file or list its root group: the
  * file is opened some way HDF5 still can (without our file properties; a
@@ -20,7 +20,7 @@
  * (klepto_garbage_bytes > 0) may be an old version: it is counted, never
  * restored. */
 #define _GNU_SOURCE
-#include "archive/backend/hdf5_internal.h"
+#include "archive/backend/hdf5/hdf5.h"
 #include "archive/util/fsio.h"
 #include "internal.h"
 
@@ -506,7 +506,7 @@ int kl__h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
     H5Eclear2(H5E_DEFAULT);
     if (!rc && repair && bad.len) {
         /* rebuilt without the damaged entries, not deleted from a copy:
-         * see rebuild_locked in hdf5.c */
+         * see rebuild_locked in backend.c */
         int lockfd;
         struct stat st;
         if (!(rc = kl__h5a_lock_current(hs, &lockfd, &st))) {

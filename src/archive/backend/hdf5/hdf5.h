@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* What hdf5.c (the hdf5: archive) lends hdf5_repair.c (its verify,
- * repair and salvage): the archive's handle stays private to hdf5.c and
- * is reached through these functions, each a thin wrapper of hdf5.c's own
+/* What backend.c (the hdf5: archive) lends repair.c (its verify,
+ * repair and salvage): the archive's handle stays private to backend.c and
+ * is reached through these functions, each a thin wrapper of backend.c's own
  * static code.  Callers hold the HDF5 lock (kl__h5_enter). */
 #ifndef KLEPTO_ARCHIVE_HDF5_INTERNAL_H
 #define KLEPTO_ARCHIVE_HDF5_INTERNAL_H
 
-#include "archive/backend/hdf5_journal.h"
+#include "archive/backend/hdf5/journal.h"
 #include "archive/util/h5common.h"
 
 #include <stdbool.h>
@@ -44,10 +44,10 @@ int kl__h5a_commit(h5_state *s, hid_t f, int fd, const char *tmp, int rc);
 
 /* Whether the file at path, which HDF5 cannot open as an archive, still
  * carries the marker of one (in its first 64 KiB): then it opens, damaged,
- * for verify to salvage (hdf5_repair.c). */
+ * for verify to salvage (repair.c). */
 bool kl__h5_damaged_ours(const char *path);
 
-/* The backend's verify (hdf5_repair.c). */
+/* The backend's verify (repair.c). */
 int kl__h5_verify(void *state, bool repair, kl_buf *report, size_t *problems);
 
 #endif

@@ -35,8 +35,8 @@
  * the writer rebuilds the file with only the live entries (also
  * kl_archive_compact). */
 #define _GNU_SOURCE
-#include "archive/backend/hdf5_internal.h"
-#include "archive/backend/hdf5_journal.h"
+#include "archive/backend/hdf5/hdf5.h"
+#include "archive/backend/hdf5/journal.h"
 #include "archive/tarray.h"
 #include "archive/util/fsio.h"
 #include "archive/util/h5common.h"
@@ -65,7 +65,7 @@ struct h5_state {
     unsigned mode; /* ?mode=: bits of a new file (0: the umask's) */
     bool create, read_only, dropped;
     pid_t pid;
-    kl__h5j *jr; /* the journal of single puts (hdf5_journal.h) */
+    kl__h5j *jr; /* the journal of single puts (journal.h) */
     uint64_t fold_min; /* ?journal_max=: fold once the journal holds this much */
     hid_t fapl_ro, fapl_rw;
     hid_t snap;      /* read handle of the file PATH named last, or -1 */
@@ -1111,7 +1111,7 @@ static int h5_open(void **state, const kl_url *url, const kl_archive_opts *opts)
     if (!rc)
         rc = snapshot(s, &f);
     /* a damaged file of ours opens (its reads fail) so that verify can
-     * say what is left and --repair salvage it (hdf5_repair.c) */
+     * say what is left and --repair salvage it (repair.c) */
     if (rc == KL_ECORRUPT && kl__h5_damaged_ours(s->path))
         rc = 0;
     kl__h5_leave();
@@ -1243,7 +1243,7 @@ const kl_archive_backend kl__backend_hdf5 = {
     .cleaner_lock = h5_cleaner_lock,
 };
 
-/* ---- for hdf5_repair.c (hdf5_internal.h) -------------------------------- */
+/* ---- for repair.c (hdf5.h) ---------------------------------------------- */
 
 void kl__h5a_info_of(h5_state *s, kl__h5a_info *out)
 {

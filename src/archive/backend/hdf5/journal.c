@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The journal of an hdf5: archive: a file: log (records, index, locking,
  * catching up, verify: the file: backend's own code, not a copy) at
- * DIR/.BASE.journal.  See hdf5_journal.h and docs/hdf5.md. */
+ * DIR/.BASE.journal.  See journal.h and docs/hdf5.md. */
 #define _GNU_SOURCE
-#include "archive/backend/hdf5_journal.h"
+#include "archive/backend/hdf5/journal.h"
 
 #include "archive/backend/file/file.h"
 
