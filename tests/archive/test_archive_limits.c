@@ -6,8 +6,9 @@
  * measured (many tiny entries of dir: take blocks); one entry larger than
  * the limit is refused with KL_ETOOBIG and nothing else goes; bad values
  * are KL_EINVAL at open; dir: cleaning from its handle's own knowledge
- * between walks still ends within the limit when another writes.  Each put gets its own time from the test clock
- * (kl__now_ns_set_fake), so "newest" is exact. */
+ * between walks still ends within the limit when another writes.  Each
+ * put gets its own time from the test clock (kl__now_ns_set_fake), so
+ * "newest" is exact. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
