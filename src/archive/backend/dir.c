@@ -569,7 +569,18 @@ static int iter_read(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf
  * One walk of the folder listing; an entry file's stored time and key are
  * read only when the handle has not seen that file before: the last
  * walk's (name, inode) -> (time, key) table is kept, and a file replaced
- * since has a new inode (a put renames a new file over it). */
+ * since has a new inode (a put renames a new file over it).  The handle's
+ * own puts go into the table as they are written (so the walk never reads
+ * them) and its deletes of a file in the table (same inode) unlink by name
+ * without reading it.  A walk that finds exactly what the table said (no
+ * file it did not know, none gone that it knew) lets the next
+ * WALK_EVERY - 1 calls answer from the table alone: nobody else writes
+ * here, so listing 256 shards again would only tell it what it knows.
+ * Those calls walk all the same when the table says the archive is not
+ * over `over` (the caller counted more: another wrote), and a walk that
+ * finds another's files walks every time again.  The count such a call
+ * gives is what this handle knows; kl__limits_at_close counts (a listing)
+ * and cleans again when that was short. */
 
 typedef struct age_ent {
     uint64_t lo, hi; /* the entry's name, 32 hex digits */
