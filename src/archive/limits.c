@@ -313,6 +313,13 @@ int kl__limits_at_close(kl_archive *ar)
         return got;
     uint64_t e, b;
     int rc = clean(ar, &e, &b);
+    /* the oldest slot may answer from what this handle knows (dir:): the
+     * count, a listing, says whether others wrote more; then again (the
+     * backend walks when its knowledge says it is not over) */
+    for (int round = 1; !rc && round < ROUNDS && !l->max_bytes && ar->be->version >= 3 &&
+                        ar->be->oldest && !(rc = measure(ar, &e, &b)) && over(l, e, b);
+         round++)
+        rc = clean(ar, &e, &b);
     int rc2 = cleaner_lock(ar, false);
     return rc ? rc : rc2;
 }

@@ -5,8 +5,10 @@
  * it with the newest entries kept; bytes are storage where it can be
  * measured (many tiny entries of dir: take blocks); one entry larger than
  * the limit is refused with KL_ETOOBIG and nothing else goes; bad values
- * are KL_EINVAL at open.  Each put gets its own time from the test clock
- * (kl__now_ns_set_fake), so "newest" is exact. */
+ * are KL_EINVAL at open; dir: cleaning from its handle's own knowledge
+ * between walks still ends within the limit when another writes.  Each
+ * put gets its own time from the test clock (kl__now_ns_set_fake), so
+ * "newest" is exact. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -311,6 +313,53 @@ static void a_held_cleaner_lock_defers_the_prune(void **st)
     }
 }
 
+/* dir: cleans from what its handle knows (its last walk and its own puts)
+ * while its walks find nobody else writing.  Another writer (here a second
+ * handle, as another process would be) adds entries it does not know; the
+ * cleaner lock held meanwhile puts its prune off.  Then the cleans and the
+ * close still end within the limit, the other's newer entries kept. */
+static void dir_another_writer_between_walks(void **st)
+{
+    (void)st;
+    char *base, *lock;
+    assert_true(asprintf(&base, "dir:%s/other", dir) > 0);
+    assert_true(asprintf(&lock, "%s/other/cleaner.lock", dir) > 0);
+    kl_archive *other = open_clear(base);
+    char *url = with_opt(base, "max_entries=100");
+    kl_archive *ar;
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    for (int i = 0; i < 400; i++) /* cleans every ~10 puts: walks, then fewer */
+        KT_OK(put_nth(ar, i, 10));
+    for (int i = 400; i < 460; i++) /* unknown to ar */
+        KT_OK(put_nth(other, i, 10));
+    int fd = open(lock, O_RDWR | O_CREAT, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    for (int i = 460; i < 480; i++) /* ar's prune put off: it knows > 100 */
+        KT_OK(put_nth(ar, i, 10));
+    close(fd);
+    KT_OK(kl_archive_close(ar));
+    size_t n = 0;
+    KT_OK(kl_archive_count(other, &n));
+    print_message("%s: %zu entries after close\n", url, n);
+    assert_true(n >= 80 && n <= 100);
+    for (int i = 480 - (int)n; i < 480; i++) /* exactly the newest n */
+        assert_int_equal(has_nth(other, i), 1);
+    /* a delete of an entry the other replaced since the walk still deletes it */
+    KT_OK(kl_archive_open(&ar, url, NULL));
+    for (int i = 480; i < 520; i++)
+        KT_OK(put_nth(ar, i, 10));
+    KT_OK(put_nth(other, 519, 20)); /* a new file (inode) at k000519 */
+    KT_OK(kl_archive_del(ar, "k000519", 7));
+    assert_int_equal(has_nth(other, 519), 0);
+    assert_int_equal(kl_archive_del(ar, "k000519", 7), KL_ENOTFOUND);
+    KT_OK(kl_archive_close(ar));
+    KT_OK(kl_archive_drop(other));
+    free(url);
+    free(lock);
+    free(base);
+}
+
 static void parse_size_reads_prunes_syntax(void **st)
 {
     (void)st;
@@ -344,6 +393,7 @@ int main(void)
         cmocka_unit_test(max_bytes_keeps_storage_within),
         cmocka_unit_test(dir_prunes_by_storage),
         cmocka_unit_test(a_held_cleaner_lock_defers_the_prune),
+        cmocka_unit_test(dir_another_writer_between_walks),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -39,6 +39,7 @@
 #define COMPRESS_MIN 64        /* smaller values are never worth compressing */
 #define NAME_LEN 35            /* "ab/" + 32 hex digits */
 #define PENDING_MAX 65536      /* beyond this many unsynced files, syncfs */
+#define WALK_EVERY 4           /* dir_oldest walks at least every 4th call */
 
 static const kl__keyfolder_layout layout = {
     .scheme = "dir",
@@ -61,6 +62,7 @@ typedef struct dir_state {
     uint8_t dirty_shard[256];
     bool root_dirty;
     struct dir_ages *ages; /* the last walk of dir_oldest, or NULL */
+    unsigned skip_walks;   /* dir_oldest calls that may use ages without a walk */
 } dir_state;
 
 typedef struct entry {
@@ -260,6 +262,11 @@ static int dir_stat(void *state, const void *key, size_t klen, kl_entry_info *ou
     return rc;
 }
 
+static void ages_note_put(dir_state *s, const char *name, int fd, int64_t ns, const void *key,
+                          size_t klen);
+static int ages_fast_del(dir_state *s, const char *name, const void *key, size_t klen);
+static void ages_free(struct dir_ages *t);
+
 static int remember_pending(dir_state *s, const char *name)
 {
     if (s->kf.sync != KL_SYNC_NORMAL || s->overflow)
@@ -330,7 +337,8 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     le32_put(hdr + 12, (uint32_t)voff);
     le64_put(hdr + 16, slen);
     le64_put(hdr + 24, vlen);
-    le64_put(hdr + 32, (uint64_t)kl__now_ns());
+    int64_t now = kl__now_ns();
+    le64_put(hdr + 32, (uint64_t)now);
     le64_put(hdr + 40, XXH3_64bits(key, klen));
     le64_put(hdr + 48, XXH3_64bits(stored, slen));
     le64_put(hdr + 56, XXH3_64bits(hdr, 56));
@@ -351,6 +359,8 @@ static int dir_put(void *state, const void *key, size_t klen, const void *val, s
     rc = kl__fsio_pwritev(fd, iov, 4, 0, tmp);
     if (!rc && s->kf.sync == KL_SYNC_FULL && fdatasync(fd) < 0)
         rc = kl_seterrno(errno, "fsync", tmp);
+    if (!rc && s->ages) /* known to the next walk of dir_oldest without reading it */
+        ages_note_put(s, name, fd, now, key, klen);
     if (close(fd) < 0 && !rc)
         rc = kl_seterrno(errno, "close", tmp);
     if (rc) {
@@ -373,8 +383,11 @@ static int dir_del(void *state, const void *key, size_t klen)
     dir_state *s = state;
     char name[NAME_LEN + 1];
     entry_name(s, key, klen, name);
+    int rc = ages_fast_del(s, name, key, klen);
+    if (rc != 1)
+        return rc;
     entry e;
-    int rc = read_entry(s, name, &s->file, false, &e);
+    rc = read_entry(s, name, &s->file, false, &e);
     if (rc == KL_ENOTFOUND)
         return rc;
     /* a damaged entry at this key's name is deleted too: the name says
@@ -398,6 +411,9 @@ static int dir_clear(void *state)
     dir_state *s = state;
     int rc = kl__keyfolder_clear(&s->kf);
     memset(s->dirty_shard, 1, sizeof s->dirty_shard);
+    ages_free(s->ages); /* new files may get the old ones' inode numbers */
+    free(s->ages);
+    s->ages = NULL;
     return rc;
 }
 
@@ -553,7 +569,18 @@ static int iter_read(kl__keyfolder *kf, const char *rel, kl_buf *scratch, kl_buf
  * One walk of the folder listing; an entry file's stored time and key are
  * read only when the handle has not seen that file before: the last
  * walk's (name, inode) -> (time, key) table is kept, and a file replaced
- * since has a new inode (a put renames a new file over it). */
+ * since has a new inode (a put renames a new file over it).  The handle's
+ * own puts go into the table as they are written (so the walk never reads
+ * them) and its deletes of a file in the table (same inode) unlink by name
+ * without reading it.  A walk that finds exactly what the table said (no
+ * file it did not know, none gone that it knew) lets the next
+ * WALK_EVERY - 1 calls answer from the table alone: nobody else writes
+ * here, so listing 256 shards again would only tell it what it knows.
+ * Those calls walk all the same when the table says the archive is not
+ * over `over` (the caller counted more: another wrote), and a walk that
+ * finds another's files walks every time again.  The count such a call
+ * gives is what this handle knows; kl__limits_at_close counts (a listing)
+ * and cleans again when that was short. */
 
 typedef struct age_ent {
     uint64_t lo, hi; /* the entry's name, 32 hex digits */
@@ -592,7 +619,7 @@ static int ages_grow(struct dir_ages *t)
     size_t cap = t->cap ? 2 * t->cap : 4096;
     struct dir_ages g = {calloc(cap, sizeof(age_ent)), cap, t->n};
     if (!g.v)
-        return kl_seterr(KL_ENOMEM, "dir: out of memory");
+        return KL_ENOMEM; /* the caller says so, or not: the table is as it was */
     for (size_t i = 0; i < t->cap; i++)
         if (t->v[i].used)
             g.v[ages_slot(&g, t->v[i].lo, t->v[i].hi)] = t->v[i];
@@ -621,6 +648,7 @@ static bool name_bits(const char *base, uint64_t *lo, uint64_t *hi)
 typedef struct oldest_walk {
     struct dir_ages *old, next;
     kl_buf scratch;
+    size_t surprises; /* files the old table did not know, or knew otherwise */
 } oldest_walk;
 
 static int oldest_fn(kl__keyfolder *kf, const char *rel, const char *base, void *arg)
@@ -630,9 +658,9 @@ static int oldest_fn(kl__keyfolder *kf, const char *rel, const char *base, void 
     uint64_t lo, hi;
     if (!kl__keyfolder_is_entry(kf, base) || !name_bits(base, &lo, &hi))
         return 0;
-    int rc = ages_grow(&w->next);
-    if (rc)
-        return rc;
+    if (ages_grow(&w->next))
+        return kl_seterr(KL_ENOMEM, "%s: out of memory", kf->url);
+    int rc;
     age_ent *to = &w->next.v[ages_slot(&w->next, lo, hi)];
     if (to->used)
         return 0; /* listed twice (a rename during the walk) */
@@ -641,6 +669,7 @@ static int oldest_fn(kl__keyfolder *kf, const char *rel, const char *base, void 
         *to = *was; /* seen before, not replaced since */
         was->key = NULL;
     } else {
+        w->surprises++;
         entry e;
         rc = read_entry(s, rel, &w->scratch, false, &e);
         if (rc == KL_ENOTFOUND || rc == KL_ECORRUPT || rc == KL_EVERSION)
@@ -657,10 +686,78 @@ static int oldest_fn(kl__keyfolder *kf, const char *rel, const char *base, void 
     return 0;
 }
 
+/* A put of this handle: its file (by inode) recorded with its time and
+ * key, so the next walk need not read it.  Only a cache: when memory runs
+ * out the entry is left unknown (read by the walk). */
+static void ages_note_put(dir_state *s, const char *name, int fd, int64_t ns, const void *key,
+                          size_t klen)
+{
+    uint64_t lo, hi;
+    struct stat st;
+    if (!name_bits(name + 3, &lo, &hi) || fstat(fd, &st) < 0)
+        return;
+    if (ages_grow(s->ages))
+        return;
+    size_t i = ages_slot(s->ages, lo, hi);
+    uint8_t *k = malloc(klen ? klen : 1);
+    if (!k)
+        return;
+    if (!s->ages->v[i].used)
+        s->ages->n++;
+    age_ent *a = &s->ages->v[i];
+    free(a->key);
+    memcpy(k, key, klen);
+    *a = (age_ent){lo, hi, st.st_ino, ns, k, klen, true};
+}
+
+/* dir_del by name when the last walk (or a put of this handle) saw this
+ * key in the file that is there now (same inode): no need to read it
+ * again.  1: not known so, read it (dir_del's usual way). */
+static int ages_fast_del(dir_state *s, const char *name, const void *key, size_t klen)
+{
+    uint64_t lo, hi;
+    if (!s->ages || !s->ages->cap || !name_bits(name + 3, &lo, &hi))
+        return 1;
+    age_ent *a = &s->ages->v[ages_slot(s->ages, lo, hi)];
+    struct stat st;
+    if (!a->used || !a->key || a->klen != klen || memcmp(a->key, key, klen) ||
+        fstatat(s->kf.rootfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+        st.st_ino != a->ino)
+        return 1;
+    free(a->key); /* stays in the table (its probe chain), never matched again */
+    a->key = NULL;
+    int rc = kl__keyfolder_unlink(&s->kf, name);
+    if (!rc && s->kf.sync != KL_SYNC_FULL)
+        s->dirty_shard[kl__keyfolder_shard_index(name)] = 1;
+    return rc;
+}
+
 static int by_ns(const void *a, const void *b)
 {
     const age_ent *x = *(age_ent *const *)a, *y = *(age_ent *const *)b;
     return (x->ns > y->ns) - (x->ns < y->ns);
+}
+
+/* The oldest of the entries in t (those with a key), over and keep as in
+ * the oldest slot; *count: how many entries t holds. */
+static int oldest_of(dir_state *s, struct dir_ages *t, uint64_t over, uint64_t keep,
+                     int (*fn)(void *ctx, const void *key, size_t klen), void *ctx,
+                     uint64_t *count)
+{
+    age_ent **order = malloc((t->n ? t->n : 1) * sizeof *order);
+    if (!order)
+        return kl_seterr(KL_ENOMEM, "%s: out of memory", s->kf.url);
+    size_t m = 0;
+    for (size_t i = 0; i < t->cap; i++)
+        if (t->v[i].used && t->v[i].key)
+            order[m++] = &t->v[i];
+    qsort(order, m, sizeof *order, by_ns);
+    *count = m;
+    int rc = 0;
+    for (size_t i = 0; !rc && m > over && i + keep < m; i++)
+        rc = fn(ctx, order[i]->key, order[i]->klen);
+    free(order);
+    return rc;
 }
 
 static int dir_oldest(void *state, uint64_t over, uint64_t keep,
@@ -668,25 +765,31 @@ static int dir_oldest(void *state, uint64_t over, uint64_t keep,
                       uint64_t *count)
 {
     dir_state *s = state;
-    oldest_walk w = {s->ages, {NULL, 0, 0}, KL_BUF_INIT};
+    /* Without a walk: what the last walk saw and this handle wrote since,
+     * when walks have found only that lately (nobody else writes here)
+     * and it says the archive is over `over` (else the caller knows
+     * better: walk). */
+    if (s->ages && s->skip_walks) {
+        s->skip_walks--;
+        uint64_t known = 0;
+        int rc = oldest_of(s, s->ages, over, keep, fn, ctx, &known);
+        if (rc || known > over) {
+            *count = known;
+            return rc;
+        }
+    }
+    oldest_walk w = {s->ages, {NULL, 0, 0}, KL_BUF_INIT, 0};
     int rc = kl__keyfolder_walk(&s->kf, oldest_fn, &w);
     kl_buf_free(&w.scratch);
+    for (size_t i = 0; s->ages && i < s->ages->cap; i++)
+        w.surprises += s->ages->v[i].used && s->ages->v[i].key; /* removed by another */
+    /* nothing new to this handle: the next WALK_EVERY - 1 calls need not walk */
+    s->skip_walks = s->ages && !w.surprises ? WALK_EVERY - 1 : 0;
     ages_free(s->ages); /* what the walk did not see is gone */
     free(s->ages);
     s->ages = NULL;
-    age_ent **order = rc ? NULL : malloc((w.next.n ? w.next.n : 1) * sizeof *order);
-    if (!rc && !order)
-        rc = kl_seterr(KL_ENOMEM, "%s: out of memory", s->kf.url);
-    size_t m = 0;
-    for (size_t i = 0; !rc && i < w.next.cap; i++)
-        if (w.next.v[i].used)
-            order[m++] = &w.next.v[i];
     if (!rc)
-        qsort(order, m, sizeof *order, by_ns);
-    *count = m;
-    for (size_t i = 0; !rc && m > over && i + keep < m; i++)
-        rc = fn(ctx, order[i]->key, order[i]->klen);
-    free(order);
+        rc = oldest_of(s, &w.next, over, keep, fn, ctx, count);
     if (!rc && (s->ages = malloc(sizeof *s->ages)))
         *s->ages = w.next; /* for the next call */
     else
@@ -701,8 +804,6 @@ static int dir_iter_new(void *state, void **out)
 }
 
 /* ---- open / close / drop ----------------------------------------------- */
-
-static void ages_free(struct dir_ages *t);
 
 static void dir_free(dir_state *s)
 {
