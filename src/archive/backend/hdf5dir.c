@@ -30,9 +30,11 @@
 #include "archive/util/keyfolder.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FORMAT "klepto hdf5dir entry"
@@ -88,6 +90,12 @@ static int open_entry(hd_state *s, const char *rel, hid_t *file, kl__h5_entry *e
     hid_t f = H5Fopen(full_path(s, rel), H5F_ACC_RDONLY, s->fapl);
     if (f < 0) {
         int err = kl__h5_errno();
+        /* deleted by another process between HDF5's open and its own
+         * lstat of the name ("can't retrieve stat info for file", no
+         * errno in HDF5's message): the entry is gone, not damaged */
+        struct stat st;
+        if (!err && lstat(full_path(s, rel), &st) < 0 && errno == ENOENT)
+            err = ENOENT;
         if (err == ENOENT) {
             H5Eclear2(H5E_DEFAULT);
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
