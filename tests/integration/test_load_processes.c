@@ -221,7 +221,7 @@ static int child(const char *url, int me, int ops)
     return t.errors || t.wrong ? 1 : 0;
 }
 
-static void run(const char *url)
+static void run_load(const char *url, bool precreate)
 {
     const int ops = kt_long() ? LONG_OPS : LOAD_OPS;
     struct timespec t0, t1;
@@ -229,11 +229,13 @@ static void run(const char *url)
     struct rusage ru0, ru1;
     getrusage(RUSAGE_CHILDREN, &ru0);
     memset(models, 0, sizeof(int) * PROCS * OWN);
-    /* created first: the children race on entries, not on the creation */
+    /* created first (the children race on entries), or by the children */
     kl_archive *ar = NULL;
-    KT_OK(kl_archive_open(&ar, url, NULL));
-    KT_OK(kl_archive_clear(ar));
-    KT_OK(kl_archive_close(ar));
+    if (precreate) {
+        KT_OK(kl_archive_open(&ar, url, NULL));
+        KT_OK(kl_archive_clear(ar));
+        KT_OK(kl_archive_close(ar));
+    }
     alarm(kt_long() ? 3000 : 500); /* a hang fails the test */
     int gate[2];
     assert_int_equal(pipe(gate), 0);
@@ -319,6 +321,8 @@ static void run(const char *url)
     KT_OK(kl_archive_drop(ar));
 }
 
+static void run(const char *url) { run_load(url, true); }
+
 static char *tmp;
 
 static void local(const char *scheme, const char *fmt)
@@ -403,6 +407,30 @@ static void load_mysql(void **st)
     on_server("mysql", "KLEPTO_TEST_MYSQL_URL", "table=kt_load_");
 }
 
+/* The same load on archives that do not exist yet: the 8 processes race
+ * to create them too. */
+static void created_by_all(const char *scheme, const char *fmt)
+{
+    if (!kl_feature(scheme)) {
+        print_message("built without the %s backend: skipped\n", scheme);
+        skip();
+    }
+    char url[700];
+    snprintf(url, sizeof url, fmt, tmp);
+    run_load(url, false);
+}
+
+static void new_archives_created_by_all(void **st)
+{
+    (void)st;
+    created_by_all("file", "file:%s/new.kle");
+    created_by_all("dir", "dir:%s/new-dir");
+    created_by_all("sqlite", "sqlite:%s/new.db?table=results");
+    created_by_all("sqlite", "sqlite:%s/new-tpk.db");
+    created_by_all("hdf5", "hdf5:%s/new.h5");
+    created_by_all("hdf5dir", "hdf5dir:%s/new-h5");
+}
+
 /* Regression: a get of an hdf5dir: entry that another process deletes at
  * that moment said "open: HDF5: can't retrieve stat info for file" (HDF5
  * opened the file, then the name was gone when it looked it up again)
@@ -485,6 +513,7 @@ int main(void)
         cmocka_unit_test(load_hdf5),          cmocka_unit_test(load_hdf5dir),
         cmocka_unit_test(load_redis),         cmocka_unit_test(load_postgresql),
         cmocka_unit_test(load_mysql),         cmocka_unit_test(hdf5dir_get_meets_a_delete),
+        cmocka_unit_test(new_archives_created_by_all),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kt_rmrf(tmp);
