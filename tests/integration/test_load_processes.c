@@ -221,9 +221,8 @@ static int child(const char *url, int me, int ops)
     return t.errors || t.wrong ? 1 : 0;
 }
 
-static void run_load(const char *url, bool precreate)
+static void run_load(const char *url, bool precreate, int ops)
 {
-    const int ops = kt_long() ? LONG_OPS : LOAD_OPS;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     struct rusage ru0, ru1;
@@ -321,7 +320,7 @@ static void run_load(const char *url, bool precreate)
     KT_OK(kl_archive_drop(ar));
 }
 
-static void run(const char *url) { run_load(url, true); }
+static void run(const char *url) { run_load(url, true, kt_long() ? LONG_OPS : LOAD_OPS); }
 
 static char *tmp;
 
@@ -417,7 +416,7 @@ static void created_by_all(const char *scheme, const char *fmt)
     }
     char url[700];
     snprintf(url, sizeof url, fmt, tmp);
-    run_load(url, false);
+    run_load(url, false, LOAD_OPS); /* about the creation: the short load */
 }
 
 static void new_archives_created_by_all(void **st)
