@@ -30,9 +30,11 @@
 #include "archive/util/keyfolder.h"
 #include "internal.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FORMAT "klepto hdf5dir entry"
@@ -80,14 +82,36 @@ static int open_entry(hd_state *s, const char *rel, hid_t *file, kl__h5_entry *e
 {
     e->dset = -1;
     const char *w = where(s, rel);
-    /* HDF5 opens by path, blocking on a FIFO: what is there is checked
-     * first (a FIFO, a folder, ... is a damaged entry of this key) */
-    int rc = kl__keyfolder_check_file(&s->kf, rel);
-    if (rc)
-        return rc;
-    hid_t f = H5Fopen(full_path(s, rel), H5F_ACC_RDONLY, s->fapl);
-    if (f < 0) {
+    int rc;
+    hid_t f = -1;
+    /* HDF5 opens the file and then looks its name up again (an lstat, its
+     * message without errno: "can't retrieve stat info for file"): another
+     * process deleting or replacing the entry in between fails the open.
+     * The name gone afterwards: the entry was deleted, not found; another
+     * file under the name: it was replaced, open that one. */
+    for (int attempt = 0; f < 0; attempt++) {
+        /* HDF5 opens by path, blocking on a FIFO: what is there is checked
+         * first (a FIFO, a folder, ... is a damaged entry of this key) */
+        if ((rc = kl__keyfolder_check_file(&s->kf, rel)))
+            return rc;
+        struct stat before, after;
+        bool had = lstat(full_path(s, rel), &before) == 0;
+        f = H5Fopen(full_path(s, rel), H5F_ACC_RDONLY, s->fapl);
+        if (f >= 0)
+            break;
         int err = kl__h5_errno();
+        if (!err) {
+            bool has = lstat(full_path(s, rel), &after) == 0;
+            if (!has && errno == ENOENT)
+                err = ENOENT;
+            else if (has && had && attempt < 8 &&
+                     (after.st_ino != before.st_ino || after.st_dev != before.st_dev ||
+                      after.st_ctim.tv_sec != before.st_ctim.tv_sec ||
+                      after.st_ctim.tv_nsec != before.st_ctim.tv_nsec)) {
+                H5Eclear2(H5E_DEFAULT);
+                continue;
+            }
+        }
         if (err == ENOENT) {
             H5Eclear2(H5E_DEFAULT);
             return kl_seterr(KL_ENOTFOUND, "%s: key not found", s->kf.url);
