@@ -138,6 +138,10 @@ int kl__file_fa_iter_next(void *cur, kl_buf *key, kl_buf *val);
 void kl__file_fa_iter_free(void *cur);
 
 /* open.c */
+/* A writer's open: a tail after the last whole record that is a write cut
+ * short (a killed writer's append) is cut off under the lock and
+ * remembered for verify to report (the hdf5: journal's open too). */
+int kl__file_recover_tail(fa *s);
 int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opts);
 int kl__file_fa_close(void *state);
 int kl__file_fa_drop(void *state);

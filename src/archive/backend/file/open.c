@@ -27,7 +27,7 @@ static void fa_free(fa *s)
  * append would; verify says so.  A damaged last record is left for verify
  * to count, and a read-only handle leaves any tail: verify counts it as a
  * problem. */
-static int recover_tail(fa *s)
+int kl__file_recover_tail(fa *s)
 {
     struct stat st;
     if (fstat(s->fd, &st) < 0 || (uint64_t)st.st_size <= s->end)
@@ -87,7 +87,7 @@ int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opt
     if (!rc)
         rc = kl__file_scan(s);
     if (!rc && !s->read_only)
-        rc = recover_tail(s);
+        rc = kl__file_recover_tail(s);
     if (rc) {
         fa_free(s);
         return rc;

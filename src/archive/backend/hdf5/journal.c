@@ -65,6 +65,8 @@ static int fa_attach(kl__h5j *j)
         rc = kl__file_open_file(s, !j->read_only);
     if (!rc)
         rc = kl__file_scan(s);
+    if (!rc && !s->read_only) /* a killed writer's torn append: as file: does */
+        rc = kl__file_recover_tail(s);
     if (rc) {
         fa_release(s);
         return named(j, rc);
