@@ -7,6 +7,7 @@
  * this one under another: no test sleeps.  Every archive kind this build
  * has; the server ones when scripts/with-servers.sh gave their URLs. */
 #define _GNU_SOURCE
+#include "every_kind.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -27,13 +28,6 @@ static int64_t t0; /* the test clock's start: ten hours ago */
 /* The archive URLs under test (heap), NULL-terminated. */
 static char *urls[16];
 
-static void add_url(const char *fmt, const char *a, const char *b)
-{
-    size_t n = 0;
-    while (urls[n])
-        n++;
-    assert_int_equal(asprintf(&urls[n], fmt, a, b) > 0, 1);
-}
 
 static int setup(void **st)
 {
@@ -41,36 +35,14 @@ static int setup(void **st)
     if (kt_tempdir_make(&dir, "expiry"))
         return -1;
     t0 = kl__now_ns() - 10 * HOUR_NS;
-    add_url("mem:expiry%s%s", "", "");
-    add_url("dir:%s/d%s", dir, "");
-    add_url("file:%s/f.klf%s", dir, "");
-    add_url("sqlite:%s/s.db?table=t%s", dir, "");
-    add_url("sqlite:%s/k.db%s", dir, "");
-#ifdef KLEPTO_HAVE_HDF5
-    add_url("hdf5:%s/h.h5%s", dir, "");
-    add_url("hdf5dir:%s/hd%s", dir, "");
-#endif
-    char tag[64];
-    snprintf(tag, sizeof tag, "kt_expiry_%ld", (long)getpid());
-    const char *pg = getenv("KLEPTO_TEST_PG_URL");
-    if (pg && *pg)
-        add_url(strchr(pg, '?') ? "%s&table=%s" : "%s?table=%s", pg, tag);
-    const char *rd = getenv("KLEPTO_TEST_REDIS_URL");
-    if (rd && *rd)
-        add_url(strchr(rd, '?') ? "%s&prefix=%s" : "%s?prefix=%s", rd, tag);
+    kt_every_kind_urls(urls, sizeof urls / sizeof *urls, dir, "expiry");
     return 0;
 }
 
 static int teardown(void **st)
 {
     (void)st;
-    for (size_t i = 0; urls[i]; i++) {
-        kl_archive *ar;
-        if (strncmp(urls[i], "mem:", 4) && !kl_archive_open(&ar, urls[i], NULL))
-            kl_archive_drop(ar);
-        free(urls[i]);
-        urls[i] = NULL;
-    }
+    kt_every_kind_drop(urls);
     kt_tempdir_remove(&dir);
     return 0;
 }

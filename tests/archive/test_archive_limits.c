@@ -10,6 +10,7 @@
  * put gets its own time from the test clock (kl__now_ns_set_fake), so
  * "newest" is exact. */
 #define _GNU_SOURCE
+#include "every_kind.h"
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -26,13 +27,6 @@ static char *dir;
 static int64_t t0;
 static char *urls[16]; /* the archive URLs under test (heap), NULL-terminated */
 
-static void add_url(const char *fmt, const char *a, const char *b)
-{
-    size_t n = 0;
-    while (urls[n])
-        n++;
-    assert_true(asprintf(&urls[n], fmt, a, b) > 0);
-}
 
 static int setup(void **st)
 {
@@ -40,39 +34,14 @@ static int setup(void **st)
     if (kt_tempdir_make(&dir, "limits"))
         return -1;
     t0 = kl__now_ns() - INT64_C(3600) * 1000000000;
-    add_url("mem:limits%s%s", "", "");
-    add_url("dir:%s/d%s", dir, "");
-    add_url("file:%s/f.klf%s", dir, "");
-    add_url("sqlite:%s/s.db?table=t%s", dir, "");
-    add_url("sqlite:%s/k.db%s", dir, "");
-#ifdef KLEPTO_HAVE_HDF5
-    add_url("hdf5:%s/h.h5%s", dir, "");
-    add_url("hdf5dir:%s/hd%s", dir, "");
-#endif
-    char tag[64];
-    snprintf(tag, sizeof tag, "kt_limits_%ld", (long)getpid());
-    const char *pg = getenv("KLEPTO_TEST_PG_URL");
-    if (pg && *pg)
-        add_url(strchr(pg, '?') ? "%s&table=%s" : "%s?table=%s", pg, tag);
-    const char *my = getenv("KLEPTO_TEST_MYSQL_URL");
-    if (my && *my)
-        add_url(strchr(my, '?') ? "%s&table=%s" : "%s?table=%s", my, tag);
-    const char *rd = getenv("KLEPTO_TEST_REDIS_URL");
-    if (rd && *rd)
-        add_url(strchr(rd, '?') ? "%s&prefix=%s" : "%s?prefix=%s", rd, tag);
+    kt_every_kind_urls(urls, sizeof urls / sizeof *urls, dir, "limits");
     return 0;
 }
 
 static int teardown(void **st)
 {
     (void)st;
-    for (size_t i = 0; urls[i]; i++) {
-        kl_archive *ar;
-        if (strncmp(urls[i], "mem:", 4) && !kl_archive_open(&ar, urls[i], NULL))
-            kl_archive_drop(ar);
-        free(urls[i]);
-        urls[i] = NULL;
-    }
+    kt_every_kind_drop(urls);
     kl__now_ns_set_fake(0);
     kt_tempdir_remove(&dir);
     return 0;
