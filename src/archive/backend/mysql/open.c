@@ -141,21 +141,18 @@ static int my_parse_opts(my_state *s, const kl_url *url)
     return r;
 }
 
-/* The column names of `table` in the database, comma-separated ("" when
- * the table does not exist). */
-static int my_columns(my_state *s, const char *table, kl_buf *out)
+/* The first value of the one row that `fmt` (a query of
+ * information_schema with one '%s', filled with name escaped) gives, into
+ * out ("" for NULL or no row). */
+static int my_schema_value(my_state *s, const char *fmt, const char *name, kl_buf *out)
 {
     kl_buf sql = KL_BUF_INIT;
-    size_t n = strlen(table);
+    size_t n = strlen(name);
     char *esc = malloc(2 * n + 1);
     int r = esc ? 0 : KL_ENOMEM;
     if (!r) {
-        mysql_real_escape_string(s->conn, esc, table, (unsigned long)n);
-        r = kl_buf_printf(&sql,
-                          "SELECT GROUP_CONCAT(column_name ORDER BY ordinal_position) FROM "
-                          "information_schema.columns WHERE table_schema = DATABASE() AND "
-                          "table_name = '%s'",
-                          esc);
+        mysql_real_escape_string(s->conn, esc, name, (unsigned long)n);
+        r = kl_buf_printf(&sql, fmt, esc);
     }
     free(esc);
     if (r || !kl_buf_cstr(&sql)) {
@@ -176,6 +173,17 @@ static int my_columns(my_state *s, const char *table, kl_buf *out)
     r = kl_buf_append_str(out, row && row[0] ? row[0] : "");
     mysql_free_result(res);
     return r || !kl_buf_cstr(out) ? kl_seterr(KL_ENOMEM, "%s: out of memory", s->url) : 0;
+}
+
+/* The column names of `table` in the database, comma-separated ("" when
+ * the table does not exist). */
+static int my_columns(my_state *s, const char *table, kl_buf *out)
+{
+    return my_schema_value(s,
+                           "SELECT GROUP_CONCAT(column_name ORDER BY ordinal_position) FROM "
+                           "information_schema.columns WHERE table_schema = DATABASE() AND "
+                           "table_name = '%s'",
+                           table, out);
 }
 
 /* Run sql, taking MySQL error `ok` (another process did it first) as
@@ -220,33 +228,14 @@ static int my_trigger_sql(my_state *s, const char *name, kl_buf *out)
 /* Whether a trigger of that statement's name exists. */
 static int my_has_trigger(my_state *s, const char *name, bool *out)
 {
-    kl_buf sql = KL_BUF_INIT;
-    char *esc = malloc(2 * strlen(name) + 1);
-    int r = esc ? 0 : KL_ENOMEM;
-    if (!r) {
-        mysql_real_escape_string(s->conn, esc, name, (unsigned long)strlen(name));
-        r = kl_buf_printf(&sql,
-                          "SELECT count(*) FROM information_schema.triggers WHERE "
-                          "trigger_schema = DATABASE() AND event_object_table = '%s' AND "
-                          "trigger_name LIKE 'klepto\\_sum:%%'",
-                          esc);
-    }
-    free(esc);
-    if (r || !kl_buf_cstr(&sql)) {
-        kl_buf_free(&sql);
-        return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
-    }
-    r = mysql_real_query(s->conn, (const char *)sql.data, (unsigned long)sql.len)
-            ? kl__my_err(s, "open")
-            : 0;
-    kl_buf_free(&sql);
-    MYSQL_RES *res = r ? NULL : mysql_store_result(s->conn);
-    if (!r && !res)
-        r = kl__my_err(s, "open");
-    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-    *out = row && row[0] && strcmp(row[0], "0") != 0;
-    if (res)
-        mysql_free_result(res);
+    kl_buf v = KL_BUF_INIT;
+    int r = my_schema_value(s,
+                            "SELECT count(*) FROM information_schema.triggers WHERE "
+                            "trigger_schema = DATABASE() AND event_object_table = '%s' AND "
+                            "trigger_name LIKE 'klepto\\_sum:%%'",
+                            name, &v);
+    *out = !r && v.len > 0 && strcmp((const char *)v.data, "0") != 0;
+    kl_buf_free(&v);
     return r;
 }
 
