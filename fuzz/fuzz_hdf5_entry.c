@@ -2,23 +2,27 @@
 /* libFuzzer target: one HDF5 entry (docs/hdf5.md) whose attributes and
  * dataset come from the input, in an HDF5 file held in memory (the core
  * driver, nothing on disk), read as the hdf5: and hdf5dir: archives read
- * an entry: open (klepto_key, klepto_kind, klepto_head, klepto_stored_ns,
- * klepto_xxh3, the dataset's type and shape), value (checked against its
- * checksum, an array's head against the dataset), info and view, and the
- * value decoded as verify does.  Any outcome is fine but a crash, a leak,
+ * an entry: open (klepto_entry, or klepto_key, klepto_kind, klepto_head
+ * and klepto_xxh3; the dataset's type and shape), value (checked against
+ * its checksum, an array's head against the dataset), info (with
+ * klepto_stored_ns) and view, and the value decoded as verify does.  Any outcome is fine but a crash, a leak,
  * an unbounded allocation, or an error that is not a KL_E* code; junk is
  * KL_ECORRUPT (or KL_EVERSION for an unknown kind, KL_ETOOBIG).
  *
  * The input: one byte of flags, then the fields key, kind, head, key_repr
  * and data, each a 2-byte little-endian length and its bytes (a field cut
  * short takes what is left), then dims (4 bytes each, up to 3) and
- * stored_ns (8 bytes) from what remains.  flags & 7 picks the dataset's
+ * stored_ns (8 bytes), then v3 (1 byte) and cut (2 bytes) from what
+ * remains: v3 & 1 writes format version 3's klepto_entry (kind byte = the
+ * kind field's first byte, then the checksum, the head and the key, cut to
+ * `cut` bytes when not 0; v3 & 2 gives it a wrong head length) in place of
+ * klepto_key, klepto_head and klepto_xxh3.  flags & 7 picks the dataset's
  * type (uint8 array, int64, float64, the bool enum, a fixed string, an
  * opaque, a float32 array, a variable-length string); 0x08 sets
  * klepto_xxh3 to the XXH3 of head + data (so the value passes its
- * checksum); 0x10 writes klepto_key as a string; 0x20 leaves out
- * klepto_kind; 0x40 writes the dataset contiguous (else compact when small)
- * without writing its data; 0x80 makes the dataspace null. */
+ * checksum); 0x10 writes klepto_key (or klepto_entry) as a string; 0x20
+ * leaves out klepto_kind; 0x40 writes the dataset contiguous (else compact
+ * when small) without writing its data; 0x80 makes the dataspace null. */
 #include "fuzz_common.h"
 
 #include "archive/util/h5common.h"
@@ -138,6 +142,11 @@ static hid_t build(const uint8_t *data, size_t size)
     for (unsigned i = 0; i < rank; i++)
         dims[i] = take_le(&r, 4);
     int64_t ns = (int64_t)take_le(&r, 8);
+    /* format version 3: klepto_entry in place of klepto_key, klepto_head
+     * and klepto_xxh3 (kind byte = the kind field's first byte), cut to
+     * cut bytes when not 0 */
+    unsigned v3 = (unsigned)take_le(&r, 1);
+    size_t cut = (size_t)take_le(&r, 2);
 
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
     H5Pset_fapl_core(fapl, 1 << 16, false);
@@ -180,13 +189,15 @@ static hid_t build(const uint8_t *data, size_t size)
         }
     }
     if (d >= 0) {
-        if (flags & 0x10)
+        if (v3 & 1)
+            ;
+        else if (flags & 0x10)
             attr_text(d, "klepto_key", key, klen);
         else
             attr_bytes(d, "klepto_key", key, klen);
         if (!(flags & 0x20))
             attr_text(d, "klepto_kind", kind, kindlen);
-        if (hlen)
+        if (hlen && !(v3 & 1))
             attr_bytes(d, "klepto_head", head, hlen);
         if (rlen)
             attr_text(d, "klepto_key_repr", repr, rlen);
@@ -204,7 +215,24 @@ static hid_t build(const uint8_t *data, size_t size)
         } else {
             h = ns ^ 0x9e3779b97f4a7c15ull;
         }
-        attr_raw(d, "klepto_xxh3", H5T_STD_U64LE, s1, &h);
+        if (v3 & 1) {
+            size_t n = 10 + hlen + klen;
+            uint8_t *rec = malloc(n);
+            FUZZ_CHECK(rec != NULL);
+            rec[0] = kindlen ? kind[0] : 0;
+            for (int i = 0; i < 8; i++)
+                rec[1 + i] = (uint8_t)(h >> (8 * i));
+            rec[9] = (uint8_t)(v3 & 2 ? hlen >> 1 : hlen); /* or a wrong length */
+            memcpy(rec + 10, head, hlen);
+            memcpy(rec + 10 + hlen, key, klen);
+            if (flags & 0x10)
+                attr_text(d, "klepto_entry", rec, cut && cut < n ? cut : n);
+            else
+                attr_bytes(d, "klepto_entry", rec, cut && cut < n ? cut : n);
+            free(rec);
+        } else {
+            attr_raw(d, "klepto_xxh3", H5T_STD_U64LE, s1, &h);
+        }
         H5Sclose(s1);
         H5Dclose(d);
     }
@@ -239,7 +267,8 @@ static int fuzz_hdf5_entry_one(const uint8_t *data, size_t size)
                 kl_value_free(&v);
         }
         kl_entry_info info;
-        FUZZ_CHECK(kl__h5_entry_answer(&e, KL_H5_INFO, key.len, -1, &info) == 0);
+        rc = kl__h5_entry_answer(&e, KL_H5_INFO, key.len, -1, &info);
+        FUZZ_CHECK(rc == 0 || rc == KL_ECORRUPT);
         kl_view *view = NULL;
         rc = kl__h5_entry_answer(&e, KL_H5_VIEW, key.len, -1, &view);
         FUZZ_CHECK(rc == 0 || is_kl_error(rc));

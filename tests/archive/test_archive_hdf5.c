@@ -118,7 +118,8 @@ static size_t array_value(unsigned char *v, double *d)
 
 /* The dataset reads back as a ROWS x COLS float64 array with the HDF5 C
  * API alone. */
-static void check_native(const char *file, const char *dset, const double *want)
+static void check_native(const char *file, const char *dset, const double *want,
+                         const void *key, size_t klen)
 {
     hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
     assert_true(f >= 0);
@@ -134,10 +135,18 @@ static void check_native(const char *file, const char *dset, const double *want)
     static double got[ROWS * COLS];
     assert_true(H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, got) >= 0);
     assert_memory_equal(got, want, sizeof got);
-    /* the exact key is kept beside it */
-    hid_t a = H5Aopen(d, "klepto_key", H5P_DEFAULT);
+    /* the exact key is kept beside it: the end of klepto_entry, after the
+     * kind, the checksum, the head's length and the head (docs/hdf5.md) */
+    hid_t a = H5Aopen(d, "klepto_entry", H5P_DEFAULT);
     assert_true(a >= 0);
+    static unsigned char rec[512];
+    hsize_t n = H5Aget_storage_size(a);
+    assert_true(n >= 10 && n <= sizeof rec);
+    assert_true(H5Aread(a, H5T_NATIVE_UINT8, rec) >= 0);
     H5Aclose(a);
+    assert_int_equal(rec[0], 1); /* "array" */
+    assert_int_equal(n, 10 + rec[9] + klen);
+    assert_memory_equal(rec + 10 + rec[9], key, klen);
     H5Tclose(t);
     H5Sclose(sp);
     H5Dclose(d);
@@ -184,7 +193,8 @@ static void check_h5py(const char *file, const char *dset, const void *key, size
              "with h5py.File(sys.argv[1], \"r\") as f:\n"
              "    d = f[sys.argv[2]]\n"
              "    a = d[...]\n"
-             "    print(a.shape, a.dtype, float(a[0, 1]), bytes(d.attrs[\"klepto_key\"]).hex())'"
+             "    e = bytes(d.attrs[\"klepto_entry\"])\n"
+             "    print(a.shape, a.dtype, float(a[0, 1]), e[10 + e[9]:].hex())'"
              " '%s' '%s'",
              py, file, dset);
     assert_int_equal(kt_run(cmd, &out), 0);
@@ -214,7 +224,7 @@ static void typed_array_is_a_native_dataset(void **st)
     KT_OK(kl_archive_close(ar));
     snprintf(file, sizeof file, "%s", path_of("native.h5"));
     snprintf(dset, sizeof dset, "/%s", hex_of(key, kl));
-    check_native(file, dset, d);
+    check_native(file, dset, d, key, kl);
     check_h5dump(file, dset);
     check_h5py(file, dset, key, kl);
 
@@ -257,7 +267,7 @@ static void typed_array_is_a_native_dataset(void **st)
     KT_OK(kl_archive_close(ar));
     const char *hex = hex_of(key, kl);
     snprintf(file, sizeof file, "%s/native/%.2s/%s.h5", tmp, hex, hex);
-    check_native(file, "/value", d);
+    check_native(file, "/value", d, key, kl);
     check_h5dump(file, "/value");
     check_h5py(file, "/value", key, kl);
 }
@@ -688,6 +698,95 @@ static void garbage_and_truncated_files(void **st)
     KT_OK(kl_archive_close(ar));
 }
 
+/* Replace entry `name` of file path by a dataset of the same attributes
+ * whose elements (n bytes, CBOR bytes as klepto's "cbor" kind) are those
+ * of secret, stored as dcpl says (external storage, filters), with its
+ * checksum set to pass: only the storage check stands between the reader
+ * and secret's bytes. */
+static void replace_entry(const char *path, const char *name, hid_t dcpl, const char *secret,
+                          size_t n)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    assert_true(f >= 0);
+    hid_t old = H5Dopen2(f, name, H5P_DEFAULT);
+    assert_true(old >= 0);
+    hid_t a = H5Aopen(old, "klepto_entry", H5P_DEFAULT);
+    assert_true(a >= 0);
+    static unsigned char rec[256];
+    hsize_t rn = H5Aget_storage_size(a);
+    assert_true(rn >= 10 && rn <= sizeof rec);
+    assert_true(H5Aread(a, H5T_NATIVE_UINT8, rec) >= 0);
+    H5Aclose(a);
+    H5Dclose(old);
+    assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
+    rec[0] = 0; /* "cbor": a uint8 dataset */
+    uint64_t h = XXH3_64bits(secret, n);
+    for (int i = 0; i < 8; i++)
+        rec[1 + i] = (unsigned char)(h >> (8 * i));
+    hsize_t dim = n;
+    hid_t sp = H5Screate_simple(1, &dim, NULL);
+    hid_t d = H5Dcreate2(f, name, H5T_STD_U8LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    assert_true(d >= 0);
+    assert_true(H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
+    hsize_t one = rn;
+    hid_t asp = H5Screate_simple(1, &one, NULL);
+    a = H5Acreate2(d, "klepto_entry", H5T_STD_U8LE, asp, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_UINT8, rec) >= 0);
+    H5Aclose(a);
+    H5Sclose(asp);
+    H5Dclose(d);
+    H5Sclose(sp);
+    assert_true(H5Fclose(f) >= 0);
+}
+
+/* A hostile file cannot make a read return another file's bytes: an
+ * entry whose elements are in an external file (any file the reader may
+ * open) or behind a filter is refused before anything is read. */
+static void foreign_storage_is_refused(void **st)
+{
+    (void)st;
+    static const char secret[] = "\x58\x20the bytes of some other file!!!!!!";
+    size_t n = sizeof secret - 1;
+    int fd = open(path_of("secret.bin"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, secret, n), (ssize_t)n);
+    close(fd);
+    const char *what[] = {"external", "filtered"};
+    for (int i = 0; i < 2; i++) {
+        char file[64], url[800];
+        snprintf(file, sizeof file, "%s.h5", what[i]);
+        snprintf(url, sizeof url, "%s", url_of("hdf5", file, ""));
+        make_entries(url, 3);
+        unsigned char key[64]; /* the first entry's, as make_entries wrote it */
+        size_t klen = kt_key(key, 0, 9);
+        kl_archive *ar = NULL;
+        kl_buf v = KL_BUF_INIT;
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        if (i == 0) {
+            assert_true(H5Pset_external(dcpl, path_of("secret.bin"), 0, n) >= 0);
+        } else {
+            hsize_t chunk = 8;
+            assert_true(H5Pset_chunk(dcpl, 1, &chunk) >= 0);
+            assert_true(H5Pset_deflate(dcpl, 1) >= 0);
+        }
+        /* the external file's name comes from path_of: a static buffer */
+        char path[700];
+        snprintf(path, sizeof path, "%s", path_of(file));
+        replace_entry(path, hex_of(key, klen), dcpl, secret, n);
+        H5Pclose(dcpl);
+        KT_OK(kl_archive_open(&ar, url, NULL));
+        assert_int_equal(kl_archive_get(ar, key, klen, &v), KL_ECORRUPT);
+        if (!strstr(kl_errmsg(), "external files or filters"))
+            fail_msg("%s: %s", what[i], kl_errmsg());
+        assert_int_equal(v.len, 0);
+        KT_OK(kl_archive_close(ar));
+        char *out = NULL;
+        assert_int_equal(kt_klepto(&out, false, "verify %s", url), 1);
+        free(out);
+        kl_buf_free(&v);
+    }
+}
+
 static void foreign_and_newer_files(void **st)
 {
     (void)st;
@@ -969,6 +1068,7 @@ int main(void)
         cmocka_unit_test(sigkill_hdf5dir),
         cmocka_unit_test(garbage_and_truncated_files),
         cmocka_unit_test(foreign_and_newer_files),
+        cmocka_unit_test(foreign_storage_is_refused),
         cmocka_unit_test(out_of_space_leaves_the_archive_whole),
         cmocka_unit_test(permission_denied),
         cmocka_unit_test(replaced_entries_are_compacted),

@@ -2,8 +2,9 @@
 /* hdf5:'s journal (docs/hdf5.md): a journal cut at every byte offset
  * gives its valid prefix to readers, reports the rest in verify and never
  * folds it into the file; other processes see a single put as soon as it
- * returns; a file of format version 1 (tests/data/hdf5/format1.h5, made
- * by the release before the journal) still opens and reads. */
+ * returns; files of format versions 1 and 2 (tests/data/hdf5/format1.h5,
+ * made by the release before the journal, and format2.h5, by the release
+ * before klepto_entry) still open and read. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -188,37 +189,74 @@ static void other_processes_see_a_put_at_once(void **st)
     KT_OK(kl_archive_drop(w));
 }
 
-/* The release before the journal wrote format version 1: it opens, reads,
- * and takes new entries. */
-static void format_version_1_reads(void **st)
+/* A file an earlier release wrote (tests/data/hdf5/NAME.h5) opens, exports
+ * as NAME.jsonl says, reads, takes a new entry (in the current layout,
+ * beside the old ones) and verifies clean. */
+static void earlier_format_reads(const char *name, int entries)
 {
-    (void)st;
-    char path[700], cmd[1600], *out = NULL;
-    snprintf(path, sizeof path, "%s/format1.h5", tmp);
+    char path[700], src[300], cmd[1600], *out = NULL;
+    snprintf(path, sizeof path, "%s/%s.h5", tmp, name);
+    snprintf(src, sizeof src, "hdf5/%s.h5", name);
     size_t len = 0;
-    free(kt_slurp(kt_data("hdf5/format1.h5"), &len));
+    free(kt_slurp(kt_data(src), &len));
     assert_true(len > 0);
-    copy_file(kt_data("hdf5/format1.h5"), path, len);
+    copy_file(kt_data(src), path, len);
     snprintf(cmd, sizeof cmd, "export hdf5:%s", path);
     assert_int_equal(kt_klepto(&out, false, "%s", cmd), 0);
-    char *want = kt_slurp(kt_data("hdf5/format1.jsonl"), NULL);
+    snprintf(src, sizeof src, "hdf5/%s.jsonl", name);
+    char *want = kt_slurp(kt_data(src), NULL);
     assert_non_null(out);
     assert_non_null(want);
     assert_string_equal(out, want);
     free(out);
-    free(want);
     out = NULL;
     assert_int_equal(kt_klepto(&out, false, "get hdf5:%s \"'alpha'\"", path), 0);
     assert_string_equal(out, "2.5\n");
     free(out);
     out = NULL;
+    /* the new entry is written in the current layout */
     assert_int_equal(kt_klepto(NULL, false, "put hdf5:%s \"'beta'\" 3", path), 0);
     assert_int_equal(kt_klepto(&out, false, "count hdf5:%s", path), 0);
-    assert_string_equal(out, "10\n");
+    char n[16];
+    snprintf(n, sizeof n, "%d\n", entries + 1);
+    assert_string_equal(out, n);
     free(out);
     out = NULL;
     assert_int_equal(kt_klepto(&out, false, "verify hdf5:%s", path), 0);
     free(out);
+    out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "get hdf5:%s \"'beta'\"", path), 0);
+    assert_string_equal(out, "3\n");
+    free(out);
+    out = NULL;
+    /* the old entries are unchanged beside the new one */
+    assert_int_equal(kt_klepto(&out, false, "%s", cmd), 0);
+    int lines = 0;
+    for (char *line = want, *nl; (nl = strchr(line, '\n')); line = nl + 1, lines++) {
+        *nl = 0;
+        if (!strstr(out, line))
+            fail_msg("%s: after a put, export lacks %s", name, line);
+    }
+    assert_int_equal(lines, entries);
+    assert_non_null(strstr(out, "{\"key\": \"beta\", \"value\": 3,"));
+    free(out);
+    free(want);
+}
+
+/* The release before the journal wrote format version 1. */
+static void format_version_1_reads(void **st)
+{
+    (void)st;
+    earlier_format_reads("format1", 9);
+}
+
+/* The release before klepto_entry wrote format version 2: key, kind,
+ * head and checksum each an attribute of its own (every kind of value:
+ * format2.jsonl). */
+static void format_version_2_reads(void **st)
+{
+    (void)st;
+    earlier_format_reads("format2", 16);
 }
 
 int main(void)
@@ -231,6 +269,7 @@ int main(void)
         cmocka_unit_test(torn_journal_at_every_offset),
         cmocka_unit_test(other_processes_see_a_put_at_once),
         cmocka_unit_test(format_version_1_reads),
+        cmocka_unit_test(format_version_2_reads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kt_rmrf(tmp);

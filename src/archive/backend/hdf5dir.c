@@ -296,7 +296,10 @@ static int check_entry(kl__keyfolder *kf, const char *rel, void *val)
     kl__h5_enter();
     int rc = open_entry(s, rel, &f, &e);
     if (!rc) {
+        int64_t ns;
         rc = kl__h5_entry_value(&e, val);
+        if (!rc)
+            rc = kl__h5_entry_stored_ns(&e, &ns);
         if (!rc)
             rc = kl__keyfolder_check_name(kf, rel, s->key.data, s->key.len);
         close_entry(f, &e);

@@ -348,14 +348,12 @@ static int attr_read_scalar(hid_t obj, const char *name, hid_t mtype, void *out,
     return rc;
 }
 
-/* A uint8 array attribute into out (replaced); at most max bytes. */
-static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max, const char *where,
-                           const char *what)
+/* Opened attribute t as a uint8 array into out (replaced), at most max
+ * bytes; closes it. */
+static int attr_take_bytes(attr *t0, kl_buf *out, size_t max)
 {
-    attr t;
-    int rc = attr_get(obj, name, where, what, &t);
-    if (rc)
-        return rc;
+    attr t = *t0;
+    int rc = 0;
     if (!attr_is(&t, H5T_INTEGER, 1) || t.n < 0 || (size_t)t.n > max)
         rc = attr_wrong(&t, "a byte string");
     kl_buf_reset(out);
@@ -364,6 +362,15 @@ static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max,
         out->len = (size_t)t.n;
     attr_done(&t);
     return rc;
+}
+
+/* A uint8 array attribute into out (replaced); at most max bytes. */
+static int attr_read_bytes(hid_t obj, const char *name, kl_buf *out, size_t max, const char *where,
+                           const char *what)
+{
+    attr t;
+    int rc = attr_get(obj, name, where, what, &t);
+    return rc ? rc : attr_take_bytes(&t, out, max);
 }
 
 /* ---- the marker -------------------------------------------------------- */
@@ -794,6 +801,66 @@ static int write_slabs(hid_t d, hid_t type, const value_layout *l, const uint8_t
 }
 
 static const char *const kind_names[] = {"cbor", "array", "int", "float", "bool", "text", "bytes"};
+#define NKINDS (sizeof kind_names / sizeof *kind_names)
+
+/* klepto_entry (format version 3, docs/hdf5.md): what a read needs in one
+ * attribute, one open instead of four (each is a tenth of a small get):
+ * the kind (1 byte), the value's XXH3-64 (8, little-endian), the head's
+ * length h (1) and its h bytes, then the key's bytes to the end. */
+#define REC_FIXED 10
+
+static int entry_record(hid_t d, kl__h5_kind kind, uint64_t h, const uint8_t *head, size_t hlen,
+                        const void *key, size_t klen, const char *what)
+{
+    uint8_t small[256];
+    size_t n = REC_FIXED + hlen + klen;
+    uint8_t *r = n <= sizeof small ? small : malloc(n);
+    if (!r)
+        return kl_seterr(KL_ENOMEM, "out of memory");
+    r[0] = (uint8_t)kind;
+    for (int i = 0; i < 8; i++)
+        r[1 + i] = (uint8_t)(h >> (8 * i));
+    r[9] = (uint8_t)hlen;
+    memcpy(r + REC_FIXED, head, hlen);
+    if (klen)
+        memcpy(r + REC_FIXED + hlen, key, klen);
+    int rc = attr_bytes(d, "klepto_entry", r, n, what);
+    if (r != small)
+        free(r);
+    return rc;
+}
+
+/* Read klepto_entry into e and the key into key: 1 when the entry has
+ * none (written before format version 3), 0, or KL_ECORRUPT. */
+static int entry_record_read(kl__h5_entry *e, kl_buf *key, const char *what)
+{
+    attr t = {.name = "klepto_entry", .where = e->where, .what = what};
+    t.a = H5Aopen(e->dset, t.name, H5P_DEFAULT);
+    if (t.a < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return 1;
+    }
+    t.ft = H5Aget_type(t.a);
+    t.n = attr_count(t.a, t.ft);
+    int rc = attr_take_bytes(&t, key, SIZE_MAX / 2);
+    if (rc)
+        return rc;
+    const uint8_t *r = key->data;
+    if (key->len < REC_FIXED || r[9] > sizeof e->head || key->len - REC_FIXED < r[9])
+        return kl_seterr(KL_ECORRUPT, "%s: %s: attribute klepto_entry is damaged", e->where, what);
+    if (r[0] >= NKINDS) /* as an unknown klepto_kind */
+        return kl_seterr(KL_EVERSION, "%s: %s: unknown kind %u", e->where, what, r[0]);
+    e->kind = (kl__h5_kind)r[0];
+    e->xxh3 = 0;
+    for (int i = 0; i < 8; i++)
+        e->xxh3 |= (uint64_t)r[1 + i] << (8 * i);
+    e->hlen = r[9];
+    memcpy(e->head, r + REC_FIXED, e->hlen);
+    size_t skip = REC_FIXED + e->hlen;
+    memmove(key->data, key->data + skip, key->len - skip);
+    key->len -= skip;
+    return 0;
+}
 
 int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen, const void *val,
                       size_t vlen, int64_t stored_ns, const char *where)
@@ -832,19 +899,16 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
     snprintf(what, sizeof what, "%s: entry %s", where, name);
     if (scalar || nbytes < SLAB_MIN)
         h = XXH3_64bits(val, vlen);
+    /* a string's head follows from its length (head_of_string) */
+    size_t head = l.kind != KL_H5_TEXT && l.kind != KL_H5_BYTES ? l.head : 0;
     if (!rc)
-        rc = attr_bytes(d, "klepto_key", key, klen, what);
+        rc = entry_record(d, l.kind, h, val, head, key, klen, what);
     if (!rc)
         rc = attr_string(d, "klepto_kind", kind_names[l.kind], what);
-    /* a string's head follows from its length (head_of_string) */
-    if (!rc && l.head && l.kind != KL_H5_TEXT && l.kind != KL_H5_BYTES)
-        rc = attr_bytes(d, "klepto_head", val, l.head, what);
     if (!rc)
         rc = key_repr(d, key, klen, what);
     if (!rc)
         rc = attr_scalar(d, "klepto_stored_ns", H5T_STD_I64LE, &stored_ns, what);
-    if (!rc)
-        rc = attr_scalar(d, "klepto_xxh3", H5T_STD_U64LE, &h, what);
     /* HDF5 keeps small raw-data writes in its sieve buffer and writes them
      * when the dataset is closed: a full disk is often reported here
      * only, and an entry whose close failed is not stored */
@@ -855,23 +919,65 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
     return rc;
 }
 
-/* The dataset's elements (nbytes by its shape and type) are all in the
- * file, in a layout klepto writes (compact or contiguous): a shape that
- * claims more than was stored (a damaged or hostile file) is refused
- * before anything is allocated for it. */
+/* Message types of an object header (HDF5 file format specification,
+ * IV.A.2): a bit each in H5O_hdr_info_t's mesg.present. */
+#define H5O_MSG_EXTERNAL_FILES 0x0007
+#define H5O_MSG_FILTER_PIPELINE 0x000B
+
+/* The dataset's elements (nbytes by its shape and type) are all in this
+ * file, unfiltered: a shape that claims more than was stored (a damaged or
+ * hostile file) is refused before anything is allocated for it, and so is
+ * a dataset whose elements live in other files (external storage: any
+ * file the reader may open; a virtual dataset stores 0 bytes of its own)
+ * or pass through filters (klepto writes none).  The object header's
+ * message list says so at a tenth of the cost of the creation property
+ * list (which copies every property: a tenth of a small get). */
 static int stored_in_full(hid_t d, uint64_t nbytes, const char *where, const char *what)
 {
-    hid_t dcpl = H5Dget_create_plist(d);
-    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS)
-        return kl__h5_fail(KL_ECORRUPT, "%s: %s: a dataset layout klepto does not write", where,
-                           what);
+    H5O_info_t oi;
+    if (H5Oget_info2(d, &oi, H5O_INFO_HDR) < 0)
+        return kl__h5_fail(KL_ECORRUPT, "%s: %s: unreadable object header", where, what);
+    uint64_t foreign =
+        (UINT64_C(1) << H5O_MSG_EXTERNAL_FILES) | (UINT64_C(1) << H5O_MSG_FILTER_PIPELINE);
+    if (oi.hdr.mesg.present & foreign)
+        return kl_seterr(KL_ECORRUPT,
+                         "%s: %s: a dataset layout klepto does not write (external files or "
+                         "filters)",
+                         where, what);
     if (H5Dget_storage_size(d) < nbytes)
         return kl__h5_fail(KL_ECORRUPT, "%s: %s: the dataset holds fewer bytes than its shape says",
                            where, what);
     return 0;
+}
+
+/* An entry of format version 1 or 2: key, kind, checksum and head each
+ * an attribute of its own. */
+static int entry_attrs_read(kl__h5_entry *e, kl_buf *key, const char *what)
+{
+    const char *where = e->where;
+    int rc = attr_read_bytes(e->dset, "klepto_key", key, SIZE_MAX / 2, where, what);
+    char kind[16];
+    if (!rc)
+        rc = attr_read_string(e->dset, "klepto_kind", kind, sizeof kind, where, what);
+    int k = -1;
+    for (int i = 0; !rc && i < (int)NKINDS; i++)
+        if (!strcmp(kind, kind_names[i]))
+            k = i;
+    if (!rc && k < 0)
+        rc = kl_seterr(KL_EVERSION, "%s: %s: unknown kind \"%s\"", where, what, kind);
+    e->kind = k < 0 ? KL_H5_CBOR : (kl__h5_kind)k;
+    if (!rc)
+        rc = attr_read_scalar(e->dset, "klepto_xxh3", H5T_NATIVE_UINT64, &e->xxh3, where, what);
+    if (!rc && e->kind != KL_H5_CBOR && e->kind != KL_H5_TEXT && e->kind != KL_H5_BYTES) {
+        kl_buf hb = KL_BUF_INIT;
+        rc = attr_read_bytes(e->dset, "klepto_head", &hb, sizeof e->head, where, what);
+        if (!rc) {
+            memcpy(e->head, hb.data, hb.len);
+            e->hlen = hb.len;
+        }
+        kl_buf_free(&hb);
+    }
+    return rc;
 }
 
 int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e, const char *where)
@@ -893,32 +999,12 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
     }
     char what[80];
     snprintf(what, sizeof what, "entry %s", name);
-    int rc = attr_read_bytes(e->dset, "klepto_key", key, SIZE_MAX / 2, where, what);
-    char kind[16];
-    if (!rc)
-        rc = attr_read_string(e->dset, "klepto_kind", kind, sizeof kind, where, what);
-    int k = -1;
-    for (int i = 0; !rc && i < (int)(sizeof kind_names / sizeof *kind_names); i++)
-        if (!strcmp(kind, kind_names[i]))
-            k = i;
-    if (!rc && k < 0)
-        rc = kl_seterr(KL_EVERSION, "%s: %s: unknown kind \"%s\"", where, what, kind);
-    e->kind = k < 0 ? KL_H5_CBOR : (kl__h5_kind)k;
+    int rc = entry_record_read(e, key, what);
+    if (rc == 1)
+        rc = entry_attrs_read(e, key, what);
     e->array = !rc && e->kind == KL_H5_ARRAY;
-    if (!rc)
-        rc = attr_read_scalar(e->dset, "klepto_stored_ns", H5T_NATIVE_INT64, &e->stored_ns, where,
-                              what);
-    if (!rc)
-        rc = attr_read_scalar(e->dset, "klepto_xxh3", H5T_NATIVE_UINT64, &e->xxh3, where, what);
-    if (!rc && e->kind != KL_H5_CBOR && e->kind != KL_H5_TEXT && e->kind != KL_H5_BYTES) {
-        kl_buf hb = KL_BUF_INIT;
-        rc = attr_read_bytes(e->dset, "klepto_head", &hb, sizeof e->head, where, what);
-        if (!rc) {
-            memcpy(e->head, hb.data, hb.len);
-            e->hlen = hb.len;
-        }
-        kl_buf_free(&hb);
-    }
+    /* klepto_stored_ns is read when asked for (kl__h5_entry_stored_ns):
+     * a get has no use for it, and each attribute is a tenth of a get */
     if (!rc) {
         hid_t sp = H5Dget_space(e->dset), ft = H5Dget_type(e->dset);
         hssize_t n = sp >= 0 ? H5Sget_select_npoints(sp) : -1;
@@ -958,6 +1044,21 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
     if (rc)
         kl__h5_entry_close(e);
     return rc;
+}
+
+int kl__h5_entry_stored_ns(kl__h5_entry *e, int64_t *ns)
+{
+    if (!e->have_ns) {
+        char what[80];
+        snprintf(what, sizeof what, "entry %s", e->name);
+        int rc = attr_read_scalar(e->dset, "klepto_stored_ns", H5T_NATIVE_INT64, &e->stored_ns,
+                                  e->where, what);
+        if (rc)
+            return rc;
+        e->have_ns = true;
+    }
+    *ns = e->stored_ns;
+    return 0;
 }
 
 void kl__h5_entry_close(kl__h5_entry *e)
@@ -1062,11 +1163,8 @@ int kl__h5_entry_view(kl__h5_entry *e, int fd, kl_view **out)
     int rc = read_type(e, &mtype, &dtype);
     if (rc)
         return rc;
-    hid_t dcpl = H5Dget_create_plist(e->dset);
-    H5D_layout_t layout = dcpl >= 0 ? H5Pget_layout(dcpl) : H5D_LAYOUT_ERROR;
-    if (dcpl >= 0)
-        H5Pclose(dcpl);
-    haddr_t off = layout == H5D_CONTIGUOUS ? H5Dget_offset(e->dset) : HADDR_UNDEF;
+    /* an address only for elements stored contiguously in this file */
+    haddr_t off = H5Dget_offset(e->dset);
     /* only little-endian elements can be handed out as they lie */
     hid_t ft = H5Dget_type(e->dset);
     if (ft < 0 || H5Tequal(ft, mtype) <= 0)
@@ -1130,9 +1228,9 @@ int kl__h5_entry_answer(kl__h5_entry *e, kl__h5_want want, size_t klen, int fd, 
         return 1;
     case KL_H5_INFO: {
         kl_entry_info *info = out;
-        info->stored_ns = e->stored_ns;
+        int rc = kl__h5_entry_stored_ns(e, &info->stored_ns);
         info->size = klen + kl__h5_entry_vlen(e);
-        return 0;
+        return rc;
     }
     case KL_H5_VIEW:
         return kl__h5_entry_view(e, fd, out);

@@ -15,8 +15,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define KL_H5_VERSION 2 /* format version of both layouts (1: no native scalars, no
-                          * klepto_key_repr, no hdf5: journal; still read) */
+#define KL_H5_VERSION 3 /* format version of both layouts (1: no native scalars, no
+                          * klepto_key_repr, no hdf5: journal; 2: key, kind,
+                          * head and checksum in attributes of their own, not
+                          * one klepto_entry; both still read) */
 #define KL_H5_NAME_HEX KL_KEYFOLDER_HEX /* an entry's name: hex of the key's XXH3-128 */
 
 /* HDF5 as packaged may not be thread-safe: every call into it happens
@@ -73,7 +75,8 @@ typedef struct kl__h5_entry {
     hid_t dset;
     kl__h5_kind kind;
     bool array;        /* a typed numeric array stored natively */
-    int64_t stored_ns;
+    int64_t stored_ns; /* read by kl__h5_entry_stored_ns, once */
+    bool have_ns;
     uint64_t xxh3;     /* XXH3-64 of the value's canonical bytes */
     size_t hlen;       /* array: CBOR head bytes before the elements */
     uint8_t head[128];
@@ -86,6 +89,9 @@ typedef struct kl__h5_entry {
  * has no such link; KL_ECORRUPT when it is not a well-formed entry. */
 int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e, const char *where);
 void kl__h5_entry_close(kl__h5_entry *e);
+/* When the entry was stored (its klepto_stored_ns, read at the first
+ * call): KL_ECORRUPT when the attribute is missing or not one integer. */
+int kl__h5_entry_stored_ns(kl__h5_entry *e, int64_t *ns);
 /* The value's canonical bytes (checked against the stored XXH3). */
 int kl__h5_entry_value(kl__h5_entry *e, kl_buf *val);
 /* Bytes of the value as stored (head + elements). */

@@ -175,7 +175,9 @@ static int take(salvage *sv, hid_t loc, const char *name, bool scanned)
     int rc = kl__h5_entry_open(loc, name, s->key, &e, s->url);
     if (!rc)
         rc = kl__h5_entry_value(&e, &sv->val);
-    int64_t ns = e.stored_ns;
+    int64_t ns = 0;
+    if (!rc)
+        rc = kl__h5_entry_stored_ns(&e, &ns);
     if (e.dset >= 0)
         kl__h5_entry_close(&e);
     H5Eclear2(H5E_DEFAULT);
@@ -482,7 +484,10 @@ int kl__h5_verify(void *state, bool repair, kl_buf *report, size_t *problems)
         if (!is_hex_name(name)) {
             erc = kl_seterr(KL_ECORRUPT, "%s: object %s is not a klepto entry", s->url, name);
         } else if (!(erc = kl__h5_entry_open(f, name, s->key, &e, s->url))) {
+            int64_t ns;
             erc = kl__h5_entry_value(&e, &val);
+            if (!erc)
+                erc = kl__h5_entry_stored_ns(&e, &ns);
             kl__h5_entry_close(&e);
             char want[KL_H5_NAME_HEX + 1];
             kl__h5_entry_name(s->key->data, s->key->len, want);
