@@ -3,8 +3,9 @@
  * gives its valid prefix to readers, reports the rest in verify and never
  * folds it into the file; other processes see a single put as soon as it
  * returns; files of format versions 1 and 2 (tests/data/hdf5/format1.h5,
- * made by the release before the journal, and format2.h5, by the release
- * before klepto_entry) still open and read. */
+ * made by the release before the journal, and format2.h5 and the hdf5dir:
+ * folder format2dir, by the release before klepto_entry) still open and
+ * read. */
 #define _GNU_SOURCE
 #include "testutil.h"
 
@@ -259,6 +260,37 @@ static void format_version_2_reads(void **st)
     earlier_format_reads("format2", 16);
 }
 
+/* An hdf5dir: folder of format version 2 (one entry file per key, every
+ * kind of value) exports as it did, takes a new entry and verifies clean. */
+static void format_version_2_folder_reads(void **st)
+{
+    (void)st;
+    char dir[700], cmd[1600], *out = NULL;
+    snprintf(dir, sizeof dir, "%s/format2dir", tmp);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s'", kt_data("hdf5/format2dir"), dir);
+    assert_int_equal(kt_run(cmd, NULL), 0);
+    /* readdir's order is the file system's: compare sorted */
+    assert_int_equal(kt_klepto(&out, false, "export 'hdf5dir:%s' | LC_ALL=C sort", dir), 0);
+    char *want = kt_slurp(kt_data("hdf5/format2dir.jsonl"), NULL);
+    assert_non_null(out);
+    assert_non_null(want);
+    assert_string_equal(out, want);
+    free(out);
+    free(want);
+    out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "get hdf5dir:%s \"'alpha'\"", dir), 0);
+    assert_string_equal(out, "2.5\n");
+    free(out);
+    assert_int_equal(kt_klepto(NULL, false, "put hdf5dir:%s \"'beta'\" 3", dir), 0);
+    out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "count hdf5dir:%s", dir), 0);
+    assert_string_equal(out, "17\n");
+    free(out);
+    out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "verify hdf5dir:%s", dir), 0);
+    free(out);
+}
+
 int main(void)
 {
     kt_tempdir_prefer_memory();
@@ -270,6 +302,7 @@ int main(void)
         cmocka_unit_test(other_processes_see_a_put_at_once),
         cmocka_unit_test(format_version_1_reads),
         cmocka_unit_test(format_version_2_reads),
+        cmocka_unit_test(format_version_2_folder_reads),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     kt_rmrf(tmp);
