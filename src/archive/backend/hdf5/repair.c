@@ -84,7 +84,6 @@ static void sweep_tmp(const kl__h5a_info *s, bool repair, kl_buf *report)
 
 /* ---- salvage ----------------------------------------------------------- */
 
-#define FORMAT "klepto hdf5"
 #define MARK_SCAN (64u << 10)
 #define SB_LEN 48 /* a version 2 or 3 superblock */
 
@@ -411,7 +410,7 @@ static int salvage_file(h5_state *hs, const kl__h5a_info *s, hid_t opened, const
     }
     size_t kept = sv.linked + sv.scanned;
     if (sv.dst >= 0) {
-        rc = kl__h5a_commit(hs, sv.dst, tfd, tmp, rc);
+        rc = kl__h5a_commit(hs, sv.dst, tfd, tmp, rc, false, NULL);
         sv.dst = tfd = -1;
     }
     if (rc)
@@ -434,7 +433,7 @@ static int salvage_file(h5_state *hs, const kl__h5a_info *s, hid_t opened, const
     kl_buf_printf(report, "%s\n", repair ? "" : "; verify --repair rebuilds the file from them");
 done:
     if (sv.dst >= 0)
-        kl__h5a_commit(hs, sv.dst, tfd, tmp, KL_ECORRUPT); /* abandoned */
+        kl__h5a_commit(hs, sv.dst, tfd, tmp, KL_ECORRUPT, false, NULL); /* abandoned */
     if (sv.src >= 0 && sv.src != opened)
         H5Fclose(sv.src);
     if (fd >= 0) {
