@@ -116,6 +116,18 @@ static size_t array_value(unsigned char *v, double *d)
     return n + sizeof(double) * ROWS * COLS;
 }
 
+/* Dataset d's klepto_entry into rec (cap bytes): its length. */
+static size_t entry_record(hid_t d, unsigned char *rec, size_t cap)
+{
+    hid_t a = H5Aopen(d, "klepto_entry", H5P_DEFAULT);
+    assert_true(a >= 0);
+    hsize_t n = H5Aget_storage_size(a);
+    assert_true(n >= 10 && n <= cap);
+    assert_true(H5Aread(a, H5T_NATIVE_UINT8, rec) >= 0);
+    H5Aclose(a);
+    return (size_t)n;
+}
+
 /* The dataset reads back as a ROWS x COLS float64 array with the HDF5 C
  * API alone. */
 static void check_native(const char *file, const char *dset, const double *want,
@@ -137,13 +149,8 @@ static void check_native(const char *file, const char *dset, const double *want,
     assert_memory_equal(got, want, sizeof got);
     /* the exact key is kept beside it: the end of klepto_entry, after the
      * kind, the checksum, the head's length and the head (docs/hdf5.md) */
-    hid_t a = H5Aopen(d, "klepto_entry", H5P_DEFAULT);
-    assert_true(a >= 0);
     static unsigned char rec[512];
-    hsize_t n = H5Aget_storage_size(a);
-    assert_true(n >= 10 && n <= sizeof rec);
-    assert_true(H5Aread(a, H5T_NATIVE_UINT8, rec) >= 0);
-    H5Aclose(a);
+    size_t n = entry_record(d, rec, sizeof rec);
     assert_int_equal(rec[0], 1); /* "array" */
     assert_int_equal(n, 10 + rec[9] + klen);
     assert_memory_equal(rec + 10 + rec[9], key, klen);
@@ -710,13 +717,8 @@ static void replace_entry(const char *path, const char *name, hid_t dcpl, const 
     assert_true(f >= 0);
     hid_t old = H5Dopen2(f, name, H5P_DEFAULT);
     assert_true(old >= 0);
-    hid_t a = H5Aopen(old, "klepto_entry", H5P_DEFAULT);
-    assert_true(a >= 0);
     static unsigned char rec[256];
-    hsize_t rn = H5Aget_storage_size(a);
-    assert_true(rn >= 10 && rn <= sizeof rec);
-    assert_true(H5Aread(a, H5T_NATIVE_UINT8, rec) >= 0);
-    H5Aclose(a);
+    size_t rn = entry_record(old, rec, sizeof rec);
     H5Dclose(old);
     assert_true(H5Ldelete(f, name, H5P_DEFAULT) >= 0);
     rec[0] = 0; /* "cbor": a uint8 dataset */
@@ -730,7 +732,7 @@ static void replace_entry(const char *path, const char *name, hid_t dcpl, const 
     assert_true(H5Dwrite(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, secret) >= 0);
     hsize_t one = rn;
     hid_t asp = H5Screate_simple(1, &one, NULL);
-    a = H5Acreate2(d, "klepto_entry", H5T_STD_U8LE, asp, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t a = H5Acreate2(d, "klepto_entry", H5T_STD_U8LE, asp, H5P_DEFAULT, H5P_DEFAULT);
     assert_true(a >= 0 && H5Awrite(a, H5T_NATIVE_UINT8, rec) >= 0);
     H5Aclose(a);
     H5Sclose(asp);
