@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* See h5common.h.  One entry is one dataset: a typed numeric array value
- * is stored natively (its dtype and shape, little-endian), so any HDF5
- * reader gets the array; any other value is its canonical CBOR bytes in a
- * uint8 dataset.  Attributes on the dataset carry what the dataset alone
- * cannot: the exact key bytes, how to rebuild the value's bytes, when it
+/* See h5common.h.  One entry is one dataset: a typed numeric array or a
+ * basic value is stored natively (an array's dtype and shape,
+ * little-endian), so any HDF5 reader gets it; any other value is its
+ * canonical CBOR bytes in a uint8 dataset.  Attributes on the dataset
+ * carry what the dataset alone cannot: the exact key bytes, how to rebuild the value's bytes, when it
  * was stored and a checksum of the value (HDF5 checksums its metadata in
  * the 1.8 format, but not raw data). */
 #define _GNU_SOURCE
@@ -510,11 +510,11 @@ static double half_to_double(uint16_t h)
 }
 
 /* How a value is laid out natively (docs/hdf5.md): which kind, the bytes
- * of its encoding kept in klepto_head, and the dataset (type, rank,
- * dims, elements). */
+ * of its encoding kept as the entry's head (in klepto_entry), and the
+ * dataset (type, rank, dims, elements). */
 typedef struct layout {
     kl__h5_kind kind;
-    size_t head;      /* bytes of the encoding in klepto_head */
+    size_t head;      /* bytes of the encoding in the head */
     const uint8_t *data;
     size_t nbytes;    /* bytes of the encoding in the dataset */
     hid_t type;       /* the dataset's type; owned when `own` */
@@ -1022,7 +1022,7 @@ int kl__h5_entry_open(hid_t loc, const char *name, kl_buf *key, kl__h5_entry *e,
         case KL_H5_BYTES: fits = cls == H5T_OPAQUE && n == 1; break;
         default: fits = cls == H5T_INTEGER && es == 1; break;
         }
-        /* a number's encoding is all in klepto_head: the dataset mirrors it */
+        /* a number's encoding is all in its head: the dataset mirrors it */
         if (e->kind == KL_H5_INT || e->kind == KL_H5_FLOAT || e->kind == KL_H5_BOOL)
             n = 0;
         if (n < 0 || es == 0)

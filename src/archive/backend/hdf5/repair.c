@@ -13,7 +13,7 @@
  * the entries are found through the root group as far as it reads and by
  * scanning the file for object headers ("OHDR": version 2 headers, which
  * carry checksums too) opened by address, and every entry whose key and
- * value read back intact (HDF5's metadata checksums, our klepto_xxh3) is
+ * value read back intact (HDF5's metadata checksums, our value checksum) is
  * kept: --repair writes them into a fresh file that replaces the damaged
  * one.  No Debian library salvages HDF5 files, hence this code.  An entry
  * reached only by the scan of a file that had replaced or deleted entries
