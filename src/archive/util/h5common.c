@@ -3,9 +3,10 @@
  * basic value is stored natively (an array's dtype and shape,
  * little-endian), so any HDF5 reader gets it; any other value is its
  * canonical CBOR bytes in a uint8 dataset.  Attributes on the dataset
- * carry what the dataset alone cannot: the exact key bytes, how to rebuild the value's bytes, when it
- * was stored and a checksum of the value (HDF5 checksums its metadata in
- * the 1.8 format, but not raw data). */
+ * carry what the dataset alone cannot: the exact key bytes, how to
+ * rebuild the value's bytes, when it was stored and a checksum of the
+ * value (HDF5 checksums its metadata in the 1.8 format, but not raw
+ * data). */
 #define _GNU_SOURCE
 #include "archive/util/h5common.h"
 #include "internal.h"
