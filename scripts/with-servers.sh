@@ -230,6 +230,12 @@ cleanup() {
   [[ -n "$cmd_pid" ]] && kill -TERM "$cmd_pid" 2>/dev/null && wait "$cmd_pid" 2>/dev/null
   [[ -n "$my_start_pid" ]] && wait "$my_start_pid" 2>/dev/null
   [[ -d "$tmp/pg" ]] && pg_stop "$tmp/pg"
+  # a server crash (MariaDB 10.11 has segfaulted once under the tests):
+  # its own account of it, for whoever reads the log of a failed run
+  if [[ -f "$my_base/mysql/mysql.log" ]] && grep -q "got signal" "$my_base/mysql/mysql.log"; then
+    echo "with-servers: the MariaDB server crashed during the run; the end of its log:" >&2
+    tail -n 60 "$my_base/mysql/mysql.log" >&2
+  fi
   # its data is thrown away: no clean shutdown needed
   [[ -d "$my_base/mysql" ]] && mysql_stop "$my_base/mysql" KILL
   if [[ -n "$redis_pid" ]]; then
