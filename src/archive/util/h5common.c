@@ -145,6 +145,25 @@ int kl__h5_file_fd(hid_t file, hid_t fapl)
     return *(int *)h;
 }
 
+int kl__h5_header(hid_t loc, const char *name, H5O_hdr_info_t *out)
+{
+    herr_t r;
+#if H5_VERSION_GE(1, 12, 0)
+    H5O_native_info_t ni;
+    r = name ? H5Oget_native_info_by_name(loc, name, &ni, H5O_NATIVE_INFO_HDR, H5P_DEFAULT)
+             : H5Oget_native_info(loc, &ni, H5O_NATIVE_INFO_HDR);
+    if (r >= 0)
+        *out = ni.hdr;
+#else
+    H5O_info_t oi;
+    r = name ? H5Oget_info_by_name2(loc, name, &oi, H5O_INFO_HDR, H5P_DEFAULT)
+             : H5Oget_info2(loc, &oi, H5O_INFO_HDR);
+    if (r >= 0)
+        *out = oi.hdr;
+#endif
+    return r < 0 ? -1 : 0;
+}
+
 int kl__h5_close_written(hid_t file, hid_t fapl, int rc, const char *where)
 {
     if (!rc && H5Fflush(file, H5F_SCOPE_LOCAL) < 0)
@@ -935,12 +954,12 @@ int kl__h5_entry_write(hid_t loc, const char *name, const void *key, size_t klen
  * list (which copies every property: a tenth of a small get). */
 static int stored_in_full(hid_t d, uint64_t nbytes, const char *where, const char *what)
 {
-    H5O_info_t oi;
-    if (H5Oget_info2(d, &oi, H5O_INFO_HDR) < 0)
+    H5O_hdr_info_t hdr;
+    if (kl__h5_header(d, NULL, &hdr) < 0)
         return kl__h5_fail(KL_ECORRUPT, "%s: %s: unreadable object header", where, what);
     uint64_t foreign =
         (UINT64_C(1) << H5O_MSG_EXTERNAL_FILES) | (UINT64_C(1) << H5O_MSG_FILTER_PIPELINE);
-    if (oi.hdr.mesg.present & foreign)
+    if (hdr.mesg.present & foreign)
         return kl_seterr(KL_ECORRUPT,
                          "%s: %s: a dataset layout klepto does not write (external files or "
                          "filters)",

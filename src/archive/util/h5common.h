@@ -113,6 +113,10 @@ int kl__h5_entry_answer(kl__h5_entry *e, kl__h5_want want, size_t klen, int fd, 
 
 /* The sec2 file descriptor HDF5 reads `file` through, or -1. */
 int kl__h5_file_fd(hid_t file, hid_t fapl);
+/* The object header facts of object `name` in loc (NULL: loc itself):
+ * its messages present, its space.  The call is H5Oget_info2 in HDF5
+ * 1.10 and H5Oget_native_info from 1.12 on.  A negative value on error. */
+int kl__h5_header(hid_t loc, const char *name, H5O_hdr_info_t *out);
 
 /* Close `file`, a temporary file this process created or copied and
  * wrote (opened with fapl), and return rc or, when rc is 0, why the

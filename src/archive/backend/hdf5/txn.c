@@ -350,10 +350,10 @@ static int add_garbage(h5_state *s, hid_t f, uint64_t n)
 /* Unlink entry `name` from f, counting the space it leaves. */
 int kl__h5a_unlink_entry(h5_state *s, hid_t f, const char *name)
 {
-    H5O_info_t oi;
+    H5O_hdr_info_t hdr;
     uint64_t n = 0;
-    if (H5Oget_info_by_name2(f, name, &oi, H5O_INFO_HDR, H5P_DEFAULT) >= 0)
-        n += oi.hdr.space.total;
+    if (kl__h5_header(f, name, &hdr) >= 0)
+        n += hdr.space.total;
     hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
     if (d >= 0) {
         n += H5Dget_storage_size(d);
