@@ -13,13 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#define XXH_INLINE_ALL
-#include <xxhash.h>
 
 #include "klepto/archive.h"
 #include "klepto/codec.h"
 #include "klepto/error.h"
 #include "klepto/value.h"
+#include "sum_entries.h"
 #include "testutil.h"
 
 enum { NENT = 5 };
@@ -117,65 +116,11 @@ static char *url_of(const fx *f, const char *extra)
     return u;
 }
 
-static void enc_text(kl_buf *out, const char *s)
-{
-    kl_value v;
-    KT_OK(kl_value_text(&v, s, strlen(s)));
-    kl_buf_reset(out);
-    KT_OK(kl_encode(out, &v, 0));
-    kl_value_free(&v);
-}
-
-static void key_of(int i, kl_buf *k)
-{
-    char s[16];
-    snprintf(s, sizeof s, "k%d", i);
-    enc_text(k, s);
-}
-
-static void value_of(int i, kl_buf *v)
-{
-    char s[32];
-    snprintf(s, sizeof s, "value %d", i);
-    enc_text(v, s);
-}
-
-/* The kid column: the canonical XXH3-128 of the key. */
-static void kid_of(const kl_buf *k, kl_buf *kid)
-{
-    XXH128_canonical_t c;
-    XXH128_canonicalFromHash(&c, XXH3_128bits(k->data, k->len));
-    kl_buf_reset(kid);
-    kl_buf_append(kid, c.digest, 16);
-}
-
-static void get_is(kl_archive *ar, int i, int vi)
-{
-    kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, got = KL_BUF_INIT;
-    key_of(i, &k);
-    value_of(vi, &v);
-    KT_OK(kl_archive_get(ar, k.data, k.len, &got));
-    assert_int_equal(got.len, v.len);
-    assert_memory_equal(got.data, v.data, v.len);
-    kl_buf_free(&k);
-    kl_buf_free(&v);
-    kl_buf_free(&got);
-}
-
-static size_t verify_problems(kl_archive *ar, bool repair, kl_buf *report)
-{
-    size_t problems = 0;
-    kl_buf_reset(report);
-    KT_OK(kl_archive_verify(ar, repair, report, &problems));
-    kl_buf_cstr(report);
-    return problems;
-}
-
 /* The catalogue id of key i. */
 static int64_t id_of(const fx *f, int i)
 {
     kl_buf k = KL_BUF_INIT;
-    key_of(i, &k);
+    kt_sum_key(i, &k);
     char *v = NULL;
     raw(f->raw, "SELECT id FROM klepto_catalogue WHERE key = $1", &k, NULL, &v);
     int64_t id = strtoll(v, NULL, 10);
@@ -189,8 +134,8 @@ static int64_t id_of(const fx *f, int i)
 static void old_release_rewrite(const fx *f, bool table, int i, int vi)
 {
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    key_of(i, &k);
-    value_of(vi, &v);
+    kt_sum_key(i, &k);
+    kt_sum_value(vi, &v);
     if (table) {
         raw(f->raw, "UPDATE t SET value = $2, stored_ns = 1, size = 1 WHERE key = $1", &k, &v,
             NULL);
@@ -214,8 +159,8 @@ static void old_release_rewrite(const fx *f, bool table, int i, int vi)
 static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
 {
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    key_of(i, &k);
-    value_of(vi, &v);
+    kt_sum_key(i, &k);
+    kt_sum_value(vi, &v);
     if (table) {
         raw(f->raw, "ALTER TABLE t DISABLE TRIGGER klepto_sum", NULL, NULL, NULL);
         raw(f->raw, "UPDATE t SET value = $2 WHERE key = $1", &k, &v, NULL);
@@ -240,8 +185,8 @@ static void checksums_in_both_layouts(void **state)
         KT_OK(kl_archive_open(&ar, u, NULL));
         kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, report = KL_BUF_INIT;
         for (int i = 0; i < NENT; i++) {
-            key_of(i, &k);
-            value_of(i, &v);
+            kt_sum_key(i, &k);
+            kt_sum_value(i, &v);
             KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         }
         /* a batch, and a value written again: every row has a sum */
@@ -257,26 +202,26 @@ static void checksums_in_both_layouts(void **state)
 
         /* an older release's rewrite reads as written */
         old_release_rewrite(f, table, 1, 11);
-        get_is(ar, 1, 11);
+        kt_sum_get_is(ar, 1, 11);
         assert_int_equal(raw_int(f->raw, nulls), 1);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
 
         /* a change behind the sum */
         change_behind_the_sum(f, table, 2, 12);
-        key_of(2, &k);
+        kt_sum_key(2, &k);
         assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ECORRUPT);
         assert_non_null(strstr(kl_errmsg(), "key 'k2'"));
         assert_non_null(strstr(kl_errmsg(), "checksum mismatch"));
         assert_null(strstr(kl_errmsg(), "password"));
-        assert_int_equal(verify_problems(ar, false, &report), 1);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 1);
         assert_non_null(strstr((char *)report.data, "checksum mismatch"));
-        assert_int_equal(verify_problems(ar, true, &report), 1);
+        assert_int_equal(kt_sum_verify(ar, true, &report), 1);
         assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ENOTFOUND);
-        get_is(ar, 0, 0);
-        get_is(ar, 1, 11);
-        get_is(ar, 3, 3);
-        get_is(ar, 4, 4);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        kt_sum_get_is(ar, 0, 0);
+        kt_sum_get_is(ar, 1, 11);
+        kt_sum_get_is(ar, 3, 3);
+        kt_sum_get_is(ar, 4, 4);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
         kl_buf_free(&k);
         kl_buf_free(&v);
@@ -302,9 +247,9 @@ static void make_old_tables(const fx *f, bool table)
             "bigint NOT NULL)",
             NULL, NULL, NULL);
     for (int i = 0; i < NENT; i++) {
-        key_of(i, &k);
-        value_of(i, &v);
-        kid_of(&k, &kid);
+        kt_sum_key(i, &k);
+        kt_sum_value(i, &v);
+        kt_sum_kid(&k, &kid);
         if (table) {
             /* kid and key, then the value (two parameters a statement) */
             raw(f->raw, "INSERT INTO t VALUES ($1, $2, '', 1, 1)", &kid, &k, NULL);
@@ -347,27 +292,27 @@ static void old_tables_open_read_and_upgrade(void **state)
         kl_buf report = KL_BUF_INIT, k = KL_BUF_INIT, v = KL_BUF_INIT;
         KT_OK(kl_archive_open(&ar, u, &ro));
         for (int i = 0; i < NENT; i++)
-            get_is(ar, i, i);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+            kt_sum_get_is(ar, i, i);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
         assert_int_equal(raw_int(f->raw, col), 0);
 
         KT_OK(kl_archive_open(&ar, u, NULL));
         assert_int_equal(raw_int(f->raw, col), 1);
         for (int i = 0; i < NENT; i++)
-            get_is(ar, i, i);
-        key_of(NENT, &k);
-        value_of(NENT, &v);
+            kt_sum_get_is(ar, i, i);
+        kt_sum_key(NENT, &k);
+        kt_sum_value(NENT, &v);
         KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
-        get_is(ar, NENT, NENT);
+        kt_sum_get_is(ar, NENT, NENT);
         /* an older release's rewrite after the upgrade */
         old_release_rewrite(f, table, NENT, 9);
-        get_is(ar, NENT, 9);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        kt_sum_get_is(ar, NENT, 9);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
         /* a second read-write open finds it done */
         KT_OK(kl_archive_open(&ar, u, NULL));
-        get_is(ar, 0, 0);
+        kt_sum_get_is(ar, 0, 0);
         KT_OK(kl_archive_close(ar));
         kl_buf_free(&report);
         kl_buf_free(&k);

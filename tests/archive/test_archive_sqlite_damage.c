@@ -32,27 +32,18 @@ enum { NENT = 40, PAGE = 4096 };
 
 static const char *const layouts[] = {"?table=t", ""};
 
-static void enc_text(kl_buf *out, const char *s)
-{
-    kl_value v;
-    KT_OK(kl_value_text(&v, s, strlen(s)));
-    kl_buf_reset(out);
-    KT_OK(kl_encode(out, &v, 0));
-    kl_value_free(&v);
-}
-
 /* Entry i: key "key-NN", a text value of 200 bytes, or of 6000 (over a
  * page: overflow pages) for every tenth. */
 static void entry(int i, kl_buf *k, kl_buf *v)
 {
     char key[16];
     snprintf(key, sizeof key, "key-%02d", i);
-    enc_text(k, key);
+    kt_enc_text(k, key);
     size_t n = i % 10 == 9 ? 6000 : 200;
     char *s = malloc(n + 1);
     memset(s, 'a' + i % 26, n);
     s[n] = 0;
-    enc_text(v, s);
+    kt_enc_text(v, s);
     free(s);
 }
 

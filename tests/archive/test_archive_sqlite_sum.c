@@ -17,35 +17,12 @@
 #include "klepto/codec.h"
 #include "klepto/error.h"
 #include "klepto/value.h"
+#include "sum_entries.h"
 #include "testutil.h"
 
 enum { NENT = 5 };
 
 static const char *const layouts[] = {"?table=t", ""};
-
-static void enc_text(kl_buf *out, const char *s)
-{
-    kl_value v;
-    KT_OK(kl_value_text(&v, s, strlen(s)));
-    kl_buf_reset(out);
-    KT_OK(kl_encode(out, &v, 0));
-    kl_value_free(&v);
-}
-
-/* Entry i's key "kN" and value "value N" (or the text given). */
-static void key_of(int i, kl_buf *k)
-{
-    char s[16];
-    snprintf(s, sizeof s, "k%d", i);
-    enc_text(k, s);
-}
-
-static void value_of(int i, kl_buf *v)
-{
-    char s[32];
-    snprintf(s, sizeof s, "value %d", i);
-    enc_text(v, s);
-}
 
 /* ---- plain sqlite3 ----------------------------------------------------- */
 
@@ -148,8 +125,8 @@ static void make_old_file(const char *path, bool table)
                          "NULL)");
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
     for (int i = 0; i < NENT; i++) {
-        key_of(i, &k);
-        value_of(i, &v);
+        kt_sum_key(i, &k);
+        kt_sum_value(i, &v);
         old_release_put(db, table, &k, &v);
     }
     kl_buf_free(&k);
@@ -178,7 +155,7 @@ static int64_t sums(const char *path, bool table, bool null)
 static void get_is(kl_archive *ar, int i, const kl_buf *want)
 {
     kl_buf k = KL_BUF_INIT, got = KL_BUF_INIT;
-    key_of(i, &k);
+    kt_sum_key(i, &k);
     KT_OK(kl_archive_get(ar, k.data, k.len, &got));
     assert_int_equal(got.len, want->len);
     assert_memory_equal(got.data, want->data, want->len);
@@ -190,19 +167,10 @@ static void all_read(kl_archive *ar, int n)
 {
     kl_buf v = KL_BUF_INIT;
     for (int i = 0; i < n; i++) {
-        value_of(i, &v);
+        kt_sum_value(i, &v);
         get_is(ar, i, &v);
     }
     kl_buf_free(&v);
-}
-
-static size_t verify_problems(kl_archive *ar, bool repair, kl_buf *report)
-{
-    size_t problems = 0;
-    kl_buf_reset(report);
-    KT_OK(kl_archive_verify(ar, repair, report, &problems));
-    kl_buf_cstr(report);
-    return problems;
 }
 
 static void old_files_open_read_and_upgrade(void **state)
@@ -223,7 +191,7 @@ static void old_files_open_read_and_upgrade(void **state)
         kl_archive *ar;
         KT_OK(kl_archive_open(&ar, url, &ro));
         all_read(ar, NENT);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
         assert_false(has_sum_column(path, table));
 
@@ -236,16 +204,16 @@ static void old_files_open_read_and_upgrade(void **state)
         assert_int_equal(sums(path, table, true), NENT);
         all_read(ar, NENT);
         /* a write stores a sum: an old key and a new one */
-        value_of(7, &v);
-        key_of(0, &k);
+        kt_sum_value(7, &v);
+        kt_sum_key(0, &k);
         KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         get_is(ar, 0, &v);
-        key_of(NENT, &k);
-        value_of(NENT, &v);
+        kt_sum_key(NENT, &k);
+        kt_sum_value(NENT, &v);
         KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         get_is(ar, NENT, &v);
         assert_int_equal(sums(path, table, false), 2);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
 
         /* opened again: no second upgrade, same contents */
@@ -278,37 +246,37 @@ static void an_older_writer_reads_back_as_written(void **state)
         KT_OK(kl_archive_open(&ar, url, NULL));
         kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, report = KL_BUF_INIT;
         for (int i = 0; i < NENT; i++) {
-            key_of(i, &k);
-            value_of(i, &v);
+            kt_sum_key(i, &k);
+            kt_sum_value(i, &v);
             KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         }
         assert_int_equal(sums(path, table, true), 0);
 
         sqlite3 *db = raw_open(path);
-        key_of(1, &k);
-        value_of(11, &v);
+        kt_sum_key(1, &k);
+        kt_sum_value(11, &v);
         old_release_put(db, table, &k, &v);
-        key_of(NENT, &k);
-        value_of(NENT, &v);
+        kt_sum_key(NENT, &k);
+        kt_sum_value(NENT, &v);
         old_release_put(db, table, &k, &v);
         if (table) {
-            key_of(2, &k);
-            value_of(12, &v);
+            kt_sum_key(2, &k);
+            kt_sum_value(12, &v);
             raw_run(db, "UPDATE \"t\" SET value = ?2 WHERE key = ?1", &k, &v);
         }
         sqlite3_close(db);
 
-        value_of(11, &v);
+        kt_sum_value(11, &v);
         get_is(ar, 1, &v);
-        value_of(NENT, &v);
+        kt_sum_value(NENT, &v);
         get_is(ar, NENT, &v);
         if (table) {
-            value_of(12, &v);
+            kt_sum_value(12, &v);
             get_is(ar, 2, &v);
         }
-        value_of(3, &v);
+        kt_sum_value(3, &v);
         get_is(ar, 3, &v);
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         /* the old writer's rows lost their sums, the others kept theirs */
         assert_int_equal(sums(path, table, true), table ? 3 : 2);
         KT_OK(kl_archive_close(ar));
@@ -333,8 +301,8 @@ static void rewriting_a_value_keeps_its_sum(void **state)
         kl_archive *ar;
         KT_OK(kl_archive_open(&ar, url, NULL));
         kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-        key_of(0, &k);
-        value_of(0, &v);
+        kt_sum_key(0, &k);
+        kt_sum_value(0, &v);
         for (int round = 0; round < 20; round++)
             KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         const void *keys[] = {k.data, k.data};
@@ -359,8 +327,8 @@ static void change_behind_the_sum(const char *path, bool table, int i, int to)
 {
     sqlite3 *db = raw_open(path);
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    key_of(i, &k);
-    value_of(to, &v);
+    kt_sum_key(i, &k);
+    kt_sum_value(to, &v);
     if (table) {
         raw_exec(db, "DROP TRIGGER \"klepto_sum:t\"");
         raw_run(db, "UPDATE \"t\" SET value = ?2 WHERE key = ?1", &k, &v);
@@ -388,15 +356,15 @@ static void a_value_changed_behind_its_sum_is_corrupt(void **state)
         KT_OK(kl_archive_open(&ar, url, NULL));
         kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, report = KL_BUF_INIT;
         for (int i = 0; i < NENT; i++) {
-            key_of(i, &k);
-            value_of(i, &v);
+            kt_sum_key(i, &k);
+            kt_sum_value(i, &v);
             KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
         }
         KT_OK(kl_archive_close(ar));
         change_behind_the_sum(path, table, 2, 9);
 
         KT_OK(kl_archive_open(&ar, url, NULL));
-        key_of(2, &k);
+        kt_sum_key(2, &k);
         assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ECORRUPT);
         assert_non_null(strstr(kl_errmsg(), path));
         assert_non_null(strstr(kl_errmsg(), "key 'k2'"));
@@ -409,7 +377,7 @@ static void a_value_changed_behind_its_sum_is_corrupt(void **state)
         kl_buf ks[NENT];
         for (int i = 0; i < NENT; i++) {
             ks[i] = vals[i] = (kl_buf)KL_BUF_INIT;
-            key_of(i, &ks[i]);
+            kt_sum_key(i, &ks[i]);
             keys[i] = ks[i].data;
             klens[i] = ks[i].len;
         }
@@ -431,17 +399,17 @@ static void a_value_changed_behind_its_sum_is_corrupt(void **state)
         assert_int_equal(bad, 1);
 
         /* verify: one problem; --repair drops that entry, keeps the rest */
-        assert_int_equal(verify_problems(ar, false, &report), 1);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 1);
         assert_non_null(strstr((char *)report.data, "checksum mismatch"));
-        assert_int_equal(verify_problems(ar, true, &report), 1);
+        assert_int_equal(kt_sum_verify(ar, true, &report), 1);
         assert_int_equal(kl_archive_get(ar, ks[2].data, ks[2].len, &v), KL_ENOTFOUND);
         for (int i = 0; i < NENT; i++) {
             if (i == 2)
                 continue;
-            value_of(i, &v);
+            kt_sum_value(i, &v);
             get_is(ar, i, &v);
         }
-        assert_int_equal(verify_problems(ar, false, &report), 0);
+        assert_int_equal(kt_sum_verify(ar, false, &report), 0);
         KT_OK(kl_archive_close(ar));
         if (table) /* the read-write open put the trigger back */
             assert_int_equal(raw_int(path, "SELECT count(*) FROM sqlite_master WHERE name = "
@@ -478,8 +446,8 @@ static void a_malformed_sum_is_corrupt(void **state)
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT;
-    key_of(0, &k);
-    value_of(0, &v);
+    kt_sum_key(0, &k);
+    kt_sum_value(0, &v);
     KT_OK(kl_archive_put(ar, k.data, k.len, v.data, v.len));
     sqlite3 *db = raw_open(path);
     raw_exec(db, "UPDATE \"t\" SET sum = x'00'");

@@ -3,6 +3,10 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include "klepto/codec.h"
+#include "klepto/error.h"
+#include "klepto/value.h"
+
 #include <stdarg.h>
 
 #include <errno.h>
@@ -96,6 +100,15 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
     else
         free(o);
     return rc;
+}
+
+void kt_enc_text(kl_buf *out, const char *s)
+{
+    kl_value v;
+    KT_OK(kl_value_text(&v, s, strlen(s)));
+    kl_buf_reset(out);
+    KT_OK(kl_encode(out, &v, 0));
+    kl_value_free(&v);
 }
 
 bool kt_long(void)

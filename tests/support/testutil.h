@@ -30,6 +30,9 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
 /* true when KLEPTO_TEST_LONG is set (and not "0"): `make test-long`, the
  * full sweeps and crash matrices; `make test` runs a slice of them. */
 bool kt_long(void);
+/* The canonical CBOR of the text s into out (replaced); asserts success. */
+struct kl_buf;
+void kt_enc_text(struct kl_buf *out, const char *s);
 /* Whole file into a heap buffer (NUL-terminated); NULL on error. */
 char *kt_slurp(const char *path, size_t *len);
 
