@@ -12,6 +12,7 @@
 #include "klepto/archive.h"
 
 #include <fcntl.h>
+#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +191,29 @@ static void other_processes_see_a_put_at_once(void **st)
     KT_OK(kl_archive_drop(w));
 }
 
+static herr_t count_cb(hid_t g, const char *name, const H5L_info_t *info, void *arg)
+{
+    (void)info;
+    int *n = arg;
+    n[0]++;
+    n[1] += H5Aexists_by_name(g, name, "klepto_entry", H5P_DEFAULT) > 0;
+    return 0;
+}
+
+/* Entries of the hdf5: file at path: how many, and how many of them in
+ * the current layout (klepto_entry) into *current. */
+static int entries_of(const char *path, int *current)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    assert_true(f >= 0);
+    int n[2] = {0, 0};
+    hsize_t idx = 0;
+    assert_true(H5Literate(f, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, count_cb, n) >= 0);
+    H5Fclose(f);
+    *current = n[1];
+    return n[0];
+}
+
 /* A file an earlier release wrote (tests/data/hdf5/NAME.h5) opens, exports
  * as NAME.jsonl says, reads, takes a new entry (in the current layout,
  * beside the old ones) and verifies clean. */
@@ -240,6 +264,27 @@ static void earlier_format_reads(const char *name, int entries)
     }
     assert_int_equal(lines, entries);
     assert_non_null(strstr(out, "{\"key\": \"beta\", \"value\": 3,"));
+    /* a compact rewrites the old entries in the current layout, values
+     * and stored times as they were (ls --long --json: absolute times) */
+    int current = 0;
+    assert_int_equal(entries_of(path, &current), entries + 1);
+    assert_int_equal(current, 1);
+    char *ls = NULL, *ls2 = NULL;
+    assert_int_equal(kt_klepto(&ls, false, "ls --long --json hdf5:%s", path), 0);
+    assert_int_equal(kt_klepto(NULL, false, "compact hdf5:%s", path), 0);
+    assert_int_equal(entries_of(path, &current), entries + 1);
+    assert_int_equal(current, entries + 1);
+    char *again = NULL;
+    assert_int_equal(kt_klepto(&again, false, "%s", cmd), 0);
+    assert_string_equal(again, out);
+    assert_int_equal(kt_klepto(&ls2, false, "ls --long --json hdf5:%s", path), 0);
+    assert_string_equal(ls2, ls);
+    free(again);
+    free(ls);
+    free(ls2);
+    free(out);
+    out = NULL;
+    assert_int_equal(kt_klepto(&out, false, "verify hdf5:%s", path), 0);
     free(out);
     free(want);
 }

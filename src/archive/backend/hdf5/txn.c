@@ -423,6 +423,37 @@ static bool listed(const kl_buf *names, const char *name)
     return false;
 }
 
+/* Entry `name` of src into f: copied as it is when it has the current
+ * layout (klepto_entry), else read and written again in it — a rebuild
+ * (compact) upgrades entries of format versions 1 and 2 — with its stored
+ * time kept.  One that does not read back whole is copied as it is, for
+ * verify to judge. */
+static int copy_entry(h5_state *s, hid_t src, hid_t f, const char *name, kl_buf *key,
+                      kl_buf *val)
+{
+    if (H5Aexists_by_name(src, name, "klepto_entry", H5P_DEFAULT) == 0) {
+        kl__h5_entry e;
+        int64_t ns = 0;
+        int rc = kl__h5_entry_open(src, name, key, &e, s->url);
+        if (!rc) {
+            rc = kl__h5_entry_value(&e, val);
+            if (!rc)
+                rc = kl__h5_entry_stored_ns(&e, &ns);
+            kl__h5_entry_close(&e);
+        }
+        H5Eclear2(H5E_DEFAULT);
+        if (!rc)
+            return kl__h5_entry_write(f, name, key->data, key->len, val->data, val->len, ns,
+                                      s->url);
+        if (rc == KL_ENOMEM)
+            return rc;
+    }
+    H5Eclear2(H5E_DEFAULT);
+    if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
+        return kl__h5_fail(0, "%s: entry %s: copy into a rebuilt file", s->url, name);
+    return 0;
+}
+
 /* Rebuild: a fresh file holding copies of the live entries, less those
  * named in skip.  Only the fresh file is written, so this also repairs a
  * damaged file: HDF5 never changes (or frees space in) its damaged
@@ -433,7 +464,7 @@ int kl__h5a_rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *ski
     int rc = kl__h5a_open_ro(s, &src);
     if (rc)
         return rc;
-    kl_buf names = KL_BUF_INIT;
+    kl_buf names = KL_BUF_INIT, key = KL_BUF_INIT, val = KL_BUF_INIT;
     rc = kl__h5a_list_names(s, src, &names);
     char tmp[PATH_MAX + 64];
     int fd = -1;
@@ -449,11 +480,12 @@ int kl__h5a_rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *ski
         /* a damaged index may list a name twice */
         if (listed(skip, name) || H5Lexists(f, name, H5P_DEFAULT) > 0)
             continue;
-        if (H5Ocopy(src, name, f, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-            rc = kl__h5_fail(0, "%s: entry %s: copy into a rebuilt file", s->url, name);
+        rc = copy_entry(s, src, f, name, &key, &val);
     }
     H5Fclose(src);
     kl_buf_free(&names);
+    kl_buf_free(&key);
+    kl_buf_free(&val);
     if (f >= 0)
         rc = kl__h5a_commit(s, f, fd, tmp, rc, false, NULL);
     H5Eclear2(H5E_DEFAULT);
