@@ -83,7 +83,8 @@ int kl__h5a_put_entry(h5_state *s, hid_t f, const void *key, size_t klen, const 
 int kl__h5a_unlink_entry(h5_state *s, hid_t f, const char *name);
 /* Under the lock of kl__h5a_lock_current: replace PATH by a fresh file
  * with copies of its entries less those named in skip (33-byte names;
- * may be NULL: compact). */
+ * may be NULL: compact); entries of older format versions are written
+ * again in the current one. */
 int kl__h5a_rebuild_locked(h5_state *s, const struct stat *st, const kl_buf *skip);
 int kl__h5a_compact_locked(h5_state *s, int lockfd, const struct stat *st);
 
