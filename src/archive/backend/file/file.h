@@ -143,6 +143,9 @@ void kl__file_fa_iter_free(void *cur);
  * remembered for verify to report (the hdf5: journal's open too). */
 int kl__file_recover_tail(fa *s);
 int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opts);
+/* Close s's file and free it (NULL: nothing); the cleaner lock is the
+ * caller's to release. */
+void kl__file_fa_free(fa *s);
 int kl__file_fa_close(void *state);
 int kl__file_fa_drop(void *state);
 

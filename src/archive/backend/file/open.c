@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-static void fa_free(fa *s)
+void kl__file_fa_free(fa *s)
 {
+    if (!s)
+        return;
     if (s->fd >= 0)
         close(s->fd);
     free(s->tab);
@@ -89,7 +91,7 @@ int kl__file_fa_open(void **state, const kl_url *url, const kl_archive_opts *opt
     if (!rc && !s->read_only)
         rc = kl__file_recover_tail(s);
     if (rc) {
-        fa_free(s);
+        kl__file_fa_free(s);
         return rc;
     }
     *state = s;
@@ -101,7 +103,7 @@ int kl__file_fa_close(void *state)
     fa *s = state;
     int rc = s->read_only ? 0 : kl__file_fa_sync(s);
     kl__fsio_beside_lock(&s->cleaner, s->path, 0, s->url, false);
-    fa_free(s);
+    kl__file_fa_free(s);
     return rc;
 }
 

@@ -31,21 +31,6 @@ static int named(const kl__h5j *j, int rc)
     return kl_seterr_prefix(rc, "%s", j->url);
 }
 
-static void fa_release(fa *s)
-{
-    if (!s)
-        return;
-    if (s->fd >= 0)
-        close(s->fd);
-    free(s->tab);
-    kl_buf_free(&s->pend);
-    kl_buf_free(&s->rbuf);
-    free(s->url);
-    free(s->path);
-    free(s->dir);
-    free(s);
-}
-
 /* Open the log as file: does; KL_ENOTFOUND for a reader when it is missing. */
 static int fa_attach(kl__h5j *j)
 {
@@ -68,7 +53,7 @@ static int fa_attach(kl__h5j *j)
     if (!rc && !s->read_only) /* a killed writer's torn append: as file: does */
         rc = kl__file_recover_tail(s);
     if (rc) {
-        fa_release(s);
+        kl__file_fa_free(s);
         return named(j, rc);
     }
     j->f = s;
@@ -119,7 +104,7 @@ int kl__h5j_close(kl__h5j *j)
     int rc = 0;
     if (j->f && !j->read_only && j->sync == KL_SYNC_FULL && fdatasync(j->f->fd) < 0)
         rc = kl_seterrno(errno, "fsync", j->path);
-    fa_release(j->f);
+    kl__file_fa_free(j->f);
     kl_buf_free(&j->rec);
     free(j->path);
     free(j->dir);
