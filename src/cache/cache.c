@@ -499,6 +499,17 @@ size_t kl_cache_sweep(kl_cache *c)
     return removed;
 }
 
+/* Shard sh's event counts added into out. */
+static void add_counts(kl_cache_stats *out, const shard *sh)
+{
+    out->hit += sh->hit;
+    out->miss += sh->miss;
+    out->load += sh->load;
+    out->evictions += sh->evictions;
+    out->expirations += sh->expirations;
+    out->errors += sh->errors;
+}
+
 void kl__cache_stats_sum_locked(const kl_cache *c, kl_cache_stats *out, uint64_t *miss_ns,
                                 uint64_t *miss_timed)
 {
@@ -506,12 +517,7 @@ void kl__cache_stats_sum_locked(const kl_cache *c, kl_cache_stats *out, uint64_t
     *miss_ns = *miss_timed = 0;
     for (unsigned i = 0; i < c->nshards; i++) {
         const shard *sh = &c->shards[i];
-        out->hit += sh->hit;
-        out->miss += sh->miss;
-        out->load += sh->load;
-        out->evictions += sh->evictions;
-        out->expirations += sh->expirations;
-        out->errors += sh->errors;
+        add_counts(out, sh);
         *miss_ns += sh->miss_ns;
         *miss_timed += sh->miss_timed;
     }
@@ -533,12 +539,7 @@ void kl_cache_stats_get(const kl_cache *c, kl_cache_stats *out)
     for (unsigned i = 0; i < c->nshards; i++) {
         shard *sh = &c->shards[i];
         spin_lock_quiet(&sh->lock);
-        out->hit += sh->hit;
-        out->miss += sh->miss;
-        out->load += sh->load;
-        out->evictions += sh->evictions;
-        out->expirations += sh->expirations;
-        out->errors += sh->errors;
+        add_counts(out, sh);
         out->size += sh->count;
         out->bytes += sh->bytes;
         spin_unlock(&sh->lock);
