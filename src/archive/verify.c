@@ -7,6 +7,7 @@
  * repair resets it (removes it). */
 #include "archive/handle.h"
 #include "archive/run_stats.h"
+#include "archive/util/key_hex.h"
 #include "internal.h"
 
 #include <stdio.h>
@@ -14,13 +15,8 @@
 
 static void hexkey(kl_buf *out, const void *key, size_t klen)
 {
-    const uint8_t *p = key;
-    size_t n = klen > 48 ? 48 : klen;
-    kl_buf_append_str(out, "key 0x");
-    for (size_t i = 0; i < n; i++)
-        kl_buf_printf(out, "%02x", p[i]);
-    if (n < klen)
-        kl_buf_append_str(out, "...");
+    kl_buf_append_str(out, "key ");
+    kl__key_hex(out, key, klen);
 }
 
 /* Damaged keys are collected while iterating (as length-prefixed records

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The SQL layouts' entry checksum (see sql_sum.h). */
 #include "archive/util/sql_sum.h"
+#include "archive/util/key_hex.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -45,13 +46,7 @@ static void key_text(kl_buf *out, const void *key, size_t klen)
         }
     }
     kl_buf_free(&r);
-    const uint8_t *p = key;
-    size_t n = klen > 48 ? 48 : klen;
-    kl_buf_append_str(out, "0x");
-    for (size_t i = 0; i < n; i++)
-        kl_buf_printf(out, "%02x", p[i]);
-    if (n < klen)
-        kl_buf_append_str(out, "...");
+    kl__key_hex(out, key, klen);
 }
 
 int kl__sql_sum_check(const char *url, const void *key, size_t klen, const void *val, size_t vlen,

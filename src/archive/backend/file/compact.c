@@ -3,6 +3,7 @@
  * old one, which gets a "moved" record.  See file.h. */
 #define _GNU_SOURCE
 #include "archive/backend/file/file.h"
+#include "archive/util/key_hex.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -33,13 +34,8 @@ slot *kl__file_live_sorted(fa *s, size_t *n)
 
 int kl__file_hexkey(kl_buf *out, const uint8_t *k, size_t n)
 {
-    size_t m = n > 48 ? 48 : n;
-    int rc = kl_buf_append_str(out, "key 0x");
-    for (size_t i = 0; !rc && i < m; i++)
-        rc = kl_buf_printf(out, "%02x", k[i]);
-    if (!rc && m < n)
-        rc = kl_buf_append_str(out, "...");
-    return rc;
+    int rc = kl_buf_append_str(out, "key ");
+    return rc ? rc : kl__key_hex(out, k, n);
 }
 
 /* Rewrite the file with only the live, intact records (none when empty);

@@ -3,6 +3,7 @@
  * See sqlite.h. */
 #define _GNU_SOURCE
 #include "archive/backend/sqlite/sqlite.h"
+#include "archive/util/key_hex.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,13 +93,8 @@ static int damaged_at(int code, const char *fmt, const void *key, size_t klen, i
     snprintf(msg, sizeof msg, "%s", kl_errmsg());
     kl_buf where = KL_BUF_INIT;
     if (key) {
-        const uint8_t *p = key;
-        size_t n = klen > 48 ? 48 : klen;
-        kl_buf_append_str(&where, "key 0x");
-        for (size_t i = 0; i < n; i++)
-            kl_buf_printf(&where, "%02x", p[i]);
-        if (n < klen)
-            kl_buf_append_str(&where, "...");
+        kl_buf_append_str(&where, "key ");
+        kl__key_hex(&where, key, klen);
     } else {
         kl_buf_printf(&where, "catalogue id %lld", (long long)id);
     }
