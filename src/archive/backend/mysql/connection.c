@@ -473,6 +473,22 @@ void kl__my_rollback(my_state *s)
         mysql_real_query(s->conn, "ROLLBACK", 8);
 }
 
+int kl__my_query_true(my_state *s, const char *sql, const char *what)
+{
+    int r = kl__my_connect(s);
+    if (r)
+        return r;
+    if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
+        return kl__my_err(s, what);
+    MYSQL_RES *res = mysql_store_result(s->conn);
+    if (!res)
+        return kl__my_err(s, what);
+    MYSQL_ROW row = mysql_fetch_row(res);
+    bool yes = row && row[0] && row[0][0] == '1';
+    mysql_free_result(res);
+    return yes;
+}
+
 /* sql_archive writers, one at a time per database (see mysql.h). */
 int kl__my_lock(my_state *s)
 {
@@ -482,23 +498,11 @@ int kl__my_lock(my_state *s)
         kl_buf_free(&sql);
         return kl_seterr(KL_ENOMEM, "%s: out of memory", s->url);
     }
-    if ((r = kl__my_connect(s))) {
-        kl_buf_free(&sql);
-        return r;
-    }
-    if (mysql_real_query(s->conn, (const char *)sql.data, (unsigned long)sql.len)) {
-        kl_buf_free(&sql);
-        return kl__my_err(s, "lock");
-    }
+    r = kl__my_query_true(s, (const char *)sql.data, "lock");
     kl_buf_free(&sql);
-    MYSQL_RES *res = mysql_store_result(s->conn);
-    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-    bool got = row && row[0] && row[0][0] == '1';
-    if (res)
-        mysql_free_result(res);
-    if (!res)
-        return kl__my_err(s, "lock");
-    if (!got)
+    if (r < 0)
+        return r;
+    if (!r)
         return kl_seterr(KL_EBACKEND, "%s: another writer held the catalogue's lock for 120 s",
                          s->url);
     s->locked = true;

@@ -147,6 +147,9 @@ int kl__my_check_sum(my_state *s, const void *key, size_t klen, const kl_buf *va
 int kl__my_begin(my_state *s);
 int kl__my_commit(my_state *s);
 void kl__my_rollback(my_state *s);
+/* Run sql, a query of one value: 1 when it is 1, 0 when not (or NULL),
+ * an error naming `what` otherwise (connecting first). */
+int kl__my_query_true(my_state *s, const char *sql, const char *what);
 int kl__my_lock(my_state *s);
 void kl__my_unlock(my_state *s);
 /* connection.c: parameters */

@@ -198,19 +198,8 @@ static int my_cleaner_lock(void *state, bool take)
     char sql[128];
     snprintf(sql, sizeof sql, "SELECT %s('klepto_cleaner_%016" PRIx64 "'%s)",
              take ? "GET_LOCK" : "RELEASE_LOCK", h, take ? ", 0" : "");
-    int r = kl__my_connect(s);
-    if (r)
-        return take ? r : 0;
-    if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
-        return take ? kl__my_err(s, "cleaner lock") : 0;
-    MYSQL_RES *res = mysql_store_result(s->conn);
-    MYSQL_ROW row = res ? mysql_fetch_row(res) : NULL;
-    bool got = row && row[0] && row[0][0] == '1';
-    if (res)
-        mysql_free_result(res);
-    if (!res)
-        return take ? kl__my_err(s, "cleaner lock") : 0;
-    return take ? got : 0;
+    int r = kl__my_query_true(s, sql, "cleaner lock");
+    return take ? r : 0;
 }
 
 #define MY_BACKEND(sch)                                                                            \
