@@ -18,119 +18,30 @@
 #include "klepto/memo.h"
 #include "archive_suite.h"
 #include "awkward_keys.h"
+#include "mysql_fixture.h"
 #include "testutil.h"
 
-typedef struct fx {
-    char db[64];
-} fx;
-
-typedef struct server {
-    char user[64], pass[64], host[64], db[64];
-    unsigned port;
-} server;
-
-static const char *my_url(void)
-{
-    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
-    return u && *u ? u : NULL;
-}
-
-static void parse_server(const char *url, server *sv)
-{
-    memset(sv, 0, sizeof *sv);
-    assert_int_equal(sscanf(url, "mysql://%63[^:]:%63[^@]@%63[^:]:%u/%63s", sv->user, sv->pass,
-                            sv->host, &sv->port, sv->db),
-                     5);
-}
-
-static MYSQL *raw_connect(const char *url, const char *db)
-{
-    server sv;
-    parse_server(url, &sv);
-    MYSQL *c = mysql_init(NULL);
-    if (!mysql_real_connect(c, sv.host, sv.user, sv.pass, db ? db : sv.db, sv.port, NULL, 0))
-        fail_msg("raw connect: %s", mysql_error(c));
-    mysql_query(c, "SET SESSION sql_mode = 'ANSI_QUOTES'");
-    return c;
-}
-
-static void raw_exec(const char *db, const char *sql)
-{
-    MYSQL *c = raw_connect(my_url(), db);
-    if (mysql_query(c, sql))
-        fail_msg("%s: %s", sql, mysql_error(c));
-    MYSQL_RES *r = mysql_store_result(c);
-    if (r)
-        mysql_free_result(r);
-    mysql_close(c);
-}
-
-/* First column of the first row, as text (heap). */
-static char *raw_value(const char *db, const char *sql)
-{
-    MYSQL *c = raw_connect(my_url(), db);
-    if (mysql_query(c, sql))
-        fail_msg("%s: %s", sql, mysql_error(c));
-    MYSQL_RES *r = mysql_store_result(c);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    if (!row)
-        fail_msg("%s: no row", sql);
-    char *v = strdup(row[0] ? row[0] : "NULL");
-    mysql_free_result(r);
-    mysql_close(c);
-    return v;
-}
+typedef kt_my_db fx;
 
 static int fx_setup(void **state)
 {
-    if (!my_url())
-        return 0;
-    static int n;
-    fx *f = calloc(1, sizeof *f);
-    snprintf(f->db, sizeof f->db, "kt_my_%d_%d", (int)getpid(), n++);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    raw_exec(NULL, sql);
-    *state = f;
-    return 0;
+    return kt_my_db_setup(state, "my");
 }
-
 static int fx_teardown(void **state)
 {
-    fx *f = *state;
-    if (!f)
-        return 0;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", f->db);
-    raw_exec(NULL, sql);
-    free(f);
-    return 0;
+    return kt_my_db_teardown(state);
 }
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (!my_url()) {                                                                           \
-            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                           \
-                          "scripts/with-servers.sh with MariaDB installed): skipped\n");           \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
 
 /* The server URL with the fixture's database, plus `extra` options. */
 static char *url_of(const fx *f, const char *extra)
 {
-    server sv;
-    parse_server(my_url(), &sv);
-    char *u;
-    assert_true(asprintf(&u, "mysql://%s:%s@%s:%u/%s%s%s", sv.user, sv.pass, sv.host, sv.port,
-                         f->db, *extra ? "?" : "", extra) > 0);
-    return u;
+    return kt_my_url_of(f->db, extra);
 }
 
 static void assert_no_password(const char *text)
 {
-    server sv;
-    parse_server(my_url(), &sv);
+    kt_my_server sv;
+    kt_my_parse(kt_my_url(), &sv);
     if (text && strstr(text, sv.pass))
         fail_msg("the password reached a message: %s", text);
 }
@@ -180,7 +91,7 @@ static void check_contents(kl_archive *ar, int gen)
 
 static void conformance_suite(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     char *u = url_of(*state, "table=suite");
     kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
     free(u);
@@ -198,7 +109,7 @@ static void conformance_suite(void **state)
 
 static void threads_share_one_handle(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(*state, layout ? "" : "table=t");
         kt_suite_threads(u);
@@ -210,7 +121,7 @@ static void threads_share_one_handle(void **state)
  * del_many; the rows as a Python reader sees them. */
 static void keys_of_any_bytes_round_trip(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(f, layout ? "" : "table=results");
@@ -258,15 +169,15 @@ static void keys_of_any_bytes_round_trip(void **state)
     KT_OK(kl_archive_open(&ar, u, NULL));
     KT_OK(kl_archive_put(ar, "k", 1, "value", 5));
     KT_OK(kl_archive_close(ar));
-    char *v = raw_value(f->db, "SELECT CONCAT_WS(',', HEX(kid), \"key\", value, size, "
-                               "stored_ns > 0) FROM py");
+    char *v = kt_my_value(f->db, "SELECT CONCAT_WS(',', HEX(kid), \"key\", value, size, "
+                                 "stored_ns > 0) FROM py");
     /* kid: XXH3-128 of "k", canonical (big-endian) bytes */
     assert_non_null(strstr(v, ",k,value,6,1"));
     assert_int_equal(strlen(v), 32 + strlen(",k,value,6,1"));
     free(v);
-    v = raw_value(f->db, "SELECT CONCAT(ENGINE, ',', TABLE_COLLATION) FROM "
-                         "information_schema.tables WHERE table_schema = DATABASE() AND "
-                         "table_name = 'py'");
+    v = kt_my_value(f->db, "SELECT CONCAT(ENGINE, ',', TABLE_COLLATION) FROM "
+                           "information_schema.tables WHERE table_schema = DATABASE() AND "
+                           "table_name = 'py'");
     assert_string_equal(v, "InnoDB,utf8mb4_general_ci");
     free(v);
     free(u);
@@ -274,19 +185,19 @@ static void keys_of_any_bytes_round_trip(void **state)
 
 static void sql_archive_tables_are_one_per_key(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     char *u = url_of(f, "");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     put_all(ar, 0);
-    char *n = raw_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
-                               "table_schema = DATABASE() AND table_name RLIKE '^e[0-9]+$'");
+    char *n = kt_my_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = DATABASE() AND table_name RLIKE '^e[0-9]+$'");
     assert_int_equal(atoi(n), NKEYS);
     free(n);
     KT_OK(kl_archive_del(ar, "plain", 5));
-    n = raw_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
-                         "table_schema = DATABASE()");
+    n = kt_my_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
+                           "table_schema = DATABASE()");
     assert_int_equal(atoi(n), NKEYS); /* NKEYS - 1 entry tables + the catalogue */
     free(n);
     KT_OK(kl_archive_close(ar));
@@ -295,7 +206,7 @@ static void sql_archive_tables_are_one_per_key(void **state)
 
 static void table_names_with_quotes_are_safe(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     char *other = url_of(f, "table=other");
     char *evil = url_of(f, "table=a%22b%60c%27%3B%20DROP%20TABLE%20other%3B%20--");
@@ -304,9 +215,9 @@ static void table_names_with_quotes_are_safe(void **state)
     KT_OK(kl_archive_put(a, "k", 1, "v", 1));
     KT_OK(kl_archive_open(&b, evil, NULL));
     KT_OK(kl_archive_put(b, "k", 1, "w", 1));
-    char *n = raw_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
-                               "table_schema = DATABASE() AND table_name = 'a\"b`c\\'; DROP "
-                               "TABLE other; --'");
+    char *n = kt_my_value(f->db, "SELECT count(*) FROM information_schema.tables WHERE "
+                                 "table_schema = DATABASE() AND table_name = 'a\"b`c\\'; DROP "
+                                 "TABLE other; --'");
     assert_string_equal(n, "1");
     free(n);
     KT_OK(kl_archive_drop(b));
@@ -331,11 +242,11 @@ static void table_names_with_quotes_are_safe(void **state)
 
 static void a_table_not_ours_is_refused(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
-    raw_exec(f->db, "CREATE TABLE people (name TEXT, age INT)");
-    raw_exec(f->db, "INSERT INTO people VALUES ('ann', 31)");
-    raw_exec(f->db, "CREATE TABLE klepto_catalogue (x INT)");
+    kt_my_exec(f->db, "CREATE TABLE people (name TEXT, age INT)");
+    kt_my_exec(f->db, "INSERT INTO people VALUES ('ann', 31)");
+    kt_my_exec(f->db, "CREATE TABLE klepto_catalogue (x INT)");
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(f, layout ? "" : "table=people");
         kl_archive *ar = NULL;
@@ -347,17 +258,17 @@ static void a_table_not_ours_is_refused(void **state)
         assert_no_password(kl_errmsg());
         free(u);
     }
-    char *n = raw_value(f->db, "SELECT CONCAT(count(*), name, age) FROM people");
+    char *n = kt_my_value(f->db, "SELECT CONCAT(count(*), name, age) FROM people");
     assert_string_equal(n, "1ann31");
     free(n);
 }
 
 static void wrong_credentials_and_hosts_fail_clearly(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
-    server sv;
-    parse_server(my_url(), &sv);
+    kt_my_server sv;
+    kt_my_parse(kt_my_url(), &sv);
     char *u;
     assert_true(
         asprintf(&u, "mysql://klepto:wrong-sekrit@%s:%u/%s?table=t", sv.host, sv.port, f->db) > 0);
@@ -423,9 +334,9 @@ static void wrong_credentials_and_hosts_fail_clearly(void **state)
 
 static void a_value_over_the_packet_limit_is_too_big(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
-    char *mp = raw_value(NULL, "SELECT @@max_allowed_packet");
+    char *mp = kt_my_value(NULL, "SELECT @@max_allowed_packet");
     size_t max = (size_t)strtoull(mp, NULL, 10);
     free(mp);
     for (int layout = 0; layout < 2; layout++) {
@@ -463,15 +374,15 @@ static void a_value_over_the_packet_limit_is_too_big(void **state)
  * the batch (and the server's message reaches the caller). */
 static void a_failed_batch_leaves_no_rows(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     char *u = url_of(f, "table=t");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     KT_OK(kl_archive_put(ar, "old", 3, "1", 1));
-    raw_exec(f->db, "CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW IF NEW.\"key\" = "
-                    "'bad' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by trigger'; "
-                    "END IF");
+    kt_my_exec(f->db, "CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW IF NEW.\"key\" = "
+                      "'bad' THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused by trigger'; "
+                      "END IF");
     enum { NB = 1200 }; /* more than one multi-row statement */
     const void **keys = calloc(NB, sizeof *keys), **vals = calloc(NB, sizeof *vals);
     size_t *klens = calloc(NB, sizeof *klens), *vlens = calloc(NB, sizeof *vlens);
@@ -540,7 +451,7 @@ static int child_writes(const char *url, int p)
 
 static void eight_processes_write_one_archive(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(f, layout ? "" : "table=t");
@@ -596,7 +507,7 @@ static int square(void *ud, const kl_call *call, kl_value *out)
 
 static void two_memos_in_two_processes_share_results(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     char *u = url_of(f, "table=memo");
     kl_memo_opts o = KL_MEMO_OPTS_INIT;
@@ -635,7 +546,7 @@ static void two_memos_in_two_processes_share_results(void **state)
 /* copy, export/import, prune and verify need nothing but the URL */
 static void the_command_line_takes_mysql_urls(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     char *a = url_of(f, "table=a"), *b = url_of(f, ""), *out = NULL;
     char *dir = kt_tmpdir("mycli");
@@ -691,7 +602,7 @@ static void servers_cmd(const char *verb, const char *dir, char **out)
 static void a_stopped_server_is_reported_then_recovered_from(void **state)
 {
     (void)state;
-    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT") || !my_url()) {
+    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT") || !kt_my_url()) {
         print_message("KLEPTO_TEST_SERVERS_SCRIPT or KLEPTO_TEST_MYSQL_URL is not set (run "
                       "under scripts/with-servers.sh with MariaDB installed): skipped\n");
         skip();
@@ -701,8 +612,8 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
     assert_int_equal(mkdir(mydir, 0755), 0);
     servers_cmd("mysql-start", mydir, &url);
     url[strcspn(url, "\n")] = '\0';
-    server sv;
-    parse_server(url, &sv);
+    kt_my_server sv;
+    kt_my_parse(url, &sv);
 
     for (int layout = 0; layout < 2; layout++) {
         char *u;
@@ -738,7 +649,7 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
 
         /* a connection killed while the server stays up: the read is
          * retried on a new connection and succeeds */
-        MYSQL *c = raw_connect(url, NULL);
+        MYSQL *c = kt_my_connect(url, NULL);
         assert_int_equal(mysql_query(c, "SELECT GROUP_CONCAT(id) FROM "
                                         "information_schema.processlist WHERE id <> "
                                         "CONNECTION_ID() AND user = 'klepto'"),
@@ -771,7 +682,7 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
 
 int main(void)
 {
-    if (!my_url())
+    if (!kt_my_url())
         printf("# KLEPTO_TEST_MYSQL_URL is not set: the server tests skip\n");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(conformance_suite, fx_setup, fx_teardown),

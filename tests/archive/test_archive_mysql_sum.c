@@ -19,107 +19,35 @@
 #include "klepto/error.h"
 #include "klepto/value.h"
 #include "sum_entries.h"
+#include "mysql_fixture.h"
 #include "testutil.h"
 
-enum { NENT = 5 };
+typedef kt_my_db fx;
 
-typedef struct fx {
-    char db[64];
-} fx;
-
-typedef struct server {
-    char user[64], pass[64], host[64], db[64];
-    unsigned port;
-} server;
-
-static const char *my_url(void)
+static int fx_setup(void **state)
 {
-    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
-    return u && *u ? u : NULL;
+    return kt_my_db_setup(state, "mysum");
+}
+static int fx_teardown(void **state)
+{
+    return kt_my_db_teardown(state);
 }
 
-static void parse_server(const char *url, server *sv)
+/* The server URL with the fixture's database, plus `extra` options. */
+static char *url_of(const fx *f, const char *extra)
 {
-    memset(sv, 0, sizeof *sv);
-    assert_int_equal(sscanf(url, "mysql://%63[^:]:%63[^@]@%63[^:]:%u/%63s", sv->user, sv->pass,
-                            sv->host, &sv->port, sv->db),
-                     5);
-}
-
-/* Run sql in database db (NULL: the server URL's); the first column of
- * the first row as text into out (heap) when out is given. */
-static void raw(const char *db, const char *sql, char **out)
-{
-    server sv;
-    parse_server(my_url(), &sv);
-    MYSQL *c = mysql_init(NULL);
-    if (!mysql_real_connect(c, sv.host, sv.user, sv.pass, db ? db : sv.db, sv.port, NULL, 0))
-        fail_msg("raw connect: %s", mysql_error(c));
-    mysql_query(c, "SET SESSION sql_mode = 'ANSI_QUOTES'");
-    if (mysql_query(c, sql))
-        fail_msg("%s: %s", sql, mysql_error(c));
-    MYSQL_RES *r = mysql_store_result(c);
-    MYSQL_ROW row = r ? mysql_fetch_row(r) : NULL;
-    if (out)
-        *out = strdup(row && row[0] ? row[0] : "");
-    if (r)
-        mysql_free_result(r);
-    mysql_close(c);
+    return kt_my_url_of(f->db, extra);
 }
 
 static int64_t raw_int(const char *db, const char *sql)
 {
-    char *v = NULL;
-    raw(db, sql, &v);
+    char *v = kt_my_value(db, sql);
     int64_t n = strtoll(v, NULL, 10);
     free(v);
     return n;
 }
 
-static int fx_setup(void **state)
-{
-    if (!my_url())
-        return 0;
-    static int n;
-    fx *f = calloc(1, sizeof *f);
-    snprintf(f->db, sizeof f->db, "kt_mysum_%d_%d", (int)getpid(), n++);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE DATABASE %s", f->db);
-    raw(NULL, sql, NULL);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP DATABASE %s", f->db);
-    raw(NULL, sql, NULL);
-    free(f);
-    return 0;
-}
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (!my_url()) {                                                                           \
-            print_message("KLEPTO_TEST_MYSQL_URL is not set (run under "                           \
-                          "scripts/with-servers.sh with MariaDB installed): skipped\n");           \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static char *url_of(const fx *f, const char *extra)
-{
-    server sv;
-    parse_server(my_url(), &sv);
-    char *u;
-    assert_true(asprintf(&u, "mysql://%s:%s@%s:%u/%s%s%s", sv.user, sv.pass, sv.host, sv.port,
-                         f->db, *extra ? "?" : "", extra) > 0);
-    return u;
-}
+enum { NENT = 5 };
 
 /* b as an SQL hex literal X'..' into out (cap bytes). */
 static const char *hex(const kl_buf *b, char *out, size_t cap)
@@ -156,14 +84,14 @@ static void old_release_rewrite(const fx *f, bool table, int i, int vi)
         snprintf(sql, sizeof sql,
                  "UPDATE t SET value = %s, stored_ns = 1, size = 1 WHERE \"key\" = %s",
                  hex(&v, hv, sizeof hv), hex(&k, hk, sizeof hk));
-        raw(f->db, sql, NULL);
+        kt_my_exec(f->db, sql);
     } else {
         long long id = (long long)id_of(f, i);
         snprintf(sql, sizeof sql,
                  "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = %lld", id);
-        raw(f->db, sql, NULL);
+        kt_my_exec(f->db, sql);
         snprintf(sql, sizeof sql, "UPDATE e%lld SET value = %s", id, hex(&v, hv, sizeof hv));
-        raw(f->db, sql, NULL);
+        kt_my_exec(f->db, sql);
     }
     kl_buf_free(&k);
     kl_buf_free(&v);
@@ -179,21 +107,21 @@ static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
     kt_sum_value(vi, &v);
     char sql[256], hk[64], hv[64];
     if (table) {
-        raw(f->db, "DROP TRIGGER \"klepto_sum:t\"", NULL);
+        kt_my_exec(f->db, "DROP TRIGGER \"klepto_sum:t\"");
         snprintf(sql, sizeof sql, "UPDATE t SET value = %s WHERE \"key\" = %s",
                  hex(&v, hv, sizeof hv), hex(&k, hk, sizeof hk));
     } else {
         snprintf(sql, sizeof sql, "UPDATE e%lld SET value = %s", (long long)id_of(f, i),
                  hex(&v, hv, sizeof hv));
     }
-    raw(f->db, sql, NULL);
+    kt_my_exec(f->db, sql);
     kl_buf_free(&k);
     kl_buf_free(&v);
 }
 
 static void checksums_in_both_layouts(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     for (int l = 0; l < 2; l++) {
         bool table = l == 0;
@@ -229,8 +157,8 @@ static void checksums_in_both_layouts(void **state)
         assert_int_equal(kl_archive_get(ar, k.data, k.len, &v), KL_ECORRUPT);
         assert_non_null(strstr(kl_errmsg(), "key 'k2'"));
         assert_non_null(strstr(kl_errmsg(), "checksum mismatch"));
-        server sv;
-        parse_server(my_url(), &sv);
+        kt_my_server sv;
+        kt_my_parse(kt_my_url(), &sv);
         assert_null(strstr(kl_errmsg(), sv.pass));
         assert_int_equal(kt_sum_verify(ar, false, &report), 1);
         assert_non_null(strstr((char *)report.data, "checksum mismatch"));
@@ -263,17 +191,17 @@ static void make_old_tables(const fx *f, bool table)
 {
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, kid = KL_BUF_INIT;
     if (table)
-        raw(f->db,
+        kt_my_exec(
+            f->db,
             "CREATE TABLE t (kid BINARY(16) NOT NULL PRIMARY KEY, \"key\" LONGBLOB NOT NULL, "
             "value LONGBLOB NOT NULL, stored_ns BIGINT NOT NULL, size BIGINT NOT NULL) "
-            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-            NULL);
+            "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
     else
-        raw(f->db,
+        kt_my_exec(
+            f->db,
             "CREATE TABLE klepto_catalogue (id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, kid "
             "BINARY(16) NOT NULL UNIQUE, \"key\" LONGBLOB NOT NULL, stored_ns BIGINT NOT NULL, "
-            "size BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-            NULL);
+            "size BIGINT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4");
     for (int i = 0; i < NENT; i++) {
         kt_sum_key(i, &k);
         kt_sum_value(i, &v);
@@ -282,20 +210,20 @@ static void make_old_tables(const fx *f, bool table)
         if (table) {
             snprintf(sql, sizeof sql, "INSERT INTO t VALUES (%s, %s, %s, 1, 1)",
                      hex(&kid, hid, sizeof hid), hex(&k, hk, sizeof hk), hex(&v, hv, sizeof hv));
-            raw(f->db, sql, NULL);
+            kt_my_exec(f->db, sql);
         } else {
             snprintf(sql, sizeof sql,
                      "INSERT INTO klepto_catalogue (kid, \"key\", stored_ns, size) VALUES "
                      "(%s, %s, 1, 1)",
                      hex(&kid, hid, sizeof hid), hex(&k, hk, sizeof hk));
-            raw(f->db, sql, NULL);
+            kt_my_exec(f->db, sql);
             long long id = (long long)id_of(f, i);
             snprintf(sql, sizeof sql, "CREATE TABLE e%lld (value LONGBLOB NOT NULL) ENGINE=InnoDB",
                      id);
-            raw(f->db, sql, NULL);
+            kt_my_exec(f->db, sql);
             snprintf(sql, sizeof sql, "INSERT INTO e%lld (value) VALUES (%s)", id,
                      hex(&v, hv, sizeof hv));
-            raw(f->db, sql, NULL);
+            kt_my_exec(f->db, sql);
         }
     }
     kl_buf_free(&k);
@@ -305,7 +233,7 @@ static void make_old_tables(const fx *f, bool table)
 
 static void old_tables_open_read_and_upgrade(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_MYSQL();
     fx *f = *state;
     for (int l = 0; l < 2; l++) {
         bool table = l == 0;
