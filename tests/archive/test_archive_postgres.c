@@ -16,106 +16,30 @@
 #include "klepto/error.h"
 #include "archive_suite.h"
 #include "awkward_keys.h"
+#include "postgres_fixture.h"
 #include "testutil.h"
 
-typedef struct fx {
-    const char *base; /* server URL */
-    char schema[64];
-} fx;
-
-static const char *pg_url(void)
-{
-    const char *u = getenv("KLEPTO_TEST_PG_URL");
-    return u && *u ? u : NULL;
-}
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg;
-    (void)message;
-}
-
-static void raw_exec(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect %s: %s", url, PQerrorMessage(c));
-    PQsetNoticeProcessor(c, quiet, NULL);
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    PQclear(r);
-    PQfinish(c);
-}
-
-/* First column of the first row, as text (heap). */
-static char *raw_value(const char *url, const char *sql)
-{
-    PGconn *c = PQconnectdb(url);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect %s: %s", url, PQerrorMessage(c));
-    PGresult *r = PQexec(c, sql);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) < 1)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    char *v = strdup(PQgetvalue(r, 0, 0));
-    PQclear(r);
-    PQfinish(c);
-    return v;
-}
+typedef kt_pg_schema fx;
 
 static int fx_setup(void **state)
 {
-    if (!pg_url())
-        return 0;
-    static int n;
-    fx *f = calloc(1, sizeof *f);
-    f->base = pg_url();
-    snprintf(f->schema, sizeof f->schema, "kt_pgarch_%d_%d", (int)getpid(), n++);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schema);
-    raw_exec(f->base, sql);
-    *state = f;
-    return 0;
+    return kt_pg_schema_setup(state, "pgarch");
 }
-
 static int fx_teardown(void **state)
 {
-    fx *f = *state;
-    if (!f)
-        return 0;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
-    raw_exec(f->base, sql);
-    free(f);
-    return 0;
+    return kt_pg_schema_teardown(state);
 }
-
-#define NEED_SERVER()                                                                        \
-    do {                                                                                     \
-        if (!pg_url()) {                                                                     \
-            print_message("KLEPTO_TEST_PG_URL is not set (run under scripts/with-servers.sh):" \
-                          " skipped\n");                                                     \
-            skip();                                                                          \
-        }                                                                                    \
-    } while (0)
 
 /* The server URL, in the fixture's schema, plus `extra` options. */
 static char *url_of(const fx *f, const char *extra)
 {
-    char *u;
-    assert_true(asprintf(&u, "%s%coptions=-csearch_path%%3D%s%s%s", f->base,
-                         strchr(f->base, '?') ? '&' : '?', f->schema, *extra ? "&" : "",
-                         extra) > 0);
-    return u;
+    return kt_pg_url_of(f, extra);
 }
 
-/* A libpq conninfo for the fixture's schema (for raw checks). */
+/* A libpq conninfo for the fixture's schema (for raw checks; heap). */
 static char *raw_url(const fx *f)
 {
-    char *u;
-    assert_true(asprintf(&u, "%s%coptions=-csearch_path%%3D%s", f->base,
-                         strchr(f->base, '?') ? '&' : '?', f->schema) > 0);
-    return u;
+    return strdup(f->raw);
 }
 
 /* Keys of awkward bytes and their values: awkward_keys.h. */
@@ -271,13 +195,13 @@ static void exercise(const char *url, bool table_layout)
 
 static void sqltable_round_trips(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     char *u = url_of(f, "table=results");
     exercise(u, true);
     char *raw = raw_url(f), *n;
-    n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE tablename = 'results' AND "
-                       "schemaname = current_schema()");
+    n = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE tablename = 'results' AND "
+                         "schemaname = current_schema()");
     assert_string_equal(n, "0"); /* dropped */
     free(n);
     free(raw);
@@ -286,7 +210,7 @@ static void sqltable_round_trips(void **state)
 
 static void sql_archive_round_trips(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     char *u = url_of(f, "");
     exercise(u, false);
@@ -295,21 +219,21 @@ static void sql_archive_round_trips(void **state)
 
 static void sql_archive_tables_are_one_per_key(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     char *u = url_of(f, ""), *raw = raw_url(f), *n;
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, u, NULL));
     put_all(ar, 0);
-    n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
-                       "tablename ~ '^e[0-9]+$'");
+    n = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND "
+                         "tablename ~ '^e[0-9]+$'");
     assert_count(n, NKEYS);
     free(n);
-    n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");
+    n = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");
     assert_count(n, NKEYS + 1); /* + the catalogue; no other table */
     free(n);
     KT_OK(kl_archive_del(ar, "plain", 5));
-    n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");
+    n = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");
     assert_count(n, NKEYS);
     free(n);
     KT_OK(kl_archive_close(ar));
@@ -319,7 +243,7 @@ static void sql_archive_tables_are_one_per_key(void **state)
 
 static void table_names_with_quotes_are_safe(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     char *other = url_of(f, "table=other");
     char *evil = url_of(f, "table=a%22b%3B%20DROP%20TABLE%20other%3B%20--");
@@ -329,8 +253,8 @@ static void table_names_with_quotes_are_safe(void **state)
     KT_OK(kl_archive_open(&b, evil, NULL));
     KT_OK(kl_archive_put(b, "k", 1, "w", 1));
     char *raw = raw_url(f);
-    char *n = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
-                             "AND tablename = 'a\"b; DROP TABLE other; --'");
+    char *n = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() "
+                               "AND tablename = 'a\"b; DROP TABLE other; --'");
     assert_string_equal(n, "1");
     free(n);
     KT_OK(kl_archive_drop(b));
@@ -353,8 +277,8 @@ static void table_names_with_quotes_are_safe(void **state)
         assert_non_null(strstr(kl_errmsg(), "table-per-key"));
         free(u);
     }
-    char *made = raw_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = "
-                                "current_schema() AND tablename IN ('e1', 'e42')");
+    char *made = kt_pg_value(raw, "SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                  "current_schema() AND tablename IN ('e1', 'e42')");
     assert_string_equal(made, "0");
     free(made);
     free(raw);
@@ -364,7 +288,7 @@ static void table_names_with_quotes_are_safe(void **state)
 
 static void wrong_credentials_fail_with_the_servers_message(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     /* the same server and database, another user */
     PQconninfoOption *opts = PQconninfoParse(f->base, NULL);
@@ -432,7 +356,7 @@ static void an_unreachable_server_fails_fast(void **state)
 
 static void a_failed_batch_leaves_no_rows(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     char *raw = raw_url(f);
     for (int layout = 0; layout < 2; layout++) {
@@ -440,13 +364,13 @@ static void a_failed_batch_leaves_no_rows(void **state)
         kl_archive *ar;
         KT_OK(kl_archive_open(&ar, u, NULL));
         KT_OK(kl_archive_put(ar, "old", 3, "1", 1));
-        raw_exec(raw, "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
-                      "$$ BEGIN IF NEW.key = 'bad'::bytea THEN RAISE EXCEPTION 'refused by "
-                      "trigger'; END IF; RETURN NEW; END $$");
-        raw_exec(raw, layout ? "CREATE TRIGGER refuse BEFORE INSERT ON klepto_catalogue FOR EACH "
-                               "ROW EXECUTE FUNCTION refuse()"
-                             : "CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW EXECUTE "
-                               "FUNCTION refuse()");
+        kt_pg_exec(raw, "CREATE OR REPLACE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                        "$$ BEGIN IF NEW.key = 'bad'::bytea THEN RAISE EXCEPTION 'refused by "
+                        "trigger'; END IF; RETURN NEW; END $$");
+        kt_pg_exec(raw, layout ? "CREATE TRIGGER refuse BEFORE INSERT ON klepto_catalogue FOR EACH "
+                                 "ROW EXECUTE FUNCTION refuse()"
+                               : "CREATE TRIGGER refuse BEFORE INSERT ON t FOR EACH ROW EXECUTE "
+                                 "FUNCTION refuse()");
         const void *keys[3] = {"new1", "bad", "new2"};
         size_t klens[3] = {4, 3, 4};
         const void *vals[3] = {"a", "b", "c"};
@@ -484,7 +408,7 @@ static char *servers_cmd(const char *verb, const char *dir, char **out)
 static void a_stopped_server_is_reported_then_recovered_from(void **state)
 {
     (void)state;
-    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT") || !pg_url()) {
+    if (!getenv("KLEPTO_TEST_SERVERS_SCRIPT") || !kt_pg_url()) {
         print_message("KLEPTO_TEST_SERVERS_SCRIPT or KLEPTO_TEST_PG_URL is not set (run under "
                       "scripts/with-servers.sh with PostgreSQL installed): skipped\n");
         skip();
@@ -530,8 +454,8 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
          * retried on a new connection and succeeds */
         char *raw = NULL;
         assert_true(asprintf(&raw, "%s", url) > 0);
-        raw_exec(raw, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
-                      "application_name = 'klepto'");
+        kt_pg_exec(raw, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                        "application_name = 'klepto'");
         free(raw);
         KT_OK(kl_archive_get(ar, "k2", 2, &got));
         assert_memory_equal(got.data, "v2", 2);
@@ -549,7 +473,7 @@ static void a_stopped_server_is_reported_then_recovered_from(void **state)
 
 static void conformance_suite(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     char *u = url_of(*state, "table=suite");
     kt_archive_suite(u, KT_ARCH_PERSISTENT | KT_ARCH_DROP);
     free(u);
@@ -560,7 +484,7 @@ static void conformance_suite(void **state)
 
 static void threads_share_one_handle(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     for (int layout = 0; layout < 2; layout++) {
         char *u = url_of(*state, layout ? "" : "table=t");
         kt_suite_threads(u);
@@ -570,7 +494,7 @@ static void threads_share_one_handle(void **state)
 
 int main(void)
 {
-    if (!pg_url())
+    if (!kt_pg_url())
         printf("# KLEPTO_TEST_PG_URL is not set: the server tests skip\n");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(conformance_suite, fx_setup, fx_teardown),

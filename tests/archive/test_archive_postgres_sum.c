@@ -19,101 +19,35 @@
 #include "klepto/error.h"
 #include "klepto/value.h"
 #include "sum_entries.h"
+#include "postgres_fixture.h"
 #include "testutil.h"
 
+typedef kt_pg_schema fx;
+
+static int fx_setup(void **state)
+{
+    return kt_pg_schema_setup(state, "pgsum");
+}
+static int fx_teardown(void **state)
+{
+    return kt_pg_schema_teardown(state);
+}
+
+/* The server URL, in the fixture's schema, plus `extra` options. */
+static char *url_of(const fx *f, const char *extra)
+{
+    return kt_pg_url_of(f, extra);
+}
+
 enum { NENT = 5 };
-
-typedef struct fx {
-    const char *base;
-    char schema[64];
-    char *raw; /* conninfo in the schema */
-} fx;
-
-static const char *pg_url(void)
-{
-    const char *u = getenv("KLEPTO_TEST_PG_URL");
-    return u && *u ? u : NULL;
-}
-
-static void quiet(void *arg, const char *message)
-{
-    (void)arg, (void)message;
-}
-
-/* Run sql with up to two binary parameters (NULL: fewer); the first
- * column of the first row as text into out (heap) when out is given. */
-static void raw(const char *url, const char *sql, const kl_buf *p1, const kl_buf *p2, char **out)
-{
-    PGconn *c = PQconnectdb(url);
-    if (PQstatus(c) != CONNECTION_OK)
-        fail_msg("connect: %s", PQerrorMessage(c));
-    PQsetNoticeProcessor(c, quiet, NULL);
-    const char *vals[2] = {p1 ? (const char *)p1->data : NULL, p2 ? (const char *)p2->data : NULL};
-    int lens[2] = {p1 ? (int)p1->len : 0, p2 ? (int)p2->len : 0}, fmts[2] = {1, 1};
-    PGresult *r = PQexecParams(c, sql, p2 ? 2 : p1 ? 1 : 0, NULL, vals, lens, fmts, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
-    if (out)
-        *out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");
-    PQclear(r);
-    PQfinish(c);
-}
 
 static int64_t raw_int(const char *url, const char *sql)
 {
     char *v = NULL;
-    raw(url, sql, NULL, NULL, &v);
+    kt_pg_run(url, sql, NULL, NULL, &v);
     int64_t n = strtoll(v, NULL, 10);
     free(v);
     return n;
-}
-
-static int fx_setup(void **state)
-{
-    if (!pg_url())
-        return 0;
-    static int n;
-    fx *f = calloc(1, sizeof *f);
-    f->base = pg_url();
-    snprintf(f->schema, sizeof f->schema, "kt_pgsum_%d_%d", (int)getpid(), n++);
-    char sql[128];
-    snprintf(sql, sizeof sql, "CREATE SCHEMA %s", f->schema);
-    raw(f->base, sql, NULL, NULL, NULL);
-    assert_true(asprintf(&f->raw, "%s%coptions=-csearch_path%%3D%s", f->base,
-                         strchr(f->base, '?') ? '&' : '?', f->schema) > 0);
-    *state = f;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx *f = *state;
-    if (!f)
-        return 0;
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP SCHEMA %s CASCADE", f->schema);
-    raw(f->base, sql, NULL, NULL, NULL);
-    free(f->raw);
-    free(f);
-    return 0;
-}
-
-#define NEED_SERVER()                                                                              \
-    do {                                                                                           \
-        if (!pg_url()) {                                                                           \
-            print_message("KLEPTO_TEST_PG_URL is not set (run under scripts/with-servers.sh):"     \
-                          " skipped\n");                                                           \
-            skip();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static char *url_of(const fx *f, const char *extra)
-{
-    char *u;
-    assert_true(asprintf(&u, "%s%coptions=-csearch_path%%3D%s%s%s", f->base,
-                         strchr(f->base, '?') ? '&' : '?', f->schema, *extra ? "&" : "",
-                         extra) > 0);
-    return u;
 }
 
 /* The catalogue id of key i. */
@@ -122,7 +56,7 @@ static int64_t id_of(const fx *f, int i)
     kl_buf k = KL_BUF_INIT;
     kt_sum_key(i, &k);
     char *v = NULL;
-    raw(f->raw, "SELECT id FROM klepto_catalogue WHERE key = $1", &k, NULL, &v);
+    kt_pg_run(f->raw, "SELECT id FROM klepto_catalogue WHERE key = $1", &k, NULL, &v);
     int64_t id = strtoll(v, NULL, 10);
     free(v);
     kl_buf_free(&k);
@@ -137,8 +71,8 @@ static void old_release_rewrite(const fx *f, bool table, int i, int vi)
     kt_sum_key(i, &k);
     kt_sum_value(vi, &v);
     if (table) {
-        raw(f->raw, "UPDATE t SET value = $2, stored_ns = 1, size = 1 WHERE key = $1", &k, &v,
-            NULL);
+        kt_pg_run(f->raw, "UPDATE t SET value = $2, stored_ns = 1, size = 1 WHERE key = $1", &k, &v,
+                  NULL);
     } else {
         char sql[128];
         int64_t id = id_of(f, i);
@@ -146,9 +80,9 @@ static void old_release_rewrite(const fx *f, bool table, int i, int vi)
                  "UPDATE klepto_catalogue SET stored_ns = 1, size = 1 WHERE id = "
                  "%lld",
                  (long long)id);
-        raw(f->raw, sql, NULL, NULL, NULL);
+        kt_pg_run(f->raw, sql, NULL, NULL, NULL);
         snprintf(sql, sizeof sql, "UPDATE e%lld SET value = $1", (long long)id);
-        raw(f->raw, sql, &v, NULL, NULL);
+        kt_pg_run(f->raw, sql, &v, NULL, NULL);
     }
     kl_buf_free(&k);
     kl_buf_free(&v);
@@ -162,13 +96,13 @@ static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
     kt_sum_key(i, &k);
     kt_sum_value(vi, &v);
     if (table) {
-        raw(f->raw, "ALTER TABLE t DISABLE TRIGGER klepto_sum", NULL, NULL, NULL);
-        raw(f->raw, "UPDATE t SET value = $2 WHERE key = $1", &k, &v, NULL);
-        raw(f->raw, "ALTER TABLE t ENABLE TRIGGER klepto_sum", NULL, NULL, NULL);
+        kt_pg_run(f->raw, "ALTER TABLE t DISABLE TRIGGER klepto_sum", NULL, NULL, NULL);
+        kt_pg_run(f->raw, "UPDATE t SET value = $2 WHERE key = $1", &k, &v, NULL);
+        kt_pg_run(f->raw, "ALTER TABLE t ENABLE TRIGGER klepto_sum", NULL, NULL, NULL);
     } else {
         char sql[64];
         snprintf(sql, sizeof sql, "UPDATE e%lld SET value = $1", (long long)id_of(f, i));
-        raw(f->raw, sql, &v, NULL, NULL);
+        kt_pg_run(f->raw, sql, &v, NULL, NULL);
     }
     kl_buf_free(&k);
     kl_buf_free(&v);
@@ -176,7 +110,7 @@ static void change_behind_the_sum(const fx *f, bool table, int i, int vi)
 
 static void checksums_in_both_layouts(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     for (int l = 0; l < 2; l++) {
         bool table = l == 0;
@@ -236,12 +170,14 @@ static void make_old_tables(const fx *f, bool table)
 {
     kl_buf k = KL_BUF_INIT, v = KL_BUF_INIT, kid = KL_BUF_INIT;
     if (table)
-        raw(f->raw,
+        kt_pg_run(
+            f->raw,
             "CREATE TABLE t (kid bytea PRIMARY KEY, key bytea NOT NULL, value bytea NOT NULL, "
             "stored_ns bigint NOT NULL, size bigint NOT NULL)",
             NULL, NULL, NULL);
     else
-        raw(f->raw,
+        kt_pg_run(
+            f->raw,
             "CREATE TABLE klepto_catalogue (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY "
             "KEY, kid bytea NOT NULL UNIQUE, key bytea NOT NULL, stored_ns bigint NOT NULL, size "
             "bigint NOT NULL)",
@@ -252,19 +188,19 @@ static void make_old_tables(const fx *f, bool table)
         kt_sum_kid(&k, &kid);
         if (table) {
             /* kid and key, then the value (two parameters a statement) */
-            raw(f->raw, "INSERT INTO t VALUES ($1, $2, '', 1, 1)", &kid, &k, NULL);
-            raw(f->raw, "UPDATE t SET value = $2 WHERE kid = $1", &kid, &v, NULL);
+            kt_pg_run(f->raw, "INSERT INTO t VALUES ($1, $2, '', 1, 1)", &kid, &k, NULL);
+            kt_pg_run(f->raw, "UPDATE t SET value = $2 WHERE kid = $1", &kid, &v, NULL);
         } else {
             char sql[128];
-            raw(f->raw,
-                "INSERT INTO klepto_catalogue (kid, key, stored_ns, size) VALUES "
-                "($1, $2, 1, 1)",
-                &kid, &k, NULL);
+            kt_pg_run(f->raw,
+                      "INSERT INTO klepto_catalogue (kid, key, stored_ns, size) VALUES "
+                      "($1, $2, 1, 1)",
+                      &kid, &k, NULL);
             int64_t id = id_of(f, i);
             snprintf(sql, sizeof sql, "CREATE TABLE e%lld (value bytea NOT NULL)", (long long)id);
-            raw(f->raw, sql, NULL, NULL, NULL);
+            kt_pg_run(f->raw, sql, NULL, NULL, NULL);
             snprintf(sql, sizeof sql, "INSERT INTO e%lld (value) VALUES ($1)", (long long)id);
-            raw(f->raw, sql, &v, NULL, NULL);
+            kt_pg_run(f->raw, sql, &v, NULL, NULL);
         }
     }
     kl_buf_free(&k);
@@ -274,7 +210,7 @@ static void make_old_tables(const fx *f, bool table)
 
 static void old_tables_open_read_and_upgrade(void **state)
 {
-    NEED_SERVER();
+    KT_NEED_PG();
     fx *f = *state;
     for (int l = 0; l < 2; l++) {
         bool table = l == 0;
