@@ -163,93 +163,64 @@ static void lost_put_then_delete(const char *label, const char *base, const char
     free(proxied);
 }
 
-static void sweep_redis(void **st)
-{
-    (void)st;
+/* A server of the tests: its scheme, the variable naming its URL, the
+ * URL option that gives an archive a name of its own, and whether the
+ * library was built with its backend. */
+typedef struct server {
+    const char *scheme, *var, *option;
+    bool built;
+} server;
+
 #ifdef KLEPTO_HAVE_REDIS
-    const char *u = getenv("KLEPTO_TEST_REDIS_URL");
-    if (u && *u) {
-        sweep_server("redis", u, "prefix");
-        return;
-    }
+#define BUILT_REDIS true
+#else
+#define BUILT_REDIS false
 #endif
-    skip();
-}
-
-static void sweep_postgres(void **st)
-{
-    (void)st;
 #ifdef KLEPTO_HAVE_POSTGRES
-    const char *u = getenv("KLEPTO_TEST_PG_URL");
-    if (u && *u) {
-        sweep_server("postgresql", u, "table");
-        return;
-    }
+#define BUILT_POSTGRES true
+#else
+#define BUILT_POSTGRES false
 #endif
-    skip();
-}
-
-static void sweep_mysql(void **st)
-{
-    (void)st;
 #ifdef KLEPTO_HAVE_MYSQL
-    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
-    if (u && *u) {
-        sweep_server("mysql", u, "table");
-        return;
-    }
+#define BUILT_MYSQL true
+#else
+#define BUILT_MYSQL false
 #endif
-    skip();
+
+static const server redis = {"redis", "KLEPTO_TEST_REDIS_URL", "prefix", BUILT_REDIS};
+static const server postgres = {"postgresql", "KLEPTO_TEST_PG_URL", "table", BUILT_POSTGRES};
+static const server mysql = {"mysql", "KLEPTO_TEST_MYSQL_URL", "table", BUILT_MYSQL};
+
+/* The server's URL; the test is skipped without one. */
+static const char *server_url(const server *sv)
+{
+    const char *u = getenv(sv->var);
+    if (!sv->built || !u || !*u)
+        skip();
+    return u;
 }
 
-static void late_put_redis(void **st)
+static void sweep(void **st)
 {
-    (void)st;
-#ifdef KLEPTO_HAVE_REDIS
-    const char *u = getenv("KLEPTO_TEST_REDIS_URL");
-    if (u && *u) {
-        lost_put_then_delete("redis", u, "prefix");
-        return;
-    }
-#endif
-    skip();
+    const server *sv = *st;
+    sweep_server(sv->scheme, server_url(sv), sv->option);
 }
 
-static void late_put_postgres(void **st)
+static void late_put(void **st)
 {
-    (void)st;
-#ifdef KLEPTO_HAVE_POSTGRES
-    const char *u = getenv("KLEPTO_TEST_PG_URL");
-    if (u && *u) {
-        lost_put_then_delete("postgresql", u, "table");
-        return;
-    }
-#endif
-    skip();
-}
-
-static void late_put_mysql(void **st)
-{
-    (void)st;
-#ifdef KLEPTO_HAVE_MYSQL
-    const char *u = getenv("KLEPTO_TEST_MYSQL_URL");
-    if (u && *u) {
-        lost_put_then_delete("mysql", u, "table");
-        return;
-    }
-#endif
-    skip();
+    const server *sv = *st;
+    lost_put_then_delete(sv->scheme, server_url(sv), sv->option);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(sweep_redis),
-        cmocka_unit_test(sweep_postgres),
-        cmocka_unit_test(sweep_mysql),
-        cmocka_unit_test(late_put_redis),
-        cmocka_unit_test(late_put_postgres),
-        cmocka_unit_test(late_put_mysql),
+        {"sweep_redis", sweep, NULL, NULL, (void *)&redis},
+        {"sweep_postgres", sweep, NULL, NULL, (void *)&postgres},
+        {"sweep_mysql", sweep, NULL, NULL, (void *)&mysql},
+        {"late_put_redis", late_put, NULL, NULL, (void *)&redis},
+        {"late_put_postgres", late_put, NULL, NULL, (void *)&postgres},
+        {"late_put_mysql", late_put, NULL, NULL, (void *)&mysql},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
