@@ -6,6 +6,7 @@
  * URLs. */
 #include "archive_suite.h"
 #include "crash_loop.h"
+#include "sanitizers.h"
 #include "testutil.h"
 
 #include "klepto/archive.h"
@@ -536,16 +537,7 @@ static void make_entries(const char *url, int n)
  * closed), and exits with ASan's exitcode, 1: the checks of a damaged file
  * run in a child whose exit status 1 is that report, not a failed check
  * (failed checks exit with 10 and up). */
-#if defined(__SANITIZE_ADDRESS__)
-#define LEAK_STATUS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEAK_STATUS 1
-#endif
-#endif
-#ifndef LEAK_STATUS
-#define LEAK_STATUS -1
-#endif
+#define LEAK_STATUS (KT_ASAN ? 1 : -1)
 
 #define CUT_CHECK(n, cond)                                                                       \
     do {                                                                                       \

@@ -17,6 +17,7 @@
  * group's object header, its link heap and B-tree) are flipped; verify
  * --repair must then bring back every entry (all are reachable: only
  * metadata was hit), each exactly as stored. */
+#include "sanitizers.h"
 #include "testutil.h"
 
 #include "klepto/archive.h"
@@ -37,16 +38,7 @@ static char *tmp;
  * process (allocated while making the archive), exiting with an error: that is
  * not what this test looks for (signals, hangs, silent failures).  (The
  * status is ASan's exitcode, 1.) */
-#if defined(__SANITIZE_ADDRESS__)
-#define LEAK_STATUS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define LEAK_STATUS 1
-#endif
-#endif
-#ifndef LEAK_STATUS
-#define LEAK_STATUS -1
-#endif
+#define LEAK_STATUS (KT_ASAN ? 1 : -1)
 
 static int setup(void **st)
 {

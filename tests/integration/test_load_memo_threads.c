@@ -9,6 +9,7 @@
  * the same archive loads every stored result exactly, computing nothing.
  * Also runs under ThreadSanitizer: sanitized builds make fewer calls. */
 #define _GNU_SOURCE
+#include "sanitizers.h"
 #include "testutil.h"
 
 #include <pthread.h>
@@ -19,16 +20,7 @@
 
 #include "klepto.h"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#define SANITIZED (KT_ASAN || KT_TSAN)
 
 enum { THREADS = 16, NKEYS = 400, CACHE = 32 };
 

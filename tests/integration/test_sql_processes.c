@@ -17,6 +17,7 @@
 #include "klepto/archive.h"
 #include "klepto/error.h"
 #include "klepto/sys/errors.h"
+#include "sanitizers.h"
 #include "testutil.h"
 
 enum { NPROC = 8 };
@@ -192,16 +193,7 @@ static int schema_writer(const char *url, int stop_fd)
  * the plain build's 300 rounds; under the sanitizer (which looks for
  * memory errors on the same paths) 100 rounds, and 300 again in
  * `make test-long`. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED 0
-#endif
+#define SANITIZED KT_ASAN
 
 static void sqlite_readers_meet_a_changing_schema(void **state)
 {

@@ -8,6 +8,7 @@
  * readers must answer KL_ECORRUPT (or skip a torn tail) instead.  Real
  * sizes over a limit are KL_ETOOBIG. */
 #define _GNU_SOURCE
+#include "sanitizers.h"
 #include "testutil.h"
 
 #include "klepto/archive.h"
@@ -25,16 +26,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
 
 #define GIB (1ull << 30)
 
@@ -75,7 +66,7 @@ static void in_limited_child(void (*fn)(void))
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        if (!UNDER_ASAN) {
+        if (!KT_ASAN) {
             uint64_t lim = vm_size() + (256ull << 20);
             struct rlimit rl = {lim, lim};
             if (setrlimit(RLIMIT_AS, &rl) < 0)

@@ -7,6 +7,7 @@
  * a name registered with two codecs, a stored result of another layout
  * version — clear errors, never a wrong value, nothing cached wrongly. */
 #define _GNU_SOURCE
+#include "sanitizers.h"
 #include "testutil.h"
 
 #include <stdint.h>
@@ -22,16 +23,7 @@
 static _Thread_local int counting;
 static _Thread_local long allocations;
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#endif
-
-#ifdef UNDER_ASAN
+#if KT_ASAN
 #include <sanitizer/allocator_interface.h>
 static void on_malloc(const volatile void *p, size_t n)
 {
