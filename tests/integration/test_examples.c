@@ -149,17 +149,7 @@ static void two_processes_share_one_sqlite_file(void **state)
  * environment variable var, in a fresh table or prefix (then dropped). */
 static void two_machines_on(const char *scheme, const char *var, const char *option)
 {
-    if (!kl_feature(scheme)) {
-        print_message("built without the %s backend: skipped\n", scheme);
-        skip();
-    }
-    const char *base = getenv(var);
-    if (!base || !*base) {
-        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
-        skip();
-    }
-    char url[1024];
-    snprintf(url, sizeof url, "%s?%s%d", base, option, (int)getpid());
+    char *url = kt_server_url(scheme, var, option, "");
     char *out = run_example("KLEPTO_URL='%s' %s first", url, kt_bin("two_machines"));
     assert_has(out, "first: 50 integrals, sum 39.746124: computed=50 loaded=0 errors=0\n");
     free(out);
@@ -169,6 +159,7 @@ static void two_machines_on(const char *scheme, const char *var, const char *opt
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     KT_OK(kl_archive_drop(ar));
+    free(url);
 }
 
 static void two_machines_through_postgresql(void **state)

@@ -337,19 +337,9 @@ static void local(const char *scheme, const char *fmt)
 
 static void on_server(const char *scheme, const char *var, const char *option)
 {
-    if (!kl_feature(scheme)) {
-        print_message("built without the %s backend: skipped\n", scheme);
-        skip();
-    }
-    const char *base = getenv(var);
-    if (!base || !*base) {
-        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
-        skip();
-    }
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s%s%d", base, strchr(base, '?') ? "&" : "?", option,
-             (int)getpid());
+    char *url = kt_server_url(scheme, var, option, "");
     run(url);
+    free(url);
 }
 
 static void load_file(void **st)

@@ -100,17 +100,7 @@ static void second_process_loads_what_the_first_computed(const char *url)
  * and drops it. */
 static void shared_server_archive(const char *scheme, const char *var, const char *option)
 {
-    if (!kl_feature(scheme)) {
-        print_message("built without the %s backend: skipped\n", scheme);
-        skip();
-    }
-    const char *base = getenv(var);
-    if (!base || !*base) {
-        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
-        skip();
-    }
-    char url[1024];
-    snprintf(url, sizeof url, "%s?%s%d", base, option, (int)getpid());
+    char *url = kt_server_url(scheme, var, option, "");
     second_process_loads_what_the_first_computed(url);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
@@ -118,6 +108,7 @@ static void shared_server_archive(const char *scheme, const char *var, const cha
     KT_OK(kl_archive_count(ar, &n));
     assert_int_equal(n, 90);
     KT_OK(kl_archive_drop(ar));
+    free(url);
 }
 
 static void shared_postgresql_archive(void **state)

@@ -184,18 +184,9 @@ static void test_fork_keeps_both(void **state)
 
 static void on_server(const char *scheme, const char *var, const char *option)
 {
-    if (!kl_feature(scheme)) {
-        print_message("built without the %s backend: skipped\n", scheme);
-        skip();
-    }
-    const char *base = getenv(var);
-    if (!base || !*base) {
-        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
-        skip();
-    }
-    char url[1024];
-    snprintf(url, sizeof url, "%s?%s%d&stats=true", base, option, (int)getpid());
+    char *url = kt_server_url(scheme, var, option, "stats=true");
     four_processes(url);
+    free(url);
 }
 
 static void test_postgresql(void **state)

@@ -5,6 +5,7 @@
 
 #include "klepto/codec.h"
 #include "klepto/error.h"
+#include "klepto/features.h"
 #include "klepto/value.h"
 
 #include <stdarg.h>
@@ -100,6 +101,23 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
     else
         free(o);
     return rc;
+}
+
+char *kt_server_url(const char *scheme, const char *var, const char *option, const char *extra)
+{
+    if (!kl_feature(scheme)) {
+        print_message("built without the %s backend: skipped\n", scheme);
+        skip();
+    }
+    const char *base = getenv(var);
+    if (!base || !*base) {
+        print_message("%s unset (run under scripts/with-servers.sh): skipped\n", var);
+        skip();
+    }
+    char *u;
+    assert_true(asprintf(&u, "%s%s%s%d%s%s", base, strchr(base, '?') ? "&" : "?", option,
+                         (int)getpid(), *extra ? "&" : "", extra) > 0);
+    return u;
 }
 
 void kt_enc_text(kl_buf *out, const char *s)

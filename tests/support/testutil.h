@@ -30,6 +30,12 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
 /* true when KLEPTO_TEST_LONG is set (and not "0"): `make test-long`, the
  * full sweeps and crash matrices; `make test` runs a slice of them. */
 bool kt_long(void);
+/* An archive URL on the test server named by the environment variable
+ * var ($KLEPTO_TEST_PG_URL...): its URL with option (a "name=" such as
+ * "table=t") ended by this process's id, then `extra` options ("" for
+ * none); heap.  Skips the calling test when the library was built without
+ * `scheme` or var is unset. */
+char *kt_server_url(const char *scheme, const char *var, const char *option, const char *extra);
 /* The canonical CBOR of the text s into out (replaced); asserts success. */
 struct kl_buf;
 void kt_enc_text(struct kl_buf *out, const char *s);
