@@ -358,20 +358,30 @@ static int my_reconnect(void *state)
     return kl__my_connect(state);
 }
 
-/* Run SQL text; any result is read and dropped. */
-int kl__my_exec(my_state *s, const char *sql, const char *what)
+/* Run SQL text (connecting first) and read its result into *res (NULL
+ * for a statement that has none). */
+static int my_query(my_state *s, const char *sql, const char *what, MYSQL_RES **res)
 {
+    *res = NULL;
     int r = kl__my_connect(s);
     if (r)
         return r;
     if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
         return kl__my_err(s, what);
-    MYSQL_RES *res = mysql_store_result(s->conn);
-    if (res)
-        mysql_free_result(res);
-    else if (mysql_errno(s->conn))
+    *res = mysql_store_result(s->conn);
+    if (!*res && mysql_errno(s->conn))
         return kl__my_err(s, what);
     return 0;
+}
+
+/* Run SQL text; any result is read and dropped. */
+int kl__my_exec(my_state *s, const char *sql, const char *what)
+{
+    MYSQL_RES *res;
+    int r = my_query(s, sql, what, &res);
+    if (res)
+        mysql_free_result(res);
+    return r;
 }
 
 /* Execute prepared statement i with `params`.  `read`: idempotent, so
@@ -475,14 +485,12 @@ void kl__my_rollback(my_state *s)
 
 int kl__my_query_true(my_state *s, const char *sql, const char *what)
 {
-    int r = kl__my_connect(s);
+    MYSQL_RES *res;
+    int r = my_query(s, sql, what, &res);
     if (r)
         return r;
-    if (mysql_real_query(s->conn, sql, (unsigned long)strlen(sql)))
-        return kl__my_err(s, what);
-    MYSQL_RES *res = mysql_store_result(s->conn);
     if (!res)
-        return kl__my_err(s, what);
+        return kl_seterr(KL_EBACKEND, "%s: %s: the server returned no result", s->url, what);
     MYSQL_ROW row = mysql_fetch_row(res);
     bool yes = row && row[0] && row[0][0] == '1';
     mysql_free_result(res);
