@@ -47,13 +47,6 @@ static int teardown(void **st)
     return 0;
 }
 
-static char *with_opt(const char *url, const char *opt)
-{
-    char *r;
-    assert_true(asprintf(&r, "%s%c%s", url, strchr(url, '?') ? '&' : '?', opt) > 0);
-    return r;
-}
-
 static void put_at(kl_archive *ar, int64_t now, const char *key, const char *val)
 {
     kl__now_ns_set_fake(now);
@@ -96,7 +89,7 @@ static void ttl_option_hides_expired_entries(void **st)
         print_message("%s\n", urls[i]);
         write_entries(urls[i]);
         kl__now_ns_set_fake(t0 + 2 * HOUR_NS + HOUR_NS / 2); /* old: 2.5h; new: 0.5h */
-        char *u = with_opt(urls[i], "ttl=1h");
+        char *u = kt_url_with(urls[i], "ttl=1h");
         kl_archive *ar;
         KT_OK(kl_archive_open(&ar, u, NULL));
         kl_buf v = KL_BUF_INIT;

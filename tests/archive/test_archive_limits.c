@@ -47,13 +47,6 @@ static int teardown(void **st)
     return 0;
 }
 
-static char *with_opt(const char *url, const char *opt)
-{
-    char *r;
-    assert_true(asprintf(&r, "%s%c%s", url, strchr(url, '?') ? '&' : '?', opt) > 0);
-    return r;
-}
-
 static kl_archive *open_clear(const char *url)
 {
     kl_archive *ar;
@@ -83,7 +76,7 @@ static void max_entries_keeps_the_newest(void **st)
 {
     (void)st;
     for (size_t u = 0; urls[u]; u++) {
-        char *url = with_opt(urls[u], "max_entries=50");
+        char *url = kt_url_with(urls[u], "max_entries=50");
         kl_archive *ar = open_clear(url);
         for (int i = 0; i < 300; i++) {
             KT_OK(put_nth(ar, i, 10));
@@ -108,7 +101,7 @@ static void max_bytes_keeps_storage_within(void **st)
 {
     (void)st;
     for (size_t u = 0; urls[u]; u++) {
-        char *url = with_opt(urls[u], "max_bytes=256K");
+        char *url = kt_url_with(urls[u], "max_bytes=256K");
         kl_archive *ar = open_clear(url);
         for (int i = 0; i < 400; i++)
             KT_OK(put_nth(ar, i, 1000));
@@ -145,7 +138,7 @@ static void dir_prunes_by_storage(void **st)
     assert_true(storage >= 300 * 512); /* at least a sector each, not 300 * 9 bytes */
     KT_OK(kl_archive_close(ar));
 
-    char *limited = with_opt(url, "max_bytes=64K");
+    char *limited = kt_url_with(url, "max_bytes=64K");
     KT_OK(kl_archive_open(&ar, limited, NULL));
     KT_OK(put_nth(ar, 300, 1));
     KT_OK(kl_archive_storage_bytes(ar, &storage, NULL));
@@ -169,7 +162,7 @@ static void entry_larger_than_the_limit_is_refused(void **st)
         KT_OK(put_nth(ar, 0, 10));
         KT_OK(put_nth(ar, 1, 10));
         KT_OK(kl_archive_close(ar));
-        char *url = with_opt(urls[u], "max_bytes=300K");
+        char *url = kt_url_with(urls[u], "max_bytes=300K");
         KT_OK(kl_archive_open(&ar, url, NULL));
         static char big[400 * 1024];
         kl__now_ns_set_fake(t0 + 5000000);
@@ -258,7 +251,7 @@ static void a_held_cleaner_lock_defers_the_prune(void **st)
         assert_true(asprintf(&lock, kinds[k][1], dir) > 0);
         kl_archive *ar = open_clear(base);
         KT_OK(kl_archive_close(ar));
-        char *url = with_opt(base, "max_entries=20");
+        char *url = kt_url_with(base, "max_entries=20");
         KT_OK(kl_archive_open(&ar, url, NULL));
         int fd = open(lock, O_RDWR | O_CREAT, 0644);
         assert_true(fd >= 0);
@@ -294,7 +287,7 @@ static void dir_another_writer_between_walks(void **st)
     assert_true(asprintf(&base, "dir:%s/other", dir) > 0);
     assert_true(asprintf(&lock, "%s/other/cleaner.lock", dir) > 0);
     kl_archive *other = open_clear(base);
-    char *url = with_opt(base, "max_entries=100");
+    char *url = kt_url_with(base, "max_entries=100");
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     for (int i = 0; i < 400; i++) /* cleans every ~10 puts: walks, then fewer */

@@ -62,7 +62,7 @@ static char *url_of(const kind *k, const char *path, const char *query)
     char *base = NULL, *url = NULL;
     assert_true(asprintf(&base, k->fmt, path) > 0);
     if (query)
-        assert_true(asprintf(&url, "%s%s%s", base, strchr(base, '?') ? "&" : "?", query) > 0);
+        url = kt_url_with(base, query);
     else
         url = strdup(base);
     free(base);

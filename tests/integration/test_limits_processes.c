@@ -135,8 +135,7 @@ static void check(const char *url, uint64_t max_bytes)
 
 static void limited_by(const char *base, const char *opt, uint64_t max_bytes)
 {
-    char *url;
-    assert_true(asprintf(&url, "%s%c%s", base, strchr(base, '?') ? '&' : '?', opt) > 0);
+    char *url = kt_url_with(base, opt);
     kl_archive *ar;
     KT_OK(kl_archive_open(&ar, url, NULL));
     KT_OK(kl_archive_clear(ar));

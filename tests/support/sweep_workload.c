@@ -169,8 +169,7 @@ static void del_batch(kt_sweep_run *r, kl_archive *ar, int from, int to)
 /* The cached front over the archive: puts kept in memory, then dumped. */
 static void cached_dump(kt_sweep_run *r, const char *url)
 {
-    char *curl = NULL;
-    assert_true(asprintf(&curl, "%s%scached=true", url, strchr(url, '?') ? "&" : "?") > 0);
+    char *curl = kt_url_with(url, "cached=true");
     kl_archive *c = NULL;
     if (check_rc(r, kl_archive_open(&c, curl, NULL), "open cached")) {
         uint8_t key[4], val[200];

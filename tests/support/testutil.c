@@ -103,6 +103,13 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
     return rc;
 }
 
+char *kt_url_with(const char *url, const char *opt)
+{
+    char *u;
+    assert_true(asprintf(&u, "%s%c%s", url, strchr(url, '?') ? '&' : '?', opt) > 0);
+    return u;
+}
+
 char *kt_server_url(const char *scheme, const char *var, const char *option, const char *extra)
 {
     if (!kl_feature(scheme)) {

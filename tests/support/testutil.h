@@ -30,6 +30,8 @@ int kt_klepto(char **out, bool with_stderr, const char *fmt, ...)
 /* true when KLEPTO_TEST_LONG is set (and not "0"): `make test-long`, the
  * full sweeps and crash matrices; `make test` runs a slice of them. */
 bool kt_long(void);
+/* url with one more option ("name=value"), after '?' or '&'; heap. */
+char *kt_url_with(const char *url, const char *opt);
 /* An archive URL on the test server named by the environment variable
  * var ($KLEPTO_TEST_PG_URL...): its URL with option (a "name=" such as
  * "table=t") ended by this process's id, then `extra` options ("" for
